@@ -1,0 +1,4 @@
+//! The broker process: HTTP API, web console, authentication and background workers.
+//!
+//! Architecture invariant: only this crate knows HTTP. Handlers are thin: they authenticate,
+//! call the domain through the store, and render the result.
