@@ -1,0 +1,509 @@
+//! `breakglass lint`: least-privilege findings on a whole, valid config.
+//!
+//! Validation rejects what cannot work; lint reports what works but is weaker than it should
+//! be: roles without a permissions boundary, sessions longer than any playbook needs,
+//! break-glass roles no alarm watches, responders who could not use the emergency path,
+//! approval rules one person can satisfy.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use time::Duration;
+
+use breakglass_iam::lint::Severity;
+use breakglass_iam::{Catalog, PolicyType};
+use serde_json::Value;
+
+use super::spans::FieldPath;
+use super::{Config, SessionPolicySource, format_duration};
+use crate::model::Username;
+use crate::templates::TemplateContext;
+use crate::templates::exceptions::exception;
+use crate::templates::roles::role_template;
+use crate::templates::trust::Trust;
+
+/// How serious a finding is. `lint` fails (exit 1) on any `Error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Worth knowing.
+    Info,
+    /// Weaker than it should be.
+    Warning,
+    /// Broken or dangerous: fix before relying on it.
+    Error,
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        })
+    }
+}
+
+/// Which check produced a finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The IAM linter, on a rendered policy document.
+    Policy,
+    /// A check of the config as a whole.
+    Config,
+}
+
+/// One finding, located at a field of the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// How serious.
+    pub level: Level,
+    /// Which check found it.
+    pub origin: Origin,
+    /// A stable kebab-case code, e.g. `role-without-boundary`.
+    pub code: &'static str,
+    /// The field it concerns.
+    pub path: FieldPath,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+struct Findings(Vec<Finding>);
+
+impl Findings {
+    fn push(&mut self, level: Level, code: &'static str, path: FieldPath, message: String) {
+        self.0.push(Finding {
+            level,
+            origin: Origin::Config,
+            code,
+            path,
+            message,
+        });
+    }
+
+    fn push_policy(&mut self, level: Level, code: &'static str, path: FieldPath, message: String) {
+        self.0.push(Finding {
+            level,
+            origin: Origin::Policy,
+            code,
+            path,
+            message,
+        });
+    }
+}
+
+/// Whether `name` matches `pattern`, where `*` matches any run of characters.
+pub fn glob_matches(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == name;
+    };
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(at) => rest = rest.get(at + part.len()..).unwrap_or_default(),
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// Every finding on the config: the IAM linter on every policy document as rendered
+/// (optionally against an action catalog), then the config-level checks.
+pub fn lint(config: &Config, catalog: Option<&Catalog>) -> Vec<Finding> {
+    let mut f = Findings(Vec::new());
+    policies(config, catalog, &mut f);
+    roles(config, &mut f);
+    playbooks(config, &mut f);
+    alerting(config, &mut f);
+    responders(config, &mut f);
+    f.0.sort_by(|a, b| b.level.cmp(&a.level).then_with(|| a.path.cmp(&b.path)));
+    f.0
+}
+
+/// One rendered policy document and where it comes from.
+struct Document {
+    path: FieldPath,
+    /// How the finding names the document (`role SecurityAdmin inline policy X`).
+    label: String,
+    /// For a built-in template's unchanged document: (template, policy), the key of its
+    /// documented lint exceptions.
+    builtin: Option<(String, String)>,
+    doc: Value,
+    ty: PolicyType,
+}
+
+fn documents(config: &Config) -> Vec<Document> {
+    let mut out = Vec::new();
+    let ctx = TemplateContext {
+        partition: config.partition.clone(),
+        path: config.path.clone(),
+        sns_topic: config.alerting.sns_topic.clone(),
+    };
+    for role in &config.roles {
+        let path = role_path(role.name.as_str());
+        let template = role
+            .template
+            .as_deref()
+            .and_then(|t| role_template(t, &ctx))
+            .filter(|t| {
+                t.permissions_boundary == role.permissions_boundary
+                    && t.managed_policies == role.managed_policies
+            });
+        for (name, doc) in &role.inline_policies {
+            let unchanged = template
+                .as_ref()
+                .is_some_and(|t| t.inline_policies.iter().any(|(n, d)| n == name && d == doc));
+            out.push(Document {
+                path: path.key("inline_policies").key(name),
+                label: format!("role `{}` inline policy `{name}`", role.name),
+                builtin: unchanged
+                    .then(|| (role.template.clone().unwrap_or_default(), name.clone())),
+                doc: doc.clone(),
+                ty: PolicyType::Identity,
+            });
+        }
+        if let Some(doc) = config.trust_policy(role) {
+            out.push(Document {
+                path: path.key("trust"),
+                label: format!("role `{}` trust policy", role.name),
+                builtin: Some(("trust".to_owned(), String::new())),
+                doc,
+                ty: PolicyType::Trust,
+            });
+        }
+    }
+    if let Some(first) = config.responders.iter().find(|r| r.break_glass_user) {
+        for (name, doc) in config.break_glass_user_policies() {
+            out.push(Document {
+                path: FieldPath::root()
+                    .key("responders")
+                    .key(first.username.as_str())
+                    .key("break_glass_user"),
+                label: format!("break-glass user inline policy `{name}`"),
+                builtin: Some(("break-glass-user".to_owned(), name)),
+                doc,
+                ty: PolicyType::Identity,
+            });
+        }
+    }
+    for playbook in &config.playbooks {
+        let builtin = match &playbook.session_policy_source {
+            SessionPolicySource::Template(t, _) => {
+                Some(("session".to_owned(), t.name().to_owned()))
+            }
+            SessionPolicySource::Scoped(_) | SessionPolicySource::Document => None,
+        };
+        let doc = serde_json::from_str(playbook.session_policy.as_str()).unwrap_or(Value::Null);
+        out.push(Document {
+            path: FieldPath::root()
+                .key("playbooks")
+                .key(playbook.id.as_str())
+                .key("session_policy"),
+            label: format!("playbook `{}` session policy", playbook.id),
+            builtin,
+            doc,
+            ty: PolicyType::Session,
+        });
+    }
+    out
+}
+
+/// The IAM linter on every document. A finding on a built-in template's unchanged document
+/// that the template documents as accepted is reported as `info`, with the reason.
+fn policies(config: &Config, catalog: Option<&Catalog>, f: &mut Findings) {
+    for document in documents(config) {
+        let policy = match breakglass_iam::parse_value(&document.doc, document.ty) {
+            Ok(policy) => policy,
+            Err(errors) => {
+                f.push_policy(
+                    Level::Error,
+                    "invalid-policy",
+                    document.path,
+                    format!("{} is not a valid policy: {errors}", document.label),
+                );
+                continue;
+            }
+        };
+        for finding in breakglass_iam::lint::lint(&policy, document.ty, catalog) {
+            let accepted = document.builtin.as_ref().and_then(|(template, name)| {
+                if document.ty == PolicyType::Trust {
+                    // Trust statements are generated, never edited: keyed by their Sid.
+                    let sid = statement_sid(&document.doc, finding.pointer.as_str());
+                    exception(template, sid, finding.code)
+                } else {
+                    exception(template, name, finding.code)
+                }
+            });
+            let (level, message) = match accepted {
+                Some(reason) => (
+                    Level::Info,
+                    format!(
+                        "{} {}: {} (accepted for the built-in template: {reason})",
+                        document.label, finding.pointer, finding.message
+                    ),
+                ),
+                None => (
+                    match finding.severity {
+                        Severity::Error => Level::Error,
+                        Severity::Warning => Level::Warning,
+                    },
+                    format!(
+                        "{} {}: {} (hint: {})",
+                        document.label, finding.pointer, finding.message, finding.hint
+                    ),
+                ),
+            };
+            f.push_policy(level, finding.code, document.path.clone(), message);
+        }
+    }
+}
+
+/// The `Sid` of the statement a JSON pointer (`/Statement/1/...`) points into.
+fn statement_sid<'a>(doc: &'a Value, pointer: &str) -> &'a str {
+    let index = pointer
+        .strip_prefix("/Statement/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|i| i.parse::<usize>().ok());
+    index
+        .and_then(|i| doc.get("Statement")?.get(i)?.get("Sid")?.as_str())
+        .unwrap_or_default()
+}
+
+fn role_path(name: &str) -> FieldPath {
+    FieldPath::root().key("roles").key(name)
+}
+
+fn roles(config: &Config, f: &mut Findings) {
+    for role in &config.roles {
+        let path = role_path(role.name.as_str());
+        if role.permissions_boundary.is_none() {
+            f.push(
+                Level::Warning,
+                "role-without-boundary",
+                path.key("permissions_boundary"),
+                format!(
+                    "role `{}` has no permissions boundary: nothing caps what its policies (or a later edit) can grant",
+                    role.name
+                ),
+            );
+        }
+        let needs: Vec<Duration> = config
+            .playbooks
+            .iter()
+            .filter(|p| p.roles.contains(&role.name))
+            .map(|p| p.max_duration)
+            .collect();
+        match needs.iter().max() {
+            Some(longest) if role.max_session_duration > *longest => f.push(
+                Level::Warning,
+                "session-longer-than-needed",
+                path.key("max_session_duration"),
+                format!(
+                    "role `{}` allows {} sessions but no playbook granting it needs more than {}: set `max_session_duration = \"{}\"`",
+                    role.name,
+                    format_duration(role.max_session_duration),
+                    format_duration(*longest),
+                    format_duration((*longest).max(Duration::hours(1)))
+                ),
+            ),
+            None if role.name != config.deploy.role => f.push(
+                Level::Info,
+                "role-in-no-playbook",
+                path.clone(),
+                if role.trust.iter().all(|t| *t == Trust::Broker) {
+                    format!(
+                        "no playbook grants role `{}` and only the broker may assume it: nobody can use it until a playbook does",
+                        role.name
+                    )
+                } else {
+                    format!(
+                        "no playbook grants role `{}`: only its direct trust (break-glass users or deployers) can use it",
+                        role.name
+                    )
+                },
+            ),
+            _ => {}
+        }
+        let watched = glob_matches(&config.alerting.role_name_pattern, role.name.as_str());
+        if role.break_glass && !watched {
+            f.push(
+                Level::Error,
+                "break-glass-role-unwatched",
+                path.clone(),
+                format!(
+                    "break-glass role `{}` does not match `alerting.role_name_pattern` (`{}`): no alarm or EventBridge rule fires for it in any region",
+                    role.name, config.alerting.role_name_pattern
+                ),
+            );
+        }
+        if role.trust.contains(&Trust::BreakGlassUsers) && !role.break_glass {
+            f.push(
+                Level::Warning,
+                "direct-use-without-break-glass-flag",
+                path.key("break_glass"),
+                format!(
+                    "role `{}` trusts the break-glass users but is not marked `break_glass = true`: its use would not get a mandatory review",
+                    role.name
+                ),
+            );
+        }
+        if role.trust.contains(&Trust::BreakGlassUsers)
+            && !config.responders.iter().any(|r| r.break_glass_user)
+        {
+            f.push(
+                Level::Warning,
+                "no-break-glass-users",
+                path.key("trust"),
+                format!(
+                    "role `{}` trusts break-glass users, but no responder has `break_glass_user = true`: the emergency path is closed",
+                    role.name
+                ),
+            );
+        }
+    }
+}
+
+fn playbooks(config: &Config, f: &mut Findings) {
+    for playbook in &config.playbooks {
+        let path = FieldPath::root().key("playbooks").key(playbook.id.as_str());
+        if let SessionPolicySource::Template(template, _) = &playbook.session_policy_source
+            && playbook.max_duration > template.max_duration()
+        {
+            f.push(
+                Level::Warning,
+                "grant-longer-than-template",
+                path.key("max_duration"),
+                format!(
+                    "playbook `{}` allows {} but its session policy `{}` is meant for at most {}",
+                    playbook.id,
+                    format_duration(playbook.max_duration),
+                    template.name(),
+                    format_duration(template.max_duration())
+                ),
+            );
+        }
+        let approval = &playbook.approval;
+        let approvers = config.members(&approval.from_groups);
+        let apath = path.key("approval").key("required");
+        match approval.required {
+            0 => f.push(
+                Level::Warning,
+                "no-approval",
+                apath.clone(),
+                format!(
+                    "playbook `{}` needs no approval: any eligible responder gets access alone",
+                    playbook.id
+                ),
+            ),
+            1 => f.push(
+                Level::Warning,
+                "single-approver",
+                apath.clone(),
+                format!(
+                    "playbook `{}` is satisfied by a single approver: require 2 for two-person control",
+                    playbook.id
+                ),
+            ),
+            _ => {}
+        }
+        let requesters = config.members(&playbook.eligible_groups);
+        let required = usize::try_from(approval.required).unwrap_or(usize::MAX);
+        let stuck: Vec<String> = requesters
+            .iter()
+            .filter(|r| approvers.iter().filter(|a| a != r).count() < required)
+            .map(|r| format!("`{r}`"))
+            .collect();
+        if !stuck.is_empty() {
+            f.push(
+                Level::Error,
+                "requester-cannot-be-approved",
+                apath,
+                format!(
+                    "{} can request playbook `{}` but can never get {} approval(s): requesters never approve their own requests",
+                    stuck.join(", "),
+                    playbook.id,
+                    approval.required
+                ),
+            );
+        }
+    }
+}
+
+fn alerting(config: &Config, f: &mut Findings) {
+    let path = FieldPath::root().key("alerting");
+    for account in &config.accounts {
+        if !account.regions.iter().any(|r| r == "us-east-1") && config.partition == "aws" {
+            f.push(
+                Level::Warning,
+                "no-us-east-1-rules",
+                FieldPath::root()
+                    .key("accounts")
+                    .key(&account.name)
+                    .key("regions"),
+                format!(
+                    "account `{}` does not list us-east-1, where IAM and most console sign-in events are delivered: break-glass console sign-ins may go unseen by EventBridge",
+                    account.name
+                ),
+            );
+        }
+    }
+    if config.alerting.webhook_urls.is_empty() {
+        f.push(
+            Level::Info,
+            "no-webhooks",
+            path.key("webhook_urls"),
+            "no webhook is configured: the broker's alerts reach people only through the SNS topic"
+                .to_owned(),
+        );
+    }
+}
+
+fn responders(config: &Config, f: &mut Findings) {
+    let emergency_groups: Vec<_> = config
+        .playbooks
+        .iter()
+        .filter(|p| p.break_glass)
+        .flat_map(|p| p.eligible_groups.iter().cloned())
+        .collect();
+    let eligible: BTreeSet<&Username> = config.members(&emergency_groups);
+    for responder in &config.responders {
+        if eligible.contains(&responder.username) && !responder.break_glass_user {
+            f.push(
+                Level::Warning,
+                "responder-without-break-glass-user",
+                FieldPath::root()
+                    .key("responders")
+                    .key(responder.username.as_str())
+                    .key("break_glass_user"),
+                format!(
+                    "`{}` may activate break-glass playbooks but has no MFA-protected break-glass user for when the broker or the identity provider is down",
+                    responder.username
+                ),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_match_like_the_alerting_pattern_intends() {
+        assert!(glob_matches("*BreakGlass*", "SecurityBreakGlass"));
+        assert!(glob_matches("*BreakGlass*", "BreakGlass"));
+        assert!(glob_matches("Security*", "SecurityAdmin"));
+        assert!(glob_matches("*Admin", "SecurityAdmin"));
+        assert!(glob_matches("a*b*c", "aXbYc"));
+        assert!(!glob_matches("a*b*c", "aXcYb"));
+        assert!(!glob_matches("*BreakGlass*", "SecurityBREAKGLASS"));
+        assert!(glob_matches("exact", "exact"));
+        assert!(!glob_matches("exact", "exactly"));
+        assert!(!glob_matches("ab*ba", "aba"));
+    }
+}

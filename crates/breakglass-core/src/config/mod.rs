@@ -1,0 +1,383 @@
+//! Access as code: the TOML config, validated into typed values.
+//!
+//! Two stages, like ripgrep's `LowArgs → HiArgs`: [`raw`] is the file as written (serde,
+//! `deny_unknown_fields`, documented fields from which the JSON Schema is generated);
+//! [`Config::load`] validates it once into the typed [`Config`], collecting every problem
+//! with its file, line, column and field. The loader takes the file's text and name and
+//! never opens anything.
+//!
+//! From a [`Config`] come the [`Catalog`] the domain rules read ([`Config::catalog`]), the
+//! desired AWS state ([`resources`]) that `plan` renders and `apply` converges, and the
+//! least-privilege findings of `lint` ([`lint`]).
+
+pub mod diff;
+mod duration;
+mod error;
+pub mod lint;
+pub mod raw;
+pub mod render;
+pub mod resources;
+mod spans;
+mod validate;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use time::Duration;
+
+use crate::model::{
+    Account, AccountId, Approval, Catalog, DeployedRole, GroupName, Playbook, PlaybookId,
+    Responder, RoleArn, RoleName, Username,
+};
+use crate::templates::session::{
+    ScopedSessionPolicy, SessionParams, SessionPolicy, SessionTemplate,
+};
+use crate::templates::trust::{Trust, TrustPrincipals, trust_policy};
+use crate::templates::users::user_policies;
+
+pub use duration::{format_duration, parse_duration};
+pub use error::{ConfigError, ConfigErrors};
+pub use spans::{FieldPath, Location, Segment};
+
+/// The only config format version so far.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// A validated config. Built only by [`Config::load`], so every value in it has been checked.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The file name the config was loaded from (as given to the loader).
+    pub file: String,
+    /// The AWS partition.
+    pub partition: String,
+    /// The IAM path of the incident-response roles and break-glass users.
+    pub path: String,
+    /// The account holding the broker and the break-glass users.
+    pub security_account: AccountId,
+    /// Every account, in name order (the security account included).
+    pub accounts: Vec<AccountConfig>,
+    /// The broker's own settings.
+    pub broker: BrokerConfig,
+    /// How `apply` reaches the accounts.
+    pub deploy: DeployConfig,
+    /// The people, in username order.
+    pub responders: Vec<ResponderConfig>,
+    /// The incident-response roles, in name order.
+    pub roles: Vec<RoleConfig>,
+    /// The playbooks, in id order.
+    pub playbooks: Vec<PlaybookConfig>,
+    /// Alerting settings.
+    pub alerting: AlertingConfig,
+    text: String,
+}
+
+/// A validated account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountConfig {
+    /// The short name the config uses for it.
+    pub name: String,
+    /// The account id.
+    pub id: AccountId,
+    /// The regions; the first is the home region.
+    pub regions: Vec<String>,
+    /// The CloudTrail log group in the home region.
+    pub cloudtrail_log_group: String,
+}
+
+impl AccountConfig {
+    /// The home region (the first configured region).
+    pub fn home_region(&self) -> &str {
+        self.regions.first().map_or("us-east-1", String::as_str)
+    }
+}
+
+/// The broker's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerConfig {
+    /// The broker's principal ARN.
+    pub principal: String,
+    /// The store URL (`sqlite://...` or `postgres://...`).
+    pub store_url: String,
+}
+
+/// How `apply` reaches the accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployConfig {
+    /// The role `apply` assumes in accounts other than the caller's.
+    pub role: RoleName,
+    /// The principals allowed to assume roles that trust `deployers`.
+    pub principals: Vec<String>,
+}
+
+/// A validated responder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponderConfig {
+    /// The broker username.
+    pub username: Username,
+    /// Full name.
+    pub name: String,
+    /// Email address.
+    pub email: String,
+    /// Emergency contact.
+    pub emergency_contact: Option<String>,
+    /// Groups.
+    pub groups: Vec<GroupName>,
+    /// Whether the person has a break-glass IAM user.
+    pub break_glass_user: bool,
+}
+
+impl ResponderConfig {
+    /// The name of the person's break-glass IAM user.
+    pub fn break_glass_user_name(&self) -> String {
+        format!(
+            "{}{}",
+            self.username,
+            crate::templates::BREAK_GLASS_USER_SUFFIX
+        )
+    }
+}
+
+/// A validated role: the template merged with the overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleConfig {
+    /// The IAM role name.
+    pub name: RoleName,
+    /// The template it started from, if any.
+    pub template: Option<String>,
+    /// Description.
+    pub description: String,
+    /// Managed policy ARNs.
+    pub managed_policies: Vec<String>,
+    /// Inline policies by name.
+    pub inline_policies: BTreeMap<String, Value>,
+    /// Permissions boundary ARN.
+    pub permissions_boundary: Option<String>,
+    /// `MaxSessionDuration`.
+    pub max_session_duration: Duration,
+    /// Extra tags.
+    pub tags: BTreeMap<String, String>,
+    /// The accounts the role is deployed to.
+    pub accounts: Vec<AccountId>,
+    /// Who may assume it.
+    pub trust: Vec<Trust>,
+    /// Whether it is a break-glass role.
+    pub break_glass: bool,
+}
+
+/// Where a playbook's session policy came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionPolicySource {
+    /// A built-in template with its parameters.
+    Template(SessionTemplate, SessionParams),
+    /// The scoped builder.
+    Scoped(ScopedSessionPolicy),
+    /// A literal document.
+    Document,
+}
+
+/// A validated playbook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaybookConfig {
+    /// Its id.
+    pub id: PlaybookId,
+    /// One-line description.
+    pub title: String,
+    /// The roles it grants.
+    pub roles: Vec<RoleName>,
+    /// The accounts it may be used in.
+    pub accounts: Vec<AccountId>,
+    /// The rendered, size-checked session policy.
+    pub session_policy: SessionPolicy,
+    /// Where the session policy came from.
+    pub session_policy_source: SessionPolicySource,
+    /// The longest grant.
+    pub max_duration: Duration,
+    /// N of M approval.
+    pub approval: Approval,
+    /// Whether break-glass activation is allowed.
+    pub break_glass: bool,
+    /// Who may request it.
+    pub eligible_groups: Vec<GroupName>,
+}
+
+/// Validated alerting settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertingConfig {
+    /// The break-glass role-name pattern (`*` wildcards).
+    pub role_name_pattern: String,
+    /// The SNS topic name.
+    pub sns_topic: String,
+    /// Webhook URLs for the broker's notifier.
+    pub webhook_urls: Vec<String>,
+    /// The CloudWatch namespace of break-glass metrics.
+    pub metric_namespace: String,
+    /// The scanner's built-in rules for this config, deployed as metric filters and alarms.
+    pub alarm_rules: Vec<resources::AlarmRule>,
+}
+
+impl Config {
+    /// The scanner's built-in rule parameters for this config (the same ones the deployed
+    /// metric filters use), so `breakglass scan --config` reports what the alarms watch.
+    pub fn scan_params(&self) -> breakglass_trail::rules::builtin::BuiltinParams {
+        crate::templates::monitoring::builtin_params(
+            &self.alerting.role_name_pattern,
+            crate::templates::DEFAULT_PATH,
+        )
+    }
+
+    /// Parses and validates the config `text`, read from `file` (used only in messages).
+    pub fn load(text: &str, file: &str) -> Result<Self, ConfigErrors> {
+        validate::load(text, file)
+    }
+
+    /// The JSON Schema of the config file, generated from the [`raw`] types.
+    pub fn schema() -> Value {
+        serde_json::to_value(schemars::schema_for!(raw::RawConfig)).unwrap_or(Value::Null)
+    }
+
+    /// The source text the config was loaded from.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Where the value at `path` was written (or its closest enclosing table).
+    pub fn locate(&self, path: &FieldPath) -> Option<Location> {
+        spans::SpanIndex::new(&self.text).locate(path)
+    }
+
+    /// The account with this id.
+    pub fn account(&self, id: &AccountId) -> Option<&AccountConfig> {
+        self.accounts.iter().find(|a| &a.id == id)
+    }
+
+    /// The distinct members of `groups`.
+    pub fn members(&self, groups: &[GroupName]) -> std::collections::BTreeSet<&Username> {
+        self.responders
+            .iter()
+            .filter(|r| r.groups.iter().any(|g| groups.contains(g)))
+            .map(|r| &r.username)
+            .collect()
+    }
+
+    /// The role with this name.
+    pub fn role(&self, name: &RoleName) -> Option<&RoleConfig> {
+        self.roles.iter().find(|r| &r.name == name)
+    }
+
+    /// The ARN of role `name` in `account`.
+    pub fn role_arn(&self, name: &RoleName, account: &AccountId) -> Option<RoleArn> {
+        RoleArn::from_parts(&self.partition, account, &self.path, name).ok()
+    }
+
+    /// The ARN of a break-glass user (in the security account).
+    pub fn user_arn(&self, user_name: &str) -> String {
+        format!(
+            "arn:{}:iam::{}:user{}{user_name}",
+            self.partition, self.security_account, self.path
+        )
+    }
+
+    /// The ARNs of the break-glass users (in the security account).
+    pub fn break_glass_user_arns(&self) -> Vec<String> {
+        self.responders
+            .iter()
+            .filter(|r| r.break_glass_user)
+            .map(|r| self.user_arn(&r.break_glass_user_name()))
+            .collect()
+    }
+
+    /// The trust policy of `role`; `None` when it would name nobody (see
+    /// [`trust_policy`](crate::templates::trust::trust_policy)).
+    pub fn trust_policy(&self, role: &RoleConfig) -> Option<Value> {
+        let users = self.break_glass_user_arns();
+        let principals = TrustPrincipals {
+            partition: &self.partition,
+            broker: &self.broker.principal,
+            security_account: &self.security_account,
+            break_glass_users: &users,
+            deployers: &self.deploy.principals,
+        };
+        trust_policy(&role.trust, &principals)
+    }
+
+    /// The inline policies every break-glass user gets: they may assume (with MFA) every
+    /// deployed copy of every role that trusts break-glass users.
+    pub fn break_glass_user_policies(&self) -> Vec<(String, Value)> {
+        let assumable: Vec<String> = self
+            .roles
+            .iter()
+            .filter(|r| r.trust.contains(&Trust::BreakGlassUsers))
+            .flat_map(|r| {
+                r.accounts
+                    .iter()
+                    .filter_map(|a| self.role_arn(&r.name, a))
+                    .map(|arn| arn.to_string())
+            })
+            .collect();
+        user_policies(&self.partition, &self.path, &assumable)
+    }
+
+    /// What the domain rules need: accounts, every deployed copy of every role, playbooks
+    /// with their rendered session policies, and the people.
+    pub fn catalog(&self) -> Catalog {
+        let roles: Vec<DeployedRole> = self
+            .roles
+            .iter()
+            .flat_map(|role| {
+                role.accounts.iter().filter_map(move |account| {
+                    Some(DeployedRole {
+                        name: role.name.clone(),
+                        arn: self.role_arn(&role.name, account)?,
+                        account: account.clone(),
+                        max_session: role.max_session_duration,
+                        break_glass: role.break_glass,
+                    })
+                })
+            })
+            .collect();
+        let accounts = self
+            .accounts
+            .iter()
+            .filter(|a| a.id != self.security_account || roles.iter().any(|r| r.account == a.id))
+            .map(|a| Account {
+                id: a.id.clone(),
+                name: a.name.clone(),
+                regions: a.regions.clone(),
+            })
+            .collect();
+        let playbooks = self
+            .playbooks
+            .iter()
+            .map(|p| Playbook {
+                id: p.id.clone(),
+                title: p.title.clone(),
+                roles: p.roles.clone(),
+                accounts: p.accounts.clone(),
+                session_policy: p.session_policy.as_str().to_owned(),
+                max_duration: p.max_duration,
+                approval: p.approval.clone(),
+                break_glass: p.break_glass,
+                eligible_groups: p.eligible_groups.clone(),
+            })
+            .collect();
+        let responders = self
+            .responders
+            .iter()
+            .map(|r| Responder {
+                username: r.username.clone(),
+                name: r.name.clone(),
+                email: r.email.clone(),
+                emergency_contact: r.emergency_contact.clone(),
+                groups: r.groups.clone(),
+                break_glass_user: r.break_glass_user,
+            })
+            .collect();
+        Catalog {
+            security_account: Some(self.security_account.clone()),
+            accounts,
+            roles,
+            playbooks,
+            responders,
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! The config file exactly as written: serde structs with `deny_unknown_fields`, a doc comment
+//! on every field (the JSON Schema's descriptions come from them), and no validation beyond
+//! types. `validate` turns this into the typed [`super::Config`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The breakglass configuration file (`breakglass.toml`): the accounts, people, roles and
+/// playbooks breakglass provisions and brokers access to.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "breakglass configuration")]
+pub struct RawConfig {
+    /// The version of this file's format. The only version so far is `1`.
+    pub version: u32,
+    /// The AWS partition of every account: `aws` (the default), `aws-cn` or `aws-us-gov`.
+    #[serde(default)]
+    pub partition: Option<String>,
+    /// The name (a key of `accounts`) of the account that holds the broker and the
+    /// break-glass IAM users. It is monitored like every account; roles are deployed to it
+    /// only when a role lists it in its `accounts`.
+    pub security_account: String,
+    /// Every account breakglass manages, keyed by a short name such as `production`.
+    pub accounts: BTreeMap<String, RawAccount>,
+    /// How the broker itself runs.
+    pub broker: RawBroker,
+    /// How `breakglass apply` reaches the accounts.
+    #[serde(default)]
+    pub deploy: RawDeploy,
+    /// The people who request, approve and review access, keyed by their broker username
+    /// (which becomes the STS `SourceIdentity` of their sessions).
+    #[serde(default)]
+    pub responders: BTreeMap<String, RawResponder>,
+    /// The incident-response roles, keyed by IAM role name.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RawRole>,
+    /// The playbooks, keyed by id (lowercase letters, digits, `-`, `_`).
+    #[serde(default)]
+    pub playbooks: BTreeMap<String, RawPlaybook>,
+    /// Where break-glass alerts go and what they watch.
+    pub alerting: RawAlerting,
+}
+
+/// An AWS account.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAccount {
+    /// The 12-digit account id.
+    pub id: String,
+    /// The regions in use. The first is the home region: it holds the CloudTrail log group,
+    /// the metric filters and the alarms. Every region gets an SNS topic and the EventBridge
+    /// rules that catch break-glass use.
+    pub regions: Vec<String>,
+    /// The CloudWatch Logs group CloudTrail delivers this account's events to, in the home
+    /// region. Defaults to `alerting.cloudtrail_log_group`.
+    #[serde(default)]
+    pub cloudtrail_log_group: Option<String>,
+}
+
+/// The broker's own identity and state.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBroker {
+    /// The IAM role (or user) ARN the broker runs as. Role trust policies allow it to assume
+    /// roles with `sts:SetSourceIdentity` and `sts:TagSession`, and require a SourceIdentity.
+    pub principal: String,
+    /// Where the broker keeps its state: `sqlite://PATH` or `postgres://...`.
+    #[serde(default = "default_store_url")]
+    pub store_url: String,
+}
+
+fn default_store_url() -> String {
+    "sqlite://breakglass.sqlite".to_owned()
+}
+
+/// How `breakglass apply` reaches the accounts.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDeploy {
+    /// The role `apply` assumes in every account other than the caller's. Defaults to
+    /// `SecurityDeploy`, under the role path.
+    #[serde(default)]
+    pub role: Option<String>,
+    /// The principals (role or user ARNs) allowed to assume the deploy role: the pipeline or
+    /// people that run `breakglass apply`. Roles whose `trust` includes `deployers` trust them.
+    #[serde(default)]
+    pub principals: Vec<String>,
+}
+
+/// A person.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawResponder {
+    /// The person's full name.
+    pub name: String,
+    /// Where notifications for this person go.
+    pub email: String,
+    /// Who to call when this person cannot be reached (free text: a name, a phone number).
+    #[serde(default)]
+    pub emergency_contact: Option<String>,
+    /// The groups the person belongs to (lowercase letters, digits, `-`, `_`); playbooks name
+    /// groups as eligible requesters and as approvers.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Whether the person gets a dedicated `<username>-BREAK-GLASS` IAM user in the security
+    /// account: console-only, MFA required, for when the broker or the identity provider is
+    /// down.
+    #[serde(default)]
+    pub break_glass_user: bool,
+}
+
+/// Who a role's trust policy lets in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawTrust {
+    /// The broker's principal, with `sts:SetSourceIdentity` and `sts:TagSession`, and only
+    /// when a SourceIdentity is set.
+    Broker,
+    /// The break-glass IAM users of the security account, by `aws:PrincipalArn`, with MFA
+    /// present and less than an hour old.
+    BreakGlassUsers,
+    /// The `deploy.principals`.
+    Deployers,
+}
+
+/// An incident-response role: a built-in template plus overrides.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawRole {
+    /// The built-in template the role starts from: a course role (`SecurityAnalyst`,
+    /// `SecurityDeploy`, `SecurityAdmin`, `SecurityBreakGlass`) or a role type
+    /// (`security_investigator`, `incident_responder`, `forensics_analyst`,
+    /// `break_glass_admin`). Without a template every policy comes from this table.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// The role's description (defaults to the template's).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// AWS or customer managed policy ARNs to attach. Replaces the template's list.
+    #[serde(default)]
+    pub managed_policies: Option<Vec<String>>,
+    /// Inline policies by name, each an IAM policy document as JSON text. A name the template
+    /// also defines replaces the template's policy; other names are added.
+    #[serde(default)]
+    pub inline_policies: BTreeMap<String, String>,
+    /// The permissions boundary's policy ARN, or `"none"` for no boundary (defaults to the
+    /// template's).
+    #[serde(default)]
+    pub permissions_boundary: Option<String>,
+    /// The role's `MaxSessionDuration`, `1h` to `12h` (defaults to the template's).
+    #[serde(default)]
+    pub max_session_duration: Option<String>,
+    /// Extra tags on the role.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// The names of the accounts the role is deployed to. Defaults to every account except
+    /// the security account.
+    #[serde(default)]
+    pub accounts: Option<Vec<String>>,
+    /// Who may assume the role (defaults to the template's): `broker`, `break-glass-users`,
+    /// `deployers`.
+    #[serde(default)]
+    pub trust: Option<Vec<RawTrust>>,
+    /// Whether this is a break-glass role: every use alarms, and grants of it need a
+    /// post-incident review (defaults to the template's).
+    #[serde(default)]
+    pub break_glass: Option<bool>,
+}
+
+/// A playbook: which roles a responder may get, scoped how, for how long, approved by whom.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlaybook {
+    /// A one-line description shown to requesters and approvers.
+    pub title: String,
+    /// The roles (keys of `roles`) the playbook grants.
+    pub roles: Vec<String>,
+    /// The names of the accounts it may be used in. Defaults to every account its roles are
+    /// deployed to.
+    #[serde(default)]
+    pub accounts: Option<Vec<String>>,
+    /// The session policy that scopes every session of the playbook.
+    pub session_policy: RawSessionPolicy,
+    /// The longest grant the playbook allows, at most `12h`.
+    pub max_duration: String,
+    /// Who must approve a request.
+    pub approval: RawApproval,
+    /// Whether eligible responders may activate it as break-glass: issued at once with MFA
+    /// step-up, loud alerts, mandatory review.
+    #[serde(default)]
+    pub break_glass: bool,
+    /// The groups whose members may request the playbook.
+    pub eligible_groups: Vec<String>,
+}
+
+/// A session policy: a built-in template with parameters, a scoped policy built from
+/// actions, resources and conditions, or a literal document. Exactly one of `template`,
+/// `actions` and `document`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSessionPolicy {
+    /// A built-in session policy: `read_only_investigation`, `containment_actions`,
+    /// `forensics_collection` or `emergency_admin`.
+    #[serde(default)]
+    pub template: Option<String>,
+    /// For `containment_actions`: the regions the actions are allowed in (defaults to every
+    /// region of the playbook's accounts).
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+    /// For `forensics_collection`: the evidence bucket names (wildcards allowed) objects may
+    /// be read from and written to (defaults to `forensic-evidence-*`).
+    #[serde(default)]
+    pub evidence_buckets: Option<Vec<String>>,
+    /// For a scoped policy: the actions to allow.
+    #[serde(default)]
+    pub actions: Option<Vec<String>>,
+    /// For a scoped policy: the resources the actions are allowed on (defaults to `*`).
+    #[serde(default)]
+    pub resources: Option<Vec<String>>,
+    /// For a scoped policy: an IAM `Condition` block as JSON text, e.g.
+    /// `{"StringEquals": {"aws:RequestedRegion": "us-east-1"}}`.
+    #[serde(default)]
+    pub conditions: Option<String>,
+    /// A complete session policy document as JSON text.
+    #[serde(default)]
+    pub document: Option<String>,
+}
+
+/// N of M approval.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawApproval {
+    /// N: how many distinct approvers must approve (0: none). The requester never counts.
+    pub required: u32,
+    /// The groups whose members may approve; M is their distinct membership.
+    #[serde(default)]
+    pub from_groups: Vec<String>,
+}
+
+/// Alerting on break-glass use.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAlerting {
+    /// The role-name pattern that identifies break-glass roles in CloudTrail, e.g.
+    /// `*BreakGlass*`: a `*` at the start and/or end matches any run of characters (the
+    /// CloudWatch Logs wildcard rule); matching is case-sensitive. Every role with
+    /// `break_glass = true` must match it.
+    pub role_name_pattern: String,
+    /// The name of the SNS topic alarms and EventBridge rules publish to, created in every
+    /// region of every account.
+    #[serde(default = "default_topic")]
+    pub sns_topic: String,
+    /// HTTPS webhooks the broker posts every alert to (HMAC-signed).
+    #[serde(default)]
+    pub webhook_urls: Vec<String>,
+    /// The CloudWatch Logs group CloudTrail delivers to, in each account's home region.
+    pub cloudtrail_log_group: String,
+    /// The CloudWatch namespace of the break-glass metrics.
+    #[serde(default = "default_namespace")]
+    pub metric_namespace: String,
+}
+
+fn default_topic() -> String {
+    "breakglass-alerts".to_owned()
+}
+
+fn default_namespace() -> String {
+    "Breakglass".to_owned()
+}

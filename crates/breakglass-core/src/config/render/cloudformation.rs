@@ -1,0 +1,406 @@
+//! CloudFormation rendering: one template per account and an account-agnostic StackSet
+//! variant.
+//!
+//! A stack is regional and IAM is global, so each template is deployed in every region of its
+//! account: IAM principals, secrets, metric filters and alarms carry the `IsHomeRegion`
+//! condition; the SNS topic and the EventBridge rules exist in every region. Break-glass
+//! passwords never leave AWS: the secret generates them and the login profile resolves them
+//! with a dynamic reference.
+
+use std::collections::BTreeSet;
+
+use serde_json::{Map, Value, json};
+
+use super::super::Config;
+use super::super::resources::{
+    AccountState, Alarm, DesiredState, EventRule, MetricFilter, Resource, Role, User,
+};
+use crate::templates::monitoring::topic_policy;
+
+/// Allocates CloudFormation logical ids (alphanumeric, unique) from resource names.
+#[derive(Default)]
+struct LogicalIds(BTreeSet<String>);
+
+impl LogicalIds {
+    fn id(&mut self, prefix: &str, name: &str) -> String {
+        let mut base = String::from(prefix);
+        let mut upper = true;
+        for c in name.chars() {
+            if c.is_ascii_alphanumeric() {
+                if upper {
+                    base.push(c.to_ascii_uppercase());
+                } else {
+                    base.push(c);
+                }
+                upper = false;
+            } else {
+                upper = true;
+            }
+        }
+        let mut id = base.clone();
+        let mut n = 2;
+        while !self.0.insert(id.clone()) {
+            id = format!("{base}{n}");
+            n += 1;
+        }
+        id
+    }
+}
+
+fn tags(map: &std::collections::BTreeMap<String, String>) -> Value {
+    Value::Array(
+        map.iter()
+            .map(|(k, v)| json!({ "Key": k, "Value": v }))
+            .collect(),
+    )
+}
+
+fn home_only(resource: Value) -> Value {
+    let mut resource = resource;
+    if let Value::Object(map) = &mut resource {
+        map.insert(
+            "Condition".to_owned(),
+            Value::String("IsHomeRegion".to_owned()),
+        );
+    }
+    resource
+}
+
+/// Strings holding `${AWS::...}` placeholders become `Fn::Sub`; nothing else is touched, so
+/// IAM policy variables such as `${aws:username}` are never mistaken for substitutions.
+fn substitute(value: Value) -> Value {
+    match value {
+        Value::String(s) if s.contains("${AWS::") => json!({ "Fn::Sub": s }),
+        Value::Array(items) => Value::Array(items.into_iter().map(substitute).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, substitute(v))).collect())
+        }
+        other => other,
+    }
+}
+
+fn role(r: &Role) -> Value {
+    let mut props = Map::new();
+    props.insert("RoleName".to_owned(), json!(r.name));
+    props.insert("Path".to_owned(), json!(r.path));
+    props.insert("Description".to_owned(), json!(r.description));
+    props.insert(
+        "AssumeRolePolicyDocument".to_owned(),
+        r.trust_policy.clone(),
+    );
+    props.insert(
+        "MaxSessionDuration".to_owned(),
+        json!(r.max_session_duration),
+    );
+    if let Some(boundary) = &r.permissions_boundary {
+        props.insert("PermissionsBoundary".to_owned(), json!(boundary));
+    }
+    if !r.managed_policies.is_empty() {
+        props.insert("ManagedPolicyArns".to_owned(), json!(r.managed_policies));
+    }
+    if !r.inline_policies.is_empty() {
+        let policies: Vec<Value> = r
+            .inline_policies
+            .iter()
+            .map(|(name, doc)| json!({ "PolicyName": name, "PolicyDocument": doc }))
+            .collect();
+        props.insert("Policies".to_owned(), Value::Array(policies));
+    }
+    props.insert("Tags".to_owned(), tags(&r.tags));
+    home_only(json!({ "Type": "AWS::IAM::Role", "Properties": props }))
+}
+
+fn secret(
+    name: &str,
+    description: &str,
+    user: &str,
+    tag_map: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    home_only(json!({
+        "Type": "AWS::SecretsManager::Secret",
+        "Properties": {
+            "Name": name,
+            "Description": description,
+            "GenerateSecretString": {
+                "SecretStringTemplate": json!({ "username": user }).to_string(),
+                "GenerateStringKey": "password",
+                "PasswordLength": 32,
+                "ExcludeCharacters": "\"'\\"
+            },
+            "Tags": tags(tag_map)
+        }
+    }))
+}
+
+fn user(u: &User, secret_id: Option<&str>) -> Value {
+    let policies: Vec<Value> = u
+        .inline_policies
+        .iter()
+        .map(|(name, doc)| json!({ "PolicyName": name, "PolicyDocument": doc }))
+        .collect();
+    let mut props = Map::new();
+    props.insert("UserName".to_owned(), json!(u.name));
+    props.insert("Path".to_owned(), json!(u.path));
+    props.insert("Policies".to_owned(), Value::Array(policies));
+    if let (true, Some(secret_id)) = (u.console_access, secret_id) {
+        props.insert(
+            "LoginProfile".to_owned(),
+            json!({
+                "Password": { "Fn::Join": ["", [
+                    "{{resolve:secretsmanager:",
+                    { "Ref": secret_id },
+                    ":SecretString:password}}"
+                ]] },
+                "PasswordResetRequired": true
+            }),
+        );
+    }
+    props.insert("Tags".to_owned(), tags(&u.tags));
+    home_only(json!({ "Type": "AWS::IAM::User", "Properties": props }))
+}
+
+fn metric_filter(m: &MetricFilter, log_group: Value) -> Value {
+    home_only(json!({
+        "Type": "AWS::Logs::MetricFilter",
+        "Properties": {
+            "FilterName": m.name,
+            "LogGroupName": log_group,
+            "FilterPattern": m.pattern,
+            "MetricTransformations": [{
+                "MetricName": m.metric_name,
+                "MetricNamespace": m.metric_namespace,
+                "MetricValue": "1"
+            }]
+        }
+    }))
+}
+
+fn alarm(a: &Alarm, filter_id: Option<&str>) -> Value {
+    let mut resource = home_only(json!({
+        "Type": "AWS::CloudWatch::Alarm",
+        "Properties": {
+            "AlarmName": a.name,
+            "AlarmDescription": a.description,
+            "Namespace": a.metric_namespace,
+            "MetricName": a.metric_name,
+            "Statistic": a.statistic,
+            "Period": a.period,
+            "EvaluationPeriods": a.evaluation_periods,
+            "Threshold": a.threshold,
+            "ComparisonOperator": a.comparison,
+            "TreatMissingData": a.treat_missing_data,
+            "AlarmActions": [{ "Ref": "AlertTopic" }],
+            "Tags": tags(&a.tags)
+        }
+    }));
+    if let (Some(filter), Value::Object(map)) = (filter_id, &mut resource) {
+        map.insert("DependsOn".to_owned(), json!(filter));
+    }
+    resource
+}
+
+fn rule(r: &EventRule) -> Value {
+    json!({
+        "Type": "AWS::Events::Rule",
+        "Properties": {
+            "Name": r.name,
+            "Description": r.description,
+            "EventPattern": r.pattern,
+            "State": r.state,
+            "Targets": [{ "Arn": { "Ref": "AlertTopic" }, "Id": super::super::resources::RULE_TARGET_ID }]
+        }
+    })
+}
+
+/// The resources every template shares: IAM, secrets, metric filters, alarms (home region
+/// only), and the regional topic and rules.
+fn resources(
+    config: &Config,
+    account: &AccountState,
+    log_group: &Value,
+    ids: &mut LogicalIds,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut secret_ids = std::collections::BTreeMap::new();
+    for r in &account.resources {
+        if let Resource::Secret(s) = r {
+            let user = s.tags.get("breakglass:user").cloned().unwrap_or_default();
+            let id = ids.id("Secret", &user);
+            secret_ids.insert(s.name.clone(), id.clone());
+            out.insert(id, secret(&s.name, &s.description, &user, &s.tags));
+        }
+    }
+    let mut filter_ids = std::collections::BTreeMap::new();
+    for r in &account.resources {
+        match r {
+            Resource::Role(role_) => {
+                out.insert(ids.id("Role", &role_.name), role(role_));
+            }
+            Resource::User(u) => {
+                let secret_id = secret_ids.get(&u.password_secret).map(String::as_str);
+                out.insert(ids.id("User", &u.name), user(u, secret_id));
+            }
+            Resource::MetricFilter(m) => {
+                let id = ids.id("MetricFilter", &m.name);
+                filter_ids.insert(m.metric_name.clone(), id.clone());
+                out.insert(id, metric_filter(m, log_group.clone()));
+            }
+            _ => {}
+        }
+    }
+    for r in &account.resources {
+        if let Resource::Alarm(a) = r {
+            let filter = filter_ids.get(&a.metric_name).map(String::as_str);
+            out.insert(ids.id("Alarm", &a.name), alarm(a, filter));
+        }
+    }
+    let topic_tags = account.resources.iter().find_map(|r| match r {
+        Resource::Topic(t) => Some(t.tags.clone()),
+        _ => None,
+    });
+    out.insert(
+        "AlertTopic".to_owned(),
+        json!({
+            "Type": "AWS::SNS::Topic",
+            "Properties": {
+                "TopicName": config.alerting.sns_topic,
+                "Tags": tags(&topic_tags.unwrap_or_default())
+            }
+        }),
+    );
+    let policy = topic_policy(
+        &config.partition,
+        "${AWS::Region}",
+        "${AWS::AccountId}",
+        &config.alerting.sns_topic,
+    );
+    out.insert(
+        "AlertTopicPolicy".to_owned(),
+        json!({
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {
+                "Topics": [{ "Ref": "AlertTopic" }],
+                "PolicyDocument": substitute(policy)
+            }
+        }),
+    );
+    let home = &account.home_region;
+    for r in &account.resources {
+        if let Resource::EventRule(e) = r
+            && &e.region == home
+        {
+            out.insert(ids.id("Rule", &e.name), rule(e));
+        }
+    }
+    out
+}
+
+/// The template for one account, deployed as stack `breakglass-<account>` in each of the
+/// account's regions.
+pub fn account_template(config: &Config, account: &AccountState) -> Value {
+    let mut ids = LogicalIds::default();
+    let log_group = json!(account.log_group);
+    let resources = resources(config, account, &log_group, &mut ids);
+    let regions = account.regions.join(", ");
+    json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": format!(
+            "breakglass incident-response access for account {} ({}). Deploy as stack breakglass-{} in each of its regions ({regions}); IAM principals, secrets and alarms are created in the home region {} only.",
+            account.name, account.id, account.name, account.home_region
+        ),
+        "Conditions": {
+            "IsHomeRegion": { "Fn::Equals": [{ "Ref": "AWS::Region" }, account.home_region] }
+        },
+        "Resources": resources
+    })
+}
+
+/// The account-agnostic variant for a service-managed StackSet deployed to the target
+/// accounts in every region: the roles deployed to every target account, and the monitoring.
+/// Break-glass users live only in the security account and are not part of it. `None` when
+/// there is no target account.
+pub fn stackset_template(config: &Config, state: &DesiredState) -> Option<Value> {
+    let targets: Vec<&AccountState> = state.accounts.iter().filter(|a| !a.security).collect();
+    let first = targets.first()?;
+    let everywhere: BTreeSet<String> = config
+        .roles
+        .iter()
+        .filter(|r| targets.iter().all(|t| r.accounts.contains(&t.id)))
+        .map(|r| r.name.to_string())
+        .collect();
+    let shared = AccountState {
+        resources: first
+            .resources
+            .iter()
+            .filter(|r| match r {
+                Resource::Role(role_) => everywhere.contains(&role_.name),
+                Resource::User(_) | Resource::Secret(_) => false,
+                _ => true,
+            })
+            .cloned()
+            .collect(),
+        ..(*first).clone()
+    };
+    let mut ids = LogicalIds::default();
+    let log_group = json!({ "Ref": "CloudTrailLogGroup" });
+    let resources = resources(config, &shared, &log_group, &mut ids);
+    let mut parameters = Map::new();
+    parameters.insert(
+        "HomeRegion".to_owned(),
+        json!({
+            "Type": "String",
+            "Default": first.home_region,
+            "Description": "The region holding the CloudTrail log group, the IAM roles and the alarms"
+        }),
+    );
+    if shared
+        .resources
+        .iter()
+        .any(|r| matches!(r, Resource::MetricFilter(_)))
+    {
+        parameters.insert(
+            "CloudTrailLogGroup".to_owned(),
+            json!({
+                "Type": "String",
+                "Default": first.log_group,
+                "Description": "The CloudWatch Logs group CloudTrail delivers to in HomeRegion"
+            }),
+        );
+    }
+    Some(json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "breakglass incident-response roles and break-glass monitoring for a service-managed StackSet: deploy to every target account in every region in use; IAM roles and alarms are created in HomeRegion only.",
+        "Parameters": parameters,
+        "Conditions": {
+            "IsHomeRegion": { "Fn::Equals": [{ "Ref": "AWS::Region" }, { "Ref": "HomeRegion" }] }
+        },
+        "Resources": resources
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logical_ids_are_alphanumeric_and_unique() {
+        let mut ids = LogicalIds::default();
+        assert_eq!(ids.id("User", "alice-BREAK-GLASS"), "UserAliceBREAKGLASS");
+        assert_eq!(
+            ids.id("Rule", "breakglass-assume-role"),
+            "RuleBreakglassAssumeRole"
+        );
+        assert_eq!(
+            ids.id("Rule", "breakglass.assume.role"),
+            "RuleBreakglassAssumeRole2"
+        );
+    }
+
+    #[test]
+    fn only_cloudformation_placeholders_become_substitutions() {
+        let v =
+            substitute(json!({"a": "arn:aws:sns:${AWS::Region}:x", "b": "user/${aws:username}"}));
+        assert_eq!(v["a"], json!({"Fn::Sub": "arn:aws:sns:${AWS::Region}:x"}));
+        assert_eq!(v["b"], "user/${aws:username}");
+    }
+}
