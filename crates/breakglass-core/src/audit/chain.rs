@@ -1,0 +1,351 @@
+//! The hash chain: sealing new records and verifying stored ones.
+//!
+//! Each record's body is its canonical JSON, which includes its sequence number and the
+//! previous record's hash; its hash is the SHA-256 of that body. A store keeps the chain head
+//! (last sequence number and hash) beside the records, updated in the same transaction, so
+//! deleting the newest record is caught as well as editing, deleting, inserting or reordering
+//! any other. The chain proves integrity relative to its head: anchoring the head outside
+//! the database is what stops someone who can rewrite the whole table.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::AuditEvent;
+use crate::canonical::{CanonicalError, Sha256Digest, canonicalize, to_canonical_json};
+use crate::model::Username;
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actor {
+    /// A person.
+    User(Username),
+    /// The broker itself (timeouts, expiry).
+    System,
+}
+
+impl Actor {
+    /// The username, for a person.
+    pub fn username(&self) -> Option<&Username> {
+        match self {
+            Self::User(u) => Some(u),
+            Self::System => None,
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::User(u) => f.write_str(u.as_str()),
+            Self::System => f.write_str("system"),
+        }
+    }
+}
+
+/// An event about to be appended: everything but its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// When it happened.
+    pub at: OffsetDateTime,
+    /// Who caused it.
+    pub actor: Actor,
+    /// The version the request reached with this change (none for refusals).
+    pub request_version: Option<u64>,
+    /// What happened.
+    pub event: AuditEvent,
+}
+
+/// A record as hashed: the entry plus its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// 1-based position in the chain.
+    pub seq: u64,
+    /// When it happened.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Who caused it.
+    pub actor: Actor,
+    /// The version the request reached with this change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_version: Option<u64>,
+    /// What happened.
+    pub event: AuditEvent,
+    /// The hash of the previous record ([`Sha256Digest::ZERO`] for the first).
+    pub prev_hash: Sha256Digest,
+}
+
+/// The last record of a chain: its sequence number and hash. The empty chain is
+/// `ChainHead::GENESIS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainHead {
+    /// The last sequence number (0 when empty).
+    pub seq: u64,
+    /// The last hash ([`Sha256Digest::ZERO`] when empty).
+    pub hash: Sha256Digest,
+}
+
+impl ChainHead {
+    /// The head of an empty chain.
+    pub const GENESIS: Self = Self {
+        seq: 0,
+        hash: Sha256Digest::ZERO,
+    };
+}
+
+/// A record ready to be stored: the typed record, its canonical body and its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRecord {
+    /// The record.
+    pub record: AuditRecord,
+    /// Its canonical JSON, exactly as hashed and stored.
+    pub body: String,
+    /// SHA-256 of `body`.
+    pub hash: Sha256Digest,
+}
+
+impl SealedRecord {
+    /// The head of the chain once this record is appended.
+    pub fn head(&self) -> ChainHead {
+        ChainHead {
+            seq: self.record.seq,
+            hash: self.hash,
+        }
+    }
+}
+
+/// Appends `entry` after `head`.
+pub fn seal(head: &ChainHead, entry: AuditEntry) -> Result<SealedRecord, CanonicalError> {
+    let record = AuditRecord {
+        seq: head.seq.saturating_add(1),
+        at: entry.at,
+        actor: entry.actor,
+        request_version: entry.request_version,
+        event: entry.event,
+        prev_hash: head.hash,
+    };
+    let body = to_canonical_json(&record)?;
+    let hash = Sha256Digest::of(body.as_bytes());
+    Ok(SealedRecord { record, body, hash })
+}
+
+/// An audit row as a store holds it: the hashed body plus the columns kept beside it for
+/// queries, all of which verification cross-checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAuditRow {
+    /// The sequence-number column.
+    pub seq: i64,
+    /// The time column, in Unix microseconds.
+    pub at_micros: i64,
+    /// The event-type column.
+    pub kind: String,
+    /// The request-id column.
+    pub request: Option<String>,
+    /// The actor column (username, or none for the system).
+    pub actor: Option<String>,
+    /// The canonical JSON body.
+    pub body: String,
+    /// The previous-hash column.
+    pub prev_hash: String,
+    /// The hash column.
+    pub hash: String,
+}
+
+impl StoredAuditRow {
+    /// The row a store writes for `sealed`.
+    pub fn from_sealed(sealed: &SealedRecord) -> Self {
+        let r = &sealed.record;
+        Self {
+            seq: i64::try_from(r.seq).unwrap_or(i64::MAX),
+            at_micros: unix_micros(r.at),
+            kind: r.event.kind().to_owned(),
+            request: r.event.request().map(ToString::to_string),
+            actor: r.actor.username().map(ToString::to_string),
+            body: sealed.body.clone(),
+            prev_hash: r.prev_hash.to_hex(),
+            hash: sealed.hash.to_hex(),
+        }
+    }
+}
+
+/// Unix microseconds of `t` (saturating far outside the representable range).
+pub fn unix_micros(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX)
+}
+
+/// What is wrong with a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// The body is not a readable audit record.
+    Unreadable(String),
+    /// The body is not in canonical form.
+    NotCanonical,
+    /// The body does not hash to the stored hash: the record was edited.
+    HashMismatch,
+    /// The body's sequence number differs from the row's: rows were reordered or renumbered.
+    SeqMismatch { body: u64 },
+    /// The sequence number is not the next one: records were deleted, inserted or reordered.
+    OutOfSequence { expected: u64 },
+    /// The record does not link to the previous record's hash.
+    BrokenLink,
+    /// A stored column disagrees with the hashed body.
+    ColumnMismatch { column: &'static str },
+    /// The stored chain head is not the last record: records were deleted from or appended
+    /// to the end.
+    HeadMismatch { head_seq: u64, last_seq: u64 },
+    /// Records exist but the chain head is missing, or the head names records that do not.
+    HeadMissing,
+}
+
+/// The first bad record of a chain.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", describe(.seq, .kind))]
+pub struct ChainProblem {
+    /// The sequence number of the bad record (the row's column), when there is one.
+    pub seq: Option<i64>,
+    /// What is wrong.
+    pub kind: ProblemKind,
+}
+
+fn describe(seq: &Option<i64>, kind: &ProblemKind) -> String {
+    let at = seq.map_or_else(|| "chain head".to_owned(), |s| format!("record #{s}"));
+    let what = match kind {
+        ProblemKind::Unreadable(e) => format!("its body is not a readable audit record ({e})"),
+        ProblemKind::NotCanonical => "its body is not in canonical form (edited)".to_owned(),
+        ProblemKind::HashMismatch => "its hash does not match its contents (edited)".to_owned(),
+        ProblemKind::SeqMismatch { body } => format!(
+            "its body says it is record #{body} (records reordered or renumbered)"
+        ),
+        ProblemKind::OutOfSequence { expected } => format!(
+            "expected record #{expected} here (records deleted, inserted or reordered)"
+        ),
+        ProblemKind::BrokenLink => {
+            "it does not link to the previous record's hash (a record before it was deleted, inserted or reordered)"
+                .to_owned()
+        }
+        ProblemKind::ColumnMismatch { column } => {
+            format!("its `{column}` column disagrees with its hashed body (edited)")
+        }
+        ProblemKind::HeadMismatch { head_seq, last_seq } if head_seq == last_seq => format!(
+            "the stored head's hash is not record #{last_seq}'s (the last record was replaced)"
+        ),
+        ProblemKind::HeadMismatch { head_seq, last_seq } => format!(
+            "the stored head names record #{head_seq} but the last record is #{last_seq} (records deleted from or appended to the end)"
+        ),
+        ProblemKind::HeadMissing => "the stored chain head is missing".to_owned(),
+    };
+    format!("{at}: {what}")
+}
+
+/// A chain that verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedChain {
+    /// How many records it holds.
+    pub records: u64,
+    /// Its head.
+    pub head: ChainHead,
+}
+
+/// Checks records one at a time, in sequence order, so a chain of any length verifies in
+/// constant memory.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    head: ChainHead,
+    records: u64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier expecting record #1.
+    pub fn new() -> Self {
+        Self {
+            head: ChainHead::GENESIS,
+            records: 0,
+        }
+    }
+
+    /// Checks the next row (rows must come in ascending `seq` order) and returns its record.
+    pub fn push(&mut self, row: &StoredAuditRow) -> Result<AuditRecord, ChainProblem> {
+        let problem = |kind| ChainProblem {
+            seq: Some(row.seq),
+            kind,
+        };
+        let value: serde_json::Value = serde_json::from_str(&row.body)
+            .map_err(|e| problem(ProblemKind::Unreadable(e.to_string())))?;
+        let canonical =
+            canonicalize(&value).map_err(|e| problem(ProblemKind::Unreadable(e.to_string())))?;
+        if canonical != row.body {
+            return Err(problem(ProblemKind::NotCanonical));
+        }
+        if Sha256Digest::of(row.body.as_bytes()).to_hex() != row.hash {
+            return Err(problem(ProblemKind::HashMismatch));
+        }
+        let record: AuditRecord = serde_json::from_value(value)
+            .map_err(|e| problem(ProblemKind::Unreadable(e.to_string())))?;
+        if i64::try_from(record.seq).ok() != Some(row.seq) {
+            return Err(problem(ProblemKind::SeqMismatch { body: record.seq }));
+        }
+        let expected = self.head.seq.saturating_add(1);
+        if record.seq != expected {
+            return Err(problem(ProblemKind::OutOfSequence { expected }));
+        }
+        if record.prev_hash != self.head.hash || row.prev_hash != self.head.hash.to_hex() {
+            return Err(problem(ProblemKind::BrokenLink));
+        }
+        let column = |column| problem(ProblemKind::ColumnMismatch { column });
+        if unix_micros(record.at) != row.at_micros {
+            return Err(column("at"));
+        }
+        if record.event.kind() != row.kind {
+            return Err(column("kind"));
+        }
+        if record.event.request().map(ToString::to_string) != row.request {
+            return Err(column("request_id"));
+        }
+        if record.actor.username().map(ToString::to_string) != row.actor {
+            return Err(column("actor"));
+        }
+        self.head = ChainHead {
+            seq: record.seq,
+            hash: Sha256Digest::from_hex(&row.hash)
+                .map_err(|e| problem(ProblemKind::Unreadable(e.to_string())))?,
+        };
+        self.records = self.records.saturating_add(1);
+        Ok(record)
+    }
+
+    /// Finishes verification against the stored chain head (`None` when the store has none).
+    pub fn finish(self, stored_head: Option<ChainHead>) -> Result<VerifiedChain, ChainProblem> {
+        let last = self.head;
+        match stored_head {
+            None if last.seq == 0 => {}
+            None => {
+                return Err(ChainProblem {
+                    seq: None,
+                    kind: ProblemKind::HeadMissing,
+                });
+            }
+            Some(head) if head == last => {}
+            Some(head) => {
+                return Err(ChainProblem {
+                    seq: None,
+                    kind: ProblemKind::HeadMismatch {
+                        head_seq: head.seq,
+                        last_seq: last.seq,
+                    },
+                });
+            }
+        }
+        Ok(VerifiedChain {
+            records: self.records,
+            head: last,
+        })
+    }
+}

@@ -1,0 +1,358 @@
+//! The audit vocabulary: one struct per event, all in this file.
+//!
+//! Every state change of a request or grant produces one or more of these, and they are
+//! appended to the hash chain in the same transaction as the change. Refused attempts
+//! (self-approval, break-glass without eligibility, ...) are recorded too, as
+//! [`ActionRefused`], because a denied emergency attempt is as interesting to an auditor as
+//! a granted one.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::canonical::Sha256Digest;
+use crate::model::{AccountId, GrantId, IncidentId, PlaybookId, RequestId, RoleArn, Username};
+use crate::request::{RequestKind, ReviewOutcome};
+use crate::rules::{Action, Decision};
+
+/// How loudly an event should be announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Routine.
+    Info,
+    /// Worth a look (denials, refusals, revocations).
+    Notice,
+    /// Alert every channel (break-glass activation, refused break-glass).
+    Critical,
+}
+
+/// A request was submitted for approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestSubmitted {
+    pub request: RequestId,
+    pub kind: RequestKind,
+    pub requester: Username,
+    pub playbook: PlaybookId,
+    pub role_arn: RoleArn,
+    pub account: AccountId,
+    pub incident: IncidentId,
+    pub duration_seconds: i64,
+    pub justification: String,
+    pub digest: Sha256Digest,
+    pub required_approvals: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub pending_until: OffsetDateTime,
+    pub decision: Decision,
+}
+
+/// The requester changed a pending request; earlier approvals no longer count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestAmended {
+    pub request: RequestId,
+    pub old_digest: Sha256Digest,
+    pub new_digest: Sha256Digest,
+    pub duration_seconds: i64,
+    pub incident: IncidentId,
+    pub justification: String,
+    pub decision: Decision,
+}
+
+/// An approver approved the exact request with this digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecorded {
+    pub request: RequestId,
+    pub approver: Username,
+    pub digest: Sha256Digest,
+    pub comment: String,
+    pub approvals: u32,
+    pub required: u32,
+    pub decision: Decision,
+}
+
+/// A request reached its quorum.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestApproved {
+    pub request: RequestId,
+    pub digest: Sha256Digest,
+    pub approvers: Vec<Username>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub activate_by: OffsetDateTime,
+}
+
+/// An approver denied a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestDenied {
+    pub request: RequestId,
+    pub by: Username,
+    pub reason: String,
+    pub decision: Decision,
+}
+
+/// The requester withdrew a pending request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestCancelled {
+    pub request: RequestId,
+    pub by: Username,
+    pub reason: String,
+}
+
+/// A pending request was not decided in time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestTimedOut {
+    pub request: RequestId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub pending_until: OffsetDateTime,
+}
+
+/// An approved request became a grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantActivated {
+    pub request: RequestId,
+    pub grant: GrantId,
+    pub requester: Username,
+    pub role_arn: RoleArn,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+}
+
+/// Emergency access was taken without waiting for approvers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BreakGlassActivated {
+    pub request: RequestId,
+    pub grant: GrantId,
+    pub requester: Username,
+    pub playbook: PlaybookId,
+    pub role_arn: RoleArn,
+    pub account: AccountId,
+    pub incident: IncidentId,
+    pub justification: String,
+    pub digest: Sha256Digest,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+    pub mfa_verified: bool,
+    pub decision: Decision,
+}
+
+/// The grant holder asked for more time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionRequested {
+    pub request: RequestId,
+    pub grant: GrantId,
+    pub add_seconds: i64,
+    pub justification: String,
+    pub digest: Sha256Digest,
+    pub decision: Decision,
+}
+
+/// An approver approved a pending extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionApprovalRecorded {
+    pub request: RequestId,
+    pub grant: GrantId,
+    pub approver: Username,
+    pub digest: Sha256Digest,
+    pub comment: String,
+    pub approvals: u32,
+    pub required: u32,
+    pub decision: Decision,
+}
+
+/// An approver turned down a pending extension.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtensionDenied {
+    pub request: RequestId,
+    pub grant: GrantId,
+    pub by: Username,
+    pub reason: String,
+    pub decision: Decision,
+}
+
+/// A grant's end moved later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantExtended {
+    pub request: RequestId,
+    pub grant: GrantId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub old_end: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub new_end: OffsetDateTime,
+    pub approvers: Vec<Username>,
+}
+
+/// Access was ended early (a grant, or an approved request before activation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRevoked {
+    pub request: RequestId,
+    pub grant: Option<GrantId>,
+    pub role_arn: RoleArn,
+    pub by: Username,
+    pub reason: String,
+    pub decision: Decision,
+}
+
+/// Access ran out (a grant reached its end, or an approved request was never activated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantExpired {
+    pub request: RequestId,
+    pub grant: Option<GrantId>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+}
+
+/// An approver signed off the post-incident review of a break-glass use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewCompleted {
+    pub request: RequestId,
+    pub grant: GrantId,
+    pub reviewer: Username,
+    pub outcome: ReviewOutcome,
+    pub notes: String,
+    pub decision: Decision,
+}
+
+/// Credentials were minted for a grant. Only the key id and a hash of the session token are
+/// recorded; the secret never reaches the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialsIssued {
+    pub request: RequestId,
+    pub grant: GrantId,
+    pub access_key_id: String,
+    pub session_token_sha256: Sha256Digest,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// Someone tried something the rules or the invariants refuse.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionRefused {
+    pub action: Action,
+    pub request: Option<RequestId>,
+    pub playbook: Option<PlaybookId>,
+    pub break_glass: bool,
+    pub reason: String,
+}
+
+/// Every audit event, tagged by `type` in JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AuditEvent {
+    RequestSubmitted(RequestSubmitted),
+    RequestAmended(RequestAmended),
+    ApprovalRecorded(ApprovalRecorded),
+    RequestApproved(RequestApproved),
+    RequestDenied(RequestDenied),
+    RequestCancelled(RequestCancelled),
+    RequestTimedOut(RequestTimedOut),
+    GrantActivated(GrantActivated),
+    BreakGlassActivated(BreakGlassActivated),
+    ExtensionRequested(ExtensionRequested),
+    ExtensionApprovalRecorded(ExtensionApprovalRecorded),
+    ExtensionDenied(ExtensionDenied),
+    GrantExtended(GrantExtended),
+    GrantRevoked(GrantRevoked),
+    GrantExpired(GrantExpired),
+    ReviewCompleted(ReviewCompleted),
+    CredentialsIssued(CredentialsIssued),
+    ActionRefused(ActionRefused),
+}
+
+macro_rules! from_event {
+    ($($name:ident),* $(,)?) => {
+        $(impl From<$name> for AuditEvent {
+            fn from(e: $name) -> Self {
+                Self::$name(e)
+            }
+        })*
+    };
+}
+
+from_event!(
+    RequestSubmitted,
+    RequestAmended,
+    ApprovalRecorded,
+    RequestApproved,
+    RequestDenied,
+    RequestCancelled,
+    RequestTimedOut,
+    GrantActivated,
+    BreakGlassActivated,
+    ExtensionRequested,
+    ExtensionApprovalRecorded,
+    ExtensionDenied,
+    GrantExtended,
+    GrantRevoked,
+    GrantExpired,
+    ReviewCompleted,
+    CredentialsIssued,
+    ActionRefused,
+);
+
+impl AuditEvent {
+    /// The event's `type` tag, as stored and exported.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::RequestSubmitted(_) => "request_submitted",
+            Self::RequestAmended(_) => "request_amended",
+            Self::ApprovalRecorded(_) => "approval_recorded",
+            Self::RequestApproved(_) => "request_approved",
+            Self::RequestDenied(_) => "request_denied",
+            Self::RequestCancelled(_) => "request_cancelled",
+            Self::RequestTimedOut(_) => "request_timed_out",
+            Self::GrantActivated(_) => "grant_activated",
+            Self::BreakGlassActivated(_) => "break_glass_activated",
+            Self::ExtensionRequested(_) => "extension_requested",
+            Self::ExtensionApprovalRecorded(_) => "extension_approval_recorded",
+            Self::ExtensionDenied(_) => "extension_denied",
+            Self::GrantExtended(_) => "grant_extended",
+            Self::GrantRevoked(_) => "grant_revoked",
+            Self::GrantExpired(_) => "grant_expired",
+            Self::ReviewCompleted(_) => "review_completed",
+            Self::CredentialsIssued(_) => "credentials_issued",
+            Self::ActionRefused(_) => "action_refused",
+        }
+    }
+
+    /// The request the event is about, if any.
+    pub fn request(&self) -> Option<&RequestId> {
+        match self {
+            Self::RequestSubmitted(e) => Some(&e.request),
+            Self::RequestAmended(e) => Some(&e.request),
+            Self::ApprovalRecorded(e) => Some(&e.request),
+            Self::RequestApproved(e) => Some(&e.request),
+            Self::RequestDenied(e) => Some(&e.request),
+            Self::RequestCancelled(e) => Some(&e.request),
+            Self::RequestTimedOut(e) => Some(&e.request),
+            Self::GrantActivated(e) => Some(&e.request),
+            Self::BreakGlassActivated(e) => Some(&e.request),
+            Self::ExtensionRequested(e) => Some(&e.request),
+            Self::ExtensionApprovalRecorded(e) => Some(&e.request),
+            Self::ExtensionDenied(e) => Some(&e.request),
+            Self::GrantExtended(e) => Some(&e.request),
+            Self::GrantRevoked(e) => Some(&e.request),
+            Self::GrantExpired(e) => Some(&e.request),
+            Self::ReviewCompleted(e) => Some(&e.request),
+            Self::CredentialsIssued(e) => Some(&e.request),
+            Self::ActionRefused(e) => e.request.as_ref(),
+        }
+    }
+
+    /// How loudly the event should be announced.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Self::BreakGlassActivated(_) => Severity::Critical,
+            Self::ActionRefused(e) if e.break_glass => Severity::Critical,
+            Self::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => {
+                Severity::Critical
+            }
+            Self::ActionRefused(_)
+            | Self::RequestDenied(_)
+            | Self::GrantRevoked(_)
+            | Self::ExtensionDenied(_) => Severity::Notice,
+            _ => Severity::Info,
+        }
+    }
+}

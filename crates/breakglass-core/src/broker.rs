@@ -1,0 +1,486 @@
+//! The broker: the request/approval/grant use cases, run over the ports.
+//!
+//! Each use case reads the request, applies a pure transition at the clock's time, and
+//! commits the new state with its audit records and notifications in one store transaction
+//! guarded by the row version. When two actors race, exactly one commit wins; the loser
+//! reloads and re-applies its command to the new state, which usually refuses it (the
+//! request is no longer pending) or records it (a second distinct approval).
+//!
+//! Refusals the rules or invariants make (self-approval, break-glass without eligibility or
+//! MFA, ...) are recorded in the audit log as `action_refused` before the error is returned.
+
+use std::sync::{Arc, RwLock};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::events::ActionRefused;
+use crate::audit::{Actor, AuditEntry, AuditEvent};
+use crate::canonical::Sha256Digest;
+use crate::model::{GrantId, IncidentId, RequestId, Username};
+use crate::notify::notifications;
+use crate::ports::{Clock, Commit, IdSource, RequestWrite, Store, StoreError, Versioned};
+use crate::request::{
+    AccessRequest, Command, Env, NewRequest, ReviewOutcome, Settings, Transition, TransitionError,
+    activate_break_glass, apply, submit,
+};
+use crate::rules::{Action, Rules};
+
+/// How many times a command is re-applied after losing a race before giving up.
+const MAX_ATTEMPTS: u32 = 64;
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// The transition was refused (by the rules, an invariant, or the request's state).
+    #[error(transparent)]
+    Refused(#[from] TransitionError),
+    /// No such request.
+    #[error("no request `{0}`")]
+    NotFound(String),
+    /// The store failed; nothing was changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The request kept changing under us.
+    #[error("request `{0}` is changing too often to apply the command; try again")]
+    Busy(RequestId),
+}
+
+/// A state change that was committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The request after the change.
+    pub request: AccessRequest,
+    /// Its new version.
+    pub version: u64,
+    /// The audit sequence numbers written.
+    pub audit_seqs: Vec<u64>,
+}
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Pending requests that timed out.
+    pub timed_out: Vec<RequestId>,
+    /// Approved requests or grants that expired.
+    pub expired: Vec<RequestId>,
+}
+
+/// The broker's use cases over a store, a clock and an id source.
+#[derive(Debug)]
+pub struct Broker<S, C, I> {
+    store: S,
+    clock: C,
+    ids: I,
+    rules: RwLock<Arc<Rules>>,
+    settings: Settings,
+}
+
+/// The current time at the store's precision (microseconds, UTC).
+fn precise(t: OffsetDateTime) -> OffsetDateTime {
+    t.to_offset(time::UtcOffset::UTC).truncate_to_microsecond()
+}
+
+impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
+    /// A broker with these ports, rules and settings.
+    pub fn new(store: S, clock: C, ids: I, rules: Rules, settings: Settings) -> Self {
+        Self {
+            store,
+            clock,
+            ids,
+            rules: RwLock::new(Arc::new(rules)),
+            settings,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Arc<Rules> {
+        match self.rules.read() {
+            Ok(g) => Arc::clone(&g),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Replaces the rules (a config reload). Requests already decided keep their recorded
+    /// approvals; approvals refused under the old rules are never counted retroactively.
+    pub fn replace_rules(&self, rules: Rules) {
+        let rules = Arc::new(rules);
+        match self.rules.write() {
+            Ok(mut g) => *g = rules,
+            Err(poisoned) => *poisoned.into_inner() = rules,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        precise(self.clock.now())
+    }
+
+    /// Reads a request.
+    pub async fn get(&self, id: &RequestId) -> Result<Versioned<AccessRequest>, BrokerError> {
+        self.store
+            .get(id)
+            .await?
+            .ok_or_else(|| BrokerError::NotFound(id.to_string()))
+    }
+
+    /// Submits a request for approval.
+    pub async fn submit(&self, new: NewRequest) -> Result<Outcome, BrokerError> {
+        let rules = self.rules();
+        let now = self.now();
+        let env = Env {
+            rules: &rules,
+            settings: &self.settings,
+            now,
+        };
+        let id = self.ids.request_id();
+        let actor = Actor::User(new.requester.clone());
+        let playbook = new.playbook.clone();
+        match submit(id.clone(), new, &env) {
+            Ok(t) => self.commit_new(t, now).await,
+            Err(e) => {
+                let action = e.refusal();
+                Err(self
+                    .refuse(e, action, actor, Some(playbook), None, now)
+                    .await)
+            }
+        }
+    }
+
+    /// Activates emergency access. `mfa_verified` is the caller's statement that the
+    /// requester just passed an MFA step-up.
+    pub async fn activate_break_glass(
+        &self,
+        new: NewRequest,
+        mfa_verified: bool,
+    ) -> Result<Outcome, BrokerError> {
+        let rules = self.rules();
+        let now = self.now();
+        let env = Env {
+            rules: &rules,
+            settings: &self.settings,
+            now,
+        };
+        let id = self.ids.request_id();
+        let grant = self.ids.grant_id();
+        let actor = Actor::User(new.requester.clone());
+        let playbook = new.playbook.clone();
+        match activate_break_glass(id, grant, new, mfa_verified, &env) {
+            Ok(t) => self.commit_new(t, now).await,
+            // Every failed break-glass attempt is recorded loudly, whatever the reason.
+            Err(e) => {
+                let action = Some(Action::ActivateBreakGlass);
+                Err(self
+                    .refuse(e, action, actor, Some(playbook), None, now)
+                    .await)
+            }
+        }
+    }
+
+    async fn commit_new(&self, t: Transition, now: OffsetDateTime) -> Result<Outcome, BrokerError> {
+        let commit = build_commit(&t, RequestWrite::Insert(t.request.clone()), 1, now);
+        let committed = self.store.commit(commit).await?;
+        Ok(Outcome {
+            request: t.request,
+            version: committed.version.unwrap_or(1),
+            audit_seqs: committed.audit_seqs,
+        })
+    }
+
+    /// Applies `command` to request `id`, retrying on concurrent changes.
+    pub async fn execute(&self, id: &RequestId, command: Command) -> Result<Outcome, BrokerError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.get(id).await?;
+            let rules = self.rules();
+            let now = self.now();
+            let env = Env {
+                rules: &rules,
+                settings: &self.settings,
+                now,
+            };
+            let t = match apply(&current.value, command.clone(), &env) {
+                Ok(t) => t,
+                Err(e) => {
+                    let action = e.refusal();
+                    let actor = command.actor(&current.value);
+                    let playbook = Some(current.value.spec.playbook.clone());
+                    return Err(self
+                        .refuse(e, action, actor, playbook, Some(id.clone()), now)
+                        .await);
+                }
+            };
+            let version = current.version.saturating_add(1);
+            let write = RequestWrite::Update {
+                request: t.request.clone(),
+                expected_version: current.version,
+            };
+            match self
+                .store
+                .commit(build_commit(&t, write, version, now))
+                .await
+            {
+                Ok(committed) => {
+                    return Ok(Outcome {
+                        request: t.request,
+                        version: committed.version.unwrap_or(version),
+                        audit_seqs: committed.audit_seqs,
+                    });
+                }
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(BrokerError::Busy(id.clone()))
+    }
+
+    /// Records a refusal the rules or an invariant made (`action` is `None` for ordinary
+    /// errors, which are not recorded) and returns the error. Refused break-glass
+    /// activations are marked for the security team.
+    async fn refuse(
+        &self,
+        error: TransitionError,
+        action: Option<Action>,
+        actor: Actor,
+        playbook: Option<crate::model::PlaybookId>,
+        request: Option<RequestId>,
+        now: OffsetDateTime,
+    ) -> BrokerError {
+        let Some(action) = action else {
+            return error.into();
+        };
+        let event = AuditEvent::from(ActionRefused {
+            action,
+            request,
+            playbook,
+            break_glass: action == Action::ActivateBreakGlass,
+            reason: error.to_string(),
+        });
+        let outbox = notifications(None, std::slice::from_ref(&event));
+        let commit = Commit {
+            write: None,
+            audit: vec![AuditEntry {
+                at: now,
+                actor,
+                request_version: None,
+                event,
+            }],
+            outbox,
+        };
+        match self.store.commit(commit).await {
+            Ok(_) => error.into(),
+            // Fail closed: if the refusal cannot be recorded, say so rather than pretend.
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Approves request `id` as `approver`, who reviewed the version with `digest`.
+    pub async fn approve(
+        &self,
+        id: &RequestId,
+        approver: Username,
+        digest: Sha256Digest,
+        comment: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::Approve {
+            approver,
+            digest,
+            comment: comment.into(),
+        };
+        self.execute(id, command).await
+    }
+
+    /// Denies request `id`.
+    pub async fn deny(
+        &self,
+        id: &RequestId,
+        approver: Username,
+        reason: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::Deny {
+            approver,
+            reason: reason.into(),
+        };
+        self.execute(id, command).await
+    }
+
+    /// Withdraws pending request `id`.
+    pub async fn cancel(
+        &self,
+        id: &RequestId,
+        by: Username,
+        reason: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::Cancel {
+            by,
+            reason: reason.into(),
+        };
+        self.execute(id, command).await
+    }
+
+    /// Changes pending request `id`; approvals of the old version stop counting.
+    pub async fn amend(
+        &self,
+        id: &RequestId,
+        by: Username,
+        duration: Option<Duration>,
+        incident: Option<IncidentId>,
+        justification: Option<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::Amend {
+            by,
+            duration,
+            incident,
+            justification,
+        };
+        self.execute(id, command).await
+    }
+
+    /// Starts the grant of approved request `id`.
+    pub async fn activate(&self, id: &RequestId, by: Username) -> Result<Outcome, BrokerError> {
+        let grant: GrantId = self.ids.grant_id();
+        self.execute(id, Command::Activate { by, grant }).await
+    }
+
+    /// Asks for `add` more time on the grant of request `id`.
+    pub async fn request_extension(
+        &self,
+        id: &RequestId,
+        by: Username,
+        add: Duration,
+        justification: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::RequestExtension {
+            by,
+            add,
+            justification: justification.into(),
+        };
+        self.execute(id, command).await
+    }
+
+    /// Approves the pending extension with `digest`.
+    pub async fn approve_extension(
+        &self,
+        id: &RequestId,
+        approver: Username,
+        digest: Sha256Digest,
+        comment: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::ApproveExtension {
+            approver,
+            digest,
+            comment: comment.into(),
+        };
+        self.execute(id, command).await
+    }
+
+    /// Turns down the pending extension.
+    pub async fn deny_extension(
+        &self,
+        id: &RequestId,
+        approver: Username,
+        reason: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::DenyExtension {
+            approver,
+            reason: reason.into(),
+        };
+        self.execute(id, command).await
+    }
+
+    /// Ends the access of request `id` early.
+    pub async fn revoke(
+        &self,
+        id: &RequestId,
+        by: Username,
+        reason: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::Revoke {
+            by,
+            reason: reason.into(),
+        };
+        self.execute(id, command).await
+    }
+
+    /// Signs off the post-incident review of break-glass request `id`.
+    pub async fn review(
+        &self,
+        id: &RequestId,
+        by: Username,
+        outcome: ReviewOutcome,
+        notes: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::Review {
+            by,
+            outcome,
+            notes: notes.into(),
+        };
+        self.execute(id, command).await
+    }
+
+    /// Records credentials minted for the grant of request `id`: only the key id and the
+    /// SHA-256 of the session token.
+    pub async fn record_issuance(
+        &self,
+        id: &RequestId,
+        access_key_id: String,
+        session_token_sha256: Sha256Digest,
+        expires_at: OffsetDateTime,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::RecordIssuance {
+            access_key_id,
+            session_token_sha256,
+            expires_at,
+        };
+        self.execute(id, command).await
+    }
+
+    /// Times out and expires every request whose deadline has passed (at most `limit`).
+    /// Safe to run from several replicas at once: each change commits exactly once.
+    pub async fn sweep(&self, limit: u32) -> Result<SweepReport, BrokerError> {
+        let mut report = SweepReport::default();
+        for id in self.store.due(self.now(), limit).await? {
+            let Some(current) = self.store.get(&id).await? else {
+                continue;
+            };
+            let command = match current.value.status {
+                crate::request::Status::Pending => Command::TimeOut,
+                _ => Command::Expire,
+            };
+            let timed_out = command == Command::TimeOut;
+            match self.execute(&id, command).await {
+                Ok(_) if timed_out => report.timed_out.push(id),
+                Ok(_) => report.expired.push(id),
+                // Someone else got there first, or it is not due after all.
+                Err(BrokerError::Refused(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn build_commit(t: &Transition, write: RequestWrite, version: u64, now: OffsetDateTime) -> Commit {
+    let outbox = notifications(Some(&t.request), &t.events);
+    Commit {
+        write: Some(write),
+        audit: t
+            .events
+            .iter()
+            .map(|event| AuditEntry {
+                at: now,
+                actor: t.actor.clone(),
+                request_version: Some(version),
+                event: event.clone(),
+            })
+            .collect(),
+        outbox,
+    }
+}

@@ -1,0 +1,19 @@
+//! The breakglass domain, as a pure library.
+//!
+//! Who may get which access, when, for how long and with whose approval, and the record that
+//! proves it. The outside world (store, AWS, clock, notifications) is reached only through
+//! the ports this crate defines, so every rule is testable without a network or a real clock.
+//!
+//! Architecture invariant: this crate does no I/O and never reads the clock.
+
+pub mod audit;
+pub mod broker;
+pub mod canonical;
+pub mod config;
+pub mod model;
+pub mod notify;
+pub mod ports;
+pub mod request;
+pub mod rules;
+pub mod session;
+pub mod templates;

@@ -1,0 +1,189 @@
+//! Notifications: who must hear about which audit event.
+//!
+//! Each transition's events are mapped here to notifications, which the store writes to its
+//! outbox in the same transaction as the events themselves, so a committed event cannot lose
+//! its alert. A worker (in the server) delivers them with retries.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEvent, Severity};
+use crate::model::{GroupName, Username};
+use crate::request::{AccessRequest, ReviewOutcome, Status};
+
+/// Who a notification is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// The members of these approver groups.
+    Approvers(Vec<GroupName>),
+    /// One person.
+    User(Username),
+    /// The security team's alert channels (every configured channel).
+    SecurityTeam,
+}
+
+/// A message to deliver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// The index, within its commit, of the audit entry it announces.
+    pub audit_index: usize,
+    /// A stable name for templates and routing (e.g. `approval_needed`).
+    pub kind: String,
+    /// How loudly to announce it.
+    pub severity: Severity,
+    /// Who to tell.
+    pub audience: Vec<Audience>,
+    /// A one-line summary.
+    pub subject: String,
+}
+
+/// An outbox row as the delivery worker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMessage {
+    /// The outbox row id.
+    pub id: i64,
+    /// The audit record the message announces.
+    pub audit_seq: u64,
+    /// When it was written.
+    pub created_at: OffsetDateTime,
+    /// The message.
+    pub notification: Notification,
+    /// The announced audit record's canonical JSON body.
+    pub event_body: String,
+    /// Delivery attempts so far.
+    pub attempts: u32,
+}
+
+/// The notifications for the events of one transition of `request` (its state after the
+/// transition).
+pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> Vec<Notification> {
+    let approvers = request
+        .map(|r| r.approver_groups.clone())
+        .unwrap_or_default();
+    let requester = request.map(|r| r.spec.requester.clone());
+    let mut out = Vec::new();
+    for (index, event) in events.iter().enumerate() {
+        let mut push = |kind: &str, audience: Vec<Audience>, subject: String| {
+            out.push(Notification {
+                audit_index: index,
+                kind: kind.to_owned(),
+                severity: event.severity(),
+                audience,
+                subject,
+            });
+        };
+        let to_requester = || {
+            requester
+                .clone()
+                .map(Audience::User)
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        match event {
+            AuditEvent::RequestSubmitted(e)
+                if request.is_some_and(|r| r.status == Status::Pending) =>
+            {
+                push(
+                    "approval_needed",
+                    vec![Audience::Approvers(approvers.clone())],
+                    format!(
+                        "{} requests {} in {} for incident {}",
+                        e.requester, e.role_arn, e.account, e.incident
+                    ),
+                );
+            }
+            AuditEvent::RequestApproved(e) => push(
+                "request_approved",
+                to_requester(),
+                format!("request {} approved", e.request),
+            ),
+            AuditEvent::RequestDenied(e) => push(
+                "request_denied",
+                to_requester(),
+                format!("request {} denied by {}", e.request, e.by),
+            ),
+            AuditEvent::RequestTimedOut(e) => push(
+                "request_timed_out",
+                to_requester(),
+                format!("request {} timed out without a decision", e.request),
+            ),
+            AuditEvent::BreakGlassActivated(e) => push(
+                "break_glass_activated",
+                vec![
+                    Audience::SecurityTeam,
+                    Audience::Approvers(approvers.clone()),
+                ],
+                format!(
+                    "BREAK-GLASS: {} activated {} in {} for incident {}",
+                    e.requester, e.role_arn, e.account, e.incident
+                ),
+            ),
+            AuditEvent::ActionRefused(e) if e.break_glass => push(
+                "break_glass_refused",
+                vec![Audience::SecurityTeam],
+                format!("refused break-glass attempt: {}", e.reason),
+            ),
+            AuditEvent::ExtensionRequested(e)
+                if request
+                    .and_then(|r| r.grant.as_ref())
+                    .is_some_and(|g| g.pending_extension.is_some()) =>
+            {
+                push(
+                    "extension_approval_needed",
+                    vec![Audience::Approvers(approvers.clone())],
+                    format!(
+                        "extension of grant {} by {} seconds needs approval",
+                        e.grant, e.add_seconds
+                    ),
+                );
+            }
+            AuditEvent::GrantExtended(e) => push(
+                "grant_extended",
+                to_requester(),
+                format!("grant {} now ends at {}", e.grant, e.new_end),
+            ),
+            AuditEvent::GrantRevoked(e) => {
+                let mut audience = to_requester();
+                audience.push(Audience::SecurityTeam);
+                push(
+                    "access_revoked",
+                    audience,
+                    format!("access of request {} revoked by {}", e.request, e.by),
+                );
+                if request.is_some_and(|r| r.review == Some(crate::request::Review::Required)) {
+                    push(
+                        "review_required",
+                        vec![Audience::Approvers(approvers.clone())],
+                        format!(
+                            "break-glass use {} revoked: post-incident review required",
+                            e.request
+                        ),
+                    );
+                }
+            }
+            AuditEvent::GrantExpired(e)
+                if request.is_some_and(|r| r.review == Some(crate::request::Review::Required)) =>
+            {
+                push(
+                    "review_required",
+                    vec![Audience::Approvers(approvers.clone())],
+                    format!(
+                        "break-glass use {} ended: post-incident review required",
+                        e.request
+                    ),
+                );
+            }
+            AuditEvent::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => push(
+                "review_flagged",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "review of break-glass use {} found it inappropriate",
+                    e.request
+                ),
+            ),
+            _ => {}
+        }
+    }
+    out
+}

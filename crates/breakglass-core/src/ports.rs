@@ -1,0 +1,275 @@
+//! The ports: how the pure domain reaches time, identifiers and durable storage.
+//!
+//! Adapters implement these traits elsewhere (`breakglass-store` for [`Store`], the server for
+//! the system clock and random ids). [`ManualClock`] and [`SequentialIds`] are deterministic
+//! implementations for tests and simulations.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use time::{Duration, OffsetDateTime};
+
+use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
+use crate::model::{GrantId, IdError, RequestId};
+use crate::notify::{Notification, OutboxMessage};
+use crate::request::AccessRequest;
+use crate::session::{RequestFilter, Session, SessionQuery, SessionSummary};
+
+/// The time source. Nothing in the domain reads the wall clock; it asks this.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> OffsetDateTime;
+}
+
+/// Mints identifiers for new requests and grants.
+pub trait IdSource: Send + Sync {
+    /// A fresh, never-reused request id.
+    fn request_id(&self) -> RequestId;
+    /// A fresh, never-reused grant id (it becomes the STS role session name).
+    fn grant_id(&self) -> GrantId;
+}
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<OffsetDateTime>);
+
+impl ManualClock {
+    /// A clock showing `start`.
+    pub fn new(start: OffsetDateTime) -> Self {
+        Self(Mutex::new(start))
+    }
+
+    /// Moves the clock to `t`.
+    pub fn set(&self, t: OffsetDateTime) {
+        match self.0.lock() {
+            Ok(mut g) => *g = t,
+            Err(poisoned) => *poisoned.into_inner() = t,
+        }
+    }
+
+    /// Moves the clock forward by `d`.
+    pub fn advance(&self, d: Duration) {
+        match self.0.lock() {
+            Ok(mut g) => *g += d,
+            Err(poisoned) => *poisoned.into_inner() += d,
+        }
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> OffsetDateTime {
+        match self.0.lock() {
+            Ok(g) => *g,
+            Err(poisoned) => *poisoned.into_inner(),
+        }
+    }
+}
+
+impl<T: Clock + ?Sized> Clock for std::sync::Arc<T> {
+    fn now(&self) -> OffsetDateTime {
+        (**self).now()
+    }
+}
+
+/// Ids `<prefix>r-000001`, `<prefix>g-000001`, ... in order.
+#[derive(Debug)]
+pub struct SequentialIds {
+    prefix: String,
+    next: AtomicU64,
+}
+
+impl SequentialIds {
+    /// A generator whose ids start with `prefix` (at most 32 characters of `[\w+=,.@-]`).
+    pub fn new(prefix: impl Into<String>) -> Result<Self, IdError> {
+        let prefix = prefix.into();
+        // The longest id this generator can mint must be valid for both kinds.
+        let longest = format!("{prefix}r-{}", u64::MAX);
+        RequestId::new(longest.clone())?;
+        GrantId::new(longest)?;
+        Ok(Self {
+            prefix,
+            next: AtomicU64::new(1),
+        })
+    }
+
+    fn next(&self, kind: &str) -> String {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        format!("{}{kind}-{n:06}", self.prefix)
+    }
+}
+
+impl IdSource for SequentialIds {
+    #[expect(
+        clippy::expect_used,
+        reason = "the prefix was validated in `new` with the longest possible suffix"
+    )]
+    fn request_id(&self) -> RequestId {
+        RequestId::new(self.next("r")).expect("validated prefix")
+    }
+
+    #[expect(
+        clippy::expect_used,
+        reason = "the prefix was validated in `new` with the longest possible suffix"
+    )]
+    fn grant_id(&self) -> GrantId {
+        GrantId::new(self.next("g")).expect("validated prefix")
+    }
+}
+
+impl<T: IdSource + ?Sized> IdSource for std::sync::Arc<T> {
+    fn request_id(&self) -> RequestId {
+        (**self).request_id()
+    }
+    fn grant_id(&self) -> GrantId {
+        (**self).grant_id()
+    }
+}
+
+/// A value and the row version it was read at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned<T> {
+    /// The value.
+    pub value: T,
+    /// Its version: 1 after insertion, +1 per transition.
+    pub version: u64,
+}
+
+/// The request row a commit writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestWrite {
+    /// A new request (version 1). Fails with [`StoreError::Duplicate`] if the id exists.
+    Insert(AccessRequest),
+    /// A transition of a request read at `expected_version`. Fails with
+    /// [`StoreError::Conflict`] if someone else changed it since.
+    Update {
+        request: AccessRequest,
+        expected_version: u64,
+    },
+}
+
+/// Everything one state change writes, committed atomically: the request row, its audit
+/// records (sealed into the chain inside the transaction) and its outbox messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Commit {
+    /// The request row, if the change touches one (refusals write audit records only).
+    pub write: Option<RequestWrite>,
+    /// The audit entries, in order. A commit must carry at least one.
+    pub audit: Vec<AuditEntry>,
+    /// The notifications to deliver, each pointing at one of `audit` by index.
+    pub outbox: Vec<Notification>,
+}
+
+/// What a commit produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Committed {
+    /// The request's new version, if a request was written.
+    pub version: Option<u64>,
+    /// The sequence numbers given to the audit entries, in order.
+    pub audit_seqs: Vec<u64>,
+    /// The chain head after the commit.
+    pub head: ChainHead,
+}
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Someone else changed the request since it was read; reload and retry.
+    #[error("request `{0}` was changed concurrently")]
+    Conflict(RequestId),
+    /// A request with this id (or a grant with this grant id) already exists.
+    #[error("`{0}` already exists")]
+    Duplicate(String),
+    /// The commit is malformed (e.g. no audit entry).
+    #[error("invalid commit: {0}")]
+    InvalidCommit(String),
+    /// The store holds something that does not decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    /// The database failed or could not be reached.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// Durable storage for requests, the audit chain and the outbox.
+///
+/// Implementations commit each [`Commit`] in one transaction: the request row with its
+/// version check, every audit record sealed onto the chain head, and the outbox rows. If
+/// any part fails, none of it is stored.
+pub trait Store: Send + Sync {
+    /// The request with this id.
+    fn get(
+        &self,
+        id: &RequestId,
+    ) -> impl Future<Output = Result<Option<Versioned<AccessRequest>>, StoreError>> + Send;
+
+    /// The request holding the grant with this id.
+    fn get_by_grant(
+        &self,
+        id: &GrantId,
+    ) -> impl Future<Output = Result<Option<Versioned<AccessRequest>>, StoreError>> + Send;
+
+    /// Commits a state change and its audit records and notifications atomically.
+    fn commit(&self, commit: Commit) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+
+    /// Requests whose next deadline (timeout, activation window, grant end) is at or before
+    /// `now`, oldest deadline first.
+    fn due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<RequestId>, StoreError>> + Send;
+
+    /// Requests matching `filter`, newest first.
+    fn requests(
+        &self,
+        filter: &RequestFilter,
+    ) -> impl Future<Output = Result<Vec<Versioned<AccessRequest>>, StoreError>> + Send;
+
+    /// Grants (sessions) matching `query`, with their status at `now`, newest first.
+    fn sessions(
+        &self,
+        query: &SessionQuery,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Vec<Session>, StoreError>> + Send;
+
+    /// Counts of the grants matching `query`, by status at `now`, playbook, kind, requester
+    /// and incident (the `limit` of the query is ignored).
+    fn session_summary(
+        &self,
+        query: &SessionQuery,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<SessionSummary, StoreError>> + Send;
+
+    /// The stored chain head, if any record was ever appended.
+    fn audit_head(&self) -> impl Future<Output = Result<Option<ChainHead>, StoreError>> + Send;
+
+    /// Audit rows with `seq > after`, in sequence order, at most `limit`.
+    fn audit_rows(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<StoredAuditRow>, StoreError>> + Send;
+
+    /// Undelivered outbox messages whose next attempt is due at `now`, oldest first.
+    fn outbox_due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
+
+    /// Marks an outbox message delivered.
+    fn outbox_delivered(
+        &self,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records a failed delivery attempt and when to try again.
+    fn outbox_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: OffsetDateTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

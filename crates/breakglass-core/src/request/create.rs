@@ -1,0 +1,213 @@
+//! Creating requests: resolving what a responder asked for against the catalog, submitting
+//! it for approval, or activating it at once as break-glass.
+
+use super::transition::{Env, ask, check_duration, permit, playbook, text, whole_seconds};
+use super::{
+    AccessRequest, Grant, RequestKind, RequestSpec, Status, Transition, TransitionError,
+    request_digest,
+};
+use crate::audit::Actor;
+use crate::audit::events::{AuditEvent, BreakGlassActivated, RequestApproved, RequestSubmitted};
+use crate::model::{GrantId, RequestId};
+use crate::rules::Action;
+
+use super::transition::NewRequest;
+
+/// Resolves what a responder asked for against the catalog: the playbook grants the role,
+/// in that account, where it is deployed, for no longer than the playbook allows.
+fn resolve(new: &NewRequest, env: &Env<'_>) -> Result<RequestSpec, TransitionError> {
+    let catalog = env.rules.catalog();
+    if catalog.responder(&new.requester).is_none() {
+        return Err(TransitionError::UnknownResponder(new.requester.clone()));
+    }
+    let playbook = playbook(env.rules, &new.playbook)?;
+    if !playbook.roles.contains(&new.role) {
+        return Err(TransitionError::RoleNotInPlaybook {
+            playbook: playbook.id.clone(),
+            role: new.role.clone(),
+        });
+    }
+    if !playbook.accounts.is_empty() && !playbook.accounts.contains(&new.account) {
+        return Err(TransitionError::AccountNotInPlaybook {
+            playbook: playbook.id.clone(),
+            account: new.account.clone(),
+        });
+    }
+    let role =
+        catalog
+            .role(&new.role, &new.account)
+            .ok_or_else(|| TransitionError::RoleNotDeployed {
+                role: new.role.clone(),
+                account: new.account.clone(),
+            })?;
+    let duration = whole_seconds(new.duration);
+    check_duration(duration, playbook, env.settings)?;
+    Ok(RequestSpec {
+        requester: new.requester.clone(),
+        playbook: playbook.id.clone(),
+        role: new.role.clone(),
+        account: new.account.clone(),
+        role_arn: role.arn.clone(),
+        session_policy: playbook.session_policy.clone(),
+        duration,
+        incident: new.incident.clone(),
+        justification: text("justification", &new.justification, env.settings)?,
+    })
+}
+
+/// Submits a new request for approval (or approves it at once when its playbook needs no
+/// approvers).
+pub fn submit(
+    id: RequestId,
+    new: NewRequest,
+    env: &Env<'_>,
+) -> Result<Transition, TransitionError> {
+    let spec = resolve(&new, env)?;
+    let decision = permit(
+        env,
+        &spec.requester,
+        Action::Request,
+        &spec,
+        &ask(&spec, spec.duration, false, false),
+    )?;
+    let playbook = playbook(env.rules, &spec.playbook)?;
+    let required = playbook.approval.required;
+    let available = env
+        .rules
+        .catalog()
+        .members_of(&playbook.approval.from_groups)
+        .into_iter()
+        .filter(|u| **u != spec.requester)
+        .count();
+    if usize::try_from(required).unwrap_or(usize::MAX) > available {
+        return Err(TransitionError::QuorumUnreachable {
+            playbook: playbook.id.clone(),
+            requester: spec.requester.clone(),
+            required,
+            available,
+        });
+    }
+    let digest = request_digest(&id, RequestKind::Standard, &spec)?;
+    let pending_until = env.now + env.settings.pending_timeout;
+    let mut events = vec![AuditEvent::from(RequestSubmitted {
+        request: id.clone(),
+        kind: RequestKind::Standard,
+        requester: spec.requester.clone(),
+        playbook: spec.playbook.clone(),
+        role_arn: spec.role_arn.clone(),
+        account: spec.account.clone(),
+        incident: spec.incident.clone(),
+        duration_seconds: spec.duration.whole_seconds(),
+        justification: spec.justification.clone(),
+        digest,
+        required_approvals: required,
+        pending_until,
+        decision,
+    })];
+    let mut status = Status::Pending;
+    if required == 0 {
+        let activate_by = env.now + env.settings.activation_window;
+        status = Status::Approved {
+            at: env.now,
+            activate_by,
+        };
+        events.push(
+            RequestApproved {
+                request: id.clone(),
+                digest,
+                approvers: Vec::new(),
+                activate_by,
+            }
+            .into(),
+        );
+    }
+    let actor = Actor::User(spec.requester.clone());
+    Ok(Transition {
+        request: AccessRequest {
+            id,
+            kind: RequestKind::Standard,
+            spec,
+            digest,
+            required_approvals: required,
+            approver_groups: playbook.approval.from_groups.clone(),
+            created_at: env.now,
+            pending_until,
+            status,
+            approvals: Vec::new(),
+            grant: None,
+            review: None,
+        },
+        actor,
+        events,
+    })
+}
+
+/// Activates emergency access at once: eligibility is still checked, an MFA step-up must
+/// have been verified by the caller, and a post-incident review becomes mandatory.
+pub fn activate_break_glass(
+    id: RequestId,
+    grant: GrantId,
+    new: NewRequest,
+    mfa_verified: bool,
+    env: &Env<'_>,
+) -> Result<Transition, TransitionError> {
+    let spec = resolve(&new, env)?;
+    let playbook = playbook(env.rules, &spec.playbook)?;
+    if !playbook.break_glass {
+        return Err(TransitionError::NotBreakGlassPlaybook(playbook.id.clone()));
+    }
+    if !mfa_verified {
+        return Err(TransitionError::MfaRequired);
+    }
+    let decision = permit(
+        env,
+        &spec.requester,
+        Action::ActivateBreakGlass,
+        &spec,
+        &ask(&spec, spec.duration, mfa_verified, true),
+    )?;
+    let digest = request_digest(&id, RequestKind::BreakGlass, &spec)?;
+    let start = env.now;
+    let end = start + spec.duration;
+    let event = BreakGlassActivated {
+        request: id.clone(),
+        grant: grant.clone(),
+        requester: spec.requester.clone(),
+        playbook: spec.playbook.clone(),
+        role_arn: spec.role_arn.clone(),
+        account: spec.account.clone(),
+        incident: spec.incident.clone(),
+        justification: spec.justification.clone(),
+        digest,
+        start,
+        end,
+        mfa_verified,
+        decision,
+    };
+    let actor = Actor::User(spec.requester.clone());
+    Ok(Transition {
+        request: AccessRequest {
+            id,
+            kind: RequestKind::BreakGlass,
+            spec,
+            digest,
+            required_approvals: playbook.approval.required,
+            approver_groups: playbook.approval.from_groups.clone(),
+            created_at: start,
+            pending_until: start,
+            status: Status::Active,
+            approvals: Vec::new(),
+            grant: Some(Grant {
+                id: grant,
+                start,
+                end,
+                extensions: Vec::new(),
+                pending_extension: None,
+                issued: Vec::new(),
+            }),
+            review: Some(super::Review::Required),
+        },
+        actor,
+        events: vec![event.into()],
+    })
+}

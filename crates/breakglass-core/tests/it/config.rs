@@ -1,0 +1,145 @@
+//! The config loader against the example and the error corpus (`tests/data/config/`).
+
+use std::path::PathBuf;
+
+use breakglass_core::config::Config;
+use serde::Deserialize;
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/config")
+        .join(name)
+}
+
+fn example_text() -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/breakglass.toml");
+    std::fs::read_to_string(path).unwrap()
+}
+
+pub fn example() -> Config {
+    Config::load(&example_text(), "examples/breakglass.toml").unwrap()
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    edits: Vec<(String, String)>,
+    expect: Vec<Expected>,
+}
+
+#[derive(Deserialize)]
+struct Expected {
+    line: usize,
+    field: String,
+    message: String,
+}
+
+#[test]
+fn the_error_corpus() {
+    let base = std::fs::read_to_string(data("base.toml")).unwrap();
+    assert!(
+        Config::load(&base, "base.toml").is_ok(),
+        "the base config must load"
+    );
+    let cases: Vec<Case> =
+        serde_json::from_str(&std::fs::read_to_string(data("errors.json")).unwrap()).unwrap();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let mut text = base.clone();
+        for (from, to) in &case.edits {
+            assert!(
+                text.contains(from.as_str()),
+                "{}: `{from}` not in base.toml",
+                case.name
+            );
+            text = text.replacen(from.as_str(), to, 1);
+        }
+        let errors = match Config::load(&text, "bad.toml") {
+            Ok(_) => {
+                failures.push(format!("{}: loaded without error", case.name));
+                continue;
+            }
+            Err(errors) => errors,
+        };
+        let got: Vec<String> = errors.errors().iter().map(ToString::to_string).collect();
+        if errors.errors().len() != case.expect.len() {
+            failures.push(format!(
+                "{}: expected {} error(s), got {got:#?}",
+                case.name,
+                case.expect.len()
+            ));
+            continue;
+        }
+        for (want, err) in case.expect.iter().zip(errors.errors()) {
+            let ok = err.file() == "bad.toml"
+                && err.line() == want.line
+                && (want.field.is_empty() || err.field() == want.field)
+                && err.message().contains(want.message.as_str());
+            if !ok {
+                failures.push(format!(
+                    "{}: expected line {} field `{}` message containing `{}`, got `{err}`",
+                    case.name, want.line, want.field, want.message
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_example_loads_into_a_catalog() {
+    let config = example();
+    let catalog = config.catalog();
+    assert_eq!(catalog.responders.len(), 3);
+    assert_eq!(catalog.playbooks.len(), 4);
+    assert_eq!(config.roles.len(), 4);
+    assert_eq!(config.accounts.len(), 2);
+    // SecurityDeploy is in both accounts, the others in production only.
+    assert_eq!(catalog.roles.len(), 5);
+    let emergency = catalog
+        .playbook(&"emergency".parse().unwrap())
+        .expect("the emergency playbook");
+    assert!(emergency.break_glass);
+    assert_eq!(emergency.approval.required, 2);
+    assert!(emergency.session_policy.len() <= 2048);
+    let bg = catalog
+        .role(
+            &"SecurityBreakGlass".parse().unwrap(),
+            &"222222222222".parse().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(
+        bg.arn.as_str(),
+        "arn:aws:iam::222222222222:role/incident-response/SecurityBreakGlass"
+    );
+    assert!(bg.break_glass);
+    assert_eq!(bg.max_session.whole_hours(), 1);
+}
+
+#[test]
+fn the_schema_describes_every_field() {
+    let schema = Config::schema();
+    let mut undocumented = Vec::new();
+    fn walk(path: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+        if let Some(props) = value.get("properties").and_then(|p| p.as_object()) {
+            for (name, prop) in props {
+                let here = format!("{path}.{name}");
+                if prop.get("description").is_none() {
+                    out.push(here.clone());
+                }
+                walk(&here, prop, out);
+            }
+        }
+        if let Some(defs) = value.get("$defs").and_then(|d| d.as_object()) {
+            for (name, def) in defs {
+                walk(name, def, out);
+            }
+        }
+    }
+    walk("", &schema, &mut undocumented);
+    assert!(
+        undocumented.is_empty(),
+        "fields without a description: {undocumented:?}"
+    );
+    assert_eq!(schema["additionalProperties"], serde_json::json!(false));
+}
