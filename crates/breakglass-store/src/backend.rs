@@ -1,0 +1,455 @@
+//! The store operations, written once and instantiated for each sqlx driver.
+//!
+//! The SQL is shared (see [`crate::query`]); what differs between SQLite and PostgreSQL is how
+//! a write transaction starts and how the chain head is locked, which each backend supplies
+//! as `begin_write` and `LOCK_HEAD`. A macro rather than generic code keeps every query
+//! concretely typed per driver.
+
+/// Binds a list of dynamic values to a query.
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut q = $query;
+        for b in $binds {
+            q = match b {
+                $crate::codec::Bind::Text(s) => q.bind(s.clone()),
+                $crate::codec::Bind::Int(i) => q.bind(*i),
+                $crate::codec::Bind::Bool(v) => q.bind(*v),
+            };
+        }
+        q
+    }};
+}
+
+/// Implements the store operations on `$store`, whose `pool` field is a pool of `$db`.
+macro_rules! store_impl {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn read_request(
+                &self,
+                column: &str,
+                key: &str,
+            ) -> Result<Option<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let sql = format!("SELECT id, version, doc FROM requests WHERE {column} = $1");
+                let row = sqlx::query(&sql)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, key))?;
+                let Some(row) = row else { return Ok(None) };
+                let id: String = row.try_get("id").map_err(|e| $crate::codec::db_error(e, key))?;
+                let version: i64 = row.try_get("version").map_err(|e| $crate::codec::db_error(e, key))?;
+                let doc: String = row.try_get("doc").map_err(|e| $crate::codec::db_error(e, key))?;
+                $crate::codec::decode_request(&id, version, &doc).map(Some)
+            }
+
+            pub(crate) async fn get(
+                &self,
+                id: &breakglass_core::model::RequestId,
+            ) -> Result<Option<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
+                self.read_request("id", id.as_str()).await
+            }
+
+            pub(crate) async fn get_by_grant(
+                &self,
+                id: &breakglass_core::model::GrantId,
+            ) -> Result<Option<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
+                self.read_request("grant_id", id.as_str()).await
+            }
+
+            pub(crate) async fn commit(
+                &self,
+                commit: breakglass_core::ports::Commit,
+            ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
+                use breakglass_core::audit::unix_micros;
+                use breakglass_core::ports::StoreError;
+
+                let Some(first) = commit.audit.first() else {
+                    return Err(StoreError::InvalidCommit("a state change needs an audit record".to_owned()));
+                };
+                let now = unix_micros(first.at);
+                if let Some(n) = commit.outbox.iter().find(|n| n.audit_index >= commit.audit.len()) {
+                    return Err(StoreError::InvalidCommit(format!(
+                        "notification `{}` points at audit entry {} of {}",
+                        n.kind, n.audit_index, commit.audit.len()
+                    )));
+                }
+                let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
+                let (_gate, mut tx) = self.begin_write().await.map_err(unavailable)?;
+                match Self::write_in(&mut tx, commit, now).await {
+                    Ok(committed) => {
+                        tx.commit().await.map_err(unavailable)?;
+                        Ok(committed)
+                    }
+                    Err(e) => {
+                        // Roll back before the write gate is released.
+                        let _ = tx.rollback().await;
+                        Err(e)
+                    }
+                }
+            }
+
+            async fn write_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                commit: breakglass_core::ports::Commit,
+                now: i64,
+            ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
+                use breakglass_core::audit::{ChainHead, StoredAuditRow, seal};
+                use breakglass_core::canonical::Sha256Digest;
+                use breakglass_core::ports::{Committed, RequestWrite, StoreError};
+                use sqlx::Row as _;
+                let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
+
+                // The chain head is read (and, on PostgreSQL, locked) first: every writer
+                // queues here, so the chain never forks and transactions never deadlock.
+                let head_row = sqlx::query(Self::LOCK_HEAD)
+                    .fetch_optional(&mut **tx)
+                    .await
+                    .map_err(unavailable)?
+                    .ok_or_else(|| StoreError::Corrupt("the audit chain head row is missing".to_owned()))?;
+                let head_seq: i64 = head_row.try_get("seq").map_err(unavailable)?;
+                let head_hash: String = head_row.try_get("hash").map_err(unavailable)?;
+                let mut head = ChainHead {
+                    seq: u64::try_from(head_seq)
+                        .map_err(|_| StoreError::Corrupt(format!("chain head seq {head_seq}")))?,
+                    hash: Sha256Digest::from_hex(&head_hash)
+                        .map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?,
+                };
+
+                let mut new_version = None;
+                if let Some(write) = &commit.write {
+                    let (request, expected) = match write {
+                        RequestWrite::Insert(r) => (r, None),
+                        RequestWrite::Update { request, expected_version } => (request, Some(*expected_version)),
+                    };
+                    let row = $crate::codec::RequestRow::new(request)?;
+                    let version = expected.map_or(Ok(1), |v| {
+                        v.checked_add(1).ok_or_else(|| StoreError::InvalidCommit("version overflow".to_owned()))
+                    })?;
+                    let sql = if expected.is_some() {
+                        $crate::query::UPDATE_REQUEST
+                    } else {
+                        $crate::query::INSERT_REQUEST
+                    };
+                    let mut q = sqlx::query(sql)
+                        .bind(&row.id)
+                        .bind($crate::codec::version(version)?)
+                        .bind(row.kind)
+                        .bind(row.status)
+                        .bind(&row.requester)
+                        .bind(&row.playbook)
+                        .bind(&row.role_name)
+                        .bind(&row.account)
+                        .bind(&row.incident)
+                        .bind(row.created_at)
+                        .bind(row.due_at)
+                        .bind(&row.grant_id)
+                        .bind(row.grant_start)
+                        .bind(row.grant_end)
+                        .bind(row.review_required)
+                        .bind(&row.doc)
+                        .bind(now);
+                    if let Some(expected) = expected {
+                        q = q.bind($crate::codec::version(expected)?);
+                    }
+                    let what = match &row.grant_id {
+                        Some(g) if expected.is_some() => format!("grant `{g}`"),
+                        _ => format!("request `{}`", row.id),
+                    };
+                    let done = q.execute(&mut **tx).await.map_err(|e| $crate::codec::db_error(e, &what))?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::Conflict(request.id.clone()));
+                    }
+                    new_version = Some(version);
+                }
+
+                let mut seqs = Vec::with_capacity(commit.audit.len());
+                let mut sealed_seqs = Vec::with_capacity(commit.audit.len());
+                for entry in commit.audit {
+                    let sealed = seal(&head, entry)
+                        .map_err(|e| StoreError::InvalidCommit(format!("audit record: {e}")))?;
+                    let row = StoredAuditRow::from_sealed(&sealed);
+                    sqlx::query($crate::query::INSERT_AUDIT)
+                        .bind(row.seq)
+                        .bind(row.at_micros)
+                        .bind(&row.kind)
+                        .bind(&row.request)
+                        .bind(&row.actor)
+                        .bind(&row.body)
+                        .bind(&row.prev_hash)
+                        .bind(&row.hash)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(|e| $crate::codec::db_error(e, &format!("audit record #{}", row.seq)))?;
+                    head = sealed.head();
+                    seqs.push(sealed.record.seq);
+                    sealed_seqs.push(row.seq);
+                }
+                sqlx::query($crate::query::UPDATE_HEAD)
+                    .bind(i64::try_from(head.seq).map_err(|_| StoreError::InvalidCommit("seq overflow".to_owned()))?)
+                    .bind(head.hash.to_hex())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(unavailable)?;
+
+                for n in &commit.outbox {
+                    let Some(seq) = sealed_seqs.get(n.audit_index) else {
+                        return Err(StoreError::InvalidCommit("notification without its audit record".to_owned()));
+                    };
+                    let json = serde_json::to_string(n)
+                        .map_err(|e| StoreError::InvalidCommit(format!("notification: {e}")))?;
+                    let severity = serde_json::to_value(n.severity)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    sqlx::query($crate::query::INSERT_OUTBOX)
+                        .bind(*seq)
+                        .bind(now)
+                        .bind(&n.kind)
+                        .bind(severity)
+                        .bind(json)
+                        .bind(now)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(unavailable)?;
+                }
+
+                Ok(Committed {
+                    version: new_version,
+                    audit_seqs: seqs,
+                    head,
+                })
+            }
+
+            pub(crate) async fn due(
+                &self,
+                now: time::OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<breakglass_core::model::RequestId>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query($crate::query::SELECT_DUE)
+                    .bind(breakglass_core::audit::unix_micros(now))
+                    .bind($crate::query::limit(Some(limit)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "due requests"))?;
+                rows.iter()
+                    .map(|row| {
+                        let id: String = row.try_get("id").map_err(|e| $crate::codec::db_error(e, "due requests"))?;
+                        breakglass_core::model::RequestId::new(id.clone()).map_err(|e| {
+                            breakglass_core::ports::StoreError::Corrupt(format!("request id `{id}`: {e}"))
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn docs(
+                &self,
+                sql: &str,
+                binds: &[$crate::codec::Bind],
+            ) -> Result<Vec<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let rows = $crate::backend::bind_all!(sqlx::query(sql), binds)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "requests"))?;
+                rows.iter()
+                    .map(|row| {
+                        let id: String = row.try_get("id").map_err(|e| $crate::codec::db_error(e, "requests"))?;
+                        let version: i64 = row.try_get("version").map_err(|e| $crate::codec::db_error(e, "requests"))?;
+                        let doc: String = row.try_get("doc").map_err(|e| $crate::codec::db_error(e, "requests"))?;
+                        $crate::codec::decode_request(&id, version, &doc)
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn requests(
+                &self,
+                filter: &breakglass_core::session::RequestFilter,
+            ) -> Result<Vec<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
+                let mut f = $crate::query::requests(filter);
+                let where_ = f.sql();
+                let limit = f.bind($crate::codec::Bind::Int($crate::query::limit(filter.limit)));
+                let sql = format!("SELECT id, version, doc FROM requests {where_} ORDER BY created_at DESC, id DESC LIMIT {limit}");
+                self.docs(&sql, &f.binds).await
+            }
+
+            pub(crate) async fn sessions(
+                &self,
+                query: &breakglass_core::session::SessionQuery,
+                now: time::OffsetDateTime,
+            ) -> Result<Vec<breakglass_core::session::Session>, breakglass_core::ports::StoreError> {
+                let (mut f, _) = $crate::query::sessions(query, now);
+                let where_ = f.sql();
+                let limit = f.bind($crate::codec::Bind::Int($crate::query::limit(query.limit)));
+                let sql = format!("SELECT id, version, doc FROM requests {where_} ORDER BY grant_start DESC, id DESC LIMIT {limit}");
+                let docs = self.docs(&sql, &f.binds).await?;
+                Ok(docs
+                    .iter()
+                    .filter_map(|d| breakglass_core::session::Session::from_request(&d.value, now))
+                    .collect())
+            }
+
+            pub(crate) async fn session_summary(
+                &self,
+                query: &breakglass_core::session::SessionQuery,
+                now: time::OffsetDateTime,
+            ) -> Result<breakglass_core::session::SessionSummary, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let (f, now_p) = $crate::query::sessions(query, now);
+                let where_ = f.sql();
+                let mut summary = breakglass_core::session::SessionSummary::default();
+                let groups = [
+                    ("status", $crate::query::session_status(&now_p)),
+                    ("playbook", "playbook".to_owned()),
+                    ("kind", "kind".to_owned()),
+                    ("requester", "requester".to_owned()),
+                    ("incident", "incident".to_owned()),
+                ];
+                for (name, expr) in groups {
+                    let sql = format!("SELECT {expr} AS k, COUNT(*) AS n FROM requests {where_} GROUP BY {expr}");
+                    let rows = $crate::backend::bind_all!(sqlx::query(&sql), &f.binds)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|e| $crate::codec::db_error(e, "session summary"))?;
+                    for row in rows {
+                        let key: String = row.try_get("k").map_err(|e| $crate::codec::db_error(e, "session summary"))?;
+                        let n: i64 = row.try_get("n").map_err(|e| $crate::codec::db_error(e, "session summary"))?;
+                        let n = u64::try_from(n).unwrap_or(0);
+                        match name {
+                            "status" => {
+                                summary.total += n;
+                                match key.as_str() {
+                                    "active" => summary.active += n,
+                                    "revoked" => summary.revoked += n,
+                                    _ => summary.expired += n,
+                                }
+                            }
+                            "playbook" => { summary.by_playbook.insert(key, n); }
+                            "kind" => { summary.by_kind.insert(key, n); }
+                            "requester" => { summary.by_requester.insert(key, n); }
+                            _ => { summary.by_incident.insert(key, n); }
+                        }
+                    }
+                }
+                Ok(summary)
+            }
+
+            pub(crate) async fn audit_head(
+                &self,
+            ) -> Result<Option<breakglass_core::audit::ChainHead>, breakglass_core::ports::StoreError> {
+                use breakglass_core::ports::StoreError;
+                use sqlx::Row as _;
+                let row = sqlx::query($crate::query::SELECT_HEAD)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "audit head"))?;
+                let Some(row) = row else { return Ok(None) };
+                let seq: i64 = row.try_get("seq").map_err(|e| $crate::codec::db_error(e, "audit head"))?;
+                let hash: String = row.try_get("hash").map_err(|e| $crate::codec::db_error(e, "audit head"))?;
+                Ok(Some(breakglass_core::audit::ChainHead {
+                    seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("chain head seq {seq}")))?,
+                    hash: breakglass_core::canonical::Sha256Digest::from_hex(&hash)
+                        .map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?,
+                }))
+            }
+
+            pub(crate) async fn audit_rows(
+                &self,
+                after: i64,
+                limit: u32,
+            ) -> Result<Vec<breakglass_core::audit::StoredAuditRow>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let rows = sqlx::query($crate::query::SELECT_AUDIT)
+                    .bind(after)
+                    .bind(i64::from(limit.clamp(1, 10_000)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "audit log"))?;
+                let err = |e| $crate::codec::db_error(e, "audit log");
+                rows.iter()
+                    .map(|row| {
+                        Ok(breakglass_core::audit::StoredAuditRow {
+                            seq: row.try_get("seq").map_err(err)?,
+                            at_micros: row.try_get("at").map_err(err)?,
+                            kind: row.try_get("kind").map_err(err)?,
+                            request: row.try_get("request_id").map_err(err)?,
+                            actor: row.try_get("actor").map_err(err)?,
+                            body: row.try_get("body").map_err(err)?,
+                            prev_hash: row.try_get("prev_hash").map_err(err)?,
+                            hash: row.try_get("hash").map_err(err)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn outbox_due(
+                &self,
+                now: time::OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+                use breakglass_core::ports::StoreError;
+                use sqlx::Row as _;
+                let rows = sqlx::query($crate::query::SELECT_OUTBOX_DUE)
+                    .bind(breakglass_core::audit::unix_micros(now))
+                    .bind($crate::query::limit(Some(limit)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
+                let err = |e| $crate::codec::db_error(e, "outbox");
+                rows.iter()
+                    .map(|row| {
+                        let id: i64 = row.try_get("id").map_err(err)?;
+                        let seq: i64 = row.try_get("audit_seq").map_err(err)?;
+                        let created: i64 = row.try_get("created_at").map_err(err)?;
+                        let json: String = row.try_get("notification").map_err(err)?;
+                        let attempts: i64 = row.try_get("attempts").map_err(err)?;
+                        Ok(breakglass_core::notify::OutboxMessage {
+                            id,
+                            audit_seq: u64::try_from(seq)
+                                .map_err(|_| StoreError::Corrupt(format!("outbox {id}: audit seq {seq}")))?,
+                            created_at: $crate::codec::time_from_micros(created)?,
+                            notification: serde_json::from_str(&json)
+                                .map_err(|e| StoreError::Corrupt(format!("outbox {id}: {e}")))?,
+                            event_body: row.try_get("body").map_err(err)?,
+                            attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                        })
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn outbox_delivered(
+                &self,
+                id: i64,
+                at: time::OffsetDateTime,
+            ) -> Result<(), breakglass_core::ports::StoreError> {
+                sqlx::query($crate::query::OUTBOX_DELIVERED)
+                    .bind(id)
+                    .bind(breakglass_core::audit::unix_micros(at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
+                Ok(())
+            }
+
+            pub(crate) async fn outbox_failed(
+                &self,
+                id: i64,
+                error: &str,
+                retry_at: time::OffsetDateTime,
+            ) -> Result<(), breakglass_core::ports::StoreError> {
+                let error: String = error.chars().take(2_000).collect();
+                sqlx::query($crate::query::OUTBOX_FAILED)
+                    .bind(id)
+                    .bind(error)
+                    .bind(breakglass_core::audit::unix_micros(retry_at))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use {bind_all, store_impl};

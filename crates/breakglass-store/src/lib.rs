@@ -1,0 +1,219 @@
+//! Durable storage for the broker: SQLite as the embedded default and PostgreSQL for
+//! replicated deployments, behind one trait.
+//!
+//! [`SqlStore::open`] picks the backend from the URL, applies that backend's versioned
+//! migrations and returns a value implementing [`breakglass_core::ports::Store`]. Every
+//! commit writes the request row (guarded by its row version), the audit records (sealed onto
+//! the chain head, which is locked for the duration) and the outbox rows in one transaction.
+//!
+//! Architecture invariant: only this crate knows SQL. Every state change and its audit
+//! record commit in one transaction, or neither does.
+
+mod backend;
+mod codec;
+mod open;
+mod query;
+
+use std::sync::Arc;
+
+use breakglass_core::audit::{ChainHead, StoredAuditRow};
+use breakglass_core::model::{GrantId, RequestId};
+use breakglass_core::notify::OutboxMessage;
+use breakglass_core::ports::{Commit, Committed, Store, StoreError, Versioned};
+use breakglass_core::request::AccessRequest;
+use breakglass_core::session::{RequestFilter, Session, SessionQuery, SessionSummary};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use time::OffsetDateTime;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+
+pub use open::{Backend, OpenError, OpenOptions, redact_url};
+
+/// The SQLite backend.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteStore {
+    pool: SqlitePool,
+    // SQLite has one writer at a time. Queueing this process's writers here, rather than
+    // letting them spin on SQLITE_BUSY, keeps commits fair; the busy timeout still covers
+    // other processes.
+    write_gate: Arc<Mutex<()>>,
+}
+
+impl SqliteStore {
+    const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
+    async fn begin_write(
+        &self,
+    ) -> Result<(Option<OwnedMutexGuard<()>>, Transaction<'static, Sqlite>), sqlx::Error> {
+        let gate = Arc::clone(&self.write_gate).lock_owned().await;
+        // IMMEDIATE takes the write lock up front, so a transaction never fails half-way
+        // through when it upgrades from reading to writing.
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((Some(gate), tx))
+    }
+}
+
+/// The PostgreSQL backend.
+#[derive(Debug, Clone)]
+pub(crate) struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+
+    async fn begin_write(
+        &self,
+    ) -> Result<(Option<OwnedMutexGuard<()>>, Transaction<'static, Postgres>), sqlx::Error> {
+        Ok((None, self.pool.begin().await?))
+    }
+}
+
+backend::store_impl!(SqliteStore, Sqlite);
+backend::store_impl!(PgStore, Postgres);
+
+/// A store on SQLite or PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    inner: Inner,
+}
+
+#[derive(Debug, Clone)]
+enum Inner {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+macro_rules! dispatch {
+    ($self:ident, $s:ident => $call:expr) => {
+        match &$self.inner {
+            Inner::Sqlite($s) => $call,
+            Inner::Postgres($s) => $call,
+        }
+    };
+}
+
+impl SqlStore {
+    /// Opens the store at `url` for the broker: creates a SQLite file if missing and brings
+    /// the schema up to date. `url` is `sqlite://PATH`, `sqlite::memory:`, a plain file path,
+    /// or `postgres://...`.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        Self::open_with(url, OpenOptions::default()).await
+    }
+
+    /// Opens an existing store without creating or migrating anything (for `audit verify`
+    /// and other read-mostly tools); fails if its schema is not the one this build expects.
+    pub async fn open_existing(url: &str) -> Result<Self, OpenError> {
+        Self::open_with(
+            url,
+            OpenOptions {
+                create: false,
+                migrate: false,
+                ..OpenOptions::default()
+            },
+        )
+        .await
+    }
+
+    /// Opens the store at `url` with explicit options.
+    pub async fn open_with(url: &str, options: OpenOptions) -> Result<Self, OpenError> {
+        let inner = match open::backend(url)? {
+            Backend::Sqlite => Inner::Sqlite(SqliteStore {
+                pool: open::sqlite(url, &options).await?,
+                write_gate: Arc::new(Mutex::new(())),
+            }),
+            Backend::Postgres => Inner::Postgres(PgStore {
+                pool: open::postgres(url, &options).await?,
+            }),
+        };
+        Ok(Self { inner })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Closes every connection (waiting for checked-out ones to come back).
+    pub async fn close(&self) {
+        match &self.inner {
+            Inner::Sqlite(s) => s.pool.close().await,
+            Inner::Postgres(s) => s.pool.close().await,
+        }
+    }
+}
+
+impl Store for SqlStore {
+    async fn get(&self, id: &RequestId) -> Result<Option<Versioned<AccessRequest>>, StoreError> {
+        dispatch!(self, s => s.get(id).await)
+    }
+
+    async fn get_by_grant(
+        &self,
+        id: &GrantId,
+    ) -> Result<Option<Versioned<AccessRequest>>, StoreError> {
+        dispatch!(self, s => s.get_by_grant(id).await)
+    }
+
+    async fn commit(&self, commit: Commit) -> Result<Committed, StoreError> {
+        dispatch!(self, s => s.commit(commit).await)
+    }
+
+    async fn due(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<RequestId>, StoreError> {
+        dispatch!(self, s => s.due(now, limit).await)
+    }
+
+    async fn requests(
+        &self,
+        filter: &RequestFilter,
+    ) -> Result<Vec<Versioned<AccessRequest>>, StoreError> {
+        dispatch!(self, s => s.requests(filter).await)
+    }
+
+    async fn sessions(
+        &self,
+        query: &SessionQuery,
+        now: OffsetDateTime,
+    ) -> Result<Vec<Session>, StoreError> {
+        dispatch!(self, s => s.sessions(query, now).await)
+    }
+
+    async fn session_summary(
+        &self,
+        query: &SessionQuery,
+        now: OffsetDateTime,
+    ) -> Result<SessionSummary, StoreError> {
+        dispatch!(self, s => s.session_summary(query, now).await)
+    }
+
+    async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {
+        dispatch!(self, s => s.audit_head().await)
+    }
+
+    async fn audit_rows(&self, after: i64, limit: u32) -> Result<Vec<StoredAuditRow>, StoreError> {
+        dispatch!(self, s => s.audit_rows(after, limit).await)
+    }
+
+    async fn outbox_due(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        dispatch!(self, s => s.outbox_due(now, limit).await)
+    }
+
+    async fn outbox_delivered(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+        dispatch!(self, s => s.outbox_delivered(id, at).await)
+    }
+
+    async fn outbox_failed(
+        &self,
+        id: i64,
+        error: &str,
+        retry_at: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.outbox_failed(id, error, retry_at).await)
+    }
+}

@@ -1,0 +1,119 @@
+//! The SQL both backends share: statement text and the `WHERE` clauses built from request and
+//! session filters. Placeholders are `$n`, which PostgreSQL and SQLite both accept.
+
+use breakglass_core::audit::unix_micros;
+use breakglass_core::request::SessionStatus;
+use breakglass_core::session::{RequestFilter, SessionQuery};
+use time::OffsetDateTime;
+
+use crate::codec::{Bind, Filter};
+
+/// The most rows one listing returns.
+pub(crate) const MAX_LIST: u32 = 1_000;
+/// Rows returned when the caller sets no limit.
+pub(crate) const DEFAULT_LIST: u32 = 100;
+
+pub(crate) fn limit(requested: Option<u32>) -> i64 {
+    i64::from(requested.unwrap_or(DEFAULT_LIST).clamp(1, MAX_LIST))
+}
+
+pub(crate) const INSERT_REQUEST: &str = "INSERT INTO requests (id, version, kind, status, requester, playbook, role_name, account, incident, created_at, due_at, grant_id, grant_start, grant_end, review_required, doc, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+
+pub(crate) const UPDATE_REQUEST: &str = "UPDATE requests SET version = $2, kind = $3, status = $4, requester = $5, playbook = $6, role_name = $7, account = $8, incident = $9, created_at = $10, due_at = $11, grant_id = $12, grant_start = $13, grant_end = $14, review_required = $15, doc = $16, updated_at = $17 WHERE id = $1 AND version = $18";
+
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (seq, at, kind, request_id, actor, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+pub(crate) const UPDATE_HEAD: &str = "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1";
+
+pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (audit_seq, created_at, kind, severity, notification, attempts, next_attempt_at) VALUES ($1, $2, $3, $4, $5, 0, $6)";
+
+pub(crate) const SELECT_HEAD: &str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+
+pub(crate) const SELECT_AUDIT: &str = "SELECT seq, at, kind, request_id, actor, body, prev_hash, hash FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+pub(crate) const SELECT_DUE: &str = "SELECT id FROM requests WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2";
+
+pub(crate) const SELECT_OUTBOX_DUE: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.delivered_at IS NULL AND o.next_attempt_at <= $1 ORDER BY o.id LIMIT $2";
+
+pub(crate) const OUTBOX_DELIVERED: &str = "UPDATE outbox SET delivered_at = $2 WHERE id = $1";
+
+pub(crate) const OUTBOX_FAILED: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1";
+
+/// The `WHERE` clause of a request listing.
+pub(crate) fn requests(filter: &RequestFilter) -> Filter {
+    let mut f = Filter::default();
+    if !filter.statuses.is_empty() {
+        let placeholders: Vec<String> = filter
+            .statuses
+            .iter()
+            .map(|s| f.bind(Bind::Text(s.clone())))
+            .collect();
+        f.and(format!("status IN ({})", placeholders.join(", ")));
+    }
+    if let Some(r) = &filter.requester {
+        let p = f.bind(Bind::Text(r.to_string()));
+        f.and(format!("requester = {p}"));
+    }
+    if let Some(pb) = &filter.playbook {
+        let p = f.bind(Bind::Text(pb.to_string()));
+        f.and(format!("playbook = {p}"));
+    }
+    if filter.review_outstanding {
+        let p = f.bind(Bind::Bool(true));
+        f.and(format!("review_required = {p}"));
+    }
+    f
+}
+
+/// The session status of a row at the time bound to `now`, as SQL.
+pub(crate) fn session_status(now: &str) -> String {
+    format!(
+        "CASE WHEN status = 'revoked' THEN 'revoked' WHEN status = 'active' AND grant_end > {now} THEN 'active' ELSE 'expired' END"
+    )
+}
+
+/// The `WHERE` clause of a session query at `now`, and the placeholder bound to `now`.
+pub(crate) fn sessions(query: &SessionQuery, now: OffsetDateTime) -> (Filter, String) {
+    let mut f = Filter::default();
+    let now = f.bind(Bind::Int(unix_micros(now)));
+    f.and("grant_id IS NOT NULL".to_owned());
+    if let Some(from) = query.from {
+        let p = f.bind(Bind::Int(unix_micros(from)));
+        f.and(format!("grant_start >= {p}"));
+    }
+    if let Some(to) = query.to {
+        let p = f.bind(Bind::Int(unix_micros(to)));
+        f.and(format!("grant_start < {p}"));
+    }
+    if let Some(i) = &query.incident {
+        let p = f.bind(Bind::Text(i.to_string()));
+        f.and(format!("incident = {p}"));
+    }
+    if let Some(r) = &query.requester {
+        let p = f.bind(Bind::Text(r.to_string()));
+        f.and(format!("requester = {p}"));
+    }
+    if let Some(r) = &query.role {
+        let p = f.bind(Bind::Text(r.to_string()));
+        f.and(format!("role_name = {p}"));
+    }
+    if let Some(a) = &query.account {
+        let p = f.bind(Bind::Text(a.to_string()));
+        f.and(format!("account = {p}"));
+    }
+    if let Some(k) = query.kind {
+        let p = f.bind(Bind::Text(k.as_str().to_owned()));
+        f.and(format!("kind = {p}"));
+    }
+    if let Some(s) = query.status {
+        let clause = match s {
+            SessionStatus::Revoked => "status = 'revoked'".to_owned(),
+            SessionStatus::Active => format!("status = 'active' AND grant_end > {now}"),
+            SessionStatus::Expired => {
+                format!("(status = 'expired' OR (status = 'active' AND grant_end <= {now}))")
+            }
+        };
+        f.and(clause);
+    }
+    (f, now)
+}
