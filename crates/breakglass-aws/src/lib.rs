@@ -1,0 +1,12 @@
+//! Adapters from the breakglass ports to the AWS SDK for Rust.
+//!
+//! Architecture invariant: only this crate knows the AWS SDK, and it holds no domain logic:
+//! it translates port calls into API calls and API errors into port errors. What to create,
+//! change or delete is decided by breakglass-core (`config::diff`); [`provision`] only reads
+//! accounts into that vocabulary and carries the decided changes out.
+//!
+//! Organised by concern: [`sdk`] builds the one shared SDK configuration and reaches other
+//! accounts; [`provision`] converges accounts to a config (`breakglass apply`).
+
+pub mod provision;
+pub mod sdk;

@@ -1,0 +1,114 @@
+//! The one shared SDK configuration (credentials, region, HTTP client, optional endpoint
+//! override for an emulator) and the way into other accounts (STS `AssumeRole`).
+//!
+//! Every service client of every module is built from an [`SdkConfig`] made here, so the
+//! HTTP client (hyper + rustls with ring) and the credential chain exist once.
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+
+/// Where and as whom to call AWS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsOptions {
+    /// An endpoint for every service (an emulator such as moto); `None` for AWS itself.
+    pub endpoint_url: Option<String>,
+    /// The default region; `None` for the credential chain's (environment, profile).
+    pub region: Option<String>,
+    /// A named profile of the shared config files.
+    pub profile: Option<String>,
+}
+
+/// Why the SDK could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    /// The caller's identity could not be determined (no or bad credentials).
+    #[error("cannot determine the caller's identity (are AWS credentials configured?): {0}")]
+    CallerIdentity(String),
+    /// A role could not be assumed.
+    #[error("cannot assume `{role}`: {message}")]
+    AssumeRole {
+        /// The role ARN.
+        role: String,
+        /// The SDK's message.
+        message: String,
+    },
+    /// The assumed role is in a different account than expected.
+    #[error("`{role}` yields credentials of account {got}, expected {want}")]
+    WrongAccount {
+        /// The role ARN.
+        role: String,
+        /// The account the credentials belong to.
+        got: String,
+        /// The account expected.
+        want: String,
+    },
+}
+
+/// Loads the shared configuration: the default credential chain, `options`' region,
+/// profile and endpoint, and a rustls HTTP client.
+pub async fn load(options: &AwsOptions) -> SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    if let Some(url) = &options.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    if let Some(region) = &options.region {
+        loader = loader.region(Region::new(region.clone()));
+    }
+    if let Some(profile) = &options.profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}
+
+/// The caller's account id and ARN (`sts:GetCallerIdentity`, which needs no permission).
+pub async fn caller_identity(config: &SdkConfig) -> Result<(String, String), SdkError> {
+    let out = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| {
+            SdkError::CallerIdentity(aws_sdk_sts::error::DisplayErrorContext(e).to_string())
+        })?;
+    Ok((
+        out.account().unwrap_or_default().to_owned(),
+        out.arn().unwrap_or_default().to_owned(),
+    ))
+}
+
+/// A configuration whose credentials come from assuming `role_arn` (refreshed as they
+/// expire), checked to belong to `account` before it is returned.
+pub async fn assume_role(
+    config: &SdkConfig,
+    role_arn: &str,
+    session_name: &str,
+    account: &str,
+) -> Result<SdkConfig, SdkError> {
+    let provider = AssumeRoleProvider::builder(role_arn)
+        .session_name(session_name)
+        .configure(config)
+        .build()
+        .await;
+    let assumed = config
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build();
+    let (got, _) = caller_identity(&assumed)
+        .await
+        .map_err(|e| SdkError::AssumeRole {
+            role: role_arn.to_owned(),
+            message: e.to_string(),
+        })?;
+    if got != account {
+        return Err(SdkError::WrongAccount {
+            role: role_arn.to_owned(),
+            got,
+            want: account.to_owned(),
+        });
+    }
+    Ok(assumed)
+}
