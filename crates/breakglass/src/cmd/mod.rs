@@ -1,0 +1,11 @@
+//! One module per subcommand family; each turns parsed arguments into library calls.
+
+pub mod apply;
+pub mod audit;
+pub mod completions;
+pub mod config;
+pub mod lint;
+pub mod plan;
+pub mod policy;
+pub mod scan;
+pub mod trail;

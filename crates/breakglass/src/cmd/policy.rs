@@ -1,0 +1,394 @@
+//! `breakglass policy`: the IAM policy engine offline — run conformance cases, lint a
+//! policy, measure it against AWS size limits, list the actions it allows.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, anyhow, bail};
+use breakglass_iam::catalog::{Access, Catalog};
+use breakglass_iam::conformance::{self, CaseOutcome};
+use breakglass_iam::lint::{self, Severity};
+use breakglass_iam::size::{self, Limit};
+use breakglass_iam::{Policy, PolicyErrors, PolicyType};
+
+use crate::exit::Outcome;
+
+/// Work with IAM policies offline: evaluate, lint, size.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Run conformance cases (DESIGN §4.1 format) and report each decision.
+    ///
+    /// Exits 0 when every case with an `expected` outcome matches it, 1 when one does not,
+    /// 2 when a file cannot be read or a case cannot be evaluated.
+    Eval(EvalArgs),
+    /// Check a policy for errors and risky constructs.
+    ///
+    /// Exits 0 when there is no error-level finding, 1 when there is, 2 when the policy is
+    /// not valid JSON or not a valid policy of the given type.
+    Lint(LintArgs),
+    /// Measure policies against the AWS size limit for their type.
+    ///
+    /// Several files are measured together (a role's inline policies share one limit).
+    /// Exits 0 within the limit, 1 over it, 2 when a policy is invalid.
+    Size(SizeArgs),
+    /// List the catalog actions a policy allows.
+    Actions(ActionsArgs),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum EvalFormat {
+    /// One line per case and a summary.
+    Table,
+    /// One JSON object (one case) or an array of them.
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+struct EvalArgs {
+    /// A case file, or a directory whose `*.json` files are case files.
+    #[arg(long = "case", value_name = "FILE|DIR")]
+    case: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "json")]
+    format: EvalFormat,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum LintFormat {
+    /// One line per finding.
+    Text,
+    /// A JSON array of findings.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct LintArgs {
+    /// The policy document (JSON).
+    file: PathBuf,
+    /// Where the policy is used: identity, trust, session, boundary, scp, rcp or resource.
+    #[arg(long = "type", value_name = "TYPE")]
+    policy_type: PolicyType,
+    /// An action catalog: the `data` directory of iam-data (holding `actions/` and
+    /// `conditionKeys/`) or an `actions/` directory of per-service JSON files.
+    #[arg(long, value_name = "DIR")]
+    catalog: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: LintFormat,
+}
+
+#[derive(Debug, clap::Args)]
+struct SizeArgs {
+    /// The policy documents (JSON); several are counted together.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Where the policies are used: identity, trust, session, boundary, scp, rcp or resource.
+    #[arg(long = "type", value_name = "TYPE")]
+    policy_type: PolicyType,
+    /// The limit to check instead of the type's default: session, managed, role-inline,
+    /// user-inline, group-inline, trust, scp or rcp.
+    #[arg(long, value_name = "LIMIT")]
+    limit: Option<Limit>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ActionsArgs {
+    /// The policy document (JSON).
+    file: PathBuf,
+    /// Where the policy is used (default: session).
+    #[arg(long = "type", value_name = "TYPE", default_value = "session")]
+    policy_type: PolicyType,
+    /// The action catalog (see `breakglass policy lint --help`).
+    #[arg(long, value_name = "DIR")]
+    catalog: PathBuf,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    match &args.command {
+        Command::Eval(a) => eval(a),
+        Command::Lint(a) => lint_cmd(a),
+        Command::Size(a) => size_cmd(a),
+        Command::Actions(a) => actions(a),
+    }
+}
+
+/// The most a case file may hold; the corpus files are a few dozen kilobytes.
+const MAX_CASE_FILE: u64 = 16 * 1024 * 1024;
+
+/// Reads at most `cap` bytes of `path` as UTF-8; larger files are refused, not truncated.
+fn read_capped(path: &Path, cap: u64) -> anyhow::Result<String> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    if bytes.len() as u64 > cap {
+        bail!("`{}` is larger than {cap} bytes", path.display());
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow!("`{}` is not UTF-8 text", path.display()))
+}
+
+/// Reads a policy file, refusing one larger than the parser accepts.
+fn read_policy(path: &Path) -> anyhow::Result<String> {
+    let cap = breakglass_iam::MAX_POLICY_BYTES as u64;
+    read_capped(path, cap).map_err(|e| {
+        if e.to_string().contains("is larger than") {
+            anyhow!(
+                "`{}` /: [input-too-large] policy text is larger than {cap} bytes; the largest AWS policy is 10,240 characters",
+                path.display()
+            )
+        } else {
+            e
+        }
+    })
+}
+
+fn parse_policy(path: &Path, text: &str, ty: PolicyType) -> anyhow::Result<Policy> {
+    breakglass_iam::parse(text, ty).map_err(|errors| invalid_policy(path, ty, &errors))
+}
+
+fn invalid_policy(path: &Path, ty: PolicyType, errors: &PolicyErrors) -> anyhow::Error {
+    let mut msg = format!("`{}` is not a valid {ty} policy:", path.display());
+    for e in errors {
+        let at = if e.pointer.is_root() {
+            "/"
+        } else {
+            e.pointer.as_str()
+        };
+        msg.push_str(&format!(
+            "\n  [{}] {at}: {} (hint: {})",
+            e.kind.code(),
+            e.kind,
+            e.kind.hint()
+        ));
+    }
+    anyhow!(msg)
+}
+
+fn case_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    if !meta.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+        .with_context(|| format!("cannot list `{}`", path.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        bail!("`{}` holds no `*.json` case files", path.display());
+    }
+    Ok(files)
+}
+
+fn eval(args: &EvalArgs) -> anyhow::Result<Outcome> {
+    let mut outcomes: Vec<(PathBuf, CaseOutcome)> = Vec::new();
+    for file in case_files(&args.case)? {
+        let text = read_capped(&file, MAX_CASE_FILE)?;
+        let results = conformance::run_file(&text)
+            .with_context(|| format!("`{}` is not a valid case file", file.display()))?;
+        outcomes.extend(results.into_iter().map(|o| (file.clone(), o)));
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        EvalFormat::Json => {
+            let values: Vec<&CaseOutcome> = outcomes.iter().map(|(_, o)| o).collect();
+            let text = match values.as_slice() {
+                [one] => serde_json::to_string_pretty(one)?,
+                many => serde_json::to_string_pretty(many)?,
+            };
+            writeln!(out, "{text}")?;
+        }
+        EvalFormat::Jsonl => {
+            for (_, o) in &outcomes {
+                writeln!(out, "{}", serde_json::to_string(o)?)?;
+            }
+        }
+        EvalFormat::Table => {
+            for (file, o) in &outcomes {
+                let status = match (o.passed, &o.error) {
+                    (Some(true), _) => "PASS",
+                    (Some(false), _) => "FAIL",
+                    (None, Some(_)) => "ERROR",
+                    (None, None) => "-",
+                };
+                let decision = o.decision.map_or("-", |d| d.as_str());
+                let by: Vec<&str> = o.decided_by.iter().map(|r| r.pointer.as_str()).collect();
+                writeln!(
+                    out,
+                    "{status:5} {decision:12} {} [{}] {}",
+                    o.name,
+                    file.display(),
+                    by.join(", ")
+                )?;
+                if let Some(m) = &o.mismatch {
+                    writeln!(out, "      {m}")?;
+                }
+                if let Some(e) = o.error.as_ref().filter(|_| o.passed != Some(true)) {
+                    writeln!(out, "      {e}")?;
+                }
+            }
+            let failed = outcomes
+                .iter()
+                .filter(|(_, o)| o.passed == Some(false))
+                .count();
+            let passed = outcomes
+                .iter()
+                .filter(|(_, o)| o.passed == Some(true))
+                .count();
+            writeln!(
+                out,
+                "{} cases: {passed} passed, {failed} failed",
+                outcomes.len()
+            )?;
+        }
+    }
+    out.flush()?;
+    if let Some((file, o)) = outcomes
+        .iter()
+        .find(|(_, o)| o.passed.is_none() && o.error.is_some())
+    {
+        bail!(
+            "case `{}` in `{}` cannot be evaluated: {}",
+            o.name,
+            file.display(),
+            o.error.as_deref().unwrap_or("")
+        );
+    }
+    Ok(if outcomes.iter().any(|(_, o)| o.passed == Some(false)) {
+        Outcome::Problems
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Loads a catalog directory: iam-data's `data` (with `actions/` and `conditionKeys/`) or
+/// an `actions/` directory alone.
+pub(crate) fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
+    let (actions_dir, keys_dir) = if dir.join("actions").is_dir() {
+        (dir.join("actions"), Some(dir.join("conditionKeys")))
+    } else {
+        (
+            dir.to_path_buf(),
+            dir.parent().map(|p| p.join("conditionKeys")),
+        )
+    };
+    let mut catalog = Catalog::new();
+    let entries = std::fs::read_dir(&actions_dir)
+        .with_context(|| format!("cannot read catalog directory `{}`", actions_dir.display()))?;
+    for entry in entries {
+        let path = entry?.path();
+        let Some(prefix) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|_| path.extension().is_some_and(|e| e == "json"))
+        else {
+            continue;
+        };
+        let text = read_capped(&path, MAX_CASE_FILE)?;
+        catalog
+            .add_service(prefix, &text)
+            .with_context(|| format!("catalog file `{}`", path.display()))?;
+        if let Some(keys) = keys_dir
+            .as_ref()
+            .map(|d| d.join(format!("{prefix}.json")))
+            .filter(|p| p.is_file())
+        {
+            let text = read_capped(&keys, MAX_CASE_FILE)?;
+            catalog
+                .add_condition_keys(prefix, &text)
+                .with_context(|| format!("catalog file `{}`", keys.display()))?;
+        }
+    }
+    if catalog.is_empty() {
+        bail!(
+            "`{}` holds no per-service action files (`<service>.json`)",
+            actions_dir.display()
+        );
+    }
+    Ok(catalog)
+}
+
+fn lint_cmd(args: &LintArgs) -> anyhow::Result<Outcome> {
+    let catalog = args.catalog.as_deref().map(load_catalog).transpose()?;
+    let text = read_policy(&args.file)?;
+    let policy = parse_policy(&args.file, &text, args.policy_type)?;
+    let findings = lint::lint(&policy, args.policy_type, catalog.as_ref());
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        LintFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,
+        LintFormat::Text => {
+            for f in &findings {
+                writeln!(out, "{}: {f}", args.file.display())?;
+            }
+            let errors = findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            writeln!(out, "{} finding(s), {errors} error(s)", findings.len())?;
+        }
+    }
+    out.flush()?;
+    Ok(if findings.iter().any(|f| f.severity == Severity::Error) {
+        Outcome::Problems
+    } else {
+        Outcome::Success
+    })
+}
+
+fn size_cmd(args: &SizeArgs) -> anyhow::Result<Outcome> {
+    let limit = match args.limit.or_else(|| Limit::for_type(args.policy_type)) {
+        Some(l) => l,
+        None => bail!("resource-based policies have per-service limits: pass `--limit`"),
+    };
+    let mut texts = Vec::new();
+    for file in &args.files {
+        let text = read_policy(file)?;
+        parse_policy(file, &text, args.policy_type)?;
+        texts.push(text);
+    }
+    let name = match args.files.as_slice() {
+        [one] => format!("`{}`", one.display()),
+        many => format!("{} policies together", many.len()),
+    };
+    let mut out = std::io::stdout().lock();
+    match size::check_total(&name, texts.iter().map(String::as_str), limit) {
+        Ok(size) => {
+            writeln!(out, "{name}: {size}, within the {}", limit.description())?;
+            Ok(Outcome::Success)
+        }
+        Err(e) => {
+            writeln!(out, "{e}")?;
+            Ok(Outcome::Problems)
+        }
+    }
+}
+
+fn actions(args: &ActionsArgs) -> anyhow::Result<Outcome> {
+    let catalog = load_catalog(&args.catalog)?;
+    let text = read_policy(&args.file)?;
+    let policy = parse_policy(&args.file, &text, args.policy_type)?;
+    let mut out = std::io::stdout().lock();
+    let allowed = catalog.allowed_actions(&policy);
+    for a in &allowed {
+        let how = match a.access {
+            Access::Unconditional => "everywhere",
+            Access::Restricted => "restricted",
+        };
+        writeln!(out, "{how:10} {}", a.action)?;
+    }
+    writeln!(out, "{} action(s) allowed", allowed.len())?;
+    out.flush()?;
+    Ok(Outcome::Success)
+}

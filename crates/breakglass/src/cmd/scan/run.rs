@@ -1,0 +1,156 @@
+//! Running work over inputs on several threads, with a progress bar and ordered output.
+//!
+//! The library is single-threaded by design; parallelism lives here. Each worker takes the
+//! next input, processes it with its own state, and writes its output in one piece per input
+//! under a lock, so lines never interleave. With `--jobs 1` output follows input order.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::inputs::Input;
+
+/// Where output goes: stdout, shared by the workers.
+#[derive(Default)]
+pub struct Out {
+    /// Has a list item been written yet? (JSON lists need commas between items only.)
+    wrote_item: Mutex<bool>,
+    /// Set when stdout is closed (e.g. `| head`) or failed: workers stop.
+    closed: AtomicBool,
+    /// The first write error other than a closed pipe.
+    error: Mutex<Option<String>>,
+}
+
+impl Out {
+    /// Writes one piece of output atomically; a closed pipe stops the run quietly.
+    pub fn write(&self, bytes: &[u8]) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        self.write_items(bytes, false)
+            .context("cannot write the output")
+    }
+
+    /// Like `write`; with `json_items`, `bytes` holds JSON list items each preceded by
+    /// `",\n"`, and the very first comma of the run is dropped.
+    pub fn write_items(&self, bytes: &[u8], json_items: bool) -> io::Result<()> {
+        if bytes.is_empty() || self.is_closed() {
+            return Ok(());
+        }
+        let mut wrote = self
+            .wrote_item
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bytes = if json_items && !*wrote {
+            bytes.strip_prefix(b",\n").unwrap_or(bytes)
+        } else {
+            bytes
+        };
+        *wrote |= json_items;
+        let mut lock = io::stdout().lock();
+        match lock.write_all(bytes).and_then(|()| lock.flush()) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.closed.store(true, Ordering::Relaxed);
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    return Ok(());
+                }
+                let mut first = self
+                    .error
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                first.get_or_insert_with(|| e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    /// Fails if writing stdout failed for a reason other than the reader going away.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let error = self
+            .error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match error.as_deref() {
+            Some(e) => anyhow::bail!("cannot write the output: {e}"),
+            None => Ok(()),
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+}
+
+/// Prints a message on stderr (errors and warnings about inputs).
+pub fn say(message: &str) {
+    #[expect(
+        clippy::print_stderr,
+        reason = "input problems are reported on stderr as they happen"
+    )]
+    {
+        eprintln!("{message}");
+    }
+}
+
+/// A progress bar over input bytes, shown only on an interactive terminal.
+pub fn progress(inputs: &[Input], disabled: bool) -> Option<ProgressBar> {
+    let interactive = io::stdout().is_terminal() && io::stderr().is_terminal();
+    let total: u64 = inputs.iter().map(Input::size).sum();
+    if disabled || !interactive || total < 64 << 20 {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+    ) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+/// Opens an input for reading.
+pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
+    match input {
+        Input::File { path, .. } => Ok(Box::new(File::open(path)?)),
+        Input::Stdin => Ok(Box::new(io::stdin())),
+    }
+}
+
+/// Runs `work` over every input on `jobs` threads, each with state from `init`; returns the
+/// states for merging. Stops taking inputs once `out` is closed.
+pub fn parallel<S: Send>(
+    inputs: &[Input],
+    jobs: usize,
+    bar: Option<&ProgressBar>,
+    out: &Out,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, &Input) + Sync,
+) -> Vec<S> {
+    let next = AtomicUsize::new(0);
+    let worker = || {
+        let mut state = init();
+        loop {
+            if out.is_closed() {
+                break;
+            }
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(input) = inputs.get(i) else {
+                break;
+            };
+            work(&mut state, input);
+            if let Some(bar) = bar {
+                bar.inc(input.size());
+            }
+        }
+        state
+    };
+    if jobs <= 1 {
+        return vec![worker()];
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs).map(|_| scope.spawn(worker)).collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    })
+}

@@ -1,0 +1,103 @@
+//! `breakglass trail`: the CloudWatch Logs filter-pattern language on the command line.
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+use breakglass_trail::FilterPattern;
+use breakglass_trail::rules::{Rule, RuleSet, Severity};
+
+use crate::cmd::scan::{Out, ReadArgs, discover, outcome, say, scan_inputs};
+use crate::exit::Outcome;
+
+/// Filter patterns: print the events one matches, or check and normalise one.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Print the events (raw JSON, one per line) that a filter pattern matches, as a
+    /// CloudWatch Logs metric filter would count them. Exit status: 0 done (with or without
+    /// matches); 2 a bad pattern, or an input could not be read completely.
+    Match(MatchArgs),
+    /// Check a filter pattern against CloudWatch Logs' syntax and limits; print its canonical
+    /// form. Exit status: 0 valid; 2 invalid (each problem is shown at its column).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct MatchArgs {
+    /// The filter pattern, e.g. `{ $.eventName = "AssumeRole" }`.
+    #[arg(short, long, value_name = "PATTERN")]
+    pattern: String,
+
+    /// CloudTrail files or directories (as for `breakglass scan`); `-` reads stdin.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Print only the number of matching events.
+    #[arg(short, long)]
+    count: bool,
+
+    #[command(flatten)]
+    read: ReadArgs,
+}
+
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The filter pattern.
+    #[arg(value_name = "PATTERN")]
+    pattern: String,
+}
+
+fn parse(pattern: &str) -> anyhow::Result<FilterPattern> {
+    FilterPattern::parse(pattern).map_err(|e| {
+        say(e.render().trim_end());
+        anyhow::anyhow!(
+            "invalid filter pattern: {} problem(s), shown above",
+            e.problems().len()
+        )
+    })
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    match &args.command {
+        Command::Check(c) => {
+            let p = parse(&c.pattern)?;
+            Out::default().write(format!("{p}\n").as_bytes())?;
+            Ok(Outcome::Success)
+        }
+        Command::Match(m) => {
+            let pattern = parse(&m.pattern)?;
+            let rules = RuleSet::new(vec![Rule {
+                id: "pattern".to_owned(),
+                title: "--pattern".to_owned(),
+                severity: Severity::Info,
+                description: None,
+                pattern,
+                alarm: None,
+                tags: Vec::new(),
+            }])?;
+            let inputs = discover(&m.paths)?;
+            if inputs.is_empty() {
+                bail!("no CloudTrail files found under the given paths");
+            }
+            let out = Out::default();
+            let count = m.count;
+            let print =
+                move |buf: &mut Vec<u8>, _file: &str, f: &breakglass_trail::scan::Finding<'_>| {
+                    if !count {
+                        buf.extend_from_slice(f.event.raw());
+                        buf.push(b'\n');
+                    }
+                };
+            let summary = scan_inputs(&inputs, &rules, &m.read, &out, false, &print);
+            if count {
+                out.write(format!("{}\n", summary.total_matches()).as_bytes())?;
+            }
+            outcome(false, &summary, &out)
+        }
+    }
+}

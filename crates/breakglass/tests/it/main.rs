@@ -1,0 +1,17 @@
+//! Integration tests of the `breakglass` binary and of workspace-wide invariants.
+//!
+//! One test binary per crate keeps link times down; each topic is a module.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test helpers fail loudly by design"
+)]
+
+mod access_as_code;
+mod audit;
+mod policy;
+mod scan;
+mod tidy;
