@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod broker;
 pub mod canonical;
+pub mod cloud;
 pub mod config;
 pub mod model;
 pub mod notify;

@@ -1,0 +1,150 @@
+//! The `Cloud` port: how the broker mints and cuts off AWS sessions.
+//!
+//! `breakglass-aws` implements it with the AWS SDK; tests use in-memory doubles. The types
+//! here carry what the domain decides (role, session name, source identity, tags, session
+//! policy, duration, deny policy documents); the adapter only validates AWS limits and calls
+//! AWS. Secrets are wrapped in [`Secret`], whose `Debug` never shows the value.
+
+use std::fmt;
+use std::future::Future;
+
+use time::{Duration, OffsetDateTime};
+
+use crate::model::GrantId;
+
+/// A secret string (secret access key, session token, password, TOTP seed). `Debug` and
+/// `Display` print `[redacted]`; read it with [`Secret::expose`] only where it must leave.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value. Every call site is a place where the secret leaves the broker.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// One `AssumeRole` call for a grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRequest {
+    /// The grant; its id is the `RoleSessionName`.
+    pub grant: GrantId,
+    /// The role to assume.
+    pub role_arn: String,
+    /// The responder's username, passed as `SourceIdentity`.
+    pub source_identity: String,
+    /// Session tags (`IncidentId`, `GrantId`, `Requester`), already chosen by the domain;
+    /// the adapter sanitizes values to the tag charset and validates the limits.
+    pub tags: Vec<(String, String)>,
+    /// The playbook's session policy, as JSON text, if any.
+    pub session_policy: Option<String>,
+    /// The wanted duration: the grant's remaining time; the adapter clamps it to the
+    /// role's maximum and refuses it below STS's 900-second minimum.
+    pub duration: Duration,
+}
+
+/// Credentials minted by STS. Only `access_key_id` and a hash of the session token may be
+/// stored; the secrets go to the responder and are dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCredentials {
+    /// `ASIA…`
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: Secret,
+    /// The session token.
+    pub session_token: Secret,
+    /// When STS says they expire.
+    pub expiration: OffsetDateTime,
+    /// `arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION`.
+    pub assumed_role_arn: String,
+    /// `ROLEID:SESSION`, the value of `aws:userid` in the session's requests.
+    pub assumed_role_id: String,
+}
+
+/// Why a cloud call failed. Messages name the limit, the permission or the service that
+/// refused, and what to do next; they never contain secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloudError {
+    /// The call would break an AWS limit; nothing was sent.
+    #[error("{0}")]
+    Invalid(String),
+    /// AWS refused for lack of permission (e.g. the role's trust policy).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The role or policy does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// AWS kept throttling or failing after retries, or could not be reached.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Minting and revoking AWS sessions.
+pub trait Cloud: Send + Sync {
+    /// Calls `AssumeRole` for a grant.
+    fn issue(
+        &self,
+        request: &IssueRequest,
+    ) -> impl Future<Output = Result<IssuedCredentials, CloudError>> + Send;
+
+    /// The current text of inline policy `policy_name` on role `role_name`, if it exists.
+    fn inline_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
+
+    /// Writes (creates or replaces) inline policy `policy_name` on role `role_name`.
+    fn put_inline_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+        document: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
+    /// Deletes inline policy `policy_name` from role `role_name` (no error if absent).
+    fn delete_inline_policy(
+        &self,
+        role_name: &str,
+        policy_name: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
+
+    /// A federation sign-in URL for the console (`getSigninToken` then `login`), valid for
+    /// `session_duration`, landing on `destination`.
+    fn console_url(
+        &self,
+        credentials: &IssuedCredentials,
+        session_duration: Duration,
+        destination: &str,
+    ) -> impl Future<Output = Result<Secret, CloudError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("wJalrXUtnFEMI");
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(format!("{s}"), "[redacted]");
+        assert_eq!(s.expose(), "wJalrXUtnFEMI");
+    }
+}
