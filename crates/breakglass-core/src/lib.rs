@@ -11,6 +11,7 @@ pub mod broker;
 pub mod canonical;
 pub mod cloud;
 pub mod config;
+pub mod delivery;
 pub mod model;
 pub mod notify;
 pub mod ports;

@@ -12,7 +12,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId};
-use crate::notify::{Notification, OutboxMessage};
+use crate::notify::{Notification, OutboxMessage, OutboxSettle};
 use crate::request::AccessRequest;
 use crate::session::{RequestFilter, Session, SessionQuery, SessionSummary};
 
@@ -272,4 +272,32 @@ pub trait Store: Send + Sync {
         error: &str,
         retry_at: OffsetDateTime,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Claims up to `limit` due messages (undelivered, not dead-lettered, next attempt at
+    /// or before `now`, not claimed by a live lease) for `holder` until `lease_until`, and
+    /// returns them oldest first. Concurrent claimers never get the same message while the
+    /// lease holds.
+    fn outbox_claim(
+        &self,
+        now: OffsetDateTime,
+        holder: &str,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
+
+    /// Records how the delivery of claimed message `id` ended and releases the claim.
+    /// Returns `false`, writing nothing, if `holder` no longer holds the claim. A dead
+    /// letter's audit record and alert are written in the same transaction.
+    fn outbox_settle(
+        &self,
+        id: i64,
+        holder: &str,
+        settle: OutboxSettle,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Dead-lettered messages, most recent first.
+    fn outbox_dead_letters(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
 }

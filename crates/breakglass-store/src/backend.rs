@@ -383,19 +383,11 @@ macro_rules! store_impl {
                     .collect()
             }
 
-            pub(crate) async fn outbox_due(
-                &self,
-                now: time::OffsetDateTime,
-                limit: u32,
+            async fn outbox_rows(
+                rows: Vec<<$db as sqlx::Database>::Row>,
             ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
                 use breakglass_core::ports::StoreError;
                 use sqlx::Row as _;
-                let rows = sqlx::query($crate::query::SELECT_OUTBOX_DUE)
-                    .bind(breakglass_core::audit::unix_micros(now))
-                    .bind($crate::query::limit(Some(limit)))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
                 let err = |e| $crate::codec::db_error(e, "outbox");
                 rows.iter()
                     .map(|row| {
@@ -404,6 +396,7 @@ macro_rules! store_impl {
                         let created: i64 = row.try_get("created_at").map_err(err)?;
                         let json: String = row.try_get("notification").map_err(err)?;
                         let attempts: i64 = row.try_get("attempts").map_err(err)?;
+                        let done: String = row.try_get("delivered_channels").map_err(err)?;
                         Ok(breakglass_core::notify::OutboxMessage {
                             id,
                             audit_seq: u64::try_from(seq)
@@ -413,9 +406,123 @@ macro_rules! store_impl {
                                 .map_err(|e| StoreError::Corrupt(format!("outbox {id}: {e}")))?,
                             event_body: row.try_get("body").map_err(err)?,
                             attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                            done_channels: serde_json::from_str(&done)
+                                .map_err(|e| StoreError::Corrupt(format!("outbox {id} delivered channels: {e}")))?,
+                            last_error: row.try_get("last_error").map_err(err)?,
                         })
                     })
                     .collect()
+            }
+
+            pub(crate) async fn outbox_due(
+                &self,
+                now: time::OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+                let rows = sqlx::query($crate::query::SELECT_OUTBOX_DUE)
+                    .bind(breakglass_core::audit::unix_micros(now))
+                    .bind($crate::query::limit(Some(limit)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
+                Self::outbox_rows(rows).await
+            }
+
+            pub(crate) async fn outbox_claim(
+                &self,
+                now: time::OffsetDateTime,
+                holder: &str,
+                lease_until: time::OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+                use breakglass_core::audit::unix_micros;
+                let err = |e| $crate::codec::db_error(e, "outbox claim");
+                let (_gate, mut tx) = self.begin_write().await.map_err(err)?;
+                sqlx::query(&$crate::query::claim_outbox(Self::CLAIM_LOCK))
+                    .bind(holder)
+                    .bind(unix_micros(lease_until))
+                    .bind(unix_micros(now))
+                    .bind($crate::query::limit(Some(limit)))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?;
+                let rows = sqlx::query($crate::query::SELECT_OUTBOX_CLAIMED)
+                    .bind(holder)
+                    .bind(unix_micros(lease_until))
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(err)?;
+                tx.commit().await.map_err(err)?;
+                Self::outbox_rows(rows).await
+            }
+
+            pub(crate) async fn outbox_settle(
+                &self,
+                id: i64,
+                holder: &str,
+                settle: breakglass_core::notify::OutboxSettle,
+            ) -> Result<bool, breakglass_core::ports::StoreError> {
+                use breakglass_core::audit::unix_micros;
+                use breakglass_core::notify::OutboxSettle;
+                use breakglass_core::ports::StoreError;
+                let err = |e| $crate::codec::db_error(e, "outbox");
+                let channels = |done: &[String]| {
+                    serde_json::to_string(done).map_err(|e| StoreError::InvalidCommit(format!("channels: {e}")))
+                };
+                let clip = |e: &str| -> String { e.chars().take(2_000).collect() };
+                let (_gate, mut tx) = self.begin_write().await.map_err(err)?;
+                let (updated, commit) = match settle {
+                    OutboxSettle::Delivered { at, done_channels } => {
+                        let q = sqlx::query($crate::query::SETTLE_DELIVERED)
+                            .bind(id)
+                            .bind(holder)
+                            .bind(unix_micros(at))
+                            .bind(channels(&done_channels)?);
+                        (q.execute(&mut *tx).await.map_err(err)?.rows_affected(), None)
+                    }
+                    OutboxSettle::Retry { done_channels, error, retry_at } => {
+                        let q = sqlx::query($crate::query::SETTLE_RETRY)
+                            .bind(id)
+                            .bind(holder)
+                            .bind(clip(&error))
+                            .bind(unix_micros(retry_at))
+                            .bind(channels(&done_channels)?);
+                        (q.execute(&mut *tx).await.map_err(err)?.rows_affected(), None)
+                    }
+                    OutboxSettle::DeadLetter { done_channels, error, at, commit } => {
+                        let q = sqlx::query($crate::query::SETTLE_DEAD)
+                            .bind(id)
+                            .bind(holder)
+                            .bind(clip(&error))
+                            .bind(unix_micros(at))
+                            .bind(channels(&done_channels)?);
+                        (q.execute(&mut *tx).await.map_err(err)?.rows_affected(), Some((*commit, unix_micros(at))))
+                    }
+                };
+                if updated != 1 {
+                    let _ = tx.rollback().await;
+                    return Ok(false);
+                }
+                if let Some((commit, now)) = commit {
+                    if let Err(e) = Self::write_in(&mut tx, commit, now).await {
+                        let _ = tx.rollback().await;
+                        return Err(e);
+                    }
+                }
+                tx.commit().await.map_err(err)?;
+                Ok(true)
+            }
+
+            pub(crate) async fn outbox_dead_letters(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+                let rows = sqlx::query($crate::query::SELECT_OUTBOX_DEAD)
+                    .bind($crate::query::limit(Some(limit)))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
+                Self::outbox_rows(rows).await
             }
 
             pub(crate) async fn outbox_delivered(

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use breakglass_core::audit::{ChainHead, StoredAuditRow};
 use breakglass_core::model::{GrantId, RequestId};
-use breakglass_core::notify::OutboxMessage;
+use breakglass_core::notify::{OutboxMessage, OutboxSettle};
 use breakglass_core::ports::{Commit, Committed, Store, StoreError, Versioned};
 use breakglass_core::request::AccessRequest;
 use breakglass_core::session::{RequestFilter, Session, SessionQuery, SessionSummary};
@@ -40,6 +40,8 @@ pub(crate) struct SqliteStore {
 
 impl SqliteStore {
     const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
+    // SQLite has one writer at a time: the claim's transaction is the lock.
+    const CLAIM_LOCK: &'static str = "";
 
     async fn begin_write(
         &self,
@@ -60,6 +62,8 @@ pub(crate) struct PgStore {
 
 impl PgStore {
     const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
+    // Replicas claiming at once skip each other's rows instead of queueing on them.
+    const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
 
     async fn begin_write(
         &self,
@@ -215,5 +219,28 @@ impl Store for SqlStore {
         retry_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.outbox_failed(id, error, retry_at).await)
+    }
+
+    async fn outbox_claim(
+        &self,
+        now: OffsetDateTime,
+        holder: &str,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<OutboxMessage>, StoreError> {
+        dispatch!(self, s => s.outbox_claim(now, holder, lease_until, limit).await)
+    }
+
+    async fn outbox_settle(
+        &self,
+        id: i64,
+        holder: &str,
+        settle: OutboxSettle,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.outbox_settle(id, holder, settle).await)
+    }
+
+    async fn outbox_dead_letters(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
+        dispatch!(self, s => s.outbox_dead_letters(limit).await)
     }
 }

@@ -33,7 +33,24 @@ pub(crate) const SELECT_AUDIT: &str = "SELECT seq, at, kind, request_id, actor, 
 
 pub(crate) const SELECT_DUE: &str = "SELECT id FROM requests WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2";
 
-pub(crate) const SELECT_OUTBOX_DUE: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.delivered_at IS NULL AND o.next_attempt_at <= $1 ORDER BY o.id LIMIT $2";
+pub(crate) const SELECT_OUTBOX_DUE: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.delivered_at IS NULL AND o.dead_at IS NULL AND o.next_attempt_at <= $1 ORDER BY o.id LIMIT $2";
+
+pub(crate) const SELECT_OUTBOX_CLAIMED: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.claimed_by = $1 AND o.claimed_until = $2 AND o.delivered_at IS NULL AND o.dead_at IS NULL ORDER BY o.id";
+
+pub(crate) const SELECT_OUTBOX_DEAD: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.dead_at IS NOT NULL ORDER BY o.dead_at DESC, o.id DESC LIMIT $1";
+
+/// Claims due messages; `{lock}` is `FOR UPDATE SKIP LOCKED` on PostgreSQL.
+pub(crate) fn claim_outbox(lock: &str) -> String {
+    format!(
+        "UPDATE outbox SET claimed_by = $1, claimed_until = $2 WHERE id IN (SELECT id FROM outbox WHERE delivered_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $3 AND (claimed_until IS NULL OR claimed_until <= $3) ORDER BY id LIMIT $4 {lock})"
+    )
+}
+
+pub(crate) const SETTLE_DELIVERED: &str = "UPDATE outbox SET delivered_at = $3, delivered_channels = $4, attempts = attempts + 1, last_error = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2 AND delivered_at IS NULL AND dead_at IS NULL";
+
+pub(crate) const SETTLE_RETRY: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $3, next_attempt_at = $4, delivered_channels = $5, claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2 AND delivered_at IS NULL AND dead_at IS NULL";
+
+pub(crate) const SETTLE_DEAD: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = $4, delivered_channels = $5, claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2 AND delivered_at IS NULL AND dead_at IS NULL";
 
 pub(crate) const OUTBOX_DELIVERED: &str = "UPDATE outbox SET delivered_at = $2 WHERE id = $1";
 

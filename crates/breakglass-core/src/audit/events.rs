@@ -236,6 +236,24 @@ pub struct ActionRefused {
     pub reason: String,
 }
 
+/// A notification could not be delivered to some channels after every retry: it is
+/// dead-lettered, shown in the console, and announced on the channels that still work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationDeadLettered {
+    /// The outbox message.
+    pub outbox_id: i64,
+    /// Its kind (e.g. `approval_needed`).
+    pub kind: String,
+    /// The audit record it announced.
+    pub audit_seq: u64,
+    /// The channels that never took it.
+    pub failed_channels: Vec<String>,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -258,6 +276,7 @@ pub enum AuditEvent {
     ReviewCompleted(ReviewCompleted),
     CredentialsIssued(CredentialsIssued),
     ActionRefused(ActionRefused),
+    NotificationDeadLettered(NotificationDeadLettered),
 }
 
 macro_rules! from_event {
@@ -289,6 +308,7 @@ from_event!(
     ReviewCompleted,
     CredentialsIssued,
     ActionRefused,
+    NotificationDeadLettered,
 );
 
 impl AuditEvent {
@@ -313,6 +333,7 @@ impl AuditEvent {
             Self::ReviewCompleted(_) => "review_completed",
             Self::CredentialsIssued(_) => "credentials_issued",
             Self::ActionRefused(_) => "action_refused",
+            Self::NotificationDeadLettered(_) => "notification_dead_lettered",
         }
     }
 
@@ -337,6 +358,7 @@ impl AuditEvent {
             Self::ReviewCompleted(e) => Some(&e.request),
             Self::CredentialsIssued(e) => Some(&e.request),
             Self::ActionRefused(e) => e.request.as_ref(),
+            Self::NotificationDeadLettered(_) => None,
         }
     }
 
@@ -344,6 +366,7 @@ impl AuditEvent {
     pub fn severity(&self) -> Severity {
         match self {
             Self::BreakGlassActivated(_) => Severity::Critical,
+            Self::NotificationDeadLettered(_) => Severity::Critical,
             Self::ActionRefused(e) if e.break_glass => Severity::Critical,
             Self::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => {
                 Severity::Critical
