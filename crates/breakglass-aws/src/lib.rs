@@ -6,7 +6,9 @@
 //! accounts into that vocabulary and carries the decided changes out.
 //!
 //! Organised by concern: [`sdk`] builds the one shared SDK configuration and reaches other
-//! accounts; [`provision`] converges accounts to a config (`breakglass apply`).
+//! accounts; [`provision`] converges accounts to a config (`breakglass apply`); [`notify`]
+//! publishes notifications to SNS.
 
+pub mod notify;
 pub mod provision;
 pub mod sdk;

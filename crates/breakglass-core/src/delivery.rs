@@ -230,9 +230,17 @@ pub fn idempotency_key(message: &OutboxMessage) -> String {
     format!("breakglass-{}", message.id)
 }
 
-/// The generic webhook's JSON body.
+/// The announced audit record, and the event inside it.
+fn record(message: &OutboxMessage) -> (Value, Value) {
+    let record: Value = serde_json::from_str(&message.event_body).unwrap_or(Value::Null);
+    let event = record.get("event").cloned().unwrap_or(Value::Null);
+    (record, event)
+}
+
+/// The generic webhook's JSON body: the notification, the event, who caused it, and the
+/// whole audit record (with its chain hash, so a receiver can match it to the log).
 pub fn webhook_body(message: &OutboxMessage, console_url: &str) -> String {
-    let event: Value = serde_json::from_str(&message.event_body).unwrap_or(Value::Null);
+    let (record, event) = record(message);
     json!({
         "id": idempotency_key(message),
         "kind": message.notification.kind,
@@ -241,7 +249,9 @@ pub fn webhook_body(message: &OutboxMessage, console_url: &str) -> String {
         "audit_seq": message.audit_seq,
         "created_at": rfc3339(message.created_at),
         "console_url": console_url,
+        "actor": record.get("actor").cloned().unwrap_or(Value::Null),
         "event": event,
+        "audit_record": record,
     })
     .to_string()
 }
@@ -284,10 +294,8 @@ pub fn email(message: &OutboxMessage, console_url: &str) -> (String, String) {
         "[breakglass]"
     };
     let subject = format!("{prefix} {}", n.subject);
-    let event = serde_json::from_str::<Value>(&message.event_body)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| message.event_body.clone());
+    let event = serde_json::to_string_pretty(&record(message).1)
+        .unwrap_or_else(|_| message.event_body.clone());
     let body = format!(
         "{}\n\nKind: {}\nSeverity: {}\nAudit record: #{}\nAt: {}\nOpen the console: {}\n\nThe audit event:\n{}\n\nMessage id (idempotency key): {}\n",
         n.subject,
@@ -431,7 +439,7 @@ mod tests {
                 audience: vec![Audience::SecurityTeam],
                 subject: "BREAK-GLASS: alice activated <role>".into(),
             },
-            event_body: r#"{"type":"break_glass_activated","requester":"alice"}"#.into(),
+            event_body: r#"{"seq":7,"actor":"system","event":{"type":"break_glass_activated","requester":"alice"}}"#.into(),
             attempts: 0,
             done_channels: vec![],
             last_error: None,

@@ -2,3 +2,5 @@
 //!
 //! Architecture invariant: only this crate knows HTTP. Handlers are thin: they authenticate,
 //! call the domain through the store, and render the result.
+
+pub mod notify;
