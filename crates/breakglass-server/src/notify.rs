@@ -133,6 +133,19 @@ pub enum NotifierError {
     /// The sender address does not parse.
     #[error("the notification sender address `{0}` is not a valid email address")]
     From(String),
+    /// A secret the config names is not in the environment.
+    #[error(
+        "{what} is read from the environment variable `{var}`, which is not set: set it before starting the broker"
+    )]
+    MissingSecret {
+        /// The variable.
+        var: String,
+        /// What it holds.
+        what: &'static str,
+    },
+    /// SNS is configured but no AWS configuration was given.
+    #[error("notifications go to SNS topic `{0}`, but the broker has no AWS configuration")]
+    NoAws(String),
 }
 
 /// What one pass did.
@@ -449,4 +462,71 @@ fn jitter(id: i64) -> f64 {
     )]
     let spread = h as f64 / f64::from(1_u32 << 24);
     spread
+}
+
+impl NotifierSettings {
+    /// The settings `config` describes, with secrets read through `env` (the process
+    /// environment in production) and the SNS publisher built from `aws`. Webhooks are
+    /// `alerting.webhook_urls`. `None` when the config has no `[notifications]` section.
+    pub fn from_config(
+        config: &breakglass_core::config::Config,
+        aws: Option<&aws_config::SdkConfig>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<Self>, NotifierError> {
+        use breakglass_core::config::SmtpSecurity as Security;
+        let Some(n) = &config.notifications else {
+            return Ok(None);
+        };
+        let required = |var: &str, what: &'static str| {
+            env(var)
+                .filter(|v| !v.is_empty())
+                .map(Secret::new)
+                .ok_or_else(|| NotifierError::MissingSecret {
+                    var: var.to_owned(),
+                    what,
+                })
+        };
+        let mut s = Self::new(n.console_url.clone());
+        if !config.alerting.webhook_urls.is_empty() {
+            let secret = required(&n.webhook_secret_env, "the webhook signing key")?;
+            s.webhooks = config
+                .alerting
+                .webhook_urls
+                .iter()
+                .map(|url| WebhookTarget {
+                    url: url.clone(),
+                    secret: secret.clone(),
+                })
+                .collect();
+        }
+        if let Some(var) = &n.slack_webhook_url_env {
+            s.slack_url = Some(required(var, "the Slack webhook URL")?);
+        }
+        if let Some(arn) = &n.sns_topic_arn {
+            let aws = aws.ok_or_else(|| NotifierError::NoAws(arn.clone()))?;
+            s.sns = Some(SnsPublisher::new(aws, arn.clone()));
+        }
+        if let Some(smtp) = &n.smtp {
+            let credentials = match (&smtp.username, &smtp.password_env) {
+                (Some(user), Some(var)) => {
+                    Some((user.clone(), required(var, "the SMTP password")?))
+                }
+                _ => None,
+            };
+            s.smtp = Some(SmtpSettings {
+                host: smtp.host.clone(),
+                port: smtp.port,
+                security: match smtp.security {
+                    Security::StartTls => SmtpSecurity::StartTls,
+                    Security::Tls => SmtpSecurity::Tls,
+                    Security::None => SmtpSecurity::None,
+                },
+                from: smtp.from.clone(),
+                credentials,
+            });
+        }
+        s.security_team_emails = n.security_team_emails.clone();
+        s.retry.max_attempts = n.max_attempts;
+        Ok(Some(s))
+    }
 }

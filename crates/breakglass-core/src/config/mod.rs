@@ -68,7 +68,56 @@ pub struct Config {
     pub playbooks: Vec<PlaybookConfig>,
     /// Alerting settings.
     pub alerting: AlertingConfig,
+    /// Notification channels, if configured.
+    pub notifications: Option<NotificationsConfig>,
     text: String,
+}
+
+/// Validated notification settings. Secrets are referenced by environment variable name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationsConfig {
+    /// The console's base URL.
+    pub console_url: String,
+    /// The variable holding the webhook signing key.
+    pub webhook_secret_env: String,
+    /// The variable holding the Slack webhook URL.
+    pub slack_webhook_url_env: Option<String>,
+    /// The SNS topic ARN.
+    pub sns_topic_arn: Option<String>,
+    /// The SMTP relay.
+    pub smtp: Option<SmtpConfig>,
+    /// Security-team addresses.
+    pub security_team_emails: Vec<String>,
+    /// Attempts before dead-lettering.
+    pub max_attempts: u32,
+}
+
+/// A validated SMTP relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// `starttls`, `tls` or `none`.
+    pub security: SmtpSecurity,
+    /// Sender address.
+    pub from: String,
+    /// User name.
+    pub username: Option<String>,
+    /// The variable holding the password.
+    pub password_env: Option<String>,
+}
+
+/// How an SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// STARTTLS.
+    StartTls,
+    /// TLS from the first byte.
+    Tls,
+    /// None (a relay on the same host).
+    None,
 }
 
 /// A validated account.

@@ -41,6 +41,79 @@ pub struct RawConfig {
     pub playbooks: BTreeMap<String, RawPlaybook>,
     /// Where break-glass alerts go and what they watch.
     pub alerting: RawAlerting,
+    /// How the broker tells people about requests, decisions, break-glass use and
+    /// revocations. Without it, notifications wait in the outbox.
+    #[serde(default)]
+    pub notifications: Option<RawNotifications>,
+}
+
+/// The broker's notification channels. Secrets (the webhook signing key, the Slack URL,
+/// the SMTP password) are never written here: fields ending in `_env` name the
+/// environment variable that holds them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotifications {
+    /// The console's public base URL, linked from every message (`https://...`; `http://`
+    /// only for 127.0.0.1 or localhost).
+    pub console_url: String,
+    /// The variable holding the HMAC-SHA256 key `alerting.webhook_urls` bodies are signed
+    /// with (header `Breakglass-Signature: t=<unix seconds>,v1=<hex>` over `t.body`).
+    #[serde(default = "default_webhook_secret_env")]
+    pub webhook_secret_env: String,
+    /// The variable holding a Slack-compatible incoming-webhook URL.
+    #[serde(default)]
+    pub slack_webhook_url_env: Option<String>,
+    /// The ARN of an SNS topic every notification is published to.
+    #[serde(default)]
+    pub sns_topic_arn: Option<String>,
+    /// Email through an SMTP relay.
+    #[serde(default)]
+    pub smtp: Option<RawSmtp>,
+    /// Where security-team notifications (break-glass use, revocations, dead letters) are
+    /// emailed; responders get theirs at their own `email`.
+    #[serde(default)]
+    pub security_team_emails: Vec<String>,
+    /// Delivery attempts per channel before a notification is dead-lettered and alerted.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn default_webhook_secret_env() -> String {
+    "BREAKGLASS_WEBHOOK_SECRET".to_owned()
+}
+
+fn default_max_attempts() -> u32 {
+    10
+}
+
+/// An SMTP relay.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmtp {
+    /// The relay's host name.
+    pub host: String,
+    /// Its port (587 for STARTTLS, 465 for TLS).
+    #[serde(default = "default_smtp_port")]
+    pub port: u16,
+    /// `starttls` (the default), `tls`, or `none` (only for a relay on 127.0.0.1).
+    #[serde(default = "default_smtp_security")]
+    pub security: String,
+    /// The sender address.
+    pub from: String,
+    /// The user name, if the relay wants one.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+
+fn default_smtp_security() -> String {
+    "starttls".to_owned()
 }
 
 /// An AWS account.

@@ -458,3 +458,30 @@ async fn sns_on_the_emulator_delivers_to_its_subscribers() {
     // (moto's HTTP envelope leaves out the message attributes that carry the key again.)
     assert_eq!(inner["id"], "breakglass-1");
 }
+
+#[test]
+fn settings_come_from_the_config_and_secrets_from_the_environment() {
+    let path = breakglass_testkit::workspace_root().join("examples/breakglass.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let config = breakglass_core::config::Config::load(&text, "breakglass.toml").unwrap();
+
+    let err = NotifierSettings::from_config(&config, None, |_| None).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("`BREAKGLASS_WEBHOOK_SECRET`") && msg.contains("set it"),
+        "{msg}"
+    );
+
+    let s = NotifierSettings::from_config(&config, None, |v| {
+        (v == "BREAKGLASS_WEBHOOK_SECRET").then(|| "k3y".to_owned())
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(s.console_url, "http://127.0.0.1:8080");
+    assert_eq!(s.webhooks.len(), 1);
+    assert_eq!(s.webhooks[0].url, "https://hooks.example.com/breakglass");
+    assert_eq!(s.webhooks[0].secret.expose(), "k3y");
+    assert!(!format!("{s:?}").contains("k3y"), "secrets never print");
+    assert_eq!(s.security_team_emails, vec!["soc@example.com".to_owned()]);
+    assert!(s.slack_url.is_none() && s.sns.is_none() && s.smtp.is_none());
+}

@@ -3,6 +3,7 @@
 //! Every check records a problem against the field's path and carries on, so one run reports
 //! everything wrong with the file; the problems are located (file, line, column) at the end.
 
+mod notifications;
 mod playbooks;
 mod roles;
 
@@ -223,6 +224,7 @@ impl Validator {
         let deploy = self.deploy(&raw, &partition);
         let responders = self.responders(&raw);
         let alerting = self.alerting(&raw);
+        let notifications = self.notifications(&raw);
         let ctx = TemplateContext {
             partition: partition.clone(),
             path: DEFAULT_PATH.to_owned(),
@@ -243,6 +245,7 @@ impl Validator {
             roles,
             playbooks: Vec::new(),
             alerting,
+            notifications,
             text: text.to_owned(),
         };
         config.playbooks = self.playbooks(&raw, &config);
