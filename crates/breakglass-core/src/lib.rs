@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod model;
 pub mod notify;
 pub mod ports;
+pub mod reminders;
 pub mod request;
 pub mod rules;
 pub mod session;

@@ -211,6 +211,25 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     ),
                 );
             }
+            AuditEvent::GrantExpiring(e) => push(
+                "grant_expiring",
+                to_requester(),
+                format!(
+                    "grant {} of request {} ends at {}: extend it or finish up",
+                    e.grant, e.request, e.end
+                ),
+            ),
+            AuditEvent::ReviewOverdue(e) => push(
+                "review_overdue",
+                vec![
+                    Audience::Approvers(approvers.clone()),
+                    Audience::SecurityTeam,
+                ],
+                format!(
+                    "post-incident review of break-glass use {} by {} is overdue since {}",
+                    e.request, e.requester, e.due
+                ),
+            ),
             AuditEvent::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => push(
                 "review_flagged",
                 vec![Audience::SecurityTeam],

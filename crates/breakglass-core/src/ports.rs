@@ -295,6 +295,15 @@ pub trait Store: Send + Sync {
         settle: OutboxSettle,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Commits `commit` (a reminder's audit record and notification) unless a commit with
+    /// `key` was made before; returns whether it was committed. The key is recorded in the
+    /// same transaction.
+    fn commit_once(
+        &self,
+        key: &str,
+        commit: Commit,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Dead-lettered messages, most recent first.
     fn outbox_dead_letters(
         &self,

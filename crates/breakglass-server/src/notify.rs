@@ -6,6 +6,9 @@
 //! with an audit record and an alert. Delivery is at-least-once; every message carries its
 //! idempotency key (`Idempotency-Key` header, `id` field, SNS attribute, email footer).
 //!
+//! Each pass also commits the reminders that only time triggers (a grant ending within 10
+//! minutes, an overdue break-glass review), once each.
+//!
 //! What to send and when to retry is decided in `breakglass_core::delivery`; this module
 //! only talks to the network. Errors name the channel, never its URL (Slack webhook URLs are
 //! secrets) nor any credential.
@@ -21,6 +24,8 @@ use breakglass_core::delivery::{
 };
 use breakglass_core::notify::{OutboxMessage, OutboxSettle};
 use breakglass_core::ports::{Clock, Store, StoreError};
+use breakglass_core::reminders;
+use breakglass_core::session::RequestFilter;
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
@@ -85,6 +90,8 @@ pub struct NotifierSettings {
     pub lease: Duration,
     /// Messages per pass.
     pub batch: u32,
+    /// How long after a break-glass grant ends its review is overdue.
+    pub review_due: Duration,
 }
 
 impl NotifierSettings {
@@ -102,6 +109,7 @@ impl NotifierSettings {
             send_timeout: StdDuration::from_secs(10),
             lease: Duration::minutes(2),
             batch: 50,
+            review_due: Duration::hours(24),
         }
     }
 
@@ -244,6 +252,44 @@ impl<S: Store, C: Clock> Notifier<S, C> {
         Ok(report)
     }
 
+    /// Commits the reminders due now (grants ending within 10 minutes, overdue reviews),
+    /// each once however often this runs and on however many replicas. Returns how many
+    /// were new.
+    pub async fn remind(&self) -> Result<usize, StoreError> {
+        let now = self.clock.now();
+        let active = RequestFilter {
+            statuses: vec!["active".to_owned()],
+            limit: Some(10_000),
+            ..RequestFilter::default()
+        };
+        let reviews = RequestFilter {
+            review_outstanding: true,
+            limit: Some(10_000),
+            ..RequestFilter::default()
+        };
+        let mut requests: Vec<_> = self
+            .store
+            .requests(&active)
+            .await?
+            .into_iter()
+            .map(|v| v.value)
+            .collect();
+        requests.extend(
+            self.store
+                .requests(&reviews)
+                .await?
+                .into_iter()
+                .map(|v| v.value),
+        );
+        let mut sent = 0;
+        for r in reminders::due(&requests, now, self.settings.review_due) {
+            if self.store.commit_once(&r.key, r.commit).await? {
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
     /// Runs passes every `interval` until `shutdown` turns true. A store error is reported
     /// on `errors` and the next pass tries again.
     pub async fn run(
@@ -255,6 +301,9 @@ impl<S: Store, C: Clock> Notifier<S, C> {
         loop {
             if *shutdown.borrow() {
                 return;
+            }
+            if let Err(e) = self.remind().await {
+                errors(&e);
             }
             match self.run_once().await {
                 // A full batch: there may be more waiting, go again at once.

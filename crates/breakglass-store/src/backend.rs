@@ -513,6 +513,37 @@ macro_rules! store_impl {
                 Ok(true)
             }
 
+            pub(crate) async fn commit_once(
+                &self,
+                key: &str,
+                commit: breakglass_core::ports::Commit,
+            ) -> Result<bool, breakglass_core::ports::StoreError> {
+                use breakglass_core::ports::StoreError;
+                let Some(first) = commit.audit.first() else {
+                    return Err(StoreError::InvalidCommit("a reminder needs an audit record".to_owned()));
+                };
+                let now = breakglass_core::audit::unix_micros(first.at);
+                let err = |e| $crate::codec::db_error(e, "reminder");
+                let (_gate, mut tx) = self.begin_write().await.map_err(err)?;
+                let inserted = sqlx::query($crate::query::INSERT_REMINDER)
+                    .bind(key)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(err)?
+                    .rows_affected();
+                if inserted != 1 {
+                    let _ = tx.rollback().await;
+                    return Ok(false);
+                }
+                if let Err(e) = Self::write_in(&mut tx, commit, now).await {
+                    let _ = tx.rollback().await;
+                    return Err(e);
+                }
+                tx.commit().await.map_err(err)?;
+                Ok(true)
+            }
+
             pub(crate) async fn outbox_dead_letters(
                 &self,
                 limit: u32,

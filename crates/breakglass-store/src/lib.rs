@@ -240,6 +240,10 @@ impl Store for SqlStore {
         dispatch!(self, s => s.outbox_settle(id, holder, settle).await)
     }
 
+    async fn commit_once(&self, key: &str, commit: Commit) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.commit_once(key, commit).await)
+    }
+
     async fn outbox_dead_letters(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
         dispatch!(self, s => s.outbox_dead_letters(limit).await)
     }

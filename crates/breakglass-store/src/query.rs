@@ -134,3 +134,6 @@ pub(crate) fn sessions(query: &SessionQuery, now: OffsetDateTime) -> (Filter, St
     }
     (f, now)
 }
+
+pub(crate) const INSERT_REMINDER: &str =
+    "INSERT INTO reminders (key, sent_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";

@@ -254,6 +254,28 @@ pub struct NotificationDeadLettered {
     pub error: String,
 }
 
+/// A grant ends soon: its requester is told, once per end time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantExpiring {
+    pub request: RequestId,
+    pub grant: GrantId,
+    pub requester: Username,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+}
+
+/// A break-glass use's post-incident review is overdue: its approvers and the security
+/// team are told, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewOverdue {
+    pub request: RequestId,
+    pub requester: Username,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ended: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub due: OffsetDateTime,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -277,6 +299,8 @@ pub enum AuditEvent {
     CredentialsIssued(CredentialsIssued),
     ActionRefused(ActionRefused),
     NotificationDeadLettered(NotificationDeadLettered),
+    GrantExpiring(GrantExpiring),
+    ReviewOverdue(ReviewOverdue),
 }
 
 macro_rules! from_event {
@@ -309,6 +333,8 @@ from_event!(
     CredentialsIssued,
     ActionRefused,
     NotificationDeadLettered,
+    GrantExpiring,
+    ReviewOverdue,
 );
 
 impl AuditEvent {
@@ -334,6 +360,8 @@ impl AuditEvent {
             Self::CredentialsIssued(_) => "credentials_issued",
             Self::ActionRefused(_) => "action_refused",
             Self::NotificationDeadLettered(_) => "notification_dead_lettered",
+            Self::GrantExpiring(_) => "grant_expiring",
+            Self::ReviewOverdue(_) => "review_overdue",
         }
     }
 
@@ -359,6 +387,8 @@ impl AuditEvent {
             Self::CredentialsIssued(e) => Some(&e.request),
             Self::ActionRefused(e) => e.request.as_ref(),
             Self::NotificationDeadLettered(_) => None,
+            Self::GrantExpiring(e) => Some(&e.request),
+            Self::ReviewOverdue(e) => Some(&e.request),
         }
     }
 
@@ -367,6 +397,7 @@ impl AuditEvent {
         match self {
             Self::BreakGlassActivated(_) => Severity::Critical,
             Self::NotificationDeadLettered(_) => Severity::Critical,
+            Self::ReviewOverdue(_) => Severity::Notice,
             Self::ActionRefused(e) if e.break_glass => Severity::Critical,
             Self::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => {
                 Severity::Critical

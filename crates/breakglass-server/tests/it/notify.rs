@@ -485,3 +485,49 @@ fn settings_come_from_the_config_and_secrets_from_the_environment() {
     assert_eq!(s.security_team_emails, vec!["soc@example.com".to_owned()]);
     assert!(s.slack_url.is_none() && s.sns.is_none() && s.smtp.is_none());
 }
+
+#[tokio::test]
+async fn expiring_grants_and_overdue_reviews_are_announced_once() {
+    let w = world().await;
+    let hook = HttpReceiver::start(0).await;
+    let mut s = settings(&[&hook]);
+    s.review_due = Duration::hours(24);
+    let n = notifier(&w, s);
+    let b = &w.broker;
+    // A 60-minute break-glass grant: it warns at 50 minutes and needs a review after.
+    b.activate_break_glass(new_request("alice", "contain", "INC-9"), true)
+        .await
+        .unwrap();
+    assert_eq!(n.remind().await.unwrap(), 0, "nothing is due yet");
+    w.clock.advance(Duration::minutes(51));
+    assert_eq!(n.remind().await.unwrap(), 1);
+    assert_eq!(n.remind().await.unwrap(), 0, "each reminder is sent once");
+    w.clock.advance(Duration::minutes(10));
+    b.sweep(100).await.unwrap();
+    w.clock.advance(Duration::hours(23));
+    assert_eq!(
+        n.remind().await.unwrap(),
+        0,
+        "the review is not overdue yet"
+    );
+    w.clock.advance(Duration::hours(2));
+    assert_eq!(n.remind().await.unwrap(), 1);
+    assert_eq!(n.remind().await.unwrap(), 0);
+    drain(&n).await;
+
+    let k = kinds(&hook.accepted());
+    assert_eq!(k.get("grant_expiring"), Some(&1), "{k:?}");
+    assert_eq!(k.get("review_overdue"), Some(&1), "{k:?}");
+    assert_eq!(k.get("review_required"), Some(&1), "{k:?}");
+    let overdue: Value = hook
+        .accepted()
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).unwrap())
+        .find(|v| v["kind"] == "review_overdue")
+        .unwrap();
+    assert_eq!(overdue["event"]["requester"], "alice");
+    assert_eq!(overdue["severity"], "notice");
+    let rows = w.store.audit_rows(0, 1000).await.unwrap();
+    assert!(rows.iter().any(|r| r.kind == "grant_expiring"));
+    assert!(rows.iter().any(|r| r.kind == "review_overdue"));
+}

@@ -30,6 +30,7 @@ on_both_backends!(
     the_outbox_is_written_with_its_event_and_tracks_delivery,
     outbox_claims_exclude_each_other_and_settle_once,
     a_dead_letter_is_audited_and_alerted_in_one_transaction,
+    a_reminder_is_committed_once,
     credentials_are_recorded_as_key_id_and_token_hash_only,
     the_audit_log_refuses_updates_and_deletes,
     grants_are_found_by_grant_id,
@@ -707,6 +708,51 @@ async fn a_dead_letter_is_audited_and_alerted_in_one_transaction(t: TestStore) {
     };
     assert!(t.store.outbox_settle(m.id, "w", settle).await.is_err());
     assert_eq!(t.store.outbox_dead_letters(10).await.unwrap().len(), 1);
+}
+
+async fn a_reminder_is_committed_once(t: TestStore) {
+    let b = broker(&t.store, &clock());
+    let out = b
+        .submit(new_request(
+            "alice",
+            "investigate",
+            "111111111111",
+            60,
+            "INC-1",
+        ))
+        .await
+        .unwrap();
+    let entry = |at| AuditEntry {
+        at,
+        actor: Actor::System,
+        request_version: None,
+        event: AuditEvent::RequestCancelled(RequestCancelled {
+            request: out.request.id.clone(),
+            by: user("alice"),
+            reason: "stand-in event".into(),
+        }),
+    };
+    let commit = |at| Commit {
+        write: None,
+        audit: vec![entry(at)],
+        outbox: Vec::new(),
+    };
+    assert!(t.store.commit_once("k:1", commit(T0)).await.unwrap());
+    assert!(!t.store.commit_once("k:1", commit(T0)).await.unwrap());
+    assert!(t.store.commit_once("k:2", commit(T0)).await.unwrap());
+    assert_eq!(t.store.audit_head().await.unwrap().unwrap().seq, 3);
+    // A commit that fails after the key was written leaves the key unused.
+    let mut bad = commit(T0);
+    bad.outbox.push(breakglass_core::notify::Notification {
+        audit_index: 3,
+        kind: "broken".into(),
+        severity: breakglass_core::audit::Severity::Info,
+        audience: Vec::new(),
+        subject: "points at a missing audit entry".into(),
+    });
+    assert!(t.store.commit_once("k:3", bad).await.is_err());
+    assert!(t.store.commit_once("k:3", commit(T0)).await.unwrap());
+    verify_chain(&t.store).await.unwrap();
 }
 
 async fn credentials_are_recorded_as_key_id_and_token_hash_only(t: TestStore) {
