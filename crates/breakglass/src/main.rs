@@ -35,6 +35,8 @@ enum Command {
     Config(cmd::config::Args),
     /// Report least-privilege findings on the config.
     Lint(cmd::lint::Args),
+    /// Inspect notification delivery: what waits in the outbox, what was dead-lettered.
+    Notify(cmd::notify::Args),
     /// Render the config as CloudFormation, Terraform JSON and raw IAM JSON.
     Plan(cmd::plan::Args),
     /// Work with IAM policies offline: evaluate conformance cases, lint, size, list actions.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Completions(args) => cmd::completions::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Lint(args) => cmd::lint::run(args),
+        Command::Notify(args) => cmd::notify::run(args),
         Command::Plan(args) => cmd::plan::run(args),
         Command::Policy(args) => cmd::policy::run(args),
         Command::Scan(args) => cmd::scan::run(args),

@@ -84,7 +84,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     })
 }
 
-async fn open(url: &str) -> anyhow::Result<SqlStore> {
+pub(crate) async fn open(url: &str) -> anyhow::Result<SqlStore> {
     match SqlStore::open_existing(url).await {
         Ok(store) => Ok(store),
         // The database is there but unreachable or unreadable: a dependency failed.

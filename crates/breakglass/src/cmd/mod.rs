@@ -5,6 +5,7 @@ pub mod audit;
 pub mod completions;
 pub mod config;
 pub mod lint;
+pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod scan;
