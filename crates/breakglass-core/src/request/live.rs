@@ -126,17 +126,18 @@ pub(super) fn request_extension(
     if grant.pending_extension.is_some() {
         return Err(TransitionError::ExtensionPending(request.id.clone()));
     }
-    let total = grant.end + add - grant.start;
     let playbook = playbook(env.rules, &request.spec.playbook)?;
-    if total > playbook.max_duration {
+    // Checked: `add` comes from the caller and may be absurdly large.
+    let total = (grant.end - grant.start).checked_add(add);
+    let Some(total) = total.filter(|t| *t <= playbook.max_duration) else {
         return Err(TransitionError::BadDuration {
-            requested: total,
+            requested: total.unwrap_or(Duration::MAX),
             bound: format!(
                 "playbook `{}` allows at most {} in total; submit a new request",
                 playbook.id, playbook.max_duration
             ),
         });
-    }
+    };
     let spec = &request.spec;
     let decision = permit(
         env,
