@@ -2,3 +2,6 @@
 //!
 //! Architecture invariant: only this crate knows HTTP. Handlers are thin: they authenticate,
 //! call the domain through the store, and render the result.
+
+pub mod auth;
+pub mod system;

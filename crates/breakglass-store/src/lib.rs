@@ -9,6 +9,7 @@
 //! Architecture invariant: only this crate knows SQL. Every state change and its audit
 //! record commit in one transaction, or neither does.
 
+mod auth;
 mod backend;
 mod codec;
 mod open;
@@ -26,6 +27,7 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use auth::{AuthWrite, TokenRecord, UserRecord};
 pub use open::{Backend, OpenError, OpenOptions, redact_url};
 
 /// The SQLite backend.
@@ -70,6 +72,8 @@ impl PgStore {
 
 backend::store_impl!(SqliteStore, Sqlite);
 backend::store_impl!(PgStore, Postgres);
+auth::auth_impl!(SqliteStore, Sqlite);
+auth::auth_impl!(PgStore, Postgres);
 
 /// A store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -134,6 +138,36 @@ impl SqlStore {
             Inner::Sqlite(_) => Backend::Sqlite,
             Inner::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// The local user `username`.
+    pub async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        dispatch!(self, s => s.user(username).await)
+    }
+
+    /// Every local user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        dispatch!(self, s => s.users().await)
+    }
+
+    /// The API token whose SHA-256 is `sha256` (hex), revoked or not.
+    pub async fn token_by_hash(&self, sha256: &str) -> Result<Option<TokenRecord>, StoreError> {
+        dispatch!(self, s => s.token_by_hash(sha256).await)
+    }
+
+    /// The API tokens of `username`, newest first.
+    pub async fn tokens(&self, username: &str) -> Result<Vec<TokenRecord>, StoreError> {
+        dispatch!(self, s => s.tokens(username).await)
+    }
+
+    /// Applies authentication changes and appends their audit records in one transaction
+    /// (`audit` must not be empty: an unaudited authentication change is refused).
+    pub async fn auth_commit(
+        &self,
+        writes: Vec<AuthWrite>,
+        audit: Vec<breakglass_core::audit::AuditEntry>,
+    ) -> Result<Committed, StoreError> {
+        dispatch!(self, s => s.auth_commit(writes, audit).await)
     }
 
     /// Closes every connection (waiting for checked-out ones to come back).

@@ -236,6 +236,67 @@ pub struct ActionRefused {
     pub reason: String,
 }
 
+/// A local user account was created (the first admin from the command line, or by an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCreated {
+    pub username: Username,
+    pub admin: bool,
+}
+
+/// A user signed in with their password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginSucceeded {
+    pub username: Username,
+    pub address: String,
+}
+
+/// A sign-in was refused (unknown user, wrong password, too many attempts). The name is the
+/// one typed, which may not be a valid username.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginFailed {
+    pub username: String,
+    pub address: String,
+    pub reason: String,
+}
+
+/// A personal API token was created. Only its id is recorded, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCreated {
+    pub username: Username,
+    pub token: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// A personal API token was revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub username: Username,
+    pub token: String,
+}
+
+/// A user enrolled (or re-enrolled) a TOTP authenticator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnrolled {
+    pub username: Username,
+}
+
+/// A TOTP code was accepted as a step-up (the code is recorded as used).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpVerified {
+    pub username: Username,
+    pub purpose: String,
+}
+
+/// A TOTP code was refused (wrong, replayed, or no authenticator enrolled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpFailed {
+    pub username: Username,
+    pub purpose: String,
+    pub reason: String,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -258,6 +319,14 @@ pub enum AuditEvent {
     ReviewCompleted(ReviewCompleted),
     CredentialsIssued(CredentialsIssued),
     ActionRefused(ActionRefused),
+    UserCreated(UserCreated),
+    LoginSucceeded(LoginSucceeded),
+    LoginFailed(LoginFailed),
+    TokenCreated(TokenCreated),
+    TokenRevoked(TokenRevoked),
+    TotpEnrolled(TotpEnrolled),
+    TotpVerified(TotpVerified),
+    TotpFailed(TotpFailed),
 }
 
 macro_rules! from_event {
@@ -289,6 +358,14 @@ from_event!(
     ReviewCompleted,
     CredentialsIssued,
     ActionRefused,
+    UserCreated,
+    LoginSucceeded,
+    LoginFailed,
+    TokenCreated,
+    TokenRevoked,
+    TotpEnrolled,
+    TotpVerified,
+    TotpFailed,
 );
 
 impl AuditEvent {
@@ -313,6 +390,14 @@ impl AuditEvent {
             Self::ReviewCompleted(_) => "review_completed",
             Self::CredentialsIssued(_) => "credentials_issued",
             Self::ActionRefused(_) => "action_refused",
+            Self::UserCreated(_) => "user_created",
+            Self::LoginSucceeded(_) => "login_succeeded",
+            Self::LoginFailed(_) => "login_failed",
+            Self::TokenCreated(_) => "token_created",
+            Self::TokenRevoked(_) => "token_revoked",
+            Self::TotpEnrolled(_) => "totp_enrolled",
+            Self::TotpVerified(_) => "totp_verified",
+            Self::TotpFailed(_) => "totp_failed",
         }
     }
 
@@ -337,6 +422,14 @@ impl AuditEvent {
             Self::ReviewCompleted(e) => Some(&e.request),
             Self::CredentialsIssued(e) => Some(&e.request),
             Self::ActionRefused(e) => e.request.as_ref(),
+            Self::UserCreated(_)
+            | Self::LoginSucceeded(_)
+            | Self::LoginFailed(_)
+            | Self::TokenCreated(_)
+            | Self::TokenRevoked(_)
+            | Self::TotpEnrolled(_)
+            | Self::TotpVerified(_)
+            | Self::TotpFailed(_) => None,
         }
     }
 
@@ -351,7 +444,10 @@ impl AuditEvent {
             Self::ActionRefused(_)
             | Self::RequestDenied(_)
             | Self::GrantRevoked(_)
-            | Self::ExtensionDenied(_) => Severity::Notice,
+            | Self::ExtensionDenied(_)
+            | Self::LoginFailed(_)
+            | Self::TotpFailed(_)
+            | Self::TokenRevoked(_) => Severity::Notice,
             _ => Severity::Info,
         }
     }

@@ -44,7 +44,10 @@ pub fn ocsf_event(record: &AuditRecord, hash: &Sha256Digest) -> Result<Value, Ca
         Severity::Critical => (5, "Critical"),
     };
     let (status_id, status) = match event {
-        AuditEvent::ActionRefused(_) | AuditEvent::RequestDenied(_) => (2, "Failure"),
+        AuditEvent::ActionRefused(_)
+        | AuditEvent::RequestDenied(_)
+        | AuditEvent::LoginFailed(_)
+        | AuditEvent::TotpFailed(_) => (2, "Failure"),
         _ => (1, "Success"),
     };
     let time_ms = record.at.unix_timestamp_nanos() / 1_000_000;
