@@ -2,3 +2,11 @@
 //!
 //! Architecture invariant: only this crate knows HTTP. Handlers are thin: they authenticate,
 //! call the domain through the store, and render the result.
+
+pub mod access;
+pub mod clock;
+pub mod worker;
+
+pub use access::{Access, AccessError};
+pub use clock::{RandomIds, SystemClock};
+pub use worker::{Worker, WorkerConfig};

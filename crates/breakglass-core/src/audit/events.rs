@@ -194,6 +194,19 @@ pub struct GrantRevoked {
     pub decision: Decision,
 }
 
+/// Every session of a role issued before `cutoff` was cut off (`AWSRevokeOlderSessions`),
+/// whoever held it: the "revoke all" of an incident responder who no longer trusts any
+/// session of the role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleSessionsRevoked {
+    pub role_arn: RoleArn,
+    /// Sessions whose token was issued before this time are denied everything.
+    #[serde(with = "time::serde::rfc3339")]
+    pub cutoff: OffsetDateTime,
+    pub by: Username,
+    pub reason: String,
+}
+
 /// Access ran out (a grant reached its end, or an approved request was never activated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantExpired {
@@ -258,6 +271,7 @@ pub enum AuditEvent {
     ReviewCompleted(ReviewCompleted),
     CredentialsIssued(CredentialsIssued),
     ActionRefused(ActionRefused),
+    RoleSessionsRevoked(RoleSessionsRevoked),
 }
 
 macro_rules! from_event {
@@ -289,6 +303,7 @@ from_event!(
     ReviewCompleted,
     CredentialsIssued,
     ActionRefused,
+    RoleSessionsRevoked,
 );
 
 impl AuditEvent {
@@ -313,6 +328,7 @@ impl AuditEvent {
             Self::ReviewCompleted(_) => "review_completed",
             Self::CredentialsIssued(_) => "credentials_issued",
             Self::ActionRefused(_) => "action_refused",
+            Self::RoleSessionsRevoked(_) => "role_sessions_revoked",
         }
     }
 
@@ -337,6 +353,7 @@ impl AuditEvent {
             Self::ReviewCompleted(e) => Some(&e.request),
             Self::CredentialsIssued(e) => Some(&e.request),
             Self::ActionRefused(e) => e.request.as_ref(),
+            Self::RoleSessionsRevoked(_) => None,
         }
     }
 
@@ -349,6 +366,7 @@ impl AuditEvent {
                 Severity::Critical
             }
             Self::ActionRefused(_)
+            | Self::RoleSessionsRevoked(_)
             | Self::RequestDenied(_)
             | Self::GrantRevoked(_)
             | Self::ExtensionDenied(_) => Severity::Notice,
