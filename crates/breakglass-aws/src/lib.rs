@@ -6,7 +6,13 @@
 //! accounts into that vocabulary and carries the decided changes out.
 //!
 //! Organised by concern: [`sdk`] builds the one shared SDK configuration and reaches other
-//! accounts; [`provision`] converges accounts to a config (`breakglass apply`).
+//! accounts; [`provision`] converges accounts to a config (`breakglass apply`); [`cloud`]
+//! implements the core's `Cloud` port (STS `AssumeRole`, the revocation policies, console
+//! sign-in through the federation endpoint).
 
+pub mod cloud;
+mod federation;
 pub mod provision;
 pub mod sdk;
+
+pub use cloud::{AwsCloud, FederationOptions};

@@ -9,6 +9,7 @@
 //! Architecture invariant: only this crate knows SQL. Every state change and its audit
 //! record commit in one transaction, or neither does.
 
+mod access;
 mod auth;
 mod backend;
 mod codec;
@@ -18,10 +19,12 @@ mod query;
 use std::sync::Arc;
 
 use breakglass_core::audit::{ChainHead, StoredAuditRow};
+use breakglass_core::model::RoleArn;
 use breakglass_core::model::{GrantId, RequestId};
 use breakglass_core::notify::OutboxMessage;
-use breakglass_core::ports::{Commit, Committed, Store, StoreError, Versioned};
+use breakglass_core::ports::{AccessStore, Commit, Committed, Store, StoreError, Versioned};
 use breakglass_core::request::AccessRequest;
+use breakglass_core::revocation::RevocationEntry;
 use breakglass_core::session::{RequestFilter, Session, SessionQuery, SessionSummary};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use time::OffsetDateTime;
@@ -52,6 +55,11 @@ impl SqliteStore {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok((Some(gate), tx))
     }
+
+    /// Queues a single-statement write behind this process's other writers.
+    async fn write_gate(&self) -> Option<OwnedMutexGuard<()>> {
+        Some(Arc::clone(&self.write_gate).lock_owned().await)
+    }
 }
 
 /// The PostgreSQL backend.
@@ -68,12 +76,19 @@ impl PgStore {
     ) -> Result<(Option<OwnedMutexGuard<()>>, Transaction<'static, Postgres>), sqlx::Error> {
         Ok((None, self.pool.begin().await?))
     }
+
+    /// PostgreSQL needs no process-side queue.
+    async fn write_gate(&self) -> Option<OwnedMutexGuard<()>> {
+        None
+    }
 }
 
 backend::store_impl!(SqliteStore, Sqlite);
 backend::store_impl!(PgStore, Postgres);
 auth::auth_impl!(SqliteStore, Sqlite);
 auth::auth_impl!(PgStore, Postgres);
+access::access_impl!(SqliteStore, Sqlite);
+access::access_impl!(PgStore, Postgres);
 
 /// A store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -249,5 +264,36 @@ impl Store for SqlStore {
         retry_at: OffsetDateTime,
     ) -> Result<(), StoreError> {
         dispatch!(self, s => s.outbox_failed(id, error, retry_at).await)
+    }
+}
+
+impl AccessStore for SqlStore {
+    async fn add_revocation(&self, entry: &RevocationEntry) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_revocation(entry).await)
+    }
+
+    async fn revocations(
+        &self,
+        role: Option<&RoleArn>,
+    ) -> Result<Vec<RevocationEntry>, StoreError> {
+        dispatch!(self, s => s.revocations(role).await)
+    }
+
+    async fn remove_revocations(&self, entries: &[RevocationEntry]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.remove_revocations(entries).await)
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.take_lease(name, holder, now, until).await)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.release_lease(name, holder).await)
     }
 }

@@ -11,5 +11,6 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod cloud;
 mod emulator;
 mod provision;

@@ -194,6 +194,19 @@ pub struct GrantRevoked {
     pub decision: Decision,
 }
 
+/// Every session of a role issued before `cutoff` was cut off (`AWSRevokeOlderSessions`),
+/// whoever held it: the "revoke all" of an incident responder who no longer trusts any
+/// session of the role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleSessionsRevoked {
+    pub role_arn: RoleArn,
+    /// Sessions whose token was issued before this time are denied everything.
+    #[serde(with = "time::serde::rfc3339")]
+    pub cutoff: OffsetDateTime,
+    pub by: Username,
+    pub reason: String,
+}
+
 /// Access ran out (a grant reached its end, or an approved request was never activated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantExpired {
@@ -327,6 +340,7 @@ pub enum AuditEvent {
     TotpEnrolled(TotpEnrolled),
     TotpVerified(TotpVerified),
     TotpFailed(TotpFailed),
+    RoleSessionsRevoked(RoleSessionsRevoked),
 }
 
 macro_rules! from_event {
@@ -366,6 +380,7 @@ from_event!(
     TotpEnrolled,
     TotpVerified,
     TotpFailed,
+    RoleSessionsRevoked,
 );
 
 impl AuditEvent {
@@ -398,6 +413,7 @@ impl AuditEvent {
             Self::TotpEnrolled(_) => "totp_enrolled",
             Self::TotpVerified(_) => "totp_verified",
             Self::TotpFailed(_) => "totp_failed",
+            Self::RoleSessionsRevoked(_) => "role_sessions_revoked",
         }
     }
 
@@ -430,6 +446,7 @@ impl AuditEvent {
             | Self::TotpEnrolled(_)
             | Self::TotpVerified(_)
             | Self::TotpFailed(_) => None,
+            Self::RoleSessionsRevoked(_) => None,
         }
     }
 
@@ -442,6 +459,7 @@ impl AuditEvent {
                 Severity::Critical
             }
             Self::ActionRefused(_)
+            | Self::RoleSessionsRevoked(_)
             | Self::RequestDenied(_)
             | Self::GrantRevoked(_)
             | Self::ExtensionDenied(_)

@@ -33,9 +33,9 @@ pub fn ocsf_event(record: &AuditRecord, hash: &Sha256Digest) -> Result<Value, Ca
         AuditEvent::GrantActivated(_)
         | AuditEvent::BreakGlassActivated(_)
         | AuditEvent::GrantExtended(_) => (ACTIVITY_ASSIGN, "Assign Privileges".to_owned()),
-        AuditEvent::GrantRevoked(_) | AuditEvent::GrantExpired(_) => {
-            (ACTIVITY_REVOKE, "Revoke Privileges".to_owned())
-        }
+        AuditEvent::GrantRevoked(_)
+        | AuditEvent::GrantExpired(_)
+        | AuditEvent::RoleSessionsRevoked(_) => (ACTIVITY_REVOKE, "Revoke Privileges".to_owned()),
         other => (ACTIVITY_OTHER, other.kind().to_owned()),
     };
     let (severity_id, severity) = match event.severity() {
@@ -116,6 +116,7 @@ fn role(event: &AuditEvent) -> Option<String> {
         AuditEvent::GrantActivated(e) => Some(e.role_arn.to_string()),
         AuditEvent::BreakGlassActivated(e) => Some(e.role_arn.to_string()),
         AuditEvent::GrantRevoked(e) => Some(e.role_arn.to_string()),
+        AuditEvent::RoleSessionsRevoked(e) => Some(e.role_arn.to_string()),
         _ => None,
     }
 }

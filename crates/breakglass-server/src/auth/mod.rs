@@ -22,7 +22,7 @@ use breakglass_core::ports::{Clock, StoreError};
 use breakglass_store::{AuthWrite, SqlStore, TokenRecord, UserRecord};
 use time::{Duration, OffsetDateTime};
 
-use crate::system::random_hex;
+use crate::random::random_hex;
 use limit::{Limits, RateLimiter};
 use seal::SealKey;
 
@@ -390,7 +390,7 @@ impl Auth {
 
     /// Enrols a new TOTP authenticator for `who` (replacing any previous one).
     pub async fn enroll_totp(&self, who: &Username) -> Result<Enrolment, AuthError> {
-        let seed = crate::system::random_bytes(totp::SEED_BYTES);
+        let seed = crate::random::random_bytes(totp::SEED_BYTES);
         let sealed = self.key.seal(who.as_str(), &seed);
         let write = AuthWrite::SetTotp {
             username: who.to_string(),

@@ -3,7 +3,7 @@
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::system::random_bytes;
+use crate::random::random_bytes;
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -50,5 +50,5 @@ pub fn verify(password: &str, phc: &str) -> bool {
 /// A hash of a random password, verified against when the user does not exist so that a
 /// login for an unknown name takes as long as one for a known name.
 pub fn decoy_hash() -> String {
-    hash(&crate::system::random_hex(16)).unwrap_or_default()
+    hash(&crate::random::random_hex(16)).unwrap_or_default()
 }

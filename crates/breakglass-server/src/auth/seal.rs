@@ -6,7 +6,7 @@ use std::fmt;
 
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 
-use crate::system::random_bytes;
+use crate::random::random_bytes;
 
 /// The sealing key. `Debug` never shows it.
 pub struct SealKey(LessSafeKey);
