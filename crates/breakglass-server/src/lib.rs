@@ -4,6 +4,7 @@
 //! call the domain through the store, and render the result.
 
 pub mod access;
+pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod random;

@@ -10,4 +10,5 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod api;
 mod auth;
