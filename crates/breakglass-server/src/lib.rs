@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod random;
+pub mod serve;
 pub mod worker;
 
 pub use access::{Access, AccessError};

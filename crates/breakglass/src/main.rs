@@ -27,6 +27,37 @@ struct Cli {
 enum Command {
     /// Verify or export the broker's hash-chained audit log.
     Audit(cmd::audit::Args),
+    /// Start the grant of an approved request; prints the grant id.
+    Activate(cmd::client::IdArgs),
+    /// Approve a pending request (TOTP step-up; the approval is bound to what you saw).
+    Approve(cmd::client::ApproveArgs),
+    /// Take emergency access at once, without approvers (TOTP step-up; alerts everyone).
+    #[command(name = "break-glass")]
+    BreakGlass(cmd::client::BreakGlassArgs),
+    /// Open the AWS console as a grant's role: prints a federation sign-in URL.
+    Console(cmd::client::GrantArgs),
+    /// Print a grant's credentials as `credential_process` JSON (for ~/.aws/config).
+    Creds(cmd::client::GrantArgs),
+    /// Deny a pending request.
+    Deny(cmd::client::ReasonArgs),
+    /// Run a command with a grant's credentials in its environment only.
+    Exec(cmd::client::ExecArgs),
+    /// Sign in to a broker; stores an API token in your config directory (mode 0600).
+    Login(cmd::client::LoginArgs),
+    /// Ask for access through a playbook (`--wait` blocks until approved or denied).
+    Request(cmd::client::RequestArgs),
+    /// Sign off the post-incident review of a break-glass use.
+    Review(cmd::client::ReviewArgs),
+    /// Revoke a grant (`--grant`) or every session of a role (`--role`, admins).
+    Revoke(cmd::client::RevokeArgs),
+    /// Run the broker: HTTP API and expiry worker.
+    Serve(Box<cmd::serve::Args>),
+    /// Show one request or list recent ones.
+    Status(cmd::client::StatusArgs),
+    /// Enrol a TOTP authenticator.
+    Totp(cmd::client::TotpArgs),
+    /// Manage local users in the store directly (bootstrap the first admin).
+    User(cmd::serve::UserArgs),
     /// Converge the AWS accounts to the config (prints the diff first; `--dry-run` stops there).
     Apply(cmd::apply::Args),
     /// Print a shell completion script.
@@ -51,6 +82,21 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Audit(args) => cmd::audit::run(args),
         Command::Apply(args) => cmd::apply::run(args),
+        Command::Activate(args) => cmd::client::activate(args),
+        Command::Approve(args) => cmd::client::approve(args),
+        Command::BreakGlass(args) => cmd::client::break_glass(args),
+        Command::Console(args) => cmd::client::console(args),
+        Command::Creds(args) => cmd::client::creds(args),
+        Command::Deny(args) => cmd::client::deny(args),
+        Command::Exec(args) => cmd::client::exec(args),
+        Command::Login(args) => cmd::client::login(args),
+        Command::Request(args) => cmd::client::request(args),
+        Command::Review(args) => cmd::client::review(args),
+        Command::Revoke(args) => cmd::client::revoke(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Status(args) => cmd::client::status(args),
+        Command::Totp(args) => cmd::client::totp(args),
+        Command::User(args) => cmd::serve::run_user(args),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Lint(args) => cmd::lint::run(args),

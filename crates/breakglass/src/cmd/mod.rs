@@ -2,10 +2,12 @@
 
 pub mod apply;
 pub mod audit;
+pub mod client;
 pub mod completions;
 pub mod config;
 pub mod lint;
 pub mod plan;
 pub mod policy;
 pub mod scan;
+pub mod serve;
 pub mod trail;
