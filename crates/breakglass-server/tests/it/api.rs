@@ -428,6 +428,23 @@ async fn refusals_have_clear_errors() {
         .await;
     assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
 
+    // Absurd token lifetimes are refused, not overflowed.
+    let (s, v) = api
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&alice),
+            Some(json!({"name": "x", "ttl_hours": i64::MAX})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ttl_hours")
+    );
+
     // An expired token.
     api.clock.advance(Duration::hours(13));
     let (s, v) = api.call("GET", "/api/v1/me", Some(&bob), None).await;
