@@ -15,12 +15,34 @@ pub struct Fixture {
     pub store: SqlStore,
     pub clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
+    _schema: Option<breakglass_testkit::postgres::TestSchema>,
 }
 
 pub async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bg.db").display());
-    let store = SqlStore::open(&url).await.unwrap();
+    with_store(SqlStore::open(&url).await.unwrap(), dir, None)
+}
+
+/// The fixture on a throwaway PostgreSQL schema, when `BREAKGLASS_TEST_POSTGRES_URL` is set.
+pub async fn postgres_fixture() -> Option<Fixture> {
+    let server = breakglass_testkit::postgres::server_url()?;
+    let schema = breakglass_testkit::postgres::TestSchema::create(&server)
+        .await
+        .unwrap();
+    let store = SqlStore::open(schema.url()).await.unwrap();
+    Some(with_store(
+        store,
+        tempfile::tempdir().unwrap(),
+        Some(schema),
+    ))
+}
+
+fn with_store(
+    store: SqlStore,
+    dir: tempfile::TempDir,
+    schema: Option<breakglass_testkit::postgres::TestSchema>,
+) -> Fixture {
     let clock = Arc::new(ManualClock::new(datetime!(2024-03-01 12:00:00 UTC)));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
     let c: Arc<dyn Clock> = clock.clone();
@@ -30,6 +52,7 @@ pub async fn fixture() -> Fixture {
         store,
         clock,
         _dir: dir,
+        _schema: schema,
     }
 }
 
@@ -187,7 +210,17 @@ async fn revoked_tokens_stop_working() {
 
 #[tokio::test]
 async fn totp_codes_verify_once_and_wrong_codes_are_audited() {
-    let f = fixture().await;
+    totp_once(fixture().await).await;
+}
+
+#[tokio::test]
+async fn totp_codes_verify_once_on_postgres() {
+    if let Some(f) = postgres_fixture().await {
+        totp_once(f).await;
+    }
+}
+
+async fn totp_once(f: Fixture) {
     f.auth
         .add_user("alice", "correct horse battery", false, None)
         .await
