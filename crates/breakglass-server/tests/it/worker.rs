@@ -1,0 +1,287 @@
+//! The expiry worker: grants that end while no broker runs are ended and audited by the
+//! next pass, revocation entries are pruned once their sessions are over, and with several
+//! replicas on one database each job runs on one of them only.
+
+use std::sync::Arc;
+
+use breakglass_core::ports::{AccessStore, Clock, ManualClock};
+use breakglass_core::revocation::REVOCATIONS_POLICY;
+use breakglass_server::{Access, Worker, WorkerConfig};
+use breakglass_store::SqlStore;
+use time::Duration;
+
+use crate::support::{
+    self, FakeCloud, TestStore, active_grant, audit_count, broker, clock, investigate, user,
+};
+
+type TestAccess =
+    Access<SqlStore, FakeCloud, Arc<ManualClock>, breakglass_core::ports::SequentialIds>;
+
+fn access(store: &SqlStore, clock: &Arc<ManualClock>, prefix: &str) -> Arc<TestAccess> {
+    Arc::new(Access::new(
+        Arc::new(broker(store, clock, prefix)),
+        FakeCloud::new(clock),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_that_end_while_no_worker_runs_are_ended_and_audited_by_the_next_run() {
+    let TestStore {
+        store, url, _dir, ..
+    } = support::sqlite().await;
+    let clock = clock();
+    let first = access(&store, &clock, "a");
+    let ended = active_grant(first.broker(), "alice", 60).await;
+    let revoked = active_grant(first.broker(), "erin", 60).await;
+    first.credentials(&revoked, &user("erin")).await.unwrap();
+    first.revoke(&revoked, user("bob"), "done").await.unwrap();
+    let written = first
+        .cloud()
+        .policy("SecurityAnalyst", REVOCATIONS_POLICY)
+        .unwrap();
+    let pending = first
+        .broker()
+        .submit(investigate("alice", 30))
+        .await
+        .unwrap()
+        .request
+        .id;
+    store.close().await;
+    drop(first);
+
+    // The broker is down for two hours; then a new process opens the same database.
+    clock.advance(Duration::hours(2));
+    let store = SqlStore::open(&url).await.unwrap();
+    let second = access(&store, &clock, "b");
+    // The revocation policy is still on the role, as AWS would still hold it.
+    second.cloud().policies.lock().unwrap().insert(
+        ("SecurityAnalyst".to_owned(), REVOCATIONS_POLICY.to_owned()),
+        written,
+    );
+    let entries = store.revocations(None).await.unwrap();
+    assert_eq!(
+        entries.len(),
+        1,
+        "the revocation entry survived the restart"
+    );
+    let worker = Worker::new(Arc::clone(&second), WorkerConfig::new("replica-b"));
+    let pass = worker.run_once().await.unwrap();
+    let sweep = pass.sweep.unwrap();
+    assert_eq!(sweep.expired, vec![ended.clone()]);
+    assert_eq!(sweep.timed_out, vec![pending.clone()]);
+    assert_eq!(
+        audit_count(&store, "grant_expired", Some(ended.as_str())).await,
+        1
+    );
+    assert_eq!(
+        audit_count(&store, "request_timed_out", Some(pending.as_str())).await,
+        1
+    );
+    let syncs = pass.revocations.unwrap();
+    assert_eq!(syncs.len(), 1);
+    let sync = syncs[0].as_ref().unwrap();
+    assert_eq!(
+        (sync.entries, sync.pruned),
+        (0, 1),
+        "the ended session's entry is pruned"
+    );
+    assert!(store.revocations(None).await.unwrap().is_empty());
+    assert_eq!(
+        second.cloud().policy("SecurityAnalyst", REVOCATIONS_POLICY),
+        None
+    );
+
+    // A second pass finds nothing left to do.
+    let again = worker.run_once().await.unwrap();
+    assert_eq!(again.sweep.unwrap(), Default::default());
+    assert!(again.revocations.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_only() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = access(&store, &clock, "a");
+    let id = active_grant(a.broker(), "alice", 60).await;
+    let creds = a.credentials(&id, &user("alice")).await.unwrap();
+    let err = a.credentials(&id, &user("erin")).await.unwrap_err();
+    assert!(err.to_string().contains("only `alice` may use"), "{err}");
+    let revoked = a.revoke(&id, user("bob"), "contained").await.unwrap();
+    let entry = revoked.entry.unwrap();
+    assert_eq!(
+        entry.session_end,
+        creds.expiration + breakglass_server::access::ENTRY_MARGIN
+    );
+    let err = a.credentials(&id, &user("alice")).await.unwrap_err();
+    assert!(err.to_string().contains("is revoked, not active"), "{err}");
+    assert_eq!(*a.cloud().minted.lock().unwrap(), 1);
+
+    // Still needed until the session's end (plus margin), then pruned.
+    clock.advance(Duration::minutes(59));
+    assert_eq!(a.sync_all().await.unwrap()[0].as_ref().unwrap().entries, 1);
+    clock.advance(Duration::minutes(10));
+    let sync = a.sync_all().await.unwrap();
+    assert_eq!(sync[0].as_ref().unwrap().pruned, 1);
+    assert_eq!(
+        a.cloud().policy("SecurityAnalyst", REVOCATIONS_POLICY),
+        None
+    );
+}
+
+async fn leases_admit_one_holder(t: TestStore) {
+    let now = support::clock().now();
+    let s = &t.store;
+    assert!(
+        s.take_lease("sweep", "a", now, now + Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.take_lease("sweep", "b", now, now + Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+    // The holder renews.
+    assert!(
+        s.take_lease("sweep", "a", now, now + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    // After the lease ran out, another replica takes over.
+    let later = now + Duration::seconds(61);
+    assert!(
+        s.take_lease("sweep", "b", later, later + Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.take_lease("sweep", "a", later, later + Duration::seconds(30))
+            .await
+            .unwrap()
+    );
+    // Release, and anyone may take it.
+    s.release_lease("sweep", "a").await.unwrap();
+    assert!(!s.take_lease("sweep", "a", later, later).await.unwrap());
+    s.release_lease("sweep", "b").await.unwrap();
+    assert!(s.take_lease("sweep", "a", later, later).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_admit_one_holder_on_sqlite() {
+    leases_admit_one_holder(support::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_admit_one_holder_on_postgres() {
+    let Some(t) = support::postgres().await else {
+        eprintln!("skipped: {} is not set", breakglass_testkit::postgres::ENV);
+        return;
+    };
+    leases_admit_one_holder(t).await;
+}
+
+/// Two broker processes (two pools) on one PostgreSQL database, each with its worker,
+/// running passes concurrently: each job runs on one replica per lease period, and every
+/// due grant is expired and audited exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_one_postgres_database_never_run_a_job_twice() {
+    let Some(t) = support::postgres().await else {
+        eprintln!("skipped: {} is not set", breakglass_testkit::postgres::ENV);
+        return;
+    };
+    let clock = clock();
+    let other = SqlStore::open(&t.url).await.unwrap();
+    let a = access(&t.store, &clock, "a");
+    let b = access(&other, &clock, "b");
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let acc = if i % 2 == 0 { &a } else { &b };
+        ids.push(active_grant(acc.broker(), "alice", 15).await);
+    }
+    clock.advance(Duration::minutes(20));
+
+    let mut config_a = WorkerConfig::new("replica-a");
+    config_a.sweep_limit = 3;
+    let mut config_b = WorkerConfig::new("replica-b");
+    config_b.sweep_limit = 3;
+    let wa = Arc::new(Worker::new(Arc::clone(&a), config_a));
+    let wb = Arc::new(Worker::new(Arc::clone(&b), config_b));
+    let mut ran_a = 0;
+    let mut ran_b = 0;
+    let mut expired = Vec::new();
+    for _ in 0..6 {
+        let (pa, pb) = tokio::join!(wa.run_once(), wb.run_once());
+        let (pa, pb) = (pa.unwrap(), pb.unwrap());
+        assert!(
+            pa.sweep.is_none() || pb.sweep.is_none(),
+            "both replicas ran the sweep in the same period"
+        );
+        assert!(pa.revocations.is_none() || pb.revocations.is_none());
+        if let Some(s) = pa.sweep {
+            ran_a += 1;
+            expired.extend(s.expired);
+        }
+        if let Some(s) = pb.sweep {
+            ran_b += 1;
+            expired.extend(s.expired);
+        }
+    }
+    assert_eq!(ran_a + ran_b, 6, "one replica ran the sweep every period");
+    expired.sort();
+    let mut want = ids.clone();
+    want.sort();
+    assert_eq!(expired, want, "every grant expired once, none twice");
+    for id in &ids {
+        assert_eq!(
+            audit_count(&t.store, "grant_expired", Some(id.as_str())).await,
+            1
+        );
+    }
+    // When the holder stops cleanly, the other replica takes over at once.
+    let holder = if ran_a > 0 { &a } else { &b };
+    for job in ["sweep", "revocations"] {
+        holder
+            .broker()
+            .store()
+            .release_lease(job, if ran_a > 0 { "replica-a" } else { "replica-b" })
+            .await
+            .unwrap();
+    }
+    let (pa, pb) = tokio::join!(wa.run_once(), wb.run_once());
+    let (pa, pb) = (pa.unwrap(), pb.unwrap());
+    assert!(pa.sweep.is_some() != pb.sweep.is_some());
+    other.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_loop_stops_cleanly_and_releases_its_leases() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = access(&store, &clock, "a");
+    let mut config = WorkerConfig::new("replica-a");
+    config.interval = std::time::Duration::from_millis(20);
+    let worker = Arc::new(Worker::new(a, config));
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let passes = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = Arc::clone(&passes);
+    let w = Arc::clone(&worker);
+    let task = tokio::spawn(async move {
+        w.run(rx, move |p| {
+            assert!(p.is_ok());
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        })
+        .await
+    });
+    while passes.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tx.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let now = clock.now();
+    assert!(
+        store
+            .take_lease("sweep", "someone-else", now, now)
+            .await
+            .unwrap()
+    );
+}
