@@ -285,3 +285,39 @@ async fn the_worker_loop_stops_cleanly_and_releases_its_leases() {
             .unwrap()
     );
 }
+
+/// Regression: a broker that stops between committing a revocation and recording its
+/// entry must not leave the grant's live sessions working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_interrupted_before_its_entry_is_completed_by_the_worker() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = access(&store, &clock, "a");
+    let id = active_grant(a.broker(), "alice", 60).await;
+    a.credentials(&id, &user("alice")).await.unwrap();
+    // The revocation is committed, then the process dies before the entry is written.
+    a.broker()
+        .revoke(&id, user("bob"), "contained")
+        .await
+        .unwrap();
+    assert!(store.revocations(None).await.unwrap().is_empty());
+    assert_eq!(
+        a.cloud().policy("SecurityAnalyst", REVOCATIONS_POLICY),
+        None
+    );
+
+    let worker = Worker::new(Arc::clone(&a), WorkerConfig::new("replica-a"));
+    let pass = worker.run_once().await.unwrap();
+    assert_eq!(pass.restored, vec![id.clone()]);
+    let policy = a
+        .cloud()
+        .policy("SecurityAnalyst", REVOCATIONS_POLICY)
+        .unwrap();
+    let grant = a.broker().get(&id).await.unwrap().value.grant.unwrap();
+    assert!(
+        policy.contains(&format!("{}:{}", support::FAKE_ROLE_ID, grant.id)),
+        "{policy}"
+    );
+    // Done once: the next pass restores nothing.
+    assert!(worker.run_once().await.unwrap().restored.is_empty());
+}
