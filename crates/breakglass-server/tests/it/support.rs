@@ -53,7 +53,10 @@ pub fn catalog() -> Catalog {
 
 /// A manual clock starting at the real time (STS, even emulated, stamps real times).
 pub fn clock() -> Arc<ManualClock> {
-    Arc::new(ManualClock::new(SystemClock.now()))
+    // Whole seconds, so durations computed from it are exact in assertions.
+    Arc::new(ManualClock::new(
+        SystemClock.now().replace_nanosecond(0).unwrap(),
+    ))
 }
 
 pub fn broker(store: &SqlStore, clock: &Arc<ManualClock>, prefix: &str) -> TestBroker {
@@ -108,6 +111,7 @@ pub struct FakeCloud {
     pub clock: Arc<ManualClock>,
     pub policies: Mutex<BTreeMap<(String, String), String>>,
     pub minted: Mutex<u32>,
+    pub last: Mutex<Option<IssueRequest>>,
 }
 
 impl FakeCloud {
@@ -116,6 +120,7 @@ impl FakeCloud {
             clock: Arc::clone(clock),
             policies: Mutex::new(BTreeMap::new()),
             minted: Mutex::new(0),
+            last: Mutex::new(None),
         }
     }
 
@@ -130,6 +135,7 @@ impl FakeCloud {
 
 impl Cloud for FakeCloud {
     async fn issue(&self, r: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
+        *self.last.lock().unwrap() = Some(r.clone());
         let mut n = self.minted.lock().unwrap();
         *n += 1;
         Ok(IssuedCredentials {

@@ -321,3 +321,56 @@ async fn a_revocation_interrupted_before_its_entry_is_completed_by_the_worker() 
     // Done once: the next pass restores nothing.
     assert!(worker.run_once().await.unwrap().restored.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_carry_the_grant_identity_and_last_its_remaining_time() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = access(&store, &clock, "a");
+    let id = active_grant(a.broker(), "alice", 60).await;
+    let grant = a.broker().get(&id).await.unwrap().value.grant.unwrap();
+    clock.advance(Duration::minutes(10));
+    let creds = a.credentials(&id, &user("alice")).await.unwrap();
+    let asked = a.cloud().last.lock().unwrap().clone().unwrap();
+    assert_eq!(asked.grant, grant.id);
+    assert_eq!(asked.source_identity, "alice");
+    assert_eq!(
+        asked.role_arn,
+        "arn:aws:iam::111111111111:role/incident-response/SecurityAnalyst"
+    );
+    let tags: Vec<(&str, &str)> = asked
+        .tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("IncidentId", "INC-2024-001"),
+            ("GrantId", grant.id.as_str()),
+            ("Requester", "alice")
+        ]
+    );
+    assert!(
+        asked
+            .session_policy
+            .unwrap()
+            .contains("cloudtrail:LookupEvents")
+    );
+    // 50 minutes left, less the 5-second clock allowance.
+    assert_eq!(asked.duration, Duration::minutes(50) - Duration::seconds(5));
+    assert!(creds.expiration < grant.end);
+    // The stored record holds the key id and the token's hash, never the token.
+    let stored = a.broker().get(&id).await.unwrap().value.grant.unwrap();
+    assert_eq!(stored.issued[0].access_key_id, creds.access_key_id);
+    assert_eq!(
+        stored.issued[0].session_token_sha256,
+        breakglass_core::canonical::Sha256Digest::of(creds.session_token.expose().as_bytes())
+    );
+
+    // Under STS's 15-minute minimum (plus the allowance) nothing is minted.
+    clock.advance(Duration::minutes(36));
+    let err = a.credentials(&id, &user("alice")).await.unwrap_err();
+    assert!(err.to_string().contains("900-second minimum"), "{err}");
+    assert_eq!(*a.cloud().minted.lock().unwrap(), 1);
+}
