@@ -374,3 +374,38 @@ async fn credentials_carry_the_grant_identity_and_last_its_remaining_time() {
     assert!(err.to_string().contains("900-second minimum"), "{err}");
     assert_eq!(*a.cloud().minted.lock().unwrap(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = access(&store, &clock, "a");
+    let big = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}}]}}"#,
+        "x".repeat(10_150)
+    );
+    a.cloud().policies.lock().unwrap().insert(
+        ("SecurityAnalyst".to_owned(), "Investigation".to_owned()),
+        big,
+    );
+    let id = active_grant(a.broker(), "alice", 60).await;
+    a.credentials(&id, &user("alice")).await.unwrap();
+    let err = a.revoke(&id, user("bob"), "contained").await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("will not mint credentials again"), "{msg}");
+    assert!(msg.contains("10240"), "{msg}");
+    assert!(msg.contains("AWSRevokeOlderSessions"), "{msg}");
+    assert_eq!(
+        a.cloud().policy("SecurityAnalyst", REVOCATIONS_POLICY),
+        None
+    );
+    // The grant is revoked all the same, and the entry is kept for the worker to retry.
+    assert!(a.credentials(&id, &user("alice")).await.is_err());
+    assert_eq!(store.revocations(None).await.unwrap().len(), 1);
+    let pass = Worker::new(Arc::clone(&a), WorkerConfig::new("replica-a"))
+        .run_once()
+        .await
+        .unwrap();
+    let syncs = pass.revocations.unwrap();
+    assert!(syncs[0].as_ref().unwrap_err().1.contains("10240"));
+}
