@@ -225,8 +225,18 @@ where
         destination: &str,
     ) -> Result<Secret, AccessError> {
         let creds = self.credentials(request, actor).await?;
-        let left = creds.expiration - self.now();
-        let duration = Duration::seconds(left.whole_seconds()).min(MAX_CONSOLE_SESSION);
+        // The console session lasts as long as the credentials, at most 12 hours. Credentials
+        // minted at STS's 900-second minimum have a few milliseconds less by now; the
+        // federation endpoint's minimum is also 900, so round those up.
+        let left = (creds.expiration - self.now()).whole_seconds();
+        let left = if (issuance::MIN_SESSION - issuance::SKEW_ALLOWANCE).whole_seconds() <= left
+            && left < issuance::MIN_SESSION.whole_seconds()
+        {
+            issuance::MIN_SESSION.whole_seconds()
+        } else {
+            left
+        };
+        let duration = Duration::seconds(left).min(MAX_CONSOLE_SESSION);
         Ok(self
             .cloud
             .console_url(&creds, duration, destination)

@@ -409,3 +409,37 @@ async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written
     let syncs = pass.revocations.unwrap();
     assert!(syncs[0].as_ref().unwrap_err().1.contains("10240"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_session_lasts_as_long_as_the_credentials() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = access(&store, &clock, "a");
+    let id = active_grant(a.broker(), "alice", 60).await;
+    let url = a
+        .console_url(&id, &user("alice"), "https://console.aws.amazon.com/")
+        .await
+        .unwrap();
+    assert_eq!(format!("{url:?}"), "Secret([redacted])");
+    assert!(
+        url.expose().contains("SessionDuration=3595&"),
+        "{}",
+        url.expose()
+    );
+    // The grant's last minutes: 905 seconds left gives 900-second credentials and console.
+    clock.advance(Duration::seconds(3_600 - 905));
+    let url = a
+        .console_url(&id, &user("alice"), "https://console.aws.amazon.com/")
+        .await
+        .unwrap();
+    assert!(
+        url.expose().contains("SessionDuration=900&"),
+        "{}",
+        url.expose()
+    );
+    assert!(
+        a.console_url(&id, &user("erin"), "https://console.aws.amazon.com/")
+            .await
+            .is_err()
+    );
+}
