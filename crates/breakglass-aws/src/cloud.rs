@@ -302,6 +302,11 @@ impl Cloud for AwsCloud {
     }
 
     async fn role_id(&self, role_name: &str) -> Result<String, CloudError> {
+        // Always asked afresh: a role deleted and re-created under the same name has a new
+        // id, and a deny on the old one would match nothing.
+        if let Ok(mut cache) = self.roles.lock() {
+            cache.remove(role_name);
+        }
         Ok(self.role_info(role_name).await?.id)
     }
 

@@ -44,6 +44,10 @@ use crate::clock::{RandomIds, SystemClock};
 /// clock runs ahead of the broker's.
 pub const ENTRY_MARGIN: Duration = Duration::minutes(5);
 
+/// How many requests one pass of [`Access::reconcile`] or [`Access::revoke_all`] reads (the
+/// store's cap).
+const RECONCILE_LIMIT: u32 = 1_000;
+
 /// The longest console session the federation endpoint grants.
 const MAX_CONSOLE_SESSION: Duration = Duration::hours(12);
 
@@ -221,8 +225,18 @@ where
         destination: &str,
     ) -> Result<Secret, AccessError> {
         let creds = self.credentials(request, actor).await?;
-        let left = creds.expiration - self.now();
-        let duration = Duration::seconds(left.whole_seconds()).min(MAX_CONSOLE_SESSION);
+        // The console session lasts as long as the credentials, at most 12 hours. Credentials
+        // minted at STS's 900-second minimum have a few milliseconds less by now; the
+        // federation endpoint's minimum is also 900, so round those up.
+        let left = (creds.expiration - self.now()).whole_seconds();
+        let left = if (issuance::MIN_SESSION - issuance::SKEW_ALLOWANCE).whole_seconds() <= left
+            && left < issuance::MIN_SESSION.whole_seconds()
+        {
+            issuance::MIN_SESSION.whole_seconds()
+        } else {
+            left
+        };
+        let duration = Duration::seconds(left).min(MAX_CONSOLE_SESSION);
         Ok(self
             .cloud
             .console_url(&creds, duration, destination)
@@ -333,6 +347,42 @@ where
         Ok(out)
     }
 
+    /// Restores the revocation entries of revoked grants whose sessions may still be live
+    /// but which have no entry: the broker stopped between committing a revocation and
+    /// recording its entry, or the entry could not be written then. Returns the requests
+    /// whose entries were restored (their roles' policies rewritten).
+    pub async fn reconcile(&self) -> Result<Vec<RequestId>, AccessError> {
+        let store = self.broker.store();
+        let have: std::collections::HashSet<_> = store
+            .revocations(None)
+            .await?
+            .into_iter()
+            .map(|e| (e.role_arn, e.grant))
+            .collect();
+        let filter = RequestFilter {
+            statuses: vec!["revoked".to_owned()],
+            limit: Some(RECONCILE_LIMIT),
+            ..RequestFilter::default()
+        };
+        let now = self.now();
+        let mut restored = Vec::new();
+        for r in store.requests(&filter).await? {
+            let r = r.value;
+            let Some(grant) = &r.grant else { continue };
+            let Some(last) = grant.issued.iter().map(|s| s.expires_at).max() else {
+                continue;
+            };
+            if last + ENTRY_MARGIN <= now
+                || have.contains(&(r.spec.role_arn.clone(), grant.id.clone()))
+            {
+                continue;
+            }
+            self.cut_off(&r).await?;
+            restored.push(r.id);
+        }
+        Ok(restored)
+    }
+
     /// The texts of role `role_name`'s inline policies other than `except`.
     async fn other_inline_policies(
         &self,
@@ -364,6 +414,7 @@ where
         let store = self.broker.store();
         let filter = RequestFilter {
             statuses: vec!["approved".to_owned(), "active".to_owned()],
+            limit: Some(RECONCILE_LIMIT),
             ..RequestFilter::default()
         };
         let mut revoked = Vec::new();

@@ -1,8 +1,7 @@
 //! The server's time and identifier sources: the system clock and random ids.
 //!
-//! The pure crates never read the clock or the OS random source; they ask the
-//! [`Clock`](breakglass_core::ports::Clock) and [`IdSource`](breakglass_core::ports::IdSource)
-//! ports, which this module implements for the running broker.
+//! The pure crates never read the clock or the OS random source; they ask the [`Clock`] and
+//! [`IdSource`] ports, which this module implements for the running broker.
 
 use breakglass_core::model::{GrantId, RequestId};
 use breakglass_core::ports::{Clock, IdSource};

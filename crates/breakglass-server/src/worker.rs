@@ -1,5 +1,6 @@
 //! The expiry worker: ends grants on time, times out pending requests, and keeps every
-//! role's revocation policy pruned and in step with the stored entries.
+//! role's revocation policy pruned and in step with the stored entries (restoring the entry
+//! of a revoked grant whose live sessions have none, e.g. after a crash mid-revocation).
 //!
 //! Everything it acts on lives in the store (request deadlines, revocation entries), so a
 //! broker that was down picks up on start what ended meanwhile: the first pass expires and
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use breakglass_core::broker::SweepReport;
 use breakglass_core::cloud::Cloud;
-use breakglass_core::model::RoleArn;
+use breakglass_core::model::{RequestId, RoleArn};
 use breakglass_core::ports::{AccessStore, Clock, IdSource, Store};
 use time::Duration;
 use tokio::sync::watch;
@@ -59,6 +60,8 @@ pub struct Pass {
     pub sweep: Option<SweepReport>,
     /// Each role's policy rewrite, or the role and why it failed.
     pub revocations: Option<Vec<Result<RoleSync, (RoleArn, String)>>>,
+    /// Revoked requests whose missing revocation entries were restored.
+    pub restored: Vec<RequestId>,
 }
 
 /// The expiry worker.
@@ -99,6 +102,7 @@ where
         }
         if self.lease(REVOCATIONS_JOB).await? {
             pass.revocations = Some(self.access.sync_all().await?);
+            pass.restored = self.access.reconcile().await?;
         }
         Ok(pass)
     }

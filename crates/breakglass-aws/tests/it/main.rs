@@ -14,3 +14,4 @@
 mod cloud;
 mod emulator;
 mod provision;
+mod sts_errors;

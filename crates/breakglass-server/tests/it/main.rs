@@ -1,4 +1,6 @@
-//! The broker's integration tests: authentication and the HTTP API, over a real SQLite store.
+//! The broker's integration tests: authentication and the HTTP API over a real store, the
+//! access service end to end against the AWS emulator, and the expiry worker (restarts,
+//! leases, several replicas).
 
 #![allow(
     clippy::unwrap_used,
@@ -12,3 +14,6 @@
 
 mod api;
 mod auth;
+mod end_to_end;
+mod support;
+mod worker;
