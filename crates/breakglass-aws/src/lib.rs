@@ -6,9 +6,14 @@
 //! accounts into that vocabulary and carries the decided changes out.
 //!
 //! Organised by concern: [`sdk`] builds the one shared SDK configuration and reaches other
-//! accounts; [`provision`] converges accounts to a config (`breakglass apply`); [`notify`]
-//! publishes notifications to SNS.
+//! accounts; [`provision`] converges accounts to a config (`breakglass apply`); [`cloud`]
+//! implements the core's `Cloud` port (STS `AssumeRole`, the revocation policies, console
+//! sign-in through the federation endpoint); [`notify`] publishes notifications to SNS.
 
+pub mod cloud;
+mod federation;
 pub mod notify;
 pub mod provision;
 pub mod sdk;
+
+pub use cloud::{AwsCloud, FederationOptions};

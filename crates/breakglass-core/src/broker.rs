@@ -97,6 +97,12 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         &self.store
     }
 
+    /// The clock the broker reads (for adapters that must agree with it, e.g. the
+    /// revocation cutoff and credential durations).
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
     /// The rules in force.
     pub fn rules(&self) -> Arc<Rules> {
         match self.rules.read() {

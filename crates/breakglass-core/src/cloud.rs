@@ -111,6 +111,16 @@ pub trait Cloud: Send + Sync {
         policy_name: &str,
     ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
 
+    /// The unique id (`AROA…`) of role `role_name`: the first half of its sessions'
+    /// `aws:userid`, which revocation entries match on.
+    fn role_id(&self, role_name: &str) -> impl Future<Output = Result<String, CloudError>> + Send;
+
+    /// The names of every inline policy on role `role_name` (to size the role's quota).
+    fn inline_policy_names(
+        &self,
+        role_name: &str,
+    ) -> impl Future<Output = Result<Vec<String>, CloudError>> + Send;
+
     /// Writes (creates or replaces) inline policy `policy_name` on role `role_name`.
     fn put_inline_policy(
         &self,

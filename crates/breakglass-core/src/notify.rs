@@ -199,6 +199,14 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     );
                 }
             }
+            AuditEvent::RoleSessionsRevoked(e) => push(
+                "role_sessions_revoked",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "every session of {} issued before {} revoked by {}",
+                    e.role_arn, e.cutoff, e.by
+                ),
+            ),
             AuditEvent::GrantExpired(e)
                 if request.is_some_and(|r| r.review == Some(crate::request::Review::Required)) =>
             {

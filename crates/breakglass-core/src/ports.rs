@@ -11,9 +11,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
-use crate::model::{GrantId, IdError, RequestId};
+use crate::model::{GrantId, IdError, RequestId, RoleArn};
 use crate::notify::{Notification, OutboxMessage, OutboxSettle};
 use crate::request::AccessRequest;
+use crate::revocation::RevocationEntry;
 use crate::session::{RequestFilter, Session, SessionQuery, SessionSummary};
 
 /// The time source. Nothing in the domain reads the wall clock; it asks this.
@@ -309,4 +310,45 @@ pub trait Store: Send + Sync {
         &self,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
+}
+
+/// The state the access service and its worker keep beside the requests: revocation entries
+/// (which sessions each role's `BreakglassRevocations` policy must deny) and job leases
+/// (which replica runs each periodic job). Both survive restarts.
+pub trait AccessStore: Send + Sync {
+    /// Records that `entry`'s grant is revoked (idempotent: the latest `session_end` wins).
+    fn add_revocation(
+        &self,
+        entry: &RevocationEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The revocation entries of `role`, or of every role when `None`, by role then grant.
+    fn revocations(
+        &self,
+        role: Option<&RoleArn>,
+    ) -> impl Future<Output = Result<Vec<RevocationEntry>, StoreError>> + Send;
+
+    /// Deletes these entries (matched by role and grant) once the policy no longer needs them.
+    fn remove_revocations(
+        &self,
+        entries: &[RevocationEntry],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Takes or renews lease `name` for `holder` until `until`, in one atomic statement.
+    /// Succeeds when nobody holds it, `holder` already does, or the holder's lease ran out
+    /// before `now`; returns whether `holder` now holds it.
+    fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Gives lease `name` up if `holder` holds it (on clean shutdown).
+    fn release_lease(
+        &self,
+        name: &str,
+        holder: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -9,6 +9,8 @@
 //! Architecture invariant: only this crate knows SQL. Every state change and its audit
 //! record commit in one transaction, or neither does.
 
+mod access;
+mod auth;
 mod backend;
 mod codec;
 mod open;
@@ -17,15 +19,18 @@ mod query;
 use std::sync::Arc;
 
 use breakglass_core::audit::{ChainHead, StoredAuditRow};
+use breakglass_core::model::RoleArn;
 use breakglass_core::model::{GrantId, RequestId};
 use breakglass_core::notify::{OutboxMessage, OutboxSettle};
-use breakglass_core::ports::{Commit, Committed, Store, StoreError, Versioned};
+use breakglass_core::ports::{AccessStore, Commit, Committed, Store, StoreError, Versioned};
 use breakglass_core::request::AccessRequest;
+use breakglass_core::revocation::RevocationEntry;
 use breakglass_core::session::{RequestFilter, Session, SessionQuery, SessionSummary};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use auth::{AuthWrite, TokenRecord, UserRecord};
 pub use open::{Backend, OpenError, OpenOptions, redact_url};
 
 /// The SQLite backend.
@@ -52,6 +57,11 @@ impl SqliteStore {
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok((Some(gate), tx))
     }
+
+    /// Queues a single-statement write behind this process's other writers.
+    async fn write_gate(&self) -> Option<OwnedMutexGuard<()>> {
+        Some(Arc::clone(&self.write_gate).lock_owned().await)
+    }
 }
 
 /// The PostgreSQL backend.
@@ -70,10 +80,19 @@ impl PgStore {
     ) -> Result<(Option<OwnedMutexGuard<()>>, Transaction<'static, Postgres>), sqlx::Error> {
         Ok((None, self.pool.begin().await?))
     }
+
+    /// PostgreSQL needs no process-side queue.
+    async fn write_gate(&self) -> Option<OwnedMutexGuard<()>> {
+        None
+    }
 }
 
 backend::store_impl!(SqliteStore, Sqlite);
 backend::store_impl!(PgStore, Postgres);
+auth::auth_impl!(SqliteStore, Sqlite);
+auth::auth_impl!(PgStore, Postgres);
+access::access_impl!(SqliteStore, Sqlite);
+access::access_impl!(PgStore, Postgres);
 
 /// A store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -138,6 +157,36 @@ impl SqlStore {
             Inner::Sqlite(_) => Backend::Sqlite,
             Inner::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// The local user `username`.
+    pub async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        dispatch!(self, s => s.user(username).await)
+    }
+
+    /// Every local user, by name.
+    pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        dispatch!(self, s => s.users().await)
+    }
+
+    /// The API token whose SHA-256 is `sha256` (hex), revoked or not.
+    pub async fn token_by_hash(&self, sha256: &str) -> Result<Option<TokenRecord>, StoreError> {
+        dispatch!(self, s => s.token_by_hash(sha256).await)
+    }
+
+    /// The API tokens of `username`, newest first.
+    pub async fn tokens(&self, username: &str) -> Result<Vec<TokenRecord>, StoreError> {
+        dispatch!(self, s => s.tokens(username).await)
+    }
+
+    /// Applies authentication changes and appends their audit records in one transaction
+    /// (`audit` must not be empty: an unaudited authentication change is refused).
+    pub async fn auth_commit(
+        &self,
+        writes: Vec<AuthWrite>,
+        audit: Vec<breakglass_core::audit::AuditEntry>,
+    ) -> Result<Committed, StoreError> {
+        dispatch!(self, s => s.auth_commit(writes, audit).await)
     }
 
     /// Closes every connection (waiting for checked-out ones to come back).
@@ -246,5 +295,36 @@ impl Store for SqlStore {
 
     async fn outbox_dead_letters(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
         dispatch!(self, s => s.outbox_dead_letters(limit).await)
+    }
+}
+
+impl AccessStore for SqlStore {
+    async fn add_revocation(&self, entry: &RevocationEntry) -> Result<(), StoreError> {
+        dispatch!(self, s => s.add_revocation(entry).await)
+    }
+
+    async fn revocations(
+        &self,
+        role: Option<&RoleArn>,
+    ) -> Result<Vec<RevocationEntry>, StoreError> {
+        dispatch!(self, s => s.revocations(role).await)
+    }
+
+    async fn remove_revocations(&self, entries: &[RevocationEntry]) -> Result<(), StoreError> {
+        dispatch!(self, s => s.remove_revocations(entries).await)
+    }
+
+    async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.take_lease(name, holder, now, until).await)
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        dispatch!(self, s => s.release_lease(name, holder).await)
     }
 }

@@ -25,27 +25,58 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Verify or export the broker's hash-chained audit log.
-    Audit(cmd::audit::Args),
+    /// Start the grant of an approved request; prints the grant id.
+    Activate(cmd::client::IdArgs),
     /// Converge the AWS accounts to the config (prints the diff first; `--dry-run` stops there).
     Apply(cmd::apply::Args),
+    /// Approve a pending request (TOTP step-up; the approval is bound to what you saw).
+    Approve(cmd::client::ApproveArgs),
+    /// Verify or export the broker's hash-chained audit log.
+    Audit(cmd::audit::Args),
+    /// Take emergency access at once, without approvers (TOTP step-up; alerts everyone).
+    #[command(name = "break-glass")]
+    BreakGlass(cmd::client::BreakGlassArgs),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
     /// Validate a config file or print its JSON Schema.
     Config(cmd::config::Args),
+    /// Open the AWS console as a grant's role: prints a federation sign-in URL.
+    Console(cmd::client::GrantArgs),
+    /// Print a grant's credentials as `credential_process` JSON (for ~/.aws/config).
+    Creds(cmd::client::GrantArgs),
+    /// Deny a pending request.
+    Deny(cmd::client::ReasonArgs),
+    /// Run a command with a grant's credentials in its environment only.
+    Exec(cmd::client::ExecArgs),
     /// Report least-privilege findings on the config.
     Lint(cmd::lint::Args),
+    /// Sign in to a broker; stores an API token in your config directory (mode 0600).
+    Login(cmd::client::LoginArgs),
     /// Inspect notification delivery: what waits in the outbox, what was dead-lettered.
     Notify(cmd::notify::Args),
     /// Render the config as CloudFormation, Terraform JSON and raw IAM JSON.
     Plan(cmd::plan::Args),
     /// Work with IAM policies offline: evaluate conformance cases, lint, size, list actions.
     Policy(cmd::policy::Args),
+    /// Ask for access through a playbook (`--wait` blocks until approved or denied).
+    Request(cmd::client::RequestArgs),
+    /// Sign off the post-incident review of a break-glass use.
+    Review(cmd::client::ReviewArgs),
+    /// Revoke a grant (`--grant`) or every session of a role (`--role`, admins).
+    Revoke(cmd::client::RevokeArgs),
     /// Scan CloudTrail for break-glass use and other alerts; `scan sessions` links events to
     /// the sessions that made them.
     Scan(Box<cmd::scan::Args>),
+    /// Run the broker: HTTP API and expiry worker.
+    Serve(Box<cmd::serve::Args>),
+    /// Show one request or list recent ones.
+    Status(cmd::client::StatusArgs),
+    /// Enrol a TOTP authenticator.
+    Totp(cmd::client::TotpArgs),
     /// CloudWatch Logs filter patterns: match events, check syntax.
     Trail(Box<cmd::trail::Args>),
+    /// Manage local users in the store directly (bootstrap the first admin).
+    User(cmd::serve::UserArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +84,21 @@ fn main() -> ExitCode {
     let outcome = match &cli.command {
         Command::Audit(args) => cmd::audit::run(args),
         Command::Apply(args) => cmd::apply::run(args),
+        Command::Activate(args) => cmd::client::activate(args),
+        Command::Approve(args) => cmd::client::approve(args),
+        Command::BreakGlass(args) => cmd::client::break_glass(args),
+        Command::Console(args) => cmd::client::console(args),
+        Command::Creds(args) => cmd::client::creds(args),
+        Command::Deny(args) => cmd::client::deny(args),
+        Command::Exec(args) => cmd::client::exec(args),
+        Command::Login(args) => cmd::client::login(args),
+        Command::Request(args) => cmd::client::request(args),
+        Command::Review(args) => cmd::client::review(args),
+        Command::Revoke(args) => cmd::client::revoke(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Status(args) => cmd::client::status(args),
+        Command::Totp(args) => cmd::client::totp(args),
+        Command::User(args) => cmd::serve::run_user(args),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Config(args) => cmd::config::run(args),
         Command::Lint(args) => cmd::lint::run(args),

@@ -11,5 +11,7 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod cloud;
 mod emulator;
 mod provision;
+mod sts_errors;

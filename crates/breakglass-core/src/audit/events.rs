@@ -194,6 +194,19 @@ pub struct GrantRevoked {
     pub decision: Decision,
 }
 
+/// Every session of a role issued before `cutoff` was cut off (`AWSRevokeOlderSessions`),
+/// whoever held it: the "revoke all" of an incident responder who no longer trusts any
+/// session of the role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleSessionsRevoked {
+    pub role_arn: RoleArn,
+    /// Sessions whose token was issued before this time are denied everything.
+    #[serde(with = "time::serde::rfc3339")]
+    pub cutoff: OffsetDateTime,
+    pub by: Username,
+    pub reason: String,
+}
+
 /// Access ran out (a grant reached its end, or an approved request was never activated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantExpired {
@@ -276,6 +289,67 @@ pub struct ReviewOverdue {
     pub due: OffsetDateTime,
 }
 
+/// A local user account was created (the first admin from the command line, or by an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserCreated {
+    pub username: Username,
+    pub admin: bool,
+}
+
+/// A user signed in with their password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginSucceeded {
+    pub username: Username,
+    pub address: String,
+}
+
+/// A sign-in was refused (unknown user, wrong password, too many attempts). The name is the
+/// one typed, which may not be a valid username.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginFailed {
+    pub username: String,
+    pub address: String,
+    pub reason: String,
+}
+
+/// A personal API token was created. Only its id is recorded, never the token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCreated {
+    pub username: Username,
+    pub token: String,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// A personal API token was revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenRevoked {
+    pub username: Username,
+    pub token: String,
+}
+
+/// A user enrolled (or re-enrolled) a TOTP authenticator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpEnrolled {
+    pub username: Username,
+}
+
+/// A TOTP code was accepted as a step-up (the code is recorded as used).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpVerified {
+    pub username: Username,
+    pub purpose: String,
+}
+
+/// A TOTP code was refused (wrong, replayed, or no authenticator enrolled).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpFailed {
+    pub username: Username,
+    pub purpose: String,
+    pub reason: String,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -301,6 +375,15 @@ pub enum AuditEvent {
     NotificationDeadLettered(NotificationDeadLettered),
     GrantExpiring(GrantExpiring),
     ReviewOverdue(ReviewOverdue),
+    UserCreated(UserCreated),
+    LoginSucceeded(LoginSucceeded),
+    LoginFailed(LoginFailed),
+    TokenCreated(TokenCreated),
+    TokenRevoked(TokenRevoked),
+    TotpEnrolled(TotpEnrolled),
+    TotpVerified(TotpVerified),
+    TotpFailed(TotpFailed),
+    RoleSessionsRevoked(RoleSessionsRevoked),
 }
 
 macro_rules! from_event {
@@ -335,6 +418,15 @@ from_event!(
     NotificationDeadLettered,
     GrantExpiring,
     ReviewOverdue,
+    UserCreated,
+    LoginSucceeded,
+    LoginFailed,
+    TokenCreated,
+    TokenRevoked,
+    TotpEnrolled,
+    TotpVerified,
+    TotpFailed,
+    RoleSessionsRevoked,
 );
 
 impl AuditEvent {
@@ -362,6 +454,15 @@ impl AuditEvent {
             Self::NotificationDeadLettered(_) => "notification_dead_lettered",
             Self::GrantExpiring(_) => "grant_expiring",
             Self::ReviewOverdue(_) => "review_overdue",
+            Self::UserCreated(_) => "user_created",
+            Self::LoginSucceeded(_) => "login_succeeded",
+            Self::LoginFailed(_) => "login_failed",
+            Self::TokenCreated(_) => "token_created",
+            Self::TokenRevoked(_) => "token_revoked",
+            Self::TotpEnrolled(_) => "totp_enrolled",
+            Self::TotpVerified(_) => "totp_verified",
+            Self::TotpFailed(_) => "totp_failed",
+            Self::RoleSessionsRevoked(_) => "role_sessions_revoked",
         }
     }
 
@@ -389,6 +490,15 @@ impl AuditEvent {
             Self::NotificationDeadLettered(_) => None,
             Self::GrantExpiring(e) => Some(&e.request),
             Self::ReviewOverdue(e) => Some(&e.request),
+            Self::UserCreated(_)
+            | Self::LoginSucceeded(_)
+            | Self::LoginFailed(_)
+            | Self::TokenCreated(_)
+            | Self::TokenRevoked(_)
+            | Self::TotpEnrolled(_)
+            | Self::TotpVerified(_)
+            | Self::TotpFailed(_) => None,
+            Self::RoleSessionsRevoked(_) => None,
         }
     }
 
@@ -403,9 +513,13 @@ impl AuditEvent {
                 Severity::Critical
             }
             Self::ActionRefused(_)
+            | Self::RoleSessionsRevoked(_)
             | Self::RequestDenied(_)
             | Self::GrantRevoked(_)
-            | Self::ExtensionDenied(_) => Severity::Notice,
+            | Self::ExtensionDenied(_)
+            | Self::LoginFailed(_)
+            | Self::TotpFailed(_)
+            | Self::TokenRevoked(_) => Severity::Notice,
             _ => Severity::Info,
         }
     }

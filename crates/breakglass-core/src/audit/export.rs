@@ -33,9 +33,9 @@ pub fn ocsf_event(record: &AuditRecord, hash: &Sha256Digest) -> Result<Value, Ca
         AuditEvent::GrantActivated(_)
         | AuditEvent::BreakGlassActivated(_)
         | AuditEvent::GrantExtended(_) => (ACTIVITY_ASSIGN, "Assign Privileges".to_owned()),
-        AuditEvent::GrantRevoked(_) | AuditEvent::GrantExpired(_) => {
-            (ACTIVITY_REVOKE, "Revoke Privileges".to_owned())
-        }
+        AuditEvent::GrantRevoked(_)
+        | AuditEvent::GrantExpired(_)
+        | AuditEvent::RoleSessionsRevoked(_) => (ACTIVITY_REVOKE, "Revoke Privileges".to_owned()),
         other => (ACTIVITY_OTHER, other.kind().to_owned()),
     };
     let (severity_id, severity) = match event.severity() {
@@ -44,7 +44,10 @@ pub fn ocsf_event(record: &AuditRecord, hash: &Sha256Digest) -> Result<Value, Ca
         Severity::Critical => (5, "Critical"),
     };
     let (status_id, status) = match event {
-        AuditEvent::ActionRefused(_) | AuditEvent::RequestDenied(_) => (2, "Failure"),
+        AuditEvent::ActionRefused(_)
+        | AuditEvent::RequestDenied(_)
+        | AuditEvent::LoginFailed(_)
+        | AuditEvent::TotpFailed(_) => (2, "Failure"),
         _ => (1, "Success"),
     };
     let time_ms = record.at.unix_timestamp_nanos() / 1_000_000;
@@ -113,6 +116,7 @@ fn role(event: &AuditEvent) -> Option<String> {
         AuditEvent::GrantActivated(e) => Some(e.role_arn.to_string()),
         AuditEvent::BreakGlassActivated(e) => Some(e.role_arn.to_string()),
         AuditEvent::GrantRevoked(e) => Some(e.role_arn.to_string()),
+        AuditEvent::RoleSessionsRevoked(e) => Some(e.role_arn.to_string()),
         _ => None,
     }
 }

@@ -432,6 +432,47 @@ mod tests {
         }
     }
 
+    fn role(inline: &[(&str, serde_json::Value)]) -> Resource {
+        Resource::Role(crate::config::resources::Role {
+            name: "SecurityAnalyst".to_owned(),
+            path: "/incident-response/".to_owned(),
+            description: "d".to_owned(),
+            trust_policy: json!({"Version": "2012-10-17", "Statement": []}),
+            max_session_duration: 3_600,
+            permissions_boundary: None,
+            managed_policies: BTreeSet::new(),
+            inline_policies: inline
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
+            tags: [(MANAGED_BY_TAG.to_owned(), "breakglass".to_owned())].into(),
+        })
+    }
+
+    /// Regression guard: `apply` deleting a live revocation would revive revoked sessions.
+    #[test]
+    fn runtime_managed_revocation_policies_are_never_changed_or_deleted() {
+        let deny = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny"}]});
+        let desired = role(&[("Extra", json!({}))]);
+        let actual = role(&[
+            ("Extra", json!({})),
+            (crate::revocation::REVOCATIONS_POLICY, deny.clone()),
+            (crate::revocation::REVOKE_OLDER_SESSIONS_POLICY, deny),
+        ]);
+        assert!(diff(std::slice::from_ref(&desired), &[owned(actual.clone())]).is_empty());
+        // An ordinary extra inline policy is still removed.
+        let mut stray = actual;
+        if let Resource::Role(r) = &mut stray {
+            r.inline_policies.insert("Stray".to_owned(), json!({}));
+        }
+        let changes = diff(&[desired], &[owned(stray)]);
+        let [Change::Update { fields, .. }] = changes.as_slice() else {
+            panic!("{changes:?}")
+        };
+        let named: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
+        assert_eq!(named, ["inline policy `Stray`"]);
+    }
+
     #[test]
     fn identical_state_needs_no_change() {
         let desired = vec![topic("us-east-1"), rule("ENABLED")];

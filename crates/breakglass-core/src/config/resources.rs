@@ -27,7 +27,7 @@ pub const RULE_TARGET_ID: &str = "breakglass-alert-topic";
 
 /// Inline role policies that the broker maintains at run time (revocation) and that `apply`
 /// therefore neither creates nor removes.
-pub const RUNTIME_ROLE_POLICIES: &[&str] = &["BreakglassRevocations", "AWSRevokeOlderSessions"];
+pub const RUNTIME_ROLE_POLICIES: &[&str] = crate::revocation::RUNTIME_MANAGED_POLICIES;
 
 /// A CloudTrail alarm: a rule of the scanner's built-in pack, deployed as a metric filter
 /// counting its pattern's matches and an alarm on that count.

@@ -13,6 +13,7 @@ mod chain;
 mod config;
 mod props;
 mod render;
+mod revocation;
 mod rules;
 mod support;
 mod templates;

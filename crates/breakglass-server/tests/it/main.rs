@@ -1,5 +1,7 @@
-//! Integration tests of the broker process: the notification worker against local peers
-//! (webhook and Slack receivers, an SMTP sink, SNS on the emulator).
+//! The broker's integration tests: authentication and the HTTP API over a real store, the
+//! access service end to end against the AWS emulator, the expiry worker (restarts,
+//! leases, several replicas), and the notification worker against local peers (webhook
+//! and Slack receivers, an SMTP sink, SNS on the emulator).
 
 #![allow(
     clippy::unwrap_used,
@@ -11,5 +13,10 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod api;
+mod auth;
+mod end_to_end;
 mod notify;
 mod receivers;
+mod support;
+mod worker;

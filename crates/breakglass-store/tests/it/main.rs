@@ -11,6 +11,7 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod access;
 mod concurrency;
 mod crash;
 mod sessions;

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod audit;
+pub mod client;
 pub mod completions;
 pub mod config;
 pub mod lint;
@@ -9,4 +10,5 @@ pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod scan;
+pub mod serve;
 pub mod trail;

@@ -12,6 +12,7 @@
 
 mod access_as_code;
 mod audit;
+mod broker_e2e;
 mod notify;
 mod policy;
 mod scan;

@@ -1,0 +1,112 @@
+//! Console sign-in through the AWS federation endpoint: `getSigninToken` with the session's
+//! credentials, then the `login` URL carrying the token.
+//!
+//! The endpoint is configurable so tests can stand a local server in for it. The request
+//! carrying the credentials and the URL returned are secrets: neither is logged, and the URL
+//! is handed back as a [`Secret`].
+
+use std::time::Duration as StdDuration;
+
+use breakglass_core::cloud::{CloudError, IssuedCredentials, Secret};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use time::Duration;
+
+use crate::cloud::FederationOptions;
+
+/// The federation endpoint's shortest and longest console sessions.
+const MIN_SESSION: i64 = 900;
+const MAX_SESSION: i64 = 43_200;
+/// The largest answer read from the endpoint.
+const MAX_BODY: usize = 64 * 1024;
+/// How long the endpoint may take.
+const TIMEOUT: StdDuration = StdDuration::from_secs(15);
+
+fn encode(s: &str) -> String {
+    utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+/// `GET url` over HTTP or HTTPS (rustls with ring, the system's roots), capped and timed.
+async fn get(url: &str) -> Result<(u16, Bytes), String> {
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+        .map_err(|e| format!("cannot load the system's TLS roots: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .build();
+    let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|e| format!("the federation endpoint is not a URL: {e}"))?;
+    let call = async {
+        let resp = client.get(uri).await.map_err(|e| e.to_string())?;
+        let status = resp.status().as_u16();
+        let body = Limited::new(resp.into_body(), MAX_BODY)
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok::<_, String>((status, body))
+    };
+    tokio::time::timeout(TIMEOUT, call)
+        .await
+        .map_err(|_| format!("no answer within {} seconds", TIMEOUT.as_secs()))?
+}
+
+/// The sign-in URL for `credentials`, valid for `session_duration` (900-43,200 seconds),
+/// landing on `destination`.
+pub(crate) async fn console_url(
+    options: &FederationOptions,
+    credentials: &IssuedCredentials,
+    session_duration: Duration,
+    destination: &str,
+) -> Result<Secret, CloudError> {
+    let seconds = session_duration.whole_seconds();
+    if !(MIN_SESSION..=MAX_SESSION).contains(&seconds) {
+        return Err(CloudError::Invalid(format!(
+            "console SessionDuration {seconds} is outside the federation endpoint's {MIN_SESSION}-{MAX_SESSION} seconds"
+        )));
+    }
+    if !destination.starts_with("https://") {
+        return Err(CloudError::Invalid(format!(
+            "console destination `{destination}` must be an https:// URL"
+        )));
+    }
+    let session = serde_json::json!({
+        "sessionId": credentials.access_key_id,
+        "sessionKey": credentials.secret_access_key.expose(),
+        "sessionToken": credentials.session_token.expose(),
+    })
+    .to_string();
+    let endpoint = &options.endpoint;
+    let token_url = format!(
+        "{endpoint}?Action=getSigninToken&SessionDuration={seconds}&Session={}",
+        encode(&session)
+    );
+    let unavailable =
+        |m: String| CloudError::Unavailable(format!("federation endpoint `{endpoint}`: {m}"));
+    let (status, body) = get(&token_url).await.map_err(unavailable)?;
+    if status == 400 || status == 401 || status == 403 {
+        return Err(CloudError::AccessDenied(format!(
+            "federation endpoint `{endpoint}` refused the session (HTTP {status}); sessions from role chaining cannot last over an hour"
+        )));
+    }
+    if !(200..300).contains(&status) {
+        return Err(unavailable(format!("HTTP {status}")));
+    }
+    let answer: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| unavailable(format!("the answer is not JSON: {e}")))?;
+    let token = answer
+        .get("SigninToken")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| unavailable("the answer has no `SigninToken`".to_owned()))?;
+    Ok(Secret::new(format!(
+        "{endpoint}?Action=login&Issuer={}&Destination={}&SigninToken={}",
+        encode(&options.issuer),
+        encode(destination),
+        encode(token)
+    )))
+}

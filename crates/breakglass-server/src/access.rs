@@ -1,0 +1,508 @@
+//! The access service: minting a grant's credentials, and cutting sessions off.
+//!
+//! It joins the broker (state and audit) to the [`Cloud`] port (STS and IAM):
+//!
+//! - [`Access::credentials`] mints credentials on demand for the requester of a live grant,
+//!   with the domain's issuance parameters, and records only the access key id and the
+//!   SHA-256 of the session token. A grant that is no longer active never mints again.
+//! - [`Access::revoke`] commits the revocation first (so minting stops at once), then adds
+//!   the grant to its role's revocation entries and rewrites the role's
+//!   `BreakglassRevocations` policy, which denies the grant's live sessions and nothing else.
+//! - [`Access::revoke_all`] revokes every live grant of a role, then reads the clock and
+//!   writes `AWSRevokeOlderSessions` with that cutoff, and audits it.
+//! - [`Access::sync_role`] rewrites one role's policy from the stored entries, pruning those
+//!   whose sessions have ended; the worker runs it for every role, so a policy write that
+//!   failed is retried and the 10,240-character inline quota is not filled by old entries.
+//!
+//! The revocation entries live in the store, so a restart loses nothing. The policy
+//! rewrite is read-compare-write: two replicas writing the same role at once can race, but
+//! both write a document built from the store after their own change, and the worker's next
+//! pass rewrites every role from the store again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use breakglass_core::audit::events::RoleSessionsRevoked;
+use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
+use breakglass_core::broker::{Broker, BrokerError, Outcome};
+use breakglass_core::canonical::Sha256Digest;
+use breakglass_core::cloud::{Cloud, CloudError, IssuedCredentials, Secret};
+use breakglass_core::issuance::{self, IssuanceError};
+use breakglass_core::model::{RequestId, RoleArn, Username};
+use breakglass_core::notify::notifications;
+use breakglass_core::ports::{AccessStore, Clock, Commit, IdSource, Store, StoreError};
+use breakglass_core::request::{AccessRequest, Status};
+use breakglass_core::revocation::{
+    self, REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY, RevocationEntry, RevocationError,
+};
+use breakglass_core::session::RequestFilter;
+use time::{Duration, OffsetDateTime};
+
+use crate::clock::{RandomIds, SystemClock};
+
+/// How long after a revoked grant's last session ends its entry is kept, in case STS's
+/// clock runs ahead of the broker's.
+pub const ENTRY_MARGIN: Duration = Duration::minutes(5);
+
+/// How many requests one pass of [`Access::reconcile`] or [`Access::revoke_all`] reads (the
+/// store's cap).
+const RECONCILE_LIMIT: u32 = 1_000;
+
+/// The longest console session the federation endpoint grants.
+const MAX_CONSOLE_SESSION: Duration = Duration::hours(12);
+
+/// Why an access operation failed. Messages say what happened and what to do next; they
+/// never contain secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    /// The broker refused or failed (not found, wrong state, rules, store).
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+    /// No credentials can be issued for the request now.
+    #[error(transparent)]
+    Issuance(#[from] IssuanceError),
+    /// Someone other than the requester asked for the grant's credentials.
+    #[error("only `{requester}` may use the grant of request `{request}`, not `{actor}`")]
+    NotRequester {
+        /// The request.
+        request: RequestId,
+        /// Its requester.
+        requester: Username,
+        /// Who asked.
+        actor: Username,
+    },
+    /// AWS refused or failed.
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The revocation policy cannot be written.
+    #[error(transparent)]
+    Revocation(#[from] RevocationError),
+    /// STS issued credentials that would outlive the grant (its clock is ahead of ours by
+    /// more than the allowance); they were discarded.
+    #[error(
+        "STS issued credentials for request `{request}` expiring at {expiration}, after the grant's end {end}; they were discarded (check the broker's clock)"
+    )]
+    OutlivesGrant {
+        /// The request.
+        request: RequestId,
+        /// STS's expiry.
+        expiration: OffsetDateTime,
+        /// The grant's end.
+        end: OffsetDateTime,
+    },
+    /// The revocation was committed (no credentials will be minted again) but its live
+    /// sessions could not be denied yet; the worker retries from the stored entry when
+    /// there is one.
+    #[error(
+        "request `{request}` is revoked and will not mint credentials again, but its live sessions could not be cut off yet: {source}"
+    )]
+    CutOffIncomplete {
+        /// The request.
+        request: RequestId,
+        /// What failed.
+        source: Box<AccessError>,
+    },
+}
+
+/// A committed revocation and what was done to its live sessions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// The broker's outcome (the request is now revoked).
+    pub outcome: Outcome,
+    /// The entry added to the role's `BreakglassRevocations` policy; `None` when the grant
+    /// never minted credentials (or was never activated), so no session exists to deny.
+    pub entry: Option<RevocationEntry>,
+}
+
+/// What revoking every session of a role did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedAll {
+    /// The role.
+    pub role_arn: RoleArn,
+    /// Sessions whose token was issued before this were denied.
+    pub cutoff: OffsetDateTime,
+    /// Live grants of the role that were revoked on the way.
+    pub revoked: Vec<RequestId>,
+    /// Live grants that could not be revoked (with why); their sessions are cut off by the
+    /// cutoff all the same, but they could mint again.
+    pub failed: Vec<(RequestId, String)>,
+    /// The audit sequence number of the `role_sessions_revoked` record.
+    pub audit_seq: Option<u64>,
+}
+
+/// What rewriting one role's revocation policy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSync {
+    /// The role.
+    pub role_arn: RoleArn,
+    /// Entries still denied.
+    pub entries: usize,
+    /// Entries pruned because their sessions have ended.
+    pub pruned: usize,
+    /// Whether the policy on the role changed (written or deleted).
+    pub changed: bool,
+}
+
+/// The access service over a store, a cloud, a clock and an id source.
+#[derive(Debug)]
+pub struct Access<S, K, C = SystemClock, I = RandomIds> {
+    broker: Arc<Broker<S, C, I>>,
+    cloud: K,
+}
+
+impl<S, K, C, I> Access<S, K, C, I>
+where
+    S: Store + AccessStore,
+    K: Cloud,
+    C: Clock,
+    I: IdSource,
+{
+    /// The service over `broker` and `cloud`.
+    pub fn new(broker: Arc<Broker<S, C, I>>, cloud: K) -> Self {
+        Self { broker, cloud }
+    }
+
+    /// The broker.
+    pub fn broker(&self) -> &Arc<Broker<S, C, I>> {
+        &self.broker
+    }
+
+    /// The cloud adapter.
+    pub fn cloud(&self) -> &K {
+        &self.cloud
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.broker.clock().now()
+    }
+
+    /// Mints credentials for the grant of request `request`, for its requester `actor`.
+    /// Refused unless the grant is active and before its end; the session lasts the grant's
+    /// remaining time (less a clock allowance), clamped to the role's maximum by the adapter.
+    pub async fn credentials(
+        &self,
+        request: &RequestId,
+        actor: &Username,
+    ) -> Result<IssuedCredentials, AccessError> {
+        let current = self.broker.get(request).await?;
+        let r = &current.value;
+        check_requester(r, actor)?;
+        let params = issuance::issue_request(r, self.now())?;
+        let end = r.grant.as_ref().map(|g| g.end);
+        let creds = self.cloud.issue(&params).await?;
+        if let Some(end) = end
+            && creds.expiration > end
+        {
+            return Err(AccessError::OutlivesGrant {
+                request: request.clone(),
+                expiration: creds.expiration,
+                end,
+            });
+        }
+        // If the grant was revoked or ended meanwhile this fails, and the credentials are
+        // dropped without ever leaving the broker.
+        let token_hash = Sha256Digest::of(creds.session_token.expose().as_bytes());
+        self.broker
+            .record_issuance(
+                request,
+                creds.access_key_id.clone(),
+                token_hash,
+                creds.expiration,
+            )
+            .await?;
+        Ok(creds)
+    }
+
+    /// A console sign-in URL for the grant of request `request` (credentials are minted and
+    /// recorded as by [`Access::credentials`]), landing on `destination`.
+    pub async fn console_url(
+        &self,
+        request: &RequestId,
+        actor: &Username,
+        destination: &str,
+    ) -> Result<Secret, AccessError> {
+        let creds = self.credentials(request, actor).await?;
+        // The console session lasts as long as the credentials, at most 12 hours. Credentials
+        // minted at STS's 900-second minimum have a few milliseconds less by now; the
+        // federation endpoint's minimum is also 900, so round those up.
+        let left = (creds.expiration - self.now()).whole_seconds();
+        let left = if (issuance::MIN_SESSION - issuance::SKEW_ALLOWANCE).whole_seconds() <= left
+            && left < issuance::MIN_SESSION.whole_seconds()
+        {
+            issuance::MIN_SESSION.whole_seconds()
+        } else {
+            left
+        };
+        let duration = Duration::seconds(left).min(MAX_CONSOLE_SESSION);
+        Ok(self
+            .cloud
+            .console_url(&creds, duration, destination)
+            .await?)
+    }
+
+    /// Revokes request `request` as `actor`: the revocation is committed (and audited) first,
+    /// so the grant never mints again; then, if it minted credentials, its sessions are
+    /// added to the role's revocation entries and the role's `BreakglassRevocations` policy
+    /// is rewritten to deny them.
+    pub async fn revoke(
+        &self,
+        request: &RequestId,
+        actor: Username,
+        reason: &str,
+    ) -> Result<Revoked, AccessError> {
+        let outcome = self.broker.revoke(request, actor, reason).await?;
+        match self.cut_off(&outcome.request).await {
+            Ok(entry) => Ok(Revoked { outcome, entry }),
+            Err(e) => Err(AccessError::CutOffIncomplete {
+                request: request.clone(),
+                source: Box::new(e),
+            }),
+        }
+    }
+
+    /// Adds the revocation entry of a revoked request's grant and rewrites its role's policy.
+    async fn cut_off(&self, r: &AccessRequest) -> Result<Option<RevocationEntry>, AccessError> {
+        let Some(grant) = &r.grant else {
+            return Ok(None);
+        };
+        let Some(last) = grant.issued.iter().map(|s| s.expires_at).max() else {
+            return Ok(None);
+        };
+        let role = &r.spec.role_arn;
+        let role_id = self.cloud.role_id(role.name().as_str()).await?;
+        let entry = RevocationEntry {
+            role_arn: role.clone(),
+            role_id,
+            grant: grant.id.clone(),
+            session_end: last + ENTRY_MARGIN,
+        };
+        self.broker.store().add_revocation(&entry).await?;
+        self.sync_role(role).await?;
+        Ok(Some(entry))
+    }
+
+    /// Rewrites role `role`'s `BreakglassRevocations` policy from the stored entries: entries
+    /// whose sessions have ended are pruned (from the store only after the policy no longer
+    /// needs them), and the policy is deleted when none is left. Writes only when the
+    /// document on the role differs.
+    pub async fn sync_role(&self, role: &RoleArn) -> Result<RoleSync, AccessError> {
+        let store = self.broker.store();
+        let entries = store.revocations(Some(role)).await?;
+        let (kept, gone) = revocation::prune(entries, self.now());
+        let name = role.name();
+        let name = name.as_str();
+        let wanted = revocation::deny_document(role, &kept)?;
+        let current = self.cloud.inline_policy(name, REVOCATIONS_POLICY).await?;
+        let same = match (&wanted, &current) {
+            (Some(w), Some(c)) => same_json(w, c),
+            (None, None) => true,
+            _ => false,
+        };
+        if !same {
+            match &wanted {
+                Some(doc) => {
+                    let others = self.other_inline_policies(name, REVOCATIONS_POLICY).await?;
+                    revocation::check_role_quota(
+                        REVOCATIONS_POLICY,
+                        name,
+                        doc,
+                        others.iter().map(String::as_str),
+                    )?;
+                    self.cloud
+                        .put_inline_policy(name, REVOCATIONS_POLICY, doc)
+                        .await?;
+                }
+                None => {
+                    self.cloud
+                        .delete_inline_policy(name, REVOCATIONS_POLICY)
+                        .await?;
+                }
+            }
+        }
+        store.remove_revocations(&gone).await?;
+        Ok(RoleSync {
+            role_arn: role.clone(),
+            entries: kept.len(),
+            pruned: gone.len(),
+            changed: !same,
+        })
+    }
+
+    /// Rewrites every role that has revocation entries (see [`Access::sync_role`]). A role
+    /// that fails does not stop the others; its error is returned beside them.
+    pub async fn sync_all(&self) -> Result<Vec<Result<RoleSync, (RoleArn, String)>>, AccessError> {
+        let entries = self.broker.store().revocations(None).await?;
+        let roles: BTreeMap<RoleArn, ()> = entries.into_iter().map(|e| (e.role_arn, ())).collect();
+        let mut out = Vec::with_capacity(roles.len());
+        for role in roles.into_keys() {
+            out.push(
+                self.sync_role(&role)
+                    .await
+                    .map_err(|e| (role.clone(), e.to_string())),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Restores the revocation entries of revoked grants whose sessions may still be live
+    /// but which have no entry: the broker stopped between committing a revocation and
+    /// recording its entry, or the entry could not be written then. Returns the requests
+    /// whose entries were restored (their roles' policies rewritten).
+    pub async fn reconcile(&self) -> Result<Vec<RequestId>, AccessError> {
+        let store = self.broker.store();
+        let have: std::collections::HashSet<_> = store
+            .revocations(None)
+            .await?
+            .into_iter()
+            .map(|e| (e.role_arn, e.grant))
+            .collect();
+        let filter = RequestFilter {
+            statuses: vec!["revoked".to_owned()],
+            limit: Some(RECONCILE_LIMIT),
+            ..RequestFilter::default()
+        };
+        let now = self.now();
+        let mut restored = Vec::new();
+        for r in store.requests(&filter).await? {
+            let r = r.value;
+            let Some(grant) = &r.grant else { continue };
+            let Some(last) = grant.issued.iter().map(|s| s.expires_at).max() else {
+                continue;
+            };
+            if last + ENTRY_MARGIN <= now
+                || have.contains(&(r.spec.role_arn.clone(), grant.id.clone()))
+            {
+                continue;
+            }
+            self.cut_off(&r).await?;
+            restored.push(r.id);
+        }
+        Ok(restored)
+    }
+
+    /// The texts of role `role_name`'s inline policies other than `except`.
+    async fn other_inline_policies(
+        &self,
+        role_name: &str,
+        except: &str,
+    ) -> Result<Vec<String>, AccessError> {
+        let mut out = Vec::new();
+        for policy in self.cloud.inline_policy_names(role_name).await? {
+            if policy == except {
+                continue;
+            }
+            if let Some(text) = self.cloud.inline_policy(role_name, &policy).await? {
+                out.push(text);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cuts off every session of role `role`, brokered or not: every live grant of the role
+    /// is revoked first (so none mints again), then the clock is read and
+    /// `AWSRevokeOlderSessions` is written with that cutoff, then the action is audited.
+    /// The caller authorizes `actor` (an administrator's action).
+    pub async fn revoke_all(
+        &self,
+        role: &RoleArn,
+        actor: Username,
+        reason: &str,
+    ) -> Result<RevokedAll, AccessError> {
+        let store = self.broker.store();
+        let filter = RequestFilter {
+            statuses: vec!["approved".to_owned(), "active".to_owned()],
+            limit: Some(RECONCILE_LIMIT),
+            ..RequestFilter::default()
+        };
+        let mut revoked = Vec::new();
+        let mut failed = Vec::new();
+        for r in store.requests(&filter).await? {
+            let r = r.value;
+            if &r.spec.role_arn != role || r.status.is_final() {
+                continue;
+            }
+            match self.broker.revoke(&r.id, actor.clone(), reason).await {
+                Ok(_) => revoked.push(r.id),
+                Err(e) => failed.push((r.id, e.to_string())),
+            }
+        }
+        // The cutoff is read now, after every grant of the role stopped minting.
+        let cutoff = self.now();
+        let name = role.name();
+        let name = name.as_str();
+        let doc = revocation::revoke_older_sessions_document(cutoff);
+        let others = self
+            .other_inline_policies(name, REVOKE_OLDER_SESSIONS_POLICY)
+            .await?;
+        revocation::check_role_quota(
+            REVOKE_OLDER_SESSIONS_POLICY,
+            name,
+            &doc,
+            others.iter().map(String::as_str),
+        )?;
+        self.cloud
+            .put_inline_policy(name, REVOKE_OLDER_SESSIONS_POLICY, &doc)
+            .await?;
+        let event = AuditEvent::from(RoleSessionsRevoked {
+            role_arn: role.clone(),
+            cutoff,
+            by: actor.clone(),
+            reason: reason.to_owned(),
+        });
+        let outbox = notifications(None, std::slice::from_ref(&event));
+        let committed = store
+            .commit(Commit {
+                write: None,
+                audit: vec![AuditEntry {
+                    at: cutoff
+                        .to_offset(time::UtcOffset::UTC)
+                        .truncate_to_microsecond(),
+                    actor: Actor::User(actor),
+                    request_version: None,
+                    event,
+                }],
+                outbox,
+            })
+            .await?;
+        Ok(RevokedAll {
+            role_arn: role.clone(),
+            cutoff,
+            revoked,
+            failed,
+            audit_seq: committed.audit_seqs.first().copied(),
+        })
+    }
+}
+
+/// Refuses anyone but the requester.
+fn check_requester(r: &AccessRequest, actor: &Username) -> Result<(), AccessError> {
+    if &r.spec.requester == actor {
+        Ok(())
+    } else {
+        Err(AccessError::NotRequester {
+            request: r.id.clone(),
+            requester: r.spec.requester.clone(),
+            actor: actor.clone(),
+        })
+    }
+}
+
+/// Whether two policy texts are the same JSON (IAM may reformat what it stores).
+fn same_json(a: &str, b: &str) -> bool {
+    match (
+        serde_json::from_str::<serde_json::Value>(a),
+        serde_json::from_str::<serde_json::Value>(b),
+    ) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Whether request `r` may still mint credentials at `now` (for callers that want to say
+/// so before asking).
+pub fn can_mint(r: &AccessRequest, now: OffsetDateTime) -> bool {
+    r.status == Status::Active && r.grant.as_ref().is_some_and(|g| now < g.end)
+}

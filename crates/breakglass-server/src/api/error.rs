@@ -1,0 +1,170 @@
+//! The one error type of the API: a status, a stable code and a message, rendered as
+//! `{"error":{"code":"...","message":"..."}}`. Server faults are logged with a correlation
+//! id and shown to the client only as that id.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use breakglass_core::broker::BrokerError;
+use breakglass_core::request::TransitionError;
+use serde_json::json;
+
+use crate::access::AccessError;
+use crate::auth::AuthError;
+
+/// An API error.
+#[derive(Debug)]
+pub struct AppError {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// A stable, documented code.
+    pub code: &'static str,
+    /// What went wrong and what to do, safe to show.
+    pub message: String,
+}
+
+impl AppError {
+    /// An error with this status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 400 with code `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// A server fault: the detail is logged under a fresh correlation id, the client gets
+    /// only the id.
+    pub fn internal(
+        status: StatusCode,
+        code: &'static str,
+        detail: &dyn std::fmt::Display,
+    ) -> Self {
+        let id = crate::random::random_hex(8);
+        #[expect(clippy::print_stderr, reason = "the server logs to stderr")]
+        {
+            eprintln!("error {id}: {code}: {detail}");
+        }
+        Self::new(
+            status,
+            code,
+            format!(
+                "the broker could not complete the request; quote correlation id {id} to its operator"
+            ),
+        )
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"code": self.code, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn transition(e: &TransitionError) -> (StatusCode, &'static str) {
+    use TransitionError as T;
+    match e {
+        T::SelfApproval(_) | T::SelfReview(_) => (StatusCode::FORBIDDEN, "self_approval"),
+        T::NotAllowed { .. } | T::NotRequester { .. } => (StatusCode::FORBIDDEN, "not_allowed"),
+        T::MfaRequired => (StatusCode::FORBIDDEN, "mfa_required"),
+        T::BadDuration { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "duration_out_of_bounds"),
+        T::StaleDigest { .. } => (StatusCode::CONFLICT, "stale_digest"),
+        T::AlreadyApproved(_) => (StatusCode::CONFLICT, "already_approved"),
+        T::WrongState { .. }
+        | T::PendingTimedOut { .. }
+        | T::ActivationWindowLapsed { .. }
+        | T::GrantEnded { .. }
+        | T::NotDue { .. }
+        | T::ExtensionPending(_)
+        | T::NoPendingExtension(_)
+        | T::ReviewNotRequired(_)
+        | T::AlreadyReviewed(_)
+        | T::ReviewTooEarly(_)
+        | T::BreakGlassNotExtensible => (StatusCode::CONFLICT, "wrong_state"),
+        T::UnknownPlaybook(_)
+        | T::UnknownResponder(_)
+        | T::RoleNotInPlaybook { .. }
+        | T::AccountNotInPlaybook { .. }
+        | T::RoleNotDeployed { .. }
+        | T::NotBreakGlassPlaybook(_)
+        | T::QuorumUnreachable { .. }
+        | T::InvalidInput { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        T::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+impl From<BrokerError> for AppError {
+    fn from(e: BrokerError) -> Self {
+        match &e {
+            BrokerError::Refused(t) => {
+                let (status, code) = transition(t);
+                if status.is_server_error() {
+                    return Self::internal(status, code, &e);
+                }
+                Self::new(status, code, e.to_string())
+            }
+            BrokerError::NotFound(_) => Self::not_found(e.to_string()),
+            BrokerError::Busy(_) => Self::new(StatusCode::CONFLICT, "busy", e.to_string()),
+            BrokerError::Store(_) => {
+                Self::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e)
+            }
+        }
+    }
+}
+
+impl From<AuthError> for AppError {
+    fn from(e: AuthError) -> Self {
+        let (status, code) = match &e {
+            AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+            AuthError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AuthError::BadToken => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            AuthError::TokenExpired(_) => (StatusCode::UNAUTHORIZED, "token_expired"),
+            AuthError::BadTotp => (StatusCode::FORBIDDEN, "totp_invalid"),
+            AuthError::NoTotp(_) => (StatusCode::FORBIDDEN, "totp_not_enrolled"),
+            AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            AuthError::Exists(_) => (StatusCode::CONFLICT, "exists"),
+            AuthError::Store(_) | AuthError::Seal(_) => {
+                return Self::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e);
+            }
+        };
+        Self::new(status, code, e.to_string())
+    }
+}
+
+impl From<AccessError> for AppError {
+    fn from(e: AccessError) -> Self {
+        match e {
+            AccessError::Broker(b) => b.into(),
+            AccessError::NotRequester { .. } => Self::forbidden(e.to_string()),
+            AccessError::Issuance(_) => {
+                Self::new(StatusCode::CONFLICT, "not_issuable", e.to_string())
+            }
+            AccessError::Cloud(_) | AccessError::OutlivesGrant { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "aws_failed", e.to_string())
+            }
+            AccessError::CutOffIncomplete { .. } => {
+                Self::new(StatusCode::ACCEPTED, "cut_off_pending", e.to_string())
+            }
+            AccessError::Store(_) | AccessError::Revocation(_) => {
+                Self::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e)
+            }
+        }
+    }
+}

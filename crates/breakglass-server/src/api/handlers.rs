@@ -1,0 +1,720 @@
+//! The route handlers: authenticate, parse, call the access or auth service, render JSON.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use breakglass_core::audit::{ChainVerifier, jsonl_line};
+use breakglass_core::canonical::Sha256Digest;
+use breakglass_core::cloud::Cloud;
+use breakglass_core::model::{
+    AccountId, GrantId, IncidentId, PlaybookId, RequestId, RoleArn, RoleName, Username,
+};
+use breakglass_core::ports::{Store, Versioned};
+use breakglass_core::request::{AccessRequest, NewRequest, ReviewOutcome};
+use breakglass_core::session::RequestFilter;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use time::Duration;
+use time::format_description::well_known::Rfc3339;
+
+use super::{AppError, AppState};
+use crate::auth::Principal;
+
+type St<K> = State<Arc<AppState<K>>>;
+type ApiResult = Result<Response, AppError>;
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
+    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
+    serde_json::from_slice(body)
+        .map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+fn id<T>(
+    kind: &str,
+    value: &str,
+    make: impl FnOnce(String) -> Result<T, breakglass_core::model::IdError>,
+) -> Result<T, AppError> {
+    make(value.to_owned()).map_err(|e| AppError::bad_request(format!("invalid {kind}: {e}")))
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_default()
+}
+
+async fn principal<K: Cloud>(
+    state: &AppState<K>,
+    headers: &HeaderMap,
+) -> Result<Principal, AppError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            AppError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "missing `Authorization: Bearer` API token; run `breakglass login`",
+            )
+        })?;
+    Ok(state.auth.authenticate(token.trim()).await?)
+}
+
+fn admin(p: &Principal) -> Result<(), AppError> {
+    if p.admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "`{}` is not an administrator",
+            p.username
+        )))
+    }
+}
+
+fn request_json(v: &Versioned<AccessRequest>) -> Value {
+    let mut doc = serde_json::to_value(&v.value).unwrap_or(Value::Null);
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("version".into(), json!(v.version));
+        o.insert("status_name".into(), json!(v.value.status.name()));
+    }
+    doc
+}
+
+fn outcome(o: breakglass_core::broker::Outcome) -> ApiResult {
+    Ok(Json(request_json(&Versioned {
+        value: o.request,
+        version: o.version,
+    }))
+    .into_response())
+}
+
+pub async fn not_found() -> AppError {
+    AppError::not_found("no such route; see /openapi.json")
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz<K: Cloud>(State(s): St<K>) -> ApiResult {
+    match s.access.broker().store().audit_head().await {
+        Ok(_) => Ok(Json(json!({"status": "ready"})).into_response()),
+        Err(e) => Err(AppError::internal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            &e,
+        )),
+    }
+}
+
+pub async fn metrics<K: Cloud>(State(s): St<K>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+pub async fn openapi<K: Cloud + 'static>() -> Json<Value> {
+    Json(super::openapi_document::<K>())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginBody {
+    username: String,
+    password: String,
+    #[serde(default)]
+    token_name: Option<String>,
+    #[serde(default)]
+    ttl_hours: Option<i64>,
+}
+
+/// A token lifetime in hours, range-checked before it becomes a `Duration` (which would
+/// overflow on absurd values).
+fn ttl(hours: Option<i64>) -> Result<Option<Duration>, AppError> {
+    match hours {
+        None => Ok(None),
+        Some(h) if (1..=24 * 90).contains(&h) => Ok(Some(Duration::hours(h))),
+        Some(h) => Err(AppError::bad_request(format!(
+            "`ttl_hours` is {h}; a token lives 1 to 2160 hours (90 days)"
+        ))),
+    }
+}
+
+fn token_json(t: &crate::auth::NewToken) -> Value {
+    json!({
+        "token": t.secret.expose(),
+        "id": t.record.id,
+        "name": t.record.name,
+        "expires_at": rfc3339(t.record.expires_at),
+    })
+}
+
+pub async fn login<K: Cloud>(State(s): St<K>, req: Request) -> ApiResult {
+    let address = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let body = axum::body::to_bytes(req.into_body(), super::MAX_BODY)
+        .await
+        .map_err(|_| {
+            AppError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body exceeds {} bytes", super::MAX_BODY),
+            )
+        })?;
+    let b: LoginBody = parse(&body)?;
+    let token = s
+        .auth
+        .login(
+            &b.username,
+            &b.password,
+            &address,
+            b.token_name.as_deref().unwrap_or("cli"),
+            ttl(b.ttl_hours)?,
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(token_json(&token))).into_response())
+}
+
+pub async fn me<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    Ok(Json(json!({"username": p.username, "admin": p.admin, "token": p.token})).into_response())
+}
+
+pub async fn users<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    admin(&p)?;
+    let users: Vec<Value> = s
+        .auth
+        .users()
+        .await?
+        .iter()
+        .map(|u| json!({"username": u.username, "admin": u.admin, "totp_enrolled": u.totp_seed.is_some(), "created_at": rfc3339(u.created_at)}))
+        .collect();
+    Ok(Json(json!({"users": users})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddUserBody {
+    username: String,
+    password: String,
+    #[serde(default)]
+    admin: bool,
+}
+
+pub async fn add_user<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    admin(&p)?;
+    let b: AddUserBody = parse(&body)?;
+    let u = s
+        .auth
+        .add_user(&b.username, &b.password, b.admin, Some(&p.username))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"username": u.username, "admin": u.admin})),
+    )
+        .into_response())
+}
+
+pub async fn tokens<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let list: Vec<Value> = s
+        .auth
+        .tokens(&p.username)
+        .await?
+        .iter()
+        .map(|t| json!({"id": t.id, "name": t.name, "created_at": rfc3339(t.created_at), "expires_at": rfc3339(t.expires_at), "revoked_at": t.revoked_at.map(rfc3339)}))
+        .collect();
+    Ok(Json(json!({"tokens": list})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    name: String,
+    #[serde(default)]
+    ttl_hours: Option<i64>,
+}
+
+pub async fn create_token<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: TokenBody = parse(&body)?;
+    let t = s
+        .auth
+        .create_token(&p.username, &b.name, ttl(b.ttl_hours)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(token_json(&t))).into_response())
+}
+
+pub async fn revoke_token<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(token): Path<String>,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    s.auth
+        .revoke_token(&p.username, &token, &p.username)
+        .await?;
+    Ok(Json(json!({"revoked": token})).into_response())
+}
+
+pub async fn enroll_totp<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let e = s.auth.enroll_totp(&p.username).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"secret": e.secret.expose(), "otpauth_uri": e.uri.expose()})),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    requester: Option<String>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+pub async fn list_requests<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> ApiResult {
+    let _p = principal(&s, &headers).await?;
+    let filter = RequestFilter {
+        statuses: q
+            .status
+            .map(|s| s.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
+        requester: q
+            .requester
+            .map(|r| id("requester", &r, Username::new))
+            .transpose()?,
+        limit: Some(q.limit.unwrap_or(100).min(1000)),
+        ..RequestFilter::default()
+    };
+    let list = s
+        .access
+        .broker()
+        .store()
+        .requests(&filter)
+        .await
+        .map_err(|e| AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e))?;
+    let list: Vec<Value> = list.iter().map(request_json).collect();
+    Ok(Json(json!({"requests": list})).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    playbook: String,
+    role: String,
+    account: String,
+    duration_seconds: i64,
+    incident: String,
+    justification: String,
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+fn new_request(p: &Principal, b: &CreateBody) -> Result<NewRequest, AppError> {
+    Ok(NewRequest {
+        requester: p.username.clone(),
+        playbook: id("playbook", &b.playbook, PlaybookId::new)?,
+        role: id("role", &b.role, RoleName::new)?,
+        account: id("account", &b.account, AccountId::new)?,
+        duration: Duration::seconds(b.duration_seconds),
+        incident: id("incident", &b.incident, IncidentId::new)?,
+        justification: b.justification.clone(),
+    })
+}
+
+pub async fn create_request<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: CreateBody = parse(&body)?;
+    let o = s.access.broker().submit(new_request(&p, &b)?).await?;
+    let mut r = outcome(o)?;
+    *r.status_mut() = StatusCode::CREATED;
+    Ok(r)
+}
+
+pub async fn get_request<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+) -> ApiResult {
+    let _p = principal(&s, &headers).await?;
+    let rid = id("request id", &rid, RequestId::new)?;
+    let v = s.access.broker().get(&rid).await?;
+    Ok(Json(request_json(&v)).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    digest: String,
+    totp: String,
+    #[serde(default)]
+    comment: String,
+}
+
+pub async fn approve<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: ApproveBody = parse(&body)?;
+    let rid = id("request id", &rid, RequestId::new)?;
+    let digest = Sha256Digest::from_hex(&b.digest)
+        .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
+    s.auth
+        .verify_totp(&p.username, &b.totp, &format!("approve {rid}"))
+        .await?;
+    outcome(
+        s.access
+            .broker()
+            .approve(&rid, p.username, digest, b.comment)
+            .await?,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn deny<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: ReasonBody = parse(&body)?;
+    let rid = id("request id", &rid, RequestId::new)?;
+    outcome(s.access.broker().deny(&rid, p.username, b.reason).await?)
+}
+
+pub async fn cancel<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: ReasonBody = parse(&body)?;
+    let rid = id("request id", &rid, RequestId::new)?;
+    outcome(s.access.broker().cancel(&rid, p.username, b.reason).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExtendBody {
+    add_seconds: i64,
+    justification: String,
+}
+
+pub async fn extend<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: ExtendBody = parse(&body)?;
+    let rid = id("request id", &rid, RequestId::new)?;
+    outcome(
+        s.access
+            .broker()
+            .request_extension(
+                &rid,
+                p.username,
+                Duration::seconds(b.add_seconds),
+                b.justification,
+            )
+            .await?,
+    )
+}
+
+pub async fn activate<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let rid = id("request id", &rid, RequestId::new)?;
+    outcome(s.access.broker().activate(&rid, p.username).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewBody {
+    outcome: ReviewOutcome,
+    #[serde(default)]
+    notes: String,
+}
+
+pub async fn review<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: ReviewBody = parse(&body)?;
+    let rid = id("request id", &rid, RequestId::new)?;
+    outcome(
+        s.access
+            .broker()
+            .review(&rid, p.username, b.outcome, b.notes)
+            .await?,
+    )
+}
+
+pub async fn break_glass<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: CreateBody = parse(&body)?;
+    let new = new_request(&p, &b)?;
+    let code = b.totp.as_deref().unwrap_or_default();
+    // A failed step-up is still an attempt: the broker records it as a refused break-glass.
+    let mfa = s.auth.verify_totp(&p.username, code, "break-glass").await;
+    let verified = mfa.is_ok();
+    match s.access.broker().activate_break_glass(new, verified).await {
+        Ok(o) => {
+            let mut r = outcome(o)?;
+            *r.status_mut() = StatusCode::CREATED;
+            Ok(r)
+        }
+        Err(e) => match mfa {
+            Err(m) => Err(m.into()),
+            Ok(()) => Err(e.into()),
+        },
+    }
+}
+
+async fn grant_request<K: Cloud>(s: &AppState<K>, gid: &str) -> Result<RequestId, AppError> {
+    let gid = id("grant id", gid, GrantId::new)?;
+    match s.access.broker().store().get_by_grant(&gid).await {
+        Ok(Some(v)) => Ok(v.value.id),
+        Ok(None) => Err(AppError::not_found(format!("no grant `{gid}`"))),
+        Err(e) => Err(AppError::internal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            &e,
+        )),
+    }
+}
+
+pub async fn credentials<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(gid): Path<String>,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let rid = grant_request(&s, &gid).await?;
+    let c = s.access.credentials(&rid, &p.username).await?;
+    // The AWS CLI's `credential_process` format.
+    Ok(Json(json!({
+        "Version": 1,
+        "AccessKeyId": c.access_key_id,
+        "SecretAccessKey": c.secret_access_key.expose(),
+        "SessionToken": c.session_token.expose(),
+        "Expiration": rfc3339(c.expiration),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsoleBody {
+    #[serde(default)]
+    destination: Option<String>,
+}
+
+pub async fn console<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(gid): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: ConsoleBody = parse(&body)?;
+    let rid = grant_request(&s, &gid).await?;
+    let dest = b
+        .destination
+        .unwrap_or_else(|| "https://console.aws.amazon.com/".to_owned());
+    let url = s.access.console_url(&rid, &p.username, &dest).await?;
+    Ok(Json(json!({"url": url.expose()})).into_response())
+}
+
+pub async fn revoke<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(gid): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    let b: ReasonBody = parse(&body)?;
+    let rid = grant_request(&s, &gid).await?;
+    let r = s.access.revoke(&rid, p.username, &b.reason).await?;
+    let mut doc = request_json(&Versioned {
+        value: r.outcome.request,
+        version: r.outcome.version,
+    });
+    if let Some(o) = doc.as_object_mut() {
+        o.insert("sessions_denied".into(), json!(r.entry.is_some()));
+    }
+    Ok(Json(doc).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeAllBody {
+    role_arn: String,
+    reason: String,
+}
+
+pub async fn revoke_all<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
+    let p = principal(&s, &headers).await?;
+    admin(&p)?;
+    let b: RevokeAllBody = parse(&body)?;
+    let role = id("role ARN", &b.role_arn, RoleArn::new)?;
+    let r = s.access.revoke_all(&role, p.username, &b.reason).await?;
+    Ok(Json(json!({
+        "role_arn": r.role_arn,
+        "cutoff": rfc3339(r.cutoff),
+        "revoked": r.revoked,
+        "failed": r.failed.iter().map(|(id, e)| json!({"request": id, "error": e})).collect::<Vec<_>>(),
+    }))
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    after: Option<i64>,
+    #[serde(default)]
+    limit: Option<u32>,
+}
+
+pub async fn audit<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult {
+    let _p = principal(&s, &headers).await?;
+    let rows = s
+        .access
+        .broker()
+        .store()
+        .audit_rows(q.after.unwrap_or(0), q.limit.unwrap_or(100).min(1000))
+        .await
+        .map_err(|e| AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e))?;
+    let records: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+            json!({"seq": r.seq, "hash": r.hash, "record": body})
+        })
+        .collect();
+    Ok(Json(json!({"records": records})).into_response())
+}
+
+pub async fn audit_verify<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
+    let _p = principal(&s, &headers).await?;
+    let store = s.access.broker().store();
+    let unavailable = |e: breakglass_core::ports::StoreError| {
+        AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e)
+    };
+    let mut verifier = ChainVerifier::new();
+    let mut after = 0;
+    loop {
+        let rows = store.audit_rows(after, 1000).await.map_err(unavailable)?;
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        for row in &rows {
+            if let Err(problem) = verifier.push(row) {
+                return Ok(
+                    Json(json!({"ok": false, "problem": problem.to_string()})).into_response()
+                );
+            }
+        }
+    }
+    let head = store.audit_head().await.map_err(unavailable)?;
+    match verifier.finish(head) {
+        Ok(v) => Ok(
+            Json(json!({"ok": true, "records": v.records, "head": v.head.hash.to_hex()}))
+                .into_response(),
+        ),
+        Err(problem) => {
+            Ok(Json(json!({"ok": false, "problem": problem.to_string()})).into_response())
+        }
+    }
+}
+
+pub async fn audit_export<K: Cloud>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult {
+    let _p = principal(&s, &headers).await?;
+    let store = s.access.broker().store();
+    let unavailable = |e: breakglass_core::ports::StoreError| {
+        AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e)
+    };
+    let mut verifier = ChainVerifier::new();
+    let mut out = String::new();
+    let mut after = q.after.unwrap_or(0);
+    let max = u64::from(q.limit.unwrap_or(100_000).min(100_000));
+    let mut n = 0u64;
+    // Records are exported only after they verify against their predecessors.
+    if after > 0 {
+        return Err(AppError::bad_request(
+            "`after` is not supported for export: the chain is verified from its start",
+        ));
+    }
+    'outer: loop {
+        let rows = store.audit_rows(after, 1000).await.map_err(unavailable)?;
+        let Some(last) = rows.last() else { break };
+        after = last.seq;
+        for row in &rows {
+            let record = verifier.push(row).map_err(|p| {
+                AppError::new(StatusCode::CONFLICT, "audit_chain_broken", p.to_string())
+            })?;
+            let hash = Sha256Digest::from_hex(&row.hash).map_err(|e| {
+                AppError::new(StatusCode::CONFLICT, "audit_chain_broken", e.to_string())
+            })?;
+            let line = jsonl_line(&record, &hash).map_err(|e| {
+                AppError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e)
+            })?;
+            out.push_str(&line);
+            out.push('\n');
+            n += 1;
+            if n >= max {
+                break 'outer;
+            }
+        }
+    }
+    Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
+}

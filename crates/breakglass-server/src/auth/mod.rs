@@ -1,0 +1,472 @@
+//! Authentication: local users with argon2id passwords, TOTP step-up, personal API tokens,
+//! login rate limiting. Every event (login succeeded or failed, token created or revoked,
+//! TOTP enrolled, verified or refused) is appended to the audit chain in the same
+//! transaction as the change it describes; a refusal is audited before it is returned.
+
+pub mod limit;
+pub mod password;
+pub mod seal;
+pub mod totp;
+
+use std::sync::Arc;
+
+use breakglass_core::audit::events::{
+    LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpEnrolled, TotpFailed,
+    TotpVerified, UserCreated,
+};
+use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
+use breakglass_core::canonical::Sha256Digest;
+use breakglass_core::cloud::Secret;
+use breakglass_core::model::Username;
+use breakglass_core::ports::{Clock, StoreError};
+use breakglass_store::{AuthWrite, SqlStore, TokenRecord, UserRecord};
+use time::{Duration, OffsetDateTime};
+
+use crate::random::random_hex;
+use limit::{Limits, RateLimiter};
+use seal::SealKey;
+
+/// The longest lifetime of a personal API token.
+pub const MAX_TOKEN_TTL: Duration = Duration::days(90);
+/// The lifetime of the token `login` issues when none is asked for.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::hours(12);
+/// The prefix of every API token (so leaked tokens are easy to grep for).
+pub const TOKEN_PREFIX: &str = "bgt_";
+
+/// Why authentication failed. Messages say what to do next and never contain secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Wrong username or password (deliberately not saying which).
+    #[error("wrong username or password")]
+    BadCredentials,
+    /// Too many failures recently.
+    #[error("too many failed sign-ins; try again after {0}")]
+    RateLimited(OffsetDateTime),
+    /// No, malformed, unknown or revoked token.
+    #[error("missing or invalid API token; run `breakglass login`")]
+    BadToken,
+    /// The token expired.
+    #[error("the API token expired at {0}; run `breakglass login` for a new one")]
+    TokenExpired(OffsetDateTime),
+    /// The TOTP code was wrong or already used.
+    #[error("the TOTP code is wrong or was already used; wait for the next code and retry")]
+    BadTotp,
+    /// The user has no authenticator enrolled.
+    #[error("`{0}` has no TOTP authenticator enrolled; run `breakglass totp enroll` first")]
+    NoTotp(String),
+    /// Bad input (username, password policy, token lifetime, ...).
+    #[error("{0}")]
+    Invalid(String),
+    /// No such user or token.
+    #[error("{0}")]
+    NotFound(String),
+    /// The name is taken.
+    #[error("{0}")]
+    Exists(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored seed does not decrypt with the configured key.
+    #[error(transparent)]
+    Seal(#[from] seal::SealError),
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// Who.
+    pub username: Username,
+    /// May manage users.
+    pub admin: bool,
+    /// The token used.
+    pub token: String,
+}
+
+/// A freshly created token: the record and the token itself, shown once.
+#[derive(Debug)]
+pub struct NewToken {
+    /// The stored record.
+    pub record: TokenRecord,
+    /// The token (`bgt_…`). Give it to the user once; it is not stored.
+    pub secret: Secret,
+}
+
+/// A TOTP enrolment: the seed, shown once.
+#[derive(Debug)]
+pub struct Enrolment {
+    /// The seed in base32, for manual entry.
+    pub secret: Secret,
+    /// The `otpauth://` URI (holds the seed).
+    pub uri: Secret,
+}
+
+/// The authentication service.
+pub struct Auth {
+    store: SqlStore,
+    clock: Arc<dyn Clock>,
+    key: SealKey,
+    limiter: RateLimiter,
+    decoy: String,
+    issuer: String,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth").finish_non_exhaustive()
+    }
+}
+
+fn token_hash(token: &str) -> String {
+    Sha256Digest::of(token.as_bytes()).to_hex()
+}
+
+fn username(name: &str) -> Result<Username, AuthError> {
+    Username::new(name).map_err(|e| AuthError::Invalid(e.to_string()))
+}
+
+impl Auth {
+    /// The service over `store`, sealing TOTP seeds with `key`.
+    pub fn new(store: SqlStore, clock: Arc<dyn Clock>, key: SealKey, limits: Limits) -> Self {
+        Self {
+            store,
+            clock,
+            key,
+            limiter: RateLimiter::new(limits),
+            decoy: password::decoy_hash(),
+            issuer: "breakglass".to_owned(),
+        }
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        self.clock
+            .now()
+            .to_offset(time::UtcOffset::UTC)
+            .truncate_to_microsecond()
+    }
+
+    fn entry(&self, actor: Actor, event: impl Into<AuditEvent>) -> AuditEntry {
+        AuditEntry {
+            at: self.now(),
+            actor,
+            request_version: None,
+            event: event.into(),
+        }
+    }
+
+    async fn audit_only(&self, entry: AuditEntry) -> Result<(), AuthError> {
+        self.store.auth_commit(Vec::new(), vec![entry]).await?;
+        Ok(())
+    }
+
+    /// Creates a user. `by` is the admin doing it (`None`: the command line bootstrap).
+    pub async fn add_user(
+        &self,
+        name: &str,
+        password: &str,
+        admin: bool,
+        by: Option<&Username>,
+    ) -> Result<UserRecord, AuthError> {
+        let user = username(name)?;
+        let hash = password::hash(password).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let now = self.now();
+        let actor = by.map_or(Actor::System, |u| Actor::User(u.clone()));
+        let record = UserRecord {
+            username: user.to_string(),
+            password_hash: hash.clone(),
+            admin,
+            totp_seed: None,
+            totp_last_step: None,
+            created_at: now,
+        };
+        let write = AuthWrite::InsertUser {
+            username: user.to_string(),
+            password_hash: hash,
+            admin,
+            created_at: now,
+        };
+        let event = UserCreated {
+            username: user.clone(),
+            admin,
+        };
+        match self
+            .store
+            .auth_commit(vec![write], vec![self.entry(actor, event)])
+            .await
+        {
+            Ok(_) => Ok(record),
+            Err(StoreError::Duplicate(_)) => {
+                Err(AuthError::Exists(format!("user `{user}` already exists")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every user.
+    pub async fn users(&self) -> Result<Vec<UserRecord>, AuthError> {
+        Ok(self.store.users().await?)
+    }
+
+    /// Checks a password and issues an API token named `token_name` for `ttl`. Failures are
+    /// counted per user and per `address`, and audited.
+    pub async fn login(
+        &self,
+        name: &str,
+        password_text: &str,
+        address: &str,
+        token_name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<NewToken, AuthError> {
+        let now = self.now();
+        let typed: String = name.chars().take(64).collect();
+        if let Some(until) = self.limiter.blocked_until(&typed, address, now) {
+            let event = LoginFailed {
+                username: typed,
+                address: address.to_owned(),
+                reason: "rate limited".to_owned(),
+            };
+            self.audit_only(self.entry(Actor::System, event)).await?;
+            return Err(AuthError::RateLimited(until));
+        }
+        let user = match Username::new(name) {
+            Ok(u) => self.store.user(u.as_str()).await?,
+            Err(_) => None,
+        };
+        let ok = match &user {
+            Some(u) => password::verify(password_text, &u.password_hash),
+            None => {
+                // Same work for an unknown name as for a wrong password.
+                let _ = password::verify(password_text, &self.decoy);
+                false
+            }
+        };
+        let (Some(user), true) = (user, ok) else {
+            self.limiter.failed(&typed, address, now);
+            let event = LoginFailed {
+                username: typed,
+                address: address.to_owned(),
+                reason: "wrong username or password".to_owned(),
+            };
+            self.audit_only(self.entry(Actor::System, event)).await?;
+            return Err(AuthError::BadCredentials);
+        };
+        self.limiter.succeeded(&typed);
+        let who = username(&user.username)?;
+        let (write, token, event) = self.new_token(&who, token_name, ttl)?;
+        let login = self.entry(
+            Actor::User(who.clone()),
+            LoginSucceeded {
+                username: who.clone(),
+                address: address.to_owned(),
+            },
+        );
+        let created = self.entry(Actor::User(who), event);
+        self.store
+            .auth_commit(vec![write], vec![login, created])
+            .await?;
+        Ok(token)
+    }
+
+    fn new_token(
+        &self,
+        who: &Username,
+        name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<(AuthWrite, NewToken, TokenCreated), AuthError> {
+        let ttl = ttl.unwrap_or(DEFAULT_TOKEN_TTL);
+        if ttl < Duration::minutes(1) || ttl > MAX_TOKEN_TTL {
+            return Err(AuthError::Invalid(format!(
+                "a token lifetime must be between 1 minute and {} days, not {ttl}",
+                MAX_TOKEN_TTL.whole_days()
+            )));
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AuthError::Invalid(
+                "a token name must be 1 to 100 characters".to_owned(),
+            ));
+        }
+        let now = self.now();
+        let secret = format!("{TOKEN_PREFIX}{}", random_hex(32));
+        let record = TokenRecord {
+            id: format!("tok-{}", random_hex(8)),
+            username: who.to_string(),
+            name: name.to_owned(),
+            sha256: token_hash(&secret),
+            created_at: now,
+            expires_at: now + ttl,
+            revoked_at: None,
+        };
+        let event = TokenCreated {
+            username: who.clone(),
+            token: record.id.clone(),
+            name: record.name.clone(),
+            expires_at: record.expires_at,
+        };
+        Ok((
+            AuthWrite::InsertToken(record.clone()),
+            NewToken {
+                record,
+                secret: Secret::new(secret),
+            },
+            event,
+        ))
+    }
+
+    /// Creates another token for `who`.
+    pub async fn create_token(
+        &self,
+        who: &Username,
+        name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<NewToken, AuthError> {
+        let (write, token, event) = self.new_token(who, name, ttl)?;
+        let entry = self.entry(Actor::User(who.clone()), event);
+        self.store.auth_commit(vec![write], vec![entry]).await?;
+        Ok(token)
+    }
+
+    /// The tokens of `who`.
+    pub async fn tokens(&self, who: &Username) -> Result<Vec<TokenRecord>, AuthError> {
+        Ok(self.store.tokens(who.as_str()).await?)
+    }
+
+    /// Revokes token `id` of `owner`, by `by`.
+    pub async fn revoke_token(
+        &self,
+        owner: &Username,
+        id: &str,
+        by: &Username,
+    ) -> Result<(), AuthError> {
+        let write = AuthWrite::RevokeToken {
+            id: id.to_owned(),
+            username: owner.to_string(),
+            at: self.now(),
+        };
+        let event = TokenRevoked {
+            username: owner.clone(),
+            token: id.to_owned(),
+        };
+        match self
+            .store
+            .auth_commit(
+                vec![write],
+                vec![self.entry(Actor::User(by.clone()), event)],
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::InvalidCommit(m)) => Err(AuthError::NotFound(m)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Who holds bearer token `token`: refused if unknown, revoked or expired.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
+            return Err(AuthError::BadToken);
+        }
+        let record = self
+            .store
+            .token_by_hash(&token_hash(token))
+            .await?
+            .ok_or(AuthError::BadToken)?;
+        if record.revoked_at.is_some() {
+            return Err(AuthError::BadToken);
+        }
+        if record.expires_at <= self.now() {
+            return Err(AuthError::TokenExpired(record.expires_at));
+        }
+        let user = self
+            .store
+            .user(&record.username)
+            .await?
+            .ok_or(AuthError::BadToken)?;
+        Ok(Principal {
+            username: username(&user.username)?,
+            admin: user.admin,
+            token: record.id,
+        })
+    }
+
+    /// Enrols a new TOTP authenticator for `who` (replacing any previous one).
+    pub async fn enroll_totp(&self, who: &Username) -> Result<Enrolment, AuthError> {
+        let seed = crate::random::random_bytes(totp::SEED_BYTES);
+        let sealed = self.key.seal(who.as_str(), &seed);
+        let write = AuthWrite::SetTotp {
+            username: who.to_string(),
+            seed: Some(sealed),
+        };
+        let event = TotpEnrolled {
+            username: who.clone(),
+        };
+        match self
+            .store
+            .auth_commit(
+                vec![write],
+                vec![self.entry(Actor::User(who.clone()), event)],
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(StoreError::InvalidCommit(m)) => return Err(AuthError::NotFound(m)),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Enrolment {
+            secret: Secret::new(totp::base32(&seed)),
+            uri: Secret::new(totp::otpauth_uri(&self.issuer, who.as_str(), &seed)),
+        })
+    }
+
+    /// Checks `code` for `who` as a step-up for `purpose` (e.g. `approve r-…`). A code is
+    /// accepted once; the success or the failure is audited.
+    pub async fn verify_totp(
+        &self,
+        who: &Username,
+        code: &str,
+        purpose: &str,
+    ) -> Result<(), AuthError> {
+        let actor = Actor::User(who.clone());
+        let failed = |reason: &str| TotpFailed {
+            username: who.clone(),
+            purpose: purpose.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let user = self
+            .store
+            .user(who.as_str())
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no user `{who}`")))?;
+        let Some(sealed) = user.totp_seed else {
+            self.audit_only(self.entry(actor, failed("no authenticator enrolled")))
+                .await?;
+            return Err(AuthError::NoTotp(who.to_string()));
+        };
+        let seed = self.key.open(who.as_str(), &sealed)?;
+        let Some(step) = totp::matching_step(&seed, code, self.now().unix_timestamp()) else {
+            self.audit_only(self.entry(actor, failed("wrong code")))
+                .await?;
+            return Err(AuthError::BadTotp);
+        };
+        let write = AuthWrite::UseTotpStep {
+            username: who.to_string(),
+            step,
+        };
+        let ok = TotpVerified {
+            username: who.clone(),
+            purpose: purpose.to_owned(),
+        };
+        match self
+            .store
+            .auth_commit(vec![write], vec![self.entry(actor.clone(), ok)])
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(StoreError::Duplicate(_)) => {
+                self.audit_only(self.entry(actor, failed("code already used")))
+                    .await?;
+                Err(AuthError::BadTotp)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Encryption of TOTP seeds at rest: ChaCha20-Poly1305 with a 256-bit key that lives outside
+//! the database (a file or an environment variable named in the server config), bound to
+//! the username so a seed copied to another user's row does not decrypt.
+
+use std::fmt;
+
+use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+
+use crate::random::random_bytes;
+
+/// The sealing key. `Debug` never shows it.
+pub struct SealKey(LessSafeKey);
+
+impl fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SealKey([redacted])")
+    }
+}
+
+/// Why a key could not be loaded or a seed could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// The key text is not 64 hex digits.
+    #[error(
+        "the TOTP key must be 64 hexadecimal digits (32 bytes); generate one with `openssl rand -hex 32`"
+    )]
+    BadKey,
+    /// The ciphertext does not decrypt with this key (wrong key, or tampered row).
+    #[error("a stored TOTP seed does not decrypt with the configured key")]
+    Open,
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim();
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| {
+            text.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect()
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl SealKey {
+    /// A key from 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<Self, SealError> {
+        let bytes = hex_decode(text)
+            .filter(|b| b.len() == 32)
+            .ok_or(SealError::BadKey)?;
+        let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes).map_err(|_| SealError::BadKey)?;
+        Ok(Self(LessSafeKey::new(key)))
+    }
+
+    /// A fresh random key, as hex (for set-up scripts and tests).
+    pub fn generate_hex() -> String {
+        hex_encode(&random_bytes(32))
+    }
+
+    /// Encrypts `plaintext` for `username`: hex of nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, username: &str, plaintext: &[u8]) -> String {
+        let nonce_bytes = random_bytes(NONCE_LEN);
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce.copy_from_slice(&nonce_bytes);
+        let mut buf = plaintext.to_vec();
+        // Sealing only fails for inputs longer than ChaCha20's 256 GiB limit.
+        if self
+            .0
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(username.as_bytes()),
+                &mut buf,
+            )
+            .is_err()
+        {
+            return String::new();
+        }
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        hex_encode(&out)
+    }
+
+    /// Decrypts what [`SealKey::seal`] produced for `username`.
+    pub fn open(&self, username: &str, sealed: &str) -> Result<Vec<u8>, SealError> {
+        let bytes = hex_decode(sealed).ok_or(SealError::Open)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(SealError::Open);
+        }
+        let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+        let mut n = [0u8; NONCE_LEN];
+        n.copy_from_slice(nonce);
+        let mut buf = ciphertext.to_vec();
+        let plain = self
+            .0
+            .open_in_place(
+                Nonce::assume_unique_for_key(n),
+                Aad::from(username.as_bytes()),
+                &mut buf,
+            )
+            .map_err(|_| SealError::Open)?;
+        Ok(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seals_bound_to_the_user() {
+        let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
+        let sealed = key.seal("alice", b"seed bytes");
+        assert!(!sealed.contains("seed"));
+        assert_eq!(key.open("alice", &sealed).unwrap(), b"seed bytes");
+        assert!(key.open("bob", &sealed).is_err());
+        let other = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
+        assert!(other.open("alice", &sealed).is_err());
+        assert!(SealKey::from_hex("abcd").is_err());
+        assert_eq!(format!("{key:?}"), "SealKey([redacted])");
+    }
+}

@@ -1,0 +1,140 @@
+//! The expiry worker: ends grants on time, times out pending requests, and keeps every
+//! role's revocation policy pruned and in step with the stored entries (restoring the entry
+//! of a revoked grant whose live sessions have none, e.g. after a crash mid-revocation).
+//!
+//! Everything it acts on lives in the store (request deadlines, revocation entries), so a
+//! broker that was down picks up on start what ended meanwhile: the first pass expires and
+//! audits those grants. With several replicas on one database each job runs under a lease
+//! (`job_leases`, taken with one atomic statement) held by one replica at a time; the
+//! holder renews it every pass and releases it on clean shutdown, and another replica takes
+//! over when a lease runs out.
+
+use std::sync::Arc;
+
+use breakglass_core::broker::SweepReport;
+use breakglass_core::cloud::Cloud;
+use breakglass_core::model::{RequestId, RoleArn};
+use breakglass_core::ports::{AccessStore, Clock, IdSource, Store};
+use time::Duration;
+use tokio::sync::watch;
+
+use crate::access::{Access, AccessError, RoleSync};
+use crate::clock::{RandomIds, SystemClock};
+
+/// The lease of the expiry sweep (timeouts and expiries).
+pub const SWEEP_JOB: &str = "sweep";
+/// The lease of the revocation-policy job (prune and rewrite).
+pub const REVOCATIONS_JOB: &str = "revocations";
+
+/// How the worker runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerConfig {
+    /// This replica's name in the lease table (unique per process).
+    pub holder: String,
+    /// Time between passes.
+    pub interval: std::time::Duration,
+    /// How long a lease lasts without renewal; longer than a pass takes, so that a live
+    /// holder never loses it mid-pass.
+    pub lease: Duration,
+    /// At most this many requests per sweep.
+    pub sweep_limit: u32,
+}
+
+impl WorkerConfig {
+    /// Defaults for `holder`: a pass every 5 seconds, 60-second leases, 500 requests per
+    /// sweep.
+    pub fn new(holder: impl Into<String>) -> Self {
+        Self {
+            holder: holder.into(),
+            interval: std::time::Duration::from_secs(5),
+            lease: Duration::seconds(60),
+            sweep_limit: 500,
+        }
+    }
+}
+
+/// What one pass did. A job is `None` when another replica holds its lease.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// The sweep's timeouts and expiries.
+    pub sweep: Option<SweepReport>,
+    /// Each role's policy rewrite, or the role and why it failed.
+    pub revocations: Option<Vec<Result<RoleSync, (RoleArn, String)>>>,
+    /// Revoked requests whose missing revocation entries were restored.
+    pub restored: Vec<RequestId>,
+}
+
+/// The expiry worker.
+#[derive(Debug)]
+pub struct Worker<S, K, C = SystemClock, I = RandomIds> {
+    access: Arc<Access<S, K, C, I>>,
+    config: WorkerConfig,
+}
+
+impl<S, K, C, I> Worker<S, K, C, I>
+where
+    S: Store + AccessStore,
+    K: Cloud,
+    C: Clock,
+    I: IdSource,
+{
+    /// A worker over `access`.
+    pub fn new(access: Arc<Access<S, K, C, I>>, config: WorkerConfig) -> Self {
+        Self { access, config }
+    }
+
+    /// Takes (or renews) lease `job`.
+    async fn lease(&self, job: &str) -> Result<bool, AccessError> {
+        let now = self.access.broker().clock().now();
+        Ok(self
+            .access
+            .broker()
+            .store()
+            .take_lease(job, &self.config.holder, now, now + self.config.lease)
+            .await?)
+    }
+
+    /// One pass: each job whose lease this replica holds or can take.
+    pub async fn run_once(&self) -> Result<Pass, AccessError> {
+        let mut pass = Pass::default();
+        if self.lease(SWEEP_JOB).await? {
+            pass.sweep = Some(self.access.broker().sweep(self.config.sweep_limit).await?);
+        }
+        if self.lease(REVOCATIONS_JOB).await? {
+            pass.revocations = Some(self.access.sync_all().await?);
+            pass.restored = self.access.reconcile().await?;
+        }
+        Ok(pass)
+    }
+
+    /// Runs passes every interval until `shutdown` turns true (or its sender is dropped),
+    /// then releases the leases. `on_pass` sees every pass's outcome (to log or count it);
+    /// a failed pass does not stop the loop, the next one retries.
+    pub async fn run(
+        &self,
+        mut shutdown: watch::Receiver<bool>,
+        mut on_pass: impl FnMut(&Result<Pass, AccessError>) + Send,
+    ) -> Result<(), AccessError> {
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let pass = self.run_once().await;
+            on_pass(&pass);
+            tokio::select! {
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break;
+                    }
+                }
+                () = tokio::time::sleep(self.config.interval) => {}
+            }
+        }
+        let store = self.access.broker().store();
+        store.release_lease(SWEEP_JOB, &self.config.holder).await?;
+        store
+            .release_lease(REVOCATIONS_JOB, &self.config.holder)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,459 @@
+//! The HTTP API through `tower::ServiceExt::oneshot`, over a real SQLite store and the
+//! example config, with an in-memory `Cloud` double standing in for STS and IAM.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use breakglass_core::broker::Broker;
+use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
+use breakglass_core::config::Config;
+use breakglass_core::ports::{Clock, IdSource, ManualClock, SequentialIds};
+use breakglass_core::request::Settings;
+use breakglass_core::rules::Rules;
+use breakglass_server::access::Access;
+use breakglass_server::api::{AppState, Metrics, app, openapi_document, routes};
+use breakglass_server::auth::limit::Limits;
+use breakglass_server::auth::seal::SealKey;
+use breakglass_server::auth::{Auth, totp};
+use breakglass_store::SqlStore;
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use time::{Duration, macros::datetime};
+use tower::ServiceExt as _;
+
+/// STS and IAM in memory: issues fake credentials, keeps inline policies.
+#[derive(Default)]
+pub struct FakeCloud {
+    policies: Mutex<Vec<(String, String, String)>>,
+}
+
+impl Cloud for FakeCloud {
+    async fn issue(&self, r: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
+        Ok(IssuedCredentials {
+            access_key_id: "ASIAFAKE0000000001".to_owned(),
+            secret_access_key: Secret::new("secret-key"),
+            session_token: Secret::new("session-token"),
+            expiration: datetime!(2024-03-01 12:00:00 UTC) + r.duration,
+            assumed_role_arn: format!("arn:aws:sts::222222222222:assumed-role/x/{}", r.grant),
+            assumed_role_id: format!("AROAFAKEROLE0000001:{}", r.grant),
+        })
+    }
+    async fn inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CloudError> {
+        Ok(self
+            .policies
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|(r, n, _)| r == role && n == name)
+            .map(|(_, _, d)| d.clone()))
+    }
+    async fn role_id(&self, _role: &str) -> Result<String, CloudError> {
+        Ok("AROAFAKEROLE0000001".to_owned())
+    }
+    async fn inline_policy_names(&self, role: &str) -> Result<Vec<String>, CloudError> {
+        Ok(self
+            .policies
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(r, _, _)| r == role)
+            .map(|(_, n, _)| n.clone())
+            .collect())
+    }
+    async fn put_inline_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CloudError> {
+        let mut p = self.policies.lock().unwrap();
+        p.retain(|(r, n, _)| !(r == role && n == name));
+        p.push((role.to_owned(), name.to_owned(), doc.to_owned()));
+        Ok(())
+    }
+    async fn delete_inline_policy(&self, role: &str, name: &str) -> Result<(), CloudError> {
+        self.policies
+            .lock()
+            .unwrap()
+            .retain(|(r, n, _)| !(r == role && n == name));
+        Ok(())
+    }
+    async fn console_url(
+        &self,
+        _c: &IssuedCredentials,
+        _d: Duration,
+        destination: &str,
+    ) -> Result<Secret, CloudError> {
+        Ok(Secret::new(format!(
+            "https://signin.aws.amazon.com/federation?Action=login&Destination={destination}"
+        )))
+    }
+}
+
+pub struct Api {
+    pub router: axum::Router,
+    pub clock: Arc<ManualClock>,
+    pub auth: Arc<Auth>,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn api() -> Api {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bg.db").display());
+    let store = SqlStore::open(&url).await.unwrap();
+    let text = std::fs::read_to_string(
+        breakglass_testkit::workspace_root().join("examples/breakglass.toml"),
+    )
+    .unwrap();
+    let config = Config::load(&text, "breakglass.toml").unwrap();
+    let rules = Rules::new(config.catalog(), &[]).unwrap();
+    let clock = Arc::new(ManualClock::new(datetime!(2024-03-01 12:00:00 UTC)));
+    let c: Arc<dyn Clock> = clock.clone();
+    let ids: Arc<dyn IdSource> = Arc::new(SequentialIds::new("t").unwrap());
+    let broker = Arc::new(Broker::new(
+        store.clone(),
+        c.clone(),
+        ids,
+        rules,
+        Settings::default(),
+    ));
+    let access = Arc::new(Access::new(broker, FakeCloud::default()));
+    let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
+    let auth = Arc::new(Auth::new(store, c, key, Limits::default()));
+    let state = Arc::new(AppState {
+        access,
+        auth: Arc::clone(&auth),
+        metrics: Metrics::default(),
+    });
+    Api {
+        router: app(state),
+        clock,
+        auth,
+        _dir: dir,
+    }
+}
+
+impl Api {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let resp = self
+            .router
+            .clone()
+            .oneshot(
+                req.header("content-type", "application/json")
+                    .body(body)
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    /// Creates `name` with TOTP enrolled; returns (token, TOTP seed in base32).
+    pub async fn user(&self, name: &str, admin: bool) -> (String, String) {
+        self.auth
+            .add_user(name, "correct horse battery", admin, None)
+            .await
+            .unwrap();
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/login",
+                None,
+                Some(json!({"username": name, "password": "correct horse battery"})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let token = v["token"].as_str().unwrap().to_owned();
+        let (s, v) = self
+            .call("POST", "/api/v1/totp/enroll", Some(&token), None)
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        (token, v["secret"].as_str().unwrap().to_owned())
+    }
+
+    pub fn code(&self, secret: &str) -> String {
+        let seed = totp::base32_decode(secret).unwrap();
+        totp::code_at(
+            &seed,
+            totp::step_of(self.clock.now().unix_timestamp()),
+            totp::DIGITS,
+        )
+    }
+}
+
+fn investigate(duration: i64) -> Value {
+    json!({
+        "playbook": "investigate", "role": "SecurityAnalyst", "account": "222222222222",
+        "duration_seconds": duration, "incident": "INC-1", "justification": "suspicious logins"
+    })
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let api = api().await;
+    let (s, doc) = api.call("GET", "/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc, openapi_document::<FakeCloud>());
+    assert_eq!(doc["openapi"], "3.0.3");
+    let all = routes::<FakeCloud>();
+    assert!(all.len() >= 29);
+    for r in &all {
+        let op = &doc["paths"][r.path][r.method.to_lowercase()];
+        assert!(
+            op.is_object(),
+            "{} {} missing from the document",
+            r.method,
+            r.path
+        );
+        // And the router really serves it (not the fallback).
+        let path = r.path.replace("{id}", "x-1");
+        let (s, v) = api.call(r.method, &path, None, None).await;
+        assert!(
+            !(s == StatusCode::NOT_FOUND
+                && v["error"]["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("no such route")),
+            "{} {path} is not routed",
+            r.method
+        );
+        if r.authenticated {
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{} {path}: {v}", r.method);
+            assert_eq!(v["error"]["code"], "unauthenticated");
+        }
+    }
+    let (s, v) = api.call("GET", "/nope", None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(v["error"]["code"], "not_found");
+}
+
+#[tokio::test]
+async fn request_approve_activate_credentials_revoke() {
+    let api = api().await;
+    let (carol, _) = api.user("carol", false).await;
+    let (bob, bob_seed) = api.user("bob", false).await;
+
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/requests",
+            Some(&carol),
+            Some(investigate(3600)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let digest = r["digest"].as_str().unwrap().to_owned();
+
+    let (s, v) = api
+        .call("GET", "/api/v1/requests?status=pending", Some(&bob), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["requests"].as_array().unwrap().len(), 1);
+
+    let code = api.code(&bob_seed);
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/requests/{id}/approve"),
+            Some(&bob),
+            Some(json!({"digest": digest, "totp": code})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status_name"], "approved");
+
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/requests/{id}/activate"),
+            Some(&carol),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let grant = v["grant"]["id"].as_str().unwrap().to_owned();
+
+    // Only the requester may use the grant.
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/credentials"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+
+    let (s, c) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/credentials"),
+            Some(&carol),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{c}");
+    assert_eq!(c["Version"], 1);
+    assert_eq!(c["AccessKeyId"], "ASIAFAKE0000000001");
+    assert_eq!(c["SecretAccessKey"], "secret-key");
+    assert!(
+        c["Expiration"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-03-01T1")
+    );
+
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/revoke"),
+            Some(&bob),
+            Some(json!({"reason": "done"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status_name"], "revoked");
+    assert_eq!(v["sessions_denied"], true);
+
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/credentials"),
+            Some(&carol),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+
+    let (s, v) = api
+        .call("GET", "/api/v1/audit/verify", Some(&bob), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["ok"], true, "{v}");
+    let (s, v) = api.call("GET", "/metrics", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        v.as_str()
+            .unwrap()
+            .contains("route=\"/api/v1/requests/{id}/approve\",status=\"200\"} 1"),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn refusals_have_clear_errors() {
+    let api = api().await;
+    let (alice, alice_seed) = api.user("alice", false).await;
+    let (bob, _bob_seed) = api.user("bob", false).await;
+
+    // Above the playbook's maximum (4 h).
+    let (s, v) = api
+        .call(
+            "POST",
+            "/api/v1/requests",
+            Some(&alice),
+            Some(investigate(5 * 3600)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(v["error"]["code"], "duration_out_of_bounds");
+
+    let (_, r) = api
+        .call(
+            "POST",
+            "/api/v1/requests",
+            Some(&alice),
+            Some(investigate(3600)),
+        )
+        .await;
+    let id = r["id"].as_str().unwrap().to_owned();
+    let digest = r["digest"].as_str().unwrap().to_owned();
+
+    // Self-approval, even with a valid TOTP.
+    let code = api.code(&alice_seed);
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/requests/{id}/approve"),
+            Some(&alice),
+            Some(json!({"digest": digest, "totp": code})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "self_approval");
+
+    // A wrong TOTP.
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/requests/{id}/approve"),
+            Some(&bob),
+            Some(json!({"digest": digest, "totp": "000000"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "totp_invalid");
+
+    // Bad JSON, unknown fields, an oversized body.
+    let (s, v) = api
+        .call(
+            "POST",
+            "/api/v1/requests",
+            Some(&alice),
+            Some(json!({"x": 1})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("invalid JSON body")
+    );
+    let big = json!({"justification": "x".repeat(100_000)});
+    let (s, _) = api
+        .call("POST", "/api/v1/requests", Some(&alice), Some(big))
+        .await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Absurd token lifetimes are refused, not overflowed.
+    let (s, v) = api
+        .call(
+            "POST",
+            "/api/v1/tokens",
+            Some(&alice),
+            Some(json!({"name": "x", "ttl_hours": i64::MAX})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ttl_hours")
+    );
+
+    // An expired token.
+    api.clock.advance(Duration::hours(13));
+    let (s, v) = api.call("GET", "/api/v1/me", Some(&bob), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    assert_eq!(v["error"]["code"], "token_expired");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("breakglass login")
+    );
+}

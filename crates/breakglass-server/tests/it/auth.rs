@@ -1,0 +1,285 @@
+//! Authentication over a real SQLite store: passwords, tokens, TOTP, rate limiting, audit.
+
+use std::sync::Arc;
+
+use breakglass_core::model::Username;
+use breakglass_core::ports::{Clock, ManualClock, Store};
+use breakglass_server::auth::limit::Limits;
+use breakglass_server::auth::seal::SealKey;
+use breakglass_server::auth::{Auth, AuthError, totp};
+use breakglass_store::SqlStore;
+use time::{Duration, macros::datetime};
+
+pub struct Fixture {
+    pub auth: Auth,
+    pub store: SqlStore,
+    pub clock: Arc<ManualClock>,
+    _dir: tempfile::TempDir,
+    _schema: Option<breakglass_testkit::postgres::TestSchema>,
+}
+
+pub async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bg.db").display());
+    with_store(SqlStore::open(&url).await.unwrap(), dir, None)
+}
+
+/// The fixture on a throwaway PostgreSQL schema, when `BREAKGLASS_TEST_POSTGRES_URL` is set.
+pub async fn postgres_fixture() -> Option<Fixture> {
+    let server = breakglass_testkit::postgres::server_url()?;
+    let schema = breakglass_testkit::postgres::TestSchema::create(&server)
+        .await
+        .unwrap();
+    let store = SqlStore::open(schema.url()).await.unwrap();
+    Some(with_store(
+        store,
+        tempfile::tempdir().unwrap(),
+        Some(schema),
+    ))
+}
+
+fn with_store(
+    store: SqlStore,
+    dir: tempfile::TempDir,
+    schema: Option<breakglass_testkit::postgres::TestSchema>,
+) -> Fixture {
+    let clock = Arc::new(ManualClock::new(datetime!(2024-03-01 12:00:00 UTC)));
+    let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
+    let c: Arc<dyn Clock> = clock.clone();
+    let auth = Auth::new(store.clone(), c, key, Limits::default());
+    Fixture {
+        auth,
+        store,
+        clock,
+        _dir: dir,
+        _schema: schema,
+    }
+}
+
+async fn audit_kinds(store: &SqlStore) -> Vec<String> {
+    store
+        .audit_rows(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect()
+}
+
+/// The current code of `who`, read by decrypting the seed the way an authenticator app
+/// would hold it (from the enrolment secret).
+pub fn code(secret: &str, unix: i64) -> String {
+    let seed = totp::base32_decode(secret).unwrap();
+    totp::code_at(&seed, totp::step_of(unix), totp::DIGITS)
+}
+
+#[tokio::test]
+async fn login_issues_a_token_that_authenticates_until_it_expires() {
+    let f = fixture().await;
+    f.auth
+        .add_user("alice", "correct horse battery", true, None)
+        .await
+        .unwrap();
+    let tok = f
+        .auth
+        .login("alice", "correct horse battery", "127.0.0.1", "cli", None)
+        .await
+        .unwrap();
+    let secret = tok.secret.expose().to_owned();
+    assert!(secret.starts_with("bgt_"));
+    // Only the hash is stored.
+    let stored = f.store.tokens("alice").await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].sha256, secret);
+    assert!(!stored[0].sha256.contains(&secret));
+
+    let p = f.auth.authenticate(&secret).await.unwrap();
+    assert_eq!(p.username.as_str(), "alice");
+    assert!(p.admin);
+
+    f.clock.advance(Duration::hours(13));
+    let err = f.auth.authenticate(&secret).await.unwrap_err();
+    assert!(matches!(err, AuthError::TokenExpired(_)), "{err}");
+    assert!(err.to_string().contains("breakglass login"), "{err}");
+
+    let kinds = audit_kinds(&f.store).await;
+    assert_eq!(kinds, ["user_created", "login_succeeded", "token_created"]);
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_audited_and_rate_limited() {
+    let f = fixture().await;
+    f.auth
+        .add_user("bob", "a long enough password", false, None)
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let err = f
+            .auth
+            .login("bob", "wrong password!!", "10.0.0.1", "cli", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::BadCredentials), "{err}");
+    }
+    // Even the right password is refused while the limit holds.
+    let err = f
+        .auth
+        .login("bob", "a long enough password", "10.0.0.2", "cli", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::RateLimited(_)), "{err}");
+    f.clock.advance(Duration::minutes(16));
+    f.auth
+        .login("bob", "a long enough password", "10.0.0.2", "cli", None)
+        .await
+        .unwrap();
+    // Unknown users fail the same way.
+    let err = f
+        .auth
+        .login("mallory", "whatever password", "10.0.0.3", "cli", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::BadCredentials));
+    let kinds = audit_kinds(&f.store).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "login_failed").count(), 7);
+    assert_eq!(kinds.iter().filter(|k| *k == "login_succeeded").count(), 1);
+}
+
+#[tokio::test]
+async fn short_passwords_and_duplicate_users_are_refused() {
+    let f = fixture().await;
+    let err = f
+        .auth
+        .add_user("carol", "short", false, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("at least 12"), "{err}");
+    f.auth
+        .add_user("carol", "long enough pass", false, None)
+        .await
+        .unwrap();
+    let err = f
+        .auth
+        .add_user("carol", "long enough pass", false, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::Exists(_)), "{err}");
+    let err = f
+        .auth
+        .add_user("aws:x", "long enough pass", false, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::Invalid(_)), "{err}");
+}
+
+#[tokio::test]
+async fn revoked_tokens_stop_working() {
+    let f = fixture().await;
+    f.auth
+        .add_user("alice", "correct horse battery", false, None)
+        .await
+        .unwrap();
+    let alice = Username::new("alice").unwrap();
+    let tok = f
+        .auth
+        .create_token(&alice, "laptop", Some(Duration::days(7)))
+        .await
+        .unwrap();
+    f.auth.authenticate(tok.secret.expose()).await.unwrap();
+    f.auth
+        .revoke_token(&alice, &tok.record.id, &alice)
+        .await
+        .unwrap();
+    let err = f.auth.authenticate(tok.secret.expose()).await.unwrap_err();
+    assert!(matches!(err, AuthError::BadToken));
+    let err = f
+        .auth
+        .revoke_token(&alice, &tok.record.id, &alice)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::NotFound(_)), "{err}");
+    let err = f
+        .auth
+        .create_token(&alice, "forever", Some(Duration::days(365)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("90 days"), "{err}");
+    let kinds = audit_kinds(&f.store).await;
+    assert!(kinds.contains(&"token_revoked".to_owned()));
+}
+
+#[tokio::test]
+async fn totp_codes_verify_once_and_wrong_codes_are_audited() {
+    totp_once(fixture().await).await;
+}
+
+#[tokio::test]
+async fn totp_codes_verify_once_on_postgres() {
+    if let Some(f) = postgres_fixture().await {
+        totp_once(f).await;
+    }
+}
+
+async fn totp_once(f: Fixture) {
+    f.auth
+        .add_user("alice", "correct horse battery", false, None)
+        .await
+        .unwrap();
+    let alice = Username::new("alice").unwrap();
+    let err = f
+        .auth
+        .verify_totp(&alice, "123456", "approve")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::NoTotp(_)));
+
+    let e = f.auth.enroll_totp(&alice).await.unwrap();
+    assert!(
+        e.uri
+            .expose()
+            .starts_with("otpauth://totp/breakglass:alice?secret=")
+    );
+    // The seed is stored encrypted: neither its base32 nor hex form appears in the row.
+    let row = f.store.user("alice").await.unwrap().unwrap();
+    let sealed = row.totp_seed.unwrap();
+    let seed = totp::base32_decode(e.secret.expose()).unwrap();
+    let seed_hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    assert!(!sealed.contains(&seed_hex));
+    assert!(!sealed.to_uppercase().contains(e.secret.expose()));
+
+    let now = f.clock.now().unix_timestamp();
+    let good = code(e.secret.expose(), now);
+    let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let err = f
+        .auth
+        .verify_totp(&alice, &wrong, "approve")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::BadTotp));
+    f.auth.verify_totp(&alice, &good, "approve").await.unwrap();
+    // A replay of the same code is refused.
+    let err = f
+        .auth
+        .verify_totp(&alice, &good, "approve")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::BadTotp));
+    // The next step's code works.
+    f.clock.advance(Duration::seconds(30));
+    let next = code(e.secret.expose(), f.clock.now().unix_timestamp());
+    f.auth.verify_totp(&alice, &next, "approve").await.unwrap();
+
+    let kinds = audit_kinds(&f.store).await;
+    assert_eq!(
+        kinds,
+        [
+            "user_created",
+            "totp_failed",
+            "totp_enrolled",
+            "totp_failed",
+            "totp_verified",
+            "totp_failed",
+            "totp_verified"
+        ]
+    );
+}

@@ -1,0 +1,235 @@
+//! The access service against the AWS emulator, end to end: submit, approve, activate,
+//! fetch credentials and use them through the SDK, revoke, then read the role's
+//! `BreakglassRevocations` policy back through the SDK and prove with the policy engine that
+//! it denies the revoked session and not another grant's session on the same role; the
+//! revoked grant's credentials are refused from then on.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use breakglass_aws::sdk::{self, AwsOptions};
+use breakglass_aws::{AwsCloud, FederationOptions};
+use breakglass_core::cloud::IssuedCredentials;
+use breakglass_core::model::RoleArn;
+use breakglass_core::revocation::{REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY};
+use breakglass_iam::{ContextValue, Decision, PolicySet, PolicyType, Request, parse, parse_caller};
+use breakglass_server::Access;
+use breakglass_testkit::moto::Moto;
+
+use crate::support::{self, TestStore, audit_count, broker, clock, investigate, user};
+
+const ACCOUNT: &str = "111111111111";
+
+/// The broker's configuration: its own credentials in the workload account.
+async fn broker_config(moto: &Moto) -> SdkConfig {
+    let options = AwsOptions {
+        endpoint_url: Some(moto.endpoint()),
+        region: Some("us-east-1".to_owned()),
+        profile: None,
+    };
+    let base = sdk::load(&options)
+        .await
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "tests",
+        )))
+        .build();
+    sdk::assume_role(
+        &base,
+        &format!("arn:aws:iam::{ACCOUNT}:role/breakglass-broker"),
+        "broker",
+        ACCOUNT,
+    )
+    .await
+    .unwrap()
+}
+
+fn as_session(config: &SdkConfig, creds: &IssuedCredentials) -> SdkConfig {
+    config
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            creds.access_key_id.clone(),
+            creds.secret_access_key.expose().to_owned(),
+            Some(creds.session_token.expose().to_owned()),
+            None,
+            "grant",
+        )))
+        .build()
+}
+
+/// A call made by the session whose `aws:userid` is `userid`.
+fn call_by(creds: &IssuedCredentials) -> Request {
+    let caller = parse_caller(&creds.assumed_role_arn, None).unwrap();
+    let mut r = Request::new(
+        caller,
+        "ec2:StopInstances",
+        &format!("arn:aws:ec2:us-east-1:{ACCOUNT}:instance/i-1"),
+    );
+    r.insert_context(
+        "aws:userid",
+        ContextValue::one(creds.assumed_role_id.clone()),
+    );
+    r.insert_context(
+        "aws:TokenIssueTime",
+        ContextValue::one("2030-01-01T00:00:00Z"),
+    );
+    r.derive_principal_keys();
+    r
+}
+
+fn decide(policy: &str, request: &Request) -> Decision {
+    let allow = parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        PolicyType::Identity,
+    )
+    .unwrap();
+    let policy = parse(policy, PolicyType::Identity).unwrap();
+    PolicySet::builder()
+        .identity(&allow)
+        .identity(&policy)
+        .build()
+        .evaluate(request)
+        .decision
+}
+
+async fn read_policy(config: &SdkConfig, role: &str, name: &str) -> Option<String> {
+    let out = aws_sdk_iam::Client::new(config)
+        .get_role_policy()
+        .role_name(role)
+        .policy_name(name)
+        .send()
+        .await
+        .ok()?;
+    let doc = out.policy_document();
+    Some(if doc.starts_with('%') {
+        percent_decode(doc)
+    } else {
+        doc.to_owned()
+    })
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_approve_activate_use_revoke_against_the_emulator() {
+    let Some(moto) = Moto::start() else { return };
+    let config = broker_config(&moto).await;
+    aws_sdk_iam::Client::new(&config)
+        .create_role()
+        .role_name("SecurityAnalyst")
+        .path("/incident-response/")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/breakglass-broker"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#)
+        .max_session_duration(14_400)
+        .send()
+        .await
+        .unwrap();
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let access = Access::new(
+        Arc::new(broker(&store, &clock, "e2e-")),
+        AwsCloud::new(&config, FederationOptions::default()),
+    );
+    let b = access.broker();
+
+    // Another responder's live grant on the same role.
+    let other = support::active_grant(b, "erin", 60).await;
+    let other_creds = access.credentials(&other, &user("erin")).await.unwrap();
+
+    let r = b.submit(investigate("alice", 60)).await.unwrap().request;
+    b.approve(&r.id, user("bob"), r.digest, "ok").await.unwrap();
+    let approved_at = Instant::now();
+    b.approve(&r.id, user("carol"), r.digest, "ok")
+        .await
+        .unwrap();
+    b.activate(&r.id, user("alice")).await.unwrap();
+    let creds = access.credentials(&r.id, &user("alice")).await.unwrap();
+    let who = aws_sdk_sts::Client::new(&as_session(&config, &creds))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    let time_to_access = approved_at.elapsed();
+    eprintln!(
+        "time to access (last approval to a successful sts:GetCallerIdentity with the minted credentials, emulator): {} ms",
+        time_to_access.as_millis()
+    );
+    assert_eq!(who.arn(), Some(creds.assumed_role_arn.as_str()));
+    let grant = b.get(&r.id).await.unwrap().value.grant.unwrap();
+    assert!(
+        who.arn()
+            .unwrap()
+            .ends_with(&format!("/SecurityAnalyst/{}", grant.id))
+    );
+    assert_eq!(grant.issued.len(), 1);
+    assert_eq!(grant.issued[0].access_key_id, creds.access_key_id);
+    assert!(grant.issued[0].expires_at <= grant.end);
+
+    // Revoke: the grant's session is denied by the role's policy, read back through the SDK.
+    let revoked = access
+        .revoke(&r.id, user("bob"), "contained")
+        .await
+        .unwrap();
+    assert!(revoked.entry.is_some());
+    let policy = read_policy(&config, "SecurityAnalyst", REVOCATIONS_POLICY)
+        .await
+        .expect("the revocation policy is on the role");
+    assert_eq!(decide(&policy, &call_by(&creds)), Decision::ExplicitDeny);
+    assert_eq!(decide(&policy, &call_by(&other_creds)), Decision::Allow);
+    assert_eq!(
+        audit_count(&store, "grant_revoked", Some(r.id.as_str())).await,
+        1
+    );
+
+    // The revoked grant never mints again; the other one still does.
+    let err = access.credentials(&r.id, &user("alice")).await.unwrap_err();
+    assert!(err.to_string().contains("is revoked, not active"), "{err}");
+    access.credentials(&other, &user("erin")).await.unwrap();
+
+    // Revoke every session of the role: erin's grant is revoked too, and the cutoff policy
+    // denies sessions issued before it.
+    let role = RoleArn::new(format!(
+        "arn:aws:iam::{ACCOUNT}:role/incident-response/SecurityAnalyst"
+    ))
+    .unwrap();
+    let before = clock_now(&clock);
+    let all = access
+        .revoke_all(&role, user("bob"), "compromised")
+        .await
+        .unwrap();
+    assert!(all.cutoff >= before);
+    assert_eq!(all.revoked, vec![other.clone()]);
+    let cut = read_policy(&config, "SecurityAnalyst", REVOKE_OLDER_SESSIONS_POLICY)
+        .await
+        .expect("AWSRevokeOlderSessions is on the role");
+    let mut old = call_by(&other_creds);
+    old.insert_context(
+        "aws:TokenIssueTime",
+        ContextValue::one("2000-01-01T00:00:00Z"),
+    );
+    assert_eq!(decide(&cut, &old), Decision::ExplicitDeny);
+    assert_eq!(audit_count(&store, "role_sessions_revoked", None).await, 1);
+    assert!(access.credentials(&other, &user("erin")).await.is_err());
+}
+
+fn clock_now(clock: &Arc<breakglass_core::ports::ManualClock>) -> time::OffsetDateTime {
+    use breakglass_core::ports::Clock as _;
+    clock.now()
+}

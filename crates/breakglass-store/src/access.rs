@@ -1,0 +1,156 @@
+//! Revocation entries and job leases ([`breakglass_core::ports::AccessStore`]), written once
+//! and instantiated per driver like the request store.
+//!
+//! A lease is taken with one `INSERT … ON CONFLICT DO UPDATE … WHERE` statement: it inserts
+//! the row, or takes it over when the holder is the caller or its lease ran out, and
+//! otherwise changes nothing. The affected-row count says who holds it, so two replicas
+//! racing for the same lease cannot both win, on SQLite or PostgreSQL.
+
+/// Adds revocation entries, replaces the session end of an existing one.
+pub(crate) const UPSERT_REVOCATION: &str = "INSERT INTO revocations (role_arn, grant_id, role_id, session_end) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (role_arn, grant_id) DO UPDATE SET role_id = excluded.role_id, \
+     session_end = CASE WHEN excluded.session_end > revocations.session_end THEN excluded.session_end ELSE revocations.session_end END";
+
+pub(crate) const SELECT_REVOCATIONS: &str =
+    "SELECT role_arn, grant_id, role_id, session_end FROM revocations ORDER BY role_arn, grant_id";
+
+pub(crate) const SELECT_ROLE_REVOCATIONS: &str = "SELECT role_arn, grant_id, role_id, session_end FROM revocations WHERE role_arn = $1 ORDER BY grant_id";
+
+/// Deletes an entry only if its session end is still the one read (a later revocation of
+/// the same grant with a later end is kept).
+pub(crate) const DELETE_REVOCATION: &str =
+    "DELETE FROM revocations WHERE role_arn = $1 AND grant_id = $2 AND session_end <= $3";
+
+pub(crate) const TAKE_LEASE: &str = "INSERT INTO job_leases (name, holder, until) VALUES ($1, $2, $3) \
+     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until \
+     WHERE job_leases.holder = excluded.holder OR job_leases.until < $4";
+
+pub(crate) const RELEASE_LEASE: &str = "DELETE FROM job_leases WHERE name = $1 AND holder = $2";
+
+/// Implements the access store operations on `$store`, whose `pool` field is a pool of `$db`.
+macro_rules! access_impl {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub(crate) async fn add_revocation(
+                &self,
+                entry: &breakglass_core::revocation::RevocationEntry,
+            ) -> Result<(), breakglass_core::ports::StoreError> {
+                let _gate = self.write_gate().await;
+                sqlx::query($crate::access::UPSERT_REVOCATION)
+                    .bind(entry.role_arn.as_str())
+                    .bind(entry.grant.as_str())
+                    .bind(entry.role_id.as_str())
+                    .bind(breakglass_core::audit::unix_micros(entry.session_end))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "revocation entry"))?;
+                Ok(())
+            }
+
+            pub(crate) async fn revocations(
+                &self,
+                role: Option<&breakglass_core::model::RoleArn>,
+            ) -> Result<
+                Vec<breakglass_core::revocation::RevocationEntry>,
+                breakglass_core::ports::StoreError,
+            > {
+                use sqlx::Row as _;
+                let what = "revocation entries";
+                let rows = match role {
+                    Some(r) => {
+                        sqlx::query($crate::access::SELECT_ROLE_REVOCATIONS)
+                            .bind(r.as_str())
+                            .fetch_all(&self.pool)
+                            .await
+                    }
+                    None => {
+                        sqlx::query($crate::access::SELECT_REVOCATIONS)
+                            .fetch_all(&self.pool)
+                            .await
+                    }
+                }
+                .map_err(|e| $crate::codec::db_error(e, what))?;
+                let corrupt = |e: String| {
+                    breakglass_core::ports::StoreError::Corrupt(format!("revocation entry: {e}"))
+                };
+                rows.iter()
+                    .map(|row| {
+                        let role_arn: String = row
+                            .try_get("role_arn")
+                            .map_err(|e| $crate::codec::db_error(e, what))?;
+                        let grant: String = row
+                            .try_get("grant_id")
+                            .map_err(|e| $crate::codec::db_error(e, what))?;
+                        let role_id: String = row
+                            .try_get("role_id")
+                            .map_err(|e| $crate::codec::db_error(e, what))?;
+                        let end: i64 = row
+                            .try_get("session_end")
+                            .map_err(|e| $crate::codec::db_error(e, what))?;
+                        Ok(breakglass_core::revocation::RevocationEntry {
+                            role_arn: breakglass_core::model::RoleArn::new(role_arn)
+                                .map_err(|e| corrupt(e.to_string()))?,
+                            grant: breakglass_core::model::GrantId::new(grant)
+                                .map_err(|e| corrupt(e.to_string()))?,
+                            role_id,
+                            session_end: $crate::codec::time_from_micros(end)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn remove_revocations(
+                &self,
+                entries: &[breakglass_core::revocation::RevocationEntry],
+            ) -> Result<(), breakglass_core::ports::StoreError> {
+                let _gate = self.write_gate().await;
+                for entry in entries {
+                    sqlx::query($crate::access::DELETE_REVOCATION)
+                        .bind(entry.role_arn.as_str())
+                        .bind(entry.grant.as_str())
+                        .bind(breakglass_core::audit::unix_micros(entry.session_end))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(|e| $crate::codec::db_error(e, "revocation entry"))?;
+                }
+                Ok(())
+            }
+
+            pub(crate) async fn take_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                now: time::OffsetDateTime,
+                until: time::OffsetDateTime,
+            ) -> Result<bool, breakglass_core::ports::StoreError> {
+                let _gate = self.write_gate().await;
+                let done = sqlx::query($crate::access::TAKE_LEASE)
+                    .bind(name)
+                    .bind(holder)
+                    .bind(breakglass_core::audit::unix_micros(until))
+                    .bind(breakglass_core::audit::unix_micros(now))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "job lease"))?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            pub(crate) async fn release_lease(
+                &self,
+                name: &str,
+                holder: &str,
+            ) -> Result<(), breakglass_core::ports::StoreError> {
+                let _gate = self.write_gate().await;
+                sqlx::query($crate::access::RELEASE_LEASE)
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "job lease"))?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use access_impl;

@@ -1,0 +1,326 @@
+//! Local users and personal API tokens: the rows authentication reads and the writes it
+//! makes, each committed with its audit records in one transaction.
+//!
+//! The store never sees a secret: passwords arrive as argon2id PHC strings, TOTP seeds as
+//! AEAD ciphertexts and API tokens as their SHA-256. Deciding whether a password or a code
+//! is right is the server's job; this module only keeps the rows and makes the one-time
+//! checks atomic (a TOTP step is accepted at most once per user).
+
+use time::OffsetDateTime;
+
+/// A local user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The username (a responder's username in the config, or an administrator).
+    pub username: String,
+    /// The argon2id hash in PHC string format.
+    pub password_hash: String,
+    /// May manage users.
+    pub admin: bool,
+    /// The TOTP seed, encrypted by the server; `None` until enrolled.
+    pub totp_seed: Option<String>,
+    /// The last TOTP time step accepted (codes at or before it are refused as replays).
+    pub totp_last_step: Option<i64>,
+    /// When the account was created.
+    pub created_at: OffsetDateTime,
+}
+
+/// A personal API token (its SHA-256, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The public id (`tok-…`), shown in listings and used to revoke.
+    pub id: String,
+    /// Whose token it is.
+    pub username: String,
+    /// A label the user chose.
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    pub sha256: String,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// One change to the authentication tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthWrite {
+    /// Creates a user; fails with `Duplicate` if the name is taken.
+    InsertUser {
+        username: String,
+        password_hash: String,
+        admin: bool,
+        created_at: OffsetDateTime,
+    },
+    /// Replaces a user's password hash.
+    SetPassword {
+        username: String,
+        password_hash: String,
+    },
+    /// Stores (or clears) a user's encrypted TOTP seed and forgets the last used step.
+    SetTotp {
+        username: String,
+        seed: Option<String>,
+    },
+    /// Marks TOTP time step `step` used; fails with `Duplicate` if that step or a later one
+    /// was already used (a replayed code).
+    UseTotpStep { username: String, step: i64 },
+    /// Stores a new token.
+    InsertToken(TokenRecord),
+    /// Revokes a token of `username`; fails with `InvalidCommit` if there is no such
+    /// unrevoked token.
+    RevokeToken {
+        id: String,
+        username: String,
+        at: OffsetDateTime,
+    },
+}
+
+pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users WHERE username = $1";
+pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users ORDER BY username";
+pub(crate) const SELECT_TOKEN_BY_HASH: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE sha256 = $1";
+pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
+pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
+pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE username = $1";
+pub(crate) const SET_TOTP: &str =
+    "UPDATE users SET totp_seed = $2, totp_last_step = NULL WHERE username = $1";
+pub(crate) const USE_TOTP_STEP: &str = "UPDATE users SET totp_last_step = $2 WHERE username = $1 AND totp_seed IS NOT NULL AND (totp_last_step IS NULL OR totp_last_step < $2)";
+pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)";
+pub(crate) const REVOKE_TOKEN: &str =
+    "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND username = $2 AND revoked_at IS NULL";
+
+/// Implements the authentication operations on `$store`, whose `pool` is a pool of `$db`.
+macro_rules! auth_impl {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            fn user_row(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<$crate::auth::UserRecord, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let err = |e| $crate::codec::db_error(e, "users");
+                Ok($crate::auth::UserRecord {
+                    username: row.try_get("username").map_err(err)?,
+                    password_hash: row.try_get("password_hash").map_err(err)?,
+                    admin: row.try_get("admin").map_err(err)?,
+                    totp_seed: row.try_get("totp_seed").map_err(err)?,
+                    totp_last_step: row.try_get("totp_last_step").map_err(err)?,
+                    created_at: $crate::codec::time_from_micros(
+                        row.try_get("created_at").map_err(err)?,
+                    )?,
+                })
+            }
+
+            fn token_row(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<$crate::auth::TokenRecord, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let err = |e| $crate::codec::db_error(e, "api tokens");
+                let revoked: Option<i64> = row.try_get("revoked_at").map_err(err)?;
+                Ok($crate::auth::TokenRecord {
+                    id: row.try_get("id").map_err(err)?,
+                    username: row.try_get("username").map_err(err)?,
+                    name: row.try_get("name").map_err(err)?,
+                    sha256: row.try_get("sha256").map_err(err)?,
+                    created_at: $crate::codec::time_from_micros(
+                        row.try_get("created_at").map_err(err)?,
+                    )?,
+                    expires_at: $crate::codec::time_from_micros(
+                        row.try_get("expires_at").map_err(err)?,
+                    )?,
+                    revoked_at: revoked.map($crate::codec::time_from_micros).transpose()?,
+                })
+            }
+
+            pub(crate) async fn user(
+                &self,
+                username: &str,
+            ) -> Result<Option<$crate::auth::UserRecord>, breakglass_core::ports::StoreError> {
+                let row = sqlx::query($crate::auth::SELECT_USER)
+                    .bind(username)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                row.as_ref().map(Self::user_row).transpose()
+            }
+
+            pub(crate) async fn users(
+                &self,
+            ) -> Result<Vec<$crate::auth::UserRecord>, breakglass_core::ports::StoreError> {
+                let rows = sqlx::query($crate::auth::SELECT_USERS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                rows.iter().map(Self::user_row).collect()
+            }
+
+            pub(crate) async fn token_by_hash(
+                &self,
+                sha256: &str,
+            ) -> Result<Option<$crate::auth::TokenRecord>, breakglass_core::ports::StoreError> {
+                let row = sqlx::query($crate::auth::SELECT_TOKEN_BY_HASH)
+                    .bind(sha256)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                row.as_ref().map(Self::token_row).transpose()
+            }
+
+            pub(crate) async fn tokens(
+                &self,
+                username: &str,
+            ) -> Result<Vec<$crate::auth::TokenRecord>, breakglass_core::ports::StoreError> {
+                let rows = sqlx::query($crate::auth::SELECT_TOKENS)
+                    .bind(username)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                rows.iter().map(Self::token_row).collect()
+            }
+
+            pub(crate) async fn auth_commit(
+                &self,
+                writes: Vec<$crate::auth::AuthWrite>,
+                audit: Vec<breakglass_core::audit::AuditEntry>,
+            ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
+                use breakglass_core::audit::unix_micros;
+                use breakglass_core::ports::{Commit, StoreError};
+                let Some(first) = audit.first() else {
+                    return Err(StoreError::InvalidCommit(
+                        "an authentication change needs an audit record".to_owned(),
+                    ));
+                };
+                let now = unix_micros(first.at);
+                let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
+                let (_gate, mut tx) = self.begin_write().await.map_err(unavailable)?;
+                // The audit records go first: they lock the chain head, the order every
+                // writer takes its locks in.
+                let commit = Commit {
+                    write: None,
+                    audit,
+                    outbox: Vec::new(),
+                };
+                let result = match Self::write_in(&mut tx, commit, now).await {
+                    Ok(committed) => Self::auth_writes(&mut tx, &writes)
+                        .await
+                        .map(|()| committed),
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(committed) => {
+                        tx.commit().await.map_err(unavailable)?;
+                        Ok(committed)
+                    }
+                    Err(e) => {
+                        let _ = tx.rollback().await;
+                        Err(e)
+                    }
+                }
+            }
+
+            async fn auth_writes(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                writes: &[$crate::auth::AuthWrite],
+            ) -> Result<(), breakglass_core::ports::StoreError> {
+                use breakglass_core::audit::unix_micros;
+                use breakglass_core::ports::StoreError;
+                use $crate::auth::AuthWrite;
+                for w in writes {
+                    match w {
+                        AuthWrite::InsertUser {
+                            username,
+                            password_hash,
+                            admin,
+                            created_at,
+                        } => {
+                            sqlx::query($crate::auth::INSERT_USER)
+                                .bind(username)
+                                .bind(password_hash)
+                                .bind(*admin)
+                                .bind(unix_micros(*created_at))
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(|e| {
+                                    $crate::codec::db_error(e, &format!("user `{username}`"))
+                                })?;
+                        }
+                        AuthWrite::SetPassword {
+                            username,
+                            password_hash,
+                        } => {
+                            let done = sqlx::query($crate::auth::SET_PASSWORD)
+                                .bind(username)
+                                .bind(password_hash)
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "no user `{username}`"
+                                )));
+                            }
+                        }
+                        AuthWrite::SetTotp { username, seed } => {
+                            let done = sqlx::query($crate::auth::SET_TOTP)
+                                .bind(username)
+                                .bind(seed.clone())
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "no user `{username}`"
+                                )));
+                            }
+                        }
+                        AuthWrite::UseTotpStep { username, step } => {
+                            let done = sqlx::query($crate::auth::USE_TOTP_STEP)
+                                .bind(username)
+                                .bind(*step)
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::Duplicate(format!(
+                                    "TOTP code of `{username}`"
+                                )));
+                            }
+                        }
+                        AuthWrite::InsertToken(t) => {
+                            sqlx::query($crate::auth::INSERT_TOKEN)
+                                .bind(&t.id)
+                                .bind(&t.username)
+                                .bind(&t.name)
+                                .bind(&t.sha256)
+                                .bind(unix_micros(t.created_at))
+                                .bind(unix_micros(t.expires_at))
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(|e| {
+                                    $crate::codec::db_error(e, &format!("token `{}`", t.id))
+                                })?;
+                        }
+                        AuthWrite::RevokeToken { id, username, at } => {
+                            let done = sqlx::query($crate::auth::REVOKE_TOKEN)
+                                .bind(id)
+                                .bind(username)
+                                .bind(unix_micros(*at))
+                                .execute(&mut **tx)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "`{username}` has no active token `{id}`"
+                                )));
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use auth_impl;

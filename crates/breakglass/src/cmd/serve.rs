@@ -1,0 +1,216 @@
+//! `breakglass serve` (the broker) and `breakglass user add` (bootstrap of the first admin
+//! straight into the store).
+
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use breakglass_aws::cloud::{AwsCloud, FederationOptions};
+use breakglass_aws::sdk::{self, AwsOptions};
+use breakglass_core::broker::Broker;
+use breakglass_core::ports::{Clock, IdSource};
+use breakglass_core::request::Settings;
+use breakglass_core::rules::Rules;
+use breakglass_server::access::Access;
+use breakglass_server::auth::Auth;
+use breakglass_server::auth::limit::Limits;
+use breakglass_server::auth::seal::SealKey;
+use breakglass_server::worker::WorkerConfig;
+use breakglass_server::{RandomIds, SystemClock};
+use breakglass_store::SqlStore;
+
+use super::config::ConfigFile;
+use crate::exit::{DependencyFailed, Outcome};
+
+/// Where the TOTP sealing key comes from.
+#[derive(Debug, clap::Args)]
+pub struct KeyArgs {
+    /// A file holding the 64-hex-digit key that encrypts TOTP seeds at rest (make one with
+    /// `openssl rand -hex 32 > totp.key; chmod 600 totp.key`).
+    #[arg(long, value_name = "FILE")]
+    totp_key_file: Option<PathBuf>,
+    /// The environment variable holding that key, when no file is given.
+    #[arg(long, value_name = "NAME", default_value = "BREAKGLASS_TOTP_KEY")]
+    totp_key_env: String,
+}
+
+impl KeyArgs {
+    fn load(&self) -> anyhow::Result<SealKey> {
+        let text = match &self.totp_key_file {
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the TOTP key file `{}`", path.display()))?,
+            None => std::env::var(&self.totp_key_env).with_context(|| {
+                format!(
+                    "no TOTP key: set `{}` or pass `--totp-key-file` (make one with `openssl rand -hex 32`)",
+                    self.totp_key_env
+                )
+            })?,
+        };
+        Ok(SealKey::from_hex(&text)?)
+    }
+}
+
+/// The store URL, with the same default as the other store commands.
+#[derive(Debug, clap::Args)]
+pub struct StoreArg {
+    /// The store: `sqlite://PATH` (created if missing) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "BREAKGLASS_STORE",
+        default_value = "sqlite://breakglass.db",
+        value_name = "URL"
+    )]
+    store: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    config: ConfigFile,
+    #[command(flatten)]
+    store: StoreArg,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The address to listen on (keep it on loopback behind a TLS proxy).
+    #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Send every AWS call to this endpoint instead of AWS (e.g. the moto emulator).
+    #[arg(long, env = "BREAKGLASS_AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// The region for STS calls; defaults to the security account's home region.
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// The console federation endpoint.
+    #[arg(
+        long,
+        default_value = "https://signin.aws.amazon.com/federation",
+        value_name = "URL"
+    )]
+    federation_endpoint: String,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    let config = args.config.load()?;
+    let key = args.key.load()?;
+    let rules = Rules::new(config.catalog(), &[]).context("the config's rules do not compile")?;
+    runtime()?.block_on(async {
+        let store = SqlStore::open(&args.store.store)
+            .await
+            .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let ids: Arc<dyn IdSource> = Arc::new(RandomIds);
+        let broker = Arc::new(Broker::new(
+            store.clone(),
+            Arc::clone(&clock),
+            ids,
+            rules,
+            Settings::default(),
+        ));
+        let options = AwsOptions {
+            endpoint_url: args.endpoint_url.clone(),
+            region: args.region.clone().or_else(|| {
+                config
+                    .account(&config.security_account)
+                    .map(|a| a.home_region().to_owned())
+            }),
+            profile: None,
+        };
+        let sdk = sdk::load(&options).await;
+        let cloud = AwsCloud::new(
+            &sdk,
+            FederationOptions {
+                endpoint: args.federation_endpoint.clone(),
+                issuer: format!("http://{}", args.listen),
+            },
+        );
+        let access = Arc::new(Access::new(broker, cloud));
+        let auth = Arc::new(Auth::new(store, clock, key, Limits::default()));
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))
+            .map_err(DependencyFailed)?;
+        #[expect(clippy::print_stderr, reason = "the server says where it listens")]
+        {
+            eprintln!(
+                "breakglass: serving http://{} (store {})",
+                args.listen,
+                breakglass_store::redact_url(&args.store.store)
+            );
+        }
+        let holder = format!(
+            "serve-{}-{}",
+            std::process::id(),
+            breakglass_server::random::random_hex(4)
+        );
+        breakglass_server::serve::serve(listener, access, auth, WorkerConfig::new(holder))
+            .await
+            .context("the server failed")
+            .map_err(DependencyFailed)?;
+        Ok(Outcome::Success)
+    })
+}
+
+/// Manage local users directly in the store (bootstrap; afterwards use the API).
+#[derive(Debug, clap::Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    command: UserCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum UserCommand {
+    /// Create a user. The password is read from stdin (one line), never from arguments.
+    ///
+    /// Example: `printf '%s\n' "$PASSWORD" | breakglass user add admin --admin`
+    Add {
+        /// The username (a responder's username in the config, to request or approve).
+        username: String,
+        /// May manage users and revoke every session of a role.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+}
+
+pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
+    let UserCommand::Add {
+        username,
+        admin,
+        store,
+        key,
+    } = &args.command;
+    let key = key.load()?;
+    let mut password = String::new();
+    std::io::stdin()
+        .take(1024)
+        .read_to_string(&mut password)
+        .context("cannot read the password from stdin")?;
+    let password = password.lines().next().unwrap_or_default().to_owned();
+    runtime()?.block_on(async {
+        let store = SqlStore::open(&store.store)
+            .await
+            .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?;
+        let auth = Auth::new(store, Arc::new(SystemClock), key, Limits::default());
+        auth.add_user(username, &password, *admin, None).await?;
+        #[expect(clippy::print_stderr, reason = "the CLI confirms on stderr")]
+        {
+            eprintln!(
+                "created user `{username}`{}",
+                if *admin { " (admin)" } else { "" }
+            );
+        }
+        Ok(Outcome::Success)
+    })
+}
