@@ -15,4 +15,4 @@ mod federation;
 pub mod provision;
 pub mod sdk;
 
-pub use cloud::{AwsCloud, FederationOptions};
+pub use cloud::{AccountRoles, AwsCloud, FederationOptions};

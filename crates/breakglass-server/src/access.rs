@@ -272,7 +272,7 @@ where
             return Ok(None);
         };
         let role = &r.spec.role_arn;
-        let role_id = self.cloud.role_id(role.name().as_str()).await?;
+        let role_id = self.cloud.role_id(role).await?;
         let entry = RevocationEntry {
             role_arn: role.clone(),
             role_id,
@@ -293,9 +293,8 @@ where
         let entries = store.revocations(Some(role)).await?;
         let (kept, gone) = revocation::prune(entries, self.now());
         let name = role.name();
-        let name = name.as_str();
         let wanted = revocation::deny_document(role, &kept)?;
-        let current = self.cloud.inline_policy(name, REVOCATIONS_POLICY).await?;
+        let current = self.cloud.inline_policy(role, REVOCATIONS_POLICY).await?;
         let same = match (&wanted, &current) {
             (Some(w), Some(c)) => same_json(w, c),
             (None, None) => true,
@@ -304,20 +303,20 @@ where
         if !same {
             match &wanted {
                 Some(doc) => {
-                    let others = self.other_inline_policies(name, REVOCATIONS_POLICY).await?;
+                    let others = self.other_inline_policies(role, REVOCATIONS_POLICY).await?;
                     revocation::check_role_quota(
                         REVOCATIONS_POLICY,
-                        name,
+                        name.as_str(),
                         doc,
                         others.iter().map(String::as_str),
                     )?;
                     self.cloud
-                        .put_inline_policy(name, REVOCATIONS_POLICY, doc)
+                        .put_inline_policy(role, REVOCATIONS_POLICY, doc)
                         .await?;
                 }
                 None => {
                     self.cloud
-                        .delete_inline_policy(name, REVOCATIONS_POLICY)
+                        .delete_inline_policy(role, REVOCATIONS_POLICY)
                         .await?;
                 }
             }
@@ -383,18 +382,18 @@ where
         Ok(restored)
     }
 
-    /// The texts of role `role_name`'s inline policies other than `except`.
+    /// The texts of role `role`'s inline policies other than `except`.
     async fn other_inline_policies(
         &self,
-        role_name: &str,
+        role: &RoleArn,
         except: &str,
     ) -> Result<Vec<String>, AccessError> {
         let mut out = Vec::new();
-        for policy in self.cloud.inline_policy_names(role_name).await? {
+        for policy in self.cloud.inline_policy_names(role).await? {
             if policy == except {
                 continue;
             }
-            if let Some(text) = self.cloud.inline_policy(role_name, &policy).await? {
+            if let Some(text) = self.cloud.inline_policy(role, &policy).await? {
                 out.push(text);
             }
         }
@@ -432,19 +431,18 @@ where
         // The cutoff is read now, after every grant of the role stopped minting.
         let cutoff = self.now();
         let name = role.name();
-        let name = name.as_str();
         let doc = revocation::revoke_older_sessions_document(cutoff);
         let others = self
-            .other_inline_policies(name, REVOKE_OLDER_SESSIONS_POLICY)
+            .other_inline_policies(role, REVOKE_OLDER_SESSIONS_POLICY)
             .await?;
         revocation::check_role_quota(
             REVOKE_OLDER_SESSIONS_POLICY,
-            name,
+            name.as_str(),
             &doc,
             others.iter().map(String::as_str),
         )?;
         self.cloud
-            .put_inline_policy(name, REVOKE_OLDER_SESSIONS_POLICY, &doc)
+            .put_inline_policy(role, REVOKE_OLDER_SESSIONS_POLICY, &doc)
             .await?;
         let event = AuditEvent::from(RoleSessionsRevoked {
             role_arn: role.clone(),

@@ -11,7 +11,7 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use breakglass_aws::sdk::{self, AwsOptions};
-use breakglass_aws::{AwsCloud, FederationOptions};
+use breakglass_aws::{AccountRoles, AwsCloud, FederationOptions};
 use breakglass_core::cloud::IssuedCredentials;
 use breakglass_core::model::RoleArn;
 use breakglass_core::revocation::{REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY};
@@ -145,7 +145,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     let clock = clock();
     let access = Access::new(
         Arc::new(broker(&store, &clock, "e2e-")),
-        AwsCloud::new(&config, FederationOptions::default()),
+        AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none()),
     );
     let b = access.broker();
 
