@@ -5,6 +5,7 @@
 //! - [`Access::credentials`] mints credentials on demand for the requester of a live grant,
 //!   with the domain's issuance parameters, and records only the access key id and the
 //!   SHA-256 of the session token. A grant that is no longer active never mints again.
+//!   Anyone else asking is refused, and the refusal is audited (`action_refused`).
 //! - [`Access::revoke`] commits the revocation first (so minting stops at once), then adds
 //!   the grant to its role's revocation entries and rewrites the role's
 //!   `BreakglassRevocations` policy, which denies the grant's live sessions and nothing else.
@@ -35,6 +36,7 @@ use breakglass_core::request::{AccessRequest, Status};
 use breakglass_core::revocation::{
     self, REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY, RevocationEntry, RevocationError,
 };
+use breakglass_core::rules::Action;
 use breakglass_core::session::RequestFilter;
 use time::{Duration, OffsetDateTime};
 
@@ -189,7 +191,14 @@ where
     ) -> Result<IssuedCredentials, AccessError> {
         let current = self.broker.get(request).await?;
         let r = &current.value;
-        check_requester(r, actor)?;
+        if let Err(refused) = check_requester(r, actor) {
+            // Recorded before the refusal is returned; if it cannot be recorded, the store's
+            // error is returned instead (still a refusal: nothing is minted).
+            self.broker
+                .record_refusal(r, Action::Request, actor.clone(), refused.to_string())
+                .await?;
+            return Err(refused);
+        }
         let params = issuance::issue_request(r, self.now())?;
         let end = r.grant.as_ref().map(|g| g.end);
         let creds = self.cloud.issue(&params).await?;

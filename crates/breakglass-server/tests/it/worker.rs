@@ -426,3 +426,58 @@ async fn the_console_session_lasts_as_long_as_the_credentials() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_else_asking_for_a_grants_credentials_is_refused_and_audited() {
+    use breakglass_core::ports::Store as _;
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = access(&store, &clock, "a");
+    let id = active_grant(a.broker(), "alice", 60).await;
+
+    let err = a.credentials(&id, &user("mallory")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("only `alice` may use the grant") && msg.contains("not `mallory`"),
+        "{msg}"
+    );
+    // The console URL goes through the same check.
+    assert!(
+        a.console_url(&id, &user("mallory"), "https://console.aws.amazon.com/")
+            .await
+            .is_err()
+    );
+    assert_eq!(*a.cloud().minted.lock().unwrap(), 0);
+    assert!(
+        a.broker()
+            .get(&id)
+            .await
+            .unwrap()
+            .value
+            .grant
+            .unwrap()
+            .issued
+            .is_empty()
+    );
+
+    let rows = store.audit_rows(0, 500).await.unwrap();
+    let refused: Vec<_> = rows
+        .iter()
+        .filter(|r| r.kind == "action_refused" && r.request.as_deref() == Some(id.as_str()))
+        .collect();
+    assert_eq!(refused.len(), 2, "{rows:?}");
+    for row in refused {
+        assert_eq!(row.actor.as_deref(), Some("mallory"));
+        let body: serde_json::Value = serde_json::from_str(&row.body).unwrap();
+        let text = body.to_string();
+        assert!(text.contains("not `mallory`"), "{text}");
+        assert!(text.contains(r#""action":"request""#), "{text}");
+    }
+
+    // The requester still gets credentials.
+    a.credentials(&id, &user("alice")).await.unwrap();
+    assert_eq!(
+        audit_count(&store, "credentials_issued", Some(id.as_str())).await,
+        1
+    );
+}
