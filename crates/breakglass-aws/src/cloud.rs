@@ -640,4 +640,30 @@ mod tests {
             "over STS's limit of 2048 characters",
         );
     }
+
+    #[test]
+    fn the_default_account_role_is_the_configs_deploy_role() {
+        let config = Config::load(
+            include_str!("../../../examples/breakglass.toml"),
+            "examples/breakglass.toml",
+        )
+        .unwrap();
+        let roles = AccountRoles::deploy(&config);
+        let account = AccountId::new("222222222222").unwrap();
+        assert_eq!(
+            roles.role(&account).unwrap().as_str(),
+            format!(
+                "arn:{}:iam::222222222222:role{}{}",
+                config.partition, config.path, config.deploy.role
+            )
+        );
+        assert!(
+            roles
+                .role(&account)
+                .unwrap()
+                .as_str()
+                .ends_with("SecurityDeploy")
+        );
+        assert!(AccountRoles::none().role(&account).is_none());
+    }
 }
