@@ -42,9 +42,11 @@ use time::{Duration, OffsetDateTime};
 
 use crate::clock::{RandomIds, SystemClock};
 
-/// How long after a revoked grant's last session ends its entry is kept, in case STS's
-/// clock runs ahead of the broker's.
-pub const ENTRY_MARGIN: Duration = Duration::minutes(5);
+/// How long after a revoked grant's last credentials expire its entry is kept: a console
+/// sign-in token stays usable for 15 minutes and the console session then runs for its full
+/// duration, so a console session can outlast the credentials it was made from by that
+/// much; plus 5 minutes in case STS's clock runs ahead of the broker's.
+pub const ENTRY_MARGIN: Duration = Duration::minutes(20);
 
 /// How many requests one pass of [`Access::reconcile`] or [`Access::revoke_all`] reads (the
 /// store's cap).
