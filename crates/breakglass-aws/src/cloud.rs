@@ -5,18 +5,37 @@
 //! time) is clamped to the role's `MaxSessionDuration`, read with `GetRole` once per role and
 //! cached. Throttling and 5xx answers are retried with exponential backoff by the SDK's
 //! standard retry mode; what still fails is mapped to a [`CloudError`] that says what to do.
+//!
+//! Roles are addressed by ARN, and IAM is called in the role's own account: the broker's
+//! account with the broker's own credentials, any other account by assuming the role
+//! [`AccountRoles`] names there (by default the config's deploy role, as `breakglass apply`
+//! reaches accounts). One IAM client per account is kept; its credentials are refreshed by
+//! the SDK's `AssumeRoleProvider` as they expire. `AssumeRole` for a grant needs no such
+//! hop: the role trusts the broker's principal directly.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::types::Tag;
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
+use breakglass_core::config::Config;
+use breakglass_core::model::{AccountId, RoleArn};
 use time::{Duration, OffsetDateTime};
+use tokio::sync::OnceCell;
 
 use crate::federation;
+use crate::sdk::{self, SdkError as ReachError};
+
+/// The session name the broker uses when it assumes a role to manage another account's
+/// roles.
+pub const SESSION_NAME: &str = "breakglass-broker";
+
+/// What the role assumed in another account must be allowed on that account's roles.
+const IAM_PERMISSIONS: &str = "iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:PutRolePolicy and iam:DeleteRolePolicy";
 
 /// STS's shortest session.
 const MIN_DURATION: i64 = 900;
@@ -50,6 +69,72 @@ impl Default for FederationOptions {
     }
 }
 
+/// Which role the adapter assumes to manage roles (read them, write their revocation
+/// policies) in an account other than the broker's own.
+#[derive(Clone)]
+pub struct AccountRoles(Arc<RoleFor>);
+
+/// A function from an account id to the role to assume there.
+type RoleFor = dyn Fn(&AccountId) -> Option<RoleArn> + Send + Sync;
+
+impl AccountRoles {
+    /// `role(account)` is the role to assume in `account`; `None` when the broker must not
+    /// reach that account.
+    pub fn new(role: impl Fn(&AccountId) -> Option<RoleArn> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(role))
+    }
+
+    /// The config's deploy role in every account,
+    /// `arn:<partition>:iam::<account>:role/<path><deploy role>`, as `breakglass apply`
+    /// reaches accounts.
+    pub fn deploy(config: &Config) -> Self {
+        let partition = config.partition.clone();
+        let path = config.path.clone();
+        let role = config.deploy.role.clone();
+        Self::new(move |account| RoleArn::from_parts(&partition, account, &path, &role).ok())
+    }
+
+    /// No other account: only roles in the broker's own account can be managed.
+    pub fn none() -> Self {
+        Self::new(|_| None)
+    }
+
+    fn role(&self, account: &AccountId) -> Option<RoleArn> {
+        (self.0)(account)
+    }
+}
+
+impl fmt::Debug for AccountRoles {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccountRoles(..)")
+    }
+}
+
+/// An IAM client for one account, and how it was reached (for error messages).
+#[derive(Debug, Clone)]
+struct AccountIam {
+    client: aws_sdk_iam::Client,
+    /// `None` for the broker's own account; otherwise the role assumed there.
+    through: Option<RoleArn>,
+}
+
+impl AccountIam {
+    /// `role `ARN``, with the account's role named when it was reached through one.
+    fn target(&self, role: &RoleArn) -> String {
+        match &self.through {
+            None => format!("role `{role}`"),
+            Some(through) => format!(
+                "role `{role}` (in account {}, through `{through}`, which must allow {IAM_PERMISSIONS})",
+                role.account()
+            ),
+        }
+    }
+
+    fn policy_target(&self, role: &RoleArn, policy: &str) -> String {
+        format!("policy `{policy}` of {}", self.target(role))
+    }
+}
+
 /// What `GetRole` told us about a role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct RoleInfo {
@@ -60,16 +145,29 @@ struct RoleInfo {
 /// The AWS adapter of the [`Cloud`] port.
 #[derive(Debug)]
 pub struct AwsCloud {
+    base: SdkConfig,
+    retry: RetryConfig,
     sts: aws_sdk_sts::Client,
     iam: aws_sdk_iam::Client,
     federation: FederationOptions,
+    account_roles: AccountRoles,
+    /// The broker's own account, from `sts:GetCallerIdentity` on first need.
+    own_account: OnceCell<String>,
+    /// IAM clients of other accounts, by account id.
+    accounts: Mutex<HashMap<String, aws_sdk_iam::Client>>,
+    /// `GetRole` answers, by role ARN.
     roles: Mutex<HashMap<String, RoleInfo>>,
 }
 
 impl AwsCloud {
     /// The adapter over `config` (the broker's own credentials), retrying throttling and
-    /// 5xx answers up to 5 attempts with exponential backoff.
-    pub fn new(config: &SdkConfig, federation: FederationOptions) -> Self {
+    /// 5xx answers up to 5 attempts with exponential backoff. Roles in other accounts are
+    /// managed through the role `account_roles` names in each (see [`AccountRoles::deploy`]).
+    pub fn new(
+        config: &SdkConfig,
+        federation: FederationOptions,
+        account_roles: AccountRoles,
+    ) -> Self {
         let retry = RetryConfig::standard()
             .with_max_attempts(5)
             .with_initial_backoff(std::time::Duration::from_millis(200));
@@ -77,55 +175,126 @@ impl AwsCloud {
             .retry_config(retry.clone())
             .build();
         let iam = aws_sdk_iam::config::Builder::from(config)
-            .retry_config(retry)
+            .retry_config(retry.clone())
             .build();
         Self {
+            base: config.clone(),
+            retry,
             sts: aws_sdk_sts::Client::from_conf(sts),
             iam: aws_sdk_iam::Client::from_conf(iam),
             federation,
+            account_roles,
+            own_account: OnceCell::new(),
+            accounts: Mutex::new(HashMap::new()),
             roles: Mutex::new(HashMap::new()),
         }
     }
 
+    /// The broker's own account id.
+    async fn own_account(&self) -> Result<&str, CloudError> {
+        self.own_account
+            .get_or_try_init(|| async {
+                let out = self.sts.get_caller_identity().send().await.map_err(|e| {
+                    map_error("sts:GetCallerIdentity", "the broker's own credentials", e)
+                })?;
+                out.account().map(str::to_owned).ok_or_else(|| {
+                    CloudError::Unavailable(
+                        "sts:GetCallerIdentity returned no account for the broker's credentials"
+                            .to_owned(),
+                    )
+                })
+            })
+            .await
+            .map(String::as_str)
+    }
+
+    /// The IAM client for `role`'s account: the broker's own, or one reached by assuming
+    /// the account's role (built once per account, then reused).
+    async fn iam_for(&self, role: &RoleArn) -> Result<AccountIam, CloudError> {
+        let account = role.account();
+        if account.as_str() == self.own_account().await? {
+            return Ok(AccountIam {
+                client: self.iam.clone(),
+                through: None,
+            });
+        }
+        let through = self.account_roles.role(&account).ok_or_else(|| {
+            CloudError::AccessDenied(format!(
+                "role `{role}` is in account {account}, which is not the broker's and for which no role to assume is configured"
+            ))
+        })?;
+        let cached = self
+            .accounts
+            .lock()
+            .ok()
+            .and_then(|m| m.get(account.as_str()).cloned());
+        let client = match cached {
+            Some(client) => client,
+            None => {
+                let config = sdk::assume_role(
+                    &self.base,
+                    through.as_str(),
+                    SESSION_NAME,
+                    account.as_str(),
+                )
+                .await
+                .map_err(|e| match e {
+                    ReachError::WrongAccount { got, .. } => CloudError::AccessDenied(format!(
+                        "cannot reach account {account}: `{through}` yields credentials of account {got}"
+                    )),
+                    other => CloudError::AccessDenied(format!(
+                        "cannot reach account {account} to manage role `{role}`: assuming `{through}` failed ({other}); the broker's principal needs sts:AssumeRole on `{through}` (its trust policy must allow the broker), and that role needs {IAM_PERMISSIONS} on the account's roles"
+                    )),
+                })?;
+                let conf = aws_sdk_iam::config::Builder::from(&config)
+                    .retry_config(self.retry.clone())
+                    .build();
+                let client = aws_sdk_iam::Client::from_conf(conf);
+                if let Ok(mut m) = self.accounts.lock() {
+                    m.entry(account.to_string())
+                        .or_insert_with(|| client.clone());
+                }
+                client
+            }
+        };
+        Ok(AccountIam {
+            client,
+            through: Some(through),
+        })
+    }
+
     /// The role's id and maximum session duration (cached after the first `GetRole`).
-    async fn role_info(&self, role_name: &str) -> Result<RoleInfo, CloudError> {
-        if let Some(info) = self.cached(role_name) {
+    async fn role_info(&self, role: &RoleArn) -> Result<RoleInfo, CloudError> {
+        if let Some(info) = self.cached(role) {
             return Ok(info);
         }
-        let out = self
-            .iam
+        let iam = self.iam_for(role).await?;
+        let out = iam
+            .client
             .get_role()
-            .role_name(role_name)
+            .role_name(role.name().as_str())
             .send()
             .await
-            .map_err(|e| map_error("iam:GetRole", &format!("role `{role_name}`"), e))?;
-        let role = out.role().ok_or_else(|| {
-            CloudError::Unavailable(format!("iam:GetRole returned no role for `{role_name}`"))
+            .map_err(|e| map_error("iam:GetRole", &iam.target(role), e))?;
+        let found = out.role().ok_or_else(|| {
+            CloudError::Unavailable(format!("iam:GetRole returned no role for `{role}`"))
         })?;
         let info = RoleInfo {
-            id: role.role_id().to_owned(),
-            max_session: role
+            id: found.role_id().to_owned(),
+            max_session: found
                 .max_session_duration()
                 .map_or(3_600, i64::from)
                 .clamp(MIN_DURATION, MAX_DURATION),
         };
         if let Ok(mut cache) = self.roles.lock() {
-            cache.insert(role_name.to_owned(), info.clone());
+            cache.insert(role.to_string(), info.clone());
         }
         Ok(info)
     }
 
-    fn cached(&self, role_name: &str) -> Option<RoleInfo> {
-        self.roles.lock().ok()?.get(role_name).cloned()
+    fn cached(&self, role: &RoleArn) -> Option<RoleInfo> {
+        self.roles.lock().ok()?.get(role.as_str()).cloned()
     }
-}
-
-/// The name of the role in `arn:aws:iam::ACCOUNT:role/PATH/NAME`.
-fn role_name(arn: &str) -> Result<&str, CloudError> {
-    arn.split_once(":role/")
-        .and_then(|(_, rest)| rest.rsplit('/').next())
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| CloudError::Invalid(format!("`{arn}` is not a role ARN")))
 }
 
 /// `[\w+=,.@-]`, the charset of role session names and source identities.
@@ -250,8 +419,9 @@ fn decode_policy(text: &str) -> String {
 
 impl Cloud for AwsCloud {
     async fn issue(&self, request: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
-        let name = role_name(&request.role_arn)?;
-        let info = self.role_info(name).await?;
+        let role = RoleArn::new(request.role_arn.as_str())
+            .map_err(|e| CloudError::Invalid(e.to_string()))?;
+        let info = self.role_info(&role).await?;
         let duration = validate(request, info.max_session)?;
         let mut tags = Vec::with_capacity(request.tags.len());
         for (k, v) in &request.tags {
@@ -301,44 +471,48 @@ impl Cloud for AwsCloud {
         })
     }
 
-    async fn role_id(&self, role_name: &str) -> Result<String, CloudError> {
+    async fn role_id(&self, role: &RoleArn) -> Result<String, CloudError> {
         // Always asked afresh: a role deleted and re-created under the same name has a new
         // id, and a deny on the old one would match nothing.
         if let Ok(mut cache) = self.roles.lock() {
-            cache.remove(role_name);
+            cache.remove(role.as_str());
         }
-        Ok(self.role_info(role_name).await?.id)
+        Ok(self.role_info(role).await?.id)
     }
 
-    async fn inline_policy_names(&self, role_name: &str) -> Result<Vec<String>, CloudError> {
-        let target = format!("role `{role_name}`");
-        self.iam
+    async fn inline_policy_names(&self, role: &RoleArn) -> Result<Vec<String>, CloudError> {
+        let iam = self.iam_for(role).await?;
+        iam.client
             .list_role_policies()
-            .role_name(role_name)
+            .role_name(role.name().as_str())
             .into_paginator()
             .items()
             .send()
             .collect::<Result<Vec<_>, _>>()
             .await
-            .map_err(|e| map_error("iam:ListRolePolicies", &target, e))
+            .map_err(|e| map_error("iam:ListRolePolicies", &iam.target(role), e))
     }
 
     async fn inline_policy(
         &self,
-        role_name: &str,
+        role: &RoleArn,
         policy_name: &str,
     ) -> Result<Option<String>, CloudError> {
-        let target = format!("policy `{policy_name}` of role `{role_name}`");
-        match self
-            .iam
+        let iam = self.iam_for(role).await?;
+        match iam
+            .client
             .get_role_policy()
-            .role_name(role_name)
+            .role_name(role.name().as_str())
             .policy_name(policy_name)
             .send()
             .await
         {
             Ok(out) => Ok(Some(decode_policy(out.policy_document()))),
-            Err(e) => match map_error("iam:GetRolePolicy", &target, e) {
+            Err(e) => match map_error(
+                "iam:GetRolePolicy",
+                &iam.policy_target(role, policy_name),
+                e,
+            ) {
                 CloudError::NotFound(_) => Ok(None),
                 other => Err(other),
             },
@@ -347,38 +521,48 @@ impl Cloud for AwsCloud {
 
     async fn put_inline_policy(
         &self,
-        role_name: &str,
+        role: &RoleArn,
         policy_name: &str,
         document: &str,
     ) -> Result<(), CloudError> {
-        let target = format!("policy `{policy_name}` of role `{role_name}`");
-        self.iam
+        let iam = self.iam_for(role).await?;
+        iam.client
             .put_role_policy()
-            .role_name(role_name)
+            .role_name(role.name().as_str())
             .policy_name(policy_name)
             .policy_document(document)
             .send()
             .await
-            .map_err(|e| map_error("iam:PutRolePolicy", &target, e))?;
+            .map_err(|e| {
+                map_error(
+                    "iam:PutRolePolicy",
+                    &iam.policy_target(role, policy_name),
+                    e,
+                )
+            })?;
         Ok(())
     }
 
     async fn delete_inline_policy(
         &self,
-        role_name: &str,
+        role: &RoleArn,
         policy_name: &str,
     ) -> Result<(), CloudError> {
-        let target = format!("policy `{policy_name}` of role `{role_name}`");
-        match self
-            .iam
+        let iam = self.iam_for(role).await?;
+        match iam
+            .client
             .delete_role_policy()
-            .role_name(role_name)
+            .role_name(role.name().as_str())
             .policy_name(policy_name)
             .send()
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => match map_error("iam:DeleteRolePolicy", &target, e) {
+            Err(e) => match map_error(
+                "iam:DeleteRolePolicy",
+                &iam.policy_target(role, policy_name),
+                e,
+            ) {
                 CloudError::NotFound(_) => Ok(()),
                 other => Err(other),
             },
@@ -458,15 +642,28 @@ mod tests {
     }
 
     #[test]
-    fn role_names_come_from_the_arn() {
+    fn the_default_account_role_is_the_configs_deploy_role() {
+        let config = Config::load(
+            include_str!("../../../examples/breakglass.toml"),
+            "examples/breakglass.toml",
+        )
+        .unwrap();
+        let roles = AccountRoles::deploy(&config);
+        let account = AccountId::new("222222222222").unwrap();
         assert_eq!(
-            role_name("arn:aws:iam::111122223333:role/a/b/IR").unwrap(),
-            "IR"
+            roles.role(&account).unwrap().as_str(),
+            format!(
+                "arn:{}:iam::222222222222:role{}{}",
+                config.partition, config.path, config.deploy.role
+            )
         );
-        assert_eq!(
-            role_name("arn:aws:iam::111122223333:role/IR").unwrap(),
-            "IR"
+        assert!(
+            roles
+                .role(&account)
+                .unwrap()
+                .as_str()
+                .ends_with("SecurityDeploy")
         );
-        assert!(role_name("arn:aws:iam::111122223333:user/IR").is_err());
+        assert!(AccountRoles::none().role(&account).is_none());
     }
 }

@@ -16,4 +16,4 @@ pub mod notify;
 pub mod provision;
 pub mod sdk;
 
-pub use cloud::{AwsCloud, FederationOptions};
+pub use cloud::{AccountRoles, AwsCloud, FederationOptions};

@@ -262,12 +262,57 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         let Some(action) = action else {
             return error.into();
         };
+        let reason = error.to_string();
+        match self
+            .commit_refusal(action, actor, playbook, request, reason, now)
+            .await
+        {
+            Ok(()) => error.into(),
+            // Fail closed: if the refusal cannot be recorded, say so rather than pretend.
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Records that `actor` was refused `action` on request `request` for `reason`, when
+    /// the refusal is decided outside the request's transitions (e.g. someone other than
+    /// the requester asking for a grant's credentials). Fails closed: when the record cannot
+    /// be written, the store's error is returned and the caller must not report success.
+    pub async fn record_refusal(
+        &self,
+        request: &AccessRequest,
+        action: Action,
+        actor: Username,
+        reason: impl Into<String>,
+    ) -> Result<(), BrokerError> {
+        self.commit_refusal(
+            action,
+            Actor::User(actor),
+            Some(request.spec.playbook.clone()),
+            Some(request.id.clone()),
+            reason.into(),
+            self.now(),
+        )
+        .await
+        .map_err(BrokerError::from)
+    }
+
+    /// Commits one `action_refused` record (and its notifications). Refused break-glass
+    /// activations are marked for the security team.
+    async fn commit_refusal(
+        &self,
+        action: Action,
+        actor: Actor,
+        playbook: Option<crate::model::PlaybookId>,
+        request: Option<RequestId>,
+        reason: String,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let event = AuditEvent::from(ActionRefused {
             action,
             request,
             playbook,
             break_glass: action == Action::ActivateBreakGlass,
-            reason: error.to_string(),
+            reason,
         });
         let outbox = notifications(None, std::slice::from_ref(&event));
         let commit = Commit {
@@ -280,11 +325,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
             }],
             outbox,
         };
-        match self.store.commit(commit).await {
-            Ok(_) => error.into(),
-            // Fail closed: if the refusal cannot be recorded, say so rather than pretend.
-            Err(e) => e.into(),
-        }
+        self.store.commit(commit).await.map(|_| ())
     }
 
     /// Approves request `id` as `approver`, who reviewed the version with `digest`.

@@ -3,14 +3,15 @@
 //! `breakglass-aws` implements it with the AWS SDK; tests use in-memory doubles. The types
 //! here carry what the domain decides (role, session name, source identity, tags, session
 //! policy, duration, deny policy documents); the adapter only validates AWS limits and calls
-//! AWS. Secrets are wrapped in [`Secret`], whose `Debug` never shows the value.
+//! AWS. Roles are addressed by ARN, never by bare name: a role may live in another account
+//! than the broker's, and its IAM policies must be read and written in that account. Secrets are wrapped in [`Secret`], whose `Debug` never shows the value.
 
 use std::fmt;
 use std::future::Future;
 
 use time::{Duration, OffsetDateTime};
 
-use crate::model::GrantId;
+use crate::model::{GrantId, RoleArn};
 
 /// A secret string (secret access key, session token, password, TOTP seed). `Debug` and
 /// `Display` print `[redacted]`; read it with [`Secret::expose`] only where it must leave.
@@ -104,35 +105,35 @@ pub trait Cloud: Send + Sync {
         request: &IssueRequest,
     ) -> impl Future<Output = Result<IssuedCredentials, CloudError>> + Send;
 
-    /// The current text of inline policy `policy_name` on role `role_name`, if it exists.
+    /// The current text of inline policy `policy_name` on role `role`, if it exists.
     fn inline_policy(
         &self,
-        role_name: &str,
+        role: &RoleArn,
         policy_name: &str,
     ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
 
-    /// The unique id (`AROA…`) of role `role_name`: the first half of its sessions'
+    /// The unique id (`AROA…`) of role `role`: the first half of its sessions'
     /// `aws:userid`, which revocation entries match on.
-    fn role_id(&self, role_name: &str) -> impl Future<Output = Result<String, CloudError>> + Send;
+    fn role_id(&self, role: &RoleArn) -> impl Future<Output = Result<String, CloudError>> + Send;
 
-    /// The names of every inline policy on role `role_name` (to size the role's quota).
+    /// The names of every inline policy on role `role` (to size the role's quota).
     fn inline_policy_names(
         &self,
-        role_name: &str,
+        role: &RoleArn,
     ) -> impl Future<Output = Result<Vec<String>, CloudError>> + Send;
 
-    /// Writes (creates or replaces) inline policy `policy_name` on role `role_name`.
+    /// Writes (creates or replaces) inline policy `policy_name` on role `role`.
     fn put_inline_policy(
         &self,
-        role_name: &str,
+        role: &RoleArn,
         policy_name: &str,
         document: &str,
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
 
-    /// Deletes inline policy `policy_name` from role `role_name` (no error if absent).
+    /// Deletes inline policy `policy_name` from role `role` (no error if absent).
     fn delete_inline_policy(
         &self,
-        role_name: &str,
+        role: &RoleArn,
         policy_name: &str,
     ) -> impl Future<Output = Result<(), CloudError>> + Send;
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
 use breakglass_core::config::Config;
-use breakglass_core::model::Username;
+use breakglass_core::model::{RoleArn, Username};
 use breakglass_core::ports::{Clock, IdSource, Store};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
@@ -52,19 +52,19 @@ impl Cloud for NoCloud {
     async fn issue(&self, _: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
         Err(CloudError::Unavailable("no cloud in the load test".into()))
     }
-    async fn inline_policy(&self, _: &str, _: &str) -> Result<Option<String>, CloudError> {
+    async fn inline_policy(&self, _: &RoleArn, _: &str) -> Result<Option<String>, CloudError> {
         Err(CloudError::Unavailable("no cloud in the load test".into()))
     }
-    async fn role_id(&self, _: &str) -> Result<String, CloudError> {
+    async fn role_id(&self, _: &RoleArn) -> Result<String, CloudError> {
         Err(CloudError::Unavailable("no cloud in the load test".into()))
     }
-    async fn inline_policy_names(&self, _: &str) -> Result<Vec<String>, CloudError> {
+    async fn inline_policy_names(&self, _: &RoleArn) -> Result<Vec<String>, CloudError> {
         Err(CloudError::Unavailable("no cloud in the load test".into()))
     }
-    async fn put_inline_policy(&self, _: &str, _: &str, _: &str) -> Result<(), CloudError> {
+    async fn put_inline_policy(&self, _: &RoleArn, _: &str, _: &str) -> Result<(), CloudError> {
         Err(CloudError::Unavailable("no cloud in the load test".into()))
     }
-    async fn delete_inline_policy(&self, _: &str, _: &str) -> Result<(), CloudError> {
+    async fn delete_inline_policy(&self, _: &RoleArn, _: &str) -> Result<(), CloudError> {
         Err(CloudError::Unavailable("no cloud in the load test".into()))
     }
     async fn console_url(

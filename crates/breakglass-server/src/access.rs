@@ -5,6 +5,7 @@
 //! - [`Access::credentials`] mints credentials on demand for the requester of a live grant,
 //!   with the domain's issuance parameters, and records only the access key id and the
 //!   SHA-256 of the session token. A grant that is no longer active never mints again.
+//!   Anyone else asking is refused, and the refusal is audited (`action_refused`).
 //! - [`Access::revoke`] commits the revocation first (so minting stops at once), then adds
 //!   the grant to its role's revocation entries and rewrites the role's
 //!   `BreakglassRevocations` policy, which denies the grant's live sessions and nothing else.
@@ -35,14 +36,17 @@ use breakglass_core::request::{AccessRequest, Status};
 use breakglass_core::revocation::{
     self, REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY, RevocationEntry, RevocationError,
 };
+use breakglass_core::rules::Action;
 use breakglass_core::session::RequestFilter;
 use time::{Duration, OffsetDateTime};
 
 use crate::clock::{RandomIds, SystemClock};
 
-/// How long after a revoked grant's last session ends its entry is kept, in case STS's
-/// clock runs ahead of the broker's.
-pub const ENTRY_MARGIN: Duration = Duration::minutes(5);
+/// How long after a revoked grant's last credentials expire its entry is kept: a console
+/// sign-in token stays usable for 15 minutes and the console session then runs for its full
+/// duration, so a console session can outlast the credentials it was made from by that
+/// much; plus 5 minutes in case STS's clock runs ahead of the broker's.
+pub const ENTRY_MARGIN: Duration = Duration::minutes(20);
 
 /// How many requests one pass of [`Access::reconcile`] or [`Access::revoke_all`] reads (the
 /// store's cap).
@@ -189,7 +193,14 @@ where
     ) -> Result<IssuedCredentials, AccessError> {
         let current = self.broker.get(request).await?;
         let r = &current.value;
-        check_requester(r, actor)?;
+        if let Err(refused) = check_requester(r, actor) {
+            // Recorded before the refusal is returned; if it cannot be recorded, the store's
+            // error is returned instead (still a refusal: nothing is minted).
+            self.broker
+                .record_refusal(r, Action::Request, actor.clone(), refused.to_string())
+                .await?;
+            return Err(refused);
+        }
         let params = issuance::issue_request(r, self.now())?;
         let end = r.grant.as_ref().map(|g| g.end);
         let creds = self.cloud.issue(&params).await?;
@@ -272,7 +283,7 @@ where
             return Ok(None);
         };
         let role = &r.spec.role_arn;
-        let role_id = self.cloud.role_id(role.name().as_str()).await?;
+        let role_id = self.cloud.role_id(role).await?;
         let entry = RevocationEntry {
             role_arn: role.clone(),
             role_id,
@@ -293,9 +304,8 @@ where
         let entries = store.revocations(Some(role)).await?;
         let (kept, gone) = revocation::prune(entries, self.now());
         let name = role.name();
-        let name = name.as_str();
         let wanted = revocation::deny_document(role, &kept)?;
-        let current = self.cloud.inline_policy(name, REVOCATIONS_POLICY).await?;
+        let current = self.cloud.inline_policy(role, REVOCATIONS_POLICY).await?;
         let same = match (&wanted, &current) {
             (Some(w), Some(c)) => same_json(w, c),
             (None, None) => true,
@@ -304,20 +314,20 @@ where
         if !same {
             match &wanted {
                 Some(doc) => {
-                    let others = self.other_inline_policies(name, REVOCATIONS_POLICY).await?;
+                    let others = self.other_inline_policies(role, REVOCATIONS_POLICY).await?;
                     revocation::check_role_quota(
                         REVOCATIONS_POLICY,
-                        name,
+                        name.as_str(),
                         doc,
                         others.iter().map(String::as_str),
                     )?;
                     self.cloud
-                        .put_inline_policy(name, REVOCATIONS_POLICY, doc)
+                        .put_inline_policy(role, REVOCATIONS_POLICY, doc)
                         .await?;
                 }
                 None => {
                     self.cloud
-                        .delete_inline_policy(name, REVOCATIONS_POLICY)
+                        .delete_inline_policy(role, REVOCATIONS_POLICY)
                         .await?;
                 }
             }
@@ -383,18 +393,18 @@ where
         Ok(restored)
     }
 
-    /// The texts of role `role_name`'s inline policies other than `except`.
+    /// The texts of role `role`'s inline policies other than `except`.
     async fn other_inline_policies(
         &self,
-        role_name: &str,
+        role: &RoleArn,
         except: &str,
     ) -> Result<Vec<String>, AccessError> {
         let mut out = Vec::new();
-        for policy in self.cloud.inline_policy_names(role_name).await? {
+        for policy in self.cloud.inline_policy_names(role).await? {
             if policy == except {
                 continue;
             }
-            if let Some(text) = self.cloud.inline_policy(role_name, &policy).await? {
+            if let Some(text) = self.cloud.inline_policy(role, &policy).await? {
                 out.push(text);
             }
         }
@@ -432,19 +442,18 @@ where
         // The cutoff is read now, after every grant of the role stopped minting.
         let cutoff = self.now();
         let name = role.name();
-        let name = name.as_str();
         let doc = revocation::revoke_older_sessions_document(cutoff);
         let others = self
-            .other_inline_policies(name, REVOKE_OLDER_SESSIONS_POLICY)
+            .other_inline_policies(role, REVOKE_OLDER_SESSIONS_POLICY)
             .await?;
         revocation::check_role_quota(
             REVOKE_OLDER_SESSIONS_POLICY,
-            name,
+            name.as_str(),
             &doc,
             others.iter().map(String::as_str),
         )?;
         self.cloud
-            .put_inline_policy(name, REVOKE_OLDER_SESSIONS_POLICY, &doc)
+            .put_inline_policy(role, REVOKE_OLDER_SESSIONS_POLICY, &doc)
             .await?;
         let event = AuditEvent::from(RoleSessionsRevoked {
             role_arn: role.clone(),

@@ -1,15 +1,17 @@
-//! Running the broker: the HTTP API on a listener and the expiry worker beside it, both
-//! stopped cleanly on Ctrl-C or SIGTERM.
+//! Running the broker: the HTTP API on a listener, the expiry worker and (when configured)
+//! the notification worker beside it, all stopped cleanly on Ctrl-C or SIGTERM.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use breakglass_core::cloud::Cloud;
+use breakglass_core::ports::{Clock, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{AccessService, AppState, Metrics, app};
 use crate::auth::Auth;
+use crate::notify::Notifier;
 use crate::worker::{Worker, WorkerConfig};
 
 async fn shutdown_signal() {
@@ -33,14 +35,36 @@ async fn shutdown_signal() {
     }
 }
 
-/// Serves the API on `listener` and runs the worker until a shutdown signal.
-pub async fn serve<K: Cloud + 'static>(
+/// How often the notification worker looks for due messages when it found none.
+const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Serves the API on `listener` and runs the expiry worker, and `notifier` if given, until
+/// a shutdown signal.
+pub async fn serve<K, S, C>(
     listener: TcpListener,
     access: Arc<AccessService<K>>,
     auth: Arc<Auth>,
     worker: WorkerConfig,
-) -> std::io::Result<()> {
+    notifier: Option<Notifier<S, C>>,
+) -> std::io::Result<()>
+where
+    K: Cloud + 'static,
+    S: Store + 'static,
+    C: Clock + 'static,
+{
     let (stop, stopped) = watch::channel(false);
+    let notifier_task = notifier.map(|n| {
+        let stopped = stopped.clone();
+        tokio::spawn(async move {
+            n.run(NOTIFY_INTERVAL, stopped, |e| {
+                #[expect(clippy::print_stderr, reason = "the server logs to stderr")]
+                {
+                    eprintln!("notification pass failed: {e}");
+                }
+            })
+            .await;
+        })
+    });
     let worker = Worker::new(Arc::clone(&access), worker);
     let worker_task = tokio::spawn(async move {
         let _ = worker
@@ -65,5 +89,8 @@ pub async fn serve<K: Cloud + 'static>(
         .await;
     let _ = stop.send(true);
     let _ = worker_task.await;
+    if let Some(task) = notifier_task {
+        let _ = task.await;
+    }
     result
 }

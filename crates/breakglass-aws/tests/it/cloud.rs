@@ -7,13 +7,13 @@ use std::net::TcpListener;
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use breakglass_aws::{AwsCloud, FederationOptions};
+use breakglass_aws::{AccountRoles, AwsCloud, FederationOptions};
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest};
-use breakglass_core::model::GrantId;
+use breakglass_core::model::{AccountId, GrantId, RoleArn};
 use breakglass_testkit::moto::Moto;
 use time::Duration;
 
-use crate::emulator::sdk_config;
+use crate::emulator::{in_account, sdk_config};
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#;
 
@@ -54,7 +54,7 @@ async fn minted_credentials_work_through_the_sdk() {
     let Some(moto) = Moto::start() else { return };
     let config = sdk_config(&moto).await;
     let (arn, role_id) = create_role(&config, "IR-Cloud", 3_600).await;
-    let cloud = AwsCloud::new(&config, FederationOptions::default());
+    let cloud = AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none());
 
     let creds = cloud
         .issue(&issue_request("g-cloud-1", &arn, Duration::hours(2)))
@@ -71,7 +71,8 @@ async fn minted_credentials_work_through_the_sdk() {
             .assumed_role_arn
             .ends_with(":assumed-role/IR-Cloud/g-cloud-1")
     );
-    assert_eq!(cloud.role_id("IR-Cloud").await.unwrap(), role_id);
+    let role = RoleArn::new(arn.clone()).unwrap();
+    assert_eq!(cloud.role_id(&role).await.unwrap(), role_id);
 
     let as_session = config
         .to_builder()
@@ -95,24 +96,25 @@ async fn minted_credentials_work_through_the_sdk() {
 async fn inline_policies_are_written_read_and_deleted() {
     let Some(moto) = Moto::start() else { return };
     let config = sdk_config(&moto).await;
-    create_role(&config, "IR-Policies", 3_600).await;
-    let cloud = AwsCloud::new(&config, FederationOptions::default());
+    let (arn, _) = create_role(&config, "IR-Policies", 3_600).await;
+    let role = RoleArn::new(arn).unwrap();
+    let cloud = AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none());
     let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"aws:userid":["AROAEXAMPLE0000000001:g-1"]}}}]}"#;
 
     assert_eq!(
         cloud
-            .inline_policy("IR-Policies", "BreakglassRevocations")
+            .inline_policy(&role, "BreakglassRevocations")
             .await
             .unwrap(),
         None
     );
     cloud
-        .put_inline_policy("IR-Policies", "BreakglassRevocations", doc)
+        .put_inline_policy(&role, "BreakglassRevocations", doc)
         .await
         .unwrap();
     let read: serde_json::Value = serde_json::from_str(
         &cloud
-            .inline_policy("IR-Policies", "BreakglassRevocations")
+            .inline_policy(&role, "BreakglassRevocations")
             .await
             .unwrap()
             .unwrap(),
@@ -123,27 +125,29 @@ async fn inline_policies_are_written_read_and_deleted() {
         serde_json::from_str::<serde_json::Value>(doc).unwrap()
     );
     assert_eq!(
-        cloud.inline_policy_names("IR-Policies").await.unwrap(),
+        cloud.inline_policy_names(&role).await.unwrap(),
         vec!["BreakglassRevocations".to_owned()]
     );
     cloud
-        .delete_inline_policy("IR-Policies", "BreakglassRevocations")
+        .delete_inline_policy(&role, "BreakglassRevocations")
         .await
         .unwrap();
     assert_eq!(
         cloud
-            .inline_policy("IR-Policies", "BreakglassRevocations")
+            .inline_policy(&role, "BreakglassRevocations")
             .await
             .unwrap(),
         None
     );
     // Deleting what is absent is not an error.
     cloud
-        .delete_inline_policy("IR-Policies", "BreakglassRevocations")
+        .delete_inline_policy(&role, "BreakglassRevocations")
         .await
         .unwrap();
     assert!(matches!(
-        cloud.role_id("NoSuchRole").await,
+        cloud
+            .role_id(&RoleArn::new("arn:aws:iam::123456789012:role/NoSuchRole").unwrap())
+            .await,
         Err(CloudError::NotFound(_))
     ));
 }
@@ -154,7 +158,7 @@ async fn limits_are_refused_before_the_call() {
     let config = sdk_config(&moto).await;
     let (arn, _) = create_role(&config, "IR-Limits", 3_600).await;
     moto.start_recording().unwrap();
-    let cloud = AwsCloud::new(&config, FederationOptions::default());
+    let cloud = AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none());
     let mut bad = issue_request("g-limits", &arn, Duration::hours(1));
     bad.source_identity = "aws:alice".to_owned();
     let err = cloud.issue(&bad).await.unwrap_err();
@@ -208,6 +212,7 @@ async fn the_console_url_comes_from_the_federation_endpoint() {
             endpoint: endpoint.clone(),
             issuer: "https://breakglass.example".to_owned(),
         },
+        AccountRoles::none(),
     );
     let creds = cloud
         .issue(&issue_request("g-console", &arn, Duration::hours(1)))
@@ -258,4 +263,158 @@ async fn the_console_url_comes_from_the_federation_endpoint() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("900-43200"), "{err}");
+}
+
+/// The role the tests assume to manage another account's roles, as the deploy role.
+fn deploy_role(account: &AccountId) -> Option<RoleArn> {
+    RoleArn::new(format!(
+        "arn:aws:iam::{account}:role/incident-response/SecurityDeploy"
+    ))
+    .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_of_another_account_are_read_and_written_in_that_account() {
+    let Some(moto) = Moto::start() else { return };
+    let config = sdk_config(&moto).await;
+    let remote = in_account(&config, "222222222222", "us-east-1").await;
+    let (arn, role_id) = create_role(&remote, "IR-Remote", 7_200).await;
+    assert!(arn.starts_with("arn:aws:iam::222222222222:role/"), "{arn}");
+    // A role of the same name in the broker's own account, which must stay untouched.
+    let (local_arn, local_id) = create_role(&config, "IR-Remote", 3_600).await;
+    assert_ne!(role_id, local_id);
+    let role = RoleArn::new(arn.clone()).unwrap();
+    let cloud = AwsCloud::new(
+        &config,
+        FederationOptions::default(),
+        AccountRoles::new(deploy_role),
+    );
+
+    // GetRole happens in the role's account: its id, and its maximum session duration.
+    assert_eq!(cloud.role_id(&role).await.unwrap(), role_id);
+    let three_hours = Duration::hours(3);
+    let there = cloud
+        .issue(&issue_request("g-remote", &arn, three_hours))
+        .await
+        .unwrap();
+    assert_eq!(there.assumed_role_id, format!("{role_id}:g-remote"));
+    let here = cloud
+        .issue(&issue_request("g-local", &local_arn, three_hours))
+        .await
+        .unwrap();
+    assert_eq!(here.assumed_role_id, format!("{local_id}:g-local"));
+    // 7,200 seconds there against 3,600 here.
+    let longer = (there.expiration - here.expiration).whole_seconds();
+    assert!((3_500..=3_700).contains(&longer), "{longer}");
+
+    let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"*","Resource":"*","Condition":{"StringLike":{"aws:userid":["AROAEXAMPLE0000000001:g-remote"]}}}]}"#;
+    let policies = ["BreakglassRevocations", "AWSRevokeOlderSessions"];
+    for policy in policies {
+        cloud.put_inline_policy(&role, policy, doc).await.unwrap();
+    }
+    let read: serde_json::Value = serde_json::from_str(
+        &cloud
+            .inline_policy(&role, "BreakglassRevocations")
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        read,
+        serde_json::from_str::<serde_json::Value>(doc).unwrap()
+    );
+    let mut names = cloud.inline_policy_names(&role).await.unwrap();
+    names.sort();
+    assert_eq!(
+        names,
+        vec!["AWSRevokeOlderSessions", "BreakglassRevocations"]
+    );
+
+    // Read back in the role's account with that account's own credentials...
+    let remote_iam = aws_sdk_iam::Client::new(&remote);
+    let mut listed = remote_iam
+        .list_role_policies()
+        .role_name("IR-Remote")
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec();
+    listed.sort();
+    assert_eq!(listed, names);
+    // ...and nothing was written on the broker's own role of the same name.
+    let local_iam = aws_sdk_iam::Client::new(&config);
+    let local = local_iam
+        .list_role_policies()
+        .role_name("IR-Remote")
+        .send()
+        .await
+        .unwrap();
+    assert!(local.policy_names().is_empty(), "{local:?}");
+    let local_role = RoleArn::new(local_arn).unwrap();
+    assert!(
+        cloud
+            .inline_policy_names(&local_role)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    cloud
+        .delete_inline_policy(&role, "BreakglassRevocations")
+        .await
+        .unwrap();
+    assert_eq!(
+        cloud
+            .inline_policy(&role, "BreakglassRevocations")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        remote_iam
+            .list_role_policies()
+            .role_name("IR-Remote")
+            .send()
+            .await
+            .unwrap()
+            .policy_names(),
+        ["AWSRevokeOlderSessions"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_cannot_be_reached_is_named() {
+    let Some(moto) = Moto::start() else { return };
+    let config = sdk_config(&moto).await;
+    let role = RoleArn::new("arn:aws:iam::222222222222:role/incident-response/IR").unwrap();
+
+    // No role to assume there.
+    let cloud = AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none());
+    let err = cloud.role_id(&role).await.unwrap_err();
+    assert!(matches!(err, CloudError::AccessDenied(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("account 222222222222"), "{msg}");
+    assert!(msg.contains("no role to assume is configured"), "{msg}");
+
+    // A role that yields another account's credentials.
+    let cloud = AwsCloud::new(
+        &config,
+        FederationOptions::default(),
+        AccountRoles::new(|_| {
+            RoleArn::new("arn:aws:iam::333333333333:role/incident-response/SecurityDeploy").ok()
+        }),
+    );
+    let err = cloud
+        .put_inline_policy(&role, "BreakglassRevocations", "{}")
+        .await
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("cannot reach account 222222222222"), "{msg}");
+    assert!(
+        msg.contains("arn:aws:iam::333333333333:role/incident-response/SecurityDeploy"),
+        "{msg}"
+    );
+    assert!(msg.contains("credentials of account 333333333333"), "{msg}");
 }

@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use breakglass_aws::sdk::{self, AwsOptions};
-use breakglass_aws::{AwsCloud, FederationOptions};
+use breakglass_aws::{AccountRoles, AwsCloud, FederationOptions};
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest};
 use breakglass_core::model::GrantId;
 use time::Duration;
 
 const GET_ROLE: &str = r#"<GetRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetRoleResult><Role><Path>/</Path><RoleName>IR</RoleName><RoleId>AROAFAKE0000000000001</RoleId><Arn>arn:aws:iam::111111111111:role/IR</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate><AssumeRolePolicyDocument>%7B%7D</AssumeRolePolicyDocument><MaxSessionDuration>3600</MaxSessionDuration></Role></GetRoleResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></GetRoleResponse>"#;
+
+const CALLER: &str = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:iam::111111111111:user/broker</Arn><UserId>AIDAFAKE0000000000001</UserId><Account>111111111111</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>r0</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#;
 
 const ASSUMED: &str = r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAFAKE000000000001</AccessKeyId><SecretAccessKey>secret</SecretAccessKey><SessionToken>token</SessionToken><Expiration>2030-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAFAKE0000000000001:g-1</AssumedRoleId><Arn>arn:aws:sts::111111111111:assumed-role/IR/g-1</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></AssumeRoleResponse>"#;
 
@@ -26,7 +28,8 @@ fn sts_error(code: &str) -> String {
     )
 }
 
-/// A server answering GetRole with [`GET_ROLE`] and each AssumeRole with the next of
+/// A server answering GetCallerIdentity with [`CALLER`] (the broker's own account holds
+/// the role), GetRole with [`GET_ROLE`] and each AssumeRole with the next of
 /// `answers`; returns its endpoint and the count of AssumeRole calls it saw.
 fn fake_aws(answers: Vec<(u16, String)>) -> (String, Arc<Mutex<u32>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -65,7 +68,9 @@ fn fake_aws(answers: Vec<(u16, String)>) -> (String, Arc<Mutex<u32>>) {
                 buf.extend_from_slice(&chunk[..n]);
             }
             let body = String::from_utf8_lossy(&buf[body_start..]).to_string();
-            let (status, text) = if body.contains("Action=GetRole") {
+            let (status, text) = if body.contains("Action=GetCallerIdentity") {
+                (200, CALLER.to_owned())
+            } else if body.contains("Action=GetRole") {
                 (200, GET_ROLE.to_owned())
             } else if body.contains("Action=AssumeRole") {
                 *seen.lock().unwrap() += 1;
@@ -97,7 +102,7 @@ async fn cloud(endpoint: &str) -> AwsCloud {
         "testing", "testing", None, None, "tests",
     )))
     .build();
-    AwsCloud::new(&config, FederationOptions::default())
+    AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none())
 }
 
 fn request() -> IssueRequest {

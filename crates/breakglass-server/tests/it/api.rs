@@ -8,6 +8,7 @@ use axum::http::{Request, StatusCode};
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
 use breakglass_core::config::Config;
+use breakglass_core::model::RoleArn;
 use breakglass_core::ports::{Clock, IdSource, ManualClock, SequentialIds};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
@@ -39,7 +40,13 @@ impl Cloud for FakeCloud {
             assumed_role_id: format!("AROAFAKEROLE0000001:{}", r.grant),
         })
     }
-    async fn inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CloudError> {
+    async fn inline_policy(
+        &self,
+        role: &RoleArn,
+        name: &str,
+    ) -> Result<Option<String>, CloudError> {
+        let role = role.to_string();
+        let role = role.as_str();
         Ok(self
             .policies
             .lock()
@@ -48,10 +55,12 @@ impl Cloud for FakeCloud {
             .find(|(r, n, _)| r == role && n == name)
             .map(|(_, _, d)| d.clone()))
     }
-    async fn role_id(&self, _role: &str) -> Result<String, CloudError> {
+    async fn role_id(&self, _role: &RoleArn) -> Result<String, CloudError> {
         Ok("AROAFAKEROLE0000001".to_owned())
     }
-    async fn inline_policy_names(&self, role: &str) -> Result<Vec<String>, CloudError> {
+    async fn inline_policy_names(&self, role: &RoleArn) -> Result<Vec<String>, CloudError> {
+        let role = role.to_string();
+        let role = role.as_str();
         Ok(self
             .policies
             .lock()
@@ -61,13 +70,22 @@ impl Cloud for FakeCloud {
             .map(|(_, n, _)| n.clone())
             .collect())
     }
-    async fn put_inline_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CloudError> {
+    async fn put_inline_policy(
+        &self,
+        role: &RoleArn,
+        name: &str,
+        doc: &str,
+    ) -> Result<(), CloudError> {
+        let role = role.to_string();
+        let role = role.as_str();
         let mut p = self.policies.lock().unwrap();
         p.retain(|(r, n, _)| !(r == role && n == name));
         p.push((role.to_owned(), name.to_owned(), doc.to_owned()));
         Ok(())
     }
-    async fn delete_inline_policy(&self, role: &str, name: &str) -> Result<(), CloudError> {
+    async fn delete_inline_policy(&self, role: &RoleArn, name: &str) -> Result<(), CloudError> {
+        let role = role.to_string();
+        let role = role.as_str();
         self.policies
             .lock()
             .unwrap()

@@ -2,7 +2,9 @@
 //! fetch credentials and use them through the SDK, revoke, then read the role's
 //! `BreakglassRevocations` policy back through the SDK and prove with the policy engine that
 //! it denies the revoked session and not another grant's session on the same role; the
-//! revoked grant's credentials are refused from then on.
+//! revoked grant's credentials are refused from then on. A grant on a role of another
+//! account has that role's policies written in its own account (reached through the deploy
+//! role), not in the broker's.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,9 +13,9 @@ use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use breakglass_aws::sdk::{self, AwsOptions};
-use breakglass_aws::{AwsCloud, FederationOptions};
+use breakglass_aws::{AccountRoles, AwsCloud, FederationOptions};
 use breakglass_core::cloud::IssuedCredentials;
-use breakglass_core::model::RoleArn;
+use breakglass_core::model::{AccountId, RoleArn};
 use breakglass_core::revocation::{REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY};
 use breakglass_iam::{ContextValue, Decision, PolicySet, PolicyType, Request, parse, parse_caller};
 use breakglass_server::Access;
@@ -22,6 +24,9 @@ use breakglass_testkit::moto::Moto;
 use crate::support::{self, TestStore, audit_count, broker, clock, investigate, user};
 
 const ACCOUNT: &str = "111111111111";
+/// A second managed account (the catalog's `staging`).
+const OTHER_ACCOUNT: &str = "222222222222";
+const ANALYST_TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/breakglass-broker"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#;
 
 /// The broker's configuration: its own credentials in the workload account.
 async fn broker_config(moto: &Moto) -> SdkConfig {
@@ -136,7 +141,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
         .create_role()
         .role_name("SecurityAnalyst")
         .path("/incident-response/")
-        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111111111111:role/breakglass-broker"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}"#)
+        .assume_role_policy_document(ANALYST_TRUST)
         .max_session_duration(14_400)
         .send()
         .await
@@ -145,7 +150,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     let clock = clock();
     let access = Access::new(
         Arc::new(broker(&store, &clock, "e2e-")),
-        AwsCloud::new(&config, FederationOptions::default()),
+        AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none()),
     );
     let b = access.broker();
 
@@ -232,4 +237,102 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
 fn clock_now(clock: &Arc<breakglass_core::ports::ManualClock>) -> time::OffsetDateTime {
     use breakglass_core::ports::Clock as _;
     clock.now()
+}
+
+/// The deploy role of `account`, which the broker assumes to manage the roles there.
+fn deploy_role(account: &AccountId) -> Option<RoleArn> {
+    RoleArn::new(format!(
+        "arn:aws:iam::{account}:role/incident-response/SecurityDeploy"
+    ))
+    .ok()
+}
+
+async fn create_analyst(config: &SdkConfig) -> String {
+    aws_sdk_iam::Client::new(config)
+        .create_role()
+        .role_name("SecurityAnalyst")
+        .path("/incident-response/")
+        .assume_role_policy_document(ANALYST_TRUST)
+        .max_session_duration(14_400)
+        .send()
+        .await
+        .unwrap()
+        .role()
+        .unwrap()
+        .arn()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
+    let Some(moto) = Moto::start() else { return };
+    let config = broker_config(&moto).await;
+    let other = sdk::assume_role(
+        &config,
+        &format!("arn:aws:iam::{OTHER_ACCOUNT}:role/incident-response/SecurityDeploy"),
+        "tests",
+        OTHER_ACCOUNT,
+    )
+    .await
+    .unwrap();
+    let arn = create_analyst(&other).await;
+    assert!(arn.contains(&format!("::{OTHER_ACCOUNT}:")), "{arn}");
+    // The broker's own account has a role of the same name, which must stay untouched.
+    create_analyst(&config).await;
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let access = Access::new(
+        Arc::new(broker(&store, &clock, "x-")),
+        AwsCloud::new(
+            &config,
+            FederationOptions::default(),
+            AccountRoles::new(deploy_role),
+        ),
+    );
+    let b = access.broker();
+
+    let mut new = investigate("alice", 60);
+    new.account = AccountId::new(OTHER_ACCOUNT).unwrap();
+    let r = b.submit(new).await.unwrap().request;
+    assert_eq!(r.spec.role_arn.as_str(), arn);
+    b.approve(&r.id, user("bob"), r.digest, "ok").await.unwrap();
+    b.approve(&r.id, user("carol"), r.digest, "ok")
+        .await
+        .unwrap();
+    b.activate(&r.id, user("alice")).await.unwrap();
+    let creds = access.credentials(&r.id, &user("alice")).await.unwrap();
+    let who = aws_sdk_sts::Client::new(&as_session(&config, &creds))
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(who.account(), Some(OTHER_ACCOUNT));
+
+    access
+        .revoke(&r.id, user("bob"), "contained")
+        .await
+        .unwrap();
+    let policy = read_policy(&other, "SecurityAnalyst", REVOCATIONS_POLICY)
+        .await
+        .expect("the revocation policy is on the role, in its own account");
+    assert_eq!(decide(&policy, &call_by(&creds)), Decision::ExplicitDeny);
+    assert_eq!(
+        read_policy(&config, "SecurityAnalyst", REVOCATIONS_POLICY).await,
+        None
+    );
+
+    let role = RoleArn::new(arn).unwrap();
+    access
+        .revoke_all(&role, user("bob"), "compromised")
+        .await
+        .unwrap();
+    assert!(
+        read_policy(&other, "SecurityAnalyst", REVOKE_OLDER_SESSIONS_POLICY)
+            .await
+            .is_some()
+    );
+    assert_eq!(
+        read_policy(&config, "SecurityAnalyst", REVOKE_OLDER_SESSIONS_POLICY).await,
+        None
+    );
 }

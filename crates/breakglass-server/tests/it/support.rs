@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
-use breakglass_core::model::{AccountId, Catalog, IncidentId, PlaybookId, RoleName, Username};
+use breakglass_core::model::{
+    AccountId, Catalog, IncidentId, PlaybookId, RoleArn, RoleName, Username,
+};
 use breakglass_core::ports::{Clock, ManualClock, SequentialIds};
 use breakglass_core::request::{NewRequest, Settings};
 use breakglass_core::rules::Rules;
@@ -104,8 +106,11 @@ pub async fn active_grant(
 
 pub const FAKE_ROLE_ID: &str = "AROAFAKEROLEID0000001";
 
+/// The ARN of the `investigate` playbook's role.
+pub const ANALYST: &str = "arn:aws:iam::111111111111:role/incident-response/SecurityAnalyst";
+
 /// An in-memory cloud: sessions are minted with the clock's time, inline policies kept in
-/// a map, every call counted.
+/// a map keyed by (role ARN, policy name), every call counted.
 #[derive(Debug)]
 pub struct FakeCloud {
     pub clock: Arc<ManualClock>,
@@ -124,6 +129,7 @@ impl FakeCloud {
         }
     }
 
+    /// The policy `name` of role `role` (an ARN).
     pub fn policy(&self, role: &str, name: &str) -> Option<String> {
         self.policies
             .lock()
@@ -151,38 +157,47 @@ impl Cloud for FakeCloud {
         })
     }
 
-    async fn role_id(&self, _role_name: &str) -> Result<String, CloudError> {
+    async fn role_id(&self, _role: &RoleArn) -> Result<String, CloudError> {
         Ok(FAKE_ROLE_ID.to_owned())
     }
 
-    async fn inline_policy_names(&self, role_name: &str) -> Result<Vec<String>, CloudError> {
+    async fn inline_policy_names(&self, role: &RoleArn) -> Result<Vec<String>, CloudError> {
         Ok(self
             .policies
             .lock()
             .unwrap()
             .keys()
-            .filter(|(r, _)| r == role_name)
+            .filter(|(r, _)| r == role.as_str())
             .map(|(_, p)| p.clone())
             .collect())
     }
 
-    async fn inline_policy(&self, role: &str, name: &str) -> Result<Option<String>, CloudError> {
-        Ok(self.policy(role, name))
+    async fn inline_policy(
+        &self,
+        role: &RoleArn,
+        name: &str,
+    ) -> Result<Option<String>, CloudError> {
+        Ok(self.policy(role.as_str(), name))
     }
 
-    async fn put_inline_policy(&self, role: &str, name: &str, doc: &str) -> Result<(), CloudError> {
+    async fn put_inline_policy(
+        &self,
+        role: &RoleArn,
+        name: &str,
+        doc: &str,
+    ) -> Result<(), CloudError> {
         self.policies
             .lock()
             .unwrap()
-            .insert((role.to_owned(), name.to_owned()), doc.to_owned());
+            .insert((role.to_string(), name.to_owned()), doc.to_owned());
         Ok(())
     }
 
-    async fn delete_inline_policy(&self, role: &str, name: &str) -> Result<(), CloudError> {
+    async fn delete_inline_policy(&self, role: &RoleArn, name: &str) -> Result<(), CloudError> {
         self.policies
             .lock()
             .unwrap()
-            .remove(&(role.to_owned(), name.to_owned()));
+            .remove(&(role.to_string(), name.to_owned()));
         Ok(())
     }
 

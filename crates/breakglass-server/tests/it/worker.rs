@@ -11,7 +11,8 @@ use breakglass_store::SqlStore;
 use time::Duration;
 
 use crate::support::{
-    self, FakeCloud, TestStore, active_grant, audit_count, broker, clock, investigate, user,
+    self, ANALYST, FakeCloud, TestStore, active_grant, audit_count, broker, clock, investigate,
+    user,
 };
 
 type TestAccess =
@@ -35,10 +36,7 @@ async fn grants_that_end_while_no_worker_runs_are_ended_and_audited_by_the_next_
     let revoked = active_grant(first.broker(), "erin", 60).await;
     first.credentials(&revoked, &user("erin")).await.unwrap();
     first.revoke(&revoked, user("bob"), "done").await.unwrap();
-    let written = first
-        .cloud()
-        .policy("SecurityAnalyst", REVOCATIONS_POLICY)
-        .unwrap();
+    let written = first.cloud().policy(ANALYST, REVOCATIONS_POLICY).unwrap();
     let pending = first
         .broker()
         .submit(investigate("alice", 30))
@@ -54,10 +52,12 @@ async fn grants_that_end_while_no_worker_runs_are_ended_and_audited_by_the_next_
     let store = SqlStore::open(&url).await.unwrap();
     let second = access(&store, &clock, "b");
     // The revocation policy is still on the role, as AWS would still hold it.
-    second.cloud().policies.lock().unwrap().insert(
-        ("SecurityAnalyst".to_owned(), REVOCATIONS_POLICY.to_owned()),
-        written,
-    );
+    second
+        .cloud()
+        .policies
+        .lock()
+        .unwrap()
+        .insert((ANALYST.to_owned(), REVOCATIONS_POLICY.to_owned()), written);
     let entries = store.revocations(None).await.unwrap();
     assert_eq!(
         entries.len(),
@@ -86,10 +86,7 @@ async fn grants_that_end_while_no_worker_runs_are_ended_and_audited_by_the_next_
         "the ended session's entry is pruned"
     );
     assert!(store.revocations(None).await.unwrap().is_empty());
-    assert_eq!(
-        second.cloud().policy("SecurityAnalyst", REVOCATIONS_POLICY),
-        None
-    );
+    assert_eq!(second.cloud().policy(ANALYST, REVOCATIONS_POLICY), None);
 
     // A second pass finds nothing left to do.
     let again = worker.run_once().await.unwrap();
@@ -122,10 +119,7 @@ async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_o
     clock.advance(Duration::minutes(10));
     let sync = a.sync_all().await.unwrap();
     assert_eq!(sync[0].as_ref().unwrap().pruned, 1);
-    assert_eq!(
-        a.cloud().policy("SecurityAnalyst", REVOCATIONS_POLICY),
-        None
-    );
+    assert_eq!(a.cloud().policy(ANALYST, REVOCATIONS_POLICY), None);
 }
 
 async fn leases_admit_one_holder(t: TestStore) {
@@ -301,18 +295,12 @@ async fn a_revocation_interrupted_before_its_entry_is_completed_by_the_worker() 
         .await
         .unwrap();
     assert!(store.revocations(None).await.unwrap().is_empty());
-    assert_eq!(
-        a.cloud().policy("SecurityAnalyst", REVOCATIONS_POLICY),
-        None
-    );
+    assert_eq!(a.cloud().policy(ANALYST, REVOCATIONS_POLICY), None);
 
     let worker = Worker::new(Arc::clone(&a), WorkerConfig::new("replica-a"));
     let pass = worker.run_once().await.unwrap();
     assert_eq!(pass.restored, vec![id.clone()]);
-    let policy = a
-        .cloud()
-        .policy("SecurityAnalyst", REVOCATIONS_POLICY)
-        .unwrap();
+    let policy = a.cloud().policy(ANALYST, REVOCATIONS_POLICY).unwrap();
     let grant = a.broker().get(&id).await.unwrap().value.grant.unwrap();
     assert!(
         policy.contains(&format!("{}:{}", support::FAKE_ROLE_ID, grant.id)),
@@ -334,10 +322,7 @@ async fn credentials_carry_the_grant_identity_and_last_its_remaining_time() {
     let asked = a.cloud().last.lock().unwrap().clone().unwrap();
     assert_eq!(asked.grant, grant.id);
     assert_eq!(asked.source_identity, "alice");
-    assert_eq!(
-        asked.role_arn,
-        "arn:aws:iam::111111111111:role/incident-response/SecurityAnalyst"
-    );
+    assert_eq!(asked.role_arn, ANALYST);
     let tags: Vec<(&str, &str)> = asked
         .tags
         .iter()
@@ -384,10 +369,11 @@ async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written
         r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{}","Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}}]}}"#,
         "x".repeat(10_150)
     );
-    a.cloud().policies.lock().unwrap().insert(
-        ("SecurityAnalyst".to_owned(), "Investigation".to_owned()),
-        big,
-    );
+    a.cloud()
+        .policies
+        .lock()
+        .unwrap()
+        .insert((ANALYST.to_owned(), "Investigation".to_owned()), big);
     let id = active_grant(a.broker(), "alice", 60).await;
     a.credentials(&id, &user("alice")).await.unwrap();
     let err = a.revoke(&id, user("bob"), "contained").await.unwrap_err();
@@ -395,10 +381,7 @@ async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written
     assert!(msg.contains("will not mint credentials again"), "{msg}");
     assert!(msg.contains("10240"), "{msg}");
     assert!(msg.contains("AWSRevokeOlderSessions"), "{msg}");
-    assert_eq!(
-        a.cloud().policy("SecurityAnalyst", REVOCATIONS_POLICY),
-        None
-    );
+    assert_eq!(a.cloud().policy(ANALYST, REVOCATIONS_POLICY), None);
     // The grant is revoked all the same, and the entry is kept for the worker to retry.
     assert!(a.credentials(&id, &user("alice")).await.is_err());
     assert_eq!(store.revocations(None).await.unwrap().len(), 1);
@@ -441,5 +424,60 @@ async fn the_console_session_lasts_as_long_as_the_credentials() {
         a.console_url(&id, &user("erin"), "https://console.aws.amazon.com/")
             .await
             .is_err()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn someone_else_asking_for_a_grants_credentials_is_refused_and_audited() {
+    use breakglass_core::ports::Store as _;
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = access(&store, &clock, "a");
+    let id = active_grant(a.broker(), "alice", 60).await;
+
+    let err = a.credentials(&id, &user("mallory")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("only `alice` may use the grant") && msg.contains("not `mallory`"),
+        "{msg}"
+    );
+    // The console URL goes through the same check.
+    assert!(
+        a.console_url(&id, &user("mallory"), "https://console.aws.amazon.com/")
+            .await
+            .is_err()
+    );
+    assert_eq!(*a.cloud().minted.lock().unwrap(), 0);
+    assert!(
+        a.broker()
+            .get(&id)
+            .await
+            .unwrap()
+            .value
+            .grant
+            .unwrap()
+            .issued
+            .is_empty()
+    );
+
+    let rows = store.audit_rows(0, 500).await.unwrap();
+    let refused: Vec<_> = rows
+        .iter()
+        .filter(|r| r.kind == "action_refused" && r.request.as_deref() == Some(id.as_str()))
+        .collect();
+    assert_eq!(refused.len(), 2, "{rows:?}");
+    for row in refused {
+        assert_eq!(row.actor.as_deref(), Some("mallory"));
+        let body: serde_json::Value = serde_json::from_str(&row.body).unwrap();
+        let text = body.to_string();
+        assert!(text.contains("not `mallory`"), "{text}");
+        assert!(text.contains(r#""action":"request""#), "{text}");
+    }
+
+    // The requester still gets credentials.
+    a.credentials(&id, &user("alice")).await.unwrap();
+    assert_eq!(
+        audit_count(&store, "credentials_issued", Some(id.as_str())).await,
+        1
     );
 }

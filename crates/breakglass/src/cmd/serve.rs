@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use breakglass_aws::cloud::{AwsCloud, FederationOptions};
+use breakglass_aws::cloud::{AccountRoles, AwsCloud, FederationOptions};
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_core::broker::Broker;
 use breakglass_core::ports::{Clock, IdSource};
@@ -17,6 +17,7 @@ use breakglass_server::access::Access;
 use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
+use breakglass_server::notify::{Notifier, NotifierSettings};
 use breakglass_server::worker::WorkerConfig;
 use breakglass_server::{RandomIds, SystemClock};
 use breakglass_store::SqlStore;
@@ -131,7 +132,27 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 endpoint: args.federation_endpoint.clone(),
                 issuer: format!("http://{}", args.listen),
             },
+            AccountRoles::deploy(&config),
         );
+        let holder = format!(
+            "serve-{}-{}",
+            std::process::id(),
+            breakglass_server::random::random_hex(4)
+        );
+        // Secrets the config names are read from this process's environment.
+        let notifier = NotifierSettings::from_config(&config, Some(&sdk), |var| {
+            std::env::var(var).ok()
+        })?
+        .map(|settings| {
+            Notifier::new(
+                store.clone(),
+                Arc::clone(&clock),
+                settings,
+                config.responders.clone(),
+                format!("{holder}-notify"),
+            )
+        })
+        .transpose()?;
         let access = Arc::new(Access::new(broker, cloud));
         let auth = Arc::new(Auth::new(store, clock, key, Limits::default()));
         let listener = tokio::net::TcpListener::bind(args.listen)
@@ -146,12 +167,21 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 breakglass_store::redact_url(&args.store.store)
             );
         }
-        let holder = format!(
-            "serve-{}-{}",
-            std::process::id(),
-            breakglass_server::random::random_hex(4)
-        );
-        breakglass_server::serve::serve(listener, access, auth, WorkerConfig::new(holder))
+        if notifier.is_none() {
+            #[expect(clippy::print_stderr, reason = "the server says what it does not do")]
+            {
+                eprintln!(
+                    "breakglass: the config has no [notifications] section: notifications wait in the outbox undelivered"
+                );
+            }
+        }
+        breakglass_server::serve::serve(
+            listener,
+            access,
+            auth,
+            WorkerConfig::new(holder),
+            notifier,
+        )
             .await
             .context("the server failed")
             .map_err(DependencyFailed)?;
