@@ -137,7 +137,7 @@ async fn main() {
             .expose()
             .to_owned();
         let seed =
-            totp::base32_decode(auth.enroll_totp(&u).await.unwrap().secret.expose()).unwrap();
+            totp::base32_decode(auth.enroll_totp(&u, None).await.unwrap().secret.expose()).unwrap();
         approvers.push((token, seed));
     }
     auth.add_user("alice", "load test password", false, None)

@@ -133,6 +133,7 @@ impl From<AuthError> for AppError {
         let (status, code) = match &e {
             AuthError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
             AuthError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AuthError::TotpLocked(_) => (StatusCode::TOO_MANY_REQUESTS, "totp_locked"),
             AuthError::BadToken => (StatusCode::UNAUTHORIZED, "unauthenticated"),
             AuthError::TokenExpired(_) => (StatusCode::UNAUTHORIZED, "token_expired"),
             AuthError::BadTotp => (StatusCode::FORBIDDEN, "totp_invalid"),

@@ -268,9 +268,25 @@ pub async fn revoke_token<K: Cloud>(
     Ok(Json(json!({"revoked": token})).into_response())
 }
 
-pub async fn enroll_totp<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollBody {
+    /// A current code of the enrolled authenticator, needed to replace it.
+    #[serde(default)]
+    current_code: Option<String>,
+}
+
+pub async fn enroll_totp<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let p = principal(&s, &headers).await?;
-    let e = s.auth.enroll_totp(&p.username).await?;
+    let b: EnrollBody = if body.is_empty() {
+        EnrollBody::default()
+    } else {
+        parse(&body)?
+    };
+    let e = s
+        .auth
+        .enroll_totp(&p.username, b.current_code.as_deref())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"secret": e.secret.expose(), "otpauth_uri": e.uri.expose()})),

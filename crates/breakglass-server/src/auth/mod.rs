@@ -42,6 +42,9 @@ pub enum AuthError {
     /// Too many failures recently.
     #[error("too many failed sign-ins; try again after {0}")]
     RateLimited(OffsetDateTime),
+    /// Too many wrong TOTP codes: step-ups are refused for a while.
+    #[error("too many wrong TOTP codes; step-up is locked until {0}")]
+    TotpLocked(OffsetDateTime),
     /// No, malformed, unknown or revoked token.
     #[error("missing or invalid API token; run `breakglass login`")]
     BadToken,
@@ -100,12 +103,19 @@ pub struct Enrolment {
     pub uri: Secret,
 }
 
+/// Wrong TOTP codes a user may enter within the rate-limit window before step-ups are
+/// refused until the oldest failure leaves it: six digits and three valid steps give a
+/// guesser about 3 in 10^6 per try, so a handful of tries keeps the odds negligible.
+pub const TOTP_FAILURES: usize = 5;
+
 /// The authentication service.
 pub struct Auth {
     store: SqlStore,
     clock: Arc<dyn Clock>,
     key: SealKey,
     limiter: RateLimiter,
+    /// Wrong TOTP codes per user: a few guesses, then the step-up is locked for a while.
+    totp_limiter: RateLimiter,
     decoy: String,
     issuer: String,
 }
@@ -132,6 +142,11 @@ impl Auth {
             clock,
             key,
             limiter: RateLimiter::new(limits),
+            totp_limiter: RateLimiter::new(Limits {
+                per_user: TOTP_FAILURES,
+                per_address: usize::MAX,
+                window: limits.window,
+            }),
             decoy: password::decoy_hash(),
             issuer: "breakglass".to_owned(),
         }
@@ -389,7 +404,28 @@ impl Auth {
     }
 
     /// Enrols a new TOTP authenticator for `who` (replacing any previous one).
-    pub async fn enroll_totp(&self, who: &Username) -> Result<Enrolment, AuthError> {
+    ///
+    /// Replacing an enrolled authenticator needs a valid `current_code` from it: an API
+    /// token alone must not be enough to take over the step-up of its owner.
+    pub async fn enroll_totp(
+        &self,
+        who: &Username,
+        current_code: Option<&str>,
+    ) -> Result<Enrolment, AuthError> {
+        let user = self
+            .store
+            .user(who.as_str())
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no user `{who}`")))?;
+        if user.totp_seed.is_some() {
+            let Some(code) = current_code else {
+                return Err(AuthError::Invalid(format!(
+                    "`{who}` already has a TOTP authenticator: give a current code from it to replace it (`breakglass totp enroll --current-code CODE`)"
+                )));
+            };
+            self.verify_totp(who, code, "replace the TOTP authenticator")
+                .await?;
+        }
         let seed = crate::random::random_bytes(totp::SEED_BYTES);
         let sealed = self.key.seal(who.as_str(), &seed);
         let write = AuthWrite::SetTotp {
@@ -441,8 +477,15 @@ impl Auth {
                 .await?;
             return Err(AuthError::NoTotp(who.to_string()));
         };
+        let now = self.now();
+        if let Some(until) = self.totp_limiter.blocked_until(who.as_str(), "", now) {
+            self.audit_only(self.entry(actor, failed("too many wrong codes")))
+                .await?;
+            return Err(AuthError::TotpLocked(until));
+        }
         let seed = self.key.open(who.as_str(), &sealed)?;
-        let Some(step) = totp::matching_step(&seed, code, self.now().unix_timestamp()) else {
+        let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {
+            self.totp_limiter.failed(who.as_str(), "", now);
             self.audit_only(self.entry(actor, failed("wrong code")))
                 .await?;
             return Err(AuthError::BadTotp);

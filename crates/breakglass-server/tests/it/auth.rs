@@ -233,7 +233,7 @@ async fn totp_once(f: Fixture) {
         .unwrap_err();
     assert!(matches!(err, AuthError::NoTotp(_)));
 
-    let e = f.auth.enroll_totp(&alice).await.unwrap();
+    let e = f.auth.enroll_totp(&alice, None).await.unwrap();
     assert!(
         e.uri
             .expose()
@@ -282,4 +282,65 @@ async fn totp_once(f: Fixture) {
             "totp_verified"
         ]
     );
+}
+
+#[tokio::test]
+async fn wrong_totp_codes_lock_the_step_up_for_a_while() {
+    let f = fixture().await;
+    f.auth
+        .add_user("alice", "correct horse battery", false, None)
+        .await
+        .unwrap();
+    let alice = Username::new("alice").unwrap();
+    let e = f.auth.enroll_totp(&alice, None).await.unwrap();
+    let good = code(e.secret.expose(), f.clock.now().unix_timestamp());
+    let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
+    for _ in 0..breakglass_server::auth::TOTP_FAILURES {
+        let err = f.auth.verify_totp(&alice, &wrong, "approve").await;
+        assert!(matches!(err, Err(AuthError::BadTotp)), "{err:?}");
+    }
+    // Even the right code is refused now, and the refusal is audited.
+    let err = f.auth.verify_totp(&alice, &good, "approve").await;
+    assert!(matches!(err, Err(AuthError::TotpLocked(_))), "{err:?}");
+    assert_eq!(
+        audit_kinds(&f.store).await.last().map(String::as_str),
+        Some("totp_failed")
+    );
+    // Once the failures leave the window, a fresh code works again.
+    f.clock.advance(Duration::minutes(16));
+    let fresh = code(e.secret.expose(), f.clock.now().unix_timestamp());
+    f.auth.verify_totp(&alice, &fresh, "approve").await.unwrap();
+}
+
+#[tokio::test]
+async fn an_enrolled_authenticator_is_replaced_only_with_a_current_code() {
+    let f = fixture().await;
+    f.auth
+        .add_user("alice", "correct horse battery", false, None)
+        .await
+        .unwrap();
+    let alice = Username::new("alice").unwrap();
+    let first = f.auth.enroll_totp(&alice, None).await.unwrap();
+    // A token holder without the authenticator cannot swap in their own.
+    let err = f.auth.enroll_totp(&alice, None).await.unwrap_err();
+    assert!(err.to_string().contains("--current-code"), "{err}");
+    let good = code(first.secret.expose(), f.clock.now().unix_timestamp());
+    let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let err = f.auth.enroll_totp(&alice, Some(&wrong)).await.unwrap_err();
+    assert!(matches!(err, AuthError::BadTotp), "{err:?}");
+    let second = f.auth.enroll_totp(&alice, Some(&good)).await.unwrap();
+    assert_ne!(second.secret.expose(), first.secret.expose());
+    // The new seed is the one that verifies now.
+    f.clock.advance(Duration::seconds(30));
+    let now = f.clock.now().unix_timestamp();
+    assert!(
+        f.auth
+            .verify_totp(&alice, &code(first.secret.expose(), now), "approve")
+            .await
+            .is_err()
+    );
+    f.auth
+        .verify_totp(&alice, &code(second.secret.expose(), now), "approve")
+        .await
+        .unwrap();
 }

@@ -279,13 +279,21 @@ pub struct TotpArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum TotpCommand {
-    /// Enrol an authenticator app; prints the seed and the otpauth:// URI once.
-    Enroll,
+    /// Enrol an authenticator app; prints the seed and the otpauth:// URI once. Replacing
+    /// an enrolled authenticator needs a current code from it.
+    Enroll {
+        /// A current code of the authenticator being replaced.
+        #[arg(long, value_name = "CODE")]
+        current_code: Option<String>,
+    },
 }
 
 pub fn totp(args: &TotpArgs) -> anyhow::Result<Outcome> {
-    let TotpCommand::Enroll = args.command;
-    let v = api("POST", "/api/v1/totp/enroll", None)?;
+    let TotpCommand::Enroll { current_code } = &args.command;
+    let body = current_code
+        .as_ref()
+        .map(|code| json!({ "current_code": code }));
+    let v = api("POST", "/api/v1/totp/enroll", body)?;
     print_json(&v)?;
     say(
         "add the secret (or the otpauth URI as a QR code) to your authenticator app; it is not shown again",

@@ -161,6 +161,8 @@ fn request_approve_activate_use_revoke_against_the_emulator() {
                 &endpoint,
             ])
             .env("BREAKGLASS_TOTP_KEY", KEY)
+            // The example's [notifications] sign webhooks with a key from the environment.
+            .env("BREAKGLASS_WEBHOOK_SECRET", "e2e-webhook-signing-key")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
