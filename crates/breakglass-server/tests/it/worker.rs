@@ -113,10 +113,13 @@ async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_o
     assert!(err.to_string().contains("is revoked, not active"), "{err}");
     assert_eq!(*a.cloud().minted.lock().unwrap(), 1);
 
-    // Still needed until the session's end (plus margin), then pruned.
+    // Still needed until the session's end plus the margin (a console session can start
+    // late), then pruned.
     clock.advance(Duration::minutes(59));
     assert_eq!(a.sync_all().await.unwrap()[0].as_ref().unwrap().entries, 1);
-    clock.advance(Duration::minutes(10));
+    clock.advance(breakglass_server::access::ENTRY_MARGIN);
+    assert_eq!(a.sync_all().await.unwrap()[0].as_ref().unwrap().entries, 1);
+    clock.advance(Duration::minutes(2));
     let sync = a.sync_all().await.unwrap();
     assert_eq!(sync[0].as_ref().unwrap().pruned, 1);
     assert_eq!(a.cloud().policy(ANALYST, REVOCATIONS_POLICY), None);
