@@ -97,6 +97,11 @@ impl Sha256Digest {
         Ok(Self::of(to_canonical_json(value)?.as_bytes()))
     }
 
+    /// A digest (or any 256-bit value such as an HMAC-SHA256 tag) from its raw bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
     /// Parses 64 hex digits (either case).
     pub fn from_hex(text: &str) -> Result<Self, DigestParseError> {
         let bytes = text.as_bytes();

@@ -19,6 +19,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::audit::events::NotificationDeadLettered;
 use crate::audit::{Actor, AuditEntry, AuditEvent, Severity};
+use crate::canonical::Sha256Digest;
 use crate::config::ResponderConfig;
 use crate::notify::{Audience, Notification, OutboxMessage};
 use crate::ports::Commit;
@@ -316,7 +317,15 @@ pub const SIGNATURE_HEADER: &str = "Breakglass-Signature";
 /// The signature header value for `body` sent at `timestamp` (Unix seconds):
 /// `t=<timestamp>,v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
 pub fn sign(secret: &[u8], timestamp: i64, body: &str) -> String {
-    format!("t={timestamp},v1={}", hex(&mac(secret, timestamp, body)))
+    let tag: [u8; 32] = signed(secret, timestamp, body)
+        .finalize()
+        .into_bytes()
+        .into();
+    // A 256-bit tag, printed the way the project prints 256-bit hashes.
+    format!(
+        "t={timestamp},v1={}",
+        Sha256Digest::from_bytes(tag).to_hex()
+    )
 }
 
 /// Why a webhook signature was refused.
@@ -347,7 +356,7 @@ pub fn verify(
     for part in header.split(',') {
         match part.trim().split_once('=') {
             Some(("t", v)) => t = v.parse::<i64>().ok(),
-            Some(("v1", v)) => v1 = unhex(v),
+            Some(("v1", v)) => v1 = Sha256Digest::from_hex(v).ok(),
             _ => {}
         }
     }
@@ -358,46 +367,21 @@ pub fn verify(
     if skew.abs() > tolerance.whole_seconds() {
         return Err(SignatureError::Stale(skew));
     }
-    let mut m = keyed(secret);
-    m.update(format!("{t}.").as_bytes());
-    m.update(body.as_bytes());
-    m.verify_slice(&v1).map_err(|_| SignatureError::Mismatch)
+    signed(secret, t, body)
+        .verify_slice(v1.as_bytes())
+        .map_err(|_| SignatureError::Mismatch)
 }
 
-fn keyed(secret: &[u8]) -> Hmac<Sha256> {
+/// The HMAC-SHA256 state over `"<timestamp>.<body>"`, ready to finalize or verify.
+fn signed(secret: &[u8], timestamp: i64, body: &str) -> Hmac<Sha256> {
     #[expect(
         clippy::expect_used,
         reason = "HMAC accepts keys of any length; new_from_slice cannot fail"
     )]
-    Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length")
-}
-
-fn mac(secret: &[u8], timestamp: i64, body: &str) -> Vec<u8> {
-    let mut m = keyed(secret);
+    let mut m = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes any key length");
     m.update(format!("{timestamp}.").as_bytes());
     m.update(body.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-        })
-        .collect()
+    m
 }
 
 fn severity_name(s: Severity) -> &'static str {
@@ -490,12 +474,12 @@ mod tests {
         // The signed string is "0." + body, so compare against a MAC of exactly that.
         let mut m = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
         m.update(b"0.what do ya want for nothing?");
-        let expected = hex(&m.finalize().into_bytes());
+        let expected = Sha256Digest::from_bytes(m.finalize().into_bytes().into()).to_hex();
         assert_eq!(header, format!("t=0,v1={expected}"));
         let mut m = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
         m.update(b"what do ya want for nothing?");
         assert_eq!(
-            hex(&m.finalize().into_bytes()),
+            Sha256Digest::from_bytes(m.finalize().into_bytes().into()).to_hex(),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
     }
