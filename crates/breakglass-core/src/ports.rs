@@ -259,21 +259,6 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
 
-    /// Marks an outbox message delivered.
-    fn outbox_delivered(
-        &self,
-        id: i64,
-        at: OffsetDateTime,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Records a failed delivery attempt and when to try again.
-    fn outbox_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: OffsetDateTime,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
     /// Claims up to `limit` due messages (undelivered, not dead-lettered, next attempt at
     /// or before `now`, not claimed by a live lease) for `holder` until `lease_until`, and
     /// returns them oldest first. Concurrent claimers never get the same message while the

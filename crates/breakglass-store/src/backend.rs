@@ -383,7 +383,7 @@ macro_rules! store_impl {
                     .collect()
             }
 
-            async fn outbox_rows(
+            fn outbox_rows(
                 rows: Vec<<$db as sqlx::Database>::Row>,
             ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
                 use breakglass_core::ports::StoreError;
@@ -425,7 +425,7 @@ macro_rules! store_impl {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
-                Self::outbox_rows(rows).await
+                Self::outbox_rows(rows)
             }
 
             pub(crate) async fn outbox_claim(
@@ -453,7 +453,7 @@ macro_rules! store_impl {
                     .await
                     .map_err(err)?;
                 tx.commit().await.map_err(err)?;
-                Self::outbox_rows(rows).await
+                Self::outbox_rows(rows)
             }
 
             pub(crate) async fn outbox_settle(
@@ -553,38 +553,7 @@ macro_rules! store_impl {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
-                Self::outbox_rows(rows).await
-            }
-
-            pub(crate) async fn outbox_delivered(
-                &self,
-                id: i64,
-                at: time::OffsetDateTime,
-            ) -> Result<(), breakglass_core::ports::StoreError> {
-                sqlx::query($crate::query::OUTBOX_DELIVERED)
-                    .bind(id)
-                    .bind(breakglass_core::audit::unix_micros(at))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
-                Ok(())
-            }
-
-            pub(crate) async fn outbox_failed(
-                &self,
-                id: i64,
-                error: &str,
-                retry_at: time::OffsetDateTime,
-            ) -> Result<(), breakglass_core::ports::StoreError> {
-                let error: String = error.chars().take(2_000).collect();
-                sqlx::query($crate::query::OUTBOX_FAILED)
-                    .bind(id)
-                    .bind(error)
-                    .bind(breakglass_core::audit::unix_micros(retry_at))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
-                Ok(())
+                Self::outbox_rows(rows)
             }
         }
     };

@@ -257,19 +257,6 @@ impl Store for SqlStore {
         dispatch!(self, s => s.outbox_due(now, limit).await)
     }
 
-    async fn outbox_delivered(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
-        dispatch!(self, s => s.outbox_delivered(id, at).await)
-    }
-
-    async fn outbox_failed(
-        &self,
-        id: i64,
-        error: &str,
-        retry_at: OffsetDateTime,
-    ) -> Result<(), StoreError> {
-        dispatch!(self, s => s.outbox_failed(id, error, retry_at).await)
-    }
-
     async fn outbox_claim(
         &self,
         now: OffsetDateTime,

@@ -52,10 +52,6 @@ pub(crate) const SETTLE_RETRY: &str = "UPDATE outbox SET attempts = attempts + 1
 
 pub(crate) const SETTLE_DEAD: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $3, dead_at = $4, delivered_channels = $5, claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2 AND delivered_at IS NULL AND dead_at IS NULL";
 
-pub(crate) const OUTBOX_DELIVERED: &str = "UPDATE outbox SET delivered_at = $2 WHERE id = $1";
-
-pub(crate) const OUTBOX_FAILED: &str = "UPDATE outbox SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3 WHERE id = $1";
-
 /// The `WHERE` clause of a request listing.
 pub(crate) fn requests(filter: &RequestFilter) -> Filter {
     let mut f = Filter::default();

@@ -513,10 +513,16 @@ async fn the_outbox_is_written_with_its_event_and_tracks_delivery(t: TestStore) 
     assert!(m.event_body.contains("\"type\":\"request_submitted\""));
     assert_eq!(m.attempts, 0);
 
-    t.store
-        .outbox_failed(m.id, "webhook answered 503", T0 + Duration::minutes(1))
-        .await
-        .unwrap();
+    use breakglass_core::notify::OutboxSettle;
+    let lease = T0 + Duration::seconds(30);
+    let claimed = t.store.outbox_claim(T0, "w", lease, 10).await.unwrap();
+    assert_eq!(claimed[0].id, m.id);
+    let retry = OutboxSettle::Retry {
+        done_channels: vec![],
+        error: "webhook answered 503".into(),
+        retry_at: T0 + Duration::minutes(1),
+    };
+    assert!(t.store.outbox_settle(m.id, "w", retry).await.unwrap());
     assert!(
         t.store.outbox_due(T0, 10).await.unwrap().is_empty(),
         "not due before its retry time"
@@ -527,10 +533,16 @@ async fn the_outbox_is_written_with_its_event_and_tracks_delivery(t: TestStore) 
         .await
         .unwrap();
     assert_eq!(retry[0].attempts, 1);
+    let later = T0 + Duration::minutes(1);
     t.store
-        .outbox_delivered(m.id, T0 + Duration::minutes(1))
+        .outbox_claim(later, "w", later + Duration::seconds(30), 10)
         .await
         .unwrap();
+    let delivered = OutboxSettle::Delivered {
+        at: later,
+        done_channels: vec!["webhook#0".into()],
+    };
+    assert!(t.store.outbox_settle(m.id, "w", delivered).await.unwrap());
     assert!(
         t.store
             .outbox_due(T0 + Duration::days(1), 10)
