@@ -32,6 +32,9 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::Duration;
 
+/// Requests one reminder pass reads at most, per kind.
+const REMINDER_BATCH: u32 = 1_000;
+
 /// A generic webhook and the key its bodies are signed with.
 #[derive(Debug, Clone)]
 pub struct WebhookTarget {
@@ -257,23 +260,23 @@ impl<S: Store, C: Clock> Notifier<S, C> {
     /// were new.
     pub async fn remind(&self) -> Result<usize, StoreError> {
         let now = self.clock.now();
-        let active = RequestFilter {
-            statuses: vec!["active".to_owned()],
-            limit: Some(10_000),
-            ..RequestFilter::default()
-        };
+        // Grants ending within the warning window come from the deadline index (a grant's
+        // deadline is its end), not from a scan of every active request.
+        let mut requests = Vec::new();
+        for id in self
+            .store
+            .due(now + reminders::EXPIRY_WARNING, REMINDER_BATCH)
+            .await?
+        {
+            if let Some(r) = self.store.get(&id).await? {
+                requests.push(r.value);
+            }
+        }
         let reviews = RequestFilter {
             review_outstanding: true,
-            limit: Some(10_000),
+            limit: Some(REMINDER_BATCH),
             ..RequestFilter::default()
         };
-        let mut requests: Vec<_> = self
-            .store
-            .requests(&active)
-            .await?
-            .into_iter()
-            .map(|v| v.value)
-            .collect();
         requests.extend(
             self.store
                 .requests(&reviews)
