@@ -245,7 +245,7 @@ pub fn webhook_body(message: &OutboxMessage, console_url: &str) -> String {
     json!({
         "id": idempotency_key(message),
         "kind": message.notification.kind,
-        "severity": severity_name(message.notification.severity),
+        "severity": message.notification.severity.as_str(),
         "subject": message.notification.subject,
         "audit_seq": message.audit_seq,
         "created_at": rfc3339(message.created_at),
@@ -273,7 +273,7 @@ pub fn slack_body(message: &OutboxMessage, console_url: &str) -> String {
             { "type": "section", "text": { "type": "mrkdwn", "text": text } },
             { "type": "context", "elements": [ { "type": "mrkdwn", "text": format!(
                 "`{}` · severity {} · audit #{} · {}",
-                n.kind, severity_name(n.severity), message.audit_seq, rfc3339(message.created_at)
+                n.kind, n.severity.as_str(), message.audit_seq, rfc3339(message.created_at)
             ) } ] },
             { "type": "actions", "elements": [ {
                 "type": "button",
@@ -301,7 +301,7 @@ pub fn email(message: &OutboxMessage, console_url: &str) -> (String, String) {
         "{}\n\nKind: {}\nSeverity: {}\nAudit record: #{}\nAt: {}\nOpen the console: {}\n\nThe audit event:\n{}\n\nMessage id (idempotency key): {}\n",
         n.subject,
         n.kind,
-        severity_name(n.severity),
+        n.severity.as_str(),
         message.audit_seq,
         rfc3339(message.created_at),
         console_url,
@@ -382,14 +382,6 @@ fn signed(secret: &[u8], timestamp: i64, body: &str) -> Hmac<Sha256> {
     m.update(format!("{timestamp}.").as_bytes());
     m.update(body.as_bytes());
     m
-}
-
-fn severity_name(s: Severity) -> &'static str {
-    match s {
-        Severity::Info => "info",
-        Severity::Notice => "notice",
-        Severity::Critical => "critical",
-    }
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -482,6 +474,13 @@ mod tests {
             Sha256Digest::from_bytes(m.finalize().into_bytes().into()).to_hex(),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn severity_names_are_the_serialized_ones() {
+        for s in [Severity::Info, Severity::Notice, Severity::Critical] {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
     }
 
     #[test]

@@ -198,10 +198,7 @@ macro_rules! store_impl {
                     };
                     let json = serde_json::to_string(n)
                         .map_err(|e| StoreError::InvalidCommit(format!("notification: {e}")))?;
-                    let severity = serde_json::to_value(n.severity)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default();
+                    let severity = n.severity.as_str();
                     sqlx::query($crate::query::INSERT_OUTBOX)
                         .bind(*seq)
                         .bind(now)

@@ -26,6 +26,17 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    /// The name, as serialized (`info`, `notice`, `critical`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Notice => "notice",
+            Self::Critical => "critical",
+        }
+    }
+}
+
 /// A request was submitted for approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestSubmitted {
