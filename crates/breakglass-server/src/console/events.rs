@@ -107,22 +107,48 @@ impl Events {
         self.inner.streams.load(Ordering::Relaxed)
     }
 
-    fn subscribe(&self, store: &SqlStore) -> broadcast::Receiver<Change> {
-        let mut poller = match self.inner.poller.lock() {
+    fn poller_running(&self) -> bool {
+        let poller = match self.inner.poller.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         };
-        let rx = self.inner.tx.subscribe();
-        if poller.as_ref().is_none_or(JoinHandle::is_finished) {
-            let inner = Arc::clone(&self.inner);
-            let store = store.clone();
-            *poller = Some(tokio::spawn(poll(inner, store)));
+        poller.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
+    /// Subscribes, starting the poller if none runs. The poller starts from the chain head
+    /// read before the subscription is returned, so no change committed after this call
+    /// returns is missed.
+    async fn subscribe(&self, store: &SqlStore) -> broadcast::Receiver<Change> {
+        loop {
+            let head = if self.poller_running() {
+                None
+            } else {
+                // `Some(None)`: the read failed; the poller takes its first successful read
+                // as the start.
+                Some(
+                    store
+                        .audit_head()
+                        .await
+                        .ok()
+                        .map(|h| h.map_or(0, |h| h.seq)),
+                )
+            };
+            let mut poller = match self.inner.poller.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            if poller.as_ref().is_none_or(JoinHandle::is_finished) {
+                // The poller stopped after we looked: read the head, then look again.
+                let Some(start) = head else { continue };
+                let inner = Arc::clone(&self.inner);
+                *poller = Some(tokio::spawn(poll(inner, store.clone(), start)));
+            }
+            return self.inner.tx.subscribe();
         }
-        rx
     }
 
     /// The SSE response for one subscriber, or 503 when too many are open.
-    pub fn stream(&self, store: &SqlStore) -> Response {
+    pub async fn stream(&self, store: &SqlStore) -> Response {
         let n = self.inner.streams.fetch_add(1, Ordering::SeqCst);
         if n >= MAX_SUBSCRIBERS {
             self.inner.streams.fetch_sub(1, Ordering::SeqCst);
@@ -133,7 +159,7 @@ impl Events {
                 .into_response();
         }
         let guard = StreamGuard(Arc::clone(&self.inner));
-        let rx = self.subscribe(store);
+        let rx = self.subscribe(store).await;
         let closed = self.inner.closed.subscribe();
         let deadline = tokio::time::Instant::now() + MAX_STREAM;
         Sse::new(events(rx, closed, deadline, guard))
@@ -193,11 +219,8 @@ fn events(
     stream::once(async move { Ok(first) }).chain(rest)
 }
 
-async fn poll(inner: Arc<Inner>, store: SqlStore) {
-    let mut last = match store.audit_head().await {
-        Ok(h) => h.map_or(0, |h| h.seq),
-        Err(_) => 0,
-    };
+async fn poll(inner: Arc<Inner>, store: SqlStore, start: Option<u64>) {
+    let mut last = start;
     loop {
         tokio::select! {
             () = inner.kick.notified() => {},
@@ -214,13 +237,18 @@ async fn poll(inner: Arc<Inner>, store: SqlStore) {
             }
         }
         // A failed read is retried at the next poll; listeners simply hear later.
-        let Ok(Some(head)) = store.audit_head().await else {
+        let Ok(head) = store.audit_head().await else {
             continue;
         };
-        if head.seq <= last {
+        let head = head.map_or(0, |h| h.seq);
+        let Some(mut last_seen) = last else {
+            last = Some(head);
+            continue;
+        };
+        if head <= last_seen {
             continue;
         }
-        let after = i64::try_from(last).unwrap_or(i64::MAX);
+        let after = i64::try_from(last_seen).unwrap_or(i64::MAX);
         let Ok(rows) = store.audit_rows(after, PAGE).await else {
             continue;
         };
@@ -231,11 +259,12 @@ async fn poll(inner: Arc<Inner>, store: SqlStore) {
             {
                 changed.push(r.clone());
             }
-            last = last.max(u64::try_from(row.seq).unwrap_or(0));
+            last_seen = last_seen.max(u64::try_from(row.seq).unwrap_or(0));
         }
         if rows.is_empty() {
-            last = head.seq;
+            last_seen = head;
         }
+        last = Some(last_seen);
         for r in changed {
             let Ok(id) = RequestId::new(r.clone()) else {
                 continue;
@@ -247,7 +276,7 @@ async fn poll(inner: Arc<Inner>, store: SqlStore) {
                 });
             }
         }
-        if head.seq > last {
+        if head > last_seen {
             // More records than one page: read the rest at once.
             inner.kick.notify_one();
         }

@@ -268,7 +268,7 @@ async fn js() -> Response {
 }
 
 async fn live<K: Cloud + 'static>(State(s): St<K>, _session: session::Session) -> Response {
-    s.console.events.stream(s.access.broker().store())
+    s.console.events.stream(s.access.broker().store()).await
 }
 
 /// The console's routes, guarded.

@@ -823,3 +823,122 @@ async fn a_request_goes_from_the_form_to_a_revoked_grant() {
     assert_eq!(done.text_of("request-status").as_deref(), Some("revoked"));
     assert!(done.text_of("credential-process").is_none());
 }
+
+#[tokio::test]
+async fn break_glass_needs_the_acknowledgement_and_a_valid_totp_step_up() {
+    let s = server(ConsoleSettings::default()).await;
+    let alice = s.user("alice", false).await;
+    let mut b = Browser::new(&s.base);
+    let csrf = b.sign_in("alice", &s.code(&alice)).await;
+    let form = b.get("/console/break-glass").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("id=\"break-glass-warning\""));
+    assert!(
+        form.body
+            .contains("<div class=\"warning\" id=\"break-glass-warning\" role=\"alert\">"),
+        "{}",
+        form.body
+    );
+    assert!(form.body.contains("pages the security team"));
+    let fields = |ack: bool, totp: &str| {
+        let mut f = vec![
+            ("csrf", csrf.clone()),
+            ("incident_id", "INC-2024-666".to_owned()),
+            ("playbook", "emergency".to_owned()),
+            ("role", "SecurityBreakGlass".to_owned()),
+            ("account", "222222222222".to_owned()),
+            ("duration_minutes", "30".to_owned()),
+            ("justification", "ransomware spreading".to_owned()),
+            ("totp", totp.to_owned()),
+        ];
+        if ack {
+            f.push(("acknowledge", "yes".to_owned()));
+        }
+        f
+    };
+    for (ack, totp, status) in [
+        (false, s.code(&alice), StatusCode::BAD_REQUEST),
+        (true, "000000".to_owned(), StatusCode::FORBIDDEN),
+        (true, String::new(), StatusCode::FORBIDDEN),
+    ] {
+        let f = fields(ack, &totp);
+        let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let r = b.post("/console/break-glass", &refs).await;
+        assert_eq!(r.status, status, "{}", r.body);
+        assert!(
+            r.body.contains("role=\"alert\" class=\"error\""),
+            "{}",
+            r.body
+        );
+        // The form comes back filled in.
+        assert!(r.body.contains("ransomware spreading"));
+    }
+    assert_eq!(
+        support::audit_count(&s.store, "break_glass_activated", None).await,
+        0
+    );
+    // Each attempt that reached the step-up is recorded as a refused break-glass.
+    assert_eq!(
+        support::audit_count(&s.store, "action_refused", None).await,
+        2
+    );
+
+    let code = s.code(&alice);
+    let f = fields(true, &code);
+    let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = b.post("/console/break-glass", &refs).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id = r
+        .location()
+        .strip_prefix("/console/requests/")
+        .unwrap()
+        .to_owned();
+    assert_eq!(s.status(&id).await, "active");
+    let page = b.get(&r.location()).await;
+    assert_eq!(page.text_of("request-status").as_deref(), Some("active"));
+    assert!(page.body.contains("break-glass"));
+    assert!(page.text_of("credential-process").is_some());
+    assert_eq!(
+        support::audit_count(&s.store, "break_glass_activated", Some(&id)).await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_event_stream_hears_of_changes_made_by_another_replica() {
+    let s = server(ConsoleSettings::default()).await;
+    let carol = s.user("carol", false).await;
+    let mut b = Browser::new(&s.base);
+    let csrf = b.sign_in("carol", &s.code(&carol)).await;
+    let id = submit(&mut b, &csrf, "replica check").await;
+    let mut events = reqwest::Client::new()
+        .get(format!("{}/console/events", s.base))
+        .header("cookie", format!("bg_session={}", b.cookies["bg_session"]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    // Another broker on the same database: this server's handlers never see the change.
+    let replica = support::broker(&s.store, &s.clock, "x");
+    replica
+        .cancel(
+            &RequestId::new(id.clone()).unwrap(),
+            support::user("carol"),
+            "from elsewhere",
+        )
+        .await
+        .unwrap();
+    let wanted = format!("data: {{\"id\":\"{id}\",\"status\":\"cancelled\"}}");
+    let mut seen = String::new();
+    let found = tokio::time::timeout(StdDuration::from_secs(10), async {
+        while let Some(chunk) = events.chunk().await.unwrap() {
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+            if seen.contains(&wanted) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "stream so far: {seen}");
+}
