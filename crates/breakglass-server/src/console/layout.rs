@@ -62,6 +62,11 @@ fn nav(viewer: Option<&Viewer>) -> Markup {
 
 /// A whole page: the frame around `body`, with `title` as its only `<h1>`.
 pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
+    page_with_head(title, viewer, html! {}, body)
+}
+
+/// [`page`] with extra elements in `<head>`.
+pub fn page_with_head(title: &str, viewer: Option<&Viewer>, head: Markup, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -69,6 +74,9 @@ pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · breakglass" }
+                // No favicon request (and no 404 in the browser's console).
+                link rel="icon" href="data:,";
+                (head)
                 link rel="stylesheet" href="/console/static/app.css";
                 script src="/console/static/app.js" defer {}
             }

@@ -706,13 +706,16 @@ pub async fn aws_console<K: Cloud + 'static>(
         Ok(url) => {
             let url = url.expose();
             let refresh = format!("0;url={url}");
+            let head = html! { meta http-equiv="refresh" content=(refresh); };
             let body = html! {
-                meta http-equiv="refresh" content=(refresh);
                 p { "Signing you in to the AWS console for grant " (gid) "…" }
                 p { a #aws-console-link href=(url) rel="noreferrer noopener" { "Continue to the AWS console" } }
                 p { a href={ "/console/requests/" (rid) } { "Back to the request" } }
             };
-            Ok(layout::ok("Open AWS console", &v, body))
+            Ok(layout::respond(
+                StatusCode::OK,
+                layout::page_with_head("Open AWS console", Some(&v), head, body),
+            ))
         }
         Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e.into())).await,
     }

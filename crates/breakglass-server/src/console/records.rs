@@ -142,7 +142,8 @@ pub async fn reviews<K: Cloud + 'static>(
                     ", activated " (r.grant.as_ref().map(|g| layout::time(g.start)).unwrap_or_default())
                     ", now " (layout::status(r.status.name())) }
                 p.justification { (r.spec.justification) }
-                @if matches!(r.review, Some(Review::Required)) && allowed && r.status != Status::Active {
+                @let ended = matches!(r.status, Status::Expired { .. } | Status::Revoked { .. });
+                @if matches!(r.review, Some(Review::Required)) && allowed && ended {
                     form.stack method="post" action={ "/console/requests/" (r.id) "/review" } {
                         (csrf_field(&v.csrf))
                         label for={ "outcome-" (r.id) } { "Outcome" }
@@ -154,8 +155,8 @@ pub async fn reviews<K: Cloud + 'static>(
                         textarea id={ "notes-" (r.id) } name="notes" rows="3" {}
                         button type="submit" { "Complete review" }
                     }
-                } @else if r.status == Status::Active {
-                    p { "The grant is still active; review it once it has ended." }
+                } @else if !ended {
+                    p { "The grant has not ended yet; review it once it has." }
                 } @else if !allowed {
                     p { "You may not review this use." }
                 }
@@ -198,6 +199,16 @@ pub async fn review<K: Cloud + 'static>(
     Ok(layout::redirect(&format!("/console/requests/{rid}")))
 }
 
+/// The channels named in a delivery error (`webhook#0: …; slack: …`).
+fn failed_channels(last_error: Option<&str>) -> Vec<&str> {
+    last_error
+        .unwrap_or_default()
+        .split("; ")
+        .filter_map(|part| part.split_once(": ").map(|(name, _)| name))
+        .filter(|name| !name.is_empty() && !name.contains(' '))
+        .collect()
+}
+
 /// `GET /console/deliveries` (admins): dead-lettered notifications.
 pub async fn deliveries<K: Cloud + 'static>(
     State(s): St<K>,
@@ -224,6 +235,7 @@ pub async fn deliveries<K: Cloud + 'static>(
                 td { (m.id) }
                 td { (layout::time(m.created_at)) }
                 td { code { (m.notification.kind) } br; (m.notification.subject) }
+                td { (failed_channels(m.last_error.as_deref()).join(", ")) }
                 td { @if m.done_channels.is_empty() { "none" } @else { (m.done_channels.join(", ")) } }
                 td { (m.attempts) }
                 td.summary { (m.last_error.as_deref().unwrap_or("")) }
@@ -233,8 +245,22 @@ pub async fn deliveries<K: Cloud + 'static>(
     let body = html! {
         p { "Notifications that could not be delivered after every retry. Each was alerted when it was dead-lettered; the audit log holds its record." }
         (layout::table("dead-letters", "Dead-lettered notifications, newest first",
-            &["#", "Written", "Event", "Delivered to", "Attempts", "Last error"], rows,
+            &["#", "Written", "Event", "Failed channel", "Delivered to", "Attempts", "Last error"], rows,
             list.is_empty().then_some("No dead letters: every notification was delivered or is still being retried.")))
     };
     Ok(layout::ok("Notification deliveries", &v, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_channels_are_read_from_the_last_error() {
+        assert_eq!(
+            failed_channels(Some("webhook#0: HTTP 500: boom; slack: connection refused")),
+            ["webhook#0", "slack"]
+        );
+        assert!(failed_channels(None).is_empty());
+    }
 }

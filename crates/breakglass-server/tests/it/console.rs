@@ -942,3 +942,129 @@ async fn the_event_stream_hears_of_changes_made_by_another_replica() {
     .await;
     assert_eq!(found, Ok(true), "stream so far: {seen}");
 }
+
+#[tokio::test]
+async fn the_audit_page_says_whether_the_chain_verifies() {
+    use sqlx::Connection as _;
+    let s = server(ConsoleSettings::default()).await;
+    let carol = s.user("carol", false).await;
+    let mut b = Browser::new(&s.base);
+    let csrf = b.sign_in("carol", &s.code(&carol)).await;
+    submit(&mut b, &csrf, "audit check").await;
+    let page = b.get("/console/audit").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let status = page.text_of("audit-verification").unwrap();
+    assert!(status.contains("verified"), "{status}");
+    assert!(page.body.contains("request_submitted"));
+
+    // Edit a record behind the broker's back.
+    let path = s._dir.path().join("console.db");
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    for stmt in [
+        "DROP TRIGGER audit_log_no_update",
+        "UPDATE audit_log SET actor = 'mallory' WHERE seq = 1",
+    ] {
+        sqlx::query(stmt).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let page = b.get("/console/audit").await;
+    let status = page.text_of("audit-verification").unwrap();
+    assert!(
+        status.contains("BROKEN") && status.contains("#1"),
+        "{status}"
+    );
+}
+
+#[tokio::test]
+async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
+    let s = server(ConsoleSettings::default()).await;
+    let alice = s.user("alice", false).await;
+    let bob = s.user("bob", false).await;
+    let mut user = Browser::new(&s.base);
+    let csrf = user.sign_in("alice", &s.code(&alice)).await;
+    let code = s.code(&alice);
+    let r = user
+        .post(
+            "/console/break-glass",
+            &[
+                ("csrf", &csrf),
+                ("incident_id", "INC-2024-900"),
+                ("playbook", "emergency"),
+                ("role", "SecurityBreakGlass"),
+                ("account", "222222222222"),
+                ("duration_minutes", "30"),
+                ("justification", "containment"),
+                ("acknowledge", "yes"),
+                ("totp", &code),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let id = r
+        .location()
+        .strip_prefix("/console/requests/")
+        .unwrap()
+        .to_owned();
+
+    let mut reviewer = Browser::new(&s.base);
+    let bob_csrf = reviewer.sign_in("bob", &s.code(&bob)).await;
+    let list = reviewer.get("/console/reviews").await;
+    assert!(
+        list.body.contains(&format!("id=\"review-{id}\"")),
+        "{}",
+        list.body
+    );
+    assert!(list.body.contains("has not ended yet"));
+    // Not while the grant is live.
+    let early = reviewer
+        .post(
+            &format!("/console/requests/{id}/review"),
+            &[
+                ("csrf", &bob_csrf),
+                ("outcome", "appropriate"),
+                ("notes", "early"),
+            ],
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+
+    let revoke = user
+        .post(
+            &format!("/console/requests/{id}/revoke"),
+            &[("csrf", &csrf), ("reason", "contained")],
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::SEE_OTHER, "{}", revoke.body);
+    // The user cannot review their own use; the page offers them no form.
+    let own = user.get("/console/reviews").await;
+    assert!(
+        own.body.contains("You may not review this use."),
+        "{}",
+        own.body
+    );
+    let list = reviewer.get("/console/reviews").await;
+    assert!(
+        list.body.contains(&format!("id=\"outcome-{id}\"")),
+        "{}",
+        list.body
+    );
+    let done = reviewer
+        .post(
+            &format!("/console/requests/{id}/review"),
+            &[
+                ("csrf", &bob_csrf),
+                ("outcome", "appropriate"),
+                ("notes", "well handled"),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert_eq!(
+        support::audit_count(&s.store, "review_completed", Some(&id)).await,
+        1
+    );
+    let list = reviewer.get("/console/reviews").await;
+    assert!(list.body.contains("No reviews outstanding."));
+}
