@@ -84,6 +84,13 @@
       });
   }
 
+  // Runs `fn` once after a burst of calls (one refresh for many events).
+  var timers = {};
+  function soon(key, fn) {
+    if (timers[key]) { clearTimeout(timers[key]); }
+    timers[key] = setTimeout(function () { timers[key] = null; fn(); }, 250);
+  }
+
   function setUpLive() {
     if (!window.EventSource) { return; }
     var status = document.getElementById("request-status");
@@ -96,10 +103,14 @@
       if (status && change.id === requestId) {
         if (change.status !== status.textContent.trim() || !dirty) { window.location.reload(); }
       }
-      if (approvals) { replaceFrom(window.location.pathname, "pending-approvals"); }
+      if (approvals) {
+        soon("approvals", function () { replaceFrom(window.location.pathname, "pending-approvals"); });
+      }
       if (mine && !dirty) {
-        replaceFrom(window.location.pathname, "my-requests");
-        replaceFrom(window.location.pathname, "my-grants");
+        soon("mine", function () {
+          replaceFrom(window.location.pathname, "my-requests");
+          replaceFrom(window.location.pathname, "my-grants");
+        });
       }
     };
 
