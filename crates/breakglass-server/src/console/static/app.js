@@ -73,14 +73,17 @@
   var dirty = false;
   document.addEventListener("input", function () { dirty = true; });
 
-  function replaceFrom(url, id) {
+  // Replaces the elements with these ids by their fresh copies from `url`.
+  function replaceFrom(url, ids) {
     return fetch(url, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
         var doc = new DOMParser().parseFromString(html, "text/html");
-        var fresh = doc.getElementById(id);
-        var current = document.getElementById(id);
-        if (fresh && current) { current.replaceWith(document.importNode(fresh, true)); }
+        ids.forEach(function (id) {
+          var fresh = doc.getElementById(id);
+          var current = document.getElementById(id);
+          if (fresh && current) { current.replaceWith(document.importNode(fresh, true)); }
+        });
       });
   }
 
@@ -104,12 +107,11 @@
         if (change.status !== status.textContent.trim() || !dirty) { window.location.reload(); }
       }
       if (approvals) {
-        soon("approvals", function () { replaceFrom(window.location.pathname, "pending-approvals"); });
+        soon("approvals", function () { replaceFrom(window.location.pathname, ["pending-approvals"]); });
       }
       if (mine && !dirty) {
         soon("mine", function () {
-          replaceFrom(window.location.pathname, "my-requests");
-          replaceFrom(window.location.pathname, "my-grants");
+          replaceFrom(window.location.pathname, ["my-requests", "my-grants"]);
         });
       }
     };
@@ -130,7 +132,7 @@
           if (now && now !== status.textContent.trim()) { window.location.reload(); }
         });
       }
-      if (approvals) { replaceFrom(window.location.pathname, "pending-approvals"); }
+      if (approvals) { replaceFrom(window.location.pathname, ["pending-approvals"]); }
     });
     source.addEventListener("error", function () {
       broken = true;
