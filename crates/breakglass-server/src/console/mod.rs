@@ -13,12 +13,14 @@
 //! handler runs.
 
 mod account;
+mod ask;
 pub mod events;
 pub mod layout;
+mod lists;
 mod login;
-mod pages;
 mod qr;
 mod records;
+mod request;
 pub mod session;
 
 use std::sync::Arc;
@@ -282,28 +284,31 @@ pub fn router<K: Cloud + 'static>(state: &Arc<AppState<K>>) -> Router<Arc<AppSta
             get(login::form::<K>).post(login::submit::<K>),
         )
         .route("/console/logout", post(login::logout::<K>))
-        .route("/console", get(pages::dashboard::<K>))
-        .route("/console/requests/new", get(pages::new_request::<K>))
-        .route("/console/requests", post(pages::create_request::<K>))
-        .route("/console/requests/{id}", get(pages::request::<K>))
-        .route("/console/requests/{id}/approve", post(pages::approve::<K>))
-        .route("/console/requests/{id}/deny", post(pages::deny::<K>))
-        .route("/console/requests/{id}/cancel", post(pages::cancel::<K>))
+        .route("/console", get(lists::dashboard::<K>))
+        .route("/console/requests/new", get(ask::new_request::<K>))
+        .route("/console/requests", post(ask::create_request::<K>))
+        .route("/console/requests/{id}", get(request::request::<K>))
+        .route(
+            "/console/requests/{id}/approve",
+            post(request::approve::<K>),
+        )
+        .route("/console/requests/{id}/deny", post(request::deny::<K>))
+        .route("/console/requests/{id}/cancel", post(request::cancel::<K>))
         .route(
             "/console/requests/{id}/activate",
-            post(pages::activate::<K>),
+            post(request::activate::<K>),
         )
-        .route("/console/requests/{id}/revoke", post(pages::revoke::<K>))
+        .route("/console/requests/{id}/revoke", post(request::revoke::<K>))
         .route("/console/requests/{id}/review", post(records::review::<K>))
         .route(
             "/console/grants/{id}/console",
-            post(pages::aws_console::<K>),
+            post(request::aws_console::<K>),
         )
-        .route("/console/approvals", get(pages::approvals::<K>))
-        .route("/console/sessions", get(pages::sessions::<K>))
+        .route("/console/approvals", get(lists::approvals::<K>))
+        .route("/console/sessions", get(lists::sessions::<K>))
         .route(
             "/console/break-glass",
-            get(pages::break_glass_form::<K>).post(pages::break_glass::<K>),
+            get(ask::break_glass_form::<K>).post(ask::break_glass::<K>),
         )
         .route("/console/audit", get(records::audit::<K>))
         .route("/console/reviews", get(records::reviews::<K>))
