@@ -293,6 +293,7 @@ pub async fn submit(b: &mut Browser, csrf: &str, justification: &str) -> String 
         .to_owned()
 }
 
+mod account;
 mod flows;
 mod live;
 mod security;
