@@ -17,3 +17,4 @@ mod notify;
 mod policy;
 mod scan;
 mod tidy;
+mod two_brokers;
