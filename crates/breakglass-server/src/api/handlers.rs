@@ -572,11 +572,33 @@ pub async fn revoke_all<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Byt
     let b: RevokeAllBody = parse(&body)?;
     let role = id("role ARN", &b.role_arn, RoleArn::new)?;
     let r = s.access.revoke_all(&role, p.username, &b.reason).await?;
+    if !r.failed.is_empty() {
+        // The reasons may carry store internals: logged under the correlation id only.
+        let detail: Vec<String> = r
+            .failed
+            .iter()
+            .map(|(id, e)| format!("{id}: {e}"))
+            .collect();
+        let ids: Vec<&str> = r.failed.iter().map(|(id, _)| id.as_str()).collect();
+        let mut e = AppError::internal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "revoke_incomplete",
+            &detail.join("; "),
+        );
+        e.message = format!(
+            "sessions of `{}` issued before {} are cut off, but {} of its grants could not be revoked and may still mint credentials ({}); run the revoke-all again; {}",
+            r.role_arn,
+            rfc3339(r.cutoff),
+            ids.len(),
+            ids.join(", "),
+            e.message
+        );
+        return Err(e);
+    }
     Ok(Json(json!({
         "role_arn": r.role_arn,
         "cutoff": rfc3339(r.cutoff),
         "revoked": r.revoked,
-        "failed": r.failed.iter().map(|(id, e)| json!({"request": id, "error": e})).collect::<Vec<_>>(),
     }))
     .into_response())
 }

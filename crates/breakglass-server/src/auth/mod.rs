@@ -146,6 +146,7 @@ impl Auth {
             key,
             limiter: RateLimiter::new(limits),
             totp_limiter: RateLimiter::new(Limits {
+                per_user_and_address: usize::MAX,
                 per_user: TOTP_FAILURES,
                 per_address: usize::MAX,
                 window: limits.window,
@@ -185,7 +186,11 @@ impl Auth {
         by: Option<&Username>,
     ) -> Result<UserRecord, AuthError> {
         let user = username(name)?;
-        let hash = password::hash(password).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let text = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&text))
+            .await
+            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let now = self.now();
         let actor = by.map_or(Actor::System, |u| Actor::User(u.clone()));
         let record = UserRecord {
@@ -269,7 +274,7 @@ impl Auth {
     ) -> Result<Username, AuthError> {
         let now = self.now();
         let typed: String = name.chars().take(64).collect();
-        if let Some(until) = self.limiter.blocked_until(&typed, address, now) {
+        if let Err(until) = self.limiter.begin(&typed, address, now) {
             let event = LoginFailed {
                 username: typed,
                 address: address.to_owned(),
@@ -282,16 +287,18 @@ impl Auth {
             Ok(u) => self.store.user(u.as_str()).await?,
             Err(_) => None,
         };
-        let ok = match &user {
-            Some(u) => password::verify(password_text, &u.password_hash),
-            None => {
-                // Same work for an unknown name as for a wrong password.
-                let _ = password::verify(password_text, &self.decoy);
-                false
-            }
-        };
+        // Same work for an unknown name as for a wrong password. argon2 takes tens of
+        // milliseconds of CPU: it runs off the async threads.
+        let (candidate, phc) = (
+            password_text.to_owned(),
+            user.as_ref()
+                .map_or_else(|| self.decoy.clone(), |u| u.password_hash.clone()),
+        );
+        let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &phc))
+            .await
+            .unwrap_or(false);
+        let ok = user.is_some() && matches;
         let (Some(user), true) = (user, ok) else {
-            self.limiter.failed(&typed, address, now);
             let event = LoginFailed {
                 username: typed,
                 address: address.to_owned(),
@@ -300,7 +307,7 @@ impl Auth {
             self.audit_only(self.entry(Actor::System, event)).await?;
             return Err(AuthError::BadCredentials);
         };
-        self.limiter.succeeded(&typed);
+        self.limiter.succeeded(&typed, address, now);
         username(&user.username)
     }
 

@@ -13,7 +13,9 @@
 mod access_as_code;
 mod audit;
 mod broker_e2e;
+mod client;
 mod notify;
 mod policy;
 mod scan;
 mod tidy;
+mod two_brokers;
