@@ -10,12 +10,11 @@ use axum::response::Response;
 use breakglass_core::cloud::Cloud;
 use maud::{Markup, html};
 use serde::Deserialize;
-use time::Duration;
 
 use super::layout::{self, Viewer, csrf_field};
 use super::session::{Posted, Session};
 use super::{Failure, OrPage, St, qr};
-use crate::api::{AppError, AppState};
+use crate::api::{AppError, AppState, ops};
 use crate::auth::MAX_TOKEN_TTL;
 
 /// What to show once at the top of the account page.
@@ -144,15 +143,10 @@ pub async fn create_token<K: Cloud + 'static>(
         "" => Ok(None),
         h => h
             .parse::<i64>()
-            .ok()
-            .filter(|h| (1..=MAX_TOKEN_TTL.whole_hours()).contains(h))
-            .map(|h| Some(Duration::hours(h)))
-            .ok_or_else(|| {
-                AppError::bad_request(format!(
-                    "the lifetime `{h}` is not a whole number of hours from 1 to {}",
-                    MAX_TOKEN_TTL.whole_hours()
-                ))
-            }),
+            .map_err(|_| {
+                AppError::bad_request(format!("the lifetime `{h}` is not a whole number of hours"))
+            })
+            .and_then(|h| ops::ttl(Some(h))),
     };
     let fresh = match ttl {
         Err(e) => Fresh::Error(e),
