@@ -304,6 +304,10 @@ pub fn router<K: Cloud + 'static>(state: &Arc<AppState<K>>) -> Router<Arc<AppSta
             "/console/grants/{id}/console",
             post(request::aws_console::<K>),
         )
+        .route(
+            "/console/grants/{id}/credentials",
+            post(request::credentials::<K>),
+        )
         .route("/console/approvals", get(lists::approvals::<K>))
         .route("/console/sessions", get(lists::sessions::<K>))
         .route(
