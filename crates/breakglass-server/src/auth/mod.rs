@@ -54,6 +54,9 @@ pub enum AuthError {
     /// The TOTP code was wrong or already used.
     #[error("the TOTP code is wrong or was already used; wait for the next code and retry")]
     BadTotp,
+    /// The user has an authenticator enrolled but gave no code at sign-in.
+    #[error("`{0}` has a TOTP authenticator enrolled: enter a current code from it")]
+    TotpRequired(String),
     /// The user has no authenticator enrolled.
     #[error("`{0}` has no TOTP authenticator enrolled; run `breakglass totp enroll` first")]
     NoTotp(String),
@@ -236,6 +239,39 @@ impl Auth {
         token_name: &str,
         ttl: Option<Duration>,
     ) -> Result<NewToken, AuthError> {
+        let who = self.check_password(name, password_text, address).await?;
+        self.issue_login_token(who, address, token_name, ttl).await
+    }
+
+    /// Like [`Auth::login`], but a user with a TOTP authenticator enrolled must also give a
+    /// current code from it (the web console's sign-in). The code is checked, audited and
+    /// rate-limited as any step-up; no token is issued unless both factors pass.
+    pub async fn login_with_totp(
+        &self,
+        name: &str,
+        password_text: &str,
+        code: Option<&str>,
+        address: &str,
+        token_name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<NewToken, AuthError> {
+        let who = self.check_password(name, password_text, address).await?;
+        if self.totp_enrolled(&who).await? {
+            match code.map(str::trim).filter(|c| !c.is_empty()) {
+                Some(code) => self.verify_totp(&who, code, "sign in").await?,
+                None => return Err(AuthError::TotpRequired(who.to_string())),
+            }
+        }
+        self.issue_login_token(who, address, token_name, ttl).await
+    }
+
+    /// The user `name` if `password_text` is theirs; failures are rate-limited and audited.
+    async fn check_password(
+        &self,
+        name: &str,
+        password_text: &str,
+        address: &str,
+    ) -> Result<Username, AuthError> {
         let now = self.now();
         let typed: String = name.chars().take(64).collect();
         if let Err(until) = self.limiter.begin(&typed, address, now) {
@@ -272,7 +308,16 @@ impl Auth {
             return Err(AuthError::BadCredentials);
         };
         self.limiter.succeeded(&typed, address, now);
-        let who = username(&user.username)?;
+        username(&user.username)
+    }
+
+    async fn issue_login_token(
+        &self,
+        who: Username,
+        address: &str,
+        token_name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<NewToken, AuthError> {
         let (write, token, event) = self.new_token(&who, token_name, ttl)?;
         let login = self.entry(
             Actor::User(who.clone()),
@@ -286,6 +331,21 @@ impl Auth {
             .auth_commit(vec![write], vec![login, created])
             .await?;
         Ok(token)
+    }
+
+    /// An HMAC-SHA256 key for `purpose` derived from the sealing key, so every replica
+    /// agrees on it (the web console signs its CSRF tokens with one).
+    pub fn derive_key(&self, purpose: &str) -> ring::hmac::Key {
+        self.key.derive(purpose)
+    }
+
+    /// Whether `who` has a TOTP authenticator enrolled.
+    pub async fn totp_enrolled(&self, who: &Username) -> Result<bool, AuthError> {
+        Ok(self
+            .store
+            .user(who.as_str())
+            .await?
+            .is_some_and(|u| u.totp_seed.is_some()))
     }
 
     fn new_token(

@@ -608,11 +608,30 @@ pub struct GrantArgs {
     /// The grant id (printed by `activate` and `break-glass`).
     #[arg(long)]
     grant: String,
+    /// The broker holding the grant (as the web console prints it). It must be the broker
+    /// `breakglass login` signed in to; the saved session's is used when omitted.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+/// Refuses a `--server` other than the one the saved session belongs to: its token would
+/// be sent to the wrong broker.
+fn check_server(server: Option<&str>) -> anyhow::Result<()> {
+    let Some(server) = server else { return Ok(()) };
+    let session = load_session()?;
+    if server.trim_end_matches('/') != session.url.trim_end_matches('/') {
+        bail!(
+            "the grant is on `{server}` but you are signed in to `{}`; run `breakglass login --url {server}` first",
+            session.url
+        );
+    }
+    Ok(())
 }
 
 /// `creds`: the `credential_process` JSON on stdout, for `~/.aws/config`:
-/// `credential_process = breakglass creds --grant g-…`.
+/// `credential_process = breakglass creds --grant g-… [--server URL]`.
 pub fn creds(args: &GrantArgs) -> anyhow::Result<Outcome> {
+    check_server(args.server.as_deref())?;
     let v = api(
         "POST",
         &format!("/api/v1/grants/{}/credentials", args.grant),
@@ -669,6 +688,7 @@ pub fn exec(args: &ExecArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn console(args: &GrantArgs) -> anyhow::Result<Outcome> {
+    check_server(args.server.as_deref())?;
     let v = api(
         "POST",
         &format!("/api/v1/grants/{}/console", args.grant),

@@ -17,6 +17,7 @@ use breakglass_server::access::Access;
 use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
+use breakglass_server::console::ConsoleSettings;
 use breakglass_server::notify::{Notifier, NotifierSettings};
 use breakglass_server::worker::WorkerConfig;
 use breakglass_server::{RandomIds, SystemClock};
@@ -204,10 +205,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .worker_interval
             .try_into()
             .context("the worker interval does not fit")?;
+        let console = ConsoleSettings {
+            public_url: config.notifications.as_ref().map(|n| n.console_url.clone()),
+        };
         breakglass_server::serve::serve(
             listener,
             access,
             auth,
+            console,
             worker,
             notifier,
         )
