@@ -240,10 +240,7 @@ struct TokenBody {
 pub async fn create_token<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let p = principal(&s, &headers).await?;
     let b: TokenBody = parse(&body)?;
-    let t = s
-        .auth
-        .create_token(&p.username, &b.name, ttl(b.ttl_hours)?)
-        .await?;
+    let t = s.auth.create_token(&p, &b.name, ttl(b.ttl_hours)?).await?;
     Ok((StatusCode::CREATED, Json(token_json(&t))).into_response())
 }
 

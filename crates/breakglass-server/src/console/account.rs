@@ -158,7 +158,7 @@ pub async fn create_token<K: Cloud + 'static>(
         Err(e) => Fresh::Error(e),
         Ok(ttl) => match s
             .auth
-            .create_token(&session.principal.username, &form.name, ttl)
+            .create_token(&session.principal, &form.name, ttl)
             .await
         {
             Ok(t) => Fresh::Token {

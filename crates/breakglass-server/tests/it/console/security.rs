@@ -331,10 +331,19 @@ async fn a_new_token_is_shown_once() {
     let carol = s.user("carol", false).await;
     let mut b = Browser::new(&s.base);
     let csrf = b.sign_in("carol", &s.code(&carol)).await;
+    // A console session cannot mint a token that outlives it.
     let r = b
         .post(
             "/console/account/tokens",
             &[("csrf", &csrf), ("name", "laptop"), ("ttl_hours", "24")],
+        )
+        .await;
+    assert!(r.body.contains("cannot outlive"), "{}", r.body);
+    assert!(r.text_of("new-token").is_none());
+    let r = b
+        .post(
+            "/console/account/tokens",
+            &[("csrf", &csrf), ("name", "laptop"), ("ttl_hours", "8")],
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
