@@ -126,18 +126,6 @@ struct LoginBody {
     ttl_hours: Option<i64>,
 }
 
-/// A token lifetime in hours, range-checked before it becomes a `Duration` (which would
-/// overflow on absurd values).
-fn ttl(hours: Option<i64>) -> Result<Option<Duration>, AppError> {
-    match hours {
-        None => Ok(None),
-        Some(h) if (1..=24 * 90).contains(&h) => Ok(Some(Duration::hours(h))),
-        Some(h) => Err(AppError::bad_request(format!(
-            "`ttl_hours` is {h}; a token lives 1 to 2160 hours (90 days)"
-        ))),
-    }
-}
-
 fn token_json(t: &crate::auth::NewToken) -> Value {
     json!({
         "token": t.secret.expose(),
@@ -169,7 +157,7 @@ pub async fn login<K: Cloud>(State(s): St<K>, req: Request) -> ApiResult {
             &b.password,
             &address,
             b.token_name.as_deref().unwrap_or("cli"),
-            ttl(b.ttl_hours)?,
+            ops::ttl(b.ttl_hours)?,
         )
         .await?;
     Ok((StatusCode::CREATED, Json(token_json(&token))).into_response())
@@ -240,7 +228,10 @@ struct TokenBody {
 pub async fn create_token<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let p = principal(&s, &headers).await?;
     let b: TokenBody = parse(&body)?;
-    let t = s.auth.create_token(&p, &b.name, ttl(b.ttl_hours)?).await?;
+    let t = s
+        .auth
+        .create_token(&p, &b.name, ops::ttl(b.ttl_hours)?)
+        .await?;
     Ok((StatusCode::CREATED, Json(token_json(&t))).into_response())
 }
 

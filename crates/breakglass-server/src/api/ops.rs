@@ -16,7 +16,7 @@ use breakglass_core::session::RequestFilter;
 use time::Duration;
 
 use super::{AppError, AppState};
-use crate::auth::Principal;
+use crate::auth::{MAX_TOKEN_TTL, Principal};
 
 /// A store failure as the client sees it: unavailable, with a correlation id.
 pub fn unavailable(e: StoreError) -> AppError {
@@ -30,6 +30,20 @@ pub fn id<T>(
     make: impl FnOnce(String) -> Result<T, IdError>,
 ) -> Result<T, AppError> {
     make(value.to_owned()).map_err(|e| AppError::bad_request(format!("invalid {kind}: {e}")))
+}
+
+/// A token lifetime in hours, range-checked before it becomes a `Duration` (which would
+/// overflow on absurd values).
+pub fn ttl(hours: Option<i64>) -> Result<Option<Duration>, AppError> {
+    match hours {
+        None => Ok(None),
+        Some(h) if (1..=MAX_TOKEN_TTL.whole_hours()).contains(&h) => Ok(Some(Duration::hours(h))),
+        Some(h) => Err(AppError::bad_request(format!(
+            "`ttl_hours` is {h}; a token lives 1 to {} hours ({} days)",
+            MAX_TOKEN_TTL.whole_hours(),
+            MAX_TOKEN_TTL.whole_days()
+        ))),
+    }
 }
 
 /// What a requester asks for, as text from a form or a JSON body.

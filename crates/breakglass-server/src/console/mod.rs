@@ -269,8 +269,21 @@ async fn js() -> Response {
         .into_response()
 }
 
-async fn live<K: Cloud + 'static>(State(s): St<K>, _session: session::Session) -> Response {
-    s.console.events.stream(s.access.broker().store()).await
+/// `GET /console/events`. Without a session: 401, not a redirect to the sign-in page, so
+/// the browser's `EventSource` gives up instead of reconnecting to an HTML page.
+async fn live<K: Cloud + 'static>(
+    State(s): St<K>,
+    session: Result<session::Session, session::Refusal>,
+) -> Response {
+    match session {
+        Ok(_) => s.console.events.stream(s.access.broker().store()).await,
+        Err(session::Refusal::SignIn { .. }) => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            "sign in to the console to receive live updates",
+        )
+            .into_response(),
+        Err(refusal) => refusal.into_response(),
+    }
 }
 
 /// The console's routes, guarded.
@@ -303,6 +316,10 @@ pub fn router<K: Cloud + 'static>(state: &Arc<AppState<K>>) -> Router<Arc<AppSta
         .route(
             "/console/grants/{id}/console",
             post(request::aws_console::<K>),
+        )
+        .route(
+            "/console/grants/{id}/credentials",
+            post(request::credentials::<K>),
         )
         .route("/console/approvals", get(lists::approvals::<K>))
         .route("/console/sessions", get(lists::sessions::<K>))

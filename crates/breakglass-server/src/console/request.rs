@@ -242,9 +242,15 @@ fn actions<K: Cloud>(
                         }
                         button #copy-credential-process type="button" data-copy="credential-process" { "Copy" }
                     }
-                    form #console-form method="post" action={ "/console/grants/" (g.id) "/console" } {
-                        (csrf_field(csrf))
-                        button type="submit" { "Open AWS console" }
+                    div.actions {
+                        form #console-form method="post" action={ "/console/grants/" (g.id) "/console" } {
+                            (csrf_field(csrf))
+                            button type="submit" { "Open AWS console" }
+                        }
+                        form #credentials-form method="post" action={ "/console/grants/" (g.id) "/credentials" } {
+                            (csrf_field(csrf))
+                            button.secondary type="submit" { "Get credentials" }
+                        }
                     }
                 }
             }
@@ -448,6 +454,46 @@ pub async fn aws_console<K: Cloud + 'static>(
                 StatusCode::OK,
                 layout::page_with_head("Open AWS console", Some(&v), head, body),
             ))
+        }
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e.into())).await,
+    }
+}
+
+/// `POST /console/grants/{id}/credentials`: mints credentials for the requester's grant (as
+/// `breakglass creds` does) and shows them once, as shell exports; they are never stored.
+pub async fn credentials<K: Cloud + 'static>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(gid): Path<String>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Result<Response, Failure> {
+    let v = session.viewer();
+    let rid = ops::grant_request(&s, &gid).await.or_page(&v)?;
+    match s
+        .access
+        .credentials(&rid, &session.principal.username)
+        .await
+    {
+        Ok(c) => {
+            let exports = format!(
+                "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_SESSION_TOKEN={}\n",
+                c.access_key_id,
+                c.secret_access_key.expose(),
+                c.session_token.expose()
+            );
+            let body = html! {
+                div.secret role="status" {
+                    p { "Credentials for grant " (gid) ", valid until " (layout::time(c.expiration))
+                        ". They are shown only this once; paste them into a shell." }
+                    div.copy-line {
+                        pre { code #credentials { (exports) } }
+                        button #copy-credentials type="button" data-copy="credentials" { "Copy" }
+                    }
+                }
+                p { "Prefer the " code { "credential_process" } " line on the request page: it fetches fresh credentials whenever the AWS CLI needs them." }
+                p { a href={ "/console/requests/" (rid) } { "Back to the request" } }
+            };
+            Ok(layout::ok("Credentials", &v, body))
         }
         Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e.into())).await,
     }

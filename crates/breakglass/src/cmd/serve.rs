@@ -200,14 +200,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 );
             }
         }
+        let console = ConsoleSettings {
+            public_url: config.notifications.as_ref().map(|n| n.console_url.clone()),
+        };
         let mut worker = WorkerConfig::new(holder);
         worker.interval = args
             .worker_interval
             .try_into()
             .context("the worker interval does not fit")?;
-        let console = ConsoleSettings {
-            public_url: config.notifications.as_ref().map(|n| n.console_url.clone()),
-        };
         breakglass_server::serve::serve(
             listener,
             access,

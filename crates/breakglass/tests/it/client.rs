@@ -73,3 +73,40 @@ fn https_is_spoken_and_an_untrusted_certificate_refused() {
         "the client opened with a TLS handshake record"
     );
 }
+
+/// The web console prints `credential_process = breakglass creds --grant G --server URL`:
+/// a `--server` other than the signed-in broker's is refused before its token is sent.
+#[test]
+fn creds_refuses_a_server_other_than_the_signed_in_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = dir.path().join("session.json");
+    std::fs::write(
+        &session,
+        r#"{"url":"http://127.0.0.1:9","username":"alice","token":"bgt_x","expires_at":"2099-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let creds = |server: &str| {
+        Command::new(BIN)
+            .env("BREAKGLASS_SESSION_FILE", &session)
+            .args(["creds", "--grant", "g-1", "--server", server])
+            .output()
+            .unwrap()
+    };
+    let out = creds("http://127.0.0.1:8");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("signed in to `http://127.0.0.1:9`")
+            && err.contains("--url http://127.0.0.1:8"),
+        "{err}"
+    );
+    // The session's own broker passes the check, then cannot be reached (exit 3): nothing
+    // listens on port 9 here.
+    let out = creds("http://127.0.0.1:9/");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -81,6 +81,36 @@ async fn a_request_goes_from_the_form_to_a_revoked_grant() {
             .contains("id=\"aws-console-link\" href=\"https://signin.example/")
     );
 
+    // Credentials once, for the requester only.
+    let creds = requester
+        .post(
+            &format!("/console/grants/{grant}/credentials"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(creds.status, StatusCode::OK, "{}", creds.body);
+    let exports = creds.text_of("credentials").unwrap();
+    assert!(
+        exports.contains("export AWS_ACCESS_KEY_ID=ASIAFAKE")
+            && exports.contains("export AWS_SESSION_TOKEN=token-"),
+        "{exports}"
+    );
+    let token = exports
+        .lines()
+        .find_map(|l| l.strip_prefix("export AWS_SESSION_TOKEN="))
+        .unwrap()
+        .to_owned();
+    let again = requester.get(&format!("/console/requests/{id}")).await;
+    assert!(!again.body.contains(&token));
+    let other = approver
+        .post(
+            &format!("/console/grants/{grant}/credentials"),
+            &[("csrf", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.body);
+    assert!(other.text_of("credentials").is_none());
+
     // An admin sees it among the sessions and revokes it.
     let mut admin = Browser::new(&s.base);
     let admin_csrf = admin.sign_in("alice", &s.code(&alice)).await;

@@ -20,7 +20,7 @@ async fn the_event_stream_announces_an_approval() {
         .send()
         .await
         .unwrap();
-    assert_ne!(anon.status(), StatusCode::OK);
+    assert_eq!(anon.status(), StatusCode::UNAUTHORIZED);
 
     let mut events = reqwest::Client::new()
         .get(format!("{}/console/events", s.base))
