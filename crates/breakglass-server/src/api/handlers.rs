@@ -56,17 +56,6 @@ async fn principal<K: Cloud>(
     Ok(state.auth.authenticate(token.trim()).await?)
 }
 
-fn admin(p: &Principal) -> Result<(), AppError> {
-    if p.admin {
-        Ok(())
-    } else {
-        Err(AppError::forbidden(format!(
-            "`{}` is not an administrator",
-            p.username
-        )))
-    }
-}
-
 fn request_json(v: &Versioned<AccessRequest>) -> Value {
     let mut doc = serde_json::to_value(&v.value).unwrap_or(Value::Null);
     if let Some(o) = doc.as_object_mut() {
@@ -170,7 +159,7 @@ pub async fn me<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
 
 pub async fn users<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
     let p = principal(&s, &headers).await?;
-    admin(&p)?;
+    ops::require_admin(&p)?;
     let users: Vec<Value> = s
         .auth
         .users()
@@ -192,7 +181,7 @@ struct AddUserBody {
 
 pub async fn add_user<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let p = principal(&s, &headers).await?;
-    admin(&p)?;
+    ops::require_admin(&p)?;
     let b: AddUserBody = parse(&body)?;
     let u = s
         .auth
@@ -288,7 +277,7 @@ pub async fn list_requests<K: Cloud>(
     headers: HeaderMap,
     Query(q): Query<ListQuery>,
 ) -> ApiResult {
-    let _p = principal(&s, &headers).await?;
+    let p = principal(&s, &headers).await?;
     let filter = RequestFilter {
         statuses: q
             .status
@@ -301,7 +290,7 @@ pub async fn list_requests<K: Cloud>(
         limit: Some(q.limit.unwrap_or(100).min(1000)),
         ..RequestFilter::default()
     };
-    let list = ops::requests(&s, &filter).await?;
+    let list = ops::readable_requests(&s, &p, &filter).await?;
     let list: Vec<Value> = list.iter().map(request_json).collect();
     Ok(Json(json!({"requests": list})).into_response())
 }
@@ -351,9 +340,9 @@ pub async fn get_request<K: Cloud>(
     headers: HeaderMap,
     Path(rid): Path<String>,
 ) -> ApiResult {
-    let _p = principal(&s, &headers).await?;
+    let p = principal(&s, &headers).await?;
     let rid = id("request id", &rid, RequestId::new)?;
-    let v = s.access.broker().get(&rid).await?;
+    let v = ops::readable_request(&s, &p, &rid).await?;
     Ok(Json(request_json(&v)).into_response())
 }
 
@@ -556,7 +545,7 @@ struct RevokeAllBody {
 
 pub async fn revoke_all<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
     let p = principal(&s, &headers).await?;
-    admin(&p)?;
+    ops::require_admin(&p)?;
     let b: RevokeAllBody = parse(&body)?;
     let role = id("role ARN", &b.role_arn, RoleArn::new)?;
     let r = s.access.revoke_all(&role, p.username, &b.reason).await?;
@@ -604,7 +593,8 @@ pub async fn audit<K: Cloud>(
     headers: HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult {
-    let _p = principal(&s, &headers).await?;
+    let p = principal(&s, &headers).await?;
+    ops::require_admin(&p)?;
     let rows = s
         .access
         .broker()
@@ -623,7 +613,8 @@ pub async fn audit<K: Cloud>(
 }
 
 pub async fn audit_verify<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
-    let _p = principal(&s, &headers).await?;
+    let p = principal(&s, &headers).await?;
+    ops::require_admin(&p)?;
     Ok(match ops::verify_audit(&s).await? {
         ops::AuditVerification::Verified { records, head } => {
             Json(json!({"ok": true, "records": records, "head": head}))
@@ -640,7 +631,8 @@ pub async fn audit_export<K: Cloud>(
     headers: HeaderMap,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult {
-    let _p = principal(&s, &headers).await?;
+    let p = principal(&s, &headers).await?;
+    ops::require_admin(&p)?;
     let store = s.access.broker().store();
     let mut verifier = ChainVerifier::new();
     let mut out = String::new();

@@ -12,6 +12,7 @@ use breakglass_core::model::{
 };
 use breakglass_core::ports::{Store, StoreError, Versioned};
 use breakglass_core::request::{AccessRequest, NewRequest};
+use breakglass_core::rules::{Action, Rules};
 use breakglass_core::session::RequestFilter;
 use time::Duration;
 
@@ -122,6 +123,56 @@ pub async fn grant_request<K: Cloud>(s: &AppState<K>, gid: &str) -> Result<Reque
         Ok(None) => Err(AppError::not_found(format!("no grant `{gid}`"))),
         Err(e) => Err(unavailable(e)),
     }
+}
+
+/// Refuses anyone but an administrator.
+pub fn require_admin(p: &Principal) -> Result<(), AppError> {
+    if p.admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(format!(
+            "`{}` is not an administrator",
+            p.username
+        )))
+    }
+}
+
+/// Whether `p` may see request `r`: an administrator, its requester, whoever acted on it,
+/// and whoever the rules let approve, revoke or review it. Others are told it does not
+/// exist, so request ids do not leak who asked for what.
+pub fn may_read(rules: &Rules, p: &Principal, r: &AccessRequest) -> bool {
+    p.admin
+        || r.spec.requester == p.username
+        || r.approvals.iter().any(|a| a.approver == p.username)
+        || [Action::Approve, Action::Revoke, Action::Review]
+            .into_iter()
+            .any(|a| r.decision_for(rules, &p.username, a).allowed)
+}
+
+/// Request `rid` if `p` may see it ([`may_read`]); otherwise not found.
+pub async fn readable_request<K: Cloud>(
+    s: &AppState<K>,
+    p: &Principal,
+    rid: &RequestId,
+) -> Result<Versioned<AccessRequest>, AppError> {
+    let v = s.access.broker().get(rid).await?;
+    if may_read(&s.access.broker().rules(), p, &v.value) {
+        Ok(v)
+    } else {
+        Err(AppError::not_found(format!("no request `{rid}`")))
+    }
+}
+
+/// The requests matching `filter` that `p` may see, newest first.
+pub async fn readable_requests<K: Cloud>(
+    s: &AppState<K>,
+    p: &Principal,
+    filter: &RequestFilter,
+) -> Result<Vec<Versioned<AccessRequest>>, AppError> {
+    let rules = s.access.broker().rules();
+    let mut list = requests(s, filter).await?;
+    list.retain(|r| may_read(&rules, p, &r.value));
+    Ok(list)
 }
 
 /// Requests matching `filter`, newest first.

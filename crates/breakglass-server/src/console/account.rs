@@ -234,14 +234,7 @@ pub async fn enroll_totp<K: Cloud + 'static>(
 }
 
 fn admin_only(session: &Session, v: &Viewer) -> Result<(), Failure> {
-    if session.principal.admin {
-        Ok(())
-    } else {
-        Err(Failure::new(
-            v,
-            AppError::forbidden(format!("`{}` is not an administrator", v.username)),
-        ))
-    }
+    ops::require_admin(&session.principal).or_page(v)
 }
 
 async fn users_page<K: Cloud>(

@@ -39,10 +39,10 @@ fn nav(viewer: Option<&Viewer>) -> Markup {
                     li { a href="/console/approvals" { "Approvals" } }
                     li { a href="/console/sessions" { "Sessions" } }
                     li { a.danger href="/console/break-glass" { "Break-glass" } }
-                    li { a href="/console/audit" { "Audit" } }
                     li { a href="/console/reviews" { "Reviews" } }
                     li { a href="/console/account" { "Account" } }
                     @if v.admin {
+                        li { a href="/console/audit" { "Audit" } }
                         li { a href="/console/admin/users" { "Users" } }
                         li { a href="/console/deliveries" { "Deliveries" } }
                     }

@@ -59,6 +59,7 @@ pub async fn audit<K: Cloud + 'static>(
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
+    ops::require_admin(&session.principal).or_page(&v)?;
     let store = s.access.broker().store();
     let verification = ops::verify_audit(&s).await.or_page(&v)?;
     let head = store
@@ -215,12 +216,7 @@ pub async fn deliveries<K: Cloud + 'static>(
     session: Session,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
-    if !session.principal.admin {
-        return Err(Failure::new(
-            &v,
-            AppError::forbidden(format!("`{}` is not an administrator", v.username)),
-        ));
-    }
+    ops::require_admin(&session.principal).or_page(&v)?;
     let list = s
         .access
         .broker()

@@ -100,7 +100,9 @@ async fn request_page<K: Cloud>(
     let v = session.viewer();
     let me = &session.principal.username;
     let rid = id("request id", rid, RequestId::new).or_page(&v)?;
-    let current = s.access.broker().get(&rid).await.or_page(&v)?;
+    let current = ops::readable_request(s, &session.principal, &rid)
+        .await
+        .or_page(&v)?;
     let r = &current.value;
     let rules = s.access.broker().rules();
     let catalog = rules.catalog();

@@ -279,6 +279,21 @@ async fn request_approve_activate_credentials_revoke() {
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["requests"].as_array().unwrap().len(), 1);
+    // Erin neither asked nor may approve it: the request does not exist for her.
+    let (erin, _) = api.user("erin", false).await;
+    let (s, v) = api
+        .call("GET", "/api/v1/requests?status=pending", Some(&erin), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["requests"].as_array().unwrap().len(), 0, "{v}");
+    let (s, v) = api
+        .call("GET", &format!("/api/v1/requests/{id}"), Some(&erin), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let (s, _) = api
+        .call("GET", &format!("/api/v1/requests/{id}"), Some(&bob), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
 
     let code = api.code(&bob_seed);
     let (s, v) = api
@@ -355,8 +370,14 @@ async fn request_approve_activate_credentials_revoke() {
         .await;
     assert_eq!(s, StatusCode::CONFLICT, "{v}");
 
+    // The audit log is for administrators.
     let (s, v) = api
         .call("GET", "/api/v1/audit/verify", Some(&bob), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (root, _) = api.user("root", true).await;
+    let (s, v) = api
+        .call("GET", "/api/v1/audit/verify", Some(&root), None)
         .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["ok"], true, "{v}");

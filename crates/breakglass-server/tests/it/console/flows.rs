@@ -216,6 +216,11 @@ async fn the_audit_page_says_whether_the_chain_verifies() {
     let mut b = Browser::new(&s.base);
     let csrf = b.sign_in("carol", &s.code(&carol)).await;
     submit(&mut b, &csrf, "audit check").await;
+    // The audit log is for administrators.
+    assert_eq!(b.get("/console/audit").await.status, StatusCode::FORBIDDEN);
+    let root = s.user("root", true).await;
+    let mut b = Browser::new(&s.base);
+    b.sign_in("root", &s.code(&root)).await;
     let page = b.get("/console/audit").await;
     assert_eq!(page.status, StatusCode::OK);
     let status = page.text_of("audit-verification").unwrap();

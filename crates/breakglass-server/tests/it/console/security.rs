@@ -400,3 +400,25 @@ async fn a_new_token_is_shown_once() {
     let ci = tokens.iter().find(|t| t.name == "ci").unwrap();
     assert_eq!(ci.expires_at - ci.created_at, Duration::hours(720));
 }
+
+#[tokio::test]
+async fn a_request_is_seen_only_by_those_it_concerns() {
+    let s = server(ConsoleSettings::default()).await;
+    let carol = s.user("carol", false).await;
+    let erin = s.user("erin", false).await;
+    let bob = s.user("bob", false).await;
+    let mut asker = Browser::new(&s.base);
+    let csrf = asker.sign_in("carol", &s.code(&carol)).await;
+    let id = submit(&mut asker, &csrf, "only for those it concerns").await;
+    let page = format!("/console/requests/{id}");
+    assert_eq!(asker.get(&page).await.status, StatusCode::OK);
+    // Bob may approve it; Erin (a responder, not a lead) may not, and does not see it.
+    let mut approver = Browser::new(&s.base);
+    approver.sign_in("bob", &s.code(&bob)).await;
+    assert_eq!(approver.get(&page).await.status, StatusCode::OK);
+    let mut other = Browser::new(&s.base);
+    other.sign_in("erin", &s.code(&erin)).await;
+    let r = other.get(&page).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert!(!r.body.contains("only for those it concerns"));
+}
