@@ -149,7 +149,7 @@ pub struct BrokerConfig {
     /// The store URL (`sqlite://...` or `postgres://...`).
     pub store_url: String,
     /// The role the broker assumes in the other accounts to write revocation policies
-    /// (under [`REVOKER_PATH`](crate::templates::revoker::REVOKER_PATH)).
+    /// (under [`REVOKER_PATH`]).
     pub revoker_role: RoleName,
 }
 
