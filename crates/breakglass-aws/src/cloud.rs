@@ -8,10 +8,12 @@
 //!
 //! Roles are addressed by ARN, and IAM is called in the role's own account: the broker's
 //! account with the broker's own credentials, any other account by assuming the role
-//! [`AccountRoles`] names there (by default the config's deploy role, as `breakglass apply`
-//! reaches accounts). One IAM client per account is kept; its credentials are refreshed by
-//! the SDK's `AssumeRoleProvider` as they expire. `AssumeRole` for a grant needs no such
-//! hop: the role trusts the broker's principal directly.
+//! [`AccountRoles`] names there: for the broker, the revoker role `breakglass apply` creates
+//! in every member account ([`AccountRoles::revoker`]), which trusts only the broker and may
+//! only read the brokered roles and write their inline policies. One IAM client per account
+//! is kept; its credentials are refreshed by the SDK's `AssumeRoleProvider` as they expire.
+//! `AssumeRole` for a grant needs no such hop: the role trusts the broker's principal
+//! directly.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,6 +26,7 @@ use aws_sdk_sts::types::Tag;
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
 use breakglass_core::config::Config;
 use breakglass_core::model::{AccountId, RoleArn};
+use breakglass_core::templates::revoker::REVOKER_PATH;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::OnceCell;
 
@@ -86,12 +89,23 @@ impl AccountRoles {
 
     /// The config's deploy role in every account,
     /// `arn:<partition>:iam::<account>:role/<path><deploy role>`, as `breakglass apply`
-    /// reaches accounts.
+    /// reaches accounts. Not for the running broker: the deploy role can create roles with
+    /// any policy, and does not trust the broker.
     pub fn deploy(config: &Config) -> Self {
         let partition = config.partition.clone();
         let path = config.path.clone();
         let role = config.deploy.role.clone();
         Self::new(move |account| RoleArn::from_parts(&partition, account, &path, &role).ok())
+    }
+
+    /// The broker's revoker role in every account,
+    /// `arn:<partition>:iam::<account>:role/breakglass/<broker.revoker_role>`: trusted by the
+    /// broker's principal only, allowed only to read the brokered roles and write their
+    /// inline policies. `breakglass apply` creates it in every member account.
+    pub fn revoker(config: &Config) -> Self {
+        let partition = config.partition.clone();
+        let role = config.broker.revoker_role.clone();
+        Self::new(move |account| RoleArn::from_parts(&partition, account, REVOKER_PATH, &role).ok())
     }
 
     /// No other account: only roles in the broker's own account can be managed.
@@ -124,7 +138,7 @@ impl AccountIam {
         match &self.through {
             None => format!("role `{role}`"),
             Some(through) => format!(
-                "role `{role}` (in account {}, through `{through}`, which must allow {IAM_PERMISSIONS})",
+                "role `{role}` (in account {}, through `{through}`, which must allow {IAM_PERMISSIONS} on it: run `breakglass apply` if the role is new to the config)",
                 role.account()
             ),
         }
@@ -162,7 +176,8 @@ pub struct AwsCloud {
 impl AwsCloud {
     /// The adapter over `config` (the broker's own credentials), retrying throttling and
     /// 5xx answers up to 5 attempts with exponential backoff. Roles in other accounts are
-    /// managed through the role `account_roles` names in each (see [`AccountRoles::deploy`]).
+    /// managed through the role `account_roles` names in each (see
+    /// [`AccountRoles::revoker`]).
     pub fn new(
         config: &SdkConfig,
         federation: FederationOptions,
@@ -243,7 +258,7 @@ impl AwsCloud {
                         "cannot reach account {account}: `{through}` yields credentials of account {got}"
                     )),
                     other => CloudError::AccessDenied(format!(
-                        "cannot reach account {account} to manage role `{role}`: assuming `{through}` failed ({other}); the broker's principal needs sts:AssumeRole on `{through}` (its trust policy must allow the broker), and that role needs {IAM_PERMISSIONS} on the account's roles"
+                        "cannot reach account {account} to manage role `{role}`: assuming `{through}` failed ({other}); run `breakglass apply` to create that role (its trust policy allows the config's `broker.principal`), or make it trust the broker's principal, and give it {IAM_PERMISSIONS} on the account's brokered roles"
                     )),
                 })?;
                 let conf = aws_sdk_iam::config::Builder::from(&config)
@@ -638,6 +653,23 @@ mod tests {
         check(
             &|r| r.session_policy = Some("x".repeat(2_049)),
             "over STS's limit of 2048 characters",
+        );
+    }
+
+    #[test]
+    fn the_broker_reaches_other_accounts_through_the_revoker_role() {
+        let config = Config::load(
+            include_str!("../../../examples/breakglass.toml"),
+            "examples/breakglass.toml",
+        )
+        .unwrap();
+        let account = AccountId::new("222222222222").unwrap();
+        assert_eq!(
+            AccountRoles::revoker(&config)
+                .role(&account)
+                .unwrap()
+                .as_str(),
+            "arn:aws:iam::222222222222:role/breakglass/BreakglassRevoker"
         );
     }
 

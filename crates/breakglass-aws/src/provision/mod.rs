@@ -1,7 +1,8 @@
 //! `breakglass apply`: converge accounts to the desired state through the SDK.
 //!
 //! For each account: reach it (directly when it is the caller's, otherwise by assuming the
-//! deploy role), read what it holds into breakglass-core's resource vocabulary, let
+//! deploy role; the running broker never does, see [`crate::cloud::AccountRoles`]), read
+//! what it holds into breakglass-core's resource vocabulary, let
 //! `config::diff` decide the changes, and carry them out. Reading and deciding are separate
 //! from changing, so `--dry-run` is the same code minus the last step, and a second run
 //! finds nothing to do.
@@ -21,6 +22,7 @@ use aws_config::{Region, SdkConfig};
 use breakglass_core::config::Config;
 use breakglass_core::config::diff::{AccountDiff, Change, Observed, diff};
 use breakglass_core::config::resources::{AccountState, DesiredState, Resource};
+use breakglass_core::templates::revoker::REVOKER_PATH;
 
 pub use error::ProvisionError;
 
@@ -219,7 +221,7 @@ async fn observe(
     config: &Config,
     state: &AccountState,
 ) -> Result<Vec<Observed>, ProvisionError> {
-    let mut observed = roles::observe_roles(c, state, &config.path).await?;
+    let mut observed = roles::observe_roles(c, state, &[&config.path, REVOKER_PATH]).await?;
     if state.security {
         observed.extend(users::observe_users(c, state, &config.path).await?);
         observed.extend(secrets::observe(c, state).await?);

@@ -13,11 +13,12 @@ use super::{Clients, ProvisionError, is_owned, policy_document, tag_changes};
 
 use super::{iam_tag_map as tag_map, iam_tags as tags};
 
-/// Roles: every desired role that exists, and every owned role under the path.
+/// Roles: every desired role that exists, and every owned role under the paths (the
+/// incident-response path and the revoker role's).
 pub(super) async fn observe_roles(
     c: &Clients,
     state: &AccountState,
-    path: &str,
+    paths: &[&str],
 ) -> Result<Vec<Observed>, ProvisionError> {
     let mut names: BTreeSet<String> = state
         .resources
@@ -27,17 +28,19 @@ pub(super) async fn observe_roles(
             _ => None,
         })
         .collect();
-    let listed: Vec<_> = c
-        .iam
-        .list_roles()
-        .path_prefix(path)
-        .into_paginator()
-        .items()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .ctx(&c.account, "iam:ListRoles", path)?;
-    names.extend(listed.iter().map(|r| r.role_name().to_owned()));
+    for path in paths {
+        let listed: Vec<_> = c
+            .iam
+            .list_roles()
+            .path_prefix(*path)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .ctx(&c.account, "iam:ListRoles", path)?;
+        names.extend(listed.iter().map(|r| r.role_name().to_owned()));
+    }
     let mut out = Vec::new();
     for name in names {
         if let Some(observed) = read_role(c, &name).await? {

@@ -265,10 +265,11 @@ async fn the_console_url_comes_from_the_federation_endpoint() {
     assert!(err.to_string().contains("900-43200"), "{err}");
 }
 
-/// The role the tests assume to manage another account's roles, as the deploy role.
-fn deploy_role(account: &AccountId) -> Option<RoleArn> {
+/// The role the tests assume to manage another account's roles, as the broker assumes its
+/// revoker role.
+fn revoker_role(account: &AccountId) -> Option<RoleArn> {
     RoleArn::new(format!(
-        "arn:aws:iam::{account}:role/incident-response/SecurityDeploy"
+        "arn:aws:iam::{account}:role/breakglass/BreakglassRevoker"
     ))
     .ok()
 }
@@ -287,7 +288,7 @@ async fn roles_of_another_account_are_read_and_written_in_that_account() {
     let cloud = AwsCloud::new(
         &config,
         FederationOptions::default(),
-        AccountRoles::new(deploy_role),
+        AccountRoles::new(revoker_role),
     );
 
     // GetRole happens in the role's account: its id, and its maximum session duration.
@@ -403,7 +404,7 @@ async fn an_account_that_cannot_be_reached_is_named() {
         &config,
         FederationOptions::default(),
         AccountRoles::new(|_| {
-            RoleArn::new("arn:aws:iam::333333333333:role/incident-response/SecurityDeploy").ok()
+            RoleArn::new("arn:aws:iam::333333333333:role/breakglass/BreakglassRevoker").ok()
         }),
     );
     let err = cloud
@@ -413,7 +414,7 @@ async fn an_account_that_cannot_be_reached_is_named() {
     let msg = err.to_string();
     assert!(msg.contains("cannot reach account 222222222222"), "{msg}");
     assert!(
-        msg.contains("arn:aws:iam::333333333333:role/incident-response/SecurityDeploy"),
+        msg.contains("arn:aws:iam::333333333333:role/breakglass/BreakglassRevoker"),
         "{msg}"
     );
     assert!(msg.contains("credentials of account 333333333333"), "{msg}");

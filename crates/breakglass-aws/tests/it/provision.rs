@@ -338,6 +338,21 @@ async fn apply_creates_everything_and_a_second_apply_changes_nothing() {
         .map(str::to_owned)
         .into()
     );
+    // The broker's revoker role goes to every member account, not to the security account
+    // (where the broker uses its own credentials).
+    let revokers: Vec<(&str, &str)> = state
+        .accounts
+        .iter()
+        .flat_map(|a| {
+            a.resources.iter().filter_map(move |r| match r {
+                Resource::Role(role) if role.path == "/breakglass/" => {
+                    Some((a.name.as_str(), role.name.as_str()))
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    assert_eq!(revokers, [("production", "BreakglassRevoker")]);
     apply_all(&provisioner, &plans).await;
 
     // What was sent for each console password (bodies hold the password: never printed).
@@ -435,6 +450,20 @@ async fn a_changed_config_yields_exactly_the_expected_diff() {
             })
         })
         .collect();
+    // The revoker role no longer names the removed role.
+    let (revoker, summary) = summary.split_first().unwrap();
+    let (from, to) = revoker
+        .strip_prefix(
+            "production ~ role BreakglassRevoker [inline policy `BreakglassRevokeSessions`: ",
+        )
+        .and_then(|change| change.split_once(" -> "))
+        .unwrap_or_else(|| panic!("{revoker}"));
+    assert!(
+        from.contains("role/incident-response/SecurityAnalyst"),
+        "{from}"
+    );
+    assert!(!to.contains("SecurityAnalyst"), "{to}");
+    assert!(to.contains("role/incident-response/SecurityAdmin"), "{to}");
     assert_eq!(
         summary,
         [
@@ -537,4 +566,66 @@ async fn resources_without_the_ownership_mark_are_left_alone() {
             .await
             .is_ok()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renamed_revoker_role_replaces_the_old_one() {
+    let Some(moto) = Moto::start() else { return };
+    let base = sdk_config(&moto).await;
+    let original = example_text();
+    let (config, state) = desired(&original);
+    create_log_groups(&base, &state).await;
+    let provisioner = Provisioner::connect(base.clone()).await.unwrap();
+    apply_all(
+        &provisioner,
+        &provisioner.plan(&config, &state).await.unwrap(),
+    )
+    .await;
+
+    let renamed = original.replace(
+        "revoker_role = \"BreakglassRevoker\"",
+        "revoker_role = \"SessionRevoker\"",
+    );
+    assert_ne!(renamed, original);
+    let (config2, state2) = desired(&renamed);
+    let plans = provisioner.plan(&config2, &state2).await.unwrap();
+    let summary: Vec<String> = plans
+        .iter()
+        .flat_map(|p| {
+            p.diff.changes.iter().map(move |c| match c {
+                Change::Create(r) => format!("{} + {}", p.diff.name, r.key()),
+                Change::Delete(r) => format!("{} - {}", p.diff.name, r.key()),
+                other => format!("{} ? {}", p.diff.name, other.key()),
+            })
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "production + role SessionRevoker",
+            "production - role BreakglassRevoker"
+        ]
+    );
+    apply_all(&provisioner, &plans).await;
+    let iam = aws_sdk_iam::Client::new(&in_account(&base, "222222222222", "us-east-1").await);
+    let role = iam
+        .get_role()
+        .role_name("SessionRevoker")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(role.role().unwrap().path(), "/breakglass/");
+    assert!(
+        iam.get_role()
+            .role_name("BreakglassRevoker")
+            .send()
+            .await
+            .unwrap_err()
+            .as_service_error()
+            .unwrap()
+            .is_no_such_entity_exception()
+    );
+    for plan in provisioner.plan(&config2, &state2).await.unwrap() {
+        assert!(plan.diff.changes.is_empty(), "{}", plan.diff);
+    }
 }

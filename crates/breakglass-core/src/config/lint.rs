@@ -19,6 +19,7 @@ use super::{Config, SessionPolicySource, format_duration};
 use crate::model::Username;
 use crate::templates::TemplateContext;
 use crate::templates::exceptions::exception;
+use crate::templates::revoker::REVOKER_POLICY;
 use crate::templates::roles::role_template;
 use crate::templates::trust::Trust;
 
@@ -190,6 +191,34 @@ fn documents(config: &Config) -> Vec<Document> {
                 ty: PolicyType::Identity,
             });
         }
+    }
+    // The revoker role differs between accounts only by account id: its first copy stands
+    // for all.
+    let revoker = config.accounts.iter().find_map(|a| {
+        if a.id == config.security_account {
+            return None;
+        }
+        config.revoker_policies(a.id.as_str(), &config.revocable_roles(&a.id))
+    });
+    if let Some((trust, permissions)) = revoker {
+        let path = FieldPath::root().key("broker").key("revoker_role");
+        out.push(Document {
+            path: path.clone(),
+            label: format!("revoker role `{}` trust policy", config.broker.revoker_role),
+            builtin: Some(("trust".to_owned(), String::new())),
+            doc: trust,
+            ty: PolicyType::Trust,
+        });
+        out.push(Document {
+            path,
+            label: format!(
+                "revoker role `{}` inline policy `{REVOKER_POLICY}`",
+                config.broker.revoker_role
+            ),
+            builtin: Some(("revoker".to_owned(), REVOKER_POLICY.to_owned())),
+            doc: permissions,
+            ty: PolicyType::Identity,
+        });
     }
     for playbook in &config.playbooks {
         let builtin = match &playbook.session_policy_source {

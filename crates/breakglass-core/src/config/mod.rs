@@ -29,6 +29,7 @@ use crate::model::{
     Account, AccountId, Approval, Catalog, DeployedRole, GroupName, Playbook, PlaybookId,
     Responder, RoleArn, RoleName, Username,
 };
+use crate::templates::revoker::{self, REVOKER_PATH};
 use crate::templates::session::{
     ScopedSessionPolicy, SessionParams, SessionPolicy, SessionTemplate,
 };
@@ -147,6 +148,9 @@ pub struct BrokerConfig {
     pub principal: String,
     /// The store URL (`sqlite://...` or `postgres://...`).
     pub store_url: String,
+    /// The role the broker assumes in the other accounts to write revocation policies
+    /// (under [`REVOKER_PATH`]).
+    pub revoker_role: RoleName,
 }
 
 /// How `apply` reaches the accounts.
@@ -316,6 +320,49 @@ impl Config {
     /// The ARN of role `name` in `account`.
     pub fn role_arn(&self, name: &RoleName, account: &AccountId) -> Option<RoleArn> {
         RoleArn::from_parts(&self.partition, account, &self.path, name).ok()
+    }
+
+    /// The ARN of the revoker role in `account` (see [`crate::templates::revoker`]).
+    pub fn revoker_role_arn(&self, account: &AccountId) -> Option<RoleArn> {
+        RoleArn::from_parts(
+            &self.partition,
+            account,
+            REVOKER_PATH,
+            &self.broker.revoker_role,
+        )
+        .ok()
+    }
+
+    /// The roles of `account` the revoker role may manage: every role the config deploys
+    /// there that the broker or the break-glass users assume (the sessions a revocation
+    /// cuts), never the deploy role.
+    pub fn revocable_roles(&self, account: &AccountId) -> Vec<&RoleConfig> {
+        self.roles
+            .iter()
+            .filter(|r| r.accounts.contains(account) && r.name != self.deploy.role)
+            .filter(|r| {
+                r.trust
+                    .iter()
+                    .any(|t| matches!(t, Trust::Broker | Trust::BreakGlassUsers))
+            })
+            .collect()
+    }
+
+    /// The revoker role's trust policy and inline policy over `roles` in `account` (an
+    /// account id, or a placeholder such as `${AWS::AccountId}`); `None` without roles.
+    pub fn revoker_policies(&self, account: &str, roles: &[&RoleConfig]) -> Option<(Value, Value)> {
+        let arns: Vec<String> = roles
+            .iter()
+            .map(|r| {
+                format!(
+                    "arn:{}:iam::{account}:role{}{}",
+                    self.partition, self.path, r.name
+                )
+            })
+            .collect();
+        let permissions = revoker::permissions_policy(&arns)?;
+        let trust = revoker::trust_policy(&self.partition, &self.broker.principal);
+        Some((trust, permissions))
     }
 
     /// The ARN of a break-glass user (in the security account).

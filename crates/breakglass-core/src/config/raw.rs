@@ -136,12 +136,20 @@ pub struct RawAccount {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawBroker {
-    /// The IAM role (or user) ARN the broker runs as. Role trust policies allow it to assume
-    /// roles with `sts:SetSourceIdentity` and `sts:TagSession`, and require a SourceIdentity.
+    /// The IAM role (or user) ARN the broker runs as, in the security account. Role trust
+    /// policies allow it to assume roles with `sts:SetSourceIdentity` and `sts:TagSession`,
+    /// and require a SourceIdentity; the revoker role trusts it alone.
     pub principal: String,
     /// Where the broker keeps its state: `sqlite://PATH` or `postgres://...`.
     #[serde(default = "default_store_url")]
     pub store_url: String,
+    /// The role the broker assumes in every other account to read the roles it brokers
+    /// there and write their revocation policies (`BreakglassRevocations`,
+    /// `AWSRevokeOlderSessions`). `breakglass apply` creates it under the `/breakglass/` path
+    /// in every account except the security account (where the broker uses its own
+    /// credentials), trusting only `principal`. Defaults to `BreakglassRevoker`.
+    #[serde(default)]
+    pub revoker_role: Option<String>,
 }
 
 fn default_store_url() -> String {

@@ -11,10 +11,13 @@ use std::fmt;
 
 use serde_json::Value;
 
-use super::Config;
+use super::{Config, RoleConfig};
 use crate::model::AccountId;
 use crate::templates::monitoring::{
     ALARM_EVALUATION_PERIODS, RULE_STATE, RulePatternInputs, event_rules, topic_policy,
+};
+use crate::templates::revoker::{
+    REVOKER_DESCRIPTION, REVOKER_MAX_SESSION_SECONDS, REVOKER_PATH, REVOKER_POLICY,
 };
 use crate::templates::{RESOURCE_PREFIX, SECRET_PREFIX};
 
@@ -321,9 +324,27 @@ fn tag_value(text: &str) -> String {
         .collect()
 }
 
+/// The revoker role of an account (an id, or a placeholder such as `${AWS::AccountId}`)
+/// holding `roles`; `None` when there is none to revoke sessions of.
+pub(crate) fn revoker_role(config: &Config, account: &str, roles: &[&RoleConfig]) -> Option<Role> {
+    let (trust, permissions) = config.revoker_policies(account, roles)?;
+    Some(Role {
+        name: config.broker.revoker_role.to_string(),
+        path: REVOKER_PATH.to_owned(),
+        description: REVOKER_DESCRIPTION.to_owned(),
+        trust_policy: trust,
+        max_session_duration: REVOKER_MAX_SESSION_SECONDS,
+        permissions_boundary: None,
+        managed_policies: BTreeSet::new(),
+        inline_policies: [(REVOKER_POLICY.to_owned(), permissions)].into(),
+        tags: owned_tags([("breakglass:purpose".to_owned(), "revocation".to_owned())]),
+    })
+}
+
 impl DesiredState {
     /// The desired state of every account for `config`: its roles, the break-glass users (in
-    /// the security account), one metric filter and alarm per rule of the scanner's pack in
+    /// the security account), the revoker role (in every other account holding a role the
+    /// broker may revoke sessions of), one metric filter and alarm per rule of the scanner's pack in
     /// each account's home region, and the alert topic and EventBridge rules in every region.
     pub fn build(config: &Config) -> Self {
         let accounts = config
@@ -366,6 +387,14 @@ impl DesiredState {
                 let home = account.home_region().to_owned();
                 if security {
                     Self::users(config, &home, &mut resources);
+                } else if let Some(revoker) = revoker_role(
+                    config,
+                    account.id.as_str(),
+                    &config.revocable_roles(&account.id),
+                ) {
+                    // The broker runs in the security account and uses its own credentials
+                    // there; everywhere else it writes revocations through this role.
+                    resources.push(Resource::Role(revoker));
                 }
                 let topic_arn = |region: &str| {
                     format!(

@@ -34,6 +34,12 @@ pub const LINT_EXCEPTIONS: &[LintException] = &[
     },
     LintException {
         template: "trust",
+        policy: super::revoker::REVOKER_TRUST_SID,
+        code: "trust-without-mfa",
+        reason: "the broker is a role and cannot present MFA; only its principal may assume the revoker role, which can do nothing but read the brokered roles and write their inline policies",
+    },
+    LintException {
+        template: "trust",
         policy: "Deployers",
         code: "trust-without-mfa",
         reason: "the deploy principals are normally a pipeline's role, which cannot present MFA; a person among them should be reached through a role that requires MFA itself",

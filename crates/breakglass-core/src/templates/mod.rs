@@ -1,5 +1,5 @@
-//! The built-in templates: roles, session policies, trust policies, break-glass user policies
-//! and monitoring patterns.
+//! The built-in templates: roles, session policies, trust policies, break-glass user policies,
+//! the broker's revoker role and monitoring patterns.
 //!
 //! They come from the SEC10-BP05 seed documents (the action lists are the seeds', verbatim)
 //! with the seeds' mistakes fixed where the fix is a matter of fact (trust policies name
@@ -8,6 +8,7 @@
 
 pub mod exceptions;
 pub mod monitoring;
+pub mod revoker;
 pub mod roles;
 pub mod session;
 pub mod trust;

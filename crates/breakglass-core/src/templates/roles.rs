@@ -10,6 +10,7 @@
 use serde_json::{Value, json};
 use time::Duration;
 
+use super::revoker::REVOKER_PATH;
 use super::trust::Trust;
 use super::{RESOURCE_PREFIX, SECRET_PREFIX, TemplateContext};
 
@@ -115,10 +116,10 @@ fn security_analyst(ctx: &TemplateContext) -> RoleTemplate {
 }
 
 /// Deploys breakglass's own resources: the role `breakglass apply` assumes in each account.
-/// It can only touch IAM principals under the incident-response path, secrets under the
-/// breakglass prefix and monitoring resources named `breakglass-*`, but within that it can
-/// create roles with any policy, so it is as sensitive as the break-glass role itself: only
-/// `deploy.principals` may assume it.
+/// It can only touch IAM principals under the incident-response path (and the broker's
+/// revoker role under its own path), secrets under the breakglass prefix and monitoring
+/// resources named `breakglass-*`, but within that it can create roles with any policy, so
+/// it is as sensitive as the break-glass role itself: only `deploy.principals` may assume it.
 fn security_deploy(ctx: &TemplateContext) -> RoleTemplate {
     let p = &ctx.partition;
     let path = &ctx.path;
@@ -143,7 +144,10 @@ fn security_deploy(ctx: &TemplateContext) -> RoleTemplate {
                         "iam:ListAttachedRolePolicies", "iam:PutRolePermissionsBoundary",
                         "iam:DeleteRolePermissionsBoundary"
                     ],
-                    "Resource": format!("arn:{p}:iam::*:role{path}*")
+                    "Resource": [
+                        format!("arn:{p}:iam::*:role{path}*"),
+                        format!("arn:{p}:iam::*:role{REVOKER_PATH}*")
+                    ]
                 },
                 {
                     "Sid": "BreakGlassUsers",
@@ -294,9 +298,10 @@ fn security_admin(ctx: &TemplateContext) -> RoleTemplate {
 }
 
 /// Guardrails every break-glass admin role carries: no closing or leaving the account, no
-/// switching off CloudTrail, and no touching the incident-response roles, the break-glass
-/// users or the monitoring that watches this very session. Without them an administrator
-/// session could delete its own alarms or its own guardrail policy.
+/// switching off CloudTrail, and no touching the incident-response roles, the broker's
+/// revoker role (through which revocation cuts this very session off), the break-glass users
+/// or the monitoring that watches this very session. Without them an administrator session
+/// could delete its own alarms or its own guardrail policy.
 fn break_glass_guardrails(ctx: &TemplateContext) -> Value {
     let p = &ctx.partition;
     let path = &ctx.path;
@@ -327,6 +332,7 @@ fn break_glass_guardrails(ctx: &TemplateContext) -> Value {
             ],
             "Resource": [
                 format!("arn:{p}:iam::*:role{path}*"),
+                format!("arn:{p}:iam::*:role{REVOKER_PATH}*"),
                 format!("arn:{p}:iam::*:user{path}*")
             ]
         },

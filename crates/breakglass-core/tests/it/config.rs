@@ -143,3 +143,78 @@ fn the_schema_describes_every_field() {
     );
     assert_eq!(schema["additionalProperties"], serde_json::json!(false));
 }
+
+/// The revoker roles of a desired state, as (account name, role name, the role ARNs its
+/// policy names).
+fn revokers(config: &Config) -> Vec<(String, String, Vec<String>)> {
+    use breakglass_core::config::resources::{DesiredState, Resource};
+    let state = DesiredState::build(config);
+    state
+        .accounts
+        .iter()
+        .flat_map(|a| {
+            a.resources.iter().filter_map(move |r| match r {
+                Resource::Role(role) if role.path == "/breakglass/" => {
+                    let doc = role.inline_policies.values().next().unwrap();
+                    let names = doc["Statement"][1]["Resource"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.as_str().unwrap().to_owned())
+                        .collect();
+                    Some((a.name.clone(), role.name.clone(), names))
+                }
+                _ => None,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_revoker_role_is_in_member_accounts_and_names_the_brokered_roles_only() {
+    let config = example();
+    assert_eq!(
+        config
+            .revoker_role_arn(&"222222222222".parse().unwrap())
+            .unwrap()
+            .as_str(),
+        "arn:aws:iam::222222222222:role/breakglass/BreakglassRevoker"
+    );
+    // Not in the security account (the broker's own), and never naming SecurityDeploy,
+    // which production holds too.
+    assert_eq!(
+        revokers(&config),
+        [(
+            "production".to_owned(),
+            "BreakglassRevoker".to_owned(),
+            [
+                "arn:aws:iam::222222222222:role/incident-response/SecurityAdmin",
+                "arn:aws:iam::222222222222:role/incident-response/SecurityAnalyst",
+                "arn:aws:iam::222222222222:role/incident-response/SecurityBreakGlass",
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        )]
+    );
+}
+
+#[test]
+fn an_account_with_no_role_to_revoke_gets_no_revoker_role() {
+    // Every brokered role restricted to the security account: production keeps only the
+    // deploy role, so it needs no revoker.
+    let text = example_text()
+        .replace(
+            "[roles.SecurityAnalyst]\ntemplate = \"SecurityAnalyst\"\n",
+            "[roles.SecurityAnalyst]\ntemplate = \"SecurityAnalyst\"\naccounts = [\"security\"]\n",
+        )
+        .replace(
+            "[roles.SecurityAdmin]\ntemplate = \"SecurityAdmin\"\n",
+            "[roles.SecurityAdmin]\ntemplate = \"SecurityAdmin\"\naccounts = [\"security\"]\n",
+        )
+        .replace(
+            "[roles.SecurityBreakGlass]\ntemplate = \"SecurityBreakGlass\"\n",
+            "[roles.SecurityBreakGlass]\ntemplate = \"SecurityBreakGlass\"\naccounts = [\"security\"]\n",
+        );
+    let config = Config::load(&text, "breakglass.toml").unwrap();
+    assert!(revokers(&config).is_empty());
+}

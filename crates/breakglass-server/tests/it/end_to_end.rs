@@ -3,8 +3,8 @@
 //! `BreakglassRevocations` policy back through the SDK and prove with the policy engine that
 //! it denies the revoked session and not another grant's session on the same role; the
 //! revoked grant's credentials are refused from then on. A grant on a role of another
-//! account has that role's policies written in its own account (reached through the deploy
-//! role), not in the broker's.
+//! account has that role's policies written in its own account, reached through the revoker
+//! role `apply` creates there (never the deploy role), not in the broker's.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -12,11 +12,17 @@ use std::time::Instant;
 use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_iam::types::Tag;
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_aws::{AccountRoles, AwsCloud, FederationOptions};
 use breakglass_core::cloud::IssuedCredentials;
+use breakglass_core::config::Config;
+use breakglass_core::config::resources::{
+    DesiredState, MANAGED_BY_TAG, MANAGED_BY_VALUE, Resource, Role,
+};
 use breakglass_core::model::{AccountId, RoleArn};
 use breakglass_core::revocation::{REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY};
+use breakglass_core::templates::revoker::REVOKER_POLICY;
 use breakglass_iam::{ContextValue, Decision, PolicySet, PolicyType, Request, parse, parse_caller};
 use breakglass_server::Access;
 use breakglass_testkit::moto::Moto;
@@ -239,12 +245,61 @@ fn clock_now(clock: &Arc<breakglass_core::ports::ManualClock>) -> time::OffsetDa
     clock.now()
 }
 
-/// The deploy role of `account`, which the broker assumes to manage the roles there.
-fn deploy_role(account: &AccountId) -> Option<RoleArn> {
-    RoleArn::new(format!(
-        "arn:aws:iam::{account}:role/incident-response/SecurityDeploy"
-    ))
-    .ok()
+/// The example config, whose accounts are the catalog's (`111111111111` holds the broker).
+fn example_config() -> Config {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/breakglass.toml");
+    Config::load(&std::fs::read_to_string(path).unwrap(), "breakglass.toml").unwrap()
+}
+
+/// Creates the revoker role of `account` as `apply` does: its trust and inline policy are
+/// the desired state's.
+async fn create_revoker(config: &Config, deployer: &SdkConfig, account: &str) -> Role {
+    let state = DesiredState::build(config);
+    let revoker = state
+        .account(&AccountId::new(account).unwrap())
+        .unwrap()
+        .resources
+        .iter()
+        .find_map(|r| match r {
+            Resource::Role(role) if role.name == config.broker.revoker_role.as_str() => {
+                Some(role.clone())
+            }
+            _ => None,
+        })
+        .expect("the desired state holds a revoker role in every member account");
+    let iam = aws_sdk_iam::Client::new(deployer);
+    iam.create_role()
+        .role_name(&revoker.name)
+        .path(&revoker.path)
+        .assume_role_policy_document(revoker.trust_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    for (name, doc) in &revoker.inline_policies {
+        iam.put_role_policy()
+            .role_name(&revoker.name)
+            .policy_name(name)
+            .policy_document(doc.to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    revoker
+}
+
+/// The role ARNs of the `AssumeRole` calls the emulator recorded.
+fn assumed_roles(moto: &Moto) -> Vec<String> {
+    moto.recorded_bodies()
+        .unwrap()
+        .iter()
+        .filter(|b| b.contains("Action=AssumeRole"))
+        .filter_map(|b| {
+            b.split('&')
+                .find_map(|kv| kv.strip_prefix("RoleArn="))
+                .map(percent_decode)
+        })
+        .collect()
 }
 
 async fn create_analyst(config: &SdkConfig) -> String {
@@ -254,6 +309,13 @@ async fn create_analyst(config: &SdkConfig) -> String {
         .path("/incident-response/")
         .assume_role_policy_document(ANALYST_TRUST)
         .max_session_duration(14_400)
+        .tags(
+            Tag::builder()
+                .key(MANAGED_BY_TAG)
+                .value(MANAGED_BY_VALUE)
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap()
@@ -279,6 +341,8 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
     assert!(arn.contains(&format!("::{OTHER_ACCOUNT}:")), "{arn}");
     // The broker's own account has a role of the same name, which must stay untouched.
     create_analyst(&config).await;
+    let example = example_config();
+    let revoker = create_revoker(&example, &other, OTHER_ACCOUNT).await;
     let TestStore { store, _dir, .. } = support::sqlite().await;
     let clock = clock();
     let access = Access::new(
@@ -286,9 +350,10 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
         AwsCloud::new(
             &config,
             FederationOptions::default(),
-            AccountRoles::new(deploy_role),
+            AccountRoles::revoker(&example),
         ),
     );
+    moto.start_recording().unwrap();
     let b = access.broker();
 
     let mut new = investigate("alice", 60);
@@ -334,5 +399,72 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
     assert_eq!(
         read_policy(&config, "SecurityAnalyst", REVOKE_OLDER_SESSIONS_POLICY).await,
         None
+    );
+
+    // The other account was reached through the revoker role only, never the deploy role,
+    // and the revoker's own policy (as stored in that account) allows exactly what was done.
+    let revoker_arn = format!("arn:aws:iam::{OTHER_ACCOUNT}:role/breakglass/BreakglassRevoker");
+    let assumed = assumed_roles(&moto);
+    assert!(assumed.contains(&revoker_arn), "{assumed:?}");
+    // Besides the revoker, only the grant's own role (and the broker's own session in the
+    // test set-up) were assumed: never the deploy role.
+    assert!(
+        !assumed.iter().any(|a| a.contains("SecurityDeploy")),
+        "the broker assumed the deploy role: {assumed:?}"
+    );
+    let in_other = format!("::{OTHER_ACCOUNT}:");
+    assert!(
+        assumed
+            .iter()
+            .filter(|a| a.contains(&in_other))
+            .all(|a| a == &revoker_arn || a == role.as_str()),
+        "{assumed:?}"
+    );
+    let stored = read_policy(&other, &revoker.name, REVOKER_POLICY)
+        .await
+        .unwrap();
+    let stored = parse(&stored, PolicyType::Identity).unwrap();
+    let as_revoker = |action: &str, resource: &str| {
+        let caller = parse_caller(
+            &format!(
+                "arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/BreakglassRevoker/breakglass-broker"
+            ),
+            None,
+        )
+        .unwrap();
+        let mut r = Request::new(caller, action, resource);
+        r.insert_context(
+            "aws:ResourceTag/breakglass:managed-by",
+            ContextValue::one("breakglass"),
+        );
+        PolicySet::builder()
+            .identity(&stored)
+            .build()
+            .evaluate(&r)
+            .decision
+    };
+    for action in [
+        "iam:GetRole",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:PutRolePolicy",
+        "iam:DeleteRolePolicy",
+    ] {
+        assert_eq!(
+            as_revoker(action, role.as_str()),
+            Decision::Allow,
+            "{action}"
+        );
+    }
+    assert_eq!(
+        as_revoker("iam:AttachRolePolicy", role.as_str()),
+        Decision::ImplicitDeny
+    );
+    assert_eq!(
+        as_revoker(
+            "iam:PutRolePolicy",
+            &format!("arn:aws:iam::{OTHER_ACCOUNT}:role/incident-response/SecurityDeploy")
+        ),
+        Decision::ImplicitDeny
     );
 }

@@ -157,7 +157,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 endpoint: args.federation_endpoint.clone(),
                 issuer: format!("http://{}", args.listen),
             },
-            AccountRoles::deploy(&config),
+            // Revocations in other accounts go through the narrow revoker role, never the
+            // deploy role.
+            AccountRoles::revoker(&config),
         );
         let holder = format!(
             "serve-{}-{}",

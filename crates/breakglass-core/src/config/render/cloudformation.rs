@@ -11,10 +11,10 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
 
-use super::super::Config;
 use super::super::resources::{
-    AccountState, Alarm, DesiredState, EventRule, MetricFilter, Resource, Role, User,
+    AccountState, Alarm, DesiredState, EventRule, MetricFilter, Resource, Role, User, revoker_role,
 };
+use super::super::{Config, RoleConfig};
 use crate::templates::monitoring::topic_policy;
 
 /// Allocates CloudFormation logical ids (alphanumeric, unique) from resource names.
@@ -102,7 +102,9 @@ fn role(r: &Role) -> Value {
         let policies: Vec<Value> = r
             .inline_policies
             .iter()
-            .map(|(name, doc)| json!({ "PolicyName": name, "PolicyDocument": doc }))
+            .map(|(name, doc)| {
+                json!({ "PolicyName": name, "PolicyDocument": substitute(doc.clone()) })
+            })
             .collect();
         props.insert("Policies".to_owned(), Value::Array(policies));
     }
@@ -328,7 +330,7 @@ pub fn stackset_template(config: &Config, state: &DesiredState) -> Option<Value>
         .filter(|r| targets.iter().all(|t| r.accounts.contains(&t.id)))
         .map(|r| r.name.to_string())
         .collect();
-    let shared = AccountState {
+    let mut shared = AccountState {
         resources: first
             .resources
             .iter()
@@ -341,6 +343,17 @@ pub fn stackset_template(config: &Config, state: &DesiredState) -> Option<Value>
             .collect(),
         ..(*first).clone()
     };
+    // The revoker role names the roles of its own account by ARN: rendered for the roles
+    // every target holds, in whichever account the stack lands.
+    let revocable: Vec<&RoleConfig> = targets
+        .iter()
+        .map(|t| config.revocable_roles(&t.id))
+        .reduce(|a, b| a.into_iter().filter(|r| b.contains(r)).collect())
+        .unwrap_or_default();
+    if let Some(revoker) = revoker_role(config, "${AWS::AccountId}", &revocable) {
+        shared.resources.push(Resource::Role(revoker));
+        shared.resources.sort_by_key(Resource::key);
+    }
     let mut ids = LogicalIds::default();
     let log_group = json!({ "Ref": "CloudTrailLogGroup" });
     let resources = resources(config, &shared, &log_group, &mut ids);

@@ -23,6 +23,7 @@ use breakglass_trail::rules::builtin;
 
 use super::resources::AlarmRule;
 use crate::templates::monitoring::builtin_params;
+use crate::templates::revoker::DEFAULT_REVOKER_ROLE;
 use crate::templates::{DEFAULT_PATH, TemplateContext};
 
 /// IAM's limits that the config can break.
@@ -239,7 +240,7 @@ impl Validator {
             path: DEFAULT_PATH.to_owned(),
             security_account: security_account?,
             accounts,
-            broker,
+            broker: broker?,
             deploy: deploy?,
             responders,
             roles,
@@ -248,6 +249,7 @@ impl Validator {
             notifications,
             text: text.to_owned(),
         };
+        self.revoker(&config);
         config.playbooks = self.playbooks(&raw, &config);
         self.principal_policies(&config);
         Some(config)
@@ -343,7 +345,7 @@ impl Validator {
         }
     }
 
-    fn broker(&mut self, raw: &RawConfig, partition: &str) -> BrokerConfig {
+    fn broker(&mut self, raw: &RawConfig, partition: &str) -> Option<BrokerConfig> {
         let path = root().key("broker");
         if let Err(msg) = check_iam_arn(&raw.broker.principal, partition, &["role", "user"]) {
             self.push(&path.key("principal"), msg);
@@ -358,9 +360,65 @@ impl Validator {
                 format!("store URL `{url}` must start with `sqlite://`, `postgres://` or `postgresql://`"),
             );
         }
-        BrokerConfig {
+        let revoker = raw
+            .broker
+            .revoker_role
+            .clone()
+            .unwrap_or_else(|| DEFAULT_REVOKER_ROLE.to_owned());
+        let revoker_role = self.id(&path.key("revoker_role"), RoleName::new(revoker));
+        Some(BrokerConfig {
             principal: raw.broker.principal.clone(),
             store_url: url.clone(),
+            revoker_role: revoker_role?,
+        })
+    }
+
+    /// The broker runs in the security account, so the revoker role is deployed to every
+    /// other account; its name must not collide with a role of the config (IAM role names
+    /// are unique per account, whatever the path) nor look like a break-glass role (every
+    /// revocation would alarm).
+    fn revoker(&mut self, config: &Config) {
+        let path = root().key("broker");
+        let account = config
+            .broker
+            .principal
+            .split(':')
+            .nth(4)
+            .unwrap_or_default();
+        if AccountId::new(account).is_ok() && account != config.security_account.as_str() {
+            self.push(
+                &path.key("principal"),
+                format!(
+                    "the broker's principal `{}` is in account {account}, but the broker runs in the security account ({}): name a principal of that account",
+                    config.broker.principal, config.security_account
+                ),
+            );
+        }
+        let name = &config.broker.revoker_role;
+        if name == &config.deploy.role {
+            self.push(
+                &path.key("revoker_role"),
+                format!("revoker role `{name}` is also the deploy role: give it its own name"),
+            );
+        } else if config.roles.iter().any(|r| &r.name == name) {
+            self.push(
+                &path.key("revoker_role"),
+                format!(
+                    "revoker role `{name}` is also defined under [roles]: IAM role names are unique per account, give it another name"
+                ),
+            );
+        }
+        // Only a usable pattern (one the alarms were built from) is checked against.
+        if !config.alerting.alarm_rules.is_empty()
+            && super::lint::glob_matches(&config.alerting.role_name_pattern, name.as_str())
+        {
+            self.push(
+                &path.key("revoker_role"),
+                format!(
+                    "revoker role `{name}` matches the break-glass role-name pattern `{}`: every revocation would raise the break-glass alarms",
+                    config.alerting.role_name_pattern
+                ),
+            );
         }
     }
 
