@@ -474,6 +474,7 @@ where
                     event,
                 }],
                 outbox,
+                step_up: None,
             })
             .await?;
         Ok(RevokedAll {

@@ -64,7 +64,7 @@ pub enum AuthWrite {
         username: String,
         seed: Option<String>,
     },
-    /// Marks TOTP time step `step` used; fails with `Duplicate` if that step or a later one
+    /// Marks TOTP time step `step` used; fails with `StepUpUsed` if that step or a later one
     /// was already used (a replayed code).
     UseTotpStep { username: String, step: i64 },
     /// Stores a new token.
@@ -192,35 +192,26 @@ macro_rules! auth_impl {
                     ));
                 };
                 let now = unix_micros(first.at);
-                let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
-                let (_gate, mut tx) = self.begin_write().await.map_err(unavailable)?;
                 // The audit records go first: they lock the chain head, the order every
                 // writer takes its locks in.
                 let commit = Commit {
                     write: None,
                     audit,
                     outbox: Vec::new(),
+                    step_up: None,
                 };
-                let result = match Self::write_in(&mut tx, commit, now).await {
-                    Ok(committed) => Self::auth_writes(&mut tx, &writes)
-                        .await
-                        .map(|()| committed),
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(committed) => {
-                        tx.commit().await.map_err(unavailable)?;
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let committed = Self::write_in(conn, commit, now).await?;
+                        Self::auth_writes(conn, &writes).await?;
                         Ok(committed)
-                    }
-                    Err(e) => {
-                        let _ = tx.rollback().await;
-                        Err(e)
-                    }
-                }
+                    })
+                })
+                .await
             }
 
             async fn auth_writes(
-                tx: &mut sqlx::Transaction<'static, $db>,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 writes: &[$crate::auth::AuthWrite],
             ) -> Result<(), breakglass_core::ports::StoreError> {
                 use breakglass_core::audit::unix_micros;
@@ -239,7 +230,7 @@ macro_rules! auth_impl {
                                 .bind(password_hash)
                                 .bind(*admin)
                                 .bind(unix_micros(*created_at))
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| {
                                     $crate::codec::db_error(e, &format!("user `{username}`"))
@@ -252,7 +243,7 @@ macro_rules! auth_impl {
                             let done = sqlx::query($crate::auth::SET_PASSWORD)
                                 .bind(username)
                                 .bind(password_hash)
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "users"))?;
                             if done.rows_affected() != 1 {
@@ -265,7 +256,7 @@ macro_rules! auth_impl {
                             let done = sqlx::query($crate::auth::SET_TOTP)
                                 .bind(username)
                                 .bind(seed.clone())
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "users"))?;
                             if done.rows_affected() != 1 {
@@ -278,13 +269,11 @@ macro_rules! auth_impl {
                             let done = sqlx::query($crate::auth::USE_TOTP_STEP)
                                 .bind(username)
                                 .bind(*step)
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "users"))?;
                             if done.rows_affected() != 1 {
-                                return Err(StoreError::Duplicate(format!(
-                                    "TOTP code of `{username}`"
-                                )));
+                                return Err(StoreError::StepUpUsed(username.clone()));
                             }
                         }
                         AuthWrite::InsertToken(t) => {
@@ -295,7 +284,7 @@ macro_rules! auth_impl {
                                 .bind(&t.sha256)
                                 .bind(unix_micros(t.created_at))
                                 .bind(unix_micros(t.expires_at))
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| {
                                     $crate::codec::db_error(e, &format!("token `{}`", t.id))
@@ -306,7 +295,7 @@ macro_rules! auth_impl {
                                 .bind(id)
                                 .bind(username)
                                 .bind(unix_micros(*at))
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
                             if done.rows_affected() != 1 {

@@ -9,12 +9,13 @@ use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use breakglass_core::audit::{ChainVerifier, jsonl_line};
+use breakglass_core::broker::BrokerError;
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::cloud::Cloud;
 use breakglass_core::model::{
     AccountId, GrantId, IncidentId, PlaybookId, RequestId, RoleArn, RoleName, Username,
 };
-use breakglass_core::ports::{Store, Versioned};
+use breakglass_core::ports::{Store, StoreError, Versioned};
 use breakglass_core::request::{AccessRequest, NewRequest, ReviewOutcome};
 use breakglass_core::session::RequestFilter;
 use serde::Deserialize;
@@ -402,15 +403,23 @@ pub async fn approve<K: Cloud>(
     let rid = id("request id", &rid, RequestId::new)?;
     let digest = Sha256Digest::from_hex(&b.digest)
         .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
-    s.auth
-        .verify_totp(&p.username, &b.totp, &format!("approve {rid}"))
-        .await?;
-    outcome(
-        s.access
-            .broker()
-            .approve(&rid, p.username, digest, b.comment)
-            .await?,
-    )
+    let purpose = format!("approve {rid}");
+    // The code is checked here and spent in the approval's own commit: one write
+    // transaction, and a refused approval leaves the code unused.
+    let step_up = s.auth.check_totp(&p.username, &b.totp, &purpose).await?;
+    let who = p.username.clone();
+    match s
+        .access
+        .broker()
+        .approve_stepped(&rid, p.username, digest, b.comment, step_up)
+        .await
+    {
+        Ok(o) => outcome(o),
+        Err(BrokerError::Store(StoreError::StepUpUsed(_))) => {
+            Err(s.auth.replayed(&who, &purpose).await.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -513,10 +522,21 @@ pub async fn break_glass<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: By
     let b: CreateBody = parse(&body)?;
     let new = new_request(&p, &b)?;
     let code = b.totp.as_deref().unwrap_or_default();
+    let purpose = "break-glass";
     // A failed step-up is still an attempt: the broker records it as a refused break-glass.
-    let mfa = s.auth.verify_totp(&p.username, code, "break-glass").await;
-    let verified = mfa.is_ok();
-    match s.access.broker().activate_break_glass(new, verified).await {
+    // A valid code is spent in the activation's own commit.
+    let mut mfa = s.auth.check_totp(&p.username, code, purpose).await;
+    let broker = s.access.broker();
+    let mut result = broker
+        .activate_break_glass_stepped(new.clone(), mfa.as_ref().ok().cloned())
+        .await;
+    if let Err(BrokerError::Store(StoreError::StepUpUsed(_))) = &result {
+        // The code was spent by a concurrent step-up: audited as a replay, and the attempt
+        // goes on as one without MFA, like any other failed step-up.
+        mfa = Err(s.auth.replayed(&p.username, purpose).await);
+        result = broker.activate_break_glass_stepped(new, None).await;
+    }
+    match result {
         Ok(o) => {
             let mut r = outcome(o)?;
             *r.status_mut() = StatusCode::CREATED;
@@ -524,7 +544,7 @@ pub async fn break_glass<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: By
         }
         Err(e) => match mfa {
             Err(m) => Err(m.into()),
-            Ok(()) => Err(e.into()),
+            Ok(_) => Err(e.into()),
         },
     }
 }
