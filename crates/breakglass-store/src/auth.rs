@@ -44,6 +44,16 @@ pub struct TokenRecord {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+/// An API token with whether its user is an administrator: what authenticating a request
+/// needs, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHolder {
+    /// The token.
+    pub token: TokenRecord,
+    /// Its user may manage users.
+    pub admin: bool,
+}
+
 /// One change to the authentication tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthWrite {
@@ -81,6 +91,7 @@ pub enum AuthWrite {
 pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users WHERE username = $1";
 pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users ORDER BY username";
 pub(crate) const SELECT_TOKEN_BY_HASH: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE sha256 = $1";
+pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, u.admin FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
 pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
 pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE username = $1";
@@ -165,6 +176,25 @@ macro_rules! auth_impl {
                     .await
                     .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
                 row.as_ref().map(Self::token_row).transpose()
+            }
+
+            pub(crate) async fn token_holder(
+                &self,
+                sha256: &str,
+            ) -> Result<Option<$crate::auth::TokenHolder>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query($crate::auth::SELECT_TOKEN_HOLDER)
+                    .bind(sha256)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some($crate::auth::TokenHolder {
+                    token: Self::token_row(&row)?,
+                    admin: row
+                        .try_get("admin")
+                        .map_err(|e| $crate::codec::db_error(e, "users"))?,
+                }))
             }
 
             pub(crate) async fn tokens(

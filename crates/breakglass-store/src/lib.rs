@@ -32,7 +32,7 @@ use time::OffsetDateTime;
 
 use group::BoxFuture;
 
-pub use auth::{AuthWrite, TokenRecord, UserRecord};
+pub use auth::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
 pub use group::GroupCommitStats;
 pub use open::{Backend, OpenError, OpenOptions, redact_url};
 
@@ -195,6 +195,12 @@ impl SqlStore {
     /// The API token whose SHA-256 is `sha256` (hex), revoked or not.
     pub async fn token_by_hash(&self, sha256: &str) -> Result<Option<TokenRecord>, StoreError> {
         dispatch!(self, s => s.token_by_hash(sha256).await)
+    }
+
+    /// The API token whose SHA-256 is `sha256` (hex), revoked or not, with whether its user
+    /// is an administrator (`None` if there is no such token or user).
+    pub async fn token_holder(&self, sha256: &str) -> Result<Option<TokenHolder>, StoreError> {
+        dispatch!(self, s => s.token_holder(sha256).await)
     }
 
     /// The API tokens of `username`, newest first.

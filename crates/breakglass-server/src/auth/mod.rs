@@ -385,25 +385,22 @@ impl Auth {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(AuthError::BadToken);
         }
-        let record = self
+        // One read per request: the token and its user's admin flag together.
+        let holder = self
             .store
-            .token_by_hash(&token_hash(token))
+            .token_holder(&token_hash(token))
             .await?
             .ok_or(AuthError::BadToken)?;
+        let record = holder.token;
         if record.revoked_at.is_some() {
             return Err(AuthError::BadToken);
         }
         if record.expires_at <= self.now() {
             return Err(AuthError::TokenExpired(record.expires_at));
         }
-        let user = self
-            .store
-            .user(&record.username)
-            .await?
-            .ok_or(AuthError::BadToken)?;
         Ok(Principal {
-            username: username(&user.username)?,
-            admin: user.admin,
+            username: username(&record.username)?,
+            admin: holder.admin,
             token: record.id,
         })
     }
