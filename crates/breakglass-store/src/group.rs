@@ -126,12 +126,21 @@ impl fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// Starts the writer task on the current tokio runtime.
-    pub(crate) fn spawn(pool: SqlitePool) -> Self {
+    /// Starts the writer on a thread of its own, with its own single-threaded runtime: a
+    /// batch makes a few round trips to SQLite per job, and on a runtime busy with requests
+    /// each of them would wait for a worker behind other tasks, which holds up every write
+    /// of the batch. The thread ends when the last handle is dropped.
+    pub(crate) fn spawn(pool: SqlitePool) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
-        tokio::spawn(run(pool, queue, Arc::clone(&counters)));
-        Self { jobs, counters }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let task = run(pool, queue, Arc::clone(&counters));
+        std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || runtime.block_on(task))?;
+        Ok(Self { jobs, counters })
     }
 
     /// The batching so far.
@@ -294,7 +303,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("g.db").display());
         let pool = sqlite(&url, &OpenOptions::default()).await.unwrap();
-        let writer = Writer::spawn(pool.clone());
+        let writer = Writer::spawn(pool.clone()).unwrap();
 
         // The first job holds the writer until the others are queued, so they all land in
         // the second batch.

@@ -153,10 +153,13 @@ impl SqlStore {
         let inner = match open::backend(url)? {
             Backend::Sqlite => {
                 let pool = open::sqlite(url, &options).await?;
-                Inner::Sqlite(SqliteStore {
-                    writer: group::Writer::spawn(pool.clone()),
-                    pool,
-                })
+                let writer =
+                    group::Writer::spawn(pool.clone()).map_err(|e| OpenError::Connect {
+                        backend: Backend::Sqlite,
+                        url: url.to_owned(),
+                        detail: format!("cannot start the writer thread: {e}"),
+                    })?;
+                Inner::Sqlite(SqliteStore { pool, writer })
             }
             Backend::Postgres => Inner::Postgres(PgStore {
                 pool: open::postgres(url, &options).await?,

@@ -164,6 +164,10 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<SqlitePoo
             SqliteJournalMode::Wal
         })
         .synchronous(SqliteSynchronous::Full)
+        // Savepoints (one per job of a group commit) keep their undo pages in a statement
+        // journal: in memory rather than a temporary file. Rollback inside a transaction
+        // only; durability is the WAL's.
+        .pragma("temp_store", "memory")
         .busy_timeout(options.busy_timeout)
         .foreign_keys(true);
     if !options.create && !in_memory && !connect.get_filename().exists() {

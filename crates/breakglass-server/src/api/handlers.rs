@@ -18,8 +18,8 @@ use breakglass_core::model::{
 use breakglass_core::ports::{Store, StoreError, Versioned};
 use breakglass_core::request::{AccessRequest, NewRequest, ReviewOutcome};
 use breakglass_core::session::RequestFilter;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
@@ -86,12 +86,33 @@ fn request_json(v: &Versioned<AccessRequest>) -> Value {
     doc
 }
 
+/// A request as the API shows it (what [`request_json`] builds), serialized straight from
+/// the request: listings and outcomes are the hot responses, and building a JSON tree first
+/// costs an allocation per field.
+#[derive(Serialize)]
+struct RequestView<'a> {
+    #[serde(flatten)]
+    request: &'a AccessRequest,
+    version: u64,
+    status_name: &'static str,
+}
+
+impl<'a> RequestView<'a> {
+    fn new(v: &'a Versioned<AccessRequest>) -> Self {
+        Self {
+            request: &v.value,
+            version: v.version,
+            status_name: v.value.status.name(),
+        }
+    }
+}
+
 fn outcome(o: breakglass_core::broker::Outcome) -> ApiResult {
-    Ok(Json(request_json(&Versioned {
+    let v = Versioned {
         value: o.request,
         version: o.version,
-    }))
-    .into_response())
+    };
+    Ok(Json(RequestView::new(&v)).into_response())
 }
 
 pub async fn not_found() -> AppError {
@@ -330,8 +351,12 @@ pub async fn list_requests<K: Cloud>(
         .requests(&filter)
         .await
         .map_err(|e| AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e))?;
-    let list: Vec<Value> = list.iter().map(request_json).collect();
-    Ok(Json(json!({"requests": list})).into_response())
+    #[derive(Serialize)]
+    struct Listing<'a> {
+        requests: Vec<RequestView<'a>>,
+    }
+    let requests = list.iter().map(RequestView::new).collect();
+    Ok(Json(Listing { requests }).into_response())
 }
 
 #[derive(Deserialize)]
@@ -380,7 +405,7 @@ pub async fn get_request<K: Cloud>(
     let _p = principal(&s, &headers).await?;
     let rid = id("request id", &rid, RequestId::new)?;
     let v = s.access.broker().get(&rid).await?;
-    Ok(Json(request_json(&v)).into_response())
+    Ok(Json(RequestView::new(&v)).into_response())
 }
 
 #[derive(Deserialize)]
