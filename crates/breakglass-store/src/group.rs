@@ -219,17 +219,14 @@ async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<C
         }
         let ran = job.run(&mut tx).await;
         answers.push(ran.answer);
-        let end = if ran.ok {
-            exec(&mut tx, "RELEASE job").await
-        } else {
-            // Only this job's writes go. If SQLite already rolled the whole transaction
-            // back (some I/O errors do), there is no savepoint left and the batch is lost.
-            match exec(&mut tx, "ROLLBACK TO job").await {
-                Ok(()) => exec(&mut tx, "RELEASE job").await,
-                Err(e) => Err(e),
-            }
-        };
-        if let Err(e) = end {
+        // A job's savepoint is not released: the next job's nests inside it and `COMMIT`
+        // releases them all, one round trip to SQLite per job fewer. `ROLLBACK TO` goes back
+        // to the most recent savepoint of the name, the failed job's own, so only its writes
+        // go. If SQLite already rolled the whole transaction back (some I/O errors do),
+        // there is no savepoint left and the batch is lost.
+        if !ran.ok
+            && let Err(e) = exec(&mut tx, "ROLLBACK TO job").await
+        {
             broken = Some(e);
             break;
         }

@@ -1,7 +1,7 @@
 //! Opening a store: choosing the backend from the URL, connecting with the settings each
-//! backend needs (SQLite: WAL, full sync, busy timeout, foreign keys), and bringing the
-//! schema to this build's version with the backend's embedded migrations, or, for tools
-//! that must not change anything, checking that it already is.
+//! backend needs (SQLite: WAL, full sync, busy timeout, foreign keys, statement journals in
+//! memory), and bringing the schema to this build's version with the backend's embedded
+//! migrations, or, for tools that must not change anything, checking that it already is.
 
 use std::fmt;
 use std::str::FromStr;
