@@ -8,17 +8,23 @@
 //!
 //! Refusals the rules or invariants make (self-approval, break-glass without eligibility or
 //! MFA, ...) are recorded in the audit log as `action_refused` before the error is returned.
+//!
+//! A change that needs an MFA step-up (an approval, a break-glass activation) can carry the
+//! proof as a [`StepUp`]: its `totp_verified` record and the spending of the code are part
+//! of the change's own commit, so the code is consumed exactly when the change commits (a
+//! refused change leaves it unused), and a replayed code makes the whole commit fail with
+//! [`StoreError::StepUpUsed`].
 
 use std::sync::{Arc, RwLock};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::events::ActionRefused;
+use crate::audit::events::{ActionRefused, TotpVerified};
 use crate::audit::{Actor, AuditEntry, AuditEvent};
 use crate::canonical::Sha256Digest;
 use crate::model::{GrantId, IncidentId, RequestId, Username};
 use crate::notify::notifications;
-use crate::ports::{Clock, Commit, IdSource, RequestWrite, Store, StoreError, Versioned};
+use crate::ports::{Clock, Commit, IdSource, RequestWrite, StepUp, Store, StoreError, Versioned};
 use crate::request::{
     AccessRequest, Command, Env, NewRequest, ReviewOutcome, Settings, Transition, TransitionError,
     activate_break_glass, apply, submit,
@@ -151,7 +157,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         let actor = Actor::User(new.requester.clone());
         let playbook = new.playbook.clone();
         match submit(id.clone(), new, &env) {
-            Ok(t) => self.commit_new(t, now).await,
+            Ok(t) => self.commit_new(t, now, None).await,
             Err(e) => {
                 let action = e.refusal();
                 Err(self
@@ -168,6 +174,26 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         new: NewRequest,
         mfa_verified: bool,
     ) -> Result<Outcome, BrokerError> {
+        self.break_glass(new, mfa_verified, None).await
+    }
+
+    /// Activates emergency access with the requester's MFA step-up `step_up` (`None`: no
+    /// valid code was given). The code is spent in the activation's own commit.
+    pub async fn activate_break_glass_stepped(
+        &self,
+        new: NewRequest,
+        step_up: Option<StepUp>,
+    ) -> Result<Outcome, BrokerError> {
+        let verified = step_up.is_some();
+        self.break_glass(new, verified, step_up).await
+    }
+
+    async fn break_glass(
+        &self,
+        new: NewRequest,
+        mfa_verified: bool,
+        step_up: Option<StepUp>,
+    ) -> Result<Outcome, BrokerError> {
         let rules = self.rules();
         let now = self.now();
         let env = Env {
@@ -180,7 +206,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         let actor = Actor::User(new.requester.clone());
         let playbook = new.playbook.clone();
         match activate_break_glass(id, grant, new, mfa_verified, &env) {
-            Ok(t) => self.commit_new(t, now).await,
+            Ok(t) => self.commit_new(t, now, step_up).await,
             // Every failed break-glass attempt is recorded loudly, whatever the reason.
             Err(e) => {
                 let action = Some(Action::ActivateBreakGlass);
@@ -191,8 +217,14 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         }
     }
 
-    async fn commit_new(&self, t: Transition, now: OffsetDateTime) -> Result<Outcome, BrokerError> {
-        let commit = build_commit(&t, RequestWrite::Insert(t.request.clone()), 1, now);
+    async fn commit_new(
+        &self,
+        t: Transition,
+        now: OffsetDateTime,
+        step_up: Option<StepUp>,
+    ) -> Result<Outcome, BrokerError> {
+        let write = RequestWrite::Insert(t.request.clone());
+        let commit = build_commit(&t, write, 1, now, step_up);
         let committed = self.store.commit(commit).await?;
         Ok(Outcome {
             request: t.request,
@@ -203,6 +235,18 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
 
     /// Applies `command` to request `id`, retrying on concurrent changes.
     pub async fn execute(&self, id: &RequestId, command: Command) -> Result<Outcome, BrokerError> {
+        self.execute_stepped(id, command, None).await
+    }
+
+    /// Applies `command` to request `id`, spending `step_up` (if any) in the same commit.
+    /// A refused command leaves the step-up unspent; a replayed one fails the command with
+    /// [`StoreError::StepUpUsed`] and changes nothing.
+    pub async fn execute_stepped(
+        &self,
+        id: &RequestId,
+        command: Command,
+        step_up: Option<StepUp>,
+    ) -> Result<Outcome, BrokerError> {
         for _ in 0..MAX_ATTEMPTS {
             let current = self.get(id).await?;
             let rules = self.rules();
@@ -228,11 +272,8 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
                 request: t.request.clone(),
                 expected_version: current.version,
             };
-            match self
-                .store
-                .commit(build_commit(&t, write, version, now))
-                .await
-            {
+            let commit = build_commit(&t, write, version, now, step_up.clone());
+            match self.store.commit(commit).await {
                 Ok(committed) => {
                     return Ok(Outcome {
                         request: t.request,
@@ -324,6 +365,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
                 event,
             }],
             outbox,
+            step_up: None,
         };
         self.store.commit(commit).await.map(|_| ())
     }
@@ -342,6 +384,24 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
             comment: comment.into(),
         };
         self.execute(id, command).await
+    }
+
+    /// Approves request `id` as `approver`, spending the approver's MFA `step_up` in the
+    /// approval's own commit.
+    pub async fn approve_stepped(
+        &self,
+        id: &RequestId,
+        approver: Username,
+        digest: Sha256Digest,
+        comment: impl Into<String>,
+        step_up: StepUp,
+    ) -> Result<Outcome, BrokerError> {
+        let command = Command::Approve {
+            approver,
+            digest,
+            comment: comment.into(),
+        };
+        self.execute_stepped(id, command, Some(step_up)).await
     }
 
     /// Denies request `id`.
@@ -514,20 +574,41 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
     }
 }
 
-fn build_commit(t: &Transition, write: RequestWrite, version: u64, now: OffsetDateTime) -> Commit {
-    let outbox = notifications(Some(&t.request), &t.events);
+/// The commit of transition `t`. A step-up's `totp_verified` record comes first, before the
+/// records of the change it authorised (the notifications' indices are shifted past it).
+fn build_commit(
+    t: &Transition,
+    write: RequestWrite,
+    version: u64,
+    now: OffsetDateTime,
+    step_up: Option<StepUp>,
+) -> Commit {
+    let mut outbox = notifications(Some(&t.request), &t.events);
+    let mut audit = Vec::with_capacity(t.events.len() + 1);
+    if let Some(s) = &step_up {
+        audit.push(AuditEntry {
+            at: now,
+            actor: Actor::User(s.username.clone()),
+            request_version: None,
+            event: AuditEvent::from(TotpVerified {
+                username: s.username.clone(),
+                purpose: s.purpose.clone(),
+            }),
+        });
+        for n in &mut outbox {
+            n.audit_index += 1;
+        }
+    }
+    audit.extend(t.events.iter().map(|event| AuditEntry {
+        at: now,
+        actor: t.actor.clone(),
+        request_version: Some(version),
+        event: event.clone(),
+    }));
     Commit {
         write: Some(write),
-        audit: t
-            .events
-            .iter()
-            .map(|event| AuditEntry {
-                at: now,
-                actor: t.actor.clone(),
-                request_version: Some(version),
-                event: event.clone(),
-            })
-            .collect(),
+        audit,
         outbox,
+        step_up,
     }
 }

@@ -220,6 +220,7 @@ pub fn dead_letter_commit(
             event,
         }],
         outbox,
+        step_up: None,
     }
 }
 

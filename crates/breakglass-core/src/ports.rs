@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
-use crate::model::{GrantId, IdError, RequestId, RoleArn};
+use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
 use crate::notify::{Notification, OutboxMessage, OutboxSettle};
 use crate::request::AccessRequest;
 use crate::revocation::RevocationEntry;
@@ -159,6 +159,23 @@ pub struct Commit {
     pub audit: Vec<AuditEntry>,
     /// The notifications to deliver, each pointing at one of `audit` by index.
     pub outbox: Vec<Notification>,
+    /// The one-time MFA proof this change spends, if it needed one (an approval, a
+    /// break-glass activation): it is marked used in the same transaction, so the code is
+    /// consumed exactly when the change it authorised commits.
+    pub step_up: Option<StepUp>,
+}
+
+/// A TOTP time step of a user, proven by a code the server checked, spent by a [`Commit`].
+/// The store refuses the whole commit with [`StoreError::StepUpUsed`] when that step (or a
+/// later one) of the user was already used: a code is accepted once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepUp {
+    /// Whose authenticator produced the code.
+    pub username: Username,
+    /// The RFC 6238 time step the code matched.
+    pub step: i64,
+    /// What the step-up was for (recorded in the `totp_verified` audit record).
+    pub purpose: String,
 }
 
 /// What a commit produced.
@@ -181,6 +198,10 @@ pub enum StoreError {
     /// A request with this id (or a grant with this grant id) already exists.
     #[error("`{0}` already exists")]
     Duplicate(String),
+    /// The commit's one-time step-up was already used (a replayed TOTP code), or the user
+    /// has no authenticator any more.
+    #[error("the TOTP code of `{0}` was already used")]
+    StepUpUsed(String),
     /// The commit is malformed (e.g. no audit entry).
     #[error("invalid commit: {0}")]
     InvalidCommit(String),

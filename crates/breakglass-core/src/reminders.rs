@@ -84,6 +84,7 @@ fn reminder(
                 event,
             }],
             outbox,
+            step_up: None,
         },
     }
 }

@@ -487,6 +487,7 @@ where
                     event,
                 }],
                 outbox,
+                step_up: None,
             })
             .await?;
         Ok(RevokedAll {

@@ -35,16 +35,24 @@ macro_rules! access_impl {
                 &self,
                 entry: &breakglass_core::revocation::RevocationEntry,
             ) -> Result<(), breakglass_core::ports::StoreError> {
-                let _gate = self.write_gate().await;
-                sqlx::query($crate::access::UPSERT_REVOCATION)
-                    .bind(entry.role_arn.as_str())
-                    .bind(entry.grant.as_str())
-                    .bind(entry.role_id.as_str())
-                    .bind(breakglass_core::audit::unix_micros(entry.session_end))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::codec::db_error(e, "revocation entry"))?;
-                Ok(())
+                let role_arn = entry.role_arn.as_str().to_owned();
+                let grant = entry.grant.as_str().to_owned();
+                let role_id = entry.role_id.clone();
+                let end = breakglass_core::audit::unix_micros(entry.session_end);
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        sqlx::query($crate::access::UPSERT_REVOCATION)
+                            .bind(role_arn)
+                            .bind(grant)
+                            .bind(role_id)
+                            .bind(end)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::codec::db_error(e, "revocation entry"))?;
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             pub(crate) async fn revocations(
@@ -103,17 +111,31 @@ macro_rules! access_impl {
                 &self,
                 entries: &[breakglass_core::revocation::RevocationEntry],
             ) -> Result<(), breakglass_core::ports::StoreError> {
-                let _gate = self.write_gate().await;
-                for entry in entries {
-                    sqlx::query($crate::access::DELETE_REVOCATION)
-                        .bind(entry.role_arn.as_str())
-                        .bind(entry.grant.as_str())
-                        .bind(breakglass_core::audit::unix_micros(entry.session_end))
-                        .execute(&self.pool)
-                        .await
-                        .map_err(|e| $crate::codec::db_error(e, "revocation entry"))?;
-                }
-                Ok(())
+                let keys: Vec<(String, String, i64)> = entries
+                    .iter()
+                    .map(|e| {
+                        (
+                            e.role_arn.as_str().to_owned(),
+                            e.grant.as_str().to_owned(),
+                            breakglass_core::audit::unix_micros(e.session_end),
+                        )
+                    })
+                    .collect();
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        for (role_arn, grant, end) in keys {
+                            sqlx::query($crate::access::DELETE_REVOCATION)
+                                .bind(role_arn)
+                                .bind(grant)
+                                .bind(end)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "revocation entry"))?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await
             }
 
             pub(crate) async fn take_lease(
@@ -123,16 +145,21 @@ macro_rules! access_impl {
                 now: time::OffsetDateTime,
                 until: time::OffsetDateTime,
             ) -> Result<bool, breakglass_core::ports::StoreError> {
-                let _gate = self.write_gate().await;
-                let done = sqlx::query($crate::access::TAKE_LEASE)
-                    .bind(name)
-                    .bind(holder)
-                    .bind(breakglass_core::audit::unix_micros(until))
-                    .bind(breakglass_core::audit::unix_micros(now))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::codec::db_error(e, "job lease"))?;
-                Ok(done.rows_affected() == 1)
+                let (name, holder) = (name.to_owned(), holder.to_owned());
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let done = sqlx::query($crate::access::TAKE_LEASE)
+                            .bind(name)
+                            .bind(holder)
+                            .bind(breakglass_core::audit::unix_micros(until))
+                            .bind(breakglass_core::audit::unix_micros(now))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::codec::db_error(e, "job lease"))?;
+                        Ok(done.rows_affected() == 1)
+                    })
+                })
+                .await
             }
 
             pub(crate) async fn release_lease(
@@ -140,14 +167,19 @@ macro_rules! access_impl {
                 name: &str,
                 holder: &str,
             ) -> Result<(), breakglass_core::ports::StoreError> {
-                let _gate = self.write_gate().await;
-                sqlx::query($crate::access::RELEASE_LEASE)
-                    .bind(name)
-                    .bind(holder)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|e| $crate::codec::db_error(e, "job lease"))?;
-                Ok(())
+                let (name, holder) = (name.to_owned(), holder.to_owned());
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        sqlx::query($crate::access::RELEASE_LEASE)
+                            .bind(name)
+                            .bind(holder)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::codec::db_error(e, "job lease"))?;
+                        Ok(())
+                    })
+                })
+                .await
             }
         }
     };

@@ -44,6 +44,16 @@ pub struct TokenRecord {
     pub revoked_at: Option<OffsetDateTime>,
 }
 
+/// An API token with whether its user is an administrator: what authenticating a request
+/// needs, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHolder {
+    /// The token.
+    pub token: TokenRecord,
+    /// Its user may manage users.
+    pub admin: bool,
+}
+
 /// One change to the authentication tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthWrite {
@@ -64,7 +74,7 @@ pub enum AuthWrite {
         username: String,
         seed: Option<String>,
     },
-    /// Marks TOTP time step `step` used; fails with `Duplicate` if that step or a later one
+    /// Marks TOTP time step `step` used; fails with `StepUpUsed` if that step or a later one
     /// was already used (a replayed code).
     UseTotpStep { username: String, step: i64 },
     /// Stores a new token.
@@ -81,6 +91,7 @@ pub enum AuthWrite {
 pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users WHERE username = $1";
 pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users ORDER BY username";
 pub(crate) const SELECT_TOKEN_BY_HASH: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE sha256 = $1";
+pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, u.admin FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
 pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
 pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE username = $1";
@@ -167,6 +178,25 @@ macro_rules! auth_impl {
                 row.as_ref().map(Self::token_row).transpose()
             }
 
+            pub(crate) async fn token_holder(
+                &self,
+                sha256: &str,
+            ) -> Result<Option<$crate::auth::TokenHolder>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let row = sqlx::query($crate::auth::SELECT_TOKEN_HOLDER)
+                    .bind(sha256)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(Some($crate::auth::TokenHolder {
+                    token: Self::token_row(&row)?,
+                    admin: row
+                        .try_get("admin")
+                        .map_err(|e| $crate::codec::db_error(e, "users"))?,
+                }))
+            }
+
             pub(crate) async fn tokens(
                 &self,
                 username: &str,
@@ -192,35 +222,26 @@ macro_rules! auth_impl {
                     ));
                 };
                 let now = unix_micros(first.at);
-                let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
-                let (_gate, mut tx) = self.begin_write().await.map_err(unavailable)?;
                 // The audit records go first: they lock the chain head, the order every
                 // writer takes its locks in.
                 let commit = Commit {
                     write: None,
                     audit,
                     outbox: Vec::new(),
+                    step_up: None,
                 };
-                let result = match Self::write_in(&mut tx, commit, now).await {
-                    Ok(committed) => Self::auth_writes(&mut tx, &writes)
-                        .await
-                        .map(|()| committed),
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(committed) => {
-                        tx.commit().await.map_err(unavailable)?;
+                self.write(move |conn| {
+                    Box::pin(async move {
+                        let committed = Self::write_in(conn, commit, now).await?;
+                        Self::auth_writes(conn, &writes).await?;
                         Ok(committed)
-                    }
-                    Err(e) => {
-                        let _ = tx.rollback().await;
-                        Err(e)
-                    }
-                }
+                    })
+                })
+                .await
             }
 
             async fn auth_writes(
-                tx: &mut sqlx::Transaction<'static, $db>,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 writes: &[$crate::auth::AuthWrite],
             ) -> Result<(), breakglass_core::ports::StoreError> {
                 use breakglass_core::audit::unix_micros;
@@ -239,7 +260,7 @@ macro_rules! auth_impl {
                                 .bind(password_hash)
                                 .bind(*admin)
                                 .bind(unix_micros(*created_at))
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| {
                                     $crate::codec::db_error(e, &format!("user `{username}`"))
@@ -252,7 +273,7 @@ macro_rules! auth_impl {
                             let done = sqlx::query($crate::auth::SET_PASSWORD)
                                 .bind(username)
                                 .bind(password_hash)
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "users"))?;
                             if done.rows_affected() != 1 {
@@ -265,7 +286,7 @@ macro_rules! auth_impl {
                             let done = sqlx::query($crate::auth::SET_TOTP)
                                 .bind(username)
                                 .bind(seed.clone())
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "users"))?;
                             if done.rows_affected() != 1 {
@@ -278,13 +299,11 @@ macro_rules! auth_impl {
                             let done = sqlx::query($crate::auth::USE_TOTP_STEP)
                                 .bind(username)
                                 .bind(*step)
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "users"))?;
                             if done.rows_affected() != 1 {
-                                return Err(StoreError::Duplicate(format!(
-                                    "TOTP code of `{username}`"
-                                )));
+                                return Err(StoreError::StepUpUsed(username.clone()));
                             }
                         }
                         AuthWrite::InsertToken(t) => {
@@ -295,7 +314,7 @@ macro_rules! auth_impl {
                                 .bind(&t.sha256)
                                 .bind(unix_micros(t.created_at))
                                 .bind(unix_micros(t.expires_at))
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| {
                                     $crate::codec::db_error(e, &format!("token `{}`", t.id))
@@ -306,7 +325,7 @@ macro_rules! auth_impl {
                                 .bind(id)
                                 .bind(username)
                                 .bind(unix_micros(*at))
-                                .execute(&mut **tx)
+                                .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
                             if done.rows_affected() != 1 {

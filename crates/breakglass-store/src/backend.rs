@@ -1,9 +1,11 @@
 //! The store operations, written once and instantiated for each sqlx driver.
 //!
 //! The SQL is shared (see [`crate::query`]); what differs between SQLite and PostgreSQL is how
-//! a write transaction starts and how the chain head is locked, which each backend supplies
-//! as `begin_write` and `LOCK_HEAD`. A macro rather than generic code keeps every query
-//! concretely typed per driver.
+//! a write transaction is run and how the chain head is locked, which each backend supplies
+//! as `write` (PostgreSQL: one transaction per write; SQLite: group commit) and `LOCK_HEAD`.
+//! A write is a job over a connection that is inside a transaction: it commits if the job
+//! returns `Ok` and leaves no trace if it returns `Err`. A macro rather than generic code
+//! keeps every query concretely typed per driver.
 
 /// Binds a list of dynamic values to a query.
 macro_rules! bind_all {
@@ -74,23 +76,13 @@ macro_rules! store_impl {
                         n.kind, n.audit_index, commit.audit.len()
                     )));
                 }
-                let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
-                let (_gate, mut tx) = self.begin_write().await.map_err(unavailable)?;
-                match Self::write_in(&mut tx, commit, now).await {
-                    Ok(committed) => {
-                        tx.commit().await.map_err(unavailable)?;
-                        Ok(committed)
-                    }
-                    Err(e) => {
-                        // Roll back before the write gate is released.
-                        let _ = tx.rollback().await;
-                        Err(e)
-                    }
-                }
+                self.write(move |conn| Box::pin(async move { Self::write_in(conn, commit, now).await }))
+                    .await
             }
 
+            /// Writes `commit` on `conn`, which is inside a write transaction.
             async fn write_in(
-                tx: &mut sqlx::Transaction<'static, $db>,
+                conn: &mut <$db as sqlx::Database>::Connection,
                 commit: breakglass_core::ports::Commit,
                 now: i64,
             ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
@@ -103,7 +95,7 @@ macro_rules! store_impl {
                 // The chain head is read (and, on PostgreSQL, locked) first: every writer
                 // queues here, so the chain never forks and transactions never deadlock.
                 let head_row = sqlx::query(Self::LOCK_HEAD)
-                    .fetch_optional(&mut **tx)
+                    .fetch_optional(&mut *conn)
                     .await
                     .map_err(unavailable)?
                     .ok_or_else(|| StoreError::Corrupt("the audit chain head row is missing".to_owned()))?;
@@ -115,6 +107,19 @@ macro_rules! store_impl {
                     hash: Sha256Digest::from_hex(&head_hash)
                         .map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?,
                 };
+
+                // The MFA step-up this change spends: a code is accepted once.
+                if let Some(step_up) = &commit.step_up {
+                    let done = sqlx::query($crate::auth::USE_TOTP_STEP)
+                        .bind(step_up.username.as_str())
+                        .bind(step_up.step)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::StepUpUsed(step_up.username.to_string()));
+                    }
+                }
 
                 let mut new_version = None;
                 if let Some(write) = &commit.write {
@@ -156,7 +161,7 @@ macro_rules! store_impl {
                         Some(g) if expected.is_some() => format!("grant `{g}`"),
                         _ => format!("request `{}`", row.id),
                     };
-                    let done = q.execute(&mut **tx).await.map_err(|e| $crate::codec::db_error(e, &what))?;
+                    let done = q.execute(&mut *conn).await.map_err(|e| $crate::codec::db_error(e, &what))?;
                     if done.rows_affected() != 1 {
                         return Err(StoreError::Conflict(request.id.clone()));
                     }
@@ -178,7 +183,7 @@ macro_rules! store_impl {
                         .bind(&row.body)
                         .bind(&row.prev_hash)
                         .bind(&row.hash)
-                        .execute(&mut **tx)
+                        .execute(&mut *conn)
                         .await
                         .map_err(|e| $crate::codec::db_error(e, &format!("audit record #{}", row.seq)))?;
                     head = sealed.head();
@@ -188,7 +193,7 @@ macro_rules! store_impl {
                 sqlx::query($crate::query::UPDATE_HEAD)
                     .bind(i64::try_from(head.seq).map_err(|_| StoreError::InvalidCommit("seq overflow".to_owned()))?)
                     .bind(head.hash.to_hex())
-                    .execute(&mut **tx)
+                    .execute(&mut *conn)
                     .await
                     .map_err(unavailable)?;
 
@@ -206,7 +211,7 @@ macro_rules! store_impl {
                         .bind(severity)
                         .bind(json)
                         .bind(now)
-                        .execute(&mut **tx)
+                        .execute(&mut *conn)
                         .await
                         .map_err(unavailable)?;
                 }
@@ -433,24 +438,27 @@ macro_rules! store_impl {
                 limit: u32,
             ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
                 use breakglass_core::audit::unix_micros;
-                let err = |e| $crate::codec::db_error(e, "outbox claim");
-                let (_gate, mut tx) = self.begin_write().await.map_err(err)?;
-                sqlx::query(&$crate::query::claim_outbox(Self::CLAIM_LOCK))
-                    .bind(holder)
-                    .bind(unix_micros(lease_until))
-                    .bind(unix_micros(now))
-                    .bind($crate::query::limit(Some(limit)))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err)?;
-                let rows = sqlx::query($crate::query::SELECT_OUTBOX_CLAIMED)
-                    .bind(holder)
-                    .bind(unix_micros(lease_until))
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(err)?;
-                tx.commit().await.map_err(err)?;
-                Self::outbox_rows(rows)
+                let holder = holder.to_owned();
+                let claim = $crate::query::claim_outbox(Self::CLAIM_LOCK);
+                self.write(move |conn| Box::pin(async move {
+                    let err = |e| $crate::codec::db_error(e, "outbox claim");
+                    sqlx::query(&claim)
+                        .bind(&holder)
+                        .bind(unix_micros(lease_until))
+                        .bind(unix_micros(now))
+                        .bind($crate::query::limit(Some(limit)))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(err)?;
+                    let rows = sqlx::query($crate::query::SELECT_OUTBOX_CLAIMED)
+                        .bind(&holder)
+                        .bind(unix_micros(lease_until))
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map_err(err)?;
+                    Self::outbox_rows(rows)
+                }))
+                .await
             }
 
             pub(crate) async fn outbox_settle(
@@ -462,52 +470,54 @@ macro_rules! store_impl {
                 use breakglass_core::audit::unix_micros;
                 use breakglass_core::notify::OutboxSettle;
                 use breakglass_core::ports::StoreError;
+                use $crate::codec::Bind;
                 let err = |e| $crate::codec::db_error(e, "outbox");
                 let channels = |done: &[String]| {
                     serde_json::to_string(done).map_err(|e| StoreError::InvalidCommit(format!("channels: {e}")))
                 };
                 let clip = |e: &str| -> String { e.chars().take(2_000).collect() };
-                let (_gate, mut tx) = self.begin_write().await.map_err(err)?;
-                let (updated, commit) = match settle {
-                    OutboxSettle::Delivered { at, done_channels } => {
-                        let q = sqlx::query($crate::query::SETTLE_DELIVERED)
-                            .bind(id)
-                            .bind(holder)
-                            .bind(unix_micros(at))
-                            .bind(channels(&done_channels)?);
-                        (q.execute(&mut *tx).await.map_err(err)?.rows_affected(), None)
-                    }
-                    OutboxSettle::Retry { done_channels, error, retry_at } => {
-                        let q = sqlx::query($crate::query::SETTLE_RETRY)
-                            .bind(id)
-                            .bind(holder)
-                            .bind(clip(&error))
-                            .bind(unix_micros(retry_at))
-                            .bind(channels(&done_channels)?);
-                        (q.execute(&mut *tx).await.map_err(err)?.rows_affected(), None)
-                    }
-                    OutboxSettle::DeadLetter { done_channels, error, at, commit } => {
-                        let q = sqlx::query($crate::query::SETTLE_DEAD)
-                            .bind(id)
-                            .bind(holder)
-                            .bind(clip(&error))
-                            .bind(unix_micros(at))
-                            .bind(channels(&done_channels)?);
-                        (q.execute(&mut *tx).await.map_err(err)?.rows_affected(), Some((*commit, unix_micros(at))))
-                    }
+                let (sql, mut binds, commit) = match settle {
+                    OutboxSettle::Delivered { at, done_channels } => (
+                        $crate::query::SETTLE_DELIVERED,
+                        vec![Bind::Int(unix_micros(at)), Bind::Text(channels(&done_channels)?)],
+                        None,
+                    ),
+                    OutboxSettle::Retry { done_channels, error, retry_at } => (
+                        $crate::query::SETTLE_RETRY,
+                        vec![
+                            Bind::Text(clip(&error)),
+                            Bind::Int(unix_micros(retry_at)),
+                            Bind::Text(channels(&done_channels)?),
+                        ],
+                        None,
+                    ),
+                    OutboxSettle::DeadLetter { done_channels, error, at, commit } => (
+                        $crate::query::SETTLE_DEAD,
+                        vec![
+                            Bind::Text(clip(&error)),
+                            Bind::Int(unix_micros(at)),
+                            Bind::Text(channels(&done_channels)?),
+                        ],
+                        Some((*commit, unix_micros(at))),
+                    ),
                 };
-                if updated != 1 {
-                    let _ = tx.rollback().await;
-                    return Ok(false);
-                }
-                if let Some((commit, now)) = commit {
-                    if let Err(e) = Self::write_in(&mut tx, commit, now).await {
-                        let _ = tx.rollback().await;
-                        return Err(e);
+                binds.splice(0..0, [Bind::Int(id), Bind::Text(holder.to_owned())]);
+                self.write(move |conn| Box::pin(async move {
+                    let updated = $crate::backend::bind_all!(sqlx::query(sql), &binds)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(err)?
+                        .rows_affected();
+                    // Someone else holds the claim now: nothing was written.
+                    if updated != 1 {
+                        return Ok(false);
                     }
-                }
-                tx.commit().await.map_err(err)?;
-                Ok(true)
+                    if let Some((commit, now)) = commit {
+                        Self::write_in(conn, commit, now).await?;
+                    }
+                    Ok(true)
+                }))
+                .await
             }
 
             pub(crate) async fn commit_once(
@@ -520,25 +530,23 @@ macro_rules! store_impl {
                     return Err(StoreError::InvalidCommit("a reminder needs an audit record".to_owned()));
                 };
                 let now = breakglass_core::audit::unix_micros(first.at);
-                let err = |e| $crate::codec::db_error(e, "reminder");
-                let (_gate, mut tx) = self.begin_write().await.map_err(err)?;
-                let inserted = sqlx::query($crate::query::INSERT_REMINDER)
-                    .bind(key)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(err)?
-                    .rows_affected();
-                if inserted != 1 {
-                    let _ = tx.rollback().await;
-                    return Ok(false);
-                }
-                if let Err(e) = Self::write_in(&mut tx, commit, now).await {
-                    let _ = tx.rollback().await;
-                    return Err(e);
-                }
-                tx.commit().await.map_err(err)?;
-                Ok(true)
+                let key = key.to_owned();
+                self.write(move |conn| Box::pin(async move {
+                    let inserted = sqlx::query($crate::query::INSERT_REMINDER)
+                        .bind(&key)
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(|e| $crate::codec::db_error(e, "reminder"))?
+                        .rows_affected();
+                    // Already committed once: nothing was written.
+                    if inserted != 1 {
+                        return Ok(false);
+                    }
+                    Self::write_in(conn, commit, now).await?;
+                    Ok(true)
+                }))
+                .await
             }
 
             pub(crate) async fn outbox_dead_letters(

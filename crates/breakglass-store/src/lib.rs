@@ -5,6 +5,8 @@
 //! migrations and returns a value implementing [`breakglass_core::ports::Store`]. Every
 //! commit writes the request row (guarded by its row version), the audit records (sealed onto
 //! the chain head, which is locked for the duration) and the outbox rows in one transaction.
+//! On SQLite, concurrent writes share transactions through group commit ([`group`]): each
+//! in its own savepoint, one durable `COMMIT` for the batch.
 //!
 //! Architecture invariant: only this crate knows SQL. Every state change and its audit
 //! record commit in one transaction, or neither does.
@@ -13,10 +15,9 @@ mod access;
 mod auth;
 mod backend;
 mod codec;
+mod group;
 mod open;
 mod query;
-
-use std::sync::Arc;
 
 use breakglass_core::audit::{ChainHead, StoredAuditRow};
 use breakglass_core::model::RoleArn;
@@ -26,21 +27,22 @@ use breakglass_core::ports::{AccessStore, Commit, Committed, Store, StoreError, 
 use breakglass_core::request::AccessRequest;
 use breakglass_core::revocation::RevocationEntry;
 use breakglass_core::session::{RequestFilter, Session, SessionQuery, SessionSummary};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use auth::{AuthWrite, TokenRecord, UserRecord};
+use group::BoxFuture;
+
+pub use auth::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
+pub use group::GroupCommitStats;
 pub use open::{Backend, OpenError, OpenOptions, redact_url};
 
 /// The SQLite backend.
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteStore {
     pool: SqlitePool,
-    // SQLite has one writer at a time. Queueing this process's writers here, rather than
-    // letting them spin on SQLITE_BUSY, keeps commits fair; the busy timeout still covers
-    // other processes.
-    write_gate: Arc<Mutex<()>>,
+    // SQLite has one writer at a time: this process's writes go through one writer task,
+    // which commits them in batches (group commit). The busy timeout covers other processes.
+    writer: group::Writer,
 }
 
 impl SqliteStore {
@@ -48,19 +50,17 @@ impl SqliteStore {
     // SQLite has one writer at a time: the claim's transaction is the lock.
     const CLAIM_LOCK: &'static str = "";
 
-    async fn begin_write(
-        &self,
-    ) -> Result<(Option<OwnedMutexGuard<()>>, Transaction<'static, Sqlite>), sqlx::Error> {
-        let gate = Arc::clone(&self.write_gate).lock_owned().await;
-        // IMMEDIATE takes the write lock up front, so a transaction never fails half-way
-        // through when it upgrades from reading to writing.
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok((Some(gate), tx))
-    }
-
-    /// Queues a single-statement write behind this process's other writers.
-    async fn write_gate(&self) -> Option<OwnedMutexGuard<()>> {
-        Some(Arc::clone(&self.write_gate).lock_owned().await)
+    /// Runs `job` in a write transaction (shared with other jobs, in its own savepoint) and
+    /// returns its result once that transaction is durably committed. An `Err` from the job
+    /// undoes the job's writes and nothing else.
+    async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.writer.write(job).await
     }
 }
 
@@ -75,15 +75,26 @@ impl PgStore {
     // Replicas claiming at once skip each other's rows instead of queueing on them.
     const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
 
-    async fn begin_write(
-        &self,
-    ) -> Result<(Option<OwnedMutexGuard<()>>, Transaction<'static, Postgres>), sqlx::Error> {
-        Ok((None, self.pool.begin().await?))
-    }
-
-    /// PostgreSQL needs no process-side queue.
-    async fn write_gate(&self) -> Option<OwnedMutexGuard<()>> {
-        None
+    /// Runs `job` in its own transaction: committed if it returns `Ok`, rolled back if not.
+    async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        match job(&mut tx).await {
+            Ok(v) => {
+                tx.commit().await.map_err(unavailable)?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -140,15 +151,30 @@ impl SqlStore {
     /// Opens the store at `url` with explicit options.
     pub async fn open_with(url: &str, options: OpenOptions) -> Result<Self, OpenError> {
         let inner = match open::backend(url)? {
-            Backend::Sqlite => Inner::Sqlite(SqliteStore {
-                pool: open::sqlite(url, &options).await?,
-                write_gate: Arc::new(Mutex::new(())),
-            }),
+            Backend::Sqlite => {
+                let pool = open::sqlite(url, &options).await?;
+                let writer =
+                    group::Writer::spawn(pool.clone()).map_err(|e| OpenError::Connect {
+                        backend: Backend::Sqlite,
+                        url: url.to_owned(),
+                        detail: format!("cannot start the writer thread: {e}"),
+                    })?;
+                Inner::Sqlite(SqliteStore { pool, writer })
+            }
             Backend::Postgres => Inner::Postgres(PgStore {
                 pool: open::postgres(url, &options).await?,
             }),
         };
         Ok(Self { inner })
+    }
+
+    /// How SQLite's group commit has batched writes so far (`None` on PostgreSQL, where
+    /// each write is its own transaction).
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        match &self.inner {
+            Inner::Sqlite(s) => Some(s.writer.stats()),
+            Inner::Postgres(_) => None,
+        }
     }
 
     /// Which database this is.
@@ -172,6 +198,12 @@ impl SqlStore {
     /// The API token whose SHA-256 is `sha256` (hex), revoked or not.
     pub async fn token_by_hash(&self, sha256: &str) -> Result<Option<TokenRecord>, StoreError> {
         dispatch!(self, s => s.token_by_hash(sha256).await)
+    }
+
+    /// The API token whose SHA-256 is `sha256` (hex), revoked or not, with whether its user
+    /// is an administrator (`None` if there is no such token or user).
+    pub async fn token_holder(&self, sha256: &str) -> Result<Option<TokenHolder>, StoreError> {
+        dispatch!(self, s => s.token_holder(sha256).await)
     }
 
     /// The API tokens of `username`, newest first.

@@ -1,7 +1,7 @@
 //! Opening a store: choosing the backend from the URL, connecting with the settings each
-//! backend needs (SQLite: WAL, full sync, busy timeout, foreign keys), and bringing the
-//! schema to this build's version with the backend's embedded migrations, or, for tools
-//! that must not change anything, checking that it already is.
+//! backend needs (SQLite: WAL, full sync, busy timeout, foreign keys, statement journals in
+//! memory), and bringing the schema to this build's version with the backend's embedded
+//! migrations, or, for tools that must not change anything, checking that it already is.
 
 use std::fmt;
 use std::str::FromStr;
@@ -164,6 +164,10 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<SqlitePoo
             SqliteJournalMode::Wal
         })
         .synchronous(SqliteSynchronous::Full)
+        // Savepoints (one per job of a group commit) keep their undo pages in a statement
+        // journal: in memory rather than a temporary file. Rollback inside a transaction
+        // only; durability is the WAL's.
+        .pragma("temp_store", "memory")
         .busy_timeout(options.busy_timeout)
         .foreign_keys(true);
     if !options.create && !in_memory && !connect.get_filename().exists() {

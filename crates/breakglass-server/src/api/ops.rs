@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use breakglass_core::audit::ChainVerifier;
-use breakglass_core::broker::Outcome;
+use breakglass_core::broker::{BrokerError, Outcome};
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::cloud::Cloud;
 use breakglass_core::model::{
@@ -77,7 +77,9 @@ pub fn new_request(p: &Principal, ask: &Ask<'_>) -> Result<NewRequest, AppError>
 }
 
 /// Approves request `rid` as `p` after a TOTP step-up (`code`), bound to `digest`, the
-/// version `p` reviewed.
+/// version `p` reviewed. The code is checked first and spent in the approval's own commit:
+/// one write transaction, and a refused approval leaves the code unused. A code spent by a
+/// concurrent step-up is audited as a replay.
 pub async fn approve<K: Cloud>(
     s: &AppState<K>,
     p: &Principal,
@@ -86,31 +88,48 @@ pub async fn approve<K: Cloud>(
     code: &str,
     comment: String,
 ) -> Result<Outcome, AppError> {
-    s.auth
-        .verify_totp(&p.username, code, &format!("approve {rid}"))
-        .await?;
-    Ok(s.access
+    let purpose = format!("approve {rid}");
+    let step_up = s.auth.check_totp(&p.username, code, &purpose).await?;
+    match s
+        .access
         .broker()
-        .approve(rid, p.username.clone(), digest, comment)
-        .await?)
+        .approve_stepped(rid, p.username.clone(), digest, comment, step_up)
+        .await
+    {
+        Ok(o) => Ok(o),
+        Err(BrokerError::Store(StoreError::StepUpUsed(_))) => {
+            Err(s.auth.replayed(&p.username, &purpose).await.into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Activates emergency access for `new` after a TOTP step-up (`code`). A failed step-up is
 /// still an attempt: the broker records it as a refused break-glass (and alerts), and the
-/// caller gets the step-up's error.
+/// caller gets the step-up's error. A valid code is spent in the activation's own commit.
 pub async fn break_glass<K: Cloud>(
     s: &AppState<K>,
     p: &Principal,
     new: NewRequest,
     code: &str,
 ) -> Result<Outcome, AppError> {
-    let mfa = s.auth.verify_totp(&p.username, code, "break-glass").await;
-    let verified = mfa.is_ok();
-    match s.access.broker().activate_break_glass(new, verified).await {
+    let purpose = "break-glass";
+    let mut mfa = s.auth.check_totp(&p.username, code, purpose).await;
+    let broker = s.access.broker();
+    let mut result = broker
+        .activate_break_glass_stepped(new.clone(), mfa.as_ref().ok().cloned())
+        .await;
+    if let Err(BrokerError::Store(StoreError::StepUpUsed(_))) = &result {
+        // The code was spent by a concurrent step-up: audited as a replay, and the attempt
+        // goes on as one without MFA, like any other failed step-up.
+        mfa = Err(s.auth.replayed(&p.username, purpose).await);
+        result = broker.activate_break_glass_stepped(new, None).await;
+    }
+    match result {
         Ok(o) => Ok(o),
         Err(e) => match mfa {
             Err(m) => Err(m.into()),
-            Ok(()) => Err(e.into()),
+            Ok(_) => Err(e.into()),
         },
     }
 }

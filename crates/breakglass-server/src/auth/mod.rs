@@ -2,6 +2,11 @@
 //! login rate limiting. Every event (login succeeded or failed, token created or revoked,
 //! TOTP enrolled, verified or refused) is appended to the audit chain in the same
 //! transaction as the change it describes; a refusal is audited before it is returned.
+//!
+//! A TOTP step-up that authorises a broker change (an approval, a break-glass activation)
+//! is checked here ([`Auth::check_totp`]) and spent by the broker in the change's own commit,
+//! with its `totp_verified` record: one write transaction, and a refused change leaves the
+//! code unspent. [`Auth::verify_totp`] spends a code on its own (replacing an authenticator).
 
 pub mod limit;
 pub mod password;
@@ -18,7 +23,7 @@ use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::cloud::Secret;
 use breakglass_core::model::Username;
-use breakglass_core::ports::{Clock, StoreError};
+use breakglass_core::ports::{Clock, StepUp, StoreError};
 use breakglass_store::{AuthWrite, SqlStore, TokenRecord, UserRecord};
 use time::{Duration, OffsetDateTime};
 
@@ -467,25 +472,22 @@ impl Auth {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(AuthError::BadToken);
         }
-        let record = self
+        // One read per request: the token and its user's admin flag together.
+        let holder = self
             .store
-            .token_by_hash(&token_hash(token))
+            .token_holder(&token_hash(token))
             .await?
             .ok_or(AuthError::BadToken)?;
+        let record = holder.token;
         if record.revoked_at.is_some() {
             return Err(AuthError::BadToken);
         }
         if record.expires_at <= self.now() {
             return Err(AuthError::TokenExpired(record.expires_at));
         }
-        let user = self
-            .store
-            .user(&record.username)
-            .await?
-            .ok_or(AuthError::BadToken)?;
         Ok(Principal {
-            username: username(&user.username)?,
-            admin: user.admin,
+            username: username(&record.username)?,
+            admin: holder.admin,
             token: record.id,
             expires_at: record.expires_at,
         })
@@ -541,14 +543,17 @@ impl Auth {
         })
     }
 
-    /// Checks `code` for `who` as a step-up for `purpose` (e.g. `approve r-…`). A code is
-    /// accepted once; the success or the failure is audited.
-    pub async fn verify_totp(
+    /// Checks `code` for `who` as a step-up for `purpose` (e.g. `approve r-…`) without
+    /// spending it: returns the [`StepUp`] for the broker to spend in the commit of the
+    /// change it authorises. Refusals (no authenticator, locked, wrong code, a code already
+    /// used) are audited before they are returned. The store makes the final replay check
+    /// when the step-up is spent; [`Auth::replayed`] audits a code that lost that race.
+    pub async fn check_totp(
         &self,
         who: &Username,
         code: &str,
         purpose: &str,
-    ) -> Result<(), AuthError> {
+    ) -> Result<StepUp, AuthError> {
         let actor = Actor::User(who.clone());
         let failed = |reason: &str| TotpFailed {
             username: who.clone(),
@@ -578,9 +583,47 @@ impl Auth {
                 .await?;
             return Err(AuthError::BadTotp);
         };
+        if user.totp_last_step.is_some_and(|last| step <= last) {
+            return Err(self.replayed(who, purpose).await);
+        }
+        Ok(StepUp {
+            username: who.clone(),
+            step,
+            purpose: purpose.to_owned(),
+        })
+    }
+
+    /// Audits that `who` gave a TOTP code for `purpose` that was already used (the store
+    /// refused to spend it) and returns the error to show. Fails closed: if the record
+    /// cannot be written, the store's error is returned.
+    pub async fn replayed(&self, who: &Username, purpose: &str) -> AuthError {
+        let event = TotpFailed {
+            username: who.clone(),
+            purpose: purpose.to_owned(),
+            reason: "code already used".to_owned(),
+        };
+        match self
+            .audit_only(self.entry(Actor::User(who.clone()), event))
+            .await
+        {
+            Ok(()) => AuthError::BadTotp,
+            Err(e) => e,
+        }
+    }
+
+    /// Checks `code` for `who` as a step-up for `purpose` and spends it on its own: for
+    /// step-ups that guard no broker change. A code is accepted once; the success or the
+    /// failure is audited.
+    pub async fn verify_totp(
+        &self,
+        who: &Username,
+        code: &str,
+        purpose: &str,
+    ) -> Result<(), AuthError> {
+        let step_up = self.check_totp(who, code, purpose).await?;
         let write = AuthWrite::UseTotpStep {
             username: who.to_string(),
-            step,
+            step: step_up.step,
         };
         let ok = TotpVerified {
             username: who.clone(),
@@ -588,15 +631,11 @@ impl Auth {
         };
         match self
             .store
-            .auth_commit(vec![write], vec![self.entry(actor.clone(), ok)])
+            .auth_commit(vec![write], vec![self.entry(Actor::User(who.clone()), ok)])
             .await
         {
             Ok(_) => Ok(()),
-            Err(StoreError::Duplicate(_)) => {
-                self.audit_only(self.entry(actor, failed("code already used")))
-                    .await?;
-                Err(AuthError::BadTotp)
-            }
+            Err(StoreError::StepUpUsed(_)) => Err(self.replayed(who, purpose).await),
             Err(e) => Err(e.into()),
         }
     }

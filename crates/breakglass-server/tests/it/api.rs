@@ -496,3 +496,148 @@ async fn refusals_have_clear_errors() {
             .contains("breakglass login")
     );
 }
+
+/// The audit records after `after`, as (kind, record) pairs.
+async fn audit_after(api: &Api, token: &str, after: u64) -> Vec<(String, Value)> {
+    let (s, v) = api
+        .call(
+            "GET",
+            &format!("/api/v1/audit?after={after}&limit=1000"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["record"]["event"]["type"].as_str().unwrap().to_owned(),
+                r.clone(),
+            )
+        })
+        .collect()
+}
+
+async fn last_seq(api: &Api, token: &str) -> u64 {
+    audit_after(api, token, 0)
+        .await
+        .last()
+        .map_or(0, |(_, r)| r["seq"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn approve_spends_the_totp_code_in_its_own_commit_and_only_once() {
+    let api = api().await;
+    let (carol, _) = api.user("carol", false).await;
+    let (bob, bob_seed) = api.user("bob", false).await;
+    // The audit log is read by an administrator.
+    let (root, _) = api.user("root", true).await;
+    let mut requests = Vec::new();
+    for _ in 0..2 {
+        let (s, r) = api
+            .call(
+                "POST",
+                "/api/v1/requests",
+                Some(&carol),
+                Some(investigate(3600)),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        requests.push((
+            r["id"].as_str().unwrap().to_owned(),
+            r["digest"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let (first, first_digest) = &requests[0];
+    let (second, second_digest) = &requests[1];
+    let code = api.code(&bob_seed);
+    let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
+    let approve = |id: &str, digest: &str, totp: &str| {
+        (
+            format!("/api/v1/requests/{id}/approve"),
+            json!({"digest": digest, "totp": totp}),
+        )
+    };
+
+    // A wrong code changes nothing but its audited failure.
+    let seq = last_seq(&api, &root).await;
+    let (path, body) = approve(first, first_digest, &wrong);
+    let (s, v) = api.call("POST", &path, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "totp_invalid");
+    let added = audit_after(&api, &root, seq).await;
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added[0].0, "totp_failed");
+    assert_eq!(added[0].1["record"]["event"]["reason"], "wrong code");
+    let (_, r) = api
+        .call(
+            "GET",
+            &format!("/api/v1/requests/{first}"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r["version"].clone(), r["status_name"].clone()),
+        (json!(1), json!("pending"))
+    );
+
+    // A refused approval (a stale digest) leaves the right code unspent...
+    let seq = last_seq(&api, &root).await;
+    let (path, body) = approve(first, second_digest, &code);
+    let (s, v) = api.call("POST", &path, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "stale_digest");
+    assert!(
+        !audit_after(&api, &root, seq)
+            .await
+            .iter()
+            .any(|(k, _)| k == "totp_verified")
+    );
+
+    // ...so it approves: the step-up and the approval are one commit, consecutive records.
+    let seq = last_seq(&api, &root).await;
+    let (path, body) = approve(first, first_digest, &code);
+    let (s, v) = api.call("POST", &path, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status_name"], "approved");
+    let kinds: Vec<String> = audit_after(&api, &root, seq)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(kinds[0], "totp_verified", "{kinds:?}");
+    assert_eq!(kinds[1], "approval_recorded", "{kinds:?}");
+
+    // The same code again is a replay: refused and audited, the second request unchanged.
+    let seq = last_seq(&api, &root).await;
+    let (path, body) = approve(second, second_digest, &code);
+    let (s, v) = api.call("POST", &path, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "totp_invalid");
+    let added = audit_after(&api, &root, seq).await;
+    assert_eq!(added.len(), 1, "{added:?}");
+    assert_eq!(added[0].0, "totp_failed");
+    assert_eq!(added[0].1["record"]["event"]["reason"], "code already used");
+    let (_, r) = api
+        .call(
+            "GET",
+            &format!("/api/v1/requests/{second}"),
+            Some(&bob),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r["version"].clone(), r["status_name"].clone()),
+        (json!(1), json!("pending"))
+    );
+
+    // The next step's code approves it.
+    api.clock.advance(Duration::seconds(30));
+    let (path, body) = approve(second, second_digest, &api.code(&bob_seed));
+    let (s, v) = api.call("POST", &path, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+}

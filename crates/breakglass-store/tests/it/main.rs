@@ -14,6 +14,7 @@
 mod access;
 mod concurrency;
 mod crash;
+mod group;
 mod sessions;
 mod suite;
 mod support;

@@ -180,6 +180,7 @@ async fn a_stale_version_is_a_conflict_and_writes_nothing(t: TestStore) {
             }),
             audit: vec![cancel_entry(&id)],
             outbox: Vec::new(),
+            step_up: None,
         })
         .await
         .unwrap_err();
@@ -215,6 +216,7 @@ async fn a_duplicate_id_writes_nothing(t: TestStore) {
             write: Some(RequestWrite::Insert(out.request.clone())),
             audit: vec![cancel_entry(&out.request.id)],
             outbox: Vec::new(),
+            step_up: None,
         })
         .await
         .unwrap_err();
@@ -226,6 +228,7 @@ async fn a_duplicate_id_writes_nothing(t: TestStore) {
             write: None,
             audit: Vec::new(),
             outbox: Vec::new(),
+            step_up: None,
         })
         .await
         .unwrap_err();
@@ -781,6 +784,7 @@ async fn a_reminder_is_committed_once(t: TestStore) {
         write: None,
         audit: vec![entry(at)],
         outbox: Vec::new(),
+        step_up: None,
     };
     assert!(t.store.commit_once("k:1", commit(T0)).await.unwrap());
     assert!(!t.store.commit_once("k:1", commit(T0)).await.unwrap());

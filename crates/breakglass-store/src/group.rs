@@ -1,0 +1,364 @@
+//! Group commit for SQLite: one writer task runs this process's write transactions, several
+//! to one SQLite transaction, so one `COMMIT` (one fsync under `synchronous = FULL`) makes a
+//! whole batch durable.
+//!
+//! SQLite has one writer at a time, and with full sync every commit waits for the disk: with
+//! many concurrent writers, one transaction per write makes them queue for one fsync each.
+//! Here a write is a job sent to the writer. The writer takes every job waiting (up to
+//! [`MAX_BATCH`]), opens one `BEGIN IMMEDIATE` transaction and runs the jobs one after
+//! another, each inside its own savepoint: a job that fails is rolled back to its savepoint
+//! alone and gets its own error, the others keep their writes. Then one `COMMIT`. No caller
+//! hears "committed" before that `COMMIT` has returned, so an acknowledged write is exactly as
+//! durable as with one transaction per write; if the `COMMIT` (or the transaction) fails,
+//! every job of the batch gets the error and nothing of the batch is stored.
+//!
+//! Jobs run in order on one connection, so each sees the writes of the jobs before it: the
+//! audit chain head moves on from job to job, and a request's version check sees the update
+//! an earlier job of the batch made. A rolled-back job's audit rows and head update vanish
+//! with its savepoint, so the chain stays linear. When idle, the writer commits a single job
+//! at once: batching adds no delay, it only happens while a commit is already in progress.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use breakglass_core::ports::StoreError;
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+/// A future borrowing the writer's connection.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The most jobs one SQLite transaction carries.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// Jobs waiting for the writer before senders wait too.
+const QUEUE: usize = 1_024;
+
+/// A write job with its reply channel, its result type erased.
+trait Job: Send {
+    /// Runs the job on the writer's connection (inside its savepoint).
+    fn run<'c>(self: Box<Self>, conn: &'c mut SqliteConnection) -> BoxFuture<'c, Ran>;
+    /// Answers the caller without running the job (the batch failed before it).
+    fn fail(self: Box<Self>, error: String);
+}
+
+/// What a job left behind: whether its savepoint is kept, and how to answer its caller once
+/// the batch's fate is known (`Some(error)`: the batch was not committed).
+struct Ran {
+    ok: bool,
+    answer: Answer,
+}
+
+/// Answers a job's caller: `Some(error)` if its batch was not committed.
+type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
+
+struct Typed<T, F> {
+    job: F,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+fn not_committed(error: &str) -> StoreError {
+    StoreError::Unavailable(format!("the write was not committed: {error}"))
+}
+
+impl<T, F> Job for Typed<T, F>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        + Send
+        + 'static,
+{
+    fn run<'c>(self: Box<Self>, conn: &'c mut SqliteConnection) -> BoxFuture<'c, Ran> {
+        let Typed { job, reply } = *self;
+        Box::pin(async move {
+            let result = job(conn).await;
+            Ran {
+                ok: result.is_ok(),
+                answer: Box::new(move |batch_error: Option<&str>| {
+                    let answer = match (result, batch_error) {
+                        (Err(e), _) => Err(e),
+                        (Ok(_), Some(error)) => Err(not_committed(error)),
+                        (Ok(v), None) => Ok(v),
+                    };
+                    // The caller may have gone away; the write stands all the same.
+                    let _ = reply.send(answer);
+                }),
+            }
+        })
+    }
+
+    fn fail(self: Box<Self>, error: String) {
+        let _ = self.reply.send(Err(not_committed(&error)));
+    }
+}
+
+/// How much the group commit batched: SQLite transactions committed and the jobs they
+/// carried (failed jobs included), since the store was opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    /// Transactions committed.
+    pub batches: u64,
+    /// Jobs run in those transactions.
+    pub jobs: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    batches: AtomicU64,
+    jobs: AtomicU64,
+}
+
+/// The handle on the writer task: cloned by every clone of the store. The task ends when
+/// the last handle is dropped.
+#[derive(Clone)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Box<dyn Job>>,
+    counters: Arc<Counters>,
+}
+
+impl fmt::Debug for Writer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Writer").finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Starts the writer on a thread of its own, with its own single-threaded runtime: a
+    /// batch makes a few round trips to SQLite per job, and on a runtime busy with requests
+    /// each of them would wait for a worker behind other tasks, which holds up every write
+    /// of the batch. The thread ends when the last handle is dropped.
+    pub(crate) fn spawn(pool: SqlitePool) -> std::io::Result<Self> {
+        let (jobs, queue) = mpsc::channel(QUEUE);
+        let counters = Arc::new(Counters::default());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let task = run(pool, queue, Arc::clone(&counters));
+        std::thread::Builder::new()
+            .name("sqlite-writer".to_owned())
+            .spawn(move || runtime.block_on(task))?;
+        Ok(Self { jobs, counters })
+    }
+
+    /// The batching so far.
+    pub(crate) fn stats(&self) -> GroupCommitStats {
+        GroupCommitStats {
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            jobs: self.counters.jobs.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `job` in the next batch and returns its result once the batch is committed.
+    /// The job must only use the connection it is given (no other I/O): the whole batch
+    /// waits for it.
+    pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Box::new(Typed { job, reply }))
+            .await
+            .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".to_owned()))?;
+        answer.await.map_err(|_| {
+            StoreError::Unavailable(
+                "the SQLite writer failed while running this write; it was not committed"
+                    .to_owned(),
+            )
+        })?
+    }
+}
+
+async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Box<dyn Job>>, counters: Arc<Counters>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        // Each batch is its own task: should a job panic, only its batch is lost (its
+        // callers hear that nothing was committed) and the writer goes on.
+        let _ = tokio::spawn(commit_batch(pool.clone(), jobs, Arc::clone(&counters))).await;
+    }
+}
+
+async fn exec(tx: &mut Transaction<'static, Sqlite>, sql: &'static str) -> Result<(), String> {
+    sqlx::query(sql)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Runs and commits one batch (counted before any caller hears of it).
+async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<Counters>) {
+    let n = u64::try_from(jobs.len()).unwrap_or(u64::MAX);
+    // IMMEDIATE takes the write lock up front (waiting out other processes for the busy
+    // timeout), so no job fails half-way when a read would upgrade to a write.
+    let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
+        Ok(tx) => tx,
+        Err(e) => {
+            let error = e.to_string();
+            for job in jobs {
+                job.fail(error.clone());
+            }
+            return;
+        }
+    };
+    let mut answers = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter();
+    let mut broken = None;
+    for job in jobs.by_ref() {
+        if let Err(e) = exec(&mut tx, "SAVEPOINT job").await {
+            job.fail(e.clone());
+            broken = Some(e);
+            break;
+        }
+        let ran = job.run(&mut tx).await;
+        answers.push(ran.answer);
+        // A job's savepoint is not released: the next job's nests inside it and `COMMIT`
+        // releases them all, one round trip to SQLite per job fewer. `ROLLBACK TO` goes back
+        // to the most recent savepoint of the name, the failed job's own, so only its writes
+        // go. If SQLite already rolled the whole transaction back (some I/O errors do),
+        // there is no savepoint left and the batch is lost.
+        if !ran.ok
+            && let Err(e) = exec(&mut tx, "ROLLBACK TO job").await
+        {
+            broken = Some(e);
+            break;
+        }
+    }
+    let outcome = match broken {
+        Some(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+        None => tx.commit().await.map_err(|e| e.to_string()),
+    };
+    let error = outcome.err();
+    if error.is_none() {
+        counters.batches.fetch_add(1, Ordering::Relaxed);
+        counters.jobs.fetch_add(n, Ordering::Relaxed);
+    }
+    for job in jobs {
+        job.fail(error.clone().unwrap_or_default());
+    }
+    for answer in answers {
+        answer(error.as_deref());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        reason = "tests fail loudly"
+    )]
+
+    use super::*;
+    use crate::open::{OpenOptions, sqlite};
+
+    async fn count(pool: &SqlitePool, name: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM job_leases WHERE name = $1")
+            .bind(name)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    }
+
+    /// A job inserting lease row `name`, then failing if `fail` (after its insert).
+    fn insert(
+        name: &'static str,
+        fail: bool,
+    ) -> impl for<'c> FnOnce(
+        &'c mut SqliteConnection,
+    ) -> BoxFuture<'c, Result<&'static str, StoreError>>
+    + Send
+    + 'static {
+        move |conn| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO job_leases (name, holder, until) VALUES ($1, 'x', 0)")
+                    .bind(name)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                if fail {
+                    return Err(StoreError::InvalidCommit(format!("{name} fails")));
+                }
+                Ok(name)
+            })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_job_rolls_back_alone_and_its_batch_commits_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let pool = sqlite(&url, &OpenOptions::default()).await.unwrap();
+        let writer = Writer::spawn(pool.clone()).unwrap();
+
+        // The first job holds the writer until the others are queued, so they all land in
+        // the second batch.
+        let (started, running) = oneshot::channel::<()>();
+        let (release, hold) = oneshot::channel::<()>();
+        let first = {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .write(move |conn| {
+                        Box::pin(async move {
+                            started.send(()).unwrap();
+                            hold.await.unwrap();
+                            insert("first", false)(conn).await
+                        })
+                    })
+                    .await
+            })
+        };
+        running.await.unwrap();
+        let jobs = [
+            ("a", false),
+            ("b", true),
+            ("c", false),
+            ("d", true),
+            ("e", false),
+        ];
+        let mut queued = Vec::new();
+        for (name, fail) in jobs {
+            let writer = writer.clone();
+            queued.push(tokio::spawn(async move {
+                writer.write(insert(name, fail)).await
+            }));
+        }
+        while writer.jobs.capacity() > QUEUE - jobs.len() {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), "first");
+        for (handle, (name, fail)) in queued.into_iter().zip(jobs) {
+            match handle.await.unwrap() {
+                Ok(n) => assert!(!fail && n == name, "{name} committed"),
+                Err(StoreError::InvalidCommit(m)) => {
+                    assert!(fail && m.contains(name), "{name}: {m}");
+                }
+                Err(e) => panic!("{name}: {e}"),
+            }
+            // A failed job's insert is gone, the others' are stored.
+            assert_eq!(count(&pool, name).await, i64::from(!fail), "{name}");
+        }
+        assert_eq!(count(&pool, "first").await, 1);
+        // Two transactions: the first job's, then the five queued jobs' together.
+        assert_eq!(
+            writer.stats(),
+            GroupCommitStats {
+                batches: 2,
+                jobs: 6
+            }
+        );
+    }
+}
