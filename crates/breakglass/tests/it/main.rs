@@ -16,4 +16,5 @@ mod broker_e2e;
 mod notify;
 mod policy;
 mod scan;
+mod support;
 mod tidy;
