@@ -24,6 +24,8 @@ pub struct RequestFilter {
     pub requester: Option<Username>,
     /// Only this playbook's.
     pub playbook: Option<PlaybookId>,
+    /// Only requests for this role (its account and name).
+    pub role: Option<RoleArn>,
     /// Only break-glass uses whose post-incident review is still outstanding.
     pub review_outstanding: bool,
     /// At most this many (the store caps it).

@@ -29,7 +29,7 @@ use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
 use breakglass_core::session::RequestFilter;
 use breakglass_server::access::Access;
-use breakglass_server::api::{AppState, Metrics, app};
+use breakglass_server::api::{AppState, app};
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
 use breakglass_server::auth::{Auth, totp};
@@ -151,11 +151,11 @@ async fn main() {
         .expose()
         .to_owned();
 
-    let state = Arc::new(AppState {
+    let state = Arc::new(AppState::new(
         access,
         auth,
-        metrics: Metrics::default(),
-    });
+        breakglass_server::console::ConsoleSettings::default(),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {

@@ -424,19 +424,32 @@ where
         let store = self.broker.store();
         let filter = RequestFilter {
             statuses: vec!["approved".to_owned(), "active".to_owned()],
+            role: Some(role.clone()),
             limit: Some(RECONCILE_LIMIT),
             ..RequestFilter::default()
         };
         let mut revoked = Vec::new();
-        let mut failed = Vec::new();
-        for r in store.requests(&filter).await? {
-            let r = r.value;
-            if &r.spec.role_arn != role || r.status.is_final() {
-                continue;
+        let mut failed: Vec<(RequestId, String)> = Vec::new();
+        // Page by page: each revocation takes its request out of the filter, so the loop
+        // ends when a page holds nothing but requests that failed to revoke.
+        loop {
+            let mut progressed = false;
+            for r in store.requests(&filter).await? {
+                let r = r.value;
+                if &r.spec.role_arn != role
+                    || r.status.is_final()
+                    || failed.iter().any(|(id, _)| *id == r.id)
+                {
+                    continue;
+                }
+                match self.broker.revoke(&r.id, actor.clone(), reason).await {
+                    Ok(_) => revoked.push(r.id),
+                    Err(e) => failed.push((r.id, e.to_string())),
+                }
+                progressed = true;
             }
-            match self.broker.revoke(&r.id, actor.clone(), reason).await {
-                Ok(_) => revoked.push(r.id),
-                Err(e) => failed.push((r.id, e.to_string())),
+            if !progressed {
+                break;
             }
         }
         // The cutoff is read now, after every grant of the role stopped minting.

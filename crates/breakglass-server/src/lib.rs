@@ -1,4 +1,4 @@
-//! The broker process: HTTP API, authentication and background workers.
+//! The broker process: HTTP API, web console, authentication and background workers.
 //!
 //! Architecture invariant: only this crate knows HTTP. Handlers are thin: they authenticate,
 //! call the domain through the store, and render the result.
@@ -7,6 +7,7 @@ pub mod access;
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod console;
 pub mod notify;
 pub mod random;
 pub mod serve;

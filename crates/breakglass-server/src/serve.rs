@@ -9,8 +9,9 @@ use breakglass_core::ports::{Clock, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{AccessService, AppState, Metrics, app};
+use crate::api::{AccessService, AppState, app};
 use crate::auth::Auth;
+use crate::console::ConsoleSettings;
 use crate::notify::Notifier;
 use crate::worker::{Worker, WorkerConfig};
 
@@ -38,12 +39,13 @@ async fn shutdown_signal() {
 /// How often the notification worker looks for due messages when it found none.
 const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Serves the API on `listener` and runs the expiry worker, and `notifier` if given, until
-/// a shutdown signal.
+/// Serves the API and the web console on `listener` and runs the expiry worker, and
+/// `notifier` if given, until a shutdown signal.
 pub async fn serve<K, S, C>(
     listener: TcpListener,
     access: Arc<AccessService<K>>,
     auth: Arc<Auth>,
+    console: ConsoleSettings,
     worker: WorkerConfig,
     notifier: Option<Notifier<S, C>>,
 ) -> std::io::Result<()>
@@ -78,14 +80,15 @@ where
             })
             .await;
     });
-    let state = Arc::new(AppState {
-        access,
-        auth,
-        metrics: Metrics::default(),
-    });
+    let state = Arc::new(AppState::new(access, auth, console));
+    let events = state.console.events.clone();
     let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Live-update streams never end on their own: end them so shutdown completes.
+            events.close();
+        })
         .await;
     let _ = stop.send(true);
     let _ = worker_task.await;

@@ -71,6 +71,11 @@ pub(crate) fn requests(filter: &RequestFilter) -> Filter {
         let p = f.bind(Bind::Text(pb.to_string()));
         f.and(format!("playbook = {p}"));
     }
+    if let Some(role) = &filter.role {
+        let account = f.bind(Bind::Text(role.account().to_string()));
+        let name = f.bind(Bind::Text(role.name().to_string()));
+        f.and(format!("account = {account} AND role_name = {name}"));
+    }
     if filter.review_outstanding {
         let p = f.bind(Bind::Bool(true));
         f.and(format!("review_required = {p}"));

@@ -316,6 +316,23 @@ impl AccessRequest {
         }
     }
 
+    /// What the rules say about `principal` taking `action` on this request, asked exactly
+    /// as the transitions ask (for showing who may act and which policy allows it; the
+    /// transitions still decide, and still refuse self-approval whatever this says).
+    pub fn decision_for(
+        &self,
+        rules: &crate::rules::Rules,
+        principal: &Username,
+        action: crate::rules::Action,
+    ) -> Decision {
+        rules.decide(
+            principal,
+            action,
+            &self.spec.playbook,
+            &transition::std_ask(self),
+        )
+    }
+
     /// The session status of its grant at `now` (none before activation).
     pub fn session_status(&self, now: OffsetDateTime) -> Option<SessionStatus> {
         let grant = self.grant.as_ref()?;

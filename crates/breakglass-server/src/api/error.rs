@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use breakglass_core::broker::BrokerError;
+use breakglass_core::cloud::CloudError;
 use breakglass_core::request::TransitionError;
 use serde_json::json;
 
@@ -138,6 +139,7 @@ impl From<AuthError> for AppError {
             AuthError::TokenExpired(_) => (StatusCode::UNAUTHORIZED, "token_expired"),
             AuthError::BadTotp => (StatusCode::FORBIDDEN, "totp_invalid"),
             AuthError::NoTotp(_) => (StatusCode::FORBIDDEN, "totp_not_enrolled"),
+            AuthError::TotpRequired(_) => (StatusCode::UNAUTHORIZED, "totp_required"),
             AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AuthError::Exists(_) => (StatusCode::CONFLICT, "exists"),
@@ -157,8 +159,13 @@ impl From<AccessError> for AppError {
             AccessError::Issuance(_) => {
                 Self::new(StatusCode::CONFLICT, "not_issuable", e.to_string())
             }
+            // Our own check of an AWS limit, made before any call: safe to show.
+            AccessError::Cloud(CloudError::Invalid(_)) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "aws_limit", e.to_string())
+            }
+            // AWS's own words name accounts, roles and policies: they go to the log only.
             AccessError::Cloud(_) | AccessError::OutlivesGrant { .. } => {
-                Self::new(StatusCode::BAD_GATEWAY, "aws_failed", e.to_string())
+                Self::internal(StatusCode::BAD_GATEWAY, "aws_failed", &e)
             }
             AccessError::CutOffIncomplete { .. } => {
                 Self::new(StatusCode::ACCEPTED, "cut_off_pending", e.to_string())

@@ -11,9 +11,7 @@ use axum::response::{IntoResponse, Response};
 use breakglass_core::audit::{ChainVerifier, jsonl_line};
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::cloud::Cloud;
-use breakglass_core::model::{
-    AccountId, GrantId, IncidentId, PlaybookId, RequestId, RoleArn, RoleName, Username,
-};
+use breakglass_core::model::{RequestId, RoleArn, Username};
 use breakglass_core::ports::{Store, Versioned};
 use breakglass_core::request::{AccessRequest, NewRequest, ReviewOutcome};
 use breakglass_core::session::RequestFilter;
@@ -23,6 +21,7 @@ use serde_json::{Value, json};
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
 
+use super::ops::{self, id, unavailable};
 use super::{AppError, AppState};
 use crate::auth::Principal;
 
@@ -33,14 +32,6 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
     let body: &[u8] = if body.is_empty() { b"{}" } else { body };
     serde_json::from_slice(body)
         .map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))
-}
-
-fn id<T>(
-    kind: &str,
-    value: &str,
-    make: impl FnOnce(String) -> Result<T, breakglass_core::model::IdError>,
-) -> Result<T, AppError> {
-    make(value.to_owned()).map_err(|e| AppError::bad_request(format!("invalid {kind}: {e}")))
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -135,18 +126,6 @@ struct LoginBody {
     ttl_hours: Option<i64>,
 }
 
-/// A token lifetime in hours, range-checked before it becomes a `Duration` (which would
-/// overflow on absurd values).
-fn ttl(hours: Option<i64>) -> Result<Option<Duration>, AppError> {
-    match hours {
-        None => Ok(None),
-        Some(h) if (1..=24 * 90).contains(&h) => Ok(Some(Duration::hours(h))),
-        Some(h) => Err(AppError::bad_request(format!(
-            "`ttl_hours` is {h}; a token lives 1 to 2160 hours (90 days)"
-        ))),
-    }
-}
-
 fn token_json(t: &crate::auth::NewToken) -> Value {
     json!({
         "token": t.secret.expose(),
@@ -178,7 +157,7 @@ pub async fn login<K: Cloud>(State(s): St<K>, req: Request) -> ApiResult {
             &b.password,
             &address,
             b.token_name.as_deref().unwrap_or("cli"),
-            ttl(b.ttl_hours)?,
+            ops::ttl(b.ttl_hours)?,
         )
         .await?;
     Ok((StatusCode::CREATED, Json(token_json(&token))).into_response())
@@ -251,7 +230,7 @@ pub async fn create_token<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: B
     let b: TokenBody = parse(&body)?;
     let t = s
         .auth
-        .create_token(&p.username, &b.name, ttl(b.ttl_hours)?)
+        .create_token(&p.username, &b.name, ops::ttl(b.ttl_hours)?)
         .await?;
     Ok((StatusCode::CREATED, Json(token_json(&t))).into_response())
 }
@@ -322,13 +301,7 @@ pub async fn list_requests<K: Cloud>(
         limit: Some(q.limit.unwrap_or(100).min(1000)),
         ..RequestFilter::default()
     };
-    let list = s
-        .access
-        .broker()
-        .store()
-        .requests(&filter)
-        .await
-        .map_err(|e| AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e))?;
+    let list = ops::requests(&s, &filter).await?;
     let list: Vec<Value> = list.iter().map(request_json).collect();
     Ok(Json(json!({"requests": list})).into_response())
 }
@@ -347,15 +320,17 @@ struct CreateBody {
 }
 
 fn new_request(p: &Principal, b: &CreateBody) -> Result<NewRequest, AppError> {
-    Ok(NewRequest {
-        requester: p.username.clone(),
-        playbook: id("playbook", &b.playbook, PlaybookId::new)?,
-        role: id("role", &b.role, RoleName::new)?,
-        account: id("account", &b.account, AccountId::new)?,
-        duration: Duration::seconds(b.duration_seconds),
-        incident: id("incident", &b.incident, IncidentId::new)?,
-        justification: b.justification.clone(),
-    })
+    ops::new_request(
+        p,
+        &ops::Ask {
+            playbook: &b.playbook,
+            role: &b.role,
+            account: &b.account,
+            duration: Duration::seconds(b.duration_seconds),
+            incident: &b.incident,
+            justification: &b.justification,
+        },
+    )
 }
 
 pub async fn create_request<K: Cloud>(
@@ -402,15 +377,7 @@ pub async fn approve<K: Cloud>(
     let rid = id("request id", &rid, RequestId::new)?;
     let digest = Sha256Digest::from_hex(&b.digest)
         .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
-    s.auth
-        .verify_totp(&p.username, &b.totp, &format!("approve {rid}"))
-        .await?;
-    outcome(
-        s.access
-            .broker()
-            .approve(&rid, p.username, digest, b.comment)
-            .await?,
-    )
+    outcome(ops::approve(&s, &p, &rid, digest, &b.totp, b.comment).await?)
 }
 
 #[derive(Deserialize)]
@@ -513,33 +480,9 @@ pub async fn break_glass<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: By
     let b: CreateBody = parse(&body)?;
     let new = new_request(&p, &b)?;
     let code = b.totp.as_deref().unwrap_or_default();
-    // A failed step-up is still an attempt: the broker records it as a refused break-glass.
-    let mfa = s.auth.verify_totp(&p.username, code, "break-glass").await;
-    let verified = mfa.is_ok();
-    match s.access.broker().activate_break_glass(new, verified).await {
-        Ok(o) => {
-            let mut r = outcome(o)?;
-            *r.status_mut() = StatusCode::CREATED;
-            Ok(r)
-        }
-        Err(e) => match mfa {
-            Err(m) => Err(m.into()),
-            Ok(()) => Err(e.into()),
-        },
-    }
-}
-
-async fn grant_request<K: Cloud>(s: &AppState<K>, gid: &str) -> Result<RequestId, AppError> {
-    let gid = id("grant id", gid, GrantId::new)?;
-    match s.access.broker().store().get_by_grant(&gid).await {
-        Ok(Some(v)) => Ok(v.value.id),
-        Ok(None) => Err(AppError::not_found(format!("no grant `{gid}`"))),
-        Err(e) => Err(AppError::internal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            &e,
-        )),
-    }
+    let mut r = outcome(ops::break_glass(&s, &p, new, code).await?)?;
+    *r.status_mut() = StatusCode::CREATED;
+    Ok(r)
 }
 
 pub async fn credentials<K: Cloud>(
@@ -548,7 +491,7 @@ pub async fn credentials<K: Cloud>(
     Path(gid): Path<String>,
 ) -> ApiResult {
     let p = principal(&s, &headers).await?;
-    let rid = grant_request(&s, &gid).await?;
+    let rid = ops::grant_request(&s, &gid).await?;
     let c = s.access.credentials(&rid, &p.username).await?;
     // The AWS CLI's `credential_process` format.
     Ok(Json(json!({
@@ -576,7 +519,7 @@ pub async fn console<K: Cloud>(
 ) -> ApiResult {
     let p = principal(&s, &headers).await?;
     let b: ConsoleBody = parse(&body)?;
-    let rid = grant_request(&s, &gid).await?;
+    let rid = ops::grant_request(&s, &gid).await?;
     let dest = b
         .destination
         .unwrap_or_else(|| "https://console.aws.amazon.com/".to_owned());
@@ -592,7 +535,7 @@ pub async fn revoke<K: Cloud>(
 ) -> ApiResult {
     let p = principal(&s, &headers).await?;
     let b: ReasonBody = parse(&body)?;
-    let rid = grant_request(&s, &gid).await?;
+    let rid = ops::grant_request(&s, &gid).await?;
     let r = s.access.revoke(&rid, p.username, &b.reason).await?;
     let mut doc = request_json(&Versioned {
         value: r.outcome.request,
@@ -617,11 +560,33 @@ pub async fn revoke_all<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Byt
     let b: RevokeAllBody = parse(&body)?;
     let role = id("role ARN", &b.role_arn, RoleArn::new)?;
     let r = s.access.revoke_all(&role, p.username, &b.reason).await?;
+    if !r.failed.is_empty() {
+        // The reasons may carry store internals: logged under the correlation id only.
+        let detail: Vec<String> = r
+            .failed
+            .iter()
+            .map(|(id, e)| format!("{id}: {e}"))
+            .collect();
+        let ids: Vec<&str> = r.failed.iter().map(|(id, _)| id.as_str()).collect();
+        let mut e = AppError::internal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "revoke_incomplete",
+            &detail.join("; "),
+        );
+        e.message = format!(
+            "sessions of `{}` issued before {} are cut off, but {} of its grants could not be revoked and may still mint credentials ({}); run the revoke-all again; {}",
+            r.role_arn,
+            rfc3339(r.cutoff),
+            ids.len(),
+            ids.join(", "),
+            e.message
+        );
+        return Err(e);
+    }
     Ok(Json(json!({
         "role_arn": r.role_arn,
         "cutoff": rfc3339(r.cutoff),
         "revoked": r.revoked,
-        "failed": r.failed.iter().map(|(id, e)| json!({"request": id, "error": e})).collect::<Vec<_>>(),
     }))
     .into_response())
 }
@@ -646,7 +611,7 @@ pub async fn audit<K: Cloud>(
         .store()
         .audit_rows(q.after.unwrap_or(0), q.limit.unwrap_or(100).min(1000))
         .await
-        .map_err(|e| AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e))?;
+        .map_err(unavailable)?;
     let records: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -659,34 +624,15 @@ pub async fn audit<K: Cloud>(
 
 pub async fn audit_verify<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
     let _p = principal(&s, &headers).await?;
-    let store = s.access.broker().store();
-    let unavailable = |e: breakglass_core::ports::StoreError| {
-        AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e)
-    };
-    let mut verifier = ChainVerifier::new();
-    let mut after = 0;
-    loop {
-        let rows = store.audit_rows(after, 1000).await.map_err(unavailable)?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        for row in &rows {
-            if let Err(problem) = verifier.push(row) {
-                return Ok(
-                    Json(json!({"ok": false, "problem": problem.to_string()})).into_response()
-                );
-            }
+    Ok(match ops::verify_audit(&s).await? {
+        ops::AuditVerification::Verified { records, head } => {
+            Json(json!({"ok": true, "records": records, "head": head}))
+        }
+        ops::AuditVerification::Broken { problem } => {
+            Json(json!({"ok": false, "problem": problem}))
         }
     }
-    let head = store.audit_head().await.map_err(unavailable)?;
-    match verifier.finish(head) {
-        Ok(v) => Ok(
-            Json(json!({"ok": true, "records": v.records, "head": v.head.hash.to_hex()}))
-                .into_response(),
-        ),
-        Err(problem) => {
-            Ok(Json(json!({"ok": false, "problem": problem.to_string()})).into_response())
-        }
-    }
+    .into_response())
 }
 
 pub async fn audit_export<K: Cloud>(
@@ -696,9 +642,6 @@ pub async fn audit_export<K: Cloud>(
 ) -> ApiResult {
     let _p = principal(&s, &headers).await?;
     let store = s.access.broker().store();
-    let unavailable = |e: breakglass_core::ports::StoreError| {
-        AppError::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e)
-    };
     let mut verifier = ChainVerifier::new();
     let mut out = String::new();
     let mut after = q.after.unwrap_or(0);

@@ -10,6 +10,7 @@ mod error;
 mod handlers;
 mod metrics;
 mod openapi;
+pub mod ops;
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub use metrics::Metrics;
 
 use crate::access::Access;
 use crate::auth::Auth;
+use crate::console::{Console, ConsoleSettings};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -40,6 +42,22 @@ pub struct AppState<K> {
     pub auth: Arc<Auth>,
     /// Request counters for `/metrics`.
     pub metrics: Metrics,
+    /// The web console's settings, CSRF key and live-update hub.
+    pub console: Console,
+}
+
+impl<K> AppState<K> {
+    /// The state over `access` and `auth`, with fresh metrics and the console set up with
+    /// `console`.
+    pub fn new(access: Arc<AccessService<K>>, auth: Arc<Auth>, console: ConsoleSettings) -> Self {
+        let console = Console::new(&auth, console);
+        Self {
+            access,
+            auth,
+            metrics: Metrics::default(),
+            console,
+        }
+    }
 }
 
 /// One route: method, path (axum syntax), OpenAPI summary, whether it needs a token.
@@ -281,14 +299,20 @@ pub fn routes<K: Cloud + 'static>() -> Vec<Route<K>> {
     ]
 }
 
-/// The application: every route, the body cap and the metrics layer.
+/// The application: every route of the API and the web console, the body cap, the
+/// metrics layer, and the live-update announcement after each state change.
 pub fn app<K: Cloud + 'static>(state: Arc<AppState<K>>) -> Router {
     let mut router = Router::new();
     for r in routes::<K>() {
         router = router.route(r.path, r.handler);
     }
     router
+        .merge(crate::console::router(&state))
         .fallback(handlers::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            crate::console::announce::<K>,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             metrics::track::<K>,

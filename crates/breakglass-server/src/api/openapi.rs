@@ -9,7 +9,7 @@ fn error_schema() -> Value {
         "type": "object",
         "required": ["error"],
         "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
-            "code": {"type": "string", "description": "stable code: bad_request, unauthenticated, token_expired, bad_credentials, rate_limited, totp_invalid, totp_not_enrolled, forbidden, self_approval, not_allowed, mfa_required, duration_out_of_bounds, stale_digest, already_approved, wrong_state, invalid_request, not_found, exists, not_issuable, aws_failed, busy, payload_too_large, unavailable, internal"},
+            "code": {"type": "string", "description": "stable code: bad_request, unauthenticated, token_expired, bad_credentials, rate_limited, totp_invalid, totp_not_enrolled, forbidden, self_approval, not_allowed, mfa_required, duration_out_of_bounds, stale_digest, already_approved, wrong_state, invalid_request, not_found, exists, not_issuable, aws_limit, aws_failed, revoke_incomplete, busy, payload_too_large, unavailable, internal"},
             "message": {"type": "string"}
         }}}
     })

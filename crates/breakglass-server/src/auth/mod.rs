@@ -54,6 +54,9 @@ pub enum AuthError {
     /// The TOTP code was wrong or already used.
     #[error("the TOTP code is wrong or was already used; wait for the next code and retry")]
     BadTotp,
+    /// The user has an authenticator enrolled but gave no code at sign-in.
+    #[error("`{0}` has a TOTP authenticator enrolled: enter a current code from it")]
+    TotpRequired(String),
     /// The user has no authenticator enrolled.
     #[error("`{0}` has no TOTP authenticator enrolled; run `breakglass totp enroll` first")]
     NoTotp(String),
@@ -143,6 +146,7 @@ impl Auth {
             key,
             limiter: RateLimiter::new(limits),
             totp_limiter: RateLimiter::new(Limits {
+                per_user_and_address: usize::MAX,
                 per_user: TOTP_FAILURES,
                 per_address: usize::MAX,
                 window: limits.window,
@@ -182,7 +186,11 @@ impl Auth {
         by: Option<&Username>,
     ) -> Result<UserRecord, AuthError> {
         let user = username(name)?;
-        let hash = password::hash(password).map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let text = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&text))
+            .await
+            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let now = self.now();
         let actor = by.map_or(Actor::System, |u| Actor::User(u.clone()));
         let record = UserRecord {
@@ -231,9 +239,42 @@ impl Auth {
         token_name: &str,
         ttl: Option<Duration>,
     ) -> Result<NewToken, AuthError> {
+        let who = self.check_password(name, password_text, address).await?;
+        self.issue_login_token(who, address, token_name, ttl).await
+    }
+
+    /// Like [`Auth::login`], but a user with a TOTP authenticator enrolled must also give a
+    /// current code from it (the web console's sign-in). The code is checked, audited and
+    /// rate-limited as any step-up; no token is issued unless both factors pass.
+    pub async fn login_with_totp(
+        &self,
+        name: &str,
+        password_text: &str,
+        code: Option<&str>,
+        address: &str,
+        token_name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<NewToken, AuthError> {
+        let who = self.check_password(name, password_text, address).await?;
+        if self.totp_enrolled(&who).await? {
+            match code.map(str::trim).filter(|c| !c.is_empty()) {
+                Some(code) => self.verify_totp(&who, code, "sign in").await?,
+                None => return Err(AuthError::TotpRequired(who.to_string())),
+            }
+        }
+        self.issue_login_token(who, address, token_name, ttl).await
+    }
+
+    /// The user `name` if `password_text` is theirs; failures are rate-limited and audited.
+    async fn check_password(
+        &self,
+        name: &str,
+        password_text: &str,
+        address: &str,
+    ) -> Result<Username, AuthError> {
         let now = self.now();
         let typed: String = name.chars().take(64).collect();
-        if let Some(until) = self.limiter.blocked_until(&typed, address, now) {
+        if let Err(until) = self.limiter.begin(&typed, address, now) {
             let event = LoginFailed {
                 username: typed,
                 address: address.to_owned(),
@@ -246,16 +287,18 @@ impl Auth {
             Ok(u) => self.store.user(u.as_str()).await?,
             Err(_) => None,
         };
-        let ok = match &user {
-            Some(u) => password::verify(password_text, &u.password_hash),
-            None => {
-                // Same work for an unknown name as for a wrong password.
-                let _ = password::verify(password_text, &self.decoy);
-                false
-            }
-        };
+        // Same work for an unknown name as for a wrong password. argon2 takes tens of
+        // milliseconds of CPU: it runs off the async threads.
+        let (candidate, phc) = (
+            password_text.to_owned(),
+            user.as_ref()
+                .map_or_else(|| self.decoy.clone(), |u| u.password_hash.clone()),
+        );
+        let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &phc))
+            .await
+            .unwrap_or(false);
+        let ok = user.is_some() && matches;
         let (Some(user), true) = (user, ok) else {
-            self.limiter.failed(&typed, address, now);
             let event = LoginFailed {
                 username: typed,
                 address: address.to_owned(),
@@ -264,8 +307,17 @@ impl Auth {
             self.audit_only(self.entry(Actor::System, event)).await?;
             return Err(AuthError::BadCredentials);
         };
-        self.limiter.succeeded(&typed);
-        let who = username(&user.username)?;
+        self.limiter.succeeded(&typed, address, now);
+        username(&user.username)
+    }
+
+    async fn issue_login_token(
+        &self,
+        who: Username,
+        address: &str,
+        token_name: &str,
+        ttl: Option<Duration>,
+    ) -> Result<NewToken, AuthError> {
         let (write, token, event) = self.new_token(&who, token_name, ttl)?;
         let login = self.entry(
             Actor::User(who.clone()),
@@ -279,6 +331,21 @@ impl Auth {
             .auth_commit(vec![write], vec![login, created])
             .await?;
         Ok(token)
+    }
+
+    /// An HMAC-SHA256 key for `purpose` derived from the sealing key, so every replica
+    /// agrees on it (the web console signs its CSRF tokens with one).
+    pub fn derive_key(&self, purpose: &str) -> ring::hmac::Key {
+        self.key.derive(purpose)
+    }
+
+    /// Whether `who` has a TOTP authenticator enrolled.
+    pub async fn totp_enrolled(&self, who: &Username) -> Result<bool, AuthError> {
+        Ok(self
+            .store
+            .user(who.as_str())
+            .await?
+            .is_some_and(|u| u.totp_seed.is_some()))
     }
 
     fn new_token(

@@ -5,11 +5,19 @@
 use std::fmt;
 
 use ring::aead::{Aad, CHACHA20_POLY1305, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hmac;
 
 use crate::random::random_bytes;
 
 /// The sealing key. `Debug` never shows it.
-pub struct SealKey(LessSafeKey);
+///
+/// Other keys the broker needs that every replica must agree on (the web console's CSRF
+/// key) are derived from it with HMAC-SHA256 over a purpose label, so they share its
+/// storage without being usable to open seeds.
+pub struct SealKey {
+    aead: LessSafeKey,
+    derive: hmac::Key,
+}
 
 impl fmt::Debug for SealKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -55,7 +63,20 @@ impl SealKey {
             .filter(|b| b.len() == 32)
             .ok_or(SealError::BadKey)?;
         let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes).map_err(|_| SealError::BadKey)?;
-        Ok(Self(LessSafeKey::new(key)))
+        Ok(Self {
+            aead: LessSafeKey::new(key),
+            derive: hmac::Key::new(hmac::HMAC_SHA256, &bytes),
+        })
+    }
+
+    /// An HMAC-SHA256 key for `purpose`, derived from this key (the same on every replica
+    /// configured with the same key, and different for every purpose).
+    pub fn derive(&self, purpose: &str) -> hmac::Key {
+        let tag = hmac::sign(
+            &self.derive,
+            format!("breakglass derive v1: {purpose}").as_bytes(),
+        );
+        hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref())
     }
 
     /// A fresh random key, as hex (for set-up scripts and tests).
@@ -71,7 +92,7 @@ impl SealKey {
         let mut buf = plaintext.to_vec();
         // Sealing only fails for inputs longer than ChaCha20's 256 GiB limit.
         if self
-            .0
+            .aead
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce),
                 Aad::from(username.as_bytes()),
@@ -97,7 +118,7 @@ impl SealKey {
         n.copy_from_slice(nonce);
         let mut buf = ciphertext.to_vec();
         let plain = self
-            .0
+            .aead
             .open_in_place(
                 Nonce::assume_unique_for_key(n),
                 Aad::from(username.as_bytes()),
@@ -123,5 +144,15 @@ mod tests {
         assert!(other.open("alice", &sealed).is_err());
         assert!(SealKey::from_hex("abcd").is_err());
         assert_eq!(format!("{key:?}"), "SealKey([redacted])");
+    }
+
+    #[test]
+    fn derived_keys_differ_by_purpose_and_agree_across_loads() {
+        let hex = SealKey::generate_hex();
+        let a = SealKey::from_hex(&hex).unwrap();
+        let b = SealKey::from_hex(&hex).unwrap();
+        let tag = |k: &SealKey, p: &str| hmac::sign(&k.derive(p), b"x").as_ref().to_vec();
+        assert_eq!(tag(&a, "csrf"), tag(&b, "csrf"));
+        assert_ne!(tag(&a, "csrf"), tag(&a, "other"));
     }
 }

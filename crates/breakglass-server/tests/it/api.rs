@@ -13,7 +13,7 @@ use breakglass_core::ports::{Clock, IdSource, ManualClock, SequentialIds};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
 use breakglass_server::access::Access;
-use breakglass_server::api::{AppState, Metrics, app, openapi_document, routes};
+use breakglass_server::api::{AppState, app, openapi_document, routes};
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
 use breakglass_server::auth::{Auth, totp};
@@ -134,11 +134,11 @@ pub async fn api() -> Api {
     let access = Arc::new(Access::new(broker, FakeCloud::default()));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
     let auth = Arc::new(Auth::new(store, c, key, Limits::default()));
-    let state = Arc::new(AppState {
+    let state = Arc::new(AppState::new(
         access,
-        auth: Arc::clone(&auth),
-        metrics: Metrics::default(),
-    });
+        Arc::clone(&auth),
+        breakglass_server::console::ConsoleSettings::default(),
+    ));
     Api {
         router: app(state),
         clock,

@@ -121,16 +121,21 @@ async fn wrong_passwords_are_refused_audited_and_rate_limited() {
             .unwrap_err();
         assert!(matches!(err, AuthError::BadCredentials), "{err}");
     }
-    // Even the right password is refused while the limit holds.
+    // Even the right password is refused from that address while the limit holds.
     let err = f
         .auth
-        .login("bob", "a long enough password", "10.0.0.2", "cli", None)
+        .login("bob", "a long enough password", "10.0.0.1", "cli", None)
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::RateLimited(_)), "{err}");
-    f.clock.advance(Duration::minutes(16));
+    // The guesser did not lock bob out of his own address.
     f.auth
         .login("bob", "a long enough password", "10.0.0.2", "cli", None)
+        .await
+        .unwrap();
+    f.clock.advance(Duration::minutes(16));
+    f.auth
+        .login("bob", "a long enough password", "10.0.0.1", "cli", None)
         .await
         .unwrap();
     // Unknown users fail the same way.
@@ -142,7 +147,60 @@ async fn wrong_passwords_are_refused_audited_and_rate_limited() {
     assert!(matches!(err, AuthError::BadCredentials));
     let kinds = audit_kinds(&f.store).await;
     assert_eq!(kinds.iter().filter(|k| *k == "login_failed").count(), 7);
-    assert_eq!(kinds.iter().filter(|k| *k == "login_succeeded").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "login_succeeded").count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_parallel_guesses_gets_no_more_tries_than_the_limit() {
+    let f = fixture().await;
+    f.auth
+        .add_user("bob", "a long enough password", false, None)
+        .await
+        .unwrap();
+    // Every guess is in flight before any has been checked (argon2 takes a while).
+    let wrong: Vec<String> = (0..20).map(|i| format!("wrong password {i}")).collect();
+    let guesses = wrong
+        .iter()
+        .map(|p| f.auth.login("bob", p, "10.0.0.1", "cli", None));
+    let results = futures_join_all(guesses).await;
+    let checked = results
+        .iter()
+        .filter(|r| matches!(r, Err(AuthError::BadCredentials)))
+        .count();
+    let limited = results
+        .iter()
+        .filter(|r| matches!(r, Err(AuthError::RateLimited(_))))
+        .count();
+    assert_eq!(
+        (checked, limited),
+        (Limits::default().per_user_and_address, 15)
+    );
+}
+
+/// Polls every future concurrently on this task, in order.
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
+    let mut set: Vec<std::pin::Pin<Box<F>>> = futures.map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = set.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (fut, slot) in set.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
+                match fut.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().map(Option::unwrap).collect()
 }
 
 #[tokio::test]

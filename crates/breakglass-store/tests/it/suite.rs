@@ -450,6 +450,39 @@ async fn listings_filter_by_status_requester_and_outstanding_review(t: TestStore
         [bg.id.to_string(), e.id.to_string(), a.id.to_string()],
         "newest first"
     );
+    let by_role = |role: breakglass_core::model::RoleArn| {
+        let t = &t;
+        async move {
+            t.store
+                .requests(&RequestFilter {
+                    role: Some(role),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        ids(by_role(e.spec.role_arn.clone()).await),
+        [e.id.to_string(), a.id.to_string()],
+        "the investigate role's requests"
+    );
+    assert_eq!(
+        ids(by_role(bg.spec.role_arn.clone()).await),
+        [bg.id.to_string()],
+        "the contain role's"
+    );
+    let elsewhere = breakglass_core::model::RoleArn::new(
+        e.spec
+            .role_arn
+            .to_string()
+            .replace("111111111111", "999999999999"),
+    )
+    .unwrap();
+    assert!(
+        by_role(elsewhere).await.is_empty(),
+        "same name, other account"
+    );
     let pending = t
         .store
         .requests(&RequestFilter {

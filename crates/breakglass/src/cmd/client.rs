@@ -1,7 +1,7 @@
 //! The broker's client commands: `login`, `request`, `approve`, `deny`, `status`,
 //! `activate`, `revoke`, `break-glass`, `review`, `totp`, `creds`, `exec`, `console`.
 //!
-//! They speak the JSON API over HTTP. `login` stores the broker URL and an API token in
+//! They speak the JSON API over HTTPS (or plain HTTP to a broker on this machine). `login` stores the broker URL and an API token in
 //! `$XDG_CONFIG_HOME/breakglass/session.json` (else `~/.config/...`), readable by the user only.
 
 #![allow(
@@ -106,6 +106,33 @@ pub struct ApiError {
 
 /// One API call. Broker errors come back as [`ApiError`]; an unreachable broker as
 /// [`DependencyFailed`].
+/// Refuses a broker URL that would send the API token across a network in clear text:
+/// `https://` anywhere, `http://` only to this machine (a broker on loopback, or a tunnel).
+fn check_broker_url(url: &str) -> anyhow::Result<()> {
+    let uri: hyper::Uri = url
+        .parse()
+        .with_context(|| format!("the broker URL `{url}` is not a URL"))?;
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(()),
+        Some("http") if is_loopback(host) => Ok(()),
+        Some("http") => bail!(
+            "the broker URL `{url}` is plain http to `{host}`: the API token would cross the network in clear text; use `https://` (TLS in front of `breakglass serve`), or `http://127.0.0.1:PORT` through a tunnel"
+        ),
+        _ => bail!(
+            "the broker URL `{url}` must start with `https://` (or `http://127.0.0.1` for a local broker)"
+        ),
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn call(
     url: &str,
     token: Option<&str>,
@@ -113,14 +140,16 @@ fn call(
     path: &str,
     body: Option<Value>,
 ) -> anyhow::Result<Value> {
-    if !url.starts_with("http://") {
-        bail!(
-            "the broker URL `{url}` must start with `http://` (serve it on loopback, or put a TLS proxy in front and tunnel to it)"
-        );
-    }
+    check_broker_url(url)?;
     let uri = format!("{}{path}", url.trim_end_matches('/'));
     runtime()?.block_on(async {
-        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_native_roots(rustls::crypto::ring::default_provider())
+            .context("cannot load the system's TLS root certificates")?
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build(https);
         let mut req = hyper::Request::builder()
             .method(method)
             .uri(&uri)
@@ -579,11 +608,30 @@ pub struct GrantArgs {
     /// The grant id (printed by `activate` and `break-glass`).
     #[arg(long)]
     grant: String,
+    /// The broker holding the grant (as the web console prints it). It must be the broker
+    /// `breakglass login` signed in to; the saved session's is used when omitted.
+    #[arg(long, value_name = "URL")]
+    server: Option<String>,
+}
+
+/// Refuses a `--server` other than the one the saved session belongs to: its token would
+/// be sent to the wrong broker.
+fn check_server(server: Option<&str>) -> anyhow::Result<()> {
+    let Some(server) = server else { return Ok(()) };
+    let session = load_session()?;
+    if server.trim_end_matches('/') != session.url.trim_end_matches('/') {
+        bail!(
+            "the grant is on `{server}` but you are signed in to `{}`; run `breakglass login --url {server}` first",
+            session.url
+        );
+    }
+    Ok(())
 }
 
 /// `creds`: the `credential_process` JSON on stdout, for `~/.aws/config`:
-/// `credential_process = breakglass creds --grant g-…`.
+/// `credential_process = breakglass creds --grant g-… [--server URL]`.
 pub fn creds(args: &GrantArgs) -> anyhow::Result<Outcome> {
+    check_server(args.server.as_deref())?;
     let v = api(
         "POST",
         &format!("/api/v1/grants/{}/credentials", args.grant),
@@ -640,6 +688,7 @@ pub fn exec(args: &ExecArgs) -> anyhow::Result<Outcome> {
 }
 
 pub fn console(args: &GrantArgs) -> anyhow::Result<Outcome> {
+    check_server(args.server.as_deref())?;
     let v = api(
         "POST",
         &format!("/api/v1/grants/{}/console", args.grant),

@@ -17,10 +17,12 @@ use breakglass_server::access::Access;
 use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
+use breakglass_server::console::ConsoleSettings;
 use breakglass_server::notify::{Notifier, NotifierSettings};
 use breakglass_server::worker::WorkerConfig;
 use breakglass_server::{RandomIds, SystemClock};
 use breakglass_store::SqlStore;
+use time::Duration;
 
 use super::config::ConfigFile;
 use crate::exit::{DependencyFailed, Outcome};
@@ -90,6 +92,25 @@ pub struct Args {
         value_name = "URL"
     )]
     federation_endpoint: String,
+    /// How long a request may wait for approvers before it times out (`1h`, `30m`, `90s`).
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = duration_arg)]
+    pending_timeout: Duration,
+    /// How long an approved request may wait to be activated before it lapses.
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = duration_arg)]
+    activation_window: Duration,
+    /// How often the expiry worker ends grants, times out requests and prunes revocations.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration_arg)]
+    worker_interval: Duration,
+}
+
+/// A positive duration written as in the config (`1h`, `30m`, `5s`).
+fn duration_arg(text: &str) -> Result<Duration, String> {
+    let d = breakglass_core::config::parse_duration(text)?;
+    if d.is_positive() {
+        Ok(d)
+    } else {
+        Err(format!("`{text}` is not a positive duration"))
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -114,7 +135,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             Arc::clone(&clock),
             ids,
             rules,
-            Settings::default(),
+            Settings {
+                pending_timeout: args.pending_timeout,
+                activation_window: args.activation_window,
+                ..Settings::default()
+            },
         ));
         let options = AwsOptions {
             endpoint_url: args.endpoint_url.clone(),
@@ -175,11 +200,20 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 );
             }
         }
+        let console = ConsoleSettings {
+            public_url: config.notifications.as_ref().map(|n| n.console_url.clone()),
+        };
+        let mut worker = WorkerConfig::new(holder);
+        worker.interval = args
+            .worker_interval
+            .try_into()
+            .context("the worker interval does not fit")?;
         breakglass_server::serve::serve(
             listener,
             access,
             auth,
-            WorkerConfig::new(holder),
+            console,
+            worker,
             notifier,
         )
             .await

@@ -13,8 +13,10 @@
 mod access_as_code;
 mod audit;
 mod broker_e2e;
+mod client;
 mod notify;
 mod policy;
 mod scan;
 mod support;
 mod tidy;
+mod two_brokers;

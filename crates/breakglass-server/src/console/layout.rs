@@ -1,0 +1,218 @@
+//! The console's page frame and small rendering helpers.
+//!
+//! Pages are built with `maud`, which escapes every interpolated value; nothing here
+//! formats untrusted text into HTML by hand. Every page has one `<h1>`, a `<nav>` and a
+//! `<main>`, loads only `/console/static/app.css` and `/console/static/app.js` (the CSP
+//! allows nothing inline), and works without JavaScript.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
+use time::{Duration, OffsetDateTime};
+
+use crate::api::AppError;
+
+/// Who is looking at a page.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    /// The username.
+    pub username: String,
+    /// May manage users and see every session.
+    pub admin: bool,
+    /// The CSRF token for this viewer's forms.
+    pub csrf: String,
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
+}
+
+fn nav(viewer: Option<&Viewer>) -> Markup {
+    html! {
+        nav aria-label="Main" {
+            a.brand href="/console" { "breakglass" }
+            @if let Some(v) = viewer {
+                ul {
+                    li { a href="/console" { "Dashboard" } }
+                    li { a href="/console/requests/new" { "Request access" } }
+                    li { a href="/console/approvals" { "Approvals" } }
+                    li { a href="/console/sessions" { "Sessions" } }
+                    li { a.danger href="/console/break-glass" { "Break-glass" } }
+                    li { a href="/console/audit" { "Audit" } }
+                    li { a href="/console/reviews" { "Reviews" } }
+                    li { a href="/console/account" { "Account" } }
+                    @if v.admin {
+                        li { a href="/console/admin/users" { "Users" } }
+                        li { a href="/console/deliveries" { "Deliveries" } }
+                    }
+                }
+                form.logout method="post" action="/console/logout" {
+                    (csrf_field(&v.csrf))
+                    span.who { (v.username) }
+                    " "
+                    button type="submit" { "Sign out" }
+                }
+            } @else {
+                ul { li { a href="/console/login" { "Sign in" } } }
+            }
+        }
+    }
+}
+
+/// A whole page: the frame around `body`, with `title` as its only `<h1>`.
+pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
+    page_with_head(title, viewer, html! {}, body)
+}
+
+/// [`page`] with extra elements in `<head>`.
+pub fn page_with_head(title: &str, viewer: Option<&Viewer>, head: Markup, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · breakglass" }
+                // No favicon request (and no 404 in the browser's console).
+                link rel="icon" href="data:,";
+                (head)
+                link rel="stylesheet" href="/console/static/app.css";
+                script src="/console/static/app.js" defer {}
+            }
+            body {
+                header { (nav(viewer)) }
+                main id="main" {
+                    h1 { (title) }
+                    (body)
+                }
+            }
+        }
+    }
+}
+
+/// `markup` as an HTML response with `status`.
+pub fn respond(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+/// A 200 page.
+pub fn ok(title: &str, viewer: &Viewer, body: Markup) -> Response {
+    respond(StatusCode::OK, page(title, Some(viewer), body))
+}
+
+/// The alert paragraph that carries an error message.
+pub fn alert(message: &str) -> Markup {
+    html! { p role="alert" class="error" { (message) } }
+}
+
+/// An error page with the error's status and message.
+pub fn error_page(viewer: Option<&Viewer>, e: &AppError) -> Response {
+    let title = if e.status == StatusCode::FORBIDDEN {
+        "Not allowed"
+    } else if e.status == StatusCode::NOT_FOUND {
+        "Not found"
+    } else if e.status == StatusCode::UNAUTHORIZED {
+        "Sign in again"
+    } else {
+        "Something went wrong"
+    };
+    let body = html! {
+        (alert(&e.message))
+        p { a href="/console" { "Back to the dashboard" } }
+        @if e.status == StatusCode::UNAUTHORIZED {
+            p { a href="/console/login" { "Sign in" } }
+        }
+    };
+    respond(e.status, page(title, viewer, body))
+}
+
+/// A 303 See Other to `location`.
+pub fn redirect(location: &str) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    r
+}
+
+/// A time as `2026-11-21 07:40:05 UTC`.
+pub fn time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// A time as RFC 3339 (for `<time datetime>` and scripts).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// A duration as `2 h 05 min` (or `45 s` under a minute; `0 s` when negative).
+pub fn duration(d: Duration) -> String {
+    let secs = d.whole_seconds().max(0);
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if h > 0 {
+        format!("{h} h {m:02} min")
+    } else if m > 0 {
+        format!("{m} min {s:02} s")
+    } else {
+        format!("{s} s")
+    }
+}
+
+/// A status badge (`pending`, `active`, ...).
+pub fn status(name: &str) -> Markup {
+    html! { span class={ "status status-" (name) } { (name) } }
+}
+
+/// A table inside a container that scrolls sideways on narrow screens instead of the page.
+pub fn table(id: &str, caption: &str, head: &[&str], rows: Markup, empty: Option<&str>) -> Markup {
+    html! {
+        div.table-wrap {
+            table id=(id) {
+                caption { (caption) }
+                thead { tr { @for h in head { th scope="col" { (h) } } } }
+                tbody {
+                    (rows)
+                    @if let Some(e) = empty {
+                        tr.empty { td colspan=(head.len()) { (e) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interpolated_text_is_escaped() {
+        let p = page(
+            "<b>t</b>",
+            None,
+            html! { p { ("<script>alert(1)</script>") } },
+        );
+        let s = p.into_string();
+        assert!(s.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(!s.contains("<script>alert"));
+        assert!(s.contains("&lt;b&gt;t&lt;/b&gt;"));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(Duration::seconds(7500)), "2 h 05 min");
+        assert_eq!(duration(Duration::seconds(125)), "2 min 05 s");
+        assert_eq!(duration(Duration::seconds(-5)), "0 s");
+    }
+}

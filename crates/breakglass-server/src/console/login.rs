@@ -1,0 +1,188 @@
+//! Signing in and out of the console.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use breakglass_core::cloud::Cloud;
+use maud::{Markup, html};
+use serde::Deserialize;
+use time::Duration;
+
+use super::St;
+use super::layout::{self, csrf_field};
+use super::session::{
+    self, LOGIN_CSRF_COOKIE, Posted, SESSION_COOKIE, SESSION_HOURS, TOKEN_NAME, cookie, set_cookie,
+};
+use crate::api::AppError;
+use crate::auth::AuthError;
+use crate::random::random_hex;
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+fn login_page(csrf: &str, next: &str, username: &str, error: Option<&str>) -> Markup {
+    layout::page(
+        "Sign in",
+        None,
+        html! {
+            @if let Some(e) = error { (layout::alert(e)) }
+            form.stack method="post" action="/console/login" {
+                (csrf_field(csrf))
+                input type="hidden" name="next" value=(next);
+                label for="username" { "Username" }
+                input #username type="text" name="username" value=(username)
+                    autocomplete="username" autocapitalize="none" required autofocus;
+                label for="password" { "Password" }
+                input #password type="password" name="password"
+                    autocomplete="current-password" required;
+                label for="totp" { "TOTP code (if you have enrolled an authenticator)" }
+                input #totp type="text" name="totp" inputmode="numeric"
+                    pattern="[0-9]{6}" autocomplete="one-time-code" maxlength="6";
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+/// `GET /console/login`: the form, with a fresh pre-session CSRF cookie when none is set.
+pub async fn form<K: Cloud + 'static>(
+    axum::extract::State(s): St<K>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let next = session::safe_next(q.next.as_deref());
+    if let Some(token) = cookie(&headers, SESSION_COOKIE)
+        && s.auth.authenticate(token).await.is_ok()
+    {
+        return layout::redirect(&next);
+    }
+    let (nonce, fresh) = match cookie(&headers, LOGIN_CSRF_COOKIE) {
+        Some(n) if n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            (n.to_owned(), false)
+        }
+        _ => (random_hex(32), true),
+    };
+    let csrf = session::login_csrf(&s.console.csrf_key, &nonce);
+    let mut r = layout::respond(StatusCode::OK, login_page(&csrf, &next, "", None));
+    if fresh
+        && let Some(c) = set_cookie(LOGIN_CSRF_COOKIE, &nonce, 3600, s.console.secure(&headers))
+    {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    totp: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// `POST /console/login`: checks the pre-session CSRF token, then password and (when
+/// enrolled) TOTP; on success a 12-hour API token goes into the `bg_session` cookie.
+pub async fn submit<K: Cloud + 'static>(axum::extract::State(s): St<K>, req: Request) -> Response {
+    let address = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let headers = req.headers().clone();
+    let body = match session::form_body(req).await {
+        Ok(b) => b,
+        Err(e) => return layout::error_page(None, &e),
+    };
+    let nonce = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    let given = session::csrf_field(&body).unwrap_or_default();
+    if nonce.is_empty() || !session::verify_login_csrf(&s.console.csrf_key, nonce, &given) {
+        return layout::error_page(None, &session::csrf_refused());
+    }
+    let f: LoginForm = match session::parse_form(&body) {
+        Ok(f) => f,
+        Err(e) => return layout::error_page(None, &e),
+    };
+    let next = session::safe_next(f.next.as_deref());
+    let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty());
+    match s
+        .auth
+        .login_with_totp(
+            &f.username,
+            &f.password,
+            totp,
+            &address,
+            TOKEN_NAME,
+            Some(Duration::hours(SESSION_HOURS)),
+        )
+        .await
+    {
+        Ok(token) => {
+            let mut r = layout::redirect(&next);
+            if let Some(c) = set_cookie(
+                SESSION_COOKIE,
+                token.secret.expose(),
+                SESSION_HOURS * 3600,
+                s.console.secure(&headers),
+            ) {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            r
+        }
+        Err(e) => {
+            let message = match &e {
+                // One message for a wrong password and a wrong code would hide which
+                // factor failed, but the step-up lock needs saying; keep both factual.
+                AuthError::BadTotp => {
+                    "the TOTP code is wrong or was already used; wait for the next code and retry"
+                        .to_owned()
+                }
+                _ => e.to_string(),
+            };
+            let app: AppError = e.into();
+            let status = if app.status.is_server_error() {
+                return layout::error_page(None, &app);
+            } else if app.status == StatusCode::TOO_MANY_REQUESTS {
+                StatusCode::TOO_MANY_REQUESTS
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            let csrf = session::login_csrf(&s.console.csrf_key, nonce);
+            layout::respond(
+                status,
+                login_page(&csrf, &next, &f.username, Some(&message)),
+            )
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+/// `POST /console/logout`: revokes the session's token and clears the cookie.
+pub async fn logout<K: Cloud + 'static>(
+    axum::extract::State(s): St<K>,
+    headers: HeaderMap,
+    posted: Posted<Empty>,
+) -> Response {
+    let p = &posted.session.principal;
+    if let Err(e) = s
+        .auth
+        .revoke_token(&p.username, &p.token, &p.username)
+        .await
+    {
+        return layout::error_page(Some(&posted.session.viewer()), &e.into());
+    }
+    let mut r = layout::redirect("/console/login");
+    if let Some(c) = set_cookie(SESSION_COOKIE, "", 0, s.console.secure(&headers)) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+    r
+}

@@ -1,0 +1,500 @@
+//! One request: who, what, why, the deciding policy and what the session policy permits,
+//! with the actions the viewer may take on it (approve or deny with a TOTP step-up,
+//! withdraw, activate, copy the `credential_process` line, open the AWS console, revoke).
+//!
+//! Every action calls the service the JSON API calls; a refusal re-renders the request
+//! with the reason.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use breakglass_core::cloud::Cloud;
+use breakglass_core::model::RequestId;
+use breakglass_core::request::{AccessRequest, RequestKind, Review, Status};
+use breakglass_core::rules::{Action, Decision};
+use maud::{Markup, html};
+use serde::Deserialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::layout::{self, csrf_field};
+use super::lists::{decision, may, now};
+use super::session::{Posted, Session};
+use super::{Failure, OrPage, St};
+use crate::api::ops::{self, id};
+use crate::api::{AppError, AppState};
+
+fn time_left(end: OffsetDateTime, now: OffsetDateTime) -> Markup {
+    html! {
+        span id="time-left" data-end=(layout::rfc3339(end)) { (layout::duration(end - now)) }
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_owned))
+            .collect(),
+        Some(other) => vec![other.to_string()],
+        None => Vec::new(),
+    }
+}
+
+/// What the session policy permits and denies, one row per statement.
+fn policy_summary(text: &str) -> Markup {
+    let doc: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let statements = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.clone(),
+        Some(one @ Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    let rows = html! {
+        @for st in &statements {
+            @let effect = st.get("Effect").and_then(Value::as_str).unwrap_or("?");
+            tr class={ "effect-" (effect.to_ascii_lowercase()) } {
+                td { (effect) }
+                td {
+                    @if st.get("NotAction").is_some() { "everything except " }
+                    @for a in strings(st.get("Action").or_else(|| st.get("NotAction"))) { code { (a) } " " }
+                }
+                td {
+                    @if st.get("NotResource").is_some() { "everything except " }
+                    @for r in strings(st.get("Resource").or_else(|| st.get("NotResource"))) { code { (r) } " " }
+                }
+                td {
+                    @if let Some(Value::Object(c)) = st.get("Condition") {
+                        @for (op, kv) in c {
+                            @if let Value::Object(kv) = kv {
+                                @for (k, val) in kv {
+                                    code { (op) " " (k) " " (strings(Some(val)).join(", ")) } br;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    html! {
+        (layout::table("session-policy", "What the session policy permits (Allow) and forbids (Deny)",
+            &["Effect", "Actions", "Resources", "Conditions"], rows,
+            statements.is_empty().then_some("The session policy has no statements.")))
+        details {
+            summary { "Session policy JSON" }
+            pre { code { (text) } }
+        }
+    }
+}
+
+/// Renders request `rid` for the session, with `error` (status and message) when an action
+/// on it was refused.
+async fn request_page<K: Cloud>(
+    s: &AppState<K>,
+    session: &Session,
+    headers: &HeaderMap,
+    rid: &str,
+    error: Option<AppError>,
+) -> Result<Response, Failure> {
+    let v = session.viewer();
+    let me = &session.principal.username;
+    let rid = id("request id", rid, RequestId::new).or_page(&v)?;
+    let current = s.access.broker().get(&rid).await.or_page(&v)?;
+    let r = &current.value;
+    let rules = s.access.broker().rules();
+    let catalog = rules.catalog();
+    let now = now(s);
+    let playbook = catalog.playbook(&r.spec.playbook);
+    let requester = me == &r.spec.requester;
+    let status = r.status.name();
+    let approvers = r.current_approvers();
+    let approve = may(r, &rules, me, Action::Approve);
+    let can_revoke =
+        requester || session.principal.admin || may(r, &rules, me, Action::Revoke).allowed;
+    let body = html! {
+        @if let Some(e) = &error { (layout::alert(&e.message)) }
+        p.status-line {
+            "Status: "
+            span id="request-status" class={ "status status-" (status) } data-request=(r.id) { (status) }
+            @if r.kind == RequestKind::BreakGlass { " " span.badge-danger { "break-glass" } }
+            " · "
+            a #refresh href={ "/console/requests/" (r.id) } { "Refresh" }
+        }
+        dl.facts {
+            dt { "Who" } dd { (r.spec.requester)
+                @if let Some(p) = catalog.responder(&r.spec.requester) { " (" (p.name) ")" } }
+            dt { "What" } dd { "role " code { (r.spec.role) } " in account " (r.spec.account)
+                " for " (layout::duration(r.spec.duration)) br; code.arn { (r.spec.role_arn) } }
+            dt { "Why" } dd { "incident " (r.spec.incident) ": " span.justification { (r.spec.justification) } }
+            dt { "Playbook" } dd { (r.spec.playbook)
+                @if let Some(p) = playbook { " — " (p.title) } }
+            dt { "Submitted" } dd { (layout::time(r.created_at)) }
+            @if r.status == Status::Pending {
+                dt { "Waits until" } dd { (layout::time(r.pending_until)) }
+            }
+            @if let Status::Approved { activate_by, .. } = &r.status {
+                dt { "Activate by" } dd { (layout::time(*activate_by)) }
+            }
+            @match &r.status {
+                Status::Revoked { by, reason, at } | Status::Denied { by, reason, at } | Status::Cancelled { by, reason, at } => {
+                    dt { "Decided" } dd { "by " (by) " at " (layout::time(*at)) @if !reason.is_empty() { ": " (reason) } }
+                }
+                _ => {}
+            }
+            dt { "Approvals" } dd {
+                (approvers.len()) " of " (r.required_approvals) " needed"
+                @if !r.approver_groups.is_empty() {
+                    " (from " (r.approver_groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) ")"
+                }
+            }
+        }
+        h2 { "Deciding policy" }
+        ul.decisions {
+            @if r.kind == RequestKind::Standard {
+                li { "Requesting: " (decision(&may(r, &rules, &r.spec.requester, Action::Request))) }
+            } @else {
+                li { "Emergency activation (break-glass) without approvers; a post-incident review is required." }
+            }
+            @for a in r.approvals.iter().filter(|a| a.digest == r.digest) {
+                li { "Approved by " (a.approver) " at " (layout::time(a.at)) ": " (decision(&a.decision))
+                    @if !a.comment.is_empty() { " — “" (a.comment) "”" } }
+            }
+            @if r.status == Status::Pending && !requester {
+                li { "You: " (decision(&approve)) }
+            }
+        }
+        h2 { "Session policy" }
+        (policy_summary(&r.spec.session_policy))
+        (actions(r, session, headers, s, requester, &approve, can_revoke, now))
+    };
+    let code = error.as_ref().map_or(StatusCode::OK, |e| {
+        if e.status.is_success() {
+            StatusCode::OK
+        } else {
+            e.status
+        }
+    });
+    let title = format!("Request {}", r.id);
+    let mut resp = layout::respond(code, layout::page(&title, Some(&v), body));
+    if let Ok(h) = axum::http::HeaderValue::from_str(status) {
+        resp.headers_mut().insert("x-request-status", h);
+    }
+    Ok(resp)
+}
+
+#[expect(clippy::too_many_arguments, reason = "the page's facts, passed once")]
+fn actions<K: Cloud>(
+    r: &AccessRequest,
+    session: &Session,
+    headers: &HeaderMap,
+    s: &AppState<K>,
+    requester: bool,
+    approve: &Decision,
+    can_revoke: bool,
+    now: OffsetDateTime,
+) -> Markup {
+    let csrf = &session.csrf;
+    let base = format!("/console/requests/{}", r.id);
+    html! {
+        @if r.status == Status::Pending && !requester && approve.allowed {
+            h2 { "Decide" }
+            form #approve-form .stack method="post" action={ (base) "/approve" } {
+                (csrf_field(csrf))
+                input type="hidden" name="digest" value=(r.digest.to_hex());
+                label for="approve-totp" { "TOTP code" }
+                input #approve-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
+                    maxlength="6" autocomplete="one-time-code" required;
+                label for="approve-comment" { "Comment (optional)" }
+                input #approve-comment type="text" name="comment";
+                button type="submit" { "Approve" }
+            }
+            form #deny-form .stack method="post" action={ (base) "/deny" } {
+                (csrf_field(csrf))
+                label for="deny-reason" { "Reason for denying" }
+                input #deny-reason type="text" name="reason";
+                button.danger type="submit" { "Deny" }
+            }
+        }
+        @if r.status == Status::Pending && requester {
+            form #cancel-form .stack method="post" action={ (base) "/cancel" } {
+                (csrf_field(csrf))
+                label for="cancel-reason" { "Reason for withdrawing (optional)" }
+                input #cancel-reason type="text" name="reason";
+                button.secondary type="submit" { "Withdraw request" }
+            }
+        }
+        @if matches!(r.status, Status::Approved { .. }) && requester {
+            form #activate-form method="post" action={ (base) "/activate" } {
+                (csrf_field(csrf))
+                button type="submit" { "Activate" }
+            }
+        }
+        @if r.status == Status::Active {
+            @if let Some(g) = &r.grant {
+                h2 { "Grant " (g.id) }
+                p { "Time left: " (time_left(g.end, now)) " (until " (layout::time(g.end)) ")" }
+                @if requester {
+                    p { "Add this to a profile in " code { "~/.aws/config" } ":" }
+                    div.copy-line {
+                        code #credential-process {
+                            "credential_process = breakglass creds --grant " (g.id) " --server " (s.console.server_url(headers))
+                        }
+                        button #copy-credential-process type="button" data-copy="credential-process" { "Copy" }
+                    }
+                    div.actions {
+                        form #console-form method="post" action={ "/console/grants/" (g.id) "/console" } {
+                            (csrf_field(csrf))
+                            button type="submit" { "Open AWS console" }
+                        }
+                        form #credentials-form method="post" action={ "/console/grants/" (g.id) "/credentials" } {
+                            (csrf_field(csrf))
+                            button.secondary type="submit" { "Get credentials" }
+                        }
+                    }
+                }
+            }
+        }
+        @if matches!(r.status, Status::Active | Status::Approved { .. }) && can_revoke {
+            form #revoke-form .stack method="post" action={ (base) "/revoke" } {
+                (csrf_field(csrf))
+                label for="revoke-reason" { "Reason for revoking" }
+                input #revoke-reason type="text" name="reason" required;
+                button.danger type="submit" { "Revoke" }
+            }
+        }
+        @if matches!(r.review, Some(Review::Required)) && !requester {
+            p { "This break-glass use needs its post-incident review: " a href="/console/reviews" { "complete it" } "." }
+        }
+        @if let Some(Review::Completed { reviewer, at, outcome, notes }) = &r.review {
+            p { "Reviewed by " (reviewer) " at " (layout::time(*at)) ": " (format!("{outcome:?}").to_lowercase())
+                @if !notes.is_empty() { " — " (notes) } }
+        }
+    }
+}
+
+/// `GET /console/requests/{id}`.
+pub async fn request<K: Cloud + 'static>(
+    State(s): St<K>,
+    session: Session,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+) -> Result<Response, Failure> {
+    request_page(&s, &session, &headers, &rid, None).await
+}
+
+/// After an action: 303 back to the request, or the request page with the refusal.
+async fn after<K: Cloud>(
+    s: &AppState<K>,
+    session: &Session,
+    headers: &HeaderMap,
+    rid: &str,
+    result: Result<(), AppError>,
+) -> Result<Response, Failure> {
+    match result {
+        Ok(()) => Ok(layout::redirect(&format!("/console/requests/{rid}"))),
+        Err(e) => request_page(s, session, headers, rid, Some(e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ApproveForm {
+    #[serde(default)]
+    digest: String,
+    #[serde(default)]
+    totp: String,
+    #[serde(default)]
+    comment: String,
+}
+
+/// `POST /console/requests/{id}/approve`: TOTP step-up, bound to the digest shown.
+pub async fn approve<K: Cloud + 'static>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    Posted { session, form }: Posted<ApproveForm>,
+) -> Result<Response, Failure> {
+    let result = async {
+        let id = id("request id", &rid, RequestId::new)?;
+        let digest = breakglass_core::canonical::Sha256Digest::from_hex(&form.digest)
+            .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
+        ops::approve(
+            &s,
+            &session.principal,
+            &id,
+            digest,
+            &form.totp,
+            form.comment.clone(),
+        )
+        .await?;
+        Ok(())
+    }
+    .await;
+    after(&s, &session, &headers, &rid, result).await
+}
+
+#[derive(Deserialize)]
+pub struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /console/requests/{id}/deny`.
+pub async fn deny<K: Cloud + 'static>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    Posted { session, form }: Posted<ReasonForm>,
+) -> Result<Response, Failure> {
+    let result = async {
+        let id = id("request id", &rid, RequestId::new)?;
+        s.access
+            .broker()
+            .deny(&id, session.principal.username.clone(), form.reason.trim())
+            .await?;
+        Ok(())
+    }
+    .await;
+    after(&s, &session, &headers, &rid, result).await
+}
+
+/// `POST /console/requests/{id}/cancel`.
+pub async fn cancel<K: Cloud + 'static>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    Posted { session, form }: Posted<ReasonForm>,
+) -> Result<Response, Failure> {
+    let result = async {
+        let id = id("request id", &rid, RequestId::new)?;
+        s.access
+            .broker()
+            .cancel(&id, session.principal.username.clone(), form.reason.trim())
+            .await?;
+        Ok(())
+    }
+    .await;
+    after(&s, &session, &headers, &rid, result).await
+}
+
+#[derive(Deserialize)]
+pub struct NoFields {}
+
+/// `POST /console/requests/{id}/activate`.
+pub async fn activate<K: Cloud + 'static>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Result<Response, Failure> {
+    let result = async {
+        let id = id("request id", &rid, RequestId::new)?;
+        s.access
+            .broker()
+            .activate(&id, session.principal.username.clone())
+            .await?;
+        Ok(())
+    }
+    .await;
+    after(&s, &session, &headers, &rid, result).await
+}
+
+/// `POST /console/requests/{id}/revoke`: commits the revocation, then cuts the live
+/// sessions off (the access service's order).
+pub async fn revoke<K: Cloud + 'static>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    Posted { session, form }: Posted<ReasonForm>,
+) -> Result<Response, Failure> {
+    let result = async {
+        let id = id("request id", &rid, RequestId::new)?;
+        s.access
+            .revoke(&id, session.principal.username.clone(), form.reason.trim())
+            .await?;
+        Ok(())
+    }
+    .await;
+    after(&s, &session, &headers, &rid, result).await
+}
+
+/// `POST /console/grants/{id}/console`: a console sign-in URL for the requester's grant.
+///
+/// The answer is a page with the link (and a meta refresh to it) rather than a 303: a
+/// redirect to another origin after a form post is blocked by Chromium under the CSP's
+/// `form-action 'self'`, while following a link is not. The URL holds a sign-in token, so
+/// it is rendered once, on this response, and never stored.
+pub async fn aws_console<K: Cloud + 'static>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(gid): Path<String>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Result<Response, Failure> {
+    let v = session.viewer();
+    let rid = ops::grant_request(&s, &gid).await.or_page(&v)?;
+    match s
+        .access
+        .console_url(
+            &rid,
+            &session.principal.username,
+            "https://console.aws.amazon.com/",
+        )
+        .await
+    {
+        Ok(url) => {
+            let url = url.expose();
+            let refresh = format!("0;url={url}");
+            let head = html! { meta http-equiv="refresh" content=(refresh); };
+            let body = html! {
+                p { "Signing you in to the AWS console for grant " (gid) "…" }
+                p { a #aws-console-link href=(url) rel="noreferrer noopener" { "Continue to the AWS console" } }
+                p { a href={ "/console/requests/" (rid) } { "Back to the request" } }
+            };
+            Ok(layout::respond(
+                StatusCode::OK,
+                layout::page_with_head("Open AWS console", Some(&v), head, body),
+            ))
+        }
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e.into())).await,
+    }
+}
+
+/// `POST /console/grants/{id}/credentials`: mints credentials for the requester's grant (as
+/// `breakglass creds` does) and shows them once, as shell exports; they are never stored.
+pub async fn credentials<K: Cloud + 'static>(
+    State(s): St<K>,
+    headers: HeaderMap,
+    Path(gid): Path<String>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Result<Response, Failure> {
+    let v = session.viewer();
+    let rid = ops::grant_request(&s, &gid).await.or_page(&v)?;
+    match s
+        .access
+        .credentials(&rid, &session.principal.username)
+        .await
+    {
+        Ok(c) => {
+            let exports = format!(
+                "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_SESSION_TOKEN={}\n",
+                c.access_key_id,
+                c.secret_access_key.expose(),
+                c.session_token.expose()
+            );
+            let body = html! {
+                div.secret role="status" {
+                    p { "Credentials for grant " (gid) ", valid until " (layout::time(c.expiration))
+                        ". They are shown only this once; paste them into a shell." }
+                    div.copy-line {
+                        pre { code #credentials { (exports) } }
+                        button #copy-credentials type="button" data-copy="credentials" { "Copy" }
+                    }
+                }
+                p { "Prefer the " code { "credential_process" } " line on the request page: it fetches fresh credentials whenever the AWS CLI needs them." }
+                p { a href={ "/console/requests/" (rid) } { "Back to the request" } }
+            };
+            Ok(layout::ok("Credentials", &v, body))
+        }
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e.into())).await,
+    }
+}

@@ -1,0 +1,253 @@
+//! Two `breakglass serve` processes on one PostgreSQL database, as two replicas behind a
+//! load balancer would run: requests are created through both, the same requests are
+//! denied through both at once, and both expiry workers race to time out the rest.
+//! Afterwards every request is stored, every transition happened exactly once (one audit
+//! record each, whichever process made it), and the hash chain both processes appended to
+//! verifies.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use breakglass_testkit::postgres::{TestSchema, server_url};
+use breakglass_testkit::workspace_root;
+
+const BIN: &str = env!("CARGO_BIN_EXE_breakglass");
+const KEY: &str = "4f1c2a7e9b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+const PASSWORD: &str = "correct horse battery staple";
+/// The pending timeout both brokers run with: long enough to create and deny the requests,
+/// short enough for the test to watch the workers time out the others.
+const PENDING: Duration = Duration::from_secs(12);
+const REQUESTS: usize = 24;
+const DENIED: usize = 8;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_owned()
+}
+
+fn client(session: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .env("BREAKGLASS_SESSION_FILE", session)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn start(config: &str, store: &str) -> (Server, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = Server(
+        Command::new(BIN)
+            .args([
+                "serve",
+                "-c",
+                config,
+                "--store",
+                store,
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                // Nothing here calls AWS; an endpoint that refuses keeps it that way.
+                "--endpoint-url",
+                "http://127.0.0.1:9",
+                "--pending-timeout",
+                &format!("{}s", PENDING.as_secs()),
+                "--worker-interval",
+                "1s",
+            ])
+            .env("BREAKGLASS_TOTP_KEY", KEY)
+            .env("BREAKGLASS_WEBHOOK_SECRET", "two-brokers-webhook-key")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "breakglass serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (server, format!("http://127.0.0.1:{port}"))
+}
+
+#[test]
+fn two_broker_processes_on_one_postgres_database_never_run_a_transition_twice() {
+    let Some(server_url) = server_url() else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let schema = rt.block_on(TestSchema::create(&server_url)).unwrap();
+    let store = schema.url().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let config = workspace_root()
+        .join("examples/breakglass.toml")
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    for user in ["alice", "bob"] {
+        let mut child = Command::new(BIN)
+            .args(["user", "add", user, "--store", &store])
+            .env("BREAKGLASS_TOTP_KEY", KEY)
+            .stdin(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+
+    // Both processes migrate the same schema at start-up, at the same time.
+    let (_a, url_a) = start(&config, &store);
+    let (_b, url_b) = start(&config, &store);
+    // A CLI session is bound to one server: each user has one per broker.
+    let session = |user: &str, broker: &str, url: &str| -> PathBuf {
+        let path = dir.path().join(format!("{user}-{broker}.json"));
+        ok(&Command::new(BIN)
+            .env("BREAKGLASS_SESSION_FILE", &path)
+            .env("BREAKGLASS_PASSWORD", PASSWORD)
+            .args(["login", "--url", url, "--username", user])
+            .output()
+            .unwrap());
+        path
+    };
+    let alice = [session("alice", "a", &url_a), session("alice", "b", &url_b)];
+    let bob = [session("bob", "a", &url_a), session("bob", "b", &url_b)];
+
+    // Requests made through both processes, two at a time.
+    let created = Instant::now();
+    let ask = |session: &Path, n: usize| {
+        let incident = format!("INC-{n}");
+        ok(&client(
+            session,
+            &[
+                "request",
+                "-p",
+                "investigate",
+                "-r",
+                "SecurityAnalyst",
+                "-a",
+                "222222222222",
+                "-i",
+                &incident,
+                "-j",
+                "two brokers",
+            ],
+        ))
+    };
+    let mut ids = Vec::new();
+    for i in 0..REQUESTS / 2 {
+        std::thread::scope(|s| {
+            let one = s.spawn(|| ask(&alice[0], 2 * i));
+            let two = s.spawn(|| ask(&alice[1], 2 * i + 1));
+            ids.push(one.join().unwrap());
+            ids.push(two.join().unwrap());
+        });
+    }
+
+    // The same denial sent to both processes at once: exactly one of them makes it.
+    for id in &ids[..DENIED] {
+        let deny = |session: &Path| client(session, &["deny", id, "--reason", "not needed"]);
+        let outs = std::thread::scope(|s| {
+            let one = s.spawn(|| deny(&bob[0]));
+            let two = s.spawn(|| deny(&bob[1]));
+            [one.join().unwrap(), two.join().unwrap()]
+        });
+        let won = outs.iter().filter(|o| o.status.success()).count();
+        assert_eq!(
+            won,
+            1,
+            "request {id}: {} | {}",
+            text(&outs[0].stderr),
+            text(&outs[1].stderr)
+        );
+    }
+    assert!(
+        created.elapsed() < PENDING,
+        "creating and denying took longer than the pending timeout; the test cannot tell who timed out what"
+    );
+
+    // Both workers race to time out the rest.
+    let deadline = Instant::now() + PENDING + Duration::from_secs(30);
+    loop {
+        let listed = ok(&client(&alice[1], &["status", "--json"]));
+        let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+        let pending = listed["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["status_name"] == "pending")
+            .count();
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{pending} requests still pending long after their timeout"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // A pass or two more, in case a worker would run a job again.
+    std::thread::sleep(Duration::from_secs(3));
+
+    let export = ok(&Command::new(BIN)
+        .args(["audit", "export", "--store", &store])
+        .output()
+        .unwrap());
+    let mut per_request: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in export.lines() {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        let event = &record["event"];
+        if let Some(request) = event["request"].as_str() {
+            per_request
+                .entry(request.to_owned())
+                .or_default()
+                .push(event["type"].as_str().unwrap_or("?").to_owned());
+        }
+    }
+    assert_eq!(per_request.len(), REQUESTS, "every request was stored");
+    for (i, id) in ids.iter().enumerate() {
+        let events = &per_request[id];
+        let last = if i < DENIED {
+            "request_denied"
+        } else {
+            "request_timed_out"
+        };
+        assert_eq!(events, &["request_submitted", last], "request {id}");
+    }
+    ok(&Command::new(BIN)
+        .args(["audit", "verify", "--store", &store])
+        .output()
+        .unwrap());
+}
