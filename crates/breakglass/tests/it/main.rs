@@ -13,6 +13,7 @@
 mod access_as_code;
 mod audit;
 mod broker_e2e;
+mod browser;
 mod client;
 mod notify;
 mod policy;

@@ -92,6 +92,64 @@ pub fn totp_code(seed: &str) -> String {
     totp::code_at(&seed, totp::step_of(unix_now()), totp::DIGITS)
 }
 
+/// An authenticator for one user that never hands out a code the broker already took.
+///
+/// The broker accepts each time step once per user, and only steps later than the last one
+/// it took, within one step of drift either way. A person waits for the next code; a test
+/// takes the current step, else the next one, so a user can sign in and then step up without
+/// waiting 30 s, and waits only when both are spent. (Never the previous step: a code typed
+/// just before a step boundary would be two steps old when the broker checks it.)
+pub struct Authenticator {
+    seed: Vec<u8>,
+    last: Option<i64>,
+}
+
+impl Authenticator {
+    pub fn new(base32_seed: &str) -> Self {
+        Self {
+            seed: totp::base32_decode(base32_seed).unwrap(),
+            last: None,
+        }
+    }
+
+    fn earliest_unused(&self) -> (i64, i64) {
+        let now = totp::step_of(unix_now());
+        let earliest = now.max(self.last.map_or(i64::MIN, |l| l + 1));
+        (earliest, now)
+    }
+
+    /// A code the broker will accept once (taking it: the next call gives a later one).
+    pub fn code(&mut self) -> String {
+        loop {
+            let (step, now) = self.earliest_unused();
+            if step <= now + totp::DRIFT_STEPS {
+                self.last = Some(step);
+                return totp::code_at(&self.seed, step, totp::DIGITS);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// A code the broker would accept now, without taking it: what an attacker who saw
+    /// the screen could type, for tests that a valid code alone is not enough.
+    pub fn peek(&self) -> String {
+        let (step, now) = self.earliest_unused();
+        totp::code_at(&self.seed, step.min(now + totp::DRIFT_STEPS), totp::DIGITS)
+    }
+
+    /// A well-formed code that is not the right one for any accepted step.
+    pub fn wrong(&self) -> String {
+        let now = totp::step_of(unix_now());
+        let valid: Vec<String> = (now - 2..=now + 2)
+            .map(|s| totp::code_at(&self.seed, s, totp::DIGITS))
+            .collect();
+        (0..1000)
+            .map(|n| format!("{:06}", n * 1001 % 1_000_000))
+            .find(|c| !valid.contains(c))
+            .unwrap()
+    }
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -107,8 +165,10 @@ pub struct User {
     pub seed: String,
 }
 
-/// The broker running against moto with the example config: users are signed in on the command line and have TOTP enrolled.
+/// The broker running against moto with the example config: `url` serves the API (and the
+/// console), users are signed in on the command line and have TOTP enrolled.
 pub struct Broker {
+    pub url: String,
     pub endpoint: String,
     pub aws: PathBuf,
     pub dir: tempfile::TempDir,
@@ -225,6 +285,7 @@ impl Broker {
             });
         }
         Some(Self {
+            url,
             endpoint,
             aws,
             dir,

@@ -1,0 +1,602 @@
+//! The web console's flows in headless Chromium, against the real `breakglass serve` on
+//! moto (issue 7's acceptance). Three people, each in a browser of their own:
+//!
+//! alice signs in (password + TOTP) and asks for access for an incident → bob signs in and
+//! approves with a TOTP code, after a forged and a missing CSRF token and pages of other
+//! origins that auto-submit the approval were all refused → alice activates, reads and copies
+//! the `credential_process` line (which is run to prove it) → dana, an admin, revokes it on
+//! the sessions page → alice's page shows `revoked` → alice's break-glass activation shows
+//! its warning and is refused without and with a wrong TOTP (nothing activated), then
+//! activates with a valid one → the remaining pages are toured.
+//!
+//! Every page gets the accessibility checks (labels, one `<h1>`, `<main>`, no horizontal
+//! scroll and its main actions on screen at 375 px, nothing logged as an error by the page)
+//! and screenshots in `<target>/test-output/screenshots/NN-name.png`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::harness::{Browser, Chromedriver, Shots};
+use super::site::Site;
+use crate::support::{ACCOUNT, Authenticator, BIN, Broker, PASSWORD, User, client, ok};
+
+/// dana: an administrator and an incident-response lead (leads may revoke what their
+/// playbooks granted).
+const DANA: &str = "[responders.dana]\nname = \"Dana Okafor\"\nemail = \"dana@example.com\"\ngroups = [\"ir-leads\"]\n";
+const INCIDENT: &str = "INC-2042";
+const WHY: &str = "Impossible-travel console logins for the payments deploy user";
+
+/// The submit button(s) of the form `form` (a `<button>` without a type submits too).
+fn submit(form: &str) -> String {
+    format!("{form} :is(button:not([type]), button[type=submit], input[type=submit])")
+}
+
+/// A request's status as the API reports it (read through alice's CLI session).
+fn api_status(user: &User, id: &str) -> String {
+    let v: Value =
+        serde_json::from_str(&ok(&client(&user.session, &["status", id, "--json"]))).unwrap();
+    v["status_name"].as_str().unwrap_or_default().to_owned()
+}
+
+/// Every request `user` can list, as `(id, playbook, status)`.
+fn api_requests(user: &User) -> Vec<(String, String, String)> {
+    let v: Value =
+        serde_json::from_str(&ok(&client(&user.session, &["status", "--json"]))).unwrap();
+    v["requests"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or_default().to_owned(),
+                r["spec"]["playbook"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                r["status_name"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Signs `user` in through the login form.
+async fn sign_in(b: &Browser<'_>, url: &str, user: &str, code: &str) {
+    b.goto(&format!("{url}/console/login")).await;
+    b.fill("[name=username]", user).await;
+    b.fill("[name=password]", PASSWORD).await;
+    b.fill("[name=totp]", code).await;
+    b.click_and_wait(&submit("form:has([name=password])")).await;
+    let now = b.url().await;
+    assert!(
+        now.trim_end_matches('/').ends_with("/console"),
+        "{user}: signing in should land on the dashboard /console, not {now}:\n{}",
+        b.body_text().await
+    );
+}
+
+/// Sets a form field whether the console made it a select or a text input.
+async fn set_field(b: &Browser<'_>, css: &str, value: &str) {
+    let tag = b
+        .js(
+            "const e = document.querySelector(arguments[0]); return e ? e.tagName : null;",
+            vec![json!(css)],
+        )
+        .await;
+    match tag.as_str() {
+        Some("SELECT") => b.choose(css, value).await,
+        Some(_) => b.fill(css, value).await,
+        None => panic!("no field `{css}` on {}", b.url().await),
+    }
+}
+
+/// Marks the page shown in `b` (a reload drops the mark) before someone else acts, and
+/// returns whether its live-update stream is connected (app.js sets `data-live`).
+async fn start_watching(b: &Browser<'_>) -> bool {
+    let started = Instant::now();
+    loop {
+        let live = b
+            .js(
+                "window.__bgWatching = true;
+                 return document.documentElement.getAttribute('data-live') === 'connected';",
+                vec![],
+            )
+            .await;
+        if live == json!(true) {
+            return true;
+        }
+        if started.elapsed() > Duration::from_secs(5) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How a page changed after someone else acted: `Some("…")` saying how when `#request-status`
+/// became `want` within a few seconds without the test reloading, `None` otherwise.
+async fn watch_live(b: &Browser<'_>, want: &str) -> Option<&'static str> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        let now = b
+            .js(
+                "const e = document.getElementById('request-status');
+                 return [e ? e.textContent.trim() : null, window.__bgWatching === true];",
+                vec![],
+            )
+            .await;
+        if now[0].as_str() == Some(want) {
+            return Some(if now[1].as_bool() == Some(true) {
+                "updated in place by server-sent events"
+            } else {
+                "reloaded itself on a server-sent event"
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    None
+}
+
+/// Reloads `b` unless the page already shows `want`; returns how it got there.
+async fn see_status(b: &Browser<'_>, url: &str, want: &str) -> &'static str {
+    let how = match watch_live(b, want).await {
+        Some(how) => how,
+        None => {
+            b.goto(url).await;
+            "only after a reload (no live update within 10 s)"
+        }
+    };
+    assert_eq!(
+        b.text("#request-status").await,
+        want,
+        "{url}:\n{}",
+        b.body_text().await
+    );
+    how
+}
+
+/// Fills the break-glass form (whatever selects it has) with `totp` as the code.
+async fn fill_break_glass(b: &Browser<'_>, url: &str, totp: &str) {
+    b.goto(&format!("{url}/console/break-glass")).await;
+    for (field, value) in [
+        ("playbook", "emergency"),
+        ("account", ACCOUNT),
+        ("role", "SecurityBreakGlass"),
+        ("duration_minutes", "30"),
+    ] {
+        let css = format!("form [name={field}]");
+        if b.has(&css).await {
+            set_field(b, &css, value).await;
+        }
+    }
+    b.fill("[name=incident_id]", "INC-2043").await;
+    b.fill(
+        "[name=justification]",
+        "Payments API down; the deploy pipeline role is compromised",
+    )
+    .await;
+    b.js(
+        "const c = document.querySelector('[name=acknowledge]'); if (!c.checked) c.click();",
+        vec![],
+    )
+    .await;
+    // The server must refuse a missing code on its own: the browser's `required` would
+    // otherwise stop the form before it is sent.
+    b.js(
+        "document.querySelector('[name=totp]').removeAttribute('required');",
+        vec![],
+    )
+    .await;
+    b.fill("[name=totp]", totp).await;
+}
+
+fn emergency_requests(user: &User) -> Vec<(String, String, String)> {
+    api_requests(user)
+        .into_iter()
+        .filter(|(_, playbook, _)| playbook == "emergency")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
+    let started = Instant::now();
+    let Some(driver) = Chromedriver::start() else {
+        return;
+    };
+    let users = [("alice", false), ("bob", false), ("dana", true)];
+    let Some(broker) = Broker::start(DANA, &users) else {
+        return;
+    };
+    let url = broker.url.clone();
+    let (alice, bob, dana) = (
+        broker.user("alice"),
+        broker.user("bob"),
+        broker.user("dana"),
+    );
+    let mut alice_totp = Authenticator::new(&alice.seed);
+    let mut bob_totp = Authenticator::new(&bob.seed);
+    let mut dana_totp = Authenticator::new(&dana.seed);
+    let shots = Shots::new("screenshots");
+    let ready = started.elapsed();
+
+    // alice: a wrong code is refused, then she signs in.
+    let Some(a) = driver.browser("alice", &shots).await else {
+        return;
+    };
+    refused_login(&a, &url, &alice_totp.wrong()).await;
+    sign_in(&a, &url, "alice", &alice_totp.code()).await;
+    assert!(a.has("#my-requests").await && a.has("#my-grants").await);
+    a.page("dashboard", &["a[href$='/console/requests/new']"])
+        .await;
+
+    // alice asks for access.
+    a.click_and_wait("a[href$='/console/requests/new']").await;
+    a.page("request-new", &[&submit("form:has([name=justification])")])
+        .await;
+    a.fill("[name=incident_id]", INCIDENT).await;
+    set_field(&a, "[name=playbook]", "investigate").await;
+    set_field(&a, "[name=account]", ACCOUNT).await;
+    set_field(&a, "[name=role]", "SecurityAnalyst").await;
+    a.fill("[name=duration_minutes]", "60").await;
+    a.fill("[name=justification]", WHY).await;
+    a.click_and_wait(&submit("form:has([name=justification])"))
+        .await;
+    let request_url = a.url().await;
+    let id = request_url
+        .rsplit_once("/console/requests/")
+        .map(|(_, id)| id.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| panic!("submitting the request should show it, not {request_url}"));
+    assert_eq!(a.text("#request-status").await, "pending");
+    let shown = a.body_text().await;
+    for want in [INCIDENT, WHY, "SecurityAnalyst", "investigate"] {
+        assert!(
+            shown.contains(want),
+            "the request page lacks `{want}`:\n{shown}"
+        );
+    }
+    assert_eq!(api_status(alice, &id), "pending");
+    a.page("request-pending", &[]).await;
+    // Watch for live updates from here on: a reload drops this flag.
+    let live_before_approval = start_watching(&a).await;
+
+    // bob signs in in his own browser and finds the request waiting for him.
+    let Some(b) = driver.browser("bob", &shots).await else {
+        return;
+    };
+    sign_in(&b, &url, "bob", &bob_totp.code()).await;
+    b.goto(&format!("{url}/console/approvals")).await;
+    let pending = b.text("#pending-approvals").await;
+    assert!(
+        pending.contains(&id),
+        "{id} not in the pending list: {pending}"
+    );
+    b.page(
+        "approvals",
+        &[&format!(
+            "#pending-approvals a[href$='/console/requests/{id}']"
+        )],
+    )
+    .await;
+    b.goto(&request_url).await;
+    b.page(
+        "approve",
+        &[&submit("#approve-form"), &submit("#deny-form")],
+    )
+    .await;
+
+    // CSRF: the approval form posted with a forged token, then with none, is refused with
+    // 403 and approves nothing, even with a valid TOTP code.
+    for (case, script) in [
+        (
+            "forged",
+            "document.querySelector('#approve-form [name=csrf]').value = 'forged-token';",
+        ),
+        (
+            "missing",
+            "document.querySelector('#approve-form [name=csrf]').remove();",
+        ),
+    ] {
+        b.goto(&request_url).await;
+        b.js(script, vec![]).await;
+        b.fill("#approve-form [name=totp]", &bob_totp.peek()).await;
+        b.click_and_wait(&submit("#approve-form")).await;
+        assert_eq!(
+            b.status().await,
+            403,
+            "an approval with a {case} CSRF token:\n{}",
+            b.body_text().await
+        );
+        b.assert_clean_log(&format!("csrf-{case}"), Some(403)).await;
+        b.shot(&format!("approve-csrf-{case}-refused")).await;
+        assert_eq!(api_status(alice, &id), "pending", "{case} CSRF token");
+    }
+
+    // A page of another origin (same site: the session cookie goes along) and of another
+    // site (`localhost`: SameSite=Strict keeps the cookie back) auto-submit the approval
+    // form with a valid code: neither approves.
+    let attack = Site::serve(format!(
+        "<!doctype html><html lang=en><title>Quarterly report</title><h1>Loading…</h1>\
+         <form method=post action=\"{url}/console/requests/{id}/approve\">\
+         <input name=totp value=\"{}\"><input name=comment value=ok></form>\
+         <script>document.forms[0].submit()</script>",
+        bob_totp.peek()
+    ));
+    for (case, host) in [("cross-origin", "127.0.0.1"), ("cross-site", "localhost")] {
+        b.goto(&attack.url(host)).await;
+        let landed = Instant::now();
+        while !b.url().await.starts_with(&url) {
+            assert!(
+                landed.elapsed() < Duration::from_secs(10),
+                "the {case} page did not submit its form: still on {}",
+                b.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        b.wait_for_new_page(case).await;
+        let status = b.status().await;
+        println!("{case} approval: HTTP {status} at {}", b.url().await);
+        b.drain_log().await;
+        b.shot(&format!("approve-{case}-refused")).await;
+        assert_eq!(api_status(alice, &id), "pending", "after the {case} post");
+    }
+    drop(attack);
+
+    // bob approves for real.
+    b.goto(&request_url).await;
+    b.fill("#approve-form [name=totp]", &bob_totp.code()).await;
+    if b.has("#approve-form [name=comment]").await {
+        b.fill(
+            "#approve-form [name=comment]",
+            "Confirmed on the bridge call",
+        )
+        .await;
+    }
+    b.click_and_wait(&submit("#approve-form")).await;
+    assert_eq!(b.text("#request-status").await, "approved");
+    assert_eq!(api_status(alice, &id), "approved");
+    b.page("approved-by-bob", &[]).await;
+    b.close().await;
+
+    // alice sees it approved, activates, and gets the credential_process line.
+    let approval_seen = see_status(&a, &request_url, "approved").await;
+    a.page("request-approved", &[&submit("#activate-form")])
+        .await;
+    a.click_and_wait(&submit("#activate-form")).await;
+    assert_eq!(a.text("#request-status").await, "active");
+    assert_eq!(api_status(alice, &id), "active");
+    let left = a.text("#time-left").await;
+    assert!(!left.is_empty(), "#time-left is empty");
+    let open_console = a
+        .js(
+            "return [...document.querySelectorAll('a, button, input[type=submit]')]
+                 .some(e => (e.textContent || e.value || '').includes('Open AWS console'));",
+            vec![],
+        )
+        .await;
+    assert_eq!(open_console, json!(true), "no `Open AWS console` action");
+    a.page(
+        "grant-active",
+        &[
+            "#copy-credential-process",
+            &submit("#revoke-form"),
+            "#credential-process",
+        ],
+    )
+    .await;
+
+    let line = a.text("#credential-process").await;
+    let command = line
+        .strip_prefix("credential_process = ")
+        .unwrap_or_else(|| panic!("not a credential_process line: `{line}`"));
+    let argv: Vec<&str> = command.split_whitespace().collect();
+    let grant = argv
+        .iter()
+        .position(|a| *a == "--grant")
+        .and_then(|i| argv.get(i + 1))
+        .unwrap_or_else(|| panic!("no `--grant G` in `{line}`"));
+    assert_eq!(argv.first(), Some(&"breakglass"), "{line}");
+    // The line works as printed: run it as the AWS CLI would, as alice.
+    let creds = client(&alice.session, argv.get(1..).unwrap());
+    let creds: Value = serde_json::from_str(&ok(&creds))
+        .unwrap_or_else(|e| panic!("`{line}` did not print credential_process JSON: {e}"));
+    assert_eq!(creds["Version"], 1, "{creds}");
+    assert!(creds["AccessKeyId"].as_str().is_some_and(|k| !k.is_empty()));
+    println!(
+        "credential_process line: {line} (runs: {BIN} {})",
+        argv.get(1..).unwrap().join(" ")
+    );
+
+    // Copy: the button runs without a script error; the clipboard is read back when
+    // headless Chromium lets the page read it.
+    a.drain_log().await;
+    let permission = a.grant("clipboard-read").await;
+    let _ = a.grant("clipboard-write").await;
+    a.js(
+        "document.getElementById('copy-credential-process').scrollIntoView();",
+        vec![],
+    )
+    .await;
+    a.click("#copy-credential-process").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.assert_clean_log("copy", None).await;
+    let clip = a
+        .js_async(
+            "const done = arguments[arguments.length - 1];
+             navigator.clipboard.readText().then(t => done({text: t}), e => done({error: String(e)}));",
+            vec![],
+        )
+        .await;
+    let copied = match clip["text"].as_str() {
+        Some(text) => {
+            assert_eq!(text.trim(), line, "the clipboard after Copy");
+            "the clipboard holds the line".to_owned()
+        }
+        None => format!(
+            "clipboard not readable here ({}; permission: {permission:?}); the button ran without error",
+            clip["error"]
+        ),
+    };
+    println!("copy: {copied}");
+    a.shot("grant-copied").await;
+
+    let live_before_revocation = start_watching(&a).await;
+
+    // dana, an admin, revokes it from the sessions page.
+    let Some(d) = driver.browser("dana", &shots).await else {
+        return;
+    };
+    sign_in(&d, &url, "dana", &dana_totp.code()).await;
+    d.goto(&format!("{url}/console/sessions")).await;
+    // The revoke form of this grant: one posting to a `…/revoke` URL naming the request or
+    // the grant, or sitting in the row that names them.
+    let found = d
+        .js(
+            "const [id, grant] = arguments;
+             const f = [...document.forms].find(f => {
+               const action = f.getAttribute('action') || '';
+               if (!action.endsWith('/revoke')) return false;
+               const row = f.closest('tr, li, article, section') || f;
+               return [id, grant].some(x => action.includes(x) || row.textContent.includes(x));
+             });
+             if (f) f.setAttribute('data-test-target', 'revoke');
+             return f ? f.getAttribute('action') : null;",
+            vec![json!(id), json!(grant)],
+        )
+        .await;
+    assert!(
+        found.is_string(),
+        "the sessions page has no revoke form for {id} / {grant}:\n{}",
+        d.body_text().await
+    );
+    let revoke = "form[data-test-target=revoke]".to_owned();
+    let revoke_button = submit(&revoke);
+    // On a phone the Revoke button may sit in the table's scrolled-off part; the row's link
+    // to the request (whose page has its own Revoke form) must then be on screen.
+    let revoke_or_open = format!("{revoke_button}, a[href*='{id}'], a[href*='{grant}']");
+    d.page("sessions", &[revoke_or_open.as_str()]).await;
+    d.fill(&format!("{revoke} [name=reason]"), "Incident contained")
+        .await;
+    d.click_and_wait(&revoke_button).await;
+    assert_eq!(api_status(alice, &id), "revoked");
+    d.page("revoked-by-dana", &[]).await;
+
+    let revocation_seen = see_status(&a, &request_url, "revoked").await;
+    a.page("request-revoked", &[]).await;
+
+    // Break-glass: the warning, then no code and a wrong code are refused and activate
+    // nothing; a valid code activates.
+    a.goto(&format!("{url}/console/break-glass")).await;
+    let warning = a.text("#break-glass-warning[role=alert]").await;
+    assert!(!warning.is_empty(), "the break-glass warning is empty");
+    a.page(
+        "break-glass",
+        &[
+            "#break-glass-warning",
+            &submit("form:has([name=acknowledge])"),
+        ],
+    )
+    .await;
+    for (case, code) in [
+        ("no-totp", String::new()),
+        ("wrong-totp", alice_totp.wrong()),
+    ] {
+        fill_break_glass(&a, &url, &code).await;
+        a.click_and_wait(&submit("form:has([name=acknowledge])"))
+            .await;
+        let status = a.status().await;
+        assert!(
+            a.has("[role=alert].error, .error[role=alert]").await,
+            "break-glass with {case}: no error shown (HTTP {status}) at {}:\n{}",
+            a.url().await,
+            a.body_text().await
+        );
+        assert!(
+            !a.url().await.contains("/console/requests/"),
+            "break-glass with {case} went to {}",
+            a.url().await
+        );
+        assert!(
+            emergency_requests(alice).is_empty(),
+            "break-glass with {case} activated: {:?}",
+            emergency_requests(alice)
+        );
+        let refused = u16::try_from(status).ok().filter(|s| *s >= 400);
+        a.page_allowing(&format!("break-glass-{case}-refused"), &[], refused)
+            .await;
+    }
+    fill_break_glass(&a, &url, &alice_totp.code()).await;
+    a.click_and_wait(&submit("form:has([name=acknowledge])"))
+        .await;
+    assert_eq!(
+        a.text("#request-status").await,
+        "active",
+        "{}",
+        a.url().await
+    );
+    let emergency = emergency_requests(alice);
+    assert!(
+        matches!(emergency.as_slice(), [(_, _, s)] if s == "active"),
+        "{emergency:?}"
+    );
+    a.page("break-glass-active", &[]).await;
+    a.goto(&format!("{url}/console/account")).await;
+    a.page("account", &[]).await;
+    a.close().await;
+
+    // The other pages, as the admin.
+    for (path, name, must) in [
+        ("/console/approvals", "approvals-empty", "h1"),
+        ("/console/audit", "audit", "#audit-verification"),
+        ("/console/reviews", "reviews", "main"),
+        ("/console/admin/users", "admin-users", "main"),
+        ("/console/deliveries", "deliveries", "main"),
+    ] {
+        d.goto(&format!("{url}{path}")).await;
+        assert_eq!(d.status().await, 200, "{path}:\n{}", d.body_text().await);
+        d.page(name, &[must]).await;
+    }
+    d.goto(&format!("{url}/console/audit")).await;
+    let verified = d.text("#audit-verification").await;
+    assert!(
+        verified.contains("verified") && !verified.contains("BROKEN"),
+        "audit verification: {verified}"
+    );
+    d.close().await;
+
+    let written = shots.written();
+    println!(
+        "approval seen by the requester: {approval_seen} (event stream connected before: {live_before_approval})"
+    );
+    println!(
+        "revocation seen by the requester: {revocation_seen} (event stream connected before: {live_before_revocation})"
+    );
+    println!(
+        "browser test: {} screenshots, {:.1} s in all ({:.1} s to start moto, the broker and chromedriver)",
+        written.len(),
+        started.elapsed().as_secs_f64(),
+        ready.as_secs_f64()
+    );
+}
+
+/// A wrong TOTP code on the login form: refused with the error in `role=alert`.
+async fn refused_login(b: &Browser<'_>, url: &str, wrong: &str) {
+    b.goto(&format!("{url}/console/login")).await;
+    b.page("login", &[&submit("form:has([name=password])")])
+        .await;
+    b.fill("[name=username]", "alice").await;
+    b.fill("[name=password]", PASSWORD).await;
+    b.fill("[name=totp]", wrong).await;
+    b.click_and_wait(&submit("form:has([name=password])")).await;
+    assert!(
+        b.has("p[role=alert].error").await,
+        "a wrong TOTP code shows no error:\n{}",
+        b.body_text().await
+    );
+    assert!(
+        b.url().await.contains("/console/login"),
+        "{}",
+        b.url().await
+    );
+    let status = u16::try_from(b.status().await).ok().filter(|s| *s >= 400);
+    b.page_allowing("login-refused", &[], status).await;
+}

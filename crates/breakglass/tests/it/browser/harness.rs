@@ -1,0 +1,623 @@
+//! Headless Chromium for the console tests: chromedriver on a free port (stopped with the
+//! browsers it started when dropped), one WebDriver session per person, screenshots numbered
+//! in visiting order, and the checks run on every page (labels, headings, a 375 px phone
+//! viewport, nothing logged as an error by the page).
+//!
+//! Chromium missing means skip (with a printed reason), unless `BREAKGLASS_REQUIRE_BROWSER=1`
+//! (set by `scripts/test` once it installed Debian's `chromium` and `chromium-driver`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+
+/// The desktop window every page is first looked at in.
+const DESKTOP: (u32, u32) = (1280, 900);
+/// The phone every page must also be usable on.
+pub const PHONE: (u32, u32) = (375, 812);
+/// How long a page may take to load or to change after an action.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+const A11Y_JS: &str = include_str!("a11y.js");
+const PHONE_JS: &str = include_str!("phone.js");
+
+/// Whether the run demands the browser (`BREAKGLASS_REQUIRE_BROWSER=1`).
+pub fn browser_required() -> bool {
+    std::env::var("BREAKGLASS_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
+}
+
+/// Says why the browser test cannot run: a skip, or a failure when the browser is required.
+pub fn unavailable(reason: &str) {
+    assert!(
+        !browser_required(),
+        "BREAKGLASS_REQUIRE_BROWSER=1 but {reason}"
+    );
+    #[expect(
+        clippy::print_stderr,
+        reason = "a skipped test says why on the test output"
+    )]
+    {
+        eprintln!("skipped: {reason}");
+    }
+}
+
+/// The first of `names` found on `PATH`.
+fn on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    names.iter().find_map(|name| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// A WebDriver command chromedriver has beyond the standard: `body` POSTed to
+/// `/session/{id}/{path}`.
+#[derive(Debug)]
+struct Extension {
+    path: &'static str,
+    body: Value,
+}
+
+impl WebDriverCompatibleCommand for Extension {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (hyper::Method, Option<String>) {
+        (hyper::Method::POST, Some(self.body.to_string()))
+    }
+}
+
+/// `sh -c WATCHDOG sh PARENT CHROMEDRIVER ARGS...`: chromedriver in a process group of its
+/// own (led by this shell), killed with every browser it started as soon as the test process
+/// is gone, so a killed test run leaves no Chromium behind.
+const WATCHDOG: &str = r#"parent=$1; shift
+"$@" &
+driver=$!
+while kill -0 "$parent" 2>/dev/null && kill -0 "$driver" 2>/dev/null; do
+  sleep 0.5
+done
+kill -KILL -- -$$"#;
+
+/// A running chromedriver (under [`WATCHDOG`]); dropping it stops the browsers it started
+/// too, even when a failed test never closed its sessions.
+pub struct Chromedriver {
+    child: Child,
+    url: String,
+    chromium: PathBuf,
+    log: PathBuf,
+}
+
+impl Chromedriver {
+    /// Starts chromedriver on a free port; `None` (after printing why) when Chromium or its
+    /// driver is not installed.
+    pub fn start() -> Option<Self> {
+        let Some(chromium) = on_path(&["chromium", "chromium-browser", "google-chrome"]) else {
+            unavailable("no `chromium` on PATH (scripts/test installs Debian's chromium)");
+            return None;
+        };
+        let Some(driver) = on_path(&["chromedriver"]) else {
+            unavailable(
+                "no `chromedriver` on PATH (scripts/test installs Debian's chromium-driver)",
+            );
+            return None;
+        };
+        let port = crate::support::free_port();
+        let log = std::env::temp_dir().join(format!("breakglass-chromedriver-{port}.log"));
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(WATCHDOG)
+            .arg("sh")
+            .arg(std::process::id().to_string())
+            .arg(&driver)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", log.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                unavailable(&format!("cannot start `{}`: {e}", driver.display()));
+                return None;
+            }
+        };
+        let driver = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}/"),
+            chromium,
+            log,
+        };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > PATIENCE {
+                unavailable(&format!(
+                    "chromedriver did not listen on port {port}; its log:\n{}",
+                    driver.log_text()
+                ));
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(driver)
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A new browser (a new profile: its own cookies) for `who`; `None` (after printing why)
+    /// when Chromium does not start.
+    pub async fn browser<'s>(&self, who: &str, shots: &'s Shots) -> Option<Browser<'s>> {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": self.chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--no-first-run",
+                    format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
+                ],
+            }),
+        );
+        // Every message the page logs, so a script error or a CSP violation fails the test.
+        caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await;
+        match client {
+            Ok(client) => Some(Browser {
+                client,
+                who: who.to_owned(),
+                shots,
+            }),
+            Err(e) => {
+                unavailable(&format!(
+                    "chromium did not start through chromedriver: {e}; chromedriver log:\n{}",
+                    self.log_text()
+                ));
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        // The whole group: the watchdog, chromedriver and every Chromium it launched (their
+        // crash reporters leave by themselves once Chromium is gone).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Where screenshots go (`<target>/test-output/screenshots`), numbered in visiting order.
+pub struct Shots {
+    dir: PathBuf,
+    next: AtomicUsize,
+    written: std::sync::Mutex<Vec<PathBuf>>,
+}
+
+/// The cargo target directory the test binary was built into (the one holding cargo's
+/// `CACHEDIR.TAG`), or `<workspace>/target`.
+fn target_dir() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| {
+            exe.ancestors()
+                .find(|d| d.join("CACHEDIR.TAG").is_file())
+                .map(Path::to_path_buf)
+        })
+        .unwrap_or_else(|| breakglass_testkit::workspace_root().join("target"))
+}
+
+impl Shots {
+    /// The screenshot directory `test-output/<name>` under the target directory, emptied of
+    /// an earlier run's pictures.
+    pub fn new(name: &str) -> Self {
+        let dir = target_dir().join("test-output").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "png") {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+        Self {
+            dir,
+            next: AtomicUsize::new(1),
+            written: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    fn save(&self, name: &str, png: &[u8]) -> PathBuf {
+        let n = self.next.fetch_add(1, Ordering::SeqCst);
+        let path = self.dir.join(format!("{n:02}-{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        #[expect(
+            clippy::print_stdout,
+            reason = "the test output lists the screenshots written"
+        )]
+        {
+            println!("screenshot: {}", path.display());
+        }
+        self.written.lock().unwrap().push(path.clone());
+        path
+    }
+
+    /// Every screenshot written, in order.
+    pub fn written(&self) -> Vec<PathBuf> {
+        self.written.lock().unwrap().clone()
+    }
+}
+
+/// One person's browser.
+pub struct Browser<'s> {
+    client: Client,
+    who: String,
+    shots: &'s Shots,
+}
+
+impl Browser<'_> {
+    pub async fn goto(&self, url: &str) {
+        self.client
+            .goto(url)
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot open {url}: {e}", self.who));
+    }
+
+    pub async fn url(&self) -> String {
+        self.client.current_url().await.unwrap().to_string()
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page.
+    pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("{}: script failed: {e}\n{script}", self.who))
+    }
+
+    /// Runs `script` whose last argument is a callback to call with the result.
+    pub async fn js_async(&self, script: &str, args: Vec<Value>) -> Value {
+        self.client
+            .execute_async(script, args)
+            .await
+            .unwrap_or_else(|e| panic!("{}: async script failed: {e}\n{script}", self.who))
+    }
+
+    /// Whether an element matches `css` now.
+    pub async fn has(&self, css: &str) -> bool {
+        self.js(
+            "return document.querySelector(arguments[0]) !== null;",
+            vec![json!(css)],
+        )
+        .await
+        .as_bool()
+        .unwrap_or(false)
+    }
+
+    /// The text content of the element `css`, trimmed; fails naming the page when absent.
+    pub async fn text(&self, css: &str) -> String {
+        let v = self
+            .js(
+                "const e = document.querySelector(arguments[0]); return e ? e.textContent.trim() : null;",
+                vec![json!(css)],
+            )
+            .await;
+        match v.as_str() {
+            Some(t) => t.to_owned(),
+            None => panic!(
+                "{}: no element `{css}` on {}:\n{}",
+                self.who,
+                self.url().await,
+                self.body_text().await
+            ),
+        }
+    }
+
+    /// The page's visible text, for failure messages.
+    pub async fn body_text(&self) -> String {
+        self.js(
+            "return document.body ? document.body.innerText : '';",
+            vec![],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Types `value` into the field `css` (clearing it first).
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.unwrap();
+        field
+            .send_keys(value)
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot type into `{css}`: {e}", self.who));
+    }
+
+    async fn find(&self, css: &str) -> fantoccini::elements::Element {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(e) => e,
+            Err(e) => panic!(
+                "{}: no element `{css}` on {} ({e}); the page says:\n{}",
+                self.who,
+                self.url().await,
+                self.body_text().await
+            ),
+        }
+    }
+
+    /// Picks the option of the select `css` whose value is `wanted`, or else whose text
+    /// contains it; fails listing the options there are.
+    pub async fn choose(&self, css: &str, wanted: &str) {
+        let options = self
+            .js(
+                "const s = document.querySelector(arguments[0]);
+                 return s ? [...s.options].map(o => [o.value, o.textContent.trim()]) : null;",
+                vec![json!(css)],
+            )
+            .await;
+        let Some(options) = options.as_array() else {
+            panic!("{}: no select `{css}` on {}", self.who, self.url().await);
+        };
+        let pairs: Vec<(String, String)> = options
+            .iter()
+            .map(|o| {
+                (
+                    o[0].as_str().unwrap_or_default().to_owned(),
+                    o[1].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        let value = pairs
+            .iter()
+            .find(|(v, _)| v == wanted)
+            .or_else(|| pairs.iter().find(|(_, t)| t.contains(wanted)))
+            .map(|(v, _)| v.clone())
+            .unwrap_or_else(|| panic!("{}: `{css}` has no option `{wanted}`: {pairs:?}", self.who));
+        self.find(css)
+            .await
+            .select_by_value(&value)
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot choose `{value}` in `{css}`: {e}", self.who));
+    }
+
+    /// Clicks `css` (no page load expected).
+    pub async fn click(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot click `{css}`: {e}", self.who));
+    }
+
+    /// Clicks `css` and waits until a new document has loaded (a form post and its redirect).
+    pub async fn click_and_wait(&self, css: &str) {
+        self.js("window.__bgOldPage = true;", vec![]).await;
+        let target = self.find(css).await;
+        target
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot click `{css}`: {e}", self.who));
+        self.wait_for_new_page(&format!("clicking `{css}`")).await;
+    }
+
+    /// Waits until the document marked by [`Self::click_and_wait`] (or a caller setting
+    /// `window.__bgOldPage`) has been replaced and the new one has loaded.
+    pub async fn wait_for_new_page(&self, after: &str) {
+        let started = Instant::now();
+        loop {
+            let state = self
+                .client
+                .execute(
+                    "return window.__bgOldPage ? 'old' : document.readyState;",
+                    vec![],
+                )
+                .await;
+            if matches!(
+                state.as_ref().ok().and_then(Value::as_str),
+                Some("complete")
+            ) {
+                return;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{}: no new page loaded within {PATIENCE:?} after {after} (still on {})",
+                self.who,
+                self.url().await
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The HTTP status of the document shown (Navigation Timing's `responseStatus`).
+    pub async fn status(&self) -> u64 {
+        self.js(
+            "const n = performance.getEntriesByType('navigation')[0]; return n ? n.responseStatus : 0;",
+            vec![],
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0)
+    }
+
+    /// Grants the page a permission (chromedriver's extension command), e.g.
+    /// `clipboard-read`.
+    pub async fn grant(&self, permission: &str) -> Result<(), String> {
+        self.client
+            .issue_cmd(Extension {
+                path: "permissions",
+                body: json!({"descriptor": {"name": permission}, "state": "granted"}),
+            })
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    /// What the page logged since the last call: `(level, message)`.
+    pub async fn drain_log(&self) -> Vec<(String, String)> {
+        let log = self
+            .client
+            .issue_cmd(Extension {
+                path: "se/log",
+                body: json!({"type": "browser"}),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot read the browser log: {e}", self.who));
+        log.as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| {
+                (
+                    e["level"].as_str().unwrap_or_default().to_owned(),
+                    e["message"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Fails when the page logged an error (a script error, a CSP violation, a resource that
+    /// did not load). `refused_status` allows the one failed load of a page the test expects
+    /// to be refused (say 403).
+    pub async fn assert_clean_log(&self, page: &str, refused_status: Option<u16>) {
+        let errors: Vec<String> = self
+            .drain_log()
+            .await
+            .into_iter()
+            .filter(|(level, _)| level == "SEVERE")
+            .map(|(_, m)| m)
+            .filter(|m| {
+                !refused_status.is_some_and(|s| {
+                    m.contains(&format!("the server responded with a status of {s}"))
+                })
+            })
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{}: page `{page}` ({}) logged errors:\n{}",
+            self.who,
+            self.url().await,
+            errors.join("\n")
+        );
+    }
+
+    pub async fn resize(&self, (w, h): (u32, u32)) {
+        self.client.set_window_size(w, h).await.unwrap();
+    }
+
+    /// Saves a screenshot of the whole page as `NN-name.png` (the window is made as tall as
+    /// the page for it, up to 4,000 px, then given its size back).
+    pub async fn shot(&self, name: &str) -> PathBuf {
+        let (w, h) = self.client.get_window_size().await.unwrap();
+        let tall = self
+            .js(
+                "return Math.max(document.documentElement.scrollHeight, window.innerHeight)
+                     + (window.outerHeight - window.innerHeight);",
+                vec![],
+            )
+            .await
+            .as_u64()
+            .unwrap_or(h)
+            .clamp(h, 4000);
+        let (w, h) = (u32::try_from(w).unwrap(), u32::try_from(h).unwrap());
+        self.resize((w, u32::try_from(tall).unwrap())).await;
+        let png = self.client.screenshot().await;
+        self.resize((w, h)).await;
+        let png =
+            png.unwrap_or_else(|e| panic!("{}: screenshot of `{name}` failed: {e}", self.who));
+        self.shots.save(name, &png)
+    }
+
+    /// The checks every page gets, then its screenshots (desktop, and `-phone` at 375 px):
+    /// labelled controls, one `<h1>`, a `<main>`, nothing logged as an error, and at the
+    /// phone's width no horizontal scroll and each of `actions` rendered inside the screen.
+    pub async fn page(&self, name: &str, actions: &[&str]) {
+        self.page_allowing(name, actions, None).await;
+    }
+
+    /// [`Self::page`] for a page the test expects to be a refusal with HTTP `status`.
+    pub async fn page_allowing(&self, name: &str, actions: &[&str], status: Option<u16>) {
+        let url = self.url().await;
+        let problems = self.js(A11Y_JS, vec![]).await;
+        assert_no_problems(&self.who, name, &url, "accessibility", &problems);
+        self.assert_clean_log(name, status).await;
+        self.shot(name).await;
+
+        self.resize(PHONE).await;
+        let phone = self.js(PHONE_JS, vec![json!(actions)]).await;
+        self.shot(&format!("{name}-phone")).await;
+        self.resize(DESKTOP).await;
+        for note in phone["notes"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            #[expect(
+                clippy::print_stdout,
+                reason = "a duplicate of a visible action that is itself hidden is worth a note, not a failure"
+            )]
+            {
+                println!(
+                    "note: {}: page `{name}` at {}px: {}",
+                    self.who,
+                    PHONE.0,
+                    note.as_str().unwrap_or_default()
+                );
+            }
+        }
+        assert_no_problems(
+            &self.who,
+            name,
+            &url,
+            &format!("a {}x{} screen", PHONE.0, PHONE.1),
+            &phone["problems"],
+        );
+    }
+
+    /// Ends the WebDriver session (closing the browser).
+    pub async fn close(self) {
+        let _ = self.client.close().await;
+    }
+}
+
+/// Fails when the checker script `what` returned problems for `page`.
+pub fn assert_no_problems(who: &str, page: &str, url: &str, what: &str, problems: &Value) {
+    let list: Vec<&str> = problems
+        .as_array()
+        .unwrap_or_else(|| panic!("the {what} check returned {problems}"))
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        list.is_empty(),
+        "{who}: page `{page}` ({url}) fails the {what} check:\n  - {}",
+        list.join("\n  - ")
+    );
+}
