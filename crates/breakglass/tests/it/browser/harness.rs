@@ -91,7 +91,7 @@ driver=$!
 while kill -0 "$parent" 2>/dev/null && kill -0 "$driver" 2>/dev/null; do
   sleep 0.5
 done
-kill -KILL -- -$$"#;
+kill -KILL -$$"#;
 
 /// A running chromedriver (under [`WATCHDOG`]); dropping it stops the browsers it started
 /// too, even when a failed test never closed its sessions.
