@@ -130,7 +130,7 @@ async fn main() {
             .unwrap();
         let u = Username::new(&name).unwrap();
         let token = auth
-            .create_token(&u, "load", None)
+            .login(&name, "load test password", "127.0.0.1", "load", None)
             .await
             .unwrap()
             .secret
@@ -144,7 +144,7 @@ async fn main() {
         .await
         .unwrap();
     let alice = auth
-        .create_token(&Username::new("alice").unwrap(), "load", None)
+        .login("alice", "load test password", "127.0.0.1", "load", None)
         .await
         .unwrap()
         .secret

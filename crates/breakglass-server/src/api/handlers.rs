@@ -230,7 +230,7 @@ pub async fn create_token<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: B
     let b: TokenBody = parse(&body)?;
     let t = s
         .auth
-        .create_token(&p.username, &b.name, ops::ttl(b.ttl_hours)?)
+        .create_token(&p, &b.name, ops::ttl(b.ttl_hours)?)
         .await?;
     Ok((StatusCode::CREATED, Json(token_json(&t))).into_response())
 }

@@ -86,6 +86,8 @@ pub struct Principal {
     pub admin: bool,
     /// The token used.
     pub token: String,
+    /// When that token expires.
+    pub expires_at: OffsetDateTime,
 }
 
 /// A freshly created token: the record and the token itself, shown once.
@@ -394,14 +396,32 @@ impl Auth {
         ))
     }
 
-    /// Creates another token for `who`.
+    /// Creates another token for the holder of `caller`'s token. It cannot outlive that
+    /// token (without a lifetime it lasts the default or until then, whichever is sooner):
+    /// a stolen token must not be able to mint itself a longer life. A longer-lived token
+    /// needs the password again, through [`Auth::login`].
     pub async fn create_token(
         &self,
-        who: &Username,
+        caller: &Principal,
         name: &str,
         ttl: Option<Duration>,
     ) -> Result<NewToken, AuthError> {
-        let (write, token, event) = self.new_token(who, name, ttl)?;
+        let who = &caller.username;
+        let left = caller.expires_at - self.now();
+        let ttl = match ttl {
+            Some(t) if t > left => {
+                return Err(AuthError::Invalid(format!(
+                    "a token cannot outlive the one that creates it, which expires at {}; sign in again (`breakglass login --ttl-hours N`) for a longer-lived token",
+                    caller
+                        .expires_at
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default()
+                )));
+            }
+            Some(t) => t,
+            None => DEFAULT_TOKEN_TTL.min(left),
+        };
+        let (write, token, event) = self.new_token(who, name, Some(ttl))?;
         let entry = self.entry(Actor::User(who.clone()), event);
         self.store.auth_commit(vec![write], vec![entry]).await?;
         Ok(token)
@@ -467,6 +487,7 @@ impl Auth {
             username: username(&user.username)?,
             admin: user.admin,
             token: record.id,
+            expires_at: record.expires_at,
         })
     }
 

@@ -4,6 +4,10 @@
 //! that created them, and never on any later page (the store keeps only a hash and a
 //! sealed seed).
 
+use std::net::SocketAddr;
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -84,7 +88,8 @@ async fn account_page<K: Cloud>(
     let body = html! {
         (top)
         h2 { "API tokens" }
-        p { "For the command line (" code { "breakglass login" } " makes one too). A token is shown once, when it is created." }
+        p { "For the command line (" code { "breakglass login" } " makes one too). A token is shown once, when it is created. "
+            "It cannot outlive this session (until " (layout::time(session.principal.expires_at)) ") unless you enter your password." }
         (layout::table("tokens", "Your API tokens", &["Name", "Id", "Created", "Expires", ""], rows,
             tokens.is_empty().then_some("No tokens.")))
         form.stack method="post" action="/console/account/tokens" {
@@ -92,7 +97,10 @@ async fn account_page<K: Cloud>(
             label for="token-name" { "Token name" }
             input #token-name type="text" name="name" required maxlength="100" placeholder="laptop";
             label for="token-ttl" { "Lifetime (hours, up to " (MAX_TOKEN_TTL.whole_hours()) ")" }
-            input #token-ttl type="number" name="ttl_hours" min="1" max=(MAX_TOKEN_TTL.whole_hours()) value="720" inputmode="numeric";
+            input #token-ttl type="number" name="ttl_hours" min="1" max=(MAX_TOKEN_TTL.whole_hours()) inputmode="numeric"
+                placeholder="until this session ends";
+            label for="token-password" { "Password (only for a token that outlives this session)" }
+            input #token-password type="password" name="password" autocomplete="current-password";
             button type="submit" { "Create token" }
         }
         h2 { "Two-factor authentication" }
@@ -132,11 +140,16 @@ pub struct TokenForm {
     name: String,
     #[serde(default)]
     ttl_hours: String,
+    #[serde(default)]
+    password: String,
 }
 
-/// `POST /console/account/tokens`: creates a token and shows it once.
+/// `POST /console/account/tokens`: creates a token and shows it once. Without a password
+/// it is minted from the session and cannot outlive it; with the password it is a fresh
+/// sign-in (checked, rate-limited and audited as `breakglass login` is).
 pub async fn create_token<K: Cloud + 'static>(
     State(s): St<K>,
+    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
     Posted { session, form }: Posted<TokenForm>,
 ) -> Result<Response, Failure> {
     let ttl = match form.ttl_hours.trim() {
@@ -150,11 +163,22 @@ pub async fn create_token<K: Cloud + 'static>(
     };
     let fresh = match ttl {
         Err(e) => Fresh::Error(e),
-        Ok(ttl) => match s
-            .auth
-            .create_token(&session.principal.username, &form.name, ttl)
-            .await
-        {
+        Ok(ttl) => match if form.password.is_empty() {
+            s.auth
+                .create_token(&session.principal, &form.name, ttl)
+                .await
+        } else {
+            let address = peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string());
+            s.auth
+                .login(
+                    session.principal.username.as_str(),
+                    &form.password,
+                    &address,
+                    &form.name,
+                    ttl,
+                )
+                .await
+        } {
             Ok(t) => Fresh::Token {
                 name: t.record.name.clone(),
                 secret: t.secret.expose().to_owned(),

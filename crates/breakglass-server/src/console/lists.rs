@@ -169,9 +169,11 @@ pub async fn approvals<K: Cloud + 'static>(
     };
     let body = html! {
         p.live-note { "This list updates itself when requests change. " a href="/console/approvals" { "Refresh" } }
-        (layout::table("pending-approvals", "Pending requests you may approve",
+        div aria-live="polite" {
+            (layout::table("pending-approvals", "Pending requests you may approve",
             &["Request", "Who", "What", "Why", "Policy", "Approvals", ""], rows,
             list.is_empty().then_some("Nothing waits for your approval.")))
+        }
     };
     Ok(layout::ok("Pending approvals", &v, body))
 }

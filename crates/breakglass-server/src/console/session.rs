@@ -126,11 +126,6 @@ impl Session {
             csrf: self.csrf.clone(),
         }
     }
-
-    /// The session token (for signing out).
-    pub fn token(&self) -> &str {
-        &self.token
-    }
 }
 
 /// Why a console request was turned away before its handler ran.

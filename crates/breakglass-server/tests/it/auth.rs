@@ -238,12 +238,41 @@ async fn revoked_tokens_stop_working() {
         .await
         .unwrap();
     let alice = Username::new("alice").unwrap();
+    let signed_in = f
+        .auth
+        .login(
+            "alice",
+            "correct horse battery",
+            "10.0.0.1",
+            "cli",
+            Some(Duration::days(30)),
+        )
+        .await
+        .unwrap();
+    let caller = f
+        .auth
+        .authenticate(signed_in.secret.expose())
+        .await
+        .unwrap();
     let tok = f
         .auth
-        .create_token(&alice, "laptop", Some(Duration::days(7)))
+        .create_token(&caller, "laptop", Some(Duration::days(7)))
         .await
         .unwrap();
     f.auth.authenticate(tok.secret.expose()).await.unwrap();
+    // A token cannot mint one that outlives it; without a lifetime it gets the default.
+    let short = f.auth.authenticate(tok.secret.expose()).await.unwrap();
+    let err = f
+        .auth
+        .create_token(&short, "longer", Some(Duration::days(8)))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("cannot outlive"), "{err}");
+    let default = f.auth.create_token(&short, "default", None).await.unwrap();
+    assert_eq!(
+        default.record.expires_at - default.record.created_at,
+        Duration::hours(12)
+    );
     f.auth
         .revoke_token(&alice, &tok.record.id, &alice)
         .await
@@ -258,7 +287,13 @@ async fn revoked_tokens_stop_working() {
     assert!(matches!(err, AuthError::NotFound(_)), "{err}");
     let err = f
         .auth
-        .create_token(&alice, "forever", Some(Duration::days(365)))
+        .login(
+            "alice",
+            "correct horse battery",
+            "10.0.0.1",
+            "forever",
+            Some(Duration::days(365)),
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("90 days"), "{err}");

@@ -42,7 +42,7 @@ async fn the_event_stream_announces_an_approval() {
     // Approve through the JSON API, as the CLI would.
     let token = s
         .auth
-        .create_token(&support::user("bob"), "cli", None)
+        .login("bob", PASSWORD, "127.0.0.1", "cli", None)
         .await
         .unwrap();
     let digest = s

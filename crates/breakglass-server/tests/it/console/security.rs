@@ -331,10 +331,19 @@ async fn a_new_token_is_shown_once() {
     let carol = s.user("carol", false).await;
     let mut b = Browser::new(&s.base);
     let csrf = b.sign_in("carol", &s.code(&carol)).await;
+    // A console session cannot mint a token that outlives it.
     let r = b
         .post(
             "/console/account/tokens",
             &[("csrf", &csrf), ("name", "laptop"), ("ttl_hours", "24")],
+        )
+        .await;
+    assert!(r.body.contains("cannot outlive"), "{}", r.body);
+    assert!(r.text_of("new-token").is_none());
+    let r = b
+        .post(
+            "/console/account/tokens",
+            &[("csrf", &csrf), ("name", "laptop"), ("ttl_hours", "8")],
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -359,4 +368,35 @@ async fn a_new_token_is_shown_once() {
     let session = b.cookies["bg_session"].clone();
     assert!(!later.body.contains(&session));
     assert!(!r.body.contains(&session));
+
+    // A longer-lived token needs the password again; a wrong one mints nothing.
+    let wrong = b
+        .post(
+            "/console/account/tokens",
+            &[
+                ("csrf", &csrf),
+                ("name", "ci"),
+                ("ttl_hours", "720"),
+                ("password", "nope"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
+    assert!(wrong.text_of("new-token").is_none());
+    let long = b
+        .post(
+            "/console/account/tokens",
+            &[
+                ("csrf", &csrf),
+                ("name", "ci"),
+                ("ttl_hours", "720"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(long.status, StatusCode::OK, "{}", long.body);
+    assert!(long.text_of("new-token").unwrap().starts_with("bgt_"));
+    let tokens = s.auth.tokens(&support::user("carol")).await.unwrap();
+    let ci = tokens.iter().find(|t| t.name == "ci").unwrap();
+    assert_eq!(ci.expires_at - ci.created_at, Duration::hours(720));
 }
