@@ -7,7 +7,8 @@
 //! the `credential_process` line (which is run to prove it) → dana, an admin, revokes it on
 //! the sessions page → alice's page shows `revoked` → alice's break-glass activation shows
 //! its warning and is refused without and with a wrong TOTP (nothing activated), then
-//! activates with a valid one → the remaining pages are toured.
+//! activates with a valid one → carol and bob, with JavaScript off, go through request,
+//! approval, activation and revocation on plain forms → the remaining pages are toured.
 //!
 //! Every page gets the accessibility checks (labels, one `<h1>`, `<main>`, no horizontal
 //! scroll and its main actions on screen at 375 px, nothing logged as an error by the page)
@@ -203,19 +204,26 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     let Some(driver) = Chromedriver::start() else {
         return;
     };
-    let users = [("alice", false), ("bob", false), ("dana", true)];
+    let users = [
+        ("alice", false),
+        ("bob", false),
+        ("carol", false),
+        ("dana", true),
+    ];
     let Some(broker) = Broker::start(DANA, &users) else {
         return;
     };
     let url = broker.url.clone();
-    let (alice, bob, dana) = (
+    let (alice, bob, carol, dana) = (
         broker.user("alice"),
         broker.user("bob"),
+        broker.user("carol"),
         broker.user("dana"),
     );
     let mut alice_totp = Authenticator::new(&alice.seed);
     let mut bob_totp = Authenticator::new(&bob.seed);
     let mut dana_totp = Authenticator::new(&dana.seed);
+    let mut carol_totp = Authenticator::new(&carol.seed);
     let shots = Shots::new("screenshots");
     let ready = started.elapsed();
 
@@ -542,6 +550,67 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     a.goto(&format!("{url}/console/account")).await;
     a.page("account", &[]).await;
     a.close().await;
+
+    // Without JavaScript the core actions are plain forms: carol asks, bob approves, carol
+    // follows the Refresh link, activates, finds the credential_process line and revokes.
+    let Some(n) = driver.browser_without_js("carol (no JS)", &shots).await else {
+        return;
+    };
+    sign_in(&n, &url, "carol", &carol_totp.code()).await;
+    n.goto(&format!("{url}/console/requests/new")).await;
+    n.fill("[name=incident_id]", "INC-2044").await;
+    set_field(&n, "[name=playbook]", "investigate").await;
+    set_field(&n, "[name=account]", ACCOUNT).await;
+    set_field(&n, "[name=role]", "SecurityAnalyst").await;
+    n.fill("[name=duration_minutes]", "30").await;
+    n.fill(
+        "[name=justification]",
+        "Checking the WAF logs of the login API",
+    )
+    .await;
+    n.click_and_wait(&submit("form:has([name=justification])"))
+        .await;
+    let nojs_url = n.url().await;
+    let nojs_id = nojs_url
+        .rsplit_once("/console/requests/")
+        .map(|(_, id)| id.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| {
+            panic!("without JS, submitting should show the request, not {nojs_url}")
+        });
+    assert_eq!(n.text("#request-status").await, "pending");
+    n.page("nojs-request-pending", &[]).await;
+
+    let Some(m) = driver.browser_without_js("bob (no JS)", &shots).await else {
+        return;
+    };
+    sign_in(&m, &url, "bob", &bob_totp.code()).await;
+    m.goto(&nojs_url).await;
+    m.fill("#approve-form [name=totp]", &bob_totp.code()).await;
+    m.click_and_wait(&submit("#approve-form")).await;
+    assert_eq!(m.text("#request-status").await, "approved");
+    m.page("nojs-approved", &[]).await;
+    m.close().await;
+
+    n.follow_link("Refresh").await;
+    assert_eq!(n.text("#request-status").await, "approved");
+    n.click_and_wait(&submit("#activate-form")).await;
+    assert_eq!(n.text("#request-status").await, "active");
+    assert!(
+        n.text("#credential-process")
+            .await
+            .starts_with("credential_process = breakglass creds --grant "),
+        "without JS"
+    );
+    n.page("nojs-grant-active", &[&submit("#revoke-form")])
+        .await;
+    n.fill("#revoke-form [name=reason]", "Done with the WAF logs")
+        .await;
+    n.click_and_wait(&submit("#revoke-form")).await;
+    assert_eq!(api_status(carol, &nojs_id), "revoked");
+    n.goto(&nojs_url).await;
+    assert_eq!(n.text("#request-status").await, "revoked");
+    n.page("nojs-revoked", &[]).await;
+    n.close().await;
 
     // The other pages, as the admin.
     for (path, name, must) in [

@@ -164,21 +164,32 @@ impl Chromedriver {
     /// A new browser (a new profile: its own cookies) for `who`; `None` (after printing why)
     /// when Chromium does not start.
     pub async fn browser<'s>(&self, who: &str, shots: &'s Shots) -> Option<Browser<'s>> {
+        self.open(who, shots, true).await
+    }
+
+    /// A new browser whose pages run no JavaScript of their own (the test's WebDriver
+    /// scripts still run), for the console's plain-form fallbacks.
+    pub async fn browser_without_js<'s>(&self, who: &str, shots: &'s Shots) -> Option<Browser<'s>> {
+        self.open(who, shots, false).await
+    }
+
+    async fn open<'s>(&self, who: &str, shots: &'s Shots, js: bool) -> Option<Browser<'s>> {
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": self.chromium,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--no-first-run",
-                    format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
-                ],
-            }),
-        );
+        let mut options = json!({
+            "binary": self.chromium,
+            "args": [
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--no-first-run",
+                format!("--window-size={},{}", DESKTOP.0, DESKTOP.1),
+            ],
+        });
+        if !js {
+            options["prefs"] = json!({"profile.managed_default_content_settings.javascript": 2});
+        }
+        caps.insert("goog:chromeOptions".into(), options);
         // Every message the page logs, so a script error or a CSP violation fails the test.
         caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
         let client = ClientBuilder::new(HttpConnector::new())
@@ -415,6 +426,26 @@ impl Browser<'_> {
             .click()
             .await
             .unwrap_or_else(|e| panic!("{}: cannot click `{css}`: {e}", self.who));
+    }
+
+    /// Follows the link whose text is `text` and waits for the new page.
+    pub async fn follow_link(&self, text: &str) {
+        let found = self
+            .js(
+                "const a = [...document.querySelectorAll('a')].find(a => a.textContent.trim() === arguments[0]);
+                 if (a) a.setAttribute('data-test-target', 'link');
+                 return !!a;",
+                vec![json!(text)],
+            )
+            .await;
+        assert_eq!(
+            found,
+            json!(true),
+            "{}: no link `{text}` on {}",
+            self.who,
+            self.url().await
+        );
+        self.click_and_wait("a[data-test-target=link]").await;
     }
 
     /// Clicks `css` and waits until a new document has loaded (a form post and its redirect).
