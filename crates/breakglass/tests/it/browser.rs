@@ -41,6 +41,7 @@ async fn the_page_checks_name_what_is_wrong() {
         "is a button without a name",
         "2 <h1> elements",
         "no <main> element",
+        "no <nav> with links",
         "no <meta name=\\\"viewport\\\">",
     ] {
         assert!(found.contains(want), "want `{want}` in {found}");

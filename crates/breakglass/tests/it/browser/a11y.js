@@ -50,6 +50,7 @@ if (h1.length !== 1) {
   problems.push('the <h1> is empty');
 }
 if (!document.querySelector('main')) problems.push('no <main> element');
+if (!document.querySelector('nav a[href]')) problems.push('no <nav> with links');
 if (!document.querySelector('meta[name=viewport]')) problems.push('no <meta name="viewport">');
 if (!document.title.trim()) problems.push('no <title>');
 return problems;

@@ -234,6 +234,21 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     refused_login(&a, &url, &alice_totp.wrong()).await;
     sign_in(&a, &url, "alice", &alice_totp.code()).await;
     assert!(a.has("#my-requests").await && a.has("#my-grants").await);
+    // The session cookie: HttpOnly (no script reads it), SameSite=Strict, for the whole
+    // console; not Secure over plain http.
+    assert_eq!(
+        a.cookie("bg_session").await,
+        (true, false, "Strict".to_owned(), "/".to_owned()),
+        "bg_session as stored: (HttpOnly, Secure, SameSite, Path)"
+    );
+    let scripts_see = a.js("return document.cookie;", vec![]).await;
+    assert!(
+        !scripts_see
+            .as_str()
+            .unwrap_or_default()
+            .contains("bg_session"),
+        "document.cookie shows the session: {scripts_see}"
+    );
     a.page("dashboard", &["a[href$='/console/requests/new']"])
         .await;
 
@@ -363,7 +378,6 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     assert_eq!(b.text("#request-status").await, "approved");
     assert_eq!(api_status(alice, &id), "approved");
     b.page("approved-by-bob", &[]).await;
-    b.close().await;
 
     // alice sees it approved, activates, and gets the credential_process line.
     let approval_seen = see_status(&a, &request_url, "approved").await;
@@ -551,8 +565,9 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     a.page("account", &[]).await;
     a.close().await;
 
-    // Without JavaScript the core actions are plain forms: carol asks, bob approves, carol
-    // follows the Refresh link, activates, finds the credential_process line and revokes.
+    // Without JavaScript the core actions are plain forms: carol signs in and asks, bob
+    // approves, carol follows the Refresh link, activates, finds the credential_process line
+    // and revokes.
     let Some(n) = driver.browser_without_js("carol (no JS)", &shots).await else {
         return;
     };
@@ -580,10 +595,14 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     assert_eq!(n.text("#request-status").await, "pending");
     n.page("nojs-request-pending", &[]).await;
 
+    // bob's session (his sign-in is done: the no-JS sign-in is carol's) in a browser
+    // without JavaScript, so his next TOTP code is not more than a step away.
     let Some(m) = driver.browser_without_js("bob (no JS)", &shots).await else {
         return;
     };
-    sign_in(&m, &url, "bob", &bob_totp.code()).await;
+    m.goto(&format!("{url}/console/login")).await;
+    m.take_cookie(&b, "bg_session").await;
+    b.close().await;
     m.goto(&nojs_url).await;
     m.fill("#approve-form [name=totp]", &bob_totp.code()).await;
     m.click_and_wait(&submit("#approve-form")).await;

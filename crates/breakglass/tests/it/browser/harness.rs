@@ -116,45 +116,70 @@ impl Chromedriver {
             );
             return None;
         };
-        let port = crate::support::free_port();
-        let log = std::env::temp_dir().join(format!("breakglass-chromedriver-{port}.log"));
+        // chromedriver picks a free port itself (`--port=0`) and prints it: no window in
+        // which another test or process could take a port chosen for it.
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let log = std::env::temp_dir().join(format!(
+            "breakglass-chromedriver-{}-{}.log",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::SeqCst)
+        ));
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
             .arg(WATCHDOG)
             .arg("sh")
             .arg(std::process::id().to_string())
             .arg(&driver)
-            .arg(format!("--port={port}"))
+            .arg("--port=0")
             .arg(format!("--log-path={}", log.display()))
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null());
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let child = match cmd.spawn() {
+        let mut child = match cmd.spawn() {
             Ok(child) => child,
             Err(e) => {
                 unavailable(&format!("cannot start `{}`: {e}", driver.display()));
                 return None;
             }
         };
-        let driver = Self {
+        // Read its stdout to the end on a thread of its own (so it never blocks on a full
+        // pipe), passing on the port from "… started successfully on port N.".
+        let stdout = child.stdout.take().unwrap();
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead as _;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(port) = line
+                    .split_once("started successfully on port ")
+                    .and_then(|(_, rest)| rest.trim_end_matches('.').parse::<u16>().ok())
+                {
+                    let _ = port_tx.send(port);
+                }
+            }
+        });
+        let mut driver = Self {
             child,
-            url: format!("http://127.0.0.1:{port}/"),
+            url: String::new(),
             chromium,
             log,
         };
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if started.elapsed() > PATIENCE {
+        match port_rx.recv_timeout(PATIENCE) {
+            Ok(port) => {
+                driver.url = format!("http://127.0.0.1:{port}/");
+                Some(driver)
+            }
+            Err(_) => {
                 unavailable(&format!(
-                    "chromedriver did not listen on port {port}; its log:\n{}",
+                    "chromedriver did not say which port it listens on within {PATIENCE:?}; its log:\n{}",
                     driver.log_text()
                 ));
-                return None;
+                None
             }
-            std::thread::sleep(Duration::from_millis(50));
         }
-        Some(driver)
     }
 
     fn log_text(&self) -> String {
@@ -426,6 +451,35 @@ impl Browser<'_> {
             .click()
             .await
             .unwrap_or_else(|e| panic!("{}: cannot click `{css}`: {e}", self.who));
+    }
+
+    /// The cookie `name` as the browser stored it: `(HttpOnly, Secure, SameSite, Path)`.
+    pub async fn cookie(&self, name: &str) -> (bool, bool, String, String) {
+        let c = self
+            .client
+            .get_named_cookie(name)
+            .await
+            .unwrap_or_else(|e| panic!("{}: no cookie `{name}`: {e}", self.who));
+        (
+            c.http_only() == Some(true),
+            c.secure() == Some(true),
+            c.same_site().map(|s| s.to_string()).unwrap_or_default(),
+            c.path().unwrap_or_default().to_owned(),
+        )
+    }
+
+    /// Carries the cookie `name` of `from` (same origin) over to this browser, which must be
+    /// showing a page of that origin: the same signed-in session in another browser.
+    pub async fn take_cookie(&self, from: &Browser<'_>, name: &str) {
+        let cookie = from
+            .client
+            .get_named_cookie(name)
+            .await
+            .unwrap_or_else(|e| panic!("{}: no cookie `{name}`: {e}", from.who));
+        self.client
+            .add_cookie(cookie)
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot set cookie `{name}`: {e}", self.who));
     }
 
     /// Follows the link whose text is `text` and waits for the new page.
