@@ -8,7 +8,7 @@ mod site;
 
 use serde_json::json;
 
-use harness::{Chromedriver, Shots, assert_no_problems};
+use harness::{Chromedriver, Shots, problems_failure};
 use site::Site;
 
 /// The checkers fail on a page that breaks their rules, naming the page and the element.
@@ -49,14 +49,7 @@ async fn the_page_checks_name_what_is_wrong() {
     for fine in ["name=\\\"ok\\\"", "name=\\\"mail\\\"", "csrf"] {
         assert!(!found.contains(fine), "`{fine}` is labelled: {found}");
     }
-    let message = std::panic::catch_unwind(|| {
-        assert_no_problems("checker", "bad", "/", "accessibility", &a11y);
-    })
-    .unwrap_err();
-    let message = message
-        .downcast_ref::<String>()
-        .cloned()
-        .unwrap_or_default();
+    let message = problems_failure("checker", "bad", "/", "accessibility", &a11y).unwrap();
     assert!(
         message.contains("page `bad`") && message.contains("secret"),
         "{message}"

@@ -694,15 +694,29 @@ impl Browser<'_> {
 
 /// Fails when the checker script `what` returned problems for `page`.
 pub fn assert_no_problems(who: &str, page: &str, url: &str, what: &str, problems: &Value) {
+    if let Some(failure) = problems_failure(who, page, url, what, problems) {
+        panic!("{failure}");
+    }
+}
+
+/// The failure message for the problems a checker script returned, naming the page.
+pub fn problems_failure(
+    who: &str,
+    page: &str,
+    url: &str,
+    what: &str,
+    problems: &Value,
+) -> Option<String> {
     let list: Vec<&str> = problems
         .as_array()
         .unwrap_or_else(|| panic!("the {what} check returned {problems}"))
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(
-        list.is_empty(),
-        "{who}: page `{page}` ({url}) fails the {what} check:\n  - {}",
-        list.join("\n  - ")
-    );
+    (!list.is_empty()).then(|| {
+        format!(
+            "{who}: page `{page}` ({url}) fails the {what} check:\n  - {}",
+            list.join("\n  - ")
+        )
+    })
 }
