@@ -8,7 +8,10 @@
 //! the sessions page → alice's page shows `revoked` → alice's break-glass activation shows
 //! its warning and is refused without and with a wrong TOTP (nothing activated), then
 //! activates with a valid one → carol and bob, with JavaScript off, go through request,
-//! approval, activation and revocation on plain forms → the remaining pages are toured.
+//! approval, activation and revocation on plain forms (bob's approvals list, with JavaScript,
+//! shows carol's request as it arrives) → the remaining pages are toured, and a page of
+//! another origin posting carol's credentials to the sign-in form leaves dana signed in as
+//! herself.
 //!
 //! Every page gets the accessibility checks (labels, one `<h1>`, `<main>`, no horizontal
 //! scroll and its main actions on screen at 375 px, nothing logged as an error by the page)
@@ -154,6 +157,23 @@ async fn see_status(b: &Browser<'_>, url: &str, want: &str) -> &'static str {
         b.body_text().await
     );
     how
+}
+
+/// Opens the page at `attack` (of another origin), which submits a form to the console at
+/// `console` at once; returns the HTTP status the console answered with.
+async fn follow_auto_submit(b: &Browser<'_>, attack: &str, console: &str) -> u64 {
+    b.goto(attack).await;
+    let landed = Instant::now();
+    while !b.url().await.starts_with(console) {
+        assert!(
+            landed.elapsed() < Duration::from_secs(10),
+            "the page at {attack} did not submit its form: still on {}",
+            b.url().await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.wait_for_new_page(attack).await;
+    b.status().await
 }
 
 /// Fills the break-glass form (whatever selects it has) with `totp` as the code.
@@ -345,19 +365,12 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
         bob_totp.peek()
     ));
     for (case, host) in [("cross-origin", "127.0.0.1"), ("cross-site", "localhost")] {
-        b.goto(&attack.url(host)).await;
-        let landed = Instant::now();
-        while !b.url().await.starts_with(&url) {
-            assert!(
-                landed.elapsed() < Duration::from_secs(10),
-                "the {case} page did not submit its form: still on {}",
-                b.url().await
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        b.wait_for_new_page(case).await;
-        let status = b.status().await;
+        let status = follow_auto_submit(&b, &attack.url(host), &url).await;
         println!("{case} approval: HTTP {status} at {}", b.url().await);
+        if case == "cross-origin" {
+            // Same site, so the session cookie went along: the Origin/CSRF checks refuse it.
+            assert_eq!(status, 403, "{case} approval:\n{}", b.body_text().await);
+        }
         b.drain_log().await;
         b.shot(&format!("approve-{case}-refused")).await;
         assert_eq!(api_status(alice, &id), "pending", "after the {case} post");
@@ -583,6 +596,9 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
         "Checking the WAF logs of the login API",
     )
     .await;
+    // bob watches his (now empty) approvals list while carol submits.
+    b.goto(&format!("{url}/console/approvals")).await;
+    let live_approvals = start_watching(&b).await;
     n.click_and_wait(&submit("form:has([name=justification])"))
         .await;
     let nojs_url = n.url().await;
@@ -592,6 +608,28 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
         .unwrap_or_else(|| {
             panic!("without JS, submitting should show the request, not {nojs_url}")
         });
+    let listed = Instant::now();
+    let approvals_seen = loop {
+        let now = b
+            .js(
+                "const l = document.getElementById('pending-approvals');
+                 return [l ? l.textContent : '', window.__bgWatching === true];",
+                vec![],
+            )
+            .await;
+        if now[0].as_str().unwrap_or_default().contains(&nojs_id) {
+            break if now[1].as_bool() == Some(true) {
+                "updated in place by server-sent events"
+            } else {
+                "reloaded itself"
+            };
+        }
+        if listed.elapsed() > Duration::from_secs(10) {
+            break "not updated within 10 s (a reload shows it)";
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    b.shot("approvals-live").await;
     assert_eq!(n.text("#request-status").await, "pending");
     n.page("nojs-request-pending", &[]).await;
 
@@ -649,11 +687,40 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
         verified.contains("verified") && !verified.contains("BROKEN"),
         "audit verification: {verified}"
     );
+
+    // Login CSRF: a page of another origin posting carol's valid credentials to the sign-in
+    // form cannot switch dana's browser to carol's session.
+    let login_attack = Site::serve(format!(
+        "<!doctype html><html lang=en><title>Survey</title><h1>Loading…</h1>\
+         <form method=post action=\"{url}/console/login\">\
+         <input name=username value=carol><input name=password value=\"{PASSWORD}\">\
+         <input name=totp value=\"{}\"></form>\
+         <script>document.forms[0].submit()</script>",
+        carol_totp.peek()
+    ));
+    let status = follow_auto_submit(&d, &login_attack.url("127.0.0.1"), &url).await;
+    d.drain_log().await;
+    d.shot("login-cross-origin-refused").await;
+    assert_eq!(
+        status,
+        403,
+        "a cross-origin sign-in:\n{}",
+        d.body_text().await
+    );
+    d.goto(&format!("{url}/console")).await;
+    let nav = d.text("nav").await;
+    assert!(
+        nav.contains("dana") && !nav.contains("carol"),
+        "after the cross-origin sign-in the console shows: {nav}"
+    );
     d.close().await;
 
     let written = shots.written();
     println!(
         "approval seen by the requester: {approval_seen} (event stream connected before: {live_before_approval})"
+    );
+    println!(
+        "a new request on the approver's list: {approvals_seen} (event stream connected before: {live_approvals})"
     );
     println!(
         "revocation seen by the requester: {revocation_seen} (event stream connected before: {live_before_revocation})"
