@@ -1,14 +1,17 @@
 //! The web console in headless Chromium, driven over WebDriver (`fantoccini` talking to
 //! Debian's `chromedriver`): the flows of issue 7's acceptance in [`console`], on a harness
-//! ([`harness`]) whose page checks are themselves checked here.
+//! ([`driver`], [`page`]) whose page checks are themselves checked here.
 
 mod console;
-mod harness;
+mod driver;
+mod page;
 mod site;
+mod steps;
 
 use serde_json::json;
 
-use harness::{Chromedriver, Shots, problems_failure};
+use driver::{Chromedriver, Shots};
+use page::problems_failure;
 use site::Site;
 
 /// The checkers fail on a page that breaks their rules, naming the page and the element.
@@ -72,7 +75,7 @@ async fn the_page_checks_name_what_is_wrong() {
     }
     assert!(b.drain_log().await.is_empty(), "the log is drained");
 
-    b.resize(harness::PHONE).await;
+    b.resize(page::PHONE).await;
     let phone = b
         .js(
             include_str!("browser/phone.js"),
