@@ -291,6 +291,16 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     println!("copy: {copied}");
     a.shot("grant-copied").await;
 
+    // The dashboard lists the grant among alice's active grants.
+    a.goto(&format!("{url}/console")).await;
+    let grants = a.text("#my-grants").await;
+    assert!(grants.contains(grant), "#my-grants lacks {grant}: {grants}");
+    a.page(
+        "dashboard-with-grant",
+        &[&format!("#my-grants a[href*='{id}']")],
+    )
+    .await;
+    a.goto(&request_url).await;
     let live_before_revocation = start_watching(&a).await;
 
     // dana, an admin, revokes it from the sessions page.
