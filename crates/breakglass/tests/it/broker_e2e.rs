@@ -6,198 +6,34 @@
 //! `credential_process` → revoke → the role's deny policy names the session → `creds`
 //! refused. Prints the time from approval to usable credentials.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
-use breakglass_server::auth::totp;
-use breakglass_testkit::moto::{Moto, venv_tool};
-use breakglass_testkit::workspace_root;
-
-const BIN: &str = env!("CARGO_BIN_EXE_breakglass");
-const KEY: &str = "4f1c2a7e9b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
-const PASSWORD: &str = "correct horse battery staple";
-/// moto's default account: the broker's own credentials live there, and so must the roles
-/// whose IAM policies it writes.
-const ACCOUNT: &str = "123456789012";
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn aws_env(cmd: &mut Command) -> &mut Command {
-    cmd.env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_DEFAULT_REGION", "us-east-1")
-        .env_remove("AWS_SESSION_TOKEN")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn client(session: &Path, args: &[&str]) -> Output {
-    run(Command::new(BIN)
-        .env("BREAKGLASS_SESSION_FILE", session)
-        .args(args))
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout).trim().to_owned()
-}
-
-fn refused(out: &Output, code: &str) {
-    assert_eq!(out.status.code(), Some(2), "stderr: {}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains(code),
-        "want `{code}` in: {}",
-        text(&out.stderr)
-    );
-}
-
-fn totp_code(seed: &str) -> String {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "an authenticator app reads the wall clock"
-    )]
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let seed = totp::base32_decode(seed).unwrap();
-    totp::code_at(
-        &seed,
-        totp::step_of(i64::try_from(now).unwrap()),
-        totp::DIGITS,
-    )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{ACCOUNT, BIN, Broker, aws_env, client, ok, refused, run, totp_code};
 
 #[test]
 fn request_approve_activate_use_revoke_against_the_emulator() {
-    let Some(moto) = Moto::start() else { return };
-    let Some(aws) = venv_tool("aws") else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let endpoint = moto.endpoint();
-
-    // The example config, with the production account in moto's default account.
-    let example =
-        std::fs::read_to_string(workspace_root().join("examples/breakglass.toml")).unwrap();
-    let config = dir.path().join("breakglass.toml");
-    std::fs::write(&config, example.replace("222222222222", ACCOUNT)).unwrap();
-    let config = config.to_str().unwrap().to_owned();
-
-    ok(&run(aws_env(&mut Command::new(&aws)).args([
-        "--endpoint-url",
-        &endpoint,
-        "logs",
-        "create-log-group",
-        "--log-group-name",
-        "aws-cloudtrail-logs",
-    ])));
-    ok(&run(aws_env(&mut Command::new(BIN)).args([
-        "apply",
-        "-c",
-        &config,
-        "--account",
-        "production",
-        "--endpoint-url",
-        &endpoint,
-    ])));
-
-    let store = format!("sqlite://{}", dir.path().join("bg.db").display());
-    for user in ["alice", "bob"] {
-        let mut child = Command::new(BIN)
-            .args(["user", "add", user, "--store", &store])
-            .env("BREAKGLASS_TOTP_KEY", KEY)
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-        assert!(child.wait().unwrap().success());
+    let Some(broker) = Broker::start("", &[("alice", false), ("bob", false)]) else {
+        return;
+    };
+    let (aws, endpoint, dir) = (broker.aws.clone(), broker.endpoint.clone(), &broker.dir);
+    #[cfg(unix)]
+    for user in &broker.users {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&user.session)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
-
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let _server = Server(
-        aws_env(&mut Command::new(BIN))
-            .args([
-                "serve",
-                "-c",
-                &config,
-                "--store",
-                &store,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--endpoint-url",
-                &endpoint,
-            ])
-            .env("BREAKGLASS_TOTP_KEY", KEY)
-            // The example's [notifications] sign webhooks with a key from the environment.
-            .env("BREAKGLASS_WEBHOOK_SECRET", "e2e-webhook-signing-key")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let seeds = [
+        broker.user("alice").seed.clone(),
+        broker.user("bob").seed.clone(),
+    ];
+    let (alice, bob) = (
+        broker.user("alice").session.clone(),
+        broker.user("bob").session.clone(),
     );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "breakglass serve did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-
-    let session = |u: &str| -> PathBuf { dir.path().join(format!("{u}.json")) };
-    let mut seeds = Vec::new();
-    for user in ["alice", "bob"] {
-        ok(&run(Command::new(BIN)
-            .env("BREAKGLASS_SESSION_FILE", session(user))
-            .env("BREAKGLASS_PASSWORD", PASSWORD)
-            .args(["login", "--url", &url, "--username", user])));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(session(user))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        let enrolled: serde_json::Value =
-            serde_json::from_str(&ok(&client(&session(user), &["totp", "enroll"]))).unwrap();
-        seeds.push(enrolled["secret"].as_str().unwrap().to_owned());
-    }
-    let (alice, bob) = (session("alice"), session("bob"));
 
     let ask = [
         "request",

@@ -13,9 +13,11 @@
 mod access_as_code;
 mod audit;
 mod broker_e2e;
+mod browser;
 mod client;
 mod notify;
 mod policy;
 mod scan;
+mod support;
 mod tidy;
 mod two_brokers;

@@ -1,0 +1,301 @@
+//! The broker as the end-to-end tests run it, written once: moto, the example config applied
+//! to it, local users added with the real `breakglass user add`, a real `breakglass serve`,
+//! the client commands, and TOTP codes as an authenticator app computes them.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use breakglass_server::auth::totp;
+use breakglass_testkit::moto::{Moto, venv_tool};
+use breakglass_testkit::workspace_root;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_breakglass");
+pub const KEY: &str = "4f1c2a7e9b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+pub const PASSWORD: &str = "correct horse battery staple";
+/// moto's default account: the broker's own credentials live there, and so must the roles
+/// whose IAM policies it writes.
+pub const ACCOUNT: &str = "123456789012";
+
+/// A child process killed and reaped on drop.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn aws_env(cmd: &mut Command) -> &mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A client command run as the user whose API session is in `session`.
+pub fn client(session: &Path, args: &[&str]) -> Output {
+    run(Command::new(BIN)
+        .env("BREAKGLASS_SESSION_FILE", session)
+        .args(args))
+}
+
+/// The trimmed stdout of a command that must succeed.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_owned()
+}
+
+/// A command refused with exit code 2 and the error `code`.
+pub fn refused(out: &Output, code: &str) {
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(code),
+        "want `{code}` in: {}",
+        text(&out.stderr)
+    );
+}
+
+fn unix_now() -> i64 {
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "an authenticator app reads the wall clock"
+    )]
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    i64::try_from(now).unwrap()
+}
+
+/// The code an authenticator app shows now for the base32 `seed`.
+pub fn totp_code(seed: &str) -> String {
+    let seed = totp::base32_decode(seed).unwrap();
+    totp::code_at(&seed, totp::step_of(unix_now()), totp::DIGITS)
+}
+
+/// An authenticator for one user that never hands out a code the broker already took.
+///
+/// The broker accepts each time step once per user, and only steps later than the last one
+/// it took, within one step of drift either way. A person waits for the next code; a test
+/// takes the current step, else the next one, so a user can sign in and then step up without
+/// waiting 30 s, and waits only when both are spent. (Never the previous step: a code typed
+/// just before a step boundary would be two steps old when the broker checks it.)
+pub struct Authenticator {
+    seed: Vec<u8>,
+    last: Option<i64>,
+}
+
+impl Authenticator {
+    pub fn new(base32_seed: &str) -> Self {
+        Self {
+            seed: totp::base32_decode(base32_seed).unwrap(),
+            last: None,
+        }
+    }
+
+    fn earliest_unused(&self) -> (i64, i64) {
+        let now = totp::step_of(unix_now());
+        let earliest = now.max(self.last.map_or(i64::MIN, |l| l + 1));
+        (earliest, now)
+    }
+
+    /// A code the broker will accept once (taking it: the next call gives a later one).
+    pub fn code(&mut self) -> String {
+        loop {
+            let (step, now) = self.earliest_unused();
+            if step <= now + totp::DRIFT_STEPS {
+                self.last = Some(step);
+                return totp::code_at(&self.seed, step, totp::DIGITS);
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// A code the broker would accept now, without taking it: what an attacker who saw
+    /// the screen could type, for tests that a valid code alone is not enough.
+    pub fn peek(&self) -> String {
+        let (step, now) = self.earliest_unused();
+        totp::code_at(&self.seed, step.min(now + totp::DRIFT_STEPS), totp::DIGITS)
+    }
+
+    /// A well-formed code that is not the right one for any accepted step.
+    pub fn wrong(&self) -> String {
+        let now = totp::step_of(unix_now());
+        let valid: Vec<String> = (now - 2..=now + 2)
+            .map(|s| totp::code_at(&self.seed, s, totp::DIGITS))
+            .collect();
+        (0..1000)
+            .map(|n| format!("{:06}", n * 1001 % 1_000_000))
+            .find(|c| !valid.contains(c))
+            .unwrap()
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A user of the running broker: their CLI session file and their authenticator's seed.
+pub struct User {
+    pub name: String,
+    pub session: PathBuf,
+    pub seed: String,
+}
+
+/// The broker running against moto with the example config: `url` serves the API (and the
+/// console), users are signed in on the command line and have TOTP enrolled.
+pub struct Broker {
+    pub url: String,
+    pub endpoint: String,
+    pub aws: PathBuf,
+    pub dir: tempfile::TempDir,
+    pub users: Vec<User>,
+    _server: Server,
+    _moto: Moto,
+}
+
+/// Who to create: name and whether they are an administrator.
+pub type UserSpec<'a> = (&'a str, bool);
+
+impl Broker {
+    /// Starts moto, applies the example config (plus `extra_config`, appended), adds `users`
+    /// to the store, starts `breakglass serve`, signs each user in on the command line and
+    /// enrols their TOTP. `None` (after printing why) when the emulator is not installed.
+    pub fn start(extra_config: &str, users: &[UserSpec<'_>]) -> Option<Self> {
+        let moto = Moto::start()?;
+        let aws = venv_tool("aws")?;
+        let dir = tempfile::tempdir().unwrap();
+        let endpoint = moto.endpoint();
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+
+        // The example config, with the production account in moto's default account and
+        // the console links pointing at this server.
+        let example =
+            std::fs::read_to_string(workspace_root().join("examples/breakglass.toml")).unwrap();
+        let config = dir.path().join("breakglass.toml");
+        let text = example
+            .replace("222222222222", ACCOUNT)
+            .replace("http://127.0.0.1:8080", &url);
+        std::fs::write(&config, format!("{text}\n{extra_config}")).unwrap();
+        let config = config.to_str().unwrap().to_owned();
+
+        ok(&run(aws_env(&mut Command::new(&aws)).args([
+            "--endpoint-url",
+            &endpoint,
+            "logs",
+            "create-log-group",
+            "--log-group-name",
+            "aws-cloudtrail-logs",
+        ])));
+        ok(&run(aws_env(&mut Command::new(BIN)).args([
+            "apply",
+            "-c",
+            &config,
+            "--account",
+            "production",
+            "--endpoint-url",
+            &endpoint,
+        ])));
+
+        let store = format!("sqlite://{}", dir.path().join("bg.db").display());
+        for (user, admin) in users {
+            let mut args = vec!["user", "add", user, "--store", &store];
+            if *admin {
+                args.push("--admin");
+            }
+            let mut child = Command::new(BIN)
+                .args(&args)
+                .env("BREAKGLASS_TOTP_KEY", KEY)
+                .stdin(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write as _;
+            writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+            assert!(child.wait().unwrap().success(), "user add {user}");
+        }
+
+        let server = Server(
+            aws_env(&mut Command::new(BIN))
+                .args([
+                    "serve",
+                    "-c",
+                    &config,
+                    "--store",
+                    &store,
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--endpoint-url",
+                    &endpoint,
+                ])
+                .env("BREAKGLASS_TOTP_KEY", KEY)
+                // The example's [notifications] sign webhooks with a key from the environment.
+                .env("BREAKGLASS_WEBHOOK_SECRET", "e2e-webhook-signing-key")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "breakglass serve did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+
+        let mut enrolled = Vec::new();
+        for (user, _) in users {
+            let session = dir.path().join(format!("{user}.json"));
+            ok(&run(Command::new(BIN)
+                .env("BREAKGLASS_SESSION_FILE", &session)
+                .env("BREAKGLASS_PASSWORD", PASSWORD)
+                .args(["login", "--url", &url, "--username", user])));
+            let answer: serde_json::Value =
+                serde_json::from_str(&ok(&client(&session, &["totp", "enroll"]))).unwrap();
+            enrolled.push(User {
+                name: (*user).to_owned(),
+                session,
+                seed: answer["secret"].as_str().unwrap().to_owned(),
+            });
+        }
+        Some(Self {
+            url,
+            endpoint,
+            aws,
+            dir,
+            users: enrolled,
+            _server: server,
+            _moto: moto,
+        })
+    }
+
+    pub fn user(&self, name: &str) -> &User {
+        self.users.iter().find(|u| u.name == name).unwrap()
+    }
+}
