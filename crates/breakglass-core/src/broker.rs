@@ -509,9 +509,22 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         by: Username,
         reason: impl Into<String>,
     ) -> Result<Outcome, BrokerError> {
+        self.revoke_as(id, by, false, reason).await
+    }
+
+    /// Revokes request `id`, as a broker administrator when `by_admin` (whatever the rules
+    /// say; the caller has checked that `by` is one, and the audit record says so).
+    pub async fn revoke_as(
+        &self,
+        id: &RequestId,
+        by: Username,
+        by_admin: bool,
+        reason: impl Into<String>,
+    ) -> Result<Outcome, BrokerError> {
         let command = Command::Revoke {
             by,
             reason: reason.into(),
+            by_admin,
         };
         self.execute(id, command).await
     }

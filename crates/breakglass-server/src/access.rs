@@ -257,14 +257,19 @@ where
     /// Revokes request `request` as `actor`: the revocation is committed (and audited) first,
     /// so the grant never mints again; then, if it minted credentials, its sessions are
     /// added to the role's revocation entries and the role's `BreakglassRevocations` policy
-    /// is rewritten to deny them.
+    /// is rewritten to deny them. `by_admin`: `actor` is a broker administrator (checked by
+    /// the caller), who may end any access whatever the rules say.
     pub async fn revoke(
         &self,
         request: &RequestId,
         actor: Username,
+        by_admin: bool,
         reason: &str,
     ) -> Result<Revoked, AccessError> {
-        let outcome = self.broker.revoke(request, actor, reason).await?;
+        let outcome = self
+            .broker
+            .revoke_as(request, actor, by_admin, reason)
+            .await?;
         match self.cut_off(&outcome.request).await {
             Ok(entry) => Ok(Revoked { outcome, entry }),
             Err(e) => Err(AccessError::CutOffIncomplete {
@@ -414,7 +419,8 @@ where
     /// Cuts off every session of role `role`, brokered or not: every live grant of the role
     /// is revoked first (so none mints again), then the clock is read and
     /// `AWSRevokeOlderSessions` is written with that cutoff, then the action is audited.
-    /// The caller authorizes `actor` (an administrator's action).
+    /// The caller authorizes `actor` (an administrator's action), who revokes each grant as
+    /// an administrator.
     pub async fn revoke_all(
         &self,
         role: &RoleArn,
@@ -442,7 +448,11 @@ where
                 {
                     continue;
                 }
-                match self.broker.revoke(&r.id, actor.clone(), reason).await {
+                match self
+                    .broker
+                    .revoke_as(&r.id, actor.clone(), true, reason)
+                    .await
+                {
                     Ok(_) => revoked.push(r.id),
                     Err(e) => failed.push((r.id, e.to_string())),
                 }

@@ -88,7 +88,13 @@ pub enum Command {
     /// Turn the pending extension down.
     DenyExtension { approver: Username, reason: String },
     /// End access early.
-    Revoke { by: Username, reason: String },
+    Revoke {
+        by: Username,
+        reason: String,
+        /// A broker administrator ends the access whatever the rules say: ending access is
+        /// the safe direction, and an administrator must be able to do it in an incident.
+        by_admin: bool,
+    },
     /// The grant or the activation window ran out.
     Expire,
     /// Sign off the post-incident review of a break-glass use.
@@ -392,7 +398,11 @@ pub fn apply(
         Command::DenyExtension { approver, reason } => {
             live::deny_extension(r, n, env, approver, &reason)?
         }
-        Command::Revoke { by, reason } => live::revoke(r, n, env, by, &reason)?,
+        Command::Revoke {
+            by,
+            reason,
+            by_admin,
+        } => live::revoke(r, n, env, by, &reason, by_admin)?,
         Command::Expire => live::expire(r, n, env)?,
         Command::Review { by, outcome, notes } => live::review(r, n, env, by, outcome, &notes)?,
         Command::RecordIssuance {

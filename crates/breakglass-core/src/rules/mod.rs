@@ -120,6 +120,21 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The id of [`Decision::administrator`]'s policy.
+    pub const ADMINISTRATOR: &'static str = "broker-administrator";
+
+    /// Allowed because a broker administrator acts (ending access; see `Command::Revoke`).
+    pub fn administrator() -> Self {
+        Self {
+            allowed: true,
+            policies: vec![PolicyRef {
+                id: Self::ADMINISTRATOR.to_owned(),
+                description: Some("a broker administrator may end any access".to_owned()),
+            }],
+            errors: Vec::new(),
+        }
+    }
+
     fn deny(reason: impl Into<String>) -> Self {
         Self {
             allowed: false,

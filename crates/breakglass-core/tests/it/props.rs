@@ -267,7 +267,7 @@ proptest! {
                 }
                 Op::Revoke { who, req } => {
                     let Some(i) = pick(req) else { continue };
-                    (i, Command::Revoke { by: actor(who, &requests[i]), reason: "done".to_owned() })
+                    (i, Command::Revoke { by: actor(who, &requests[i]), reason: "done".to_owned(), by_admin: false })
                 }
                 Op::Expire { req } => {
                     let Some(i) = pick(req) else { continue };

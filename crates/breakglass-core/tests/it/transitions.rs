@@ -235,9 +235,10 @@ impl World {
                 approver: actor(),
                 reason: text(&step.reason, "no"),
             },
-            "revoke" => Command::Revoke {
+            "revoke" | "revoke_as_admin" => Command::Revoke {
                 by: actor(),
                 reason: text(&step.reason, "incident closed"),
+                by_admin: step.action == "revoke_as_admin",
             },
             "review" => Command::Review {
                 by: actor(),

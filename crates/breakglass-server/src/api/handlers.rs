@@ -550,7 +550,10 @@ pub async fn revoke<K: Cloud>(
     let p = principal(&s, &headers).await?;
     let b: ReasonBody = parse(&body)?;
     let rid = ops::grant_request(&s, &gid).await?;
-    let r = s.access.revoke(&rid, p.username, &b.reason).await?;
+    let r = s
+        .access
+        .revoke(&rid, p.username, p.admin, &b.reason)
+        .await?;
     let mut doc = request_json(&Versioned {
         value: r.outcome.request,
         version: r.outcome.version,

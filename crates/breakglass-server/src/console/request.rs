@@ -412,7 +412,12 @@ pub async fn revoke<K: Cloud + 'static>(
     let result = async {
         let id = id("request id", &rid, RequestId::new)?;
         s.access
-            .revoke(&id, session.principal.username.clone(), form.reason.trim())
+            .revoke(
+                &id,
+                session.principal.username.clone(),
+                session.principal.admin,
+                form.reason.trim(),
+            )
             .await?;
         Ok(())
     }

@@ -641,3 +641,72 @@ async fn approve_spends_the_totp_code_in_its_own_commit_and_only_once() {
     let (s, v) = api.call("POST", &path, Some(&bob), Some(body)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
 }
+
+#[tokio::test]
+async fn an_administrator_may_revoke_any_grant_and_nobody_else_outside_the_rules() {
+    let api = api().await;
+    let (carol, _) = api.user("carol", false).await;
+    let (bob, bob_seed) = api.user("bob", false).await;
+    let (erin, _) = api.user("erin", false).await;
+    // Not a responder at all: only the administrator flag.
+    let (root, _) = api.user("root", true).await;
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/requests",
+            Some(&carol),
+            Some(investigate(3600)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let code = api.code(&bob_seed);
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/requests/{id}/approve"),
+            Some(&bob),
+            Some(json!({"digest": r["digest"], "totp": code})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/requests/{id}/activate"),
+            Some(&carol),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let grant = v["grant"]["id"].as_str().unwrap().to_owned();
+    let revoke = |token: &str| {
+        let path = format!("/api/v1/grants/{grant}/revoke");
+        let token = token.to_owned();
+        let api = &api;
+        async move {
+            api.call(
+                "POST",
+                &path,
+                Some(&token),
+                Some(json!({"reason": "contained"})),
+            )
+            .await
+        }
+    };
+    let (s, v) = revoke(&erin).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    let (s, v) = revoke(&root).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status_name"], "revoked");
+    let revoked = audit_after(&api, &root, 0)
+        .await
+        .into_iter()
+        .find(|(k, _)| k == "grant_revoked")
+        .unwrap()
+        .1;
+    assert_eq!(
+        revoked["record"]["event"]["decision"]["policies"][0]["id"],
+        "broker-administrator"
+    );
+}

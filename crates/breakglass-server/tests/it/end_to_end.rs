@@ -195,7 +195,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
 
     // Revoke: the grant's session is denied by the role's policy, read back through the SDK.
     let revoked = access
-        .revoke(&r.id, user("bob"), "contained")
+        .revoke(&r.id, user("bob"), false, "contained")
         .await
         .unwrap();
     assert!(revoked.entry.is_some());
@@ -374,7 +374,7 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
     assert_eq!(who.account(), Some(OTHER_ACCOUNT));
 
     access
-        .revoke(&r.id, user("bob"), "contained")
+        .revoke(&r.id, user("bob"), false, "contained")
         .await
         .unwrap();
     let policy = read_policy(&other, "SecurityAnalyst", REVOCATIONS_POLICY)

@@ -35,7 +35,10 @@ async fn grants_that_end_while_no_worker_runs_are_ended_and_audited_by_the_next_
     let ended = active_grant(first.broker(), "alice", 60).await;
     let revoked = active_grant(first.broker(), "erin", 60).await;
     first.credentials(&revoked, &user("erin")).await.unwrap();
-    first.revoke(&revoked, user("bob"), "done").await.unwrap();
+    first
+        .revoke(&revoked, user("bob"), false, "done")
+        .await
+        .unwrap();
     let written = first.cloud().policy(ANALYST, REVOCATIONS_POLICY).unwrap();
     let pending = first
         .broker()
@@ -103,7 +106,10 @@ async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_o
     let creds = a.credentials(&id, &user("alice")).await.unwrap();
     let err = a.credentials(&id, &user("erin")).await.unwrap_err();
     assert!(err.to_string().contains("only `alice` may use"), "{err}");
-    let revoked = a.revoke(&id, user("bob"), "contained").await.unwrap();
+    let revoked = a
+        .revoke(&id, user("bob"), false, "contained")
+        .await
+        .unwrap();
     let entry = revoked.entry.unwrap();
     assert_eq!(
         entry.session_end,
@@ -379,7 +385,10 @@ async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written
         .insert((ANALYST.to_owned(), "Investigation".to_owned()), big);
     let id = active_grant(a.broker(), "alice", 60).await;
     a.credentials(&id, &user("alice")).await.unwrap();
-    let err = a.revoke(&id, user("bob"), "contained").await.unwrap_err();
+    let err = a
+        .revoke(&id, user("bob"), false, "contained")
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("will not mint credentials again"), "{msg}");
     assert!(msg.contains("10240"), "{msg}");
