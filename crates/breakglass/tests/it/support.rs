@@ -159,6 +159,59 @@ pub fn free_port() -> u16 {
 }
 
 /// A user of the running broker: their CLI session file and their authenticator's seed.
+/// Adds local user `name` (with [`PASSWORD`]) to `store` on the command line.
+pub fn add_user(store: &str, name: &str, admin: bool) {
+    let mut args = vec!["user", "add", name, "--store", store];
+    if admin {
+        args.push("--admin");
+    }
+    let mut child = Command::new(BIN)
+        .args(&args)
+        .env("BREAKGLASS_TOTP_KEY", KEY)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(child.wait().unwrap().success(), "user add {name}");
+}
+
+/// Starts `breakglass serve --listen 127.0.0.1:PORT ARGS...` and waits until it answers.
+pub fn serve(port: u16, args: &[&str]) -> Server {
+    let listen = format!("127.0.0.1:{port}");
+    let server = Server(
+        aws_env(&mut Command::new(BIN))
+            .args(["serve", "--listen", &listen])
+            .args(args)
+            .env("BREAKGLASS_TOTP_KEY", KEY)
+            // The example's [notifications] sign webhooks with a key from the environment.
+            .env("BREAKGLASS_WEBHOOK_SECRET", "e2e-webhook-signing-key")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "breakglass serve did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    server
+}
+
+/// Signs `user` in to the broker at `url` on the command line, keeping the session in
+/// `session`.
+pub fn login(session: &Path, url: &str, user: &str) {
+    ok(&run(Command::new(BIN)
+        .env("BREAKGLASS_SESSION_FILE", session)
+        .env("BREAKGLASS_PASSWORD", PASSWORD)
+        .args(["login", "--url", url, "--username", user])));
+}
+
 pub struct User {
     pub name: String,
     pub session: PathBuf,
@@ -223,59 +276,25 @@ impl Broker {
 
         let store = format!("sqlite://{}", dir.path().join("bg.db").display());
         for (user, admin) in users {
-            let mut args = vec!["user", "add", user, "--store", &store];
-            if *admin {
-                args.push("--admin");
-            }
-            let mut child = Command::new(BIN)
-                .args(&args)
-                .env("BREAKGLASS_TOTP_KEY", KEY)
-                .stdin(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            use std::io::Write as _;
-            writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-            assert!(child.wait().unwrap().success(), "user add {user}");
+            add_user(&store, user, *admin);
         }
 
-        let server = Server(
-            aws_env(&mut Command::new(BIN))
-                .args([
-                    "serve",
-                    "-c",
-                    &config,
-                    "--store",
-                    &store,
-                    "--listen",
-                    &format!("127.0.0.1:{port}"),
-                    "--endpoint-url",
-                    &endpoint,
-                ])
-                .env("BREAKGLASS_TOTP_KEY", KEY)
-                // The example's [notifications] sign webhooks with a key from the environment.
-                .env("BREAKGLASS_WEBHOOK_SECRET", "e2e-webhook-signing-key")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
+        let server = serve(
+            port,
+            &[
+                "-c",
+                &config,
+                "--store",
+                &store,
+                "--endpoint-url",
+                &endpoint,
+            ],
         );
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 30,
-                "breakglass serve did not start"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
 
         let mut enrolled = Vec::new();
         for (user, _) in users {
             let session = dir.path().join(format!("{user}.json"));
-            ok(&run(Command::new(BIN)
-                .env("BREAKGLASS_SESSION_FILE", &session)
-                .env("BREAKGLASS_PASSWORD", PASSWORD)
-                .args(["login", "--url", &url, "--username", user])));
+            login(&session, &url, user);
             let answer: serde_json::Value =
                 serde_json::from_str(&ok(&client(&session, &["totp", "enroll"]))).unwrap();
             enrolled.push(User {

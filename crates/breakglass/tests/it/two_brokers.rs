@@ -7,93 +7,39 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use breakglass_testkit::postgres::{TestSchema, server_url};
 use breakglass_testkit::workspace_root;
 
-const BIN: &str = env!("CARGO_BIN_EXE_breakglass");
-const KEY: &str = "4f1c2a7e9b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
-const PASSWORD: &str = "correct horse battery staple";
+use crate::support::{BIN, Server, add_user, client, free_port, login, ok, serve, text};
+
 /// The pending timeout both brokers run with: long enough to create and deny the requests,
 /// short enough for the test to watch the workers time out the others.
 const PENDING: Duration = Duration::from_secs(12);
 const REQUESTS: usize = 24;
 const DENIED: usize = 8;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "stdout: {}\nstderr: {}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout).trim().to_owned()
-}
-
-fn client(session: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .env("BREAKGLASS_SESSION_FILE", session)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 fn start(config: &str, store: &str) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let server = Server(
-        Command::new(BIN)
-            .args([
-                "serve",
-                "-c",
-                config,
-                "--store",
-                store,
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                // Nothing here calls AWS; an endpoint that refuses keeps it that way.
-                "--endpoint-url",
-                "http://127.0.0.1:9",
-                "--pending-timeout",
-                &format!("{}s", PENDING.as_secs()),
-                "--worker-interval",
-                "1s",
-            ])
-            .env("BREAKGLASS_TOTP_KEY", KEY)
-            .env("BREAKGLASS_WEBHOOK_SECRET", "two-brokers-webhook-key")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let port = free_port();
+    let pending = format!("{}s", PENDING.as_secs());
+    let server = serve(
+        port,
+        &[
+            "-c",
+            config,
+            "--store",
+            store,
+            // Nothing here calls AWS; an endpoint that refuses keeps it that way.
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+            "--pending-timeout",
+            &pending,
+            "--worker-interval",
+            "1s",
+        ],
     );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "breakglass serve did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
     (server, format!("http://127.0.0.1:{port}"))
 }
 
@@ -116,16 +62,7 @@ fn two_broker_processes_on_one_postgres_database_never_run_a_transition_twice() 
         .to_owned();
 
     for user in ["alice", "bob"] {
-        let mut child = Command::new(BIN)
-            .args(["user", "add", user, "--store", &store])
-            .env("BREAKGLASS_TOTP_KEY", KEY)
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write as _;
-        writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-        assert!(child.wait().unwrap().success());
+        add_user(&store, user, false);
     }
 
     // Both processes migrate the same schema at start-up, at the same time.
@@ -134,12 +71,7 @@ fn two_broker_processes_on_one_postgres_database_never_run_a_transition_twice() 
     // A CLI session is bound to one server: each user has one per broker.
     let session = |user: &str, broker: &str, url: &str| -> PathBuf {
         let path = dir.path().join(format!("{user}-{broker}.json"));
-        ok(&Command::new(BIN)
-            .env("BREAKGLASS_SESSION_FILE", &path)
-            .env("BREAKGLASS_PASSWORD", PASSWORD)
-            .args(["login", "--url", url, "--username", user])
-            .output()
-            .unwrap());
+        login(&path, url, user);
         path
     };
     let alice = [session("alice", "a", &url_a), session("alice", "b", &url_b)];
