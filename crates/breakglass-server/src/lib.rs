@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod console;
+pub mod hex;
 pub mod notify;
 pub mod random;
 pub mod serve;

@@ -3,12 +3,7 @@
 
 /// `n` random bytes from the operating system, as lower-case hex.
 pub fn random_hex(n: usize) -> String {
-    let bytes = random_bytes(n);
-    let mut s = String::with_capacity(n * 2);
-    for b in bytes {
-        s.push_str(&format!("{b:02x}"));
-    }
-    s
+    crate::hex::encode(&random_bytes(n))
 }
 
 /// `n` random bytes from the operating system.

@@ -38,28 +38,10 @@ pub enum SealError {
     Open,
 }
 
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    let text = text.trim();
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect()
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl SealKey {
     /// A key from 64 hex digits.
     pub fn from_hex(text: &str) -> Result<Self, SealError> {
-        let bytes = hex_decode(text)
+        let bytes = crate::hex::decode(text)
             .filter(|b| b.len() == 32)
             .ok_or(SealError::BadKey)?;
         let key = UnboundKey::new(&CHACHA20_POLY1305, &bytes).map_err(|_| SealError::BadKey)?;
@@ -81,7 +63,7 @@ impl SealKey {
 
     /// A fresh random key, as hex (for set-up scripts and tests).
     pub fn generate_hex() -> String {
-        hex_encode(&random_bytes(32))
+        crate::hex::encode(&random_bytes(32))
     }
 
     /// Encrypts `plaintext` for `username`: hex of nonce ‖ ciphertext ‖ tag.
@@ -104,12 +86,12 @@ impl SealKey {
         }
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
-        hex_encode(&out)
+        crate::hex::encode(&out)
     }
 
     /// Decrypts what [`SealKey::seal`] produced for `username`.
     pub fn open(&self, username: &str, sealed: &str) -> Result<Vec<u8>, SealError> {
-        let bytes = hex_decode(sealed).ok_or(SealError::Open)?;
+        let bytes = crate::hex::decode(sealed).ok_or(SealError::Open)?;
         if bytes.len() < NONCE_LEN {
             return Err(SealError::Open);
         }

@@ -57,23 +57,6 @@ pub fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> Option
     .ok()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.len() > 128 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        })
-        .collect()
-}
-
 fn session_message(token: &str) -> String {
     format!("session:{}", Sha256Digest::of(token.as_bytes()).to_hex())
 }
@@ -84,16 +67,20 @@ fn login_message(nonce: &str) -> String {
 
 /// The CSRF token of the session holding `token`.
 pub fn session_csrf(key: &hmac::Key, token: &str) -> String {
-    hex(hmac::sign(key, session_message(token).as_bytes()).as_ref())
+    crate::hex::encode(hmac::sign(key, session_message(token).as_bytes()).as_ref())
 }
 
 /// The CSRF token of the sign-in form for the `bg_csrf` cookie value `nonce`.
 pub fn login_csrf(key: &hmac::Key, nonce: &str) -> String {
-    hex(hmac::sign(key, login_message(nonce).as_bytes()).as_ref())
+    crate::hex::encode(hmac::sign(key, login_message(nonce).as_bytes()).as_ref())
 }
 
 fn verify(key: &hmac::Key, message: &str, given: &str) -> bool {
-    unhex(given).is_some_and(|tag| hmac::verify(key, message.as_bytes(), &tag).is_ok())
+    // A tag is 32 bytes: anything much longer is not worth decoding.
+    (given.len() <= 128)
+        .then(|| crate::hex::decode(given))
+        .flatten()
+        .is_some_and(|tag| hmac::verify(key, message.as_bytes(), &tag).is_ok())
 }
 
 /// Whether `given` is the CSRF token of the session holding `token`.
