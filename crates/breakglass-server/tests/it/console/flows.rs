@@ -202,6 +202,14 @@ async fn break_glass_needs_the_acknowledgement_and_a_valid_totp_step_up() {
     assert_eq!(page.text_of("request-status").as_deref(), Some("active"));
     assert!(page.body.contains("break-glass"));
     assert!(page.text_of("credential-process").is_some());
+    // The Copy button needs JavaScript: it is rendered hidden, and app.js shows it.
+    assert!(
+        page.body.contains(
+            "<button id=\"copy-credential-process\" type=\"button\" data-copy=\"credential-process\" hidden>"
+        ),
+        "{}",
+        page.body
+    );
     assert_eq!(
         support::audit_count(&s.store, "break_glass_activated", Some(&id)).await,
         1
