@@ -163,12 +163,22 @@ async fn break_glass_needs_the_acknowledgement_and_a_valid_totp_step_up() {
     for (ack, totp, status) in [
         (false, s.code(&alice), StatusCode::BAD_REQUEST),
         (true, "000000".to_owned(), StatusCode::FORBIDDEN),
-        (true, String::new(), StatusCode::FORBIDDEN),
+        (true, String::new(), StatusCode::BAD_REQUEST),
     ] {
         let f = fields(ack, &totp);
         let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = b.post("/console/break-glass", &refs).await;
         assert_eq!(r.status, status, "{}", r.body);
+        if totp.is_empty() {
+            // An empty code is asked for by name, not called wrong.
+            assert!(
+                r.body.contains("TOTP code (field `totp`) is required")
+                    && r.body.contains("authenticator app"),
+                "{}",
+                r.body
+            );
+            assert!(!r.body.contains("wrong or was already used"), "{}", r.body);
+        }
         assert!(
             r.body.contains("role=\"alert\" class=\"error\""),
             "{}",
