@@ -139,6 +139,7 @@ impl From<AuthError> for AppError {
             AuthError::TokenExpired(_) => (StatusCode::UNAUTHORIZED, "token_expired"),
             AuthError::BadTotp => (StatusCode::FORBIDDEN, "totp_invalid"),
             AuthError::NoTotp(_) => (StatusCode::FORBIDDEN, "totp_not_enrolled"),
+            AuthError::TotpMissing => (StatusCode::BAD_REQUEST, "totp_missing"),
             AuthError::TotpRequired(_) => (StatusCode::UNAUTHORIZED, "totp_required"),
             AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

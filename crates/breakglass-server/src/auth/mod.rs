@@ -59,6 +59,11 @@ pub enum AuthError {
     /// The TOTP code was wrong or already used.
     #[error("the TOTP code is wrong or was already used; wait for the next code and retry")]
     BadTotp,
+    /// A step-up was asked for with an empty TOTP code field.
+    #[error(
+        "the TOTP code (field `totp`) is required: enter the current 6-digit code from your authenticator app"
+    )]
+    TotpMissing,
     /// The user has an authenticator enrolled but gave no code at sign-in.
     #[error("`{0}` has a TOTP authenticator enrolled: enter a current code from it")]
     TotpRequired(String),
@@ -545,7 +550,8 @@ impl Auth {
 
     /// Checks `code` for `who` as a step-up for `purpose` (e.g. `approve r-…`) without
     /// spending it: returns the [`StepUp`] for the broker to spend in the commit of the
-    /// change it authorises. Refusals (no authenticator, locked, wrong code, a code already
+    /// change it authorises. Refusals (no authenticator, locked, no code (not counted as a
+    /// wrong guess), wrong code, a code already
     /// used) are audited before they are returned. The store makes the final replay check
     /// when the step-up is spent; [`Auth::replayed`] audits a code that lost that race.
     pub async fn check_totp(
@@ -575,6 +581,12 @@ impl Auth {
             self.audit_only(self.entry(actor, failed("too many wrong codes")))
                 .await?;
             return Err(AuthError::TotpLocked(until));
+        }
+        if code.trim().is_empty() {
+            // Refused and audited, but not a wrong guess: the limiter does not count it.
+            self.audit_only(self.entry(actor, failed("no code given")))
+                .await?;
+            return Err(AuthError::TotpMissing);
         }
         let seed = self.key.open(who.as_str(), &sealed)?;
         let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {

@@ -156,14 +156,18 @@ pub async fn approvals<K: Cloud + 'static>(
         @for (r, d) in &list {
             @let r = &r.value;
             tr data-request=(r.id) {
-                td { (request_link(r)) }
+                // The action sits in the first column, so a narrow screen shows it without
+                // scrolling the table sideways.
+                td {
+                    (request_link(r)) br;
+                    a.button.review href={ "/console/requests/" (r.id) } aria-label={ "Review " (r.id) } { "Review" }
+                }
                 td { (r.spec.requester) }
                 td { code { (r.spec.role) } " in " (r.spec.account) " for " (layout::duration(r.spec.duration)) br;
                      "playbook " (r.spec.playbook) }
                 td { "incident " (r.spec.incident) ": " (r.spec.justification) }
                 td { (decision(d)) }
                 td { (r.current_approvers().len()) " of " (r.required_approvals) }
-                td { a.button href={ "/console/requests/" (r.id) } { "Review" } }
             }
         }
     };
@@ -171,7 +175,7 @@ pub async fn approvals<K: Cloud + 'static>(
         p.live-note { "This list updates itself when requests change. " a href="/console/approvals" { "Refresh" } }
         div aria-live="polite" {
             (layout::table("pending-approvals", "Pending requests you may approve",
-            &["Request", "Who", "What", "Why", "Policy", "Approvals", ""], rows,
+            &["Request", "Who", "What", "Why", "Policy", "Approvals"], rows,
             list.is_empty().then_some("Nothing waits for your approval.")))
         }
     };
@@ -197,19 +201,21 @@ pub async fn sessions<K: Cloud + 'static>(
             @let r = &r.value;
             @if let Some(g) = &r.grant {
                 tr data-request=(r.id) {
-                    td { a href={ "/console/requests/" (r.id) } { (g.id) } }
-                    td { (r.spec.requester) }
-                    td { code { (r.spec.role) } " in " (r.spec.account) }
-                    td { (r.spec.incident) }
-                    td { span.time-left data-end=(layout::rfc3339(g.end)) { (layout::duration(g.end - now)) } }
+                    // The revoke form sits in the first column, under the grant, so a narrow
+                    // screen shows it without scrolling the table sideways.
                     td {
-                        form.inline method="post" action={ "/console/requests/" (r.id) "/revoke" } {
+                        a href={ "/console/requests/" (r.id) } { (g.id) }
+                        form.inline.revoke method="post" action={ "/console/requests/" (r.id) "/revoke" } {
                             (csrf_field(&v.csrf))
                             label.visually-hidden for={ "reason-" (g.id) } { "Reason for revoking " (g.id) }
                             input id={ "reason-" (g.id) } type="text" name="reason" placeholder="reason" required;
                             button.danger type="submit" { "Revoke" }
                         }
                     }
+                    td { (r.spec.requester) }
+                    td { code { (r.spec.role) } " in " (r.spec.account) }
+                    td { (r.spec.incident) }
+                    td { span.time-left data-end=(layout::rfc3339(g.end)) { (layout::duration(g.end - now)) } }
                 }
             }
         }
@@ -220,7 +226,7 @@ pub async fn sessions<K: Cloud + 'static>(
         "Your active grants"
     };
     let body = html! {
-        (layout::table("active-sessions", caption, &["Grant", "Holder", "Role", "Incident", "Time left", "Revoke"],
+        (layout::table("active-sessions", caption, &["Grant (revoke)", "Holder", "Role", "Incident", "Time left"],
             rows, list.is_empty().then_some("No active grants.")))
     };
     Ok(layout::ok("Active sessions", &v, body))

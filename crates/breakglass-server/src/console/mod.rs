@@ -26,7 +26,7 @@ pub mod session;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -229,8 +229,15 @@ fn set_security_headers(r: &mut Response) {
 async fn guard<K: Cloud + 'static>(State(s): St<K>, req: Request, next: Next) -> Response {
     let reading = req.method() == Method::GET || req.method() == Method::HEAD;
     let mut r = if !reading && !s.console.same_origin(req.headers()) {
+        // The refusal page shows the signed-in navigation when the session cookie is valid;
+        // the posted form is never read.
+        let (mut parts, _body) = req.into_parts();
+        let viewer = session::Session::from_request_parts(&mut parts, &s)
+            .await
+            .ok()
+            .map(|session| session.viewer());
         layout::error_page(
-            None,
+            viewer.as_ref(),
             &AppError::forbidden(
                 "this form was posted from another site: cross-origin posts are refused",
             ),

@@ -242,7 +242,8 @@ fn actions<K: Cloud>(
                         code #credential-process {
                             "credential_process = breakglass creds --grant " (g.id) " --server " (s.console.server_url(headers))
                         }
-                        button #copy-credential-process type="button" data-copy="credential-process" { "Copy" }
+                        // Hidden until app.js wires it: without JavaScript it would do nothing.
+                        button #copy-credential-process type="button" data-copy="credential-process" hidden { "Copy" }
                     }
                     div.actions {
                         form #console-form method="post" action={ "/console/grants/" (g.id) "/console" } {

@@ -123,8 +123,12 @@ pub enum Refusal {
         /// Where to come back to.
         next: String,
     },
-    /// A refusal shown as an error page (bad CSRF token, no session on a POST, bad form).
+    /// A refusal shown as an error page to a visitor without a valid session (no session
+    /// on a POST, the store unavailable).
     Page(AppError),
+    /// A refusal shown as an error page to a signed-in viewer (bad CSRF token, bad form):
+    /// the page has the signed-in navigation, built from the session alone.
+    Signed(Viewer, AppError),
 }
 
 impl IntoResponse for Refusal {
@@ -134,6 +138,7 @@ impl IntoResponse for Refusal {
                 layout::redirect(&format!("/console/login?next={}", percent_encode(&next)))
             }
             Self::Page(e) => layout::error_page(None, &e),
+            Self::Signed(viewer, e) => layout::error_page(Some(&viewer), &e),
         }
     }
 }
@@ -266,14 +271,17 @@ where
     async fn from_request(req: Request, state: &Arc<AppState<K>>) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
         let session = Session::from_request_parts(&mut parts, state).await?;
+        // Refusals from here on are shown to the signed-in viewer: the navigation comes from
+        // the session (its cookie, checked above), never from the refused form.
+        let refused = |e| Refusal::Signed(session.viewer(), e);
         let body = form_body(Request::from_parts(parts, body))
             .await
-            .map_err(Refusal::Page)?;
+            .map_err(refused)?;
         let given = csrf_field(&body).unwrap_or_default();
         if !verify_session_csrf(&state.console.csrf_key, &session.token, &given) {
-            return Err(Refusal::Page(csrf_refused()));
+            return Err(refused(csrf_refused()));
         }
-        let form = parse_form(&body).map_err(Refusal::Page)?;
+        let form = parse_form(&body).map_err(refused)?;
         Ok(Self { session, form })
     }
 }

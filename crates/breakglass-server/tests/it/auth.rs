@@ -378,6 +378,35 @@ async fn totp_once(f: Fixture) {
 }
 
 #[tokio::test]
+async fn an_empty_totp_code_is_asked_for_and_not_counted_as_a_wrong_one() {
+    let f = fixture().await;
+    f.auth
+        .add_user("alice", "correct horse battery", false, None)
+        .await
+        .unwrap();
+    let alice = Username::new("alice").unwrap();
+    let e = f.auth.enroll_totp(&alice, None).await.unwrap();
+    for empty in
+        std::iter::repeat_n(["", "  "], breakglass_server::auth::TOTP_FAILURES + 1).flatten()
+    {
+        let err = f.auth.verify_totp(&alice, empty, "approve").await;
+        assert!(matches!(err, Err(AuthError::TotpMissing)), "{err:?}");
+        let message = err.unwrap_err().to_string();
+        assert!(
+            message.contains("`totp`") && message.contains("authenticator app"),
+            "{message}"
+        );
+    }
+    // Refused and audited, but the step-up is not locked: the right code still works.
+    assert_eq!(
+        audit_kinds(&f.store).await.last().map(String::as_str),
+        Some("totp_failed")
+    );
+    let good = code(e.secret.expose(), f.clock.now().unix_timestamp());
+    f.auth.verify_totp(&alice, &good, "approve").await.unwrap();
+}
+
+#[tokio::test]
 async fn wrong_totp_codes_lock_the_step_up_for_a_while() {
     let f = fixture().await;
     f.auth

@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  // Copy buttons: <button data-copy="ID"> copies the text of element ID.
+  // Copy buttons: <button data-copy="ID" hidden> copies the text of element ID; shown once wired.
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) {
       return navigator.clipboard.writeText(text);
@@ -41,6 +41,8 @@
           button.textContent = "Press Ctrl+C";
         });
       });
+      // Rendered hidden: without this script the button would do nothing.
+      button.hidden = false;
     });
   }
 

@@ -163,12 +163,22 @@ async fn break_glass_needs_the_acknowledgement_and_a_valid_totp_step_up() {
     for (ack, totp, status) in [
         (false, s.code(&alice), StatusCode::BAD_REQUEST),
         (true, "000000".to_owned(), StatusCode::FORBIDDEN),
-        (true, String::new(), StatusCode::FORBIDDEN),
+        (true, String::new(), StatusCode::BAD_REQUEST),
     ] {
         let f = fields(ack, &totp);
         let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let r = b.post("/console/break-glass", &refs).await;
         assert_eq!(r.status, status, "{}", r.body);
+        if totp.is_empty() {
+            // An empty code is asked for by name, not called wrong.
+            assert!(
+                r.body.contains("TOTP code (field `totp`) is required")
+                    && r.body.contains("authenticator app"),
+                "{}",
+                r.body
+            );
+            assert!(!r.body.contains("wrong or was already used"), "{}", r.body);
+        }
         assert!(
             r.body.contains("role=\"alert\" class=\"error\""),
             "{}",
@@ -202,6 +212,14 @@ async fn break_glass_needs_the_acknowledgement_and_a_valid_totp_step_up() {
     assert_eq!(page.text_of("request-status").as_deref(), Some("active"));
     assert!(page.body.contains("break-glass"));
     assert!(page.text_of("credential-process").is_some());
+    // The Copy button needs JavaScript: it is rendered hidden, and app.js shows it.
+    assert!(
+        page.body.contains(
+            "<button id=\"copy-credential-process\" type=\"button\" data-copy=\"credential-process\" hidden>"
+        ),
+        "{}",
+        page.body
+    );
     assert_eq!(
         support::audit_count(&s.store, "break_glass_activated", Some(&id)).await,
         1

@@ -228,6 +228,22 @@ async fn a_post_without_a_valid_csrf_token_is_refused_and_changes_nothing() {
         )
         .await;
     assert_eq!(garbage.status, StatusCode::FORBIDDEN);
+    // The refusal is shown to bob signed in: his navigation, with the session's own token in
+    // the sign-out form (not the refused one), and no "Sign in" link.
+    for refused in [&without, &wrong, &garbage] {
+        assert!(
+            refused.body.contains("action=\"/console/logout\""),
+            "{}",
+            refused.body
+        );
+        assert!(refused.body.contains(&bob_csrf), "{}", refused.body);
+        assert!(!refused.body.contains(&carol_csrf), "{}", refused.body);
+        assert!(
+            !refused.body.contains("href=\"/console/login\""),
+            "{}",
+            refused.body
+        );
+    }
     assert_eq!(s.status(&id).await, "pending");
     assert_eq!(
         support::audit_count(&s.store, "approval_recorded", Some(&id)).await,
@@ -287,7 +303,18 @@ async fn a_cross_origin_post_cannot_approve() {
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}: {}", r.body);
         assert!(r.body.contains("cross-origin"));
         assert_eq!(r.headers.get("content-security-policy").unwrap(), CSP);
+        // bob's session is valid: the refusal page has his signed-in navigation.
+        assert!(r.body.contains("action=\"/console/logout\""), "{}", r.body);
+        assert!(!r.body.contains("href=\"/console/login\""), "{}", r.body);
     }
+    // Without a session, the same refusal has the signed-out navigation.
+    let mut stranger = Browser::new(&s.base);
+    let r = stranger
+        .post_with(&path, &fields, &[("origin", "https://evil.example")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("href=\"/console/login\""), "{}", r.body);
+    assert!(!r.body.contains("action=\"/console/logout\""), "{}", r.body);
     assert_eq!(s.status(&id).await, "pending");
     assert_eq!(
         support::audit_count(&s.store, "totp_verified", None).await,

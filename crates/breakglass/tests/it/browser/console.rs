@@ -132,8 +132,9 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     );
     b.page(
         "approvals",
+        // The Review button itself, not just the row's link, must be on a phone's screen.
         &[&format!(
-            "#pending-approvals a[href$='/console/requests/{id}']"
+            "#pending-approvals a.button[href$='/console/requests/{id}']"
         )],
     )
     .await;
@@ -332,10 +333,10 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     );
     let revoke = "form[data-test-target=revoke]".to_owned();
     let revoke_button = submit(&revoke);
-    // On a phone the Revoke button may sit in the table's scrolled-off part; the row's link
-    // to the request (whose page has its own Revoke form) must then be on screen.
-    let revoke_or_open = format!("{revoke_button}, a[href*='{id}'], a[href*='{grant}']");
-    d.page("sessions", &[revoke_or_open.as_str()]).await;
+    // The Revoke button and its reason field themselves must be on a phone's screen.
+    let reason = format!("{revoke} [name=reason]");
+    d.page("sessions", &[revoke_button.as_str(), reason.as_str()])
+        .await;
     d.fill(&format!("{revoke} [name=reason]"), "Incident contained")
         .await;
     d.click_and_wait(&revoke_button).await;

@@ -1,5 +1,6 @@
 // Usability at a phone's width, run after the window was resized to 375x812: no horizontal
-// scroll, and each main action (CSS selectors in arguments[0]) rendered inside the screen.
+// scroll, and every element matching a main action's CSS selector (arguments[0]) rendered
+// inside the screen, not cut off by a sideways-scrolling container.
 const actions = arguments[0];
 const describe = (el) => {
   let s = el.tagName.toLowerCase();
@@ -52,17 +53,17 @@ const hidden = (e) => {
   }
   return null;
 };
-// An action is usable when one of the elements offering it is visible; the others are noted.
-const notes = [];
+// Every element matching an action's selector must itself be visible: a hidden duplicate
+// of a visible one fails too (the selectors name the actions themselves).
 for (const sel of actions) {
   const found = [...document.querySelectorAll(sel)];
   if (!found.length) {
     problems.push('main action `' + sel + '` is not on the page');
     continue;
   }
-  const why = found.map((e) => [e, hidden(e)]).filter(([, w]) => w !== null)
-    .map(([e, w]) => 'main action ' + describe(e) + ' (`' + sel + '`) ' + w);
-  if (why.length === found.length) problems.push(...why);
-  else notes.push(...why);
+  for (const e of found) {
+    const why = hidden(e);
+    if (why !== null) problems.push('main action ' + describe(e) + ' (`' + sel + '`) ' + why);
+  }
 }
-return {problems: problems, notes: notes};
+return {problems: problems};
