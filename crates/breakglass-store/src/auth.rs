@@ -90,7 +90,6 @@ pub enum AuthWrite {
 
 pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users WHERE username = $1";
 pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users ORDER BY username";
-pub(crate) const SELECT_TOKEN_BY_HASH: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE sha256 = $1";
 pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, u.admin FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
 pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
@@ -164,18 +163,6 @@ macro_rules! auth_impl {
                     .await
                     .map_err(|e| $crate::codec::db_error(e, "users"))?;
                 rows.iter().map(Self::user_row).collect()
-            }
-
-            pub(crate) async fn token_by_hash(
-                &self,
-                sha256: &str,
-            ) -> Result<Option<$crate::auth::TokenRecord>, breakglass_core::ports::StoreError> {
-                let row = sqlx::query($crate::auth::SELECT_TOKEN_BY_HASH)
-                    .bind(sha256)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
-                row.as_ref().map(Self::token_row).transpose()
             }
 
             pub(crate) async fn token_holder(

@@ -195,11 +195,6 @@ impl SqlStore {
         dispatch!(self, s => s.users().await)
     }
 
-    /// The API token whose SHA-256 is `sha256` (hex), revoked or not.
-    pub async fn token_by_hash(&self, sha256: &str) -> Result<Option<TokenRecord>, StoreError> {
-        dispatch!(self, s => s.token_by_hash(sha256).await)
-    }
-
     /// The API token whose SHA-256 is `sha256` (hex), revoked or not, with whether its user
     /// is an administrator (`None` if there is no such token or user).
     pub async fn token_holder(&self, sha256: &str) -> Result<Option<TokenHolder>, StoreError> {
