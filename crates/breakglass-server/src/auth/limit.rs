@@ -87,7 +87,12 @@ impl RateLimiter {
         now: OffsetDateTime,
     ) -> Result<(), OffsetDateTime> {
         let window = self.limits.window;
-        let keys = self.keys(username, address);
+        // A key without a limit (`usize::MAX`) is not kept at all.
+        let keys: Vec<(String, usize)> = self
+            .keys(username, address)
+            .into_iter()
+            .filter(|(_, limit)| *limit != usize::MAX)
+            .collect();
         self.with(|map| {
             let blocked = keys
                 .iter()
@@ -143,49 +148,6 @@ impl RateLimiter {
                     if q.is_empty() {
                         map.remove(&key);
                     }
-                }
-            }
-        });
-    }
-
-    /// When the next attempt for this user from this address is allowed, if it is not now.
-    pub fn blocked_until(
-        &self,
-        username: &str,
-        address: &str,
-        now: OffsetDateTime,
-    ) -> Option<OffsetDateTime> {
-        let window = self.limits.window;
-        let keys = [
-            (format!("u:{username}"), self.limits.per_user),
-            (format!("a:{address}"), self.limits.per_address),
-        ];
-        self.with(|map| {
-            keys.iter()
-                .filter_map(|(key, limit)| {
-                    let q = map.get_mut(key)?;
-                    while q.front().is_some_and(|t| *t + window <= now) {
-                        q.pop_front();
-                    }
-                    if q.len() >= *limit {
-                        q.front().map(|t| *t + window)
-                    } else {
-                        None
-                    }
-                })
-                .max()
-        })
-    }
-
-    /// Counts a failed attempt.
-    pub fn failed(&self, username: &str, address: &str, now: OffsetDateTime) {
-        self.with(|map| {
-            for key in [format!("u:{username}"), format!("a:{address}")] {
-                let q = map.entry(key).or_default();
-                q.push_back(now);
-                // Never hold more than needed to decide.
-                while q.len() > self.limits.per_address.max(self.limits.per_user) {
-                    q.pop_front();
                 }
             }
         });
@@ -283,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn blocked_until_and_failed_count_per_user() {
+    fn a_per_user_limit_alone_keeps_no_other_key() {
         // As the TOTP step-up uses it: per user only.
         let l = RateLimiter::new(Limits {
             per_user_and_address: usize::MAX,
@@ -292,12 +254,10 @@ mod tests {
             window: Duration::minutes(10),
         });
         for _ in 0..6 {
-            assert!(l.blocked_until("alice", "", T0).is_none());
-            l.failed("alice", "", T0);
+            assert!(l.begin("alice", "", T0).is_ok());
         }
-        assert_eq!(
-            l.blocked_until("alice", "", T0),
-            Some(T0 + Duration::minutes(10))
-        );
+        assert_eq!(l.begin("alice", "", T0), Err(T0 + Duration::minutes(10)));
+        assert!(l.begin("bob", "", T0).is_ok());
+        assert_eq!(l.with(|m| m.len()), 2, "one key per user");
     }
 }

@@ -576,25 +576,27 @@ impl Auth {
                 .await?;
             return Err(AuthError::NoTotp(who.to_string()));
         };
+        let seed = self.key.open(who.as_str(), &sealed)?;
         let now = self.now();
-        if let Some(until) = self.totp_limiter.blocked_until(who.as_str(), "", now) {
+        // Counted as a wrong guess from here until the code is found right (or missing).
+        if let Err(until) = self.totp_limiter.begin(who.as_str(), "", now) {
             self.audit_only(self.entry(actor, failed("too many wrong codes")))
                 .await?;
             return Err(AuthError::TotpLocked(until));
         }
         if code.trim().is_empty() {
             // Refused and audited, but not a wrong guess: the limiter does not count it.
+            self.totp_limiter.succeeded(who.as_str(), "", now);
             self.audit_only(self.entry(actor, failed("no code given")))
                 .await?;
             return Err(AuthError::TotpMissing);
         }
-        let seed = self.key.open(who.as_str(), &sealed)?;
         let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {
-            self.totp_limiter.failed(who.as_str(), "", now);
             self.audit_only(self.entry(actor, failed("wrong code")))
                 .await?;
             return Err(AuthError::BadTotp);
         };
+        self.totp_limiter.succeeded(who.as_str(), "", now);
         if user.totp_last_step.is_some_and(|last| step <= last) {
             return Err(self.replayed(who, purpose).await);
         }
