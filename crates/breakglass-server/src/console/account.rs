@@ -16,7 +16,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Viewer, csrf_field};
-use super::session::{Posted, Session};
+use super::session::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St, qr};
 use crate::api::{AppError, AppState, ops};
 use crate::auth::MAX_TOKEN_TTL;
@@ -188,9 +188,6 @@ pub async fn create_token<K: Cloud + 'static>(
     };
     account_page(&s, &session, fresh).await
 }
-
-#[derive(Deserialize)]
-pub struct NoFields {}
 
 /// `POST /console/account/tokens/{id}/revoke`.
 pub async fn revoke_token<K: Cloud + 'static>(

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::layout::{self, csrf_field};
 use super::lists::{decision, may, now};
-use super::session::{Posted, Session};
+use super::session::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St};
 use crate::api::ops::{self, id};
 use crate::api::{AppError, AppState};
@@ -379,9 +379,6 @@ pub async fn cancel<K: Cloud + 'static>(
     .await;
     after(&s, &session, &headers, &rid, result).await
 }
-
-#[derive(Deserialize)]
-pub struct NoFields {}
 
 /// `POST /console/requests/{id}/activate`.
 pub async fn activate<K: Cloud + 'static>(

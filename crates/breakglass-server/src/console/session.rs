@@ -216,6 +216,10 @@ impl<K: Cloud + 'static> FromRequestParts<Arc<AppState<K>>> for Session {
     }
 }
 
+/// The body of a form that carries nothing but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
+
 /// A console form post: the signed-in session, and the body parsed as `T` after its `csrf`
 /// field was checked against the session. A post without a valid token is refused with 403
 /// before `T` is even parsed.
