@@ -217,9 +217,10 @@ macro_rules! auth_impl {
                     outbox: Vec::new(),
                     step_up: None,
                 };
-                self.write(move |conn| {
+                let prepared = $crate::plan::prepare(commit, now)?;
+                self.write(move |conn, tip| {
                     Box::pin(async move {
-                        let committed = Self::write_in(conn, commit, now).await?;
+                        let committed = Self::write_in(conn, tip, prepared).await?;
                         Self::auth_writes(conn, &writes).await?;
                         Ok(committed)
                     })

@@ -16,6 +16,25 @@ macro_rules! bind_all {
                 $crate::codec::Bind::Text(s) => q.bind(s.clone()),
                 $crate::codec::Bind::Int(i) => q.bind(*i),
                 $crate::codec::Bind::Bool(v) => q.bind(*v),
+                $crate::codec::Bind::OptText(s) => q.bind(s.clone()),
+                $crate::codec::Bind::OptInt(i) => q.bind(*i),
+            };
+        }
+        q
+    }};
+}
+
+/// Binds a list of dynamic values to a query, moving them.
+macro_rules! bind_owned {
+    ($query:expr, $binds:expr) => {{
+        let mut q = $query;
+        for b in $binds {
+            q = match b {
+                $crate::codec::Bind::Text(s) => q.bind(s),
+                $crate::codec::Bind::Int(i) => q.bind(i),
+                $crate::codec::Bind::Bool(v) => q.bind(v),
+                $crate::codec::Bind::OptText(s) => q.bind(s),
+                $crate::codec::Bind::OptInt(i) => q.bind(i),
             };
         }
         q
@@ -63,164 +82,72 @@ macro_rules! store_impl {
                 &self,
                 commit: breakglass_core::ports::Commit,
             ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
-                use breakglass_core::audit::unix_micros;
-                use breakglass_core::ports::StoreError;
-
-                let Some(first) = commit.audit.first() else {
-                    return Err(StoreError::InvalidCommit("a state change needs an audit record".to_owned()));
-                };
-                let now = unix_micros(first.at);
-                if let Some(n) = commit.outbox.iter().find(|n| n.audit_index >= commit.audit.len()) {
-                    return Err(StoreError::InvalidCommit(format!(
-                        "notification `{}` points at audit entry {} of {}",
-                        n.kind, n.audit_index, commit.audit.len()
-                    )));
-                }
-                self.write(move |conn| Box::pin(async move { Self::write_in(conn, commit, now).await }))
+                let now = $crate::plan::commit_time(&commit)?;
+                let prepared = $crate::plan::prepare(commit, now)?;
+                self.write(move |conn, tip| Box::pin(async move { Self::write_in(conn, tip, prepared).await }))
                     .await
             }
 
-            /// Writes `commit` on `conn`, which is inside a write transaction.
+            /// Writes `prepared` on `conn`, which is inside a write transaction whose chain
+            /// head is `tip`: the audit records are sealed onto the head (read, and on
+            /// PostgreSQL locked, by the transaction's first audit write: every writer queues
+            /// there, so the chain never forks and transactions never deadlock), and the
+            /// statements sent as the backend sends them best. The head is written back by
+            /// whoever commits the transaction.
             async fn write_in(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                commit: breakglass_core::ports::Commit,
-                now: i64,
+                tip: &mut $crate::plan::ChainTip,
+                prepared: $crate::plan::Prepared,
             ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
-                use breakglass_core::audit::{ChainHead, StoredAuditRow, seal};
+                use breakglass_core::audit::ChainHead;
                 use breakglass_core::canonical::Sha256Digest;
-                use breakglass_core::ports::{Committed, RequestWrite, StoreError};
+                use breakglass_core::ports::StoreError;
                 use sqlx::Row as _;
                 let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
 
-                // The chain head is read (and, on PostgreSQL, locked) first: every writer
-                // queues here, so the chain never forks and transactions never deadlock.
-                let head_row = sqlx::query(Self::LOCK_HEAD)
-                    .fetch_optional(&mut *conn)
-                    .await
-                    .map_err(unavailable)?
-                    .ok_or_else(|| StoreError::Corrupt("the audit chain head row is missing".to_owned()))?;
-                let head_seq: i64 = head_row.try_get("seq").map_err(unavailable)?;
-                let head_hash: String = head_row.try_get("hash").map_err(unavailable)?;
-                let mut head = ChainHead {
-                    seq: u64::try_from(head_seq)
-                        .map_err(|_| StoreError::Corrupt(format!("chain head seq {head_seq}")))?,
-                    hash: Sha256Digest::from_hex(&head_hash)
-                        .map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?,
+                let head = match tip.head {
+                    Some(head) => head,
+                    None => {
+                        let head_row = sqlx::query(Self::LOCK_HEAD)
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err(unavailable)?
+                            .ok_or_else(|| StoreError::Corrupt("the audit chain head row is missing".to_owned()))?;
+                        let head_seq: i64 = head_row.try_get("seq").map_err(unavailable)?;
+                        let head_hash: String = head_row.try_get("hash").map_err(unavailable)?;
+                        ChainHead {
+                            seq: u64::try_from(head_seq)
+                                .map_err(|_| StoreError::Corrupt(format!("chain head seq {head_seq}")))?,
+                            hash: Sha256Digest::from_hex(&head_hash)
+                                .map_err(|e| StoreError::Corrupt(format!("chain head: {e}")))?,
+                        }
+                    }
                 };
+                tip.head = Some(head);
+                let (steps, committed) = prepared.seal(head)?;
+                Self::run_steps(conn, steps).await?;
+                tip.head = Some(committed.head);
+                tip.moved = true;
+                Ok(committed)
+            }
 
-                // The MFA step-up this change spends: a code is accepted once.
-                if let Some(step_up) = &commit.step_up {
-                    let done = sqlx::query($crate::auth::USE_TOTP_STEP)
-                        .bind(step_up.username.as_str())
-                        .bind(step_up.step)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(|e| $crate::codec::db_error(e, "users"))?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::StepUpUsed(step_up.username.to_string()));
-                    }
-                }
-
-                let mut new_version = None;
-                if let Some(write) = &commit.write {
-                    let (request, expected) = match write {
-                        RequestWrite::Insert(r) => (r, None),
-                        RequestWrite::Update { request, expected_version } => (request, Some(*expected_version)),
-                    };
-                    let row = $crate::codec::RequestRow::new(request)?;
-                    let version = expected.map_or(Ok(1), |v| {
-                        v.checked_add(1).ok_or_else(|| StoreError::InvalidCommit("version overflow".to_owned()))
-                    })?;
-                    let sql = if expected.is_some() {
-                        $crate::query::UPDATE_REQUEST
-                    } else {
-                        $crate::query::INSERT_REQUEST
-                    };
-                    let mut q = sqlx::query(sql)
-                        .bind(&row.id)
-                        .bind($crate::codec::version(version)?)
-                        .bind(row.kind)
-                        .bind(row.status)
-                        .bind(&row.requester)
-                        .bind(&row.playbook)
-                        .bind(&row.role_name)
-                        .bind(&row.account)
-                        .bind(&row.incident)
-                        .bind(row.created_at)
-                        .bind(row.due_at)
-                        .bind(&row.grant_id)
-                        .bind(row.grant_start)
-                        .bind(row.grant_end)
-                        .bind(row.review_required)
-                        .bind(&row.doc)
-                        .bind(now);
-                    if let Some(expected) = expected {
-                        q = q.bind($crate::codec::version(expected)?);
-                    }
-                    let what = match &row.grant_id {
-                        Some(g) if expected.is_some() => format!("grant `{g}`"),
-                        _ => format!("request `{}`", row.id),
-                    };
-                    let done = q.execute(&mut *conn).await.map_err(|e| $crate::codec::db_error(e, &what))?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::Conflict(request.id.clone()));
-                    }
-                    new_version = Some(version);
-                }
-
-                let mut seqs = Vec::with_capacity(commit.audit.len());
-                let mut sealed_seqs = Vec::with_capacity(commit.audit.len());
-                for entry in commit.audit {
-                    let sealed = seal(&head, entry)
-                        .map_err(|e| StoreError::InvalidCommit(format!("audit record: {e}")))?;
-                    let row = StoredAuditRow::from_sealed(&sealed);
-                    sqlx::query($crate::query::INSERT_AUDIT)
-                        .bind(row.seq)
-                        .bind(row.at_micros)
-                        .bind(&row.kind)
-                        .bind(&row.request)
-                        .bind(&row.actor)
-                        .bind(&row.body)
-                        .bind(&row.prev_hash)
-                        .bind(&row.hash)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(|e| $crate::codec::db_error(e, &format!("audit record #{}", row.seq)))?;
-                    head = sealed.head();
-                    seqs.push(sealed.record.seq);
-                    sealed_seqs.push(row.seq);
-                }
+            /// Writes the chain head back if the transaction on `conn` moved it (once per
+            /// transaction, just before its commit).
+            pub(crate) async fn write_head(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                tip: &$crate::plan::ChainTip,
+            ) -> Result<(), breakglass_core::ports::StoreError> {
+                use breakglass_core::ports::StoreError;
+                let Some(head) = tip.head.filter(|_| tip.moved) else {
+                    return Ok(());
+                };
                 sqlx::query($crate::query::UPDATE_HEAD)
                     .bind(i64::try_from(head.seq).map_err(|_| StoreError::InvalidCommit("seq overflow".to_owned()))?)
                     .bind(head.hash.to_hex())
                     .execute(&mut *conn)
                     .await
-                    .map_err(unavailable)?;
-
-                for n in &commit.outbox {
-                    let Some(seq) = sealed_seqs.get(n.audit_index) else {
-                        return Err(StoreError::InvalidCommit("notification without its audit record".to_owned()));
-                    };
-                    let json = serde_json::to_string(n)
-                        .map_err(|e| StoreError::InvalidCommit(format!("notification: {e}")))?;
-                    let severity = n.severity.as_str();
-                    sqlx::query($crate::query::INSERT_OUTBOX)
-                        .bind(*seq)
-                        .bind(now)
-                        .bind(&n.kind)
-                        .bind(severity)
-                        .bind(json)
-                        .bind(now)
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(unavailable)?;
-                }
-
-                Ok(Committed {
-                    version: new_version,
-                    audit_seqs: seqs,
-                    head,
-                })
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                Ok(())
             }
 
             pub(crate) async fn due(
@@ -440,7 +367,7 @@ macro_rules! store_impl {
                 use breakglass_core::audit::unix_micros;
                 let holder = holder.to_owned();
                 let claim = $crate::query::claim_outbox(Self::CLAIM_LOCK);
-                self.write(move |conn| Box::pin(async move {
+                self.write(move |conn, _tip| Box::pin(async move {
                     let err = |e| $crate::codec::db_error(e, "outbox claim");
                     sqlx::query(&claim)
                         .bind(&holder)
@@ -498,11 +425,11 @@ macro_rules! store_impl {
                             Bind::Int(unix_micros(at)),
                             Bind::Text(channels(&done_channels)?),
                         ],
-                        Some((*commit, unix_micros(at))),
+                        Some($crate::plan::prepare(*commit, unix_micros(at))?),
                     ),
                 };
                 binds.splice(0..0, [Bind::Int(id), Bind::Text(holder.to_owned())]);
-                self.write(move |conn| Box::pin(async move {
+                self.write(move |conn, tip| Box::pin(async move {
                     let updated = $crate::backend::bind_all!(sqlx::query(sql), &binds)
                         .execute(&mut *conn)
                         .await
@@ -512,8 +439,8 @@ macro_rules! store_impl {
                     if updated != 1 {
                         return Ok(false);
                     }
-                    if let Some((commit, now)) = commit {
-                        Self::write_in(conn, commit, now).await?;
+                    if let Some(prepared) = commit {
+                        Self::write_in(conn, tip, prepared).await?;
                     }
                     Ok(true)
                 }))
@@ -525,13 +452,10 @@ macro_rules! store_impl {
                 key: &str,
                 commit: breakglass_core::ports::Commit,
             ) -> Result<bool, breakglass_core::ports::StoreError> {
-                use breakglass_core::ports::StoreError;
-                let Some(first) = commit.audit.first() else {
-                    return Err(StoreError::InvalidCommit("a reminder needs an audit record".to_owned()));
-                };
-                let now = breakglass_core::audit::unix_micros(first.at);
+                let now = $crate::plan::commit_time(&commit)?;
+                let prepared = $crate::plan::prepare(commit, now)?;
                 let key = key.to_owned();
-                self.write(move |conn| Box::pin(async move {
+                self.write(move |conn, tip| Box::pin(async move {
                     let inserted = sqlx::query($crate::query::INSERT_REMINDER)
                         .bind(&key)
                         .bind(now)
@@ -543,7 +467,7 @@ macro_rules! store_impl {
                     if inserted != 1 {
                         return Ok(false);
                     }
-                    Self::write_in(conn, commit, now).await?;
+                    Self::write_in(conn, tip, prepared).await?;
                     Ok(true)
                 }))
                 .await
@@ -564,4 +488,4 @@ macro_rules! store_impl {
     };
 }
 
-pub(crate) use {bind_all, store_impl};
+pub(crate) use {bind_all, bind_owned, store_impl};

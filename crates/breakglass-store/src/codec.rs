@@ -94,6 +94,10 @@ pub(crate) enum Bind {
     Text(String),
     Int(i64),
     Bool(bool),
+    /// A text column that may be NULL.
+    OptText(Option<String>),
+    /// An integer column that may be NULL.
+    OptInt(Option<i64>),
 }
 
 /// A `WHERE` clause built from optional filters, with numbered placeholders.

@@ -28,6 +28,8 @@ use breakglass_core::ports::StoreError;
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::plan::ChainTip;
+
 /// A future borrowing the writer's connection.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -39,8 +41,13 @@ const QUEUE: usize = 1_024;
 
 /// A write job with its reply channel, its result type erased.
 trait Job: Send {
-    /// Runs the job on the writer's connection (inside its savepoint).
-    fn run<'c>(self: Box<Self>, conn: &'c mut SqliteConnection) -> BoxFuture<'c, Ran>;
+    /// Runs the job on the writer's connection (inside its savepoint), with the batch's
+    /// chain head.
+    fn run<'c>(
+        self: Box<Self>,
+        conn: &'c mut SqliteConnection,
+        tip: &'c mut ChainTip,
+    ) -> BoxFuture<'c, Ran>;
     /// Answers the caller without running the job (the batch failed before it).
     fn fail(self: Box<Self>, error: String);
 }
@@ -67,14 +74,21 @@ fn not_committed(error: &str) -> StoreError {
 impl<T, F> Job for Typed<T, F>
 where
     T: Send + 'static,
-    F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+    F: for<'c> FnOnce(
+            &'c mut SqliteConnection,
+            &'c mut ChainTip,
+        ) -> BoxFuture<'c, Result<T, StoreError>>
         + Send
         + 'static,
 {
-    fn run<'c>(self: Box<Self>, conn: &'c mut SqliteConnection) -> BoxFuture<'c, Ran> {
+    fn run<'c>(
+        self: Box<Self>,
+        conn: &'c mut SqliteConnection,
+        tip: &'c mut ChainTip,
+    ) -> BoxFuture<'c, Ran> {
         let Typed { job, reply } = *self;
         Box::pin(async move {
-            let result = job(conn).await;
+            let result = job(conn, tip).await;
             Ran {
                 ok: result.is_ok(),
                 answer: Box::new(move |batch_error: Option<&str>| {
@@ -157,7 +171,10 @@ impl Writer {
     pub(crate) async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+                &'c mut ChainTip,
+            ) -> BoxFuture<'c, Result<T, StoreError>>
             + Send
             + 'static,
     {
@@ -211,13 +228,21 @@ async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<C
     let mut answers = Vec::with_capacity(jobs.len());
     let mut jobs = jobs.into_iter();
     let mut broken = None;
+    // The chain head as the batch moves it: read by the first job that appends audit
+    // records, kept in memory from job to job, written back once before the `COMMIT`.
+    let mut tip = ChainTip::default();
     for job in jobs.by_ref() {
         if let Err(e) = exec(&mut tx, "SAVEPOINT job").await {
             job.fail(e.clone());
             broken = Some(e);
             break;
         }
-        let ran = job.run(&mut tx).await;
+        let before = tip;
+        let ran = job.run(&mut tx, &mut tip).await;
+        if !ran.ok {
+            // The job's audit records go with its savepoint: so does its move of the head.
+            tip = before;
+        }
         answers.push(ran.answer);
         // A job's savepoint is not released: the next job's nests inside it and `COMMIT`
         // releases them all, one round trip to SQLite per job fewer. `ROLLBACK TO` goes back
@@ -230,6 +255,11 @@ async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<C
             broken = Some(e);
             break;
         }
+    }
+    if broken.is_none()
+        && let Err(e) = crate::SqliteStore::write_head(&mut tx, &tip).await
+    {
+        broken = Some(e.to_string());
     }
     let outcome = match broken {
         Some(e) => {
@@ -277,10 +307,11 @@ mod tests {
         fail: bool,
     ) -> impl for<'c> FnOnce(
         &'c mut SqliteConnection,
+        &'c mut ChainTip,
     ) -> BoxFuture<'c, Result<&'static str, StoreError>>
     + Send
     + 'static {
-        move |conn| {
+        move |conn, _tip| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO job_leases (name, holder, until) VALUES ($1, 'x', 0)")
                     .bind(name)
@@ -310,11 +341,11 @@ mod tests {
             let writer = writer.clone();
             tokio::spawn(async move {
                 writer
-                    .write(move |conn| {
+                    .write(move |conn, tip| {
                         Box::pin(async move {
                             started.send(()).unwrap();
                             hold.await.unwrap();
-                            insert("first", false)(conn).await
+                            insert("first", false)(conn, tip).await
                         })
                     })
                     .await

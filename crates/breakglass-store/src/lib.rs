@@ -17,6 +17,7 @@ mod backend;
 mod codec;
 mod group;
 mod open;
+mod plan;
 mod query;
 
 use breakglass_core::audit::{ChainHead, StoredAuditRow};
@@ -56,11 +57,67 @@ impl SqliteStore {
     async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+                &'c mut plan::ChainTip,
+            ) -> BoxFuture<'c, Result<T, StoreError>>
             + Send
             + 'static,
     {
         self.writer.write(job).await
+    }
+
+    /// Runs `steps` in one round trip to the connection's thread: one SQL text, statement
+    /// after statement, stopping at the first error. A step that had to change a row and
+    /// changed none fails the write with its error (the caller's savepoint undoes the rest).
+    async fn run_steps(
+        conn: &mut SqliteConnection,
+        steps: Vec<plan::Step>,
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt as _;
+        use sqlx::Executor as _;
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let sql = plan::combined_sql(&steps);
+        let mut query = sqlx::query(&sql);
+        let mut expected = Vec::with_capacity(steps.len());
+        for step in steps {
+            query = backend::bind_owned!(query, step.binds);
+            expected.push((step.what, step.unchanged));
+        }
+        let mut changed = Vec::with_capacity(expected.len());
+        let mut results = conn.fetch_many(query);
+        loop {
+            match results.try_next().await {
+                Ok(Some(sqlx::Either::Left(done))) => changed.push(done.rows_affected()),
+                Ok(Some(sqlx::Either::Right(_))) => {}
+                Ok(None) => break,
+                Err(e) => {
+                    // The statement that failed is the first without a result.
+                    let what = expected
+                        .get(changed.len())
+                        .map_or("a write", |(what, _)| what.as_str());
+                    return Err(codec::db_error(e, what));
+                }
+            }
+        }
+        drop(results);
+        if changed.len() != expected.len() {
+            return Err(StoreError::Unavailable(format!(
+                "SQLite ran {} of the {} statements of a write",
+                changed.len(),
+                expected.len()
+            )));
+        }
+        for ((_, unchanged), n) in expected.into_iter().zip(changed) {
+            if let Some(error) = unchanged
+                && n != 1
+            {
+                return Err(error);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -76,17 +133,23 @@ impl PgStore {
     const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
 
     /// Runs `job` in its own transaction: committed if it returns `Ok`, rolled back if not.
+    /// The chain head the job moved is written back before the commit.
     async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>>
+        F: for<'c> FnOnce(
+                &'c mut PgConnection,
+                &'c mut plan::ChainTip,
+            ) -> BoxFuture<'c, Result<T, StoreError>>
             + Send
             + 'static,
     {
         let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        match job(&mut tx).await {
+        let mut tip = plan::ChainTip::default();
+        match job(&mut tx, &mut tip).await {
             Ok(v) => {
+                Self::write_head(&mut tx, &tip).await?;
                 tx.commit().await.map_err(unavailable)?;
                 Ok(v)
             }
@@ -95,6 +158,26 @@ impl PgStore {
                 Err(e)
             }
         }
+    }
+
+    /// Runs `steps` one statement after another (PostgreSQL prepares one statement at a
+    /// time). A step that had to change a row and changed none fails the write with its
+    /// error.
+    async fn run_steps(conn: &mut PgConnection, steps: Vec<plan::Step>) -> Result<(), StoreError> {
+        for step in steps {
+            let mut query = sqlx::query(step.sql);
+            query = backend::bind_owned!(query, step.binds);
+            let done = query
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| codec::db_error(e, &step.what))?;
+            if let Some(error) = step.unchanged
+                && done.rows_affected() != 1
+            {
+                return Err(error);
+            }
+        }
+        Ok(())
     }
 }
 
