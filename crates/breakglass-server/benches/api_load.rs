@@ -220,6 +220,7 @@ async fn main() {
         ));
     }
 
+    println!("running {CALLS} calls from {CLIENTS} clients ...");
     let writes_before = store.group_commit_stats().unwrap_or_default();
     // The run: call n is a list, a create or an approve by n % 3.
     let next = Arc::new(AtomicUsize::new(0));
