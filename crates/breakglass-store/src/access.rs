@@ -39,7 +39,7 @@ macro_rules! access_impl {
                 let grant = entry.grant.as_str().to_owned();
                 let role_id = entry.role_id.clone();
                 let end = breakglass_core::audit::unix_micros(entry.session_end);
-                self.write(move |conn, _tip| {
+                self.write(move |conn, _state| {
                     Box::pin(async move {
                         sqlx::query($crate::access::UPSERT_REVOCATION)
                             .bind(role_arn)
@@ -121,7 +121,7 @@ macro_rules! access_impl {
                         )
                     })
                     .collect();
-                self.write(move |conn, _tip| {
+                self.write(move |conn, _state| {
                     Box::pin(async move {
                         for (role_arn, grant, end) in keys {
                             sqlx::query($crate::access::DELETE_REVOCATION)
@@ -146,7 +146,7 @@ macro_rules! access_impl {
                 until: time::OffsetDateTime,
             ) -> Result<bool, breakglass_core::ports::StoreError> {
                 let (name, holder) = (name.to_owned(), holder.to_owned());
-                self.write(move |conn, _tip| {
+                self.write(move |conn, _state| {
                     Box::pin(async move {
                         let done = sqlx::query($crate::access::TAKE_LEASE)
                             .bind(name)
@@ -168,7 +168,7 @@ macro_rules! access_impl {
                 holder: &str,
             ) -> Result<(), breakglass_core::ports::StoreError> {
                 let (name, holder) = (name.to_owned(), holder.to_owned());
-                self.write(move |conn, _tip| {
+                self.write(move |conn, _state| {
                     Box::pin(async move {
                         sqlx::query($crate::access::RELEASE_LEASE)
                             .bind(name)

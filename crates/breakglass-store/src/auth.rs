@@ -52,6 +52,10 @@ pub struct TokenHolder {
     pub token: TokenRecord,
     /// Its user may manage users.
     pub admin: bool,
+    /// Its user's TOTP seed, encrypted by the server; `None` until enrolled.
+    pub totp_seed: Option<String>,
+    /// Its user's last TOTP time step accepted.
+    pub totp_last_step: Option<i64>,
 }
 
 /// One change to the authentication tables.
@@ -90,7 +94,7 @@ pub enum AuthWrite {
 
 pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users WHERE username = $1";
 pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users ORDER BY username";
-pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, u.admin FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
+pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, u.admin, u.totp_seed, u.totp_last_step FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
 pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
 pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE username = $1";
@@ -176,11 +180,12 @@ macro_rules! auth_impl {
                     .await
                     .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
                 let Some(row) = row else { return Ok(None) };
+                let err = |e| $crate::codec::db_error(e, "users");
                 Ok(Some($crate::auth::TokenHolder {
                     token: Self::token_row(&row)?,
-                    admin: row
-                        .try_get("admin")
-                        .map_err(|e| $crate::codec::db_error(e, "users"))?,
+                    admin: row.try_get("admin").map_err(err)?,
+                    totp_seed: row.try_get("totp_seed").map_err(err)?,
+                    totp_last_step: row.try_get("totp_last_step").map_err(err)?,
                 }))
             }
 
@@ -218,9 +223,9 @@ macro_rules! auth_impl {
                     step_up: None,
                 };
                 let prepared = $crate::plan::prepare(commit, now)?;
-                self.write(move |conn, tip| {
+                self.write(move |conn, tx_state| {
                     Box::pin(async move {
-                        let committed = Self::write_in(conn, tip, prepared).await?;
+                        let committed = Self::write_in(conn, tx_state, prepared).await?;
                         Self::auth_writes(conn, &writes).await?;
                         Ok(committed)
                     })

@@ -84,19 +84,20 @@ macro_rules! store_impl {
             ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
                 let now = $crate::plan::commit_time(&commit)?;
                 let prepared = $crate::plan::prepare(commit, now)?;
-                self.write(move |conn, tip| Box::pin(async move { Self::write_in(conn, tip, prepared).await }))
+                // Its one write goes through `run_steps`, which opens its savepoint on SQLite.
+                self.write_steps(move |conn, tx_state| Box::pin(async move { Self::write_in(conn, tx_state, prepared).await }))
                     .await
             }
 
             /// Writes `prepared` on `conn`, which is inside a write transaction whose chain
-            /// head is `tip`: the audit records are sealed onto the head (read, and on
+            /// head is `tx_state`: the audit records are sealed onto the head (read, and on
             /// PostgreSQL locked, by the transaction's first audit write: every writer queues
             /// there, so the chain never forks and transactions never deadlock), and the
             /// statements sent as the backend sends them best. The head is written back by
             /// whoever commits the transaction.
             async fn write_in(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                tip: &mut $crate::plan::ChainTip,
+                tx_state: &mut $crate::plan::TxState,
                 prepared: $crate::plan::Prepared,
             ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
                 use breakglass_core::audit::ChainHead;
@@ -105,7 +106,7 @@ macro_rules! store_impl {
                 use sqlx::Row as _;
                 let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
 
-                let head = match tip.head {
+                let head = match tx_state.head {
                     Some(head) => head,
                     None => {
                         let head_row = sqlx::query(Self::LOCK_HEAD)
@@ -123,11 +124,11 @@ macro_rules! store_impl {
                         }
                     }
                 };
-                tip.head = Some(head);
+                tx_state.head = Some(head);
                 let (steps, committed) = prepared.seal(head)?;
-                Self::run_steps(conn, steps).await?;
-                tip.head = Some(committed.head);
-                tip.moved = true;
+                Self::run_steps(conn, tx_state, steps).await?;
+                tx_state.head = Some(committed.head);
+                tx_state.moved = true;
                 Ok(committed)
             }
 
@@ -135,10 +136,10 @@ macro_rules! store_impl {
             /// transaction, just before its commit).
             pub(crate) async fn write_head(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                tip: &$crate::plan::ChainTip,
+                tx_state: &$crate::plan::TxState,
             ) -> Result<(), breakglass_core::ports::StoreError> {
                 use breakglass_core::ports::StoreError;
-                let Some(head) = tip.head.filter(|_| tip.moved) else {
+                let Some(head) = tx_state.head.filter(|_| tx_state.moved) else {
                     return Ok(());
                 };
                 sqlx::query($crate::query::UPDATE_HEAD)
@@ -367,7 +368,7 @@ macro_rules! store_impl {
                 use breakglass_core::audit::unix_micros;
                 let holder = holder.to_owned();
                 let claim = $crate::query::claim_outbox(Self::CLAIM_LOCK);
-                self.write(move |conn, _tip| Box::pin(async move {
+                self.write(move |conn, _state| Box::pin(async move {
                     let err = |e| $crate::codec::db_error(e, "outbox claim");
                     sqlx::query(&claim)
                         .bind(&holder)
@@ -429,7 +430,7 @@ macro_rules! store_impl {
                     ),
                 };
                 binds.splice(0..0, [Bind::Int(id), Bind::Text(holder.to_owned())]);
-                self.write(move |conn, tip| Box::pin(async move {
+                self.write(move |conn, tx_state| Box::pin(async move {
                     let updated = $crate::backend::bind_all!(sqlx::query(sql), &binds)
                         .execute(&mut *conn)
                         .await
@@ -440,7 +441,7 @@ macro_rules! store_impl {
                         return Ok(false);
                     }
                     if let Some(prepared) = commit {
-                        Self::write_in(conn, tip, prepared).await?;
+                        Self::write_in(conn, tx_state, prepared).await?;
                     }
                     Ok(true)
                 }))
@@ -455,7 +456,7 @@ macro_rules! store_impl {
                 let now = $crate::plan::commit_time(&commit)?;
                 let prepared = $crate::plan::prepare(commit, now)?;
                 let key = key.to_owned();
-                self.write(move |conn, tip| Box::pin(async move {
+                self.write(move |conn, tx_state| Box::pin(async move {
                     let inserted = sqlx::query($crate::query::INSERT_REMINDER)
                         .bind(&key)
                         .bind(now)
@@ -467,7 +468,7 @@ macro_rules! store_impl {
                     if inserted != 1 {
                         return Ok(false);
                     }
-                    Self::write_in(conn, tip, prepared).await?;
+                    Self::write_in(conn, tx_state, prepared).await?;
                     Ok(true)
                 }))
                 .await

@@ -25,10 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use breakglass_core::ports::StoreError;
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::plan::ChainTip;
+use crate::plan::TxState;
 
 /// A future borrowing the writer's connection.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -46,10 +47,13 @@ trait Job: Send {
     fn run<'c>(
         self: Box<Self>,
         conn: &'c mut SqliteConnection,
-        tip: &'c mut ChainTip,
+        tx_state: &'c mut TxState,
     ) -> BoxFuture<'c, Ran>;
     /// Answers the caller without running the job (the batch failed before it).
     fn fail(self: Box<Self>, error: String);
+    /// Whether the job opens its own savepoint, with its first statements (see
+    /// [`Writer::write_steps`]).
+    fn opens_savepoint(&self) -> bool;
 }
 
 /// What a job left behind: whether its savepoint is kept, and how to answer its caller once
@@ -65,6 +69,7 @@ type Answer = Box<dyn FnOnce(Option<&str>) + Send>;
 struct Typed<T, F> {
     job: F,
     reply: oneshot::Sender<Result<T, StoreError>>,
+    opens_savepoint: bool,
 }
 
 fn not_committed(error: &str) -> StoreError {
@@ -76,7 +81,7 @@ where
     T: Send + 'static,
     F: for<'c> FnOnce(
             &'c mut SqliteConnection,
-            &'c mut ChainTip,
+            &'c mut TxState,
         ) -> BoxFuture<'c, Result<T, StoreError>>
         + Send
         + 'static,
@@ -84,11 +89,11 @@ where
     fn run<'c>(
         self: Box<Self>,
         conn: &'c mut SqliteConnection,
-        tip: &'c mut ChainTip,
+        tx_state: &'c mut TxState,
     ) -> BoxFuture<'c, Ran> {
-        let Typed { job, reply } = *self;
+        let Typed { job, reply, .. } = *self;
         Box::pin(async move {
-            let result = job(conn, tip).await;
+            let result = job(conn, tx_state).await;
             Ran {
                 ok: result.is_ok(),
                 answer: Box::new(move |batch_error: Option<&str>| {
@@ -106,6 +111,10 @@ where
 
     fn fail(self: Box<Self>, error: String) {
         let _ = self.reply.send(Err(not_committed(&error)));
+    }
+
+    fn opens_savepoint(&self) -> bool {
+        self.opens_savepoint
     }
 }
 
@@ -173,14 +182,47 @@ impl Writer {
         T: Send + 'static,
         F: for<'c> FnOnce(
                 &'c mut SqliteConnection,
-                &'c mut ChainTip,
+                &'c mut TxState,
+            ) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.send(job, false).await
+    }
+
+    /// As [`Writer::write`], for a job that writes only through `run_steps`: the job's
+    /// savepoint is opened by its first statements, in the same round trip, rather than by
+    /// one of its own. Such a job may read before, but must not write otherwise.
+    pub(crate) async fn write_steps<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+                &'c mut TxState,
+            ) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.send(job, true).await
+    }
+
+    async fn send<T, F>(&self, job: F, opens_savepoint: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+                &'c mut TxState,
             ) -> BoxFuture<'c, Result<T, StoreError>>
             + Send
             + 'static,
     {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send(Box::new(Typed { job, reply }))
+            .send(Box::new(Typed {
+                job,
+                reply,
+                opens_savepoint,
+            }))
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite writer has stopped".to_owned()))?;
         answer.await.map_err(|_| {
@@ -194,15 +236,44 @@ impl Writer {
 
 async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Box<dyn Job>>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // The writer keeps one connection (its prepared statements stay warm, and it never
+    // waits for the pool behind readers), and takes a fresh one after a batch that failed.
+    // Not when that is the pool's only connection (an in-memory database): readers need it
+    // between batches.
+    let keep = pool.options().get_max_connections() > 1;
+    let mut held: Option<PoolConnection<Sqlite>> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
+        let mut conn = match held.take() {
+            Some(conn) => conn,
+            None => match pool.acquire().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    let error = e.to_string();
+                    for job in jobs {
+                        job.fail(error.clone());
+                    }
+                    continue;
+                }
+            },
+        };
         // Each batch is its own task: should a job panic, only its batch is lost (its
-        // callers hear that nothing was committed) and the writer goes on.
-        let _ = tokio::spawn(commit_batch(pool.clone(), jobs, Arc::clone(&counters))).await;
+        // callers hear that nothing was committed, and the connection goes) and the writer
+        // goes on.
+        let counters = Arc::clone(&counters);
+        let task = tokio::spawn(async move {
+            let committed = commit_batch(&mut conn, jobs, &counters).await;
+            (conn, committed)
+        });
+        if let Ok((conn, true)) = task.await
+            && keep
+        {
+            held = Some(conn);
+        }
     }
 }
 
-async fn exec(tx: &mut Transaction<'static, Sqlite>, sql: &'static str) -> Result<(), String> {
+async fn exec(tx: &mut Transaction<'_, Sqlite>, sql: &'static str) -> Result<(), String> {
     sqlx::query(sql)
         .execute(&mut **tx)
         .await
@@ -210,19 +281,24 @@ async fn exec(tx: &mut Transaction<'static, Sqlite>, sql: &'static str) -> Resul
         .map_err(|e| e.to_string())
 }
 
-/// Runs and commits one batch (counted before any caller hears of it).
-async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<Counters>) {
+/// Runs and commits one batch on `conn` (counted before any caller hears of it); false if
+/// it was not committed.
+async fn commit_batch(
+    conn: &mut SqliteConnection,
+    jobs: Vec<Box<dyn Job>>,
+    counters: &Counters,
+) -> bool {
     let n = u64::try_from(jobs.len()).unwrap_or(u64::MAX);
     // IMMEDIATE takes the write lock up front (waiting out other processes for the busy
     // timeout), so no job fails half-way when a read would upgrade to a write.
-    let mut tx = match pool.begin_with("BEGIN IMMEDIATE").await {
+    let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => {
             let error = e.to_string();
             for job in jobs {
                 job.fail(error.clone());
             }
-            return;
+            return false;
         }
     };
     let mut answers = Vec::with_capacity(jobs.len());
@@ -230,18 +306,23 @@ async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<C
     let mut broken = None;
     // The chain head as the batch moves it: read by the first job that appends audit
     // records, kept in memory from job to job, written back once before the `COMMIT`.
-    let mut tip = ChainTip::default();
+    let mut tx_state = TxState::default();
     for job in jobs.by_ref() {
-        if let Err(e) = exec(&mut tx, "SAVEPOINT job").await {
+        let opens_savepoint = job.opens_savepoint();
+        if !opens_savepoint && let Err(e) = exec(&mut tx, "SAVEPOINT job").await {
             job.fail(e.clone());
             broken = Some(e);
             break;
         }
-        let before = tip;
-        let ran = job.run(&mut tx, &mut tip).await;
+        let before = tx_state;
+        tx_state.savepoint_pending = opens_savepoint;
+        let ran = job.run(&mut tx, &mut tx_state).await;
+        // A job that was to open its savepoint and did not has written nothing.
+        let savepoint_open = !tx_state.savepoint_pending;
+        tx_state.savepoint_pending = false;
         if !ran.ok {
             // The job's audit records go with its savepoint: so does its move of the head.
-            tip = before;
+            tx_state = before;
         }
         answers.push(ran.answer);
         // A job's savepoint is not released: the next job's nests inside it and `COMMIT`
@@ -250,6 +331,7 @@ async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<C
         // go. If SQLite already rolled the whole transaction back (some I/O errors do),
         // there is no savepoint left and the batch is lost.
         if !ran.ok
+            && savepoint_open
             && let Err(e) = exec(&mut tx, "ROLLBACK TO job").await
         {
             broken = Some(e);
@@ -257,7 +339,7 @@ async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<C
         }
     }
     if broken.is_none()
-        && let Err(e) = crate::SqliteStore::write_head(&mut tx, &tip).await
+        && let Err(e) = crate::SqliteStore::write_head(&mut tx, &tx_state).await
     {
         broken = Some(e.to_string());
     }
@@ -276,9 +358,11 @@ async fn commit_batch(pool: SqlitePool, jobs: Vec<Box<dyn Job>>, counters: Arc<C
     for job in jobs {
         job.fail(error.clone().unwrap_or_default());
     }
+    let committed = error.is_none();
     for answer in answers {
         answer(error.as_deref());
     }
+    committed
 }
 
 #[cfg(test)]
@@ -289,6 +373,8 @@ mod tests {
         clippy::panic,
         reason = "tests fail loudly"
     )]
+
+    use std::time::Duration;
 
     use super::*;
     use crate::open::{OpenOptions, sqlite};
@@ -307,11 +393,11 @@ mod tests {
         fail: bool,
     ) -> impl for<'c> FnOnce(
         &'c mut SqliteConnection,
-        &'c mut ChainTip,
+        &'c mut TxState,
     ) -> BoxFuture<'c, Result<&'static str, StoreError>>
     + Send
     + 'static {
-        move |conn, _tip| {
+        move |conn, _state| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO job_leases (name, holder, until) VALUES ($1, 'x', 0)")
                     .bind(name)
@@ -323,6 +409,21 @@ mod tests {
                 }
                 Ok(name)
             })
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_in_memory_store_reads_between_writes() {
+        // One connection in all: the writer must give it back after each batch.
+        let pool = sqlite("sqlite::memory:", &OpenOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(pool.options().get_max_connections(), 1);
+        let writer = Writer::spawn(pool.clone()).unwrap();
+        for name in ["one", "two"] {
+            writer.write(insert(name, false)).await.unwrap();
+            let read = tokio::time::timeout(Duration::from_secs(5), count(&pool, name));
+            assert_eq!(read.await.expect("the read got a connection"), 1);
         }
     }
 
@@ -341,11 +442,11 @@ mod tests {
             let writer = writer.clone();
             tokio::spawn(async move {
                 writer
-                    .write(move |conn, tip| {
+                    .write(move |conn, tx_state| {
                         Box::pin(async move {
                             started.send(()).unwrap();
                             hold.await.unwrap();
-                            insert("first", false)(conn, tip).await
+                            insert("first", false)(conn, tx_state).await
                         })
                     })
                     .await

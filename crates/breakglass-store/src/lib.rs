@@ -59,7 +59,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: for<'c> FnOnce(
                 &'c mut SqliteConnection,
-                &'c mut plan::ChainTip,
+                &'c mut plan::TxState,
             ) -> BoxFuture<'c, Result<T, StoreError>>
             + Send
             + 'static,
@@ -67,11 +67,29 @@ impl SqliteStore {
         self.writer.write(job).await
     }
 
+    /// As [`SqliteStore::write`], for a job that writes only through
+    /// [`SqliteStore::run_steps`], which then opens the job's savepoint in the same round
+    /// trip as its statements.
+    async fn write_steps<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut SqliteConnection,
+                &'c mut plan::TxState,
+            ) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.writer.write_steps(job).await
+    }
+
     /// Runs `steps` in one round trip to the connection's thread: one SQL text, statement
-    /// after statement, stopping at the first error. A step that had to change a row and
-    /// changed none fails the write with its error (the caller's savepoint undoes the rest).
+    /// after statement, stopping at the first error, and opening the job's savepoint first
+    /// if it is still to be opened. A step that had to change a row and changed none fails
+    /// the write with its error (the job's savepoint undoes the rest).
     async fn run_steps(
         conn: &mut SqliteConnection,
+        state: &mut plan::TxState,
         steps: Vec<plan::Step>,
     ) -> Result<(), StoreError> {
         use futures_util::TryStreamExt as _;
@@ -79,7 +97,13 @@ impl SqliteStore {
         if steps.is_empty() {
             return Ok(());
         }
-        let sql = plan::combined_sql(&steps);
+        // The savepoint's own result comes first and is not a step's.
+        let opening = state.savepoint_pending;
+        let mut sql = String::new();
+        if opening {
+            sql.push_str("SAVEPOINT job;\n");
+        }
+        sql.push_str(&plan::combined_sql(&steps));
         let mut query = sqlx::query(&sql);
         let mut expected = Vec::with_capacity(steps.len());
         for step in steps {
@@ -90,9 +114,17 @@ impl SqliteStore {
         let mut results = conn.fetch_many(query);
         loop {
             match results.try_next().await {
+                Ok(Some(sqlx::Either::Left(_))) if state.savepoint_pending => {
+                    state.savepoint_pending = false;
+                }
                 Ok(Some(sqlx::Either::Left(done))) => changed.push(done.rows_affected()),
                 Ok(Some(sqlx::Either::Right(_))) => {}
                 Ok(None) => break,
+                Err(e) if state.savepoint_pending => {
+                    return Err(StoreError::Unavailable(format!(
+                        "SQLite could not open the write's savepoint: {e}"
+                    )));
+                }
                 Err(e) => {
                     // The statement that failed is the first without a result.
                     let what = expected
@@ -103,6 +135,7 @@ impl SqliteStore {
             }
         }
         drop(results);
+        debug_assert!(!opening || !state.savepoint_pending);
         if changed.len() != expected.len() {
             return Err(StoreError::Unavailable(format!(
                 "SQLite ran {} of the {} statements of a write",
@@ -139,17 +172,17 @@ impl PgStore {
         T: Send + 'static,
         F: for<'c> FnOnce(
                 &'c mut PgConnection,
-                &'c mut plan::ChainTip,
+                &'c mut plan::TxState,
             ) -> BoxFuture<'c, Result<T, StoreError>>
             + Send
             + 'static,
     {
         let unavailable = |e: sqlx::Error| StoreError::Unavailable(e.to_string());
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
-        let mut tip = plan::ChainTip::default();
-        match job(&mut tx, &mut tip).await {
+        let mut tx_state = plan::TxState::default();
+        match job(&mut tx, &mut tx_state).await {
             Ok(v) => {
-                Self::write_head(&mut tx, &tip).await?;
+                Self::write_head(&mut tx, &tx_state).await?;
                 tx.commit().await.map_err(unavailable)?;
                 Ok(v)
             }
@@ -160,10 +193,28 @@ impl PgStore {
         }
     }
 
+    /// The same as [`PgStore::write`]: each write is its own transaction.
+    async fn write_steps<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(
+                &'c mut PgConnection,
+                &'c mut plan::TxState,
+            ) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.write(job).await
+    }
+
     /// Runs `steps` one statement after another (PostgreSQL prepares one statement at a
     /// time). A step that had to change a row and changed none fails the write with its
     /// error.
-    async fn run_steps(conn: &mut PgConnection, steps: Vec<plan::Step>) -> Result<(), StoreError> {
+    async fn run_steps(
+        conn: &mut PgConnection,
+        _state: &mut plan::TxState,
+        steps: Vec<plan::Step>,
+    ) -> Result<(), StoreError> {
         for step in steps {
             let mut query = sqlx::query(step.sql);
             query = backend::bind_owned!(query, step.binds);

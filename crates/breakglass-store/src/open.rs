@@ -42,7 +42,8 @@ pub struct OpenOptions {
     pub create: bool,
     /// Apply pending migrations (otherwise, require the schema to be current).
     pub migrate: bool,
-    /// The most connections the pool opens.
+    /// The most connections the pool opens (on SQLite, at most one more than the cores:
+    /// the writer's and one reader per core).
     pub max_connections: u32,
     /// How long a writer waits for another process's write lock (SQLite) or a connection.
     pub busy_timeout: Duration,
@@ -175,11 +176,16 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<SqlitePoo
             path: connect.get_filename().display().to_string(),
         });
     }
-    // An in-memory database lives as long as its one connection.
+    // An in-memory database lives as long as its one connection. Otherwise: the writer's
+    // connection and one reader per core. SQLite reads are CPU work in this process, each
+    // connection on a thread of its own: more readers than cores only contend with the
+    // requests they serve.
+    let cores = std::thread::available_parallelism()
+        .map_or(2, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
     let max = if in_memory {
         1
     } else {
-        options.max_connections.max(1)
+        options.max_connections.clamp(1, cores.saturating_add(1))
     };
     let pool = SqlitePoolOptions::new()
         .max_connections(max)

@@ -23,15 +23,23 @@ pub(crate) struct Step {
     pub unchanged: Option<StoreError>,
 }
 
-/// The chain head as a write transaction has moved it: read (and on PostgreSQL locked) by
-/// the first write of the transaction that appends audit records, kept in memory from there,
-/// and written back once, by whoever commits the transaction, if it moved.
+/// What a write job carries besides its connection.
+///
+/// The chain head as the write transaction has moved it: read (and on PostgreSQL locked) by
+/// the first write of the transaction that appends audit records, kept in memory from
+/// there, and written back once, by whoever commits the transaction, if it moved.
+///
+/// On SQLite, whether the job's savepoint is still to be opened: a job whose writes all go
+/// through [`crate::SqliteStore`]'s `run_steps` lets it open the savepoint in the same
+/// round trip as its statements.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct ChainTip {
+pub(crate) struct TxState {
     /// The head as read, then as moved; `None` until read.
     pub head: Option<ChainHead>,
     /// Whether audit records were appended since it was read.
     pub moved: bool,
+    /// SQLite: the job's savepoint is not open yet; its first statements must open it.
+    pub savepoint_pending: bool,
 }
 
 /// A commit with everything done that does not depend on the chain head.

@@ -89,7 +89,7 @@ pub async fn approve<K: Cloud>(
     comment: String,
 ) -> Result<Outcome, AppError> {
     let purpose = format!("approve {rid}");
-    let step_up = s.auth.check_totp(&p.username, code, &purpose).await?;
+    let step_up = s.auth.check_totp_for(p, code, &purpose).await?;
     match s
         .access
         .broker()
@@ -114,7 +114,7 @@ pub async fn break_glass<K: Cloud>(
     code: &str,
 ) -> Result<Outcome, AppError> {
     let purpose = "break-glass";
-    let mut mfa = s.auth.check_totp(&p.username, code, purpose).await;
+    let mut mfa = s.auth.check_totp_for(p, code, purpose).await;
     let broker = s.access.broker();
     let mut result = broker
         .activate_break_glass_stepped(new.clone(), mfa.as_ref().ok().cloned())
