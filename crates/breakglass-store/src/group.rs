@@ -236,11 +236,12 @@ impl Writer {
 
 async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Box<dyn Job>>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // The writer keeps one connection (its prepared statements stay warm, and it never
-    // waits for the pool behind readers), and takes a fresh one after a batch that failed.
-    // Not when that is the pool's only connection (an in-memory database): readers need it
-    // between batches.
-    let keep = pool.options().get_max_connections() > 1;
+    // While writes keep coming, the writer keeps its connection from batch to batch (its
+    // prepared statements stay warm, and it does not wait for the pool behind readers); it
+    // takes a fresh one after a batch that failed. It gives the connection back when no
+    // write is waiting (closing the store waits for every connection), and always when it
+    // is the pool's only one (an in-memory database): readers need it between batches.
+    let shared = pool.options().get_max_connections() > 1;
     let mut held: Option<PoolConnection<Sqlite>> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
@@ -266,7 +267,8 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Box<dyn Job>>, counters
             (conn, committed)
         });
         if let Ok((conn, true)) = task.await
-            && keep
+            && shared
+            && !queue.is_empty()
         {
             held = Some(conn);
         }
@@ -425,6 +427,19 @@ mod tests {
             let read = tokio::time::timeout(Duration::from_secs(5), count(&pool, name));
             assert_eq!(read.await.expect("the read got a connection"), 1);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_store_closes_while_its_writer_is_idle() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.db").display());
+        let pool = sqlite(&url, &OpenOptions::default()).await.unwrap();
+        let writer = Writer::spawn(pool.clone()).unwrap();
+        writer.write(insert("one", false)).await.unwrap();
+        // Closing waits for every connection to come back, the writer's included.
+        tokio::time::timeout(Duration::from_secs(5), pool.close())
+            .await
+            .expect("the pool closed");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
