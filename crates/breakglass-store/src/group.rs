@@ -26,7 +26,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use breakglass_core::ports::StoreError;
 use sqlx::pool::PoolConnection;
-use sqlx::{Connection as _, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{
+    ConnectOptions as _, Connection as _, Sqlite, SqliteConnection, SqlitePool, Transaction,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::plan::TxState;
@@ -234,20 +236,42 @@ impl Writer {
     }
 }
 
+/// The writer's connection: its own, outside the pool, for a database file; the pool's only
+/// connection, taken for one batch at a time, for an in-memory database (readers need it
+/// between batches, and another connection would open another database).
+enum WriterConn {
+    Own(SqliteConnection),
+    Pooled(PoolConnection<Sqlite>),
+}
+
+impl WriterConn {
+    async fn open(pool: &SqlitePool) -> Result<Self, sqlx::Error> {
+        if pool.options().get_max_connections() > 1 {
+            Ok(Self::Own(pool.connect_options().connect().await?))
+        } else {
+            Ok(Self::Pooled(pool.acquire().await?))
+        }
+    }
+
+    fn conn(&mut self) -> &mut SqliteConnection {
+        match self {
+            Self::Own(conn) => conn,
+            Self::Pooled(conn) => conn,
+        }
+    }
+}
+
 async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Box<dyn Job>>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    // While writes keep coming, the writer keeps its connection from batch to batch (its
-    // prepared statements stay warm, and it does not wait for the pool behind readers); it
-    // takes a fresh one after a batch that failed. It gives the connection back when no
-    // write is waiting (closing the store waits for every connection), and always when it
-    // is the pool's only one (an in-memory database): readers need it between batches.
-    let shared = pool.options().get_max_connections() > 1;
-    let mut held: Option<PoolConnection<Sqlite>> = None;
+    // The writer keeps its own connection from batch to batch (its prepared statements stay
+    // warm, it never waits for the pool behind readers, and closing the pool does not wait
+    // for it), and opens a fresh one after a batch that failed.
+    let mut held: Option<WriterConn> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
         let mut conn = match held.take() {
             Some(conn) => conn,
-            None => match pool.acquire().await {
+            None => match WriterConn::open(&pool).await {
                 Ok(conn) => conn,
                 Err(e) => {
                     let error = e.to_string();
@@ -263,13 +287,10 @@ async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Box<dyn Job>>, counters
         // goes on.
         let counters = Arc::clone(&counters);
         let task = tokio::spawn(async move {
-            let committed = commit_batch(&mut conn, jobs, &counters).await;
+            let committed = commit_batch(conn.conn(), jobs, &counters).await;
             (conn, committed)
         });
-        if let Ok((conn, true)) = task.await
-            && shared
-            && !queue.is_empty()
-        {
+        if let Ok((conn @ WriterConn::Own(_), true)) = task.await {
             held = Some(conn);
         }
     }

@@ -42,8 +42,8 @@ pub struct OpenOptions {
     pub create: bool,
     /// Apply pending migrations (otherwise, require the schema to be current).
     pub migrate: bool,
-    /// The most connections the pool opens (on SQLite, at most one more than the cores:
-    /// the writer's and one reader per core).
+    /// The most connections the pool opens (on SQLite, at most one per core: the readers';
+    /// the writer has its own).
     pub max_connections: u32,
     /// How long a writer waits for another process's write lock (SQLite) or a connection.
     pub busy_timeout: Duration,
@@ -176,16 +176,16 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<SqlitePoo
             path: connect.get_filename().display().to_string(),
         });
     }
-    // An in-memory database lives as long as its one connection. Otherwise: the writer's
-    // connection and one reader per core. SQLite reads are CPU work in this process, each
-    // connection on a thread of its own: more readers than cores only contend with the
-    // requests they serve.
+    // An in-memory database lives as long as its one connection. Otherwise: one reader per
+    // core (the writer has its own connection besides). SQLite reads are CPU work in this
+    // process, each connection on a thread of its own: more readers than cores only contend
+    // with the requests they serve.
     let cores = std::thread::available_parallelism()
         .map_or(2, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
     let max = if in_memory {
         1
     } else {
-        options.max_connections.clamp(1, cores.saturating_add(1))
+        options.max_connections.clamp(1, cores)
     };
     let pool = SqlitePoolOptions::new()
         .max_connections(max)
