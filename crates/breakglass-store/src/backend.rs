@@ -7,24 +7,8 @@
 //! returns `Ok` and leaves no trace if it returns `Err`. A macro rather than generic code
 //! keeps every query concretely typed per driver.
 
-/// Binds a list of dynamic values to a query.
-macro_rules! bind_all {
-    ($query:expr, $binds:expr) => {{
-        let mut q = $query;
-        for b in $binds {
-            q = match b {
-                $crate::codec::Bind::Text(s) => q.bind(s.clone()),
-                $crate::codec::Bind::Int(i) => q.bind(*i),
-                $crate::codec::Bind::Bool(v) => q.bind(*v),
-                $crate::codec::Bind::OptText(s) => q.bind(s.clone()),
-                $crate::codec::Bind::OptInt(i) => q.bind(*i),
-            };
-        }
-        q
-    }};
-}
-
-/// Binds a list of dynamic values to a query, moving them.
+/// Binds a list of dynamic values to a query (an iterator of owned `Bind`s: `.iter().cloned()`
+/// for values a caller keeps).
 macro_rules! bind_owned {
     ($query:expr, $binds:expr) => {{
         let mut q = $query;
@@ -179,7 +163,7 @@ macro_rules! store_impl {
                 binds: &[$crate::codec::Bind],
             ) -> Result<Vec<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
                 use sqlx::Row as _;
-                let rows = $crate::backend::bind_all!(sqlx::query(sql), binds)
+                let rows = $crate::backend::bind_owned!(sqlx::query(sql), binds.iter().cloned())
                     .fetch_all(&self.pool)
                     .await
                     .map_err(|e| $crate::codec::db_error(e, "requests"))?;
@@ -238,7 +222,7 @@ macro_rules! store_impl {
                 ];
                 for (name, expr) in groups {
                     let sql = format!("SELECT {expr} AS k, COUNT(*) AS n FROM requests {where_} GROUP BY {expr}");
-                    let rows = $crate::backend::bind_all!(sqlx::query(&sql), &f.binds)
+                    let rows = $crate::backend::bind_owned!(sqlx::query(&sql), f.binds.iter().cloned())
                         .fetch_all(&self.pool)
                         .await
                         .map_err(|e| $crate::codec::db_error(e, "session summary"))?;
@@ -431,7 +415,7 @@ macro_rules! store_impl {
                 };
                 binds.splice(0..0, [Bind::Int(id), Bind::Text(holder.to_owned())]);
                 self.write(move |conn, tx_state| Box::pin(async move {
-                    let updated = $crate::backend::bind_all!(sqlx::query(sql), &binds)
+                    let updated = $crate::backend::bind_owned!(sqlx::query(sql), binds)
                         .execute(&mut *conn)
                         .await
                         .map_err(err)?
@@ -489,4 +473,4 @@ macro_rules! store_impl {
     };
 }
 
-pub(crate) use {bind_all, bind_owned, store_impl};
+pub(crate) use {bind_owned, store_impl};

@@ -90,6 +90,7 @@ pub(crate) fn db_error(e: sqlx::Error, what: &str) -> StoreError {
 }
 
 /// One value bound to a dynamically built query.
+#[derive(Clone)]
 pub(crate) enum Bind {
     Text(String),
     Int(i64),

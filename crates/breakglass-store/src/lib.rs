@@ -98,9 +98,8 @@ impl SqliteStore {
             return Ok(());
         }
         // The savepoint's own result comes first and is not a step's.
-        let opening = state.savepoint_pending;
         let mut sql = String::new();
-        if opening {
+        if state.savepoint_pending {
             sql.push_str("SAVEPOINT job;\n");
         }
         sql.push_str(&plan::combined_sql(&steps));
@@ -135,7 +134,6 @@ impl SqliteStore {
             }
         }
         drop(results);
-        debug_assert!(!opening || !state.savepoint_pending);
         if changed.len() != expected.len() {
             return Err(StoreError::Unavailable(format!(
                 "SQLite ran {} of the {} statements of a write",

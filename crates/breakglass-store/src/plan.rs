@@ -165,13 +165,12 @@ impl Prepared {
     /// the commit does once they have all run.
     pub(crate) fn seal(self, head: ChainHead) -> Result<(Vec<Step>, Committed), StoreError> {
         let Self {
-            mut before_audit,
+            before_audit: mut steps,
             version,
             audit,
             outbox,
             now,
         } = self;
-        let mut steps = std::mem::take(&mut before_audit);
         steps.reserve(audit.len() + outbox.len());
         let mut head = head;
         let mut seqs = Vec::with_capacity(audit.len());
