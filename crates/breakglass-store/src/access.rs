@@ -64,20 +64,22 @@ macro_rules! access_impl {
             > {
                 use sqlx::Row as _;
                 let what = "revocation entries";
+                let mut reader = self.reader().await?;
                 let rows = match role {
                     Some(r) => {
                         sqlx::query($crate::access::SELECT_ROLE_REVOCATIONS)
                             .bind(r.as_str())
-                            .fetch_all(&self.pool)
+                            .fetch_all(&mut *reader)
                             .await
                     }
                     None => {
                         sqlx::query($crate::access::SELECT_REVOCATIONS)
-                            .fetch_all(&self.pool)
+                            .fetch_all(&mut *reader)
                             .await
                     }
                 }
-                .map_err(|e| $crate::codec::db_error(e, what))?;
+                .map_err(|e| reader.failed(e, what))?;
+                drop(reader);
                 let corrupt = |e: String| {
                     breakglass_core::ports::StoreError::Corrupt(format!("revocation entry: {e}"))
                 };

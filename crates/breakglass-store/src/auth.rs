@@ -151,21 +151,25 @@ macro_rules! auth_impl {
                 &self,
                 username: &str,
             ) -> Result<Option<$crate::auth::UserRecord>, breakglass_core::ports::StoreError> {
+                let mut reader = self.reader().await?;
                 let row = sqlx::query($crate::auth::SELECT_USER)
                     .bind(username)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                    .map_err(|e| reader.failed(e, "users"))?;
+                drop(reader);
                 row.as_ref().map(Self::user_row).transpose()
             }
 
             pub(crate) async fn users(
                 &self,
             ) -> Result<Vec<$crate::auth::UserRecord>, breakglass_core::ports::StoreError> {
+                let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::auth::SELECT_USERS)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                    .map_err(|e| reader.failed(e, "users"))?;
+                drop(reader);
                 rows.iter().map(Self::user_row).collect()
             }
 
@@ -174,11 +178,13 @@ macro_rules! auth_impl {
                 sha256: &str,
             ) -> Result<Option<$crate::auth::TokenHolder>, breakglass_core::ports::StoreError> {
                 use sqlx::Row as _;
+                let mut reader = self.reader().await?;
                 let row = sqlx::query($crate::auth::SELECT_TOKEN_HOLDER)
                     .bind(sha256)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                    .map_err(|e| reader.failed(e, "api tokens"))?;
+                drop(reader);
                 let Some(row) = row else { return Ok(None) };
                 let err = |e| $crate::codec::db_error(e, "users");
                 Ok(Some($crate::auth::TokenHolder {
@@ -193,11 +199,13 @@ macro_rules! auth_impl {
                 &self,
                 username: &str,
             ) -> Result<Vec<$crate::auth::TokenRecord>, breakglass_core::ports::StoreError> {
+                let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::auth::SELECT_TOKENS)
                     .bind(username)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                    .map_err(|e| reader.failed(e, "api tokens"))?;
+                drop(reader);
                 rows.iter().map(Self::token_row).collect()
             }
 

@@ -36,11 +36,13 @@ macro_rules! store_impl {
             ) -> Result<Option<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
                 use sqlx::Row as _;
                 let sql = format!("SELECT id, version, doc FROM requests WHERE {column} = $1");
+                let mut reader = self.reader().await?;
                 let row = sqlx::query(&sql)
                     .bind(key)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, key))?;
+                    .map_err(|e| reader.failed(e, key))?;
+                drop(reader);
                 let Some(row) = row else { return Ok(None) };
                 let id: String = row.try_get("id").map_err(|e| $crate::codec::db_error(e, key))?;
                 let version: i64 = row.try_get("version").map_err(|e| $crate::codec::db_error(e, key))?;
@@ -141,12 +143,14 @@ macro_rules! store_impl {
                 limit: u32,
             ) -> Result<Vec<breakglass_core::model::RequestId>, breakglass_core::ports::StoreError> {
                 use sqlx::Row as _;
+                let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::query::SELECT_DUE)
                     .bind(breakglass_core::audit::unix_micros(now))
                     .bind($crate::query::limit(Some(limit)))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "due requests"))?;
+                    .map_err(|e| reader.failed(e, "due requests"))?;
+                drop(reader);
                 rows.iter()
                     .map(|row| {
                         let id: String = row.try_get("id").map_err(|e| $crate::codec::db_error(e, "due requests"))?;
@@ -163,10 +167,12 @@ macro_rules! store_impl {
                 binds: &[$crate::codec::Bind],
             ) -> Result<Vec<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
                 use sqlx::Row as _;
+                let mut reader = self.reader().await?;
                 let rows = $crate::backend::bind_owned!(sqlx::query(sql), binds.iter().cloned())
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "requests"))?;
+                    .map_err(|e| reader.failed(e, "requests"))?;
+                drop(reader);
                 rows.iter()
                     .map(|row| {
                         let id: String = row.try_get("id").map_err(|e| $crate::codec::db_error(e, "requests"))?;
@@ -222,10 +228,12 @@ macro_rules! store_impl {
                 ];
                 for (name, expr) in groups {
                     let sql = format!("SELECT {expr} AS k, COUNT(*) AS n FROM requests {where_} GROUP BY {expr}");
+                    let mut reader = self.reader().await?;
                     let rows = $crate::backend::bind_owned!(sqlx::query(&sql), f.binds.iter().cloned())
-                        .fetch_all(&self.pool)
+                        .fetch_all(&mut *reader)
                         .await
-                        .map_err(|e| $crate::codec::db_error(e, "session summary"))?;
+                        .map_err(|e| reader.failed(e, "session summary"))?;
+                    drop(reader);
                     for row in rows {
                         let key: String = row.try_get("k").map_err(|e| $crate::codec::db_error(e, "session summary"))?;
                         let n: i64 = row.try_get("n").map_err(|e| $crate::codec::db_error(e, "session summary"))?;
@@ -254,10 +262,12 @@ macro_rules! store_impl {
             ) -> Result<Option<breakglass_core::audit::ChainHead>, breakglass_core::ports::StoreError> {
                 use breakglass_core::ports::StoreError;
                 use sqlx::Row as _;
+                let mut reader = self.reader().await?;
                 let row = sqlx::query($crate::query::SELECT_HEAD)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "audit head"))?;
+                    .map_err(|e| reader.failed(e, "audit head"))?;
+                drop(reader);
                 let Some(row) = row else { return Ok(None) };
                 let seq: i64 = row.try_get("seq").map_err(|e| $crate::codec::db_error(e, "audit head"))?;
                 let hash: String = row.try_get("hash").map_err(|e| $crate::codec::db_error(e, "audit head"))?;
@@ -274,12 +284,14 @@ macro_rules! store_impl {
                 limit: u32,
             ) -> Result<Vec<breakglass_core::audit::StoredAuditRow>, breakglass_core::ports::StoreError> {
                 use sqlx::Row as _;
+                let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::query::SELECT_AUDIT)
                     .bind(after)
                     .bind(i64::from(limit.clamp(1, 10_000)))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "audit log"))?;
+                    .map_err(|e| reader.failed(e, "audit log"))?;
+                drop(reader);
                 let err = |e| $crate::codec::db_error(e, "audit log");
                 rows.iter()
                     .map(|row| {
@@ -333,12 +345,14 @@ macro_rules! store_impl {
                 now: time::OffsetDateTime,
                 limit: u32,
             ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+                let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::query::SELECT_OUTBOX_DUE)
                     .bind(breakglass_core::audit::unix_micros(now))
                     .bind($crate::query::limit(Some(limit)))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
+                    .map_err(|e| reader.failed(e, "outbox"))?;
+                drop(reader);
                 Self::outbox_rows(rows)
             }
 
@@ -462,11 +476,13 @@ macro_rules! store_impl {
                 &self,
                 limit: u32,
             ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+                let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::query::SELECT_OUTBOX_DEAD)
                     .bind($crate::query::limit(Some(limit)))
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *reader)
                     .await
-                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
+                    .map_err(|e| reader.failed(e, "outbox"))?;
+                drop(reader);
                 Self::outbox_rows(rows)
             }
         }

@@ -25,13 +25,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use breakglass_core::ports::StoreError;
-use sqlx::pool::PoolConnection;
-use sqlx::{
-    ConnectOptions as _, Connection as _, Sqlite, SqliteConnection, SqlitePool, Transaction,
-};
+use sqlx::{ConnectOptions as _, Connection as _, Sqlite, SqliteConnection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::plan::TxState;
+use crate::read::{Reader, Readers};
 
 /// A future borrowing the writer's connection.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -155,13 +153,13 @@ impl Writer {
     /// batch makes a few round trips to SQLite per job, and on a runtime busy with requests
     /// each of them would wait for a worker behind other tasks, which holds up every write
     /// of the batch. The thread ends when the last handle is dropped.
-    pub(crate) fn spawn(pool: SqlitePool) -> std::io::Result<Self> {
+    pub(crate) fn spawn(readers: Readers) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let counters = Arc::new(Counters::default());
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let task = run(pool, queue, Arc::clone(&counters));
+        let task = run(readers, queue, Arc::clone(&counters));
         std::thread::Builder::new()
             .name("sqlite-writer".to_owned())
             .spawn(move || runtime.block_on(task))?;
@@ -236,45 +234,47 @@ impl Writer {
     }
 }
 
-/// The writer's connection: its own, outside the pool, for a database file; the pool's only
-/// connection, taken for one batch at a time, for an in-memory database (readers need it
-/// between batches, and another connection would open another database).
+/// The writer's connection: its own, besides the readers, for a database file; the only
+/// reader, taken for one batch at a time, for an in-memory database (reads need it between
+/// batches, and another connection would open another database).
 enum WriterConn {
     Own(SqliteConnection),
-    Pooled(PoolConnection<Sqlite>),
+    Shared(Reader),
 }
 
 impl WriterConn {
-    async fn open(pool: &SqlitePool) -> Result<Self, sqlx::Error> {
-        if pool.options().get_max_connections() > 1 {
-            Ok(Self::Own(pool.connect_options().connect().await?))
-        } else {
-            Ok(Self::Pooled(pool.acquire().await?))
+    async fn open(readers: &Readers) -> Result<Self, String> {
+        match readers.connect_options() {
+            Some(connect) => Ok(Self::Own(
+                connect.connect().await.map_err(|e| e.to_string())?,
+            )),
+            None => Ok(Self::Shared(
+                readers.acquire().await.map_err(|e| e.to_string())?,
+            )),
         }
     }
 
     fn conn(&mut self) -> &mut SqliteConnection {
         match self {
             Self::Own(conn) => conn,
-            Self::Pooled(conn) => conn,
+            Self::Shared(conn) => conn,
         }
     }
 }
 
-async fn run(pool: SqlitePool, mut queue: mpsc::Receiver<Box<dyn Job>>, counters: Arc<Counters>) {
+async fn run(readers: Readers, mut queue: mpsc::Receiver<Box<dyn Job>>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // The writer keeps its own connection from batch to batch (its prepared statements stay
-    // warm, it never waits for the pool behind readers, and closing the pool does not wait
-    // for it), and opens a fresh one after a batch that failed.
+    // warm, it never waits behind reads, and closing the store does not wait for it), and
+    // opens a fresh one after a batch that failed.
     let mut held: Option<WriterConn> = None;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let jobs = std::mem::replace(&mut batch, Vec::with_capacity(MAX_BATCH));
         let mut conn = match held.take() {
             Some(conn) => conn,
-            None => match WriterConn::open(&pool).await {
+            None => match WriterConn::open(&readers).await {
                 Ok(conn) => conn,
-                Err(e) => {
-                    let error = e.to_string();
+                Err(error) => {
                     for job in jobs {
                         job.fail(error.clone());
                     }
@@ -402,10 +402,11 @@ mod tests {
     use super::*;
     use crate::open::{OpenOptions, sqlite};
 
-    async fn count(pool: &SqlitePool, name: &str) -> i64 {
+    async fn count(readers: &Readers, name: &str) -> i64 {
+        let mut reader = readers.acquire().await.unwrap();
         sqlx::query_scalar("SELECT COUNT(*) FROM job_leases WHERE name = $1")
             .bind(name)
-            .fetch_one(pool)
+            .fetch_one(&mut *reader)
             .await
             .unwrap()
     }
@@ -438,14 +439,14 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_in_memory_store_reads_between_writes() {
         // One connection in all: the writer must give it back after each batch.
-        let pool = sqlite("sqlite::memory:", &OpenOptions::default())
+        let readers = sqlite("sqlite::memory:", &OpenOptions::default())
             .await
             .unwrap();
-        assert_eq!(pool.options().get_max_connections(), 1);
-        let writer = Writer::spawn(pool.clone()).unwrap();
+        assert!(readers.connect_options().is_none());
+        let writer = Writer::spawn(readers.clone()).unwrap();
         for name in ["one", "two"] {
             writer.write(insert(name, false)).await.unwrap();
-            let read = tokio::time::timeout(Duration::from_secs(5), count(&pool, name));
+            let read = tokio::time::timeout(Duration::from_secs(5), count(&readers, name));
             assert_eq!(read.await.expect("the read got a connection"), 1);
         }
     }
@@ -454,21 +455,21 @@ mod tests {
     async fn the_store_closes_while_its_writer_is_idle() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("c.db").display());
-        let pool = sqlite(&url, &OpenOptions::default()).await.unwrap();
-        let writer = Writer::spawn(pool.clone()).unwrap();
+        let readers = sqlite(&url, &OpenOptions::default()).await.unwrap();
+        let writer = Writer::spawn(readers.clone()).unwrap();
         writer.write(insert("one", false)).await.unwrap();
-        // Closing waits for every connection to come back, the writer's included.
-        tokio::time::timeout(Duration::from_secs(5), pool.close())
+        // Closing waits for every reader to come back, not for the writer's connection.
+        tokio::time::timeout(Duration::from_secs(5), readers.close())
             .await
-            .expect("the pool closed");
+            .expect("the store closed");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_job_rolls_back_alone_and_its_batch_commits_once() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("g.db").display());
-        let pool = sqlite(&url, &OpenOptions::default()).await.unwrap();
-        let writer = Writer::spawn(pool.clone()).unwrap();
+        let readers = sqlite(&url, &OpenOptions::default()).await.unwrap();
+        let writer = Writer::spawn(readers.clone()).unwrap();
 
         // The first job holds the writer until the others are queued, so they all land in
         // the second batch.
@@ -517,9 +518,9 @@ mod tests {
                 Err(e) => panic!("{name}: {e}"),
             }
             // A failed job's insert is gone, the others' are stored.
-            assert_eq!(count(&pool, name).await, i64::from(!fail), "{name}");
+            assert_eq!(count(&readers, name).await, i64::from(!fail), "{name}");
         }
-        assert_eq!(count(&pool, "first").await, 1);
+        assert_eq!(count(&readers, "first").await, 1);
         // Two transactions: the first job's, then the five queued jobs' together.
         assert_eq!(
             writer.stats(),

@@ -19,6 +19,7 @@ mod group;
 mod open;
 mod plan;
 mod query;
+mod read;
 
 use breakglass_core::audit::{ChainHead, StoredAuditRow};
 use breakglass_core::model::RoleArn;
@@ -28,10 +29,11 @@ use breakglass_core::ports::{AccessStore, Commit, Committed, Store, StoreError, 
 use breakglass_core::request::AccessRequest;
 use breakglass_core::revocation::RevocationEntry;
 use breakglass_core::session::{RequestFilter, Session, SessionQuery, SessionSummary};
-use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
 use group::BoxFuture;
+use read::ReadConn as _;
 
 pub use auth::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
 pub use group::GroupCommitStats;
@@ -40,7 +42,7 @@ pub use open::{Backend, OpenError, OpenOptions, redact_url};
 /// The SQLite backend.
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteStore {
-    pool: SqlitePool,
+    readers: read::Readers,
     // SQLite has one writer at a time: this process's writes go through one writer task,
     // which commits them in batches (group commit). The busy timeout covers other processes.
     writer: group::Writer,
@@ -50,6 +52,11 @@ impl SqliteStore {
     const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1";
     // SQLite has one writer at a time: the claim's transaction is the lock.
     const CLAIM_LOCK: &'static str = "";
+
+    /// A connection to read on.
+    async fn reader(&self) -> Result<read::Reader, StoreError> {
+        self.readers.acquire().await
+    }
 
     /// Runs `job` in a write transaction (shared with other jobs, in its own savepoint) and
     /// returns its result once that transaction is durably committed. An `Err` from the job
@@ -162,6 +169,14 @@ impl PgStore {
     const LOCK_HEAD: &'static str = "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE";
     // Replicas claiming at once skip each other's rows instead of queueing on them.
     const CLAIM_LOCK: &'static str = "FOR UPDATE SKIP LOCKED";
+
+    /// A connection to read on.
+    async fn reader(&self) -> Result<sqlx::pool::PoolConnection<Postgres>, StoreError> {
+        self.pool
+            .acquire()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
 
     /// Runs `job` in its own transaction: committed if it returns `Ok`, rolled back if not.
     /// The chain head the job moved is written back before the commit.
@@ -284,14 +299,14 @@ impl SqlStore {
     pub async fn open_with(url: &str, options: OpenOptions) -> Result<Self, OpenError> {
         let inner = match open::backend(url)? {
             Backend::Sqlite => {
-                let pool = open::sqlite(url, &options).await?;
+                let readers = open::sqlite(url, &options).await?;
                 let writer =
-                    group::Writer::spawn(pool.clone()).map_err(|e| OpenError::Connect {
+                    group::Writer::spawn(readers.clone()).map_err(|e| OpenError::Connect {
                         backend: Backend::Sqlite,
                         url: url.to_owned(),
                         detail: format!("cannot start the writer thread: {e}"),
                     })?;
-                Inner::Sqlite(SqliteStore { pool, writer })
+                Inner::Sqlite(SqliteStore { readers, writer })
             }
             Backend::Postgres => Inner::Postgres(PgStore {
                 pool: open::postgres(url, &options).await?,
@@ -351,7 +366,7 @@ impl SqlStore {
     /// Closes every connection (waiting for checked-out ones to come back).
     pub async fn close(&self) {
         match &self.inner {
-            Inner::Sqlite(s) => s.pool.close().await,
+            Inner::Sqlite(s) => s.readers.close().await,
             Inner::Postgres(s) => s.pool.close().await,
         }
     }

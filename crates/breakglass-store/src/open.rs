@@ -8,10 +8,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
+
+use crate::read::Readers;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection as _, Row as _};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -42,8 +42,8 @@ pub struct OpenOptions {
     pub create: bool,
     /// Apply pending migrations (otherwise, require the schema to be current).
     pub migrate: bool,
-    /// The most connections the pool opens (on SQLite, at most one per core: the readers';
-    /// the writer has its own).
+    /// The most connections open at once: PostgreSQL's pool; on SQLite, the readers, at most
+    /// one per core (the writer has its own connection besides).
     pub max_connections: u32,
     /// How long a writer waits for another process's write lock (SQLite) or a connection.
     pub busy_timeout: Duration,
@@ -147,7 +147,7 @@ pub(crate) fn backend(url: &str) -> Result<Backend, OpenError> {
     }
 }
 
-pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<SqlitePool, OpenError> {
+pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<Readers, OpenError> {
     let base = if url.to_ascii_lowercase().starts_with("sqlite:") {
         SqliteConnectOptions::from_str(url).map_err(|e| OpenError::InvalidUrl {
             url: url.to_owned(),
@@ -176,40 +176,37 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<SqlitePoo
             path: connect.get_filename().display().to_string(),
         });
     }
-    // An in-memory database lives as long as its one connection. Otherwise: one reader per
-    // core (the writer has its own connection besides). SQLite reads are CPU work in this
-    // process, each connection on a thread of its own: more readers than cores only contend
-    // with the requests they serve.
-    let cores = std::thread::available_parallelism()
-        .map_or(2, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
-    let max = if in_memory {
-        1
-    } else {
-        options.max_connections.clamp(1, cores)
-    };
-    let pool = SqlitePoolOptions::new()
-        .max_connections(max)
-        .min_connections(u32::from(in_memory))
-        .idle_timeout(if in_memory {
-            None
-        } else {
-            Some(Duration::from_secs(600))
-        })
-        .max_lifetime(if in_memory {
-            None
-        } else {
-            Some(Duration::from_secs(3600))
-        })
-        .acquire_timeout(options.busy_timeout)
-        .connect_with(connect)
+    // One connection first: it applies the migrations and becomes the first reader. An
+    // in-memory database lives as long as this one connection. Otherwise: one reader per core
+    // (the writer has its own connection besides). SQLite reads are CPU work in this process,
+    // each connection on a thread of its own: more readers than cores only contend with the
+    // requests they serve.
+    let mut first = SqliteConnection::connect_with(&connect)
         .await
         .map_err(|e| OpenError::Connect {
             backend: Backend::Sqlite,
             url: url.to_owned(),
             detail: detail(&e),
         })?;
-    prepare(&pool, &SQLITE_MIGRATIONS, Backend::Sqlite, url, options).await?;
-    Ok(pool)
+    prepare::<sqlx::Sqlite>(
+        &mut first,
+        &SQLITE_MIGRATIONS,
+        Backend::Sqlite,
+        url,
+        options,
+    )
+    .await?;
+    if in_memory {
+        return Ok(Readers::memory(first, options.busy_timeout));
+    }
+    let cores = std::thread::available_parallelism()
+        .map_or(2, |n| u32::try_from(n.get()).unwrap_or(u32::MAX));
+    Ok(Readers::file(
+        connect,
+        first,
+        options.max_connections.clamp(1, cores),
+        options.busy_timeout,
+    ))
 }
 
 pub(crate) async fn postgres(url: &str, options: &OpenOptions) -> Result<PgPool, OpenError> {
@@ -237,13 +234,26 @@ pub(crate) async fn postgres(url: &str, options: &OpenOptions) -> Result<PgPool,
             url: redact_url(url),
             detail: detail(&e),
         })?;
-    prepare(&pool, &POSTGRES_MIGRATIONS, Backend::Postgres, url, options).await?;
+    let mut conn = pool.acquire().await.map_err(|e| OpenError::Connect {
+        backend: Backend::Postgres,
+        url: redact_url(url),
+        detail: detail(&e),
+    })?;
+    prepare::<sqlx::Postgres>(
+        &mut conn,
+        &POSTGRES_MIGRATIONS,
+        Backend::Postgres,
+        url,
+        options,
+    )
+    .await?;
+    drop(conn);
     Ok(pool)
 }
 
 /// Migrates, or checks the schema version without changing anything.
 async fn prepare<DB>(
-    pool: &sqlx::Pool<DB>,
+    conn: &mut <DB as sqlx::Database>::Connection,
     migrator: &Migrator,
     backend: Backend,
     url: &str,
@@ -252,22 +262,26 @@ async fn prepare<DB>(
 where
     DB: sqlx::Database,
     <DB as sqlx::Database>::Connection: sqlx::migrate::Migrate,
-    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>
+        + sqlx::Acquire<'c, Database = DB, Connection = &'c mut <DB as sqlx::Database>::Connection>,
     for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
     usize: sqlx::ColumnIndex<<DB as sqlx::Database>::Row>,
 {
     let url = redact_url(url);
     if options.migrate {
-        return migrator.run(pool).await.map_err(|e| OpenError::Migrate {
-            backend,
-            url,
-            detail: e.to_string(),
-        });
+        return migrator
+            .run(&mut *conn)
+            .await
+            .map_err(|e| OpenError::Migrate {
+                backend,
+                url,
+                detail: e.to_string(),
+            });
     }
     let expected = migrator.iter().map(|m| m.version).max().unwrap_or(0);
     let row = sqlx::query("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
-        .fetch_one(pool)
+        .fetch_one(&mut *conn)
         .await
         .map_err(|_| OpenError::NoSchema { url: url.clone() })?;
     let found: Option<i64> = row
