@@ -187,11 +187,38 @@ macro_rules! store_impl {
                 &self,
                 filter: &breakglass_core::session::RequestFilter,
             ) -> Result<Vec<breakglass_core::ports::Versioned<breakglass_core::request::AccessRequest>>, breakglass_core::ports::StoreError> {
-                let mut f = $crate::query::requests(filter);
-                let where_ = f.sql();
-                let limit = f.bind($crate::codec::Bind::Int($crate::query::limit(filter.limit)));
-                let sql = format!("SELECT id, version, doc FROM requests {where_} ORDER BY created_at DESC, id DESC LIMIT {limit}");
-                self.docs(&sql, &f.binds).await
+                let (sql, binds) = $crate::query::request_listing(filter, "id, version, doc");
+                self.docs(&sql, &binds).await
+            }
+
+            pub(crate) async fn request_listing(
+                &self,
+                filter: &breakglass_core::session::RequestFilter,
+            ) -> Result<Vec<$crate::codec::ListedRequest>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let what = "requests";
+                let (sql, binds) = $crate::query::request_listing(filter, "id, version, status, requester, doc");
+                let mut reader = self.reader().await?;
+                let rows = $crate::backend::bind_owned!(sqlx::query(&sql), binds)
+                    .fetch_all(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, what))?;
+                drop(reader);
+                rows.into_iter()
+                    .map(|row| {
+                        let err = |e| $crate::codec::db_error(e, what);
+                        let version: i64 = row.try_get("version").map_err(err)?;
+                        Ok($crate::codec::ListedRequest {
+                            id: row.try_get("id").map_err(err)?,
+                            version: u64::try_from(version).map_err(|_| {
+                                breakglass_core::ports::StoreError::Corrupt(format!("a request has version {version}"))
+                            })?,
+                            status: row.try_get("status").map_err(err)?,
+                            requester: row.try_get("requester").map_err(err)?,
+                            doc: row.try_get("doc").map_err(err)?,
+                        })
+                    })
+                    .collect()
             }
 
             pub(crate) async fn sessions(

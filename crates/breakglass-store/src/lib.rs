@@ -36,6 +36,7 @@ use group::BoxFuture;
 use read::ReadConn as _;
 
 pub use auth::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
+pub use codec::ListedRequest;
 pub use group::GroupCommitStats;
 pub use open::{Backend, OpenError, OpenOptions, redact_url};
 
@@ -361,6 +362,15 @@ impl SqlStore {
         audit: Vec<breakglass_core::audit::AuditEntry>,
     ) -> Result<Committed, StoreError> {
         dispatch!(self, s => s.auth_commit(writes, audit).await)
+    }
+
+    /// The requests matching `filter`, newest first, with their documents undecoded (what
+    /// [`Store::requests`] returns, for a caller that passes documents on as they are).
+    pub async fn request_listing(
+        &self,
+        filter: &RequestFilter,
+    ) -> Result<Vec<ListedRequest>, StoreError> {
+        dispatch!(self, s => s.request_listing(filter).await)
     }
 
     /// Closes every connection (waiting for checked-out ones to come back).

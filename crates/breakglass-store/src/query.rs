@@ -83,6 +83,18 @@ pub(crate) fn requests(filter: &RequestFilter) -> Filter {
     f
 }
 
+/// A listing of requests matching `filter`, newest first, selecting `columns`: its SQL and
+/// binds.
+pub(crate) fn request_listing(filter: &RequestFilter, columns: &str) -> (String, Vec<Bind>) {
+    let mut f = requests(filter);
+    let where_ = f.sql();
+    let limit = f.bind(Bind::Int(limit(filter.limit)));
+    let sql = format!(
+        "SELECT {columns} FROM requests {where_} ORDER BY created_at DESC, id DESC LIMIT {limit}"
+    );
+    (sql, f.binds)
+}
+
 /// The session status of a row at the time bound to `now`, as SQL.
 pub(crate) fn session_status(now: &str) -> String {
     format!(

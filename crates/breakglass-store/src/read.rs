@@ -95,7 +95,6 @@ impl Readers {
 
     /// A reader, once one is free.
     pub(crate) async fn acquire(&self) -> Result<Reader, StoreError> {
-        let closed = || StoreError::Unavailable("the store is closed".to_owned());
         let permit = tokio::time::timeout(
             self.shared.wait,
             Arc::clone(&self.shared.permits).acquire_owned(),
@@ -107,7 +106,7 @@ impl Readers {
                 self.shared.wait
             ))
         })?
-        .map_err(|_| closed())?;
+        .map_err(|_| StoreError::Unavailable("the store is closed".to_owned()))?;
         let idle = self
             .shared
             .idle

@@ -12,9 +12,10 @@ use breakglass_core::audit::{ChainVerifier, jsonl_line};
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::cloud::Cloud;
 use breakglass_core::model::{RequestId, RoleArn, Username};
-use breakglass_core::ports::{Store, Versioned};
+use breakglass_core::ports::{Store, StoreError, Versioned};
 use breakglass_core::request::{AccessRequest, NewRequest, ReviewOutcome};
 use breakglass_core::session::RequestFilter;
+use breakglass_store::ListedRequest;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -311,13 +312,41 @@ pub async fn list_requests<K: Cloud>(
         limit: Some(q.limit.unwrap_or(100).min(1000)),
         ..RequestFilter::default()
     };
-    let list = ops::readable_requests(&s, &p, &filter).await?;
-    #[derive(Serialize)]
-    struct Listing<'a> {
-        requests: Vec<RequestView<'a>>,
+    let list = ops::readable_listing(&s, &p, &filter).await?;
+    let mut body = Vec::with_capacity(list.iter().map(|r| r.doc.len() + 48).sum::<usize>() + 16);
+    body.extend_from_slice(b"{\"requests\":[");
+    for (i, row) in list.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        write_listed(&mut body, row)?;
     }
-    let requests = list.iter().map(RequestView::new).collect();
-    Ok(Json(Listing { requests }).into_response())
+    body.extend_from_slice(b"]}");
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+/// Writes `row` as the API shows a request (what [`RequestView`] serializes) without
+/// decoding it: its stored document, which is the request as this build serializes it, with
+/// `version` and `status_name` added at the end.
+fn write_listed(out: &mut Vec<u8>, row: &ListedRequest) -> Result<(), AppError> {
+    let fields = row
+        .doc
+        .strip_prefix('{')
+        .and_then(|d| d.strip_suffix('}'))
+        .filter(|d| !d.trim().is_empty())
+        .ok_or_else(|| {
+            unavailable(StoreError::Corrupt(format!(
+                "request `{}` is not stored as a JSON object",
+                row.id
+            )))
+        })?;
+    out.push(b'{');
+    out.extend_from_slice(fields.as_bytes());
+    out.extend_from_slice(format!(",\"version\":{},\"status_name\":", row.version).as_bytes());
+    serde_json::to_writer(&mut *out, &row.status)
+        .map_err(|e| unavailable(StoreError::Corrupt(e.to_string())))?;
+    out.push(b'}');
+    Ok(())
 }
 
 #[derive(Deserialize)]

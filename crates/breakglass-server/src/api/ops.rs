@@ -14,6 +14,7 @@ use breakglass_core::ports::{Store, StoreError, Versioned};
 use breakglass_core::request::{AccessRequest, NewRequest};
 use breakglass_core::rules::{Action, Rules};
 use breakglass_core::session::RequestFilter;
+use breakglass_store::ListedRequest;
 use time::Duration;
 
 use super::{AppError, AppState};
@@ -182,16 +183,32 @@ pub async fn readable_request<K: Cloud>(
     }
 }
 
-/// The requests matching `filter` that `p` may see, newest first.
-pub async fn readable_requests<K: Cloud>(
+/// The requests matching `filter` that `p` may see, newest first, as stored. Most listings
+/// are of a caller's own requests (or by an administrator): those are not decoded; the rest
+/// are, for the rules to decide.
+pub async fn readable_listing<K: Cloud>(
     s: &AppState<K>,
     p: &Principal,
     filter: &RequestFilter,
-) -> Result<Vec<Versioned<AccessRequest>>, AppError> {
+) -> Result<Vec<ListedRequest>, AppError> {
     let rules = s.access.broker().rules();
-    let mut list = requests(s, filter).await?;
-    list.retain(|r| may_read(&rules, p, &r.value));
-    Ok(list)
+    let listed = s
+        .access
+        .broker()
+        .store()
+        .request_listing(filter)
+        .await
+        .map_err(unavailable)?;
+    let mut readable = Vec::with_capacity(listed.len());
+    for row in listed {
+        if p.admin
+            || row.requester == p.username.as_str()
+            || may_read(&rules, p, &row.decode().map_err(unavailable)?.value)
+        {
+            readable.push(row);
+        }
+    }
+    Ok(readable)
 }
 
 /// Requests matching `filter`, newest first.

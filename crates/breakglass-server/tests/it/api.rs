@@ -256,6 +256,63 @@ async fn openapi_lists_every_route() {
     assert_eq!(v["error"]["code"], "not_found");
 }
 
+/// A listing passes stored documents on undecoded: each listed request must be exactly what
+/// fetching it alone (decoded, then serialized) shows, for its requester, an approver and an
+/// administrator alike.
+#[tokio::test]
+async fn a_listed_request_is_what_fetching_it_shows() {
+    let api = api().await;
+    let (carol, _) = api.user("carol", false).await;
+    let (bob, bob_seed) = api.user("bob", false).await;
+    let (dana, _) = api.user("dana", true).await;
+    let mut ids = Vec::new();
+    for justification in [
+        "suspicious logins",
+        "quotes \" and a backslash \\, ünïcödé, </script> and a\nnew line",
+        "third",
+    ] {
+        let mut ask = investigate(3600);
+        ask["justification"] = json!(justification);
+        let (s, r) = api
+            .call("POST", "/api/v1/requests", Some(&carol), Some(ask))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        ids.push((
+            r["id"].as_str().unwrap().to_owned(),
+            r["digest"].as_str().unwrap().to_owned(),
+        ));
+    }
+    let (id, digest) = &ids[1];
+    let code = api.code(&bob_seed);
+    let (s, v) = api
+        .call(
+            "POST",
+            &format!("/api/v1/requests/{id}/approve"),
+            Some(&bob),
+            Some(json!({"digest": digest, "totp": code, "comment": "ok \"quoted\""})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+
+    for who in [&carol, &bob, &dana] {
+        let (s, v) = api.call("GET", "/api/v1/requests", Some(who), None).await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+        let listed = v["requests"].as_array().unwrap();
+        assert_eq!(listed.len(), 3, "{v}");
+        for item in listed {
+            let id = item["id"].as_str().unwrap();
+            let (s, one) = api
+                .call("GET", &format!("/api/v1/requests/{id}"), Some(who), None)
+                .await;
+            assert_eq!(s, StatusCode::OK, "{one}");
+            assert_eq!(item, &one, "listed and fetched differ");
+        }
+        assert_eq!(listed[1]["status_name"], "approved");
+        assert_eq!(listed[1]["version"], 2);
+        assert_eq!(listed[0]["status_name"], "pending");
+    }
+}
+
 #[tokio::test]
 async fn request_approve_activate_credentials_revoke() {
     let api = api().await;

@@ -448,6 +448,22 @@ async fn listings_filter_by_status_requester_and_outstanding_review(t: TestStore
                 .collect::<Vec<_>>()
         };
     let all = t.store.requests(&RequestFilter::default()).await.unwrap();
+    // The undecoded listing holds the same rows, in the same order, with their columns.
+    let listed = t
+        .store
+        .request_listing(&RequestFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), all.len());
+    for (row, r) in listed.iter().zip(&all) {
+        assert_eq!(row.decode().unwrap(), *r);
+        assert_eq!(
+            (row.id.as_str(), row.version, row.status.as_str()),
+            (r.value.id.as_str(), r.version, r.value.status.name())
+        );
+        assert_eq!(row.requester, r.value.spec.requester.as_str());
+        assert_eq!(row.doc, serde_json::to_string(&r.value).unwrap());
+    }
     assert_eq!(
         ids(all),
         [bg.id.to_string(), e.id.to_string(), a.id.to_string()],
