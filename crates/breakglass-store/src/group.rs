@@ -411,6 +411,14 @@ mod tests {
             .unwrap()
     }
 
+    /// The readers and writer of a database file in `dir`.
+    async fn on_file(dir: &tempfile::TempDir) -> (Readers, Writer) {
+        let url = format!("sqlite://{}", dir.path().join("g.db").display());
+        let readers = sqlite(&url, &OpenOptions::default()).await.unwrap();
+        let writer = Writer::spawn(readers.clone()).unwrap();
+        (readers, writer)
+    }
+
     /// A job inserting lease row `name`, then failing if `fail` (after its insert).
     fn insert(
         name: &'static str,
@@ -454,9 +462,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_store_closes_while_its_writer_is_idle() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("c.db").display());
-        let readers = sqlite(&url, &OpenOptions::default()).await.unwrap();
-        let writer = Writer::spawn(readers.clone()).unwrap();
+        let (readers, writer) = on_file(&dir).await;
         writer.write(insert("one", false)).await.unwrap();
         // Closing waits for every reader to come back, not for the writer's connection.
         tokio::time::timeout(Duration::from_secs(5), readers.close())
@@ -467,9 +473,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failing_job_rolls_back_alone_and_its_batch_commits_once() {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("g.db").display());
-        let readers = sqlite(&url, &OpenOptions::default()).await.unwrap();
-        let writer = Writer::spawn(readers.clone()).unwrap();
+        let (readers, writer) = on_file(&dir).await;
 
         // The first job holds the writer until the others are queued, so they all land in
         // the second batch.

@@ -8,11 +8,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::migrate::Migrator;
-
-use crate::read::Readers;
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{Connection as _, Row as _};
+
+use crate::read::Readers;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
@@ -205,7 +205,7 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<Readers, 
     Ok(Readers::file(
         connect,
         first,
-        options.max_connections.clamp(1, cores * 2),
+        options.max_connections.clamp(1, cores.saturating_mul(2)),
         options.busy_timeout,
     ))
 }

@@ -342,9 +342,11 @@ fn write_listed(out: &mut Vec<u8>, row: &ListedRequest) -> Result<(), AppError> 
         })?;
     out.push(b'{');
     out.extend_from_slice(fields.as_bytes());
-    out.extend_from_slice(format!(",\"version\":{},\"status_name\":", row.version).as_bytes());
-    serde_json::to_writer(&mut *out, &row.status)
-        .map_err(|e| unavailable(StoreError::Corrupt(e.to_string())))?;
+    out.extend_from_slice(b",\"version\":");
+    let corrupt = |e: serde_json::Error| unavailable(StoreError::Corrupt(e.to_string()));
+    serde_json::to_writer(&mut *out, &row.version).map_err(corrupt)?;
+    out.extend_from_slice(b",\"status_name\":");
+    serde_json::to_writer(&mut *out, &row.status).map_err(corrupt)?;
     out.push(b'}');
     Ok(())
 }

@@ -201,6 +201,7 @@ pub async fn readable_listing<K: Cloud>(
         .map_err(unavailable)?;
     let mut readable = Vec::with_capacity(listed.len());
     for row in listed {
+        // `may_read`'s first two tests, on the listing's columns; the rest need the request.
         if p.admin
             || row.requester == p.username.as_str()
             || may_read(&rules, p, &row.decode().map_err(unavailable)?.value)

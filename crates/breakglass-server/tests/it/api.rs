@@ -177,6 +177,18 @@ impl Api {
         (status, value)
     }
 
+    /// Submits request `ask` as the holder of `token`; returns its (id, digest).
+    pub async fn submit(&self, token: &str, ask: Value) -> (String, String) {
+        let (s, r) = self
+            .call("POST", "/api/v1/requests", Some(token), Some(ask))
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{r}");
+        (
+            r["id"].as_str().unwrap().to_owned(),
+            r["digest"].as_str().unwrap().to_owned(),
+        )
+    }
+
     /// Creates `name` with TOTP enrolled; returns (token, TOTP seed in base32).
     pub async fn user(&self, name: &str, admin: bool) -> (String, String) {
         self.auth
@@ -273,14 +285,7 @@ async fn a_listed_request_is_what_fetching_it_shows() {
     ] {
         let mut ask = investigate(3600);
         ask["justification"] = json!(justification);
-        let (s, r) = api
-            .call("POST", "/api/v1/requests", Some(&carol), Some(ask))
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{r}");
-        ids.push((
-            r["id"].as_str().unwrap().to_owned(),
-            r["digest"].as_str().unwrap().to_owned(),
-        ));
+        ids.push(api.submit(&carol, ask).await);
     }
     let (id, digest) = &ids[1];
     let code = api.code(&bob_seed);
@@ -594,19 +599,7 @@ async fn approve_spends_the_totp_code_in_its_own_commit_and_only_once() {
     let (root, _) = api.user("root", true).await;
     let mut requests = Vec::new();
     for _ in 0..2 {
-        let (s, r) = api
-            .call(
-                "POST",
-                "/api/v1/requests",
-                Some(&carol),
-                Some(investigate(3600)),
-            )
-            .await;
-        assert_eq!(s, StatusCode::CREATED, "{r}");
-        requests.push((
-            r["id"].as_str().unwrap().to_owned(),
-            r["digest"].as_str().unwrap().to_owned(),
-        ));
+        requests.push(api.submit(&carol, investigate(3600)).await);
     }
     let (first, first_digest) = &requests[0];
     let (second, second_digest) = &requests[1];
