@@ -98,14 +98,14 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         }
     }
 
-    /// The store.
-    pub fn store(&self) -> &S {
+    /// The store (for the application layer, which reads beside the use cases).
+    pub(crate) fn store(&self) -> &S {
         &self.store
     }
 
     /// The clock the broker reads (for adapters that must agree with it, e.g. the
     /// revocation cutoff and credential durations).
-    pub fn clock(&self) -> &C {
+    pub(crate) fn clock(&self) -> &C {
         &self.clock
     }
 
@@ -132,7 +132,8 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         &self.settings
     }
 
-    fn now(&self) -> OffsetDateTime {
+    /// The clock's time at the store's precision.
+    pub(crate) fn now(&self) -> OffsetDateTime {
         precise(self.clock.now())
     }
 

@@ -8,6 +8,8 @@
 
 use std::fmt;
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use time::{Duration, OffsetDateTime};
 
@@ -145,6 +147,196 @@ pub trait Cloud: Send + Sync {
         session_duration: Duration,
         destination: &str,
     ) -> impl Future<Output = Result<Secret, CloudError>> + Send;
+}
+
+/// A boxed future, for the object-safe form of the port.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The [`Cloud`] port in object-safe form, so the application can be built once over any
+/// adapter (`Arc<dyn DynCloud>`, see [`SharedCloud`]) and the adapter's type stops at the
+/// application's boundary. Every [`Cloud`] is one.
+pub trait DynCloud: Send + Sync {
+    /// [`Cloud::issue`].
+    fn issue_boxed<'a>(
+        &'a self,
+        request: &'a IssueRequest,
+    ) -> BoxFuture<'a, Result<IssuedCredentials, CloudError>>;
+    /// [`Cloud::inline_policy`].
+    fn inline_policy_boxed<'a>(
+        &'a self,
+        role: &'a RoleArn,
+        policy_name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, CloudError>>;
+    /// [`Cloud::role_id`].
+    fn role_id_boxed<'a>(&'a self, role: &'a RoleArn) -> BoxFuture<'a, Result<String, CloudError>>;
+    /// [`Cloud::inline_policy_names`].
+    fn inline_policy_names_boxed<'a>(
+        &'a self,
+        role: &'a RoleArn,
+    ) -> BoxFuture<'a, Result<Vec<String>, CloudError>>;
+    /// [`Cloud::put_inline_policy`].
+    fn put_inline_policy_boxed<'a>(
+        &'a self,
+        role: &'a RoleArn,
+        policy_name: &'a str,
+        document: &'a str,
+    ) -> BoxFuture<'a, Result<(), CloudError>>;
+    /// [`Cloud::delete_inline_policy`].
+    fn delete_inline_policy_boxed<'a>(
+        &'a self,
+        role: &'a RoleArn,
+        policy_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), CloudError>>;
+    /// [`Cloud::console_url`].
+    fn console_url_boxed<'a>(
+        &'a self,
+        credentials: &'a IssuedCredentials,
+        session_duration: Duration,
+        destination: &'a str,
+    ) -> BoxFuture<'a, Result<Secret, CloudError>>;
+}
+
+impl<T: Cloud> DynCloud for T {
+    fn issue_boxed<'a>(
+        &'a self,
+        request: &'a IssueRequest,
+    ) -> BoxFuture<'a, Result<IssuedCredentials, CloudError>> {
+        Box::pin(self.issue(request))
+    }
+    fn inline_policy_boxed<'a>(
+        &'a self,
+        role: &'a RoleArn,
+        policy_name: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, CloudError>> {
+        Box::pin(self.inline_policy(role, policy_name))
+    }
+    fn role_id_boxed<'a>(&'a self, role: &'a RoleArn) -> BoxFuture<'a, Result<String, CloudError>> {
+        Box::pin(self.role_id(role))
+    }
+    fn inline_policy_names_boxed<'a>(
+        &'a self,
+        role: &'a RoleArn,
+    ) -> BoxFuture<'a, Result<Vec<String>, CloudError>> {
+        Box::pin(self.inline_policy_names(role))
+    }
+    fn put_inline_policy_boxed<'a>(
+        &'a self,
+        role: &'a RoleArn,
+        policy_name: &'a str,
+        document: &'a str,
+    ) -> BoxFuture<'a, Result<(), CloudError>> {
+        Box::pin(self.put_inline_policy(role, policy_name, document))
+    }
+    fn delete_inline_policy_boxed<'a>(
+        &'a self,
+        role: &'a RoleArn,
+        policy_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), CloudError>> {
+        Box::pin(self.delete_inline_policy(role, policy_name))
+    }
+    fn console_url_boxed<'a>(
+        &'a self,
+        credentials: &'a IssuedCredentials,
+        session_duration: Duration,
+        destination: &'a str,
+    ) -> BoxFuture<'a, Result<Secret, CloudError>> {
+        Box::pin(self.console_url(credentials, session_duration, destination))
+    }
+}
+
+/// Any cloud adapter behind one type.
+pub type SharedCloud = Arc<dyn DynCloud>;
+
+impl Cloud for dyn DynCloud + '_ {
+    async fn issue(&self, request: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
+        self.issue_boxed(request).await
+    }
+    async fn inline_policy(
+        &self,
+        role: &RoleArn,
+        policy_name: &str,
+    ) -> Result<Option<String>, CloudError> {
+        self.inline_policy_boxed(role, policy_name).await
+    }
+    async fn role_id(&self, role: &RoleArn) -> Result<String, CloudError> {
+        self.role_id_boxed(role).await
+    }
+    async fn inline_policy_names(&self, role: &RoleArn) -> Result<Vec<String>, CloudError> {
+        self.inline_policy_names_boxed(role).await
+    }
+    async fn put_inline_policy(
+        &self,
+        role: &RoleArn,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<(), CloudError> {
+        self.put_inline_policy_boxed(role, policy_name, document)
+            .await
+    }
+    async fn delete_inline_policy(
+        &self,
+        role: &RoleArn,
+        policy_name: &str,
+    ) -> Result<(), CloudError> {
+        self.delete_inline_policy_boxed(role, policy_name).await
+    }
+    async fn console_url(
+        &self,
+        credentials: &IssuedCredentials,
+        session_duration: Duration,
+        destination: &str,
+    ) -> Result<Secret, CloudError> {
+        self.console_url_boxed(credentials, session_duration, destination)
+            .await
+    }
+}
+
+/// A shared adapter is an adapter (tests keep a handle on their double this way, and the
+/// server shares one [`SharedCloud`]).
+impl<T: Cloud + ?Sized> Cloud for Arc<T> {
+    async fn issue(&self, request: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
+        self.as_ref().issue(request).await
+    }
+    async fn inline_policy(
+        &self,
+        role: &RoleArn,
+        policy_name: &str,
+    ) -> Result<Option<String>, CloudError> {
+        self.as_ref().inline_policy(role, policy_name).await
+    }
+    async fn role_id(&self, role: &RoleArn) -> Result<String, CloudError> {
+        self.as_ref().role_id(role).await
+    }
+    async fn inline_policy_names(&self, role: &RoleArn) -> Result<Vec<String>, CloudError> {
+        self.as_ref().inline_policy_names(role).await
+    }
+    async fn put_inline_policy(
+        &self,
+        role: &RoleArn,
+        policy_name: &str,
+        document: &str,
+    ) -> Result<(), CloudError> {
+        self.as_ref()
+            .put_inline_policy(role, policy_name, document)
+            .await
+    }
+    async fn delete_inline_policy(
+        &self,
+        role: &RoleArn,
+        policy_name: &str,
+    ) -> Result<(), CloudError> {
+        self.as_ref().delete_inline_policy(role, policy_name).await
+    }
+    async fn console_url(
+        &self,
+        credentials: &IssuedCredentials,
+        session_duration: Duration,
+        destination: &str,
+    ) -> Result<Secret, CloudError> {
+        self.as_ref()
+            .console_url(credentials, session_duration, destination)
+            .await
+    }
 }
 
 #[cfg(test)]

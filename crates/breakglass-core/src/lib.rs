@@ -6,6 +6,8 @@
 //!
 //! Architecture invariant: this crate does no I/O and never reads the clock.
 
+pub mod accounts;
+pub mod app;
 pub mod audit;
 pub mod broker;
 pub mod canonical;

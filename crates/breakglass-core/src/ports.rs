@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::{Duration, OffsetDateTime};
 
+use crate::accounts::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
 use crate::notify::{Notification, OutboxMessage, OutboxSettle};
@@ -136,6 +137,36 @@ pub struct Versioned<T> {
     pub version: u64,
 }
 
+/// A request as a listing returns it: the columns a read rule needs first, and the stored
+/// document undecoded, for a caller that passes documents on as they are. The document is
+/// the request exactly as this build serializes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedRequest {
+    /// The request id.
+    pub id: String,
+    /// Its row version.
+    pub version: u64,
+    /// The name of its status (`Status::name`).
+    pub status: String,
+    /// Who asked.
+    pub requester: String,
+    /// The request as JSON (an object).
+    pub doc: String,
+}
+
+impl ListedRequest {
+    /// The request, decoded.
+    pub fn decode(&self) -> Result<Versioned<AccessRequest>, StoreError> {
+        let value: AccessRequest = serde_json::from_str(&self.doc).map_err(|e| {
+            StoreError::Corrupt(format!("request `{}` does not decode: {e}", self.id))
+        })?;
+        Ok(Versioned {
+            value,
+            version: self.version,
+        })
+    }
+}
+
 /// The request row a commit writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestWrite {
@@ -248,6 +279,13 @@ pub trait Store: Send + Sync {
         filter: &RequestFilter,
     ) -> impl Future<Output = Result<Vec<Versioned<AccessRequest>>, StoreError>> + Send;
 
+    /// Requests matching `filter`, newest first, with their documents undecoded (what
+    /// [`Store::requests`] returns, for a caller that passes documents on as they are).
+    fn request_listing(
+        &self,
+        filter: &RequestFilter,
+    ) -> impl Future<Output = Result<Vec<ListedRequest>, StoreError>> + Send;
+
     /// Grants (sessions) matching `query`, with their status at `now`, newest first.
     fn sessions(
         &self,
@@ -357,4 +395,38 @@ pub trait AccessStore: Send + Sync {
         name: &str,
         holder: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// Where local users and API tokens are kept (see [`crate::accounts`]). Every change is
+/// committed with its audit records in one transaction.
+pub trait AuthStore: Send + Sync {
+    /// The local user `username`.
+    fn user(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+
+    /// Every local user, by name.
+    fn users(&self) -> impl Future<Output = Result<Vec<UserRecord>, StoreError>> + Send;
+
+    /// The API token whose SHA-256 is `sha256` (hex), revoked or not, with its user's
+    /// administrator flag and authenticator (`None` if there is no such token or user).
+    fn token_holder(
+        &self,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<TokenHolder>, StoreError>> + Send;
+
+    /// The API tokens of `username`, newest first.
+    fn tokens(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
+
+    /// Applies authentication changes and appends their audit records in one transaction
+    /// (`audit` must not be empty: an unaudited authentication change is refused).
+    fn auth_commit(
+        &self,
+        writes: Vec<AuthWrite>,
+        audit: Vec<AuditEntry>,
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
 }

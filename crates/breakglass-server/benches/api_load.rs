@@ -28,21 +28,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
-use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
+use breakglass_core::cloud::SharedCloud;
 use breakglass_core::config::Config;
-use breakglass_core::model::{RoleArn, Username};
+use breakglass_core::model::Username;
 use breakglass_core::ports::{Clock, IdSource, Store};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
 use breakglass_core::session::RequestFilter;
-use breakglass_server::access::Access;
-use breakglass_server::api::{AppState, app};
+use breakglass_server::app::{AppState, router};
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
 use breakglass_server::auth::{Auth, totp};
 use breakglass_server::{RandomIds, SystemClock};
 use breakglass_store::SqlStore;
+use breakglass_testkit::cloud::FakeCloud;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -52,38 +53,6 @@ use serde_json::{Value, json};
 const CALLS: usize = 2_000;
 const CLIENTS: usize = 32;
 const APPROVES: usize = CALLS / 3 + 1;
-
-/// No STS in this benchmark: any call to the cloud is a bug.
-struct NoCloud;
-
-impl Cloud for NoCloud {
-    async fn issue(&self, _: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
-        Err(CloudError::Unavailable("no cloud in the load test".into()))
-    }
-    async fn inline_policy(&self, _: &RoleArn, _: &str) -> Result<Option<String>, CloudError> {
-        Err(CloudError::Unavailable("no cloud in the load test".into()))
-    }
-    async fn role_id(&self, _: &RoleArn) -> Result<String, CloudError> {
-        Err(CloudError::Unavailable("no cloud in the load test".into()))
-    }
-    async fn inline_policy_names(&self, _: &RoleArn) -> Result<Vec<String>, CloudError> {
-        Err(CloudError::Unavailable("no cloud in the load test".into()))
-    }
-    async fn put_inline_policy(&self, _: &RoleArn, _: &str, _: &str) -> Result<(), CloudError> {
-        Err(CloudError::Unavailable("no cloud in the load test".into()))
-    }
-    async fn delete_inline_policy(&self, _: &RoleArn, _: &str) -> Result<(), CloudError> {
-        Err(CloudError::Unavailable("no cloud in the load test".into()))
-    }
-    async fn console_url(
-        &self,
-        _: &IssuedCredentials,
-        _: time::Duration,
-        _: &str,
-    ) -> Result<Secret, CloudError> {
-        Err(CloudError::Unavailable("no cloud in the load test".into()))
-    }
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -121,7 +90,9 @@ async fn main() {
         rules,
         Settings::default(),
     ));
-    let access = Arc::new(Access::new(broker, NoCloud));
+    // No STS in this benchmark: any call to the cloud fails.
+    let cloud: SharedCloud = Arc::new(FakeCloud::unreachable(&Arc::new(Arc::clone(&clock))));
+    let access = Arc::new(App::new(broker, cloud));
     let auth = Arc::new(Auth::new(
         store.clone(),
         clock,
@@ -169,7 +140,7 @@ async fn main() {
     tokio::spawn(async move {
         axum::serve(
             listener,
-            app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
         )
         .await
         .unwrap();

@@ -3,8 +3,8 @@
 //! Architecture invariant: only this crate knows HTTP. Handlers are thin: they authenticate,
 //! call the domain through the store, and render the result.
 
-pub mod access;
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod console;
@@ -14,6 +14,5 @@ pub mod random;
 pub mod serve;
 pub mod worker;
 
-pub use access::{Access, AccessError};
 pub use clock::{RandomIds, SystemClock};
 pub use worker::{Worker, WorkerConfig};

@@ -4,13 +4,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use breakglass_core::cloud::Cloud;
 use breakglass_core::ports::{Clock, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::api::{AccessService, AppState, app};
-use crate::auth::Auth;
+use crate::app::{AppService, AppState, AuthService, router};
 use crate::console::ConsoleSettings;
 use crate::notify::Notifier;
 use crate::worker::{Worker, WorkerConfig};
@@ -41,16 +39,15 @@ const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Serves the API and the web console on `listener` and runs the expiry worker, and
 /// `notifier` if given, until a shutdown signal.
-pub async fn serve<K, S, C>(
+pub async fn serve<S, C>(
     listener: TcpListener,
-    access: Arc<AccessService<K>>,
-    auth: Arc<Auth>,
+    app: Arc<AppService>,
+    auth: Arc<AuthService>,
     console: ConsoleSettings,
     worker: WorkerConfig,
     notifier: Option<Notifier<S, C>>,
 ) -> std::io::Result<()>
 where
-    K: Cloud + 'static,
     S: Store + 'static,
     C: Clock + 'static,
 {
@@ -67,7 +64,7 @@ where
             .await;
         })
     });
-    let worker = Worker::new(Arc::clone(&access), worker);
+    let worker = Worker::new(Arc::clone(&app), worker);
     let worker_task = tokio::spawn(async move {
         let _ = worker
             .run(stopped, |pass| {
@@ -80,9 +77,9 @@ where
             })
             .await;
     });
-    let state = Arc::new(AppState::new(access, auth, console));
+    let state = Arc::new(AppState::new(app, auth, console));
     let events = state.console.events.clone();
-    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let router = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;

@@ -11,15 +11,13 @@
 
 use std::sync::Arc;
 
+use breakglass_core::app::{App, Error, RoleSync};
 use breakglass_core::broker::SweepReport;
 use breakglass_core::cloud::Cloud;
 use breakglass_core::model::{RequestId, RoleArn};
 use breakglass_core::ports::{AccessStore, Clock, IdSource, Store};
 use time::Duration;
 use tokio::sync::watch;
-
-use crate::access::{Access, AccessError, RoleSync};
-use crate::clock::{RandomIds, SystemClock};
 
 /// The lease of the expiry sweep (timeouts and expiries).
 pub const SWEEP_JOB: &str = "sweep";
@@ -66,8 +64,8 @@ pub struct Pass {
 
 /// The expiry worker.
 #[derive(Debug)]
-pub struct Worker<S, K, C = SystemClock, I = RandomIds> {
-    access: Arc<Access<S, K, C, I>>,
+pub struct Worker<S, K, C, I> {
+    app: Arc<App<S, K, C, I>>,
     config: WorkerConfig,
 }
 
@@ -78,31 +76,27 @@ where
     C: Clock,
     I: IdSource,
 {
-    /// A worker over `access`.
-    pub fn new(access: Arc<Access<S, K, C, I>>, config: WorkerConfig) -> Self {
-        Self { access, config }
+    /// A worker over the use cases `app`.
+    pub fn new(app: Arc<App<S, K, C, I>>, config: WorkerConfig) -> Self {
+        Self { app, config }
     }
 
     /// Takes (or renews) lease `job`.
-    async fn lease(&self, job: &str) -> Result<bool, AccessError> {
-        let now = self.access.broker().clock().now();
-        Ok(self
-            .access
-            .broker()
-            .store()
-            .take_lease(job, &self.config.holder, now, now + self.config.lease)
-            .await?)
+    async fn lease(&self, job: &str) -> Result<bool, Error> {
+        self.app
+            .take_lease(job, &self.config.holder, self.config.lease)
+            .await
     }
 
     /// One pass: each job whose lease this replica holds or can take.
-    pub async fn run_once(&self) -> Result<Pass, AccessError> {
+    pub async fn run_once(&self) -> Result<Pass, Error> {
         let mut pass = Pass::default();
         if self.lease(SWEEP_JOB).await? {
-            pass.sweep = Some(self.access.broker().sweep(self.config.sweep_limit).await?);
+            pass.sweep = Some(self.app.sweep(self.config.sweep_limit).await?);
         }
         if self.lease(REVOCATIONS_JOB).await? {
-            pass.revocations = Some(self.access.sync_all().await?);
-            pass.restored = self.access.reconcile().await?;
+            pass.revocations = Some(self.app.sync_all().await?);
+            pass.restored = self.app.reconcile().await?;
         }
         Ok(pass)
     }
@@ -113,8 +107,8 @@ where
     pub async fn run(
         &self,
         mut shutdown: watch::Receiver<bool>,
-        mut on_pass: impl FnMut(&Result<Pass, AccessError>) + Send,
-    ) -> Result<(), AccessError> {
+        mut on_pass: impl FnMut(&Result<Pass, Error>) + Send,
+    ) -> Result<(), Error> {
         loop {
             if *shutdown.borrow() {
                 break;
@@ -130,9 +124,10 @@ where
                 () = tokio::time::sleep(self.config.interval) => {}
             }
         }
-        let store = self.access.broker().store();
-        store.release_lease(SWEEP_JOB, &self.config.holder).await?;
-        store
+        self.app
+            .release_lease(SWEEP_JOB, &self.config.holder)
+            .await?;
+        self.app
             .release_lease(REVOCATIONS_JOB, &self.config.holder)
             .await?;
         Ok(())

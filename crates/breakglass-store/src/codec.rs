@@ -50,38 +50,7 @@ impl RequestRow {
     }
 }
 
-/// A request as a listing reads it: the columns a caller filters on, and the stored document
-/// undecoded (a caller that only passes the document on need not decode it).
-///
-/// The document is the request exactly as this build serializes it: it is written by
-/// [`RequestRow::new`] only, and a change to the serialized shape of a request must come
-/// with a migration that rewrites the stored documents.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedRequest {
-    /// The request id.
-    pub id: String,
-    /// Its row version.
-    pub version: u64,
-    /// The name of its status (`Status::name`).
-    pub status: String,
-    /// Who asked.
-    pub requester: String,
-    /// The request as JSON (an object).
-    pub doc: String,
-}
-
-impl ListedRequest {
-    /// The request, decoded.
-    pub fn decode(&self) -> Result<Versioned<AccessRequest>, StoreError> {
-        let version = i64::try_from(self.version).map_err(|_| {
-            StoreError::Corrupt(format!(
-                "request `{}` has version {}",
-                self.id, self.version
-            ))
-        })?;
-        decode_request(&self.id, version, &self.doc)
-    }
-}
+pub use breakglass_core::ports::ListedRequest;
 
 /// Decodes a stored request document.
 pub(crate) fn decode_request(

@@ -25,7 +25,9 @@ use breakglass_core::audit::{ChainHead, StoredAuditRow};
 use breakglass_core::model::RoleArn;
 use breakglass_core::model::{GrantId, RequestId};
 use breakglass_core::notify::{OutboxMessage, OutboxSettle};
-use breakglass_core::ports::{AccessStore, Commit, Committed, Store, StoreError, Versioned};
+use breakglass_core::ports::{
+    AccessStore, AuthStore, Commit, Committed, Store, StoreError, Versioned,
+};
 use breakglass_core::request::AccessRequest;
 use breakglass_core::revocation::RevocationEntry;
 use breakglass_core::session::{RequestFilter, Session, SessionQuery, SessionSummary};
@@ -333,46 +335,6 @@ impl SqlStore {
         }
     }
 
-    /// The local user `username`.
-    pub async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        dispatch!(self, s => s.user(username).await)
-    }
-
-    /// Every local user, by name.
-    pub async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        dispatch!(self, s => s.users().await)
-    }
-
-    /// The API token whose SHA-256 is `sha256` (hex), revoked or not, with whether its user
-    /// is an administrator (`None` if there is no such token or user).
-    pub async fn token_holder(&self, sha256: &str) -> Result<Option<TokenHolder>, StoreError> {
-        dispatch!(self, s => s.token_holder(sha256).await)
-    }
-
-    /// The API tokens of `username`, newest first.
-    pub async fn tokens(&self, username: &str) -> Result<Vec<TokenRecord>, StoreError> {
-        dispatch!(self, s => s.tokens(username).await)
-    }
-
-    /// Applies authentication changes and appends their audit records in one transaction
-    /// (`audit` must not be empty: an unaudited authentication change is refused).
-    pub async fn auth_commit(
-        &self,
-        writes: Vec<AuthWrite>,
-        audit: Vec<breakglass_core::audit::AuditEntry>,
-    ) -> Result<Committed, StoreError> {
-        dispatch!(self, s => s.auth_commit(writes, audit).await)
-    }
-
-    /// The requests matching `filter`, newest first, with their documents undecoded (what
-    /// [`Store::requests`] returns, for a caller that passes documents on as they are).
-    pub async fn request_listing(
-        &self,
-        filter: &RequestFilter,
-    ) -> Result<Vec<ListedRequest>, StoreError> {
-        dispatch!(self, s => s.request_listing(filter).await)
-    }
-
     /// Closes every connection (waiting for checked-out ones to come back).
     pub async fn close(&self) {
         match &self.inner {
@@ -407,6 +369,13 @@ impl Store for SqlStore {
         filter: &RequestFilter,
     ) -> Result<Vec<Versioned<AccessRequest>>, StoreError> {
         dispatch!(self, s => s.requests(filter).await)
+    }
+
+    async fn request_listing(
+        &self,
+        filter: &RequestFilter,
+    ) -> Result<Vec<ListedRequest>, StoreError> {
+        dispatch!(self, s => s.request_listing(filter).await)
     }
 
     async fn sessions(
@@ -466,6 +435,39 @@ impl Store for SqlStore {
 
     async fn outbox_dead_letters(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
         dispatch!(self, s => s.outbox_dead_letters(limit).await)
+    }
+}
+
+impl AuthStore for SqlStore {
+    /// The local user `username`.
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        dispatch!(self, s => s.user(username).await)
+    }
+
+    /// Every local user, by name.
+    async fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        dispatch!(self, s => s.users().await)
+    }
+
+    /// The API token whose SHA-256 is `sha256` (hex), revoked or not, with whether its user
+    /// is an administrator (`None` if there is no such token or user).
+    async fn token_holder(&self, sha256: &str) -> Result<Option<TokenHolder>, StoreError> {
+        dispatch!(self, s => s.token_holder(sha256).await)
+    }
+
+    /// The API tokens of `username`, newest first.
+    async fn tokens(&self, username: &str) -> Result<Vec<TokenRecord>, StoreError> {
+        dispatch!(self, s => s.tokens(username).await)
+    }
+
+    /// Applies authentication changes and appends their audit records in one transaction
+    /// (`audit` must not be empty: an unaudited authentication change is refused).
+    async fn auth_commit(
+        &self,
+        writes: Vec<AuthWrite>,
+        audit: Vec<breakglass_core::audit::AuditEntry>,
+    ) -> Result<Committed, StoreError> {
+        dispatch!(self, s => s.auth_commit(writes, audit).await)
     }
 }
 

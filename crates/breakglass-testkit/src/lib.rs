@@ -1,10 +1,12 @@
 //! Test plumbing shared by the breakglass crates, written once: where the shared datasets
-//! are, how to start the AWS emulator, how to get a throwaway PostgreSQL schema.
+//! are, how to start the AWS emulator, how to get a throwaway PostgreSQL schema, and the
+//! in-memory double of the `Cloud` port.
 //!
 //! Only ever a dev-dependency: nothing here ships in the binary.
 
 use std::path::PathBuf;
 
+pub mod cloud;
 pub mod postgres;
 
 /// A catalog (accounts, roles, playbooks, responders) for tests, as the JSON form of

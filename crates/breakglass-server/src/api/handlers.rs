@@ -1,74 +1,44 @@
-//! The route handlers: authenticate, parse, call the access or auth service, render JSON.
+//! The route handlers. Each translates: the extractors authenticate the caller and parse
+//! the body and path, one call to a use case (`breakglass_core::app`) or to authentication
+//! decides, and the result is rendered as JSON. No rule lives here.
 
 use std::net::SocketAddr;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use breakglass_core::audit::{ChainVerifier, jsonl_line};
+use breakglass_core::app::{
+    Ask, AuditVerification, Walk, WalkError, approve_purpose, extension_purpose,
+};
+use breakglass_core::audit::jsonl_line;
+use breakglass_core::broker::Outcome;
 use breakglass_core::canonical::Sha256Digest;
-use breakglass_core::cloud::Cloud;
-use breakglass_core::model::{RequestId, RoleArn, Username};
-use breakglass_core::ports::{Store, StoreError, Versioned};
-use breakglass_core::request::{AccessRequest, NewRequest, ReviewOutcome};
+use breakglass_core::model::{GrantId, RequestId, RoleArn, Username};
+use breakglass_core::ports::{ListedRequest, StoreError, Versioned};
+use breakglass_core::request::{AccessRequest, ReviewOutcome};
 use breakglass_core::session::RequestFilter;
-use breakglass_store::ListedRequest;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
 
-use super::ops::{self, id, unavailable};
-use super::{AppError, AppState};
-use crate::auth::Principal;
+use crate::app::extract::{Admin, Body, PathId};
+use crate::app::{AppError, AppState};
+use crate::auth::{Principal, token_ttl};
 
-type St<K> = State<Arc<AppState<K>>>;
+type St = State<Arc<AppState>>;
 type ApiResult = Result<Response, AppError>;
-
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, AppError> {
-    let body: &[u8] = if body.is_empty() { b"{}" } else { body };
-    serde_json::from_slice(body)
-        .map_err(|e| AppError::bad_request(format!("invalid JSON body: {e}")))
-}
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-async fn principal<K: Cloud>(
-    state: &AppState<K>,
-    headers: &HeaderMap,
-) -> Result<Principal, AppError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthenticated",
-                "missing `Authorization: Bearer` API token; run `breakglass login`",
-            )
-        })?;
-    Ok(state.auth.authenticate(token.trim()).await?)
-}
-
-fn request_json(v: &Versioned<AccessRequest>) -> Value {
-    let mut doc = serde_json::to_value(&v.value).unwrap_or(Value::Null);
-    if let Some(o) = doc.as_object_mut() {
-        o.insert("version".into(), json!(v.version));
-        o.insert("status_name".into(), json!(v.value.status.name()));
-    }
-    doc
-}
-
-/// A request as the API shows it (what [`request_json`] builds), serialized straight from
-/// the request: listings and outcomes are the hot responses, and building a JSON tree first
-/// costs an allocation per field.
+/// A request as the API shows it: the request, its row version and its status's name.
+/// Listings are written from the stored document ([`write_listed`]) to the same shape.
 #[derive(Serialize)]
 struct RequestView<'a> {
     #[serde(flatten)]
@@ -87,12 +57,18 @@ impl<'a> RequestView<'a> {
     }
 }
 
-fn outcome(o: breakglass_core::broker::Outcome) -> ApiResult {
+fn outcome(o: Outcome) -> ApiResult {
     let v = Versioned {
         value: o.request,
         version: o.version,
     };
     Ok(Json(RequestView::new(&v)).into_response())
+}
+
+fn created(o: Outcome) -> ApiResult {
+    let mut r = outcome(o)?;
+    *r.status_mut() = StatusCode::CREATED;
+    Ok(r)
 }
 
 pub async fn not_found() -> AppError {
@@ -103,18 +79,12 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-pub async fn readyz<K: Cloud>(State(s): St<K>) -> ApiResult {
-    match s.access.broker().store().audit_head().await {
-        Ok(_) => Ok(Json(json!({"status": "ready"})).into_response()),
-        Err(e) => Err(AppError::internal(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            &e,
-        )),
-    }
+pub async fn readyz(State(s): St) -> ApiResult {
+    s.app.ready().await?;
+    Ok(Json(json!({"status": "ready"})).into_response())
 }
 
-pub async fn metrics<K: Cloud>(State(s): St<K>) -> Response {
+pub async fn metrics(State(s): St) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
@@ -122,13 +92,13 @@ pub async fn metrics<K: Cloud>(State(s): St<K>) -> Response {
         .into_response()
 }
 
-pub async fn openapi<K: Cloud + 'static>() -> Json<Value> {
-    Json(super::openapi_document::<K>())
+pub async fn openapi() -> Json<Value> {
+    Json(super::openapi_document())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct LoginBody {
+pub struct LoginBody {
     username: String,
     password: String,
     #[serde(default)]
@@ -146,42 +116,26 @@ fn token_json(t: &crate::auth::NewToken) -> Value {
     })
 }
 
-pub async fn login<K: Cloud>(State(s): St<K>, req: Request) -> ApiResult {
-    let address = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-    let body = axum::body::to_bytes(req.into_body(), super::MAX_BODY)
-        .await
-        .map_err(|_| {
-            AppError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the body exceeds {} bytes", super::MAX_BODY),
-            )
-        })?;
-    let b: LoginBody = parse(&body)?;
+pub async fn login(
+    State(s): St,
+    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
+    Body(b): Body<LoginBody>,
+) -> ApiResult {
+    let address = peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string());
+    let name = b.token_name.as_deref().unwrap_or("cli");
+    let ttl = token_ttl(b.ttl_hours)?;
     let token = s
         .auth
-        .login(
-            &b.username,
-            &b.password,
-            &address,
-            b.token_name.as_deref().unwrap_or("cli"),
-            ops::ttl(b.ttl_hours)?,
-        )
+        .login(&b.username, &b.password, &address, name, ttl)
         .await?;
     Ok((StatusCode::CREATED, Json(token_json(&token))).into_response())
 }
 
-pub async fn me<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    Ok(Json(json!({"username": p.username, "admin": p.admin, "token": p.token})).into_response())
+pub async fn me(p: Principal) -> Json<Value> {
+    Json(json!({"username": p.username, "admin": p.admin, "token": p.token}))
 }
 
-pub async fn users<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    ops::require_admin(&p)?;
+pub async fn users(State(s): St, _: Admin) -> ApiResult {
     let users: Vec<Value> = s
         .auth
         .users()
@@ -194,30 +148,23 @@ pub async fn users<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct AddUserBody {
+pub struct AddUserBody {
     username: String,
     password: String,
     #[serde(default)]
     admin: bool,
 }
 
-pub async fn add_user<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    ops::require_admin(&p)?;
-    let b: AddUserBody = parse(&body)?;
+pub async fn add_user(State(s): St, Admin(p): Admin, Body(b): Body<AddUserBody>) -> ApiResult {
     let u = s
         .auth
         .add_user(&b.username, &b.password, b.admin, Some(&p.username))
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"username": u.username, "admin": u.admin})),
-    )
-        .into_response())
+    let body = json!({"username": u.username, "admin": u.admin});
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub async fn tokens<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
-    let p = principal(&s, &headers).await?;
+pub async fn tokens(State(s): St, p: Principal) -> ApiResult {
     let list: Vec<Value> = s
         .auth
         .tokens(&p.username)
@@ -230,28 +177,19 @@ pub async fn tokens<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult 
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TokenBody {
+pub struct TokenBody {
     name: String,
     #[serde(default)]
     ttl_hours: Option<i64>,
 }
 
-pub async fn create_token<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: TokenBody = parse(&body)?;
-    let t = s
-        .auth
-        .create_token(&p, &b.name, ops::ttl(b.ttl_hours)?)
-        .await?;
+pub async fn create_token(State(s): St, p: Principal, Body(b): Body<TokenBody>) -> ApiResult {
+    let ttl = token_ttl(b.ttl_hours)?;
+    let t = s.auth.create_token(&p, &b.name, ttl).await?;
     Ok((StatusCode::CREATED, Json(token_json(&t))).into_response())
 }
 
-pub async fn revoke_token<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(token): Path<String>,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
+pub async fn revoke_token(State(s): St, p: Principal, Path(token): Path<String>) -> ApiResult {
     s.auth
         .revoke_token(&p.username, &token, &p.username)
         .await?;
@@ -266,22 +204,13 @@ pub struct EnrollBody {
     current_code: Option<String>,
 }
 
-pub async fn enroll_totp<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: EnrollBody = if body.is_empty() {
-        EnrollBody::default()
-    } else {
-        parse(&body)?
-    };
+pub async fn enroll_totp(State(s): St, p: Principal, Body(b): Body<EnrollBody>) -> ApiResult {
     let e = s
         .auth
         .enroll_totp(&p.username, b.current_code.as_deref())
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"secret": e.secret.expose(), "otpauth_uri": e.uri.expose()})),
-    )
-        .into_response())
+    let body = json!({"secret": e.secret.expose(), "otpauth_uri": e.uri.expose()});
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -294,25 +223,24 @@ pub struct ListQuery {
     limit: Option<u32>,
 }
 
-pub async fn list_requests<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Query(q): Query<ListQuery>,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
+pub async fn list_requests(State(s): St, p: Principal, Query(q): Query<ListQuery>) -> ApiResult {
+    let requester = match q.requester {
+        Some(r) => Some(
+            Username::new(r)
+                .map_err(|e| AppError::bad_request(format!("invalid requester: {e}")))?,
+        ),
+        None => None,
+    };
     let filter = RequestFilter {
         statuses: q
             .status
             .map(|s| s.split(',').map(str::to_owned).collect())
             .unwrap_or_default(),
-        requester: q
-            .requester
-            .map(|r| id("requester", &r, Username::new))
-            .transpose()?,
+        requester,
         limit: Some(q.limit.unwrap_or(100).min(1000)),
         ..RequestFilter::default()
     };
-    let list = ops::readable_listing(&s, &p, &filter).await?;
+    let list = s.app.listing(&p.caller(), &filter).await?;
     let mut body = Vec::with_capacity(list.iter().map(|r| r.doc.len() + 48).sum::<usize>() + 16);
     body.extend_from_slice(b"{\"requests\":[");
     for (i, row) in list.iter().enumerate() {
@@ -329,31 +257,31 @@ pub async fn list_requests<K: Cloud>(
 /// decoding it: its stored document, which is the request as this build serializes it, with
 /// `version` and `status_name` added at the end.
 fn write_listed(out: &mut Vec<u8>, row: &ListedRequest) -> Result<(), AppError> {
+    let corrupt = |m: String| AppError::unavailable(&StoreError::Corrupt(m));
     let fields = row
         .doc
         .strip_prefix('{')
         .and_then(|d| d.strip_suffix('}'))
         .filter(|d| !d.trim().is_empty())
         .ok_or_else(|| {
-            unavailable(StoreError::Corrupt(format!(
+            corrupt(format!(
                 "request `{}` is not stored as a JSON object",
                 row.id
-            )))
+            ))
         })?;
     out.push(b'{');
     out.extend_from_slice(fields.as_bytes());
     out.extend_from_slice(b",\"version\":");
-    let corrupt = |e: serde_json::Error| unavailable(StoreError::Corrupt(e.to_string()));
-    serde_json::to_writer(&mut *out, &row.version).map_err(corrupt)?;
+    serde_json::to_writer(&mut *out, &row.version).map_err(|e| corrupt(e.to_string()))?;
     out.extend_from_slice(b",\"status_name\":");
-    serde_json::to_writer(&mut *out, &row.status).map_err(corrupt)?;
+    serde_json::to_writer(&mut *out, &row.status).map_err(|e| corrupt(e.to_string()))?;
     out.push(b'}');
     Ok(())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub struct CreateBody {
     playbook: String,
     role: String,
     account: String,
@@ -364,180 +292,163 @@ struct CreateBody {
     totp: Option<String>,
 }
 
-fn new_request(p: &Principal, b: &CreateBody) -> Result<NewRequest, AppError> {
-    ops::new_request(
-        p,
-        &ops::Ask {
-            playbook: &b.playbook,
-            role: &b.role,
-            account: &b.account,
-            duration: Duration::seconds(b.duration_seconds),
-            incident: &b.incident,
-            justification: &b.justification,
-        },
-    )
+impl CreateBody {
+    fn ask(&self) -> Ask<'_> {
+        Ask {
+            playbook: &self.playbook,
+            role: &self.role,
+            account: &self.account,
+            duration: Duration::seconds(self.duration_seconds),
+            incident: &self.incident,
+            justification: &self.justification,
+        }
+    }
 }
 
-pub async fn create_request<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: CreateBody = parse(&body)?;
-    let o = s.access.broker().submit(new_request(&p, &b)?).await?;
-    let mut r = outcome(o)?;
-    *r.status_mut() = StatusCode::CREATED;
-    Ok(r)
+pub async fn create_request(State(s): St, p: Principal, Body(b): Body<CreateBody>) -> ApiResult {
+    created(s.app.submit(&p.caller(), &b.ask()).await?)
 }
 
-pub async fn get_request<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(rid): Path<String>,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let rid = id("request id", &rid, RequestId::new)?;
-    let v = ops::readable_request(&s, &p, &rid).await?;
+pub async fn get_request(State(s): St, p: Principal, PathId(rid): PathId<RequestId>) -> ApiResult {
+    let v = s.app.request(&p.caller(), &rid).await?;
     Ok(Json(RequestView::new(&v)).into_response())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ApproveBody {
+pub struct ApproveBody {
     digest: String,
     totp: String,
     #[serde(default)]
     comment: String,
 }
 
-pub async fn approve<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(rid): Path<String>,
-    body: Bytes,
+fn digest(text: &str) -> Result<Sha256Digest, AppError> {
+    Sha256Digest::from_hex(text).map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))
+}
+
+pub async fn approve(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+    Body(b): Body<ApproveBody>,
 ) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: ApproveBody = parse(&body)?;
-    let rid = id("request id", &rid, RequestId::new)?;
-    let digest = Sha256Digest::from_hex(&b.digest)
-        .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
-    outcome(ops::approve(&s, &p, &rid, digest, &b.totp, b.comment).await?)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReasonBody {
-    #[serde(default)]
-    reason: String,
-}
-
-pub async fn deny<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(rid): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: ReasonBody = parse(&body)?;
-    let rid = id("request id", &rid, RequestId::new)?;
-    outcome(s.access.broker().deny(&rid, p.username, b.reason).await?)
-}
-
-pub async fn cancel<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(rid): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: ReasonBody = parse(&body)?;
-    let rid = id("request id", &rid, RequestId::new)?;
-    outcome(s.access.broker().cancel(&rid, p.username, b.reason).await?)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExtendBody {
-    add_seconds: i64,
-    justification: String,
-}
-
-pub async fn extend<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(rid): Path<String>,
-    body: Bytes,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: ExtendBody = parse(&body)?;
-    let rid = id("request id", &rid, RequestId::new)?;
+    let digest = digest(&b.digest)?;
+    let step_up = s
+        .auth
+        .check_totp_for(&p, &b.totp, &approve_purpose(&rid))
+        .await?;
     outcome(
-        s.access
-            .broker()
-            .request_extension(
-                &rid,
-                p.username,
-                Duration::seconds(b.add_seconds),
-                b.justification,
-            )
+        s.app
+            .approve(&p.caller(), &rid, digest, b.comment, step_up)
             .await?,
     )
 }
 
-pub async fn activate<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(rid): Path<String>,
+pub async fn approve_extension(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+    Body(b): Body<ApproveBody>,
 ) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let rid = id("request id", &rid, RequestId::new)?;
-    outcome(s.access.broker().activate(&rid, p.username).await?)
+    let digest = digest(&b.digest)?;
+    let purpose = extension_purpose(&rid);
+    let step_up = s.auth.check_totp_for(&p, &b.totp, &purpose).await?;
+    let o = s
+        .app
+        .approve_extension(&p.caller(), &rid, digest, b.comment, step_up)
+        .await?;
+    outcome(o)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReviewBody {
+pub struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn deny(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+    Body(b): Body<ReasonBody>,
+) -> ApiResult {
+    outcome(s.app.deny(&p.caller(), &rid, &b.reason).await?)
+}
+
+pub async fn deny_extension(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+    Body(b): Body<ReasonBody>,
+) -> ApiResult {
+    outcome(s.app.deny_extension(&p.caller(), &rid, &b.reason).await?)
+}
+
+pub async fn cancel(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+    Body(b): Body<ReasonBody>,
+) -> ApiResult {
+    outcome(s.app.cancel(&p.caller(), &rid, &b.reason).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    add_seconds: i64,
+    justification: String,
+}
+
+pub async fn extend(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+    Body(b): Body<ExtendBody>,
+) -> ApiResult {
+    let add = Duration::seconds(b.add_seconds);
+    outcome(
+        s.app
+            .extend(&p.caller(), &rid, add, &b.justification)
+            .await?,
+    )
+}
+
+pub async fn activate(State(s): St, p: Principal, PathId(rid): PathId<RequestId>) -> ApiResult {
+    outcome(s.app.activate(&p.caller(), &rid).await?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
     outcome: ReviewOutcome,
     #[serde(default)]
     notes: String,
 }
 
-pub async fn review<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(rid): Path<String>,
-    body: Bytes,
+pub async fn review(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+    Body(b): Body<ReviewBody>,
 ) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: ReviewBody = parse(&body)?;
-    let rid = id("request id", &rid, RequestId::new)?;
-    outcome(
-        s.access
-            .broker()
-            .review(&rid, p.username, b.outcome, b.notes)
-            .await?,
-    )
+    outcome(s.app.review(&p.caller(), &rid, b.outcome, &b.notes).await?)
 }
 
-pub async fn break_glass<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: CreateBody = parse(&body)?;
-    let new = new_request(&p, &b)?;
+pub async fn break_glass(State(s): St, p: Principal, Body(b): Body<CreateBody>) -> ApiResult {
     let code = b.totp.as_deref().unwrap_or_default();
-    let mut r = outcome(ops::break_glass(&s, &p, new, code).await?)?;
-    *r.status_mut() = StatusCode::CREATED;
-    Ok(r)
+    let step_up = s
+        .auth
+        .check_totp_for(&p, code, s.app.break_glass_purpose())
+        .await;
+    created(s.app.break_glass(&p.caller(), &b.ask(), step_up).await?)
 }
 
-pub async fn credentials<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(gid): Path<String>,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let rid = ops::grant_request(&s, &gid).await?;
-    let c = s.access.credentials(&rid, &p.username).await?;
+pub async fn credentials(State(s): St, p: Principal, PathId(gid): PathId<GrantId>) -> ApiResult {
+    let rid = s.app.grant_request(&gid).await?;
+    let c = s.app.credentials(&p.caller(), &rid).await?;
     // The AWS CLI's `credential_process` format.
     Ok(Json(json!({
         "Version": 1,
@@ -551,44 +462,39 @@ pub async fn credentials<K: Cloud>(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ConsoleBody {
+pub struct ConsoleBody {
     #[serde(default)]
     destination: Option<String>,
 }
 
-pub async fn console<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(gid): Path<String>,
-    body: Bytes,
+pub async fn console(
+    State(s): St,
+    p: Principal,
+    PathId(gid): PathId<GrantId>,
+    Body(b): Body<ConsoleBody>,
 ) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: ConsoleBody = parse(&body)?;
-    let rid = ops::grant_request(&s, &gid).await?;
+    let rid = s.app.grant_request(&gid).await?;
     let dest = b
         .destination
-        .unwrap_or_else(|| "https://console.aws.amazon.com/".to_owned());
-    let url = s.access.console_url(&rid, &p.username, &dest).await?;
+        .as_deref()
+        .unwrap_or("https://console.aws.amazon.com/");
+    let url = s.app.console_url(&p.caller(), &rid, dest).await?;
     Ok(Json(json!({"url": url.expose()})).into_response())
 }
 
-pub async fn revoke<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Path(gid): Path<String>,
-    body: Bytes,
+pub async fn revoke(
+    State(s): St,
+    p: Principal,
+    PathId(gid): PathId<GrantId>,
+    Body(b): Body<ReasonBody>,
 ) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    let b: ReasonBody = parse(&body)?;
-    let rid = ops::grant_request(&s, &gid).await?;
-    let r = s
-        .access
-        .revoke(&rid, p.username, p.admin, &b.reason)
-        .await?;
-    let mut doc = request_json(&Versioned {
+    let rid = s.app.grant_request(&gid).await?;
+    let r = s.app.revoke(&p.caller(), &rid, &b.reason).await?;
+    let v = Versioned {
         value: r.outcome.request,
         version: r.outcome.version,
-    });
+    };
+    let mut doc = serde_json::to_value(RequestView::new(&v)).unwrap_or(Value::Null);
     if let Some(o) = doc.as_object_mut() {
         o.insert("sessions_denied".into(), json!(r.entry.is_some()));
     }
@@ -597,17 +503,15 @@ pub async fn revoke<K: Cloud>(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RevokeAllBody {
+pub struct RevokeAllBody {
     role_arn: String,
     reason: String,
 }
 
-pub async fn revoke_all<K: Cloud>(State(s): St<K>, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    ops::require_admin(&p)?;
-    let b: RevokeAllBody = parse(&body)?;
-    let role = id("role ARN", &b.role_arn, RoleArn::new)?;
-    let r = s.access.revoke_all(&role, p.username, &b.reason).await?;
+pub async fn revoke_all(State(s): St, p: Principal, Body(b): Body<RevokeAllBody>) -> ApiResult {
+    let role = RoleArn::new(b.role_arn)
+        .map_err(|e| AppError::bad_request(format!("invalid role ARN: {e}")))?;
+    let r = s.app.revoke_all(&p.caller(), &role, &b.reason).await?;
     if !r.failed.is_empty() {
         // The reasons may carry store internals: logged under the correlation id only.
         let detail: Vec<String> = r
@@ -647,20 +551,12 @@ pub struct AuditQuery {
     limit: Option<u32>,
 }
 
-pub async fn audit<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    ops::require_admin(&p)?;
+pub async fn audit(State(s): St, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult {
+    let limit = q.limit.unwrap_or(100).min(1000);
     let rows = s
-        .access
-        .broker()
-        .store()
-        .audit_rows(q.after.unwrap_or(0), q.limit.unwrap_or(100).min(1000))
-        .await
-        .map_err(unavailable)?;
+        .app
+        .audit_page(&p.caller(), q.after.unwrap_or(0), limit)
+        .await?;
     let records: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -671,60 +567,53 @@ pub async fn audit<K: Cloud>(
     Ok(Json(json!({"records": records})).into_response())
 }
 
-pub async fn audit_verify<K: Cloud>(State(s): St<K>, headers: HeaderMap) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    ops::require_admin(&p)?;
-    Ok(match ops::verify_audit(&s).await? {
-        ops::AuditVerification::Verified { records, head } => {
-            Json(json!({"ok": true, "records": records, "head": head}))
+pub async fn audit_verify(State(s): St, p: Principal) -> ApiResult {
+    Ok(Json(match s.app.verify_audit(&p.caller()).await? {
+        AuditVerification::Verified { records, head } => {
+            json!({"ok": true, "records": records, "head": head})
         }
-        ops::AuditVerification::Broken { problem } => {
-            Json(json!({"ok": false, "problem": problem}))
-        }
-    }
+        AuditVerification::Broken { problem } => json!({"ok": false, "problem": problem}),
+    })
     .into_response())
 }
 
-pub async fn audit_export<K: Cloud>(
-    State(s): St<K>,
-    headers: HeaderMap,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult {
-    let p = principal(&s, &headers).await?;
-    ops::require_admin(&p)?;
-    let store = s.access.broker().store();
-    let mut verifier = ChainVerifier::new();
-    let mut out = String::new();
-    let mut after = q.after.unwrap_or(0);
-    let max = u64::from(q.limit.unwrap_or(100_000).min(100_000));
-    let mut n = 0u64;
+pub async fn audit_export(State(s): St, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult {
     // Records are exported only after they verify against their predecessors.
-    if after > 0 {
+    if q.after.unwrap_or(0) > 0 {
         return Err(AppError::bad_request(
             "`after` is not supported for export: the chain is verified from its start",
         ));
     }
-    'outer: loop {
-        let rows = store.audit_rows(after, 1000).await.map_err(unavailable)?;
-        let Some(last) = rows.last() else { break };
-        after = last.seq;
-        for row in &rows {
-            let record = verifier.push(row).map_err(|p| {
-                AppError::new(StatusCode::CONFLICT, "audit_chain_broken", p.to_string())
-            })?;
-            let hash = Sha256Digest::from_hex(&row.hash).map_err(|e| {
-                AppError::new(StatusCode::CONFLICT, "audit_chain_broken", e.to_string())
-            })?;
-            let line = jsonl_line(&record, &hash).map_err(|e| {
+    let max = u64::from(q.limit.unwrap_or(100_000).min(100_000));
+    let mut out = String::new();
+    let mut n = 0u64;
+    let walked = s
+        .app
+        .export_audit(&p.caller(), |record, hash| {
+            let line = jsonl_line(record, hash).map_err(|e| {
                 AppError::internal(StatusCode::INTERNAL_SERVER_ERROR, "internal", &e)
             })?;
             out.push_str(&line);
             out.push('\n');
             n += 1;
-            if n >= max {
-                break 'outer;
-            }
+            Ok::<_, AppError>(if n >= max {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            })
+        })
+        .await;
+    match walked {
+        Ok(Walk::Intact { .. } | Walk::Stopped { .. }) => {}
+        Ok(Walk::Broken(problem)) => {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "audit_chain_broken",
+                problem,
+            ));
         }
+        Err(WalkError::Store(e)) => return Err(AppError::unavailable(&e)),
+        Err(WalkError::Consumer(e)) => return Err(e),
     }
     Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], out).into_response())
 }

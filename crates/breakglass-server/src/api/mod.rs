@@ -3,65 +3,24 @@
 //!
 //! Every route is declared once in [`routes`], from which both the router and the OpenAPI
 //! document at `/openapi.json` are built, so the document cannot miss a route. Request
-//! bodies are capped at [`MAX_BODY`]; errors are `{"error":{"code","message"}}` with stable
-//! codes ([`AppError`]); server faults show only a correlation id.
+//! bodies are capped at [`crate::app::MAX_BODY`]; errors are `{"error":{"code","message"}}` with stable
+//! codes ([`crate::app::AppError`]); server faults show only a correlation id. Handlers only
+//! translate: the extractors of [`crate::app::extract`] authenticate and parse, the use cases
+//! of `breakglass_core::app` decide.
 
-mod error;
 mod handlers;
-mod metrics;
 mod openapi;
-pub mod ops;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{MethodRouter, delete, get, post};
-use breakglass_core::cloud::Cloud;
-use breakglass_core::ports::{Clock, IdSource};
-use breakglass_store::SqlStore;
 
-pub use error::AppError;
-pub use metrics::Metrics;
+pub use handlers::not_found;
 
-use crate::access::Access;
-use crate::auth::Auth;
-use crate::console::{Console, ConsoleSettings};
-
-/// The largest request body accepted, in bytes.
-pub const MAX_BODY: usize = 64 * 1024;
-
-/// The access service as the API uses it.
-pub type AccessService<K> = Access<SqlStore, K, Arc<dyn Clock>, Arc<dyn IdSource>>;
-
-/// Everything a handler needs.
-pub struct AppState<K> {
-    /// Requests, grants, credentials and revocation.
-    pub access: Arc<AccessService<K>>,
-    /// Users, tokens and TOTP.
-    pub auth: Arc<Auth>,
-    /// Request counters for `/metrics`.
-    pub metrics: Metrics,
-    /// The web console's settings, CSRF key and live-update hub.
-    pub console: Console,
-}
-
-impl<K> AppState<K> {
-    /// The state over `access` and `auth`, with fresh metrics and the console set up with
-    /// `console`.
-    pub fn new(access: Arc<AccessService<K>>, auth: Arc<Auth>, console: ConsoleSettings) -> Self {
-        let console = Console::new(&auth, console);
-        Self {
-            access,
-            auth,
-            metrics: Metrics::default(),
-            console,
-        }
-    }
-}
+use crate::app::AppState;
 
 /// One route: method, path (axum syntax), OpenAPI summary, whether it needs a token.
-pub struct Route<K> {
+pub struct Route {
     /// `GET`, `POST`, `DELETE`.
     pub method: &'static str,
     /// `/api/v1/requests/{id}`.
@@ -70,16 +29,17 @@ pub struct Route<K> {
     pub summary: &'static str,
     /// Needs `Authorization: Bearer`.
     pub authenticated: bool,
-    handler: MethodRouter<Arc<AppState<K>>>,
+    /// The handler.
+    pub handler: MethodRouter<Arc<AppState>>,
 }
 
-fn route<K>(
+fn route(
     method: &'static str,
     path: &'static str,
     summary: &'static str,
     authenticated: bool,
-    handler: MethodRouter<Arc<AppState<K>>>,
-) -> Route<K> {
+    handler: MethodRouter<Arc<AppState>>,
+) -> Route {
     Route {
         method,
         path,
@@ -90,7 +50,7 @@ fn route<K>(
 }
 
 /// Every route of the API.
-pub fn routes<K: Cloud + 'static>() -> Vec<Route<K>> {
+pub fn routes() -> Vec<Route> {
     use handlers as h;
     vec![
         route(
@@ -105,224 +65,215 @@ pub fn routes<K: Cloud + 'static>() -> Vec<Route<K>> {
             "/readyz",
             "Readiness: the store answers",
             false,
-            get(h::readyz::<K>),
+            get(h::readyz),
         ),
         route(
             "GET",
             "/metrics",
             "Prometheus metrics",
             false,
-            get(h::metrics::<K>),
+            get(h::metrics),
         ),
         route(
             "GET",
             "/openapi.json",
             "This document",
             false,
-            get(h::openapi::<K>),
+            get(h::openapi),
         ),
         route(
             "POST",
             "/api/v1/login",
             "Sign in with a password; returns a new API token (shown once)",
             false,
-            post(h::login::<K>),
+            post(h::login),
         ),
         route(
             "GET",
             "/api/v1/me",
             "The authenticated user",
             true,
-            get(h::me::<K>),
+            get(h::me),
         ),
         route(
             "GET",
             "/api/v1/users",
             "List users (admin)",
             true,
-            get(h::users::<K>),
+            get(h::users),
         ),
         route(
             "POST",
             "/api/v1/users",
             "Create a user (admin)",
             true,
-            post(h::add_user::<K>),
+            post(h::add_user),
         ),
         route(
             "GET",
             "/api/v1/tokens",
             "List your API tokens",
             true,
-            get(h::tokens::<K>),
+            get(h::tokens),
         ),
         route(
             "POST",
             "/api/v1/tokens",
             "Create an API token (shown once)",
             true,
-            post(h::create_token::<K>),
+            post(h::create_token),
         ),
         route(
             "DELETE",
             "/api/v1/tokens/{id}",
             "Revoke one of your API tokens",
             true,
-            delete(h::revoke_token::<K>),
+            delete(h::revoke_token),
         ),
         route(
             "POST",
             "/api/v1/totp/enroll",
             "Enrol a TOTP authenticator (seed shown once)",
             true,
-            post(h::enroll_totp::<K>),
+            post(h::enroll_totp),
         ),
         route(
             "GET",
             "/api/v1/requests",
             "List requests",
             true,
-            get(h::list_requests::<K>),
+            get(h::list_requests),
         ),
         route(
             "POST",
             "/api/v1/requests",
             "Submit a request for approval",
             true,
-            post(h::create_request::<K>),
+            post(h::create_request),
         ),
         route(
             "GET",
             "/api/v1/requests/{id}",
             "One request",
             true,
-            get(h::get_request::<K>),
+            get(h::get_request),
         ),
         route(
             "POST",
             "/api/v1/requests/{id}/approve",
             "Approve (TOTP step-up; bound to the request digest)",
             true,
-            post(h::approve::<K>),
+            post(h::approve),
         ),
         route(
             "POST",
             "/api/v1/requests/{id}/deny",
             "Deny a pending request",
             true,
-            post(h::deny::<K>),
+            post(h::deny),
         ),
         route(
             "POST",
             "/api/v1/requests/{id}/cancel",
             "Withdraw your pending request",
             true,
-            post(h::cancel::<K>),
+            post(h::cancel),
         ),
         route(
             "POST",
             "/api/v1/requests/{id}/extend",
             "Ask for more time on an active grant",
             true,
-            post(h::extend::<K>),
+            post(h::extend),
+        ),
+        route(
+            "POST",
+            "/api/v1/requests/{id}/extension/approve",
+            "Approve the pending extension (TOTP step-up; bound to the extension digest)",
+            true,
+            post(h::approve_extension),
+        ),
+        route(
+            "POST",
+            "/api/v1/requests/{id}/extension/deny",
+            "Turn down the pending extension",
+            true,
+            post(h::deny_extension),
         ),
         route(
             "POST",
             "/api/v1/requests/{id}/activate",
             "Start the grant of an approved request",
             true,
-            post(h::activate::<K>),
+            post(h::activate),
         ),
         route(
             "POST",
             "/api/v1/requests/{id}/review",
             "Sign off the post-incident review of a break-glass use",
             true,
-            post(h::review::<K>),
+            post(h::review),
         ),
         route(
             "POST",
             "/api/v1/break-glass",
             "Activate emergency access at once (TOTP step-up)",
             true,
-            post(h::break_glass::<K>),
+            post(h::break_glass),
         ),
         route(
             "POST",
             "/api/v1/grants/{id}/credentials",
             "Mint STS credentials for your grant",
             true,
-            post(h::credentials::<K>),
+            post(h::credentials),
         ),
         route(
             "POST",
             "/api/v1/grants/{id}/console",
             "A console sign-in URL for your grant",
             true,
-            post(h::console::<K>),
+            post(h::console),
         ),
         route(
             "POST",
             "/api/v1/grants/{id}/revoke",
             "Revoke a grant and cut off its live sessions",
             true,
-            post(h::revoke::<K>),
+            post(h::revoke),
         ),
         route(
             "POST",
             "/api/v1/roles/revoke-all",
             "Cut off every session of a role (admin)",
             true,
-            post(h::revoke_all::<K>),
+            post(h::revoke_all),
         ),
         route(
             "GET",
             "/api/v1/audit",
             "Audit records after a sequence number (admin)",
             true,
-            get(h::audit::<K>),
+            get(h::audit),
         ),
         route(
             "GET",
             "/api/v1/audit/verify",
             "Verify the audit hash chain (admin)",
             true,
-            get(h::audit_verify::<K>),
+            get(h::audit_verify),
         ),
         route(
             "GET",
             "/api/v1/audit/export",
             "Export the audit log as JSON lines (admin)",
             true,
-            get(h::audit_export::<K>),
+            get(h::audit_export),
         ),
     ]
 }
 
-/// The application: every route of the API and the web console, the body cap, the
-/// metrics layer, and the live-update announcement after each state change.
-pub fn app<K: Cloud + 'static>(state: Arc<AppState<K>>) -> Router {
-    let mut router = Router::new();
-    for r in routes::<K>() {
-        router = router.route(r.path, r.handler);
-    }
-    router
-        .merge(crate::console::router(&state))
-        .fallback(handlers::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            crate::console::announce::<K>,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            metrics::track::<K>,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
-        .with_state(state)
-}
-
 /// The OpenAPI 3 document of [`routes`].
-pub fn openapi_document<K: Cloud + 'static>() -> serde_json::Value {
-    openapi::document(&routes::<K>())
+pub fn openapi_document() -> serde_json::Value {
+    openapi::document(&routes())
 }

@@ -16,7 +16,7 @@ fn error_schema() -> Value {
 }
 
 /// The document for `routes`.
-pub fn document<K>(routes: &[Route<K>]) -> Value {
+pub fn document(routes: &[Route]) -> Value {
     let mut paths = Map::new();
     for r in routes {
         let params: Vec<Value> = r

@@ -15,6 +15,8 @@ pub mod totp;
 
 use std::sync::Arc;
 
+use breakglass_core::accounts::{AuthWrite, TokenRecord, UserRecord};
+use breakglass_core::app::Caller;
 use breakglass_core::audit::events::{
     LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpEnrolled, TotpFailed,
     TotpVerified, UserCreated,
@@ -23,8 +25,7 @@ use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::cloud::Secret;
 use breakglass_core::model::Username;
-use breakglass_core::ports::{Clock, StepUp, StoreError};
-use breakglass_store::{AuthWrite, SqlStore, TokenRecord, UserRecord};
+use breakglass_core::ports::{AuthStore, Clock, StepUp, StoreError};
 use time::{Duration, OffsetDateTime};
 
 use crate::random::random_hex;
@@ -103,6 +104,30 @@ pub struct Principal {
     pub(crate) totp: TotpOnFile,
 }
 
+impl Principal {
+    /// The caller as the use cases see them.
+    pub fn caller(&self) -> Caller {
+        Caller {
+            username: self.username.clone(),
+            admin: self.admin,
+        }
+    }
+}
+
+/// A token lifetime in hours, range-checked before it becomes a `Duration` (which would
+/// overflow on absurd values).
+pub fn token_ttl(hours: Option<i64>) -> Result<Option<Duration>, AuthError> {
+    match hours {
+        None => Ok(None),
+        Some(h) if (1..=MAX_TOKEN_TTL.whole_hours()).contains(&h) => Ok(Some(Duration::hours(h))),
+        Some(h) => Err(AuthError::Invalid(format!(
+            "`ttl_hours` is {h}; a token lives 1 to {} hours ({} days)",
+            MAX_TOKEN_TTL.whole_hours(),
+            MAX_TOKEN_TTL.whole_days()
+        ))),
+    }
+}
+
 /// A user's TOTP authenticator as stored: the seed sealed by the server, and the last time
 /// step accepted. Its `Debug` does not show the sealed seed.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -143,9 +168,9 @@ pub struct Enrolment {
 /// guesser about 3 in 10^6 per try, so a handful of tries keeps the odds negligible.
 pub const TOTP_FAILURES: usize = 5;
 
-/// The authentication service.
-pub struct Auth {
-    store: SqlStore,
+/// The authentication service over the accounts port.
+pub struct Auth<S> {
+    store: S,
     clock: Arc<dyn Clock>,
     key: SealKey,
     limiter: RateLimiter,
@@ -155,7 +180,7 @@ pub struct Auth {
     issuer: String,
 }
 
-impl std::fmt::Debug for Auth {
+impl<S> std::fmt::Debug for Auth<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Auth").finish_non_exhaustive()
     }
@@ -169,9 +194,9 @@ fn username(name: &str) -> Result<Username, AuthError> {
     Username::new(name).map_err(|e| AuthError::Invalid(e.to_string()))
 }
 
-impl Auth {
+impl<S: AuthStore> Auth<S> {
     /// The service over `store`, sealing TOTP seeds with `key`.
-    pub fn new(store: SqlStore, clock: Arc<dyn Clock>, key: SealKey, limits: Limits) -> Self {
+    pub fn new(store: S, clock: Arc<dyn Clock>, key: SealKey, limits: Limits) -> Self {
         Self {
             store,
             clock,

@@ -11,15 +11,15 @@ use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use breakglass_core::cloud::Cloud;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Viewer, csrf_field};
 use super::session::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St, qr};
-use crate::api::{AppError, AppState, ops};
+use crate::app::{AppError, AppState};
 use crate::auth::MAX_TOKEN_TTL;
+use crate::auth::token_ttl;
 
 /// What to show once at the top of the account page.
 enum Fresh {
@@ -29,16 +29,12 @@ enum Fresh {
     Error(AppError),
 }
 
-async fn account_page<K: Cloud>(
-    s: &AppState<K>,
-    session: &Session,
-    fresh: Fresh,
-) -> Result<Response, Failure> {
+async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<Response, Failure> {
     let v = session.viewer();
     let me = &session.principal.username;
     let tokens = s.auth.tokens(me).await.or_page(&v)?;
     let enrolled = s.auth.totp_enrolled(me).await.or_page(&v)?;
-    let now = s.access.broker().clock().now();
+    let now = s.app.now();
     let status = match &fresh {
         Fresh::Error(e) => e.status,
         _ => StatusCode::OK,
@@ -127,10 +123,7 @@ async fn account_page<K: Cloud>(
 }
 
 /// `GET /console/account`.
-pub async fn page<K: Cloud + 'static>(
-    State(s): St<K>,
-    session: Session,
-) -> Result<Response, Failure> {
+pub async fn page(State(s): St, session: Session) -> Result<Response, Failure> {
     account_page(&s, &session, Fresh::Nothing).await
 }
 
@@ -147,8 +140,8 @@ pub struct TokenForm {
 /// `POST /console/account/tokens`: creates a token and shows it once. Without a password
 /// it is minted from the session and cannot outlive it; with the password it is a fresh
 /// sign-in (checked, rate-limited and audited as `breakglass login` is).
-pub async fn create_token<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn create_token(
+    State(s): St,
     peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
     Posted { session, form }: Posted<TokenForm>,
 ) -> Result<Response, Failure> {
@@ -159,7 +152,7 @@ pub async fn create_token<K: Cloud + 'static>(
             .map_err(|_| {
                 AppError::bad_request(format!("the lifetime `{h}` is not a whole number of hours"))
             })
-            .and_then(|h| ops::ttl(Some(h))),
+            .and_then(|h| token_ttl(Some(h)).map_err(AppError::from)),
     };
     let fresh = match ttl {
         Err(e) => Fresh::Error(e),
@@ -190,8 +183,8 @@ pub async fn create_token<K: Cloud + 'static>(
 }
 
 /// `POST /console/account/tokens/{id}/revoke`.
-pub async fn revoke_token<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn revoke_token(
+    State(s): St,
     Path(token): Path<String>,
     Posted { session, .. }: Posted<NoFields>,
 ) -> Result<Response, Failure> {
@@ -211,8 +204,8 @@ pub struct EnrolForm {
 
 /// `POST /console/account/totp`: enrols (or, with a current code, replaces) the
 /// authenticator and shows the seed and its QR code once.
-pub async fn enroll_totp<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn enroll_totp(
+    State(s): St,
     Posted { session, form }: Posted<EnrolForm>,
 ) -> Result<Response, Failure> {
     let code = form
@@ -231,11 +224,16 @@ pub async fn enroll_totp<K: Cloud + 'static>(
 }
 
 fn admin_only(session: &Session, v: &Viewer) -> Result<(), Failure> {
-    ops::require_admin(&session.principal).or_page(v)
+    session
+        .principal
+        .caller()
+        .require_admin()
+        .map_err(AppError::from)
+        .or_page(v)
 }
 
-async fn users_page<K: Cloud>(
-    s: &AppState<K>,
+async fn users_page(
+    s: &AppState,
     session: &Session,
     notice: Option<Result<String, AppError>>,
 ) -> Result<Response, Failure> {
@@ -286,10 +284,7 @@ async fn users_page<K: Cloud>(
 }
 
 /// `GET /console/admin/users` (admins).
-pub async fn users<K: Cloud + 'static>(
-    State(s): St<K>,
-    session: Session,
-) -> Result<Response, Failure> {
+pub async fn users(State(s): St, session: Session) -> Result<Response, Failure> {
     users_page(&s, &session, None).await
 }
 
@@ -304,8 +299,8 @@ pub struct UserForm {
 }
 
 /// `POST /console/admin/users` (admins).
-pub async fn add_user<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn add_user(
+    State(s): St,
     Posted { session, form }: Posted<UserForm>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();

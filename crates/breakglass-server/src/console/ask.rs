@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use breakglass_core::cloud::Cloud;
+use breakglass_core::app::Ask;
 use breakglass_core::model::Catalog;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -14,8 +14,7 @@ use time::Duration;
 use super::St;
 use super::layout::{self, Viewer, csrf_field};
 use super::session::{Posted, Session};
-use crate::api::ops;
-use crate::api::{AppError, AppState};
+use crate::app::{AppError, AppState};
 
 /// What the request form holds (kept on a refusal so nothing is typed twice).
 #[derive(Debug, Default, Deserialize)]
@@ -49,8 +48,8 @@ impl RequestForm {
         }
     }
 
-    fn ask(&self) -> Result<ops::Ask<'_>, AppError> {
-        Ok(ops::Ask {
+    fn ask(&self) -> Result<Ask<'_>, AppError> {
+        Ok(Ask {
             playbook: self.playbook.trim(),
             role: self.role.trim(),
             account: self.account.trim(),
@@ -139,13 +138,13 @@ fn request_fields(c: &Catalog, f: &RequestForm, break_glass: bool) -> Markup {
     }
 }
 
-fn new_request_page<K: Cloud>(
-    s: &AppState<K>,
+fn new_request_page(
+    s: &AppState,
     v: &Viewer,
     f: &RequestForm,
     error: Option<&AppError>,
 ) -> Response {
-    let rules = s.access.broker().rules();
+    let rules = s.app.rules();
     let body = html! {
         @if let Some(e) = error { (layout::alert(&e.message)) }
         p { "Ask for a role for an incident. Approvers are notified at once; you activate the grant once it is approved." }
@@ -160,19 +159,19 @@ fn new_request_page<K: Cloud>(
 }
 
 /// `GET /console/requests/new`.
-pub async fn new_request<K: Cloud + 'static>(State(s): St<K>, session: Session) -> Response {
+pub async fn new_request(State(s): St, session: Session) -> Response {
     new_request_page(&s, &session.viewer(), &RequestForm::default(), None)
 }
 
 /// `POST /console/requests`: submits, then 303 to the request.
-pub async fn create_request<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn create_request(
+    State(s): St,
     Posted { session, form }: Posted<RequestForm>,
 ) -> Response {
     let v = session.viewer();
     let result = async {
-        let new = ops::new_request(&session.principal, &form.ask()?)?;
-        Ok::<_, AppError>(s.access.broker().submit(new).await?)
+        let caller = session.principal.caller();
+        Ok::<_, AppError>(s.app.submit(&caller, &form.ask()?).await?)
     }
     .await;
     match result {
@@ -181,13 +180,13 @@ pub async fn create_request<K: Cloud + 'static>(
     }
 }
 
-fn break_glass_page<K: Cloud>(
-    s: &AppState<K>,
+fn break_glass_page(
+    s: &AppState,
     v: &Viewer,
     f: &RequestForm,
     error: Option<&AppError>,
 ) -> Response {
-    let rules = s.access.broker().rules();
+    let rules = s.app.rules();
     let body = html! {
         div #break-glass-warning .warning role="alert" {
             strong { "Emergency access." }
@@ -212,15 +211,12 @@ fn break_glass_page<K: Cloud>(
 }
 
 /// `GET /console/break-glass`.
-pub async fn break_glass_form<K: Cloud + 'static>(State(s): St<K>, session: Session) -> Response {
+pub async fn break_glass_form(State(s): St, session: Session) -> Response {
     break_glass_page(&s, &session.viewer(), &RequestForm::default(), None)
 }
 
 /// `POST /console/break-glass`: acknowledgement, TOTP step-up, then immediate activation.
-pub async fn break_glass<K: Cloud + 'static>(
-    State(s): St<K>,
-    Posted { session, form }: Posted<RequestForm>,
-) -> Response {
+pub async fn break_glass(State(s): St, Posted { session, form }: Posted<RequestForm>) -> Response {
     let v = session.viewer();
     let result = async {
         if form.acknowledge.as_deref().is_none_or(str::is_empty) {
@@ -228,8 +224,14 @@ pub async fn break_glass<K: Cloud + 'static>(
                 "tick the box to confirm that you understand activation pages the security team",
             ));
         }
-        let new = ops::new_request(&session.principal, &form.ask()?)?;
-        ops::break_glass(&s, &session.principal, new, &form.totp).await
+        let ask = form.ask()?;
+        let purpose = s.app.break_glass_purpose();
+        let step_up = s
+            .auth
+            .check_totp_for(&session.principal, &form.totp, purpose)
+            .await;
+        let caller = session.principal.caller();
+        Ok(s.app.break_glass(&caller, &ask, step_up).await?)
     }
     .await;
     match result {

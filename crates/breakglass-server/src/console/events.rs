@@ -20,13 +20,13 @@ use std::time::Duration;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use breakglass_core::model::RequestId;
-use breakglass_core::ports::Store;
-use breakglass_store::SqlStore;
 use futures_util::StreamExt as _;
 use futures_util::stream::{self, Stream};
 use serde_json::json;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
+
+use crate::app::AppService;
 
 /// How often the poller looks at the audit chain head.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -118,20 +118,14 @@ impl Events {
     /// Subscribes, starting the poller if none runs. The poller starts from the chain head
     /// read before the subscription is returned, so no change committed after this call
     /// returns is missed.
-    async fn subscribe(&self, store: &SqlStore) -> broadcast::Receiver<Change> {
+    async fn subscribe(&self, app: &Arc<AppService>) -> broadcast::Receiver<Change> {
         loop {
             let head = if self.poller_running() {
                 None
             } else {
                 // `Some(None)`: the read failed; the poller takes its first successful read
                 // as the start.
-                Some(
-                    store
-                        .audit_head()
-                        .await
-                        .ok()
-                        .map(|h| h.map_or(0, |h| h.seq)),
-                )
+                Some(app.chain_head().await.ok().map(|h| h.map_or(0, |h| h.seq)))
             };
             let mut poller = match self.inner.poller.lock() {
                 Ok(g) => g,
@@ -141,14 +135,14 @@ impl Events {
                 // The poller stopped after we looked: read the head, then look again.
                 let Some(start) = head else { continue };
                 let inner = Arc::clone(&self.inner);
-                *poller = Some(tokio::spawn(poll(inner, store.clone(), start)));
+                *poller = Some(tokio::spawn(poll(inner, Arc::clone(app), start)));
             }
             return self.inner.tx.subscribe();
         }
     }
 
     /// The SSE response for one subscriber, or 503 when too many are open.
-    pub async fn stream(&self, store: &SqlStore) -> Response {
+    pub async fn stream(&self, app: &Arc<AppService>) -> Response {
         let n = self.inner.streams.fetch_add(1, Ordering::SeqCst);
         if n >= MAX_SUBSCRIBERS {
             self.inner.streams.fetch_sub(1, Ordering::SeqCst);
@@ -159,7 +153,7 @@ impl Events {
                 .into_response();
         }
         let guard = StreamGuard(Arc::clone(&self.inner));
-        let rx = self.subscribe(store).await;
+        let rx = self.subscribe(app).await;
         let closed = self.inner.closed.subscribe();
         let deadline = tokio::time::Instant::now() + MAX_STREAM;
         Sse::new(events(rx, closed, deadline, guard))
@@ -219,7 +213,7 @@ fn events(
     stream::once(async move { Ok(first) }).chain(rest)
 }
 
-async fn poll(inner: Arc<Inner>, store: SqlStore, start: Option<u64>) {
+async fn poll(inner: Arc<Inner>, app: Arc<AppService>, start: Option<u64>) {
     let mut last = start;
     loop {
         tokio::select! {
@@ -237,7 +231,7 @@ async fn poll(inner: Arc<Inner>, store: SqlStore, start: Option<u64>) {
             }
         }
         // A failed read is retried at the next poll; listeners simply hear later.
-        let Ok(head) = store.audit_head().await else {
+        let Ok(head) = app.chain_head().await else {
             continue;
         };
         let head = head.map_or(0, |h| h.seq);
@@ -249,7 +243,7 @@ async fn poll(inner: Arc<Inner>, store: SqlStore, start: Option<u64>) {
             continue;
         }
         let after = i64::try_from(last_seen).unwrap_or(i64::MAX);
-        let Ok(rows) = store.audit_rows(after, PAGE).await else {
+        let Ok(rows) = app.changes_after(after, PAGE).await else {
             continue;
         };
         let mut changed: Vec<String> = Vec::new();
@@ -269,10 +263,10 @@ async fn poll(inner: Arc<Inner>, store: SqlStore, start: Option<u64>) {
             let Ok(id) = RequestId::new(r.clone()) else {
                 continue;
             };
-            if let Ok(Some(v)) = store.get(&id).await {
+            if let Ok(Some(status)) = app.status_of(&id).await {
                 let _ = inner.tx.send(Change {
                     request: r,
-                    status: v.value.status.name().to_owned(),
+                    status: status.to_owned(),
                 });
             }
         }

@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use time::{Duration, OffsetDateTime};
 
-use crate::api::AppError;
+use crate::app::AppError;
 
 /// Who is looking at a page.
 #[derive(Debug, Clone)]

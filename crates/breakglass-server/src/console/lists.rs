@@ -3,7 +3,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use breakglass_core::cloud::Cloud;
+use breakglass_core::app::Caller;
 use breakglass_core::model::Username;
 use breakglass_core::ports::Versioned;
 use breakglass_core::request::{AccessRequest, RequestKind, Status};
@@ -15,11 +15,10 @@ use time::OffsetDateTime;
 use super::layout::{self, csrf_field};
 use super::session::Session;
 use super::{Failure, OrPage, St};
-use crate::api::ops;
-use crate::api::{AppError, AppState};
+use crate::app::{AppError, AppState};
 
-pub(super) fn now<K: Cloud>(s: &AppState<K>) -> OffsetDateTime {
-    s.access.broker().clock().now()
+pub(super) fn now(s: &AppState) -> OffsetDateTime {
+    s.app.now()
 }
 
 fn request_link(r: &AccessRequest) -> Markup {
@@ -49,17 +48,15 @@ const REQUEST_HEAD: [&str; 7] = [
 ];
 
 /// `GET /console`: my requests and my active grants.
-pub async fn dashboard<K: Cloud + 'static>(
-    State(s): St<K>,
-    session: Session,
-) -> Result<Response, Failure> {
+pub async fn dashboard(State(s): St, session: Session) -> Result<Response, Failure> {
     let v = session.viewer();
     let filter = RequestFilter {
         requester: Some(session.principal.username.clone()),
         limit: Some(100),
         ..RequestFilter::default()
     };
-    let mine = ops::requests(&s, &filter).await.or_page(&v)?;
+    let caller = session.principal.caller();
+    let mine = s.app.requests(&caller, &filter).await.or_page(&v)?;
     let now = now(&s);
     let grants: Vec<&AccessRequest> = mine
         .iter()
@@ -122,17 +119,19 @@ pub(super) fn may(
 }
 
 /// The pending requests `me` may decide on.
-async fn pending_for<K: Cloud>(
-    s: &AppState<K>,
-    me: &Username,
+async fn pending_for(
+    s: &AppState,
+    caller: &Caller,
 ) -> Result<Vec<(Versioned<AccessRequest>, Decision)>, AppError> {
     let filter = RequestFilter {
         statuses: vec!["pending".to_owned()],
         limit: Some(500),
         ..RequestFilter::default()
     };
-    let rules = s.access.broker().rules();
-    Ok(ops::requests(s, &filter)
+    let rules = s.app.rules();
+    let me = &caller.username;
+    Ok(s.app
+        .requests(caller, &filter)
         .await?
         .into_iter()
         .filter(|r| &r.value.spec.requester != me)
@@ -144,12 +143,9 @@ async fn pending_for<K: Cloud>(
 }
 
 /// `GET /console/approvals`: what waits for me, live-updated.
-pub async fn approvals<K: Cloud + 'static>(
-    State(s): St<K>,
-    session: Session,
-) -> Result<Response, Failure> {
+pub async fn approvals(State(s): St, session: Session) -> Result<Response, Failure> {
     let v = session.viewer();
-    let list = pending_for(&s, &session.principal.username)
+    let list = pending_for(&s, &session.principal.caller())
         .await
         .or_page(&v)?;
     let rows = html! {
@@ -183,10 +179,7 @@ pub async fn approvals<K: Cloud + 'static>(
 }
 
 /// `GET /console/sessions`: active grants with revoke buttons (admins see every grant).
-pub async fn sessions<K: Cloud + 'static>(
-    State(s): St<K>,
-    session: Session,
-) -> Result<Response, Failure> {
+pub async fn sessions(State(s): St, session: Session) -> Result<Response, Failure> {
     let v = session.viewer();
     let filter = RequestFilter {
         statuses: vec!["active".to_owned()],
@@ -194,7 +187,8 @@ pub async fn sessions<K: Cloud + 'static>(
         limit: Some(500),
         ..RequestFilter::default()
     };
-    let list = ops::requests(&s, &filter).await.or_page(&v)?;
+    let caller = session.principal.caller();
+    let list = s.app.requests(&caller, &filter).await.or_page(&v)?;
     let now = now(&s);
     let rows = html! {
         @for r in &list {

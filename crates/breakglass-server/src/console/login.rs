@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, Query, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use breakglass_core::cloud::Cloud;
 use maud::{Markup, html};
 use serde::Deserialize;
 use time::Duration;
@@ -15,7 +14,7 @@ use super::layout::{self, csrf_field};
 use super::session::{
     self, LOGIN_CSRF_COOKIE, Posted, SESSION_COOKIE, SESSION_HOURS, TOKEN_NAME, cookie, set_cookie,
 };
-use crate::api::AppError;
+use crate::app::AppError;
 use crate::auth::AuthError;
 use crate::random::random_hex;
 
@@ -50,8 +49,8 @@ fn login_page(csrf: &str, next: &str, username: &str, error: Option<&str>) -> Ma
 }
 
 /// `GET /console/login`: the form, with a fresh pre-session CSRF cookie when none is set.
-pub async fn form<K: Cloud + 'static>(
-    axum::extract::State(s): St<K>,
+pub async fn form(
+    axum::extract::State(s): St,
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
 ) -> Response {
@@ -91,7 +90,7 @@ struct LoginForm {
 
 /// `POST /console/login`: checks the pre-session CSRF token, then password and (when
 /// enrolled) TOTP; on success a 12-hour API token goes into the `bg_session` cookie.
-pub async fn submit<K: Cloud + 'static>(axum::extract::State(s): St<K>, req: Request) -> Response {
+pub async fn submit(axum::extract::State(s): St, req: Request) -> Response {
     let address = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -167,8 +166,8 @@ pub async fn submit<K: Cloud + 'static>(axum::extract::State(s): St<K>, req: Req
 pub struct Empty {}
 
 /// `POST /console/logout`: revokes the session's token and clears the cookie.
-pub async fn logout<K: Cloud + 'static>(
-    axum::extract::State(s): St<K>,
+pub async fn logout(
+    axum::extract::State(s): St,
     headers: HeaderMap,
     posted: Posted<Empty>,
 ) -> Response {

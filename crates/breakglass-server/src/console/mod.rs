@@ -31,14 +31,12 @@ use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use breakglass_core::cloud::Cloud;
 use ring::hmac;
 
 pub use events::Events;
 use layout::Viewer;
 
-use crate::api::{AppError, AppState};
-use crate::auth::Auth;
+use crate::app::{AppError, AppState};
 
 /// The Content-Security-Policy of every console response.
 pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
@@ -104,7 +102,7 @@ impl std::fmt::Debug for Console {
 impl Console {
     /// The console with `settings`, signing CSRF tokens with a key derived from `auth`'s
     /// sealing key (so every replica accepts every replica's forms).
-    pub fn new(auth: &Auth, settings: ConsoleSettings) -> Self {
+    pub fn new(auth: &crate::app::AuthService, settings: ConsoleSettings) -> Self {
         Self {
             settings,
             csrf_key: auth.derive_key("console csrf"),
@@ -216,7 +214,7 @@ impl<T, E: Into<AppError>> OrPage<T> for Result<T, E> {
     }
 }
 
-type St<K> = State<Arc<AppState<K>>>;
+type St = State<Arc<AppState>>;
 
 fn set_security_headers(r: &mut Response) {
     for (name, value) in SECURITY_HEADERS {
@@ -226,7 +224,7 @@ fn set_security_headers(r: &mut Response) {
 }
 
 /// Refuses cross-origin posts and sets the security headers on every console response.
-async fn guard<K: Cloud + 'static>(State(s): St<K>, req: Request, next: Next) -> Response {
+async fn guard(State(s): St, req: Request, next: Next) -> Response {
     let reading = req.method() == Method::GET || req.method() == Method::HEAD;
     let mut r = if !reading && !s.console.same_origin(req.headers()) {
         // The refusal page shows the signed-in navigation when the session cookie is valid;
@@ -251,7 +249,7 @@ async fn guard<K: Cloud + 'static>(State(s): St<K>, req: Request, next: Next) ->
 
 /// Tells the live-update hub to look for changes after every state-changing call (API or
 /// console) that succeeded.
-pub async fn announce<K: Cloud + 'static>(State(s): St<K>, req: Request, next: Next) -> Response {
+pub async fn announce(State(s): St, req: Request, next: Next) -> Response {
     let changing = !(req.method() == Method::GET || req.method() == Method::HEAD);
     let r = next.run(req).await;
     if changing && (r.status().is_success() || r.status().is_redirection()) {
@@ -278,12 +276,9 @@ async fn js() -> Response {
 
 /// `GET /console/events`. Without a session: 401, not a redirect to the sign-in page, so
 /// the browser's `EventSource` gives up instead of reconnecting to an HTML page.
-async fn live<K: Cloud + 'static>(
-    State(s): St<K>,
-    session: Result<session::Session, session::Refusal>,
-) -> Response {
+async fn live(State(s): St, session: Result<session::Session, session::Refusal>) -> Response {
     match session {
-        Ok(_) => s.console.events.stream(s.access.broker().store()).await,
+        Ok(_) => s.console.events.stream(&s.app).await,
         Err(session::Refusal::SignIn { .. }) => (
             axum::http::StatusCode::UNAUTHORIZED,
             "sign in to the console to receive live updates",
@@ -294,63 +289,59 @@ async fn live<K: Cloud + 'static>(
 }
 
 /// The console's routes, guarded.
-pub fn router<K: Cloud + 'static>(state: &Arc<AppState<K>>) -> Router<Arc<AppState<K>>> {
+pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route("/", get(root))
         .route("/console/static/app.css", get(css))
         .route("/console/static/app.js", get(js))
+        .route("/console/login", get(login::form).post(login::submit))
+        .route("/console/logout", post(login::logout))
+        .route("/console", get(lists::dashboard))
+        .route("/console/requests/new", get(ask::new_request))
+        .route("/console/requests", post(ask::create_request))
+        .route("/console/requests/{id}", get(request::request))
+        .route("/console/requests/{id}/approve", post(request::approve))
+        .route("/console/requests/{id}/deny", post(request::deny))
         .route(
-            "/console/login",
-            get(login::form::<K>).post(login::submit::<K>),
+            "/console/requests/{id}/extension/approve",
+            post(request::approve_extension),
         )
-        .route("/console/logout", post(login::logout::<K>))
-        .route("/console", get(lists::dashboard::<K>))
-        .route("/console/requests/new", get(ask::new_request::<K>))
-        .route("/console/requests", post(ask::create_request::<K>))
-        .route("/console/requests/{id}", get(request::request::<K>))
         .route(
-            "/console/requests/{id}/approve",
-            post(request::approve::<K>),
+            "/console/requests/{id}/extension/deny",
+            post(request::deny_extension),
         )
-        .route("/console/requests/{id}/deny", post(request::deny::<K>))
-        .route("/console/requests/{id}/cancel", post(request::cancel::<K>))
-        .route(
-            "/console/requests/{id}/activate",
-            post(request::activate::<K>),
-        )
-        .route("/console/requests/{id}/revoke", post(request::revoke::<K>))
-        .route("/console/requests/{id}/review", post(records::review::<K>))
-        .route(
-            "/console/grants/{id}/console",
-            post(request::aws_console::<K>),
-        )
+        .route("/console/requests/{id}/cancel", post(request::cancel))
+        .route("/console/requests/{id}/activate", post(request::activate))
+        .route("/console/requests/{id}/revoke", post(request::revoke))
+        .route("/console/requests/{id}/review", post(records::review))
+        .route("/console/grants/{id}/console", post(request::aws_console))
         .route(
             "/console/grants/{id}/credentials",
-            post(request::credentials::<K>),
+            post(request::credentials),
         )
-        .route("/console/approvals", get(lists::approvals::<K>))
-        .route("/console/sessions", get(lists::sessions::<K>))
+        .route("/console/approvals", get(lists::approvals))
+        .route("/console/sessions", get(lists::sessions))
         .route(
             "/console/break-glass",
-            get(ask::break_glass_form::<K>).post(ask::break_glass::<K>),
+            get(ask::break_glass_form).post(ask::break_glass),
         )
-        .route("/console/audit", get(records::audit::<K>))
-        .route("/console/reviews", get(records::reviews::<K>))
-        .route("/console/deliveries", get(records::deliveries::<K>))
-        .route("/console/account", get(account::page::<K>))
-        .route("/console/account/tokens", post(account::create_token::<K>))
+        .route("/console/audit", get(records::audit))
+        .route("/console/reviews", get(records::reviews))
+        .route("/console/deliveries", get(records::deliveries))
+        .route("/console/account", get(account::page))
+        .route("/console/account/tokens", post(account::create_token))
         .route(
             "/console/account/tokens/{id}/revoke",
-            post(account::revoke_token::<K>),
+            post(account::revoke_token),
         )
-        .route("/console/account/totp", post(account::enroll_totp::<K>))
+        .route("/console/account/totp", post(account::enroll_totp))
         .route(
             "/console/admin/users",
-            get(account::users::<K>).post(account::add_user::<K>),
+            get(account::users).post(account::add_user),
         )
-        .route("/console/events", get(live::<K>))
+        .route("/console/events", get(live))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(state),
-            guard::<K>,
+            guard,
         ))
 }

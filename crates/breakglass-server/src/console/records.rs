@@ -4,9 +4,8 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use breakglass_core::cloud::Cloud;
+use breakglass_core::app::AuditVerification;
 use breakglass_core::model::RequestId;
-use breakglass_core::ports::Store;
 use breakglass_core::request::{Review, ReviewOutcome, Status};
 use breakglass_core::rules::Action;
 use breakglass_core::session::RequestFilter;
@@ -17,8 +16,8 @@ use serde_json::Value;
 use super::layout::{self, csrf_field};
 use super::session::{Posted, Session};
 use super::{Failure, OrPage, St};
-use crate::api::AppError;
-use crate::api::ops::{self, AuditVerification, id, unavailable};
+use crate::app::AppError;
+use crate::app::extract::parse_id;
 
 /// Records shown per audit page.
 const AUDIT_PAGE: u32 = 100;
@@ -53,29 +52,28 @@ fn summary(body: &str) -> String {
 }
 
 /// `GET /console/audit`: the log, newest page first, and whether the chain verifies.
-pub async fn audit<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn audit(
+    State(s): St,
     session: Session,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
-    ops::require_admin(&session.principal).or_page(&v)?;
-    let store = s.access.broker().store();
-    let verification = ops::verify_audit(&s).await.or_page(&v)?;
-    let head = store
-        .audit_head()
+    let caller = session.principal.caller();
+    let verification = s.app.verify_audit(&caller).await.or_page(&v)?;
+    let head = s
+        .app
+        .chain_head()
         .await
-        .map_err(unavailable)
         .or_page(&v)?
         .map_or(0, |h| i64::try_from(h.seq).unwrap_or(i64::MAX));
     let after = q
         .after
         .unwrap_or_else(|| (head - i64::from(AUDIT_PAGE)).max(0))
         .max(0);
-    let mut rows = store
-        .audit_rows(after, AUDIT_PAGE)
+    let mut rows = s
+        .app
+        .audit_page(&caller, after, AUDIT_PAGE)
         .await
-        .map_err(unavailable)
         .or_page(&v)?;
     rows.reverse();
     let table_rows = html! {
@@ -118,10 +116,7 @@ pub async fn audit<K: Cloud + 'static>(
 }
 
 /// `GET /console/reviews`: break-glass uses whose post-incident review is outstanding.
-pub async fn reviews<K: Cloud + 'static>(
-    State(s): St<K>,
-    session: Session,
-) -> Result<Response, Failure> {
+pub async fn reviews(State(s): St, session: Session) -> Result<Response, Failure> {
     let v = session.viewer();
     let me = &session.principal.username;
     let filter = RequestFilter {
@@ -129,8 +124,9 @@ pub async fn reviews<K: Cloud + 'static>(
         limit: Some(200),
         ..RequestFilter::default()
     };
-    let list = ops::requests(&s, &filter).await.or_page(&v)?;
-    let rules = s.access.broker().rules();
+    let caller = session.principal.caller();
+    let list = s.app.requests(&caller, &filter).await.or_page(&v)?;
+    let rules = s.app.rules();
     let body = html! {
         p { "Every break-glass use needs a post-incident review by someone other than the person who used it." }
         @if list.is_empty() { p #no-reviews { "No reviews outstanding." } }
@@ -175,23 +171,18 @@ pub struct ReviewForm {
 }
 
 /// `POST /console/requests/{id}/review`.
-pub async fn review<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn review(
+    State(s): St,
     _headers: HeaderMap,
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ReviewForm>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     let result = async {
-        let id = id("request id", &rid, RequestId::new)?;
-        s.access
-            .broker()
-            .review(
-                &id,
-                session.principal.username.clone(),
-                form.outcome,
-                form.notes.trim(),
-            )
+        let id: RequestId = parse_id(&rid)?;
+        let caller = session.principal.caller();
+        s.app
+            .review(&caller, &id, form.outcome, form.notes.trim())
             .await?;
         Ok::<_, AppError>(())
     }
@@ -211,20 +202,10 @@ fn failed_channels(last_error: Option<&str>) -> Vec<&str> {
 }
 
 /// `GET /console/deliveries` (admins): dead-lettered notifications.
-pub async fn deliveries<K: Cloud + 'static>(
-    State(s): St<K>,
-    session: Session,
-) -> Result<Response, Failure> {
+pub async fn deliveries(State(s): St, session: Session) -> Result<Response, Failure> {
     let v = session.viewer();
-    ops::require_admin(&session.principal).or_page(&v)?;
-    let list = s
-        .access
-        .broker()
-        .store()
-        .outbox_dead_letters(200)
-        .await
-        .map_err(unavailable)
-        .or_page(&v)?;
+    let caller = session.principal.caller();
+    let list = s.app.dead_letters(&caller, 200).await.or_page(&v)?;
     let rows = html! {
         @for m in &list {
             tr {

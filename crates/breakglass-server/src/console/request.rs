@@ -8,8 +8,8 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use breakglass_core::cloud::Cloud;
-use breakglass_core::model::RequestId;
+use breakglass_core::app::{approve_purpose, extension_purpose};
+use breakglass_core::model::{GrantId, RequestId};
 use breakglass_core::request::{AccessRequest, RequestKind, Review, Status};
 use breakglass_core::rules::{Action, Decision};
 use maud::{Markup, html};
@@ -21,8 +21,8 @@ use super::layout::{self, csrf_field};
 use super::lists::{decision, may, now};
 use super::session::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St};
-use crate::api::ops::{self, id};
-use crate::api::{AppError, AppState};
+use crate::app::extract::parse_id;
+use crate::app::{AppError, AppState};
 
 fn time_left(end: OffsetDateTime, now: OffsetDateTime) -> Markup {
     html! {
@@ -90,8 +90,8 @@ fn policy_summary(text: &str) -> Markup {
 
 /// Renders request `rid` for the session, with `error` (status and message) when an action
 /// on it was refused.
-async fn request_page<K: Cloud>(
-    s: &AppState<K>,
+async fn request_page(
+    s: &AppState,
     session: &Session,
     headers: &HeaderMap,
     rid: &str,
@@ -99,12 +99,14 @@ async fn request_page<K: Cloud>(
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     let me = &session.principal.username;
-    let rid = id("request id", rid, RequestId::new).or_page(&v)?;
-    let current = ops::readable_request(s, &session.principal, &rid)
+    let rid: RequestId = parse_id(rid).or_page(&v)?;
+    let current = s
+        .app
+        .request(&session.principal.caller(), &rid)
         .await
         .or_page(&v)?;
     let r = &current.value;
-    let rules = s.access.broker().rules();
+    let rules = s.app.rules();
     let catalog = rules.catalog();
     let now = now(s);
     let playbook = catalog.playbook(&r.spec.playbook);
@@ -186,11 +188,11 @@ async fn request_page<K: Cloud>(
 }
 
 #[expect(clippy::too_many_arguments, reason = "the page's facts, passed once")]
-fn actions<K: Cloud>(
+fn actions(
     r: &AccessRequest,
     session: &Session,
     headers: &HeaderMap,
-    s: &AppState<K>,
+    s: &AppState,
     requester: bool,
     approve: &Decision,
     can_revoke: bool,
@@ -236,6 +238,31 @@ fn actions<K: Cloud>(
             @if let Some(g) = &r.grant {
                 h2 { "Grant " (g.id) }
                 p { "Time left: " (time_left(g.end, now)) " (until " (layout::time(g.end)) ")" }
+                @if let Some(x) = &g.pending_extension {
+                    section #pending-extension {
+                        h3 { "Extension asked for" }
+                        p { (layout::duration(x.add)) " more, asked at " (layout::time(x.requested_at))
+                            ": " span.justification { (x.justification) } }
+                        @if !requester && approve.allowed {
+                            form #approve-extension-form .stack method="post" action={ (base) "/extension/approve" } {
+                                (csrf_field(csrf))
+                                input type="hidden" name="digest" value=(x.digest.to_hex());
+                                label for="extension-totp" { "TOTP code" }
+                                input #extension-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
+                                    maxlength="6" autocomplete="one-time-code" required;
+                                label for="extension-comment" { "Comment (optional)" }
+                                input #extension-comment type="text" name="comment";
+                                button type="submit" { "Approve extension" }
+                            }
+                            form #deny-extension-form .stack method="post" action={ (base) "/extension/deny" } {
+                                (csrf_field(csrf))
+                                label for="extension-deny-reason" { "Reason for turning it down" }
+                                input #extension-deny-reason type="text" name="reason" required;
+                                button.danger type="submit" { "Deny extension" }
+                            }
+                        }
+                    }
+                }
                 @if requester {
                     p { "Add this to a profile in " code { "~/.aws/config" } ":" }
                     div.copy-line {
@@ -277,8 +304,8 @@ fn actions<K: Cloud>(
 }
 
 /// `GET /console/requests/{id}`.
-pub async fn request<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn request(
+    State(s): St,
     session: Session,
     headers: HeaderMap,
     Path(rid): Path<String>,
@@ -287,8 +314,8 @@ pub async fn request<K: Cloud + 'static>(
 }
 
 /// After an action: 303 back to the request, or the request page with the refusal.
-async fn after<K: Cloud>(
-    s: &AppState<K>,
+async fn after(
+    s: &AppState,
     session: &Session,
     headers: &HeaderMap,
     rid: &str,
@@ -311,25 +338,71 @@ pub struct ApproveForm {
 }
 
 /// `POST /console/requests/{id}/approve`: TOTP step-up, bound to the digest shown.
-pub async fn approve<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn approve(
+    State(s): St,
     headers: HeaderMap,
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ApproveForm>,
 ) -> Result<Response, Failure> {
     let result = async {
-        let id = id("request id", &rid, RequestId::new)?;
+        let id: RequestId = parse_id(&rid)?;
         let digest = breakglass_core::canonical::Sha256Digest::from_hex(&form.digest)
             .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
-        ops::approve(
-            &s,
-            &session.principal,
-            &id,
-            digest,
-            &form.totp,
-            form.comment.clone(),
-        )
-        .await?;
+        let purpose = approve_purpose(&id);
+        let step_up = s
+            .auth
+            .check_totp_for(&session.principal, &form.totp, &purpose)
+            .await?;
+        let caller = session.principal.caller();
+        s.app
+            .approve(&caller, &id, digest, form.comment.clone(), step_up)
+            .await?;
+        Ok(())
+    }
+    .await;
+    after(&s, &session, &headers, &rid, result).await
+}
+
+/// `POST /console/requests/{id}/extension/approve`: TOTP step-up, bound to the digest of the
+/// extension shown.
+pub async fn approve_extension(
+    State(s): St,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    Posted { session, form }: Posted<ApproveForm>,
+) -> Result<Response, Failure> {
+    let result = async {
+        let id: RequestId = parse_id(&rid)?;
+        let digest = breakglass_core::canonical::Sha256Digest::from_hex(&form.digest)
+            .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
+        let purpose = extension_purpose(&id);
+        let step_up = s
+            .auth
+            .check_totp_for(&session.principal, &form.totp, &purpose)
+            .await?;
+        let caller = session.principal.caller();
+        s.app
+            .approve_extension(&caller, &id, digest, form.comment.clone(), step_up)
+            .await?;
+        Ok(())
+    }
+    .await;
+    after(&s, &session, &headers, &rid, result).await
+}
+
+/// `POST /console/requests/{id}/extension/deny`.
+pub async fn deny_extension(
+    State(s): St,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    Posted { session, form }: Posted<ReasonForm>,
+) -> Result<Response, Failure> {
+    let result = async {
+        let id: RequestId = parse_id(&rid)?;
+        let caller = session.principal.caller();
+        s.app
+            .deny_extension(&caller, &id, form.reason.trim())
+            .await?;
         Ok(())
     }
     .await;
@@ -343,18 +416,16 @@ pub struct ReasonForm {
 }
 
 /// `POST /console/requests/{id}/deny`.
-pub async fn deny<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn deny(
+    State(s): St,
     headers: HeaderMap,
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ReasonForm>,
 ) -> Result<Response, Failure> {
     let result = async {
-        let id = id("request id", &rid, RequestId::new)?;
-        s.access
-            .broker()
-            .deny(&id, session.principal.username.clone(), form.reason.trim())
-            .await?;
+        let id: RequestId = parse_id(&rid)?;
+        let caller = session.principal.caller();
+        s.app.deny(&caller, &id, form.reason.trim()).await?;
         Ok(())
     }
     .await;
@@ -362,18 +433,16 @@ pub async fn deny<K: Cloud + 'static>(
 }
 
 /// `POST /console/requests/{id}/cancel`.
-pub async fn cancel<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn cancel(
+    State(s): St,
     headers: HeaderMap,
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ReasonForm>,
 ) -> Result<Response, Failure> {
     let result = async {
-        let id = id("request id", &rid, RequestId::new)?;
-        s.access
-            .broker()
-            .cancel(&id, session.principal.username.clone(), form.reason.trim())
-            .await?;
+        let id: RequestId = parse_id(&rid)?;
+        let caller = session.principal.caller();
+        s.app.cancel(&caller, &id, form.reason.trim()).await?;
         Ok(())
     }
     .await;
@@ -381,18 +450,15 @@ pub async fn cancel<K: Cloud + 'static>(
 }
 
 /// `POST /console/requests/{id}/activate`.
-pub async fn activate<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn activate(
+    State(s): St,
     headers: HeaderMap,
     Path(rid): Path<String>,
     Posted { session, .. }: Posted<NoFields>,
 ) -> Result<Response, Failure> {
     let result = async {
-        let id = id("request id", &rid, RequestId::new)?;
-        s.access
-            .broker()
-            .activate(&id, session.principal.username.clone())
-            .await?;
+        let id: RequestId = parse_id(&rid)?;
+        s.app.activate(&session.principal.caller(), &id).await?;
         Ok(())
     }
     .await;
@@ -401,22 +467,16 @@ pub async fn activate<K: Cloud + 'static>(
 
 /// `POST /console/requests/{id}/revoke`: commits the revocation, then cuts the live
 /// sessions off (the access service's order).
-pub async fn revoke<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn revoke(
+    State(s): St,
     headers: HeaderMap,
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ReasonForm>,
 ) -> Result<Response, Failure> {
     let result = async {
-        let id = id("request id", &rid, RequestId::new)?;
-        s.access
-            .revoke(
-                &id,
-                session.principal.username.clone(),
-                session.principal.admin,
-                form.reason.trim(),
-            )
-            .await?;
+        let id: RequestId = parse_id(&rid)?;
+        let caller = session.principal.caller();
+        s.app.revoke(&caller, &id, form.reason.trim()).await?;
         Ok(())
     }
     .await;
@@ -429,21 +489,18 @@ pub async fn revoke<K: Cloud + 'static>(
 /// redirect to another origin after a form post is blocked by Chromium under the CSP's
 /// `form-action 'self'`, while following a link is not. The URL holds a sign-in token, so
 /// it is rendered once, on this response, and never stored.
-pub async fn aws_console<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn aws_console(
+    State(s): St,
     headers: HeaderMap,
     Path(gid): Path<String>,
     Posted { session, .. }: Posted<NoFields>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
-    let rid = ops::grant_request(&s, &gid).await.or_page(&v)?;
+    let rid = grant_request(&s, &gid).await.or_page(&v)?;
+    let caller = session.principal.caller();
     match s
-        .access
-        .console_url(
-            &rid,
-            &session.principal.username,
-            "https://console.aws.amazon.com/",
-        )
+        .app
+        .console_url(&caller, &rid, "https://console.aws.amazon.com/")
         .await
     {
         Ok(url) => {
@@ -466,19 +523,15 @@ pub async fn aws_console<K: Cloud + 'static>(
 
 /// `POST /console/grants/{id}/credentials`: mints credentials for the requester's grant (as
 /// `breakglass creds` does) and shows them once, as shell exports; they are never stored.
-pub async fn credentials<K: Cloud + 'static>(
-    State(s): St<K>,
+pub async fn credentials(
+    State(s): St,
     headers: HeaderMap,
     Path(gid): Path<String>,
     Posted { session, .. }: Posted<NoFields>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
-    let rid = ops::grant_request(&s, &gid).await.or_page(&v)?;
-    match s
-        .access
-        .credentials(&rid, &session.principal.username)
-        .await
-    {
+    let rid = grant_request(&s, &gid).await.or_page(&v)?;
+    match s.app.credentials(&session.principal.caller(), &rid).await {
         Ok(c) => {
             let exports = format!(
                 "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_SESSION_TOKEN={}\n",
@@ -502,4 +555,10 @@ pub async fn credentials<K: Cloud + 'static>(
         }
         Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e.into())).await,
     }
+}
+
+/// The request holding the grant that path segment `gid` names.
+async fn grant_request(s: &AppState, gid: &str) -> Result<RequestId, AppError> {
+    let gid: GrantId = parse_id(gid)?;
+    Ok(s.app.grant_request(&gid).await?)
 }

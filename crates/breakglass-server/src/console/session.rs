@@ -17,12 +17,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use breakglass_core::canonical::Sha256Digest;
-use breakglass_core::cloud::Cloud;
 use ring::hmac;
 use serde::de::DeserializeOwned;
 
 use super::layout::{self, Viewer};
-use crate::api::{AppError, AppState, MAX_BODY};
+use crate::app::{AppError, AppState, MAX_BODY};
 use crate::auth::Principal;
 
 /// The session cookie.
@@ -174,12 +173,12 @@ pub fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-impl<K: Cloud + 'static> FromRequestParts<Arc<AppState<K>>> for Session {
+impl FromRequestParts<Arc<AppState>> for Session {
     type Rejection = Refusal;
 
     async fn from_request_parts(
         parts: &mut Parts,
-        state: &Arc<AppState<K>>,
+        state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let refuse = || {
             if parts.method == Method::GET || parts.method == Method::HEAD {
@@ -204,7 +203,7 @@ impl<K: Cloud + 'static> FromRequestParts<Arc<AppState<K>>> for Session {
         let principal = match state.auth.authenticate(token).await {
             Ok(p) => p,
             Err(crate::auth::AuthError::Store(e)) => {
-                return Err(Refusal::Page(crate::api::ops::unavailable(e)));
+                return Err(Refusal::Page(AppError::unavailable(&e)));
             }
             Err(_) => return Err(refuse()),
         };
@@ -265,14 +264,13 @@ pub fn csrf_refused() -> AppError {
     )
 }
 
-impl<K, T> FromRequest<Arc<AppState<K>>> for Posted<T>
+impl<T> FromRequest<Arc<AppState>> for Posted<T>
 where
-    K: Cloud + 'static,
     T: DeserializeOwned,
 {
     type Rejection = Refusal;
 
-    async fn from_request(req: Request, state: &Arc<AppState<K>>) -> Result<Self, Self::Rejection> {
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
         let session = Session::from_request_parts(&mut parts, state).await?;
         // Refusals from here on are shown to the signed-in viewer: the navigation comes from

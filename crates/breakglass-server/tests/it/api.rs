@@ -1,113 +1,34 @@
 //! The HTTP API through `tower::ServiceExt::oneshot`, over a real SQLite store and the
 //! example config, with an in-memory `Cloud` double standing in for STS and IAM.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
-use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
+use breakglass_core::cloud::SharedCloud;
 use breakglass_core::config::Config;
-use breakglass_core::model::RoleArn;
 use breakglass_core::ports::{Clock, IdSource, ManualClock, SequentialIds};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
-use breakglass_server::access::Access;
-use breakglass_server::api::{AppState, app, openapi_document, routes};
+use breakglass_server::api::{openapi_document, routes};
+use breakglass_server::app::{AppState, AuthService, router};
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
 use breakglass_server::auth::{Auth, totp};
 use breakglass_store::SqlStore;
+use breakglass_testkit::cloud::FakeCloud;
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
 use time::{Duration, macros::datetime};
 use tower::ServiceExt as _;
-
-/// STS and IAM in memory: issues fake credentials, keeps inline policies.
-#[derive(Default)]
-pub struct FakeCloud {
-    policies: Mutex<Vec<(String, String, String)>>,
-}
-
-impl Cloud for FakeCloud {
-    async fn issue(&self, r: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
-        Ok(IssuedCredentials {
-            access_key_id: "ASIAFAKE0000000001".to_owned(),
-            secret_access_key: Secret::new("secret-key"),
-            session_token: Secret::new("session-token"),
-            expiration: datetime!(2024-03-01 12:00:00 UTC) + r.duration,
-            assumed_role_arn: format!("arn:aws:sts::222222222222:assumed-role/x/{}", r.grant),
-            assumed_role_id: format!("AROAFAKEROLE0000001:{}", r.grant),
-        })
-    }
-    async fn inline_policy(
-        &self,
-        role: &RoleArn,
-        name: &str,
-    ) -> Result<Option<String>, CloudError> {
-        let role = role.to_string();
-        let role = role.as_str();
-        Ok(self
-            .policies
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(r, n, _)| r == role && n == name)
-            .map(|(_, _, d)| d.clone()))
-    }
-    async fn role_id(&self, _role: &RoleArn) -> Result<String, CloudError> {
-        Ok("AROAFAKEROLE0000001".to_owned())
-    }
-    async fn inline_policy_names(&self, role: &RoleArn) -> Result<Vec<String>, CloudError> {
-        let role = role.to_string();
-        let role = role.as_str();
-        Ok(self
-            .policies
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(r, _, _)| r == role)
-            .map(|(_, n, _)| n.clone())
-            .collect())
-    }
-    async fn put_inline_policy(
-        &self,
-        role: &RoleArn,
-        name: &str,
-        doc: &str,
-    ) -> Result<(), CloudError> {
-        let role = role.to_string();
-        let role = role.as_str();
-        let mut p = self.policies.lock().unwrap();
-        p.retain(|(r, n, _)| !(r == role && n == name));
-        p.push((role.to_owned(), name.to_owned(), doc.to_owned()));
-        Ok(())
-    }
-    async fn delete_inline_policy(&self, role: &RoleArn, name: &str) -> Result<(), CloudError> {
-        let role = role.to_string();
-        let role = role.as_str();
-        self.policies
-            .lock()
-            .unwrap()
-            .retain(|(r, n, _)| !(r == role && n == name));
-        Ok(())
-    }
-    async fn console_url(
-        &self,
-        _c: &IssuedCredentials,
-        _d: Duration,
-        destination: &str,
-    ) -> Result<Secret, CloudError> {
-        Ok(Secret::new(format!(
-            "https://signin.aws.amazon.com/federation?Action=login&Destination={destination}"
-        )))
-    }
-}
 
 pub struct Api {
     pub router: axum::Router,
     pub clock: Arc<ManualClock>,
-    pub auth: Arc<Auth>,
+    pub auth: Arc<AuthService>,
     _dir: tempfile::TempDir,
 }
 
@@ -131,7 +52,8 @@ pub async fn api() -> Api {
         rules,
         Settings::default(),
     ));
-    let access = Arc::new(Access::new(broker, FakeCloud::default()));
+    let cloud: SharedCloud = Arc::new(FakeCloud::new(&clock));
+    let access = Arc::new(App::new(broker, cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
     let auth = Arc::new(Auth::new(store, c, key, Limits::default()));
     let state = Arc::new(AppState::new(
@@ -140,7 +62,7 @@ pub async fn api() -> Api {
         breakglass_server::console::ConsoleSettings::default(),
     ));
     Api {
-        router: app(state),
+        router: router(state),
         clock,
         auth,
         _dir: dir,
@@ -234,9 +156,9 @@ async fn openapi_lists_every_route() {
     let api = api().await;
     let (s, doc) = api.call("GET", "/openapi.json", None, None).await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(doc, openapi_document::<FakeCloud>());
+    assert_eq!(doc, openapi_document());
     assert_eq!(doc["openapi"], "3.0.3");
-    let all = routes::<FakeCloud>();
+    let all = routes();
     assert!(all.len() >= 29);
     for r in &all {
         let op = &doc["paths"][r.path][r.method.to_lowercase()];
@@ -401,8 +323,8 @@ async fn request_approve_activate_credentials_revoke() {
         .await;
     assert_eq!(s, StatusCode::OK, "{c}");
     assert_eq!(c["Version"], 1);
-    assert_eq!(c["AccessKeyId"], "ASIAFAKE0000000001");
-    assert_eq!(c["SecretAccessKey"], "secret-key");
+    assert_eq!(c["AccessKeyId"], "ASIAFAKE000000000001");
+    assert_eq!(c["SecretAccessKey"], "secret");
     assert!(
         c["Expiration"]
             .as_str()
@@ -759,4 +681,119 @@ async fn an_administrator_may_revoke_any_grant_and_nobody_else_outside_the_rules
         revoked["record"]["event"]["decision"]["policies"][0]["id"],
         "broker-administrator"
     );
+}
+
+/// Extensions are decided like requests: an approver other than the requester, with a TOTP
+/// step-up, bound to the extension's digest; the grant's end moves only then, and every
+/// step is in the audit chain. The requester, though an approver of the playbook, can
+/// neither approve nor deny their own extension.
+#[tokio::test]
+async fn extensions_are_approved_and_denied_with_a_step_up_never_by_the_requester() {
+    let api = api().await;
+    // Alice is an ir-lead, so the rules would let her approve `investigate` requests.
+    let (alice, alice_seed) = api.user("alice", false).await;
+    let (bob, bob_seed) = api.user("bob", false).await;
+    let (dana, _) = api.user("dana", true).await;
+    let (id, digest) = api.submit(&alice, investigate(3600)).await;
+    let code = api.code(&bob_seed);
+    let approve = format!("/api/v1/requests/{id}/approve");
+    let body = json!({"digest": digest, "totp": code});
+    let (s, v) = api.call("POST", &approve, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let activate = format!("/api/v1/requests/{id}/activate");
+    let (s, v) = api.call("POST", &activate, Some(&alice), None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let end = v["grant"]["end"].as_str().unwrap().to_owned();
+
+    // An hour more, asked for by the requester.
+    let extend = format!("/api/v1/requests/{id}/extend");
+    let body = json!({"add_seconds": 3600, "justification": "still containing"});
+    let (s, v) = api.call("POST", &extend, Some(&alice), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let ext_digest = v["grant"]["pending_extension"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(ext_digest, digest, "an extension has a digest of its own");
+
+    // The requester cannot approve her own extension, whatever her groups.
+    api.clock.advance(Duration::seconds(30));
+    let approve_ext = format!("/api/v1/requests/{id}/extension/approve");
+    let body = json!({"digest": ext_digest, "totp": api.code(&alice_seed)});
+    let (s, v) = api
+        .call("POST", &approve_ext, Some(&alice), Some(body))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "self_approval");
+    // Nor with the request's digest instead of the extension's, nor without a code.
+    let body = json!({"digest": digest, "totp": api.code(&bob_seed)});
+    let (s, v) = api.call("POST", &approve_ext, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert_eq!(v["error"]["code"], "stale_digest");
+    let body = json!({"digest": ext_digest, "totp": ""});
+    let (s, v) = api.call("POST", &approve_ext, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(v["error"]["code"], "totp_missing");
+    let (s, v) = api
+        .call("GET", &format!("/api/v1/requests/{id}"), Some(&alice), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["grant"]["end"], end.as_str(), "refusals moved nothing");
+
+    // Bob approves it with a fresh code: the end moves by exactly the hour.
+    api.clock.advance(Duration::seconds(30));
+    let before = last_seq(&api, &dana).await;
+    let body = json!({"digest": ext_digest, "totp": api.code(&bob_seed), "comment": "ok"});
+    let (s, v) = api.call("POST", &approve_ext, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let old_end = time::OffsetDateTime::parse(&end, &Rfc3339).unwrap();
+    let new_end =
+        time::OffsetDateTime::parse(v["grant"]["end"].as_str().unwrap(), &Rfc3339).unwrap();
+    assert_eq!(new_end - old_end, Duration::hours(1));
+    assert!(v["grant"]["pending_extension"].is_null(), "{v}");
+    assert_eq!(v["grant"]["extensions"][0]["approvers"], json!(["bob"]));
+    let kinds: Vec<String> = audit_after(&api, &dana, before)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "totp_verified",
+            "extension_approval_recorded",
+            "grant_extended"
+        ]
+    );
+    // The same code again is a replay, refused and audited.
+    let body = json!({"digest": ext_digest, "totp": api.code(&bob_seed)});
+    let (s, v) = api.call("POST", &approve_ext, Some(&bob), Some(body)).await;
+    assert_ne!(s, StatusCode::OK, "{v}");
+
+    // A second extension, turned down: the end stays where it is.
+    let body = json!({"add_seconds": 1800, "justification": "one more half hour"});
+    let (s, v) = api.call("POST", &extend, Some(&alice), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let deny_ext = format!("/api/v1/requests/{id}/extension/deny");
+    let body = json!({"reason": "mine to decide"});
+    let (s, v) = api.call("POST", &deny_ext, Some(&alice), Some(body)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    assert_eq!(v["error"]["code"], "self_approval");
+    let body = json!({"reason": "hand over to the next shift"});
+    let (s, v) = api.call("POST", &deny_ext, Some(&bob), Some(body)).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(v["grant"]["pending_extension"].is_null(), "{v}");
+    let still = time::OffsetDateTime::parse(v["grant"]["end"].as_str().unwrap(), &Rfc3339);
+    assert_eq!(still.unwrap(), new_end);
+    let kinds: Vec<String> = audit_after(&api, &dana, 0)
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert!(kinds.contains(&"extension_denied".to_owned()), "{kinds:?}");
+    let (s, v) = api
+        .call("GET", "/api/v1/audit/verify", Some(&dana), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["ok"], true, "{v}");
 }

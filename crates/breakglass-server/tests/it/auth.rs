@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use breakglass_core::model::Username;
-use breakglass_core::ports::{Clock, ManualClock, Store};
+use breakglass_core::ports::{AuthStore, Clock, ManualClock, Store};
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
 use breakglass_server::auth::{Auth, AuthError, totp};
@@ -11,7 +11,7 @@ use breakglass_store::SqlStore;
 use time::{Duration, macros::datetime};
 
 pub struct Fixture {
-    pub auth: Auth,
+    pub auth: breakglass_server::app::AuthService,
     pub store: SqlStore,
     pub clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,

@@ -15,6 +15,7 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_iam::types::Tag;
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_aws::{AccountRoles, AwsCloud, FederationOptions};
+use breakglass_core::app::App;
 use breakglass_core::cloud::IssuedCredentials;
 use breakglass_core::config::Config;
 use breakglass_core::config::resources::{
@@ -24,10 +25,11 @@ use breakglass_core::model::{AccountId, RoleArn};
 use breakglass_core::revocation::{REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY};
 use breakglass_core::templates::revoker::REVOKER_POLICY;
 use breakglass_iam::{ContextValue, Decision, PolicySet, PolicyType, Request, parse, parse_caller};
-use breakglass_server::Access;
 use breakglass_testkit::moto::Moto;
 
-use crate::support::{self, TestStore, audit_count, broker, clock, investigate, user};
+use crate::support::{
+    self, TestStore, admin, audit_count, broker, caller, clock, investigate, user,
+};
 
 const ACCOUNT: &str = "111111111111";
 /// A second managed account (the catalog's `staging`).
@@ -154,15 +156,16 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
         .unwrap();
     let TestStore { store, _dir, .. } = support::sqlite().await;
     let clock = clock();
-    let access = Access::new(
-        Arc::new(broker(&store, &clock, "e2e-")),
+    let b = Arc::new(broker(&store, &clock, "e2e-"));
+    let access = App::new(
+        Arc::clone(&b),
         AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none()),
     );
-    let b = access.broker();
+    let b = &*b;
 
     // Another responder's live grant on the same role.
     let other = support::active_grant(b, "erin", 60).await;
-    let other_creds = access.credentials(&other, &user("erin")).await.unwrap();
+    let other_creds = access.credentials(&caller("erin"), &other).await.unwrap();
 
     let r = b.submit(investigate("alice", 60)).await.unwrap().request;
     b.approve(&r.id, user("bob"), r.digest, "ok").await.unwrap();
@@ -171,7 +174,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
         .await
         .unwrap();
     b.activate(&r.id, user("alice")).await.unwrap();
-    let creds = access.credentials(&r.id, &user("alice")).await.unwrap();
+    let creds = access.credentials(&caller("alice"), &r.id).await.unwrap();
     let who = aws_sdk_sts::Client::new(&as_session(&config, &creds))
         .get_caller_identity()
         .send()
@@ -195,7 +198,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
 
     // Revoke: the grant's session is denied by the role's policy, read back through the SDK.
     let revoked = access
-        .revoke(&r.id, user("bob"), false, "contained")
+        .revoke(&caller("bob"), &r.id, "contained")
         .await
         .unwrap();
     assert!(revoked.entry.is_some());
@@ -210,9 +213,12 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     );
 
     // The revoked grant never mints again; the other one still does.
-    let err = access.credentials(&r.id, &user("alice")).await.unwrap_err();
+    let err = access
+        .credentials(&caller("alice"), &r.id)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("is revoked, not active"), "{err}");
-    access.credentials(&other, &user("erin")).await.unwrap();
+    access.credentials(&caller("erin"), &other).await.unwrap();
 
     // Revoke every session of the role: erin's grant is revoked too, and the cutoff policy
     // denies sessions issued before it.
@@ -222,7 +228,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     .unwrap();
     let before = clock_now(&clock);
     let all = access
-        .revoke_all(&role, user("bob"), "compromised")
+        .revoke_all(&admin("bob"), &role, "compromised")
         .await
         .unwrap();
     assert!(all.cutoff >= before);
@@ -237,7 +243,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     );
     assert_eq!(decide(&cut, &old), Decision::ExplicitDeny);
     assert_eq!(audit_count(&store, "role_sessions_revoked", None).await, 1);
-    assert!(access.credentials(&other, &user("erin")).await.is_err());
+    assert!(access.credentials(&caller("erin"), &other).await.is_err());
 }
 
 fn clock_now(clock: &Arc<breakglass_core::ports::ManualClock>) -> time::OffsetDateTime {
@@ -345,8 +351,9 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
     let revoker = create_revoker(&example, &other, OTHER_ACCOUNT).await;
     let TestStore { store, _dir, .. } = support::sqlite().await;
     let clock = clock();
-    let access = Access::new(
-        Arc::new(broker(&store, &clock, "x-")),
+    let b = Arc::new(broker(&store, &clock, "x-"));
+    let access = App::new(
+        Arc::clone(&b),
         AwsCloud::new(
             &config,
             FederationOptions::default(),
@@ -354,7 +361,7 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
         ),
     );
     moto.start_recording().unwrap();
-    let b = access.broker();
+    let b = &*b;
 
     let mut new = investigate("alice", 60);
     new.account = AccountId::new(OTHER_ACCOUNT).unwrap();
@@ -365,7 +372,7 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
         .await
         .unwrap();
     b.activate(&r.id, user("alice")).await.unwrap();
-    let creds = access.credentials(&r.id, &user("alice")).await.unwrap();
+    let creds = access.credentials(&caller("alice"), &r.id).await.unwrap();
     let who = aws_sdk_sts::Client::new(&as_session(&config, &creds))
         .get_caller_identity()
         .send()
@@ -374,7 +381,7 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
     assert_eq!(who.account(), Some(OTHER_ACCOUNT));
 
     access
-        .revoke(&r.id, user("bob"), false, "contained")
+        .revoke(&caller("bob"), &r.id, "contained")
         .await
         .unwrap();
     let policy = read_policy(&other, "SecurityAnalyst", REVOCATIONS_POLICY)
@@ -388,7 +395,7 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
 
     let role = RoleArn::new(arn).unwrap();
     access
-        .revoke_all(&role, user("bob"), "compromised")
+        .revoke_all(&admin("bob"), &role, "compromised")
         .await
         .unwrap();
     assert!(

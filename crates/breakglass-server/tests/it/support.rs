@@ -1,13 +1,10 @@
 //! Stores, brokers and an in-memory `Cloud` double for the server tests.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use breakglass_core::app::{App, Caller};
 use breakglass_core::broker::Broker;
-use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
-use breakglass_core::model::{
-    AccountId, Catalog, IncidentId, PlaybookId, RoleArn, RoleName, Username,
-};
+use breakglass_core::model::{AccountId, Catalog, IncidentId, PlaybookId, RoleName, Username};
 use breakglass_core::ports::{Clock, ManualClock, SequentialIds};
 use breakglass_core::request::{NewRequest, Settings};
 use breakglass_core::rules::Rules;
@@ -104,113 +101,24 @@ pub async fn active_grant(
     r.id
 }
 
-pub const FAKE_ROLE_ID: &str = "AROAFAKEROLEID0000001";
+pub use breakglass_testkit::cloud::{FAKE_ROLE_ID, FakeCloud};
 
 /// The ARN of the `investigate` playbook's role.
 pub const ANALYST: &str = "arn:aws:iam::111111111111:role/incident-response/SecurityAnalyst";
 
-/// An in-memory cloud: sessions are minted with the clock's time, inline policies kept in
-/// a map keyed by (role ARN, policy name), every call counted.
-#[derive(Debug)]
-pub struct FakeCloud {
-    pub clock: Arc<ManualClock>,
-    pub policies: Mutex<BTreeMap<(String, String), String>>,
-    pub minted: Mutex<u32>,
-    pub last: Mutex<Option<IssueRequest>>,
-}
-
-impl FakeCloud {
-    pub fn new(clock: &Arc<ManualClock>) -> Self {
-        Self {
-            clock: Arc::clone(clock),
-            policies: Mutex::new(BTreeMap::new()),
-            minted: Mutex::new(0),
-            last: Mutex::new(None),
-        }
-    }
-
-    /// The policy `name` of role `role` (an ARN).
-    pub fn policy(&self, role: &str, name: &str) -> Option<String> {
-        self.policies
-            .lock()
-            .unwrap()
-            .get(&(role.to_owned(), name.to_owned()))
-            .cloned()
+/// `name` as a caller of the use cases (not an administrator).
+pub fn caller(name: &str) -> Caller {
+    Caller {
+        username: user(name),
+        admin: false,
     }
 }
 
-impl Cloud for FakeCloud {
-    async fn issue(&self, r: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
-        *self.last.lock().unwrap() = Some(r.clone());
-        let mut n = self.minted.lock().unwrap();
-        *n += 1;
-        Ok(IssuedCredentials {
-            access_key_id: format!("ASIAFAKE{:012}", *n),
-            secret_access_key: Secret::new("secret"),
-            session_token: Secret::new(format!("token-{n}")),
-            expiration: self.clock.now() + r.duration,
-            assumed_role_arn: format!(
-                "arn:aws:sts::111111111111:assumed-role/SecurityAnalyst/{}",
-                r.grant
-            ),
-            assumed_role_id: format!("{FAKE_ROLE_ID}:{}", r.grant),
-        })
-    }
-
-    async fn role_id(&self, _role: &RoleArn) -> Result<String, CloudError> {
-        Ok(FAKE_ROLE_ID.to_owned())
-    }
-
-    async fn inline_policy_names(&self, role: &RoleArn) -> Result<Vec<String>, CloudError> {
-        Ok(self
-            .policies
-            .lock()
-            .unwrap()
-            .keys()
-            .filter(|(r, _)| r == role.as_str())
-            .map(|(_, p)| p.clone())
-            .collect())
-    }
-
-    async fn inline_policy(
-        &self,
-        role: &RoleArn,
-        name: &str,
-    ) -> Result<Option<String>, CloudError> {
-        Ok(self.policy(role.as_str(), name))
-    }
-
-    async fn put_inline_policy(
-        &self,
-        role: &RoleArn,
-        name: &str,
-        doc: &str,
-    ) -> Result<(), CloudError> {
-        self.policies
-            .lock()
-            .unwrap()
-            .insert((role.to_string(), name.to_owned()), doc.to_owned());
-        Ok(())
-    }
-
-    async fn delete_inline_policy(&self, role: &RoleArn, name: &str) -> Result<(), CloudError> {
-        self.policies
-            .lock()
-            .unwrap()
-            .remove(&(role.to_string(), name.to_owned()));
-        Ok(())
-    }
-
-    async fn console_url(
-        &self,
-        _c: &IssuedCredentials,
-        _d: Duration,
-        _dest: &str,
-    ) -> Result<Secret, CloudError> {
-        Ok(Secret::new(format!(
-            "https://signin.example/?SessionDuration={}&Destination={_dest}",
-            _d.whole_seconds()
-        )))
+/// `name` as an administrator.
+pub fn admin(name: &str) -> Caller {
+    Caller {
+        username: user(name),
+        admin: true,
     }
 }
 
@@ -230,4 +138,42 @@ pub async fn audit_count(store: &SqlStore, kind: &str, id: Option<&str>) -> usiz
         }
     }
     n
+}
+
+/// The use cases over a SQLite or PostgreSQL store and the fake cloud, as the tests drive them.
+pub type TestAppService = App<SqlStore, Arc<FakeCloud>, Arc<ManualClock>, SequentialIds>;
+
+/// The application under test, with handles on its broker (to drive the state machine
+/// directly) and its cloud double (to look at what was written to IAM).
+pub struct TestApp {
+    pub app: Arc<TestAppService>,
+    broker: Arc<TestBroker>,
+    cloud: Arc<FakeCloud>,
+}
+
+impl TestApp {
+    pub fn new(store: &SqlStore, clock: &Arc<ManualClock>, prefix: &str) -> Self {
+        let broker = Arc::new(broker(store, clock, prefix));
+        let cloud = Arc::new(FakeCloud::new(clock));
+        Self {
+            app: Arc::new(App::new(Arc::clone(&broker), Arc::clone(&cloud))),
+            broker,
+            cloud,
+        }
+    }
+
+    pub fn broker(&self) -> &TestBroker {
+        &self.broker
+    }
+
+    pub fn cloud(&self) -> &FakeCloud {
+        &self.cloud
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = TestAppService;
+    fn deref(&self) -> &TestAppService {
+        &self.app
+    }
 }

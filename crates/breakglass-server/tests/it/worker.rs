@@ -6,23 +6,16 @@ use std::sync::Arc;
 
 use breakglass_core::ports::{AccessStore, Clock, ManualClock};
 use breakglass_core::revocation::REVOCATIONS_POLICY;
-use breakglass_server::{Access, Worker, WorkerConfig};
+use breakglass_server::{Worker, WorkerConfig};
 use breakglass_store::SqlStore;
 use time::Duration;
 
 use crate::support::{
-    self, ANALYST, FakeCloud, TestStore, active_grant, audit_count, broker, clock, investigate,
-    user,
+    self, ANALYST, TestApp, TestStore, active_grant, audit_count, caller, clock, investigate, user,
 };
 
-type TestAccess =
-    Access<SqlStore, FakeCloud, Arc<ManualClock>, breakglass_core::ports::SequentialIds>;
-
-fn access(store: &SqlStore, clock: &Arc<ManualClock>, prefix: &str) -> Arc<TestAccess> {
-    Arc::new(Access::new(
-        Arc::new(broker(store, clock, prefix)),
-        FakeCloud::new(clock),
-    ))
+fn access(store: &SqlStore, clock: &Arc<ManualClock>, prefix: &str) -> TestApp {
+    TestApp::new(store, clock, prefix)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -34,9 +27,9 @@ async fn grants_that_end_while_no_worker_runs_are_ended_and_audited_by_the_next_
     let first = access(&store, &clock, "a");
     let ended = active_grant(first.broker(), "alice", 60).await;
     let revoked = active_grant(first.broker(), "erin", 60).await;
-    first.credentials(&revoked, &user("erin")).await.unwrap();
+    first.credentials(&caller("erin"), &revoked).await.unwrap();
     first
-        .revoke(&revoked, user("bob"), false, "done")
+        .revoke(&caller("bob"), &revoked, "done")
         .await
         .unwrap();
     let written = first.cloud().policy(ANALYST, REVOCATIONS_POLICY).unwrap();
@@ -67,7 +60,7 @@ async fn grants_that_end_while_no_worker_runs_are_ended_and_audited_by_the_next_
         1,
         "the revocation entry survived the restart"
     );
-    let worker = Worker::new(Arc::clone(&second), WorkerConfig::new("replica-b"));
+    let worker = Worker::new(Arc::clone(&second.app), WorkerConfig::new("replica-b"));
     let pass = worker.run_once().await.unwrap();
     let sweep = pass.sweep.unwrap();
     assert_eq!(sweep.expired, vec![ended.clone()]);
@@ -103,19 +96,16 @@ async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_o
     let clock = clock();
     let a = access(&store, &clock, "a");
     let id = active_grant(a.broker(), "alice", 60).await;
-    let creds = a.credentials(&id, &user("alice")).await.unwrap();
-    let err = a.credentials(&id, &user("erin")).await.unwrap_err();
+    let creds = a.credentials(&caller("alice"), &id).await.unwrap();
+    let err = a.credentials(&caller("erin"), &id).await.unwrap_err();
     assert!(err.to_string().contains("only `alice` may use"), "{err}");
-    let revoked = a
-        .revoke(&id, user("bob"), false, "contained")
-        .await
-        .unwrap();
+    let revoked = a.revoke(&caller("bob"), &id, "contained").await.unwrap();
     let entry = revoked.entry.unwrap();
     assert_eq!(
         entry.session_end,
-        creds.expiration + breakglass_server::access::ENTRY_MARGIN
+        creds.expiration + breakglass_core::app::ENTRY_MARGIN
     );
-    let err = a.credentials(&id, &user("alice")).await.unwrap_err();
+    let err = a.credentials(&caller("alice"), &id).await.unwrap_err();
     assert!(err.to_string().contains("is revoked, not active"), "{err}");
     assert_eq!(*a.cloud().minted.lock().unwrap(), 1);
 
@@ -123,7 +113,7 @@ async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_o
     // late), then pruned.
     clock.advance(Duration::minutes(59));
     assert_eq!(a.sync_all().await.unwrap()[0].as_ref().unwrap().entries, 1);
-    clock.advance(breakglass_server::access::ENTRY_MARGIN);
+    clock.advance(breakglass_core::app::ENTRY_MARGIN);
     assert_eq!(a.sync_all().await.unwrap()[0].as_ref().unwrap().entries, 1);
     clock.advance(Duration::minutes(2));
     let sync = a.sync_all().await.unwrap();
@@ -207,8 +197,8 @@ async fn two_workers_on_one_postgres_database_never_run_a_job_twice() {
     config_a.sweep_limit = 3;
     let mut config_b = WorkerConfig::new("replica-b");
     config_b.sweep_limit = 3;
-    let wa = Arc::new(Worker::new(Arc::clone(&a), config_a));
-    let wb = Arc::new(Worker::new(Arc::clone(&b), config_b));
+    let wa = Arc::new(Worker::new(Arc::clone(&a.app), config_a));
+    let wb = Arc::new(Worker::new(Arc::clone(&b.app), config_b));
     let mut ran_a = 0;
     let mut ran_b = 0;
     let mut expired = Vec::new();
@@ -244,8 +234,6 @@ async fn two_workers_on_one_postgres_database_never_run_a_job_twice() {
     let holder = if ran_a > 0 { &a } else { &b };
     for job in ["sweep", "revocations"] {
         holder
-            .broker()
-            .store()
             .release_lease(job, if ran_a > 0 { "replica-a" } else { "replica-b" })
             .await
             .unwrap();
@@ -263,7 +251,7 @@ async fn the_worker_loop_stops_cleanly_and_releases_its_leases() {
     let a = access(&store, &clock, "a");
     let mut config = WorkerConfig::new("replica-a");
     config.interval = std::time::Duration::from_millis(20);
-    let worker = Arc::new(Worker::new(a, config));
+    let worker = Arc::new(Worker::new(Arc::clone(&a.app), config));
     let (tx, rx) = tokio::sync::watch::channel(false);
     let passes = Arc::new(std::sync::atomic::AtomicU32::new(0));
     let counted = Arc::clone(&passes);
@@ -297,7 +285,7 @@ async fn a_revocation_interrupted_before_its_entry_is_completed_by_the_worker() 
     let clock = clock();
     let a = access(&store, &clock, "a");
     let id = active_grant(a.broker(), "alice", 60).await;
-    a.credentials(&id, &user("alice")).await.unwrap();
+    a.credentials(&caller("alice"), &id).await.unwrap();
     // The revocation is committed, then the process dies before the entry is written.
     a.broker()
         .revoke(&id, user("bob"), "contained")
@@ -306,7 +294,7 @@ async fn a_revocation_interrupted_before_its_entry_is_completed_by_the_worker() 
     assert!(store.revocations(None).await.unwrap().is_empty());
     assert_eq!(a.cloud().policy(ANALYST, REVOCATIONS_POLICY), None);
 
-    let worker = Worker::new(Arc::clone(&a), WorkerConfig::new("replica-a"));
+    let worker = Worker::new(Arc::clone(&a.app), WorkerConfig::new("replica-a"));
     let pass = worker.run_once().await.unwrap();
     assert_eq!(pass.restored, vec![id.clone()]);
     let policy = a.cloud().policy(ANALYST, REVOCATIONS_POLICY).unwrap();
@@ -327,7 +315,7 @@ async fn credentials_carry_the_grant_identity_and_last_its_remaining_time() {
     let id = active_grant(a.broker(), "alice", 60).await;
     let grant = a.broker().get(&id).await.unwrap().value.grant.unwrap();
     clock.advance(Duration::minutes(10));
-    let creds = a.credentials(&id, &user("alice")).await.unwrap();
+    let creds = a.credentials(&caller("alice"), &id).await.unwrap();
     let asked = a.cloud().last.lock().unwrap().clone().unwrap();
     assert_eq!(asked.grant, grant.id);
     assert_eq!(asked.source_identity, "alice");
@@ -364,7 +352,7 @@ async fn credentials_carry_the_grant_identity_and_last_its_remaining_time() {
 
     // Under STS's 15-minute minimum (plus the allowance) nothing is minted.
     clock.advance(Duration::minutes(36));
-    let err = a.credentials(&id, &user("alice")).await.unwrap_err();
+    let err = a.credentials(&caller("alice"), &id).await.unwrap_err();
     assert!(err.to_string().contains("900-second minimum"), "{err}");
     assert_eq!(*a.cloud().minted.lock().unwrap(), 1);
 }
@@ -384,9 +372,9 @@ async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written
         .unwrap()
         .insert((ANALYST.to_owned(), "Investigation".to_owned()), big);
     let id = active_grant(a.broker(), "alice", 60).await;
-    a.credentials(&id, &user("alice")).await.unwrap();
+    a.credentials(&caller("alice"), &id).await.unwrap();
     let err = a
-        .revoke(&id, user("bob"), false, "contained")
+        .revoke(&caller("bob"), &id, "contained")
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -395,9 +383,9 @@ async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written
     assert!(msg.contains("AWSRevokeOlderSessions"), "{msg}");
     assert_eq!(a.cloud().policy(ANALYST, REVOCATIONS_POLICY), None);
     // The grant is revoked all the same, and the entry is kept for the worker to retry.
-    assert!(a.credentials(&id, &user("alice")).await.is_err());
+    assert!(a.credentials(&caller("alice"), &id).await.is_err());
     assert_eq!(store.revocations(None).await.unwrap().len(), 1);
-    let pass = Worker::new(Arc::clone(&a), WorkerConfig::new("replica-a"))
+    let pass = Worker::new(Arc::clone(&a.app), WorkerConfig::new("replica-a"))
         .run_once()
         .await
         .unwrap();
@@ -412,7 +400,7 @@ async fn the_console_session_lasts_as_long_as_the_credentials() {
     let a = access(&store, &clock, "a");
     let id = active_grant(a.broker(), "alice", 60).await;
     let url = a
-        .console_url(&id, &user("alice"), "https://console.aws.amazon.com/")
+        .console_url(&caller("alice"), &id, "https://console.aws.amazon.com/")
         .await
         .unwrap();
     assert_eq!(format!("{url:?}"), "Secret([redacted])");
@@ -424,7 +412,7 @@ async fn the_console_session_lasts_as_long_as_the_credentials() {
     // The grant's last minutes: 905 seconds left gives 900-second credentials and console.
     clock.advance(Duration::seconds(3_600 - 905));
     let url = a
-        .console_url(&id, &user("alice"), "https://console.aws.amazon.com/")
+        .console_url(&caller("alice"), &id, "https://console.aws.amazon.com/")
         .await
         .unwrap();
     assert!(
@@ -433,7 +421,7 @@ async fn the_console_session_lasts_as_long_as_the_credentials() {
         url.expose()
     );
     assert!(
-        a.console_url(&id, &user("erin"), "https://console.aws.amazon.com/")
+        a.console_url(&caller("erin"), &id, "https://console.aws.amazon.com/")
             .await
             .is_err()
     );
@@ -447,7 +435,7 @@ async fn someone_else_asking_for_a_grants_credentials_is_refused_and_audited() {
     let a = access(&store, &clock, "a");
     let id = active_grant(a.broker(), "alice", 60).await;
 
-    let err = a.credentials(&id, &user("mallory")).await.unwrap_err();
+    let err = a.credentials(&caller("mallory"), &id).await.unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("only `alice` may use the grant") && msg.contains("not `mallory`"),
@@ -455,7 +443,7 @@ async fn someone_else_asking_for_a_grants_credentials_is_refused_and_audited() {
     );
     // The console URL goes through the same check.
     assert!(
-        a.console_url(&id, &user("mallory"), "https://console.aws.amazon.com/")
+        a.console_url(&caller("mallory"), &id, "https://console.aws.amazon.com/")
             .await
             .is_err()
     );
@@ -487,7 +475,7 @@ async fn someone_else_asking_for_a_grants_credentials_is_refused_and_audited() {
     }
 
     // The requester still gets credentials.
-    a.credentials(&id, &user("alice")).await.unwrap();
+    a.credentials(&caller("alice"), &id).await.unwrap();
     assert_eq!(
         audit_count(&store, "credentials_issued", Some(id.as_str())).await,
         1

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use breakglass_core::audit::events::UserCreated;
 use breakglass_core::audit::{Actor, AuditEntry, AuditRecord, ChainVerifier};
 use breakglass_core::broker::BrokerError;
-use breakglass_core::ports::{Commit, RequestWrite, StepUp, Store, StoreError};
+use breakglass_core::ports::{AuthStore, Commit, RequestWrite, StepUp, Store, StoreError};
 use breakglass_core::request::{Status, TransitionError};
 use breakglass_store::{AuthWrite, SqlStore};
 

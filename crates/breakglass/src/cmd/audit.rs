@@ -5,16 +5,16 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
+use std::ops::ControlFlow;
+
 use anyhow::Context as _;
-use breakglass_core::audit::{ChainHead, ChainVerifier, jsonl_line, ocsf_event};
+use breakglass_core::app::{self, Walk, WalkError};
+use breakglass_core::audit::{jsonl_line, ocsf_event};
 use breakglass_core::canonical::Sha256Digest;
-use breakglass_core::ports::{Store, StoreError};
+use breakglass_core::ports::StoreError;
 use breakglass_store::{OpenError, SqlStore, redact_url};
 
 use crate::exit::{DependencyFailed, Outcome};
-
-/// Rows read from the store per round trip.
-const PAGE: u32 = 1_000;
 
 /// Check or export the audit log.
 #[derive(Debug, clap::Args)]
@@ -115,6 +115,13 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
             writeln!(out, "audit chain BROKEN: {problem}")?;
             Outcome::Problems
         }
+        Walk::Stopped { records } => {
+            writeln!(
+                out,
+                "audit chain not verified: stopped after {records} records"
+            )?;
+            Outcome::Problems
+        }
         Walk::Intact { records, head } => match expected {
             Some(want) if want != head.hash => {
                 writeln!(
@@ -162,7 +169,7 @@ async fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
     sink.flush().context("cannot write the export")?;
     store.close().await;
     match outcome {
-        Walk::Intact { .. } => Ok(Outcome::Success),
+        Walk::Intact { .. } | Walk::Stopped { .. } => Ok(Outcome::Success),
         Walk::Broken(problem) => {
             #[expect(clippy::print_stderr, reason = "the CLI reports problems on stderr")]
             {
@@ -173,49 +180,20 @@ async fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
     }
 }
 
-enum Walk {
-    Intact { records: u64, head: ChainHead },
-    Broken(String),
-}
-
-/// Reads the whole chain in pages, verifying each record and handing the good ones to
-/// `each` in order.
+/// Walks the whole chain with the one page-and-verify walker of the application layer
+/// (`breakglass_core::app::walk`), handing each verified record to `each`.
 async fn walk(
     store: &SqlStore,
     url: &str,
     mut each: impl FnMut(&breakglass_core::audit::AuditRecord, &Sha256Digest) -> anyhow::Result<()>,
 ) -> anyhow::Result<Walk> {
-    let mut verifier = ChainVerifier::new();
-    let mut after = 0;
-    loop {
-        let page = match store.audit_rows(after, PAGE).await {
-            Ok(page) => page,
-            Err(StoreError::Corrupt(e)) => return Ok(Walk::Broken(e)),
-            Err(e) => return Err(store_failed(e, url)),
-        };
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for row in &page {
-            let record = match verifier.push(row) {
-                Ok(r) => r,
-                Err(problem) => return Ok(Walk::Broken(problem.to_string())),
-            };
-            // The verifier accepted the row, so its hash column is a valid digest.
-            let hash = Sha256Digest::from_hex(&row.hash)
-                .with_context(|| format!("record #{}", row.seq))?;
-            each(&record, &hash)?;
-        }
-    }
-    let head = match store.audit_head().await {
-        Ok(h) => h,
-        Err(StoreError::Corrupt(e)) => return Ok(Walk::Broken(format!("chain head: {e}"))),
-        Err(e) => return Err(store_failed(e, url)),
-    };
-    match verifier.finish(head) {
-        Ok(chain) => Ok(Walk::Intact {
-            records: chain.records,
-            head: chain.head,
-        }),
-        Err(problem) => Ok(Walk::Broken(problem.to_string())),
+    let walked = app::walk(store, |record, hash| {
+        each(record, hash).map(|()| ControlFlow::Continue(()))
+    })
+    .await;
+    match walked {
+        Ok(w) => Ok(w),
+        Err(WalkError::Store(e)) => Err(store_failed(e, url)),
+        Err(WalkError::Consumer(e)) => Err(e),
     }
 }

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use breakglass_aws::cloud::{AccountRoles, AwsCloud, FederationOptions};
 use breakglass_aws::sdk::{self, AwsOptions};
+use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
+use breakglass_core::cloud::SharedCloud;
 use breakglass_core::ports::{Clock, IdSource};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
-use breakglass_server::access::Access;
 use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
@@ -180,7 +181,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             )
         })
         .transpose()?;
-        let access = Arc::new(Access::new(broker, cloud));
+        let cloud: SharedCloud = Arc::new(cloud);
+        let app = Arc::new(App::new(broker, cloud));
         let auth = Arc::new(Auth::new(store, clock, key, Limits::default()));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -212,7 +214,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .context("the worker interval does not fit")?;
         breakglass_server::serve::serve(
             listener,
-            access,
+            app,
             auth,
             console,
             worker,

@@ -7,14 +7,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
+use breakglass_core::cloud::SharedCloud;
 use breakglass_core::config::Config;
 use breakglass_core::model::RequestId;
 use breakglass_core::ports::{Clock, IdSource, ManualClock, SequentialIds, Store as _};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
-use breakglass_server::access::Access;
-use breakglass_server::api::{AppState, app};
+use breakglass_server::app::{AppState, router};
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
 use breakglass_server::auth::{Auth, totp};
@@ -31,7 +32,7 @@ const PASSWORD: &str = "correct horse battery";
 pub struct Server {
     pub base: String,
     pub store: SqlStore,
-    pub auth: Arc<Auth>,
+    pub auth: Arc<breakglass_server::app::AuthService>,
     pub clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
 }
@@ -56,7 +57,8 @@ pub async fn server(settings: ConsoleSettings) -> Server {
         rules,
         Settings::default(),
     ));
-    let access = Arc::new(Access::new(broker, FakeCloud::new(&clock)));
+    let cloud: SharedCloud = Arc::new(FakeCloud::new(&clock));
+    let access = Arc::new(App::new(broker, cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
     let auth = Arc::new(Auth::new(store.clone(), c, key, Limits::default()));
     let state = Arc::new(AppState::new(access, Arc::clone(&auth), settings));
@@ -65,7 +67,7 @@ pub async fn server(settings: ConsoleSettings) -> Server {
     tokio::spawn(async move {
         axum::serve(
             listener,
-            app(state).into_make_service_with_connect_info::<SocketAddr>(),
+            router(state).into_make_service_with_connect_info::<SocketAddr>(),
         )
         .await
         .unwrap();

@@ -1,17 +1,17 @@
-//! The access service: minting a grant's credentials, and cutting sessions off.
+//! The grant use cases: minting a grant's credentials, and cutting sessions off.
 //!
-//! It joins the broker (state and audit) to the [`Cloud`] port (STS and IAM):
+//! They join the broker (state and audit) to the [`Cloud`] port (STS and IAM):
 //!
-//! - [`Access::credentials`] mints credentials on demand for the requester of a live grant,
+//! - [`App::credentials`] mints credentials on demand for the requester of a live grant,
 //!   with the domain's issuance parameters, and records only the access key id and the
 //!   SHA-256 of the session token. A grant that is no longer active never mints again.
 //!   Anyone else asking is refused, and the refusal is audited (`action_refused`).
-//! - [`Access::revoke`] commits the revocation first (so minting stops at once), then adds
+//! - [`App::revoke`] commits the revocation first (so minting stops at once), then adds
 //!   the grant to its role's revocation entries and rewrites the role's
 //!   `BreakglassRevocations` policy, which denies the grant's live sessions and nothing else.
-//! - [`Access::revoke_all`] revokes every live grant of a role, then reads the clock and
+//! - [`App::revoke_all`] revokes every live grant of a role, then reads the clock and
 //!   writes `AWSRevokeOlderSessions` with that cutoff, and audits it.
-//! - [`Access::sync_role`] rewrites one role's policy from the stored entries, pruning those
+//! - [`App::sync_role`] rewrites one role's policy from the stored entries, pruning those
 //!   whose sessions have ended; the worker runs it for every role, so a policy write that
 //!   failed is retried and the 10,240-character inline quota is not filled by old entries.
 //!
@@ -21,26 +21,23 @@
 //! pass rewrites every role from the store again.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use breakglass_core::audit::events::RoleSessionsRevoked;
-use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
-use breakglass_core::broker::{Broker, BrokerError, Outcome};
-use breakglass_core::canonical::Sha256Digest;
-use breakglass_core::cloud::{Cloud, CloudError, IssuedCredentials, Secret};
-use breakglass_core::issuance::{self, IssuanceError};
-use breakglass_core::model::{RequestId, RoleArn, Username};
-use breakglass_core::notify::notifications;
-use breakglass_core::ports::{AccessStore, Clock, Commit, IdSource, Store, StoreError};
-use breakglass_core::request::{AccessRequest, Status};
-use breakglass_core::revocation::{
-    self, REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY, RevocationEntry, RevocationError,
-};
-use breakglass_core::rules::Action;
-use breakglass_core::session::RequestFilter;
 use time::{Duration, OffsetDateTime};
 
-use crate::clock::{RandomIds, SystemClock};
+use super::{App, Caller, Error};
+use crate::audit::events::RoleSessionsRevoked;
+use crate::audit::{Actor, AuditEntry, AuditEvent};
+use crate::broker::Outcome;
+use crate::canonical::Sha256Digest;
+use crate::cloud::{Cloud, IssuedCredentials, Secret};
+use crate::issuance;
+use crate::model::{GrantId, RequestId, RoleArn, Username};
+use crate::notify::notifications;
+use crate::ports::{AccessStore, Clock, Commit, IdSource, Store};
+use crate::request::{AccessRequest, Status};
+use crate::revocation::{self, REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY, RevocationEntry};
+use crate::rules::Action;
+use crate::session::RequestFilter;
 
 /// How long after a revoked grant's last credentials expire its entry is kept: a console
 /// sign-in token stays usable for 15 minutes and the console session then runs for its full
@@ -48,68 +45,12 @@ use crate::clock::{RandomIds, SystemClock};
 /// much; plus 5 minutes in case STS's clock runs ahead of the broker's.
 pub const ENTRY_MARGIN: Duration = Duration::minutes(20);
 
-/// How many requests one pass of [`Access::reconcile`] or [`Access::revoke_all`] reads (the
+/// How many requests one pass of [`App::reconcile`] or [`App::revoke_all`] reads (the
 /// store's cap).
 const RECONCILE_LIMIT: u32 = 1_000;
 
 /// The longest console session the federation endpoint grants.
 const MAX_CONSOLE_SESSION: Duration = Duration::hours(12);
-
-/// Why an access operation failed. Messages say what happened and what to do next; they
-/// never contain secrets.
-#[derive(Debug, thiserror::Error)]
-pub enum AccessError {
-    /// The broker refused or failed (not found, wrong state, rules, store).
-    #[error(transparent)]
-    Broker(#[from] BrokerError),
-    /// No credentials can be issued for the request now.
-    #[error(transparent)]
-    Issuance(#[from] IssuanceError),
-    /// Someone other than the requester asked for the grant's credentials.
-    #[error("only `{requester}` may use the grant of request `{request}`, not `{actor}`")]
-    NotRequester {
-        /// The request.
-        request: RequestId,
-        /// Its requester.
-        requester: Username,
-        /// Who asked.
-        actor: Username,
-    },
-    /// AWS refused or failed.
-    #[error(transparent)]
-    Cloud(#[from] CloudError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The revocation policy cannot be written.
-    #[error(transparent)]
-    Revocation(#[from] RevocationError),
-    /// STS issued credentials that would outlive the grant (its clock is ahead of ours by
-    /// more than the allowance); they were discarded.
-    #[error(
-        "STS issued credentials for request `{request}` expiring at {expiration}, after the grant's end {end}; they were discarded (check the broker's clock)"
-    )]
-    OutlivesGrant {
-        /// The request.
-        request: RequestId,
-        /// STS's expiry.
-        expiration: OffsetDateTime,
-        /// The grant's end.
-        end: OffsetDateTime,
-    },
-    /// The revocation was committed (no credentials will be minted again) but its live
-    /// sessions could not be denied yet; the worker retries from the stored entry when
-    /// there is one.
-    #[error(
-        "request `{request}` is revoked and will not mint credentials again, but its live sessions could not be cut off yet: {source}"
-    )]
-    CutOffIncomplete {
-        /// The request.
-        request: RequestId,
-        /// What failed.
-        source: Box<AccessError>,
-    },
-}
 
 /// A committed revocation and what was done to its live sessions.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,47 +91,30 @@ pub struct RoleSync {
     pub changed: bool,
 }
 
-/// The access service over a store, a cloud, a clock and an id source.
-#[derive(Debug)]
-pub struct Access<S, K, C = SystemClock, I = RandomIds> {
-    broker: Arc<Broker<S, C, I>>,
-    cloud: K,
-}
-
-impl<S, K, C, I> Access<S, K, C, I>
+impl<S, K, C, I> App<S, K, C, I>
 where
     S: Store + AccessStore,
     K: Cloud,
     C: Clock,
     I: IdSource,
 {
-    /// The service over `broker` and `cloud`.
-    pub fn new(broker: Arc<Broker<S, C, I>>, cloud: K) -> Self {
-        Self { broker, cloud }
+    /// The request holding grant `grant`.
+    pub async fn grant_request(&self, grant: &GrantId) -> Result<RequestId, Error> {
+        match self.store().get_by_grant(grant).await? {
+            Some(v) => Ok(v.value.id),
+            None => Err(Error::NotFound(format!("no grant `{grant}`"))),
+        }
     }
 
-    /// The broker.
-    pub fn broker(&self) -> &Arc<Broker<S, C, I>> {
-        &self.broker
-    }
-
-    /// The cloud adapter.
-    pub fn cloud(&self) -> &K {
-        &self.cloud
-    }
-
-    fn now(&self) -> OffsetDateTime {
-        self.broker.clock().now()
-    }
-
-    /// Mints credentials for the grant of request `request`, for its requester `actor`.
+    /// Mints credentials for the grant of request `request`, for its requester `caller`.
     /// Refused unless the grant is active and before its end; the session lasts the grant's
     /// remaining time (less a clock allowance), clamped to the role's maximum by the adapter.
     pub async fn credentials(
         &self,
+        caller: &Caller,
         request: &RequestId,
-        actor: &Username,
-    ) -> Result<IssuedCredentials, AccessError> {
+    ) -> Result<IssuedCredentials, Error> {
+        let actor = &caller.username;
         let current = self.broker.get(request).await?;
         let r = &current.value;
         if let Err(refused) = check_requester(r, actor) {
@@ -207,7 +131,7 @@ where
         if let Some(end) = end
             && creds.expiration > end
         {
-            return Err(AccessError::OutlivesGrant {
+            return Err(Error::OutlivesGrant {
                 request: request.clone(),
                 expiration: creds.expiration,
                 end,
@@ -228,14 +152,14 @@ where
     }
 
     /// A console sign-in URL for the grant of request `request` (credentials are minted and
-    /// recorded as by [`Access::credentials`]), landing on `destination`.
+    /// recorded as by [`App::credentials`]), landing on `destination`.
     pub async fn console_url(
         &self,
+        caller: &Caller,
         request: &RequestId,
-        actor: &Username,
         destination: &str,
-    ) -> Result<Secret, AccessError> {
-        let creds = self.credentials(request, actor).await?;
+    ) -> Result<Secret, Error> {
+        let creds = self.credentials(caller, request).await?;
         // The console session lasts as long as the credentials, at most 12 hours. Credentials
         // minted at STS's 900-second minimum have a few milliseconds less by now; the
         // federation endpoint's minimum is also 900, so round those up.
@@ -254,25 +178,24 @@ where
             .await?)
     }
 
-    /// Revokes request `request` as `actor`: the revocation is committed (and audited) first,
-    /// so the grant never mints again; then, if it minted credentials, its sessions are
-    /// added to the role's revocation entries and the role's `BreakglassRevocations` policy
-    /// is rewritten to deny them. `by_admin`: `actor` is a broker administrator (checked by
-    /// the caller), who may end any access whatever the rules say.
+    /// Revokes request `request` as `caller`: the revocation is committed (and audited)
+    /// first, so the grant never mints again; then, if it minted credentials, its sessions
+    /// are added to the role's revocation entries and the role's `BreakglassRevocations`
+    /// policy is rewritten to deny them. A broker administrator may end any access whatever
+    /// the rules say (audited under that authority); anyone else as the rules allow.
     pub async fn revoke(
         &self,
+        caller: &Caller,
         request: &RequestId,
-        actor: Username,
-        by_admin: bool,
         reason: &str,
-    ) -> Result<Revoked, AccessError> {
+    ) -> Result<Revoked, Error> {
         let outcome = self
             .broker
-            .revoke_as(request, actor, by_admin, reason)
+            .revoke_as(request, caller.username.clone(), caller.admin, reason)
             .await?;
         match self.cut_off(&outcome.request).await {
             Ok(entry) => Ok(Revoked { outcome, entry }),
-            Err(e) => Err(AccessError::CutOffIncomplete {
+            Err(e) => Err(Error::CutOffIncomplete {
                 request: request.clone(),
                 source: Box::new(e),
             }),
@@ -280,7 +203,7 @@ where
     }
 
     /// Adds the revocation entry of a revoked request's grant and rewrites its role's policy.
-    async fn cut_off(&self, r: &AccessRequest) -> Result<Option<RevocationEntry>, AccessError> {
+    async fn cut_off(&self, r: &AccessRequest) -> Result<Option<RevocationEntry>, Error> {
         let Some(grant) = &r.grant else {
             return Ok(None);
         };
@@ -295,7 +218,7 @@ where
             grant: grant.id.clone(),
             session_end: last + ENTRY_MARGIN,
         };
-        self.broker.store().add_revocation(&entry).await?;
+        self.store().add_revocation(&entry).await?;
         self.sync_role(role).await?;
         Ok(Some(entry))
     }
@@ -304,8 +227,8 @@ where
     /// whose sessions have ended are pruned (from the store only after the policy no longer
     /// needs them), and the policy is deleted when none is left. Writes only when the
     /// document on the role differs.
-    pub async fn sync_role(&self, role: &RoleArn) -> Result<RoleSync, AccessError> {
-        let store = self.broker.store();
+    pub async fn sync_role(&self, role: &RoleArn) -> Result<RoleSync, Error> {
+        let store = self.store();
         let entries = store.revocations(Some(role)).await?;
         let (kept, gone) = revocation::prune(entries, self.now());
         let name = role.name();
@@ -346,10 +269,10 @@ where
         })
     }
 
-    /// Rewrites every role that has revocation entries (see [`Access::sync_role`]). A role
+    /// Rewrites every role that has revocation entries (see [`App::sync_role`]). A role
     /// that fails does not stop the others; its error is returned beside them.
-    pub async fn sync_all(&self) -> Result<Vec<Result<RoleSync, (RoleArn, String)>>, AccessError> {
-        let entries = self.broker.store().revocations(None).await?;
+    pub async fn sync_all(&self) -> Result<Vec<Result<RoleSync, (RoleArn, String)>>, Error> {
+        let entries = self.store().revocations(None).await?;
         let roles: BTreeMap<RoleArn, ()> = entries.into_iter().map(|e| (e.role_arn, ())).collect();
         let mut out = Vec::with_capacity(roles.len());
         for role in roles.into_keys() {
@@ -366,8 +289,8 @@ where
     /// but which have no entry: the broker stopped between committing a revocation and
     /// recording its entry, or the entry could not be written then. Returns the requests
     /// whose entries were restored (their roles' policies rewritten).
-    pub async fn reconcile(&self) -> Result<Vec<RequestId>, AccessError> {
-        let store = self.broker.store();
+    pub async fn reconcile(&self) -> Result<Vec<RequestId>, Error> {
+        let store = self.store();
         let have: std::collections::HashSet<_> = store
             .revocations(None)
             .await?
@@ -403,7 +326,7 @@ where
         &self,
         role: &RoleArn,
         except: &str,
-    ) -> Result<Vec<String>, AccessError> {
+    ) -> Result<Vec<String>, Error> {
         let mut out = Vec::new();
         for policy in self.cloud.inline_policy_names(role).await? {
             if policy == except {
@@ -419,15 +342,17 @@ where
     /// Cuts off every session of role `role`, brokered or not: every live grant of the role
     /// is revoked first (so none mints again), then the clock is read and
     /// `AWSRevokeOlderSessions` is written with that cutoff, then the action is audited.
-    /// The caller authorizes `actor` (an administrator's action), who revokes each grant as
-    /// an administrator.
+    /// An administrator's use case: anyone else is refused; the administrator revokes each
+    /// grant as one.
     pub async fn revoke_all(
         &self,
+        caller: &Caller,
         role: &RoleArn,
-        actor: Username,
         reason: &str,
-    ) -> Result<RevokedAll, AccessError> {
-        let store = self.broker.store();
+    ) -> Result<RevokedAll, Error> {
+        caller.require_admin()?;
+        let actor = caller.username.clone();
+        let store = self.store();
         let filter = RequestFilter {
             statuses: vec!["approved".to_owned(), "active".to_owned()],
             role: Some(role.clone()),
@@ -511,11 +436,11 @@ where
 }
 
 /// Refuses anyone but the requester.
-fn check_requester(r: &AccessRequest, actor: &Username) -> Result<(), AccessError> {
+fn check_requester(r: &AccessRequest, actor: &Username) -> Result<(), Error> {
     if &r.spec.requester == actor {
         Ok(())
     } else {
-        Err(AccessError::NotRequester {
+        Err(Error::NotRequester {
             request: r.id.clone(),
             requester: r.spec.requester.clone(),
             actor: actor.clone(),

@@ -10,7 +10,9 @@ use breakglass_core::cloud::CloudError;
 use breakglass_core::request::TransitionError;
 use serde_json::json;
 
-use crate::access::AccessError;
+use breakglass_core::app::{Error, StepUpOr};
+use breakglass_core::ports::StoreError;
+
 use crate::auth::AuthError;
 
 /// An API error.
@@ -47,6 +49,11 @@ impl AppError {
     /// 404 `not_found`.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// A store failure as the client sees it: unavailable, with a correlation id.
+    pub fn unavailable(e: &StoreError) -> Self {
+        Self::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e)
     }
 
     /// A server fault: the detail is logged under a fresh correlation id, the client gets
@@ -152,28 +159,40 @@ impl From<AuthError> for AppError {
     }
 }
 
-impl From<AccessError> for AppError {
-    fn from(e: AccessError) -> Self {
+impl From<Error> for AppError {
+    fn from(e: Error) -> Self {
         match e {
-            AccessError::Broker(b) => b.into(),
-            AccessError::NotRequester { .. } => Self::forbidden(e.to_string()),
-            AccessError::Issuance(_) => {
-                Self::new(StatusCode::CONFLICT, "not_issuable", e.to_string())
+            Error::Broker(b) => b.into(),
+            Error::Invalid(_) => Self::bad_request(e.to_string()),
+            Error::Forbidden(_) | Error::NotRequester { .. } => Self::forbidden(e.to_string()),
+            Error::NotFound(_) => Self::not_found(e.to_string()),
+            Error::StepUpReplayed => {
+                Self::new(StatusCode::FORBIDDEN, "totp_invalid", e.to_string())
             }
+            Error::Issuance(_) => Self::new(StatusCode::CONFLICT, "not_issuable", e.to_string()),
             // Our own check of an AWS limit, made before any call: safe to show.
-            AccessError::Cloud(CloudError::Invalid(_)) => {
+            Error::Cloud(CloudError::Invalid(_)) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "aws_limit", e.to_string())
             }
             // AWS's own words name accounts, roles and policies: they go to the log only.
-            AccessError::Cloud(_) | AccessError::OutlivesGrant { .. } => {
+            Error::Cloud(_) | Error::OutlivesGrant { .. } => {
                 Self::internal(StatusCode::BAD_GATEWAY, "aws_failed", &e)
             }
-            AccessError::CutOffIncomplete { .. } => {
+            Error::CutOffIncomplete { .. } => {
                 Self::new(StatusCode::ACCEPTED, "cut_off_pending", e.to_string())
             }
-            AccessError::Store(_) | AccessError::Revocation(_) => {
+            Error::Store(_) | Error::Revocation(_) => {
                 Self::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e)
             }
+        }
+    }
+}
+
+impl From<StepUpOr<AuthError>> for AppError {
+    fn from(e: StepUpOr<AuthError>) -> Self {
+        match e {
+            StepUpOr::StepUp(a) => a.into(),
+            StepUpOr::App(a) => a.into(),
         }
     }
 }

@@ -68,7 +68,7 @@ impl Metrics {
 }
 
 /// The middleware that counts every request.
-pub async fn track<K>(State(state): State<Arc<AppState<K>>>, req: Request, next: Next) -> Response {
+pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let route = req
         .extensions()

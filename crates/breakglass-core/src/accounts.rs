@@ -1,0 +1,92 @@
+//! Local accounts as the store keeps them: users, personal API tokens, and the writes
+//! authentication makes. The store never sees a secret: passwords arrive as argon2id PHC
+//! strings, TOTP seeds as AEAD ciphertexts and API tokens as their SHA-256. Deciding whether
+//! a password or a code is right is the authenticating adapter's job; the store only keeps
+//! the rows and makes the one-time checks atomic (a TOTP step is accepted at most once per
+//! user). [`crate::ports::AuthStore`] is the port.
+
+use time::OffsetDateTime;
+
+/// A local user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// The username (a responder's username in the config, or an administrator).
+    pub username: String,
+    /// The argon2id hash in PHC string format.
+    pub password_hash: String,
+    /// May manage users.
+    pub admin: bool,
+    /// The TOTP seed, encrypted by the server; `None` until enrolled.
+    pub totp_seed: Option<String>,
+    /// The last TOTP time step accepted (codes at or before it are refused as replays).
+    pub totp_last_step: Option<i64>,
+    /// When the account was created.
+    pub created_at: OffsetDateTime,
+}
+
+/// A personal API token (its SHA-256, never the token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// The public id (`tok-…`), shown in listings and used to revoke.
+    pub id: String,
+    /// Whose token it is.
+    pub username: String,
+    /// A label the user chose.
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    pub sha256: String,
+    /// When it was created.
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+/// An API token with whether its user is an administrator: what authenticating a request
+/// needs, read in one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHolder {
+    /// The token.
+    pub token: TokenRecord,
+    /// Its user may manage users.
+    pub admin: bool,
+    /// Its user's TOTP seed, encrypted by the server; `None` until enrolled.
+    pub totp_seed: Option<String>,
+    /// Its user's last TOTP time step accepted.
+    pub totp_last_step: Option<i64>,
+}
+
+/// One change to the authentication tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthWrite {
+    /// Creates a user; fails with `Duplicate` if the name is taken.
+    InsertUser {
+        username: String,
+        password_hash: String,
+        admin: bool,
+        created_at: OffsetDateTime,
+    },
+    /// Replaces a user's password hash.
+    SetPassword {
+        username: String,
+        password_hash: String,
+    },
+    /// Stores (or clears) a user's encrypted TOTP seed and forgets the last used step.
+    SetTotp {
+        username: String,
+        seed: Option<String>,
+    },
+    /// Marks TOTP time step `step` used; fails with `StepUpUsed` if that step or a later one
+    /// was already used (a replayed code).
+    UseTotpStep { username: String, step: i64 },
+    /// Stores a new token.
+    InsertToken(TokenRecord),
+    /// Revokes a token of `username`; fails with `InvalidCommit` if there is no such
+    /// unrevoked token.
+    RevokeToken {
+        id: String,
+        username: String,
+        at: OffsetDateTime,
+    },
+}

@@ -1,0 +1,138 @@
+//! The application layer: the one home of every use case, over the ports.
+//!
+//! The HTTP API, the web console, the command line and the background workers all come here
+//! to do something: submit, approve (with an already-checked step-up), deny, cancel,
+//! activate, break-glass, extend and decide an extension, review, mint credentials and
+//! console URLs, revoke one grant or every session of a role, reconcile revocation
+//! policies, read requests and the audit log under the read rules. [`App`] joins the
+//! [`Broker`] (the request state machine committed through the [`Store`]) to the [`Cloud`]
+//! port (STS and IAM). Adapters only translate: a handler turns HTTP into a call here and
+//! the result back into HTTP, and decides nothing.
+//!
+//! Who may do what is decided here or below (the rules, the state machine), never in a
+//! handler: an administrator-only use case takes the [`Caller`] and refuses anyone else, and
+//! a request that the caller may not read is reported as not found.
+//!
+//! Architecture invariant: pure, like the rest of the crate. Time comes from the broker's
+//! clock port, identifiers from its id port.
+
+mod audit;
+mod error;
+mod grants;
+mod requests;
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+pub use audit::{AuditVerification, Walk, WalkError, walk};
+pub use error::{Error, StepUpOr};
+pub use grants::{ENTRY_MARGIN, Revoked, RevokedAll, RoleSync, can_mint};
+pub use requests::{Ask, approve_purpose, extension_purpose};
+
+use crate::broker::Broker;
+use crate::cloud::Cloud;
+use crate::model::Username;
+use crate::ports::{AccessStore, Clock, IdSource, Store};
+use crate::request::Settings;
+use crate::rules::Rules;
+
+/// Who is asking, as the adapter authenticated them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The user.
+    pub username: Username,
+    /// Whether they administer the broker (users, the audit log, revoke-all).
+    pub admin: bool,
+}
+
+impl Caller {
+    /// Refuses anyone but an administrator.
+    pub fn require_admin(&self) -> Result<(), Error> {
+        if self.admin {
+            Ok(())
+        } else {
+            Err(Error::Forbidden(format!(
+                "`{}` is not an administrator",
+                self.username
+            )))
+        }
+    }
+}
+
+/// The use cases over a store, a cloud, a clock and an id source.
+#[derive(Debug)]
+pub struct App<S, K, C, I> {
+    broker: Arc<Broker<S, C, I>>,
+    cloud: K,
+}
+
+impl<S, K, C, I> App<S, K, C, I>
+where
+    S: Store + AccessStore,
+    K: Cloud,
+    C: Clock,
+    I: IdSource,
+{
+    /// The use cases over `broker` and `cloud`. Whoever builds the application may keep the
+    /// broker (tests drive the state machine directly); adapters are handed the application
+    /// only.
+    pub fn new(broker: Arc<Broker<S, C, I>>, cloud: K) -> Self {
+        Self { broker, cloud }
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.broker.rules()
+    }
+
+    /// Replaces the rules (a config reload).
+    pub fn replace_rules(&self, rules: Rules) {
+        self.broker.replace_rules(rules);
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        self.broker.settings()
+    }
+
+    /// The time by the broker's clock (for pages that show time left, and for adapters that
+    /// must agree with the broker, e.g. a lease's expiry).
+    pub fn now(&self) -> OffsetDateTime {
+        self.broker.clock().now()
+    }
+
+    fn store(&self) -> &S {
+        self.broker.store()
+    }
+
+    /// Whether the store answers (readiness).
+    pub async fn ready(&self) -> Result<(), Error> {
+        self.store().audit_head().await?;
+        Ok(())
+    }
+
+    /// Times out and expires every request whose deadline has passed (at most `limit`).
+    pub async fn sweep(&self, limit: u32) -> Result<crate::broker::SweepReport, Error> {
+        Ok(self.broker.sweep(limit).await?)
+    }
+
+    /// Takes (or renews) the periodic job lease `job` for `holder` for `lease` from now.
+    pub async fn take_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        lease: time::Duration,
+    ) -> Result<bool, Error> {
+        let now = self.now();
+        Ok(self
+            .store()
+            .take_lease(job, holder, now, now + lease)
+            .await?)
+    }
+
+    /// Gives lease `job` up if `holder` holds it (on clean shutdown).
+    pub async fn release_lease(&self, job: &str, holder: &str) -> Result<(), Error> {
+        Ok(self.store().release_lease(job, holder).await?)
+    }
+}

@@ -1,0 +1,368 @@
+//! The request use cases (submit, approve, deny, cancel, activate, break-glass, extend and
+//! decide an extension, review) and the read rules (who may see which request).
+//!
+//! A step-up (the TOTP code an approval or a break-glass activation needs) is checked by the
+//! authenticating adapter and handed in as a [`StepUp`]; it is spent in the change's own
+//! commit. A code that a concurrent step-up spent first is audited here as a replay.
+
+use time::Duration;
+
+use super::{App, Caller, Error, StepUpOr};
+use crate::audit::events::TotpFailed;
+use crate::audit::{Actor, AuditEntry, AuditEvent};
+use crate::broker::{BrokerError, Outcome};
+use crate::canonical::Sha256Digest;
+use crate::cloud::Cloud;
+use crate::model::{AccountId, IdError, IncidentId, PlaybookId, RequestId, RoleName};
+use crate::ports::{
+    AccessStore, Clock, Commit, IdSource, ListedRequest, StepUp, Store, StoreError, Versioned,
+};
+use crate::request::{AccessRequest, NewRequest, ReviewOutcome};
+use crate::rules::{Action, Rules};
+use crate::session::RequestFilter;
+
+/// The purpose a step-up for approving request `id` is recorded under.
+pub fn approve_purpose(id: &RequestId) -> String {
+    format!("approve {id}")
+}
+
+/// The purpose a step-up for approving the pending extension of request `id` is recorded
+/// under.
+pub fn extension_purpose(id: &RequestId) -> String {
+    format!("approve extension {id}")
+}
+
+/// The purpose a break-glass step-up is recorded under.
+const BREAK_GLASS_PURPOSE: &str = "break-glass";
+
+/// What a requester asks for, as text from a form or a JSON body; every id is validated
+/// when it becomes a request.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    /// The playbook id.
+    pub playbook: &'a str,
+    /// The role name.
+    pub role: &'a str,
+    /// The account id.
+    pub account: &'a str,
+    /// The total duration.
+    pub duration: Duration,
+    /// The incident id.
+    pub incident: &'a str,
+    /// Why.
+    pub justification: &'a str,
+}
+
+/// Parses an id of `kind` (named in the error).
+fn id<T>(
+    kind: &str,
+    value: &str,
+    make: impl FnOnce(String) -> Result<T, IdError>,
+) -> Result<T, Error> {
+    make(value.to_owned()).map_err(|e| Error::Invalid(format!("invalid {kind}: {e}")))
+}
+
+impl Ask<'_> {
+    /// The request `caller` asks for, every id validated.
+    fn request(&self, caller: &Caller) -> Result<NewRequest, Error> {
+        Ok(NewRequest {
+            requester: caller.username.clone(),
+            playbook: id("playbook", self.playbook, PlaybookId::new)?,
+            role: id("role", self.role, RoleName::new)?,
+            account: id("account", self.account, AccountId::new)?,
+            duration: self.duration,
+            incident: id("incident", self.incident, IncidentId::new)?,
+            justification: self.justification.to_owned(),
+        })
+    }
+}
+
+/// Whether `caller` may see request `r`: an administrator, its requester, whoever acted on
+/// it, and whoever the rules let approve, revoke or review it.
+pub fn may_read(rules: &Rules, caller: &Caller, r: &AccessRequest) -> bool {
+    caller.admin
+        || r.spec.requester == caller.username
+        || r.approvals.iter().any(|a| a.approver == caller.username)
+        || [Action::Approve, Action::Revoke, Action::Review]
+            .into_iter()
+            .any(|a| r.decision_for(rules, &caller.username, a).allowed)
+}
+
+/// Refuses a step-up proven by someone other than the caller.
+fn own_step_up(caller: &Caller, step_up: &StepUp) -> Result<(), Error> {
+    if step_up.username == caller.username {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "the step-up was proven by `{}`, not by `{}`",
+            step_up.username, caller.username
+        )))
+    }
+}
+
+impl<S, K, C, I> App<S, K, C, I>
+where
+    S: Store + AccessStore,
+    K: Cloud,
+    C: Clock,
+    I: IdSource,
+{
+    /// Submits `ask` for approval as `caller`.
+    pub async fn submit(&self, caller: &Caller, ask: &Ask<'_>) -> Result<Outcome, Error> {
+        Ok(self.broker.submit(ask.request(caller)?).await?)
+    }
+
+    /// Approves request `id` as `caller`, bound to `digest` (the version they reviewed),
+    /// spending `step_up` in the approval's own commit: a refused approval leaves the code
+    /// unused, and a code a concurrent step-up spent first is audited as a replay.
+    pub async fn approve(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+        digest: Sha256Digest,
+        comment: String,
+        step_up: StepUp,
+    ) -> Result<Outcome, Error> {
+        own_step_up(caller, &step_up)?;
+        let purpose = step_up.purpose.clone();
+        let result = self
+            .broker
+            .approve_stepped(id, caller.username.clone(), digest, comment, step_up)
+            .await;
+        self.spent(caller, &purpose, result).await
+    }
+
+    /// Approves the pending extension of request `id` as `caller`, bound to the extension's
+    /// `digest`, spending `step_up` in the approval's own commit (as [`App::approve`]).
+    pub async fn approve_extension(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+        digest: Sha256Digest,
+        comment: String,
+        step_up: StepUp,
+    ) -> Result<Outcome, Error> {
+        own_step_up(caller, &step_up)?;
+        let purpose = step_up.purpose.clone();
+        let command = crate::request::Command::ApproveExtension {
+            approver: caller.username.clone(),
+            digest,
+            comment,
+        };
+        let result = self
+            .broker
+            .execute_stepped(id, command, Some(step_up))
+            .await;
+        self.spent(caller, &purpose, result).await
+    }
+
+    /// The result of a change that spent a step-up: a replayed code is audited and reported
+    /// as a wrong code.
+    async fn spent(
+        &self,
+        caller: &Caller,
+        purpose: &str,
+        result: Result<Outcome, BrokerError>,
+    ) -> Result<Outcome, Error> {
+        match result {
+            Ok(o) => Ok(o),
+            Err(BrokerError::Store(StoreError::StepUpUsed(_))) => {
+                Err(self.replayed(caller, purpose).await)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Audits that `caller` gave a TOTP code for `purpose` that was already used (the store
+    /// refused to spend it) and returns the error to show. Fails closed: if the record cannot
+    /// be written, the store's error is returned.
+    async fn replayed(&self, caller: &Caller, purpose: &str) -> Error {
+        let event = AuditEvent::from(TotpFailed {
+            username: caller.username.clone(),
+            purpose: purpose.to_owned(),
+            reason: "code already used".to_owned(),
+        });
+        let commit = Commit {
+            write: None,
+            audit: vec![AuditEntry {
+                at: self.broker.now(),
+                actor: Actor::User(caller.username.clone()),
+                request_version: None,
+                event,
+            }],
+            outbox: Vec::new(),
+            step_up: None,
+        };
+        match self.store().commit(commit).await {
+            Ok(_) => Error::StepUpReplayed,
+            Err(e) => e.into(),
+        }
+    }
+
+    /// Denies request `id` as `caller`.
+    pub async fn deny(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+        reason: &str,
+    ) -> Result<Outcome, Error> {
+        Ok(self
+            .broker
+            .deny(id, caller.username.clone(), reason)
+            .await?)
+    }
+
+    /// Withdraws `caller`'s pending request `id`.
+    pub async fn cancel(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+        reason: &str,
+    ) -> Result<Outcome, Error> {
+        Ok(self
+            .broker
+            .cancel(id, caller.username.clone(), reason)
+            .await?)
+    }
+
+    /// Starts the grant of approved request `id`.
+    pub async fn activate(&self, caller: &Caller, id: &RequestId) -> Result<Outcome, Error> {
+        Ok(self.broker.activate(id, caller.username.clone()).await?)
+    }
+
+    /// Activates emergency access for `ask` as `caller`, with the step-up the adapter checked
+    /// (`Err`: it refused the code). A failed step-up is still an attempt: the broker records
+    /// it as a refused break-glass (and alerts), and the step-up's own error is returned. A
+    /// valid code is spent in the activation's own commit; a code a concurrent step-up spent
+    /// first is audited as a replay and the attempt goes on as one without MFA.
+    pub async fn break_glass<E>(
+        &self,
+        caller: &Caller,
+        ask: &Ask<'_>,
+        step_up: Result<StepUp, E>,
+    ) -> Result<Outcome, StepUpOr<E>> {
+        let new = ask.request(caller)?;
+        let mut mfa = step_up.map_err(StepUpOr::StepUp);
+        if let Ok(s) = &mfa {
+            own_step_up(caller, s)?;
+        }
+        let mut result = self
+            .broker
+            .activate_break_glass_stepped(new.clone(), mfa.as_ref().ok().cloned())
+            .await;
+        if let Err(BrokerError::Store(StoreError::StepUpUsed(_))) = &result {
+            mfa = Err(StepUpOr::App(
+                self.replayed(caller, BREAK_GLASS_PURPOSE).await,
+            ));
+            result = self.broker.activate_break_glass_stepped(new, None).await;
+        }
+        match result {
+            Ok(o) => Ok(o),
+            Err(e) => match mfa {
+                Err(m) => Err(m),
+                Ok(_) => Err(StepUpOr::App(e.into())),
+            },
+        }
+    }
+
+    /// The purpose a break-glass step-up is checked for.
+    pub fn break_glass_purpose(&self) -> &'static str {
+        BREAK_GLASS_PURPOSE
+    }
+
+    /// Asks for `add` more time on the grant of request `id`.
+    pub async fn extend(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+        add: Duration,
+        justification: &str,
+    ) -> Result<Outcome, Error> {
+        Ok(self
+            .broker
+            .request_extension(id, caller.username.clone(), add, justification)
+            .await?)
+    }
+
+    /// Turns down the pending extension of request `id`.
+    pub async fn deny_extension(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+        reason: &str,
+    ) -> Result<Outcome, Error> {
+        Ok(self
+            .broker
+            .deny_extension(id, caller.username.clone(), reason)
+            .await?)
+    }
+
+    /// Signs off the post-incident review of break-glass request `id`.
+    pub async fn review(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+        outcome: ReviewOutcome,
+        notes: &str,
+    ) -> Result<Outcome, Error> {
+        Ok(self
+            .broker
+            .review(id, caller.username.clone(), outcome, notes)
+            .await?)
+    }
+
+    /// Request `id` if `caller` may see it ([`may_read`]); otherwise not found.
+    pub async fn request(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+    ) -> Result<Versioned<AccessRequest>, Error> {
+        let v = self.broker.get(id).await?;
+        if may_read(&self.rules(), caller, &v.value) {
+            Ok(v)
+        } else {
+            Err(Error::NotFound(format!("no request `{id}`")))
+        }
+    }
+
+    /// Whether `caller` may see request `r`.
+    pub fn may_read(&self, caller: &Caller, r: &AccessRequest) -> bool {
+        may_read(&self.rules(), caller, r)
+    }
+
+    /// The requests matching `filter` that `caller` may see, newest first, as stored. Most
+    /// listings are of a caller's own requests (or by an administrator): those are not
+    /// decoded; the rest are, for the rules to decide.
+    pub async fn listing(
+        &self,
+        caller: &Caller,
+        filter: &RequestFilter,
+    ) -> Result<Vec<ListedRequest>, Error> {
+        let rules = self.rules();
+        let listed = self.store().request_listing(filter).await?;
+        let mut readable = Vec::with_capacity(listed.len());
+        for row in listed {
+            // `may_read`'s first two tests, on the listing's columns; the rest need the
+            // request.
+            if caller.admin
+                || row.requester == caller.username.as_str()
+                || may_read(&rules, caller, &row.decode()?.value)
+            {
+                readable.push(row);
+            }
+        }
+        Ok(readable)
+    }
+
+    /// The requests matching `filter` that `caller` may see, newest first, decoded.
+    pub async fn requests(
+        &self,
+        caller: &Caller,
+        filter: &RequestFilter,
+    ) -> Result<Vec<Versioned<AccessRequest>>, Error> {
+        let rules = self.rules();
+        let mut list = self.store().requests(filter).await?;
+        list.retain(|v| may_read(&rules, caller, &v.value));
+        Ok(list)
+    }
+}
