@@ -7,6 +7,7 @@
 //! Architecture invariant: this crate does no I/O and never reads the clock.
 
 pub mod audit;
+pub mod aws_limits;
 pub mod broker;
 pub mod canonical;
 pub mod cloud;
