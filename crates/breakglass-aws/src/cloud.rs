@@ -23,6 +23,12 @@ use aws_config::SdkConfig;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::types::Tag;
+use breakglass_core::aws_limits::{
+    self, DEFAULT_ROLE_MAX_SESSION_SECONDS, MAX_ASSUME_ROLE_SECONDS, MAX_ROLE_SESSION_NAME,
+    MAX_SESSION_POLICY_CHARS, MAX_SESSION_TAGS, MAX_SOURCE_IDENTITY, MAX_TAG_KEY, MAX_TAG_VALUE,
+    MIN_ASSUME_ROLE_SECONDS, MIN_ROLE_SESSION_NAME, MIN_SOURCE_IDENTITY, MIN_TAG_KEY,
+    SOURCE_IDENTITY_RESERVED_PREFIX, STS_NAME_PATTERN, TAG_PATTERN,
+};
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
 use breakglass_core::config::Config;
 use breakglass_core::model::{AccountId, RoleArn};
@@ -31,6 +37,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::sync::OnceCell;
 
 use crate::federation;
+pub use crate::federation::FederationOptions;
 use crate::sdk::{self, SdkError as ReachError};
 
 /// The session name the broker uses when it assumes a role to manage another account's
@@ -39,38 +46,6 @@ pub const SESSION_NAME: &str = "breakglass-broker";
 
 /// What the role assumed in another account must be allowed on that account's roles.
 const IAM_PERMISSIONS: &str = "iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy, iam:PutRolePolicy and iam:DeleteRolePolicy";
-
-/// STS's shortest session.
-const MIN_DURATION: i64 = 900;
-/// STS's longest session.
-const MAX_DURATION: i64 = 43_200;
-/// Most session tags per `AssumeRole`.
-const MAX_TAGS: usize = 50;
-/// Longest session tag key.
-const MAX_TAG_KEY: usize = 128;
-/// Longest session tag value.
-const MAX_TAG_VALUE: usize = 256;
-/// Longest session policy plaintext.
-const MAX_SESSION_POLICY: usize = 2_048;
-
-/// Where the console federation endpoint is, and who the sign-in URL says issued it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FederationOptions {
-    /// The endpoint (`https://signin.aws.amazon.com/federation`; a local server in tests).
-    pub endpoint: String,
-    /// The `Issuer` of the login URL (where the console sends the user when the session
-    /// ends), usually the broker's URL.
-    pub issuer: String,
-}
-
-impl Default for FederationOptions {
-    fn default() -> Self {
-        Self {
-            endpoint: "https://signin.aws.amazon.com/federation".to_owned(),
-            issuer: "breakglass".to_owned(),
-        }
-    }
-}
 
 /// Which role the adapter assumes to manage roles (read them, write their revocation
 /// policies) in an account other than the broker's own.
@@ -298,8 +273,8 @@ impl AwsCloud {
             id: found.role_id().to_owned(),
             max_session: found
                 .max_session_duration()
-                .map_or(3_600, i64::from)
-                .clamp(MIN_DURATION, MAX_DURATION),
+                .map_or(DEFAULT_ROLE_MAX_SESSION_SECONDS, i64::from)
+                .clamp(MIN_ASSUME_ROLE_SECONDS, MAX_ASSUME_ROLE_SECONDS),
         };
         if let Ok(mut cache) = self.roles.lock() {
             cache.insert(role.to_string(), info.clone());
@@ -312,73 +287,58 @@ impl AwsCloud {
     }
 }
 
-/// `[\w+=,.@-]`, the charset of role session names and source identities.
-fn sts_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-')
-}
-
-/// The session tag charset `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
-fn tag_char(c: char) -> bool {
-    c.is_alphanumeric()
-        || (c.is_whitespace() && !c.is_control())
-        || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
-}
-
 /// Checks every STS limit of `request` and returns the duration to ask for: the wanted
 /// duration clamped to the role's maximum.
 fn validate(request: &IssueRequest, role_max: i64) -> Result<i64, CloudError> {
     let invalid = |m: String| Err(CloudError::Invalid(m));
     let name = request.grant.as_str();
-    let n = name.chars().count();
-    if !(2..=64).contains(&n) || !name.chars().all(sts_name_char) {
+    if !aws_limits::is_valid_role_session_name(name) {
         return invalid(format!(
-            "RoleSessionName `{name}` breaks STS's limit: 2-64 characters of [\\w+=,.@-]"
+            "RoleSessionName `{name}` breaks STS's limit: {MIN_ROLE_SESSION_NAME}-{MAX_ROLE_SESSION_NAME} characters of {STS_NAME_PATTERN}"
         ));
     }
     let si = &request.source_identity;
-    if si.to_ascii_lowercase().starts_with("aws:") {
+    if aws_limits::has_reserved_prefix(si) {
         return invalid(format!(
-            "SourceIdentity `{si}` breaks STS's limit: it must not start with `aws:`"
+            "SourceIdentity `{si}` breaks STS's limit: it must not start with `{SOURCE_IDENTITY_RESERVED_PREFIX}`"
         ));
     }
-    let n = si.chars().count();
-    if !(2..=64).contains(&n) || !si.chars().all(sts_name_char) {
+    if !aws_limits::is_valid_source_identity(si) {
         return invalid(format!(
-            "SourceIdentity `{si}` breaks STS's limit: 2-64 characters of [\\w+=,.@-]"
+            "SourceIdentity `{si}` breaks STS's limit: {MIN_SOURCE_IDENTITY}-{MAX_SOURCE_IDENTITY} characters of {STS_NAME_PATTERN}"
         ));
     }
-    if request.tags.len() > MAX_TAGS {
+    if request.tags.len() > MAX_SESSION_TAGS {
         return invalid(format!(
-            "{} session tags break STS's limit of {MAX_TAGS} tags per session",
+            "{} session tags break STS's limit of {MAX_SESSION_TAGS} tags per session",
             request.tags.len()
         ));
     }
     for (key, value) in &request.tags {
-        let k = key.chars().count();
-        if !(1..=MAX_TAG_KEY).contains(&k) || !key.chars().all(tag_char) {
+        if !aws_limits::is_valid_tag_key(key) {
             return invalid(format!(
-                "session tag key `{key}` breaks STS's limit: 1-{MAX_TAG_KEY} characters of [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]"
+                "session tag key `{key}` breaks STS's limit: {MIN_TAG_KEY}-{MAX_TAG_KEY} characters of {TAG_PATTERN}"
             ));
         }
-        if value.chars().count() > MAX_TAG_VALUE || !value.chars().all(tag_char) {
+        if !aws_limits::is_valid_tag_value(value) {
             return invalid(format!(
-                "value of session tag `{key}` breaks STS's limit: at most {MAX_TAG_VALUE} characters of [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-@]"
+                "value of session tag `{key}` breaks STS's limit: at most {MAX_TAG_VALUE} characters of {TAG_PATTERN}"
             ));
         }
     }
     if let Some(policy) = &request.session_policy {
         let n = policy.chars().count();
-        if n > MAX_SESSION_POLICY {
+        if n > MAX_SESSION_POLICY_CHARS {
             return invalid(format!(
-                "the session policy is {n} characters, over STS's limit of {MAX_SESSION_POLICY} characters of plaintext"
+                "the session policy is {n} characters, over STS's limit of {MAX_SESSION_POLICY_CHARS} characters of plaintext"
             ));
         }
     }
     let wanted = request.duration.whole_seconds();
-    let duration = wanted.min(role_max).min(MAX_DURATION);
-    if duration < MIN_DURATION {
+    let duration = wanted.min(role_max).min(MAX_ASSUME_ROLE_SECONDS);
+    if duration < MIN_ASSUME_ROLE_SECONDS {
         return invalid(format!(
-            "DurationSeconds {wanted} is under STS's minimum of {MIN_DURATION} seconds"
+            "DurationSeconds {wanted} is under STS's minimum of {MIN_ASSUME_ROLE_SECONDS} seconds"
         ));
     }
     Ok(duration)

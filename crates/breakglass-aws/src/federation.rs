@@ -7,6 +7,7 @@
 
 use std::time::Duration as StdDuration;
 
+use breakglass_core::aws_limits::{MAX_CONSOLE_SESSION_SECONDS, MIN_CONSOLE_SESSION_SECONDS};
 use breakglass_core::cloud::{CloudError, IssuedCredentials, Secret};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
@@ -15,11 +16,25 @@ use hyper_util::rt::TokioExecutor;
 use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use time::Duration;
 
-use crate::cloud::FederationOptions;
+/// Where the console federation endpoint is, and who the sign-in URL says issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FederationOptions {
+    /// The endpoint (`https://signin.aws.amazon.com/federation`; a local server in tests).
+    pub endpoint: String,
+    /// The `Issuer` of the login URL (where the console sends the user when the session
+    /// ends), usually the broker's URL.
+    pub issuer: String,
+}
 
-/// The federation endpoint's shortest and longest console sessions.
-const MIN_SESSION: i64 = 900;
-const MAX_SESSION: i64 = 43_200;
+impl Default for FederationOptions {
+    fn default() -> Self {
+        Self {
+            endpoint: "https://signin.aws.amazon.com/federation".to_owned(),
+            issuer: "breakglass".to_owned(),
+        }
+    }
+}
+
 /// The largest answer read from the endpoint.
 const MAX_BODY: usize = 64 * 1024;
 /// How long the endpoint may take.
@@ -56,7 +71,8 @@ async fn get(url: &str) -> Result<(u16, Bytes), String> {
         .map_err(|_| format!("no answer within {} seconds", TIMEOUT.as_secs()))?
 }
 
-/// The sign-in URL for `credentials`, valid for `session_duration` (900-43,200 seconds),
+/// The sign-in URL for `credentials`, valid for `session_duration` (900-43,200 seconds,
+/// `aws_limits::MIN_CONSOLE_SESSION_SECONDS`..=`MAX_CONSOLE_SESSION_SECONDS`),
 /// landing on `destination`.
 pub(crate) async fn console_url(
     options: &FederationOptions,
@@ -65,9 +81,9 @@ pub(crate) async fn console_url(
     destination: &str,
 ) -> Result<Secret, CloudError> {
     let seconds = session_duration.whole_seconds();
-    if !(MIN_SESSION..=MAX_SESSION).contains(&seconds) {
+    if !(MIN_CONSOLE_SESSION_SECONDS..=MAX_CONSOLE_SESSION_SECONDS).contains(&seconds) {
         return Err(CloudError::Invalid(format!(
-            "console SessionDuration {seconds} is outside the federation endpoint's {MIN_SESSION}-{MAX_SESSION} seconds"
+            "console SessionDuration {seconds} is outside the federation endpoint's {MIN_CONSOLE_SESSION_SECONDS}-{MAX_CONSOLE_SESSION_SECONDS} seconds"
         )));
     }
     if !destination.starts_with("https://") {

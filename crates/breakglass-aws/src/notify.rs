@@ -1,7 +1,15 @@
-//! Publishing notifications to SNS.
+//! Publishing notifications to SNS: the adapter of the core's
+//! [`TopicPublisher`](breakglass_core::ports::TopicPublisher) port, built here from the shared
+//! SDK configuration so the server never names an SDK type.
+
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_sdk_sns::types::MessageAttributeValue;
+use breakglass_core::ports::{PublishFuture, TopicMessage, TopicPublisher};
+
+/// SNS's longest subject.
+const MAX_SUBJECT: usize = 100;
 
 /// Publishes to one SNS topic.
 #[derive(Debug, Clone)]
@@ -17,6 +25,11 @@ impl SnsPublisher {
             client: aws_sdk_sns::Client::new(config),
             topic_arn: topic_arn.into(),
         }
+    }
+
+    /// A publisher to `topic_arn`, as the port the notification worker holds.
+    pub fn shared(config: &SdkConfig, topic_arn: impl Into<String>) -> Arc<dyn TopicPublisher> {
+        Arc::new(Self::new(config, topic_arn))
     }
 
     /// The topic.
@@ -50,7 +63,7 @@ impl SnsPublisher {
                     '?'
                 }
             })
-            .take(100)
+            .take(MAX_SUBJECT)
             .collect();
         let out = self
             .client
@@ -70,5 +83,21 @@ impl SnsPublisher {
                 )
             })?;
         Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+}
+
+impl TopicPublisher for SnsPublisher {
+    fn topic(&self) -> &str {
+        &self.topic_arn
+    }
+
+    fn publish<'a>(&'a self, message: TopicMessage<'a>) -> PublishFuture<'a> {
+        Box::pin(SnsPublisher::publish(
+            self,
+            message.subject,
+            message.body,
+            message.idempotency_key,
+            message.kind,
+        ))
     }
 }

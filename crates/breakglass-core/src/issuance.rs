@@ -4,10 +4,11 @@
 //! The domain decides the role session name (the grant id), the `SourceIdentity` (the
 //! responder), the session tags and the duration (the grant's remaining time, less an
 //! allowance for clock skew so the session never outlives the grant); the AWS adapter then
-//! checks STS's limits and clamps the duration to the role's maximum.
+//! checks STS's limits (`crate::aws_limits`, as the domain does) and clamps the duration to the role's maximum.
 
 use time::{Duration, OffsetDateTime};
 
+use crate::aws_limits::{self, sanitize_tag_value};
 use crate::cloud::IssueRequest;
 use crate::model::RequestId;
 use crate::request::{AccessRequest, Status};
@@ -19,11 +20,8 @@ pub const TAG_GRANT: &str = "GrantId";
 /// Session tag carrying the requester's username.
 pub const TAG_REQUESTER: &str = "Requester";
 
-/// The longest session tag value STS accepts.
-pub const MAX_TAG_VALUE: usize = 256;
-
-/// The shortest session STS issues.
-pub const MIN_SESSION: Duration = Duration::seconds(900);
+/// The shortest session STS issues ([`aws_limits::MIN_ASSUME_ROLE_DURATION`]).
+pub const MIN_SESSION: Duration = aws_limits::MIN_ASSUME_ROLE_DURATION;
 
 /// How much earlier than the grant's end a session is made to end, so that a clock
 /// difference between the broker and STS cannot make it outlive the grant.
@@ -52,7 +50,8 @@ pub enum IssuanceError {
     },
     /// Too little time is left for the shortest session STS issues.
     #[error(
-        "the grant of request `{request}` has {remaining} left, less than the 900-second minimum STS session (plus a {allowance} clock allowance); ask for an extension or a new request"
+        "the grant of request `{request}` has {remaining} left, less than the {}-second minimum STS session (plus a {allowance} clock allowance); ask for an extension or a new request",
+        aws_limits::MIN_ASSUME_ROLE_SECONDS
     )]
     TooLittleTimeLeft {
         /// The request.
@@ -62,37 +61,6 @@ pub enum IssuanceError {
         /// The clock-skew allowance.
         allowance: Duration,
     },
-}
-
-/// Whether `c` is in the session tag charset `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
-fn tag_char(c: char) -> bool {
-    if c.is_ascii() {
-        c.is_ascii_alphanumeric()
-            || matches!(c, ' ' | '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
-    } else {
-        // Letters, numbers and space separators; controls and marks are not allowed.
-        (c.is_alphanumeric() || (c.is_whitespace() && !c.is_control())) && !is_mark(c)
-    }
-}
-
-/// Combining marks (`\p{M}`) in the common blocks; `char::is_alphabetic` includes some.
-fn is_mark(c: char) -> bool {
-    matches!(c as u32, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F)
-}
-
-/// `value` made acceptable as a session tag value: characters outside the tag charset
-/// become `_`, and it is cut to 256 characters.
-pub fn sanitize_tag_value(value: &str) -> String {
-    value
-        .chars()
-        .map(|c| if tag_char(c) { c } else { '_' })
-        .take(MAX_TAG_VALUE)
-        .collect()
-}
-
-/// Whether `value` is already a valid session tag value.
-pub fn is_valid_tag_value(value: &str) -> bool {
-    value.chars().count() <= MAX_TAG_VALUE && value.chars().all(tag_char)
 }
 
 /// The `AssumeRole` call for `request`'s live grant at `now`. The duration is the grant's
@@ -151,6 +119,7 @@ pub fn issue_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws_limits::is_valid_tag_value;
 
     #[test]
     fn tag_values_are_sanitized_and_capped() {

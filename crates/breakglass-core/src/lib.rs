@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod app;
 pub mod audit;
+pub mod aws_limits;
 pub mod broker;
 pub mod canonical;
 pub mod cloud;

@@ -59,39 +59,6 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
 }
 
-/// How a claimed outbox message's delivery attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OutboxSettle {
-    /// Every channel has it.
-    Delivered {
-        /// When the last channel took it.
-        at: OffsetDateTime,
-        /// The channels that took it.
-        done_channels: Vec<String>,
-    },
-    /// Some channels failed: try them again at `retry_at`.
-    Retry {
-        /// The channels that took it so far (they are not tried again).
-        done_channels: Vec<String>,
-        /// What went wrong (no secrets).
-        error: String,
-        /// When to try again.
-        retry_at: OffsetDateTime,
-    },
-    /// Given up: the message is dead-lettered, and `commit` (its audit record and the
-    /// alert announcing it) is written in the same transaction.
-    DeadLetter {
-        /// The channels that took it.
-        done_channels: Vec<String>,
-        /// The last error.
-        error: String,
-        /// When.
-        at: OffsetDateTime,
-        /// The audit record and alert; see [`crate::delivery::dead_letter_commit`].
-        commit: Box<crate::ports::Commit>,
-    },
-}
-
 /// The notifications for the events of one transition of `request` (its state after the
 /// transition).
 pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> Vec<Notification> {

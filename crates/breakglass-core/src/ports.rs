@@ -1,10 +1,12 @@
-//! The ports: how the pure domain reaches time, identifiers and durable storage.
+//! The ports: how the pure domain reaches time, identifiers, durable storage and the
+//! notification topic.
 //!
 //! Adapters implement these traits elsewhere (`breakglass-store` for [`Store`], the server for
-//! the system clock and random ids). [`ManualClock`] and [`SequentialIds`] are deterministic
+//! the system clock and random ids, `breakglass-aws` for [`TopicPublisher`]). [`ManualClock`] and [`SequentialIds`] are deterministic
 //! implementations for tests and simulations.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -13,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 use crate::accounts::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
-use crate::notify::{Notification, OutboxMessage, OutboxSettle};
+use crate::notify::{Notification, OutboxMessage};
 use crate::request::AccessRequest;
 use crate::revocation::RevocationEntry;
 use crate::session::{RequestFilter, Session, SessionQuery, SessionSummary};
@@ -207,6 +209,39 @@ pub struct StepUp {
     pub step: i64,
     /// What the step-up was for (recorded in the `totp_verified` audit record).
     pub purpose: String,
+}
+
+/// How a claimed outbox message's delivery attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxSettle {
+    /// Every channel has it.
+    Delivered {
+        /// When the last channel took it.
+        at: OffsetDateTime,
+        /// The channels that took it.
+        done_channels: Vec<String>,
+    },
+    /// Some channels failed: try them again at `retry_at`.
+    Retry {
+        /// The channels that took it so far (they are not tried again).
+        done_channels: Vec<String>,
+        /// What went wrong (no secrets).
+        error: String,
+        /// When to try again.
+        retry_at: OffsetDateTime,
+    },
+    /// Given up: the message is dead-lettered, and `commit` (its audit record and the
+    /// alert announcing it) is written in the same transaction.
+    DeadLetter {
+        /// The channels that took it.
+        done_channels: Vec<String>,
+        /// The last error.
+        error: String,
+        /// When.
+        at: OffsetDateTime,
+        /// The audit record and alert; see [`crate::delivery::dead_letter_commit`].
+        commit: Box<Commit>,
+    },
 }
 
 /// What a commit produced.
@@ -429,4 +464,31 @@ pub trait AuthStore: Send + Sync {
         writes: Vec<AuthWrite>,
         audit: Vec<AuditEntry>,
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+}
+
+/// One message for a [`TopicPublisher`]: what the SNS channel sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TopicMessage<'a> {
+    /// A one-line subject (the adapter cuts it to what the topic accepts).
+    pub subject: &'a str,
+    /// The body.
+    pub body: &'a str,
+    /// The message's idempotency key (`breakglass-<outbox id>`).
+    pub idempotency_key: &'a str,
+    /// The notification's kind (e.g. `approval_needed`).
+    pub kind: &'a str,
+}
+
+/// What [`TopicPublisher::publish`] returns: the topic's message id, or what went wrong (no
+/// secrets).
+pub type PublishFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// A notification topic (an SNS topic; breakglass-aws's `notify::SnsPublisher` is the
+/// adapter). A trait object, so the notification worker holds one without knowing the SDK.
+pub trait TopicPublisher: Send + Sync + std::fmt::Debug {
+    /// The topic's ARN.
+    fn topic(&self) -> &str;
+
+    /// Publishes `message` to the topic.
+    fn publish<'a>(&'a self, message: TopicMessage<'a>) -> PublishFuture<'a>;
 }

@@ -2,8 +2,8 @@
 //! does for `Resource` and the `Arn*` condition operators — component by component, with
 //! the last component (the resource) free to contain colons.
 
+use crate::context::Context;
 use crate::pattern::{Glob, Template, UnclosedVariable};
-use crate::request::Context;
 
 /// The six components of an ARN: `arn:partition:service:region:account:resource`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,6 +22,7 @@ mod arn;
 pub mod catalog;
 mod compile;
 pub mod conformance;
+mod context;
 mod date;
 mod error;
 mod eval;

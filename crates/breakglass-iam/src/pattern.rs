@@ -5,8 +5,8 @@
 //! filled from the request context and it becomes a [`Glob`]. Text coming from a variable is
 //! always literal: a user name containing `*` does not become a wildcard.
 
+use crate::context::Context;
 use crate::fast_hash::Key;
-use crate::request::Context;
 
 /// One piece of a glob.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -352,7 +352,7 @@ fn parse_variable(body: &str) -> Piece {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::ContextValue;
+    use crate::context::ContextValue;
 
     #[test]
     fn glob_basics() {

@@ -43,7 +43,7 @@ impl Limit {
     ];
 
     /// The maximum number of characters.
-    pub fn max(self) -> usize {
+    pub const fn max(self) -> usize {
         match self {
             Limit::SessionPolicy | Limit::UserInline | Limit::TrustPolicy => 2_048,
             Limit::ManagedPolicy => 6_144,

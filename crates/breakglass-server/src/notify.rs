@@ -14,16 +14,18 @@
 //! secrets) nor any credential.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use breakglass_aws::notify::SnsPublisher;
 use breakglass_core::cloud::Secret;
 use breakglass_core::config::ResponderConfig;
 use breakglass_core::delivery::{
     self, AfterFailure, Channel, Channels, RetryPolicy, SIGNATURE_HEADER,
 };
-use breakglass_core::notify::{OutboxMessage, OutboxSettle};
-use breakglass_core::ports::{Clock, Store, StoreError};
+use breakglass_core::notify::OutboxMessage;
+use breakglass_core::ports::{
+    Clock, OutboxSettle, Store, StoreError, TopicMessage, TopicPublisher,
+};
 use breakglass_core::reminders;
 use breakglass_core::session::RequestFilter;
 use lettre::message::Mailbox;
@@ -79,8 +81,8 @@ pub struct NotifierSettings {
     pub webhooks: Vec<WebhookTarget>,
     /// A Slack-compatible incoming webhook URL (a secret).
     pub slack_url: Option<Secret>,
-    /// The SNS topic publisher.
-    pub sns: Option<SnsPublisher>,
+    /// The SNS topic publisher (built by breakglass-aws: `notify::SnsPublisher::shared`).
+    pub sns: Option<Arc<dyn TopicPublisher>>,
     /// The SMTP relay.
     pub smtp: Option<SmtpSettings>,
     /// Where security-team email goes.
@@ -157,6 +159,16 @@ pub enum NotifierError {
     /// SNS is configured but no AWS configuration was given.
     #[error("notifications go to SNS topic `{0}`, but the broker has no AWS configuration")]
     NoAws(String),
+    /// The SNS publisher given is for another topic than the config names.
+    #[error(
+        "notifications go to SNS topic `{configured}`, but the publisher given publishes to `{given}`"
+    )]
+    OtherTopic {
+        /// The config's `notifications.sns_topic_arn`.
+        configured: String,
+        /// The publisher's topic.
+        given: String,
+    },
 }
 
 /// What one pass did.
@@ -428,12 +440,14 @@ impl<S: Store, C: Clock> Notifier<S, C> {
                     .as_ref()
                     .ok_or_else(|| "not configured".to_owned())?;
                 let (subject, _) = delivery::email(message, console);
-                sns.publish(
-                    &subject,
-                    &delivery::webhook_body(message, console),
-                    &delivery::idempotency_key(message),
-                    &message.notification.kind,
-                )
+                let body = delivery::webhook_body(message, console);
+                let key = delivery::idempotency_key(message);
+                sns.publish(TopicMessage {
+                    subject: &subject,
+                    body: &body,
+                    idempotency_key: &key,
+                    kind: &message.notification.kind,
+                })
                 .await
                 .map(|_| ())
             }
@@ -518,11 +532,13 @@ fn jitter(id: i64) -> f64 {
 
 impl NotifierSettings {
     /// The settings `config` describes, with secrets read through `env` (the process
-    /// environment in production) and the SNS publisher built from `aws`. Webhooks are
-    /// `alerting.webhook_urls`. `None` when the config has no `[notifications]` section.
+    /// environment in production) and `sns` the publisher to the config's
+    /// `notifications.sns_topic_arn` (built by the caller, e.g. breakglass-aws's
+    /// `notify::SnsPublisher::shared`). Webhooks are `alerting.webhook_urls`. `None` when the
+    /// config has no `[notifications]` section.
     pub fn from_config(
         config: &breakglass_core::config::Config,
-        aws: Option<&aws_config::SdkConfig>,
+        sns: Option<Arc<dyn TopicPublisher>>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, NotifierError> {
         use breakglass_core::config::SmtpSecurity as Security;
@@ -555,8 +571,14 @@ impl NotifierSettings {
             s.slack_url = Some(required(var, "the Slack webhook URL")?);
         }
         if let Some(arn) = &n.sns_topic_arn {
-            let aws = aws.ok_or_else(|| NotifierError::NoAws(arn.clone()))?;
-            s.sns = Some(SnsPublisher::new(aws, arn.clone()));
+            let sns = sns.ok_or_else(|| NotifierError::NoAws(arn.clone()))?;
+            if sns.topic() != arn {
+                return Err(NotifierError::OtherTopic {
+                    configured: arn.clone(),
+                    given: sns.topic().to_owned(),
+                });
+            }
+            s.sns = Some(sns);
         }
         if let Some(smtp) = &n.smtp {
             let credentials = match (&smtp.username, &smtp.password_env) {

@@ -16,7 +16,6 @@ pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash
 pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE username = $1";
 pub(crate) const SET_TOTP: &str =
     "UPDATE users SET totp_seed = $2, totp_last_step = NULL WHERE username = $1";
-pub(crate) const USE_TOTP_STEP: &str = "UPDATE users SET totp_last_step = $2 WHERE username = $1 AND totp_seed IS NOT NULL AND (totp_last_step IS NULL OR totp_last_step < $2)";
 pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)";
 pub(crate) const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND username = $2 AND revoked_at IS NULL";
@@ -213,7 +212,7 @@ macro_rules! auth_impl {
                             }
                         }
                         AuthWrite::UseTotpStep { username, step } => {
-                            let done = sqlx::query($crate::auth::USE_TOTP_STEP)
+                            let done = sqlx::query($crate::query::USE_TOTP_STEP)
                                 .bind(username)
                                 .bind(*step)
                                 .execute(&mut *conn)

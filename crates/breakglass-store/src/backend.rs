@@ -418,10 +418,10 @@ macro_rules! store_impl {
                 &self,
                 id: i64,
                 holder: &str,
-                settle: breakglass_core::notify::OutboxSettle,
+                settle: breakglass_core::ports::OutboxSettle,
             ) -> Result<bool, breakglass_core::ports::StoreError> {
                 use breakglass_core::audit::unix_micros;
-                use breakglass_core::notify::OutboxSettle;
+                use breakglass_core::ports::OutboxSettle;
                 use breakglass_core::ports::StoreError;
                 use $crate::codec::Bind;
                 let err = |e| $crate::codec::db_error(e, "outbox");

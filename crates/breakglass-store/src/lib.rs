@@ -24,9 +24,9 @@ mod read;
 use breakglass_core::audit::{ChainHead, StoredAuditRow};
 use breakglass_core::model::RoleArn;
 use breakglass_core::model::{GrantId, RequestId};
-use breakglass_core::notify::{OutboxMessage, OutboxSettle};
+use breakglass_core::notify::OutboxMessage;
 use breakglass_core::ports::{
-    AccessStore, AuthStore, Commit, Committed, Store, StoreError, Versioned,
+    AccessStore, AuthStore, Commit, Committed, OutboxSettle, Store, StoreError, Versioned,
 };
 use breakglass_core::request::AccessRequest;
 use breakglass_core::revocation::RevocationEntry;

@@ -73,7 +73,7 @@ pub(crate) fn prepare(commit: Commit, now: i64) -> Result<Prepared, StoreError> 
     // The MFA step-up this change spends: a code is accepted once.
     if let Some(step_up) = &commit.step_up {
         before_audit.push(Step {
-            sql: crate::auth::USE_TOTP_STEP,
+            sql: crate::query::USE_TOTP_STEP,
             binds: vec![
                 Bind::Text(step_up.username.to_string()),
                 Bind::Int(step_up.step),
@@ -307,7 +307,7 @@ mod tests {
             crate::query::UPDATE_REQUEST,
             crate::query::INSERT_AUDIT,
             crate::query::INSERT_OUTBOX,
-            crate::auth::USE_TOTP_STEP,
+            crate::query::USE_TOTP_STEP,
         ] {
             let numbers = |text: &str| -> Vec<usize> {
                 text.split('$')

@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::canonical::Sha256Digest;
-use crate::model::{AccountId, GrantId, IncidentId, PlaybookId, RequestId, RoleArn, Username};
-use crate::request::{RequestKind, ReviewOutcome};
+use crate::model::{
+    AccountId, GrantId, IncidentId, PlaybookId, RequestId, RequestKind, ReviewOutcome, RoleArn,
+    Username,
+};
 use crate::rules::{Action, Decision};
 
 /// How loudly an event should be announced.

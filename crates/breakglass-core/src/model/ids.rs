@@ -5,6 +5,11 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::aws_limits::{
+    self, MAX_ROLE_SESSION_NAME, MAX_SOURCE_IDENTITY, MIN_ROLE_SESSION_NAME, MIN_SOURCE_IDENTITY,
+    is_sts_name_char,
+};
+
 /// Why a string is not a valid id of some kind.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {kind} `{value}`: {problem}")]
@@ -34,11 +39,6 @@ impl IdError {
     pub fn problem(&self) -> &'static str {
         self.problem
     }
-}
-
-/// The `[\w+=,.@-]` charset of RoleSessionName and SourceIdentity.
-fn is_sts_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '=' | ',' | '.' | '@' | '-')
 }
 
 macro_rules! string_id {
@@ -123,11 +123,11 @@ string_id!(
     Username,
     "username",
     |v| {
-        length(v, 2, 64)?;
+        length(v, MIN_SOURCE_IDENTITY, MAX_SOURCE_IDENTITY)?;
         if !v.chars().all(is_sts_name_char) {
             return Err("allowed characters are letters, digits and _+=,.@-");
         }
-        if v.to_ascii_lowercase().starts_with("aws:") {
+        if aws_limits::has_reserved_prefix(v) {
             return Err("must not start with `aws:`");
         }
         Ok(())
@@ -207,7 +207,7 @@ string_id!(
     GrantId,
     "grant id",
     |v| {
-        length(v, 2, 64)?;
+        length(v, MIN_ROLE_SESSION_NAME, MAX_ROLE_SESSION_NAME)?;
         if v.chars().all(is_sts_name_char) { Ok(()) } else { Err("allowed characters are letters, digits and _+=,.@-") }
     }
 );

@@ -6,9 +6,11 @@
 
 mod catalog;
 mod ids;
+mod kinds;
 
 pub use catalog::{Account, Approval, Catalog, DeployedRole, Playbook, Responder};
 pub use ids::{
     AccountId, GrantId, GroupName, IdError, IncidentId, PlaybookId, RequestId, RoleArn, RoleName,
     Username,
 };
+pub use kinds::{RequestKind, ReviewOutcome};

@@ -1,7 +1,7 @@
 //! Creating requests: resolving what a responder asked for against the catalog, submitting
 //! it for approval, or activating it at once as break-glass.
 
-use super::transition::{Env, ask, check_duration, permit, playbook, text, whole_seconds};
+use super::checks::{Env, ask, check_duration, permit, playbook, text, whole_seconds};
 use super::{
     AccessRequest, Grant, RequestKind, RequestSpec, Status, Transition, TransitionError,
     request_digest,

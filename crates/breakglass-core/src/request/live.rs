@@ -7,7 +7,7 @@
 
 use time::{Duration, OffsetDateTime};
 
-use super::transition::{
+use super::checks::{
     Env, approver_decision, ask, permit, playbook, record_approval, require_requester, std_ask,
     text, whole_seconds, wrong_state,
 };

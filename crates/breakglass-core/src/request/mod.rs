@@ -11,6 +11,7 @@
 //! transition changes exactly one row and one version number. Transitions are pure
 //! functions of (state, command, rules, now) in [`transition`]; nothing here reads a clock.
 
+mod checks;
 mod create;
 mod error;
 mod live;
@@ -26,6 +27,7 @@ use crate::model::{
 };
 use crate::rules::Decision;
 
+pub use crate::model::{RequestKind, ReviewOutcome};
 pub use create::{activate_break_glass, submit};
 pub use error::TransitionError;
 pub use transition::{Command, Env, NewRequest, Transition, apply};
@@ -42,36 +44,6 @@ pub(crate) mod seconds {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::seconds(i64::deserialize(d)?))
     }
-}
-
-/// Whether access waited for approvers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RequestKind {
-    /// Requested, approved N of M, then activated.
-    Standard,
-    /// Activated at once in an emergency; reviewed afterwards.
-    BreakGlass,
-}
-
-impl RequestKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Standard => "standard",
-            Self::BreakGlass => "break_glass",
-        }
-    }
-}
-
-/// The verdict of a post-incident review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReviewOutcome {
-    /// The emergency use was justified and proportionate.
-    Appropriate,
-    /// It was not: follow-up needed.
-    Inappropriate,
 }
 
 /// Exactly what was asked for. Approvals are bound to the digest of this (plus the request's
@@ -329,7 +301,7 @@ impl AccessRequest {
             principal,
             action,
             &self.spec.playbook,
-            &transition::std_ask(self),
+            &checks::std_ask(self),
         )
     }
 

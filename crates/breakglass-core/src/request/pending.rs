@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::transition::{
+use super::checks::{
     Env, approver_decision, check_duration, optional_text, permit, playbook, record_approval,
     require_requester, std_ask, text, whole_seconds, wrong_state,
 };

@@ -430,7 +430,9 @@ async fn sns_on_the_emulator_delivers_to_its_subscribers() {
         .await
         .unwrap();
     let mut s = settings(&[]);
-    s.sns = Some(breakglass_aws::notify::SnsPublisher::new(&config, &topic));
+    s.sns = Some(breakglass_aws::notify::SnsPublisher::shared(
+        &config, &topic,
+    ));
     let n = notifier(&w, s);
     w.broker
         .activate_break_glass(new_request("alice", "contain", "INC-9"), true)

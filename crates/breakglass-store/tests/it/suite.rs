@@ -565,7 +565,7 @@ async fn the_outbox_is_written_with_its_event_and_tracks_delivery(t: TestStore) 
     assert!(m.event_body.contains("\"type\":\"request_submitted\""));
     assert_eq!(m.attempts, 0);
 
-    use breakglass_core::notify::OutboxSettle;
+    use breakglass_core::ports::OutboxSettle;
     let lease = T0 + Duration::seconds(30);
     let claimed = t.store.outbox_claim(T0, "w", lease, 10).await.unwrap();
     assert_eq!(claimed[0].id, m.id);
@@ -605,7 +605,7 @@ async fn the_outbox_is_written_with_its_event_and_tracks_delivery(t: TestStore) 
 }
 
 async fn outbox_claims_exclude_each_other_and_settle_once(t: TestStore) {
-    use breakglass_core::notify::OutboxSettle;
+    use breakglass_core::ports::OutboxSettle;
     let b = broker(&t.store, &clock());
     for incident in ["INC-1", "INC-2", "INC-3"] {
         b.submit(new_request(
@@ -707,7 +707,7 @@ async fn outbox_claims_exclude_each_other_and_settle_once(t: TestStore) {
 
 async fn a_dead_letter_is_audited_and_alerted_in_one_transaction(t: TestStore) {
     use breakglass_core::delivery::{DEAD_LETTER_KIND, dead_letter_commit};
-    use breakglass_core::notify::OutboxSettle;
+    use breakglass_core::ports::OutboxSettle;
     let b = broker(&t.store, &clock());
     b.submit(new_request(
         "alice",

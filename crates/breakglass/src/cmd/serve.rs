@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use breakglass_aws::cloud::{AccountRoles, AwsCloud, FederationOptions};
+use breakglass_aws::notify::SnsPublisher;
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
@@ -168,9 +169,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             breakglass_server::random::random_hex(4)
         );
         // Secrets the config names are read from this process's environment.
-        let notifier = NotifierSettings::from_config(&config, Some(&sdk), |var| {
-            std::env::var(var).ok()
-        })?
+        let sns = config
+            .notifications
+            .as_ref()
+            .and_then(|n| n.sns_topic_arn.as_deref())
+            .map(|topic| SnsPublisher::shared(&sdk, topic));
+        let notifier = NotifierSettings::from_config(&config, sns, |var| std::env::var(var).ok())?
         .map(|settings| {
             Notifier::new(
                 store.clone(),

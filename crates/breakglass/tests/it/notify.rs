@@ -7,7 +7,7 @@ use std::sync::Arc;
 use breakglass_core::broker::Broker;
 use breakglass_core::delivery::dead_letter_commit;
 use breakglass_core::model::{AccountId, Catalog, IncidentId, PlaybookId, RoleName, Username};
-use breakglass_core::notify::OutboxSettle;
+use breakglass_core::ports::OutboxSettle;
 use breakglass_core::ports::{ManualClock, SequentialIds, Store};
 use breakglass_core::request::{NewRequest, Settings};
 use breakglass_core::rules::Rules;

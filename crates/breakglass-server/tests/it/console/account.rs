@@ -5,7 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
-    use breakglass_core::notify::OutboxSettle;
+    use breakglass_core::ports::OutboxSettle;
     let s = server(ConsoleSettings::default()).await;
     let carol = s.user("carol", false).await;
     let alice = s.user("alice", true).await;
