@@ -23,10 +23,10 @@ use aws_config::SdkConfig;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::types::Tag;
+use breakglass_config::Config;
+use breakglass_config::templates::revoker::REVOKER_PATH;
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
-use breakglass_core::config::Config;
 use breakglass_core::model::{AccountId, RoleArn};
-use breakglass_core::templates::revoker::REVOKER_PATH;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::OnceCell;
 

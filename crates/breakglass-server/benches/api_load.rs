@@ -28,9 +28,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use breakglass_config::Config;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
-use breakglass_core::config::Config;
 use breakglass_core::model::{RoleArn, Username};
 use breakglass_core::ports::{Clock, IdSource, Store};
 use breakglass_core::request::Settings;

@@ -17,8 +17,8 @@ use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
 use breakglass_aws::notify::SnsPublisher;
+use breakglass_config::ResponderConfig;
 use breakglass_core::cloud::Secret;
-use breakglass_core::config::ResponderConfig;
 use breakglass_core::delivery::{
     self, AfterFailure, Channel, Channels, RetryPolicy, SIGNATURE_HEADER,
 };
@@ -521,11 +521,11 @@ impl NotifierSettings {
     /// environment in production) and the SNS publisher built from `aws`. Webhooks are
     /// `alerting.webhook_urls`. `None` when the config has no `[notifications]` section.
     pub fn from_config(
-        config: &breakglass_core::config::Config,
+        config: &breakglass_config::Config,
         aws: Option<&aws_config::SdkConfig>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, NotifierError> {
-        use breakglass_core::config::SmtpSecurity as Security;
+        use breakglass_config::SmtpSecurity as Security;
         let Some(n) = &config.notifications else {
             return Ok(None);
         };

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use breakglass_config::Config;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
-use breakglass_core::config::Config;
 use breakglass_core::model::RoleArn;
 use breakglass_core::ports::{Clock, IdSource, ManualClock, SequentialIds};
 use breakglass_core::request::Settings;
