@@ -23,6 +23,8 @@ use aws_config::SdkConfig;
 use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_sts::config::retry::RetryConfig;
 use aws_sdk_sts::types::Tag;
+use breakglass_config::Config;
+use breakglass_config::templates::revoker::REVOKER_PATH;
 use breakglass_core::aws_limits::{
     self, DEFAULT_ROLE_MAX_SESSION_SECONDS, MAX_ASSUME_ROLE_SECONDS, MAX_ROLE_SESSION_NAME,
     MAX_SESSION_POLICY_CHARS, MAX_SESSION_TAGS, MAX_SOURCE_IDENTITY, MAX_TAG_KEY, MAX_TAG_VALUE,
@@ -30,9 +32,7 @@ use breakglass_core::aws_limits::{
     SOURCE_IDENTITY_RESERVED_PREFIX, STS_NAME_PATTERN, TAG_PATTERN,
 };
 use breakglass_core::cloud::{Cloud, CloudError, IssueRequest, IssuedCredentials, Secret};
-use breakglass_core::config::Config;
 use breakglass_core::model::{AccountId, RoleArn};
-use breakglass_core::templates::revoker::REVOKER_PATH;
 use time::{Duration, OffsetDateTime};
 use tokio::sync::OnceCell;
 

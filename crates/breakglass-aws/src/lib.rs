@@ -2,7 +2,7 @@
 //!
 //! Architecture invariant: only this crate knows the AWS SDK, and it holds no domain logic:
 //! it translates port calls into API calls and API errors into port errors. What to create,
-//! change or delete is decided by breakglass-core (`config::diff`); [`provision`] only reads
+//! change or delete is decided by breakglass-config (`diff`); [`provision`] only reads
 //! accounts into that vocabulary and carries the decided changes out.
 //!
 //! Organised by concern: [`sdk`] builds the one shared SDK configuration and reaches other

@@ -20,7 +20,7 @@ use time::{Duration, OffsetDateTime};
 use crate::audit::events::NotificationDeadLettered;
 use crate::audit::{Actor, AuditEntry, AuditEvent, Severity};
 use crate::canonical::Sha256Digest;
-use crate::config::ResponderConfig;
+use crate::model::Responder;
 use crate::notify::{Audience, Notification, OutboxMessage};
 use crate::ports::Commit;
 
@@ -77,7 +77,7 @@ pub struct Channels {
 pub fn route(
     audience: &[Audience],
     channels: &Channels,
-    responders: &[ResponderConfig],
+    responders: &[Responder],
 ) -> BTreeSet<Channel> {
     let mut out = BTreeSet::new();
     out.extend((0..channels.webhooks).map(|n| Channel::Webhook { n }));
@@ -423,8 +423,8 @@ mod tests {
         }
     }
 
-    fn responder(name: &str, groups: &[&str]) -> ResponderConfig {
-        ResponderConfig {
+    fn responder(name: &str, groups: &[&str]) -> Responder {
+        Responder {
             username: Username::new(name).unwrap(),
             name: name.into(),
             email: format!("{name}@example.com"),

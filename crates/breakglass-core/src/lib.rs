@@ -3,6 +3,9 @@
 //! Who may get which access, when, for how long and with whose approval, and the record that
 //! proves it. The outside world (store, AWS, clock, notifications) is reached only through
 //! the ports this crate defines, so every rule is testable without a network or a real clock.
+//! The configured world arrives as a [`model::Catalog`]; the config file it comes from, the
+//! templates and the AWS resources built from them are `breakglass-config`'s, which this
+//! crate does not depend on.
 //!
 //! Architecture invariant: this crate does no I/O and never reads the clock.
 
@@ -13,7 +16,6 @@ pub mod aws_limits;
 pub mod broker;
 pub mod canonical;
 pub mod cloud;
-pub mod config;
 pub mod delivery;
 pub mod issuance;
 pub mod model;
@@ -24,4 +26,3 @@ pub mod request;
 pub mod revocation;
 pub mod rules;
 pub mod session;
-pub mod templates;

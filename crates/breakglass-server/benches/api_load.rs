@@ -28,10 +28,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use breakglass_config::Config;
 use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::SharedCloud;
-use breakglass_core::config::Config;
 use breakglass_core::model::Username;
 use breakglass_core::ports::{Clock, IdSource, Store};
 use breakglass_core::request::Settings;

@@ -17,8 +17,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use breakglass_config::ResponderConfig;
 use breakglass_core::cloud::Secret;
-use breakglass_core::config::ResponderConfig;
 use breakglass_core::delivery::{
     self, AfterFailure, Channel, Channels, RetryPolicy, SIGNATURE_HEADER,
 };
@@ -537,11 +537,11 @@ impl NotifierSettings {
     /// `notify::SnsPublisher::shared`). Webhooks are `alerting.webhook_urls`. `None` when the
     /// config has no `[notifications]` section.
     pub fn from_config(
-        config: &breakglass_core::config::Config,
+        config: &breakglass_config::Config,
         sns: Option<Arc<dyn TopicPublisher>>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Option<Self>, NotifierError> {
-        use breakglass_core::config::SmtpSecurity as Security;
+        use breakglass_config::SmtpSecurity as Security;
         let Some(n) = &config.notifications else {
             return Ok(None);
         };

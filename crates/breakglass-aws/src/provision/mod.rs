@@ -2,10 +2,9 @@
 //!
 //! For each account: reach it (directly when it is the caller's, otherwise by assuming the
 //! deploy role; the running broker never does, see [`crate::cloud::AccountRoles`]), read
-//! what it holds into breakglass-core's resource vocabulary, let
-//! `config::diff` decide the changes, and carry them out. Reading and deciding are separate
-//! from changing, so `--dry-run` is the same code minus the last step, and a second run
-//! finds nothing to do.
+//! what it holds into breakglass-config's resource vocabulary, let `breakglass_config::diff`
+//! decide the changes, and carry them out. Reading and deciding are separate from changing,
+//! so `--dry-run` is the same code minus the last step, and a second run finds nothing to do.
 //!
 //! Only resources carrying the ownership mark are ever changed or deleted; a resource the
 //! config asks for that exists without the mark is reported and left alone.
@@ -19,10 +18,10 @@ mod users;
 use std::collections::BTreeMap;
 
 use aws_config::{Region, SdkConfig};
-use breakglass_core::config::Config;
-use breakglass_core::config::diff::{AccountDiff, Change, Observed, diff};
-use breakglass_core::config::resources::{AccountState, DesiredState, Resource};
-use breakglass_core::templates::revoker::REVOKER_PATH;
+use breakglass_config::Config;
+use breakglass_config::diff::{AccountDiff, Change, Observed, diff};
+use breakglass_config::resources::{AccountState, DesiredState, Resource};
+use breakglass_config::templates::revoker::REVOKER_PATH;
 
 pub use error::ProvisionError;
 
@@ -277,8 +276,8 @@ async fn delete(c: &Clients, resource: &Resource) -> Result<(), ProvisionError> 
 
 /// The ownership mark on a tag list.
 pub(crate) fn is_owned(tags: &BTreeMap<String, String>) -> bool {
-    tags.get(breakglass_core::config::resources::MANAGED_BY_TAG)
-        .is_some_and(|v| v == breakglass_core::config::resources::MANAGED_BY_VALUE)
+    tags.get(breakglass_config::resources::MANAGED_BY_TAG)
+        .is_some_and(|v| v == breakglass_config::resources::MANAGED_BY_VALUE)
 }
 
 /// IAM returns policy documents URL-encoded; anything else returns them as they were put.

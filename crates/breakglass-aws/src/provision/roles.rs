@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use breakglass_core::config::diff::Observed;
-use breakglass_core::config::resources::{AccountState, RUNTIME_ROLE_POLICIES, Resource, Role};
+use breakglass_config::diff::Observed;
+use breakglass_config::resources::{AccountState, RUNTIME_ROLE_POLICIES, Resource, Role};
 
 use super::error::CallResult;
 use super::{Clients, ProvisionError, is_owned, policy_document, tag_changes};

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use aws_sdk_secretsmanager::types::{Filter, FilterNameStringType, Tag};
-use breakglass_core::config::diff::Observed;
-use breakglass_core::config::resources::{AccountState, MANAGED_BY_TAG, Resource, Secret};
+use breakglass_config::diff::Observed;
+use breakglass_config::resources::{AccountState, MANAGED_BY_TAG, Resource, Secret};
 
 use super::error::{CallResult, call_error};
 use super::{Clients, ProvisionError, is_owned, tag_changes};

@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use breakglass_core::config::diff::Observed;
-use breakglass_core::config::resources::{AccountState, Resource, User};
+use breakglass_config::diff::Observed;
+use breakglass_config::resources::{AccountState, Resource, User};
 
 use super::error::CallResult;
 use super::{Clients, ProvisionError, is_owned, policy_document, secrets, tag_changes};

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use aws_config::SdkConfig;
 use breakglass_aws::provision::{AccountPlan, Provisioner};
-use breakglass_core::config::Config;
-use breakglass_core::config::diff::Change;
-use breakglass_core::config::resources::{DesiredState, Resource};
+use breakglass_config::Config;
+use breakglass_config::diff::Change;
+use breakglass_config::resources::{DesiredState, Resource};
 use breakglass_testkit::moto::Moto;
 use serde_json::Value;
 

@@ -1,5 +1,5 @@
-//! Integration tests of breakglass-core: the config loader, the templates and the renderers,
-//! the transition corpus, the Cedar rules, the audit chain and property tests of the state machine.
+//! Integration tests of breakglass-core: the transition corpus, the Cedar rules, revocation,
+//! the audit chain and property tests of the state machine.
 
 #![allow(
     clippy::unwrap_used,
@@ -10,11 +10,8 @@
 )]
 
 mod chain;
-mod config;
 mod props;
-mod render;
 mod revocation;
 mod rules;
 mod support;
-mod templates;
 mod transitions;

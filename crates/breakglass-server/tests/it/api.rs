@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use breakglass_config::Config;
 use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::SharedCloud;
-use breakglass_core::config::Config;
 use breakglass_core::ports::{Clock, IdSource, ManualClock, SequentialIds};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;

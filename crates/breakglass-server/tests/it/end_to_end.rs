@@ -15,15 +15,15 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_iam::types::Tag;
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_aws::{AccountRoles, AwsCloud, FederationOptions};
-use breakglass_core::app::App;
-use breakglass_core::cloud::IssuedCredentials;
-use breakglass_core::config::Config;
-use breakglass_core::config::resources::{
+use breakglass_config::Config;
+use breakglass_config::resources::{
     DesiredState, MANAGED_BY_TAG, MANAGED_BY_VALUE, Resource, Role,
 };
+use breakglass_config::templates::revoker::REVOKER_POLICY;
+use breakglass_core::app::App;
+use breakglass_core::cloud::IssuedCredentials;
 use breakglass_core::model::{AccountId, RoleArn};
 use breakglass_core::revocation::{REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY};
-use breakglass_core::templates::revoker::REVOKER_POLICY;
 use breakglass_iam::{ContextValue, Decision, PolicySet, PolicyType, Request, parse, parse_caller};
 use breakglass_testkit::moto::Moto;
 

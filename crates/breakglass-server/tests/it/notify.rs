@@ -4,9 +4,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use breakglass_config::ResponderConfig;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::Secret;
-use breakglass_core::config::ResponderConfig;
 use breakglass_core::delivery::{self, DEAD_LETTER_KIND, RetryPolicy, SIGNATURE_HEADER};
 use breakglass_core::model::{
     AccountId, Catalog, IncidentId, PlaybookId, RequestId, RoleName, Username,
@@ -465,7 +465,7 @@ async fn sns_on_the_emulator_delivers_to_its_subscribers() {
 fn settings_come_from_the_config_and_secrets_from_the_environment() {
     let path = breakglass_testkit::workspace_root().join("examples/breakglass.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let config = breakglass_core::config::Config::load(&text, "breakglass.toml").unwrap();
+    let config = breakglass_config::Config::load(&text, "breakglass.toml").unwrap();
 
     let err = NotifierSettings::from_config(&config, None, |_| None).unwrap_err();
     let msg = err.to_string();

@@ -6,8 +6,8 @@ use std::io::Write;
 use anyhow::Context;
 use breakglass_aws::provision::Provisioner;
 use breakglass_aws::sdk::{self, AwsOptions};
-use breakglass_core::config::diff::Change;
-use breakglass_core::config::resources::{DesiredState, MANAGED_BY_TAG};
+use breakglass_config::diff::Change;
+use breakglass_config::resources::{DesiredState, MANAGED_BY_TAG};
 
 use super::config::ConfigFile;
 use crate::exit::{DependencyFailed, Outcome};

@@ -222,7 +222,7 @@ fn say(line: &str) {
 }
 
 fn parse_duration(text: &str) -> anyhow::Result<i64> {
-    breakglass_core::config::parse_duration(text)
+    breakglass_config::parse_duration(text)
         .map(|d| d.whole_seconds())
         .map_err(|e| anyhow::anyhow!("invalid duration `{text}`: {e} (e.g. `90m`, `1h`, `4h`)"))
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use breakglass_core::config::Config;
+use breakglass_config::Config;
 
 use crate::exit::Outcome;
 

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use breakglass_core::config::lint::{Finding, Level, lint};
+use breakglass_config::lint::{Finding, Level, lint};
 use serde_json::json;
 
 use super::config::ConfigFile;

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use breakglass_core::config::render::render_all;
-use breakglass_core::config::resources::DesiredState;
+use breakglass_config::render::render_all;
+use breakglass_config::resources::DesiredState;
 
 use super::config::ConfigFile;
 use crate::exit::Outcome;

@@ -107,7 +107,7 @@ pub struct Args {
 
 /// A positive duration written as in the config (`1h`, `30m`, `5s`).
 fn duration_arg(text: &str) -> Result<Duration, String> {
-    let d = breakglass_core::config::parse_duration(text)?;
+    let d = breakglass_config::parse_duration(text)?;
     if d.is_positive() {
         Ok(d)
     } else {

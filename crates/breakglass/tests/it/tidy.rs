@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The crates that must stay pure: no I/O, no clock, no async runtime, no SDK, no SQL.
-const PURE_CRATES: &[&str] = &["breakglass-iam", "breakglass-trail", "breakglass-core"];
+const PURE_CRATES: &[&str] = &[
+    "breakglass-iam",
+    "breakglass-trail",
+    "breakglass-core",
+    "breakglass-config",
+];
 
 /// Packages a pure crate must never pull in, by name prefix.
 const FORBIDDEN_IN_PURE: &[&str] = &[
@@ -34,13 +39,19 @@ fn cargo() -> String {
 
 /// The set of packages `cargo tree` reports for a crate's normal (non-dev, non-build) graph.
 fn normal_dependencies(krate: &str) -> Vec<String> {
+    dependencies(krate, "normal")
+}
+
+/// The set of packages `cargo tree` reports for a crate over the given kinds of edges
+/// (`normal`, `normal,dev`, ...).
+fn dependencies(krate: &str, edges: &str) -> Vec<String> {
     let out = Command::new(cargo())
         .current_dir(workspace_root())
         .args([
             "tree",
             "--offline",
             "-e",
-            "normal",
+            edges,
             "--prefix",
             "none",
             "--format",
@@ -79,6 +90,26 @@ fn pure_crates_pull_in_no_runtime_sdk_sql_or_http() {
             "{krate} depends on {bad:?}; pure crates must not (see ARCHITECTURE.md)"
         );
     }
+}
+
+#[test]
+fn the_domain_does_not_depend_on_access_as_code() {
+    // breakglass-config builds on the domain and hands it a `Catalog`; the domain never
+    // reaches back, not even from its own tests or benches.
+    let config = normal_dependencies("breakglass-config");
+    assert!(
+        config.iter().any(|d| d == "breakglass-core"),
+        "breakglass-config no longer builds on breakglass-core? {config:?}"
+    );
+    let core = dependencies("breakglass-core", "normal,dev");
+    assert!(
+        core.iter().any(|d| d == "breakglass-testkit"),
+        "the listing lacks breakglass-core's dev-dependencies: {core:?}"
+    );
+    assert!(
+        !core.iter().any(|d| d == "breakglass-config"),
+        "breakglass-core depends on breakglass-config (see ARCHITECTURE.md)"
+    );
 }
 
 #[test]

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
 use aws_sdk_cloudwatchlogs::types::MetricTransformation;
-use breakglass_core::config::diff::Observed;
-use breakglass_core::config::resources::{AccountState, Alarm, MetricFilter, Resource};
-use breakglass_core::templates::RESOURCE_PREFIX;
+use breakglass_config::diff::Observed;
+use breakglass_config::resources::{AccountState, Alarm, MetricFilter, Resource};
+use breakglass_config::templates::RESOURCE_PREFIX;
 
 use super::super::error::{CallResult, build_error};
 use super::super::{Clients, ProvisionError, is_owned, tag_changes};

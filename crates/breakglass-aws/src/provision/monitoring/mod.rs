@@ -10,9 +10,9 @@ mod topics;
 
 use std::collections::BTreeMap;
 
-use breakglass_core::config::Config;
-use breakglass_core::config::diff::Observed;
-use breakglass_core::config::resources::AccountState;
+use breakglass_config::Config;
+use breakglass_config::diff::Observed;
+use breakglass_config::resources::AccountState;
 
 pub(super) use alarms::{delete_alarm, delete_metric_filter, put_alarm, put_metric_filter};
 pub(super) use rules::{delete_rule, put_rule};

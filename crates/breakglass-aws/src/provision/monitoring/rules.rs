@@ -2,9 +2,9 @@
 //! target (the alert topic).
 
 use aws_sdk_eventbridge::types::{RuleState, Target};
-use breakglass_core::config::diff::Observed;
-use breakglass_core::config::resources::{EventRule, RULE_TARGET_ID, Resource};
-use breakglass_core::templates::RESOURCE_PREFIX;
+use breakglass_config::diff::Observed;
+use breakglass_config::resources::{EventRule, RULE_TARGET_ID, Resource};
+use breakglass_config::templates::RESOURCE_PREFIX;
 
 use super::super::error::{CallResult, build_error};
 use super::super::{Clients, ProvisionError, is_owned, tag_changes};

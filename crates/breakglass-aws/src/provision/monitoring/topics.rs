@@ -1,8 +1,8 @@
 //! The SNS alert topic, in every configured region, and its access policy.
 
-use breakglass_core::config::Config;
-use breakglass_core::config::diff::Observed;
-use breakglass_core::config::resources::{Resource, Topic};
+use breakglass_config::Config;
+use breakglass_config::diff::Observed;
+use breakglass_config::resources::{Resource, Topic};
 
 use super::super::error::{CallResult, build_error};
 use super::super::{Clients, ProvisionError, is_owned, policy_document, tag_changes};

@@ -7,10 +7,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use breakglass_config::Config;
 use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::SharedCloud;
-use breakglass_core::config::Config;
 use breakglass_core::model::RequestId;
 use breakglass_core::ports::{Clock, IdSource, ManualClock, SequentialIds, Store as _};
 use breakglass_core::request::Settings;

@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 
+use breakglass_core::model::Username;
 use time::Duration;
 
 use breakglass_iam::lint::Severity;
@@ -16,7 +17,6 @@ use serde_json::Value;
 
 use super::spans::FieldPath;
 use super::{Config, SessionPolicySource, format_duration};
-use crate::model::Username;
 use crate::templates::TemplateContext;
 use crate::templates::exceptions::exception;
 use crate::templates::revoker::REVOKER_POLICY;

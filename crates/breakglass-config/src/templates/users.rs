@@ -1,9 +1,13 @@
 //! The break-glass IAM users' policies: no permission but assuming the roles that trust them
 //! (with MFA), never an access key, and just enough self-service to set the first password
 //! and enrol an MFA device — without those two a console-only user with a reset-required
-//! password and MFA-only role access could never sign in.
+//! password and MFA-only role access could never sign in. Each responder's user is named by
+//! [`break_glass_user_name`].
 
+use breakglass_core::model::Username;
 use serde_json::{Value, json};
+
+use super::BREAK_GLASS_USER_SUFFIX;
 
 /// The name of the inline policy that denies access keys.
 pub const DENY_ACCESS_KEYS: &str = "DenyAccessKeys";
@@ -79,9 +83,20 @@ pub fn user_policies(partition: &str, path: &str, role_arns: &[String]) -> Vec<(
     policies
 }
 
+/// The name of `username`'s break-glass IAM user (`alice-BREAK-GLASS`).
+pub fn break_glass_user_name(username: &Username) -> String {
+    format!("{username}{BREAK_GLASS_USER_SUFFIX}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_break_glass_user_is_named_after_its_responder() {
+        let alice = Username::new("alice").unwrap();
+        assert_eq!(break_glass_user_name(&alice), "alice-BREAK-GLASS");
+    }
 
     #[test]
     fn users_can_never_hold_access_keys() {

@@ -1,8 +1,8 @@
 //! Rendered templates of the example config, as insta snapshots: a change to any template,
 //! trust policy or renderer shows up here as a reviewable diff.
 
-use breakglass_core::config::render::render_all;
-use breakglass_core::config::resources::DesiredState;
+use breakglass_config::render::render_all;
+use breakglass_config::resources::DesiredState;
 
 use crate::config::example;
 

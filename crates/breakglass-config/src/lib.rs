@@ -1,4 +1,4 @@
-//! Access as code: the TOML config, validated into typed values.
+//! Access as code: the TOML config, validated into typed values, and everything built from it.
 //!
 //! Two stages, like ripgrep's `LowArgs → HiArgs`: [`raw`] is the file as written (serde,
 //! `deny_unknown_fields`, documented fields from which the JSON Schema is generated);
@@ -7,8 +7,12 @@
 //! never opens anything.
 //!
 //! From a [`Config`] come the [`Catalog`] the domain rules read ([`Config::catalog`]), the
-//! desired AWS state ([`resources`]) that `plan` renders and `apply` converges, and the
-//! least-privilege findings of `lint` ([`lint`]).
+//! desired AWS state ([`resources`]) that `plan` renders ([`render`]) and `apply` converges
+//! ([`diff`]), and the least-privilege findings of `lint` ([`lint`]), all from the built-in
+//! [`templates`]. The domain (`breakglass-core`) knows nothing of this crate: it is handed
+//! the [`Catalog`].
+//!
+//! Architecture invariant: like the domain, this crate does no I/O and never reads the clock.
 
 pub mod diff;
 mod duration;
@@ -18,23 +22,24 @@ pub mod raw;
 pub mod render;
 pub mod resources;
 mod spans;
+pub mod templates;
 mod validate;
 
 use std::collections::BTreeMap;
 
+use breakglass_core::model::{
+    Account, AccountId, Approval, Catalog, DeployedRole, GroupName, Playbook, PlaybookId, RoleArn,
+    RoleName, Username,
+};
 use serde_json::Value;
 use time::Duration;
 
-use crate::model::{
-    Account, AccountId, Approval, Catalog, DeployedRole, GroupName, Playbook, PlaybookId,
-    Responder, RoleArn, RoleName, Username,
-};
 use crate::templates::revoker::{self, REVOKER_PATH};
 use crate::templates::session::{
     ScopedSessionPolicy, SessionParams, SessionPolicy, SessionTemplate,
 };
 use crate::templates::trust::{Trust, TrustPrincipals, trust_policy};
-use crate::templates::users::user_policies;
+use crate::templates::users::{break_glass_user_name, user_policies};
 
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
@@ -162,33 +167,9 @@ pub struct DeployConfig {
     pub principals: Vec<String>,
 }
 
-/// A validated responder.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResponderConfig {
-    /// The broker username.
-    pub username: Username,
-    /// Full name.
-    pub name: String,
-    /// Email address.
-    pub email: String,
-    /// Emergency contact.
-    pub emergency_contact: Option<String>,
-    /// Groups.
-    pub groups: Vec<GroupName>,
-    /// Whether the person has a break-glass IAM user.
-    pub break_glass_user: bool,
-}
-
-impl ResponderConfig {
-    /// The name of the person's break-glass IAM user.
-    pub fn break_glass_user_name(&self) -> String {
-        format!(
-            "{}{}",
-            self.username,
-            crate::templates::BREAK_GLASS_USER_SUFFIX
-        )
-    }
-}
+/// A validated responder: the domain's [`Responder`](breakglass_core::model::Responder), as the config declares it (one type, so
+/// the catalog and the notifier see exactly what was validated).
+pub use breakglass_core::model::Responder as ResponderConfig;
 
 /// A validated role: the template merged with the overrides.
 #[derive(Debug, Clone, PartialEq)]
@@ -322,7 +303,7 @@ impl Config {
         RoleArn::from_parts(&self.partition, account, &self.path, name).ok()
     }
 
-    /// The ARN of the revoker role in `account` (see [`crate::templates::revoker`]).
+    /// The ARN of the revoker role in `account` (see [`templates::revoker`]).
     pub fn revoker_role_arn(&self, account: &AccountId) -> Option<RoleArn> {
         RoleArn::from_parts(
             &self.partition,
@@ -378,7 +359,7 @@ impl Config {
         self.responders
             .iter()
             .filter(|r| r.break_glass_user)
-            .map(|r| self.user_arn(&r.break_glass_user_name()))
+            .map(|r| self.user_arn(&break_glass_user_name(&r.username)))
             .collect()
     }
 
@@ -456,18 +437,7 @@ impl Config {
                 eligible_groups: p.eligible_groups.clone(),
             })
             .collect();
-        let responders = self
-            .responders
-            .iter()
-            .map(|r| Responder {
-                username: r.username.clone(),
-                name: r.name.clone(),
-                email: r.email.clone(),
-                emergency_contact: r.emergency_contact.clone(),
-                groups: r.groups.clone(),
-                break_glass_user: r.break_glass_user,
-            })
-            .collect();
+        let responders = self.responders.clone();
         Catalog {
             security_account: Some(self.security_account.clone()),
             accounts,

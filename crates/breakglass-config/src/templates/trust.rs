@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use crate::model::AccountId;
+use breakglass_core::model::AccountId;
 
 /// Who a role trusts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

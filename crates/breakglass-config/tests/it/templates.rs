@@ -5,14 +5,14 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use breakglass_core::config::Config;
-use breakglass_core::config::lint::{Level, Origin, lint};
-use breakglass_core::templates::TemplateContext;
-use breakglass_core::templates::exceptions::LINT_EXCEPTIONS;
-use breakglass_core::templates::roles::{ROLE_TEMPLATES, role_template};
-use breakglass_core::templates::session::{SESSION_TEMPLATES, SessionParams, SessionTemplate};
-use breakglass_core::templates::trust::{Trust, TrustPrincipals, trust_policy};
-use breakglass_core::templates::users::user_policies;
+use breakglass_config::Config;
+use breakglass_config::lint::{Level, Origin, lint};
+use breakglass_config::templates::TemplateContext;
+use breakglass_config::templates::exceptions::LINT_EXCEPTIONS;
+use breakglass_config::templates::roles::{ROLE_TEMPLATES, role_template};
+use breakglass_config::templates::session::{SESSION_TEMPLATES, SessionParams, SessionTemplate};
+use breakglass_config::templates::trust::{Trust, TrustPrincipals, trust_policy};
+use breakglass_config::templates::users::user_policies;
 use breakglass_iam::{Catalog, PolicyType, parse_value};
 
 fn all_templates() -> Config {

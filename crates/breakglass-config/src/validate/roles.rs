@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use breakglass_core::model::{AccountId, RoleName};
 use breakglass_iam::PolicyType;
 use breakglass_iam::size::{self, Limit};
 use serde_json::Value;
@@ -13,7 +14,6 @@ use super::super::{AccountConfig, RoleConfig};
 use super::{
     MAX_TAGS, MIN_ROLE_SESSION, Validator, check_iam_arn, is_iam_name_char, root, strip_position,
 };
-use crate::model::{AccountId, RoleName};
 use crate::templates::TemplateContext;
 use crate::templates::roles::{ROLE_TEMPLATES, role_template};
 use crate::templates::trust::Trust;

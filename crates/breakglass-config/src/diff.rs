@@ -401,7 +401,7 @@ impl fmt::Display for AccountDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::resources::{EventRule, Topic};
+    use crate::resources::{EventRule, Topic};
     use serde_json::json;
 
     fn topic(region: &str) -> Resource {
@@ -433,7 +433,7 @@ mod tests {
     }
 
     fn role(inline: &[(&str, serde_json::Value)]) -> Resource {
-        Resource::Role(crate::config::resources::Role {
+        Resource::Role(crate::resources::Role {
             name: "SecurityAnalyst".to_owned(),
             path: "/incident-response/".to_owned(),
             description: "d".to_owned(),
@@ -456,8 +456,14 @@ mod tests {
         let desired = role(&[("Extra", json!({}))]);
         let actual = role(&[
             ("Extra", json!({})),
-            (crate::revocation::REVOCATIONS_POLICY, deny.clone()),
-            (crate::revocation::REVOKE_OLDER_SESSIONS_POLICY, deny),
+            (
+                breakglass_core::revocation::REVOCATIONS_POLICY,
+                deny.clone(),
+            ),
+            (
+                breakglass_core::revocation::REVOKE_OLDER_SESSIONS_POLICY,
+                deny,
+            ),
         ]);
         assert!(diff(std::slice::from_ref(&desired), &[owned(actual.clone())]).is_empty());
         // An ordinary extra inline policy is still removed.

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use breakglass_core::config::Config;
+use breakglass_config::Config;
 use serde::Deserialize;
 
 fn data(name: &str) -> PathBuf {
@@ -147,7 +147,7 @@ fn the_schema_describes_every_field() {
 /// The revoker roles of a desired state, as (account name, role name, the role ARNs its
 /// policy names).
 fn revokers(config: &Config) -> Vec<(String, String, Vec<String>)> {
-    use breakglass_core::config::resources::{DesiredState, Resource};
+    use breakglass_config::resources::{DesiredState, Resource};
     let state = DesiredState::build(config);
     state
         .accounts

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use breakglass_core::model::{AccountId, Approval, PlaybookId};
 use breakglass_iam::PolicyType;
 use breakglass_iam::size::{self, Limit};
 use serde_json::Value;
@@ -11,7 +12,6 @@ use super::super::raw::{RawConfig, RawPlaybook, RawSessionPolicy};
 use super::super::spans::FieldPath;
 use super::super::{Config, PlaybookConfig, SessionPolicySource};
 use super::{MIN_GRANT, Validator, is_region, root};
-use crate::model::{AccountId, Approval, PlaybookId};
 use crate::templates::session::{
     MAX_SESSION_POLICY_CHARS, SESSION_TEMPLATES, ScopedSessionPolicy, SessionParams, SessionPolicy,
     SessionPolicyError, SessionTemplate,

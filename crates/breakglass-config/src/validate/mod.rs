@@ -9,6 +9,7 @@ mod roles;
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use breakglass_core::model::{AccountId, GroupName, IdError, RoleName, Username};
 use time::Duration;
 
 use super::error::Problems;
@@ -18,12 +19,12 @@ use super::{
     AccountConfig, AlertingConfig, BrokerConfig, CONFIG_VERSION, Config, DeployConfig,
     ResponderConfig, parse_duration,
 };
-use crate::model::{AccountId, GroupName, IdError, RoleName, Username};
 use breakglass_trail::rules::builtin;
 
 use super::resources::AlarmRule;
 use crate::templates::monitoring::builtin_params;
 use crate::templates::revoker::DEFAULT_REVOKER_ROLE;
+use crate::templates::users::break_glass_user_name;
 use crate::templates::{DEFAULT_PATH, TemplateContext};
 
 /// IAM's limits that the config can break.
@@ -470,12 +471,13 @@ impl Validator {
                 groups,
                 break_glass_user: r.break_glass_user,
             };
-            if r.break_glass_user && config.break_glass_user_name().chars().count() > 64 {
+            let user_name = break_glass_user_name(&config.username);
+            if r.break_glass_user && user_name.chars().count() > 64 {
                 self.push(
                     &path.key("break_glass_user"),
                     format!(
                         "the break-glass user name `{}` is longer than IAM's 64 characters: shorten the username",
-                        config.break_glass_user_name()
+                        user_name
                     ),
                 );
             }

@@ -9,16 +9,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use breakglass_core::model::AccountId;
 use serde_json::Value;
 
 use super::{Config, RoleConfig};
-use crate::model::AccountId;
 use crate::templates::monitoring::{
     ALARM_EVALUATION_PERIODS, RULE_STATE, RulePatternInputs, event_rules, topic_policy,
 };
 use crate::templates::revoker::{
     REVOKER_DESCRIPTION, REVOKER_MAX_SESSION_SECONDS, REVOKER_PATH, REVOKER_POLICY,
 };
+use crate::templates::users::break_glass_user_name;
 use crate::templates::{RESOURCE_PREFIX, SECRET_PREFIX};
 
 /// The tag key marking a resource as created and owned by breakglass.
@@ -30,7 +31,7 @@ pub const RULE_TARGET_ID: &str = "breakglass-alert-topic";
 
 /// Inline role policies that the broker maintains at run time (revocation) and that `apply`
 /// therefore neither creates nor removes.
-pub const RUNTIME_ROLE_POLICIES: &[&str] = crate::revocation::RUNTIME_MANAGED_POLICIES;
+pub const RUNTIME_ROLE_POLICIES: &[&str] = breakglass_core::revocation::RUNTIME_MANAGED_POLICIES;
 
 /// A CloudTrail alarm: a rule of the scanner's built-in pack, deployed as a metric filter
 /// counting its pattern's matches and an alarm on that count.
@@ -477,7 +478,7 @@ impl DesiredState {
         let policies: BTreeMap<String, Value> =
             config.break_glass_user_policies().into_iter().collect();
         for responder in config.responders.iter().filter(|r| r.break_glass_user) {
-            let user = responder.break_glass_user_name();
+            let user = break_glass_user_name(&responder.username);
             let secret = format!("{SECRET_PREFIX}{user}");
             let mut tags = vec![
                 (
