@@ -4,7 +4,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// The crates that must stay pure: no I/O, no clock, no async runtime, no SDK, no SQL.
-const PURE_CRATES: &[&str] = &["breakglass-iam", "breakglass-trail", "breakglass-core"];
+const PURE_CRATES: &[&str] = &[
+    "breakglass-iam",
+    "breakglass-trail",
+    "breakglass-core",
+    "breakglass-api",
+];
 
 /// Packages a pure crate must never pull in, by name prefix.
 const FORBIDDEN_IN_PURE: &[&str] = &[
