@@ -48,6 +48,10 @@ enum Command {
     Deny(cmd::client::ReasonArgs),
     /// Run a command with a grant's credentials in its environment only.
     Exec(cmd::client::ExecArgs),
+    /// Ask for more time on your active grant (approved like the request was).
+    Extend(cmd::client::ExtendArgs),
+    /// Approve or deny the extension a grant's requester asked for.
+    Extension(cmd::client::ExtensionArgs),
     /// Report least-privilege findings on the config.
     Lint(cmd::lint::Args),
     /// Sign in to a broker; stores an API token in your config directory (mode 0600).
@@ -91,6 +95,8 @@ fn main() -> ExitCode {
         Command::Creds(args) => cmd::client::creds(args),
         Command::Deny(args) => cmd::client::deny(args),
         Command::Exec(args) => cmd::client::exec(args),
+        Command::Extend(args) => cmd::client::extend(args),
+        Command::Extension(args) => cmd::client::extension(args),
         Command::Login(args) => cmd::client::login(args),
         Command::Request(args) => cmd::client::request(args),
         Command::Review(args) => cmd::client::review(args),

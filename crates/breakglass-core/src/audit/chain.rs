@@ -17,7 +17,7 @@ use crate::canonical::{CanonicalError, Sha256Digest, canonicalize, to_canonical_
 use crate::model::Username;
 
 /// Who caused an event.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Actor {
     /// A person.
@@ -59,12 +59,13 @@ pub struct AuditEntry {
 }
 
 /// A record as hashed: the entry plus its place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditRecord {
     /// 1-based position in the chain.
     pub seq: u64,
     /// When it happened.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub at: OffsetDateTime,
     /// Who caused it.
     pub actor: Actor,

@@ -17,7 +17,9 @@ use crate::model::{
 use crate::rules::{Action, Decision};
 
 /// How loudly an event should be announced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Routine.
@@ -40,7 +42,7 @@ impl Severity {
 }
 
 /// A request was submitted for approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestSubmitted {
     pub request: RequestId,
     pub kind: RequestKind,
@@ -54,12 +56,13 @@ pub struct RequestSubmitted {
     pub digest: Sha256Digest,
     pub required_approvals: u32,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub pending_until: OffsetDateTime,
     pub decision: Decision,
 }
 
 /// The requester changed a pending request; earlier approvals no longer count.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestAmended {
     pub request: RequestId,
     pub old_digest: Sha256Digest,
@@ -71,7 +74,7 @@ pub struct RequestAmended {
 }
 
 /// An approver approved the exact request with this digest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalRecorded {
     pub request: RequestId,
     pub approver: Username,
@@ -83,17 +86,18 @@ pub struct ApprovalRecorded {
 }
 
 /// A request reached its quorum.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestApproved {
     pub request: RequestId,
     pub digest: Sha256Digest,
     pub approvers: Vec<Username>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub activate_by: OffsetDateTime,
 }
 
 /// An approver denied a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestDenied {
     pub request: RequestId,
     pub by: Username,
@@ -102,7 +106,7 @@ pub struct RequestDenied {
 }
 
 /// The requester withdrew a pending request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestCancelled {
     pub request: RequestId,
     pub by: Username,
@@ -110,28 +114,31 @@ pub struct RequestCancelled {
 }
 
 /// A pending request was not decided in time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestTimedOut {
     pub request: RequestId,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub pending_until: OffsetDateTime,
 }
 
 /// An approved request became a grant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GrantActivated {
     pub request: RequestId,
     pub grant: GrantId,
     pub requester: Username,
     pub role_arn: RoleArn,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub start: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub end: OffsetDateTime,
 }
 
 /// Emergency access was taken without waiting for approvers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BreakGlassActivated {
     pub request: RequestId,
     pub grant: GrantId,
@@ -143,15 +150,17 @@ pub struct BreakGlassActivated {
     pub justification: String,
     pub digest: Sha256Digest,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub start: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub end: OffsetDateTime,
     pub mfa_verified: bool,
     pub decision: Decision,
 }
 
 /// The grant holder asked for more time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExtensionRequested {
     pub request: RequestId,
     pub grant: GrantId,
@@ -162,7 +171,7 @@ pub struct ExtensionRequested {
 }
 
 /// An approver approved a pending extension.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExtensionApprovalRecorded {
     pub request: RequestId,
     pub grant: GrantId,
@@ -175,7 +184,7 @@ pub struct ExtensionApprovalRecorded {
 }
 
 /// An approver turned down a pending extension.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExtensionDenied {
     pub request: RequestId,
     pub grant: GrantId,
@@ -185,19 +194,21 @@ pub struct ExtensionDenied {
 }
 
 /// A grant's end moved later.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GrantExtended {
     pub request: RequestId,
     pub grant: GrantId,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub old_end: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub new_end: OffsetDateTime,
     pub approvers: Vec<Username>,
 }
 
 /// Access was ended early (a grant, or an approved request before activation).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GrantRevoked {
     pub request: RequestId,
     pub grant: Option<GrantId>,
@@ -210,27 +221,29 @@ pub struct GrantRevoked {
 /// Every session of a role issued before `cutoff` was cut off (`AWSRevokeOlderSessions`),
 /// whoever held it: the "revoke all" of an incident responder who no longer trusts any
 /// session of the role.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RoleSessionsRevoked {
     pub role_arn: RoleArn,
     /// Sessions whose token was issued before this time are denied everything.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub cutoff: OffsetDateTime,
     pub by: Username,
     pub reason: String,
 }
 
 /// Access ran out (a grant reached its end, or an approved request was never activated).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GrantExpired {
     pub request: RequestId,
     pub grant: Option<GrantId>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub end: OffsetDateTime,
 }
 
 /// An approver signed off the post-incident review of a break-glass use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReviewCompleted {
     pub request: RequestId,
     pub grant: GrantId,
@@ -242,18 +255,19 @@ pub struct ReviewCompleted {
 
 /// Credentials were minted for a grant. Only the key id and a hash of the session token are
 /// recorded; the secret never reaches the store.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CredentialsIssued {
     pub request: RequestId,
     pub grant: GrantId,
     pub access_key_id: String,
     pub session_token_sha256: Sha256Digest,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub expires_at: OffsetDateTime,
 }
 
 /// Someone tried something the rules or the invariants refuse.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ActionRefused {
     pub action: Action,
     pub request: Option<RequestId>,
@@ -264,7 +278,7 @@ pub struct ActionRefused {
 
 /// A notification could not be delivered to some channels after every retry: it is
 /// dead-lettered, shown in the console, and announced on the channels that still work.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct NotificationDeadLettered {
     /// The outbox message.
     pub outbox_id: i64,
@@ -281,36 +295,39 @@ pub struct NotificationDeadLettered {
 }
 
 /// A grant ends soon: its requester is told, once per end time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GrantExpiring {
     pub request: RequestId,
     pub grant: GrantId,
     pub requester: Username,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub end: OffsetDateTime,
 }
 
 /// A break-glass use's post-incident review is overdue: its approvers and the security
 /// team are told, once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReviewOverdue {
     pub request: RequestId,
     pub requester: Username,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub ended: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub due: OffsetDateTime,
 }
 
 /// A local user account was created (the first admin from the command line, or by an admin).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UserCreated {
     pub username: Username,
     pub admin: bool,
 }
 
 /// A user signed in with their password.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginSucceeded {
     pub username: Username,
     pub address: String,
@@ -318,7 +335,7 @@ pub struct LoginSucceeded {
 
 /// A sign-in was refused (unknown user, wrong password, too many attempts). The name is the
 /// one typed, which may not be a valid username.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoginFailed {
     pub username: String,
     pub address: String,
@@ -326,37 +343,38 @@ pub struct LoginFailed {
 }
 
 /// A personal API token was created. Only its id is recorded, never the token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenCreated {
     pub username: Username,
     pub token: String,
     pub name: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub expires_at: OffsetDateTime,
 }
 
 /// A personal API token was revoked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenRevoked {
     pub username: Username,
     pub token: String,
 }
 
 /// A user enrolled (or re-enrolled) a TOTP authenticator.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TotpEnrolled {
     pub username: Username,
 }
 
 /// A TOTP code was accepted as a step-up (the code is recorded as used).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TotpVerified {
     pub username: Username,
     pub purpose: String,
 }
 
 /// A TOTP code was refused (wrong, replayed, or no authenticator enrolled).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TotpFailed {
     pub username: Username,
     pub purpose: String,
@@ -364,7 +382,7 @@ pub struct TotpFailed {
 }
 
 /// Every audit event, tagged by `type` in JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AuditEvent {
     RequestSubmitted(RequestSubmitted),

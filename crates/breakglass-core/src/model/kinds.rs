@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Whether access waited for approvers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestKind {
     /// Requested, approved N of M, then activated.
@@ -25,7 +25,7 @@ impl RequestKind {
 }
 
 /// The verdict of a post-incident review.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReviewOutcome {
     /// The emergency use was justified and proportionate.

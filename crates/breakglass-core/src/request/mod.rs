@@ -48,7 +48,7 @@ pub(crate) mod seconds {
 
 /// Exactly what was asked for. Approvals are bound to the digest of this (plus the request's
 /// id and kind): change any field and earlier approvals stop counting.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RequestSpec {
     /// Who asked.
     pub requester: Username,
@@ -64,6 +64,7 @@ pub struct RequestSpec {
     pub session_policy: String,
     /// For how long, in total.
     #[serde(with = "seconds")]
+    #[schemars(with = "i64")]
     pub duration: Duration,
     /// For which incident.
     pub incident: IncidentId,
@@ -72,12 +73,13 @@ pub struct RequestSpec {
 }
 
 /// One approver's approval of one exact version of a request (or extension).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ApprovalRecord {
     /// Who approved.
     pub approver: Username,
     /// When.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub at: OffsetDateTime,
     /// The digest they approved.
     pub digest: Sha256Digest,
@@ -88,7 +90,7 @@ pub struct ApprovalRecord {
 }
 
 /// Where a request is in its lifecycle.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Status {
     /// Waiting for approvers.
@@ -96,8 +98,10 @@ pub enum Status {
     /// Quorum reached; the requester may activate until `activate_by`.
     Approved {
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
         at: OffsetDateTime,
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
         activate_by: OffsetDateTime,
     },
     /// The grant is live (see [`AccessRequest::grant`]).
@@ -105,11 +109,13 @@ pub enum Status {
     /// The grant (or the activation window) ran out.
     Expired {
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
         at: OffsetDateTime,
     },
     /// Access was ended early.
     Revoked {
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
         at: OffsetDateTime,
         by: Username,
         reason: String,
@@ -117,6 +123,7 @@ pub enum Status {
     /// An approver said no.
     Denied {
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
         at: OffsetDateTime,
         by: Username,
         reason: String,
@@ -124,6 +131,7 @@ pub enum Status {
     /// The requester withdrew it.
     Cancelled {
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
         at: OffsetDateTime,
         by: Username,
         reason: String,
@@ -131,6 +139,7 @@ pub enum Status {
     /// Nobody decided in time.
     TimedOut {
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
         at: OffsetDateTime,
     },
 }
@@ -157,13 +166,15 @@ impl Status {
 }
 
 /// An extension waiting for approvers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PendingExtension {
     /// When it was asked for.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub requested_at: OffsetDateTime,
     /// How much time to add to the grant's end.
     #[serde(with = "seconds")]
+    #[schemars(with = "i64")]
     pub add: Duration,
     /// Why.
     pub justification: String,
@@ -174,16 +185,19 @@ pub struct PendingExtension {
 }
 
 /// An extension that was applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Extension {
     /// When it took effect.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub at: OffsetDateTime,
     /// The end before.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub old_end: OffsetDateTime,
     /// The end after (always later).
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub new_end: OffsetDateTime,
     /// Who approved it.
     pub approvers: Vec<Username>,
@@ -191,10 +205,11 @@ pub struct Extension {
 
 /// A set of credentials minted for a grant: the key id and a hash of the session token,
 /// never the secrets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IssuedSession {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub at: OffsetDateTime,
     /// The STS access key id (`ASIA…`).
     pub access_key_id: String,
@@ -202,19 +217,22 @@ pub struct IssuedSession {
     pub session_token_sha256: Sha256Digest,
     /// When the credentials expire (never after the grant's end).
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub expires_at: OffsetDateTime,
 }
 
 /// Live access: a grant id (the STS role session name), a start and an end.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Grant {
     /// The grant id.
     pub id: GrantId,
     /// When access began.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub start: OffsetDateTime,
     /// When it ends (moved later, never earlier, by extensions).
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub end: OffsetDateTime,
     /// Extensions applied, oldest first.
     pub extensions: Vec<Extension>,
@@ -225,7 +243,7 @@ pub struct Grant {
 }
 
 /// The post-incident review a break-glass use needs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Review {
     /// Not done yet.
@@ -234,6 +252,7 @@ pub enum Review {
     Completed {
         reviewer: Username,
         #[serde(with = "time::serde::rfc3339")]
+        #[schemars(with = "String", extend("format" = "date-time"))]
         at: OffsetDateTime,
         outcome: ReviewOutcome,
         notes: String,
@@ -241,7 +260,7 @@ pub enum Review {
 }
 
 /// A request for access, with its approvals and (once activated) its grant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AccessRequest {
     /// The request id.
     pub id: RequestId,
@@ -257,9 +276,11 @@ pub struct AccessRequest {
     pub approver_groups: Vec<GroupName>,
     /// When it was submitted.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub created_at: OffsetDateTime,
     /// When a pending request times out.
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub pending_until: OffsetDateTime,
     /// Where it is.
     pub status: Status,
@@ -317,7 +338,19 @@ impl AccessRequest {
 }
 
 /// A grant's status as the session audit sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
     /// Live now.

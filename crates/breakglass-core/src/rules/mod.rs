@@ -30,7 +30,7 @@ use crate::model::{AccountId, Catalog, IncidentId, PlaybookId, RoleArn, Username
 pub const SCHEMA: &str = include_str!("schema.cedarschema");
 
 /// What a principal wants to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     /// Ask for access through a playbook.
@@ -98,7 +98,7 @@ pub enum AdminResource {
 }
 
 /// A policy that took part in a decision.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PolicyRef {
     /// The policy's id (its `@id` annotation, or `<source>#<index>`).
     pub id: String,
@@ -108,7 +108,7 @@ pub struct PolicyRef {
 }
 
 /// A decision and why it was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Decision {
     /// Whether the action is allowed.
     pub allowed: bool,

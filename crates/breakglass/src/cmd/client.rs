@@ -1,25 +1,31 @@
 //! The broker's client commands: `login`, `request`, `approve`, `deny`, `status`,
-//! `activate`, `revoke`, `break-glass`, `review`, `totp`, `creds`, `exec`, `console`.
+//! `activate`, `extend`, `extension`, `revoke`, `break-glass`, `review`, `totp`, `creds`,
+//! `exec`, `console`.
 //!
 //! They speak the JSON API over HTTPS (or plain HTTP to a broker on this machine). `login` stores the broker URL and an API token in
 //! `$XDG_CONFIG_HOME/breakglass/session.json` (else `~/.config/...`), readable by the user only.
-
-#![allow(
-    clippy::indexing_slicing,
-    reason = "indexing a serde_json `Value` by key yields `Null` when absent; it never panics"
-)]
+//! Bodies and answers are breakglass-api's types, the server's own: a command that prints
+//! the broker's JSON prints it as it came, once it has checked it is the documented type.
 
 use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use breakglass_api::{
+    ApproveBody, ConsoleUrl, CreateBody, Credentials, EnrollBody, ErrorBody, ExtendBody, ListQuery,
+    LoginBody, NewToken, ReasonBody, RequestList, RequestView, ReviewBody, RevokeAllBody, Revoked,
+    RevokedAll, TotpEnrolment,
+};
+use breakglass_core::request::ReviewOutcome;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
 
 use crate::exit::{DependencyFailed, Outcome};
 
@@ -133,12 +139,19 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A request body, as the broker reads it.
+fn body<B: Serialize>(b: &B) -> anyhow::Result<Option<String>> {
+    Ok(Some(
+        serde_json::to_string(b).context("cannot encode the request body")?,
+    ))
+}
+
 fn call(
     url: &str,
     token: Option<&str>,
     method: &str,
     path: &str,
-    body: Option<Value>,
+    body: Option<String>,
 ) -> anyhow::Result<Value> {
     check_broker_url(url)?;
     let uri = format!("{}{path}", url.trim_end_matches('/'));
@@ -157,9 +170,8 @@ fn call(
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
         }
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
         let req = req
-            .body(Full::new(Bytes::from(body)))
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
             .with_context(|| format!("bad URL `{uri}`"))?;
         let resp = tokio::time::timeout(Duration::from_secs(60), client.request(req))
             .await
@@ -185,15 +197,17 @@ fn call(
         if (200..300).contains(&status) {
             return Ok(value);
         }
-        let err = ApiError {
-            status,
-            code: value["error"]["code"]
-                .as_str()
-                .unwrap_or("unknown")
-                .to_owned(),
-            message: value["error"]["message"]
-                .as_str()
-                .map_or_else(|| value.to_string(), str::to_owned),
+        let err = match serde_json::from_value::<ErrorBody>(value.clone()) {
+            Ok(ErrorBody { error }) => ApiError {
+                status,
+                code: error.code,
+                message: error.message,
+            },
+            Err(_) => ApiError {
+                status,
+                code: "unknown".to_owned(),
+                message: value.to_string(),
+            },
         };
         if status >= 500 {
             return Err(DependencyFailed(anyhow::Error::new(err)).into());
@@ -202,9 +216,41 @@ fn call(
     })
 }
 
-fn api(method: &str, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+/// The broker's answer as the documented type `T`; an answer that is not one is the
+/// broker's fault (a different version, or not a breakglass broker).
+fn decode<T: DeserializeOwned>(v: Value) -> anyhow::Result<T> {
+    serde_json::from_value(v).map_err(|e| {
+        DependencyFailed(anyhow::anyhow!(
+            "the broker's answer is not a {}: {e}; is it the same version as this client?",
+            std::any::type_name::<T>()
+                .rsplit("::")
+                .next()
+                .unwrap_or_default()
+        ))
+        .into()
+    })
+}
+
+/// One call with the saved session, answering the raw JSON.
+fn api_raw(method: &str, path: &str, body: Option<String>) -> anyhow::Result<Value> {
     let s = load_session()?;
     call(&s.url, Some(&s.token), method, path, body)
+}
+
+/// One call with the saved session, answering `T`.
+fn api<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> anyhow::Result<T> {
+    decode(api_raw(method, path, body)?)
+}
+
+/// One call whose answer is printed as JSON: checked to be a `T`, printed as it came.
+fn api_checked<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> anyhow::Result<Value> {
+    let v = api_raw(method, path, body)?;
+    decode::<T>(v.clone())?;
+    Ok(v)
 }
 
 fn print_json(v: &Value) -> anyhow::Result<()> {
@@ -227,21 +273,37 @@ fn parse_duration(text: &str) -> anyhow::Result<i64> {
         .map_err(|e| anyhow::anyhow!("invalid duration `{text}`: {e} (e.g. `90m`, `1h`, `4h`)"))
 }
 
-fn summary(r: &Value) -> String {
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn summary(v: &RequestView<'_>) -> String {
+    let (r, spec) = (&v.request, &v.request.spec);
     format!(
         "{}  {}  {} {} in {}  by {}  incident {}{}",
-        r["id"].as_str().unwrap_or("?"),
-        r["status_name"].as_str().unwrap_or("?"),
-        r["spec"]["playbook"].as_str().unwrap_or("?"),
-        r["spec"]["role"].as_str().unwrap_or("?"),
-        r["spec"]["account"].as_str().unwrap_or("?"),
-        r["spec"]["requester"].as_str().unwrap_or("?"),
-        r["spec"]["incident"].as_str().unwrap_or("?"),
-        r["grant"]["id"]
-            .as_str()
-            .map(|g| format!("  grant {g}"))
+        r.id,
+        v.status_name,
+        spec.playbook,
+        spec.role,
+        spec.account,
+        spec.requester,
+        spec.incident,
+        r.grant
+            .as_ref()
+            .map(|g| format!("  grant {}", g.id))
             .unwrap_or_default(),
     )
+}
+
+/// The request's grant, which an answer to a grant's command must have.
+fn grant_of<'a>(v: &'a RequestView<'_>) -> anyhow::Result<&'a breakglass_core::request::Grant> {
+    v.request.grant.as_ref().ok_or_else(|| {
+        DependencyFailed(anyhow::anyhow!(
+            "the broker's answer for request {} has no grant",
+            v.request.id
+        ))
+        .into()
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -272,23 +334,23 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<Outcome> {
         }
     };
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cli".to_owned());
-    let v = call(
+    let token: NewToken = decode(call(
         &args.url,
         None,
         "POST",
         "/api/v1/login",
-        Some(
-            json!({"username": args.username, "password": password, "token_name": format!("cli@{host}"), "ttl_hours": args.ttl_hours}),
-        ),
-    )?;
+        body(&LoginBody {
+            username: args.username.clone(),
+            password,
+            token_name: Some(format!("cli@{host}")),
+            ttl_hours: Some(args.ttl_hours),
+        })?,
+    )?)?;
     let session = Session {
         url: args.url.clone(),
         username: args.username.clone(),
-        token: v["token"]
-            .as_str()
-            .context("the broker returned no token")?
-            .to_owned(),
-        expires_at: v["expires_at"].as_str().unwrap_or_default().to_owned(),
+        token: token.token,
+        expires_at: token.expires_at,
     };
     let path = save_session(&session)?;
     say(&format!(
@@ -319,10 +381,13 @@ enum TotpCommand {
 
 pub fn totp(args: &TotpArgs) -> anyhow::Result<Outcome> {
     let TotpCommand::Enroll { current_code } = &args.command;
-    let body = current_code
-        .as_ref()
-        .map(|code| json!({ "current_code": code }));
-    let v = api("POST", "/api/v1/totp/enroll", body)?;
+    let request = match current_code {
+        Some(code) => body(&EnrollBody {
+            current_code: Some(code.clone()),
+        })?,
+        None => None,
+    };
+    let v = api_checked::<TotpEnrolment>("POST", "/api/v1/totp/enroll", request)?;
     print_json(&v)?;
     say(
         "add the secret (or the otpauth URI as a QR code) to your authenticator app; it is not shown again",
@@ -354,12 +419,16 @@ pub struct AskArgs {
 }
 
 impl AskArgs {
-    fn body(&self) -> anyhow::Result<Value> {
-        Ok(json!({
-            "playbook": self.playbook, "role": self.role, "account": self.account,
-            "duration_seconds": parse_duration(&self.duration)?, "incident": self.incident,
-            "justification": self.justification,
-        }))
+    fn body(&self, totp: Option<&str>) -> anyhow::Result<CreateBody> {
+        Ok(CreateBody {
+            playbook: self.playbook.clone(),
+            role: self.role.clone(),
+            account: self.account.clone(),
+            duration_seconds: parse_duration(&self.duration)?,
+            incident: self.incident.clone(),
+            justification: self.justification.clone(),
+            totp: totp.map(str::to_owned),
+        })
     }
 }
 
@@ -376,8 +445,8 @@ pub struct RequestArgs {
 }
 
 pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
-    let v = api("POST", "/api/v1/requests", Some(args.ask.body()?))?;
-    let id = v["id"].as_str().unwrap_or_default().to_owned();
+    let v: RequestView = api("POST", "/api/v1/requests", body(&args.ask.body(None)?)?)?;
+    let id = v.request.id.to_string();
     say(&summary(&v));
     if !args.wait {
         println_id(&id)?;
@@ -389,8 +458,8 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
     let deadline = std::time::Instant::now()
         + Duration::from_secs(u64::try_from(parse_duration(&args.wait_timeout)?).unwrap_or(3600));
     loop {
-        let v = api("GET", &format!("/api/v1/requests/{id}"), None)?;
-        match v["status_name"].as_str().unwrap_or_default() {
+        let v: RequestView = api("GET", &format!("/api/v1/requests/{id}"), None)?;
+        match &*v.status_name {
             "pending" => {}
             "approved" | "active" => {
                 println_id(&id)?;
@@ -432,13 +501,16 @@ pub struct ApproveArgs {
 
 /// Approves exactly the version shown: the digest of what was read is sent with the approval.
 pub fn approve(args: &ApproveArgs) -> anyhow::Result<Outcome> {
-    let r = api("GET", &format!("/api/v1/requests/{}", args.id), None)?;
+    let r: RequestView = api("GET", &format!("/api/v1/requests/{}", args.id), None)?;
     say(&format!("approving: {}", summary(&r)));
-    let digest = r["digest"].as_str().context("the request has no digest")?;
-    let v = api(
+    let v: RequestView = api(
         "POST",
         &format!("/api/v1/requests/{}/approve", args.id),
-        Some(json!({"digest": digest, "totp": args.totp, "comment": args.comment})),
+        body(&ApproveBody {
+            digest: r.request.digest.to_hex(),
+            totp: args.totp.clone(),
+            comment: args.comment.clone(),
+        })?,
     )?;
     say(&summary(&v));
     Ok(Outcome::Success)
@@ -453,11 +525,19 @@ pub struct ReasonArgs {
     reason: String,
 }
 
+impl ReasonArgs {
+    fn body(&self) -> anyhow::Result<Option<String>> {
+        body(&ReasonBody {
+            reason: self.reason.clone(),
+        })
+    }
+}
+
 pub fn deny(args: &ReasonArgs) -> anyhow::Result<Outcome> {
-    let v = api(
+    let v: RequestView = api(
         "POST",
         &format!("/api/v1/requests/{}/deny", args.id),
-        Some(json!({"reason": args.reason})),
+        args.body()?,
     )?;
     say(&summary(&v));
     Ok(Outcome::Success)
@@ -470,17 +550,147 @@ pub struct IdArgs {
 }
 
 pub fn activate(args: &IdArgs) -> anyhow::Result<Outcome> {
-    let v = api(
+    let v: RequestView = api(
         "POST",
         &format!("/api/v1/requests/{}/activate", args.id),
         None,
     )?;
-    let grant = v["grant"]["id"].as_str().unwrap_or_default();
-    println_id(grant)?;
+    let grant = grant_of(&v)?;
+    println_id(grant.id.as_str())?;
     say(&format!(
-        "grant {grant} is active until {}; next: breakglass creds --grant {grant}",
-        v["grant"]["end"].as_str().unwrap_or("?")
+        "grant {} is active until {}; next: breakglass creds --grant {}",
+        grant.id,
+        rfc3339(grant.end),
+        grant.id
     ));
+    Ok(Outcome::Success)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExtendArgs {
+    /// The request whose grant to extend.
+    id: String,
+    /// How much time to add to the grant's current end (`30m`, `1h`); the grant in total
+    /// stays within the playbook's maximum.
+    #[arg(long)]
+    add: String,
+    /// Why you need more time.
+    #[arg(long, short = 'j')]
+    justification: String,
+}
+
+/// `extend`: asks for more time on an active grant; prints the grant's end (the new one if
+/// no approval is needed, else the current one while the extension waits for approvers).
+pub fn extend(args: &ExtendArgs) -> anyhow::Result<Outcome> {
+    let v: RequestView = api(
+        "POST",
+        &format!("/api/v1/requests/{}/extend", args.id),
+        body(&ExtendBody {
+            add_seconds: parse_duration(&args.add)?,
+            justification: args.justification.clone(),
+        })?,
+    )?;
+    let grant = grant_of(&v)?;
+    println_id(&rfc3339(grant.end))?;
+    if grant.pending_extension.is_some() {
+        say(&format!(
+            "extension of {} asked; grant {} still ends {}; an approver runs: breakglass extension approve {} --totp CODE",
+            args.add,
+            grant.id,
+            rfc3339(grant.end),
+            v.request.id
+        ));
+    } else {
+        say(&format!(
+            "grant {} extended; it now ends {}",
+            grant.id,
+            rfc3339(grant.end)
+        ));
+    }
+    Ok(Outcome::Success)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExtensionArgs {
+    #[command(subcommand)]
+    command: ExtensionCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ExtensionCommand {
+    /// Approve the extension a grant's requester asked for (TOTP step-up; the approval is
+    /// bound to the extension you saw).
+    Approve(ApproveArgs),
+    /// Deny the extension a grant's requester asked for.
+    Deny(ReasonArgs),
+}
+
+/// `extension approve|deny`: decides a grant's pending extension.
+pub fn extension(args: &ExtensionArgs) -> anyhow::Result<Outcome> {
+    match &args.command {
+        ExtensionCommand::Approve(a) => approve_extension(a),
+        ExtensionCommand::Deny(a) => {
+            let v: RequestView = api(
+                "POST",
+                &format!("/api/v1/requests/{}/extension/deny", a.id),
+                a.body()?,
+            )?;
+            let grant = grant_of(&v)?;
+            say(&format!(
+                "extension denied; grant {} still ends {}",
+                grant.id,
+                rfc3339(grant.end)
+            ));
+            println_id(&rfc3339(grant.end))?;
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+/// Approves exactly the extension shown: its digest, read with the request, is sent with
+/// the approval.
+fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
+    let r: RequestView = api("GET", &format!("/api/v1/requests/{}", args.id), None)?;
+    let grant = grant_of(&r)?;
+    let Some(pending) = &grant.pending_extension else {
+        bail!(
+            "request {} has no pending extension to approve (its grant ends {})",
+            args.id,
+            rfc3339(grant.end)
+        );
+    };
+    say(&format!(
+        "approving an extension of {} s to grant {} (ends {}) asked {}: {}",
+        pending.add.whole_seconds(),
+        grant.id,
+        rfc3339(grant.end),
+        rfc3339(pending.requested_at),
+        pending.justification
+    ));
+    let v: RequestView = api(
+        "POST",
+        &format!("/api/v1/requests/{}/extension/approve", args.id),
+        body(&ApproveBody {
+            digest: pending.digest.to_hex(),
+            totp: args.totp.clone(),
+            comment: args.comment.clone(),
+        })?,
+    )?;
+    let grant = grant_of(&v)?;
+    if grant.pending_extension.is_some() {
+        say(&format!(
+            "approval recorded; the extension waits for more approvers; grant {} still ends {}",
+            grant.id,
+            rfc3339(grant.end)
+        ));
+    } else {
+        say(&format!(
+            "grant {} extended; it now ends {}",
+            grant.id,
+            rfc3339(grant.end)
+        ));
+    }
+    println_id(&rfc3339(grant.end))?;
     Ok(Outcome::Success)
 }
 
@@ -498,28 +708,31 @@ pub struct StatusArgs {
 
 pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     if let Some(id) = &args.id {
-        let v = api("GET", &format!("/api/v1/requests/{id}"), None)?;
+        let path = format!("/api/v1/requests/{id}");
         if args.json {
-            print_json(&v)?;
+            print_json(&api_checked::<RequestView>("GET", &path, None)?)?;
         } else {
+            let v: RequestView = api("GET", &path, None)?;
             writeln!(std::io::stdout().lock(), "{}", summary(&v))?;
         }
         return Ok(Outcome::Success);
     }
-    let path = match &args.status {
-        Some(s) => format!("/api/v1/requests?status={s}"),
-        None => "/api/v1/requests".to_owned(),
+    let query = ListQuery {
+        status: args.status.clone(),
+        ..ListQuery::default()
     };
-    let v = api("GET", &path, None)?;
-    if args.json {
-        print_json(&v)?;
+    let query = serde_urlencoded::to_string(&query).context("cannot encode the query")?;
+    let path = if query.is_empty() {
+        "/api/v1/requests".to_owned()
     } else {
+        format!("/api/v1/requests?{query}")
+    };
+    if args.json {
+        print_json(&api_checked::<RequestList>("GET", &path, None)?)?;
+    } else {
+        let list: RequestList = api("GET", &path, None)?;
         let mut out = std::io::stdout().lock();
-        for r in v["requests"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
+        for r in &list.requests {
             writeln!(out, "{}", summary(r))?;
         }
     }
@@ -541,15 +754,20 @@ pub struct RevokeArgs {
 
 pub fn revoke(args: &RevokeArgs) -> anyhow::Result<Outcome> {
     let v = match (&args.grant, &args.role) {
-        (Some(g), _) => api(
+        (Some(g), _) => api_checked::<Revoked>(
             "POST",
             &format!("/api/v1/grants/{g}/revoke"),
-            Some(json!({"reason": args.reason})),
+            body(&ReasonBody {
+                reason: args.reason.clone(),
+            })?,
         )?,
-        (None, Some(role)) => api(
+        (None, Some(role)) => api_checked::<RevokedAll>(
             "POST",
             "/api/v1/roles/revoke-all",
-            Some(json!({"role_arn": role, "reason": args.reason})),
+            body(&RevokeAllBody {
+                role_arn: role.clone(),
+                reason: args.reason.clone(),
+            })?,
         )?,
         (None, None) => bail!("say what to revoke: `--grant ID` or `--role ARN`"),
     };
@@ -567,16 +785,17 @@ pub struct BreakGlassArgs {
 }
 
 pub fn break_glass(args: &BreakGlassArgs) -> anyhow::Result<Outcome> {
-    let mut body = args.ask.body()?;
-    if let Some(o) = body.as_object_mut() {
-        o.insert("totp".into(), json!(args.totp));
-    }
-    let v = api("POST", "/api/v1/break-glass", Some(body))?;
-    let grant = v["grant"]["id"].as_str().unwrap_or_default();
-    println_id(grant)?;
+    let v: RequestView = api(
+        "POST",
+        "/api/v1/break-glass",
+        body(&args.ask.body(Some(&args.totp))?)?,
+    )?;
+    let grant = grant_of(&v)?;
+    println_id(grant.id.as_str())?;
     say(&format!(
-        "EMERGENCY ACCESS ACTIVE: {}; every channel has been alerted and a review is required. Next: breakglass creds --grant {grant}",
-        summary(&v)
+        "EMERGENCY ACCESS ACTIVE: {}; every channel has been alerted and a review is required. Next: breakglass creds --grant {}",
+        summary(&v),
+        grant.id
     ));
     Ok(Outcome::Success)
 }
@@ -594,10 +813,18 @@ pub struct ReviewArgs {
 }
 
 pub fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
-    let v = api(
+    let outcome = match args.outcome.as_str() {
+        "appropriate" => ReviewOutcome::Appropriate,
+        "inappropriate" => ReviewOutcome::Inappropriate,
+        other => bail!("unknown review outcome `{other}`: `appropriate` or `inappropriate`"),
+    };
+    let v: RequestView = api(
         "POST",
         &format!("/api/v1/requests/{}/review", args.id),
-        Some(json!({"outcome": args.outcome, "notes": args.notes})),
+        body(&ReviewBody {
+            outcome,
+            notes: args.notes.clone(),
+        })?,
     )?;
     say(&summary(&v));
     Ok(Outcome::Success)
@@ -632,7 +859,7 @@ fn check_server(server: Option<&str>) -> anyhow::Result<()> {
 /// `credential_process = breakglass creds --grant g-… [--server URL]`.
 pub fn creds(args: &GrantArgs) -> anyhow::Result<Outcome> {
     check_server(args.server.as_deref())?;
-    let v = api(
+    let v = api_checked::<Credentials>(
         "POST",
         &format!("/api/v1/grants/{}/credentials", args.grant),
         None,
@@ -656,7 +883,7 @@ pub struct ExecArgs {
 /// `exec`: runs a command with the grant's credentials in its environment only; exits
 /// with the command's status.
 pub fn exec(args: &ExecArgs) -> anyhow::Result<Outcome> {
-    let v = api(
+    let c: Credentials = api(
         "POST",
         &format!("/api/v1/grants/{}/credentials", args.grant),
         None,
@@ -666,17 +893,12 @@ pub fn exec(args: &ExecArgs) -> anyhow::Result<Outcome> {
             "give the command after `--`, e.g. `breakglass exec --grant g-1 -- aws sts get-caller-identity`"
         );
     };
-    let field = |k: &str| {
-        v[k].as_str()
-            .map(str::to_owned)
-            .with_context(|| format!("the broker's answer lacks `{k}`"))
-    };
     let status = std::process::Command::new(program)
         .args(rest)
-        .env("AWS_ACCESS_KEY_ID", field("AccessKeyId")?)
-        .env("AWS_SECRET_ACCESS_KEY", field("SecretAccessKey")?)
-        .env("AWS_SESSION_TOKEN", field("SessionToken")?)
-        .env("AWS_CREDENTIAL_EXPIRATION", field("Expiration")?)
+        .env("AWS_ACCESS_KEY_ID", &c.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &c.secret_access_key)
+        .env("AWS_SESSION_TOKEN", &c.session_token)
+        .env("AWS_CREDENTIAL_EXPIRATION", &c.expiration)
         .env_remove("AWS_PROFILE")
         .status()
         .with_context(|| format!("cannot run `{program}`"))?;
@@ -689,16 +911,12 @@ pub fn exec(args: &ExecArgs) -> anyhow::Result<Outcome> {
 
 pub fn console(args: &GrantArgs) -> anyhow::Result<Outcome> {
     check_server(args.server.as_deref())?;
-    let v = api(
+    let v: ConsoleUrl = api(
         "POST",
         &format!("/api/v1/grants/{}/console", args.grant),
         None,
     )?;
-    writeln!(
-        std::io::stdout().lock(),
-        "{}",
-        v["url"].as_str().unwrap_or_default()
-    )?;
+    writeln!(std::io::stdout().lock(), "{}", v.url)?;
     say(
         "open the URL in a browser within 15 minutes; it signs you in to the console as the grant's role",
     );

@@ -15,6 +15,7 @@ mod audit;
 mod broker_e2e;
 mod browser;
 mod client;
+mod extension;
 mod notify;
 mod policy;
 mod scan;

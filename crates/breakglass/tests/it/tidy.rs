@@ -10,6 +10,7 @@ const PURE_CRATES: &[&str] = &[
     "breakglass-trail",
     "breakglass-core",
     "breakglass-config",
+    "breakglass-api",
 ];
 
 /// Packages a pure crate must never pull in, by name prefix.

@@ -1,0 +1,340 @@
+//! What clients send: the JSON request bodies and the query strings of the API.
+//!
+//! The server parses an empty body as `{}`, so a body whose fields all have defaults may be
+//! left out. Bodies refuse unknown fields (a misspelt field is an error, not ignored); query
+//! strings do not. A body carrying a secret (a password, a TOTP code) shows it as
+//! `<redacted>` under `{:?}`.
+
+use std::fmt;
+
+use breakglass_core::request::ReviewOutcome;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::REDACTED;
+
+fn redacted(secret: Option<&String>) -> Option<&'static str> {
+    secret.map(|_| REDACTED)
+}
+
+/// `POST /api/v1/login`: sign in with a password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    /// The username.
+    pub username: String,
+    /// The password.
+    pub password: String,
+    /// A name for the token minted (default `cli`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+    /// The token's lifetime in hours (default 12, at most 2160).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_hours: Option<i64>,
+}
+
+impl fmt::Debug for LoginBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginBody")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .field("token_name", &self.token_name)
+            .field("ttl_hours", &self.ttl_hours)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/users`: create a local user (administrators only).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddUserBody {
+    /// The new user's name.
+    pub username: String,
+    /// Their initial password.
+    pub password: String,
+    /// Whether they administer the broker.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+impl fmt::Debug for AddUserBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddUserBody")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .field("admin", &self.admin)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/tokens`: mint another API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    /// What the token is for.
+    pub name: String,
+    /// Its lifetime in hours (default 12; never beyond the calling token's expiry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_hours: Option<i64>,
+}
+
+/// `POST /api/v1/totp/enroll`: enrol (or replace) a TOTP authenticator.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollBody {
+    /// A current code of the enrolled authenticator, needed to replace it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_code: Option<String>,
+}
+
+impl fmt::Debug for EnrollBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnrollBody")
+            .field("current_code", &redacted(self.current_code.as_ref()))
+            .finish()
+    }
+}
+
+/// `POST /api/v1/requests` (a request for approval) and `POST /api/v1/break-glass` (an
+/// emergency activation, which needs `totp`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    /// The playbook asked under.
+    pub playbook: String,
+    /// The role it grants.
+    pub role: String,
+    /// The 12-digit account id.
+    pub account: String,
+    /// For how long, in seconds (at most the playbook's maximum).
+    pub duration_seconds: i64,
+    /// The incident id.
+    pub incident: String,
+    /// Why.
+    pub justification: String,
+    /// A current TOTP code: the step-up of a break-glass activation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<String>,
+}
+
+impl fmt::Debug for CreateBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateBody")
+            .field("playbook", &self.playbook)
+            .field("role", &self.role)
+            .field("account", &self.account)
+            .field("duration_seconds", &self.duration_seconds)
+            .field("incident", &self.incident)
+            .field("justification", &self.justification)
+            .field("totp", &redacted(self.totp.as_ref()))
+            .finish()
+    }
+}
+
+/// `POST /api/v1/requests/{id}/approve` and `POST /api/v1/requests/{id}/extension/approve`:
+/// an approval bound to the digest the approver read, with a TOTP step-up.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    /// The digest approved (the request's `digest`, or its pending extension's): 64 hex
+    /// digits. Approving a digest that is no longer current is refused (`stale_digest`).
+    pub digest: String,
+    /// A current code of the approver's authenticator.
+    pub totp: String,
+    /// A note for the audit log.
+    #[serde(default)]
+    pub comment: String,
+}
+
+impl fmt::Debug for ApproveBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApproveBody")
+            .field("digest", &self.digest)
+            .field("totp", &REDACTED)
+            .field("comment", &self.comment)
+            .finish()
+    }
+}
+
+/// A reason: denying or withdrawing a request, denying an extension, revoking a grant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReasonBody {
+    /// Why (for the audit log and the notifications).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// `POST /api/v1/requests/{id}/extend`: ask for more time on an active grant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    /// Seconds to add to the grant's current end.
+    pub add_seconds: i64,
+    /// Why.
+    pub justification: String,
+}
+
+/// `POST /api/v1/requests/{id}/review`: sign off a break-glass use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewBody {
+    /// The verdict.
+    pub outcome: ReviewOutcome,
+    /// Findings.
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// `POST /api/v1/grants/{id}/console`: a console sign-in URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleBody {
+    /// Where the console opens (default `https://console.aws.amazon.com/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+}
+
+/// `POST /api/v1/roles/revoke-all`: cut off every session of a role (administrators only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeAllBody {
+    /// The role's ARN.
+    pub role_arn: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// The query of `GET /api/v1/requests`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ListQuery {
+    /// Only these statuses, comma-separated (`pending,approved,active,...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Only this requester's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<String>,
+    /// At most this many (default 100, at most 1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// The query of `GET /api/v1/audit` and `GET /api/v1/audit/export`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditQuery {
+    /// Records after this sequence number (not supported by the export, which verifies the
+    /// chain from its start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+    /// At most this many.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn bodies_refuse_unknown_fields_and_accept_what_the_client_sends() {
+        let login: LoginBody = serde_json::from_value(
+            json!({"username": "alice", "password": "pw", "token_name": "cli@h", "ttl_hours": 12}),
+        )
+        .unwrap();
+        assert_eq!(login.ttl_hours, Some(12));
+        assert!(
+            serde_json::from_value::<LoginBody>(json!({"username": "a", "password": "p", "x": 1}))
+                .is_err()
+        );
+        assert!(serde_json::from_value::<ApproveBody>(json!({"digest": "d"})).is_err());
+        let approve: ApproveBody =
+            serde_json::from_value(json!({"digest": "d", "totp": "123456"})).unwrap();
+        assert_eq!(approve.comment, "");
+        // Empty bodies are read as `{}`.
+        assert_eq!(
+            serde_json::from_str::<ReasonBody>("{}").unwrap(),
+            ReasonBody::default()
+        );
+        assert_eq!(
+            serde_json::from_str::<EnrollBody>("{}").unwrap(),
+            EnrollBody::default()
+        );
+        let review: ReviewBody = serde_json::from_value(json!({"outcome": "appropriate"})).unwrap();
+        assert_eq!(review.outcome, ReviewOutcome::Appropriate);
+        // Queries ignore what they do not know.
+        let q: ListQuery = serde_json::from_value(json!({"status": "active", "page": 2})).unwrap();
+        assert_eq!(q.status.as_deref(), Some("active"));
+    }
+
+    #[test]
+    fn a_create_body_is_written_as_the_server_reads_it() {
+        let b = CreateBody {
+            playbook: "investigate".into(),
+            role: "SecurityAnalyst".into(),
+            account: "123456789012".into(),
+            duration_seconds: 3600,
+            incident: "INC-7".into(),
+            justification: "why".into(),
+            totp: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&b).unwrap(),
+            json!({"playbook": "investigate", "role": "SecurityAnalyst", "account": "123456789012", "duration_seconds": 3600, "incident": "INC-7", "justification": "why"})
+        );
+    }
+
+    #[test]
+    fn secrets_in_bodies_never_show_in_debug_output() {
+        let shown = [
+            format!(
+                "{:?}",
+                LoginBody {
+                    username: "alice".into(),
+                    password: "SECRET-PW".into(),
+                    token_name: None,
+                    ttl_hours: None,
+                }
+            ),
+            format!(
+                "{:?}",
+                AddUserBody {
+                    username: "bob".into(),
+                    password: "SECRET-PW".into(),
+                    admin: false,
+                }
+            ),
+            format!(
+                "{:?}",
+                ApproveBody {
+                    digest: "d".into(),
+                    totp: "SECRET-CODE".into(),
+                    comment: String::new(),
+                }
+            ),
+            format!(
+                "{:?}",
+                EnrollBody {
+                    current_code: Some("SECRET-CODE".into()),
+                }
+            ),
+            format!(
+                "{:?}",
+                CreateBody {
+                    playbook: "p".into(),
+                    role: "r".into(),
+                    account: "a".into(),
+                    duration_seconds: 1,
+                    incident: "i".into(),
+                    justification: "j".into(),
+                    totp: Some("SECRET-CODE".into()),
+                }
+            ),
+        ];
+        for s in &shown {
+            assert!(!s.contains("SECRET"), "{s}");
+            assert!(s.contains(REDACTED), "{s}");
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The broker's HTTP wire contract, defined once: every JSON request body, query string and
+//! response body of the API as a type ([`body`], [`reply`]), and the OpenAPI document built
+//! from those types and the route list ([`openapi`]).
+//!
+//! The server serializes these types and the CLI client deserializes them (and the other way
+//! round for request bodies), so the two cannot drift apart, and `/openapi.json` describes
+//! exactly what is on the wire. Pure: no I/O, no runtime.
+
+pub mod body;
+pub mod openapi;
+pub mod reply;
+
+pub use body::{
+    AddUserBody, ApproveBody, AuditQuery, ConsoleBody, CreateBody, EnrollBody, ExtendBody,
+    ListQuery, LoginBody, ReasonBody, ReviewBody, RevokeAllBody, TokenBody,
+};
+pub use openapi::{RouteDoc, document, route_docs};
+pub use reply::{
+    AuditEntryView, AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, ErrorDetail,
+    Health, Me, NewToken, NewUser, RequestList, RequestView, Revoked, RevokedAll, RevokedToken,
+    TokenList, TokenView, TotpEnrolment, UserList, UserView,
+};
+
+/// What `{:?}` shows in place of a secret.
+pub const REDACTED: &str = "<redacted>";
+
+/// The stable error codes of [`ErrorDetail::code`].
+pub const ERROR_CODES: &[&str] = &[
+    "bad_request",
+    "unauthenticated",
+    "token_expired",
+    "bad_credentials",
+    "rate_limited",
+    "totp_invalid",
+    "totp_missing",
+    "totp_required",
+    "totp_locked",
+    "totp_not_enrolled",
+    "forbidden",
+    "self_approval",
+    "not_allowed",
+    "mfa_required",
+    "duration_out_of_bounds",
+    "stale_digest",
+    "already_approved",
+    "wrong_state",
+    "invalid_request",
+    "not_found",
+    "exists",
+    "not_issuable",
+    "aws_limit",
+    "aws_failed",
+    "cut_off_pending",
+    "revoke_incomplete",
+    "audit_chain_broken",
+    "busy",
+    "payload_too_large",
+    "unavailable",
+    "internal",
+];
