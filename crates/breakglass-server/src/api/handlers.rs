@@ -11,6 +11,12 @@ use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use breakglass_api::{
+    AddUserBody, ApproveBody, AuditEntryView, AuditQuery, AuditRecords, AuditVerify, ConsoleBody,
+    ConsoleUrl, CreateBody, Credentials, EnrollBody, ExtendBody, Health, ListQuery, LoginBody, Me,
+    NewToken, NewUser, ReasonBody, RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll,
+    RevokedToken, TokenBody, TokenList, TokenView, TotpEnrolment, UserList, UserView,
+};
 use breakglass_core::app::{
     Ask, AuditVerification, Walk, WalkError, approve_purpose, extension_purpose,
 };
@@ -18,11 +24,9 @@ use breakglass_core::audit::jsonl_line;
 use breakglass_core::broker::Outcome;
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::model::{GrantId, RequestId, RoleArn, Username};
-use breakglass_core::ports::{ListedRequest, StoreError, Versioned};
-use breakglass_core::request::{AccessRequest, ReviewOutcome};
+use breakglass_core::ports::{ListedRequest, StoreError};
 use breakglass_core::session::RequestFilter;
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
 
@@ -37,32 +41,8 @@ fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_default()
 }
 
-/// A request as the API shows it: the request, its row version and its status's name.
-/// Listings are written from the stored document ([`write_listed`]) to the same shape.
-#[derive(Serialize)]
-struct RequestView<'a> {
-    #[serde(flatten)]
-    request: &'a AccessRequest,
-    version: u64,
-    status_name: &'static str,
-}
-
-impl<'a> RequestView<'a> {
-    fn new(v: &'a Versioned<AccessRequest>) -> Self {
-        Self {
-            request: &v.value,
-            version: v.version,
-            status_name: v.value.status.name(),
-        }
-    }
-}
-
 fn outcome(o: Outcome) -> ApiResult {
-    let v = Versioned {
-        value: o.request,
-        version: o.version,
-    };
-    Ok(Json(RequestView::new(&v)).into_response())
+    Ok(Json(RequestView::new(&o.request, o.version)).into_response())
 }
 
 fn created(o: Outcome) -> ApiResult {
@@ -75,13 +55,18 @@ pub async fn not_found() -> AppError {
     AppError::not_found("no such route; see /openapi.json")
 }
 
-pub async fn healthz() -> Json<Value> {
-    Json(json!({"status": "ok"}))
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".to_owned(),
+    })
 }
 
 pub async fn readyz(State(s): St) -> ApiResult {
     s.app.ready().await?;
-    Ok(Json(json!({"status": "ready"})).into_response())
+    let ready = Health {
+        status: "ready".to_owned(),
+    };
+    Ok(Json(ready).into_response())
 }
 
 pub async fn metrics(State(s): St) -> Response {
@@ -96,24 +81,13 @@ pub async fn openapi() -> Json<Value> {
     Json(super::openapi_document())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginBody {
-    username: String,
-    password: String,
-    #[serde(default)]
-    token_name: Option<String>,
-    #[serde(default)]
-    ttl_hours: Option<i64>,
-}
-
-fn token_json(t: &crate::auth::NewToken) -> Value {
-    json!({
-        "token": t.secret.expose(),
-        "id": t.record.id,
-        "name": t.record.name,
-        "expires_at": rfc3339(t.record.expires_at),
-    })
+fn new_token(t: &crate::auth::NewToken) -> NewToken {
+    NewToken {
+        token: t.secret.expose().to_owned(),
+        id: t.record.id.clone(),
+        name: t.record.name.clone(),
+        expires_at: rfc3339(t.record.expires_at),
+    }
 }
 
 pub async fn login(
@@ -128,31 +102,31 @@ pub async fn login(
         .auth
         .login(&b.username, &b.password, &address, name, ttl)
         .await?;
-    Ok((StatusCode::CREATED, Json(token_json(&token))).into_response())
+    Ok((StatusCode::CREATED, Json(new_token(&token))).into_response())
 }
 
-pub async fn me(p: Principal) -> Json<Value> {
-    Json(json!({"username": p.username, "admin": p.admin, "token": p.token}))
+pub async fn me(p: Principal) -> Json<Me> {
+    Json(Me {
+        username: p.username.to_string(),
+        admin: p.admin,
+        token: p.token,
+    })
 }
 
 pub async fn users(State(s): St, _: Admin) -> ApiResult {
-    let users: Vec<Value> = s
+    let users = s
         .auth
         .users()
         .await?
-        .iter()
-        .map(|u| json!({"username": u.username, "admin": u.admin, "totp_enrolled": u.totp_seed.is_some(), "created_at": rfc3339(u.created_at)}))
+        .into_iter()
+        .map(|u| UserView {
+            totp_enrolled: u.totp_seed.is_some(),
+            created_at: rfc3339(u.created_at),
+            username: u.username,
+            admin: u.admin,
+        })
         .collect();
-    Ok(Json(json!({"users": users})).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AddUserBody {
-    username: String,
-    password: String,
-    #[serde(default)]
-    admin: bool,
+    Ok(Json(UserList { users }).into_response())
 }
 
 pub async fn add_user(State(s): St, Admin(p): Admin, Body(b): Body<AddUserBody>) -> ApiResult {
@@ -160,48 +134,41 @@ pub async fn add_user(State(s): St, Admin(p): Admin, Body(b): Body<AddUserBody>)
         .auth
         .add_user(&b.username, &b.password, b.admin, Some(&p.username))
         .await?;
-    let body = json!({"username": u.username, "admin": u.admin});
+    let body = NewUser {
+        username: u.username,
+        admin: u.admin,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub async fn tokens(State(s): St, p: Principal) -> ApiResult {
-    let list: Vec<Value> = s
+    let tokens = s
         .auth
         .tokens(&p.username)
         .await?
-        .iter()
-        .map(|t| json!({"id": t.id, "name": t.name, "created_at": rfc3339(t.created_at), "expires_at": rfc3339(t.expires_at), "revoked_at": t.revoked_at.map(rfc3339)}))
+        .into_iter()
+        .map(|t| TokenView {
+            created_at: rfc3339(t.created_at),
+            expires_at: rfc3339(t.expires_at),
+            revoked_at: t.revoked_at.map(rfc3339),
+            id: t.id,
+            name: t.name,
+        })
         .collect();
-    Ok(Json(json!({"tokens": list})).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenBody {
-    name: String,
-    #[serde(default)]
-    ttl_hours: Option<i64>,
+    Ok(Json(TokenList { tokens }).into_response())
 }
 
 pub async fn create_token(State(s): St, p: Principal, Body(b): Body<TokenBody>) -> ApiResult {
     let ttl = token_ttl(b.ttl_hours)?;
     let t = s.auth.create_token(&p, &b.name, ttl).await?;
-    Ok((StatusCode::CREATED, Json(token_json(&t))).into_response())
+    Ok((StatusCode::CREATED, Json(new_token(&t))).into_response())
 }
 
 pub async fn revoke_token(State(s): St, p: Principal, Path(token): Path<String>) -> ApiResult {
     s.auth
         .revoke_token(&p.username, &token, &p.username)
         .await?;
-    Ok(Json(json!({"revoked": token})).into_response())
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct EnrollBody {
-    /// A current code of the enrolled authenticator, needed to replace it.
-    #[serde(default)]
-    current_code: Option<String>,
+    Ok(Json(RevokedToken { revoked: token }).into_response())
 }
 
 pub async fn enroll_totp(State(s): St, p: Principal, Body(b): Body<EnrollBody>) -> ApiResult {
@@ -209,18 +176,11 @@ pub async fn enroll_totp(State(s): St, p: Principal, Body(b): Body<EnrollBody>) 
         .auth
         .enroll_totp(&p.username, b.current_code.as_deref())
         .await?;
-    let body = json!({"secret": e.secret.expose(), "otpauth_uri": e.uri.expose()});
+    let body = TotpEnrolment {
+        secret: e.secret.expose().to_owned(),
+        otpauth_uri: e.uri.expose().to_owned(),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct ListQuery {
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    requester: Option<String>,
-    #[serde(default)]
-    limit: Option<u32>,
 }
 
 pub async fn list_requests(State(s): St, p: Principal, Query(q): Query<ListQuery>) -> ApiResult {
@@ -279,48 +239,24 @@ fn write_listed(out: &mut Vec<u8>, row: &ListedRequest) -> Result<(), AppError> 
     Ok(())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateBody {
-    playbook: String,
-    role: String,
-    account: String,
-    duration_seconds: i64,
-    incident: String,
-    justification: String,
-    #[serde(default)]
-    totp: Option<String>,
-}
-
-impl CreateBody {
-    fn ask(&self) -> Ask<'_> {
-        Ask {
-            playbook: &self.playbook,
-            role: &self.role,
-            account: &self.account,
-            duration: Duration::seconds(self.duration_seconds),
-            incident: &self.incident,
-            justification: &self.justification,
-        }
+fn ask(b: &CreateBody) -> Ask<'_> {
+    Ask {
+        playbook: &b.playbook,
+        role: &b.role,
+        account: &b.account,
+        duration: Duration::seconds(b.duration_seconds),
+        incident: &b.incident,
+        justification: &b.justification,
     }
 }
 
 pub async fn create_request(State(s): St, p: Principal, Body(b): Body<CreateBody>) -> ApiResult {
-    created(s.app.submit(&p.caller(), &b.ask()).await?)
+    created(s.app.submit(&p.caller(), &ask(&b)).await?)
 }
 
 pub async fn get_request(State(s): St, p: Principal, PathId(rid): PathId<RequestId>) -> ApiResult {
     let v = s.app.request(&p.caller(), &rid).await?;
-    Ok(Json(RequestView::new(&v)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApproveBody {
-    digest: String,
-    totp: String,
-    #[serde(default)]
-    comment: String,
+    Ok(Json(RequestView::new(&v.value, v.version)).into_response())
 }
 
 fn digest(text: &str) -> Result<Sha256Digest, AppError> {
@@ -361,13 +297,6 @@ pub async fn approve_extension(
     outcome(o)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReasonBody {
-    #[serde(default)]
-    reason: String,
-}
-
 pub async fn deny(
     State(s): St,
     p: Principal,
@@ -395,13 +324,6 @@ pub async fn cancel(
     outcome(s.app.cancel(&p.caller(), &rid, &b.reason).await?)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExtendBody {
-    add_seconds: i64,
-    justification: String,
-}
-
 pub async fn extend(
     State(s): St,
     p: Principal,
@@ -420,14 +342,6 @@ pub async fn activate(State(s): St, p: Principal, PathId(rid): PathId<RequestId>
     outcome(s.app.activate(&p.caller(), &rid).await?)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReviewBody {
-    outcome: ReviewOutcome,
-    #[serde(default)]
-    notes: String,
-}
-
 pub async fn review(
     State(s): St,
     p: Principal,
@@ -443,28 +357,21 @@ pub async fn break_glass(State(s): St, p: Principal, Body(b): Body<CreateBody>) 
         .auth
         .check_totp_for(&p, code, s.app.break_glass_purpose())
         .await;
-    created(s.app.break_glass(&p.caller(), &b.ask(), step_up).await?)
+    created(s.app.break_glass(&p.caller(), &ask(&b), step_up).await?)
 }
 
 pub async fn credentials(State(s): St, p: Principal, PathId(gid): PathId<GrantId>) -> ApiResult {
     let rid = s.app.grant_request(&gid).await?;
     let c = s.app.credentials(&p.caller(), &rid).await?;
     // The AWS CLI's `credential_process` format.
-    Ok(Json(json!({
-        "Version": 1,
-        "AccessKeyId": c.access_key_id,
-        "SecretAccessKey": c.secret_access_key.expose(),
-        "SessionToken": c.session_token.expose(),
-        "Expiration": rfc3339(c.expiration),
-    }))
+    Ok(Json(Credentials {
+        version: 1,
+        secret_access_key: c.secret_access_key.expose().to_owned(),
+        session_token: c.session_token.expose().to_owned(),
+        expiration: rfc3339(c.expiration),
+        access_key_id: c.access_key_id,
+    })
     .into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConsoleBody {
-    #[serde(default)]
-    destination: Option<String>,
 }
 
 pub async fn console(
@@ -479,7 +386,10 @@ pub async fn console(
         .as_deref()
         .unwrap_or("https://console.aws.amazon.com/");
     let url = s.app.console_url(&p.caller(), &rid, dest).await?;
-    Ok(Json(json!({"url": url.expose()})).into_response())
+    let url = ConsoleUrl {
+        url: url.expose().to_owned(),
+    };
+    Ok(Json(url).into_response())
 }
 
 pub async fn revoke(
@@ -490,22 +400,11 @@ pub async fn revoke(
 ) -> ApiResult {
     let rid = s.app.grant_request(&gid).await?;
     let r = s.app.revoke(&p.caller(), &rid, &b.reason).await?;
-    let v = Versioned {
-        value: r.outcome.request,
-        version: r.outcome.version,
-    };
-    let mut doc = serde_json::to_value(RequestView::new(&v)).unwrap_or(Value::Null);
-    if let Some(o) = doc.as_object_mut() {
-        o.insert("sessions_denied".into(), json!(r.entry.is_some()));
-    }
-    Ok(Json(doc).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevokeAllBody {
-    role_arn: String,
-    reason: String,
+    Ok(Json(Revoked {
+        view: RequestView::new(&r.outcome.request, r.outcome.version),
+        sessions_denied: r.entry.is_some(),
+    })
+    .into_response())
 }
 
 pub async fn revoke_all(State(s): St, p: Principal, Body(b): Body<RevokeAllBody>) -> ApiResult {
@@ -535,20 +434,12 @@ pub async fn revoke_all(State(s): St, p: Principal, Body(b): Body<RevokeAllBody>
         );
         return Err(e);
     }
-    Ok(Json(json!({
-        "role_arn": r.role_arn,
-        "cutoff": rfc3339(r.cutoff),
-        "revoked": r.revoked,
-    }))
+    Ok(Json(RevokedAll {
+        role_arn: r.role_arn.to_string(),
+        cutoff: rfc3339(r.cutoff),
+        revoked: r.revoked.iter().map(ToString::to_string).collect(),
+    })
     .into_response())
-}
-
-#[derive(Deserialize)]
-pub struct AuditQuery {
-    #[serde(default)]
-    after: Option<i64>,
-    #[serde(default)]
-    limit: Option<u32>,
 }
 
 pub async fn audit(State(s): St, p: Principal, Query(q): Query<AuditQuery>) -> ApiResult {
@@ -557,22 +448,21 @@ pub async fn audit(State(s): St, p: Principal, Query(q): Query<AuditQuery>) -> A
         .app
         .audit_page(&p.caller(), q.after.unwrap_or(0), limit)
         .await?;
-    let records: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let body: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
-            json!({"seq": r.seq, "hash": r.hash, "record": body})
+    let records = rows
+        .into_iter()
+        .map(|r| AuditEntryView {
+            record: serde_json::from_str(&r.body).unwrap_or(Value::Null),
+            seq: r.seq,
+            hash: r.hash,
         })
         .collect();
-    Ok(Json(json!({"records": records})).into_response())
+    Ok(Json(AuditRecords { records }).into_response())
 }
 
 pub async fn audit_verify(State(s): St, p: Principal) -> ApiResult {
     Ok(Json(match s.app.verify_audit(&p.caller()).await? {
-        AuditVerification::Verified { records, head } => {
-            json!({"ok": true, "records": records, "head": head})
-        }
-        AuditVerification::Broken { problem } => json!({"ok": false, "problem": problem}),
+        AuditVerification::Verified { records, head } => AuditVerify::verified(records, head),
+        AuditVerification::Broken { problem } => AuditVerify::broken(problem),
     })
     .into_response())
 }
