@@ -22,10 +22,10 @@ use crate::templates::revoker::{
 use crate::templates::users::break_glass_user_name;
 use crate::templates::{RESOURCE_PREFIX, SECRET_PREFIX};
 
-/// The tag key marking a resource as created and owned by breakglass.
-pub const MANAGED_BY_TAG: &str = "breakglass:managed-by";
-/// The value of [`MANAGED_BY_TAG`].
-pub const MANAGED_BY_VALUE: &str = "breakglass";
+/// The ownership mark, defined with the templates (the revoker's policy conditions on it) and
+/// stamped here on every taggable resource.
+pub use crate::templates::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
+
 /// The id of the EventBridge target that publishes to the alert topic.
 pub const RULE_TARGET_ID: &str = "breakglass-alert-topic";
 

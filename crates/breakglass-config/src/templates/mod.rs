@@ -5,6 +5,10 @@
 //! with the seeds' mistakes fixed where the fix is a matter of fact (trust policies name
 //! principals by `aws:PrincipalArn`, not by `aws:userid`). Every deviation from a seed is
 //! written down next to the template it concerns.
+//!
+//! This is the lower layer of the crate: the loader, `resources`, `render` and `lint` build on
+//! the templates, and the templates use nothing of theirs (the ownership mark the revoker's
+//! policy conditions on, [`MANAGED_BY_TAG`], is defined here for that reason).
 
 pub mod exceptions;
 pub mod monitoring;
@@ -31,6 +35,12 @@ impl TemplateContext {
         format!("arn:{}:iam::aws:policy/{name}", self.partition)
     }
 }
+
+/// The tag key marking a resource as created and owned by breakglass: `apply` changes or
+/// deletes only what carries it, and the revoker role writes only on roles that do.
+pub const MANAGED_BY_TAG: &str = "breakglass:managed-by";
+/// The value of [`MANAGED_BY_TAG`].
+pub const MANAGED_BY_VALUE: &str = "breakglass";
 
 /// The prefix of every monitoring resource breakglass creates (metric filters, alarms,
 /// EventBridge rules). Metric filters cannot be tagged, so for them the prefix is the

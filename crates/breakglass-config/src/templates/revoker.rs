@@ -19,7 +19,7 @@
 
 use serde_json::{Value, json};
 
-use crate::resources::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
+use super::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
 
 /// The IAM path of the revoker role (and of nothing else): breakglass's own machinery.
 pub const REVOKER_PATH: &str = "/breakglass/";

@@ -190,6 +190,30 @@ fn pure_crates_do_no_io_and_never_read_the_clock() {
 }
 
 #[test]
+fn templates_use_nothing_of_the_config_built_on_them() {
+    // breakglass-config's templates are its lower layer: the loader, resources, render and
+    // lint use them, never the reverse (a `templates::revoker` ↔ `resources` cycle once
+    // crept in over the ownership tag). Within `templates/`, only `super::` paths between
+    // sibling modules are allowed.
+    let dir = workspace_root().join("crates/breakglass-config/src/templates");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(files.len() > 1, "no templates found in {}", dir.display());
+    for file in files {
+        let src = std::fs::read_to_string(&file).expect("source is readable");
+        let code = code_only(&src);
+        let escapes = code.contains("crate::")
+            || (file.ends_with("mod.rs") && code.contains("super::"))
+            || code.contains("super::super");
+        assert!(
+            !escapes,
+            "{} reaches outside `templates/` (see ARCHITECTURE.md)",
+            file.display()
+        );
+    }
+}
+
+#[test]
 fn every_source_file_says_why_it_exists() {
     let root = workspace_root();
     let mut files = Vec::new();
