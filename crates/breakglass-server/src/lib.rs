@@ -16,3 +16,18 @@ pub mod worker;
 
 pub use clock::{RandomIds, SystemClock};
 pub use worker::{Worker, WorkerConfig};
+
+use std::sync::Arc;
+
+/// The broker's HTTP application: the API's routes and the web console's, side by side,
+/// under the middleware of [`app::serve_routes`]; anything else is the API's not-found.
+pub fn router(state: Arc<app::AppState>) -> axum::Router {
+    let mut routes = axum::Router::new();
+    for r in api::routes() {
+        routes = routes.route(r.path, r.handler);
+    }
+    let routes = routes
+        .merge(console::router(&state))
+        .fallback(api::not_found);
+    app::serve_routes(state, routes)
+}

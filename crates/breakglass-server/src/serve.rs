@@ -8,9 +8,10 @@ use breakglass_core::ports::{Clock, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::app::{AppService, AppState, AuthService, router};
-use crate::console::ConsoleSettings;
+use crate::app::ConsoleSettings;
+use crate::app::{AppService, AppState, AuthService};
 use crate::notify::Notifier;
+use crate::router;
 use crate::worker::{Worker, WorkerConfig};
 
 async fn shutdown_signal() {

@@ -2,14 +2,17 @@
 //! router that serves the API and the web console side by side, the middleware around them,
 //! the error type both render, and the extractors both use.
 //!
-//! `api` (JSON) and `console` (HTML) are siblings: each translates HTTP into calls to the
-//! use cases of `breakglass_core::app` and their results back into HTTP, and neither
-//! imports the other.
+//! `api` (JSON) and `console` (HTML) are siblings over this module: each translates HTTP
+//! into calls to the use cases of `breakglass_core::app` and their results back into HTTP;
+//! neither imports the other, and this module imports neither (the crate's root merges their
+//! routes and hands them to [`serve_routes`]).
 
 mod error;
 pub mod extract;
+pub mod live;
 mod metrics;
 mod state;
+mod web;
 
 use std::sync::Arc;
 
@@ -17,25 +20,22 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
 pub use error::AppError;
+pub use live::Events;
 pub use metrics::Metrics;
 pub use state::{AppService, AppState, AuthService};
+pub use web::{Console, ConsoleSettings};
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// The application: every route of the API and the web console, the body cap, the
-/// metrics layer, and the live-update announcement after each state change.
-pub fn router(state: Arc<AppState>) -> Router {
-    let mut router = Router::new();
-    for r in crate::api::routes() {
-        router = router.route(r.path, r.handler);
-    }
-    router
-        .merge(crate::console::router(&state))
-        .fallback(crate::api::not_found)
+/// The application: `routes` (the API's and the console's, merged by the crate's
+/// `router`) under the middleware every call goes through: the body cap, the metrics, and
+/// the live-update announcement after each state change.
+pub fn serve_routes(state: Arc<AppState>, routes: Router<Arc<AppState>>) -> Router {
+    routes
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
-            crate::console::announce,
+            live::announce,
         ))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

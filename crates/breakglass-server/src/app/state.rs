@@ -8,9 +8,8 @@ use breakglass_core::cloud::SharedCloud;
 use breakglass_core::ports::{Clock, IdSource};
 use breakglass_store::SqlStore;
 
-use super::Metrics;
+use super::{Console, ConsoleSettings, Metrics};
 use crate::auth::Auth;
-use crate::console::{Console, ConsoleSettings};
 
 /// The use cases as the server runs them: over the SQL store and any cloud adapter.
 pub type AppService = App<SqlStore, SharedCloud, Arc<dyn Clock>, Arc<dyn IdSource>>;

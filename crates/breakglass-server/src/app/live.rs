@@ -1,4 +1,4 @@
-//! Live updates: `GET /console/events`, a `text/event-stream` of `event: request` lines
+//! Live updates: the hub behind `GET /console/events`, a `text/event-stream` of `event: request` lines
 //! (`{"id":"r-…","status":"approved"}`) whenever a request changes.
 //!
 //! Changes come from this replica's API and console, from the workers (expiry, timeouts)
@@ -26,7 +26,11 @@ use serde_json::json;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::app::AppService;
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+
+use super::{AppService, AppState};
 
 /// How often the poller looks at the audit chain head.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -275,4 +279,15 @@ async fn poll(inner: Arc<Inner>, app: Arc<AppService>, start: Option<u64>) {
             inner.kick.notify_one();
         }
     }
+}
+
+/// Tells the live-update hub to look for changes after every state-changing call (API or
+/// console) that succeeded.
+pub async fn announce(State(s): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+    let changing = !(req.method() == Method::GET || req.method() == Method::HEAD);
+    let r = next.run(req).await;
+    if changing && (r.status().is_success() || r.status().is_redirection()) {
+        s.console.events.changed();
+    }
+    r
 }
