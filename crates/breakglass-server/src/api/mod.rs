@@ -319,6 +319,7 @@ pub fn app<K: Cloud + 'static>(state: Arc<AppState<K>>) -> Router {
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn(crate::trace::request_id))
         .with_state(state)
 }
 

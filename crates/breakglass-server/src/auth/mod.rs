@@ -87,8 +87,8 @@ pub enum AuthError {
     Seal(#[from] seal::SealError),
 }
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An authenticated caller. Its `Debug` does not show the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Who.
     pub username: Username,
@@ -101,6 +101,18 @@ pub struct Principal {
     /// The caller's TOTP authenticator as read with the token, for a step-up in the same
     /// request ([`Auth::check_totp_for`]) without reading the user again.
     pub(crate) totp: TotpOnFile,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("username", &self.username)
+            .field("admin", &self.admin)
+            .field("token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("totp", &self.totp)
+            .finish()
+    }
 }
 
 /// A user's TOTP authenticator as stored: the seed sealed by the server, and the last time
