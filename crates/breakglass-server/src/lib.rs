@@ -12,6 +12,7 @@ pub mod hex;
 pub mod notify;
 pub mod random;
 pub mod serve;
+pub mod trace;
 pub mod worker;
 
 pub use clock::{RandomIds, SystemClock};

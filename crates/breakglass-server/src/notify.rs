@@ -33,6 +33,7 @@ use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::Duration;
+use tracing::Instrument as _;
 
 /// Requests one reminder pass reads at most, per kind.
 const REMINDER_BATCH: u32 = 1_000;
@@ -261,6 +262,10 @@ impl<S: Store, C: Clock> Notifier<S, C> {
             {
                 *kind += 1;
             } else {
+                tracing::warn!(
+                    outbox_id = message.id,
+                    "claim taken over by another worker while sending"
+                );
                 report.lost_claims += 1;
             }
         }
@@ -357,11 +362,23 @@ impl<S: Store, C: Clock> Notifier<S, C> {
             if done.contains(&name) {
                 continue;
             }
-            match self.send(channel, message).await {
+            // One span per attempt on one channel; never the body nor any channel secret.
+            let span = tracing::info_span!(
+                "delivery",
+                outbox_id = message.id,
+                channel = %name,
+                kind = channel_kind(channel),
+                attempt = message.attempts.saturating_add(1),
+            );
+            let sent = self.send(channel, message).instrument(span.clone()).await;
+            let _entered = span.enter();
+            match sent {
                 Ok(()) => {
+                    tracing::info!(notification = %message.notification.kind, "delivered");
                     done.insert(name);
                 }
                 Err(e) => {
+                    tracing::warn!(notification = %message.notification.kind, error = %e, "delivery failed");
                     errors.push(format!("{name}: {e}"));
                     failed.push(name);
                 }
@@ -382,17 +399,23 @@ impl<S: Store, C: Clock> Notifier<S, C> {
             .retry
             .after_failure(attempts, now, jitter(message.id))
         {
-            AfterFailure::RetryAt(retry_at) => OutboxSettle::Retry {
-                done_channels,
-                error,
-                retry_at,
-            },
-            AfterFailure::DeadLetter => OutboxSettle::DeadLetter {
-                commit: Box::new(delivery::dead_letter_commit(message, failed, &error, now)),
-                done_channels,
-                error,
-                at: now,
-            },
+            AfterFailure::RetryAt(retry_at) => {
+                tracing::info!(outbox_id = message.id, attempts, %retry_at, "delivery will be retried");
+                OutboxSettle::Retry {
+                    done_channels,
+                    error,
+                    retry_at,
+                }
+            }
+            AfterFailure::DeadLetter => {
+                tracing::error!(outbox_id = message.id, attempts, failed = ?failed, "delivery given up: dead-lettered");
+                OutboxSettle::DeadLetter {
+                    commit: Box::new(delivery::dead_letter_commit(message, failed, &error, now)),
+                    done_channels,
+                    error,
+                    at: now,
+                }
+            }
         }
     }
 
@@ -517,6 +540,16 @@ fn mailer(
         builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
     }
     Ok((builder.build(), from))
+}
+
+/// The kind of `channel`, as delivery spans name it.
+fn channel_kind(channel: &Channel) -> &'static str {
+    match channel {
+        Channel::Webhook { .. } => "webhook",
+        Channel::Slack => "slack",
+        Channel::Sns => "sns",
+        Channel::Email { .. } => "email",
+    }
 }
 
 /// A fixed spread in `[0, 1)` per message, so retries of a burst do not arrive together.

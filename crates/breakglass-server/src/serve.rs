@@ -57,26 +57,17 @@ where
         let stopped = stopped.clone();
         tokio::spawn(async move {
             n.run(NOTIFY_INTERVAL, stopped, |e| {
-                #[expect(clippy::print_stderr, reason = "the server logs to stderr")]
-                {
-                    eprintln!("notification pass failed: {e}");
-                }
+                tracing::error!(error = %e, "notification pass failed");
             })
             .await;
         })
     });
     let worker = Worker::new(Arc::clone(&app), worker);
     let worker_task = tokio::spawn(async move {
-        let _ = worker
-            .run(stopped, |pass| {
-                if let Err(e) = pass {
-                    #[expect(clippy::print_stderr, reason = "the server logs to stderr")]
-                    {
-                        eprintln!("worker pass failed: {e}");
-                    }
-                }
-            })
-            .await;
+        // Each pass logs its jobs' outcomes in its own span (`worker_pass`).
+        if let Err(e) = worker.run(stopped, |_| {}).await {
+            tracing::error!(error = %e, "the worker could not release its leases");
+        }
     });
     let state = Arc::new(AppState::new(app, auth, console));
     let events = state.console.events.clone();
@@ -88,6 +79,7 @@ where
             events.close();
         })
         .await;
+    tracing::info!("shutting down: stopping the workers");
     let _ = stop.send(true);
     let _ = worker_task.await;
     if let Some(task) = notifier_task {

@@ -18,6 +18,7 @@ use breakglass_core::model::{RequestId, RoleArn};
 use breakglass_core::ports::{AccessStore, Clock, IdSource, Store};
 use time::Duration;
 use tokio::sync::watch;
+use tracing::Instrument as _;
 
 /// The lease of the expiry sweep (timeouts and expiries).
 pub const SWEEP_JOB: &str = "sweep";
@@ -88,15 +89,37 @@ where
             .await
     }
 
-    /// One pass: each job whose lease this replica holds or can take.
+    /// One pass: each job whose lease this replica holds or can take, in a `worker_pass`
+    /// span with one span per job (`sweep`, `revocations`, `reconcile`) that logs its
+    /// outcome.
     pub async fn run_once(&self) -> Result<Pass, Error> {
+        let span = tracing::info_span!("worker_pass", holder = %self.config.holder);
+        self.pass().instrument(span).await
+    }
+
+    async fn pass(&self) -> Result<Pass, Error> {
         let mut pass = Pass::default();
         if self.lease(SWEEP_JOB).await? {
-            pass.sweep = Some(self.app.sweep(self.config.sweep_limit).await?);
+            let span = tracing::info_span!("sweep");
+            let sweep = self
+                .app
+                .sweep(self.config.sweep_limit)
+                .instrument(span.clone())
+                .await;
+            pass.sweep = Some(span.in_scope(|| logged("sweep", sweep, log_sweep))?);
+        } else {
+            tracing::debug!(job = SWEEP_JOB, "lease held by another replica");
         }
         if self.lease(REVOCATIONS_JOB).await? {
-            pass.revocations = Some(self.app.sync_all().await?);
-            pass.restored = self.app.reconcile().await?;
+            let span = tracing::info_span!("revocations");
+            let synced = self.app.sync_all().instrument(span.clone()).await;
+            pass.revocations =
+                Some(span.in_scope(|| logged("revocations", synced, |v| log_syncs(v)))?);
+            let span = tracing::info_span!("reconcile");
+            let restored = self.app.reconcile().instrument(span.clone()).await;
+            pass.restored = span.in_scope(|| logged("reconcile", restored, |v| log_restored(v)))?;
+        } else {
+            tracing::debug!(job = REVOCATIONS_JOB, "lease held by another replica");
         }
         Ok(pass)
     }
@@ -131,5 +154,59 @@ where
             .release_lease(REVOCATIONS_JOB, &self.config.holder)
             .await?;
         Ok(())
+    }
+}
+
+/// Logs a job's outcome (`log` for a success, an error event for a failure) and passes it on.
+fn logged<T, E: std::fmt::Display>(
+    job: &str,
+    outcome: Result<T, E>,
+    log: impl FnOnce(&T),
+) -> Result<T, E> {
+    match &outcome {
+        Ok(done) => log(done),
+        Err(e) => tracing::error!(job, error = %e, "job failed"),
+    }
+    outcome
+}
+
+fn log_sweep(r: &SweepReport) {
+    if r.timed_out.is_empty() && r.expired.is_empty() {
+        tracing::debug!("nothing due");
+    } else {
+        tracing::info!(
+            timed_out = r.timed_out.len(),
+            expired = r.expired.len(),
+            "requests timed out or expired"
+        );
+    }
+}
+
+fn log_syncs(syncs: &[Result<RoleSync, (RoleArn, String)>]) {
+    for s in syncs {
+        match s {
+            Ok(s) if s.changed || s.pruned > 0 => tracing::info!(
+                role = %s.role_arn,
+                entries = s.entries,
+                pruned = s.pruned,
+                "revocation policy rewritten"
+            ),
+            Ok(_) => {}
+            Err((role, e)) => {
+                tracing::warn!(role = %role, error = %e, "revocation policy not synced")
+            }
+        }
+    }
+    tracing::debug!(roles = syncs.len(), "revocation policies checked");
+}
+
+fn log_restored(restored: &[RequestId]) {
+    if restored.is_empty() {
+        tracing::debug!("every revoked grant has its entry");
+    } else {
+        tracing::warn!(
+            restored = restored.len(),
+            "revocation entries restored for revoked grants that had none"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The one error type of the API: a status, a stable code and a message, rendered as
 //! `{"error":{"code":"...","message":"..."}}`. Server faults are logged with a correlation
-//! id and shown to the client only as that id.
+//! id and shown to the client only as that id: the request id of the call
+//! ([`crate::trace`]), so the body, the `x-request-id` header and the log line agree.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -56,18 +57,15 @@ impl AppError {
         Self::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e)
     }
 
-    /// A server fault: the detail is logged under a fresh correlation id, the client gets
-    /// only the id.
+    /// A server fault: the detail is logged under the call's request id (a fresh id outside
+    /// a call), the client gets only the id.
     pub fn internal(
         status: StatusCode,
         code: &'static str,
         detail: &dyn std::fmt::Display,
     ) -> Self {
-        let id = crate::random::random_hex(8);
-        #[expect(clippy::print_stderr, reason = "the server logs to stderr")]
-        {
-            eprintln!("error {id}: {code}: {detail}");
-        }
+        let id = crate::trace::current_request_id().unwrap_or_else(crate::trace::fresh_id);
+        tracing::error!(correlation_id = %id, code, status = status.as_u16(), %detail, "server fault");
         Self::new(
             status,
             code,

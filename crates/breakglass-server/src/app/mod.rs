@@ -43,5 +43,6 @@ pub fn serve_routes(state: Arc<AppState>, routes: Router<Arc<AppState>>) -> Rout
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
+        .layer(axum::middleware::from_fn(crate::trace::request_id))
         .with_state(state)
 }

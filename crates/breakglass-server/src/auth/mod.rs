@@ -88,8 +88,8 @@ pub enum AuthError {
     Seal(#[from] seal::SealError),
 }
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An authenticated caller. Its `Debug` does not show the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Who.
     pub username: Username,
@@ -125,6 +125,18 @@ pub fn token_ttl(hours: Option<i64>) -> Result<Option<Duration>, AuthError> {
             MAX_TOKEN_TTL.whole_hours(),
             MAX_TOKEN_TTL.whole_days()
         ))),
+    }
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("username", &self.username)
+            .field("admin", &self.admin)
+            .field("token", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("totp", &self.totp)
+            .finish()
     }
 }
 

@@ -92,8 +92,9 @@ pub fn verify_login_csrf(key: &hmac::Key, nonce: &str, given: &str) -> bool {
     verify(key, &login_message(nonce), given)
 }
 
-/// A signed-in console user.
-#[derive(Debug, Clone)]
+/// A signed-in console user. Its `Debug` shows neither the session token nor the CSRF
+/// token.
+#[derive(Clone)]
 pub struct Session {
     /// Who, as the API sees them.
     pub principal: Principal,
@@ -101,6 +102,16 @@ pub struct Session {
     pub csrf: String,
     /// The session token (kept to check CSRF tokens; never rendered).
     token: String,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("principal", &self.principal)
+            .field("csrf", &"[redacted]")
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 
 impl Session {
@@ -294,6 +305,28 @@ mod tests {
 
     fn key() -> hmac::Key {
         hmac::Key::new(hmac::HMAC_SHA256, b"0123456789abcdef0123456789abcdef")
+    }
+
+    #[test]
+    fn a_session_in_a_log_shows_no_token() {
+        let session = Session {
+            principal: Principal {
+                username: breakglass_core::model::Username::new("alice").unwrap(),
+                admin: false,
+                token: "bgt_the_session_token".to_owned(),
+                expires_at: time::macros::datetime!(2024-03-01 12:00 UTC),
+                totp: crate::auth::TotpOnFile::default(),
+            },
+            csrf: "the_csrf_token".to_owned(),
+            token: "bgt_the_session_token".to_owned(),
+        };
+        let shown = format!("{session:?} {session:#?} {:?}", session.principal);
+        assert!(
+            shown.contains("alice") && shown.contains("[redacted]"),
+            "{shown}"
+        );
+        assert!(!shown.contains("bgt_the_session_token"), "{shown}");
+        assert!(!shown.contains("the_csrf_token"), "{shown}");
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod client;
 pub mod completions;
 pub mod config;
 pub mod lint;
+pub mod logging;
 pub mod notify;
 pub mod plan;
 pub mod policy;

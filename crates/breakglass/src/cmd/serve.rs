@@ -27,6 +27,7 @@ use breakglass_store::SqlStore;
 use time::Duration;
 
 use super::config::ConfigFile;
+use super::logging::{self, LogFormat};
 use crate::exit::{DependencyFailed, Outcome};
 
 /// Where the TOTP sealing key comes from.
@@ -103,6 +104,10 @@ pub struct Args {
     /// How often the expiry worker ends grants, times out requests and prunes revocations.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration_arg)]
     worker_interval: Duration,
+    /// The log on stderr: `text` for people, `json` (one object a line) for log collectors.
+    /// Levels come from `RUST_LOG` (default `info`; e.g. `RUST_LOG=breakglass_server=debug`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
+    log_format: LogFormat,
 }
 
 /// A positive duration written as in the config (`1h`, `30m`, `5s`).
@@ -123,6 +128,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    logging::init(args.log_format)?;
     let config = args.config.load()?;
     let key = args.key.load()?;
     let rules = Rules::new(config.catalog(), &[]).context("the config's rules do not compile")?;
@@ -192,21 +198,16 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))
             .map_err(DependencyFailed)?;
-        #[expect(clippy::print_stderr, reason = "the server says where it listens")]
-        {
-            eprintln!(
-                "breakglass: serving http://{} (store {})",
-                args.listen,
-                breakglass_store::redact_url(&args.store.store)
-            );
-        }
+        tracing::info!(
+            listen = %args.listen,
+            store = %breakglass_store::redact_url(&args.store.store),
+            "serving http://{}",
+            args.listen
+        );
         if notifier.is_none() {
-            #[expect(clippy::print_stderr, reason = "the server says what it does not do")]
-            {
-                eprintln!(
-                    "breakglass: the config has no [notifications] section: notifications wait in the outbox undelivered"
-                );
-            }
+            tracing::warn!(
+                "the config has no [notifications] section: notifications wait in the outbox undelivered"
+            );
         }
         let console = ConsoleSettings {
             public_url: config.notifications.as_ref().map(|n| n.console_url.clone()),

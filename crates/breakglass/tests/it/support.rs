@@ -177,18 +177,31 @@ pub fn add_user(store: &str, name: &str, admin: bool) {
     assert!(child.wait().unwrap().success(), "user add {name}");
 }
 
+/// The webhook signing key `serve` gets from its environment.
+pub const WEBHOOK_SECRET: &str = "e2e-webhook-signing-key";
+
 /// Starts `breakglass serve --listen 127.0.0.1:PORT ARGS...` and waits until it answers.
 pub fn serve(port: u16, args: &[&str]) -> Server {
+    serve_logged(port, args, &[], None)
+}
+
+/// [`serve`] with `env` added to its environment (e.g. `RUST_LOG`) and its log (stderr)
+/// written to `log` (discarded when `None`).
+pub fn serve_logged(port: u16, args: &[&str], env: &[(&str, &str)], log: Option<&Path>) -> Server {
     let listen = format!("127.0.0.1:{port}");
+    let stderr = log.map_or_else(Stdio::null, |path| {
+        Stdio::from(std::fs::File::create(path).unwrap())
+    });
     let server = Server(
         aws_env(&mut Command::new(BIN))
             .args(["serve", "--listen", &listen])
             .args(args)
             .env("BREAKGLASS_TOTP_KEY", KEY)
             // The example's [notifications] sign webhooks with a key from the environment.
-            .env("BREAKGLASS_WEBHOOK_SECRET", "e2e-webhook-signing-key")
+            .env("BREAKGLASS_WEBHOOK_SECRET", WEBHOOK_SECRET)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap(),
     );
@@ -226,6 +239,12 @@ pub struct Broker {
     pub aws: PathBuf,
     pub dir: tempfile::TempDir,
     pub users: Vec<User>,
+    /// The config file `serve` runs with.
+    pub config: String,
+    /// The store URL.
+    pub store: String,
+    /// Where `serve`'s log (its stderr) goes.
+    pub log: PathBuf,
     _server: Server,
     _moto: Moto,
 }
@@ -238,6 +257,15 @@ impl Broker {
     /// to the store, starts `breakglass serve`, signs each user in on the command line and
     /// enrols their TOTP. `None` (after printing why) when the emulator is not installed.
     pub fn start(extra_config: &str, users: &[UserSpec<'_>]) -> Option<Self> {
+        Self::start_with_env(extra_config, users, &[])
+    }
+
+    /// [`Broker::start`] with `env` added to the environment of `serve` (e.g. `RUST_LOG`).
+    pub fn start_with_env(
+        extra_config: &str,
+        users: &[UserSpec<'_>],
+        env: &[(&str, &str)],
+    ) -> Option<Self> {
         let moto = Moto::start()?;
         let aws = venv_tool("aws")?;
         let dir = tempfile::tempdir().unwrap();
@@ -279,7 +307,8 @@ impl Broker {
             add_user(&store, user, *admin);
         }
 
-        let server = serve(
+        let log = dir.path().join("serve.log");
+        let server = serve_logged(
             port,
             &[
                 "-c",
@@ -289,6 +318,8 @@ impl Broker {
                 "--endpoint-url",
                 &endpoint,
             ],
+            env,
+            Some(&log),
         );
 
         let mut enrolled = Vec::new();
@@ -309,6 +340,9 @@ impl Broker {
             aws,
             dir,
             users: enrolled,
+            config,
+            store,
+            log,
             _server: server,
             _moto: moto,
         })

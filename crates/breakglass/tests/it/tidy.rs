@@ -791,3 +791,28 @@ fn the_cycle_finder_ignores_parents_children_comments_and_tests() {
     assert_eq!(cycles.len(), 1, "{cycles:?}");
     assert_eq!(cycles[0].0, "a -> b -> a");
 }
+
+/// Macros that write to stdout/stderr directly, bypassing the log (its levels, its format,
+/// its request ids).
+const PRINT_MACROS: &[&str] = &["println!", "eprintln!", "print!", "eprint!", "dbg!"];
+
+#[test]
+fn the_server_logs_through_tracing_and_never_prints() {
+    let root = workspace_root();
+    let mut files = Vec::new();
+    rust_files(&root.join("crates/breakglass-server/src"), &mut files);
+    assert!(!files.is_empty(), "no sources found for breakglass-server");
+    let mut offenders = Vec::new();
+    for file in &files {
+        let src = std::fs::read_to_string(file).expect("source is readable");
+        for (n, line) in code_only(&src).lines().enumerate() {
+            if let Some(m) = PRINT_MACROS.iter().find(|m| line.contains(*m)) {
+                offenders.push(format!("{}:{}: `{m}`", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "the server logs with `tracing` events, never by printing: {offenders:#?}"
+    );
+}
