@@ -178,7 +178,7 @@ fn every_source_file_says_why_it_exists() {
 
 /// Macros that write to stdout/stderr directly, bypassing the log (its levels, its format,
 /// its request ids).
-const PRINT_MACROS: &[&str] = &["println!", "eprintln!", "print!", "eprint!", "dbg!"];
+const PRINT_MACROS: &[&str] = &["eprintln!", "println!", "eprint!", "print!", "dbg!"];
 
 #[test]
 fn the_server_logs_through_tracing_and_never_prints() {
