@@ -794,7 +794,7 @@ fn the_cycle_finder_ignores_parents_children_comments_and_tests() {
 
 /// Macros that write to stdout/stderr directly, bypassing the log (its levels, its format,
 /// its request ids).
-const PRINT_MACROS: &[&str] = &["println!", "eprintln!", "print!", "eprint!", "dbg!"];
+const PRINT_MACROS: &[&str] = &["eprintln!", "println!", "eprint!", "print!", "dbg!"];
 
 #[test]
 fn the_server_logs_through_tracing_and_never_prints() {
