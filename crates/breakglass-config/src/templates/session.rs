@@ -10,8 +10,9 @@ use serde_json::{Map, Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-/// The most characters STS accepts in an inline session policy (`Policy` of `AssumeRole`).
-pub const MAX_SESSION_POLICY_CHARS: usize = 2048;
+/// The most characters STS accepts in an inline session policy (`Policy` of `AssumeRole`):
+/// the one definition in `breakglass_core::aws_limits`.
+pub use breakglass_core::aws_limits::MAX_SESSION_POLICY_CHARS;
 
 /// Actions the scoped builder always denies, whatever it was asked to allow: creating or
 /// deleting principals (the seed's list), closing or leaving the account, and switching off

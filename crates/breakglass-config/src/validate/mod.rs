@@ -26,12 +26,13 @@ use crate::templates::monitoring::builtin_params;
 use crate::templates::revoker::DEFAULT_REVOKER_ROLE;
 use crate::templates::users::break_glass_user_name;
 use crate::templates::{DEFAULT_PATH, TemplateContext};
+use breakglass_core::aws_limits;
 
 /// IAM's limits that the config can break.
 const MIN_ROLE_SESSION: Duration = Duration::hours(1);
-const MAX_SESSION: Duration = Duration::hours(12);
+const MAX_SESSION: Duration = aws_limits::MAX_ASSUME_ROLE_DURATION;
 const MIN_GRANT: Duration = Duration::minutes(15);
-const MAX_TAGS: usize = 50;
+const MAX_TAGS: usize = aws_limits::MAX_SESSION_TAGS;
 
 pub(super) fn load(text: &str, file: &str) -> Result<Config, super::ConfigErrors> {
     let index = SpanIndex::new(text);

@@ -260,11 +260,8 @@ impl Validator {
                 ),
             );
         }
-        let tag_char = |c: char| {
-            c.is_alphanumeric()
-                || c.is_whitespace()
-                || matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '@')
-        };
+        // IAM tags take the same characters as session tags: one definition of them.
+        let tag_char = breakglass_core::aws_limits::is_tag_char;
         for (key, value) in tags {
             let tpath = path.key(key);
             if key.is_empty() || key.chars().count() > 128 || !key.chars().all(tag_char) {
