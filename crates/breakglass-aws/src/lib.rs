@@ -12,8 +12,8 @@
 
 pub mod cloud;
 mod federation;
-pub mod notify;
 pub mod provision;
 pub mod sdk;
+pub mod sns;
 
 pub use cloud::{AccountRoles, AwsCloud, FederationOptions};

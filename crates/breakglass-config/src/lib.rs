@@ -35,7 +35,7 @@ use serde_json::Value;
 use time::Duration;
 
 use crate::templates::revoker::{self, REVOKER_PATH};
-use crate::templates::session::{
+use crate::templates::session_policy::{
     ScopedSessionPolicy, SessionParams, SessionPolicy, SessionTemplate,
 };
 use crate::templates::trust::{Trust, TrustPrincipals, trust_policy};

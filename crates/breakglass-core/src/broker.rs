@@ -23,7 +23,7 @@ use crate::audit::events::{ActionRefused, TotpVerified};
 use crate::audit::{Actor, AuditEntry, AuditEvent};
 use crate::canonical::Sha256Digest;
 use crate::model::{GrantId, IncidentId, RequestId, Username};
-use crate::notify::notifications;
+use crate::outbox::notifications;
 use crate::ports::{Clock, Commit, IdSource, RequestWrite, StepUp, Store, StoreError, Versioned};
 use crate::request::{
     AccessRequest, Command, Env, NewRequest, ReviewOutcome, Settings, Transition, TransitionError,

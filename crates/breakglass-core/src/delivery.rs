@@ -21,7 +21,7 @@ use crate::audit::events::NotificationDeadLettered;
 use crate::audit::{Actor, AuditEntry, AuditEvent, Severity};
 use crate::canonical::Sha256Digest;
 use crate::model::Responder;
-use crate::notify::{Audience, Notification, OutboxMessage};
+use crate::outbox::{Audience, Notification, OutboxMessage};
 use crate::ports::Commit;
 
 /// A delivery channel, named as the outbox records which ones are done.
@@ -402,7 +402,7 @@ mod tests {
 
     use super::*;
     use crate::model::{GroupName, Username};
-    use crate::notify::Notification;
+    use crate::outbox::Notification;
 
     fn message() -> OutboxMessage {
         OutboxMessage {

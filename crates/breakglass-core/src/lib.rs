@@ -19,7 +19,7 @@ pub mod cloud;
 pub mod delivery;
 pub mod issuance;
 pub mod model;
-pub mod notify;
+pub mod outbox;
 pub mod ports;
 pub mod reminders;
 pub mod request;

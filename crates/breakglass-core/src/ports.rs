@@ -15,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 use crate::accounts::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
-use crate::notify::{Notification, OutboxMessage};
+use crate::outbox::{Notification, OutboxMessage};
 use crate::request::AccessRequest;
 use crate::revocation::RevocationEntry;
 use crate::session::{RequestFilter, Session, SessionQuery, SessionSummary};
@@ -483,7 +483,7 @@ pub struct TopicMessage<'a> {
 /// secrets).
 pub type PublishFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
 
-/// A notification topic (an SNS topic; breakglass-aws's `notify::SnsPublisher` is the
+/// A notification topic (an SNS topic; breakglass-aws's `sns::SnsPublisher` is the
 /// adapter). A trait object, so the notification worker holds one without knowing the SDK.
 pub trait TopicPublisher: Send + Sync + std::fmt::Debug {
     /// The topic's ARN.

@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::audit::events::{GrantExpiring, ReviewOverdue};
 use crate::audit::{Actor, AuditEntry, AuditEvent};
-use crate::notify::notifications;
+use crate::outbox::notifications;
 use crate::ports::Commit;
 use crate::request::{AccessRequest, Review, Status};
 

@@ -9,7 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod console;
 pub mod hex;
-pub mod notify;
+pub mod notifier;
 pub mod random;
 pub mod serve;
 pub mod trace;

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::app::ConsoleSettings;
 use crate::app::{AppService, AppState, AuthService};
-use crate::notify::Notifier;
+use crate::notifier::Notifier;
 use crate::router;
 use crate::worker::{Worker, WorkerConfig};
 

@@ -338,7 +338,7 @@ macro_rules! store_impl {
 
             fn outbox_rows(
                 rows: Vec<<$db as sqlx::Database>::Row>,
-            ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+            ) -> Result<Vec<breakglass_core::outbox::OutboxMessage>, breakglass_core::ports::StoreError> {
                 use breakglass_core::ports::StoreError;
                 use sqlx::Row as _;
                 let err = |e| $crate::codec::db_error(e, "outbox");
@@ -350,7 +350,7 @@ macro_rules! store_impl {
                         let json: String = row.try_get("notification").map_err(err)?;
                         let attempts: i64 = row.try_get("attempts").map_err(err)?;
                         let done: String = row.try_get("delivered_channels").map_err(err)?;
-                        Ok(breakglass_core::notify::OutboxMessage {
+                        Ok(breakglass_core::outbox::OutboxMessage {
                             id,
                             audit_seq: u64::try_from(seq)
                                 .map_err(|_| StoreError::Corrupt(format!("outbox {id}: audit seq {seq}")))?,
@@ -371,7 +371,7 @@ macro_rules! store_impl {
                 &self,
                 now: time::OffsetDateTime,
                 limit: u32,
-            ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+            ) -> Result<Vec<breakglass_core::outbox::OutboxMessage>, breakglass_core::ports::StoreError> {
                 let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::query::SELECT_OUTBOX_DUE)
                     .bind(breakglass_core::audit::unix_micros(now))
@@ -389,7 +389,7 @@ macro_rules! store_impl {
                 holder: &str,
                 lease_until: time::OffsetDateTime,
                 limit: u32,
-            ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+            ) -> Result<Vec<breakglass_core::outbox::OutboxMessage>, breakglass_core::ports::StoreError> {
                 use breakglass_core::audit::unix_micros;
                 let holder = holder.to_owned();
                 let claim = $crate::query::claim_outbox(Self::CLAIM_LOCK);
@@ -502,7 +502,7 @@ macro_rules! store_impl {
             pub(crate) async fn outbox_dead_letters(
                 &self,
                 limit: u32,
-            ) -> Result<Vec<breakglass_core::notify::OutboxMessage>, breakglass_core::ports::StoreError> {
+            ) -> Result<Vec<breakglass_core::outbox::OutboxMessage>, breakglass_core::ports::StoreError> {
                 let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::query::SELECT_OUTBOX_DEAD)
                     .bind($crate::query::limit(Some(limit)))

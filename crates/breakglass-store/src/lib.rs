@@ -24,7 +24,7 @@ mod read;
 use breakglass_core::audit::{ChainHead, StoredAuditRow};
 use breakglass_core::model::RoleArn;
 use breakglass_core::model::{GrantId, RequestId};
-use breakglass_core::notify::OutboxMessage;
+use breakglass_core::outbox::OutboxMessage;
 use breakglass_core::ports::{
     AccessStore, AuthStore, Commit, Committed, OutboxSettle, Store, StoreError, Versioned,
 };

@@ -14,7 +14,7 @@ pub mod exceptions;
 pub mod monitoring;
 pub mod revoker;
 pub mod roles;
-pub mod session;
+pub mod session_policy;
 pub mod trust;
 pub mod users;
 

@@ -12,7 +12,7 @@ use super::super::raw::{RawConfig, RawPlaybook, RawSessionPolicy};
 use super::super::spans::FieldPath;
 use super::super::{Config, PlaybookConfig, SessionPolicySource};
 use super::{MIN_GRANT, Validator, is_region, root};
-use crate::templates::session::{
+use crate::templates::session_policy::{
     MAX_SESSION_POLICY_CHARS, SESSION_TEMPLATES, ScopedSessionPolicy, SessionParams, SessionPolicy,
     SessionPolicyError, SessionTemplate,
 };

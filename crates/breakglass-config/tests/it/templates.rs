@@ -10,7 +10,9 @@ use breakglass_config::lint::{Level, Origin, lint};
 use breakglass_config::templates::TemplateContext;
 use breakglass_config::templates::exceptions::LINT_EXCEPTIONS;
 use breakglass_config::templates::roles::{ROLE_TEMPLATES, role_template};
-use breakglass_config::templates::session::{SESSION_TEMPLATES, SessionParams, SessionTemplate};
+use breakglass_config::templates::session_policy::{
+    SESSION_TEMPLATES, SessionParams, SessionTemplate,
+};
 use breakglass_config::templates::trust::{Trust, TrustPrincipals, trust_policy};
 use breakglass_config::templates::users::user_policies;
 use breakglass_iam::{Catalog, PolicyType, parse_value};

@@ -10,7 +10,7 @@ use super::{App, Caller, Error};
 use crate::audit::{AuditRecord, ChainHead, ChainVerifier, StoredAuditRow};
 use crate::canonical::Sha256Digest;
 use crate::cloud::Cloud;
-use crate::notify::OutboxMessage;
+use crate::outbox::OutboxMessage;
 use crate::ports::{AccessStore, Clock, IdSource, Store, StoreError};
 
 /// How many audit rows one read of the walk takes.

@@ -32,7 +32,7 @@ use crate::canonical::Sha256Digest;
 use crate::cloud::{Cloud, IssuedCredentials, Secret};
 use crate::issuance;
 use crate::model::{GrantId, RequestId, RoleArn, Username};
-use crate::notify::notifications;
+use crate::outbox::notifications;
 use crate::ports::{AccessStore, Clock, Commit, IdSource, Store};
 use crate::request::{AccessRequest, Status};
 use crate::revocation::{self, REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY, RevocationEntry};

@@ -15,7 +15,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Viewer, csrf_field};
-use super::session::{NoFields, Posted, Session};
+use super::signin::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St, qr};
 use crate::app::{AppError, AppState};
 use crate::auth::MAX_TOKEN_TTL;

@@ -13,7 +13,7 @@ use time::Duration;
 
 use super::St;
 use super::layout::{self, Viewer, csrf_field};
-use super::session::{Posted, Session};
+use super::signin::{Posted, Session};
 use crate::app::{AppError, AppState};
 
 /// What the request form holds (kept on a refusal so nothing is typed twice).

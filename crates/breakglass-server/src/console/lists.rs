@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use time::OffsetDateTime;
 
 use super::layout::{self, csrf_field};
-use super::session::Session;
+use super::signin::Session;
 use super::{Failure, OrPage, St};
 use crate::app::{AppError, AppState};
 

@@ -11,7 +11,7 @@ use time::Duration;
 
 use super::St;
 use super::layout::{self, csrf_field};
-use super::session::{
+use super::signin::{
     self, LOGIN_CSRF_COOKIE, Posted, SESSION_COOKIE, SESSION_HOURS, TOKEN_NAME, cookie, set_cookie,
 };
 use crate::app::AppError;
@@ -54,7 +54,7 @@ pub async fn form(
     headers: HeaderMap,
     Query(q): Query<NextQuery>,
 ) -> Response {
-    let next = session::safe_next(q.next.as_deref());
+    let next = signin::safe_next(q.next.as_deref());
     if let Some(token) = cookie(&headers, SESSION_COOKIE)
         && s.auth.authenticate(token).await.is_ok()
     {
@@ -66,7 +66,7 @@ pub async fn form(
         }
         _ => (random_hex(32), true),
     };
-    let csrf = session::login_csrf(&s.console.csrf_key, &nonce);
+    let csrf = signin::login_csrf(&s.console.csrf_key, &nonce);
     let mut r = layout::respond(StatusCode::OK, login_page(&csrf, &next, "", None));
     if fresh
         && let Some(c) = set_cookie(LOGIN_CSRF_COOKIE, &nonce, 3600, s.console.secure(&headers))
@@ -96,20 +96,20 @@ pub async fn submit(axum::extract::State(s): St, req: Request) -> Response {
         .get::<ConnectInfo<SocketAddr>>()
         .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
     let headers = req.headers().clone();
-    let body = match session::form_body(req).await {
+    let body = match signin::form_body(req).await {
         Ok(b) => b,
         Err(e) => return layout::error_page(None, &e),
     };
     let nonce = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    let given = session::csrf_field(&body).unwrap_or_default();
-    if nonce.is_empty() || !session::verify_login_csrf(&s.console.csrf_key, nonce, &given) {
-        return layout::error_page(None, &session::csrf_refused());
+    let given = signin::csrf_field(&body).unwrap_or_default();
+    if nonce.is_empty() || !signin::verify_login_csrf(&s.console.csrf_key, nonce, &given) {
+        return layout::error_page(None, &signin::csrf_refused());
     }
-    let f: LoginForm = match session::parse_form(&body) {
+    let f: LoginForm = match signin::parse_form(&body) {
         Ok(f) => f,
         Err(e) => return layout::error_page(None, &e),
     };
-    let next = session::safe_next(f.next.as_deref());
+    let next = signin::safe_next(f.next.as_deref());
     let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty());
     match s
         .auth
@@ -153,7 +153,7 @@ pub async fn submit(axum::extract::State(s): St, req: Request) -> Response {
             } else {
                 StatusCode::UNAUTHORIZED
             };
-            let csrf = session::login_csrf(&s.console.csrf_key, nonce);
+            let csrf = signin::login_csrf(&s.console.csrf_key, nonce);
             layout::respond(
                 status,
                 login_page(&csrf, &next, &f.username, Some(&message)),

@@ -20,7 +20,7 @@ mod login;
 mod qr;
 mod records;
 mod request;
-pub mod session;
+pub mod signin;
 
 use std::sync::Arc;
 
@@ -102,7 +102,7 @@ async fn guard(State(s): St, req: Request, next: Next) -> Response {
         // The refusal page shows the signed-in navigation when the session cookie is valid;
         // the posted form is never read.
         let (mut parts, _body) = req.into_parts();
-        let viewer = session::Session::from_request_parts(&mut parts, &s)
+        let viewer = signin::Session::from_request_parts(&mut parts, &s)
             .await
             .ok()
             .map(|session| session.viewer());
@@ -137,10 +137,10 @@ async fn js() -> Response {
 
 /// `GET /console/events`. Without a session: 401, not a redirect to the sign-in page, so
 /// the browser's `EventSource` gives up instead of reconnecting to an HTML page.
-async fn live(State(s): St, session: Result<session::Session, session::Refusal>) -> Response {
+async fn live(State(s): St, session: Result<signin::Session, signin::Refusal>) -> Response {
     match session {
         Ok(_) => s.console.events.stream(&s.app).await,
-        Err(session::Refusal::SignIn { .. }) => (
+        Err(signin::Refusal::SignIn { .. }) => (
             axum::http::StatusCode::UNAUTHORIZED,
             "sign in to the console to receive live updates",
         )

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::layout::{self, csrf_field};
-use super::session::{Posted, Session};
+use super::signin::{Posted, Session};
 use super::{Failure, OrPage, St};
 use crate::app::AppError;
 use crate::app::extract::parse_id;

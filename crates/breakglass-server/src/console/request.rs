@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 
 use super::layout::{self, csrf_field};
 use super::lists::{decision, may, now};
-use super::session::{NoFields, Posted, Session};
+use super::signin::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St};
 use crate::app::extract::parse_id;
 use crate::app::{AppError, AppState};

@@ -18,7 +18,7 @@ mod auth;
 mod console;
 mod end_to_end;
 mod layers;
-mod notify;
+mod notifier;
 mod receivers;
 mod support;
 mod worker;

@@ -808,7 +808,7 @@ async fn a_reminder_is_committed_once(t: TestStore) {
     assert_eq!(t.store.audit_head().await.unwrap().unwrap().seq, 3);
     // A commit that fails after the key was written leaves the key unused.
     let mut bad = commit(T0);
-    bad.outbox.push(breakglass_core::notify::Notification {
+    bad.outbox.push(breakglass_core::outbox::Notification {
         audit_index: 3,
         kind: "broken".into(),
         severity: breakglass_core::audit::Severity::Info,

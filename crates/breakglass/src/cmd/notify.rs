@@ -3,7 +3,7 @@
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use breakglass_core::notify::OutboxMessage;
+use breakglass_core::outbox::OutboxMessage;
 use breakglass_core::ports::Store;
 use breakglass_store::redact_url;
 use time::macros::datetime;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use breakglass_aws::cloud::{AccountRoles, AwsCloud, FederationOptions};
-use breakglass_aws::notify::SnsPublisher;
 use breakglass_aws::sdk::{self, AwsOptions};
+use breakglass_aws::sns::SnsPublisher;
 use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::SharedCloud;
@@ -20,7 +20,7 @@ use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
 use breakglass_server::console::ConsoleSettings;
-use breakglass_server::notify::{Notifier, NotifierSettings};
+use breakglass_server::notifier::{Notifier, NotifierSettings};
 use breakglass_server::worker::WorkerConfig;
 use breakglass_server::{RandomIds, SystemClock};
 use breakglass_store::SqlStore;

@@ -14,7 +14,7 @@ use breakglass_core::model::{
 use breakglass_core::ports::{ManualClock, SequentialIds, Store};
 use breakglass_core::request::{NewRequest, Settings};
 use breakglass_core::rules::Rules;
-use breakglass_server::notify::{
+use breakglass_server::notifier::{
     Notifier, NotifierSettings, PassReport, SmtpSecurity, SmtpSettings, WebhookTarget,
 };
 use breakglass_store::SqlStore;
@@ -430,9 +430,7 @@ async fn sns_on_the_emulator_delivers_to_its_subscribers() {
         .await
         .unwrap();
     let mut s = settings(&[]);
-    s.sns = Some(breakglass_aws::notify::SnsPublisher::shared(
-        &config, &topic,
-    ));
+    s.sns = Some(breakglass_aws::sns::SnsPublisher::shared(&config, &topic));
     let n = notifier(&w, s);
     w.broker
         .activate_break_glass(new_request("alice", "contain", "INC-9"), true)

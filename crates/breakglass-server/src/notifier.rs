@@ -22,7 +22,7 @@ use breakglass_core::cloud::Secret;
 use breakglass_core::delivery::{
     self, AfterFailure, Channel, Channels, RetryPolicy, SIGNATURE_HEADER,
 };
-use breakglass_core::notify::OutboxMessage;
+use breakglass_core::outbox::OutboxMessage;
 use breakglass_core::ports::{
     Clock, OutboxSettle, Store, StoreError, TopicMessage, TopicPublisher,
 };
@@ -82,7 +82,7 @@ pub struct NotifierSettings {
     pub webhooks: Vec<WebhookTarget>,
     /// A Slack-compatible incoming webhook URL (a secret).
     pub slack_url: Option<Secret>,
-    /// The SNS topic publisher (built by breakglass-aws: `notify::SnsPublisher::shared`).
+    /// The SNS topic publisher (built by breakglass-aws: `sns::SnsPublisher::shared`).
     pub sns: Option<Arc<dyn TopicPublisher>>,
     /// The SMTP relay.
     pub smtp: Option<SmtpSettings>,
@@ -567,7 +567,7 @@ impl NotifierSettings {
     /// The settings `config` describes, with secrets read through `env` (the process
     /// environment in production) and `sns` the publisher to the config's
     /// `notifications.sns_topic_arn` (built by the caller, e.g. breakglass-aws's
-    /// `notify::SnsPublisher::shared`). Webhooks are `alerting.webhook_urls`. `None` when the
+    /// `sns::SnsPublisher::shared`). Webhooks are `alerting.webhook_urls`. `None` when the
     /// config has no `[notifications]` section.
     pub fn from_config(
         config: &breakglass_config::Config,
