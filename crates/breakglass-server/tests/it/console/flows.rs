@@ -356,3 +356,100 @@ async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
     let list = reviewer.get("/console/reviews").await;
     assert!(list.body.contains("No reviews outstanding."));
 }
+
+/// A pending extension shows on the request page with its own Approve (TOTP) and Deny
+/// forms, to an approver and not to the requester; approving it moves the grant's end.
+#[tokio::test]
+async fn an_extension_is_decided_on_the_request_page() {
+    let s = server(ConsoleSettings::default()).await;
+    let carol = s.user("carol", false).await;
+    let bob = s.user("bob", false).await;
+    let mut requester = Browser::new(&s.base);
+    let csrf = requester.sign_in("carol", &s.code(&carol)).await;
+    let id = submit(&mut requester, &csrf, "GuardDuty finding").await;
+    let mut approver = Browser::new(&s.base);
+    let bob_csrf = approver.sign_in("bob", &s.code(&bob)).await;
+    let view = approver.get(&format!("/console/requests/{id}")).await;
+    let digest = field_value(&view.body, "digest").unwrap();
+    let ok = approver
+        .post(
+            &format!("/console/requests/{id}/approve"),
+            &[
+                ("csrf", &bob_csrf),
+                ("digest", &digest),
+                ("totp", &s.code(&bob)),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let act = requester
+        .post(
+            &format!("/console/requests/{id}/activate"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(act.status, StatusCode::SEE_OTHER, "{}", act.body);
+    let end_before = s.grant_end(&id).await;
+
+    // The requester asks for 30 more minutes through the API with her session's token.
+    let token = requester.cookies.get("bg_session").unwrap().clone();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/requests/{id}/extend", s.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(r#"{"add_seconds": 1800, "justification": "still cleaning up"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let mine = requester.get(&format!("/console/requests/{id}")).await;
+    assert!(mine.body.contains("pending-extension"), "{}", mine.body);
+    assert!(
+        !mine.body.contains("approve-extension-form"),
+        "the requester cannot approve her own extension"
+    );
+    let view = approver.get(&format!("/console/requests/{id}")).await;
+    assert!(
+        view.body.contains("approve-extension-form"),
+        "{}",
+        view.body
+    );
+    assert!(view.body.contains("deny-extension-form"));
+    assert!(view.body.contains("still cleaning up"));
+    // The form carries the extension's digest, not the request's.
+    let form_at = view.body.find("approve-extension-form").unwrap();
+    let ext_digest = field_value(&view.body[form_at..], "digest").unwrap();
+    assert_ne!(ext_digest, digest);
+    let path = format!("/console/requests/{id}/extension/approve");
+    let bad = approver
+        .post(
+            &path,
+            &[
+                ("csrf", &bob_csrf),
+                ("digest", &ext_digest),
+                ("totp", "123456"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::FORBIDDEN, "{}", bad.body);
+    assert_eq!(
+        s.grant_end(&id).await,
+        end_before,
+        "a wrong code moves nothing"
+    );
+    let ok = approver
+        .post(
+            &path,
+            &[
+                ("csrf", &bob_csrf),
+                ("digest", &ext_digest),
+                ("totp", &s.code(&bob)),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    assert_eq!(s.grant_end(&id).await - end_before, Duration::minutes(30));
+    let after = approver.get(&format!("/console/requests/{id}")).await;
+    assert!(!after.body.contains("pending-extension"));
+}

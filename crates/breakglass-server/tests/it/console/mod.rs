@@ -109,6 +109,17 @@ impl Server {
         )
     }
 
+    /// When the grant of request `id` ends.
+    pub async fn grant_end(&self, id: &str) -> time::OffsetDateTime {
+        let r = self
+            .store
+            .get(&RequestId::new(id).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        r.value.grant.unwrap().end
+    }
+
     pub async fn status(&self, id: &str) -> String {
         let r = self
             .store
