@@ -34,7 +34,7 @@ use crate::issuance;
 use crate::model::{GrantId, RequestId, RoleArn, Username};
 use crate::outbox::notifications;
 use crate::ports::{AccessStore, Clock, Commit, IdSource, Store};
-use crate::request::{AccessRequest, Status};
+use crate::request::AccessRequest;
 use crate::revocation::{self, REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY, RevocationEntry};
 use crate::rules::Action;
 use crate::session::RequestFilter;
@@ -457,10 +457,4 @@ fn same_json(a: &str, b: &str) -> bool {
         (Ok(x), Ok(y)) => x == y,
         _ => false,
     }
-}
-
-/// Whether request `r` may still mint credentials at `now` (for callers that want to say
-/// so before asking).
-pub fn can_mint(r: &AccessRequest, now: OffsetDateTime) -> bool {
-    r.status == Status::Active && r.grant.as_ref().is_some_and(|g| now < g.end)
 }

@@ -27,14 +27,13 @@ use time::OffsetDateTime;
 
 pub use audit::{AuditVerification, Walk, WalkError, walk};
 pub use error::{Error, StepUpOr};
-pub use grants::{ENTRY_MARGIN, Revoked, RevokedAll, RoleSync, can_mint};
-pub use requests::{Ask, approve_purpose, extension_purpose};
+pub use grants::{ENTRY_MARGIN, Revoked, RevokedAll, RoleSync};
+pub use requests::{Approving, Ask};
 
 use crate::broker::Broker;
 use crate::cloud::Cloud;
 use crate::model::Username;
 use crate::ports::{AccessStore, Clock, IdSource, Store};
-use crate::request::Settings;
 use crate::rules::Rules;
 
 /// Who is asking, as the adapter authenticated them.
@@ -84,16 +83,6 @@ where
     /// The rules in force.
     pub fn rules(&self) -> Arc<Rules> {
         self.broker.rules()
-    }
-
-    /// Replaces the rules (a config reload).
-    pub fn replace_rules(&self, rules: Rules) {
-        self.broker.replace_rules(rules);
-    }
-
-    /// The settings.
-    pub fn settings(&self) -> &Settings {
-        self.broker.settings()
     }
 
     /// The time by the broker's clock (for pages that show time left, and for adapters that

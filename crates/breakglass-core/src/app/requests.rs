@@ -21,15 +21,24 @@ use crate::request::{AccessRequest, NewRequest, ReviewOutcome};
 use crate::rules::{Action, Rules};
 use crate::session::RequestFilter;
 
-/// The purpose a step-up for approving request `id` is recorded under.
-pub fn approve_purpose(id: &RequestId) -> String {
-    format!("approve {id}")
+/// What an approval decides: the request itself, or the extension pending on its grant.
+/// Each has its own step-up purpose, so a code checked for one never approves the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Approving {
+    /// The request (bound to the request's digest).
+    Request,
+    /// The pending extension of the request's grant (bound to the extension's digest).
+    Extension,
 }
 
-/// The purpose a step-up for approving the pending extension of request `id` is recorded
-/// under.
-pub fn extension_purpose(id: &RequestId) -> String {
-    format!("approve extension {id}")
+impl Approving {
+    /// The purpose a step-up for this approval of request `id` is checked and recorded under.
+    pub fn purpose(self, id: &RequestId) -> String {
+        match self {
+            Self::Request => format!("approve {id}"),
+            Self::Extension => format!("approve extension {id}"),
+        }
+    }
 }
 
 /// The purpose a break-glass step-up is recorded under.
@@ -88,16 +97,22 @@ pub fn may_read(rules: &Rules, caller: &Caller, r: &AccessRequest) -> bool {
             .any(|a| r.decision_for(rules, &caller.username, a).allowed)
 }
 
-/// Refuses a step-up proven by someone other than the caller.
-fn own_step_up(caller: &Caller, step_up: &StepUp) -> Result<(), Error> {
-    if step_up.username == caller.username {
-        Ok(())
-    } else {
-        Err(Error::Forbidden(format!(
+/// Refuses a step-up proven by someone other than the caller, or checked for another
+/// purpose (another request, the extension instead of the request, break-glass).
+fn own_step_up(caller: &Caller, step_up: &StepUp, purpose: &str) -> Result<(), Error> {
+    if step_up.username != caller.username {
+        return Err(Error::Forbidden(format!(
             "the step-up was proven by `{}`, not by `{}`",
             step_up.username, caller.username
-        )))
+        )));
     }
+    if step_up.purpose != purpose {
+        return Err(Error::Forbidden(format!(
+            "the step-up was checked to {}, not to {purpose}",
+            step_up.purpose
+        )));
+    }
+    Ok(())
 }
 
 impl<S, K, C, I> App<S, K, C, I>
@@ -112,42 +127,34 @@ where
         Ok(self.broker.submit(ask.request(caller)?).await?)
     }
 
-    /// Approves request `id` as `caller`, bound to `digest` (the version they reviewed),
-    /// spending `step_up` in the approval's own commit: a refused approval leaves the code
-    /// unused, and a code a concurrent step-up spent first is audited as a replay.
+    /// Approves request `id` (or, for [`Approving::Extension`], the extension pending on its
+    /// grant) as `caller`, bound to `digest` (the version they reviewed), spending `step_up`
+    /// in the approval's own commit: a refused approval leaves the code unused, and a code a
+    /// concurrent step-up spent first is audited as a replay. The step-up must be the
+    /// caller's and checked for exactly this approval ([`Approving::purpose`]).
     pub async fn approve(
         &self,
         caller: &Caller,
         id: &RequestId,
+        subject: Approving,
         digest: Sha256Digest,
         comment: String,
         step_up: StepUp,
     ) -> Result<Outcome, Error> {
-        own_step_up(caller, &step_up)?;
-        let purpose = step_up.purpose.clone();
-        let result = self
-            .broker
-            .approve_stepped(id, caller.username.clone(), digest, comment, step_up)
-            .await;
-        self.spent(caller, &purpose, result).await
-    }
-
-    /// Approves the pending extension of request `id` as `caller`, bound to the extension's
-    /// `digest`, spending `step_up` in the approval's own commit (as [`App::approve`]).
-    pub async fn approve_extension(
-        &self,
-        caller: &Caller,
-        id: &RequestId,
-        digest: Sha256Digest,
-        comment: String,
-        step_up: StepUp,
-    ) -> Result<Outcome, Error> {
-        own_step_up(caller, &step_up)?;
-        let purpose = step_up.purpose.clone();
-        let command = crate::request::Command::ApproveExtension {
-            approver: caller.username.clone(),
-            digest,
-            comment,
+        let purpose = subject.purpose(id);
+        own_step_up(caller, &step_up, &purpose)?;
+        let approver = caller.username.clone();
+        let command = match subject {
+            Approving::Request => crate::request::Command::Approve {
+                approver,
+                digest,
+                comment,
+            },
+            Approving::Extension => crate::request::Command::ApproveExtension {
+                approver,
+                digest,
+                comment,
+            },
         };
         let result = self
             .broker
@@ -244,7 +251,7 @@ where
         let new = ask.request(caller)?;
         let mut mfa = step_up.map_err(StepUpOr::StepUp);
         if let Ok(s) = &mfa {
-            own_step_up(caller, s)?;
+            own_step_up(caller, s, BREAK_GLASS_PURPOSE)?;
         }
         let mut result = self
             .broker
@@ -323,11 +330,6 @@ where
         } else {
             Err(Error::NotFound(format!("no request `{id}`")))
         }
-    }
-
-    /// Whether `caller` may see request `r`.
-    pub fn may_read(&self, caller: &Caller, r: &AccessRequest) -> bool {
-        may_read(&self.rules(), caller, r)
     }
 
     /// The requests matching `filter` that `caller` may see, newest first, as stored. Most

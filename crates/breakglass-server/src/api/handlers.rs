@@ -17,12 +17,9 @@ use breakglass_api::{
     NewToken, NewUser, ReasonBody, RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll,
     RevokedToken, TokenBody, TokenList, TokenView, TotpEnrolment, UserList, UserView,
 };
-use breakglass_core::app::{
-    Ask, AuditVerification, Walk, WalkError, approve_purpose, extension_purpose,
-};
+use breakglass_core::app::{Approving, Ask, AuditVerification, Walk, WalkError};
 use breakglass_core::audit::jsonl_line;
 use breakglass_core::broker::Outcome;
-use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::model::{GrantId, RequestId, RoleArn, Username};
 use breakglass_core::ports::{ListedRequest, StoreError};
 use breakglass_core::session::RequestFilter;
@@ -31,6 +28,7 @@ use time::Duration;
 use time::format_description::well_known::Rfc3339;
 
 use crate::app::extract::{Admin, Body, PathId};
+use crate::app::step_up;
 use crate::app::{AppError, AppState};
 use crate::auth::{Principal, token_ttl};
 
@@ -259,26 +257,14 @@ pub async fn get_request(State(s): St, p: Principal, PathId(rid): PathId<Request
     Ok(Json(RequestView::new(&v.value, v.version)).into_response())
 }
 
-fn digest(text: &str) -> Result<Sha256Digest, AppError> {
-    Sha256Digest::from_hex(text).map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))
-}
-
 pub async fn approve(
     State(s): St,
     p: Principal,
     PathId(rid): PathId<RequestId>,
     Body(b): Body<ApproveBody>,
 ) -> ApiResult {
-    let digest = digest(&b.digest)?;
-    let step_up = s
-        .auth
-        .check_totp_for(&p, &b.totp, &approve_purpose(&rid))
-        .await?;
-    outcome(
-        s.app
-            .approve(&p.caller(), &rid, digest, b.comment, step_up)
-            .await?,
-    )
+    let subject = Approving::Request;
+    outcome(step_up::approve(&s, &p, &rid, subject, &b.digest, &b.totp, b.comment).await?)
 }
 
 pub async fn approve_extension(
@@ -287,14 +273,8 @@ pub async fn approve_extension(
     PathId(rid): PathId<RequestId>,
     Body(b): Body<ApproveBody>,
 ) -> ApiResult {
-    let digest = digest(&b.digest)?;
-    let purpose = extension_purpose(&rid);
-    let step_up = s.auth.check_totp_for(&p, &b.totp, &purpose).await?;
-    let o = s
-        .app
-        .approve_extension(&p.caller(), &rid, digest, b.comment, step_up)
-        .await?;
-    outcome(o)
+    let subject = Approving::Extension;
+    outcome(step_up::approve(&s, &p, &rid, subject, &b.digest, &b.totp, b.comment).await?)
 }
 
 pub async fn deny(
@@ -353,11 +333,7 @@ pub async fn review(
 
 pub async fn break_glass(State(s): St, p: Principal, Body(b): Body<CreateBody>) -> ApiResult {
     let code = b.totp.as_deref().unwrap_or_default();
-    let step_up = s
-        .auth
-        .check_totp_for(&p, code, s.app.break_glass_purpose())
-        .await;
-    created(s.app.break_glass(&p.caller(), &ask(&b), step_up).await?)
+    created(step_up::break_glass(&s, &p, &ask(&b), code).await?)
 }
 
 pub async fn credentials(State(s): St, p: Principal, PathId(gid): PathId<GrantId>) -> ApiResult {

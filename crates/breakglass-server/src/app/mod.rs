@@ -12,6 +12,7 @@ pub mod extract;
 pub mod live;
 mod metrics;
 mod state;
+pub mod step_up;
 mod web;
 
 use std::sync::Arc;

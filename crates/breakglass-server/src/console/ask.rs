@@ -14,7 +14,7 @@ use time::Duration;
 use super::St;
 use super::layout::{self, Viewer, csrf_field};
 use super::signin::{Posted, Session};
-use crate::app::{AppError, AppState};
+use crate::app::{AppError, AppState, step_up};
 
 /// What the request form holds (kept on a refusal so nothing is typed twice).
 #[derive(Debug, Default, Deserialize)]
@@ -224,14 +224,7 @@ pub async fn break_glass(State(s): St, Posted { session, form }: Posted<RequestF
                 "tick the box to confirm that you understand activation pages the security team",
             ));
         }
-        let ask = form.ask()?;
-        let purpose = s.app.break_glass_purpose();
-        let step_up = s
-            .auth
-            .check_totp_for(&session.principal, &form.totp, purpose)
-            .await;
-        let caller = session.principal.caller();
-        Ok(s.app.break_glass(&caller, &ask, step_up).await?)
+        step_up::break_glass(&s, &session.principal, &form.ask()?, &form.totp).await
     }
     .await;
     match result {

@@ -8,7 +8,7 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use breakglass_core::app::{approve_purpose, extension_purpose};
+use breakglass_core::app::Approving;
 use breakglass_core::model::{GrantId, RequestId};
 use breakglass_core::request::{AccessRequest, RequestKind, Review, Status};
 use breakglass_core::rules::{Action, Decision};
@@ -22,6 +22,7 @@ use super::lists::{decision, may, now};
 use super::signin::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St};
 use crate::app::extract::parse_id;
+use crate::app::step_up;
 use crate::app::{AppError, AppState};
 
 fn time_left(end: OffsetDateTime, now: OffsetDateTime) -> Markup {
@@ -344,23 +345,7 @@ pub async fn approve(
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ApproveForm>,
 ) -> Result<Response, Failure> {
-    let result = async {
-        let id: RequestId = parse_id(&rid)?;
-        let digest = breakglass_core::canonical::Sha256Digest::from_hex(&form.digest)
-            .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
-        let purpose = approve_purpose(&id);
-        let step_up = s
-            .auth
-            .check_totp_for(&session.principal, &form.totp, &purpose)
-            .await?;
-        let caller = session.principal.caller();
-        s.app
-            .approve(&caller, &id, digest, form.comment.clone(), step_up)
-            .await?;
-        Ok(())
-    }
-    .await;
-    after(&s, &session, &headers, &rid, result).await
+    decide(&s, &session, &headers, &rid, Approving::Request, &form).await
 }
 
 /// `POST /console/requests/{id}/extension/approve`: TOTP step-up, bound to the digest of the
@@ -371,23 +356,26 @@ pub async fn approve_extension(
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ApproveForm>,
 ) -> Result<Response, Failure> {
+    decide(&s, &session, &headers, &rid, Approving::Extension, &form).await
+}
+
+/// Approves `subject` of request `rid` from the posted form, then back to the request.
+async fn decide(
+    s: &AppState,
+    session: &Session,
+    headers: &HeaderMap,
+    rid: &str,
+    subject: Approving,
+    form: &ApproveForm,
+) -> Result<Response, Failure> {
     let result = async {
-        let id: RequestId = parse_id(&rid)?;
-        let digest = breakglass_core::canonical::Sha256Digest::from_hex(&form.digest)
-            .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
-        let purpose = extension_purpose(&id);
-        let step_up = s
-            .auth
-            .check_totp_for(&session.principal, &form.totp, &purpose)
-            .await?;
-        let caller = session.principal.caller();
-        s.app
-            .approve_extension(&caller, &id, digest, form.comment.clone(), step_up)
-            .await?;
+        let id: RequestId = parse_id(rid)?;
+        let (digest, code, comment) = (&form.digest, &form.totp, form.comment.clone());
+        step_up::approve(s, &session.principal, &id, subject, digest, code, comment).await?;
         Ok(())
     }
     .await;
-    after(&s, &session, &headers, &rid, result).await
+    after(s, session, headers, rid, result).await
 }
 
 /// `POST /console/requests/{id}/extension/deny`.

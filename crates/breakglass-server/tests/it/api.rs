@@ -727,6 +727,7 @@ async fn extensions_are_approved_and_denied_with_a_step_up_never_by_the_requeste
     // The requester cannot approve her own extension, whatever her groups.
     api.clock.advance(Duration::seconds(30));
     let approve_ext = format!("/api/v1/requests/{id}/extension/approve");
+    let deny_ext = format!("/api/v1/requests/{id}/extension/deny");
     let body = json!({"digest": ext_digest, "totp": api.code(&alice_seed)});
     let (s, v) = api
         .call("POST", &approve_ext, Some(&alice), Some(body))
@@ -747,6 +748,23 @@ async fn extensions_are_approved_and_denied_with_a_step_up_never_by_the_requeste
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["grant"]["end"], end.as_str(), "refusals moved nothing");
+
+    // Nor can a responder whom the rules do not make an approver, with a valid code.
+    let (carol, carol_seed) = api.user("carol", false).await;
+    let body = json!({"digest": ext_digest, "totp": api.code(&carol_seed)});
+    let (s, v) = api
+        .call("POST", &approve_ext, Some(&carol), Some(body))
+        .await;
+    assert!(
+        s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+        "{s} {v}"
+    );
+    let body = json!({"reason": "not mine to decide"});
+    let (s, v) = api.call("POST", &deny_ext, Some(&carol), Some(body)).await;
+    assert!(
+        s == StatusCode::FORBIDDEN || s == StatusCode::NOT_FOUND,
+        "{s} {v}"
+    );
 
     // Bob approves it with a fresh code: the end moves by exactly the hour.
     api.clock.advance(Duration::seconds(30));
@@ -782,7 +800,6 @@ async fn extensions_are_approved_and_denied_with_a_step_up_never_by_the_requeste
     let body = json!({"add_seconds": 1800, "justification": "one more half hour"});
     let (s, v) = api.call("POST", &extend, Some(&alice), Some(body)).await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    let deny_ext = format!("/api/v1/requests/{id}/extension/deny");
     let body = json!({"reason": "mine to decide"});
     let (s, v) = api.call("POST", &deny_ext, Some(&alice), Some(body)).await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");

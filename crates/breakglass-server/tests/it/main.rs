@@ -20,5 +20,6 @@ mod end_to_end;
 mod layers;
 mod notifier;
 mod receivers;
+mod step_up;
 mod support;
 mod worker;
