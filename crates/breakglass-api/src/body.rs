@@ -25,10 +25,14 @@ pub struct LoginBody {
     pub username: String,
     /// The password.
     pub password: String,
+    /// A current code from the user's TOTP authenticator: required once one is enrolled
+    /// (`second_factor_required` without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<String>,
     /// A name for the token minted (default `cli`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_name: Option<String>,
-    /// The token's lifetime in hours (default 12, at most 2160).
+    /// The token's lifetime in hours (default 12, at most 12).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_hours: Option<i64>,
 }
@@ -38,6 +42,7 @@ impl fmt::Debug for LoginBody {
         f.debug_struct("LoginBody")
             .field("username", &self.username)
             .field("password", &REDACTED)
+            .field("totp", &redacted(self.totp.as_ref()))
             .field("token_name", &self.token_name)
             .field("ttl_hours", &self.ttl_hours)
             .finish()
@@ -82,6 +87,9 @@ pub struct TokenBody {
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnrollBody {
+    /// Your password: needed to enrol your first authenticator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
     /// A current code of the enrolled authenticator, needed to replace it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_code: Option<String>,
@@ -90,7 +98,68 @@ pub struct EnrollBody {
 impl fmt::Debug for EnrollBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EnrollBody")
+            .field("password", &redacted(self.password.as_ref()))
             .field("current_code", &redacted(self.current_code.as_ref()))
+            .finish()
+    }
+}
+
+/// `POST /api/v1/totp/confirm`: confirm the enrolment started by `POST /api/v1/totp/enroll`
+/// with a code from the new authenticator; answers with a new token that passed it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBody {
+    /// A current code from the new authenticator.
+    pub code: String,
+    /// A name for the new token (default `cli`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+}
+
+impl fmt::Debug for ConfirmBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConfirmBody")
+            .field("code", &REDACTED)
+            .field("token_name", &self.token_name)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/password`: change your password (your other tokens are revoked).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    /// The current password.
+    pub old_password: String,
+    /// The new password (at least 12 characters).
+    pub new_password: String,
+    /// A current TOTP code.
+    pub totp: String,
+}
+
+impl fmt::Debug for PasswordBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordBody")
+            .field("old_password", &REDACTED)
+            .field("new_password", &REDACTED)
+            .field("totp", &REDACTED)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/users/{name}/disable`, `…/enable`, `…/revoke-tokens` and
+/// `…/reset-second-factor`: an administrator's change to an account, with their step-up.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepUpBody {
+    /// A current code from your TOTP authenticator.
+    pub totp: String,
+}
+
+impl fmt::Debug for StepUpBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StepUpBody")
+            .field("totp", &REDACTED)
             .finish()
     }
 }
@@ -176,7 +245,7 @@ pub struct ExtendBody {
 }
 
 /// `POST /api/v1/requests/{id}/review`: sign off a break-glass use.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewBody {
     /// The verdict.
@@ -184,15 +253,60 @@ pub struct ReviewBody {
     /// Findings.
     #[serde(default)]
     pub notes: String,
+    /// A current code from your TOTP authenticator: signing off a break-glass use is a
+    /// step-up action.
+    #[serde(default)]
+    pub totp: String,
+}
+
+impl fmt::Debug for ReviewBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReviewBody")
+            .field("outcome", &self.outcome)
+            .field("notes", &self.notes)
+            .field("totp", &REDACTED)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/grants/{id}/credentials`: mint credentials. The first mint of a
+/// break-glass grant needs a step-up when the activation's is no longer fresh.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsBody {
+    /// A current code from your TOTP authenticator, when a step-up is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<String>,
+}
+
+impl fmt::Debug for CredentialsBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialsBody")
+            .field("totp", &redacted(self.totp.as_ref()))
+            .finish()
+    }
 }
 
 /// `POST /api/v1/grants/{id}/console`: a console sign-in URL.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleBody {
     /// Where the console opens (default `https://console.aws.amazon.com/`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
+    /// A current code from your TOTP authenticator, when a step-up is asked for (as for
+    /// credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<String>,
+}
+
+impl fmt::Debug for ConsoleBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsoleBody")
+            .field("destination", &self.destination)
+            .field("totp", &redacted(self.totp.as_ref()))
+            .finish()
+    }
 }
 
 /// `POST /api/v1/roles/revoke-all`: cut off every session of a role (administrators only).
@@ -293,6 +407,7 @@ mod tests {
                 LoginBody {
                     username: "alice".into(),
                     password: "SECRET-PW".into(),
+                    totp: Some("SECRET-CODE".into()),
                     token_name: None,
                     ttl_hours: None,
                 }
@@ -316,7 +431,50 @@ mod tests {
             format!(
                 "{:?}",
                 EnrollBody {
+                    password: Some("SECRET-PW".into()),
                     current_code: Some("SECRET-CODE".into()),
+                }
+            ),
+            format!(
+                "{:?}",
+                ConfirmBody {
+                    code: "SECRET-CODE".into(),
+                    token_name: None,
+                }
+            ),
+            format!(
+                "{:?}",
+                PasswordBody {
+                    old_password: "SECRET-PW".into(),
+                    new_password: "SECRET-NEW".into(),
+                    totp: "SECRET-CODE".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                StepUpBody {
+                    totp: "SECRET-CODE".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                ReviewBody {
+                    outcome: ReviewOutcome::Appropriate,
+                    notes: String::new(),
+                    totp: "SECRET-CODE".into(),
+                }
+            ),
+            format!(
+                "{:?}",
+                CredentialsBody {
+                    totp: Some("SECRET-CODE".into()),
+                }
+            ),
+            format!(
+                "{:?}",
+                ConsoleBody {
+                    destination: None,
+                    totp: Some("SECRET-CODE".into()),
                 }
             ),
             format!(

@@ -11,14 +11,15 @@ pub mod openapi;
 pub mod reply;
 
 pub use body::{
-    AddUserBody, ApproveBody, AuditQuery, ConsoleBody, CreateBody, EnrollBody, ExtendBody,
-    ListQuery, LoginBody, ReasonBody, ReviewBody, RevokeAllBody, TokenBody,
+    AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody, CreateBody, CredentialsBody,
+    EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody, ReasonBody, ReviewBody,
+    RevokeAllBody, StepUpBody, TokenBody,
 };
 pub use openapi::{RouteDoc, document, route_docs};
 pub use reply::{
-    AuditEntryView, AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, ErrorDetail,
-    Health, Me, NewToken, NewUser, RequestList, RequestView, Revoked, RevokedAll, RevokedToken,
-    TokenList, TokenView, TotpEnrolment, UserList, UserView,
+    AccountChangedView, AuditEntryView, AuditRecords, AuditVerify, ConsoleUrl, Credentials,
+    ErrorBody, ErrorDetail, Health, Me, NewToken, NewUser, RequestList, RequestView, Revoked,
+    RevokedAll, RevokedToken, TokenList, TokenView, TotpEnrolment, UserList, UserView,
 };
 
 /// What `{:?}` shows in place of a secret.
@@ -33,9 +34,11 @@ pub const ERROR_CODES: &[&str] = &[
     "rate_limited",
     "totp_invalid",
     "totp_missing",
-    "totp_required",
+    "second_factor_required",
+    "account_disabled",
     "totp_locked",
     "totp_not_enrolled",
+    "step_up_required",
     "forbidden",
     "self_approval",
     "not_allowed",

@@ -12,13 +12,14 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use crate::body::{
-    AddUserBody, ApproveBody, AuditQuery, ConsoleBody, CreateBody, EnrollBody, ExtendBody,
-    ListQuery, LoginBody, ReasonBody, ReviewBody, RevokeAllBody, TokenBody,
+    AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody, CreateBody, CredentialsBody,
+    EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody, ReasonBody, ReviewBody,
+    RevokeAllBody, StepUpBody, TokenBody,
 };
 use crate::reply::{
-    AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, Health, Me, NewToken, NewUser,
-    OpenApiDocument, RequestList, RequestView, Revoked, RevokedAll, RevokedToken, TokenList,
-    TotpEnrolment, UserList,
+    AccountChangedView, AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, Health, Me,
+    NewToken, NewUser, OpenApiDocument, RequestList, RequestView, Revoked, RevokedAll,
+    RevokedToken, TokenList, TotpEnrolment, UserList,
 };
 
 /// Writes a type's schema into a generator: a `$ref` to `components.schemas` for a named
@@ -220,7 +221,7 @@ pub fn route_docs() -> Vec<RouteDoc> {
         R::new::<NewToken>(
             "POST",
             "/api/v1/login",
-            "Sign in with a password; returns a new API token (shown once)",
+            "Sign in with a password and, once one is enrolled, a TOTP code; returns a new API token (shown once, at most 12 hours)",
             false,
             201,
         )
@@ -229,6 +230,46 @@ pub fn route_docs() -> Vec<RouteDoc> {
         R::new::<UserList>("GET", "/api/v1/users", "List users (admin)", true, 200).no_body(),
         R::new::<NewUser>("POST", "/api/v1/users", "Create a user (admin)", true, 201)
             .body::<AddUserBody>(),
+        R::new::<AccountChangedView>(
+            "POST",
+            "/api/v1/users/{id}/disable",
+            "Disable a user: no sign-in, every token stops at once (admin, step-up)",
+            true,
+            200,
+        )
+        .body::<StepUpBody>(),
+        R::new::<AccountChangedView>(
+            "POST",
+            "/api/v1/users/{id}/enable",
+            "Enable a disabled user again (admin, step-up)",
+            true,
+            200,
+        )
+        .body::<StepUpBody>(),
+        R::new::<AccountChangedView>(
+            "POST",
+            "/api/v1/users/{id}/revoke-tokens",
+            "Revoke every token and console session of a user (admin, step-up)",
+            true,
+            200,
+        )
+        .body::<StepUpBody>(),
+        R::new::<AccountChangedView>(
+            "POST",
+            "/api/v1/users/{id}/reset-second-factor",
+            "Remove a user's authenticator and revoke their tokens (admin, step-up)",
+            true,
+            200,
+        )
+        .body::<StepUpBody>(),
+        R::new::<AccountChangedView>(
+            "POST",
+            "/api/v1/password",
+            "Change your password (old password and TOTP code; your other tokens are revoked)",
+            true,
+            200,
+        )
+        .body::<PasswordBody>(),
         R::new::<TokenList>("GET", "/api/v1/tokens", "List your API tokens", true, 200)
             .no_body(),
         R::new::<NewToken>(
@@ -250,11 +291,19 @@ pub fn route_docs() -> Vec<RouteDoc> {
         R::new::<TotpEnrolment>(
             "POST",
             "/api/v1/totp/enroll",
-            "Enrol a TOTP authenticator (seed shown once)",
+            "Start enrolling a TOTP authenticator (seed shown once; the first needs your password)",
             true,
             201,
         )
         .body::<EnrollBody>(),
+        R::new::<NewToken>(
+            "POST",
+            "/api/v1/totp/confirm",
+            "Confirm the enrolment with a code from the new authenticator; returns a new token that passed it",
+            true,
+            201,
+        )
+        .body::<ConfirmBody>(),
         R::new::<RequestList>("GET", "/api/v1/requests", "List requests", true, 200)
             .no_body()
             .query::<ListQuery>(),
@@ -343,11 +392,11 @@ pub fn route_docs() -> Vec<RouteDoc> {
         R::new::<Credentials>(
             "POST",
             "/api/v1/grants/{id}/credentials",
-            "Mint STS credentials for your grant",
+            "Mint STS credentials for your grant (the first mint of a break-glass grant may ask for a step-up)",
             true,
             200,
         )
-        .no_body(),
+        .body::<CredentialsBody>(),
         R::new::<ConsoleUrl>(
             "POST",
             "/api/v1/grants/{id}/console",
@@ -660,13 +709,7 @@ mod tests {
             .filter(|r| r.method == "POST" && matches!(r.request, RequestDoc::NoBody))
             .map(|r| r.path)
             .collect();
-        assert_eq!(
-            no_body,
-            [
-                "/api/v1/requests/{id}/activate",
-                "/api/v1/grants/{id}/credentials"
-            ]
-        );
+        assert_eq!(no_body, ["/api/v1/requests/{id}/activate"]);
     }
 
     #[test]

@@ -80,6 +80,9 @@ pub struct Me {
     pub admin: bool,
     /// The id of the token used (not the token).
     pub token: String,
+    /// Whether that token's sign-in passed a second factor; without one, only enrolling an
+    /// authenticator is allowed.
+    pub second_factor: bool,
 }
 
 /// One user in `GET /api/v1/users`.
@@ -91,6 +94,8 @@ pub struct UserView {
     pub admin: bool,
     /// Whether they have a TOTP authenticator.
     pub totp_enrolled: bool,
+    /// Whether an administrator disabled the account.
+    pub disabled: bool,
     /// When the user was created.
     #[schemars(extend("format" = "date-time"))]
     pub created_at: String,
@@ -110,6 +115,17 @@ pub struct NewUser {
     pub username: String,
     /// Whether they administer the broker.
     pub admin: bool,
+}
+
+/// An account change (`POST /api/v1/users/{id}/disable` and the like, `POST
+/// /api/v1/password`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccountChangedView {
+    /// Whose account.
+    pub username: String,
+    /// What changed: `disabled`, `enabled`, `tokens_revoked`, `second_factor_reset`,
+    /// `password_changed`.
+    pub change: String,
 }
 
 /// One token in `GET /api/v1/tokens` (never the secret).

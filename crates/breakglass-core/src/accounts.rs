@@ -20,8 +20,13 @@ pub struct UserRecord {
     pub totp_seed: Option<String>,
     /// The last TOTP time step accepted (codes at or before it are refused as replays).
     pub totp_last_step: Option<i64>,
+    /// A TOTP seed (encrypted) waiting for a code from it to confirm the enrolment.
+    pub totp_pending: Option<String>,
     /// When the account was created.
     pub created_at: OffsetDateTime,
+    /// When an administrator disabled the account (`None`: enabled). A disabled user cannot
+    /// sign in and none of their tokens authenticates.
+    pub disabled_at: Option<OffsetDateTime>,
 }
 
 /// A personal API token (its SHA-256, never the token).
@@ -41,6 +46,9 @@ pub struct TokenRecord {
     pub expires_at: OffsetDateTime,
     /// When it was revoked, if it was.
     pub revoked_at: Option<OffsetDateTime>,
+    /// Whether the sign-in that minted it (or the token it was made from) passed a second
+    /// factor. A token without one may only enrol an authenticator.
+    pub second_factor: bool,
 }
 
 /// An API token with whether its user is an administrator: what authenticating a request
@@ -55,6 +63,8 @@ pub struct TokenHolder {
     pub totp_seed: Option<String>,
     /// Its user's last TOTP time step accepted.
     pub totp_last_step: Option<i64>,
+    /// Its user is disabled.
+    pub disabled: bool,
 }
 
 /// One change to the authentication tables.
@@ -72,10 +82,35 @@ pub enum AuthWrite {
         username: String,
         password_hash: String,
     },
-    /// Stores (or clears) a user's encrypted TOTP seed and forgets the last used step.
+    /// Stores (or clears) a user's encrypted TOTP seed, forgets the last used step and any
+    /// pending enrolment.
     SetTotp {
         username: String,
         seed: Option<String>,
+    },
+    /// Stores (or clears) the encrypted seed of an enrolment waiting for confirmation.
+    SetPendingTotp {
+        username: String,
+        seed: Option<String>,
+    },
+    /// Makes the pending seed `seed` the user's authenticator, with time step `step` (the
+    /// confirming code's) used; fails with `InvalidCommit` if `seed` is no longer pending.
+    ConfirmTotp {
+        username: String,
+        seed: String,
+        step: i64,
+    },
+    /// Disables (`at` set) or enables (`None`) a user.
+    SetDisabled {
+        username: String,
+        at: Option<OffsetDateTime>,
+    },
+    /// Revokes every unrevoked token of `username` except `except`; fails with
+    /// `InvalidCommit` if there is no such user.
+    RevokeTokens {
+        username: String,
+        except: Option<String>,
+        at: OffsetDateTime,
     },
     /// Marks TOTP time step `step` used; fails with `StepUpUsed` if that step or a later one
     /// was already used (a replayed code).

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::audit::events::AccountChange;
 use crate::audit::{AuditEvent, Severity};
 use crate::model::{GroupName, Username};
 use crate::request::{AccessRequest, ReviewOutcome, Status};
@@ -203,6 +204,23 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                 format!(
                     "post-incident review of break-glass use {} by {} is overdue since {}",
                     e.request, e.requester, e.due
+                ),
+            ),
+            AuditEvent::AccountChanged(e) => push(
+                "account_changed",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "account `{}`: {}",
+                    e.username,
+                    match e.change {
+                        AccountChange::Disabled => "disabled",
+                        AccountChange::Enabled => "enabled again",
+                        AccountChange::TokensRevoked => "every token and console session revoked",
+                        AccountChange::SecondFactorReset => "second factors reset",
+                        AccountChange::PasswordChanged => "password changed",
+                        AccountChange::EnrolmentStarted =>
+                            "a new TOTP authenticator is being enrolled",
+                    }
                 ),
             ),
             AuditEvent::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => push(

@@ -32,7 +32,6 @@ use breakglass_config::Config;
 use breakglass_core::app::App;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::SharedCloud;
-use breakglass_core::model::Username;
 use breakglass_core::ports::{Clock, IdSource, Store};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
@@ -104,32 +103,9 @@ async fn main() {
     println!("setting up {APPROVES} approvers and {APPROVES} pending requests ...");
     let mut approvers = Vec::new();
     for i in 0..APPROVES {
-        let name = format!("appr{i}");
-        auth.add_user(&name, "load test password", false, None)
-            .await
-            .unwrap();
-        let u = Username::new(&name).unwrap();
-        let token = auth
-            .login(&name, "load test password", "127.0.0.1", "load", None)
-            .await
-            .unwrap()
-            .secret
-            .expose()
-            .to_owned();
-        let seed =
-            totp::base32_decode(auth.enroll_totp(&u, None).await.unwrap().secret.expose()).unwrap();
-        approvers.push((token, seed));
+        approvers.push(enrolled(&auth, &format!("appr{i}")).await);
     }
-    auth.add_user("alice", "load test password", false, None)
-        .await
-        .unwrap();
-    let alice = auth
-        .login("alice", "load test password", "127.0.0.1", "load", None)
-        .await
-        .unwrap()
-        .secret
-        .expose()
-        .to_owned();
+    let (alice, _) = enrolled(&auth, "alice").await;
 
     let state = Arc::new(AppState::new(
         access,
@@ -339,4 +315,27 @@ async fn main() {
         "state checked: {} requests stored, {approved} approved",
         pending + approved
     );
+}
+
+/// Adds user `name` and enrols a TOTP authenticator as a person does (password sign-in,
+/// enrolment with the password again, confirmation with a code); returns the token the
+/// confirmation minted and the seed. The confirming code is the previous step's (within
+/// the drift the broker allows), so the load's approvals can use the current one.
+async fn enrolled(auth: &Auth<SqlStore>, name: &str) -> (String, Vec<u8>) {
+    const PASSWORD: &str = "load test password";
+    auth.add_user(name, PASSWORD, false, None).await.unwrap();
+    let first = auth
+        .login_with_totp(name, PASSWORD, None, "127.0.0.1", "load", None)
+        .await
+        .unwrap();
+    let p = auth.authenticate(first.secret.expose()).await.unwrap();
+    let e = auth
+        .enroll_totp(&p, Some(PASSWORD), None, "127.0.0.1")
+        .await
+        .unwrap();
+    let seed = totp::base32_decode(e.secret.expose()).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let code = totp::code_at(&seed, totp::step_of(now) - 1, totp::DIGITS);
+    let token = auth.confirm_totp(&p, &code, "load").await.unwrap();
+    (token.secret.expose().to_owned(), seed)
 }

@@ -8,17 +8,21 @@
 
 pub use breakglass_core::accounts::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
 
-pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users WHERE username = $1";
-pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, created_at FROM users ORDER BY username";
-pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, u.admin, u.totp_seed, u.totp_last_step FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
-pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
+pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users WHERE username = $1";
+pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users ORDER BY username";
+pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, t.second_factor, u.admin, u.totp_seed, u.totp_last_step, u.disabled_at FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
+pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at, second_factor FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
 pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE username = $1";
-pub(crate) const SET_TOTP: &str =
-    "UPDATE users SET totp_seed = $2, totp_last_step = NULL WHERE username = $1";
-pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, NULL)";
+pub(crate) const SET_TOTP: &str = "UPDATE users SET totp_seed = $2, totp_last_step = NULL, totp_pending = NULL WHERE username = $1";
+pub(crate) const SET_PENDING_TOTP: &str = "UPDATE users SET totp_pending = $2 WHERE username = $1";
+pub(crate) const CONFIRM_TOTP: &str = "UPDATE users SET totp_seed = totp_pending, totp_last_step = $3, totp_pending = NULL WHERE username = $1 AND totp_pending = $2";
+pub(crate) const SET_DISABLED: &str = "UPDATE users SET disabled_at = $2 WHERE username = $1";
+pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at, second_factor) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)";
 pub(crate) const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND username = $2 AND revoked_at IS NULL";
+pub(crate) const REVOKE_TOKENS: &str =
+    "UPDATE api_tokens SET revoked_at = $3 WHERE username = $1 AND revoked_at IS NULL AND id <> $2";
 
 /// Implements the authentication operations on `$store`, whose `pool` is a pool of `$db`.
 macro_rules! auth_impl {
@@ -35,9 +39,15 @@ macro_rules! auth_impl {
                     admin: row.try_get("admin").map_err(err)?,
                     totp_seed: row.try_get("totp_seed").map_err(err)?,
                     totp_last_step: row.try_get("totp_last_step").map_err(err)?,
+                    totp_pending: row.try_get("totp_pending").map_err(err)?,
                     created_at: $crate::codec::time_from_micros(
                         row.try_get("created_at").map_err(err)?,
                     )?,
+                    disabled_at: row
+                        .try_get::<Option<i64>, _>("disabled_at")
+                        .map_err(err)?
+                        .map($crate::codec::time_from_micros)
+                        .transpose()?,
                 })
             }
 
@@ -59,6 +69,7 @@ macro_rules! auth_impl {
                         row.try_get("expires_at").map_err(err)?,
                     )?,
                     revoked_at: revoked.map($crate::codec::time_from_micros).transpose()?,
+                    second_factor: row.try_get("second_factor").map_err(err)?,
                 })
             }
 
@@ -107,6 +118,10 @@ macro_rules! auth_impl {
                     admin: row.try_get("admin").map_err(err)?,
                     totp_seed: row.try_get("totp_seed").map_err(err)?,
                     totp_last_step: row.try_get("totp_last_step").map_err(err)?,
+                    disabled: row
+                        .try_get::<Option<i64>, _>("disabled_at")
+                        .map_err(err)?
+                        .is_some(),
                 }))
             }
 
@@ -137,12 +152,16 @@ macro_rules! auth_impl {
                     ));
                 };
                 let now = unix_micros(first.at);
+                // Who must hear about these changes (e.g. the security team about a disabled
+                // account), written to the outbox in the same transaction.
+                let events: Vec<_> = audit.iter().map(|e| e.event.clone()).collect();
+                let outbox = breakglass_core::outbox::notifications(None, &events);
                 // The audit records go first: they lock the chain head, the order every
                 // writer takes its locks in.
                 let commit = Commit {
                     write: None,
                     audit,
-                    outbox: Vec::new(),
+                    outbox,
                     step_up: None,
                 };
                 let prepared = $crate::plan::prepare(commit, now)?;
@@ -211,6 +230,63 @@ macro_rules! auth_impl {
                                 )));
                             }
                         }
+                        AuthWrite::SetPendingTotp { username, seed } => {
+                            let done = sqlx::query($crate::auth::SET_PENDING_TOTP)
+                                .bind(username)
+                                .bind(seed.clone())
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "no user `{username}`"
+                                )));
+                            }
+                        }
+                        AuthWrite::ConfirmTotp {
+                            username,
+                            seed,
+                            step,
+                        } => {
+                            let done = sqlx::query($crate::auth::CONFIRM_TOTP)
+                                .bind(username)
+                                .bind(seed)
+                                .bind(*step)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "`{username}` has no such enrolment waiting; start again with `breakglass totp enroll`"
+                                )));
+                            }
+                        }
+                        AuthWrite::SetDisabled { username, at } => {
+                            let done = sqlx::query($crate::auth::SET_DISABLED)
+                                .bind(username)
+                                .bind(at.map(unix_micros))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "users"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "no user `{username}`"
+                                )));
+                            }
+                        }
+                        AuthWrite::RevokeTokens {
+                            username,
+                            except,
+                            at,
+                        } => {
+                            sqlx::query($crate::auth::REVOKE_TOKENS)
+                                .bind(username)
+                                .bind(except.clone().unwrap_or_default())
+                                .bind(unix_micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                        }
                         AuthWrite::UseTotpStep { username, step } => {
                             let done = sqlx::query($crate::query::USE_TOTP_STEP)
                                 .bind(username)
@@ -230,6 +306,7 @@ macro_rules! auth_impl {
                                 .bind(&t.sha256)
                                 .bind(unix_micros(t.created_at))
                                 .bind(unix_micros(t.expires_at))
+                                .bind(t.second_factor)
                                 .execute(&mut *conn)
                                 .await
                                 .map_err(|e| {

@@ -75,11 +75,12 @@ enum Command {
     Serve(Box<cmd::serve::Args>),
     /// Show one request or list recent ones.
     Status(cmd::client::StatusArgs),
-    /// Enrol a TOTP authenticator.
+    /// Enrol a TOTP authenticator (`enroll`, then `confirm CODE`).
     Totp(cmd::client::TotpArgs),
     /// CloudWatch Logs filter patterns: match events, check syntax.
     Trail(Box<cmd::trail::Args>),
-    /// Manage local users in the store directly (bootstrap the first admin).
+    /// Manage local users: `add` bootstraps one in the store directly; `disable`, `enable`,
+    /// `revoke-tokens`, `reset-second-factor` (admins) and `password` go through the broker.
     User(cmd::serve::UserArgs),
 }
 

@@ -27,6 +27,9 @@ pub enum Error {
     /// reported this way, so request ids do not leak who asked for what.
     #[error("{0}")]
     NotFound(String),
+    /// The action needs a fresh step-up and none was given: what and how.
+    #[error("{0}")]
+    StepUpRequired(String),
     /// The step-up's TOTP code was spent by a concurrent step-up (audited as a replay).
     #[error("the TOTP code is wrong or was already used; wait for the next code and retry")]
     StepUpReplayed,

@@ -31,9 +31,9 @@ use crate::broker::Outcome;
 use crate::canonical::Sha256Digest;
 use crate::cloud::{Cloud, IssuedCredentials, Secret};
 use crate::issuance;
-use crate::model::{GrantId, RequestId, RoleArn, Username};
+use crate::model::{GrantId, RequestId, RequestKind, RoleArn, Username};
 use crate::outbox::notifications;
-use crate::ports::{AccessStore, Clock, Commit, IdSource, Store};
+use crate::ports::{AccessStore, Clock, Commit, IdSource, StepUp, Store};
 use crate::request::AccessRequest;
 use crate::revocation::{self, REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY, RevocationEntry};
 use crate::rules::Action;
@@ -48,6 +48,15 @@ pub const ENTRY_MARGIN: Duration = Duration::minutes(20);
 /// How many requests one pass of [`App::reconcile`] or [`App::revoke_all`] reads (the
 /// store's cap).
 const RECONCILE_LIMIT: u32 = 1_000;
+
+/// How long the step-up that activated a break-glass grant also covers its first
+/// credentials: past this, the first mint asks for a step-up of its own.
+pub const STEP_UP_FRESH: Duration = Duration::minutes(5);
+
+/// The purpose a step-up for the first credentials of grant `request` is checked for.
+pub fn credentials_purpose(request: &RequestId) -> String {
+    format!("mint the first credentials of {request}")
+}
 
 /// The longest console session the federation endpoint grants.
 const MAX_CONSOLE_SESSION: Duration = Duration::hours(12);
@@ -109,10 +118,16 @@ where
     /// Mints credentials for the grant of request `request`, for its requester `caller`.
     /// Refused unless the grant is active and before its end; the session lasts the grant's
     /// remaining time (less a clock allowance), clamped to the role's maximum by the adapter.
+    ///
+    /// The first credentials of a break-glass grant need a fresh step-up: the activation's
+    /// own covers them for [`STEP_UP_FRESH`]; after that `step_up` must be one the caller
+    /// gave for exactly this mint ([`credentials_purpose`]), and it is spent with the
+    /// issuance record. A token stolen after the emergency began cannot mint on its own.
     pub async fn credentials(
         &self,
         caller: &Caller,
         request: &RequestId,
+        step_up: Option<StepUp>,
     ) -> Result<IssuedCredentials, Error> {
         let actor = &caller.username;
         let current = self.broker.get(request).await?;
@@ -125,7 +140,26 @@ where
                 .await?;
             return Err(refused);
         }
-        let params = issuance::issue_request(r, self.now())?;
+        let now = self.now();
+        let step_up = match r.grant.as_ref() {
+            Some(g)
+                if r.kind == RequestKind::BreakGlass
+                    && g.issued.is_empty()
+                    && now - g.start > STEP_UP_FRESH =>
+            {
+                let purpose = credentials_purpose(request);
+                let Some(s) = step_up else {
+                    return Err(Error::StepUpRequired(format!(
+                        "the first credentials of break-glass request `{request}` need a fresh step-up: give a current TOTP code (field `totp`; `breakglass creds --totp CODE`)"
+                    )));
+                };
+                super::requests::own_step_up(caller, &s, &purpose)?;
+                Some((s, purpose))
+            }
+            // No step-up needed: one given anyway is not spent.
+            _ => None,
+        };
+        let params = issuance::issue_request(r, now)?;
         let end = r.grant.as_ref().map(|g| g.end);
         let creds = self.cloud.issue(&params).await?;
         if let Some(end) = end
@@ -140,14 +174,20 @@ where
         // If the grant was revoked or ended meanwhile this fails, and the credentials are
         // dropped without ever leaving the broker.
         let token_hash = Sha256Digest::of(creds.session_token.expose().as_bytes());
-        self.broker
-            .record_issuance(
-                request,
-                creds.access_key_id.clone(),
-                token_hash,
-                creds.expiration,
-            )
-            .await?;
+        let command = crate::request::Command::RecordIssuance {
+            access_key_id: creds.access_key_id.clone(),
+            session_token_sha256: token_hash,
+            expires_at: creds.expiration,
+        };
+        match step_up {
+            None => {
+                self.broker.execute(request, command).await?;
+            }
+            Some((s, purpose)) => {
+                let result = self.broker.execute_stepped(request, command, Some(s)).await;
+                self.spent(caller, &purpose, result).await?;
+            }
+        }
         Ok(creds)
     }
 
@@ -158,8 +198,9 @@ where
         caller: &Caller,
         request: &RequestId,
         destination: &str,
+        step_up: Option<StepUp>,
     ) -> Result<Secret, Error> {
-        let creds = self.credentials(caller, request).await?;
+        let creds = self.credentials(caller, request, step_up).await?;
         // The console session lasts as long as the credentials, at most 12 hours. Credentials
         // minted at STS's 900-second minimum have a few milliseconds less by now; the
         // federation endpoint's minimum is also 900, so round those up.

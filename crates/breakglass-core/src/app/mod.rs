@@ -27,8 +27,8 @@ use time::OffsetDateTime;
 
 pub use audit::{AuditVerification, Walk, WalkError, walk};
 pub use error::{Error, StepUpOr};
-pub use grants::{ENTRY_MARGIN, Revoked, RevokedAll, RoleSync};
-pub use requests::{Approving, Ask};
+pub use grants::{ENTRY_MARGIN, Revoked, RevokedAll, RoleSync, STEP_UP_FRESH, credentials_purpose};
+pub use requests::{Approving, Ask, review_purpose};
 
 use crate::broker::Broker;
 use crate::cloud::Cloud;

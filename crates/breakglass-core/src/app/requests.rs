@@ -41,6 +41,11 @@ impl Approving {
     }
 }
 
+/// The purpose a review sign-off's step-up is checked for.
+pub fn review_purpose(id: &RequestId) -> String {
+    format!("review {id}")
+}
+
 /// The purpose a break-glass step-up is recorded under.
 const BREAK_GLASS_PURPOSE: &str = "break-glass";
 
@@ -99,7 +104,7 @@ pub fn may_read(rules: &Rules, caller: &Caller, r: &AccessRequest) -> bool {
 
 /// Refuses a step-up proven by someone other than the caller, or checked for another
 /// purpose (another request, the extension instead of the request, break-glass).
-fn own_step_up(caller: &Caller, step_up: &StepUp, purpose: &str) -> Result<(), Error> {
+pub(super) fn own_step_up(caller: &Caller, step_up: &StepUp, purpose: &str) -> Result<(), Error> {
     if step_up.username != caller.username {
         return Err(Error::Forbidden(format!(
             "the step-up was proven by `{}`, not by `{}`",
@@ -165,7 +170,7 @@ where
 
     /// The result of a change that spent a step-up: a replayed code is audited and reported
     /// as a wrong code.
-    async fn spent(
+    pub(super) async fn spent(
         &self,
         caller: &Caller,
         purpose: &str,
@@ -304,18 +309,29 @@ where
             .await?)
     }
 
-    /// Signs off the post-incident review of break-glass request `id`.
+    /// Signs off the post-incident review of break-glass request `id`, with a step-up the
+    /// caller gave for exactly this review ([`review_purpose`]), spent in the same commit:
+    /// a stolen token alone cannot mark a break-glass use "appropriate".
     pub async fn review(
         &self,
         caller: &Caller,
         id: &RequestId,
         outcome: ReviewOutcome,
         notes: &str,
+        step_up: StepUp,
     ) -> Result<Outcome, Error> {
-        Ok(self
+        let purpose = review_purpose(id);
+        own_step_up(caller, &step_up, &purpose)?;
+        let command = crate::request::Command::Review {
+            by: caller.username.clone(),
+            outcome,
+            notes: notes.to_owned(),
+        };
+        let result = self
             .broker
-            .review(id, caller.username.clone(), outcome, notes)
-            .await?)
+            .execute_stepped(id, command, Some(step_up))
+            .await;
+        self.spent(caller, &purpose, result).await
     }
 
     /// Request `id` if `caller` may see it ([`may_read`]); otherwise not found.

@@ -381,6 +381,48 @@ pub struct TotpFailed {
     pub reason: String,
 }
 
+/// What changed about a local account (see [`AccountChanged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountChange {
+    /// An administrator disabled the account: it cannot sign in and its tokens stopped.
+    Disabled,
+    /// An administrator enabled it again.
+    Enabled,
+    /// Every API token and console session of the account was revoked.
+    TokensRevoked,
+    /// An administrator removed the account's second factors; it must enrol again.
+    SecondFactorReset,
+    /// The user changed their password (their other tokens were revoked).
+    PasswordChanged,
+    /// The user started enrolling a new TOTP authenticator (it counts once a code from it
+    /// is confirmed: `totp_enrolled`).
+    EnrolmentStarted,
+}
+
+impl AccountChange {
+    /// The name, as serialized (`disabled`, `tokens_revoked`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disabled => "disabled",
+            Self::Enabled => "enabled",
+            Self::TokensRevoked => "tokens_revoked",
+            Self::SecondFactorReset => "second_factor_reset",
+            Self::PasswordChanged => "password_changed",
+            Self::EnrolmentStarted => "enrolment_started",
+        }
+    }
+}
+
+/// A local account's lifecycle changed. The security team is told of every one: each is
+/// what an administrator does about a compromised account, or what an attacker holding one
+/// would try.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AccountChanged {
+    pub username: Username,
+    pub change: AccountChange,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -415,6 +457,7 @@ pub enum AuditEvent {
     TotpVerified(TotpVerified),
     TotpFailed(TotpFailed),
     RoleSessionsRevoked(RoleSessionsRevoked),
+    AccountChanged(AccountChanged),
 }
 
 macro_rules! from_event {
@@ -458,6 +501,7 @@ from_event!(
     TotpVerified,
     TotpFailed,
     RoleSessionsRevoked,
+    AccountChanged,
 );
 
 impl AuditEvent {
@@ -494,6 +538,7 @@ impl AuditEvent {
             Self::TotpVerified(_) => "totp_verified",
             Self::TotpFailed(_) => "totp_failed",
             Self::RoleSessionsRevoked(_) => "role_sessions_revoked",
+            Self::AccountChanged(_) => "account_changed",
         }
     }
 
@@ -528,7 +573,8 @@ impl AuditEvent {
             | Self::TokenRevoked(_)
             | Self::TotpEnrolled(_)
             | Self::TotpVerified(_)
-            | Self::TotpFailed(_) => None,
+            | Self::TotpFailed(_)
+            | Self::AccountChanged(_) => None,
             Self::RoleSessionsRevoked(_) => None,
         }
     }
@@ -550,7 +596,8 @@ impl AuditEvent {
             | Self::ExtensionDenied(_)
             | Self::LoginFailed(_)
             | Self::TotpFailed(_)
-            | Self::TokenRevoked(_) => Severity::Notice,
+            | Self::TokenRevoked(_)
+            | Self::AccountChanged(_) => Severity::Notice,
             _ => Severity::Info,
         }
     }

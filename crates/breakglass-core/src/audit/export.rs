@@ -106,6 +106,7 @@ fn subject(event: &AuditEvent) -> Option<String> {
         AuditEvent::RequestSubmitted(e) => Some(e.requester.to_string()),
         AuditEvent::GrantActivated(e) => Some(e.requester.to_string()),
         AuditEvent::BreakGlassActivated(e) => Some(e.requester.to_string()),
+        AuditEvent::AccountChanged(e) => Some(e.username.to_string()),
         _ => None,
     }
 }

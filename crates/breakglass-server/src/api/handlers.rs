@@ -12,12 +12,14 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use breakglass_api::{
-    AddUserBody, ApproveBody, AuditEntryView, AuditQuery, AuditRecords, AuditVerify, ConsoleBody,
-    ConsoleUrl, CreateBody, Credentials, EnrollBody, ExtendBody, Health, ListQuery, LoginBody, Me,
-    NewToken, NewUser, ReasonBody, RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll,
-    RevokedToken, TokenBody, TokenList, TokenView, TotpEnrolment, UserList, UserView,
+    AccountChangedView, AddUserBody, ApproveBody, AuditEntryView, AuditQuery, AuditRecords,
+    AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials, CredentialsBody,
+    EnrollBody, ExtendBody, Health, ListQuery, LoginBody, Me, NewToken, NewUser, PasswordBody,
+    ReasonBody, RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll, RevokedToken,
+    StepUpBody, TokenBody, TokenList, TokenView, TotpEnrolment, UserList, UserView,
 };
 use breakglass_core::app::{Approving, Ask, AuditVerification, Walk, WalkError};
+use breakglass_core::audit::events::AccountChange;
 use breakglass_core::audit::jsonl_line;
 use breakglass_core::broker::Outcome;
 use breakglass_core::model::{GrantId, RequestId, RoleArn, Username};
@@ -27,7 +29,7 @@ use serde_json::Value;
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
 
-use crate::app::extract::{Admin, Body, PathId};
+use crate::app::extract::{Admin, Body, Enrolling, PathId};
 use crate::app::step_up;
 use crate::app::{AppError, AppState};
 use crate::auth::{Principal, token_ttl};
@@ -88,26 +90,36 @@ fn new_token(t: &crate::auth::NewToken) -> NewToken {
     }
 }
 
-pub async fn login(
-    State(s): St,
-    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
-    Body(b): Body<LoginBody>,
-) -> ApiResult {
-    let address = peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string());
+type Peer = Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>;
+
+fn address(peer: Peer) -> String {
+    peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string())
+}
+
+pub async fn login(State(s): St, peer: Peer, Body(b): Body<LoginBody>) -> ApiResult {
+    let address = address(peer);
     let name = b.token_name.as_deref().unwrap_or("cli");
     let ttl = token_ttl(b.ttl_hours)?;
     let token = s
         .auth
-        .login(&b.username, &b.password, &address, name, ttl)
+        .login_with_totp(
+            &b.username,
+            &b.password,
+            b.totp.as_deref(),
+            &address,
+            name,
+            ttl,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(new_token(&token))).into_response())
 }
 
-pub async fn me(p: Principal) -> Json<Me> {
+pub async fn me(Enrolling(p): Enrolling) -> Json<Me> {
     Json(Me {
         username: p.username.to_string(),
         admin: p.admin,
         token: p.token,
+        second_factor: p.second_factor,
     })
 }
 
@@ -119,6 +131,7 @@ pub async fn users(State(s): St, _: Admin) -> ApiResult {
         .into_iter()
         .map(|u| UserView {
             totp_enrolled: u.totp_seed.is_some(),
+            disabled: u.disabled_at.is_some(),
             created_at: rfc3339(u.created_at),
             username: u.username,
             admin: u.admin,
@@ -139,7 +152,75 @@ pub async fn add_user(State(s): St, Admin(p): Admin, Body(b): Body<AddUserBody>)
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub async fn tokens(State(s): St, p: Principal) -> ApiResult {
+async fn administer(
+    s: &AppState,
+    p: &Principal,
+    user: &str,
+    change: AccountChange,
+    code: &str,
+) -> ApiResult {
+    s.auth.administer(p, user, change, code).await?;
+    Ok(Json(AccountChangedView {
+        username: user.to_owned(),
+        change: change.as_str().to_owned(),
+    })
+    .into_response())
+}
+
+pub async fn disable_user(
+    State(s): St,
+    Admin(p): Admin,
+    Path(user): Path<String>,
+    Body(b): Body<StepUpBody>,
+) -> ApiResult {
+    administer(&s, &p, &user, AccountChange::Disabled, &b.totp).await
+}
+
+pub async fn enable_user(
+    State(s): St,
+    Admin(p): Admin,
+    Path(user): Path<String>,
+    Body(b): Body<StepUpBody>,
+) -> ApiResult {
+    administer(&s, &p, &user, AccountChange::Enabled, &b.totp).await
+}
+
+pub async fn revoke_user_tokens(
+    State(s): St,
+    Admin(p): Admin,
+    Path(user): Path<String>,
+    Body(b): Body<StepUpBody>,
+) -> ApiResult {
+    administer(&s, &p, &user, AccountChange::TokensRevoked, &b.totp).await
+}
+
+pub async fn reset_second_factor(
+    State(s): St,
+    Admin(p): Admin,
+    Path(user): Path<String>,
+    Body(b): Body<StepUpBody>,
+) -> ApiResult {
+    administer(&s, &p, &user, AccountChange::SecondFactorReset, &b.totp).await
+}
+
+pub async fn change_password(
+    State(s): St,
+    p: Principal,
+    peer: Peer,
+    Body(b): Body<PasswordBody>,
+) -> ApiResult {
+    let address = address(peer);
+    s.auth
+        .change_password(&p, &b.old_password, &b.new_password, &b.totp, &address)
+        .await?;
+    Ok(Json(AccountChangedView {
+        username: p.username.to_string(),
+        change: AccountChange::PasswordChanged.as_str().to_owned(),
+    })
+    .into_response())
+}
+
+pub async fn tokens(State(s): St, Enrolling(p): Enrolling) -> ApiResult {
     let tokens = s
         .auth
         .tokens(&p.username)
@@ -162,23 +243,48 @@ pub async fn create_token(State(s): St, p: Principal, Body(b): Body<TokenBody>) 
     Ok((StatusCode::CREATED, Json(new_token(&t))).into_response())
 }
 
-pub async fn revoke_token(State(s): St, p: Principal, Path(token): Path<String>) -> ApiResult {
+pub async fn revoke_token(
+    State(s): St,
+    Enrolling(p): Enrolling,
+    Path(token): Path<String>,
+) -> ApiResult {
     s.auth
         .revoke_token(&p.username, &token, &p.username)
         .await?;
     Ok(Json(RevokedToken { revoked: token }).into_response())
 }
 
-pub async fn enroll_totp(State(s): St, p: Principal, Body(b): Body<EnrollBody>) -> ApiResult {
+pub async fn enroll_totp(
+    State(s): St,
+    Enrolling(p): Enrolling,
+    peer: Peer,
+    Body(b): Body<EnrollBody>,
+) -> ApiResult {
+    let address = address(peer);
     let e = s
         .auth
-        .enroll_totp(&p.username, b.current_code.as_deref())
+        .enroll_totp(
+            &p,
+            b.password.as_deref(),
+            b.current_code.as_deref(),
+            &address,
+        )
         .await?;
     let body = TotpEnrolment {
         secret: e.secret.expose().to_owned(),
         otpauth_uri: e.uri.expose().to_owned(),
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn confirm_totp(
+    State(s): St,
+    Enrolling(p): Enrolling,
+    Body(b): Body<ConfirmBody>,
+) -> ApiResult {
+    let name = b.token_name.as_deref().unwrap_or("cli");
+    let token = s.auth.confirm_totp(&p, &b.code, name).await?;
+    Ok((StatusCode::CREATED, Json(new_token(&token))).into_response())
 }
 
 pub async fn list_requests(State(s): St, p: Principal, Query(q): Query<ListQuery>) -> ApiResult {
@@ -328,7 +434,7 @@ pub async fn review(
     PathId(rid): PathId<RequestId>,
     Body(b): Body<ReviewBody>,
 ) -> ApiResult {
-    outcome(s.app.review(&p.caller(), &rid, b.outcome, &b.notes).await?)
+    outcome(step_up::review(&s, &p, &rid, b.outcome, &b.notes, &b.totp).await?)
 }
 
 pub async fn break_glass(State(s): St, p: Principal, Body(b): Body<CreateBody>) -> ApiResult {
@@ -336,9 +442,14 @@ pub async fn break_glass(State(s): St, p: Principal, Body(b): Body<CreateBody>) 
     created(step_up::break_glass(&s, &p, &ask(&b), code).await?)
 }
 
-pub async fn credentials(State(s): St, p: Principal, PathId(gid): PathId<GrantId>) -> ApiResult {
+pub async fn credentials(
+    State(s): St,
+    p: Principal,
+    PathId(gid): PathId<GrantId>,
+    Body(b): Body<CredentialsBody>,
+) -> ApiResult {
     let rid = s.app.grant_request(&gid).await?;
-    let c = s.app.credentials(&p.caller(), &rid).await?;
+    let c = step_up::credentials(&s, &p, &rid, b.totp.as_deref()).await?;
     // The AWS CLI's `credential_process` format.
     Ok(Json(Credentials {
         version: 1,
@@ -361,7 +472,7 @@ pub async fn console(
         .destination
         .as_deref()
         .unwrap_or("https://console.aws.amazon.com/");
-    let url = s.app.console_url(&p.caller(), &rid, dest).await?;
+    let url = step_up::console_url(&s, &p, &rid, dest, b.totp.as_deref()).await?;
     let url = ConsoleUrl {
         url: url.expose().to_owned(),
     };

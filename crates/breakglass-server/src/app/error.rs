@@ -145,7 +145,10 @@ impl From<AuthError> for AppError {
             AuthError::BadTotp => (StatusCode::FORBIDDEN, "totp_invalid"),
             AuthError::NoTotp(_) => (StatusCode::FORBIDDEN, "totp_not_enrolled"),
             AuthError::TotpMissing => (StatusCode::BAD_REQUEST, "totp_missing"),
-            AuthError::TotpRequired(_) => (StatusCode::UNAUTHORIZED, "totp_required"),
+            AuthError::TotpRequired(_) => (StatusCode::UNAUTHORIZED, "second_factor_required"),
+            AuthError::EnrolFirst(_) => (StatusCode::FORBIDDEN, "second_factor_required"),
+            AuthError::Disabled(_) => (StatusCode::UNAUTHORIZED, "account_disabled"),
+            AuthError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AuthError::Exists(_) => (StatusCode::CONFLICT, "exists"),
@@ -166,6 +169,9 @@ impl From<Error> for AppError {
             Error::NotFound(_) => Self::not_found(e.to_string()),
             Error::StepUpReplayed => {
                 Self::new(StatusCode::FORBIDDEN, "totp_invalid", e.to_string())
+            }
+            Error::StepUpRequired(_) => {
+                Self::new(StatusCode::FORBIDDEN, "step_up_required", e.to_string())
             }
             Error::Issuance(_) => Self::new(StatusCode::CONFLICT, "not_issuable", e.to_string()),
             // Our own check of an AWS limit, made before any call: safe to show.

@@ -15,7 +15,13 @@ use serde::de::DeserializeOwned;
 use super::{AppError, AppState, MAX_BODY};
 use crate::auth::Principal;
 
-impl FromRequestParts<Arc<AppState>> for Principal {
+/// The bearer token's holder, whether or not their sign-in passed a second factor: for the
+/// few routes a user without one may use (who am I, enrol an authenticator, list and revoke
+/// their tokens). Every other route takes a [`Principal`].
+#[derive(Debug, Clone)]
+pub struct Enrolling(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for Enrolling {
     type Rejection = AppError;
 
     async fn from_request_parts(
@@ -34,7 +40,22 @@ impl FromRequestParts<Arc<AppState>> for Principal {
                     "missing `Authorization: Bearer` API token; run `breakglass login`",
                 )
             })?;
-        Ok(state.auth.authenticate(token.trim()).await?)
+        Ok(Self(state.auth.authenticate(token.trim()).await?))
+    }
+}
+
+/// The holder of a bearer token whose sign-in passed a second factor; a token minted
+/// without one is refused with `second_factor_required` (it may only enrol one).
+impl FromRequestParts<Arc<AppState>> for Principal {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let Enrolling(p) = Enrolling::from_request_parts(parts, state).await?;
+        p.require_second_factor()?;
+        Ok(p)
     }
 }
 

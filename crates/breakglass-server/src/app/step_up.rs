@@ -1,12 +1,15 @@
 //! The calls that need a TOTP step-up, as both surfaces make them: the code is checked by
-//! authentication for exactly the change it authorises (`Approving::purpose`, break-glass),
+//! authentication for exactly the change it authorises (`Approving::purpose`, break-glass,
+//! a review sign-off, the first credentials of a break-glass grant),
 //! then handed to the use case, which spends it in the change's own commit. The API and the
 //! console call these instead of each repeating the sequence.
 
-use breakglass_core::app::{Approving, Ask};
+use breakglass_core::app::{Approving, Ask, credentials_purpose, review_purpose};
 use breakglass_core::broker::Outcome;
 use breakglass_core::canonical::Sha256Digest;
-use breakglass_core::model::RequestId;
+use breakglass_core::cloud::{IssuedCredentials, Secret};
+use breakglass_core::model::{RequestId, ReviewOutcome};
+use breakglass_core::ports::StepUp;
 
 use super::{AppError, AppState};
 use crate::auth::Principal;
@@ -43,4 +46,62 @@ pub async fn break_glass(
         .check_totp_for(p, code, s.app.break_glass_purpose())
         .await;
     Ok(s.app.break_glass(&p.caller(), ask, step_up).await?)
+}
+
+/// Signs off the review of break-glass request `id` as `p` after checking `code` for it.
+pub async fn review(
+    s: &AppState,
+    p: &Principal,
+    id: &RequestId,
+    outcome: ReviewOutcome,
+    notes: &str,
+    code: &str,
+) -> Result<Outcome, AppError> {
+    let step_up = s.auth.check_totp_for(p, code, &review_purpose(id)).await?;
+    Ok(s.app
+        .review(&p.caller(), id, outcome, notes, step_up)
+        .await?)
+}
+
+/// The step-up for the first credentials of request `id`'s grant, when `code` is given
+/// (the use case decides whether one is needed).
+async fn mint_step_up(
+    s: &AppState,
+    p: &Principal,
+    id: &RequestId,
+    code: Option<&str>,
+) -> Result<Option<StepUp>, AppError> {
+    match code.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(code) => Ok(Some(
+            s.auth
+                .check_totp_for(p, code, &credentials_purpose(id))
+                .await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Mints credentials for request `id`'s grant as `p`, with the step-up `code` gives.
+pub async fn credentials(
+    s: &AppState,
+    p: &Principal,
+    id: &RequestId,
+    code: Option<&str>,
+) -> Result<IssuedCredentials, AppError> {
+    let step_up = mint_step_up(s, p, id, code).await?;
+    Ok(s.app.credentials(&p.caller(), id, step_up).await?)
+}
+
+/// A console sign-in URL for request `id`'s grant as `p`, with the step-up `code` gives.
+pub async fn console_url(
+    s: &AppState,
+    p: &Principal,
+    id: &RequestId,
+    destination: &str,
+    code: Option<&str>,
+) -> Result<Secret, AppError> {
+    let step_up = mint_step_up(s, p, id, code).await?;
+    Ok(s.app
+        .console_url(&p.caller(), id, destination, step_up)
+        .await?)
 }

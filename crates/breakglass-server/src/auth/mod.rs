@@ -8,6 +8,7 @@
 //! with its `totp_verified` record: one write transaction, and a refused change leaves the
 //! code unspent. [`Auth::verify_totp`] spends a code on its own (replacing an authenticator).
 
+mod lifecycle;
 pub mod limit;
 pub mod password;
 pub mod seal;
@@ -18,8 +19,7 @@ use std::sync::Arc;
 use breakglass_core::accounts::{AuthWrite, TokenRecord, UserRecord};
 use breakglass_core::app::Caller;
 use breakglass_core::audit::events::{
-    LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpEnrolled, TotpFailed,
-    TotpVerified, UserCreated,
+    LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpFailed, TotpVerified, UserCreated,
 };
 use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
 use breakglass_core::canonical::Sha256Digest;
@@ -32,8 +32,9 @@ use crate::random::random_hex;
 use limit::{Limits, RateLimiter};
 use seal::SealKey;
 
-/// The longest lifetime of a personal API token.
-pub const MAX_TOKEN_TTL: Duration = Duration::days(90);
+/// The longest lifetime of an API token: a password sign-in lasts a working shift at most,
+/// and a token made from another never outlives it.
+pub const MAX_TOKEN_TTL: Duration = Duration::hours(12);
 /// The lifetime of the token `login` issues when none is asked for.
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::hours(12);
 /// The prefix of every API token (so leaked tokens are easy to grep for).
@@ -66,8 +67,21 @@ pub enum AuthError {
     )]
     TotpMissing,
     /// The user has an authenticator enrolled but gave no code at sign-in.
-    #[error("`{0}` has a TOTP authenticator enrolled: enter a current code from it")]
+    #[error(
+        "`{0}` has a TOTP authenticator enrolled: sign in with a current code from it as well (field `totp`, `breakglass login --totp CODE`)"
+    )]
     TotpRequired(String),
+    /// The token was minted without a second factor: it may only enrol one.
+    #[error(
+        "`{0}` has no second factor yet: enrol a TOTP authenticator (`breakglass totp enroll`, then `breakglass totp confirm CODE`) before doing anything else"
+    )]
+    EnrolFirst(String),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The account is disabled.
+    #[error("the account `{0}` is disabled; ask a broker administrator")]
+    Disabled(String),
     /// The user has no authenticator enrolled.
     #[error("`{0}` has no TOTP authenticator enrolled; run `breakglass totp enroll` first")]
     NoTotp(String),
@@ -99,12 +113,24 @@ pub struct Principal {
     pub token: String,
     /// When that token expires.
     pub expires_at: OffsetDateTime,
+    /// Whether the token's sign-in passed a second factor; without one the caller may only
+    /// enrol an authenticator ([`Principal::require_second_factor`]).
+    pub second_factor: bool,
     /// The caller's TOTP authenticator as read with the token, for a step-up in the same
     /// request ([`Auth::check_totp_for`]) without reading the user again.
     pub(crate) totp: TotpOnFile,
 }
 
 impl Principal {
+    /// Refuses a caller whose token was minted without a second factor.
+    pub fn require_second_factor(&self) -> Result<(), AuthError> {
+        if self.second_factor {
+            Ok(())
+        } else {
+            Err(AuthError::EnrolFirst(self.username.to_string()))
+        }
+    }
+
     /// The caller as the use cases see them.
     pub fn caller(&self) -> Caller {
         Caller {
@@ -121,9 +147,8 @@ pub fn token_ttl(hours: Option<i64>) -> Result<Option<Duration>, AuthError> {
         None => Ok(None),
         Some(h) if (1..=MAX_TOKEN_TTL.whole_hours()).contains(&h) => Ok(Some(Duration::hours(h))),
         Some(h) => Err(AuthError::Invalid(format!(
-            "`ttl_hours` is {h}; a token lives 1 to {} hours ({} days)",
+            "`ttl_hours` is {h}; a token lives 1 to {} hours: sign in again when it expires",
             MAX_TOKEN_TTL.whole_hours(),
-            MAX_TOKEN_TTL.whole_days()
         ))),
     }
 }
@@ -135,6 +160,7 @@ impl std::fmt::Debug for Principal {
             .field("admin", &self.admin)
             .field("token", &"[redacted]")
             .field("expires_at", &self.expires_at)
+            .field("second_factor", &self.second_factor)
             .field("totp", &self.totp)
             .finish()
     }
@@ -268,7 +294,9 @@ impl<S: AuthStore> Auth<S> {
             admin,
             totp_seed: None,
             totp_last_step: None,
+            totp_pending: None,
             created_at: now,
+            disabled_at: None,
         };
         let write = AuthWrite::InsertUser {
             username: user.to_string(),
@@ -298,23 +326,13 @@ impl<S: AuthStore> Auth<S> {
         Ok(self.store.users().await?)
     }
 
-    /// Checks a password and issues an API token named `token_name` for `ttl`. Failures are
-    /// counted per user and per `address`, and audited.
-    pub async fn login(
-        &self,
-        name: &str,
-        password_text: &str,
-        address: &str,
-        token_name: &str,
-        ttl: Option<Duration>,
-    ) -> Result<NewToken, AuthError> {
-        let who = self.check_password(name, password_text, address).await?;
-        self.issue_login_token(who, address, token_name, ttl).await
-    }
-
-    /// Like [`Auth::login`], but a user with a TOTP authenticator enrolled must also give a
-    /// current code from it (the web console's sign-in). The code is checked, audited and
-    /// rate-limited as any step-up; no token is issued unless both factors pass.
+    /// Checks a password and issues an API token named `token_name` for `ttl` (at most
+    /// [`MAX_TOKEN_TTL`]). A user with a TOTP authenticator enrolled must also give a current
+    /// code from it: a password alone never yields a token of an enrolled user. The code is
+    /// checked, audited and rate-limited as any step-up; no token is issued unless both
+    /// factors pass. A user with no authenticator gets a token that may only enrol one.
+    /// Failures are counted per user and per `address`, and audited; a disabled account is
+    /// refused once its password is right.
     pub async fn login_with_totp(
         &self,
         name: &str,
@@ -325,13 +343,29 @@ impl<S: AuthStore> Auth<S> {
         ttl: Option<Duration>,
     ) -> Result<NewToken, AuthError> {
         let who = self.check_password(name, password_text, address).await?;
-        if self.totp_enrolled(&who).await? {
+        let user = self
+            .store
+            .user(who.as_str())
+            .await?
+            .ok_or(AuthError::BadCredentials)?;
+        if user.disabled_at.is_some() {
+            let event = LoginFailed {
+                username: who.to_string(),
+                address: address.to_owned(),
+                reason: "account disabled".to_owned(),
+            };
+            self.audit_only(self.entry(Actor::System, event)).await?;
+            return Err(AuthError::Disabled(who.to_string()));
+        }
+        let second_factor = user.totp_seed.is_some();
+        if second_factor {
             match code.map(str::trim).filter(|c| !c.is_empty()) {
                 Some(code) => self.verify_totp(&who, code, "sign in").await?,
                 None => return Err(AuthError::TotpRequired(who.to_string())),
             }
         }
-        self.issue_login_token(who, address, token_name, ttl).await
+        self.issue_login_token(who, address, token_name, ttl, second_factor)
+            .await
     }
 
     /// The user `name` if `password_text` is theirs; failures are rate-limited and audited.
@@ -386,8 +420,9 @@ impl<S: AuthStore> Auth<S> {
         address: &str,
         token_name: &str,
         ttl: Option<Duration>,
+        second_factor: bool,
     ) -> Result<NewToken, AuthError> {
-        let (write, token, event) = self.new_token(&who, token_name, ttl)?;
+        let (write, token, event) = self.new_token(&who, token_name, ttl, second_factor)?;
         let login = self.entry(
             Actor::User(who.clone()),
             LoginSucceeded {
@@ -422,12 +457,13 @@ impl<S: AuthStore> Auth<S> {
         who: &Username,
         name: &str,
         ttl: Option<Duration>,
+        second_factor: bool,
     ) -> Result<(AuthWrite, NewToken, TokenCreated), AuthError> {
         let ttl = ttl.unwrap_or(DEFAULT_TOKEN_TTL);
         if ttl < Duration::minutes(1) || ttl > MAX_TOKEN_TTL {
             return Err(AuthError::Invalid(format!(
-                "a token lifetime must be between 1 minute and {} days, not {ttl}",
-                MAX_TOKEN_TTL.whole_days()
+                "a token lifetime must be between 1 minute and {} hours, not {ttl}",
+                MAX_TOKEN_TTL.whole_hours()
             )));
         }
         let name = name.trim();
@@ -446,6 +482,7 @@ impl<S: AuthStore> Auth<S> {
             created_at: now,
             expires_at: now + ttl,
             revoked_at: None,
+            second_factor,
         };
         let event = TokenCreated {
             username: who.clone(),
@@ -465,8 +502,9 @@ impl<S: AuthStore> Auth<S> {
 
     /// Creates another token for the holder of `caller`'s token. It cannot outlive that
     /// token (without a lifetime it lasts the default or until then, whichever is sooner):
-    /// a stolen token must not be able to mint itself a longer life. A longer-lived token
-    /// needs the password again, through [`Auth::login`].
+    /// a stolen token must not be able to mint itself a longer life, nor a second factor it
+    /// was not minted with. A longer-lived token needs the sign-in again, through
+    /// [`Auth::login_with_totp`].
     pub async fn create_token(
         &self,
         caller: &Principal,
@@ -478,7 +516,7 @@ impl<S: AuthStore> Auth<S> {
         let ttl = match ttl {
             Some(t) if t > left => {
                 return Err(AuthError::Invalid(format!(
-                    "a token cannot outlive the one that creates it, which expires at {}; sign in again (`breakglass login --ttl-hours N`) for a longer-lived token",
+                    "a token cannot outlive the one that creates it, which expires at {}; sign in again (`breakglass login`) for a longer-lived token",
                     caller
                         .expires_at
                         .format(&time::format_description::well_known::Rfc3339)
@@ -488,7 +526,7 @@ impl<S: AuthStore> Auth<S> {
             Some(t) => t,
             None => DEFAULT_TOKEN_TTL.min(left),
         };
-        let (write, token, event) = self.new_token(who, name, Some(ttl))?;
+        let (write, token, event) = self.new_token(who, name, Some(ttl), caller.second_factor)?;
         let entry = self.entry(Actor::User(who.clone()), event);
         self.store.auth_commit(vec![write], vec![entry]).await?;
         Ok(token)
@@ -529,7 +567,8 @@ impl<S: AuthStore> Auth<S> {
         }
     }
 
-    /// Who holds bearer token `token`: refused if unknown, revoked or expired.
+    /// Who holds bearer token `token`: refused if unknown, revoked or expired, or if its user
+    /// is disabled (read with the token, so a disabled user's tokens stop at once).
     pub async fn authenticate(&self, token: &str) -> Result<Principal, AuthError> {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 128 {
             return Err(AuthError::BadToken);
@@ -541,6 +580,10 @@ impl<S: AuthStore> Auth<S> {
             .await?
             .ok_or(AuthError::BadToken)?;
         let record = holder.token;
+        // First: a disabled account's tokens (also revoked when it was disabled) say why.
+        if holder.disabled {
+            return Err(AuthError::Disabled(record.username));
+        }
         if record.revoked_at.is_some() {
             return Err(AuthError::BadToken);
         }
@@ -552,60 +595,11 @@ impl<S: AuthStore> Auth<S> {
             admin: holder.admin,
             token: record.id,
             expires_at: record.expires_at,
+            second_factor: record.second_factor,
             totp: TotpOnFile {
                 sealed: holder.totp_seed,
                 last_step: holder.totp_last_step,
             },
-        })
-    }
-
-    /// Enrols a new TOTP authenticator for `who` (replacing any previous one).
-    ///
-    /// Replacing an enrolled authenticator needs a valid `current_code` from it: an API
-    /// token alone must not be enough to take over the step-up of its owner.
-    pub async fn enroll_totp(
-        &self,
-        who: &Username,
-        current_code: Option<&str>,
-    ) -> Result<Enrolment, AuthError> {
-        let user = self
-            .store
-            .user(who.as_str())
-            .await?
-            .ok_or_else(|| AuthError::NotFound(format!("no user `{who}`")))?;
-        if user.totp_seed.is_some() {
-            let Some(code) = current_code else {
-                return Err(AuthError::Invalid(format!(
-                    "`{who}` already has a TOTP authenticator: give a current code from it to replace it (`breakglass totp enroll --current-code CODE`)"
-                )));
-            };
-            self.verify_totp(who, code, "replace the TOTP authenticator")
-                .await?;
-        }
-        let seed = crate::random::random_bytes(totp::SEED_BYTES);
-        let sealed = self.key.seal(who.as_str(), &seed);
-        let write = AuthWrite::SetTotp {
-            username: who.to_string(),
-            seed: Some(sealed),
-        };
-        let event = TotpEnrolled {
-            username: who.clone(),
-        };
-        match self
-            .store
-            .auth_commit(
-                vec![write],
-                vec![self.entry(Actor::User(who.clone()), event)],
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(StoreError::InvalidCommit(m)) => return Err(AuthError::NotFound(m)),
-            Err(e) => return Err(e.into()),
-        }
-        Ok(Enrolment {
-            secret: Secret::new(totp::base32(&seed)),
-            uri: Secret::new(totp::otpauth_uri(&self.issuer, who.as_str(), &seed)),
         })
     }
 

@@ -1,4 +1,6 @@
-//! My account (API tokens, TOTP enrolment) and the admin's user list.
+//! My account (API tokens, TOTP enrolment, password) and the admin's user list, with what
+//! an administrator does about a compromised account (disable, enable, revoke its tokens,
+//! reset its second factor; each with the administrator's own TOTP step-up).
 //!
 //! A new token and a TOTP seed are secrets: they appear once, on the response to the post
 //! that created them, and never on any later page (the store keeps only a hash and a
@@ -9,13 +11,16 @@ use std::net::SocketAddr;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
+use breakglass_core::audit::events::AccountChange;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Viewer, csrf_field};
-use super::signin::{NoFields, Posted, Session};
+use super::signin::{
+    NoFields, Posted, SESSION_COOKIE, SESSION_HOURS, Session, TOKEN_NAME, set_cookie,
+};
 use super::{Failure, OrPage, St, qr};
 use crate::app::{AppError, AppState};
 use crate::auth::MAX_TOKEN_TTL;
@@ -26,7 +31,12 @@ enum Fresh {
     Nothing,
     Token { name: String, secret: String },
     Totp { secret: String, uri: String },
+    Done(String),
     Error(AppError),
+}
+
+fn address(peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>) -> String {
+    peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string())
 }
 
 async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<Response, Failure> {
@@ -41,6 +51,7 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
     };
     let top: Markup = match &fresh {
         Fresh::Nothing => html! {},
+        Fresh::Done(m) => html! { p.ok role="status" { (m) } },
         Fresh::Error(e) => layout::alert(&e.message),
         Fresh::Token { name, secret } => html! {
             div.secret role="status" {
@@ -57,9 +68,17 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
                 @if let Some(svg) = qr::svg(uri, "QR code of your new TOTP authenticator") { (svg) }
                 p { "Key: " code #totp-secret { (secret) } }
                 p { "URI: " code #otpauth-uri { (uri) } }
+                p { "Then enter the code it shows to finish: until you do, nothing changes." }
+                form.stack method="post" action="/console/account/totp/confirm" {
+                    (csrf_field(&v.csrf))
+                    label for="confirm_code" { "Code from the new authenticator" }
+                    input #confirm_code type="text" name="code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
+                    button type="submit" { "Confirm authenticator" }
+                }
             }
         },
     };
+    let second_factor = session.principal.second_factor;
     let rows = html! {
         @for t in &tokens {
             @let live = t.revoked_at.is_none() && t.expires_at > now;
@@ -97,6 +116,8 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
                 placeholder="until this session ends";
             label for="token-password" { "Password (only for a token that outlives this session)" }
             input #token-password type="password" name="password" autocomplete="current-password";
+            label for="token-totp" { "TOTP code (with the password)" }
+            input #token-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" autocomplete="one-time-code";
             button type="submit" { "Create token" }
         }
         h2 { "Two-factor authentication" }
@@ -109,10 +130,26 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
                 button type="submit" { "Replace authenticator" }
             }
         } @else {
-            p #totp-status { "No authenticator is enrolled: approvals and break-glass need one." }
-            form method="post" action="/console/account/totp" {
+            p #totp-status { "No authenticator is enrolled yet: enrol one to use the broker (until then this account can only enrol)." }
+            form.stack method="post" action="/console/account/totp" {
                 (csrf_field(&v.csrf))
+                label for="enrol-password" { "Your password" }
+                input #enrol-password type="password" name="password" required autocomplete="current-password";
                 button type="submit" { "Enrol authenticator" }
+            }
+        }
+        @if second_factor {
+            h2 { "Password" }
+            p { "Changing it signs out every other session and token of yours." }
+            form.stack method="post" action="/console/account/password" {
+                (csrf_field(&v.csrf))
+                label for="old-password" { "Current password" }
+                input #old-password type="password" name="old_password" required autocomplete="current-password";
+                label for="new-password" { "New password (at least 12 characters)" }
+                input #new-password type="password" name="new_password" required minlength="12" autocomplete="new-password";
+                label for="password-totp" { "TOTP code" }
+                input #password-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
+                button type="submit" { "Change password" }
             }
         }
     };
@@ -135,6 +172,8 @@ pub struct TokenForm {
     ttl_hours: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    totp: String,
 }
 
 /// `POST /console/account/tokens`: creates a token and shows it once. Without a password
@@ -161,11 +200,12 @@ pub async fn create_token(
                 .create_token(&session.principal, &form.name, ttl)
                 .await
         } else {
-            let address = peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string());
+            let address = address(peer);
             s.auth
-                .login(
+                .login_with_totp(
                     session.principal.username.as_str(),
                     &form.password,
+                    Some(form.totp.as_str()),
                     &address,
                     &form.name,
                     ttl,
@@ -200,12 +240,16 @@ pub async fn revoke_token(
 pub struct EnrolForm {
     #[serde(default)]
     current_code: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
 }
 
-/// `POST /console/account/totp`: enrols (or, with a current code, replaces) the
-/// authenticator and shows the seed and its QR code once.
+/// `POST /console/account/totp`: starts enrolling (with the password) or replacing (with
+/// a current code) the authenticator, and shows the seed and its QR code once, with the
+/// form that confirms it.
 pub async fn enroll_totp(
     State(s): St,
+    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
     Posted { session, form }: Posted<EnrolForm>,
 ) -> Result<Response, Failure> {
     let code = form
@@ -213,11 +257,91 @@ pub async fn enroll_totp(
         .as_deref()
         .map(str::trim)
         .filter(|c| !c.is_empty());
-    let fresh = match s.auth.enroll_totp(&session.principal.username, code).await {
+    let enrolled = s
+        .auth
+        .enroll_totp(
+            &session.principal,
+            form.password.as_deref(),
+            code,
+            &address(peer),
+        )
+        .await;
+    let fresh = match enrolled {
         Ok(e) => Fresh::Totp {
             secret: e.secret.expose().to_owned(),
             uri: e.uri.expose().to_owned(),
         },
+        Err(e) => Fresh::Error(e.into()),
+    };
+    account_page(&s, &session, fresh).await
+}
+
+#[derive(Deserialize)]
+pub struct ConfirmForm {
+    #[serde(default)]
+    code: String,
+}
+
+/// `POST /console/account/totp/confirm`: confirms the new authenticator with a code from
+/// it; the session continues on a new token that passed it (the old one is revoked if it
+/// had not).
+pub async fn confirm_totp(
+    State(s): St,
+    headers: HeaderMap,
+    Posted { session, form }: Posted<ConfirmForm>,
+) -> Result<Response, Failure> {
+    match s
+        .auth
+        .confirm_totp(&session.principal, form.code.trim(), TOKEN_NAME)
+        .await
+    {
+        Ok(token) => {
+            let mut r = layout::redirect("/console/account?enrolled=1");
+            if let Some(c) = set_cookie(
+                SESSION_COOKIE,
+                token.secret.expose(),
+                SESSION_HOURS * 3600,
+                s.console.secure(&headers),
+            ) {
+                r.headers_mut().append(header::SET_COOKIE, c);
+            }
+            Ok(r)
+        }
+        Err(e) => account_page(&s, &session, Fresh::Error(e.into())).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    old_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    totp: String,
+}
+
+/// `POST /console/account/password`: changes the password (old password and a TOTP code);
+/// every other session and token of the user is revoked.
+pub async fn change_password(
+    State(s): St,
+    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
+    Posted { session, form }: Posted<PasswordForm>,
+) -> Result<Response, Failure> {
+    let changed = s
+        .auth
+        .change_password(
+            &session.principal,
+            &form.old_password,
+            &form.new_password,
+            form.totp.trim(),
+            &address(peer),
+        )
+        .await;
+    let fresh = match changed {
+        Ok(()) => Fresh::Done(
+            "Password changed; every other session and token of yours was signed out.".to_owned(),
+        ),
         Err(e) => Fresh::Error(e.into()),
     };
     account_page(&s, &session, fresh).await
@@ -240,13 +364,32 @@ async fn users_page(
     let v = session.viewer();
     admin_only(session, &v)?;
     let users = s.auth.users().await.or_page(&v)?;
+    let me = session.principal.username.as_str();
     let rows = html! {
         @for u in &users {
             tr {
                 td { (u.username) }
                 td { @if u.admin { "yes" } @else { "no" } }
                 td { @if u.totp_seed.is_some() { "enrolled" } @else { "not enrolled" } }
+                td { @if let Some(at) = u.disabled_at { strong { "disabled" } " " (layout::time(at)) } @else { "active" } }
                 td { (layout::time(u.created_at)) }
+                td {
+                    form.inline method="post" action={ "/console/admin/users/" (u.username) } {
+                        (csrf_field(&v.csrf))
+                        label.visually-hidden for={ "totp-" (u.username) } { "Your TOTP code" }
+                        input id={ "totp-" (u.username) } type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required
+                            autocomplete="one-time-code" placeholder="TOTP code" size="8";
+                        @if u.disabled_at.is_some() {
+                            button type="submit" name="action" value="enable" { "Enable" }
+                        } @else if u.username != me {
+                            button.danger type="submit" name="action" value="disable" { "Disable" }
+                        }
+                        button.danger type="submit" name="action" value="revoke-tokens" { "Sign out everywhere" }
+                        @if u.username != me && u.totp_seed.is_some() {
+                            button.danger type="submit" name="action" value="reset-second-factor" { "Reset second factor" }
+                        }
+                    }
+                }
             }
         }
     };
@@ -260,7 +403,7 @@ async fn users_page(
             Some(Err(e)) => { (layout::alert(&e.message)) }
             None => {}
         }
-        (layout::table("users", "Local users", &["Username", "Admin", "TOTP", "Created"], rows,
+        (layout::table("users", "Local users", &["Username", "Admin", "TOTP", "Status", "Created", "Actions (with your TOTP code)"], rows,
             users.is_empty().then_some("No users.")))
         h2 { "Add a user" }
         p { "The username must match a responder of the config for the user to request or approve access." }
@@ -317,6 +460,49 @@ pub async fn add_user(
         .await
     {
         Ok(u) => Ok(format!("User `{}` added.", u.username)),
+        Err(e) => Err(e.into()),
+    };
+    users_page(&s, &session, Some(notice)).await
+}
+
+#[derive(Deserialize)]
+pub struct AdministerForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    totp: String,
+}
+
+/// `POST /console/admin/users/{name}` (admins): disables, enables, signs out everywhere or
+/// resets the second factor of a user, with the administrator's TOTP code.
+pub async fn administer(
+    State(s): St,
+    Path(user): Path<String>,
+    Posted { session, form }: Posted<AdministerForm>,
+) -> Result<Response, Failure> {
+    let v = session.viewer();
+    admin_only(&session, &v)?;
+    let change = match form.action.as_str() {
+        "disable" => AccountChange::Disabled,
+        "enable" => AccountChange::Enabled,
+        "revoke-tokens" => AccountChange::TokensRevoked,
+        "reset-second-factor" => AccountChange::SecondFactorReset,
+        other => {
+            let e = AppError::bad_request(format!(
+                "unknown action `{other}`: disable, enable, revoke-tokens or reset-second-factor"
+            ));
+            return users_page(&s, &session, Some(Err(e))).await;
+        }
+    };
+    let notice = match s
+        .auth
+        .administer(&session.principal, &user, change, form.totp.trim())
+        .await
+    {
+        Ok(()) => Ok(format!(
+            "User `{user}`: {}.",
+            change.as_str().replace('_', " ")
+        )),
         Err(e) => Err(e.into()),
     };
     users_page(&s, &session, Some(notice)).await

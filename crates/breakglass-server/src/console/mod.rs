@@ -196,10 +196,13 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
             post(account::revoke_token),
         )
         .route("/console/account/totp", post(account::enroll_totp))
+        .route("/console/account/totp/confirm", post(account::confirm_totp))
+        .route("/console/account/password", post(account::change_password))
         .route(
             "/console/admin/users",
             get(account::users).post(account::add_user),
         )
+        .route("/console/admin/users/{name}", post(account::administer))
         .route("/console/events", get(live))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(state),

@@ -18,6 +18,7 @@ use super::signin::{Posted, Session};
 use super::{Failure, OrPage, St};
 use crate::app::AppError;
 use crate::app::extract::parse_id;
+use crate::app::step_up;
 
 /// Records shown per audit page.
 const AUDIT_PAGE: u32 = 100;
@@ -150,6 +151,8 @@ pub async fn reviews(State(s): St, session: Session) -> Result<Response, Failure
                         }
                         label for={ "notes-" (r.id) } { "Notes" }
                         textarea id={ "notes-" (r.id) } name="notes" rows="3" {}
+                        label for={ "review-totp-" (r.id) } { "TOTP code" }
+                        input id={ "review-totp-" (r.id) } type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
                         button type="submit" { "Complete review" }
                     }
                 } @else if !ended {
@@ -168,9 +171,11 @@ pub struct ReviewForm {
     outcome: ReviewOutcome,
     #[serde(default)]
     notes: String,
+    #[serde(default)]
+    totp: String,
 }
 
-/// `POST /console/requests/{id}/review`.
+/// `POST /console/requests/{id}/review`: signs off with the reviewer's TOTP step-up.
 pub async fn review(
     State(s): St,
     _headers: HeaderMap,
@@ -180,10 +185,15 @@ pub async fn review(
     let v = session.viewer();
     let result = async {
         let id: RequestId = parse_id(&rid)?;
-        let caller = session.principal.caller();
-        s.app
-            .review(&caller, &id, form.outcome, form.notes.trim())
-            .await?;
+        step_up::review(
+            &s,
+            &session.principal,
+            &id,
+            form.outcome,
+            form.notes.trim(),
+            form.totp.trim(),
+        )
+        .await?;
         Ok::<_, AppError>(())
     }
     .await;

@@ -273,13 +273,26 @@ fn actions(
                         // Hidden until app.js wires it: without JavaScript it would do nothing.
                         button #copy-credential-process type="button" data-copy="credential-process" hidden { "Copy" }
                     }
+                    @let step_up = r.kind == RequestKind::BreakGlass && g.issued.is_empty()
+                        && now - g.start > breakglass_core::app::STEP_UP_FRESH;
+                    @if step_up {
+                        p #mint-step-up { "The first credentials of this break-glass grant need a current TOTP code." }
+                    }
                     div.actions {
                         form #console-form method="post" action={ "/console/grants/" (g.id) "/console" } {
                             (csrf_field(csrf))
+                            @if step_up {
+                                label for="console-totp" { "TOTP code" }
+                                input #console-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
+                            }
                             button type="submit" { "Open AWS console" }
                         }
                         form #credentials-form method="post" action={ "/console/grants/" (g.id) "/credentials" } {
                             (csrf_field(csrf))
+                            @if step_up {
+                                label for="credentials-totp" { "TOTP code" }
+                                input #credentials-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
+                            }
                             button.secondary type="submit" { "Get credentials" }
                         }
                     }
@@ -471,6 +484,14 @@ pub async fn revoke(
     after(&s, &session, &headers, &rid, result).await
 }
 
+/// The form of the credentials and console buttons: a TOTP code when the first mint of a
+/// break-glass grant asks for a step-up.
+#[derive(Deserialize)]
+pub struct MintForm {
+    #[serde(default)]
+    totp: Option<String>,
+}
+
 /// `POST /console/grants/{id}/console`: a console sign-in URL for the requester's grant.
 ///
 /// The answer is a page with the link (and a meta refresh to it) rather than a 303: a
@@ -481,15 +502,18 @@ pub async fn aws_console(
     State(s): St,
     headers: HeaderMap,
     Path(gid): Path<String>,
-    Posted { session, .. }: Posted<NoFields>,
+    Posted { session, form }: Posted<MintForm>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     let rid = grant_request(&s, &gid).await.or_page(&v)?;
-    let caller = session.principal.caller();
-    match s
-        .app
-        .console_url(&caller, &rid, "https://console.aws.amazon.com/")
-        .await
+    match step_up::console_url(
+        &s,
+        &session.principal,
+        &rid,
+        "https://console.aws.amazon.com/",
+        form.totp.as_deref(),
+    )
+    .await
     {
         Ok(url) => {
             let url = url.expose();
@@ -505,7 +529,7 @@ pub async fn aws_console(
                 layout::page_with_head("Open AWS console", Some(&v), head, body),
             ))
         }
-        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e.into())).await,
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e)).await,
     }
 }
 
@@ -515,11 +539,11 @@ pub async fn credentials(
     State(s): St,
     headers: HeaderMap,
     Path(gid): Path<String>,
-    Posted { session, .. }: Posted<NoFields>,
+    Posted { session, form }: Posted<MintForm>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     let rid = grant_request(&s, &gid).await.or_page(&v)?;
-    match s.app.credentials(&session.principal.caller(), &rid).await {
+    match step_up::credentials(&s, &session.principal, &rid, form.totp.as_deref()).await {
         Ok(c) => {
             let exports = format!(
                 "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_SESSION_TOKEN={}\n",
@@ -541,7 +565,7 @@ pub async fn credentials(
             };
             Ok(layout::ok("Credentials", &v, body))
         }
-        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e.into())).await,
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e)).await,
     }
 }
 

@@ -133,6 +133,8 @@ pub enum Refusal {
         /// Where to come back to.
         next: String,
     },
+    /// Go elsewhere first (a session without a second factor goes to enrol one).
+    Redirect(String),
     /// A refusal shown as an error page to a visitor without a valid session (no session
     /// on a POST, the store unavailable).
     Page(AppError),
@@ -147,6 +149,7 @@ impl IntoResponse for Refusal {
             Self::SignIn { next } => {
                 layout::redirect(&format!("/console/login?next={}", percent_encode(&next)))
             }
+            Self::Redirect(to) => layout::redirect(&to),
             Self::Page(e) => layout::error_page(None, &e),
             Self::Signed(viewer, e) => layout::error_page(Some(&viewer), &e),
         }
@@ -218,6 +221,28 @@ impl FromRequestParts<Arc<AppState>> for Session {
             }
             Err(_) => return Err(refuse()),
         };
+        // A session signed in without a second factor may only enrol one (and sign out).
+        let path = parts.uri.path();
+        let enrolling = path == "/console/account"
+            || path.starts_with("/console/account/totp")
+            || path == "/console/logout";
+        if !principal.second_factor && !enrolling {
+            return Err(
+                if parts.method == Method::GET || parts.method == Method::HEAD {
+                    Refusal::Redirect("/console/account".to_owned())
+                } else {
+                    let viewer = Viewer {
+                        username: principal.username.to_string(),
+                        admin: principal.admin,
+                        csrf: session_csrf(&state.console.csrf_key, token),
+                    };
+                    Refusal::Signed(
+                        viewer,
+                        crate::auth::AuthError::EnrolFirst(principal.username.to_string()).into(),
+                    )
+                },
+            );
+        }
         Ok(Self {
             csrf: session_csrf(&state.console.csrf_key, token),
             principal,
@@ -315,6 +340,7 @@ mod tests {
                 admin: false,
                 token: "bgt_the_session_token".to_owned(),
                 expires_at: time::macros::datetime!(2024-03-01 12:00 UTC),
+                second_factor: true,
                 totp: crate::auth::TotpOnFile::default(),
             },
             csrf: "the_csrf_token".to_owned(),

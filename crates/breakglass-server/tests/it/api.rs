@@ -30,6 +30,7 @@ pub struct Api {
     pub router: axum::Router,
     pub clock: Arc<ManualClock>,
     pub auth: Arc<AuthService>,
+    pub store: SqlStore,
     _dir: tempfile::TempDir,
 }
 
@@ -56,7 +57,7 @@ pub async fn api() -> Api {
     let cloud: SharedCloud = Arc::new(FakeCloud::new(&clock));
     let access = Arc::new(App::new(broker, cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
-    let auth = Arc::new(Auth::new(store, c, key, Limits::default()));
+    let auth = Arc::new(Auth::new(store.clone(), c, key, Limits::default()));
     let state = Arc::new(AppState::new(
         access,
         Arc::clone(&auth),
@@ -66,6 +67,7 @@ pub async fn api() -> Api {
         router: router(state),
         clock,
         auth,
+        store,
         _dir: dir,
     }
 }
@@ -129,10 +131,29 @@ impl Api {
         assert_eq!(s, StatusCode::CREATED, "{v}");
         let token = v["token"].as_str().unwrap().to_owned();
         let (s, v) = self
-            .call("POST", "/api/v1/totp/enroll", Some(&token), None)
+            .call(
+                "POST",
+                "/api/v1/totp/enroll",
+                Some(&token),
+                Some(json!({"password": "correct horse battery"})),
+            )
             .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
-        (token, v["secret"].as_str().unwrap().to_owned())
+        let secret = v["secret"].as_str().unwrap().to_owned();
+        let (s, v) = self
+            .call(
+                "POST",
+                "/api/v1/totp/confirm",
+                Some(&token),
+                Some(json!({"code": self.code(&secret)})),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+        let token = v["token"].as_str().unwrap().to_owned();
+        // The confirming code's time step is spent: the next code a test asks for is the
+        // next step's.
+        self.clock.advance(time::Duration::seconds(30));
+        (token, secret)
     }
 
     pub fn code(&self, secret: &str) -> String {

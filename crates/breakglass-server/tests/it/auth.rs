@@ -66,6 +66,22 @@ async fn audit_kinds(store: &SqlStore) -> Vec<String> {
         .collect()
 }
 
+/// An enrolled authenticator: its seed (base32, as the app holds it) and the token the
+/// confirmation minted (it passed the second factor).
+pub struct Enrolled {
+    pub secret: breakglass_core::cloud::Secret,
+    pub token: breakglass_server::auth::NewToken,
+}
+
+/// Enrols a TOTP authenticator for `name` (password `correct horse battery`) the way a
+/// user does: sign in with the password, start the enrolment with it again, confirm with a
+/// code from the new authenticator. The clock then moves to the next time step, so the
+/// confirming code is not the next one asked for.
+pub async fn enrol(f: &Fixture, name: &str) -> Enrolled {
+    let (secret, token) = crate::support::enrol(&f.auth, &f.clock, name).await;
+    Enrolled { secret, token }
+}
+
 /// The current code of `who`, read by decrypting the seed the way an authenticator app
 /// would hold it (from the enrolment secret).
 pub fn code(secret: &str, unix: i64) -> String {
@@ -82,7 +98,14 @@ async fn login_issues_a_token_that_authenticates_until_it_expires() {
         .unwrap();
     let tok = f
         .auth
-        .login("alice", "correct horse battery", "127.0.0.1", "cli", None)
+        .login_with_totp(
+            "alice",
+            "correct horse battery",
+            None,
+            "127.0.0.1",
+            "cli",
+            None,
+        )
         .await
         .unwrap();
     let secret = tok.secret.expose().to_owned();
@@ -116,7 +139,7 @@ async fn wrong_passwords_are_refused_audited_and_rate_limited() {
     for _ in 0..5 {
         let err = f
             .auth
-            .login("bob", "wrong password!!", "10.0.0.1", "cli", None)
+            .login_with_totp("bob", "wrong password!!", None, "10.0.0.1", "cli", None)
             .await
             .unwrap_err();
         assert!(matches!(err, AuthError::BadCredentials), "{err}");
@@ -124,24 +147,52 @@ async fn wrong_passwords_are_refused_audited_and_rate_limited() {
     // Even the right password is refused from that address while the limit holds.
     let err = f
         .auth
-        .login("bob", "a long enough password", "10.0.0.1", "cli", None)
+        .login_with_totp(
+            "bob",
+            "a long enough password",
+            None,
+            "10.0.0.1",
+            "cli",
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::RateLimited(_)), "{err}");
     // The guesser did not lock bob out of his own address.
     f.auth
-        .login("bob", "a long enough password", "10.0.0.2", "cli", None)
+        .login_with_totp(
+            "bob",
+            "a long enough password",
+            None,
+            "10.0.0.2",
+            "cli",
+            None,
+        )
         .await
         .unwrap();
     f.clock.advance(Duration::minutes(16));
     f.auth
-        .login("bob", "a long enough password", "10.0.0.1", "cli", None)
+        .login_with_totp(
+            "bob",
+            "a long enough password",
+            None,
+            "10.0.0.1",
+            "cli",
+            None,
+        )
         .await
         .unwrap();
     // Unknown users fail the same way.
     let err = f
         .auth
-        .login("mallory", "whatever password", "10.0.0.3", "cli", None)
+        .login_with_totp(
+            "mallory",
+            "whatever password",
+            None,
+            "10.0.0.3",
+            "cli",
+            None,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::BadCredentials));
@@ -159,9 +210,10 @@ async fn a_burst_of_parallel_guesses_gets_no_more_tries_than_the_limit() {
         .unwrap();
     // Every guess is in flight before any has been checked (argon2 takes a while).
     let wrong: Vec<String> = (0..20).map(|i| format!("wrong password {i}")).collect();
-    let guesses = wrong
-        .iter()
-        .map(|p| f.auth.login("bob", p, "10.0.0.1", "cli", None));
+    let guesses = wrong.iter().map(|p| {
+        f.auth
+            .login_with_totp("bob", p, None, "10.0.0.1", "cli", None)
+    });
     let results = futures_join_all(guesses).await;
     let checked = results
         .iter()
@@ -240,12 +292,13 @@ async fn revoked_tokens_stop_working() {
     let alice = Username::new("alice").unwrap();
     let signed_in = f
         .auth
-        .login(
+        .login_with_totp(
             "alice",
             "correct horse battery",
+            None,
             "10.0.0.1",
             "cli",
-            Some(Duration::days(30)),
+            Some(Duration::hours(10)),
         )
         .await
         .unwrap();
@@ -256,7 +309,7 @@ async fn revoked_tokens_stop_working() {
         .unwrap();
     let tok = f
         .auth
-        .create_token(&caller, "laptop", Some(Duration::days(7)))
+        .create_token(&caller, "laptop", Some(Duration::hours(8)))
         .await
         .unwrap();
     f.auth.authenticate(tok.secret.expose()).await.unwrap();
@@ -264,14 +317,14 @@ async fn revoked_tokens_stop_working() {
     let short = f.auth.authenticate(tok.secret.expose()).await.unwrap();
     let err = f
         .auth
-        .create_token(&short, "longer", Some(Duration::days(8)))
+        .create_token(&short, "longer", Some(Duration::hours(9)))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("cannot outlive"), "{err}");
     let default = f.auth.create_token(&short, "default", None).await.unwrap();
     assert_eq!(
         default.record.expires_at - default.record.created_at,
-        Duration::hours(12)
+        Duration::hours(8)
     );
     f.auth
         .revoke_token(&alice, &tok.record.id, &alice)
@@ -287,16 +340,17 @@ async fn revoked_tokens_stop_working() {
     assert!(matches!(err, AuthError::NotFound(_)), "{err}");
     let err = f
         .auth
-        .login(
+        .login_with_totp(
             "alice",
             "correct horse battery",
+            None,
             "10.0.0.1",
             "forever",
             Some(Duration::days(365)),
         )
         .await
         .unwrap_err();
-    assert!(err.to_string().contains("90 days"), "{err}");
+    assert!(err.to_string().contains("12 hours"), "{err}");
     let kinds = audit_kinds(&f.store).await;
     assert!(kinds.contains(&"token_revoked".to_owned()));
 }
@@ -326,12 +380,7 @@ async fn totp_once(f: Fixture) {
         .unwrap_err();
     assert!(matches!(err, AuthError::NoTotp(_)));
 
-    let e = f.auth.enroll_totp(&alice, None).await.unwrap();
-    assert!(
-        e.uri
-            .expose()
-            .starts_with("otpauth://totp/breakglass:alice?secret=")
-    );
+    let e = enrol(&f, "alice").await;
     // The seed is stored encrypted: neither its base32 nor hex form appears in the row.
     let row = f.store.user("alice").await.unwrap().unwrap();
     let sealed = row.totp_seed.unwrap();
@@ -368,7 +417,12 @@ async fn totp_once(f: Fixture) {
         [
             "user_created",
             "totp_failed",
+            "login_succeeded",
+            "token_created",
+            "account_changed",
             "totp_enrolled",
+            "token_created",
+            "token_revoked",
             "totp_failed",
             "totp_verified",
             "totp_failed",
@@ -385,7 +439,7 @@ async fn an_empty_totp_code_is_asked_for_and_not_counted_as_a_wrong_one() {
         .await
         .unwrap();
     let alice = Username::new("alice").unwrap();
-    let e = f.auth.enroll_totp(&alice, None).await.unwrap();
+    let e = enrol(&f, "alice").await;
     for empty in
         std::iter::repeat_n(["", "  "], breakglass_server::auth::TOTP_FAILURES + 1).flatten()
     {
@@ -414,7 +468,7 @@ async fn wrong_totp_codes_lock_the_step_up_for_a_while() {
         .await
         .unwrap();
     let alice = Username::new("alice").unwrap();
-    let e = f.auth.enroll_totp(&alice, None).await.unwrap();
+    let e = enrol(&f, "alice").await;
     let good = code(e.secret.expose(), f.clock.now().unix_timestamp());
     let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
     for _ in 0..breakglass_server::auth::TOTP_FAILURES {
@@ -442,16 +496,50 @@ async fn an_enrolled_authenticator_is_replaced_only_with_a_current_code() {
         .await
         .unwrap();
     let alice = Username::new("alice").unwrap();
-    let first = f.auth.enroll_totp(&alice, None).await.unwrap();
-    // A token holder without the authenticator cannot swap in their own.
-    let err = f.auth.enroll_totp(&alice, None).await.unwrap_err();
+    let first = enrol(&f, "alice").await;
+    let p = f
+        .auth
+        .authenticate(first.token.secret.expose())
+        .await
+        .unwrap();
+    // A token holder without the authenticator cannot swap in their own, not even with
+    // the password.
+    let err = f
+        .auth
+        .enroll_totp(&p, Some("correct horse battery"), None, "10.0.0.1")
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("--current-code"), "{err}");
     let good = code(first.secret.expose(), f.clock.now().unix_timestamp());
     let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
-    let err = f.auth.enroll_totp(&alice, Some(&wrong)).await.unwrap_err();
+    let err = f
+        .auth
+        .enroll_totp(&p, None, Some(&wrong), "10.0.0.1")
+        .await
+        .unwrap_err();
     assert!(matches!(err, AuthError::BadTotp), "{err:?}");
-    let second = f.auth.enroll_totp(&alice, Some(&good)).await.unwrap();
+    let second = f
+        .auth
+        .enroll_totp(&p, None, Some(&good), "10.0.0.1")
+        .await
+        .unwrap();
     assert_ne!(second.secret.expose(), first.secret.expose());
+    // Until a code from the new authenticator confirms it, the old one stays.
+    f.clock.advance(Duration::seconds(30));
+    let now = f.clock.now().unix_timestamp();
+    f.auth
+        .verify_totp(&alice, &code(first.secret.expose(), now), "approve")
+        .await
+        .unwrap();
+    let p = f
+        .auth
+        .authenticate(first.token.secret.expose())
+        .await
+        .unwrap();
+    f.auth
+        .confirm_totp(&p, &code(second.secret.expose(), now), "cli")
+        .await
+        .unwrap();
     // The new seed is the one that verifies now.
     f.clock.advance(Duration::seconds(30));
     let now = f.clock.now().unix_timestamp();

@@ -165,7 +165,10 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
 
     // Another responder's live grant on the same role.
     let other = support::active_grant(b, "erin", 60).await;
-    let other_creds = access.credentials(&caller("erin"), &other).await.unwrap();
+    let other_creds = access
+        .credentials(&caller("erin"), &other, None)
+        .await
+        .unwrap();
 
     let r = b.submit(investigate("alice", 60)).await.unwrap().request;
     b.approve(&r.id, user("bob"), r.digest, "ok").await.unwrap();
@@ -174,7 +177,10 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
         .await
         .unwrap();
     b.activate(&r.id, user("alice")).await.unwrap();
-    let creds = access.credentials(&caller("alice"), &r.id).await.unwrap();
+    let creds = access
+        .credentials(&caller("alice"), &r.id, None)
+        .await
+        .unwrap();
     let who = aws_sdk_sts::Client::new(&as_session(&config, &creds))
         .get_caller_identity()
         .send()
@@ -214,11 +220,14 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
 
     // The revoked grant never mints again; the other one still does.
     let err = access
-        .credentials(&caller("alice"), &r.id)
+        .credentials(&caller("alice"), &r.id, None)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("is revoked, not active"), "{err}");
-    access.credentials(&caller("erin"), &other).await.unwrap();
+    access
+        .credentials(&caller("erin"), &other, None)
+        .await
+        .unwrap();
 
     // Revoke every session of the role: erin's grant is revoked too, and the cutoff policy
     // denies sessions issued before it.
@@ -243,7 +252,12 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     );
     assert_eq!(decide(&cut, &old), Decision::ExplicitDeny);
     assert_eq!(audit_count(&store, "role_sessions_revoked", None).await, 1);
-    assert!(access.credentials(&caller("erin"), &other).await.is_err());
+    assert!(
+        access
+            .credentials(&caller("erin"), &other, None)
+            .await
+            .is_err()
+    );
 }
 
 fn clock_now(clock: &Arc<breakglass_core::ports::ManualClock>) -> time::OffsetDateTime {
@@ -372,7 +386,10 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
         .await
         .unwrap();
     b.activate(&r.id, user("alice")).await.unwrap();
-    let creds = access.credentials(&caller("alice"), &r.id).await.unwrap();
+    let creds = access
+        .credentials(&caller("alice"), &r.id, None)
+        .await
+        .unwrap();
     let who = aws_sdk_sts::Client::new(&as_session(&config, &creds))
         .get_caller_identity()
         .send()

@@ -17,6 +17,7 @@ mod api;
 mod auth;
 mod console;
 mod end_to_end;
+mod identity;
 mod layers;
 mod notifier;
 mod receivers;

@@ -40,8 +40,8 @@ async fn a_step_up_checked_for_one_change_cannot_approve_another() {
         auth.add_user(who, "correct horse battery", false, None)
             .await
             .unwrap();
-        let e = auth.enroll_totp(&user(who), None).await.unwrap();
-        seeds.push(e.secret.expose().to_owned());
+        let (secret, _) = support::enrol(&auth, &clock, who).await;
+        seeds.push(secret.expose().to_owned());
     }
     let r = a
         .broker()

@@ -177,3 +177,45 @@ impl std::ops::Deref for TestApp {
         &self.app
     }
 }
+
+/// Enrols a TOTP authenticator for `name` (password `correct horse battery`) the way a user
+/// does: sign in with the password, start the enrolment with it again, confirm with a code
+/// from the new authenticator. Returns the seed (base32, as the app holds it) and the token
+/// the confirmation minted; the clock then moves to the next time step, so the confirming
+/// code is not the next one a test asks for.
+pub async fn enrol(
+    auth: &breakglass_server::app::AuthService,
+    clock: &ManualClock,
+    name: &str,
+) -> (
+    breakglass_core::cloud::Secret,
+    breakglass_server::auth::NewToken,
+) {
+    use breakglass_server::auth::totp;
+    let first = auth
+        .login_with_totp(
+            name,
+            "correct horse battery",
+            None,
+            "127.0.0.1",
+            "cli",
+            None,
+        )
+        .await
+        .unwrap();
+    let p = auth.authenticate(first.secret.expose()).await.unwrap();
+    assert!(!p.second_factor, "a password sign-in without a factor");
+    let e = auth
+        .enroll_totp(&p, Some("correct horse battery"), None, "127.0.0.1")
+        .await
+        .unwrap();
+    let seed = totp::base32_decode(e.secret.expose()).unwrap();
+    let code = totp::code_at(
+        &seed,
+        totp::step_of(clock.now().unix_timestamp()),
+        totp::DIGITS,
+    );
+    let token = auth.confirm_totp(&p, &code, "cli").await.unwrap();
+    clock.advance(time::Duration::seconds(30));
+    (e.secret, token)
+}

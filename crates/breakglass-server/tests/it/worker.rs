@@ -27,7 +27,10 @@ async fn grants_that_end_while_no_worker_runs_are_ended_and_audited_by_the_next_
     let first = access(&store, &clock, "a");
     let ended = active_grant(first.broker(), "alice", 60).await;
     let revoked = active_grant(first.broker(), "erin", 60).await;
-    first.credentials(&caller("erin"), &revoked).await.unwrap();
+    first
+        .credentials(&caller("erin"), &revoked, None)
+        .await
+        .unwrap();
     first
         .revoke(&caller("bob"), &revoked, "done")
         .await
@@ -96,8 +99,8 @@ async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_o
     let clock = clock();
     let a = access(&store, &clock, "a");
     let id = active_grant(a.broker(), "alice", 60).await;
-    let creds = a.credentials(&caller("alice"), &id).await.unwrap();
-    let err = a.credentials(&caller("erin"), &id).await.unwrap_err();
+    let creds = a.credentials(&caller("alice"), &id, None).await.unwrap();
+    let err = a.credentials(&caller("erin"), &id, None).await.unwrap_err();
     assert!(err.to_string().contains("only `alice` may use"), "{err}");
     let revoked = a.revoke(&caller("bob"), &id, "contained").await.unwrap();
     let entry = revoked.entry.unwrap();
@@ -105,7 +108,10 @@ async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_o
         entry.session_end,
         creds.expiration + breakglass_core::app::ENTRY_MARGIN
     );
-    let err = a.credentials(&caller("alice"), &id).await.unwrap_err();
+    let err = a
+        .credentials(&caller("alice"), &id, None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("is revoked, not active"), "{err}");
     assert_eq!(*a.cloud().minted.lock().unwrap(), 1);
 
@@ -285,7 +291,7 @@ async fn a_revocation_interrupted_before_its_entry_is_completed_by_the_worker() 
     let clock = clock();
     let a = access(&store, &clock, "a");
     let id = active_grant(a.broker(), "alice", 60).await;
-    a.credentials(&caller("alice"), &id).await.unwrap();
+    a.credentials(&caller("alice"), &id, None).await.unwrap();
     // The revocation is committed, then the process dies before the entry is written.
     a.broker()
         .revoke(&id, user("bob"), "contained")
@@ -315,7 +321,7 @@ async fn credentials_carry_the_grant_identity_and_last_its_remaining_time() {
     let id = active_grant(a.broker(), "alice", 60).await;
     let grant = a.broker().get(&id).await.unwrap().value.grant.unwrap();
     clock.advance(Duration::minutes(10));
-    let creds = a.credentials(&caller("alice"), &id).await.unwrap();
+    let creds = a.credentials(&caller("alice"), &id, None).await.unwrap();
     let asked = a.cloud().last.lock().unwrap().clone().unwrap();
     assert_eq!(asked.grant, grant.id);
     assert_eq!(asked.source_identity, "alice");
@@ -352,7 +358,10 @@ async fn credentials_carry_the_grant_identity_and_last_its_remaining_time() {
 
     // Under STS's 15-minute minimum (plus the allowance) nothing is minted.
     clock.advance(Duration::minutes(36));
-    let err = a.credentials(&caller("alice"), &id).await.unwrap_err();
+    let err = a
+        .credentials(&caller("alice"), &id, None)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("900-second minimum"), "{err}");
     assert_eq!(*a.cloud().minted.lock().unwrap(), 1);
 }
@@ -372,7 +381,7 @@ async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written
         .unwrap()
         .insert((ANALYST.to_owned(), "Investigation".to_owned()), big);
     let id = active_grant(a.broker(), "alice", 60).await;
-    a.credentials(&caller("alice"), &id).await.unwrap();
+    a.credentials(&caller("alice"), &id, None).await.unwrap();
     let err = a
         .revoke(&caller("bob"), &id, "contained")
         .await
@@ -383,7 +392,7 @@ async fn a_revocation_that_would_overflow_the_role_quota_is_reported_not_written
     assert!(msg.contains("AWSRevokeOlderSessions"), "{msg}");
     assert_eq!(a.cloud().policy(ANALYST, REVOCATIONS_POLICY), None);
     // The grant is revoked all the same, and the entry is kept for the worker to retry.
-    assert!(a.credentials(&caller("alice"), &id).await.is_err());
+    assert!(a.credentials(&caller("alice"), &id, None).await.is_err());
     assert_eq!(store.revocations(None).await.unwrap().len(), 1);
     let pass = Worker::new(Arc::clone(&a.app), WorkerConfig::new("replica-a"))
         .run_once()
@@ -400,7 +409,12 @@ async fn the_console_session_lasts_as_long_as_the_credentials() {
     let a = access(&store, &clock, "a");
     let id = active_grant(a.broker(), "alice", 60).await;
     let url = a
-        .console_url(&caller("alice"), &id, "https://console.aws.amazon.com/")
+        .console_url(
+            &caller("alice"),
+            &id,
+            "https://console.aws.amazon.com/",
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(format!("{url:?}"), "Secret([redacted])");
@@ -412,7 +426,12 @@ async fn the_console_session_lasts_as_long_as_the_credentials() {
     // The grant's last minutes: 905 seconds left gives 900-second credentials and console.
     clock.advance(Duration::seconds(3_600 - 905));
     let url = a
-        .console_url(&caller("alice"), &id, "https://console.aws.amazon.com/")
+        .console_url(
+            &caller("alice"),
+            &id,
+            "https://console.aws.amazon.com/",
+            None,
+        )
         .await
         .unwrap();
     assert!(
@@ -421,9 +440,14 @@ async fn the_console_session_lasts_as_long_as_the_credentials() {
         url.expose()
     );
     assert!(
-        a.console_url(&caller("erin"), &id, "https://console.aws.amazon.com/")
-            .await
-            .is_err()
+        a.console_url(
+            &caller("erin"),
+            &id,
+            "https://console.aws.amazon.com/",
+            None
+        )
+        .await
+        .is_err()
     );
 }
 
@@ -435,7 +459,10 @@ async fn someone_else_asking_for_a_grants_credentials_is_refused_and_audited() {
     let a = access(&store, &clock, "a");
     let id = active_grant(a.broker(), "alice", 60).await;
 
-    let err = a.credentials(&caller("mallory"), &id).await.unwrap_err();
+    let err = a
+        .credentials(&caller("mallory"), &id, None)
+        .await
+        .unwrap_err();
     let msg = err.to_string();
     assert!(
         msg.contains("only `alice` may use the grant") && msg.contains("not `mallory`"),
@@ -443,9 +470,14 @@ async fn someone_else_asking_for_a_grants_credentials_is_refused_and_audited() {
     );
     // The console URL goes through the same check.
     assert!(
-        a.console_url(&caller("mallory"), &id, "https://console.aws.amazon.com/")
-            .await
-            .is_err()
+        a.console_url(
+            &caller("mallory"),
+            &id,
+            "https://console.aws.amazon.com/",
+            None
+        )
+        .await
+        .is_err()
     );
     assert_eq!(*a.cloud().minted.lock().unwrap(), 0);
     assert!(
@@ -475,7 +507,7 @@ async fn someone_else_asking_for_a_grants_credentials_is_refused_and_audited() {
     }
 
     // The requester still gets credentials.
-    a.credentials(&caller("alice"), &id).await.unwrap();
+    a.credentials(&caller("alice"), &id, None).await.unwrap();
     assert_eq!(
         audit_count(&store, "credentials_issued", Some(id.as_str())).await,
         1

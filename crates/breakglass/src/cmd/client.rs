@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use breakglass_api::{
-    ApproveBody, ConsoleUrl, CreateBody, Credentials, EnrollBody, ErrorBody, ExtendBody, ListQuery,
-    LoginBody, NewToken, ReasonBody, RequestList, RequestView, ReviewBody, RevokeAllBody, Revoked,
-    RevokedAll, TotpEnrolment,
+    AccountChangedView, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials,
+    CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery, LoginBody, NewToken,
+    PasswordBody, ReasonBody, RequestList, RequestView, ReviewBody, RevokeAllBody, Revoked,
+    RevokedAll, StepUpBody, TotpEnrolment,
 };
 use breakglass_core::request::ReviewOutcome;
 use http_body_util::{BodyExt as _, Full};
@@ -314,41 +315,34 @@ pub struct LoginArgs {
     /// Your username.
     #[arg(long, short = 'u', env = "BREAKGLASS_USER")]
     username: String,
-    /// Token lifetime in hours (at most 2160).
+    /// Token lifetime in hours (at most 12).
     #[arg(long, default_value_t = 12)]
     ttl_hours: i64,
+    /// A current code from your TOTP authenticator (required once one is enrolled).
+    #[arg(long, env = "BREAKGLASS_TOTP", value_name = "CODE")]
+    totp: Option<String>,
 }
 
-/// `breakglass login`: the password is read from `BREAKGLASS_PASSWORD` or one line of stdin.
-pub fn login(args: &LoginArgs) -> anyhow::Result<Outcome> {
-    let password = match std::env::var("BREAKGLASS_PASSWORD") {
-        Ok(p) => p,
-        Err(_) => {
-            say(&format!("password for {}:", args.username));
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .context("cannot read the password from stdin")?;
-            line.trim_end_matches(['\r', '\n']).to_owned()
-        }
-    };
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cli".to_owned());
-    let token: NewToken = decode(call(
-        &args.url,
-        None,
-        "POST",
-        "/api/v1/login",
-        body(&LoginBody {
-            username: args.username.clone(),
-            password,
-            token_name: Some(format!("cli@{host}")),
-            ttl_hours: Some(args.ttl_hours),
-        })?,
-    )?)?;
+/// A secret from environment variable `var`, or else one line of stdin (after saying
+/// `prompt` on stderr). Never from an argument, which other users can see.
+fn secret_input(var: &str, prompt: &str) -> anyhow::Result<String> {
+    if let Ok(p) = std::env::var(var) {
+        return Ok(p);
+    }
+    say(prompt);
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .with_context(|| format!("cannot read {prompt} from stdin"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Saves `token` as the session of `username` at `url` and says so.
+fn save_token(url: &str, username: &str, token: NewToken) -> anyhow::Result<()> {
     let session = Session {
-        url: args.url.clone(),
-        username: args.username.clone(),
+        url: url.to_owned(),
+        username: username.to_owned(),
         token: token.token,
         expires_at: token.expires_at,
     };
@@ -359,6 +353,30 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<Outcome> {
         session.expires_at,
         path.display()
     ));
+    Ok(())
+}
+
+/// `breakglass login`: the password is read from `BREAKGLASS_PASSWORD` or one line of stdin.
+pub fn login(args: &LoginArgs) -> anyhow::Result<Outcome> {
+    let password = secret_input(
+        "BREAKGLASS_PASSWORD",
+        &format!("password for {}:", args.username),
+    )?;
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cli".to_owned());
+    let token: NewToken = decode(call(
+        &args.url,
+        None,
+        "POST",
+        "/api/v1/login",
+        body(&LoginBody {
+            username: args.username.clone(),
+            password,
+            totp: args.totp.clone(),
+            token_name: Some(format!("cli@{host}")),
+            ttl_hours: Some(args.ttl_hours),
+        })?,
+    )?)?;
+    save_token(&args.url, &args.username, token)?;
     Ok(Outcome::Success)
 }
 
@@ -370,28 +388,96 @@ pub struct TotpArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum TotpCommand {
-    /// Enrol an authenticator app; prints the seed and the otpauth:// URI once. Replacing
-    /// an enrolled authenticator needs a current code from it.
+    /// Start enrolling an authenticator app; prints the seed and the otpauth:// URI once.
+    /// The first enrolment needs your password (`BREAKGLASS_PASSWORD` or one line of
+    /// stdin); replacing an enrolled authenticator needs a current code from it. Finish with
+    /// `breakglass totp confirm CODE`.
     Enroll {
         /// A current code of the authenticator being replaced.
         #[arg(long, value_name = "CODE")]
         current_code: Option<String>,
     },
+    /// Finish enrolling: a current code from the new authenticator. Your session continues
+    /// on a new token that passed it.
+    Confirm {
+        /// The code the new authenticator shows.
+        code: String,
+    },
 }
 
 pub fn totp(args: &TotpArgs) -> anyhow::Result<Outcome> {
-    let TotpCommand::Enroll { current_code } = &args.command;
-    let request = match current_code {
-        Some(code) => body(&EnrollBody {
-            current_code: Some(code.clone()),
+    match &args.command {
+        TotpCommand::Enroll { current_code } => {
+            let request = match current_code {
+                Some(code) => EnrollBody {
+                    password: None,
+                    current_code: Some(code.clone()),
+                },
+                None => EnrollBody {
+                    password: Some(secret_input("BREAKGLASS_PASSWORD", "your password:")?),
+                    current_code: None,
+                },
+            };
+            let v = api_checked::<TotpEnrolment>("POST", "/api/v1/totp/enroll", body(&request)?)?;
+            print_json(&v)?;
+            say(
+                "add the secret (or the otpauth URI as a QR code) to your authenticator app; it is not shown again; then run: breakglass totp confirm CODE",
+            );
+        }
+        TotpCommand::Confirm { code } => {
+            let session = load_session()?;
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cli".to_owned());
+            let token: NewToken = api(
+                "POST",
+                "/api/v1/totp/confirm",
+                body(&ConfirmBody {
+                    code: code.clone(),
+                    token_name: Some(format!("cli@{host}")),
+                })?,
+            )?;
+            say("authenticator enrolled");
+            save_token(&session.url, &session.username, token)?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// What an administrator does to an account (`breakglass user disable NAME --totp CODE`
+/// and the like); `change` is the route's last segment.
+pub fn administer(username: &str, change: &str, totp: &str) -> anyhow::Result<Outcome> {
+    let v: AccountChangedView = api(
+        "POST",
+        &format!("/api/v1/users/{username}/{change}"),
+        body(&StepUpBody {
+            totp: totp.to_owned(),
         })?,
-        None => None,
-    };
-    let v = api_checked::<TotpEnrolment>("POST", "/api/v1/totp/enroll", request)?;
-    print_json(&v)?;
-    say(
-        "add the secret (or the otpauth URI as a QR code) to your authenticator app; it is not shown again",
-    );
+    )?;
+    say(&format!(
+        "user {}: {}",
+        v.username,
+        v.change.replace('_', " ")
+    ));
+    Ok(Outcome::Success)
+}
+
+/// `breakglass user password --totp CODE`: the current password from
+/// `BREAKGLASS_PASSWORD` (or stdin), the new one from `BREAKGLASS_NEW_PASSWORD` (or stdin).
+pub fn change_password(totp: &str) -> anyhow::Result<Outcome> {
+    let old = secret_input("BREAKGLASS_PASSWORD", "current password:")?;
+    let new = secret_input("BREAKGLASS_NEW_PASSWORD", "new password:")?;
+    let v: AccountChangedView = api(
+        "POST",
+        "/api/v1/password",
+        body(&PasswordBody {
+            old_password: old,
+            new_password: new,
+            totp: totp.to_owned(),
+        })?,
+    )?;
+    say(&format!(
+        "password of {} changed; your other sessions and tokens are signed out",
+        v.username
+    ));
     Ok(Outcome::Success)
 }
 
@@ -810,6 +896,9 @@ pub struct ReviewArgs {
     /// Findings.
     #[arg(long, default_value = "")]
     notes: String,
+    /// A current TOTP code (signing off is a step-up action).
+    #[arg(long, value_name = "CODE")]
+    totp: String,
 }
 
 pub fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
@@ -824,6 +913,7 @@ pub fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
         body(&ReviewBody {
             outcome,
             notes: args.notes.clone(),
+            totp: args.totp.clone(),
         })?,
     )?;
     say(&summary(&v));
@@ -839,6 +929,10 @@ pub struct GrantArgs {
     /// `breakglass login` signed in to; the saved session's is used when omitted.
     #[arg(long, value_name = "URL")]
     server: Option<String>,
+    /// A current TOTP code, for the first credentials of a break-glass grant when the
+    /// activation's step-up is no longer fresh.
+    #[arg(long, value_name = "CODE")]
+    totp: Option<String>,
 }
 
 /// Refuses a `--server` other than the one the saved session belongs to: its token would
@@ -862,7 +956,9 @@ pub fn creds(args: &GrantArgs) -> anyhow::Result<Outcome> {
     let v = api_checked::<Credentials>(
         "POST",
         &format!("/api/v1/grants/{}/credentials", args.grant),
-        None,
+        body(&CredentialsBody {
+            totp: args.totp.clone(),
+        })?,
     )?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &v)?;
@@ -914,7 +1010,10 @@ pub fn console(args: &GrantArgs) -> anyhow::Result<Outcome> {
     let v: ConsoleUrl = api(
         "POST",
         &format!("/api/v1/grants/{}/console", args.grant),
-        None,
+        body(&ConsoleBody {
+            destination: None,
+            totp: args.totp.clone(),
+        })?,
     )?;
     writeln!(std::io::stdout().lock(), "{}", v.url)?;
     say(

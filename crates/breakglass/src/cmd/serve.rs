@@ -255,15 +255,53 @@ enum UserCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Disable a user (admins, through the broker): no sign-in, and every token and console
+    /// session of theirs stops at once.
+    Disable(AdministerArgs),
+    /// Enable a disabled user again (admins, through the broker).
+    Enable(AdministerArgs),
+    /// Revoke every token and console session of a user (admins, through the broker).
+    RevokeTokens(AdministerArgs),
+    /// Remove a user's authenticator and revoke their tokens; they enrol again (admins,
+    /// through the broker).
+    ResetSecondFactor(AdministerArgs),
+    /// Change your own password through the broker: the current one from
+    /// `BREAKGLASS_PASSWORD` (or stdin), the new one from `BREAKGLASS_NEW_PASSWORD` (or
+    /// stdin). Your other sessions and tokens are signed out.
+    Password {
+        /// A current code from your TOTP authenticator.
+        #[arg(long, value_name = "CODE")]
+        totp: String,
+    },
+}
+
+/// Whom to change, and the administrator's step-up.
+#[derive(Debug, clap::Args)]
+pub struct AdministerArgs {
+    /// The user.
+    username: String,
+    /// A current code from your own TOTP authenticator.
+    #[arg(long, value_name = "CODE")]
+    totp: String,
 }
 
 pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
-    let UserCommand::Add {
-        username,
-        admin,
-        store,
-        key,
-    } = &args.command;
+    use super::client::{administer, change_password};
+    let (username, admin, store, key) = match &args.command {
+        UserCommand::Add {
+            username,
+            admin,
+            store,
+            key,
+        } => (username, admin, store, key),
+        UserCommand::Disable(a) => return administer(&a.username, "disable", &a.totp),
+        UserCommand::Enable(a) => return administer(&a.username, "enable", &a.totp),
+        UserCommand::RevokeTokens(a) => return administer(&a.username, "revoke-tokens", &a.totp),
+        UserCommand::ResetSecondFactor(a) => {
+            return administer(&a.username, "reset-second-factor", &a.totp);
+        }
+        UserCommand::Password { totp } => return change_password(totp),
+    };
     let key = key.load()?;
     let mut password = String::new();
     std::io::stdin()

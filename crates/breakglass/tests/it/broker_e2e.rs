@@ -16,8 +16,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ACCOUNT, BIN, Broker, KEY, PASSWORD, WEBHOOK_SECRET, aws_env, client, free_port, login, ok,
-    refused, run, serve_logged, totp_code,
+    ACCOUNT, Authenticator, BIN, Broker, KEY, PASSWORD, WEBHOOK_SECRET, aws_env, client, free_port,
+    login_with_code, ok, refused, run, serve_logged,
 };
 
 /// The API token a CLI session file holds.
@@ -81,6 +81,8 @@ fn request_approve_activate_use_revoke_against_the_emulator() {
         broker.user("alice").seed.clone(),
         broker.user("bob").seed.clone(),
     ];
+    let mut alice_totp = Authenticator::of(broker.user("alice"));
+    let mut bob_totp = Authenticator::of(broker.user("bob"));
     let (alice, bob) = (
         broker.user("alice").session.clone(),
         broker.user("bob").session.clone(),
@@ -104,17 +106,14 @@ fn request_approve_activate_use_revoke_against_the_emulator() {
     let id = ok(&client(&alice, &ask));
 
     refused(
-        &client(&alice, &["approve", &id, "--totp", &totp_code(&seeds[0])]),
+        &client(&alice, &["approve", &id, "--totp", &alice_totp.peek()]),
         "self_approval",
     );
     refused(
         &client(&bob, &["approve", &id, "--totp", "000000"]),
         "totp_invalid",
     );
-    ok(&client(
-        &bob,
-        &["approve", &id, "--totp", &totp_code(&seeds[1])],
-    ));
+    ok(&client(&bob, &["approve", &id, "--totp", &bob_totp.code()]));
 
     // Time to access: from the approval to credentials the AWS CLI accepts.
     let approved = Instant::now();
@@ -182,7 +181,7 @@ fn request_approve_activate_use_revoke_against_the_emulator() {
         Some(&json_log),
     );
     let alice_json = dir.path().join("alice-json.json");
-    login(&alice_json, &json_url, "alice");
+    login_with_code(&alice_json, &json_url, "alice", &mut alice_totp);
     let more: serde_json::Value =
         serde_json::from_str(&ok(&client(&alice_json, &["creds", "--grant", &grant]))).unwrap();
     secrets.push((

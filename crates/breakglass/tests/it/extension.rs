@@ -27,8 +27,8 @@ fn an_extension_is_approved_by_another_approver_or_denied_and_never_self_approve
     };
     let alice = broker.user("alice").session.clone();
     let bob = broker.user("bob").session.clone();
-    let mut alice_code = Authenticator::new(&broker.user("alice").seed);
-    let mut bob_code = Authenticator::new(&broker.user("bob").seed);
+    let mut alice_code = Authenticator::of(broker.user("alice"));
+    let mut bob_code = Authenticator::of(broker.user("bob"));
 
     let id = ok(&client(
         &alice,

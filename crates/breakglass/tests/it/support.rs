@@ -86,12 +86,6 @@ fn unix_now() -> i64 {
     i64::try_from(now).unwrap()
 }
 
-/// The code an authenticator app shows now for the base32 `seed`.
-pub fn totp_code(seed: &str) -> String {
-    let seed = totp::base32_decode(seed).unwrap();
-    totp::code_at(&seed, totp::step_of(unix_now()), totp::DIGITS)
-}
-
 /// An authenticator for one user that never hands out a code the broker already took.
 ///
 /// The broker accepts each time step once per user, and only steps later than the last one
@@ -110,6 +104,20 @@ impl Authenticator {
             seed: totp::base32_decode(base32_seed).unwrap(),
             last: None,
         }
+    }
+
+    /// The authenticator of `user`, which knows the step their enrolment's confirmation
+    /// took.
+    pub fn of(user: &User) -> Self {
+        Self {
+            seed: totp::base32_decode(&user.seed).unwrap(),
+            last: Some(user.enrolled_step),
+        }
+    }
+
+    /// The last step handed out.
+    pub fn last(&self) -> Option<i64> {
+        self.last
     }
 
     fn earliest_unused(&self) -> (i64, i64) {
@@ -229,6 +237,41 @@ pub struct User {
     pub name: String,
     pub session: PathBuf,
     pub seed: String,
+    /// The TOTP step the enrolment's confirmation spent.
+    pub enrolled_step: i64,
+}
+
+/// Signs `user` in to the broker at `url` with a code from `totp` as well (once enrolled,
+/// a password alone is refused).
+pub fn login_with_code(session: &Path, url: &str, user: &str, totp: &mut Authenticator) {
+    ok(&run(Command::new(BIN)
+        .env("BREAKGLASS_SESSION_FILE", session)
+        .env("BREAKGLASS_PASSWORD", PASSWORD)
+        .args([
+            "login",
+            "--url",
+            url,
+            "--username",
+            user,
+            "--totp",
+            &totp.code(),
+        ])));
+}
+
+/// Signs `user` in on the command line and enrols a TOTP authenticator as a person does:
+/// `login` (password only), `totp enroll` (the password again), `totp confirm CODE`.
+/// Returns the seed and the authenticator, which knows the step the confirmation took.
+pub fn enrol(session: &Path, url: &str, user: &str) -> (String, Authenticator) {
+    login(session, url, user);
+    let answer: serde_json::Value = serde_json::from_str(&ok(&run(Command::new(BIN)
+        .env("BREAKGLASS_SESSION_FILE", session)
+        .env("BREAKGLASS_PASSWORD", PASSWORD)
+        .args(["totp", "enroll"]))))
+    .unwrap();
+    let seed = answer["secret"].as_str().unwrap().to_owned();
+    let mut totp = Authenticator::new(&seed);
+    ok(&client(session, &["totp", "confirm", &totp.code()]));
+    (seed, totp)
 }
 
 /// The broker running against moto with the example config: `url` serves the API (and the
@@ -325,13 +368,12 @@ impl Broker {
         let mut enrolled = Vec::new();
         for (user, _) in users {
             let session = dir.path().join(format!("{user}.json"));
-            login(&session, &url, user);
-            let answer: serde_json::Value =
-                serde_json::from_str(&ok(&client(&session, &["totp", "enroll"]))).unwrap();
+            let (seed, totp) = enrol(&session, &url, user);
             enrolled.push(User {
                 name: (*user).to_owned(),
                 session,
-                seed: answer["secret"].as_str().unwrap().to_owned(),
+                seed,
+                enrolled_step: totp.last().unwrap(),
             });
         }
         Some(Self {

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use breakglass_testkit::postgres::{TestSchema, server_url};
 use breakglass_testkit::workspace_root;
 
-use crate::support::{BIN, Server, add_user, client, free_port, login, ok, serve, text};
+use crate::support::{
+    BIN, Server, add_user, client, enrol, free_port, login_with_code, ok, serve, text,
+};
 
 /// The pending timeout both brokers run with: long enough to create and deny the requests,
 /// short enough for the test to watch the workers time out the others.
@@ -68,14 +70,17 @@ fn two_broker_processes_on_one_postgres_database_never_run_a_transition_twice() 
     // Both processes migrate the same schema at start-up, at the same time.
     let (_a, url_a) = start(&config, &store);
     let (_b, url_b) = start(&config, &store);
-    // A CLI session is bound to one server: each user has one per broker.
-    let session = |user: &str, broker: &str, url: &str| -> PathBuf {
-        let path = dir.path().join(format!("{user}-{broker}.json"));
-        login(&path, url, user);
-        path
+    // A CLI session is bound to one server: each user has one per broker. Each enrols an
+    // authenticator through the first, and signs in to the second with a code from it.
+    let sessions = |user: &str| -> [PathBuf; 2] {
+        let a = dir.path().join(format!("{user}-a.json"));
+        let b = dir.path().join(format!("{user}-b.json"));
+        let (_, mut totp) = enrol(&a, &url_a, user);
+        login_with_code(&b, &url_b, user, &mut totp);
+        [a, b]
     };
-    let alice = [session("alice", "a", &url_a), session("alice", "b", &url_b)];
-    let bob = [session("bob", "a", &url_a), session("bob", "b", &url_b)];
+    let alice = sessions("alice");
+    let bob = sessions("bob");
 
     // Requests made through both processes, two at a time.
     let created = Instant::now();

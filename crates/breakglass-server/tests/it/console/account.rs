@@ -114,19 +114,67 @@ async fn a_totp_enrolment_shows_its_qr_code_and_seed_once() {
         .await
         .unwrap();
     let mut b = Browser::new(&s.base);
-    // Not enrolled yet: password only.
+    // Not enrolled yet: password only, and then nothing but the account page.
     let csrf = b.sign_in("carol", "").await;
     let account = b.get("/console/account").await;
     assert!(account.body.contains("No authenticator is enrolled"));
-    let r = b.post("/console/account/totp", &[("csrf", &csrf)]).await;
+    for page in ["/console", "/console/requests/new", "/console/audit"] {
+        let r = b.get(page).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{page}");
+        assert_eq!(r.location(), "/console/account", "{page}");
+    }
+    let r = b
+        .post(
+            "/console/requests",
+            &[("csrf", &csrf), ("playbook", "investigate")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+    assert!(r.body.contains("enrol"), "{}", r.body);
+    // A session token alone cannot enrol: the password is asked for again.
+    let refused = b.post("/console/account/totp", &[("csrf", &csrf)]).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert!(refused.text_of("totp-secret").is_none());
+    let r = b
+        .post(
+            "/console/account/totp",
+            &[("csrf", &csrf), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let seed = r.text_of("totp-secret").unwrap();
     let uri = r.text_of("otpauth-uri").unwrap();
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     assert!(r.body.contains("<svg") && r.body.contains("class=\"qr\""));
+    // Not enrolled until a code from it is confirmed; a wrong code changes nothing.
     let later = b.get("/console/account").await;
     assert!(!later.body.contains(&seed));
     assert!(!later.body.contains("<svg"));
+    assert!(later.body.contains("No authenticator is enrolled"));
+    let wrong = b
+        .post(
+            "/console/account/totp/confirm",
+            &[("csrf", &csrf), ("code", "000000")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.body);
+    let confirmed = b
+        .post(
+            "/console/account/totp/confirm",
+            &[("csrf", &csrf), ("code", &s.code(&seed))],
+        )
+        .await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        confirmed.body
+    );
+    // The session goes on, on a token that passed the second factor: the dashboard opens.
+    let dash = b.get("/console").await;
+    assert_eq!(dash.status, StatusCode::OK, "{}", dash.body);
+    let csrf = dash.csrf();
+    let later = b.get("/console/account").await;
     assert!(later.body.contains("A TOTP authenticator is enrolled"));
     // Replacing it needs a current code from it.
     let refused = b
@@ -140,4 +188,63 @@ async fn a_totp_enrolment_shows_its_qr_code_and_seed_once() {
     // The seed works for the next sign-in, which now needs it.
     let mut again = Browser::new(&s.base);
     again.sign_in("carol", &s.code(&seed)).await;
+}
+
+#[tokio::test]
+async fn an_administrator_disables_a_user_whose_console_session_stops_at_once() {
+    let s = server(ConsoleSettings::default()).await;
+    let carol = s.user("carol", false).await;
+    let alice = s.user("alice", true).await;
+    let mut victim = Browser::new(&s.base);
+    victim.sign_in("carol", &s.code(&carol)).await;
+    let mut admin = Browser::new(&s.base);
+    let csrf = admin.sign_in("alice", &s.code(&alice)).await;
+    let users = admin.get("/console/admin/users").await;
+    assert!(
+        users.body.contains("action=\"/console/admin/users/carol\""),
+        "{}",
+        users.body
+    );
+    // Without the administrator's code nothing changes.
+    let refused = admin
+        .post(
+            "/console/admin/users/carol",
+            &[("csrf", &csrf), ("action", "disable"), ("totp", "")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+    assert_eq!(victim.get("/console").await.status, StatusCode::OK);
+    let done = admin
+        .post(
+            "/console/admin/users/carol",
+            &[
+                ("csrf", &csrf),
+                ("action", "disable"),
+                ("totp", &s.code(&alice)),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(done.body.contains("disabled"), "{}", done.body);
+    // Her open console session is gone on the next click.
+    let after = victim.get("/console").await;
+    assert_eq!(after.status, StatusCode::SEE_OTHER);
+    assert!(after.location().starts_with("/console/login"));
+    // And she cannot sign in again.
+    let mut again = Browser::new(&s.base);
+    let form = again.get("/console/login").await;
+    let csrf_login = form.csrf();
+    let r = again
+        .post(
+            "/console/login",
+            &[
+                ("csrf", &csrf_login),
+                ("username", "carol"),
+                ("password", PASSWORD),
+                ("totp", &s.code(&carol)),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    assert!(r.body.contains("disabled"), "{}", r.body);
 }

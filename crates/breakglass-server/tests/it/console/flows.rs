@@ -313,6 +313,7 @@ async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
                 ("csrf", &bob_csrf),
                 ("outcome", "appropriate"),
                 ("notes", "early"),
+                ("totp", &s.code(&bob)),
             ],
         )
         .await;
@@ -338,6 +339,22 @@ async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
         "{}",
         list.body
     );
+    // Signing off is a step-up action: not without a code.
+    let no_code = reviewer
+        .post(
+            &format!("/console/requests/{id}/review"),
+            &[
+                ("csrf", &bob_csrf),
+                ("outcome", "appropriate"),
+                ("notes", "well handled"),
+            ],
+        )
+        .await;
+    assert_eq!(no_code.status, StatusCode::BAD_REQUEST, "{}", no_code.body);
+    assert_eq!(
+        support::audit_count(&s.store, "review_completed", Some(&id)).await,
+        0
+    );
     let done = reviewer
         .post(
             &format!("/console/requests/{id}/review"),
@@ -345,6 +362,7 @@ async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
                 ("csrf", &bob_csrf),
                 ("outcome", "appropriate"),
                 ("notes", "well handled"),
+                ("totp", &s.code(&bob)),
             ],
         )
         .await;

@@ -42,7 +42,14 @@ async fn the_event_stream_announces_an_approval() {
     // Approve through the JSON API, as the CLI would.
     let token = s
         .auth
-        .login("bob", PASSWORD, "127.0.0.1", "cli", None)
+        .login_with_totp(
+            "bob",
+            PASSWORD,
+            Some(&s.code(&bob)),
+            "127.0.0.1",
+            "cli",
+            None,
+        )
         .await
         .unwrap();
     let digest = s

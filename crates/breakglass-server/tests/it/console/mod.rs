@@ -89,12 +89,8 @@ impl Server {
             .add_user(name, PASSWORD, admin, None)
             .await
             .unwrap();
-        let e = self
-            .auth
-            .enroll_totp(&support::user(name), None)
-            .await
-            .unwrap();
-        e.secret.expose().to_owned()
+        let (secret, _) = support::enrol(&self.auth, &self.clock, name).await;
+        secret.expose().to_owned()
     }
 
     /// The current code for `seed`, after moving the clock to the next step (a code is
@@ -278,6 +274,13 @@ impl Browser {
             .await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
         let dash = self.get("/console").await;
+        if dash.status == StatusCode::SEE_OTHER {
+            // Signed in without a second factor: the account page, to enrol one.
+            assert_eq!(dash.location(), "/console/account");
+            let account = self.get("/console/account").await;
+            assert_eq!(account.status, StatusCode::OK, "{}", account.body);
+            return account.csrf();
+        }
         assert_eq!(dash.status, StatusCode::OK, "{}", dash.body);
         dash.csrf()
     }

@@ -358,11 +358,12 @@ async fn a_new_token_is_shown_once() {
     let carol = s.user("carol", false).await;
     let mut b = Browser::new(&s.base);
     let csrf = b.sign_in("carol", &s.code(&carol)).await;
-    // A console session cannot mint a token that outlives it.
+    // A console session cannot mint a token that outlives it (an hour into its 12).
+    s.clock.advance(Duration::hours(1));
     let r = b
         .post(
             "/console/account/tokens",
-            &[("csrf", &csrf), ("name", "laptop"), ("ttl_hours", "24")],
+            &[("csrf", &csrf), ("name", "laptop"), ("ttl_hours", "12")],
         )
         .await;
     assert!(r.body.contains("cannot outlive"), "{}", r.body);
@@ -396,21 +397,22 @@ async fn a_new_token_is_shown_once() {
     assert!(!later.body.contains(&session));
     assert!(!r.body.contains(&session));
 
-    // A longer-lived token needs the password again; a wrong one mints nothing.
+    // A token that outlives this session needs a fresh sign-in (password and code); a wrong
+    // password mints nothing, and no token lives beyond 12 hours.
     let wrong = b
         .post(
             "/console/account/tokens",
             &[
                 ("csrf", &csrf),
                 ("name", "ci"),
-                ("ttl_hours", "720"),
+                ("ttl_hours", "12"),
                 ("password", "nope"),
             ],
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.body);
     assert!(wrong.text_of("new-token").is_none());
-    let long = b
+    let too_long = b
         .post(
             "/console/account/tokens",
             &[
@@ -418,6 +420,44 @@ async fn a_new_token_is_shown_once() {
                 ("name", "ci"),
                 ("ttl_hours", "720"),
                 ("password", PASSWORD),
+                ("totp", &s.code(&carol)),
+            ],
+        )
+        .await;
+    assert_eq!(
+        too_long.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        too_long.body
+    );
+    assert!(too_long.body.contains("12 hours"), "{}", too_long.body);
+    let password_only = b
+        .post(
+            "/console/account/tokens",
+            &[
+                ("csrf", &csrf),
+                ("name", "ci"),
+                ("ttl_hours", "12"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(
+        password_only.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        password_only.body
+    );
+    assert!(password_only.text_of("new-token").is_none());
+    let long = b
+        .post(
+            "/console/account/tokens",
+            &[
+                ("csrf", &csrf),
+                ("name", "ci"),
+                ("ttl_hours", "12"),
+                ("password", PASSWORD),
+                ("totp", &s.code(&carol)),
             ],
         )
         .await;
@@ -425,7 +465,8 @@ async fn a_new_token_is_shown_once() {
     assert!(long.text_of("new-token").unwrap().starts_with("bgt_"));
     let tokens = s.auth.tokens(&support::user("carol")).await.unwrap();
     let ci = tokens.iter().find(|t| t.name == "ci").unwrap();
-    assert_eq!(ci.expires_at - ci.created_at, Duration::hours(720));
+    assert_eq!(ci.expires_at - ci.created_at, Duration::hours(12));
+    assert!(ci.second_factor);
 }
 
 #[tokio::test]

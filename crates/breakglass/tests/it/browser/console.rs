@@ -57,10 +57,10 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
         broker.user("carol"),
         broker.user("dana"),
     );
-    let mut alice_totp = Authenticator::new(&alice.seed);
-    let mut bob_totp = Authenticator::new(&bob.seed);
-    let mut dana_totp = Authenticator::new(&dana.seed);
-    let mut carol_totp = Authenticator::new(&carol.seed);
+    let mut alice_totp = Authenticator::of(alice);
+    let mut bob_totp = Authenticator::of(bob);
+    let mut dana_totp = Authenticator::of(dana);
+    let mut carol_totp = Authenticator::of(carol);
     let shots = Shots::new("screenshots");
     let ready = started.elapsed();
 

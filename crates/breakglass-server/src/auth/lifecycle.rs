@@ -1,0 +1,351 @@
+//! The account lifecycle: enrolling a second factor (two steps: the seed, then a code from
+//! it), changing one's password, and what an administrator does about a compromised
+//! account (disable and enable it, revoke all of its tokens, reset its second factor).
+//!
+//! Each change is committed with its audit record, and the administrator's or user's
+//! step-up code is spent, in one transaction: if any part fails nothing changes. Account
+//! changes reach the security team through the outbox ([`AccountChanged`]).
+
+use breakglass_core::accounts::AuthWrite;
+use breakglass_core::audit::Actor;
+use breakglass_core::audit::events::{
+    AccountChange, AccountChanged, TokenRevoked, TotpEnrolled, TotpFailed, TotpVerified,
+};
+use breakglass_core::model::Username;
+use breakglass_core::ports::{AuthStore, StepUp, StoreError};
+
+use super::{
+    Auth, AuthError, DEFAULT_TOKEN_TTL, Enrolment, NewToken, Principal, password, totp, username,
+};
+
+impl<S: AuthStore> Auth<S> {
+    /// Starts enrolling a TOTP authenticator for the caller: a new seed, shown once, waits
+    /// until a code from it is confirmed ([`Auth::confirm_totp`]); the current authenticator,
+    /// if any, keeps working until then.
+    ///
+    /// A first enrolment needs the password again (`password`): a token alone, stolen or
+    /// left signed in, must not be enough to give its owner a second factor the thief holds.
+    /// Replacing an enrolled authenticator needs a current code from it (`current_code`).
+    pub async fn enroll_totp(
+        &self,
+        caller: &Principal,
+        password_text: Option<&str>,
+        current_code: Option<&str>,
+        address: &str,
+    ) -> Result<Enrolment, AuthError> {
+        let who = &caller.username;
+        let user = self
+            .store
+            .user(who.as_str())
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no user `{who}`")))?;
+        let purpose = "enrol a TOTP authenticator";
+        let mut writes = Vec::new();
+        let mut audit = Vec::new();
+        if user.totp_seed.is_some() {
+            let Some(code) = current_code.filter(|c| !c.trim().is_empty()) else {
+                return Err(AuthError::Invalid(format!(
+                    "`{who}` already has a TOTP authenticator: give a current code from it to replace it (`breakglass totp enroll --current-code CODE`)"
+                )));
+            };
+            let step_up = self
+                .check_totp_for(caller, code, "replace the TOTP authenticator")
+                .await?;
+            self.spend(&step_up, &mut writes, &mut audit);
+        } else {
+            let Some(text) = password_text.filter(|p| !p.is_empty()) else {
+                return Err(AuthError::Invalid(format!(
+                    "enrolling the first authenticator of `{who}` needs the password again (field `password`; `breakglass totp enroll` asks for it)"
+                )));
+            };
+            self.check_password(who.as_str(), text, address).await?;
+        }
+        let seed = crate::random::random_bytes(totp::SEED_BYTES);
+        let sealed = self.key.seal(who.as_str(), &seed);
+        writes.push(AuthWrite::SetPendingTotp {
+            username: who.to_string(),
+            seed: Some(sealed),
+        });
+        audit.push(self.entry(
+            Actor::User(who.clone()),
+            AccountChanged {
+                username: who.clone(),
+                change: AccountChange::EnrolmentStarted,
+            },
+        ));
+        self.commit(who, purpose, writes, audit).await?;
+        Ok(Enrolment {
+            secret: breakglass_core::cloud::Secret::new(totp::base32(&seed)),
+            uri: breakglass_core::cloud::Secret::new(totp::otpauth_uri(
+                &self.issuer,
+                who.as_str(),
+                &seed,
+            )),
+        })
+    }
+
+    /// Confirms the caller's pending enrolment with a current `code` from the new
+    /// authenticator: it becomes their second factor (that code is spent), and the caller
+    /// gets a new token named `token_name` that passed it. A token minted without a second
+    /// factor is revoked on the way: it has done its one job.
+    pub async fn confirm_totp(
+        &self,
+        caller: &Principal,
+        code: &str,
+        token_name: &str,
+    ) -> Result<NewToken, AuthError> {
+        let who = &caller.username;
+        let purpose = "confirm the TOTP authenticator";
+        let user = self
+            .store
+            .user(who.as_str())
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no user `{who}`")))?;
+        let Some(sealed) = user.totp_pending else {
+            return Err(AuthError::Invalid(format!(
+                "`{who}` has no enrolment waiting for a code; start one with `breakglass totp enroll`"
+            )));
+        };
+        let seed = self.key.open(who.as_str(), &sealed)?;
+        let now = self.now();
+        let actor = Actor::User(who.clone());
+        let failed = |reason: &str| TotpFailed {
+            username: who.clone(),
+            purpose: purpose.to_owned(),
+            reason: reason.to_owned(),
+        };
+        if let Err(until) = self.totp_limiter.begin(who.as_str(), "", now) {
+            self.audit_only(self.entry(actor, failed("too many wrong codes")))
+                .await?;
+            return Err(AuthError::TotpLocked(until));
+        }
+        if code.trim().is_empty() {
+            self.totp_limiter.succeeded(who.as_str(), "", now);
+            return Err(AuthError::TotpMissing);
+        }
+        let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {
+            self.audit_only(self.entry(actor, failed("wrong code")))
+                .await?;
+            return Err(AuthError::BadTotp);
+        };
+        self.totp_limiter.succeeded(who.as_str(), "", now);
+        let (token_write, token, created) =
+            self.new_token(who, token_name, Some(DEFAULT_TOKEN_TTL), true)?;
+        let mut writes = vec![
+            AuthWrite::ConfirmTotp {
+                username: who.to_string(),
+                seed: sealed,
+                step,
+            },
+            token_write,
+        ];
+        let mut audit = vec![
+            self.entry(
+                actor.clone(),
+                TotpEnrolled {
+                    username: who.clone(),
+                },
+            ),
+            self.entry(actor.clone(), created),
+        ];
+        if !caller.second_factor {
+            writes.push(AuthWrite::RevokeToken {
+                id: caller.token.clone(),
+                username: who.to_string(),
+                at: now,
+            });
+            audit.push(self.entry(
+                actor,
+                TokenRevoked {
+                    username: who.clone(),
+                    token: caller.token.clone(),
+                },
+            ));
+        }
+        match self.store.auth_commit(writes, audit).await {
+            Ok(_) => Ok(token),
+            Err(StoreError::InvalidCommit(m)) => Err(AuthError::Invalid(m)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Changes the caller's password: the old one and a current TOTP code are required,
+    /// and every other token of theirs is revoked (whoever else held one is signed out).
+    pub async fn change_password(
+        &self,
+        caller: &Principal,
+        old: &str,
+        new: &str,
+        code: &str,
+        address: &str,
+    ) -> Result<(), AuthError> {
+        caller.require_second_factor()?;
+        let who = &caller.username;
+        self.check_password(who.as_str(), old, address).await?;
+        let step_up = self.check_totp_for(caller, code, "change password").await?;
+        let text = new.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&text))
+            .await
+            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let mut writes = vec![
+            AuthWrite::SetPassword {
+                username: who.to_string(),
+                password_hash: hash,
+            },
+            AuthWrite::RevokeTokens {
+                username: who.to_string(),
+                except: Some(caller.token.clone()),
+                at: self.now(),
+            },
+        ];
+        let mut audit = vec![self.entry(
+            Actor::User(who.clone()),
+            AccountChanged {
+                username: who.clone(),
+                change: AccountChange::PasswordChanged,
+            },
+        )];
+        self.spend(&step_up, &mut writes, &mut audit);
+        self.commit(who, "change password", writes, audit).await
+    }
+
+    /// An administrator's change `change` to the account `target`, authorised by a current
+    /// TOTP code of theirs (spent in the same transaction):
+    ///
+    /// - `Disabled`: the account cannot sign in and every token of it stops at once (and
+    ///   stays revoked when the account is enabled again);
+    /// - `Enabled`: it may sign in again;
+    /// - `TokensRevoked`: every token and console session of it is revoked;
+    /// - `SecondFactorReset`: its authenticator is removed and its tokens revoked; it signs
+    ///   in with its password and enrols again.
+    ///
+    /// An administrator cannot disable or reset their own account (the last administrator
+    /// would lock everyone out).
+    pub async fn administer(
+        &self,
+        admin: &Principal,
+        target: &str,
+        change: AccountChange,
+        code: &str,
+    ) -> Result<(), AuthError> {
+        admin.require_second_factor()?;
+        if !admin.admin {
+            return Err(AuthError::Forbidden(
+                "only a broker administrator may change another account".to_owned(),
+            ));
+        }
+        let target = username(target)?;
+        if target == admin.username
+            && matches!(
+                change,
+                AccountChange::Disabled | AccountChange::SecondFactorReset
+            )
+        {
+            return Err(AuthError::Invalid(
+                "you cannot disable or reset your own account; ask another administrator"
+                    .to_owned(),
+            ));
+        }
+        let user = self
+            .store
+            .user(target.as_str())
+            .await?
+            .ok_or_else(|| AuthError::NotFound(format!("no user `{target}`")))?;
+        let verb = match change {
+            AccountChange::Disabled => "disable",
+            AccountChange::Enabled => "enable",
+            AccountChange::TokensRevoked => "revoke the tokens of",
+            AccountChange::SecondFactorReset => "reset the second factor of",
+            AccountChange::PasswordChanged | AccountChange::EnrolmentStarted => {
+                return Err(AuthError::Invalid(
+                    "a password is changed, and an authenticator enrolled, by the account's owner"
+                        .to_owned(),
+                ));
+            }
+        };
+        let purpose = format!("{verb} user {target}");
+        let step_up = self.check_totp_for(admin, code, &purpose).await?;
+        let now = self.now();
+        let revoke_all = AuthWrite::RevokeTokens {
+            username: target.to_string(),
+            except: None,
+            at: now,
+        };
+        let mut writes = match change {
+            AccountChange::Disabled => vec![
+                AuthWrite::SetDisabled {
+                    username: target.to_string(),
+                    at: Some(now),
+                },
+                revoke_all,
+            ],
+            AccountChange::Enabled => {
+                if user.disabled_at.is_none() {
+                    return Err(AuthError::Invalid(format!(
+                        "the account `{target}` is not disabled"
+                    )));
+                }
+                vec![AuthWrite::SetDisabled {
+                    username: target.to_string(),
+                    at: None,
+                }]
+            }
+            AccountChange::TokensRevoked => vec![revoke_all],
+            AccountChange::SecondFactorReset => vec![
+                AuthWrite::SetTotp {
+                    username: target.to_string(),
+                    seed: None,
+                },
+                revoke_all,
+            ],
+            AccountChange::PasswordChanged | AccountChange::EnrolmentStarted => Vec::new(),
+        };
+        let mut audit = vec![self.entry(
+            Actor::User(admin.username.clone()),
+            AccountChanged {
+                username: target.clone(),
+                change,
+            },
+        )];
+        self.spend(&step_up, &mut writes, &mut audit);
+        self.commit(&admin.username, &purpose, writes, audit).await
+    }
+
+    /// Adds the spending of `step_up` (and its record) to a change being built.
+    fn spend(
+        &self,
+        step_up: &StepUp,
+        writes: &mut Vec<AuthWrite>,
+        audit: &mut Vec<breakglass_core::audit::AuditEntry>,
+    ) {
+        writes.push(AuthWrite::UseTotpStep {
+            username: step_up.username.to_string(),
+            step: step_up.step,
+        });
+        audit.push(self.entry(
+            Actor::User(step_up.username.clone()),
+            TotpVerified {
+                username: step_up.username.clone(),
+                purpose: step_up.purpose.clone(),
+            },
+        ));
+    }
+
+    /// Commits a lifecycle change of `who`'s making; a step-up code spent concurrently is
+    /// audited as a replay.
+    async fn commit(
+        &self,
+        who: &Username,
+        purpose: &str,
+        writes: Vec<AuthWrite>,
+        audit: Vec<breakglass_core::audit::AuditEntry>,
+    ) -> Result<(), AuthError> {
+        match self.store.auth_commit(writes, audit).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::StepUpUsed(_)) => Err(self.replayed(who, purpose).await),
+            Err(StoreError::InvalidCommit(m)) => Err(AuthError::NotFound(m)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

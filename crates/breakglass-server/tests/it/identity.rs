@@ -1,0 +1,572 @@
+//! The door, tried as an attacker would: a password alone never yields a usable token of
+//! an enrolled user, a stolen token cannot enrol its own second factor, an administrator
+//! can stop a compromised account at once, and the actions where harm is done (signing off
+//! a break-glass review, the first credentials of a break-glass grant) ask for a fresh
+//! step-up. Each test would pass an attacker on the code before this change.
+
+use axum::http::StatusCode;
+use breakglass_core::ports::{Clock, Store};
+use serde_json::{Value, json};
+use time::Duration;
+
+use crate::api::{Api, api};
+use crate::support;
+
+const PASSWORD: &str = "correct horse battery";
+
+fn login(name: &str, code: Option<&str>) -> Value {
+    let mut body = json!({"username": name, "password": PASSWORD});
+    if let Some(c) = code {
+        body["totp"] = json!(c);
+    }
+    body
+}
+
+fn code_of(r: &Value) -> &str {
+    r["error"]["code"].as_str().unwrap_or_default()
+}
+
+async fn kinds(api: &Api) -> Vec<String> {
+    api.store
+        .audit_rows(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.kind)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_password_alone_never_signs_in_an_enrolled_user() {
+    let api = api().await;
+    let (_, seed) = api.user("alice", false).await;
+    let (s, r) = api
+        .call("POST", "/api/v1/login", None, Some(login("alice", None)))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{r}");
+    assert_eq!(code_of(&r), "second_factor_required", "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("--totp"));
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(login("alice", Some("000000"))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{r}");
+    assert_eq!(code_of(&r), "totp_invalid");
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(login("alice", Some(&api.code(&seed)))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let token = r["token"].as_str().unwrap();
+    let (s, me) = api.call("GET", "/api/v1/me", Some(token), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["second_factor"], true);
+}
+
+#[tokio::test]
+async fn a_sign_in_lasts_twelve_hours_at_most() {
+    let api = api().await;
+    let (_, seed) = api.user("alice", false).await;
+    let mut body = login("alice", Some(&api.code(&seed)));
+    body["ttl_hours"] = json!(13);
+    let (s, r) = api.call("POST", "/api/v1/login", None, Some(body)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ttl_hours")
+    );
+    let mut body = login("alice", Some(&api.code(&seed)));
+    body["ttl_hours"] = json!(2160);
+    let (s, _) = api.call("POST", "/api/v1/login", None, Some(body)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    api.clock.advance(Duration::seconds(30));
+    let mut body = login("alice", Some(&api.code(&seed)));
+    body["ttl_hours"] = json!(12);
+    let (s, r) = api.call("POST", "/api/v1/login", None, Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+}
+
+#[tokio::test]
+async fn a_token_without_a_second_factor_may_only_enrol_one_and_needs_the_password_to() {
+    let api = api().await;
+    api.auth
+        .add_user("mallory", PASSWORD, false, None)
+        .await
+        .unwrap();
+    let (s, r) = api
+        .call("POST", "/api/v1/login", None, Some(login("mallory", None)))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let stolen = r["token"].as_str().unwrap().to_owned();
+    // The token does nothing but enrol.
+    let (s, me) = api.call("GET", "/api/v1/me", Some(&stolen), None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(me["second_factor"], false);
+    for (method, path) in [
+        ("GET", "/api/v1/requests"),
+        ("POST", "/api/v1/requests"),
+        ("GET", "/api/v1/audit"),
+        ("POST", "/api/v1/tokens"),
+    ] {
+        let (s, r) = api.call(method, path, Some(&stolen), Some(json!({}))).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{method} {path}: {r}");
+        assert_eq!(code_of(&r), "second_factor_required", "{method} {path}");
+    }
+    // Holding the token is not enough to enrol: the password is asked for, and checked.
+    let (s, r) = api
+        .call("POST", "/api/v1/totp/enroll", Some(&stolen), None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("password"));
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/totp/enroll",
+            Some(&stolen),
+            Some(json!({"password": "not the password"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{r}");
+    assert_eq!(code_of(&r), "bad_credentials");
+    // With the password, the enrolment waits for a code from the new authenticator: a
+    // wrong one changes nothing.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/totp/enroll",
+            Some(&stolen),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let seed = r["secret"].as_str().unwrap().to_owned();
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/v1/totp/confirm",
+            Some(&stolen),
+            Some(json!({"code": "000000"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, r) = api
+        .call("POST", "/api/v1/requests", Some(&stolen), Some(json!({})))
+        .await;
+    assert_eq!(code_of(&r), "second_factor_required", "{s} {r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/totp/confirm",
+            Some(&stolen),
+            Some(json!({"code": api.code(&seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let full = r["token"].as_str().unwrap().to_owned();
+    // The enrol-only token has done its job and is revoked; the new one works.
+    let (s, _) = api.call("GET", "/api/v1/me", Some(&stolen), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, r) = api.call("GET", "/api/v1/requests", Some(&full), None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let kinds = kinds(&api).await;
+    assert!(kinds.contains(&"account_changed".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"totp_enrolled".to_owned()), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn a_disabled_users_tokens_stop_at_once_and_every_change_is_audited_and_alerted() {
+    let api = api().await;
+    let (admin, admin_seed) = api.user("root", true).await;
+    let (alice, alice_seed) = api.user("alice", false).await;
+    let (s, _) = api
+        .call("GET", "/api/v1/requests", Some(&alice), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Not by a non-administrator, nor without the administrator's step-up.
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/v1/users/root/disable",
+            Some(&alice),
+            Some(json!({"totp": api.code(&alice_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users/alice/disable",
+            Some(&admin),
+            Some(json!({"totp": ""})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(code_of(&r), "totp_missing");
+    // Nor one's own account.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users/root/disable",
+            Some(&admin),
+            Some(json!({"totp": api.code(&admin_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    api.clock.advance(Duration::seconds(30));
+
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users/alice/disable",
+            Some(&admin),
+            Some(json!({"totp": api.code(&admin_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["change"], "disabled");
+    let (s, r) = api
+        .call("GET", "/api/v1/requests", Some(&alice), None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{r}");
+    assert_eq!(code_of(&r), "account_disabled");
+    // Nor can she sign in again, even with both factors.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(login("alice", Some(&api.code(&alice_seed)))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{r}");
+    assert_eq!(code_of(&r), "account_disabled");
+    let (_, users) = api.call("GET", "/api/v1/users", Some(&admin), None).await;
+    let listed = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "alice")
+        .unwrap()
+        .clone();
+    assert_eq!(listed["disabled"], true);
+
+    // Enabled again, she signs in afresh; the old token stays revoked.
+    api.clock.advance(Duration::seconds(30));
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users/alice/enable",
+            Some(&admin),
+            Some(json!({"totp": api.code(&admin_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, _) = api
+        .call("GET", "/api/v1/requests", Some(&alice), None)
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    api.clock.advance(Duration::seconds(30));
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(login("alice", Some(&api.code(&alice_seed)))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let again = r["token"].as_str().unwrap().to_owned();
+
+    // Signed out everywhere.
+    api.clock.advance(Duration::seconds(30));
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/v1/users/alice/revoke-tokens",
+            Some(&admin),
+            Some(json!({"totp": api.code(&admin_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = api.call("GET", "/api/v1/me", Some(&again), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    // A reset second factor: her password alone gives an enrol-only token again.
+    api.clock.advance(Duration::seconds(30));
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/v1/users/alice/reset-second-factor",
+            Some(&admin),
+            Some(json!({"totp": api.code(&admin_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, r) = api
+        .call("POST", "/api/v1/login", None, Some(login("alice", None)))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (_, me) = api
+        .call(
+            "GET",
+            "/api/v1/me",
+            Some(r["token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(me["second_factor"], false);
+
+    // Each change is in the audit chain and was written to the outbox for the security
+    // team, in the same transaction.
+    let rows = api.store.audit_rows(0, 10_000).await.unwrap();
+    let changes: Vec<String> = rows
+        .iter()
+        .filter(|r| r.kind == "account_changed")
+        .map(|r| {
+            let v: Value = serde_json::from_str(&r.body).unwrap();
+            v["event"]["change"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    for change in [
+        "disabled",
+        "enabled",
+        "tokens_revoked",
+        "second_factor_reset",
+    ] {
+        assert!(
+            changes.contains(&change.to_owned()),
+            "{change}: {changes:?}"
+        );
+    }
+    let outbox = api.store.outbox_due(api.clock.now(), 100).await.unwrap();
+    let alerts = outbox
+        .iter()
+        .filter(|m| m.notification.kind == "account_changed")
+        .count();
+    assert!(alerts >= 4, "{alerts} account alerts in the outbox");
+}
+
+#[tokio::test]
+async fn after_a_password_change_the_old_password_fails_and_other_sessions_end() {
+    let api = api().await;
+    let (token, seed) = api.user("alice", false).await;
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(login("alice", Some(&api.code(&seed)))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let laptop = r["token"].as_str().unwrap().to_owned();
+    api.clock.advance(Duration::seconds(30));
+    let change = |old: &str, totp: String| json!({"old_password": old, "new_password": "a brand new passphrase", "totp": totp});
+    // The old password and a code are both required.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/password",
+            Some(&token),
+            Some(change("wrong password!!", api.code(&seed))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/password",
+            Some(&token),
+            Some(change(PASSWORD, String::new())),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/password",
+            Some(&token),
+            Some(change(PASSWORD, api.code(&seed))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["change"], "password_changed");
+    // This session goes on; the other one ended.
+    let (s, _) = api.call("GET", "/api/v1/me", Some(&token), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = api.call("GET", "/api/v1/me", Some(&laptop), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    api.clock.advance(Duration::seconds(30));
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(login("alice", Some(&api.code(&seed)))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{r}");
+    assert_eq!(code_of(&r), "bad_credentials");
+    api.clock.advance(Duration::seconds(30));
+    let body =
+        json!({"username": "alice", "password": "a brand new passphrase", "totp": api.code(&seed)});
+    let (s, r) = api.call("POST", "/api/v1/login", None, Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+}
+
+fn emergency() -> Value {
+    json!({
+        "playbook": "emergency", "role": "SecurityBreakGlass", "account": "222222222222",
+        "duration_seconds": 3600, "incident": "INC-9", "justification": "console is down"
+    })
+}
+
+#[tokio::test]
+async fn the_first_credentials_of_a_break_glass_grant_need_a_fresh_step_up() {
+    let api = api().await;
+    let (alice, seed) = api.user("alice", false).await;
+    let mut ask = emergency();
+    ask["totp"] = json!(api.code(&seed));
+    let (s, r) = api
+        .call("POST", "/api/v1/break-glass", Some(&alice), Some(ask))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let grant = r["grant"]["id"].as_str().unwrap().to_owned();
+    let creds = format!("/api/v1/grants/{grant}/credentials");
+
+    // Six minutes later the activation's step-up is stale: a token alone mints nothing.
+    api.clock.advance(Duration::minutes(6));
+    let (s, r) = api.call("POST", &creds, Some(&alice), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{r}");
+    assert_eq!(code_of(&r), "step_up_required", "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("--totp"));
+    let console = format!("/api/v1/grants/{grant}/console");
+    let (s, r) = api.call("POST", &console, Some(&alice), None).await;
+    assert_eq!(code_of(&r), "step_up_required", "{s} {r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            &creds,
+            Some(&alice),
+            Some(json!({"totp": "000000"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{r}");
+    assert_eq!(code_of(&r), "totp_invalid");
+    // With one, they are minted, and the code is spent with the issuance.
+    let code = api.code(&seed);
+    let (s, r) = api
+        .call("POST", &creds, Some(&alice), Some(json!({"totp": code})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r["AccessKeyId"].as_str().is_some(), "{r}");
+    let verified = api
+        .store
+        .audit_rows(0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.kind == "totp_verified" && r.body.contains("mint the first credentials"))
+        .count();
+    assert_eq!(verified, 1);
+    // Later credentials of the same grant need none.
+    let (s, r) = api.call("POST", &creds, Some(&alice), None).await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let _ = id;
+}
+
+#[tokio::test]
+async fn the_activations_step_up_covers_the_first_credentials_while_fresh() {
+    let api = api().await;
+    let (alice, seed) = api.user("alice", false).await;
+    let mut ask = emergency();
+    ask["totp"] = json!(api.code(&seed));
+    let (s, r) = api
+        .call("POST", "/api/v1/break-glass", Some(&alice), Some(ask))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let grant = r["grant"]["id"].as_str().unwrap().to_owned();
+    api.clock.advance(Duration::minutes(4));
+    let (s, r) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/credentials"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+}
+
+#[tokio::test]
+async fn signing_off_a_break_glass_review_needs_a_step_up() {
+    let api = api().await;
+    let (alice, alice_seed) = api.user("alice", false).await;
+    let (bob, bob_seed) = api.user("bob", false).await;
+    let mut ask = emergency();
+    ask["totp"] = json!(api.code(&alice_seed));
+    let (s, r) = api
+        .call("POST", "/api/v1/break-glass", Some(&alice), Some(ask))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let grant = r["grant"]["id"].as_str().unwrap().to_owned();
+    let (s, r) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/revoke"),
+            Some(&alice),
+            Some(json!({"reason": "contained"})),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {r}");
+    let review = format!("/api/v1/requests/{id}/review");
+    // A stolen token alone cannot mark the use appropriate.
+    let (s, r) = api
+        .call(
+            "POST",
+            &review,
+            Some(&bob),
+            Some(json!({"outcome": "appropriate", "notes": "fine"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(code_of(&r), "totp_missing");
+    // Nor with a step-up checked for something else.
+    let (s, r) = api
+        .call(
+            "POST",
+            &review,
+            Some(&bob),
+            Some(json!({"outcome": "appropriate", "notes": "fine", "totp": "000000"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            &review,
+            Some(&bob),
+            Some(json!({"outcome": "appropriate", "notes": "fine", "totp": api.code(&bob_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["review"]["state"], "completed", "{r}");
+    assert_eq!(
+        support::audit_count(&api.store, "review_completed", Some(&id)).await,
+        1
+    );
+    let _ = api.clock.now();
+}

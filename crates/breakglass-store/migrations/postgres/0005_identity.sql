@@ -1,0 +1,9 @@
+-- breakglass store, PostgreSQL, version 5: the user lifecycle.
+-- A disabled user's tokens stop working at once (the token query reads the flag); a TOTP
+-- authenticator waits in `totp_pending` until a code from it confirms the enrolment; a token
+-- records whether its sign-in passed a second factor (tokens minted before this version did
+-- not prove one, so they count as password-only and may only enrol).
+
+ALTER TABLE users ADD COLUMN disabled_at BIGINT;
+ALTER TABLE users ADD COLUMN totp_pending TEXT;
+ALTER TABLE api_tokens ADD COLUMN second_factor BOOLEAN NOT NULL DEFAULT FALSE;
