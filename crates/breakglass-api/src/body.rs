@@ -49,25 +49,34 @@ impl fmt::Debug for LoginBody {
     }
 }
 
-/// `POST /api/v1/users`: create a local user (administrators only).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// `POST /api/v1/users`: create a local user with a one-time invitation to set their own
+/// password (administrators only; the administrator never chooses it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddUserBody {
     /// The new user's name.
     pub username: String,
-    /// Their initial password.
-    pub password: String,
     /// Whether they administer the broker.
     #[serde(default)]
     pub admin: bool,
 }
 
-impl fmt::Debug for AddUserBody {
+/// `POST /api/v1/invitations/accept`: set the password of an invited account (no token:
+/// the invitation is the credential, and it works once).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationBody {
+    /// The invitation (`bgi_…`, the last segment of the link).
+    pub invitation: String,
+    /// The password to set (at least 12 characters).
+    pub password: String,
+}
+
+impl fmt::Debug for AcceptInvitationBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AddUserBody")
-            .field("username", &self.username)
+        f.debug_struct("AcceptInvitationBody")
+            .field("invitation", &REDACTED)
             .field("password", &REDACTED)
-            .field("admin", &self.admin)
             .finish()
     }
 }
@@ -414,10 +423,9 @@ mod tests {
             ),
             format!(
                 "{:?}",
-                AddUserBody {
-                    username: "bob".into(),
+                AcceptInvitationBody {
+                    invitation: "SECRET-INVITATION".into(),
                     password: "SECRET-PW".into(),
-                    admin: false,
                 }
             ),
             format!(

@@ -11,15 +11,16 @@ pub mod openapi;
 pub mod reply;
 
 pub use body::{
-    AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody, CreateBody, CredentialsBody,
-    EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody, ReasonBody, ReviewBody,
-    RevokeAllBody, StepUpBody, TokenBody,
+    AcceptInvitationBody, AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
+    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody,
+    ReasonBody, ReviewBody, RevokeAllBody, StepUpBody, TokenBody,
 };
 pub use openapi::{RouteDoc, document, route_docs};
 pub use reply::{
     AccountChangedView, AuditEntryView, AuditRecords, AuditVerify, ConsoleUrl, Credentials,
-    ErrorBody, ErrorDetail, Health, Me, NewToken, NewUser, RequestList, RequestView, Revoked,
-    RevokedAll, RevokedToken, TokenList, TokenView, TotpEnrolment, UserList, UserView,
+    ErrorBody, ErrorDetail, Health, InvitationAccepted, Me, NewToken, NewUser, RequestList,
+    RequestView, Revoked, RevokedAll, RevokedToken, TokenList, TokenView, TotpEnrolment, UserList,
+    UserView,
 };
 
 /// What `{:?}` shows in place of a secret.

@@ -12,14 +12,14 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use crate::body::{
-    AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody, CreateBody, CredentialsBody,
-    EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody, ReasonBody, ReviewBody,
-    RevokeAllBody, StepUpBody, TokenBody,
+    AcceptInvitationBody, AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
+    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody,
+    ReasonBody, ReviewBody, RevokeAllBody, StepUpBody, TokenBody,
 };
 use crate::reply::{
-    AccountChangedView, AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, Health, Me,
-    NewToken, NewUser, OpenApiDocument, RequestList, RequestView, Revoked, RevokedAll,
-    RevokedToken, TokenList, TotpEnrolment, UserList,
+    AccountChangedView, AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, Health,
+    InvitationAccepted, Me, NewToken, NewUser, OpenApiDocument, RequestList, RequestView, Revoked,
+    RevokedAll, RevokedToken, TokenList, TotpEnrolment, UserList,
 };
 
 /// Writes a type's schema into a generator: a `$ref` to `components.schemas` for a named
@@ -228,8 +228,22 @@ pub fn route_docs() -> Vec<RouteDoc> {
         .body::<LoginBody>(),
         R::new::<Me>("GET", "/api/v1/me", "The authenticated user", true, 200).no_body(),
         R::new::<UserList>("GET", "/api/v1/users", "List users (admin)", true, 200).no_body(),
-        R::new::<NewUser>("POST", "/api/v1/users", "Create a user (admin)", true, 201)
-            .body::<AddUserBody>(),
+        R::new::<NewUser>(
+            "POST",
+            "/api/v1/users",
+            "Create a user with a one-time invitation link to set their password (admin)",
+            true,
+            201,
+        )
+        .body::<AddUserBody>(),
+        R::new::<InvitationAccepted>(
+            "POST",
+            "/api/v1/invitations/accept",
+            "Set an invited account's password (the invitation works once and expires)",
+            false,
+            200,
+        )
+        .body::<AcceptInvitationBody>(),
         R::new::<AccountChangedView>(
             "POST",
             "/api/v1/users/{id}/disable",

@@ -109,12 +109,36 @@ pub struct UserList {
 }
 
 /// `POST /api/v1/users`: the user created.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NewUser {
     /// The username.
     pub username: String,
     /// Whether they administer the broker.
     pub admin: bool,
+    /// The one-time link through which they set their password (carries a secret: give it
+    /// to them alone; it is not shown again).
+    pub invitation_url: String,
+    /// When the link stops working.
+    #[schemars(extend("format" = "date-time"))]
+    pub expires_at: String,
+}
+
+impl fmt::Debug for NewUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewUser")
+            .field("username", &self.username)
+            .field("admin", &self.admin)
+            .field("invitation_url", &REDACTED)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/invitations/accept`: the account whose password was set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct InvitationAccepted {
+    /// The username, to sign in with.
+    pub username: String,
 }
 
 /// An account change (`POST /api/v1/users/{id}/disable` and the like, `POST

@@ -67,6 +67,23 @@ pub struct TokenHolder {
     pub disabled: bool,
 }
 
+/// A one-time invitation to set a new account's password (its SHA-256, never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationRecord {
+    /// Hex SHA-256 of the invitation's secret.
+    pub sha256: String,
+    /// The account it sets up.
+    pub username: String,
+    /// The administrator who invited them.
+    pub created_by: String,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When it stops working.
+    pub expires_at: OffsetDateTime,
+    /// When it was used (it works once).
+    pub used_at: Option<OffsetDateTime>,
+}
+
 /// One change to the authentication tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthWrite {
@@ -117,6 +134,15 @@ pub enum AuthWrite {
     UseTotpStep { username: String, step: i64 },
     /// Stores a new token.
     InsertToken(TokenRecord),
+    /// Stores a new invitation.
+    InsertInvitation(InvitationRecord),
+    /// Marks the invitation `sha256` of `username` used at `at`; fails with `InvalidCommit`
+    /// if it was used already or has expired by `at` (an invitation works once).
+    UseInvitation {
+        sha256: String,
+        username: String,
+        at: OffsetDateTime,
+    },
     /// Revokes a token of `username`; fails with `InvalidCommit` if there is no such
     /// unrevoked token.
     RevokeToken {

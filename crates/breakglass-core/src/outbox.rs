@@ -220,6 +220,8 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                         AccountChange::PasswordChanged => "password changed",
                         AccountChange::EnrolmentStarted =>
                             "a new TOTP authenticator is being enrolled",
+                        AccountChange::Invited => "invited (a one-time link to set the password)",
+                        AccountChange::InvitationAccepted => "invitation used: password set",
                     }
                 ),
             ),

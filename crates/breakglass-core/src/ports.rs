@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
+use crate::accounts::{AuthWrite, InvitationRecord, TokenHolder, TokenRecord, UserRecord};
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
 use crate::outbox::{Notification, OutboxMessage};
@@ -456,6 +456,12 @@ pub trait AuthStore: Send + Sync {
         &self,
         username: &str,
     ) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
+
+    /// The invitation whose secret's SHA-256 is `sha256` (hex), used or not.
+    fn invitation(
+        &self,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<InvitationRecord>, StoreError>> + Send;
 
     /// Applies authentication changes and appends their audit records in one transaction
     /// (`audit` must not be empty: an unaudited authentication change is refused).

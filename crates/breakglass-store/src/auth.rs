@@ -6,7 +6,9 @@
 //! is right is the server's job; this module only keeps the rows and makes the one-time
 //! checks atomic (a TOTP step is accepted at most once per user).
 
-pub use breakglass_core::accounts::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
+pub use breakglass_core::accounts::{
+    AuthWrite, InvitationRecord, TokenHolder, TokenRecord, UserRecord,
+};
 
 pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users WHERE username = $1";
 pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users ORDER BY username";
@@ -21,6 +23,9 @@ pub(crate) const SET_DISABLED: &str = "UPDATE users SET disabled_at = $2 WHERE u
 pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at, second_factor) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)";
 pub(crate) const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND username = $2 AND revoked_at IS NULL";
+pub(crate) const SELECT_INVITATION: &str = "SELECT sha256, username, created_by, created_at, expires_at, used_at FROM invitations WHERE sha256 = $1";
+pub(crate) const INSERT_INVITATION: &str = "INSERT INTO invitations (sha256, username, created_by, created_at, expires_at, used_at) VALUES ($1, $2, $3, $4, $5, NULL)";
+pub(crate) const USE_INVITATION: &str = "UPDATE invitations SET used_at = $3 WHERE sha256 = $1 AND username = $2 AND used_at IS NULL AND expires_at > $3";
 pub(crate) const REVOKE_TOKENS: &str =
     "UPDATE api_tokens SET revoked_at = $3 WHERE username = $1 AND revoked_at IS NULL AND id <> $2";
 
@@ -137,6 +142,36 @@ macro_rules! auth_impl {
                     .map_err(|e| reader.failed(e, "api tokens"))?;
                 drop(reader);
                 rows.iter().map(Self::token_row).collect()
+            }
+
+            pub(crate) async fn invitation(
+                &self,
+                sha256: &str,
+            ) -> Result<Option<$crate::auth::InvitationRecord>, breakglass_core::ports::StoreError>
+            {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let row = sqlx::query($crate::auth::SELECT_INVITATION)
+                    .bind(sha256)
+                    .fetch_optional(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "invitations"))?;
+                drop(reader);
+                let Some(row) = row else { return Ok(None) };
+                let err = |e| $crate::codec::db_error(e, "invitations");
+                let used: Option<i64> = row.try_get("used_at").map_err(err)?;
+                Ok(Some($crate::auth::InvitationRecord {
+                    sha256: row.try_get("sha256").map_err(err)?,
+                    username: row.try_get("username").map_err(err)?,
+                    created_by: row.try_get("created_by").map_err(err)?,
+                    created_at: $crate::codec::time_from_micros(
+                        row.try_get("created_at").map_err(err)?,
+                    )?,
+                    expires_at: $crate::codec::time_from_micros(
+                        row.try_get("expires_at").map_err(err)?,
+                    )?,
+                    used_at: used.map($crate::codec::time_from_micros).transpose()?,
+                }))
             }
 
             pub(crate) async fn auth_commit(
@@ -286,6 +321,36 @@ macro_rules! auth_impl {
                                 .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                        }
+                        AuthWrite::InsertInvitation(i) => {
+                            sqlx::query($crate::auth::INSERT_INVITATION)
+                                .bind(&i.sha256)
+                                .bind(&i.username)
+                                .bind(&i.created_by)
+                                .bind(unix_micros(i.created_at))
+                                .bind(unix_micros(i.expires_at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "invitations"))?;
+                        }
+                        AuthWrite::UseInvitation {
+                            sha256,
+                            username,
+                            at,
+                        } => {
+                            let done = sqlx::query($crate::auth::USE_INVITATION)
+                                .bind(sha256)
+                                .bind(username)
+                                .bind(unix_micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "invitations"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(
+                                    "the invitation was already used or has expired; ask an administrator for a new one"
+                                        .to_owned(),
+                                ));
+                            }
                         }
                         AuthWrite::UseTotpStep { username, step } => {
                             let done = sqlx::query($crate::query::USE_TOTP_STEP)

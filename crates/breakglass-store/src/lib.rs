@@ -37,7 +37,7 @@ use time::OffsetDateTime;
 use group::BoxFuture;
 use read::ReadConn as _;
 
-pub use auth::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
+pub use auth::{AuthWrite, InvitationRecord, TokenHolder, TokenRecord, UserRecord};
 pub use codec::ListedRequest;
 pub use group::GroupCommitStats;
 pub use open::{Backend, OpenError, OpenOptions, redact_url};
@@ -458,6 +458,11 @@ impl AuthStore for SqlStore {
     /// The API tokens of `username`, newest first.
     async fn tokens(&self, username: &str) -> Result<Vec<TokenRecord>, StoreError> {
         dispatch!(self, s => s.tokens(username).await)
+    }
+
+    /// The invitation whose secret's SHA-256 is `sha256`.
+    async fn invitation(&self, sha256: &str) -> Result<Option<InvitationRecord>, StoreError> {
+        dispatch!(self, s => s.invitation(sha256).await)
     }
 
     /// Applies authentication changes and appends their audit records in one transaction

@@ -79,8 +79,9 @@ enum Command {
     Totp(cmd::client::TotpArgs),
     /// CloudWatch Logs filter patterns: match events, check syntax.
     Trail(Box<cmd::trail::Args>),
-    /// Manage local users: `add` bootstraps one in the store directly; `disable`, `enable`,
-    /// `revoke-tokens`, `reset-second-factor` (admins) and `password` go through the broker.
+    /// Manage local users: `add` bootstraps one in the store directly; `invite`, `disable`,
+    /// `enable`, `revoke-tokens`, `reset-second-factor` (admins) and `password` go through the
+    /// broker.
     User(cmd::serve::UserArgs),
 }
 

@@ -398,6 +398,10 @@ pub enum AccountChange {
     /// The user started enrolling a new TOTP authenticator (it counts once a code from it
     /// is confirmed: `totp_enrolled`).
     EnrolmentStarted,
+    /// An administrator created the account with a one-time invitation to set its password.
+    Invited,
+    /// The invitation was used: the user set their password.
+    InvitationAccepted,
 }
 
 impl AccountChange {
@@ -410,6 +414,8 @@ impl AccountChange {
             Self::SecondFactorReset => "second_factor_reset",
             Self::PasswordChanged => "password_changed",
             Self::EnrolmentStarted => "enrolment_started",
+            Self::Invited => "invited",
+            Self::InvitationAccepted => "invitation_accepted",
         }
     }
 }

@@ -9,14 +9,15 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use breakglass_api::{
-    AccountChangedView, AddUserBody, ApproveBody, AuditEntryView, AuditQuery, AuditRecords,
-    AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials, CredentialsBody,
-    EnrollBody, ExtendBody, Health, ListQuery, LoginBody, Me, NewToken, NewUser, PasswordBody,
-    ReasonBody, RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll, RevokedToken,
-    StepUpBody, TokenBody, TokenList, TokenView, TotpEnrolment, UserList, UserView,
+    AcceptInvitationBody, AccountChangedView, AddUserBody, ApproveBody, AuditEntryView, AuditQuery,
+    AuditRecords, AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials,
+    CredentialsBody, EnrollBody, ExtendBody, Health, InvitationAccepted, ListQuery, LoginBody, Me,
+    NewToken, NewUser, PasswordBody, ReasonBody, RequestView, ReviewBody, RevokeAllBody, Revoked,
+    RevokedAll, RevokedToken, StepUpBody, TokenBody, TokenList, TokenView, TotpEnrolment, UserList,
+    UserView,
 };
 use breakglass_core::app::{Approving, Ask, AuditVerification, Walk, WalkError};
 use breakglass_core::audit::events::AccountChange;
@@ -140,16 +141,32 @@ pub async fn users(State(s): St, _: Admin) -> ApiResult {
     Ok(Json(UserList { users }).into_response())
 }
 
-pub async fn add_user(State(s): St, Admin(p): Admin, Body(b): Body<AddUserBody>) -> ApiResult {
-    let u = s
-        .auth
-        .add_user(&b.username, &b.password, b.admin, Some(&p.username))
-        .await?;
+pub async fn add_user(
+    State(s): St,
+    Admin(p): Admin,
+    headers: HeaderMap,
+    Body(b): Body<AddUserBody>,
+) -> ApiResult {
+    let i = s.auth.invite(&p, &b.username, b.admin).await?;
     let body = NewUser {
-        username: u.username,
-        admin: u.admin,
+        invitation_url: format!(
+            "{}/console/invitations/{}",
+            s.console.server_url(&headers),
+            i.secret.expose()
+        ),
+        expires_at: rfc3339(i.expires_at),
+        username: i.username.to_string(),
+        admin: i.admin,
     };
     Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn accept_invitation(State(s): St, Body(b): Body<AcceptInvitationBody>) -> ApiResult {
+    let who = s.auth.accept_invitation(&b.invitation, &b.password).await?;
+    Ok(Json(InvitationAccepted {
+        username: who.to_string(),
+    })
+    .into_response())
 }
 
 async fn administer(

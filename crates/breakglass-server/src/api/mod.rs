@@ -45,6 +45,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<AppState>>> {
         ("GET", "/api/v1/me") => get(h::me),
         ("GET", "/api/v1/users") => get(h::users),
         ("POST", "/api/v1/users") => post(h::add_user),
+        ("POST", "/api/v1/invitations/accept") => post(h::accept_invitation),
         ("GET", "/api/v1/tokens") => get(h::tokens),
         ("POST", "/api/v1/tokens") => post(h::create_token),
         ("DELETE", "/api/v1/tokens/{id}") => delete(h::revoke_token),

@@ -257,9 +257,12 @@ impl<S: AuthStore> Auth<S> {
             AccountChange::Enabled => "enable",
             AccountChange::TokensRevoked => "revoke the tokens of",
             AccountChange::SecondFactorReset => "reset the second factor of",
-            AccountChange::PasswordChanged | AccountChange::EnrolmentStarted => {
+            AccountChange::PasswordChanged
+            | AccountChange::EnrolmentStarted
+            | AccountChange::Invited
+            | AccountChange::InvitationAccepted => {
                 return Err(AuthError::Invalid(
-                    "a password is changed, and an authenticator enrolled, by the account's owner"
+                    "a password is changed, an authenticator enrolled and an invitation used by the account's owner; an invitation is made with `user invite`"
                         .to_owned(),
                 ));
             }
@@ -299,7 +302,10 @@ impl<S: AuthStore> Auth<S> {
                 },
                 revoke_all,
             ],
-            AccountChange::PasswordChanged | AccountChange::EnrolmentStarted => Vec::new(),
+            AccountChange::PasswordChanged
+            | AccountChange::EnrolmentStarted
+            | AccountChange::Invited
+            | AccountChange::InvitationAccepted => Vec::new(),
         };
         let mut audit = vec![self.entry(
             Actor::User(admin.username.clone()),
@@ -344,6 +350,161 @@ impl<S: AuthStore> Auth<S> {
         match self.store.auth_commit(writes, audit).await {
             Ok(_) => Ok(()),
             Err(StoreError::StepUpUsed(_)) => Err(self.replayed(who, purpose).await),
+            Err(StoreError::InvalidCommit(m)) => Err(AuthError::NotFound(m)),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// How long an invitation works.
+pub const INVITATION_TTL: time::Duration = time::Duration::hours(72);
+
+/// The prefix of an invitation's secret.
+pub const INVITATION_PREFIX: &str = "bgi_";
+
+/// A fresh invitation: the account and the secret for its link, shown once.
+#[derive(Debug)]
+pub struct Invitation {
+    /// The account it sets up.
+    pub username: Username,
+    /// Whether it administers the broker.
+    pub admin: bool,
+    /// When the link stops working.
+    pub expires_at: time::OffsetDateTime,
+    /// The secret (`bgi_…`) the link carries. Shown once; only its SHA-256 is kept.
+    pub secret: breakglass_core::cloud::Secret,
+}
+
+impl<S: AuthStore> Auth<S> {
+    /// Creates the account `name` without a usable password, with a one-time invitation
+    /// (valid [`INVITATION_TTL`]) through which the new user sets their own: the
+    /// administrator never knows it. The account cannot sign in until the invitation is
+    /// used.
+    pub async fn invite(
+        &self,
+        by: &Principal,
+        name: &str,
+        admin: bool,
+    ) -> Result<Invitation, AuthError> {
+        by.require_second_factor()?;
+        if !by.admin {
+            return Err(AuthError::Forbidden(
+                "only a broker administrator may invite a user".to_owned(),
+            ));
+        }
+        let user = username(name)?;
+        // A random password nobody knows: the row needs a hash, and no one can sign in with it.
+        let unusable = crate::random::random_hex(32);
+        let hash = tokio::task::spawn_blocking(move || password::hash(&unusable))
+            .await
+            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let now = self.now();
+        let secret = format!("{INVITATION_PREFIX}{}", crate::random::random_hex(32));
+        let record = breakglass_core::accounts::InvitationRecord {
+            sha256: super::token_hash(&secret),
+            username: user.to_string(),
+            created_by: by.username.to_string(),
+            created_at: now,
+            expires_at: now + INVITATION_TTL,
+            used_at: None,
+        };
+        let actor = Actor::User(by.username.clone());
+        let writes = vec![
+            AuthWrite::InsertUser {
+                username: user.to_string(),
+                password_hash: hash,
+                admin,
+                created_at: now,
+            },
+            AuthWrite::InsertInvitation(record.clone()),
+        ];
+        let audit = vec![
+            self.entry(
+                actor.clone(),
+                breakglass_core::audit::events::UserCreated {
+                    username: user.clone(),
+                    admin,
+                },
+            ),
+            self.entry(
+                actor,
+                AccountChanged {
+                    username: user.clone(),
+                    change: AccountChange::Invited,
+                },
+            ),
+        ];
+        match self.store.auth_commit(writes, audit).await {
+            Ok(_) => Ok(Invitation {
+                username: user,
+                admin,
+                expires_at: record.expires_at,
+                secret: breakglass_core::cloud::Secret::new(secret),
+            }),
+            Err(StoreError::Duplicate(_)) => {
+                Err(AuthError::Exists(format!("user `{user}` already exists")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The account invitation `secret` sets up, if it still works (unused, unexpired).
+    pub async fn invitation(&self, secret: &str) -> Result<Username, AuthError> {
+        let gone = || {
+            AuthError::NotFound(
+                "this invitation does not exist, was already used or has expired; ask an administrator for a new one"
+                    .to_owned(),
+            )
+        };
+        if !secret.starts_with(INVITATION_PREFIX) || secret.len() > 128 {
+            return Err(gone());
+        }
+        let record = self
+            .store
+            .invitation(&super::token_hash(secret))
+            .await?
+            .ok_or_else(gone)?;
+        if record.used_at.is_some() || record.expires_at <= self.now() {
+            return Err(gone());
+        }
+        username(&record.username)
+    }
+
+    /// Sets the password of the account invitation `secret` sets up, and uses the
+    /// invitation up (it works once). The user then signs in and enrols a second factor.
+    pub async fn accept_invitation(
+        &self,
+        secret: &str,
+        new_password: &str,
+    ) -> Result<Username, AuthError> {
+        let who = self.invitation(secret).await?;
+        let text = new_password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || password::hash(&text))
+            .await
+            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let writes = vec![
+            // Fails the whole change if another use of the link got there first.
+            AuthWrite::UseInvitation {
+                sha256: super::token_hash(secret),
+                username: who.to_string(),
+                at: self.now(),
+            },
+            AuthWrite::SetPassword {
+                username: who.to_string(),
+                password_hash: hash,
+            },
+        ];
+        let audit = vec![self.entry(
+            Actor::User(who.clone()),
+            AccountChanged {
+                username: who.clone(),
+                change: AccountChange::InvitationAccepted,
+            },
+        )];
+        match self.store.auth_commit(writes, audit).await {
+            Ok(_) => Ok(who),
             Err(StoreError::InvalidCommit(m)) => Err(AuthError::NotFound(m)),
             Err(e) => Err(e.into()),
         }

@@ -9,6 +9,7 @@
 //! code unspent. [`Auth::verify_totp`] spends a code on its own (replacing an authenticator).
 
 mod lifecycle;
+pub use lifecycle::{INVITATION_TTL, Invitation};
 pub mod limit;
 pub mod password;
 pub mod seal;

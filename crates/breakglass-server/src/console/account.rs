@@ -361,6 +361,15 @@ async fn users_page(
     session: &Session,
     notice: Option<Result<String, AppError>>,
 ) -> Result<Response, Failure> {
+    invited_page(s, session, notice, None).await
+}
+
+async fn invited_page(
+    s: &AppState,
+    session: &Session,
+    notice: Option<Result<String, AppError>>,
+    invited: Option<(String, String)>,
+) -> Result<Response, Failure> {
     let v = session.viewer();
     admin_only(session, &v)?;
     let users = s.auth.users().await.or_page(&v)?;
@@ -398,6 +407,15 @@ async fn users_page(
         _ => StatusCode::OK,
     };
     let body = html! {
+        @if let Some((name, link)) = &invited {
+            div.secret role="status" {
+                p { "Send this link to " strong { (name) } " (and to no one else): it sets their password once, and it is shown only now." }
+                div.copy-line {
+                    code #invitation-link { (link) }
+                    button #copy-invitation type="button" data-copy="invitation-link" { "Copy" }
+                }
+            }
+        }
         @match &notice {
             Some(Ok(m)) => { p.ok role="status" { (m) } }
             Some(Err(e)) => { (layout::alert(&e.message)) }
@@ -405,19 +423,18 @@ async fn users_page(
         }
         (layout::table("users", "Local users", &["Username", "Admin", "TOTP", "Status", "Created", "Actions (with your TOTP code)"], rows,
             users.is_empty().then_some("No users.")))
-        h2 { "Add a user" }
-        p { "The username must match a responder of the config for the user to request or approve access." }
+        h2 { "Invite a user" }
+        p { "The username must match a responder of the config for the user to request or approve access. "
+            "You get a one-time link (valid " (crate::auth::INVITATION_TTL.whole_hours()) " hours) through which they set their own password." }
         form.stack method="post" action="/console/admin/users" {
             (csrf_field(&v.csrf))
             label for="new-username" { "Username" }
             input #new-username type="text" name="username" required autocapitalize="none";
-            label for="new-password" { "Initial password" }
-            input #new-password type="password" name="password" required autocomplete="new-password";
             div.check {
                 input #new-admin type="checkbox" name="admin" value="yes";
                 label for="new-admin" { "Administrator" }
             }
-            button type="submit" { "Add user" }
+            button type="submit" { "Invite user" }
         }
     };
     Ok(layout::respond(
@@ -436,33 +453,41 @@ pub struct UserForm {
     #[serde(default)]
     username: String,
     #[serde(default)]
-    password: String,
-    #[serde(default)]
     admin: Option<String>,
 }
 
-/// `POST /console/admin/users` (admins).
+/// `POST /console/admin/users` (admins): creates the user with a one-time invitation link,
+/// shown once.
 pub async fn add_user(
     State(s): St,
+    headers: HeaderMap,
     Posted { session, form }: Posted<UserForm>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     admin_only(&session, &v)?;
     let admin = form.admin.as_deref().is_some_and(|a| !a.is_empty());
-    let notice = match s
+    match s
         .auth
-        .add_user(
-            form.username.trim(),
-            &form.password,
-            admin,
-            Some(&session.principal.username),
-        )
+        .invite(&session.principal, form.username.trim(), admin)
         .await
     {
-        Ok(u) => Ok(format!("User `{}` added.", u.username)),
-        Err(e) => Err(e.into()),
-    };
-    users_page(&s, &session, Some(notice)).await
+        Ok(i) => {
+            let link = format!(
+                "{}/console/invitations/{}",
+                s.console.server_url(&headers),
+                i.secret.expose()
+            );
+            let notice = Ok(format!("User `{}` invited.", i.username));
+            invited_page(
+                &s,
+                &session,
+                Some(notice),
+                Some((i.username.to_string(), link)),
+            )
+            .await
+        }
+        Err(e) => users_page(&s, &session, Some(Err(e.into()))).await,
+    }
 }
 
 #[derive(Deserialize)]

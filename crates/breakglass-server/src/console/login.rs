@@ -185,3 +185,86 @@ pub async fn logout(
     }
     r
 }
+
+fn invitation_page(secret: &str, username: &str, error: Option<&str>) -> Markup {
+    layout::page(
+        "Set your password",
+        None,
+        html! {
+            @if let Some(e) = error { (layout::alert(e)) }
+            p { "Welcome, " strong { (username) } ". Choose the password you will sign in with; "
+                "this link works once. After signing in you will enrol a TOTP authenticator." }
+            form.stack method="post" action={ "/console/invitations/" (secret) } {
+                label for="new-password" { "New password (at least 12 characters)" }
+                input #new-password type="password" name="password" required minlength="12"
+                    autocomplete="new-password" autofocus;
+                label for="repeat-password" { "The same password again" }
+                input #repeat-password type="password" name="repeat" required minlength="12"
+                    autocomplete="new-password";
+                button type="submit" { "Set password" }
+            }
+        },
+    )
+}
+
+/// `GET /console/invitations/{secret}`: the form that sets an invited account's password,
+/// if the invitation still works.
+pub async fn invitation(
+    axum::extract::State(s): St,
+    axum::extract::Path(secret): axum::extract::Path<String>,
+) -> Response {
+    match s.auth.invitation(&secret).await {
+        Ok(who) => layout::respond(StatusCode::OK, invitation_page(&secret, who.as_str(), None)),
+        Err(e) => layout::error_page(None, &e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+struct InvitationForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    repeat: String,
+}
+
+/// `POST /console/invitations/{secret}`: sets the password and uses the invitation up, then
+/// sends the user to sign in. No session and no CSRF token: the invitation is the
+/// credential, and the console's guard refuses cross-origin posts.
+pub async fn accept_invitation(
+    axum::extract::State(s): St,
+    axum::extract::Path(secret): axum::extract::Path<String>,
+    req: Request,
+) -> Response {
+    let who = match s.auth.invitation(&secret).await {
+        Ok(who) => who,
+        Err(e) => return layout::error_page(None, &e.into()),
+    };
+    let form: InvitationForm = match signin::form_body(req)
+        .await
+        .and_then(|body| signin::parse_form(&body))
+    {
+        Ok(f) => f,
+        Err(e) => return layout::error_page(None, &e),
+    };
+    if form.password != form.repeat {
+        return layout::respond(
+            StatusCode::BAD_REQUEST,
+            invitation_page(
+                &secret,
+                who.as_str(),
+                Some("the two passwords differ; type the same one twice"),
+            ),
+        );
+    }
+    match s.auth.accept_invitation(&secret, &form.password).await {
+        Ok(who) => layout::redirect(&format!(
+            "/console/login?next=/console/account&invited={}",
+            signin::percent_encode(who.as_str())
+        )),
+        Err(AuthError::Invalid(m)) => layout::respond(
+            StatusCode::BAD_REQUEST,
+            invitation_page(&secret, who.as_str(), Some(&m)),
+        ),
+        Err(e) => layout::error_page(None, &e.into()),
+    }
+}

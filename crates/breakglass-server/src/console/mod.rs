@@ -157,6 +157,10 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/static/app.js", get(js))
         .route("/console/login", get(login::form).post(login::submit))
         .route("/console/logout", post(login::logout))
+        .route(
+            "/console/invitations/{secret}",
+            get(login::invitation).post(login::accept_invitation),
+        )
         .route("/console", get(lists::dashboard))
         .route("/console/requests/new", get(ask::new_request))
         .route("/console/requests", post(ask::create_request))

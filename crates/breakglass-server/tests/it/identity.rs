@@ -570,3 +570,127 @@ async fn signing_off_a_break_glass_review_needs_a_step_up() {
     );
     let _ = api.clock.now();
 }
+
+#[tokio::test]
+async fn an_invitation_sets_the_password_once_and_expires() {
+    let api = api().await;
+    let (admin, _) = api.user("root", true).await;
+    let (alice, _) = api.user("alice", false).await;
+    // Only an administrator invites, and never chooses the password.
+    let (s, _) = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&alice),
+            Some(json!({"username": "dave"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"username": "dave", "password": "chosen by the admin"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"username": "dave"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let link = r["invitation_url"].as_str().unwrap();
+    let secret = link.rsplit('/').next().unwrap().to_owned();
+    assert!(secret.starts_with("bgi_"), "{link}");
+    // The store keeps only its hash.
+    let hash = breakglass_core::canonical::Sha256Digest::of(secret.as_bytes()).to_hex();
+    use breakglass_core::ports::AuthStore as _;
+    assert!(api.store.invitation(&hash).await.unwrap().is_some());
+    assert!(api.store.invitation(&secret).await.unwrap().is_none());
+    // Until it is used, nobody can sign in as dave.
+    let (s, _) = api
+        .call("POST", "/api/v1/login", None, Some(login("dave", None)))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let accept = |password: &str| json!({"invitation": secret, "password": password});
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/invitations/accept",
+            None,
+            Some(accept("short")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/invitations/accept",
+            None,
+            Some(accept(PASSWORD)),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["username"], "dave");
+    // It works once.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/invitations/accept",
+            None,
+            Some(accept("another long password")),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{r}");
+    let (s, r) = api
+        .call("POST", "/api/v1/login", None, Some(login("dave", None)))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let (_, me) = api
+        .call(
+            "GET",
+            "/api/v1/me",
+            Some(r["token"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(me["second_factor"], false, "a new user enrols next");
+
+    // An unused invitation expires.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"username": "erin"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let late = r["invitation_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    api.clock.advance(Duration::hours(73));
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/invitations/accept",
+            None,
+            Some(json!({"invitation": late, "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{r}");
+    let kinds = kinds(&api).await;
+    assert!(
+        kinds.iter().filter(|k| *k == "account_changed").count() >= 3,
+        "{kinds:?}"
+    );
+}

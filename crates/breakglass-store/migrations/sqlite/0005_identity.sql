@@ -7,3 +7,15 @@
 ALTER TABLE users ADD COLUMN disabled_at INTEGER;
 ALTER TABLE users ADD COLUMN totp_pending TEXT;
 ALTER TABLE api_tokens ADD COLUMN second_factor INTEGER NOT NULL DEFAULT 0;
+
+-- One-time invitations: a new local user sets their own password through a link that works
+-- once and expires. Only the SHA-256 of the link's secret is kept.
+CREATE TABLE invitations (
+    sha256     TEXT    PRIMARY KEY,
+    username   TEXT    NOT NULL REFERENCES users (username),
+    created_by TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at    INTEGER
+);
+CREATE INDEX invitations_user ON invitations (username);

@@ -13,10 +13,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use breakglass_api::{
-    AccountChangedView, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials,
-    CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery, LoginBody, NewToken,
-    PasswordBody, ReasonBody, RequestList, RequestView, ReviewBody, RevokeAllBody, Revoked,
-    RevokedAll, StepUpBody, TotpEnrolment,
+    AccountChangedView, AddUserBody, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody,
+    Credentials, CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery, LoginBody,
+    NewToken, NewUser, PasswordBody, ReasonBody, RequestList, RequestView, ReviewBody,
+    RevokeAllBody, Revoked, RevokedAll, StepUpBody, TotpEnrolment,
 };
 use breakglass_core::request::ReviewOutcome;
 use http_body_util::{BodyExt as _, Full};
@@ -456,6 +456,26 @@ pub fn administer(username: &str, change: &str, totp: &str) -> anyhow::Result<Ou
         "user {}: {}",
         v.username,
         v.change.replace('_', " ")
+    ));
+    Ok(Outcome::Success)
+}
+
+/// `breakglass user invite NAME [--admin]`: prints the one-time link on stdout.
+pub fn invite(username: &str, admin: bool) -> anyhow::Result<Outcome> {
+    let v: NewUser = api(
+        "POST",
+        "/api/v1/users",
+        body(&AddUserBody {
+            username: username.to_owned(),
+            admin,
+        })?,
+    )?;
+    writeln!(std::io::stdout().lock(), "{}", v.invitation_url)?;
+    say(&format!(
+        "user {} invited{}; give them the link above (it works once, until {}): they set their own password, then sign in and enrol a TOTP authenticator",
+        v.username,
+        if v.admin { " (admin)" } else { "" },
+        v.expires_at
     ));
     Ok(Outcome::Success)
 }

@@ -255,6 +255,15 @@ enum UserCommand {
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Invite a user (admins, through the broker): prints a one-time link, valid 72 hours,
+    /// through which they set their own password.
+    Invite {
+        /// The username (a responder's username in the config, to request or approve).
+        username: String,
+        /// May manage users and revoke every session of a role.
+        #[arg(long)]
+        admin: bool,
+    },
     /// Disable a user (admins, through the broker): no sign-in, and every token and console
     /// session of theirs stops at once.
     Disable(AdministerArgs),
@@ -286,7 +295,7 @@ pub struct AdministerArgs {
 }
 
 pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
-    use super::client::{administer, change_password};
+    use super::client::{administer, change_password, invite};
     let (username, admin, store, key) = match &args.command {
         UserCommand::Add {
             username,
@@ -301,6 +310,7 @@ pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
             return administer(&a.username, "reset-second-factor", &a.totp);
         }
         UserCommand::Password { totp } => return change_password(totp),
+        UserCommand::Invite { username, admin } => return invite(username, *admin),
     };
     let key = key.load()?;
     let mut password = String::new();

@@ -11,6 +11,7 @@
 )]
 
 mod access_as_code;
+mod accounts;
 mod audit;
 mod broker_e2e;
 mod browser;

@@ -87,10 +87,39 @@ async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
         )
         .await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
-    assert!(added.body.contains("User `dave` added."));
+    assert!(added.body.contains("User `dave` invited."));
     let users = s.auth.users().await.unwrap();
     assert!(users.iter().any(|u| u.username == "dave" && u.admin));
     assert!(!users.iter().any(|u| u.username == "mallory"));
+    // The one-time link is shown once; the administrator never chose a password.
+    let link = added
+        .text_of("invitation-link")
+        .expect("the invitation link");
+    let path = &link[link.find("/console/invitations/").unwrap()..];
+    assert!(!admin.get("/console/admin/users").await.body.contains(path));
+    let mut dave = Browser::new(&s.base);
+    let form = dave.get(path).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    assert!(form.body.contains("dave"));
+    let differ = dave
+        .post(
+            path,
+            &[
+                ("password", PASSWORD),
+                ("repeat", "something else entirely"),
+            ],
+        )
+        .await;
+    assert_eq!(differ.status, StatusCode::BAD_REQUEST, "{}", differ.body);
+    let set = dave
+        .post(path, &[("password", PASSWORD), ("repeat", PASSWORD)])
+        .await;
+    assert_eq!(set.status, StatusCode::SEE_OTHER, "{}", set.body);
+    assert!(set.location().starts_with("/console/login"));
+    // Used up: the link is dead, and dave signs in with the password he chose, to enrol.
+    assert_eq!(dave.get(path).await.status, StatusCode::NOT_FOUND);
+    dave.sign_in("dave", "").await;
+    assert_eq!(dave.get("/console").await.location(), "/console/account");
     // A duplicate is refused with the reason.
     let again = admin
         .post(
