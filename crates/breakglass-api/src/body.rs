@@ -318,14 +318,28 @@ impl fmt::Debug for ConsoleBody {
     }
 }
 
-/// `POST /api/v1/roles/revoke-all`: cut off every session of a role (administrators only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// `POST /api/v1/roles/revoke-all`: cut off every session of a role (administrators only,
+/// with a TOTP step-up).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeAllBody {
     /// The role's ARN.
     pub role_arn: String,
     /// Why.
     pub reason: String,
+    /// A current code from your TOTP authenticator (an administrator's step-up).
+    #[serde(default)]
+    pub totp: String,
+}
+
+impl fmt::Debug for RevokeAllBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevokeAllBody")
+            .field("role_arn", &self.role_arn)
+            .field("reason", &self.reason)
+            .field("totp", &REDACTED)
+            .finish()
+    }
 }
 
 /// The query of `GET /api/v1/requests`.

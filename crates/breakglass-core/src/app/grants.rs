@@ -58,6 +58,12 @@ pub fn credentials_purpose(request: &RequestId) -> String {
     format!("mint the first credentials of {request}")
 }
 
+/// The purpose an administrator's step-up for revoking every session of `role` is checked
+/// for.
+pub fn revoke_all_purpose(role: &RoleArn) -> String {
+    format!("revoke every session of {role}")
+}
+
 /// The longest console session the federation endpoint grants.
 const MAX_CONSOLE_SESSION: Duration = Duration::hours(12);
 
@@ -390,10 +396,36 @@ where
         caller: &Caller,
         role: &RoleArn,
         reason: &str,
+        step_up: StepUp,
     ) -> Result<RevokedAll, Error> {
         caller.require_admin()?;
+        let purpose = revoke_all_purpose(role);
+        super::requests::own_step_up(caller, &step_up, &purpose)?;
         let actor = caller.username.clone();
         let store = self.store();
+        // The administrator's step-up is spent first, on its own: a mass revocation that has
+        // begun is not undone when a replayed code is found at its end.
+        let spend = Commit {
+            write: None,
+            audit: vec![AuditEntry {
+                at: self.now(),
+                actor: Actor::User(actor.clone()),
+                request_version: None,
+                event: AuditEvent::from(crate::audit::events::TotpVerified {
+                    username: actor.clone(),
+                    purpose: purpose.clone(),
+                }),
+            }],
+            outbox: Vec::new(),
+            step_up: Some(step_up),
+        };
+        match store.commit(spend).await {
+            Ok(_) => {}
+            Err(crate::ports::StoreError::StepUpUsed(_)) => {
+                return Err(self.replayed(caller, &purpose).await);
+            }
+            Err(e) => return Err(e.into()),
+        }
         let filter = RequestFilter {
             statuses: vec!["approved".to_owned(), "active".to_owned()],
             role: Some(role.clone()),

@@ -188,7 +188,7 @@ where
     /// Audits that `caller` gave a TOTP code for `purpose` that was already used (the store
     /// refused to spend it) and returns the error to show. Fails closed: if the record cannot
     /// be written, the store's error is returned.
-    async fn replayed(&self, caller: &Caller, purpose: &str) -> Error {
+    pub(super) async fn replayed(&self, caller: &Caller, purpose: &str) -> Error {
         let event = AuditEvent::from(TotpFailed {
             username: caller.username.clone(),
             purpose: purpose.to_owned(),

@@ -514,7 +514,7 @@ pub async fn revoke(
 pub async fn revoke_all(State(s): St, p: Principal, Body(b): Body<RevokeAllBody>) -> ApiResult {
     let role = RoleArn::new(b.role_arn)
         .map_err(|e| AppError::bad_request(format!("invalid role ARN: {e}")))?;
-    let r = s.app.revoke_all(&p.caller(), &role, &b.reason).await?;
+    let r = step_up::revoke_all(&s, &p, &role, &b.reason, &b.totp).await?;
     if !r.failed.is_empty() {
         // The reasons may carry store internals: logged under the correlation id only.
         let detail: Vec<String> = r

@@ -4,11 +4,13 @@
 //! then handed to the use case, which spends it in the change's own commit. The API and the
 //! console call these instead of each repeating the sequence.
 
-use breakglass_core::app::{Approving, Ask, credentials_purpose, review_purpose};
+use breakglass_core::app::{
+    Approving, Ask, RevokedAll, credentials_purpose, review_purpose, revoke_all_purpose,
+};
 use breakglass_core::broker::Outcome;
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::cloud::{IssuedCredentials, Secret};
-use breakglass_core::model::{RequestId, ReviewOutcome};
+use breakglass_core::model::{RequestId, ReviewOutcome, RoleArn};
 use breakglass_core::ports::StepUp;
 
 use super::{AppError, AppState};
@@ -104,4 +106,20 @@ pub async fn console_url(
     Ok(s.app
         .console_url(&p.caller(), id, destination, step_up)
         .await?)
+}
+
+/// Revokes every session of `role` as administrator `p` after checking `code` for it.
+pub async fn revoke_all(
+    s: &AppState,
+    p: &Principal,
+    role: &RoleArn,
+    reason: &str,
+    code: &str,
+) -> Result<RevokedAll, AppError> {
+    p.caller().require_admin()?;
+    let step_up = s
+        .auth
+        .check_totp_for(p, code, &revoke_all_purpose(role))
+        .await?;
+    Ok(s.app.revoke_all(&p.caller(), role, reason, step_up).await?)
 }

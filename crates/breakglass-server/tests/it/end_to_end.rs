@@ -20,7 +20,7 @@ use breakglass_config::resources::{
     DesiredState, MANAGED_BY_TAG, MANAGED_BY_VALUE, Resource, Role,
 };
 use breakglass_config::templates::revoker::REVOKER_POLICY;
-use breakglass_core::app::App;
+use breakglass_core::app::{App, revoke_all_purpose};
 use breakglass_core::cloud::IssuedCredentials;
 use breakglass_core::model::{AccountId, RoleArn};
 use breakglass_core::revocation::{REVOCATIONS_POLICY, REVOKE_OLDER_SESSIONS_POLICY};
@@ -236,8 +236,9 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     ))
     .unwrap();
     let before = clock_now(&clock);
+    let step_up = support::step_up_of(&store, &clock, "bob", &revoke_all_purpose(&role)).await;
     let all = access
-        .revoke_all(&admin("bob"), &role, "compromised")
+        .revoke_all(&admin("bob"), &role, "compromised", step_up)
         .await
         .unwrap();
     assert!(all.cutoff >= before);
@@ -411,8 +412,9 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
     );
 
     let role = RoleArn::new(arn).unwrap();
+    let step_up = support::step_up_of(&store, &clock, "bob", &revoke_all_purpose(&role)).await;
     access
-        .revoke_all(&admin("bob"), &role, "compromised")
+        .revoke_all(&admin("bob"), &role, "compromised", step_up)
         .await
         .unwrap();
     assert!(

@@ -694,3 +694,37 @@ async fn an_invitation_sets_the_password_once_and_expires() {
         "{kinds:?}"
     );
 }
+
+#[tokio::test]
+async fn revoking_every_session_of_a_role_needs_the_administrators_step_up() {
+    let api = api().await;
+    let (admin, seed) = api.user("root", true).await;
+    let role = "arn:aws:iam::222222222222:role/incident-response/SecurityAnalyst";
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/roles/revoke-all",
+            Some(&admin),
+            Some(json!({"role_arn": role, "reason": "compromised"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert_eq!(code_of(&r), "totp_missing");
+    assert_eq!(
+        support::audit_count(&api.store, "role_sessions_revoked", None).await,
+        0
+    );
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/roles/revoke-all",
+            Some(&admin),
+            Some(json!({"role_arn": role, "reason": "compromised", "totp": api.code(&seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(
+        support::audit_count(&api.store, "role_sessions_revoked", None).await,
+        1
+    );
+}

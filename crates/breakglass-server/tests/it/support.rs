@@ -219,3 +219,28 @@ pub async fn enrol(
     clock.advance(time::Duration::seconds(30));
     (e.secret, token)
 }
+
+/// A checked, unspent step-up of administrator `name` for `purpose`: the user is created
+/// and enrolled in `store`'s accounts (as [`enrol`] does) if they are not there yet.
+pub async fn step_up_of(
+    store: &SqlStore,
+    clock: &Arc<ManualClock>,
+    name: &str,
+    purpose: &str,
+) -> breakglass_core::ports::StepUp {
+    use breakglass_server::auth::{Auth, limit::Limits, seal::SealKey, totp};
+    let c: Arc<dyn Clock> = clock.clone();
+    let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
+    let auth = Auth::new(store.clone(), c, key, Limits::default());
+    auth.add_user(name, "correct horse battery", true, None)
+        .await
+        .unwrap();
+    let (secret, _) = enrol(&auth, clock, name).await;
+    let seed = totp::base32_decode(secret.expose()).unwrap();
+    let code = totp::code_at(
+        &seed,
+        totp::step_of(clock.now().unix_timestamp()),
+        totp::DIGITS,
+    );
+    auth.check_totp(&user(name), &code, purpose).await.unwrap()
+}

@@ -850,12 +850,16 @@ pub struct RevokeArgs {
     /// The grant to revoke (cuts off its live sessions).
     #[arg(long, conflicts_with = "role")]
     grant: Option<String>,
-    /// Revoke every session of this role ARN (administrators only).
-    #[arg(long)]
+    /// Revoke every session of this role ARN (administrators only, with `--totp`).
+    #[arg(long, requires = "totp")]
     role: Option<String>,
     /// Why.
     #[arg(long, default_value = "revoked from the CLI")]
     reason: String,
+    /// A current TOTP code (revoking every session of a role is an administrator's
+    /// step-up action).
+    #[arg(long, value_name = "CODE")]
+    totp: Option<String>,
 }
 
 pub fn revoke(args: &RevokeArgs) -> anyhow::Result<Outcome> {
@@ -873,6 +877,7 @@ pub fn revoke(args: &RevokeArgs) -> anyhow::Result<Outcome> {
             body(&RevokeAllBody {
                 role_arn: role.clone(),
                 reason: args.reason.clone(),
+                totp: args.totp.clone().unwrap_or_default(),
             })?,
         )?,
         (None, None) => bail!("say what to revoke: `--grant ID` or `--role ARN`"),
