@@ -50,8 +50,8 @@ impl fmt::Debug for LoginBody {
 }
 
 /// `POST /api/v1/users`: create a local user with a one-time invitation to set their own
-/// password (administrators only; the administrator never chooses it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// password (administrators only, with a step-up; the administrator never chooses it).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddUserBody {
     /// The new user's name.
@@ -59,6 +59,19 @@ pub struct AddUserBody {
     /// Whether they administer the broker.
     #[serde(default)]
     pub admin: bool,
+    /// A current code from your TOTP authenticator (an administrator's step-up).
+    #[serde(default)]
+    pub totp: String,
+}
+
+impl fmt::Debug for AddUserBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddUserBody")
+            .field("username", &self.username)
+            .field("admin", &self.admin)
+            .field("totp", &REDACTED)
+            .finish()
+    }
 }
 
 /// `POST /api/v1/invitations/accept`: set the password of an invited account (no token:

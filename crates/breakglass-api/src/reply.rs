@@ -143,13 +143,34 @@ pub struct InvitationAccepted {
 
 /// An account change (`POST /api/v1/users/{id}/disable` and the like, `POST
 /// /api/v1/password`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AccountChangedView {
     /// Whose account.
     pub username: String,
     /// What changed: `disabled`, `enabled`, `tokens_revoked`, `second_factor_reset`,
     /// `password_changed`.
     pub change: String,
+    /// After a second-factor reset: the one-time link through which the user sets a new
+    /// password (carries a secret: give it to them alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_url: Option<String>,
+    /// After disabling: the user's requests that were revoked (their AWS sessions cut off).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub revoked: Vec<String>,
+}
+
+impl fmt::Debug for AccountChangedView {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccountChangedView")
+            .field("username", &self.username)
+            .field("change", &self.change)
+            .field(
+                "invitation_url",
+                &self.invitation_url.as_ref().map(|_| REDACTED),
+            )
+            .field("revoked", &self.revoked)
+            .finish()
+    }
 }
 
 /// One token in `GET /api/v1/tokens` (never the secret).

@@ -206,6 +206,14 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     e.request, e.requester, e.due
                 ),
             ),
+            AuditEvent::TotpEnrolled(e) => push(
+                "authenticator_enrolled",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "account `{}`: a TOTP authenticator was enrolled (every earlier session ended)",
+                    e.username
+                ),
+            ),
             AuditEvent::AccountChanged(e) => push(
                 "account_changed",
                 vec![Audience::SecurityTeam],

@@ -20,7 +20,8 @@ pub(crate) const SET_TOTP: &str = "UPDATE users SET totp_seed = $2, totp_last_st
 pub(crate) const SET_PENDING_TOTP: &str = "UPDATE users SET totp_pending = $2 WHERE username = $1";
 pub(crate) const CONFIRM_TOTP: &str = "UPDATE users SET totp_seed = totp_pending, totp_last_step = $3, totp_pending = NULL WHERE username = $1 AND totp_pending = $2";
 pub(crate) const SET_DISABLED: &str = "UPDATE users SET disabled_at = $2 WHERE username = $1";
-pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at, second_factor) VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)";
+// Only for an enabled user: a sign-in racing the account's disabling mints nothing.
+pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at, second_factor) SELECT $1, $2, $3, $4, $5, $6, NULL, $7 WHERE EXISTS (SELECT 1 FROM users WHERE username = $2 AND disabled_at IS NULL)";
 pub(crate) const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND username = $2 AND revoked_at IS NULL";
 pub(crate) const SELECT_INVITATION: &str = "SELECT sha256, username, created_by, created_at, expires_at, used_at FROM invitations WHERE sha256 = $1";
@@ -364,7 +365,7 @@ macro_rules! auth_impl {
                             }
                         }
                         AuthWrite::InsertToken(t) => {
-                            sqlx::query($crate::auth::INSERT_TOKEN)
+                            let done = sqlx::query($crate::auth::INSERT_TOKEN)
                                 .bind(&t.id)
                                 .bind(&t.username)
                                 .bind(&t.name)
@@ -377,6 +378,12 @@ macro_rules! auth_impl {
                                 .map_err(|e| {
                                     $crate::codec::db_error(e, &format!("token `{}`", t.id))
                                 })?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "`{}` is disabled or gone: no token is minted",
+                                    t.username
+                                )));
+                            }
                         }
                         AuthWrite::RevokeToken { id, username, at } => {
                             let done = sqlx::query($crate::auth::REVOKE_TOKEN)

@@ -249,6 +249,36 @@ where
         }
     }
 
+    /// Revokes, as administrator `caller`, every approved or active request of `requester`
+    /// (cutting off their live sessions as [`App::revoke`] does): what disabling an account
+    /// must do to the AWS access it already holds, since its credentials and console
+    /// sessions outlive its broker tokens. Returns the requests revoked and those that could
+    /// not be (with why).
+    pub async fn revoke_grants_of(
+        &self,
+        caller: &Caller,
+        requester: &Username,
+        reason: &str,
+    ) -> Result<(Vec<RequestId>, Vec<(RequestId, String)>), Error> {
+        caller.require_admin()?;
+        let filter = RequestFilter {
+            statuses: vec!["approved".to_owned(), "active".to_owned()],
+            requester: Some(requester.clone()),
+            limit: Some(RECONCILE_LIMIT),
+            ..RequestFilter::default()
+        };
+        let mut revoked = Vec::new();
+        let mut failed = Vec::new();
+        for r in self.store().requests(&filter).await? {
+            let id = r.value.id;
+            match self.revoke(caller, &id, reason).await {
+                Ok(_) => revoked.push(id),
+                Err(e) => failed.push((id, e.to_string())),
+            }
+        }
+        Ok((revoked, failed))
+    }
+
     /// Adds the revocation entry of a revoked request's grant and rewrites its role's policy.
     async fn cut_off(&self, r: &AccessRequest) -> Result<Option<RevocationEntry>, Error> {
         let Some(grant) = &r.grant else {

@@ -147,13 +147,9 @@ pub async fn add_user(
     headers: HeaderMap,
     Body(b): Body<AddUserBody>,
 ) -> ApiResult {
-    let i = s.auth.invite(&p, &b.username, b.admin).await?;
+    let i = s.auth.invite(&p, &b.username, b.admin, &b.totp).await?;
     let body = NewUser {
-        invitation_url: format!(
-            "{}/console/invitations/{}",
-            s.console.server_url(&headers),
-            i.secret.expose()
-        ),
+        invitation_url: invitation_url(&s, &headers, &i),
         expires_at: rfc3339(i.expires_at),
         username: i.username.to_string(),
         admin: i.admin,
@@ -169,17 +165,31 @@ pub async fn accept_invitation(State(s): St, Body(b): Body<AcceptInvitationBody>
     .into_response())
 }
 
+fn invitation_url(s: &AppState, headers: &HeaderMap, i: &crate::auth::Invitation) -> String {
+    format!(
+        "{}/console/invitations/{}",
+        s.console.server_url(headers),
+        i.secret.expose()
+    )
+}
+
 async fn administer(
     s: &AppState,
     p: &Principal,
+    headers: &HeaderMap,
     user: &str,
     change: AccountChange,
     code: &str,
 ) -> ApiResult {
-    s.auth.administer(p, user, change, code).await?;
+    let done = step_up::administer(s, p, user, change, code).await?;
     Ok(Json(AccountChangedView {
         username: user.to_owned(),
         change: change.as_str().to_owned(),
+        invitation_url: done
+            .invitation
+            .as_ref()
+            .map(|i| invitation_url(s, headers, i)),
+        revoked: done.revoked.iter().map(ToString::to_string).collect(),
     })
     .into_response())
 }
@@ -187,37 +197,57 @@ async fn administer(
 pub async fn disable_user(
     State(s): St,
     Admin(p): Admin,
+    headers: HeaderMap,
     Path(user): Path<String>,
     Body(b): Body<StepUpBody>,
 ) -> ApiResult {
-    administer(&s, &p, &user, AccountChange::Disabled, &b.totp).await
+    administer(&s, &p, &headers, &user, AccountChange::Disabled, &b.totp).await
 }
 
 pub async fn enable_user(
     State(s): St,
     Admin(p): Admin,
+    headers: HeaderMap,
     Path(user): Path<String>,
     Body(b): Body<StepUpBody>,
 ) -> ApiResult {
-    administer(&s, &p, &user, AccountChange::Enabled, &b.totp).await
+    administer(&s, &p, &headers, &user, AccountChange::Enabled, &b.totp).await
 }
 
 pub async fn revoke_user_tokens(
     State(s): St,
     Admin(p): Admin,
+    headers: HeaderMap,
     Path(user): Path<String>,
     Body(b): Body<StepUpBody>,
 ) -> ApiResult {
-    administer(&s, &p, &user, AccountChange::TokensRevoked, &b.totp).await
+    administer(
+        &s,
+        &p,
+        &headers,
+        &user,
+        AccountChange::TokensRevoked,
+        &b.totp,
+    )
+    .await
 }
 
 pub async fn reset_second_factor(
     State(s): St,
     Admin(p): Admin,
+    headers: HeaderMap,
     Path(user): Path<String>,
     Body(b): Body<StepUpBody>,
 ) -> ApiResult {
-    administer(&s, &p, &user, AccountChange::SecondFactorReset, &b.totp).await
+    administer(
+        &s,
+        &p,
+        &headers,
+        &user,
+        AccountChange::SecondFactorReset,
+        &b.totp,
+    )
+    .await
 }
 
 pub async fn change_password(
@@ -233,6 +263,8 @@ pub async fn change_password(
     Ok(Json(AccountChangedView {
         username: p.username.to_string(),
         change: AccountChange::PasswordChanged.as_str().to_owned(),
+        invitation_url: None,
+        revoked: Vec::new(),
     })
     .into_response())
 }

@@ -7,6 +7,7 @@
 use breakglass_core::app::{
     Approving, Ask, RevokedAll, credentials_purpose, review_purpose, revoke_all_purpose,
 };
+use breakglass_core::audit::events::AccountChange;
 use breakglass_core::broker::Outcome;
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::cloud::{IssuedCredentials, Secret};
@@ -122,4 +123,58 @@ pub async fn revoke_all(
         .check_totp_for(p, code, &revoke_all_purpose(role))
         .await?;
     Ok(s.app.revoke_all(&p.caller(), role, reason, step_up).await?)
+}
+
+/// What an administrator's change to an account did.
+#[derive(Debug)]
+pub struct Administered {
+    /// The invitation through which a user whose second factor was reset sets a new
+    /// password (shown once).
+    pub invitation: Option<crate::auth::Invitation>,
+    /// The requests of a disabled user that were revoked (their AWS sessions cut off).
+    pub revoked: Vec<RequestId>,
+}
+
+/// Applies administrator `p`'s `change` to the account `user` after checking `code` for it.
+/// Disabling also revokes the user's approved and active requests, cutting off the AWS
+/// sessions their broker tokens no longer reach; a grant that cannot be revoked is an
+/// error naming it (the account stays disabled: run `revoke --grant` for it).
+pub async fn administer(
+    s: &AppState,
+    p: &Principal,
+    user: &str,
+    change: AccountChange,
+    code: &str,
+) -> Result<Administered, AppError> {
+    let invitation = s.auth.administer(p, user, change, code).await?;
+    let mut revoked = Vec::new();
+    if change == AccountChange::Disabled {
+        let who = breakglass_core::model::Username::new(user)
+            .map_err(|e| AppError::bad_request(format!("invalid username: {e}")))?;
+        let (done, failed) = s
+            .app
+            .revoke_grants_of(&p.caller(), &who, &format!("account `{user}` disabled"))
+            .await?;
+        if !failed.is_empty() {
+            let detail: Vec<String> = failed.iter().map(|(id, e)| format!("{id}: {e}")).collect();
+            let mut e = AppError::internal(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "revoke_incomplete",
+                &detail.join("; "),
+            );
+            let ids: Vec<&str> = failed.iter().map(|(id, _)| id.as_str()).collect();
+            e.message = format!(
+                "`{user}` is disabled, but {} of their grants could not be revoked ({}); revoke them with `breakglass revoke --grant`; {}",
+                ids.len(),
+                ids.join(", "),
+                e.message
+            );
+            return Err(e);
+        }
+        revoked = done;
+    }
+    Ok(Administered {
+        invitation,
+        revoked,
+    })
 }

@@ -25,7 +25,9 @@ impl<S: AuthStore> Auth<S> {
     ///
     /// A first enrolment needs the password again (`password`): a token alone, stolen or
     /// left signed in, must not be enough to give its owner a second factor the thief holds.
-    /// Replacing an enrolled authenticator needs a current code from it (`current_code`).
+    /// Replacing an enrolled authenticator needs the password, a current code from it
+    /// (`current_code`) and a token that passed the second factor: a stolen session and one
+    /// phished code are not enough to swap in the thief's authenticator.
     pub async fn enroll_totp(
         &self,
         caller: &Principal,
@@ -42,22 +44,24 @@ impl<S: AuthStore> Auth<S> {
         let purpose = "enrol a TOTP authenticator";
         let mut writes = Vec::new();
         let mut audit = Vec::new();
+        let Some(text) = password_text.filter(|p| !p.is_empty()) else {
+            return Err(AuthError::Invalid(format!(
+                "enrolling an authenticator of `{who}` needs the password again (field `password`; `breakglass totp enroll` asks for it)"
+            )));
+        };
         if user.totp_seed.is_some() {
+            caller.require_second_factor()?;
             let Some(code) = current_code.filter(|c| !c.trim().is_empty()) else {
                 return Err(AuthError::Invalid(format!(
-                    "`{who}` already has a TOTP authenticator: give a current code from it to replace it (`breakglass totp enroll --current-code CODE`)"
+                    "`{who}` already has a TOTP authenticator: give a current code from it to replace it (field `current_code`; `breakglass totp enroll --current-code CODE`)"
                 )));
             };
+            self.check_password(who.as_str(), text, address).await?;
             let step_up = self
                 .check_totp_for(caller, code, "replace the TOTP authenticator")
                 .await?;
             self.spend(&step_up, &mut writes, &mut audit);
         } else {
-            let Some(text) = password_text.filter(|p| !p.is_empty()) else {
-                return Err(AuthError::Invalid(format!(
-                    "enrolling the first authenticator of `{who}` needs the password again (field `password`; `breakglass totp enroll` asks for it)"
-                )));
-            };
             self.check_password(who.as_str(), text, address).await?;
         }
         let seed = crate::random::random_bytes(totp::SEED_BYTES);
@@ -85,9 +89,11 @@ impl<S: AuthStore> Auth<S> {
     }
 
     /// Confirms the caller's pending enrolment with a current `code` from the new
-    /// authenticator: it becomes their second factor (that code is spent), and the caller
-    /// gets a new token named `token_name` that passed it. A token minted without a second
-    /// factor is revoked on the way: it has done its one job.
+    /// authenticator: it becomes their second factor (that code is spent), every token of
+    /// the user is revoked (sessions made before, with or without the old authenticator,
+    /// end), and the caller gets a new token named `token_name` that passed it. The new
+    /// token lives no longer than the caller's when that one had passed a second factor
+    /// (replacing an authenticator never extends a session).
     pub async fn confirm_totp(
         &self,
         caller: &Principal,
@@ -121,7 +127,11 @@ impl<S: AuthStore> Auth<S> {
         }
         if code.trim().is_empty() {
             self.totp_limiter.succeeded(who.as_str(), "", now);
-            return Err(AuthError::TotpMissing);
+            self.audit_only(self.entry(actor, failed("no code given")))
+                .await?;
+            return Err(AuthError::Invalid(
+                "the code (field `code`) is required: enter the 6-digit code the new authenticator shows".to_owned(),
+            ));
         }
         let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {
             self.audit_only(self.entry(actor, failed("wrong code")))
@@ -129,39 +139,41 @@ impl<S: AuthStore> Auth<S> {
             return Err(AuthError::BadTotp);
         };
         self.totp_limiter.succeeded(who.as_str(), "", now);
-        let (token_write, token, created) =
-            self.new_token(who, token_name, Some(DEFAULT_TOKEN_TTL), true)?;
-        let mut writes = vec![
+        let ttl = if caller.second_factor {
+            DEFAULT_TOKEN_TTL.min(caller.expires_at - now)
+        } else {
+            DEFAULT_TOKEN_TTL
+        };
+        let (token_write, token, created) = self.new_token(who, token_name, Some(ttl), true)?;
+        let writes = vec![
             AuthWrite::ConfirmTotp {
                 username: who.to_string(),
                 seed: sealed,
                 step,
             },
+            AuthWrite::RevokeTokens {
+                username: who.to_string(),
+                except: None,
+                at: now,
+            },
             token_write,
         ];
-        let mut audit = vec![
+        let audit = vec![
             self.entry(
                 actor.clone(),
                 TotpEnrolled {
                     username: who.clone(),
                 },
             ),
-            self.entry(actor.clone(), created),
-        ];
-        if !caller.second_factor {
-            writes.push(AuthWrite::RevokeToken {
-                id: caller.token.clone(),
-                username: who.to_string(),
-                at: now,
-            });
-            audit.push(self.entry(
-                actor,
+            self.entry(
+                actor.clone(),
                 TokenRevoked {
                     username: who.clone(),
-                    token: caller.token.clone(),
+                    token: "every token".to_owned(),
                 },
-            ));
-        }
+            ),
+            self.entry(actor, created),
+        ];
         match self.store.auth_commit(writes, audit).await {
             Ok(_) => Ok(token),
             Err(StoreError::InvalidCommit(m)) => Err(AuthError::Invalid(m)),
@@ -217,8 +229,10 @@ impl<S: AuthStore> Auth<S> {
     ///   stays revoked when the account is enabled again);
     /// - `Enabled`: it may sign in again;
     /// - `TokensRevoked`: every token and console session of it is revoked;
-    /// - `SecondFactorReset`: its authenticator is removed and its tokens revoked; it signs
-    ///   in with its password and enrols again.
+    /// - `SecondFactorReset`: its authenticator is removed, its tokens revoked and its
+    ///   password made unusable, and a fresh invitation (returned, shown once) lets the user
+    ///   set a password and enrol again: whoever compromised the account, likely with its
+    ///   password, cannot enrol first.
     ///
     /// An administrator cannot disable or reset their own account (the last administrator
     /// would lock everyone out).
@@ -228,7 +242,7 @@ impl<S: AuthStore> Auth<S> {
         target: &str,
         change: AccountChange,
         code: &str,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Option<Invitation>, AuthError> {
         admin.require_second_factor()?;
         if !admin.admin {
             return Err(AuthError::Forbidden(
@@ -275,6 +289,7 @@ impl<S: AuthStore> Auth<S> {
             except: None,
             at: now,
         };
+        let mut reset = None;
         let mut writes = match change {
             AccountChange::Disabled => vec![
                 AuthWrite::SetDisabled {
@@ -295,13 +310,22 @@ impl<S: AuthStore> Auth<S> {
                 }]
             }
             AccountChange::TokensRevoked => vec![revoke_all],
-            AccountChange::SecondFactorReset => vec![
-                AuthWrite::SetTotp {
-                    username: target.to_string(),
-                    seed: None,
-                },
-                revoke_all,
-            ],
+            AccountChange::SecondFactorReset => {
+                let (write, invitation) = self.new_invitation(&admin.username, &target, user.admin);
+                reset = Some(invitation);
+                vec![
+                    AuthWrite::SetTotp {
+                        username: target.to_string(),
+                        seed: None,
+                    },
+                    revoke_all,
+                    AuthWrite::SetPassword {
+                        username: target.to_string(),
+                        password_hash: unusable_hash().await?,
+                    },
+                    write,
+                ]
+            }
             AccountChange::PasswordChanged
             | AccountChange::EnrolmentStarted
             | AccountChange::Invited
@@ -315,7 +339,9 @@ impl<S: AuthStore> Auth<S> {
             },
         )];
         self.spend(&step_up, &mut writes, &mut audit);
-        self.commit(&admin.username, &purpose, writes, audit).await
+        self.commit(&admin.username, &purpose, writes, audit)
+            .await?;
+        Ok(reset)
     }
 
     /// Adds the spending of `step_up` (and its record) to a change being built.
@@ -385,6 +411,7 @@ impl<S: AuthStore> Auth<S> {
         by: &Principal,
         name: &str,
         admin: bool,
+        code: &str,
     ) -> Result<Invitation, AuthError> {
         by.require_second_factor()?;
         if !by.admin {
@@ -393,33 +420,22 @@ impl<S: AuthStore> Auth<S> {
             ));
         }
         let user = username(name)?;
-        // A random password nobody knows: the row needs a hash, and no one can sign in with it.
-        let unusable = crate::random::random_hex(32);
-        let hash = tokio::task::spawn_blocking(move || password::hash(&unusable))
-            .await
-            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
-            .map_err(|e| AuthError::Invalid(e.to_string()))?;
+        let purpose = format!("invite user {user}");
+        let step_up = self.check_totp_for(by, code, &purpose).await?;
+        let hash = unusable_hash().await?;
         let now = self.now();
-        let secret = format!("{INVITATION_PREFIX}{}", crate::random::random_hex(32));
-        let record = breakglass_core::accounts::InvitationRecord {
-            sha256: super::token_hash(&secret),
-            username: user.to_string(),
-            created_by: by.username.to_string(),
-            created_at: now,
-            expires_at: now + INVITATION_TTL,
-            used_at: None,
-        };
+        let (invitation_write, invitation) = self.new_invitation(&by.username, &user, admin);
         let actor = Actor::User(by.username.clone());
-        let writes = vec![
+        let mut writes = vec![
             AuthWrite::InsertUser {
                 username: user.to_string(),
                 password_hash: hash,
                 admin,
                 created_at: now,
             },
-            AuthWrite::InsertInvitation(record.clone()),
+            invitation_write,
         ];
-        let audit = vec![
+        let mut audit = vec![
             self.entry(
                 actor.clone(),
                 breakglass_core::audit::events::UserCreated {
@@ -435,18 +451,43 @@ impl<S: AuthStore> Auth<S> {
                 },
             ),
         ];
+        self.spend(&step_up, &mut writes, &mut audit);
         match self.store.auth_commit(writes, audit).await {
-            Ok(_) => Ok(Invitation {
-                username: user,
-                admin,
-                expires_at: record.expires_at,
-                secret: breakglass_core::cloud::Secret::new(secret),
-            }),
+            Ok(_) => Ok(invitation),
             Err(StoreError::Duplicate(_)) => {
                 Err(AuthError::Exists(format!("user `{user}` already exists")))
             }
+            Err(StoreError::StepUpUsed(_)) => Err(self.replayed(&by.username, &purpose).await),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// A new invitation of `by` for the account `user`, and its write.
+    fn new_invitation(
+        &self,
+        by: &Username,
+        user: &Username,
+        admin: bool,
+    ) -> (AuthWrite, Invitation) {
+        let now = self.now();
+        let secret = format!("{INVITATION_PREFIX}{}", crate::random::random_hex(32));
+        let record = breakglass_core::accounts::InvitationRecord {
+            sha256: super::token_hash(&secret),
+            username: user.to_string(),
+            created_by: by.to_string(),
+            created_at: now,
+            expires_at: now + INVITATION_TTL,
+            used_at: None,
+        };
+        (
+            AuthWrite::InsertInvitation(record.clone()),
+            Invitation {
+                username: user.clone(),
+                admin,
+                expires_at: record.expires_at,
+                secret: breakglass_core::cloud::Secret::new(secret),
+            },
+        )
     }
 
     /// The account invitation `secret` sets up, if it still works (unused, unexpired).
@@ -509,4 +550,14 @@ impl<S: AuthStore> Auth<S> {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// The hash of a random password nobody knows: an account row needs one, and no one can
+/// sign in with it (an invited account, or one whose second factor was reset).
+async fn unusable_hash() -> Result<String, AuthError> {
+    let unusable = crate::random::random_hex(32);
+    tokio::task::spawn_blocking(move || password::hash(&unusable))
+        .await
+        .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+        .map_err(|e| AuthError::Invalid(e.to_string()))
 }

@@ -362,7 +362,16 @@ impl<S: AuthStore> Auth<S> {
         if second_factor {
             match code.map(str::trim).filter(|c| !c.is_empty()) {
                 Some(code) => self.verify_totp(&who, code, "sign in").await?,
-                None => return Err(AuthError::TotpRequired(who.to_string())),
+                None => {
+                    // The password was right: recorded, so a sprayer who found it is seen.
+                    let event = LoginFailed {
+                        username: who.to_string(),
+                        address: address.to_owned(),
+                        reason: "right password, no second factor".to_owned(),
+                    };
+                    self.audit_only(self.entry(Actor::System, event)).await?;
+                    return Err(AuthError::TotpRequired(who.to_string()));
+                }
             }
         }
         self.issue_login_token(who, address, token_name, ttl, second_factor)
@@ -424,6 +433,7 @@ impl<S: AuthStore> Auth<S> {
         second_factor: bool,
     ) -> Result<NewToken, AuthError> {
         let (write, token, event) = self.new_token(&who, token_name, ttl, second_factor)?;
+        let who_name = who.to_string();
         let login = self.entry(
             Actor::User(who.clone()),
             LoginSucceeded {
@@ -432,9 +442,16 @@ impl<S: AuthStore> Auth<S> {
             },
         );
         let created = self.entry(Actor::User(who), event);
-        self.store
+        match self
+            .store
             .auth_commit(vec![write], vec![login, created])
-            .await?;
+            .await
+        {
+            Ok(_) => {}
+            // Disabled between the password check and the token (see `INSERT_TOKEN`).
+            Err(StoreError::InvalidCommit(_)) => return Err(AuthError::Disabled(who_name)),
+            Err(e) => return Err(e.into()),
+        }
         Ok(token)
     }
 
@@ -529,7 +546,13 @@ impl<S: AuthStore> Auth<S> {
         };
         let (write, token, event) = self.new_token(who, name, Some(ttl), caller.second_factor)?;
         let entry = self.entry(Actor::User(who.clone()), event);
-        self.store.auth_commit(vec![write], vec![entry]).await?;
+        match self.store.auth_commit(vec![write], vec![entry]).await {
+            Ok(_) => {}
+            Err(StoreError::InvalidCommit(_)) => {
+                return Err(AuthError::Disabled(who.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(token)
     }
 

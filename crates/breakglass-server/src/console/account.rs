@@ -122,9 +122,11 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
         }
         h2 { "Two-factor authentication" }
         @if enrolled {
-            p #totp-status { "A TOTP authenticator is enrolled. To move to a new device, enter a current code from the old one." }
+            p #totp-status { "A TOTP authenticator is enrolled. To move to a new device, enter your password and a current code from the old one; every other session of yours ends when the new one is confirmed." }
             form.stack method="post" action="/console/account/totp" {
                 (csrf_field(&v.csrf))
+                label for="replace-password" { "Your password" }
+                input #replace-password type="password" name="password" required autocomplete="current-password";
                 label for="current_code" { "Current TOTP code" }
                 input #current_code type="text" name="current_code" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
                 button type="submit" { "Replace authenticator" }
@@ -430,6 +432,8 @@ async fn invited_page(
             (csrf_field(&v.csrf))
             label for="new-username" { "Username" }
             input #new-username type="text" name="username" required autocapitalize="none";
+            label for="invite-totp" { "Your TOTP code" }
+            input #invite-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
             div.check {
                 input #new-admin type="checkbox" name="admin" value="yes";
                 label for="new-admin" { "Administrator" }
@@ -454,6 +458,8 @@ pub struct UserForm {
     username: String,
     #[serde(default)]
     admin: Option<String>,
+    #[serde(default)]
+    totp: String,
 }
 
 /// `POST /console/admin/users` (admins): creates the user with a one-time invitation link,
@@ -468,7 +474,12 @@ pub async fn add_user(
     let admin = form.admin.as_deref().is_some_and(|a| !a.is_empty());
     match s
         .auth
-        .invite(&session.principal, form.username.trim(), admin)
+        .invite(
+            &session.principal,
+            form.username.trim(),
+            admin,
+            form.totp.trim(),
+        )
         .await
     {
         Ok(i) => {
@@ -502,6 +513,7 @@ pub struct AdministerForm {
 /// resets the second factor of a user, with the administrator's TOTP code.
 pub async fn administer(
     State(s): St,
+    headers: HeaderMap,
     Path(user): Path<String>,
     Posted { session, form }: Posted<AdministerForm>,
 ) -> Result<Response, Failure> {
@@ -519,16 +531,27 @@ pub async fn administer(
             return users_page(&s, &session, Some(Err(e))).await;
         }
     };
-    let notice = match s
-        .auth
-        .administer(&session.principal, &user, change, form.totp.trim())
+    match crate::app::step_up::administer(&s, &session.principal, &user, change, form.totp.trim())
         .await
     {
-        Ok(()) => Ok(format!(
-            "User `{user}`: {}.",
-            change.as_str().replace('_', " ")
-        )),
-        Err(e) => Err(e.into()),
-    };
-    users_page(&s, &session, Some(notice)).await
+        Ok(done) => {
+            let mut notice = format!("User `{user}`: {}.", change.as_str().replace('_', " "));
+            if !done.revoked.is_empty() {
+                let ids: Vec<String> = done.revoked.iter().map(ToString::to_string).collect();
+                notice.push_str(&format!(" Revoked: {}.", ids.join(", ")));
+            }
+            let link = done.invitation.map(|i| {
+                (
+                    user.clone(),
+                    format!(
+                        "{}/console/invitations/{}",
+                        s.console.server_url(&headers),
+                        i.secret.expose()
+                    ),
+                )
+            });
+            invited_page(&s, &session, Some(Ok(notice)), link).await
+        }
+        Err(e) => users_page(&s, &session, Some(Err(e))).await,
+    }
 }

@@ -421,8 +421,8 @@ async fn totp_once(f: Fixture) {
             "token_created",
             "account_changed",
             "totp_enrolled",
-            "token_created",
             "token_revoked",
+            "token_created",
             "totp_failed",
             "totp_verified",
             "totp_failed",
@@ -512,15 +512,22 @@ async fn an_enrolled_authenticator_is_replaced_only_with_a_current_code() {
     assert!(err.to_string().contains("--current-code"), "{err}");
     let good = code(first.secret.expose(), f.clock.now().unix_timestamp());
     let wrong = format!("{:06}", (good.parse::<u32>().unwrap() + 1) % 1_000_000);
+    // Nor with a code but not the password.
     let err = f
         .auth
-        .enroll_totp(&p, None, Some(&wrong), "10.0.0.1")
+        .enroll_totp(&p, None, Some(&good), "10.0.0.1")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("password"), "{err}");
+    let err = f
+        .auth
+        .enroll_totp(&p, Some("correct horse battery"), Some(&wrong), "10.0.0.1")
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::BadTotp), "{err:?}");
     let second = f
         .auth
-        .enroll_totp(&p, None, Some(&good), "10.0.0.1")
+        .enroll_totp(&p, Some("correct horse battery"), Some(&good), "10.0.0.1")
         .await
         .unwrap();
     assert_ne!(second.secret.expose(), first.secret.expose());
@@ -536,10 +543,19 @@ async fn an_enrolled_authenticator_is_replaced_only_with_a_current_code() {
         .authenticate(first.token.secret.expose())
         .await
         .unwrap();
-    f.auth
+    let replaced = f
+        .auth
         .confirm_totp(&p, &code(second.secret.expose(), now), "cli")
         .await
         .unwrap();
+    // Every earlier session ended, and the new one lives no longer than the one that asked.
+    assert!(
+        f.auth
+            .authenticate(first.token.secret.expose())
+            .await
+            .is_err()
+    );
+    assert!(replaced.record.expires_at <= first.token.record.expires_at);
     // The new seed is the one that verifies now.
     f.clock.advance(Duration::seconds(30));
     let now = f.clock.now().unix_timestamp();

@@ -302,9 +302,9 @@ async fn a_disabled_users_tokens_stop_at_once_and_every_change_is_audited_and_al
     let (s, _) = api.call("GET", "/api/v1/me", Some(&again), None).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 
-    // A reset second factor: her password alone gives an enrol-only token again.
+    // A reset second factor: her password stops working too; she gets a new invitation.
     api.clock.advance(Duration::seconds(30));
-    let (s, _) = api
+    let (s, r) = api
         .call(
             "POST",
             "/api/v1/users/alice/reset-second-factor",
@@ -312,20 +312,12 @@ async fn a_disabled_users_tokens_stop_at_once_and_every_change_is_audited_and_al
             Some(json!({"totp": api.code(&admin_seed)})),
         )
         .await;
-    assert_eq!(s, StatusCode::OK);
-    let (s, r) = api
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert!(r["invitation_url"].as_str().is_some(), "{r}");
+    let (s, _) = api
         .call("POST", "/api/v1/login", None, Some(login("alice", None)))
         .await;
-    assert_eq!(s, StatusCode::CREATED, "{r}");
-    let (_, me) = api
-        .call(
-            "GET",
-            "/api/v1/me",
-            Some(r["token"].as_str().unwrap()),
-            None,
-        )
-        .await;
-    assert_eq!(me["second_factor"], false);
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
 
     // Each change is in the audit chain and was written to the outbox for the security
     // team, in the same transaction.
@@ -574,7 +566,7 @@ async fn signing_off_a_break_glass_review_needs_a_step_up() {
 #[tokio::test]
 async fn an_invitation_sets_the_password_once_and_expires() {
     let api = api().await;
-    let (admin, _) = api.user("root", true).await;
+    let (admin, admin_seed) = api.user("root", true).await;
     let (alice, _) = api.user("alice", false).await;
     // Only an administrator invites, and never chooses the password.
     let (s, _) = api
@@ -582,7 +574,7 @@ async fn an_invitation_sets_the_password_once_and_expires() {
             "POST",
             "/api/v1/users",
             Some(&alice),
-            Some(json!({"username": "dave"})),
+            Some(json!({"username": "dave", "totp": "123456"})),
         )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
@@ -601,6 +593,19 @@ async fn an_invitation_sets_the_password_once_and_expires() {
             "/api/v1/users",
             Some(&admin),
             Some(json!({"username": "dave"})),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::BAD_REQUEST,
+        "an invitation needs a step-up: {r}"
+    );
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            Some(&admin),
+            Some(json!({"username": "dave", "totp": api.code(&admin_seed)})),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
@@ -662,12 +667,14 @@ async fn an_invitation_sets_the_password_once_and_expires() {
     assert_eq!(me["second_factor"], false, "a new user enrols next");
 
     // An unused invitation expires.
+    api.clock.advance(Duration::seconds(30));
+    let code = api.code(&admin_seed);
     let (s, r) = api
         .call(
             "POST",
             "/api/v1/users",
             Some(&admin),
-            Some(json!({"username": "erin"})),
+            Some(json!({"username": "erin", "totp": code})),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
@@ -726,5 +733,159 @@ async fn revoking_every_session_of_a_role_needs_the_administrators_step_up() {
     assert_eq!(
         support::audit_count(&api.store, "role_sessions_revoked", None).await,
         1
+    );
+}
+
+#[tokio::test]
+async fn a_stolen_session_and_one_code_cannot_swap_in_the_thiefs_authenticator() {
+    let api = api().await;
+    let (stolen, seed) = api.user("alice", false).await;
+    // The thief has her token and one phished code, but not her password.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/totp/enroll",
+            Some(&stolen),
+            Some(json!({"current_code": api.code(&seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{r}");
+    assert!(r["error"]["message"].as_str().unwrap().contains("password"));
+    // Alice herself replaces it: every earlier session ends, including a copy of this one.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/login",
+            None,
+            Some(login("alice", Some(&api.code(&seed)))),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let laptop = r["token"].as_str().unwrap().to_owned();
+    api.clock.advance(Duration::seconds(30));
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/totp/enroll",
+            Some(&stolen),
+            Some(json!({"password": PASSWORD, "current_code": api.code(&seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let new_seed = r["secret"].as_str().unwrap().to_owned();
+    api.clock.advance(Duration::seconds(30));
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/totp/confirm",
+            Some(&stolen),
+            Some(json!({"code": api.code(&new_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    for old in [&stolen, &laptop] {
+        let (s, _) = api.call("GET", "/api/v1/me", Some(old), None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let outbox = api.store.outbox_due(api.clock.now(), 100).await.unwrap();
+    assert!(
+        outbox
+            .iter()
+            .any(|m| m.notification.kind == "authenticator_enrolled"),
+        "the security team hears of a new authenticator"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_second_factor_makes_the_old_password_useless_and_invites_again() {
+    let api = api().await;
+    let (admin, admin_seed) = api.user("root", true).await;
+    let (_, _) = api.user("alice", false).await;
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users/alice/reset-second-factor",
+            Some(&admin),
+            Some(json!({"totp": api.code(&admin_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let link = r["invitation_url"]
+        .as_str()
+        .expect("a new invitation")
+        .to_owned();
+    // Whoever knew the old password cannot enrol first.
+    let (s, r) = api
+        .call("POST", "/api/v1/login", None, Some(login("alice", None)))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{r}");
+    let secret = link.rsplit('/').next().unwrap();
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/invitations/accept",
+            None,
+            Some(json!({"invitation": secret, "password": "her new passphrase"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let body = json!({"username": "alice", "password": "her new passphrase"});
+    let (s, r) = api.call("POST", "/api/v1/login", None, Some(body)).await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+}
+
+#[tokio::test]
+async fn disabling_a_user_cuts_off_the_aws_access_they_hold() {
+    let api = api().await;
+    let (admin, admin_seed) = api.user("root", true).await;
+    let (alice, alice_seed) = api.user("alice", false).await;
+    let mut ask = emergency();
+    ask["totp"] = json!(api.code(&alice_seed));
+    let (s, r) = api
+        .call("POST", "/api/v1/break-glass", Some(&alice), Some(ask))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let grant = r["grant"]["id"].as_str().unwrap().to_owned();
+    let (s, r) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/credentials"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/users/alice/disable",
+            Some(&admin),
+            Some(json!({"totp": api.code(&admin_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["revoked"], json!([id]), "{r}");
+    let (s, v) = api
+        .call("GET", &format!("/api/v1/requests/{id}"), Some(&admin), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["status_name"], "revoked", "{v}");
+}
+
+#[tokio::test]
+async fn a_right_password_without_the_code_is_recorded() {
+    let api = api().await;
+    let (_, _) = api.user("alice", false).await;
+    let (s, _) = api
+        .call("POST", "/api/v1/login", None, Some(login("alice", None)))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let rows = api.store.audit_rows(0, 10_000).await.unwrap();
+    assert!(
+        rows.iter().any(
+            |r| r.kind == "login_failed" && r.body.contains("right password, no second factor")
+        ),
+        "a sprayer who found the password is seen"
     );
 }

@@ -389,9 +389,9 @@ pub struct TotpArgs {
 #[derive(Debug, clap::Subcommand)]
 enum TotpCommand {
     /// Start enrolling an authenticator app; prints the seed and the otpauth:// URI once.
-    /// The first enrolment needs your password (`BREAKGLASS_PASSWORD` or one line of
-    /// stdin); replacing an enrolled authenticator needs a current code from it. Finish with
-    /// `breakglass totp confirm CODE`.
+    /// Needs your password (`BREAKGLASS_PASSWORD` or one line of stdin); replacing an
+    /// enrolled authenticator also needs a current code from it. Finish with `breakglass
+    /// totp confirm CODE` (every other session of yours then ends).
     Enroll {
         /// A current code of the authenticator being replaced.
         #[arg(long, value_name = "CODE")]
@@ -408,15 +408,9 @@ enum TotpCommand {
 pub fn totp(args: &TotpArgs) -> anyhow::Result<Outcome> {
     match &args.command {
         TotpCommand::Enroll { current_code } => {
-            let request = match current_code {
-                Some(code) => EnrollBody {
-                    password: None,
-                    current_code: Some(code.clone()),
-                },
-                None => EnrollBody {
-                    password: Some(secret_input("BREAKGLASS_PASSWORD", "your password:")?),
-                    current_code: None,
-                },
+            let request = EnrollBody {
+                password: Some(secret_input("BREAKGLASS_PASSWORD", "your password:")?),
+                current_code: current_code.clone(),
             };
             let v = api_checked::<TotpEnrolment>("POST", "/api/v1/totp/enroll", body(&request)?)?;
             print_json(&v)?;
@@ -452,22 +446,36 @@ pub fn administer(username: &str, change: &str, totp: &str) -> anyhow::Result<Ou
             totp: totp.to_owned(),
         })?,
     )?;
+    if let Some(link) = &v.invitation_url {
+        writeln!(std::io::stdout().lock(), "{link}")?;
+    }
+    let revoked = if v.revoked.is_empty() {
+        String::new()
+    } else {
+        format!("; revoked {}", v.revoked.join(", "))
+    };
+    let next = if v.invitation_url.is_some() {
+        "; give them the link above to set a new password, then they enrol again"
+    } else {
+        ""
+    };
     say(&format!(
-        "user {}: {}",
+        "user {}: {}{revoked}{next}",
         v.username,
         v.change.replace('_', " ")
     ));
     Ok(Outcome::Success)
 }
 
-/// `breakglass user invite NAME [--admin]`: prints the one-time link on stdout.
-pub fn invite(username: &str, admin: bool) -> anyhow::Result<Outcome> {
+/// `breakglass user invite NAME [--admin] --totp CODE`: prints the one-time link on stdout.
+pub fn invite(username: &str, admin: bool, totp: &str) -> anyhow::Result<Outcome> {
     let v: NewUser = api(
         "POST",
         "/api/v1/users",
         body(&AddUserBody {
             username: username.to_owned(),
             admin,
+            totp: totp.to_owned(),
         })?,
     )?;
     writeln!(std::io::stdout().lock(), "{}", v.invitation_url)?;

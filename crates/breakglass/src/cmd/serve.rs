@@ -263,6 +263,9 @@ enum UserCommand {
         /// May manage users and revoke every session of a role.
         #[arg(long)]
         admin: bool,
+        /// A current code from your own TOTP authenticator.
+        #[arg(long, value_name = "CODE")]
+        totp: String,
     },
     /// Disable a user (admins, through the broker): no sign-in, and every token and console
     /// session of theirs stops at once.
@@ -310,7 +313,11 @@ pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
             return administer(&a.username, "reset-second-factor", &a.totp);
         }
         UserCommand::Password { totp } => return change_password(totp),
-        UserCommand::Invite { username, admin } => return invite(username, *admin),
+        UserCommand::Invite {
+            username,
+            admin,
+            totp,
+        } => return invite(username, *admin, totp),
     };
     let key = key.load()?;
     let mut password = String::new();

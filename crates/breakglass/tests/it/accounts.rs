@@ -18,13 +18,22 @@ fn an_administrator_invites_disables_and_enables_users_from_the_command_line() {
     let mut alice_code = Authenticator::of(broker.user("alice"));
 
     // An invitation: a link on stdout, for the new user's eyes only.
-    let link = ok(&client(&root, &["user", "invite", "dave"]));
+    let link = ok(&client(
+        &root,
+        &["user", "invite", "dave", "--totp", &root_code.code()],
+    ));
     assert!(
         link.starts_with(&format!("{}/console/invitations/bgi_", broker.url)),
         "{link}"
     );
     // Not by a responder.
-    refused(&client(&alice, &["user", "invite", "mallory"]), "forbidden");
+    refused(
+        &client(
+            &alice,
+            &["user", "invite", "mallory", "--totp", &alice_code.peek()],
+        ),
+        "forbidden",
+    );
 
     // Disabling needs the administrator's code; then alice's session stops at once.
     refused(

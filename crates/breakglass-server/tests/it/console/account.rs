@@ -81,8 +81,8 @@ async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
             &[
                 ("csrf", &admin_csrf),
                 ("username", "dave"),
-                ("password", PASSWORD),
                 ("admin", "yes"),
+                ("totp", &s.code(&alice)),
             ],
         )
         .await;
@@ -127,7 +127,7 @@ async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
             &[
                 ("csrf", &admin_csrf),
                 ("username", "dave"),
-                ("password", PASSWORD),
+                ("totp", &s.code(&alice)),
             ],
         )
         .await;
@@ -209,7 +209,11 @@ async fn a_totp_enrolment_shows_its_qr_code_and_seed_once() {
     let refused = b
         .post(
             "/console/account/totp",
-            &[("csrf", &csrf), ("current_code", "000000")],
+            &[
+                ("csrf", &csrf),
+                ("password", PASSWORD),
+                ("current_code", "000000"),
+            ],
         )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
