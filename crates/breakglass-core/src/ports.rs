@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::{AuthWrite, TokenHolder, TokenRecord, UserRecord};
+use crate::accounts::{AuthWrite, SecondFactorFailures, TokenHolder, TokenRecord, UserRecord};
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
 use crate::outbox::{Notification, OutboxMessage};
@@ -457,8 +457,16 @@ pub trait AuthStore: Send + Sync {
         username: &str,
     ) -> impl Future<Output = Result<Vec<TokenRecord>, StoreError>> + Send;
 
+    /// The run of wrong second-factor codes of `username`, if one is stored.
+    fn second_factor_failures(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<SecondFactorFailures>, StoreError>> + Send;
+
     /// Applies authentication changes and appends their audit records in one transaction
-    /// (`audit` must not be empty: an unaudited authentication change is refused).
+    /// (`audit` must not be empty: an unaudited authentication change is refused), with the
+    /// notifications [`crate::outbox::notifications`] maps those records to (a lockout that
+    /// alerts the security team, for one).
     fn auth_commit(
         &self,
         writes: Vec<AuthWrite>,

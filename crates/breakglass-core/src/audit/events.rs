@@ -381,6 +381,20 @@ pub struct TotpFailed {
     pub reason: String,
 }
 
+/// Another wrong second-factor code locked `username`'s second factor (sign-in past the rate
+/// limit and step-ups) until `until`. `lockouts` counts the lockouts in a row, with no right
+/// code between them: from [`crate::accounts::LOCKOUTS_ALERT`] on, each alerts the security
+/// team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SecondFactorLockedOut {
+    pub username: Username,
+    pub failures: u32,
+    pub lockouts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub until: OffsetDateTime,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -415,6 +429,7 @@ pub enum AuditEvent {
     TotpVerified(TotpVerified),
     TotpFailed(TotpFailed),
     RoleSessionsRevoked(RoleSessionsRevoked),
+    SecondFactorLockedOut(SecondFactorLockedOut),
 }
 
 macro_rules! from_event {
@@ -458,6 +473,7 @@ from_event!(
     TotpVerified,
     TotpFailed,
     RoleSessionsRevoked,
+    SecondFactorLockedOut,
 );
 
 impl AuditEvent {
@@ -494,6 +510,7 @@ impl AuditEvent {
             Self::TotpVerified(_) => "totp_verified",
             Self::TotpFailed(_) => "totp_failed",
             Self::RoleSessionsRevoked(_) => "role_sessions_revoked",
+            Self::SecondFactorLockedOut(_) => "second_factor_locked_out",
         }
     }
 
@@ -529,7 +546,7 @@ impl AuditEvent {
             | Self::TotpEnrolled(_)
             | Self::TotpVerified(_)
             | Self::TotpFailed(_) => None,
-            Self::RoleSessionsRevoked(_) => None,
+            Self::RoleSessionsRevoked(_) | Self::SecondFactorLockedOut(_) => None,
         }
     }
 
@@ -540,6 +557,9 @@ impl AuditEvent {
             Self::NotificationDeadLettered(_) => Severity::Critical,
             Self::ReviewOverdue(_) => Severity::Notice,
             Self::ActionRefused(e) if e.break_glass => Severity::Critical,
+            Self::SecondFactorLockedOut(e) if e.lockouts >= crate::accounts::LOCKOUTS_ALERT => {
+                Severity::Critical
+            }
             Self::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => {
                 Severity::Critical
             }
@@ -550,6 +570,7 @@ impl AuditEvent {
             | Self::ExtensionDenied(_)
             | Self::LoginFailed(_)
             | Self::TotpFailed(_)
+            | Self::SecondFactorLockedOut(_)
             | Self::TokenRevoked(_) => Severity::Notice,
             _ => Severity::Info,
         }
