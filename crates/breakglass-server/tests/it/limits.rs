@@ -1,0 +1,295 @@
+//! The door's limits, tried as an attacker would: backoff that delays without locking out,
+//! a valid second factor that gets an approver past a distributed guesser, second-factor
+//! backoff that survives a restart and alerts on lockouts in a row.
+
+use breakglass_core::accounts::LOCKOUTS_ALERT;
+use breakglass_core::model::Username;
+use breakglass_core::outbox::Audience;
+use breakglass_core::ports::{AuthStore, Clock, Store};
+use breakglass_server::auth::limit::Limits;
+use breakglass_server::auth::{AuthError, TOTP_FAILURES};
+use time::Duration;
+
+use crate::auth::{Fixture, code, fixture, postgres_fixture};
+
+const PASSWORD: &str = "correct horse battery";
+
+/// Adds `name` with a TOTP authenticator; returns its base32 seed.
+async fn enrolled(f: &Fixture, name: &str) -> String {
+    f.auth.add_user(name, PASSWORD, false, None).await.unwrap();
+    let e = f
+        .auth
+        .enroll_totp(&Username::new(name).unwrap(), None)
+        .await
+        .unwrap();
+    e.secret.expose().to_owned()
+}
+
+fn now_code(f: &Fixture, seed: &str) -> String {
+    code(seed, f.clock.now().unix_timestamp())
+}
+
+fn wrong(code: &str) -> String {
+    format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
+}
+
+#[tokio::test]
+async fn fifty_five_bad_logins_over_eleven_addresses_do_not_stop_an_approver_with_a_valid_code() {
+    let f = fixture().await;
+    let seed = enrolled(&f, "bob").await;
+    for a in 0..11 {
+        for _ in 0..5 {
+            let err = f
+                .auth
+                .login_with_totp(
+                    "bob",
+                    "not the password",
+                    None,
+                    &format!("198.51.100.{a}"),
+                    "cli",
+                    None,
+                )
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, AuthError::BadCredentials | AuthError::RateLimited(_)),
+                "{err}"
+            );
+        }
+    }
+    // Bob's own address: his password alone waits for the per-user limit...
+    let err = f
+        .auth
+        .login_with_totp("bob", PASSWORD, None, "10.0.0.7", "cli", None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::RateLimited(_)), "{err}");
+    assert!(err.to_string().contains("current code"), "{err}");
+    // ...a wrong code does not get him past it (and counts as a wrong code)...
+    let good = now_code(&f, &seed);
+    let err = f
+        .auth
+        .login_with_totp(
+            "bob",
+            PASSWORD,
+            Some(&wrong(&good)),
+            "10.0.0.7",
+            "cli",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::RateLimited(_)), "{err}");
+    let run = f
+        .store
+        .second_factor_failures("bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.failures, 1);
+    // ...but his password with a valid code signs him in, and the right code ends the run.
+    let token = f
+        .auth
+        .login_with_totp("bob", PASSWORD, Some(&good), "10.0.0.7", "cli", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.auth
+            .authenticate(token.secret.expose())
+            .await
+            .unwrap()
+            .username
+            .as_str(),
+        "bob"
+    );
+    assert_eq!(f.store.second_factor_failures("bob").await.unwrap(), None);
+    // A guesser with a made-up code learns nothing about the password: the code is checked
+    // first, and the password not at all.
+    let err = f
+        .auth
+        .login_with_totp(
+            "bob",
+            "not the password",
+            Some("000000"),
+            "198.51.100.99",
+            "cli",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::RateLimited(_)), "{err}");
+}
+
+#[tokio::test]
+async fn backoff_grows_and_a_rightful_sign_in_is_delayed_never_refused_for_good() {
+    let f = fixture().await;
+    f.auth
+        .add_user("carol", PASSWORD, false, None)
+        .await
+        .unwrap();
+    let free = Limits::default().per_user_and_address;
+    for _ in 0..free {
+        let err = f
+            .auth
+            .login("carol", "not the password", "10.0.0.1", "cli", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::BadCredentials), "{err}");
+    }
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        let err = f
+            .auth
+            .login("carol", PASSWORD, "10.0.0.1", "cli", None)
+            .await
+            .unwrap_err();
+        let AuthError::RateLimited(until) = err else {
+            panic!("{err}")
+        };
+        waits.push((until - f.clock.now()).whole_seconds());
+        f.clock.set(until);
+        let err = f
+            .auth
+            .login("carol", "not the password", "10.0.0.1", "cli", None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::BadCredentials), "{err}");
+    }
+    assert_eq!(waits, [1, 2, 4, 8]);
+    // The right password, once the wait is over, gets in.
+    let AuthError::RateLimited(until) = f
+        .auth
+        .login("carol", PASSWORD, "10.0.0.1", "cli", None)
+        .await
+        .unwrap_err()
+    else {
+        panic!("not rate limited")
+    };
+    assert_eq!((until - f.clock.now()).whole_seconds(), 16);
+    f.clock.set(until);
+    f.auth
+        .login("carol", PASSWORD, "10.0.0.1", "cli", None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn second_factor_backoff_survives_a_restart() {
+    survives_a_restart(fixture().await).await;
+}
+
+#[tokio::test]
+async fn second_factor_backoff_survives_a_restart_on_postgres() {
+    if let Some(f) = postgres_fixture().await {
+        survives_a_restart(f).await;
+    }
+}
+
+async fn survives_a_restart(f: Fixture) {
+    let seed = enrolled(&f, "alice").await;
+    let alice = Username::new("alice").unwrap();
+    let good = now_code(&f, &seed);
+    for _ in 0..TOTP_FAILURES {
+        let err = f.auth.verify_totp(&alice, &wrong(&good), "approve").await;
+        assert!(matches!(err, Err(AuthError::BadTotp)), "{err:?}");
+    }
+    // A new process over the same store: still locked, for 30 s.
+    let restarted = f.restart();
+    let err = restarted.verify_totp(&alice, &good, "approve").await;
+    let Err(AuthError::TotpLocked(until)) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(until - f.clock.now(), Duration::seconds(30));
+    // The next wrong code doubles the lock, and another restart keeps it.
+    f.clock.set(until);
+    let err = restarted
+        .verify_totp(&alice, &wrong(&now_code(&f, &seed)), "approve")
+        .await;
+    assert!(matches!(err, Err(AuthError::BadTotp)), "{err:?}");
+    let err = f.restart().verify_totp(&alice, &good, "approve").await;
+    let Err(AuthError::TotpLocked(until)) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(until - f.clock.now(), Duration::seconds(60));
+    // Once it is over, a right code works and ends the run.
+    f.clock.set(until);
+    f.restart()
+        .verify_totp(&alice, &now_code(&f, &seed), "approve")
+        .await
+        .unwrap();
+    assert_eq!(f.store.second_factor_failures("alice").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn lockouts_in_a_row_alert_the_security_team_in_the_same_transaction() {
+    let f = fixture().await;
+    let seed = enrolled(&f, "alice").await;
+    let alice = Username::new("alice").unwrap();
+    let lockouts = LOCKOUTS_ALERT + 1;
+    for _ in 0..(TOTP_FAILURES - 1 + lockouts) {
+        let bad = wrong(&now_code(&f, &seed));
+        let err = f.auth.verify_totp(&alice, &bad, "approve").await;
+        assert!(matches!(err, Err(AuthError::BadTotp)), "{err:?}");
+        if let Some(until) = f
+            .store
+            .second_factor_failures("alice")
+            .await
+            .unwrap()
+            .and_then(|r| r.locked_until)
+        {
+            f.clock.set(until);
+        }
+    }
+    let rows = f.store.audit_rows(0, 1000).await.unwrap();
+    let locked: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.kind == "second_factor_locked_out")
+        .map(|r| u64::try_from(r.seq).unwrap())
+        .collect();
+    assert_eq!(locked.len(), usize::try_from(lockouts).unwrap());
+    // Only the lockouts from the alerting one on reach the security team, each with the
+    // audit record written in its own transaction.
+    let far = f.clock.now() + Duration::days(1);
+    let alerts: Vec<_> = f
+        .store
+        .outbox_due(far, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.notification.kind == "second_factor_locked_out")
+        .collect();
+    let alerted: Vec<u64> = alerts.iter().map(|m| m.audit_seq).collect();
+    let first = usize::try_from(LOCKOUTS_ALERT - 1).unwrap();
+    assert_eq!(alerted, locked[first..]);
+    for m in &alerts {
+        assert_eq!(m.notification.audience, [Audience::SecurityTeam]);
+        assert!(m.notification.subject.contains("alice"), "{m:?}");
+    }
+    // A right code ends the run: the next wrong code starts from scratch.
+    let until = f
+        .store
+        .second_factor_failures("alice")
+        .await
+        .unwrap()
+        .unwrap()
+        .locked_until
+        .unwrap();
+    f.clock.set(until);
+    f.auth
+        .verify_totp(&alice, &now_code(&f, &seed), "approve")
+        .await
+        .unwrap();
+    f.clock.advance(Duration::seconds(30));
+    let err = f
+        .auth
+        .verify_totp(&alice, &wrong(&now_code(&f, &seed)), "approve")
+        .await;
+    assert!(matches!(err, Err(AuthError::BadTotp)), "{err:?}");
+    let run = f
+        .store
+        .second_factor_failures("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((run.failures, run.locked_until), (1, None));
+}
