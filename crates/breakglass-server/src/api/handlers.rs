@@ -2,13 +2,11 @@
 //! the body and path, one call to a use case (`breakglass_core::app`) or to authentication
 //! decides, and the result is rendered as JSON. No rule lives here.
 
-use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use breakglass_api::{
@@ -27,7 +25,7 @@ use serde_json::Value;
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
 
-use crate::app::extract::{Admin, Body, PathId};
+use crate::app::extract::{Admin, Body, ClientAddr, PathId};
 use crate::app::step_up;
 use crate::app::{AppError, AppState};
 use crate::auth::{Principal, token_ttl};
@@ -88,12 +86,8 @@ fn new_token(t: &crate::auth::NewToken) -> NewToken {
     }
 }
 
-pub async fn login(
-    State(s): St,
-    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
-    Body(b): Body<LoginBody>,
-) -> ApiResult {
-    let address = peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string());
+pub async fn login(State(s): St, client: ClientAddr, Body(b): Body<LoginBody>) -> ApiResult {
+    let address = client.to_string();
     let name = b.token_name.as_deref().unwrap_or("cli");
     let ttl = token_ttl(b.ttl_hours)?;
     let token = s

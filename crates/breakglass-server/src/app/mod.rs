@@ -7,6 +7,7 @@
 //! neither imports the other, and this module imports neither (the crate's root merges their
 //! routes and hands them to [`serve_routes`]).
 
+mod client;
 mod error;
 pub mod extract;
 pub mod live;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 
+pub use client::{TrustedProxies, TrustedProxy};
 pub use error::AppError;
 pub use live::Events;
 pub use metrics::Metrics;

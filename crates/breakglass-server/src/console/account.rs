@@ -4,10 +4,6 @@
 //! that created them, and never on any later page (the store keeps only a hash and a
 //! sealed seed).
 
-use std::net::SocketAddr;
-
-use axum::extract::connect_info::ConnectInfo;
-use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -17,6 +13,7 @@ use serde::Deserialize;
 use super::layout::{self, Viewer, csrf_field};
 use super::signin::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St, qr};
+use crate::app::extract::ClientAddr;
 use crate::app::{AppError, AppState};
 use crate::auth::MAX_TOKEN_TTL;
 use crate::auth::token_ttl;
@@ -142,7 +139,7 @@ pub struct TokenForm {
 /// sign-in (checked, rate-limited and audited as `breakglass login` is).
 pub async fn create_token(
     State(s): St,
-    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
+    client: ClientAddr,
     Posted { session, form }: Posted<TokenForm>,
 ) -> Result<Response, Failure> {
     let ttl = match form.ttl_hours.trim() {
@@ -161,7 +158,7 @@ pub async fn create_token(
                 .create_token(&session.principal, &form.name, ttl)
                 .await
         } else {
-            let address = peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string());
+            let address = client.to_string();
             s.auth
                 .login(
                     session.principal.username.as_str(),

@@ -1,18 +1,139 @@
-//! The door's limits, tried as an attacker would: backoff that delays without locking out,
-//! a valid second factor that gets an approver past a distributed guesser, second-factor
-//! backoff that survives a restart and alerts on lockouts in a row.
+//! The door's limits, tried as an attacker would: sign-in limits behind a trusted proxy and
+//! from a spoofing peer, backoff that delays without locking out, a valid second factor
+//! that gets an approver past a distributed guesser, second-factor backoff that survives a
+//! restart and alerts on lockouts in a row.
 
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, Request, StatusCode};
 use breakglass_core::accounts::LOCKOUTS_ALERT;
 use breakglass_core::model::Username;
 use breakglass_core::outbox::Audience;
 use breakglass_core::ports::{AuthStore, Clock, Store};
 use breakglass_server::auth::limit::Limits;
-use breakglass_server::auth::{AuthError, TOTP_FAILURES};
+use breakglass_server::auth::{AuthError, TOTP_FAILURES, totp};
+use breakglass_server::console::ConsoleSettings;
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
 use time::Duration;
+use tower::ServiceExt as _;
 
+use crate::api::{Api, api_with};
 use crate::auth::{Fixture, code, fixture, postgres_fixture};
 
 const PASSWORD: &str = "correct horse battery";
+
+fn behind(proxies: &[&str]) -> ConsoleSettings {
+    ConsoleSettings {
+        trusted_proxies: breakglass_server::app::TrustedProxies::new(
+            proxies.iter().map(|p| p.parse().unwrap()),
+        ),
+        ..ConsoleSettings::default()
+    }
+}
+
+/// `POST /api/v1/login` as `username` from TCP peer `peer`, with `X-Forwarded-For` if given.
+async fn login_from(
+    api: &Api,
+    peer: &str,
+    forwarded: Option<&str>,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/api/v1/login")
+        .header("content-type", "application/json");
+    if let Some(f) = forwarded {
+        req = req.header("x-forwarded-for", f);
+    }
+    let mut req = req
+        .body(Body::from(
+            json!({"username": username, "password": password}).to_string(),
+        ))
+        .unwrap();
+    let peer: SocketAddr = format!("{peer}:40000").parse().unwrap();
+    req.extensions_mut().insert(ConnectInfo(peer));
+    let (status, _, body) = send(api, req).await;
+    (status, body)
+}
+
+async fn send(api: &Api, req: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+    let resp = api.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, headers, value)
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_twenty_bad_logins_from_one_client_do_not_stop_another() {
+    let api = api_with(behind(&["10.0.0.1/32"])).await;
+    for name in ["carol", "dave"] {
+        api.auth
+            .add_user(name, PASSWORD, false, None)
+            .await
+            .unwrap();
+    }
+    // One client behind the proxy guesses twenty names; the proxy appends its address.
+    for i in 0..Limits::default().per_address {
+        let (s, v) = login_from(
+            &api,
+            "10.0.0.1",
+            Some("198.51.100.1, 203.0.113.5"),
+            &format!("mallory{i}"),
+            "not the password",
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    }
+    // That client now waits, even with a right password...
+    let (s, v) = login_from(&api, "10.0.0.1", Some("203.0.113.5"), "dave", PASSWORD).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+    assert_eq!(v["error"]["code"], "rate_limited");
+    // ...but another client behind the same proxy signs in.
+    let (s, v) = login_from(&api, "10.0.0.1", Some("203.0.113.6"), "carol", PASSWORD).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+}
+
+#[tokio::test]
+async fn an_x_forwarded_for_from_an_untrusted_peer_is_ignored() {
+    for settings in [behind(&["10.0.0.1/32"]), ConsoleSettings::default()] {
+        let api = api_with(settings).await;
+        api.auth
+            .add_user("carol", PASSWORD, false, None)
+            .await
+            .unwrap();
+        // A guesser not behind the proxy makes up a new client address for each guess.
+        for i in 0..Limits::default().per_address {
+            let (s, v) = login_from(
+                &api,
+                "198.51.100.7",
+                Some(&format!("203.0.113.{i}")),
+                &format!("mallory{i}"),
+                "not the password",
+            )
+            .await;
+            assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+        }
+        // The peer is what is limited.
+        let (s, v) = login_from(
+            &api,
+            "198.51.100.7",
+            Some("203.0.113.99"),
+            "carol",
+            PASSWORD,
+        )
+        .await;
+        assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{v}");
+        let (s, v) = login_from(&api, "198.51.100.8", None, "carol", PASSWORD).await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+}
 
 /// Adds `name` with a TOTP authenticator; returns its base32 seed.
 async fn enrolled(f: &Fixture, name: &str) -> String {
@@ -118,6 +239,67 @@ async fn fifty_five_bad_logins_over_eleven_addresses_do_not_stop_an_approver_wit
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::RateLimited(_)), "{err}");
+}
+
+#[tokio::test]
+async fn fifty_five_bad_console_logins_over_eleven_addresses_do_not_stop_an_approver() {
+    use crate::console::{Browser, server};
+    let s = server(behind(&["127.0.0.1/32"])).await;
+    let seed = s.user("bob", false).await;
+    let mut b = Browser::new(&s.base);
+    let csrf = b.get("/console/login").await.csrf();
+    for a in 0..11 {
+        let forwarded = format!("198.51.100.{a}");
+        for _ in 0..5 {
+            let r = b
+                .post_with(
+                    "/console/login",
+                    &[
+                        ("csrf", &csrf),
+                        ("username", "bob"),
+                        ("password", "not the password"),
+                    ],
+                    &[("x-forwarded-for", &forwarded)],
+                )
+                .await;
+            assert!(
+                [StatusCode::UNAUTHORIZED, StatusCode::TOO_MANY_REQUESTS].contains(&r.status),
+                "{}",
+                r.body
+            );
+        }
+    }
+    // Bob's own address: his password alone waits for the per-user limit...
+    let own = [("x-forwarded-for", "10.0.0.7")];
+    let r = b
+        .post_with(
+            "/console/login",
+            &[("csrf", &csrf), ("username", "bob"), ("password", PASSWORD)],
+            &own,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    // ...and with a current code he is in (the clock has not moved: the limit still holds).
+    let seed = totp::base32_decode(&seed).unwrap();
+    let code = totp::code_at(
+        &seed,
+        totp::step_of(s.clock.now().unix_timestamp()),
+        totp::DIGITS,
+    );
+    let r = b
+        .post_with(
+            "/console/login",
+            &[
+                ("csrf", &csrf),
+                ("username", "bob"),
+                ("password", PASSWORD),
+                ("totp", &code),
+            ],
+            &own,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(r.set_cookies().iter().any(|c| c.starts_with("bg_session=")));
 }
 
 #[tokio::test]
