@@ -37,6 +37,7 @@ pub const ERROR_CODES: &[&str] = &[
     "totp_locked",
     "totp_not_enrolled",
     "forbidden",
+    "forbidden_origin",
     "self_approval",
     "not_allowed",
     "mfa_required",
@@ -55,6 +56,7 @@ pub const ERROR_CODES: &[&str] = &[
     "audit_chain_broken",
     "busy",
     "payload_too_large",
+    "unsupported_media_type",
     "unavailable",
     "internal",
 ];

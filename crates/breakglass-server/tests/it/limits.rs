@@ -1,7 +1,7 @@
 //! The door's limits, tried as an attacker would: sign-in limits behind a trusted proxy and
 //! from a spoofing peer, backoff that delays without locking out, a valid second factor
 //! that gets an approver past a distributed guesser, second-factor backoff that survives a
-//! restart and alerts on lockouts in a row.
+//! restart and alerts on lockouts in a row, and the JSON API's transport rules.
 
 use std::net::SocketAddr;
 
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use time::Duration;
 use tower::ServiceExt as _;
 
-use crate::api::{Api, api_with};
+use crate::api::{Api, api, api_with};
 use crate::auth::{Fixture, code, fixture, postgres_fixture};
 
 const PASSWORD: &str = "correct horse battery";
@@ -474,4 +474,154 @@ async fn lockouts_in_a_row_alert_the_security_team_in_the_same_transaction() {
         .unwrap()
         .unwrap();
     assert_eq!((run.failures, run.locked_until), (1, None));
+}
+
+/// A raw API request: no content type unless given.
+fn raw(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Request<Body> {
+    let mut req = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(if body.is_empty() {
+        Body::empty()
+    } else {
+        Body::from(body.to_owned())
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_json_api_refuses_other_bodies_and_foreign_origins() {
+    let api = api().await;
+    api.auth
+        .add_user("carol", PASSWORD, false, None)
+        .await
+        .unwrap();
+    let body = json!({"username": "carol", "password": PASSWORD}).to_string();
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
+        let req = raw(
+            "POST",
+            "/api/v1/login",
+            &[("content-type", content_type)],
+            &body,
+        );
+        let (s, _, v) = send(&api, req).await;
+        assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{content_type}: {v}");
+        assert_eq!(v["error"]["code"], "unsupported_media_type");
+        assert!(
+            v["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("application/json")
+        );
+    }
+    // A body without a content type is refused too.
+    let (s, _, _) = send(&api, raw("POST", "/api/v1/login", &[], &body)).await;
+    assert_eq!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // JSON, with or without a charset, is taken.
+    let req = raw(
+        "POST",
+        "/api/v1/login",
+        &[("content-type", "application/json; charset=utf-8")],
+        &body,
+    );
+    let (s, _, v) = send(&api, req).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let token = v["token"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {token}");
+    // A post without a body needs no content type (as some CLI calls send none): it reaches
+    // its handler.
+    let req = raw(
+        "POST",
+        "/api/v1/requests/r-nope/cancel",
+        &[("authorization", &bearer)],
+        "",
+    );
+    let (s, _, v) = send(&api, req).await;
+    assert_eq!(
+        (s, &v["error"]["code"]),
+        (StatusCode::NOT_FOUND, &json!("not_found")),
+        "{v}"
+    );
+    // A foreign Origin is refused, whatever the body; the broker's own is not.
+    for origin in [
+        "https://evil.example",
+        "null",
+        "http://localhost.evil.example",
+    ] {
+        let req = raw(
+            "GET",
+            "/api/v1/me",
+            &[
+                ("authorization", &bearer),
+                ("origin", origin),
+                ("host", "localhost:8470"),
+            ],
+            "",
+        );
+        let (s, _, v) = send(&api, req).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{origin}: {v}");
+        assert_eq!(v["error"]["code"], "forbidden_origin");
+    }
+    let req = raw(
+        "GET",
+        "/api/v1/me",
+        &[
+            ("authorization", &bearer),
+            ("origin", "http://localhost:8470"),
+            ("host", "localhost:8470"),
+        ],
+        "",
+    );
+    let (s, _, v) = send(&api, req).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    // The console's forms are not the API's business.
+    let req = raw(
+        "POST",
+        "/console/login",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "username=carol",
+    );
+    let (s, _, _) = send(&api, req).await;
+    assert_ne!(s, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn every_response_is_sent_with_no_store() {
+    let api = api().await;
+    api.auth
+        .add_user("carol", PASSWORD, false, None)
+        .await
+        .unwrap();
+    let login = json!({"username": "carol", "password": PASSWORD}).to_string();
+    let json = [("content-type", "application/json")];
+    let requests = [
+        raw("GET", "/healthz", &[], ""),
+        raw("GET", "/openapi.json", &[], ""),
+        raw("GET", "/metrics", &[], ""),
+        raw("GET", "/api/v1/me", &[], ""),
+        raw("POST", "/api/v1/login", &json, &login),
+        raw(
+            "POST",
+            "/api/v1/login",
+            &[("content-type", "text/plain")],
+            &login,
+        ),
+        raw("GET", "/api/v1/nope", &[], ""),
+        raw("GET", "/console/login", &[], ""),
+        raw("GET", "/", &[], ""),
+    ];
+    for req in requests {
+        let path = req.uri().to_string();
+        let (s, headers, _) = send(&api, req).await;
+        assert_eq!(
+            headers.get("cache-control").map(|v| v.to_str().unwrap()),
+            Some("no-store"),
+            "{path} ({s})"
+        );
+    }
 }
