@@ -41,6 +41,7 @@ pub const ERROR_CODES: &[&str] = &[
     "totp_not_enrolled",
     "step_up_required",
     "forbidden",
+    "forbidden_origin",
     "self_approval",
     "not_allowed",
     "mfa_required",
@@ -59,6 +60,7 @@ pub const ERROR_CODES: &[&str] = &[
     "audit_chain_broken",
     "busy",
     "payload_too_large",
+    "unsupported_media_type",
     "unavailable",
     "internal",
 ];

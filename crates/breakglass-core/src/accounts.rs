@@ -4,8 +4,12 @@
 //! a password or a code is right is the authenticating adapter's job; the store only keeps
 //! the rows and makes the one-time checks atomic (a TOTP step is accepted at most once per
 //! user). [`crate::ports::AuthStore`] is the port.
+//!
+//! Wrong second-factor codes are kept too ([`SecondFactorFailures`]), so their backoff
+//! outlives a restart and is shared by every replica; the schedule is decided here, by
+//! [`SecondFactorFailures::after_wrong_code`].
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 /// A local user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +88,87 @@ pub struct InvitationRecord {
     pub used_at: Option<OffsetDateTime>,
 }
 
+/// Wrong codes a user may enter in a row before each further one locks their second factor.
+pub const SECOND_FACTOR_FREE_FAILURES: u32 = 5;
+/// The first lockout; each further wrong code doubles it, up to [`SECOND_FACTOR_MAX_LOCK`].
+pub const SECOND_FACTOR_FIRST_LOCK: Duration = Duration::seconds(30);
+/// The longest lockout. Short enough that a guesser who keeps it locked only slows the
+/// rightful user down; each lockout from the [`LOCKOUTS_ALERT`]th in a row alerts the
+/// security team.
+pub const SECOND_FACTOR_MAX_LOCK: Duration = Duration::minutes(15);
+/// A run of wrong codes with none for this long is forgotten.
+pub const SECOND_FACTOR_FORGET: Duration = Duration::hours(24);
+/// Lockouts in a row (no right code between them) from which each alerts the security team.
+pub const LOCKOUTS_ALERT: u32 = 3;
+
+/// A user's run of wrong second-factor codes: the wrong codes since the last right one, and
+/// until when the second factor is locked. A right code spent (a step-up, a sign-in) ends
+/// the run; so does [`SECOND_FACTOR_FORGET`] without a wrong code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondFactorFailures {
+    /// Whose.
+    pub username: String,
+    /// Wrong codes in a row.
+    pub failures: u32,
+    /// When the latest was entered.
+    pub last_failure_at: OffsetDateTime,
+    /// Until when codes are refused unchecked, if the latest wrong code locked them.
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+/// A lockout that a wrong code starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    /// Until when.
+    pub until: OffsetDateTime,
+    /// Lockouts in a row, this one included.
+    pub lockouts: u32,
+}
+
+impl SecondFactorFailures {
+    /// Until when codes are refused at `now`, if they are.
+    pub fn locked_at(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        self.locked_until.filter(|until| *until > now)
+    }
+
+    /// Lockouts in a row: every wrong code from the [`SECOND_FACTOR_FREE_FAILURES`]th on
+    /// locks.
+    pub fn lockouts(&self) -> u32 {
+        self.failures
+            .saturating_sub(SECOND_FACTOR_FREE_FAILURES.saturating_sub(1))
+    }
+
+    /// The run of `username` after a wrong code at `now`, following `previous` (the stored
+    /// run, if any), and the lockout it starts: none for the first few, then 30 s, doubling
+    /// with each further wrong code up to [`SECOND_FACTOR_MAX_LOCK`].
+    pub fn after_wrong_code(
+        previous: Option<&Self>,
+        username: &str,
+        now: OffsetDateTime,
+    ) -> (Self, Option<Lockout>) {
+        let before = previous
+            .filter(|p| p.last_failure_at + SECOND_FACTOR_FORGET > now)
+            .map_or(0, |p| p.failures);
+        let mut next = Self {
+            username: username.to_owned(),
+            failures: before.saturating_add(1),
+            last_failure_at: now,
+            locked_until: None,
+        };
+        let lockouts = next.lockouts();
+        let Some(doublings) = lockouts.checked_sub(1) else {
+            return (next, None);
+        };
+        // Thirty seconds doubled 5 times is past the cap already.
+        let lock = SECOND_FACTOR_FIRST_LOCK
+            .checked_mul(1_i32 << doublings.min(10))
+            .map_or(SECOND_FACTOR_MAX_LOCK, |d| d.min(SECOND_FACTOR_MAX_LOCK));
+        let until = now + lock;
+        next.locked_until = Some(until);
+        (next, Some(Lockout { until, lockouts }))
+    }
+}
+
 /// One change to the authentication tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthWrite {
@@ -130,8 +215,16 @@ pub enum AuthWrite {
         at: OffsetDateTime,
     },
     /// Marks TOTP time step `step` used; fails with `StepUpUsed` if that step or a later one
-    /// was already used (a replayed code).
+    /// was already used (a replayed code). A right code spent ends the user's run of wrong
+    /// ones ([`SecondFactorFailures`]).
     UseTotpStep { username: String, step: i64 },
+    /// Stores a user's run of wrong second-factor codes after another one, if the stored run
+    /// still has `previous` failures (0: none is stored); fails with `InvalidCommit` if
+    /// another wrong code was recorded since (a race lost to another replica).
+    RecordSecondFactorFailure {
+        run: SecondFactorFailures,
+        previous: u32,
+    },
     /// Stores a new token.
     InsertToken(TokenRecord),
     /// Stores a new invitation.
@@ -150,4 +243,54 @@ pub enum AuthWrite {
         username: String,
         at: OffsetDateTime,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2024-01-01 0:00 UTC);
+
+    #[test]
+    fn wrong_codes_lock_after_the_free_ones_doubling_up_to_the_cap() {
+        let mut run: Option<SecondFactorFailures> = None;
+        let mut locks = Vec::new();
+        for _ in 0..12 {
+            let (next, lockout) = SecondFactorFailures::after_wrong_code(run.as_ref(), "alice", T0);
+            assert_eq!(next.locked_until, lockout.map(|l| l.until));
+            locks.push(lockout.map(|l| ((l.until - T0).whole_seconds(), l.lockouts)));
+            run = Some(next);
+        }
+        assert_eq!(
+            locks,
+            [
+                None,
+                None,
+                None,
+                None,
+                Some((30, 1)),
+                Some((60, 2)),
+                Some((120, 3)),
+                Some((240, 4)),
+                Some((480, 5)),
+                Some((900, 6)),
+                Some((900, 7)),
+                Some((900, 8)),
+            ]
+        );
+        let run = run.unwrap();
+        assert_eq!(run.locked_at(T0), Some(T0 + SECOND_FACTOR_MAX_LOCK));
+        assert_eq!(run.locked_at(T0 + SECOND_FACTOR_MAX_LOCK), None);
+    }
+
+    #[test]
+    fn a_quiet_run_is_forgotten() {
+        let (run, _) = SecondFactorFailures::after_wrong_code(None, "alice", T0);
+        let (run, _) = SecondFactorFailures::after_wrong_code(Some(&run), "alice", T0);
+        assert_eq!(run.failures, 2);
+        let later = T0 + SECOND_FACTOR_FORGET;
+        let (run, lockout) = SecondFactorFailures::after_wrong_code(Some(&run), "alice", later);
+        assert_eq!((run.failures, lockout), (1, None));
+    }
 }

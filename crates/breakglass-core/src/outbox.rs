@@ -241,6 +241,18 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     e.request
                 ),
             ),
+            AuditEvent::SecondFactorLockedOut(e)
+                if e.lockouts >= crate::accounts::LOCKOUTS_ALERT =>
+            {
+                push(
+                    "second_factor_locked_out",
+                    vec![Audience::SecurityTeam],
+                    format!(
+                        "{} wrong second-factor codes in a row for {}: locked until {} ({} lockouts in a row)",
+                        e.failures, e.username, e.until, e.lockouts
+                    ),
+                );
+            }
             _ => {}
         }
     }

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::accounts::{AuthWrite, InvitationRecord, TokenHolder, TokenRecord, UserRecord};
+use crate::accounts::{
+    AuthWrite, InvitationRecord, SecondFactorFailures, TokenHolder, TokenRecord, UserRecord,
+};
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
 use crate::outbox::{Notification, OutboxMessage};
@@ -463,8 +465,16 @@ pub trait AuthStore: Send + Sync {
         sha256: &str,
     ) -> impl Future<Output = Result<Option<InvitationRecord>, StoreError>> + Send;
 
+    /// The run of wrong second-factor codes of `username`, if one is stored.
+    fn second_factor_failures(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Option<SecondFactorFailures>, StoreError>> + Send;
+
     /// Applies authentication changes and appends their audit records in one transaction
-    /// (`audit` must not be empty: an unaudited authentication change is refused).
+    /// (`audit` must not be empty: an unaudited authentication change is refused), with the
+    /// notifications [`crate::outbox::notifications`] maps those records to (a lockout that
+    /// alerts the security team, for one).
     fn auth_commit(
         &self,
         writes: Vec<AuthWrite>,

@@ -5,9 +5,13 @@
 //! AEAD ciphertexts and API tokens as their SHA-256. Deciding whether a password or a code
 //! is right is the server's job; this module only keeps the rows and makes the one-time
 //! checks atomic (a TOTP step is accepted at most once per user).
+//!
+//! Each user's run of wrong second-factor codes is kept in `second_factor_failures`
+//! (migration `0006`): replaced, guarded by the count it was computed from, by each wrong
+//! code; deleted by each right code spent, in the transaction that spends it.
 
 pub use breakglass_core::accounts::{
-    AuthWrite, InvitationRecord, TokenHolder, TokenRecord, UserRecord,
+    AuthWrite, InvitationRecord, SecondFactorFailures, TokenHolder, TokenRecord, UserRecord,
 };
 
 pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users WHERE username = $1";
@@ -29,6 +33,9 @@ pub(crate) const INSERT_INVITATION: &str = "INSERT INTO invitations (sha256, use
 pub(crate) const USE_INVITATION: &str = "UPDATE invitations SET used_at = $3 WHERE sha256 = $1 AND username = $2 AND used_at IS NULL AND expires_at > $3";
 pub(crate) const REVOKE_TOKENS: &str =
     "UPDATE api_tokens SET revoked_at = $3 WHERE username = $1 AND revoked_at IS NULL AND id <> $2";
+pub(crate) const SELECT_SECOND_FACTOR_FAILURES: &str = "SELECT username, failures, last_failure_at, locked_until FROM second_factor_failures WHERE username = $1";
+/// Stores a run of wrong codes where none is stored or the stored one still has `$5` failures.
+pub(crate) const RECORD_SECOND_FACTOR_FAILURE: &str = "INSERT INTO second_factor_failures (username, failures, last_failure_at, locked_until) VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO UPDATE SET failures = excluded.failures, last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until WHERE second_factor_failures.failures = $5";
 
 /// Implements the authentication operations on `$store`, whose `pool` is a pool of `$db`.
 macro_rules! auth_impl {
@@ -172,6 +179,39 @@ macro_rules! auth_impl {
                         row.try_get("expires_at").map_err(err)?,
                     )?,
                     used_at: used.map($crate::codec::time_from_micros).transpose()?,
+                }))
+            }
+
+            pub(crate) async fn second_factor_failures(
+                &self,
+                username: &str,
+            ) -> Result<
+                Option<$crate::auth::SecondFactorFailures>,
+                breakglass_core::ports::StoreError,
+            > {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let row = sqlx::query($crate::auth::SELECT_SECOND_FACTOR_FAILURES)
+                    .bind(username)
+                    .fetch_optional(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "second-factor failures"))?;
+                drop(reader);
+                let Some(row) = row else { return Ok(None) };
+                let err = |e| $crate::codec::db_error(e, "second-factor failures");
+                let failures: i64 = row.try_get("failures").map_err(err)?;
+                let locked: Option<i64> = row.try_get("locked_until").map_err(err)?;
+                Ok(Some($crate::auth::SecondFactorFailures {
+                    username: row.try_get("username").map_err(err)?,
+                    failures: u32::try_from(failures).map_err(|_| {
+                        breakglass_core::ports::StoreError::Corrupt(format!(
+                            "second-factor failures of `{username}`: {failures}"
+                        ))
+                    })?,
+                    last_failure_at: $crate::codec::time_from_micros(
+                        row.try_get("last_failure_at").map_err(err)?,
+                    )?,
+                    locked_until: locked.map($crate::codec::time_from_micros).transpose()?,
                 }))
             }
 
@@ -362,6 +402,32 @@ macro_rules! auth_impl {
                                 .map_err(|e| $crate::codec::db_error(e, "users"))?;
                             if done.rows_affected() != 1 {
                                 return Err(StoreError::StepUpUsed(username.clone()));
+                            }
+                            sqlx::query($crate::query::CLEAR_SECOND_FACTOR_FAILURES)
+                                .bind(username)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| {
+                                    $crate::codec::db_error(e, "second-factor failures")
+                                })?;
+                        }
+                        AuthWrite::RecordSecondFactorFailure { run, previous } => {
+                            let done = sqlx::query($crate::auth::RECORD_SECOND_FACTOR_FAILURE)
+                                .bind(&run.username)
+                                .bind(i64::from(run.failures))
+                                .bind(unix_micros(run.last_failure_at))
+                                .bind(run.locked_until.map(unix_micros))
+                                .bind(i64::from(*previous))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| {
+                                    $crate::codec::db_error(e, "second-factor failures")
+                                })?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "the second-factor failures of `{}` changed concurrently",
+                                    run.username
+                                )));
                             }
                         }
                         AuthWrite::InsertToken(t) => {

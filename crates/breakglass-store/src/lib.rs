@@ -37,7 +37,9 @@ use time::OffsetDateTime;
 use group::BoxFuture;
 use read::ReadConn as _;
 
-pub use auth::{AuthWrite, InvitationRecord, TokenHolder, TokenRecord, UserRecord};
+pub use auth::{
+    AuthWrite, InvitationRecord, SecondFactorFailures, TokenHolder, TokenRecord, UserRecord,
+};
 pub use codec::ListedRequest;
 pub use group::GroupCommitStats;
 pub use open::{Backend, OpenError, OpenOptions, redact_url};
@@ -465,8 +467,17 @@ impl AuthStore for SqlStore {
         dispatch!(self, s => s.invitation(sha256).await)
     }
 
+    /// The run of wrong second-factor codes of `username`, if one is stored.
+    async fn second_factor_failures(
+        &self,
+        username: &str,
+    ) -> Result<Option<SecondFactorFailures>, StoreError> {
+        dispatch!(self, s => s.second_factor_failures(username).await)
+    }
+
     /// Applies authentication changes and appends their audit records in one transaction
-    /// (`audit` must not be empty: an unaudited authentication change is refused).
+    /// (`audit` must not be empty: an unaudited authentication change is refused), with the
+    /// notifications the records map to.
     async fn auth_commit(
         &self,
         writes: Vec<AuthWrite>,

@@ -69,7 +69,7 @@ pub(crate) fn prepare(commit: Commit, now: i64) -> Result<Prepared, StoreError> 
             "a state change needs an audit record".to_owned(),
         ));
     }
-    let mut before_audit = Vec::with_capacity(2);
+    let mut before_audit = Vec::with_capacity(3);
     // The MFA step-up this change spends: a code is accepted once.
     if let Some(step_up) = &commit.step_up {
         before_audit.push(Step {
@@ -80,6 +80,13 @@ pub(crate) fn prepare(commit: Commit, now: i64) -> Result<Prepared, StoreError> 
             ],
             what: "users".to_owned(),
             unchanged: Some(StoreError::StepUpUsed(step_up.username.to_string())),
+        });
+        // A right code spent ends the user's run of wrong ones.
+        before_audit.push(Step {
+            sql: crate::query::CLEAR_SECOND_FACTOR_FAILURES,
+            binds: vec![Bind::Text(step_up.username.to_string())],
+            what: "second-factor failures".to_owned(),
+            unchanged: None,
         });
     }
     let mut version = None;

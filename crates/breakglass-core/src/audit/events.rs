@@ -429,6 +429,20 @@ pub struct AccountChanged {
     pub change: AccountChange,
 }
 
+/// Another wrong second-factor code locked `username`'s second factor (sign-in past the rate
+/// limit and step-ups) until `until`. `lockouts` counts the lockouts in a row, with no right
+/// code between them: from [`crate::accounts::LOCKOUTS_ALERT`] on, each alerts the security
+/// team.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SecondFactorLockedOut {
+    pub username: Username,
+    pub failures: u32,
+    pub lockouts: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub until: OffsetDateTime,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -464,6 +478,7 @@ pub enum AuditEvent {
     TotpFailed(TotpFailed),
     RoleSessionsRevoked(RoleSessionsRevoked),
     AccountChanged(AccountChanged),
+    SecondFactorLockedOut(SecondFactorLockedOut),
 }
 
 macro_rules! from_event {
@@ -508,6 +523,7 @@ from_event!(
     TotpFailed,
     RoleSessionsRevoked,
     AccountChanged,
+    SecondFactorLockedOut,
 );
 
 impl AuditEvent {
@@ -545,6 +561,7 @@ impl AuditEvent {
             Self::TotpFailed(_) => "totp_failed",
             Self::RoleSessionsRevoked(_) => "role_sessions_revoked",
             Self::AccountChanged(_) => "account_changed",
+            Self::SecondFactorLockedOut(_) => "second_factor_locked_out",
         }
     }
 
@@ -581,7 +598,7 @@ impl AuditEvent {
             | Self::TotpVerified(_)
             | Self::TotpFailed(_)
             | Self::AccountChanged(_) => None,
-            Self::RoleSessionsRevoked(_) => None,
+            Self::RoleSessionsRevoked(_) | Self::SecondFactorLockedOut(_) => None,
         }
     }
 
@@ -592,6 +609,9 @@ impl AuditEvent {
             Self::NotificationDeadLettered(_) => Severity::Critical,
             Self::ReviewOverdue(_) => Severity::Notice,
             Self::ActionRefused(e) if e.break_glass => Severity::Critical,
+            Self::SecondFactorLockedOut(e) if e.lockouts >= crate::accounts::LOCKOUTS_ALERT => {
+                Severity::Critical
+            }
             Self::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => {
                 Severity::Critical
             }
@@ -603,6 +623,7 @@ impl AuditEvent {
             | Self::LoginFailed(_)
             | Self::TotpFailed(_)
             | Self::TokenRevoked(_)
+            | Self::SecondFactorLockedOut(_)
             | Self::AccountChanged(_) => Severity::Notice,
             _ => Severity::Info,
         }

@@ -47,7 +47,8 @@ pub fn ocsf_event(record: &AuditRecord, hash: &Sha256Digest) -> Result<Value, Ca
         AuditEvent::ActionRefused(_)
         | AuditEvent::RequestDenied(_)
         | AuditEvent::LoginFailed(_)
-        | AuditEvent::TotpFailed(_) => (2, "Failure"),
+        | AuditEvent::TotpFailed(_)
+        | AuditEvent::SecondFactorLockedOut(_) => (2, "Failure"),
         _ => (1, "Success"),
     };
     let time_ms = record.at.unix_timestamp_nanos() / 1_000_000;
@@ -107,6 +108,7 @@ fn subject(event: &AuditEvent) -> Option<String> {
         AuditEvent::GrantActivated(e) => Some(e.requester.to_string()),
         AuditEvent::BreakGlassActivated(e) => Some(e.requester.to_string()),
         AuditEvent::AccountChanged(e) => Some(e.username.to_string()),
+        AuditEvent::SecondFactorLockedOut(e) => Some(e.username.to_string()),
         _ => None,
     }
 }

@@ -2,13 +2,11 @@
 //! the body and path, one call to a use case (`breakglass_core::app`) or to authentication
 //! decides, and the result is rendered as JSON. No rule lives here.
 
-use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use breakglass_api::{
@@ -30,7 +28,7 @@ use serde_json::Value;
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
 
-use crate::app::extract::{Admin, Body, Enrolling, PathId};
+use crate::app::extract::{Admin, Body, ClientAddr, Enrolling, PathId};
 use crate::app::step_up;
 use crate::app::{AppError, AppState};
 use crate::auth::{Principal, token_ttl};
@@ -91,14 +89,8 @@ fn new_token(t: &crate::auth::NewToken) -> NewToken {
     }
 }
 
-type Peer = Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>;
-
-fn address(peer: Peer) -> String {
-    peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string())
-}
-
-pub async fn login(State(s): St, peer: Peer, Body(b): Body<LoginBody>) -> ApiResult {
-    let address = address(peer);
+pub async fn login(State(s): St, client: ClientAddr, Body(b): Body<LoginBody>) -> ApiResult {
+    let address = client.to_string();
     let name = b.token_name.as_deref().unwrap_or("cli");
     let ttl = token_ttl(b.ttl_hours)?;
     let token = s
@@ -253,10 +245,10 @@ pub async fn reset_second_factor(
 pub async fn change_password(
     State(s): St,
     p: Principal,
-    peer: Peer,
+    client: ClientAddr,
     Body(b): Body<PasswordBody>,
 ) -> ApiResult {
-    let address = address(peer);
+    let address = client.to_string();
     s.auth
         .change_password(&p, &b.old_password, &b.new_password, &b.totp, &address)
         .await?;
@@ -306,10 +298,10 @@ pub async fn revoke_token(
 pub async fn enroll_totp(
     State(s): St,
     Enrolling(p): Enrolling,
-    peer: Peer,
+    client: ClientAddr,
     Body(b): Body<EnrollBody>,
 ) -> ApiResult {
-    let address = address(peer);
+    let address = client.to_string();
     let e = s
         .auth
         .enroll_totp(

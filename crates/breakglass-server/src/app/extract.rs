@@ -1,12 +1,14 @@
 //! The extractors the JSON handlers share: who is calling ([`Principal`] from a bearer token,
-//! [`Admin`] for an administrator), the JSON body ([`Body`]) and typed path ids ([`PathId`]).
-//! Each rejection is an [`AppError`] with a stable code, so a handler only ever sees input
-//! that is well formed and a caller who is authenticated.
+//! [`Admin`] for an administrator), from where ([`ClientAddr`]), the JSON body ([`Body`]) and
+//! typed path ids ([`PathId`]). Each rejection is an [`AppError`] with a stable code, so a
+//! handler only ever sees input that is well formed and a caller who is authenticated.
 
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use breakglass_core::model::{GrantId, IdError, RequestId};
@@ -73,6 +75,35 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         let p = Principal::from_request_parts(parts, state).await?;
         p.caller().require_admin()?;
         Ok(Self(p))
+    }
+}
+
+/// The client's IP address: the TCP peer, or, when the peer is a trusted proxy, the client it
+/// names in `X-Forwarded-For` (see `app::client`). `None` when the connection's address
+/// is not known (a router driven without `ConnectInfo`, as in tests); it then shows as
+/// `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub Option<IpAddr>);
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(ip) => write!(f, "{ip}"),
+            None => f.write_str("unknown"),
+        }
+    }
+}
+
+impl FromRequestParts<Arc<AppState>> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(
+            |c| state.console.client_address(c.0.ip(), &parts.headers),
+        )))
     }
 }
 

@@ -1,19 +1,25 @@
-//! The browser-facing state every handler can reach: how the console is reached (its public
-//! URL), the key that signs its CSRF tokens, and the live-update hub. It lives here, beside
-//! `AppState`, so that the state does not depend on the console's pages.
+//! The browser-facing state every handler can reach: how the broker is reached (its public
+//! URL, the proxies in front of it), the key that signs the console's CSRF tokens, and the
+//! live-update hub. It lives here, beside `AppState`, so that the state does not depend on
+//! the console's pages.
+
+use std::net::IpAddr;
 
 use axum::http::{HeaderMap, header};
 use ring::hmac;
 
+use super::client::TrustedProxies;
 use super::live::Events;
 
-/// How the console is reached.
+/// How the console (and the API beside it) is reached.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ConsoleSettings {
     /// The console's public URL (`[notifications] console_url`), e.g.
     /// `https://breakglass.example.com`. When it is https, cookies are `Secure`; its origin
-    /// is accepted for form posts besides the request's own `Host`.
+    /// is accepted for form posts and API calls besides the request's own `Host`.
     pub public_url: Option<String>,
+    /// The proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`).
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl ConsoleSettings {
@@ -101,6 +107,29 @@ impl Console {
         }
     }
 
+    /// The client's address for a connection from `peer` with these headers (see
+    /// `app::client`).
+    pub fn client_address(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        self.settings.trusted_proxies.client(peer, headers)
+    }
+
+    /// Whether `origin` (an `Origin` header's value) is the broker's own: the public URL's
+    /// origin or the request's own host.
+    pub fn own_origin(&self, origin: &str, headers: &HeaderMap) -> bool {
+        let origin = origin.to_ascii_lowercase();
+        if self.settings.public_origin().as_deref() == Some(origin.as_str()) {
+            return true;
+        }
+        let Some(host) = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase)
+        else {
+            return false;
+        };
+        origin == format!("http://{host}") || origin == format!("https://{host}")
+    }
+
     /// Whether a post with these headers comes from this site: `Origin` (or, absent,
     /// `Referer`) absent, or naming the public URL's origin or the request's own host.
     pub fn same_origin(&self, headers: &HeaderMap) -> bool {
@@ -117,19 +146,6 @@ impl Console {
                 None => return true,
             },
         };
-        let Some(origin) = origin.map(|o| o.to_ascii_lowercase()) else {
-            return false;
-        };
-        if self.settings.public_origin().as_deref() == Some(origin.as_str()) {
-            return true;
-        }
-        let Some(host) = headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_ascii_lowercase)
-        else {
-            return false;
-        };
-        origin == format!("http://{host}") || origin == format!("https://{host}")
+        origin.is_some_and(|o| self.own_origin(&o, headers))
     }
 }

@@ -120,13 +120,15 @@ impl<S: AuthStore> Auth<S> {
             purpose: purpose.to_owned(),
             reason: reason.to_owned(),
         };
-        if let Err(until) = self.totp_limiter.begin(who.as_str(), "", now) {
+        // One check of this user at a time, as for every code (see `check_totp_on_file`).
+        let _turn = self.turns.of(who.as_str()).await;
+        let run = self.second_factor_run(who).await?;
+        if let Some(until) = run.as_ref().and_then(|r| r.locked_at(now)) {
             self.audit_only(self.entry(actor, failed("too many wrong codes")))
                 .await?;
             return Err(AuthError::TotpLocked(until));
         }
         if code.trim().is_empty() {
-            self.totp_limiter.succeeded(who.as_str(), "", now);
             self.audit_only(self.entry(actor, failed("no code given")))
                 .await?;
             return Err(AuthError::Invalid(
@@ -134,11 +136,9 @@ impl<S: AuthStore> Auth<S> {
             ));
         }
         let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {
-            self.audit_only(self.entry(actor, failed("wrong code")))
-                .await?;
+            self.wrong_code(who, purpose, run.as_ref(), now).await?;
             return Err(AuthError::BadTotp);
         };
-        self.totp_limiter.succeeded(who.as_str(), "", now);
         let ttl = if caller.second_factor {
             DEFAULT_TOKEN_TTL.min(caller.expires_at - now)
         } else {
@@ -196,9 +196,9 @@ impl<S: AuthStore> Auth<S> {
         self.check_password(who.as_str(), old, address).await?;
         let step_up = self.check_totp_for(caller, code, "change password").await?;
         let text = new.to_owned();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&text))
-            .await
-            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+        let hash = self
+            .argon2(move || password::hash(&text))
+            .await?
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let mut writes = vec![
             AuthWrite::SetPassword {
@@ -321,7 +321,7 @@ impl<S: AuthStore> Auth<S> {
                     revoke_all,
                     AuthWrite::SetPassword {
                         username: target.to_string(),
-                        password_hash: unusable_hash().await?,
+                        password_hash: self.unusable_hash().await?,
                     },
                     write,
                 ]
@@ -422,7 +422,7 @@ impl<S: AuthStore> Auth<S> {
         let user = username(name)?;
         let purpose = format!("invite user {user}");
         let step_up = self.check_totp_for(by, code, &purpose).await?;
-        let hash = unusable_hash().await?;
+        let hash = self.unusable_hash().await?;
         let now = self.now();
         let (invitation_write, invitation) = self.new_invitation(&by.username, &user, admin);
         let actor = Actor::User(by.username.clone());
@@ -460,6 +460,15 @@ impl<S: AuthStore> Auth<S> {
             Err(StoreError::StepUpUsed(_)) => Err(self.replayed(&by.username, &purpose).await),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// The hash of a random password nobody knows: an account row needs one, and no one can
+    /// sign in with it (an invited account, or one whose second factor was reset).
+    async fn unusable_hash(&self) -> Result<String, AuthError> {
+        let unusable = crate::random::random_hex(32);
+        self.argon2(move || password::hash(&unusable))
+            .await?
+            .map_err(|e| AuthError::Invalid(e.to_string()))
     }
 
     /// A new invitation of `by` for the account `user`, and its write.
@@ -521,9 +530,9 @@ impl<S: AuthStore> Auth<S> {
     ) -> Result<Username, AuthError> {
         let who = self.invitation(secret).await?;
         let text = new_password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&text))
-            .await
-            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+        let hash = self
+            .argon2(move || password::hash(&text))
+            .await?
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let writes = vec![
             // Fails the whole change if another use of the link got there first.
@@ -550,14 +559,4 @@ impl<S: AuthStore> Auth<S> {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-/// The hash of a random password nobody knows: an account row needs one, and no one can
-/// sign in with it (an invited account, or one whose second factor was reset).
-async fn unusable_hash() -> Result<String, AuthError> {
-    let unusable = crate::random::random_hex(32);
-    tokio::task::spawn_blocking(move || password::hash(&unusable))
-        .await
-        .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
-        .map_err(|e| AuthError::Invalid(e.to_string()))
 }

@@ -3,6 +3,14 @@
 //! TOTP enrolled, verified or refused) is appended to the audit chain in the same
 //! transaction as the change it describes; a refusal is audited before it is returned.
 //!
+//! Sign-in failures slow down the next attempt ([`limit`], in memory); a sign-in held back
+//! only by the per-user or per-address limit is let through by a valid second factor, which
+//! is checked before the password ([`Auth::login_with_totp`]). Wrong second-factor codes
+//! back off per user in the store, across restarts and replicas ([`second_factor`]).
+//! Password hashing and verification (argon2, tens of milliseconds of CPU each) run on the
+//! blocking pool at most one per CPU at a time: a flood of sign-ins queues instead of
+//! taking every blocking thread.
+//!
 //! A TOTP step-up that authorises a broker change (an approval, a break-glass activation)
 //! is checked here ([`Auth::check_totp`]) and spent by the broker in the change's own commit,
 //! with its `totp_verified` record: one write transaction, and a refused change leaves the
@@ -13,11 +21,12 @@ pub use lifecycle::{INVITATION_TTL, Invitation};
 pub mod limit;
 pub mod password;
 pub mod seal;
+pub mod second_factor;
 pub mod totp;
 
 use std::sync::Arc;
 
-use breakglass_core::accounts::{AuthWrite, TokenRecord, UserRecord};
+use breakglass_core::accounts::{AuthWrite, SECOND_FACTOR_FREE_FAILURES, TokenRecord, UserRecord};
 use breakglass_core::app::Caller;
 use breakglass_core::audit::events::{
     LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpFailed, TotpVerified, UserCreated,
@@ -28,10 +37,12 @@ use breakglass_core::cloud::Secret;
 use breakglass_core::model::Username;
 use breakglass_core::ports::{AuthStore, Clock, StepUp, StoreError};
 use time::{Duration, OffsetDateTime};
+use tokio::sync::Semaphore;
 
 use crate::random::random_hex;
-use limit::{Limits, RateLimiter};
+use limit::{Limited, Limits, RateLimiter};
 use seal::SealKey;
+use second_factor::Turns;
 
 /// The longest lifetime of an API token: a password sign-in lasts a working shift at most,
 /// and a token made from another never outlives it.
@@ -47,11 +58,13 @@ pub enum AuthError {
     /// Wrong username or password (deliberately not saying which).
     #[error("wrong username or password")]
     BadCredentials,
-    /// Too many failures recently.
-    #[error("too many failed sign-ins; try again after {0}")]
+    /// Too many failures recently: the next attempt must wait.
+    #[error(
+        "too many failed sign-ins; try again after {0} (with a TOTP authenticator enrolled, a current code from it lets you in now)"
+    )]
     RateLimited(OffsetDateTime),
-    /// Too many wrong TOTP codes: step-ups are refused for a while.
-    #[error("too many wrong TOTP codes; step-up is locked until {0}")]
+    /// Too many wrong TOTP codes in a row: codes are refused for a while.
+    #[error("too many wrong TOTP codes; the TOTP step-up is locked until {0}")]
     TotpLocked(OffsetDateTime),
     /// No, malformed, unknown or revoked token.
     #[error("missing or invalid API token; run `breakglass login`")]
@@ -202,10 +215,10 @@ pub struct Enrolment {
     pub uri: Secret,
 }
 
-/// Wrong TOTP codes a user may enter within the rate-limit window before step-ups are
-/// refused until the oldest failure leaves it: six digits and three valid steps give a
+/// Wrong TOTP codes a user may enter in a row before each further one locks the step-up
+/// for a while, doubling (see [`second_factor`]): six digits and three valid steps give a
 /// guesser about 3 in 10^6 per try, so a handful of tries keeps the odds negligible.
-pub const TOTP_FAILURES: usize = 5;
+pub const TOTP_FAILURES: u32 = SECOND_FACTOR_FREE_FAILURES;
 
 /// The authentication service over the accounts port.
 pub struct Auth<S> {
@@ -213,8 +226,10 @@ pub struct Auth<S> {
     clock: Arc<dyn Clock>,
     key: SealKey,
     limiter: RateLimiter,
-    /// Wrong TOTP codes per user: a few guesses, then the step-up is locked for a while.
-    totp_limiter: RateLimiter,
+    /// One slot per CPU for argon2 work.
+    argon2_slots: Arc<Semaphore>,
+    /// Second-factor checks of one user, one at a time in this process.
+    turns: Turns,
     decoy: String,
     issuer: String,
 }
@@ -241,12 +256,10 @@ impl<S: AuthStore> Auth<S> {
             clock,
             key,
             limiter: RateLimiter::new(limits),
-            totp_limiter: RateLimiter::new(Limits {
-                per_user_and_address: usize::MAX,
-                per_user: TOTP_FAILURES,
-                per_address: usize::MAX,
-                window: limits.window,
-            }),
+            argon2_slots: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            )),
+            turns: Turns::default(),
             decoy: password::decoy_hash(),
             issuer: "breakglass".to_owned(),
         }
@@ -273,6 +286,25 @@ impl<S: AuthStore> Auth<S> {
         Ok(())
     }
 
+    /// Runs argon2 `work` on the blocking pool once one of the per-CPU slots is free. The
+    /// slot is held until the work ends, even if the caller stops waiting for it.
+    async fn argon2<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let slot = Arc::clone(&self.argon2_slots)
+            .acquire_owned()
+            .await
+            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?;
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(slot);
+            result
+        })
+        .await
+        .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))
+    }
+
     /// Creates a user. `by` is the admin doing it (`None`: the command line bootstrap).
     pub async fn add_user(
         &self,
@@ -283,9 +315,9 @@ impl<S: AuthStore> Auth<S> {
     ) -> Result<UserRecord, AuthError> {
         let user = username(name)?;
         let text = password.to_owned();
-        let hash = tokio::task::spawn_blocking(move || password::hash(&text))
-            .await
-            .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+        let hash = self
+            .argon2(move || password::hash(&text))
+            .await?
             .map_err(|e| AuthError::Invalid(e.to_string()))?;
         let now = self.now();
         let actor = by.map_or(Actor::System, |u| Actor::User(u.clone()));
@@ -334,6 +366,11 @@ impl<S: AuthStore> Auth<S> {
     /// factors pass. A user with no authenticator gets a token that may only enrol one.
     /// Failures are counted per user and per `address`, and audited; a disabled account is
     /// refused once its password is right.
+    ///
+    /// A sign-in held back only by the per-user or per-address limit (a guesser elsewhere,
+    /// or a neighbour behind the same proxy) goes ahead when it carries a valid code: the
+    /// code is checked and spent first, so a guesser without it learns nothing about the
+    /// password, and a wrong one counts against the user's second-factor budget.
     pub async fn login_with_totp(
         &self,
         name: &str,
@@ -343,7 +380,20 @@ impl<S: AuthStore> Auth<S> {
         token_name: &str,
         ttl: Option<Duration>,
     ) -> Result<NewToken, AuthError> {
-        let who = self.check_password(name, password_text, address).await?;
+        let code = code.map(str::trim).filter(|c| !c.is_empty());
+        let typed: String = name.chars().take(64).collect();
+        let (who, code_spent) = match self.limiter.begin(&typed, address, self.now(), false) {
+            Ok(()) => (
+                self.verify_password(name, &typed, password_text, address)
+                    .await?,
+                false,
+            ),
+            Err(limited) => (
+                self.past_the_limit(name, &typed, password_text, code, address, limited)
+                    .await?,
+                true,
+            ),
+        };
         let user = self
             .store
             .user(who.as_str())
@@ -358,9 +408,10 @@ impl<S: AuthStore> Auth<S> {
             self.audit_only(self.entry(Actor::System, event)).await?;
             return Err(AuthError::Disabled(who.to_string()));
         }
+        // Past the limit, the code was checked and spent before the password.
         let second_factor = user.totp_seed.is_some();
-        if second_factor {
-            match code.map(str::trim).filter(|c| !c.is_empty()) {
+        if second_factor && !code_spent {
+            match code {
                 Some(code) => self.verify_totp(&who, code, "sign in").await?,
                 None => {
                     // The password was right: recorded, so a sprayer who found it is seen.
@@ -378,6 +429,87 @@ impl<S: AuthStore> Auth<S> {
             .await
     }
 
+    /// A sign-in that `limited` holds back: refused, unless only the per-user or
+    /// per-address limit holds it and it carries a right code from the user's authenticator;
+    /// then the code is spent and the password checked, counted under every key.
+    async fn past_the_limit(
+        &self,
+        name: &str,
+        typed: &str,
+        password_text: &str,
+        code: Option<&str>,
+        address: &str,
+        limited: Limited,
+    ) -> Result<Username, AuthError> {
+        let Some(code) = code.filter(|_| limited.second_factor_passes) else {
+            return Err(self
+                .refuse_limited(typed, address, limited.until, "rate limited")
+                .await);
+        };
+        let user = match Username::new(name) {
+            Ok(u) => self.store.user(u.as_str()).await?,
+            Err(_) => None,
+        };
+        let Some(who) = user
+            .filter(|u| u.totp_seed.is_some())
+            .and_then(|u| Username::new(&u.username).ok())
+        else {
+            return Err(self
+                .refuse_limited(typed, address, limited.until, "rate limited")
+                .await);
+        };
+        match self
+            .verify_totp(&who, code, "sign in past the rate limit")
+            .await
+        {
+            Ok(()) => {}
+            Err(e @ (AuthError::Store(_) | AuthError::Seal(_))) => return Err(e),
+            Err(AuthError::TotpLocked(until)) => {
+                let until = until.max(limited.until);
+                return Err(self
+                    .refuse_limited(typed, address, until, "rate limited; second factor locked")
+                    .await);
+            }
+            Err(_) => {
+                return Err(self
+                    .refuse_limited(
+                        typed,
+                        address,
+                        limited.until,
+                        "rate limited; wrong second factor",
+                    )
+                    .await);
+            }
+        }
+        // Only the pair's wait still holds a sign-in with a valid second factor.
+        if let Err(pair) = self.limiter.begin(typed, address, self.now(), true) {
+            return Err(self
+                .refuse_limited(typed, address, pair.until, "rate limited")
+                .await);
+        }
+        self.verify_password(name, typed, password_text, address)
+            .await
+    }
+
+    /// Audits a sign-in refused by the rate limit and returns the error to show.
+    async fn refuse_limited(
+        &self,
+        typed: &str,
+        address: &str,
+        until: OffsetDateTime,
+        reason: &str,
+    ) -> AuthError {
+        let event = LoginFailed {
+            username: typed.to_owned(),
+            address: address.to_owned(),
+            reason: reason.to_owned(),
+        };
+        match self.audit_only(self.entry(Actor::System, event)).await {
+            Ok(()) => AuthError::RateLimited(until),
+            Err(e) => e,
+        }
+    }
+
     /// The user `name` if `password_text` is theirs; failures are rate-limited and audited.
     async fn check_password(
         &self,
@@ -385,42 +517,51 @@ impl<S: AuthStore> Auth<S> {
         password_text: &str,
         address: &str,
     ) -> Result<Username, AuthError> {
-        let now = self.now();
         let typed: String = name.chars().take(64).collect();
-        if let Err(until) = self.limiter.begin(&typed, address, now) {
-            let event = LoginFailed {
-                username: typed,
-                address: address.to_owned(),
-                reason: "rate limited".to_owned(),
-            };
-            self.audit_only(self.entry(Actor::System, event)).await?;
-            return Err(AuthError::RateLimited(until));
+        if let Err(limited) = self.limiter.begin(&typed, address, self.now(), false) {
+            return Err(self
+                .refuse_limited(&typed, address, limited.until, "rate limited")
+                .await);
         }
+        self.verify_password(name, &typed, password_text, address)
+            .await
+    }
+
+    /// The user `name` (`typed`, as typed and cut) if `password_text` is theirs, for an
+    /// attempt the limiter has counted: a success takes the attempt back, a failure is
+    /// audited.
+    async fn verify_password(
+        &self,
+        name: &str,
+        typed: &str,
+        password_text: &str,
+        address: &str,
+    ) -> Result<Username, AuthError> {
         let user = match Username::new(name) {
             Ok(u) => self.store.user(u.as_str()).await?,
             Err(_) => None,
         };
-        // Same work for an unknown name as for a wrong password. argon2 takes tens of
-        // milliseconds of CPU: it runs off the async threads.
+        // Same work for an unknown name as for a wrong password.
         let (candidate, phc) = (
             password_text.to_owned(),
             user.as_ref()
                 .map_or_else(|| self.decoy.clone(), |u| u.password_hash.clone()),
         );
-        let matches = tokio::task::spawn_blocking(move || password::verify(&candidate, &phc))
+        let matches = self
+            .argon2(move || password::verify(&candidate, &phc))
             .await
             .unwrap_or(false);
         let ok = user.is_some() && matches;
         let (Some(user), true) = (user, ok) else {
             let event = LoginFailed {
-                username: typed,
+                username: typed.to_owned(),
                 address: address.to_owned(),
                 reason: "wrong username or password".to_owned(),
             };
             self.audit_only(self.entry(Actor::System, event)).await?;
             return Err(AuthError::BadCredentials);
         };
-        self.limiter.succeeded(&typed, address, now);
+        self.limiter.succeeded(typed, address);
         username(&user.username)
     }
 
@@ -629,10 +770,11 @@ impl<S: AuthStore> Auth<S> {
 
     /// Checks `code` for `who` as a step-up for `purpose` (e.g. `approve r-…`) without
     /// spending it: returns the [`StepUp`] for the broker to spend in the commit of the
-    /// change it authorises. Refusals (no authenticator, locked, no code (not counted as a
-    /// wrong guess), wrong code, a code already
-    /// used) are audited before they are returned. The store makes the final replay check
-    /// when the step-up is spent; [`Auth::replayed`] audits a code that lost that race.
+    /// change it authorises (which also ends the user's run of wrong codes). Wrong codes
+    /// back off per user in the store ([`second_factor`]). Refusals (no authenticator,
+    /// locked, no code (not counted as a wrong guess), wrong code, a code already used) are
+    /// audited before they are returned. The store makes the final replay check when the
+    /// step-up is spent; [`Auth::replayed`] audits a code that lost that race.
     pub async fn check_totp(
         &self,
         who: &Username,
@@ -682,26 +824,26 @@ impl<S: AuthStore> Auth<S> {
             return Err(AuthError::NoTotp(who.to_string()));
         };
         let seed = self.key.open(who.as_str(), sealed)?;
+        // One check of this user at a time, so that parallel guesses each see the run the
+        // one before recorded.
+        let _turn = self.turns.of(who.as_str()).await;
         let now = self.now();
-        // Counted as a wrong guess from here until the code is found right (or missing).
-        if let Err(until) = self.totp_limiter.begin(who.as_str(), "", now) {
+        let run = self.second_factor_run(who).await?;
+        if let Some(until) = run.as_ref().and_then(|r| r.locked_at(now)) {
             self.audit_only(self.entry(actor, failed("too many wrong codes")))
                 .await?;
             return Err(AuthError::TotpLocked(until));
         }
         if code.trim().is_empty() {
-            // Refused and audited, but not a wrong guess: the limiter does not count it.
-            self.totp_limiter.succeeded(who.as_str(), "", now);
+            // Refused and audited, but not a wrong guess: not counted.
             self.audit_only(self.entry(actor, failed("no code given")))
                 .await?;
             return Err(AuthError::TotpMissing);
         }
         let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {
-            self.audit_only(self.entry(actor, failed("wrong code")))
-                .await?;
+            self.wrong_code(who, purpose, run.as_ref(), now).await?;
             return Err(AuthError::BadTotp);
         };
-        self.totp_limiter.succeeded(who.as_str(), "", now);
         if on_file.last_step.is_some_and(|last| step <= last) {
             return Err(self.replayed(who, purpose).await);
         }

@@ -6,10 +6,6 @@
 //! that created them, and never on any later page (the store keeps only a hash and a
 //! sealed seed).
 
-use std::net::SocketAddr;
-
-use axum::extract::connect_info::ConnectInfo;
-use axum::extract::rejection::ExtensionRejection as ConnectInfoRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
@@ -22,6 +18,7 @@ use super::signin::{
     NoFields, Posted, SESSION_COOKIE, SESSION_HOURS, Session, TOKEN_NAME, set_cookie,
 };
 use super::{Failure, OrPage, St, qr};
+use crate::app::extract::ClientAddr;
 use crate::app::{AppError, AppState};
 use crate::auth::MAX_TOKEN_TTL;
 use crate::auth::token_ttl;
@@ -33,10 +30,6 @@ enum Fresh {
     Totp { secret: String, uri: String },
     Done(String),
     Error(AppError),
-}
-
-fn address(peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>) -> String {
-    peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string())
 }
 
 async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<Response, Failure> {
@@ -183,7 +176,7 @@ pub struct TokenForm {
 /// sign-in (checked, rate-limited and audited as `breakglass login` is).
 pub async fn create_token(
     State(s): St,
-    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
+    client: ClientAddr,
     Posted { session, form }: Posted<TokenForm>,
 ) -> Result<Response, Failure> {
     let ttl = match form.ttl_hours.trim() {
@@ -202,7 +195,7 @@ pub async fn create_token(
                 .create_token(&session.principal, &form.name, ttl)
                 .await
         } else {
-            let address = address(peer);
+            let address = client.to_string();
             s.auth
                 .login_with_totp(
                     session.principal.username.as_str(),
@@ -251,7 +244,7 @@ pub struct EnrolForm {
 /// form that confirms it.
 pub async fn enroll_totp(
     State(s): St,
-    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
+    client: ClientAddr,
     Posted { session, form }: Posted<EnrolForm>,
 ) -> Result<Response, Failure> {
     let code = form
@@ -265,7 +258,7 @@ pub async fn enroll_totp(
             &session.principal,
             form.password.as_deref(),
             code,
-            &address(peer),
+            &client.to_string(),
         )
         .await;
     let fresh = match enrolled {
@@ -327,7 +320,7 @@ pub struct PasswordForm {
 /// every other session and token of the user is revoked.
 pub async fn change_password(
     State(s): St,
-    peer: Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>,
+    client: ClientAddr,
     Posted { session, form }: Posted<PasswordForm>,
 ) -> Result<Response, Failure> {
     let changed = s
@@ -337,7 +330,7 @@ pub async fn change_password(
             &form.old_password,
             &form.new_password,
             form.totp.trim(),
-            &address(peer),
+            &client.to_string(),
         )
         .await;
     let fresh = match changed {

@@ -1,8 +1,6 @@
 //! Signing in and out of the console.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Query, Request};
+use axum::extract::{Query, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use maud::{Markup, html};
@@ -15,6 +13,7 @@ use super::signin::{
     self, LOGIN_CSRF_COOKIE, Posted, SESSION_COOKIE, SESSION_HOURS, TOKEN_NAME, cookie, set_cookie,
 };
 use crate::app::AppError;
+use crate::app::extract::ClientAddr;
 use crate::auth::AuthError;
 use crate::random::random_hex;
 
@@ -90,11 +89,8 @@ struct LoginForm {
 
 /// `POST /console/login`: checks the pre-session CSRF token, then password and (when
 /// enrolled) TOTP; on success a 12-hour API token goes into the `bg_session` cookie.
-pub async fn submit(axum::extract::State(s): St, req: Request) -> Response {
-    let address = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+pub async fn submit(axum::extract::State(s): St, client: ClientAddr, req: Request) -> Response {
+    let address = client.to_string();
     let headers = req.headers().clone();
     let body = match signin::form_body(req).await {
         Ok(b) => b,

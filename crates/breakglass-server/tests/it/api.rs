@@ -35,6 +35,11 @@ pub struct Api {
 }
 
 pub async fn api() -> Api {
+    api_with(breakglass_server::console::ConsoleSettings::default()).await
+}
+
+/// The API with these console settings (its public URL, the trusted proxies).
+pub async fn api_with(console: breakglass_server::console::ConsoleSettings) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bg.db").display());
     let store = SqlStore::open(&url).await.unwrap();
@@ -58,11 +63,7 @@ pub async fn api() -> Api {
     let access = Arc::new(App::new(broker, cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
     let auth = Arc::new(Auth::new(store.clone(), c, key, Limits::default()));
-    let state = Arc::new(AppState::new(
-        access,
-        Arc::clone(&auth),
-        breakglass_server::console::ConsoleSettings::default(),
-    ));
+    let state = Arc::new(AppState::new(access, Arc::clone(&auth), console));
     Api {
         router: router(state),
         clock,

@@ -1,7 +1,7 @@
-//! The broker's integration tests: authentication, the HTTP API and the web console over a
-//! real store, the access service end to end against the AWS emulator, the expiry worker
-//! (restarts, leases, several replicas), and the notification worker against local peers
-//! (webhook and Slack receivers, an SMTP sink, SNS on the emulator).
+//! The broker's integration tests: authentication and its limits, the HTTP API and the web
+//! console over a real store, the access service end to end against the AWS emulator, the
+//! expiry worker (restarts, leases, several replicas), and the notification worker against
+//! local peers (webhook and Slack receivers, an SMTP sink, SNS on the emulator).
 
 #![allow(
     clippy::unwrap_used,
@@ -19,6 +19,7 @@ mod console;
 mod end_to_end;
 mod identity;
 mod layers;
+mod limits;
 mod notifier;
 mod receivers;
 mod step_up;

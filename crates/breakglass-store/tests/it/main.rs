@@ -15,6 +15,7 @@ mod access;
 mod concurrency;
 mod crash;
 mod group;
+mod second_factor;
 mod sessions;
 mod suite;
 mod support;

@@ -16,6 +16,7 @@ use breakglass_core::cloud::SharedCloud;
 use breakglass_core::ports::{Clock, IdSource};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
+use breakglass_server::app::{TrustedProxies, TrustedProxy};
 use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::seal::SealKey;
@@ -82,6 +83,13 @@ pub struct Args {
     /// The address to listen on (keep it on loopback behind a TLS proxy).
     #[arg(long, default_value = "127.0.0.1:8470", value_name = "ADDR:PORT")]
     listen: SocketAddr,
+    /// A proxy in front of the broker whose `X-Forwarded-For` names the client: an address
+    /// or a CIDR block (`127.0.0.1/32`, `10.0.0.0/8`, `::1`); repeat for several. The login
+    /// limits key on the client so named; without this flag the TCP peer is the client and
+    /// `X-Forwarded-For` is ignored (behind a proxy, every client would then share its
+    /// address).
+    #[arg(long = "trusted-proxy", value_name = "CIDR")]
+    trusted_proxies: Vec<TrustedProxy>,
     /// Send every AWS call to this endpoint instead of AWS (e.g. the moto emulator).
     #[arg(long, env = "BREAKGLASS_AWS_ENDPOINT_URL", value_name = "URL")]
     endpoint_url: Option<String>,
@@ -211,6 +219,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         }
         let console = ConsoleSettings {
             public_url: config.notifications.as_ref().map(|n| n.console_url.clone()),
+            trusted_proxies: TrustedProxies::new(args.trusted_proxies.iter().copied()),
         };
         let mut worker = WorkerConfig::new(holder);
         worker.interval = args

@@ -111,6 +111,7 @@ async fn sign_in_sets_a_strict_http_only_session_cookie() {
 async fn the_session_cookie_is_secure_behind_tls() {
     let s = server(ConsoleSettings {
         public_url: Some("https://breakglass.example.com".into()),
+        ..ConsoleSettings::default()
     })
     .await;
     let seed = s.user("carol", false).await;

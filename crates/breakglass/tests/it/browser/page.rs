@@ -352,6 +352,19 @@ impl Browser<'_> {
 
     pub async fn resize(&self, (w, h): (u32, u32)) {
         self.client.set_window_size(w, h).await.unwrap();
+        // Chromium applies a new size asynchronously: on a loaded machine the next script
+        // can still see the old viewport. Wait (up to 5 s) until the width has arrived.
+        for _ in 0..50 {
+            let inner = self
+                .js("return window.innerWidth;", vec![])
+                .await
+                .as_u64()
+                .unwrap_or(0);
+            if inner <= u64::from(w) && inner + 40 >= u64::from(w) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Saves a screenshot of the whole page as `NN-name.png` (the window is made as tall as
