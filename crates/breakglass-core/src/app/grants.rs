@@ -49,10 +49,6 @@ pub const ENTRY_MARGIN: Duration = Duration::minutes(20);
 /// store's cap).
 const RECONCILE_LIMIT: u32 = 1_000;
 
-/// How long the step-up that activated a break-glass grant also covers its first
-/// credentials: past this, the first mint asks for a step-up of its own.
-pub const STEP_UP_FRESH: Duration = Duration::minutes(5);
-
 /// The purpose a step-up for the first credentials of grant `request` is checked for.
 pub fn credentials_purpose(request: &RequestId) -> String {
     format!("mint the first credentials of {request}")
@@ -126,7 +122,8 @@ where
     /// remaining time (less a clock allowance), clamped to the role's maximum by the adapter.
     ///
     /// The first credentials of a break-glass grant need a fresh step-up: the activation's
-    /// own covers them for [`STEP_UP_FRESH`]; after that `step_up` must be one the caller
+    /// own covers them for the settings' `step_up_window` ([`App::needs_mint_step_up`]);
+    /// after that `step_up` must be one the caller
     /// gave for exactly this mint ([`credentials_purpose`]), and it is spent with the
     /// issuance record. A token stolen after the emergency began cannot mint on its own.
     pub async fn credentials(
@@ -148,11 +145,7 @@ where
         }
         let now = self.now();
         let step_up = match r.grant.as_ref() {
-            Some(g)
-                if r.kind == RequestKind::BreakGlass
-                    && g.issued.is_empty()
-                    && now - g.start > STEP_UP_FRESH =>
-            {
+            Some(_) if self.needs_mint_step_up(r, now) => {
                 let purpose = credentials_purpose(request);
                 let Some(s) = step_up else {
                     return Err(Error::StepUpRequired(format!(
@@ -195,6 +188,17 @@ where
             }
         }
         Ok(creds)
+    }
+
+    /// Whether minting now from `r`'s grant needs a step-up of its own: its first
+    /// credentials, of a break-glass grant, once the activation's step-up is older than the
+    /// settings' `step_up_window`.
+    pub fn needs_mint_step_up(&self, r: &AccessRequest, now: OffsetDateTime) -> bool {
+        r.grant.as_ref().is_some_and(|g| {
+            r.kind == RequestKind::BreakGlass
+                && g.issued.is_empty()
+                && now - g.start > self.broker.settings().step_up_window
+        })
     }
 
     /// A console sign-in URL for the grant of request `request` (credentials are minted and

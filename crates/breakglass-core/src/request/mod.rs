@@ -416,6 +416,9 @@ pub struct Settings {
     pub min_duration: Duration,
     /// The longest justification, review note or reason, in characters.
     pub max_text: usize,
+    /// How long the step-up that activated a break-glass grant also covers its first
+    /// credentials; past it, the first mint asks for a step-up of its own.
+    pub step_up_window: Duration,
 }
 
 impl Default for Settings {
@@ -425,6 +428,7 @@ impl Default for Settings {
             activation_window: Duration::hours(1),
             min_duration: Duration::minutes(15),
             max_text: 2_000,
+            step_up_window: Duration::minutes(5),
         }
     }
 }

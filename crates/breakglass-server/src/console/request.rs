@@ -273,8 +273,7 @@ fn actions(
                         // Hidden until app.js wires it: without JavaScript it would do nothing.
                         button #copy-credential-process type="button" data-copy="credential-process" hidden { "Copy" }
                     }
-                    @let step_up = r.kind == RequestKind::BreakGlass && g.issued.is_empty()
-                        && now - g.start > breakglass_core::app::STEP_UP_FRESH;
+                    @let step_up = s.app.needs_mint_step_up(r, now);
                     @if step_up {
                         p #mint-step-up { "The first credentials of this break-glass grant need a current TOTP code." }
                     }

@@ -109,6 +109,10 @@ pub struct Args {
     /// How long an approved request may wait to be activated before it lapses.
     #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = duration_arg)]
     activation_window: Duration,
+    /// How long the TOTP step-up that activated a break-glass grant also covers its first
+    /// credentials or console sign-in; later, that first mint asks for a code of its own.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration_arg)]
+    step_up_window: Duration,
     /// How often the expiry worker ends grants, times out requests and prunes revocations.
     #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = duration_arg)]
     worker_interval: Duration,
@@ -154,6 +158,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             Settings {
                 pending_timeout: args.pending_timeout,
                 activation_window: args.activation_window,
+                step_up_window: args.step_up_window,
                 ..Settings::default()
             },
         ));
