@@ -47,6 +47,7 @@ pub fn ocsf_event(record: &AuditRecord, hash: &Sha256Digest) -> Result<Value, Ca
         AuditEvent::ActionRefused(_)
         | AuditEvent::RequestDenied(_)
         | AuditEvent::LoginFailed(_)
+        | AuditEvent::SsoSignInRefused(_)
         | AuditEvent::TotpFailed(_) => (2, "Failure"),
         _ => (1, "Success"),
     };
