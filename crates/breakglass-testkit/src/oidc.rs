@@ -19,6 +19,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::moto::{WATCHDOG, free_port};
+
+pub mod agent;
 use crate::workspace_root;
 
 /// The client id the provider knows the broker by.

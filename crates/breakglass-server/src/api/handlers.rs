@@ -81,7 +81,7 @@ pub async fn openapi() -> Json<Value> {
     Json(super::openapi_document())
 }
 
-fn new_token(t: &crate::auth::NewToken) -> NewToken {
+pub(super) fn new_token(t: &crate::auth::NewToken) -> NewToken {
     NewToken {
         token: t.secret.expose().to_owned(),
         id: t.record.id.clone(),
@@ -90,9 +90,9 @@ fn new_token(t: &crate::auth::NewToken) -> NewToken {
     }
 }
 
-type Peer = Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>;
+pub(super) type Peer = Result<ConnectInfo<SocketAddr>, ConnectInfoRejection>;
 
-fn address(peer: Peer) -> String {
+pub(super) fn address(peer: Peer) -> String {
     peer.map_or_else(|_| "unknown".to_owned(), |c| c.0.ip().to_string())
 }
 

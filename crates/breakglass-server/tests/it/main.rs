@@ -21,6 +21,7 @@ mod identity;
 mod layers;
 mod notifier;
 mod receivers;
+mod sso;
 mod step_up;
 mod support;
 mod worker;
