@@ -282,7 +282,9 @@ pub struct Oidc {
     config: OidcConfig,
     responders: Vec<Responder>,
     clock: Arc<dyn Clock>,
-    spent_nonces: Mutex<BTreeMap<String, OffsetDateTime>>,
+    /// Shared with the client that replaces this one at the next discovery, so a nonce stays
+    /// spent across it.
+    spent_nonces: Arc<Mutex<BTreeMap<String, OffsetDateTime>>>,
 }
 
 impl std::fmt::Debug for Oidc {
@@ -386,7 +388,7 @@ impl Oidc {
             config,
             responders,
             clock,
-            spent_nonces: Mutex::new(BTreeMap::new()),
+            spent_nonces: Arc::new(Mutex::new(BTreeMap::new())),
         })
     }
 
@@ -751,18 +753,28 @@ impl Oidc {
 }
 
 /// How long after a failed discovery the next sign-in tries again.
-const REDISCOVER_AFTER: std::time::Duration = std::time::Duration::from_secs(30);
+const REDISCOVER_AFTER: Duration = Duration::seconds(30);
+/// How long a discovery document and its JWKS are used before they are read again, so a
+/// provider's new signing keys are picked up without a restart.
+pub const REFRESH_AFTER: Duration = Duration::hours(1);
 
-/// The configured provider, discovered on first use: the broker starts (and its local
-/// accounts work) while the identity provider is down, and SSO sign-in starts working once
-/// the provider answers, without a restart.
+/// A discovered client and when it was discovered.
+struct Discovered {
+    oidc: Arc<Oidc>,
+    at: OffsetDateTime,
+}
+
+/// The configured provider, discovered on first use and again every [`REFRESH_AFTER`]: the
+/// broker starts (and its local accounts work) while the identity provider is down, SSO
+/// sign-in starts working once the provider answers, and rotated signing keys are picked up,
+/// all without a restart. While a refresh fails, the last discovered client stays in use.
 pub struct OidcProvider {
     config: OidcConfig,
     client_secret: String,
     responders: Vec<Responder>,
     clock: Arc<dyn Clock>,
-    ready: tokio::sync::Mutex<Option<Arc<Oidc>>>,
-    failed_at: Mutex<Option<std::time::Instant>>,
+    discovered: tokio::sync::Mutex<Option<Discovered>>,
+    failed_at: Mutex<Option<OffsetDateTime>>,
 }
 
 impl std::fmt::Debug for OidcProvider {
@@ -788,40 +800,35 @@ impl OidcProvider {
             client_secret,
             responders,
             clock,
-            ready: tokio::sync::Mutex::new(None),
+            discovered: tokio::sync::Mutex::new(None),
             failed_at: Mutex::new(None),
         }
     }
 
-    /// An already discovered provider (tests, and a broker that discovered it up front).
-    pub fn ready(oidc: Oidc) -> Self {
-        let mut provider = Self::new(
-            oidc.config.clone(),
-            String::new(),
-            oidc.responders.clone(),
-            Arc::clone(&oidc.clock),
-        );
-        *provider.ready.get_mut() = Some(Arc::new(oidc));
-        provider
-    }
-
-    /// The discovered client, discovering it now if needed (at most once per
-    /// [`REDISCOVER_AFTER`] while the provider keeps failing).
+    /// The discovered client: the one in hand if it is younger than [`REFRESH_AFTER`], else
+    /// discovered again (at most once per [`REDISCOVER_AFTER`] while the provider fails;
+    /// meanwhile the previous client, if any, is used).
     pub async fn get(&self) -> Result<Arc<Oidc>, OidcError> {
-        let mut ready = self.ready.lock().await;
-        if let Some(oidc) = ready.as_ref() {
-            return Ok(Arc::clone(oidc));
+        let mut discovered = self.discovered.lock().await;
+        let now = self.clock.now();
+        let previous = discovered.as_ref().map(|d| Arc::clone(&d.oidc));
+        if let Some(d) = discovered.as_ref()
+            && now - d.at < REFRESH_AFTER
+        {
+            return Ok(Arc::clone(&d.oidc));
         }
-        let recent = self
+        let failed_recently = self
             .failed_at
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .is_some_and(|at| at.elapsed() < REDISCOVER_AFTER);
-        if recent {
-            return Err(OidcError::Unreachable(format!(
-                "discovery at `{}` failed moments ago; try again in a minute",
-                self.config.issuer
-            )));
+            .is_some_and(|at| now - at < REDISCOVER_AFTER);
+        if failed_recently {
+            return previous.ok_or_else(|| {
+                OidcError::Unreachable(format!(
+                    "discovery at `{}` failed moments ago; try again in a minute",
+                    self.config.issuer
+                ))
+            });
         }
         match Oidc::discover(
             self.config.clone(),
@@ -831,18 +838,29 @@ impl OidcProvider {
         )
         .await
         {
-            Ok(oidc) => {
+            Ok(mut oidc) => {
+                if let Some(previous) = &previous {
+                    oidc.spent_nonces = Arc::clone(&previous.spent_nonces);
+                }
                 let oidc = Arc::new(oidc);
-                *ready = Some(Arc::clone(&oidc));
+                *discovered = Some(Discovered {
+                    oidc: Arc::clone(&oidc),
+                    at: now,
+                });
                 Ok(oidc)
             }
             Err(e) => {
                 *self
                     .failed_at
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    Some(std::time::Instant::now());
-                Err(e)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(now);
+                match previous {
+                    Some(previous) => {
+                        tracing::warn!(error = %e, "the identity provider's discovery failed; the last one read stays in use");
+                        Ok(previous)
+                    }
+                    None => Err(e),
+                }
             }
         }
     }

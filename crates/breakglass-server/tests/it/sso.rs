@@ -23,6 +23,7 @@ use super::support::audit_count;
 struct Sso {
     server: Server,
     provider: oidc::OidcProvider,
+    oidc: Arc<OidcProvider>,
 }
 
 /// Starts the broker (example config: alice in `ir-leads` and `responders`, carol in
@@ -30,6 +31,7 @@ struct Sso {
 /// cannot run here (the reason is printed).
 async fn sso() -> Option<Sso> {
     let mut provider = None;
+    let mut sso_provider = None;
     let server = server_with(ConsoleSettings::default(), |base, clock, responders| {
         let redirect = format!("{base}{OIDC_CALLBACK_PATH}");
         let started = oidc::OidcProvider::start(std::slice::from_ref(&redirect))?;
@@ -45,17 +47,20 @@ async fn sso() -> Option<Sso> {
             redirect_url: redirect,
         };
         provider = Some(started);
-        Some(Arc::new(OidcProvider::new(
+        let oidc = Arc::new(OidcProvider::new(
             config,
             CLIENT_SECRET.to_owned(),
             responders,
             clock,
-        )))
+        ));
+        sso_provider = Some(Arc::clone(&oidc));
+        Some(oidc)
     })
     .await;
     Some(Sso {
         server,
         provider: provider?,
+        oidc: sso_provider?,
     })
 }
 
@@ -309,4 +314,41 @@ async fn a_forged_device_handle_is_refused() {
         .unwrap();
     assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{}", answer.body);
     assert!(answer.body.contains("sso_failed"), "{}", answer.body);
+}
+
+#[tokio::test]
+async fn the_provider_is_read_again_after_an_hour_and_kept_while_it_is_down() {
+    let Some(sso) = sso().await else { return };
+    let first = sso.oidc.get().await.unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &sso.oidc.get().await.unwrap()),
+        "cached"
+    );
+    let start = sso.server.clock.now();
+    sso.server
+        .clock
+        .advance(breakglass_server::auth::oidc::REFRESH_AFTER + time::Duration::minutes(1));
+    let second = sso.oidc.get().await.unwrap();
+    assert!(!Arc::ptr_eq(&first, &second), "read again after an hour");
+    // Back to the provider's time (its tokens are checked against the broker's clock): the
+    // refreshed client signs people in.
+    sso.server.clock.set(start);
+    let mut agent = Agent::new();
+    let done = console_sign_in(&sso, &mut agent, "alice").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    // The provider goes away: an hour later the last client read stays in use.
+    let Sso {
+        server,
+        provider,
+        oidc,
+    } = sso;
+    drop(provider);
+    server
+        .clock
+        .advance(breakglass_server::auth::oidc::REFRESH_AFTER * 2);
+    let kept = oidc.get().await.unwrap();
+    assert!(
+        Arc::ptr_eq(&kept, &second),
+        "kept while the provider is down"
+    );
 }
