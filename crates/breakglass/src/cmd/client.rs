@@ -325,7 +325,9 @@ pub struct LoginArgs {
     /// web address and a code to enter there (from any device), then waits until you have
     /// (the OAuth device authorization grant, brokered so no client secret reaches this
     /// machine). The token lasts 12 hours; approvals still ask for your broker TOTP code.
-    #[arg(long, conflicts_with_all = ["totp", "username"])]
+    /// `--username`, `--totp` and `--ttl-hours` do not apply to it (and their variables, if
+    /// set, are ignored).
+    #[arg(long)]
     sso: bool,
     /// Token lifetime in hours (at most 12).
     #[arg(long, default_value_t = 12)]

@@ -36,6 +36,9 @@ fn login_sso_signs_in_through_the_identity_provider_with_the_device_grant() {
     let session = broker.dir.path().join("alice-sso.json");
     let mut login = Command::new(BIN)
         .env("BREAKGLASS_SESSION_FILE", &session)
+        // A username left in the environment for password sign-ins neither stops `--sso` nor
+        // names who signs in: the identity provider does.
+        .env("BREAKGLASS_USER", "bob")
         .args(["login", "--sso", "--url", &broker.url])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
