@@ -128,16 +128,22 @@ pub async fn callback(
         r
     };
     if let Some(error) = &q.error {
+        // Anyone can link here with any text: the error code is shown only if it is one (an
+        // OAuth error code's characters), its description only to a browser with a sign-in
+        // under way, and neither can carry markup (the page escapes everything).
+        let code: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
         let detail = q
             .error_description
             .as_deref()
+            .filter(|_| cookie(headers, FLOW_COOKIE).is_some())
             .map(|d| format!(" ({})", d.chars().take(200).collect::<String>()))
             .unwrap_or_default();
         return respond(failed(
-            &format!(
-                "the identity provider did not sign you in: `{}`{detail}",
-                error.chars().take(64).collect::<String>()
-            ),
+            &format!("the identity provider did not sign you in: `{code}`{detail}"),
             StatusCode::UNAUTHORIZED,
         ));
     }

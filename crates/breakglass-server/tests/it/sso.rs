@@ -352,3 +352,53 @@ async fn the_provider_is_read_again_after_an_hour_and_kept_while_it_is_down() {
         "kept while the provider is down"
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_cancelled_at_the_provider_says_so_and_a_forged_error_shows_no_text() {
+    let Some(sso) = sso().await else { return };
+    let base = &sso.server.base;
+    let callback = format!("{base}{OIDC_CALLBACK_PATH}");
+    let mut agent = Agent::new();
+    let start = agent
+        .get(&format!("{base}/console/login/sso"))
+        .await
+        .unwrap();
+    // To the provider's sign-in page, where the person cancels.
+    let mut page = agent.get(&start.location.unwrap()).await.unwrap();
+    while let Some(next) = page.location.clone() {
+        page = agent.get(&next).await.unwrap();
+    }
+    let abort = regex::Regex::new(r#"href="([^"]*abort[^"]*)""#)
+        .unwrap()
+        .captures(&page.body)
+        .unwrap_or_else(|| panic!("no way to cancel on {}", page.body))[1]
+        .replace("&amp;", "&");
+    let abort = reqwest::Url::parse(&sso.provider.issuer())
+        .unwrap()
+        .join(&abort)
+        .unwrap();
+    let mut back = agent.get(abort.as_str()).await.unwrap().location.unwrap();
+    while !back.starts_with(&callback) {
+        back = agent.get(&back).await.unwrap().location.unwrap();
+    }
+    let done = agent.get(&back).await.unwrap();
+    assert_eq!(done.status, StatusCode::UNAUTHORIZED, "{}", done.body);
+    assert!(
+        done.body
+            .contains("did not sign you in: `access_denied` (End-User aborted interaction)"),
+        "{}",
+        done.body
+    );
+    // The same answer forged into a link for someone with no sign-in under way: the code
+    // only, none of the link's text.
+    let mut stranger = Agent::new();
+    let forged = stranger
+        .get(&format!(
+            "{callback}?error=access_denied%3Cb%3E&error_description=Call%20the%20helpdesk%20at%20555"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    assert!(forged.body.contains("`access_deniedb`"), "{}", forged.body);
+    assert!(!forged.body.contains("helpdesk"), "{}", forged.body);
+}
