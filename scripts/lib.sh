@@ -77,3 +77,21 @@ build_fuzz_targets() {
   (cd "$dir" && PATH="$TOOLS/bin:$PATH" RUSTC_BOOTSTRAP=1 \
     cargo fuzz build --release --target-dir "$ROOT/target/fuzz")
 }
+
+# The OpenID provider the SSO tests sign in through: the `oidc-provider` npm package, pinned
+# in crates/breakglass-testkit/oidc/package-lock.json, installed there with `npm ci`; again
+# only when the lock file changes. Fails (returns 1) when Node.js or npm is missing.
+ensure_oidc_provider() {
+  local dir="$ROOT/crates/breakglass-testkit/oidc"
+  local stamp="$dir/node_modules/.package-lock.sha256" want
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    return 1
+  fi
+  want=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    return 0
+  fi
+  say "installing the test OpenID provider (npm ci in crates/breakglass-testkit/oidc)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return 1
+  echo "$want" >"$stamp"
+}

@@ -17,6 +17,33 @@ fn redacted(secret: Option<&String>) -> Option<&'static str> {
     secret.map(|_| REDACTED)
 }
 
+/// `POST /api/v1/login/sso/device`: start signing in through the identity provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsoDeviceBody {
+    /// A name for the token the sign-in mints (default `sso device`), 1 to 100 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+}
+
+/// `POST /api/v1/login/sso/token`: one poll of a device sign-in started with
+/// `POST /api/v1/login/sso/device`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SsoTokenBody {
+    /// The `handle` the device sign-in's start returned (opaque; it wraps the identity
+    /// provider's device code, encrypted).
+    pub handle: String,
+}
+
+impl fmt::Debug for SsoTokenBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SsoTokenBody")
+            .field("handle", &REDACTED)
+            .finish()
+    }
+}
+
 /// `POST /api/v1/login`: sign in with a password.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

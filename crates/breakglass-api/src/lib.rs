@@ -13,14 +13,14 @@ pub mod reply;
 pub use body::{
     AcceptInvitationBody, AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
     CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody,
-    ReasonBody, ReviewBody, RevokeAllBody, StepUpBody, TokenBody,
+    ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody, SsoTokenBody, StepUpBody, TokenBody,
 };
 pub use openapi::{RouteDoc, document, route_docs};
 pub use reply::{
     AccountChangedView, AuditEntryView, AuditRecords, AuditVerify, ConsoleUrl, Credentials,
     ErrorBody, ErrorDetail, Health, InvitationAccepted, Me, NewToken, NewUser, RequestList,
-    RequestView, Revoked, RevokedAll, RevokedToken, TokenList, TokenView, TotpEnrolment, UserList,
-    UserView,
+    RequestView, Revoked, RevokedAll, RevokedToken, SsoDeviceStart, SsoTokenReply, TokenList,
+    TokenView, TotpEnrolment, UserList, UserView,
 };
 
 /// What `{:?}` shows in place of a secret.
@@ -37,6 +37,9 @@ pub const ERROR_CODES: &[&str] = &[
     "totp_missing",
     "second_factor_required",
     "account_disabled",
+    "sso_refused",
+    "sso_failed",
+    "sso_not_configured",
     "totp_locked",
     "totp_not_enrolled",
     "step_up_required",

@@ -14,12 +14,12 @@ use serde_json::{Map, Value, json};
 use crate::body::{
     AcceptInvitationBody, AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
     CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody,
-    ReasonBody, ReviewBody, RevokeAllBody, StepUpBody, TokenBody,
+    ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody, SsoTokenBody, StepUpBody, TokenBody,
 };
 use crate::reply::{
     AccountChangedView, AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, Health,
     InvitationAccepted, Me, NewToken, NewUser, OpenApiDocument, RequestList, RequestView, Revoked,
-    RevokedAll, RevokedToken, TokenList, TotpEnrolment, UserList,
+    RevokedAll, RevokedToken, SsoDeviceStart, SsoTokenReply, TokenList, TotpEnrolment, UserList,
 };
 
 /// Writes a type's schema into a generator: a `$ref` to `components.schemas` for a named
@@ -226,6 +226,22 @@ pub fn route_docs() -> Vec<RouteDoc> {
             201,
         )
         .body::<LoginBody>(),
+        R::new::<SsoDeviceStart>(
+            "POST",
+            "/api/v1/login/sso/device",
+            "Start signing in through the identity provider with the device authorization grant (RFC 8628); the broker keeps the client secret",
+            false,
+            200,
+        )
+        .body::<SsoDeviceBody>(),
+        R::new::<SsoTokenReply>(
+            "POST",
+            "/api/v1/login/sso/token",
+            "Poll a device sign-in once: pending, or a new API token (shown once, at most 12 hours)",
+            false,
+            200,
+        )
+        .body::<SsoTokenBody>(),
         R::new::<Me>("GET", "/api/v1/me", "The authenticated user", true, 200).no_body(),
         R::new::<UserList>("GET", "/api/v1/users", "List users (admin)", true, 200).no_body(),
         R::new::<NewUser>(

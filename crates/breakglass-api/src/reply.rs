@@ -46,6 +46,73 @@ pub struct Health {
     pub status: String,
 }
 
+/// A device sign-in through the identity provider, started (`POST /api/v1/login/sso/device`):
+/// show the person `verification_uri` and `user_code`, then poll
+/// `POST /api/v1/login/sso/token` with `handle` every `interval` seconds.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SsoDeviceStart {
+    /// The code to type on the identity provider's page.
+    pub user_code: String,
+    /// The identity provider's page.
+    pub verification_uri: String,
+    /// The page with the code already filled in, if the provider offers one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_uri_complete: Option<String>,
+    /// Seconds to wait between polls.
+    pub interval: u64,
+    /// Seconds until the code expires.
+    pub expires_in: u64,
+    /// What to poll with (opaque, encrypted by the broker; treat it as a secret).
+    pub handle: String,
+}
+
+impl fmt::Debug for SsoDeviceStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SsoDeviceStart")
+            .field("user_code", &self.user_code)
+            .field("verification_uri", &self.verification_uri)
+            .field("interval", &self.interval)
+            .field("expires_in", &self.expires_in)
+            .field("handle", &REDACTED)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One poll of a device sign-in (`POST /api/v1/login/sso/token`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SsoTokenReply {
+    /// The person has not finished on the identity provider's page yet: poll again after
+    /// `interval` seconds (`slow_down`: the provider asked for slower polling).
+    Pending {
+        /// Seconds to wait before the next poll.
+        interval: u64,
+        /// Whether the provider said `slow_down`.
+        slow_down: bool,
+    },
+    /// Signed in: a broker token (shown once, at most 12 hours).
+    SignedIn {
+        /// The new token.
+        token: NewToken,
+    },
+}
+
+impl fmt::Debug for SsoTokenReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Pending {
+                interval,
+                slow_down,
+            } => f
+                .debug_struct("Pending")
+                .field("interval", interval)
+                .field("slow_down", slow_down)
+                .finish(),
+            Self::SignedIn { token } => f.debug_struct("SignedIn").field("token", token).finish(),
+        }
+    }
+}
+
 /// A new API token (`POST /api/v1/login`, `POST /api/v1/tokens`): the secret is shown once.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NewToken {

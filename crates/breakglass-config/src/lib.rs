@@ -76,7 +76,47 @@ pub struct Config {
     pub alerting: AlertingConfig,
     /// Notification channels, if configured.
     pub notifications: Option<NotificationsConfig>,
+    /// How people sign in besides the local accounts.
+    pub auth: AuthConfig,
     text: String,
+}
+
+/// How people sign in besides the local accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// The OpenID Connect identity provider, if one is configured.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// A validated OpenID Connect provider. The client secret is referenced by variable name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// The issuer URL, as the ID tokens' `iss` says it.
+    pub issuer: String,
+    /// The broker's client id.
+    pub client_id: String,
+    /// The variable holding the client secret.
+    pub client_secret_env: String,
+    /// The scopes asked for (`openid` among them).
+    pub scopes: Vec<String>,
+    /// The ID-token claim listing the person's groups, if the provider sends one.
+    pub groups_claim: Option<String>,
+    /// How an ID token names a responder.
+    pub subject: OidcSubject,
+    /// The redirect URI registered with the provider (`.../console/oidc/callback`).
+    pub redirect_url: String,
+}
+
+/// The path of the console's OpenID Connect callback, the end of every redirect URI.
+pub const OIDC_CALLBACK_PATH: &str = "/console/oidc/callback";
+
+/// How an ID token names a responder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OidcSubject {
+    /// Its verified `email` claim equals the responder's `email`.
+    Email,
+    /// Its `sub` claim is the responder's username.
+    Sub,
 }
 
 /// Validated notification settings. Secrets are referenced by environment variable name.

@@ -45,6 +45,68 @@ pub struct RawConfig {
     /// revocations. Without it, notifications wait in the outbox.
     #[serde(default)]
     pub notifications: Option<RawNotifications>,
+    /// How people sign in to the broker besides its local accounts.
+    #[serde(default)]
+    pub auth: RawAuth,
+}
+
+/// How people sign in to the broker. Local accounts (password and TOTP) always exist: they are
+/// the way in when the identity provider is down.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// Sign-in through the organisation's OpenID Connect identity provider (Okta, Microsoft
+    /// Entra ID, Google, Keycloak, ...): the console's "Sign in with SSO" and
+    /// `breakglass login --sso`.
+    #[serde(default)]
+    pub oidc: Option<RawOidc>,
+}
+
+/// An OpenID Connect identity provider the broker is registered with as a confidential
+/// client. The client secret is never written here: `client_secret_env` names the
+/// environment variable that holds it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidc {
+    /// The issuer URL, exactly as the provider's ID tokens carry it in `iss` (its discovery
+    /// document is read from `ISSUER/.well-known/openid-configuration`). `https://` only
+    /// (`http://` for 127.0.0.1 or localhost).
+    pub issuer: String,
+    /// The client id the provider gave the broker.
+    pub client_id: String,
+    /// The environment variable holding the client secret.
+    #[serde(default = "default_client_secret_env")]
+    pub client_secret_env: String,
+    /// The scopes asked for; must include `openid`. Defaults to `openid`, `email`, `profile`.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The ID-token claim that lists the person's groups (often `groups`). When set, a
+    /// sign-in is refused unless that list includes at least one of the groups the responder
+    /// has in this file; the file's groups stay the ones the broker uses.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// How an ID token names a responder: `email` (the default: its `email` claim equals the
+    /// responder's `email` here, compared without case; a token whose `email_verified` is
+    /// false is refused) or `sub` (its `sub` claim is the responder's username).
+    #[serde(default = "default_oidc_subject")]
+    pub subject: String,
+    /// The redirect URI registered with the provider: the broker's
+    /// `https://HOST/console/oidc/callback`. Defaults to that path under
+    /// `notifications.console_url`.
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+}
+
+fn default_client_secret_env() -> String {
+    "BREAKGLASS_OIDC_CLIENT_SECRET".to_owned()
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(str::to_owned).to_vec()
+}
+
+fn default_oidc_subject() -> String {
+    "email".to_owned()
 }
 
 /// The broker's notification channels. Secrets (the webhook signing key, the Slack URL,

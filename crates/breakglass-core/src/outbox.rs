@@ -233,6 +233,19 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     }
                 ),
             ),
+            // The identity provider vouched for someone the broker refuses: a person outside
+            // the responders, or a disabled account, trying the SSO door.
+            AuditEvent::SsoSignInRefused(e) => push(
+                "sso_sign_in_refused",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "SSO sign-in of `{}` ({}) from {} refused: {}",
+                    e.subject,
+                    e.email.as_deref().unwrap_or("no email"),
+                    e.address,
+                    e.reason
+                ),
+            ),
             AuditEvent::ReviewCompleted(e) if e.outcome == ReviewOutcome::Inappropriate => push(
                 "review_flagged",
                 vec![Audience::SecurityTeam],

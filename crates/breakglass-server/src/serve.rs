@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::app::ConsoleSettings;
 use crate::app::{AppService, AppState, AuthService};
+use crate::auth::oidc::OidcProvider;
 use crate::notifier::Notifier;
 use crate::router;
 use crate::worker::{Worker, WorkerConfig};
@@ -38,13 +39,14 @@ async fn shutdown_signal() {
 /// How often the notification worker looks for due messages when it found none.
 const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Serves the API and the web console on `listener` and runs the expiry worker, and
-/// `notifier` if given, until a shutdown signal.
+/// Serves the API and the web console on `listener` (with SSO sign-in through `oidc` when
+/// given) and runs the expiry worker, and `notifier` if given, until a shutdown signal.
 pub async fn serve<S, C>(
     listener: TcpListener,
     app: Arc<AppService>,
     auth: Arc<AuthService>,
     console: ConsoleSettings,
+    oidc: Option<Arc<OidcProvider>>,
     worker: WorkerConfig,
     notifier: Option<Notifier<S, C>>,
 ) -> std::io::Result<()>
@@ -69,7 +71,7 @@ where
             tracing::error!(error = %e, "the worker could not release its leases");
         }
     });
-    let state = Arc::new(AppState::new(app, auth, console));
+    let state = Arc::new(AppState::new(app, auth, console).with_oidc(oidc));
     let events = state.console.events.clone();
     let router = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, router)

@@ -1,6 +1,6 @@
 //! Test plumbing shared by the breakglass crates, written once: where the shared datasets
-//! are, how to start the AWS emulator, how to get a throwaway PostgreSQL schema, and the
-//! in-memory double of the `Cloud` port.
+//! are, how to start the AWS emulator and the OpenID provider, how to get a throwaway
+//! PostgreSQL schema, and the in-memory double of the `Cloud` port.
 //!
 //! Only ever a dev-dependency: nothing here ships in the binary.
 
@@ -16,6 +16,7 @@ pub mod postgres;
 /// leads; `mallory`: in no group).
 pub const CATALOG_JSON: &str = include_str!("../fixtures/catalog.json");
 pub mod moto;
+pub mod oidc;
 
 /// The workspace root (the directory holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {

@@ -28,7 +28,7 @@ pub struct Moto {
 }
 
 /// `sh -c WATCHDOG sh PARENT MARKER SERVER ARGS...`
-const WATCHDOG: &str = r#"parent=$1; marker=$2; shift 2
+pub(crate) const WATCHDOG: &str = r#"parent=$1; marker=$2; shift 2
 "$@" &
 server=$!
 while kill -0 "$parent" 2>/dev/null && kill -0 "$server" 2>/dev/null && [ -e "$marker" ]; do
@@ -76,7 +76,7 @@ fn unavailable(reason: &str) {
     }
 }
 
-fn free_port() -> std::io::Result<u16> {
+pub(crate) fn free_port() -> std::io::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }

@@ -4,6 +4,7 @@
 //! everything wrong with the file; the problems are located (file, line, column) at the end.
 
 mod notifications;
+mod oidc;
 mod playbooks;
 mod roles;
 
@@ -16,7 +17,7 @@ use super::error::Problems;
 use super::raw::{RawAccount, RawConfig};
 use super::spans::{FieldPath, SpanIndex};
 use super::{
-    AccountConfig, AlertingConfig, BrokerConfig, CONFIG_VERSION, Config, DeployConfig,
+    AccountConfig, AlertingConfig, AuthConfig, BrokerConfig, CONFIG_VERSION, Config, DeployConfig,
     ResponderConfig, parse_duration,
 };
 use breakglass_trail::rules::builtin;
@@ -228,6 +229,9 @@ impl Validator {
         let responders = self.responders(&raw);
         let alerting = self.alerting(&raw);
         let notifications = self.notifications(&raw);
+        let auth = AuthConfig {
+            oidc: self.oidc(&raw, notifications.as_ref()),
+        };
         let ctx = TemplateContext {
             partition: partition.clone(),
             path: DEFAULT_PATH.to_owned(),
@@ -249,6 +253,7 @@ impl Validator {
             playbooks: Vec::new(),
             alerting,
             notifications,
+            auth,
             text: text.to_owned(),
         };
         self.revoker(&config);

@@ -102,7 +102,7 @@ impl Validator {
         })
     }
 
-    fn env_name(&mut self, path: &FieldPath, name: &str) {
+    pub(super) fn env_name(&mut self, path: &FieldPath, name: &str) {
         let ok = !name.is_empty()
             && !name.starts_with(|c: char| c.is_ascii_digit())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');

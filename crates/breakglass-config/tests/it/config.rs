@@ -218,3 +218,32 @@ fn an_account_with_no_role_to_revoke_gets_no_revoker_role() {
     let config = Config::load(&text, "breakglass.toml").unwrap();
     assert!(revokers(&config).is_empty());
 }
+
+#[test]
+fn an_oidc_provider_loads_with_its_defaults_and_the_console_callback() {
+    let base = std::fs::read_to_string(data("base.toml")).unwrap();
+    let text = base.replacen(
+        "[notifications]\n",
+        "[auth.oidc]\nissuer = \"https://idp.example.com/oauth2/default\"\nclient_id = \"breakglass\"\ngroups_claim = \"groups\"\n\n[notifications]\n",
+        1,
+    );
+    let config = Config::load(&text, "oidc.toml").unwrap();
+    let oidc = config.auth.oidc.unwrap();
+    assert_eq!(oidc.issuer, "https://idp.example.com/oauth2/default");
+    assert_eq!(oidc.client_secret_env, "BREAKGLASS_OIDC_CLIENT_SECRET");
+    assert_eq!(oidc.scopes, ["openid", "email", "profile"]);
+    assert_eq!(oidc.groups_claim.as_deref(), Some("groups"));
+    assert_eq!(oidc.subject, breakglass_config::OidcSubject::Email);
+    assert_eq!(
+        oidc.redirect_url,
+        "https://breakglass.example.com/console/oidc/callback"
+    );
+    assert!(
+        Config::load(&base, "base.toml")
+            .unwrap()
+            .auth
+            .oidc
+            .is_none(),
+        "no [auth.oidc], no SSO"
+    );
+}

@@ -342,6 +342,37 @@ pub struct LoginFailed {
     pub reason: String,
 }
 
+/// A person signed in through the OpenID Connect identity provider: the ID token passed its
+/// checks and its subject maps to the responder `username`. Never records the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SsoSignedIn {
+    pub username: Username,
+    /// The provider (the ID token's `iss`).
+    pub issuer: String,
+    /// The ID token's `sub`.
+    pub subject: String,
+    /// The ID token's `email`, when it has one.
+    pub email: Option<String>,
+    /// `console` or `device` (the CLI's `login --sso`).
+    pub flow: String,
+    pub address: String,
+}
+
+/// A sign-in through the identity provider was refused after the provider vouched for the
+/// person: the subject is no responder, is in none of the responder's groups, or the
+/// account is disabled. Never records the token itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SsoSignInRefused {
+    /// The responder the subject mapped to, when it mapped to one.
+    pub username: Option<Username>,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub flow: String,
+    pub address: String,
+    pub reason: String,
+}
+
 /// A personal API token was created. Only its id is recorded, never the token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TokenCreated {
@@ -471,6 +502,8 @@ pub enum AuditEvent {
     UserCreated(UserCreated),
     LoginSucceeded(LoginSucceeded),
     LoginFailed(LoginFailed),
+    SsoSignedIn(SsoSignedIn),
+    SsoSignInRefused(SsoSignInRefused),
     TokenCreated(TokenCreated),
     TokenRevoked(TokenRevoked),
     TotpEnrolled(TotpEnrolled),
@@ -516,6 +549,8 @@ from_event!(
     UserCreated,
     LoginSucceeded,
     LoginFailed,
+    SsoSignedIn,
+    SsoSignInRefused,
     TokenCreated,
     TokenRevoked,
     TotpEnrolled,
@@ -554,6 +589,8 @@ impl AuditEvent {
             Self::UserCreated(_) => "user_created",
             Self::LoginSucceeded(_) => "login_succeeded",
             Self::LoginFailed(_) => "login_failed",
+            Self::SsoSignedIn(_) => "sso_signed_in",
+            Self::SsoSignInRefused(_) => "sso_sign_in_refused",
             Self::TokenCreated(_) => "token_created",
             Self::TokenRevoked(_) => "token_revoked",
             Self::TotpEnrolled(_) => "totp_enrolled",
@@ -592,6 +629,8 @@ impl AuditEvent {
             Self::UserCreated(_)
             | Self::LoginSucceeded(_)
             | Self::LoginFailed(_)
+            | Self::SsoSignedIn(_)
+            | Self::SsoSignInRefused(_)
             | Self::TokenCreated(_)
             | Self::TokenRevoked(_)
             | Self::TotpEnrolled(_)
@@ -621,6 +660,7 @@ impl AuditEvent {
             | Self::GrantRevoked(_)
             | Self::ExtensionDenied(_)
             | Self::LoginFailed(_)
+            | Self::SsoSignInRefused(_)
             | Self::TotpFailed(_)
             | Self::TokenRevoked(_)
             | Self::SecondFactorLockedOut(_)

@@ -48,6 +48,7 @@ pub fn ocsf_event(record: &AuditRecord, hash: &Sha256Digest) -> Result<Value, Ca
         | AuditEvent::RequestDenied(_)
         | AuditEvent::LoginFailed(_)
         | AuditEvent::TotpFailed(_)
+        | AuditEvent::SsoSignInRefused(_)
         | AuditEvent::SecondFactorLockedOut(_) => (2, "Failure"),
         _ => (1, "Success"),
     };

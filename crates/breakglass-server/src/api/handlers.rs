@@ -80,7 +80,7 @@ pub async fn openapi() -> Json<Value> {
     Json(super::openapi_document())
 }
 
-fn new_token(t: &crate::auth::NewToken) -> NewToken {
+pub(super) fn new_token(t: &crate::auth::NewToken) -> NewToken {
     NewToken {
         token: t.secret.expose().to_owned(),
         id: t.record.id.clone(),

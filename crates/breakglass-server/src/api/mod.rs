@@ -9,6 +9,7 @@
 //! of `breakglass_core::app` decide.
 
 mod handlers;
+mod sso;
 
 use std::sync::Arc;
 
@@ -42,6 +43,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<AppState>>> {
         ("GET", "/metrics") => get(h::metrics),
         ("GET", "/openapi.json") => get(h::openapi),
         ("POST", "/api/v1/login") => post(h::login),
+        ("POST", "/api/v1/login/sso/device") => post(sso::device_start),
+        ("POST", "/api/v1/login/sso/token") => post(sso::device_token),
         ("GET", "/api/v1/me") => get(h::me),
         ("GET", "/api/v1/users") => get(h::users),
         ("POST", "/api/v1/users") => post(h::add_user),

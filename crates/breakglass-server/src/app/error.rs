@@ -15,6 +15,7 @@ use breakglass_core::app::{Error, StepUpOr};
 use breakglass_core::ports::StoreError;
 
 use crate::auth::AuthError;
+use crate::auth::oidc::OidcError;
 
 /// An API error.
 #[derive(Debug)]
@@ -149,6 +150,7 @@ impl From<AuthError> for AppError {
             AuthError::EnrolFirst(_) => (StatusCode::FORBIDDEN, "second_factor_required"),
             AuthError::Disabled(_) => (StatusCode::UNAUTHORIZED, "account_disabled"),
             AuthError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AuthError::SsoRefused(_) => (StatusCode::FORBIDDEN, "sso_refused"),
             AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AuthError::Exists(_) => (StatusCode::CONFLICT, "exists"),
@@ -198,5 +200,22 @@ impl From<StepUpOr<AuthError>> for AppError {
             StepUpOr::StepUp(a) => a.into(),
             StepUpOr::App(a) => a.into(),
         }
+    }
+}
+
+impl From<OidcError> for AppError {
+    fn from(e: OidcError) -> Self {
+        let status = match &e {
+            OidcError::Unreachable(_) => StatusCode::BAD_GATEWAY,
+            OidcError::Provider(_) | OidcError::BadIdToken(_) => StatusCode::UNAUTHORIZED,
+            OidcError::Replayed | OidcError::BadState(_) => StatusCode::BAD_REQUEST,
+            OidcError::NoDeviceFlow => {
+                return Self::new(StatusCode::NOT_FOUND, "sso_not_configured", e.to_string());
+            }
+        };
+        if status.is_server_error() {
+            tracing::warn!(error = %e, "sign-in through the identity provider failed");
+        }
+        Self::new(status, "sso_failed", e.to_string())
     }
 }

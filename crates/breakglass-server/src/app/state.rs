@@ -10,6 +10,7 @@ use breakglass_store::SqlStore;
 
 use super::{Console, ConsoleSettings, Metrics};
 use crate::auth::Auth;
+use crate::auth::oidc::OidcProvider;
 
 /// The use cases as the server runs them: over the SQL store and any cloud adapter.
 pub type AppService = App<SqlStore, SharedCloud, Arc<dyn Clock>, Arc<dyn IdSource>>;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The web console's settings, CSRF key and live-update hub.
     pub console: Console,
+    /// Sign-in through the OpenID Connect identity provider, when `[auth.oidc]` is set.
+    pub oidc: Option<Arc<OidcProvider>>,
 }
 
 impl AppState {
@@ -39,6 +42,14 @@ impl AppState {
             auth,
             metrics: Metrics::default(),
             console,
+            oidc: None,
         }
+    }
+
+    /// The state with SSO sign-in through `oidc`.
+    #[must_use]
+    pub fn with_oidc(mut self, oidc: Option<Arc<OidcProvider>>) -> Self {
+        self.oidc = oidc;
+        self
     }
 }

@@ -19,9 +19,11 @@
 mod lifecycle;
 pub use lifecycle::{INVITATION_TTL, Invitation};
 pub mod limit;
+pub mod oidc;
 pub mod password;
 pub mod seal;
 pub mod second_factor;
+mod sso;
 pub mod totp;
 
 use std::sync::Arc;
@@ -93,6 +95,10 @@ pub enum AuthError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// The identity provider vouched for someone the broker refuses (no such responder, no
+    /// shared group); the reason says which.
+    #[error("{0}")]
+    SsoRefused(String),
     /// The account is disabled.
     #[error("the account `{0}` is disabled; ask a broker administrator")]
     Disabled(String),
@@ -600,6 +606,12 @@ impl<S: AuthStore> Auth<S> {
     /// agrees on it (the web console signs its CSRF tokens with one).
     pub fn derive_key(&self, purpose: &str) -> ring::hmac::Key {
         self.key.derive(purpose)
+    }
+
+    /// The sealing key, for state the broker hands out and must get back unaltered (the
+    /// SSO flows' cookie and handle).
+    pub(crate) fn seal_key(&self) -> &SealKey {
+        &self.key
     }
 
     /// Whether `who` has a TOTP authenticator enrolled.

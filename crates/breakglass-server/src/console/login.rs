@@ -23,12 +23,18 @@ pub struct NextQuery {
     next: Option<String>,
 }
 
-fn login_page(csrf: &str, next: &str, username: &str, error: Option<&str>) -> Markup {
+fn login_page(csrf: &str, next: &str, username: &str, error: Option<&str>, sso: bool) -> Markup {
     layout::page(
         "Sign in",
         None,
         html! {
             @if let Some(e) = error { (layout::alert(e)) }
+            @if sso {
+                // A link, not a form: the 303 to the identity provider must not count as a
+                // form action (the CSP allows form actions to this site only).
+                p { a.button #sso href="/console/login/sso" { "Sign in with SSO" } }
+                p { "Or, when the identity provider is down, with a broker account:" }
+            }
             form.stack method="post" action="/console/login" {
                 (csrf_field(csrf))
                 input type="hidden" name="next" value=(next);
@@ -66,7 +72,10 @@ pub async fn form(
         _ => (random_hex(32), true),
     };
     let csrf = signin::login_csrf(&s.console.csrf_key, &nonce);
-    let mut r = layout::respond(StatusCode::OK, login_page(&csrf, &next, "", None));
+    let mut r = layout::respond(
+        StatusCode::OK,
+        login_page(&csrf, &next, "", None, s.oidc.is_some()),
+    );
     if fresh
         && let Some(c) = set_cookie(LOGIN_CSRF_COOKIE, &nonce, 3600, s.console.secure(&headers))
     {
@@ -152,7 +161,7 @@ pub async fn submit(axum::extract::State(s): St, client: ClientAddr, req: Reques
             let csrf = signin::login_csrf(&s.console.csrf_key, nonce);
             layout::respond(
                 status,
-                login_page(&csrf, &next, &f.username, Some(&message)),
+                login_page(&csrf, &next, &f.username, Some(&message), s.oidc.is_some()),
             )
         }
     }

@@ -21,6 +21,7 @@ mod qr;
 mod records;
 mod request;
 pub mod signin;
+mod sso;
 
 use std::sync::Arc;
 
@@ -156,6 +157,8 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/static/app.css", get(css))
         .route("/console/static/app.js", get(js))
         .route("/console/login", get(login::form).post(login::submit))
+        .route("/console/login/sso", get(sso::start))
+        .route(breakglass_config::OIDC_CALLBACK_PATH, get(sso::callback))
         .route("/console/logout", post(login::logout))
         .route(
             "/console/invitations/{secret}",

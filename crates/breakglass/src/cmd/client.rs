@@ -14,9 +14,10 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use breakglass_api::{
     AccountChangedView, AddUserBody, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody,
-    Credentials, CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery, LoginBody,
+    Credentials, CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery, LoginBody, Me,
     NewToken, NewUser, PasswordBody, ReasonBody, RequestList, RequestView, ReviewBody,
-    RevokeAllBody, Revoked, RevokedAll, StepUpBody, TotpEnrolment,
+    RevokeAllBody, Revoked, RevokedAll, SsoDeviceBody, SsoDeviceStart, SsoTokenBody, SsoTokenReply,
+    StepUpBody, TotpEnrolment,
 };
 use breakglass_core::request::ReviewOutcome;
 use http_body_util::{BodyExt as _, Full};
@@ -312,9 +313,22 @@ pub struct LoginArgs {
     /// The broker's URL.
     #[arg(long, env = "BREAKGLASS_URL", default_value = "http://127.0.0.1:8470")]
     url: String,
-    /// Your username.
-    #[arg(long, short = 'u', env = "BREAKGLASS_USER")]
-    username: String,
+    /// Your username (for a password sign-in).
+    #[arg(
+        long,
+        short = 'u',
+        env = "BREAKGLASS_USER",
+        required_unless_present = "sso"
+    )]
+    username: Option<String>,
+    /// Sign in through the organisation's identity provider instead of a password: prints a
+    /// web address and a code to enter there (from any device), then waits until you have
+    /// (the OAuth device authorization grant, brokered so no client secret reaches this
+    /// machine). The token lasts 12 hours; approvals still ask for your broker TOTP code.
+    /// `--username`, `--totp` and `--ttl-hours` do not apply to it (and their variables, if
+    /// set, are ignored).
+    #[arg(long)]
+    sso: bool,
     /// Token lifetime in hours (at most 12).
     #[arg(long, default_value_t = 12)]
     ttl_hours: i64,
@@ -356,12 +370,17 @@ fn save_token(url: &str, username: &str, token: NewToken) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// `breakglass login`: the password is read from `BREAKGLASS_PASSWORD` or one line of stdin.
+/// `breakglass login`: the password is read from `BREAKGLASS_PASSWORD` or one line of stdin;
+/// with `--sso`, the identity provider's device sign-in.
 pub fn login(args: &LoginArgs) -> anyhow::Result<Outcome> {
-    let password = secret_input(
-        "BREAKGLASS_PASSWORD",
-        &format!("password for {}:", args.username),
-    )?;
+    let username = match (&args.username, args.sso) {
+        (_, true) => return login_sso(&args.url),
+        (Some(u), false) => u.clone(),
+        (None, false) => {
+            anyhow::bail!("give your username (`--username`), or sign in with `--sso`")
+        }
+    };
+    let password = secret_input("BREAKGLASS_PASSWORD", &format!("password for {username}:"))?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cli".to_owned());
     let token: NewToken = decode(call(
         &args.url,
@@ -369,15 +388,67 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<Outcome> {
         "POST",
         "/api/v1/login",
         body(&LoginBody {
-            username: args.username.clone(),
+            username: username.clone(),
             password,
             totp: args.totp.clone(),
             token_name: Some(format!("cli@{host}")),
             ttl_hours: Some(args.ttl_hours),
         })?,
     )?)?;
-    save_token(&args.url, &args.username, token)?;
+    save_token(&args.url, &username, token)?;
     Ok(Outcome::Success)
+}
+
+/// `breakglass login --sso`: starts the device sign-in at the broker, shows where to go and
+/// the code, and polls the broker (which polls the identity provider) at the interval asked.
+fn login_sso(url: &str) -> anyhow::Result<Outcome> {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cli".to_owned());
+    let started: SsoDeviceStart = decode(call(
+        url,
+        None,
+        "POST",
+        "/api/v1/login/sso/device",
+        body(&SsoDeviceBody {
+            token_name: Some(format!("sso cli@{host}")),
+        })?,
+    )?)?;
+    say(&format!(
+        "to sign in, open {} and enter the code {}",
+        started.verification_uri, started.user_code
+    ));
+    if let Some(complete) = &started.verification_uri_complete {
+        say(&format!(
+            "(or open {complete}, which has the code filled in)"
+        ));
+    }
+    say("waiting for you to finish there...");
+    let deadline = std::time::Instant::now() + Duration::from_secs(started.expires_in.max(1));
+    let mut interval = started.interval.max(1);
+    loop {
+        if std::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "the code expired before the sign-in was finished; run `breakglass login --sso` again"
+            );
+        }
+        std::thread::sleep(Duration::from_secs(interval));
+        let reply: SsoTokenReply = decode(call(
+            url,
+            None,
+            "POST",
+            "/api/v1/login/sso/token",
+            body(&SsoTokenBody {
+                handle: started.handle.clone(),
+            })?,
+        )?)?;
+        match reply {
+            SsoTokenReply::Pending { interval: next, .. } => interval = next.max(1),
+            SsoTokenReply::SignedIn { token } => {
+                let me: Me = decode(call(url, Some(&token.token), "GET", "/api/v1/me", None)?)?;
+                save_token(url, &me.username, token)?;
+                return Ok(Outcome::Success);
+            }
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]

@@ -19,6 +19,7 @@ use breakglass_core::rules::Rules;
 use breakglass_server::app::{TrustedProxies, TrustedProxy};
 use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
+use breakglass_server::auth::oidc::OidcProvider;
 use breakglass_server::auth::seal::SealKey;
 use breakglass_server::console::ConsoleSettings;
 use breakglass_server::notifier::{Notifier, NotifierSettings};
@@ -206,7 +207,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .transpose()?;
         let cloud: SharedCloud = Arc::new(cloud);
         let app = Arc::new(App::new(broker, cloud));
-        let auth = Arc::new(Auth::new(store, clock, key, Limits::default()));
+        let auth = Arc::new(Auth::new(store, Arc::clone(&clock), key, Limits::default()));
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))
@@ -226,6 +227,26 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             public_url: config.notifications.as_ref().map(|n| n.console_url.clone()),
             trusted_proxies: TrustedProxies::new(args.trusted_proxies.iter().copied()),
         };
+        // The identity provider is discovered on first use, so the broker (and its local
+        // accounts, the way in when the provider is down) starts without it.
+        let oidc = match &config.auth.oidc {
+            Some(oidc) => {
+                let secret = std::env::var(&oidc.client_secret_env).with_context(|| {
+                    format!(
+                        "`[auth.oidc]` is configured but the variable {} holding its client secret is not set",
+                        oidc.client_secret_env
+                    )
+                })?;
+                tracing::info!(issuer = %oidc.issuer, redirect_url = %oidc.redirect_url, "SSO sign-in through the identity provider");
+                Some(Arc::new(OidcProvider::new(
+                    oidc.clone(),
+                    secret,
+                    config.responders.clone(),
+                    Arc::clone(&clock),
+                )))
+            }
+            None => None,
+        };
         let mut worker = WorkerConfig::new(holder);
         worker.interval = args
             .worker_interval
@@ -236,6 +257,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             app,
             auth,
             console,
+            oidc,
             worker,
             notifier,
         )

@@ -1,11 +1,13 @@
 //! The web console in headless Chromium, driven over WebDriver (`fantoccini` talking to
-//! Debian's `chromedriver`): the flows of issue 7's acceptance in [`console`], on a harness
-//! ([`driver`], [`page`]) whose page checks are themselves checked here.
+//! Debian's `chromedriver`): the flows of issue 7's acceptance in [`console`], sign-in
+//! through the identity provider in [`sso`], on a harness ([`driver`], [`page`]) whose page
+//! checks are themselves checked here.
 
 mod console;
 mod driver;
 mod page;
 mod site;
+mod sso;
 mod steps;
 
 use serde_json::json;

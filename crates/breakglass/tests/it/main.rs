@@ -20,6 +20,7 @@ mod extension;
 mod notify;
 mod policy;
 mod scan;
+mod sso;
 mod support;
 mod tidy;
 mod two_brokers;

@@ -309,11 +309,21 @@ impl Broker {
         users: &[UserSpec<'_>],
         env: &[(&str, &str)],
     ) -> Option<Self> {
+        Self::start_at(free_port(), extra_config, users, env)
+    }
+
+    /// [`Broker::start_with_env`] listening on `port` (for a test that must name the broker's
+    /// URL before it starts, such as an identity provider's redirect URI).
+    pub fn start_at(
+        port: u16,
+        extra_config: &str,
+        users: &[UserSpec<'_>],
+        env: &[(&str, &str)],
+    ) -> Option<Self> {
         let moto = Moto::start()?;
         let aws = venv_tool("aws")?;
         let dir = tempfile::tempdir().unwrap();
         let endpoint = moto.endpoint();
-        let port = free_port();
         let url = format!("http://127.0.0.1:{port}");
 
         // The example config, with the production account in moto's default account and

@@ -39,6 +39,20 @@ pub struct Server {
 }
 
 pub async fn server(settings: ConsoleSettings) -> Server {
+    server_with(settings, |_, _, _| None).await
+}
+
+/// A server over the example config with sign-in through the identity provider `sso` sets
+/// up, if it sets one up. `sso` is handed the server's base URL (its port is known only once
+/// it listens), its clock and the config's responders.
+pub async fn server_with(
+    settings: ConsoleSettings,
+    sso: impl FnOnce(
+        &str,
+        Arc<dyn Clock>,
+        Vec<breakglass_core::model::Responder>,
+    ) -> Option<Arc<breakglass_server::auth::oidc::OidcProvider>>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("console.db").display());
     let store = SqlStore::open(&url).await.unwrap();
@@ -61,10 +75,11 @@ pub async fn server(settings: ConsoleSettings) -> Server {
     let cloud: SharedCloud = Arc::new(FakeCloud::new(&clock));
     let access = Arc::new(App::new(broker, cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
-    let auth = Arc::new(Auth::new(store.clone(), c, key, Limits::default()));
-    let state = Arc::new(AppState::new(access, Arc::clone(&auth), settings));
+    let auth = Arc::new(Auth::new(store.clone(), c.clone(), key, Limits::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let oidc = sso(&base, c, config.responders.clone());
+    let state = Arc::new(AppState::new(access, Arc::clone(&auth), settings).with_oidc(oidc));
     tokio::spawn(async move {
         axum::serve(
             listener,
