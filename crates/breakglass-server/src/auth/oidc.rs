@@ -806,7 +806,7 @@ impl OidcProvider {
     }
 
     /// The discovered client: the one in hand if it is younger than [`REFRESH_AFTER`], else
-    /// discovered again (at most once per [`REDISCOVER_AFTER`] while the provider fails;
+    /// discovered again (at most once per 30 seconds while the provider fails;
     /// meanwhile the previous client, if any, is used).
     pub async fn get(&self) -> Result<Arc<Oidc>, OidcError> {
         let mut discovered = self.discovered.lock().await;
