@@ -37,6 +37,7 @@ pub const ERROR_CODES: &[&str] = &[
     "totp_missing",
     "second_factor_required",
     "account_disabled",
+    "local_accounts_off",
     "sso_refused",
     "sso_failed",
     "sso_not_configured",

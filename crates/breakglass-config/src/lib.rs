@@ -86,6 +86,20 @@ pub struct Config {
 pub struct AuthConfig {
     /// The OpenID Connect identity provider, if one is configured.
     pub oidc: Option<OidcConfig>,
+    /// What local accounts may do.
+    pub local: LocalAccounts,
+}
+
+/// What local accounts (password and TOTP) may do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LocalAccounts {
+    /// Everything a user may do.
+    #[default]
+    All,
+    /// Break-glass, its review and revocation only (needs an identity provider).
+    BreakGlassOnly,
+    /// Nothing (needs an identity provider).
+    Off,
 }
 
 /// A validated OpenID Connect provider. The client secret is referenced by variable name.

@@ -60,6 +60,25 @@ pub struct RawAuth {
     /// `breakglass login --sso`.
     #[serde(default)]
     pub oidc: Option<RawOidc>,
+    /// What local accounts (password and TOTP) may do: `all` (the default), or, with an
+    /// identity provider configured, `break-glass-only` (a local sign-in may only take
+    /// break-glass, review a use and revoke: the path for when the identity provider is down
+    /// or compromised) or `off`. With an identity provider configured, every local sign-in
+    /// alerts the security team.
+    #[serde(default)]
+    pub local: Option<RawLocalAccounts>,
+}
+
+/// What local accounts may do (see [`RawAuth::local`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RawLocalAccounts {
+    /// Everything a user may do.
+    All,
+    /// Break-glass, its review and revocation only.
+    BreakGlassOnly,
+    /// Nothing: every sign-in goes through the identity provider.
+    Off,
 }
 
 /// An OpenID Connect identity provider the broker is registered with as a confidential

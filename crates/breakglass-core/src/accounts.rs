@@ -53,6 +53,9 @@ pub struct TokenRecord {
     /// Whether the sign-in that minted it (or the token it was made from) passed a second
     /// factor. A token without one may only enrol an authenticator.
     pub second_factor: bool,
+    /// Whether it came from a local sign-in under `local = "break-glass-only"`: it may only
+    /// take break-glass, review a use and revoke.
+    pub break_glass_only: bool,
 }
 
 /// An API token with whether its user is an administrator: what authenticating a request

@@ -214,6 +214,20 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     e.username
                 ),
             ),
+            AuditEvent::LocalSignIn(e) => push(
+                "local_sign_in",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "`{}` signed in with a local account from {}{}: the identity provider was not used",
+                    e.username,
+                    e.address,
+                    if e.break_glass_only {
+                        " (break-glass, review and revoke only)"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
             AuditEvent::AccountChanged(e) => push(
                 "account_changed",
                 vec![Audience::SecurityTeam],

@@ -16,8 +16,8 @@ pub use breakglass_core::accounts::{
 
 pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users WHERE username = $1";
 pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users ORDER BY username";
-pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, t.second_factor, u.admin, u.totp_seed, u.totp_last_step, u.disabled_at FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
-pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at, second_factor FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
+pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, t.second_factor, t.break_glass_only, u.admin, u.totp_seed, u.totp_last_step, u.disabled_at FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
+pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at, second_factor, break_glass_only FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
 pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE username = $1";
 pub(crate) const SET_TOTP: &str = "UPDATE users SET totp_seed = $2, totp_last_step = NULL, totp_pending = NULL WHERE username = $1";
@@ -25,7 +25,7 @@ pub(crate) const SET_PENDING_TOTP: &str = "UPDATE users SET totp_pending = $2 WH
 pub(crate) const CONFIRM_TOTP: &str = "UPDATE users SET totp_seed = totp_pending, totp_last_step = $3, totp_pending = NULL WHERE username = $1 AND totp_pending = $2";
 pub(crate) const SET_DISABLED: &str = "UPDATE users SET disabled_at = $2 WHERE username = $1";
 // Only for an enabled user: a sign-in racing the account's disabling mints nothing.
-pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at, second_factor) SELECT $1, $2, $3, $4, $5, $6, NULL, $7 WHERE EXISTS (SELECT 1 FROM users WHERE username = $2 AND disabled_at IS NULL)";
+pub(crate) const INSERT_TOKEN: &str = "INSERT INTO api_tokens (id, username, name, sha256, created_at, expires_at, revoked_at, second_factor, break_glass_only) SELECT $1, $2, $3, $4, $5, $6, NULL, $7, $8 WHERE EXISTS (SELECT 1 FROM users WHERE username = $2 AND disabled_at IS NULL)";
 pub(crate) const REVOKE_TOKEN: &str =
     "UPDATE api_tokens SET revoked_at = $3 WHERE id = $1 AND username = $2 AND revoked_at IS NULL";
 pub(crate) const SELECT_INVITATION: &str = "SELECT sha256, username, created_by, created_at, expires_at, used_at FROM invitations WHERE sha256 = $1";
@@ -83,6 +83,7 @@ macro_rules! auth_impl {
                     )?,
                     revoked_at: revoked.map($crate::codec::time_from_micros).transpose()?,
                     second_factor: row.try_get("second_factor").map_err(err)?,
+                    break_glass_only: row.try_get("break_glass_only").map_err(err)?,
                 })
             }
 
@@ -439,6 +440,7 @@ macro_rules! auth_impl {
                                 .bind(unix_micros(t.created_at))
                                 .bind(unix_micros(t.expires_at))
                                 .bind(t.second_factor)
+                                .bind(t.break_glass_only)
                                 .execute(&mut *conn)
                                 .await
                                 .map_err(|e| {

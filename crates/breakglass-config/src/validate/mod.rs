@@ -229,9 +229,9 @@ impl Validator {
         let responders = self.responders(&raw);
         let alerting = self.alerting(&raw);
         let notifications = self.notifications(&raw);
-        let auth = AuthConfig {
-            oidc: self.oidc(&raw, notifications.as_ref()),
-        };
+        let oidc = self.oidc(&raw, notifications.as_ref());
+        let local = self.local_accounts(&raw);
+        let auth = AuthConfig { oidc, local };
         let ctx = TemplateContext {
             partition: partition.clone(),
             path: DEFAULT_PATH.to_owned(),

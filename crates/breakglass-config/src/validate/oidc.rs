@@ -3,8 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::super::raw::RawConfig;
-use super::super::{NotificationsConfig, OIDC_CALLBACK_PATH, OidcConfig, OidcSubject};
+use super::super::raw::{RawConfig, RawLocalAccounts};
+use super::super::{
+    LocalAccounts, NotificationsConfig, OIDC_CALLBACK_PATH, OidcConfig, OidcSubject,
+};
 use super::{Validator, root};
 
 /// Whether `url` is `https://HOST...`, or `http://` to this machine (a provider or broker on
@@ -27,6 +29,23 @@ fn secure_url(url: &str) -> bool {
 }
 
 impl Validator {
+    /// What local accounts may do; limiting them needs an identity provider (else nobody,
+    /// or only break-glass, could sign in).
+    pub(super) fn local_accounts(&mut self, raw: &RawConfig) -> LocalAccounts {
+        let local = match raw.auth.local {
+            None | Some(RawLocalAccounts::All) => return LocalAccounts::All,
+            Some(RawLocalAccounts::BreakGlassOnly) => LocalAccounts::BreakGlassOnly,
+            Some(RawLocalAccounts::Off) => LocalAccounts::Off,
+        };
+        if raw.auth.oidc.is_none() {
+            self.push(
+                &root().key("auth").key("local"),
+                "local accounts can be limited only when people sign in another way: configure `[auth.oidc]` or set `local = \"all\"`",
+            );
+        }
+        local
+    }
+
     pub(super) fn oidc(
         &mut self,
         raw: &RawConfig,

@@ -135,6 +135,9 @@ where
         let actor = &caller.username;
         let current = self.broker.get(request).await?;
         let r = &current.value;
+        if r.kind != RequestKind::BreakGlass {
+            caller.require_full_access()?;
+        }
         if let Err(refused) = check_requester(r, actor) {
             // Recorded before the refusal is returned; if it cannot be recorded, the store's
             // error is returned instead (still a refusal: nothing is minted).
@@ -433,6 +436,7 @@ where
         step_up: StepUp,
     ) -> Result<RevokedAll, Error> {
         caller.require_admin()?;
+        caller.require_full_access()?;
         let purpose = revoke_all_purpose(role);
         super::requests::own_step_up(caller, &step_up, &purpose)?;
         let actor = caller.username.clone();

@@ -45,9 +45,24 @@ pub struct Caller {
     pub username: Username,
     /// Whether they administer the broker (users, the audit log, revoke-all).
     pub admin: bool,
+    /// Signed in with a local account under `local = "break-glass-only"`: the identity
+    /// provider path was not used, so only break-glass, its review and revocation are open.
+    pub break_glass_only: bool,
 }
 
 impl Caller {
+    /// Refuses a caller limited to the break-glass path.
+    pub fn require_full_access(&self) -> Result<(), Error> {
+        if self.break_glass_only {
+            Err(Error::Forbidden(format!(
+                "`{}` signed in with a local account, which this broker allows only for break-glass, its review and revocation; sign in with SSO for the rest",
+                self.username
+            )))
+        } else {
+            Ok(())
+        }
+    }
+
     /// Refuses anyone but an administrator.
     pub fn require_admin(&self) -> Result<(), Error> {
         if self.admin {

@@ -129,6 +129,7 @@ where
 {
     /// Submits `ask` for approval as `caller`.
     pub async fn submit(&self, caller: &Caller, ask: &Ask<'_>) -> Result<Outcome, Error> {
+        caller.require_full_access()?;
         Ok(self.broker.submit(ask.request(caller)?).await?)
     }
 
@@ -146,6 +147,7 @@ where
         comment: String,
         step_up: StepUp,
     ) -> Result<Outcome, Error> {
+        caller.require_full_access()?;
         let purpose = subject.purpose(id);
         own_step_up(caller, &step_up, &purpose)?;
         let approver = caller.username.clone();
@@ -218,6 +220,7 @@ where
         id: &RequestId,
         reason: &str,
     ) -> Result<Outcome, Error> {
+        caller.require_full_access()?;
         Ok(self
             .broker
             .deny(id, caller.username.clone(), reason)
@@ -231,6 +234,7 @@ where
         id: &RequestId,
         reason: &str,
     ) -> Result<Outcome, Error> {
+        caller.require_full_access()?;
         Ok(self
             .broker
             .cancel(id, caller.username.clone(), reason)
@@ -239,6 +243,7 @@ where
 
     /// Starts the grant of approved request `id`.
     pub async fn activate(&self, caller: &Caller, id: &RequestId) -> Result<Outcome, Error> {
+        caller.require_full_access()?;
         Ok(self.broker.activate(id, caller.username.clone()).await?)
     }
 
@@ -290,6 +295,7 @@ where
         add: Duration,
         justification: &str,
     ) -> Result<Outcome, Error> {
+        caller.require_full_access()?;
         Ok(self
             .broker
             .request_extension(id, caller.username.clone(), add, justification)
@@ -303,6 +309,7 @@ where
         id: &RequestId,
         reason: &str,
     ) -> Result<Outcome, Error> {
+        caller.require_full_access()?;
         Ok(self
             .broker
             .deny_extension(id, caller.username.clone(), reason)

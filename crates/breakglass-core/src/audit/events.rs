@@ -412,6 +412,16 @@ pub struct TotpFailed {
     pub reason: String,
 }
 
+/// A local account signed in (password and second factor) while the identity provider is
+/// the way in: the security team is told, since it means that path was not used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LocalSignIn {
+    pub username: Username,
+    pub address: String,
+    /// Whether the sign-in is limited to break-glass, its review and revocation.
+    pub break_glass_only: bool,
+}
+
 /// What changed about a local account (see [`AccountChanged`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -511,6 +521,7 @@ pub enum AuditEvent {
     TotpFailed(TotpFailed),
     RoleSessionsRevoked(RoleSessionsRevoked),
     AccountChanged(AccountChanged),
+    LocalSignIn(LocalSignIn),
     SecondFactorLockedOut(SecondFactorLockedOut),
 }
 
@@ -558,6 +569,7 @@ from_event!(
     TotpFailed,
     RoleSessionsRevoked,
     AccountChanged,
+    LocalSignIn,
     SecondFactorLockedOut,
 );
 
@@ -598,6 +610,7 @@ impl AuditEvent {
             Self::TotpFailed(_) => "totp_failed",
             Self::RoleSessionsRevoked(_) => "role_sessions_revoked",
             Self::AccountChanged(_) => "account_changed",
+            Self::LocalSignIn(_) => "local_sign_in",
             Self::SecondFactorLockedOut(_) => "second_factor_locked_out",
         }
     }
@@ -636,7 +649,8 @@ impl AuditEvent {
             | Self::TotpEnrolled(_)
             | Self::TotpVerified(_)
             | Self::TotpFailed(_)
-            | Self::AccountChanged(_) => None,
+            | Self::AccountChanged(_)
+            | Self::LocalSignIn(_) => None,
             Self::RoleSessionsRevoked(_) | Self::SecondFactorLockedOut(_) => None,
         }
     }
@@ -664,7 +678,8 @@ impl AuditEvent {
             | Self::TotpFailed(_)
             | Self::TokenRevoked(_)
             | Self::SecondFactorLockedOut(_)
-            | Self::AccountChanged(_) => Severity::Notice,
+            | Self::AccountChanged(_)
+            | Self::LocalSignIn(_) => Severity::Notice,
             _ => Severity::Info,
         }
     }

@@ -109,6 +109,7 @@ fn subject(event: &AuditEvent) -> Option<String> {
         AuditEvent::GrantActivated(e) => Some(e.requester.to_string()),
         AuditEvent::BreakGlassActivated(e) => Some(e.requester.to_string()),
         AuditEvent::AccountChanged(e) => Some(e.username.to_string()),
+        AuditEvent::LocalSignIn(e) => Some(e.username.to_string()),
         AuditEvent::SecondFactorLockedOut(e) => Some(e.username.to_string()),
         _ => None,
     }

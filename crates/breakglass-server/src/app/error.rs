@@ -150,6 +150,7 @@ impl From<AuthError> for AppError {
             AuthError::EnrolFirst(_) => (StatusCode::FORBIDDEN, "second_factor_required"),
             AuthError::Disabled(_) => (StatusCode::UNAUTHORIZED, "account_disabled"),
             AuthError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            AuthError::LocalOff => (StatusCode::FORBIDDEN, "local_accounts_off"),
             AuthError::SsoRefused(_) => (StatusCode::FORBIDDEN, "sso_refused"),
             AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),

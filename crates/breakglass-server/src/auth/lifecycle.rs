@@ -144,7 +144,8 @@ impl<S: AuthStore> Auth<S> {
         } else {
             DEFAULT_TOKEN_TTL
         };
-        let (token_write, token, created) = self.new_token(who, token_name, Some(ttl), true)?;
+        let (token_write, token, created) =
+            self.new_token(who, token_name, Some(ttl), true, caller.break_glass_only)?;
         let writes = vec![
             AuthWrite::ConfirmTotp {
                 username: who.to_string(),

@@ -28,10 +28,12 @@ pub mod totp;
 
 use std::sync::Arc;
 
+use breakglass_config::LocalAccounts;
 use breakglass_core::accounts::{AuthWrite, SECOND_FACTOR_FREE_FAILURES, TokenRecord, UserRecord};
 use breakglass_core::app::Caller;
 use breakglass_core::audit::events::{
-    LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpFailed, TotpVerified, UserCreated,
+    LocalSignIn, LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpFailed, TotpVerified,
+    UserCreated,
 };
 use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
 use breakglass_core::canonical::Sha256Digest;
@@ -95,6 +97,11 @@ pub enum AuthError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// Local accounts are off: everyone signs in through the identity provider.
+    #[error(
+        "local accounts are off on this broker: sign in with SSO (the console's \"Sign in with SSO\", `breakglass login --sso`)"
+    )]
+    LocalOff,
     /// The identity provider vouched for someone the broker refuses (no such responder, no
     /// shared group); the reason says which.
     #[error("{0}")]
@@ -136,6 +143,8 @@ pub struct Principal {
     /// Whether the token's sign-in passed a second factor; without one the caller may only
     /// enrol an authenticator ([`Principal::require_second_factor`]).
     pub second_factor: bool,
+    /// Whether the token came from a local sign-in under `local = "break-glass-only"`.
+    pub break_glass_only: bool,
     /// The caller's TOTP authenticator as read with the token, for a step-up in the same
     /// request ([`Auth::check_totp_for`]) without reading the user again.
     pub(crate) totp: TotpOnFile,
@@ -156,6 +165,7 @@ impl Principal {
         Caller {
             username: self.username.clone(),
             admin: self.admin,
+            break_glass_only: self.break_glass_only,
         }
     }
 }
@@ -238,6 +248,10 @@ pub struct Auth<S> {
     turns: Turns,
     decoy: String,
     issuer: String,
+    /// What local accounts may do.
+    local: LocalAccounts,
+    /// Whether an identity provider is the way in (every local sign-in then alerts).
+    sso: bool,
 }
 
 impl<S> std::fmt::Debug for Auth<S> {
@@ -268,7 +282,19 @@ impl<S: AuthStore> Auth<S> {
             turns: Turns::default(),
             decoy: password::decoy_hash(),
             issuer: "breakglass".to_owned(),
+            local: LocalAccounts::All,
+            sso: false,
         }
+    }
+
+    /// The service with local accounts limited to `local`; with `sso` (an identity provider
+    /// configured), every local sign-in is audited as `local_sign_in` and alerts the security
+    /// team, in the transaction that mints its token.
+    #[must_use]
+    pub fn with_local_accounts(mut self, local: LocalAccounts, sso: bool) -> Self {
+        self.local = local;
+        self.sso = sso;
+        self
     }
 
     fn now(&self) -> OffsetDateTime {
@@ -388,6 +414,15 @@ impl<S: AuthStore> Auth<S> {
     ) -> Result<NewToken, AuthError> {
         let code = code.map(str::trim).filter(|c| !c.is_empty());
         let typed: String = name.chars().take(64).collect();
+        if self.local == LocalAccounts::Off {
+            let event = LoginFailed {
+                username: typed,
+                address: address.to_owned(),
+                reason: "local accounts are off".to_owned(),
+            };
+            self.audit_only(self.entry(Actor::System, event)).await?;
+            return Err(AuthError::LocalOff);
+        }
         let (who, code_spent) = match self.limiter.begin(&typed, address, self.now(), false) {
             Ok(()) => (
                 self.verify_password(name, &typed, password_text, address)
@@ -579,7 +614,9 @@ impl<S: AuthStore> Auth<S> {
         ttl: Option<Duration>,
         second_factor: bool,
     ) -> Result<NewToken, AuthError> {
-        let (write, token, event) = self.new_token(&who, token_name, ttl, second_factor)?;
+        let break_glass_only = self.local == LocalAccounts::BreakGlassOnly;
+        let (write, token, event) =
+            self.new_token(&who, token_name, ttl, second_factor, break_glass_only)?;
         let who_name = who.to_string();
         let login = self.entry(
             Actor::User(who.clone()),
@@ -588,12 +625,19 @@ impl<S: AuthStore> Auth<S> {
                 address: address.to_owned(),
             },
         );
-        let created = self.entry(Actor::User(who), event);
-        match self
-            .store
-            .auth_commit(vec![write], vec![login, created])
-            .await
-        {
+        let mut audit = vec![login];
+        if self.sso || self.local != LocalAccounts::All {
+            audit.push(self.entry(
+                Actor::User(who.clone()),
+                LocalSignIn {
+                    username: who.clone(),
+                    address: address.to_owned(),
+                    break_glass_only,
+                },
+            ));
+        }
+        audit.push(self.entry(Actor::User(who), event));
+        match self.store.auth_commit(vec![write], audit).await {
             Ok(_) => {}
             // Disabled between the password check and the token (see `INSERT_TOKEN`).
             Err(StoreError::InvalidCommit(_)) => return Err(AuthError::Disabled(who_name)),
@@ -629,6 +673,7 @@ impl<S: AuthStore> Auth<S> {
         name: &str,
         ttl: Option<Duration>,
         second_factor: bool,
+        break_glass_only: bool,
     ) -> Result<(AuthWrite, NewToken, TokenCreated), AuthError> {
         let ttl = ttl.unwrap_or(DEFAULT_TOKEN_TTL);
         if ttl < Duration::minutes(1) || ttl > MAX_TOKEN_TTL {
@@ -654,6 +699,7 @@ impl<S: AuthStore> Auth<S> {
             expires_at: now + ttl,
             revoked_at: None,
             second_factor,
+            break_glass_only,
         };
         let event = TokenCreated {
             username: who.clone(),
@@ -697,7 +743,13 @@ impl<S: AuthStore> Auth<S> {
             Some(t) => t,
             None => DEFAULT_TOKEN_TTL.min(left),
         };
-        let (write, token, event) = self.new_token(who, name, Some(ttl), caller.second_factor)?;
+        let (write, token, event) = self.new_token(
+            who,
+            name,
+            Some(ttl),
+            caller.second_factor,
+            caller.break_glass_only,
+        )?;
         let entry = self.entry(Actor::User(who.clone()), event);
         match self.store.auth_commit(vec![write], vec![entry]).await {
             Ok(_) => {}
@@ -773,6 +825,7 @@ impl<S: AuthStore> Auth<S> {
             token: record.id,
             expires_at: record.expires_at,
             second_factor: record.second_factor,
+            break_glass_only: record.break_glass_only,
             totp: TotpOnFile {
                 sealed: holder.totp_seed,
                 last_step: holder.totp_last_step,

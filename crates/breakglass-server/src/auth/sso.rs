@@ -77,7 +77,8 @@ impl<S: AuthStore> Auth<S> {
             ));
         }
         let name = token_name.map_or_else(|| format!("sso {}", flow.as_str()), str::to_owned);
-        let (write, token, created) = self.new_token(&who, &name, Some(DEFAULT_TOKEN_TTL), true)?;
+        let (write, token, created) =
+            self.new_token(&who, &name, Some(DEFAULT_TOKEN_TTL), true, false)?;
         writes.push(write);
         entries.push(self.entry(
             Actor::User(who.clone()),

@@ -341,6 +341,7 @@ mod tests {
                 token: "bgt_the_session_token".to_owned(),
                 expires_at: time::macros::datetime!(2024-03-01 12:00 UTC),
                 second_factor: true,
+                break_glass_only: false,
                 totp: crate::auth::TotpOnFile::default(),
             },
             csrf: "the_csrf_token".to_owned(),

@@ -40,6 +40,16 @@ pub async fn api() -> Api {
 
 /// The API with these console settings (its public URL, the trusted proxies).
 pub async fn api_with(console: breakglass_server::console::ConsoleSettings) -> Api {
+    api_with_local(console, breakglass_config::LocalAccounts::All, false).await
+}
+
+/// The API with these console settings and local accounts limited to `local` (`sso`: an
+/// identity provider is configured, so local sign-ins alert).
+pub async fn api_with_local(
+    console: breakglass_server::console::ConsoleSettings,
+    local: breakglass_config::LocalAccounts,
+    sso: bool,
+) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bg.db").display());
     let store = SqlStore::open(&url).await.unwrap();
@@ -62,7 +72,9 @@ pub async fn api_with(console: breakglass_server::console::ConsoleSettings) -> A
     let cloud: SharedCloud = Arc::new(FakeCloud::new(&clock));
     let access = Arc::new(App::new(broker, cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
-    let auth = Arc::new(Auth::new(store.clone(), c, key, Limits::default()));
+    let auth = Arc::new(
+        Auth::new(store.clone(), c, key, Limits::default()).with_local_accounts(local, sso),
+    );
     let state = Arc::new(AppState::new(access, Arc::clone(&auth), console));
     Api {
         router: router(state),

@@ -889,3 +889,100 @@ async fn a_right_password_without_the_code_is_recorded() {
         "a sprayer who found the password is seen"
     );
 }
+
+#[tokio::test]
+async fn with_local_accounts_off_a_password_signs_nobody_in() {
+    let api = crate::api::api_with_local(
+        breakglass_server::console::ConsoleSettings::default(),
+        breakglass_config::LocalAccounts::Off,
+        true,
+    )
+    .await;
+    api.auth
+        .add_user("alice", PASSWORD, false, None)
+        .await
+        .unwrap();
+    let (s, r) = api
+        .call("POST", "/api/v1/login", None, Some(login("alice", None)))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{r}");
+    assert_eq!(code_of(&r), "local_accounts_off");
+    assert!(r["error"]["message"].as_str().unwrap().contains("--sso"));
+    let rows = api.store.audit_rows(0, 1000).await.unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.kind == "login_failed" && r.body.contains("local accounts are off"))
+    );
+}
+
+#[tokio::test]
+async fn a_break_glass_only_local_sign_in_takes_break_glass_reviews_and_revokes_and_nothing_else() {
+    let api = crate::api::api_with_local(
+        breakglass_server::console::ConsoleSettings::default(),
+        breakglass_config::LocalAccounts::BreakGlassOnly,
+        true,
+    )
+    .await;
+    let (alice, alice_seed) = api.user("alice", false).await;
+    let (bob, bob_seed) = api.user("bob", false).await;
+    // Ordinary requests, approvals and the rest are refused at the use cases.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/requests",
+            Some(&alice),
+            Some(json!({
+                "playbook": "investigate", "role": "SecurityAnalyst", "account": "222222222222",
+                "duration_seconds": 3600, "incident": "INC-1", "justification": "routine"
+            })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{r}");
+    assert!(
+        r["error"]["message"].as_str().unwrap().contains("SSO"),
+        "{r}"
+    );
+    // Break-glass, its credentials, revocation and the review are open.
+    let mut ask = emergency();
+    ask["totp"] = json!(api.code(&alice_seed));
+    let (s, r) = api
+        .call("POST", "/api/v1/break-glass", Some(&alice), Some(ask))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    let id = r["id"].as_str().unwrap().to_owned();
+    let grant = r["grant"]["id"].as_str().unwrap().to_owned();
+    let (s, r) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/credentials"),
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/revoke"),
+            Some(&alice),
+            Some(json!({"reason": "contained"})),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {r}");
+    let (s, r) = api
+        .call(
+            "POST",
+            &format!("/api/v1/requests/{id}/review"),
+            Some(&bob),
+            Some(json!({"outcome": "appropriate", "notes": "fine", "totp": api.code(&bob_seed)})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    // Every local sign-in was audited and sent to the security team.
+    let outbox = api.store.outbox_due(api.clock.now(), 100).await.unwrap();
+    let alerts = outbox
+        .iter()
+        .filter(|m| m.notification.kind == "local_sign_in")
+        .count();
+    assert!(alerts >= 2, "{alerts} local sign-in alerts");
+}

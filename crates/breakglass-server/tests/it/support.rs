@@ -111,6 +111,7 @@ pub fn caller(name: &str) -> Caller {
     Caller {
         username: user(name),
         admin: false,
+        break_glass_only: false,
     }
 }
 
@@ -119,6 +120,7 @@ pub fn admin(name: &str) -> Caller {
     Caller {
         username: user(name),
         admin: true,
+        break_glass_only: false,
     }
 }
 

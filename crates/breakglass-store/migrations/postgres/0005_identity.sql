@@ -7,6 +7,9 @@
 ALTER TABLE users ADD COLUMN disabled_at BIGINT;
 ALTER TABLE users ADD COLUMN totp_pending TEXT;
 ALTER TABLE api_tokens ADD COLUMN second_factor BOOLEAN NOT NULL DEFAULT FALSE;
+-- A token from a local sign-in under `local = "break-glass-only"` may only take break-glass,
+-- review it and revoke.
+ALTER TABLE api_tokens ADD COLUMN break_glass_only BOOLEAN NOT NULL DEFAULT FALSE;
 
 -- One-time invitations: a new local user sets their own password through a link that works
 -- once and expires. Only the SHA-256 of the link's secret is kept.

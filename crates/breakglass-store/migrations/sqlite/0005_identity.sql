@@ -7,6 +7,9 @@
 ALTER TABLE users ADD COLUMN disabled_at INTEGER;
 ALTER TABLE users ADD COLUMN totp_pending TEXT;
 ALTER TABLE api_tokens ADD COLUMN second_factor INTEGER NOT NULL DEFAULT 0;
+-- A token from a local sign-in under `local = "break-glass-only"` may only take break-glass,
+-- review it and revoke.
+ALTER TABLE api_tokens ADD COLUMN break_glass_only INTEGER NOT NULL DEFAULT 0;
 
 -- One-time invitations: a new local user sets their own password through a link that works
 -- once and expires. Only the SHA-256 of the link's secret is kept.

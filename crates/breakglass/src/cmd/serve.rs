@@ -207,7 +207,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .transpose()?;
         let cloud: SharedCloud = Arc::new(cloud);
         let app = Arc::new(App::new(broker, cloud));
-        let auth = Arc::new(Auth::new(store, Arc::clone(&clock), key, Limits::default()));
+        let auth = Arc::new(
+            Auth::new(store, Arc::clone(&clock), key, Limits::default())
+                .with_local_accounts(config.auth.local, config.auth.oidc.is_some()),
+        );
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))
