@@ -9,7 +9,7 @@
 use breakglass_core::accounts::AuthWrite;
 use breakglass_core::audit::Actor;
 use breakglass_core::audit::events::{
-    AccountChange, AccountChanged, TokenRevoked, TotpEnrolled, TotpFailed, TotpVerified,
+    AccountChange, AccountChanged, TokenRevoked, TotpEnrolled, TotpVerified,
 };
 use breakglass_core::model::Username;
 use breakglass_core::ports::{AuthStore, StepUp, StoreError};
@@ -113,32 +113,17 @@ impl<S: AuthStore> Auth<S> {
             )));
         };
         let seed = self.key.open(who.as_str(), &sealed)?;
+        let step = match self.matching_step(who, &seed, code, purpose).await {
+            Err(AuthError::TotpMissing) => {
+                return Err(AuthError::Invalid(
+                    "the code (field `code`) is required: enter the 6-digit code the new authenticator shows"
+                        .to_owned(),
+                ));
+            }
+            other => other?,
+        };
         let now = self.now();
         let actor = Actor::User(who.clone());
-        let failed = |reason: &str| TotpFailed {
-            username: who.clone(),
-            purpose: purpose.to_owned(),
-            reason: reason.to_owned(),
-        };
-        // One check of this user at a time, as for every code (see `check_totp_on_file`).
-        let _turn = self.turns.of(who.as_str()).await;
-        let run = self.second_factor_run(who).await?;
-        if let Some(until) = run.as_ref().and_then(|r| r.locked_at(now)) {
-            self.audit_only(self.entry(actor, failed("too many wrong codes")))
-                .await?;
-            return Err(AuthError::TotpLocked(until));
-        }
-        if code.trim().is_empty() {
-            self.audit_only(self.entry(actor, failed("no code given")))
-                .await?;
-            return Err(AuthError::Invalid(
-                "the code (field `code`) is required: enter the 6-digit code the new authenticator shows".to_owned(),
-            ));
-        }
-        let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {
-            self.wrong_code(who, purpose, run.as_ref(), now).await?;
-            return Err(AuthError::BadTotp);
-        };
         let ttl = if caller.second_factor {
             DEFAULT_TOKEN_TTL.min(caller.expires_at - now)
         } else {

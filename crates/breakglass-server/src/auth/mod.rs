@@ -889,8 +889,36 @@ impl<S: AuthStore> Auth<S> {
             return Err(AuthError::NoTotp(who.to_string()));
         };
         let seed = self.key.open(who.as_str(), sealed)?;
-        // One check of this user at a time, so that parallel guesses each see the run the
-        // one before recorded.
+        let step = self.matching_step(who, &seed, code, purpose).await?;
+        if on_file.last_step.is_some_and(|last| step <= last) {
+            return Err(self.replayed(who, purpose).await);
+        }
+        Ok(StepUp {
+            username: who.clone(),
+            step,
+            purpose: purpose.to_owned(),
+        })
+    }
+
+    /// The time step `code` is right for under `seed` (`who`'s authenticator, enrolled or
+    /// waiting to be), refused while `who`'s run of wrong codes holds the second factor
+    /// locked. A wrong code is counted against that run ([`Auth::wrong_code`]); an empty one
+    /// is refused (`TotpMissing`) without being counted. Every refusal is audited. One
+    /// check of a user at a time, so that parallel guesses each see the run the one before
+    /// recorded. Whether the step was used already is the caller's to check.
+    pub(crate) async fn matching_step(
+        &self,
+        who: &Username,
+        seed: &[u8],
+        code: &str,
+        purpose: &str,
+    ) -> Result<i64, AuthError> {
+        let actor = Actor::User(who.clone());
+        let failed = |reason: &str| TotpFailed {
+            username: who.clone(),
+            purpose: purpose.to_owned(),
+            reason: reason.to_owned(),
+        };
         let _turn = self.turns.of(who.as_str()).await;
         let now = self.now();
         let run = self.second_factor_run(who).await?;
@@ -900,23 +928,17 @@ impl<S: AuthStore> Auth<S> {
             return Err(AuthError::TotpLocked(until));
         }
         if code.trim().is_empty() {
-            // Refused and audited, but not a wrong guess: not counted.
             self.audit_only(self.entry(actor, failed("no code given")))
                 .await?;
             return Err(AuthError::TotpMissing);
         }
-        let Some(step) = totp::matching_step(&seed, code, now.unix_timestamp()) else {
-            self.wrong_code(who, purpose, run.as_ref(), now).await?;
-            return Err(AuthError::BadTotp);
-        };
-        if on_file.last_step.is_some_and(|last| step <= last) {
-            return Err(self.replayed(who, purpose).await);
+        match totp::matching_step(seed, code, now.unix_timestamp()) {
+            Some(step) => Ok(step),
+            None => {
+                self.wrong_code(who, purpose, run.as_ref(), now).await?;
+                Err(AuthError::BadTotp)
+            }
         }
-        Ok(StepUp {
-            username: who.clone(),
-            step,
-            purpose: purpose.to_owned(),
-        })
     }
 
     /// Audits that `who` gave a TOTP code for `purpose` that was already used (the store
