@@ -423,7 +423,8 @@ impl<S: AuthStore> Auth<S> {
             self.audit_only(self.entry(Actor::System, event)).await?;
             return Err(AuthError::LocalOff);
         }
-        let (who, code_spent) = match self.limiter.begin(&typed, address, self.now(), false) {
+        // The user as read to check the password: the checks below use the same read.
+        let (user, code_spent) = match self.limiter.begin(&typed, address, self.now(), false) {
             Ok(()) => (
                 self.verify_password(name, &typed, password_text, address)
                     .await?,
@@ -435,11 +436,7 @@ impl<S: AuthStore> Auth<S> {
                 true,
             ),
         };
-        let user = self
-            .store
-            .user(who.as_str())
-            .await?
-            .ok_or(AuthError::BadCredentials)?;
+        let who = username(&user.username)?;
         if user.disabled_at.is_some() {
             let event = LoginFailed {
                 username: who.to_string(),
@@ -481,7 +478,7 @@ impl<S: AuthStore> Auth<S> {
         code: Option<&str>,
         address: &str,
         limited: Limited,
-    ) -> Result<Username, AuthError> {
+    ) -> Result<UserRecord, AuthError> {
         let Some(code) = code.filter(|_| limited.second_factor_passes) else {
             return Err(self
                 .refuse_limited(typed, address, limited.until, "rate limited")
@@ -564,20 +561,22 @@ impl<S: AuthStore> Auth<S> {
                 .refuse_limited(&typed, address, limited.until, "rate limited")
                 .await);
         }
-        self.verify_password(name, &typed, password_text, address)
-            .await
+        let user = self
+            .verify_password(name, &typed, password_text, address)
+            .await?;
+        username(&user.username)
     }
 
-    /// The user `name` (`typed`, as typed and cut) if `password_text` is theirs, for an
-    /// attempt the limiter has counted: a success takes the attempt back, a failure is
-    /// audited.
+    /// The user `name` (`typed`, as typed and cut) if `password_text` is theirs, as read
+    /// for the check, for an attempt the limiter has counted: a success takes the attempt
+    /// back, a failure is audited.
     async fn verify_password(
         &self,
         name: &str,
         typed: &str,
         password_text: &str,
         address: &str,
-    ) -> Result<Username, AuthError> {
+    ) -> Result<UserRecord, AuthError> {
         let user = match Username::new(name) {
             Ok(u) => self.store.user(u.as_str()).await?,
             Err(_) => None,
@@ -603,7 +602,7 @@ impl<S: AuthStore> Auth<S> {
             return Err(AuthError::BadCredentials);
         };
         self.limiter.succeeded(typed, address);
-        username(&user.username)
+        Ok(user)
     }
 
     async fn issue_login_token(

@@ -291,7 +291,7 @@ pub async fn confirm_totp(
         .await
     {
         Ok(token) => {
-            let mut r = layout::redirect("/console/account?enrolled=1");
+            let mut r = layout::redirect("/console/account");
             if let Some(c) = set_cookie(
                 SESSION_COOKIE,
                 token.secret.expose(),

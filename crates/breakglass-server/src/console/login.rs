@@ -262,10 +262,7 @@ pub async fn accept_invitation(
         );
     }
     match s.auth.accept_invitation(&secret, &form.password).await {
-        Ok(who) => layout::redirect(&format!(
-            "/console/login?next=/console/account&invited={}",
-            signin::percent_encode(who.as_str())
-        )),
+        Ok(_) => layout::redirect("/console/login?next=/console/account"),
         Err(AuthError::Invalid(m)) => layout::respond(
             StatusCode::BAD_REQUEST,
             invitation_page(&secret, who.as_str(), Some(&m)),

@@ -434,7 +434,6 @@ async fn the_first_credentials_of_a_break_glass_grant_need_a_fresh_step_up() {
         .call("POST", "/api/v1/break-glass", Some(&alice), Some(ask))
         .await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
-    let id = r["id"].as_str().unwrap().to_owned();
     let grant = r["grant"]["id"].as_str().unwrap().to_owned();
     let creds = format!("/api/v1/grants/{grant}/credentials");
 
@@ -476,7 +475,6 @@ async fn the_first_credentials_of_a_break_glass_grant_need_a_fresh_step_up() {
     // Later credentials of the same grant need none.
     let (s, r) = api.call("POST", &creds, Some(&alice), None).await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    let _ = id;
 }
 
 #[tokio::test]
@@ -560,7 +558,6 @@ async fn signing_off_a_break_glass_review_needs_a_step_up() {
         support::audit_count(&api.store, "review_completed", Some(&id)).await,
         1
     );
-    let _ = api.clock.now();
 }
 
 #[tokio::test]
