@@ -8,9 +8,7 @@
 
 use breakglass_core::accounts::AuthWrite;
 use breakglass_core::audit::Actor;
-use breakglass_core::audit::events::{
-    AccountChange, AccountChanged, TokenRevoked, TotpEnrolled, TotpVerified,
-};
+use breakglass_core::audit::events::{AccountChange, AccountChanged, TotpEnrolled, TotpVerified};
 use breakglass_core::model::Username;
 use breakglass_core::ports::{AuthStore, StepUp, StoreError};
 
@@ -153,9 +151,9 @@ impl<S: AuthStore> Auth<S> {
             ),
             self.entry(
                 actor.clone(),
-                TokenRevoked {
+                AccountChanged {
                     username: who.clone(),
-                    token: "every token".to_owned(),
+                    change: AccountChange::TokensRevoked,
                 },
             ),
             self.entry(actor, created),

@@ -432,7 +432,7 @@ async fn totp_once(f: Fixture) {
             "token_created",
             "account_changed",
             "totp_enrolled",
-            "token_revoked",
+            "account_changed",
             "token_created",
             "totp_failed",
             "totp_verified",
