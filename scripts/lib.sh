@@ -9,6 +9,7 @@ SKIPPED=()
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # Record something that was not run, and why; scripts print the list at the end.
 skip() { SKIPPED+=("$*"); warn "skipped: $*"; }
@@ -50,6 +51,22 @@ ensure_cargo_tool() {
   fi
   say "installing $krate $version into .tools"
   cargo install --quiet --locked --root "$TOOLS" "$krate" --version "$version"
+}
+
+# OpenSSL's headers and pkg-config, which the passkey library (webauthn-rs, through
+# openssl-sys) builds against. Fails (returns 1) when they are missing and cannot be
+# installed.
+ensure_build_deps() {
+  if command -v pkg-config >/dev/null && pkg-config --exists openssl; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+    return 1
+  fi
+  say "installing Debian's libssl-dev and pkg-config (the passkey library builds against OpenSSL)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libssl-dev pkg-config >/dev/null
 }
 
 # Debian's headless Chromium and its WebDriver, for the browser tests.

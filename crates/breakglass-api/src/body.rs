@@ -17,6 +17,60 @@ fn redacted(secret: Option<&String>) -> Option<&'static str> {
     secret.map(|_| REDACTED)
 }
 
+/// A passkey's answer to a WebAuthn ceremony the broker started (`POST
+/// /api/v1/passkeys/challenge`, or the sign-in and enrolment starts): the ceremony's id and
+/// the browser's `PublicKeyCredential`, with its binary fields in base64url. It proves
+/// possession of the passkey for the one purpose the ceremony was started for, once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyAnswer {
+    /// The ceremony id the broker returned with the challenge.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` the browser returned, as JSON.
+    #[schemars(with = "PublicKeyCredentialDoc")]
+    pub credential: serde_json::Value,
+}
+
+impl Eq for PasskeyAnswer {}
+
+/// The documented shape of a WebAuthn `PublicKeyCredential` as JSON (binary fields in
+/// base64url): for the OpenAPI document only; the WebAuthn library reads the value.
+#[derive(JsonSchema)]
+#[expect(dead_code, reason = "a schema, never built")]
+pub(crate) struct PublicKeyCredentialDoc {
+    /// The credential id.
+    id: String,
+    /// The credential id again, base64url.
+    #[serde(rename = "rawId")]
+    raw_id: String,
+    /// `public-key`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The authenticator's response.
+    response: AuthenticatorResponseDoc,
+}
+
+/// The `response` of a [`PublicKeyCredentialDoc`]: an attestation (enrolment) or an
+/// assertion (sign-in, step-up).
+#[derive(JsonSchema)]
+#[expect(dead_code, reason = "a schema, never built")]
+pub(crate) struct AuthenticatorResponseDoc {
+    /// The client data the browser signed over (origin, challenge), base64url.
+    #[serde(rename = "clientDataJSON")]
+    client_data_json: String,
+    /// An enrolment's attestation object, base64url.
+    #[serde(rename = "attestationObject")]
+    attestation_object: Option<String>,
+    /// An assertion's authenticator data, base64url.
+    #[serde(rename = "authenticatorData")]
+    authenticator_data: Option<String>,
+    /// An assertion's signature, base64url.
+    signature: Option<String>,
+    /// An assertion's user handle, base64url.
+    #[serde(rename = "userHandle")]
+    user_handle: Option<String>,
+}
+
 /// `POST /api/v1/login/sso/device`: start signing in through the identity provider.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -142,6 +196,10 @@ pub struct EnrollBody {
     /// A current code of the enrolled authenticator, needed to replace it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_code: Option<String>,
+    /// Instead of `current_code`: a passkey's answer to a ceremony started for `replace the
+    /// TOTP authenticator`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for EnrollBody {
@@ -149,8 +207,87 @@ impl fmt::Debug for EnrollBody {
         f.debug_struct("EnrollBody")
             .field("password", &redacted(self.password.as_ref()))
             .field("current_code", &redacted(self.current_code.as_ref()))
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
+}
+
+/// `POST /api/v1/passkeys/enroll`: start enrolling a passkey (the password again; a user
+/// with a second factor already also needs a token that passed it).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyEnrollBody {
+    /// Your password.
+    pub password: String,
+}
+
+impl fmt::Debug for PasskeyEnrollBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasskeyEnrollBody")
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/passkeys`: finish enrolling a passkey with the browser's answer to the
+/// challenge `POST /api/v1/passkeys/enroll` returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyRegisterBody {
+    /// The ceremony id returned with the challenge.
+    pub ceremony: String,
+    /// A label for the passkey (e.g. `laptop`, `YubiKey 5`).
+    pub name: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.create()`, binary fields in
+    /// base64url.
+    #[schemars(with = "PublicKeyCredentialDoc")]
+    pub credential: serde_json::Value,
+}
+
+/// `POST /api/v1/passkeys/challenge`: a passkey challenge for one step-up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyChallengeBody {
+    /// What the answer will authorise, exactly as the action checks it: `approve r-…`,
+    /// `approve extension r-…`, `break-glass`, `review r-…`, `mint the first credentials of
+    /// r-…`, `change password`, `remove passkey ID`, `disable user NAME`, ...
+    pub purpose: String,
+}
+
+/// `POST /api/v1/login/passkey`: sign in with a password, then a passkey (first half).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeySignInBody {
+    /// Your username.
+    pub username: String,
+    /// Your password.
+    pub password: String,
+}
+
+impl fmt::Debug for PasskeySignInBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasskeySignInBody")
+            .field("username", &self.username)
+            .field("password", &REDACTED)
+            .finish()
+    }
+}
+
+/// `POST /api/v1/login/passkey/finish`: the passkey's answer to the sign-in challenge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeySignInFinishBody {
+    /// The ceremony id returned with the challenge.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` from `navigator.credentials.get()`.
+    #[schemars(with = "PublicKeyCredentialDoc")]
+    pub credential: serde_json::Value,
+    /// A name for the token (default `cli`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_name: Option<String>,
+    /// Its lifetime in hours (at most 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_hours: Option<i64>,
 }
 
 /// `POST /api/v1/totp/confirm`: confirm the enrolment started by `POST /api/v1/totp/enroll`
@@ -182,8 +319,12 @@ pub struct PasswordBody {
     pub old_password: String,
     /// The new password (at least 12 characters).
     pub new_password: String,
-    /// A current TOTP code.
+    /// A current TOTP code (or `passkey`).
+    #[serde(default)]
     pub totp: String,
+    /// Instead of `totp`: a passkey's answer to a ceremony started for `change password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for PasswordBody {
@@ -192,6 +333,7 @@ impl fmt::Debug for PasswordBody {
             .field("old_password", &REDACTED)
             .field("new_password", &REDACTED)
             .field("totp", &REDACTED)
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -201,14 +343,19 @@ impl fmt::Debug for PasswordBody {
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StepUpBody {
-    /// A current code from your TOTP authenticator.
+    /// A current code from your TOTP authenticator (or `passkey`).
+    #[serde(default)]
     pub totp: String,
+    /// Instead of `totp`: a passkey's answer to a ceremony started for this step-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for StepUpBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StepUpBody")
             .field("totp", &REDACTED)
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -233,6 +380,9 @@ pub struct CreateBody {
     /// A current TOTP code: the step-up of a break-glass activation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp: Option<String>,
+    /// Instead of `totp`: a passkey's answer to a ceremony started for this step-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for CreateBody {
@@ -245,6 +395,7 @@ impl fmt::Debug for CreateBody {
             .field("incident", &self.incident)
             .field("justification", &self.justification)
             .field("totp", &redacted(self.totp.as_ref()))
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -257,8 +408,12 @@ pub struct ApproveBody {
     /// The digest approved (the request's `digest`, or its pending extension's): 64 hex
     /// digits. Approving a digest that is no longer current is refused (`stale_digest`).
     pub digest: String,
-    /// A current code of the approver's authenticator.
+    /// A current code of the approver's authenticator (or `passkey`).
+    #[serde(default)]
     pub totp: String,
+    /// Instead of `totp`: a passkey's answer to a ceremony started for this step-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
     /// A note for the audit log.
     #[serde(default)]
     pub comment: String,
@@ -270,6 +425,7 @@ impl fmt::Debug for ApproveBody {
             .field("digest", &self.digest)
             .field("totp", &REDACTED)
             .field("comment", &self.comment)
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -306,6 +462,9 @@ pub struct ReviewBody {
     /// step-up action.
     #[serde(default)]
     pub totp: String,
+    /// Instead of `totp`: a passkey's answer to a ceremony started for this step-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for ReviewBody {
@@ -314,6 +473,7 @@ impl fmt::Debug for ReviewBody {
             .field("outcome", &self.outcome)
             .field("notes", &self.notes)
             .field("totp", &REDACTED)
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -326,12 +486,16 @@ pub struct CredentialsBody {
     /// A current code from your TOTP authenticator, when a step-up is asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp: Option<String>,
+    /// Instead of `totp`: a passkey's answer to a ceremony started for this step-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for CredentialsBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CredentialsBody")
             .field("totp", &redacted(self.totp.as_ref()))
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -347,6 +511,9 @@ pub struct ConsoleBody {
     /// credentials).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp: Option<String>,
+    /// Instead of `totp`: a passkey's answer to a ceremony started for this step-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for ConsoleBody {
@@ -354,6 +521,7 @@ impl fmt::Debug for ConsoleBody {
         f.debug_struct("ConsoleBody")
             .field("destination", &self.destination)
             .field("totp", &redacted(self.totp.as_ref()))
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -370,6 +538,9 @@ pub struct RevokeAllBody {
     /// A current code from your TOTP authenticator (an administrator's step-up).
     #[serde(default)]
     pub totp: String,
+    /// Instead of `totp`: a passkey's answer to a ceremony started for this step-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for RevokeAllBody {
@@ -378,6 +549,7 @@ impl fmt::Debug for RevokeAllBody {
             .field("role_arn", &self.role_arn)
             .field("reason", &self.reason)
             .field("totp", &REDACTED)
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }
@@ -425,7 +597,15 @@ mod tests {
             serde_json::from_value::<LoginBody>(json!({"username": "a", "password": "p", "x": 1}))
                 .is_err()
         );
-        assert!(serde_json::from_value::<ApproveBody>(json!({"digest": "d"})).is_err());
+        // The digest is required; the step-up is `totp` or `passkey` (a body with neither is
+        // refused by the step-up check, `totp_missing`).
+        assert!(serde_json::from_value::<ApproveBody>(json!({"totp": "123456"})).is_err());
+        assert!(
+            serde_json::from_value::<ApproveBody>(
+                json!({"digest": "d", "passkey": {"ceremony": "c", "credential": {}}})
+            )
+            .is_ok()
+        );
         let approve: ApproveBody =
             serde_json::from_value(json!({"digest": "d", "totp": "123456"})).unwrap();
         assert_eq!(approve.comment, "");
@@ -455,6 +635,7 @@ mod tests {
             incident: "INC-7".into(),
             justification: "why".into(),
             totp: None,
+            passkey: None,
         };
         assert_eq!(
             serde_json::to_value(&b).unwrap(),
@@ -488,6 +669,7 @@ mod tests {
                     digest: "d".into(),
                     totp: "SECRET-CODE".into(),
                     comment: String::new(),
+                    passkey: None,
                 }
             ),
             format!(
@@ -495,6 +677,7 @@ mod tests {
                 EnrollBody {
                     password: Some("SECRET-PW".into()),
                     current_code: Some("SECRET-CODE".into()),
+                    passkey: None,
                 }
             ),
             format!(
@@ -510,12 +693,14 @@ mod tests {
                     old_password: "SECRET-PW".into(),
                     new_password: "SECRET-NEW".into(),
                     totp: "SECRET-CODE".into(),
+                    passkey: None,
                 }
             ),
             format!(
                 "{:?}",
                 StepUpBody {
                     totp: "SECRET-CODE".into(),
+                    passkey: None,
                 }
             ),
             format!(
@@ -524,12 +709,14 @@ mod tests {
                     outcome: ReviewOutcome::Appropriate,
                     notes: String::new(),
                     totp: "SECRET-CODE".into(),
+                    passkey: None,
                 }
             ),
             format!(
                 "{:?}",
                 CredentialsBody {
                     totp: Some("SECRET-CODE".into()),
+                    passkey: None,
                 }
             ),
             format!(
@@ -537,6 +724,7 @@ mod tests {
                 ConsoleBody {
                     destination: None,
                     totp: Some("SECRET-CODE".into()),
+                    passkey: None,
                 }
             ),
             format!(
@@ -549,6 +737,7 @@ mod tests {
                     incident: "i".into(),
                     justification: "j".into(),
                     totp: Some("SECRET-CODE".into()),
+                    passkey: None,
                 }
             ),
         ];

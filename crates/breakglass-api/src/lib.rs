@@ -12,15 +12,18 @@ pub mod reply;
 
 pub use body::{
     AcceptInvitationBody, AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
-    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody,
-    ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody, SsoTokenBody, StepUpBody, TokenBody,
+    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasskeyAnswer,
+    PasskeyChallengeBody, PasskeyEnrollBody, PasskeyRegisterBody, PasskeySignInBody,
+    PasskeySignInFinishBody, PasswordBody, ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody,
+    SsoTokenBody, StepUpBody, TokenBody,
 };
 pub use openapi::{RouteDoc, document, route_docs};
 pub use reply::{
     AccountChangedView, AuditEntryView, AuditRecords, AuditVerify, ConsoleUrl, Credentials,
-    ErrorBody, ErrorDetail, Health, InvitationAccepted, Me, NewToken, NewUser, RequestList,
-    RequestView, Revoked, RevokedAll, RevokedToken, SsoDeviceStart, SsoTokenReply, TokenList,
-    TokenView, TotpEnrolment, UserList, UserView,
+    ErrorBody, ErrorDetail, Health, InvitationAccepted, Me, NewToken, NewUser, PasskeyAdded,
+    PasskeyChallenge, PasskeyList, PasskeyView, RequestList, RequestView, Revoked, RevokedAll,
+    RevokedToken, SsoDeviceStart, SsoTokenReply, TokenList, TokenView, TotpEnrolment, UserList,
+    UserView,
 };
 
 /// What `{:?}` shows in place of a secret.
@@ -49,6 +52,10 @@ pub const ERROR_CODES: &[&str] = &[
     "self_approval",
     "not_allowed",
     "mfa_required",
+    "passkey_required",
+    "passkey_invalid",
+    "passkey_not_enrolled",
+    "passkeys_not_configured",
     "duration_out_of_bounds",
     "stale_digest",
     "already_approved",

@@ -13,13 +13,16 @@ use serde_json::{Map, Value, json};
 
 use crate::body::{
     AcceptInvitationBody, AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
-    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasswordBody,
-    ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody, SsoTokenBody, StepUpBody, TokenBody,
+    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody,
+    PasskeyChallengeBody, PasskeyEnrollBody, PasskeyRegisterBody, PasskeySignInBody,
+    PasskeySignInFinishBody, PasswordBody, ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody,
+    SsoTokenBody, StepUpBody, TokenBody,
 };
 use crate::reply::{
     AccountChangedView, AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, Health,
-    InvitationAccepted, Me, NewToken, NewUser, OpenApiDocument, RequestList, RequestView, Revoked,
-    RevokedAll, RevokedToken, SsoDeviceStart, SsoTokenReply, TokenList, TotpEnrolment, UserList,
+    InvitationAccepted, Me, NewToken, NewUser, OpenApiDocument, PasskeyAdded, PasskeyChallenge,
+    PasskeyList, RequestList, RequestView, Revoked, RevokedAll, RevokedToken, SsoDeviceStart,
+    SsoTokenReply, TokenList, TotpEnrolment, UserList,
 };
 
 /// Writes a type's schema into a generator: a `$ref` to `components.schemas` for a named
@@ -334,6 +337,56 @@ pub fn route_docs() -> Vec<RouteDoc> {
             201,
         )
         .body::<ConfirmBody>(),
+        R::new::<PasskeyList>("GET", "/api/v1/passkeys", "List your passkeys", true, 200)
+            .no_body(),
+        R::new::<PasskeyChallenge>(
+            "POST",
+            "/api/v1/passkeys/enroll",
+            "Start enrolling a passkey (your password again): a WebAuthn creation challenge",
+            true,
+            201,
+        )
+        .body::<PasskeyEnrollBody>(),
+        R::new::<PasskeyAdded>(
+            "POST",
+            "/api/v1/passkeys",
+            "Finish enrolling a passkey with the browser's answer to the challenge",
+            true,
+            201,
+        )
+        .body::<PasskeyRegisterBody>(),
+        R::new::<PasskeyList>(
+            "POST",
+            "/api/v1/passkeys/{id}/remove",
+            "Remove one of your passkeys (step-up; never your last second factor)",
+            true,
+            200,
+        )
+        .body::<StepUpBody>(),
+        R::new::<PasskeyChallenge>(
+            "POST",
+            "/api/v1/passkeys/challenge",
+            "A passkey challenge for one step-up, bound to the action it will authorise",
+            true,
+            201,
+        )
+        .body::<PasskeyChallengeBody>(),
+        R::new::<PasskeyChallenge>(
+            "POST",
+            "/api/v1/login/passkey",
+            "Sign in with a passkey, first half: your password, then a WebAuthn challenge",
+            false,
+            201,
+        )
+        .body::<PasskeySignInBody>(),
+        R::new::<NewToken>(
+            "POST",
+            "/api/v1/login/passkey/finish",
+            "Sign in with a passkey, second half: the passkey's answer; returns a token",
+            false,
+            201,
+        )
+        .body::<PasskeySignInFinishBody>(),
         R::new::<RequestList>("GET", "/api/v1/requests", "List requests", true, 200)
             .no_body()
             .query::<ListQuery>(),

@@ -113,6 +113,69 @@ impl fmt::Debug for SsoTokenReply {
     }
 }
 
+/// A passkey challenge: `public_key` goes to `navigator.credentials.create({publicKey})` or
+/// `.get({publicKey})` (binary fields in base64url), and the answer comes back with
+/// `ceremony` within five minutes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyChallenge {
+    /// The ceremony id.
+    pub ceremony: String,
+    /// The WebAuthn options.
+    #[serde(rename = "publicKey")]
+    #[schemars(with = "WebAuthnOptionsDoc")]
+    pub public_key: serde_json::Value,
+}
+
+/// The documented shape of WebAuthn `publicKey` options (creation or request; binary
+/// fields in base64url): for the OpenAPI document only.
+#[derive(JsonSchema)]
+#[expect(dead_code, reason = "a schema, never built")]
+pub(crate) struct WebAuthnOptionsDoc {
+    /// The challenge, base64url.
+    challenge: String,
+    /// How long the browser waits, in milliseconds.
+    timeout: Option<u64>,
+    /// The relying party id (request options).
+    #[serde(rename = "rpId")]
+    rp_id: Option<String>,
+    /// Whether the authenticator must verify the person (`required`, `preferred`).
+    #[serde(rename = "userVerification")]
+    user_verification: Option<String>,
+}
+
+/// One passkey of the caller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyView {
+    /// Its credential id (base64url).
+    pub id: String,
+    /// Its label.
+    pub name: String,
+    /// When it was enrolled.
+    #[schemars(extend("format" = "date-time"))]
+    pub created_at: String,
+    /// When it last answered a challenge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<String>,
+}
+
+/// `GET /api/v1/passkeys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyList {
+    /// The caller's passkeys, oldest first.
+    pub passkeys: Vec<PasskeyView>,
+}
+
+/// `POST /api/v1/passkeys`: the enrolled passkey, and for a first second factor the new
+/// token that passed it (every earlier one was revoked).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PasskeyAdded {
+    /// The passkey.
+    pub passkey: PasskeyView,
+    /// The new token, when this was the first second factor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<NewToken>,
+}
+
 /// A new API token (`POST /api/v1/login`, `POST /api/v1/tokens`): the secret is shown once.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct NewToken {

@@ -88,6 +88,17 @@ pub struct AuthConfig {
     pub oidc: Option<OidcConfig>,
     /// What local accounts may do.
     pub local: LocalAccounts,
+    /// Passkeys, if configured.
+    pub passkeys: Option<PasskeySettings>,
+}
+
+/// Validated `[auth.passkeys]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeySettings {
+    /// The console's origin (`scheme://host[:port]`).
+    pub origin: String,
+    /// The relying-party id, when not the origin's host.
+    pub rp_id: Option<String>,
 }
 
 /// What local accounts (password and TOTP) may do.
@@ -286,6 +297,10 @@ pub struct PlaybookConfig {
     pub break_glass: bool,
     /// Who may request it.
     pub eligible_groups: Vec<GroupName>,
+    /// The second factor its step-ups need.
+    pub step_up: breakglass_core::model::StepUpFactor,
+    /// Whether the first mint of each grant needs a fresh step-up.
+    pub mint_step_up: bool,
 }
 
 /// Validated alerting settings.
@@ -489,6 +504,8 @@ impl Config {
                 approval: p.approval.clone(),
                 break_glass: p.break_glass,
                 eligible_groups: p.eligible_groups.clone(),
+                step_up: p.step_up,
+                mint_step_up: p.mint_step_up,
             })
             .collect();
         let responders = self.responders.clone();

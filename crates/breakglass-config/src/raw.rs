@@ -67,6 +67,23 @@ pub struct RawAuth {
     /// alerts the security team.
     #[serde(default)]
     pub local: Option<RawLocalAccounts>,
+    /// Passkeys (WebAuthn) as a second factor beside TOTP: the console's URL the browser
+    /// sees, which every passkey is bound to.
+    #[serde(default)]
+    pub passkeys: Option<RawPasskeys>,
+}
+
+/// `[auth.passkeys]`: where the console is, for WebAuthn.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawPasskeys {
+    /// The console's origin as the browser sees it, e.g. `https://breakglass.example.com`
+    /// (`http://` only for `localhost`). A passkey answers only a page of this origin.
+    pub origin: String,
+    /// The relying-party id passkeys are registered under: the origin's host (the default)
+    /// or a parent domain of it. Changing it later orphans every enrolled passkey.
+    #[serde(default)]
+    pub rp_id: Option<String>,
 }
 
 /// What local accounts may do (see [`RawAuth::local`]).
@@ -355,6 +372,14 @@ pub struct RawPlaybook {
     pub break_glass: bool,
     /// The groups whose members may request the playbook.
     pub eligible_groups: Vec<String>,
+    /// The second factor its approvals, its break-glass activation and its first-mint
+    /// step-ups need: `any` (a TOTP code or a passkey, the default) or `passkey`.
+    #[serde(default)]
+    pub step_up: breakglass_core::model::StepUpFactor,
+    /// Whether the first credentials or console URL of each grant need a fresh step-up
+    /// (defaults to `break_glass`).
+    #[serde(default)]
+    pub mint_step_up: Option<bool>,
 }
 
 /// A session policy: a built-in template with parameters, a scoped policy built from

@@ -70,6 +70,8 @@ pub struct TokenHolder {
     pub totp_seed: Option<String>,
     /// Its user's last TOTP time step accepted.
     pub totp_last_step: Option<i64>,
+    /// Its user has at least one passkey.
+    pub passkeys: bool,
     /// Its user is disabled.
     pub disabled: bool,
 }
@@ -89,6 +91,40 @@ pub struct InvitationRecord {
     pub expires_at: OffsetDateTime,
     /// When it was used (it works once).
     pub used_at: Option<OffsetDateTime>,
+}
+
+/// A passkey (a WebAuthn credential) of a user: public key material only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The credential id (base64url), unique across users.
+    pub id: String,
+    /// Whose.
+    pub username: String,
+    /// The label the user gave it.
+    pub name: String,
+    /// The credential as the WebAuthn library serialises it (public key, signature counter).
+    pub credential: String,
+    /// When it was enrolled.
+    pub created_at: OffsetDateTime,
+    /// When it last answered a ceremony.
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+/// A WebAuthn ceremony waiting for the browser's answer: what the server must remember
+/// between sending a challenge and checking the reply. It is answered at most once (the
+/// write that spends it deletes it) and only for the purpose it was started for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CeremonyRecord {
+    /// A random id the client sends back with its answer.
+    pub id: String,
+    /// Whose ceremony it is.
+    pub username: String,
+    /// What the answer will authorise (`register passkey`, `sign in`, `approve r-…`).
+    pub purpose: String,
+    /// The library's ceremony state (the challenge, the credentials allowed).
+    pub state: String,
+    /// When it stops being answerable.
+    pub expires_at: OffsetDateTime,
 }
 
 /// Wrong codes a user may enter in a row before each further one locks their second factor.
@@ -230,6 +266,36 @@ pub enum AuthWrite {
     },
     /// Stores a new token.
     InsertToken(TokenRecord),
+    /// Stores a WebAuthn ceremony (and forgets those expired by `now`).
+    InsertCeremony {
+        ceremony: CeremonyRecord,
+        now: OffsetDateTime,
+    },
+    /// Spends ceremony `ceremony` of `username`, started for `purpose`; fails with
+    /// `StepUpUsed` if it was answered already, has expired by `at`, or is not theirs or for
+    /// that purpose.
+    TakeCeremony {
+        ceremony: String,
+        username: String,
+        purpose: String,
+        at: OffsetDateTime,
+    },
+    /// Stores a new passkey; fails with `Duplicate` if the credential is enrolled already.
+    InsertPasskey(PasskeyRecord),
+    /// Replaces a passkey's stored credential after it answered a ceremony at `at` (its
+    /// signature counter advanced); fails with `InvalidCommit` if it was removed meanwhile.
+    UsePasskey {
+        id: String,
+        username: String,
+        credential: String,
+        at: OffsetDateTime,
+    },
+    /// Removes one passkey of `username` (`Some`) or all of them (`None`); removing a named
+    /// one that is not theirs fails with `InvalidCommit`.
+    DeletePasskeys {
+        username: String,
+        id: Option<String>,
+    },
     /// Stores a new invitation.
     InsertInvitation(InvitationRecord),
     /// Marks the invitation `sha256` of `username` used at `at`; fails with `InvalidCommit`

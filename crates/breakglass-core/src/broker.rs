@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 
 use time::{Duration, OffsetDateTime};
 
-use crate::audit::events::{ActionRefused, TotpVerified};
+use crate::audit::events::ActionRefused;
 use crate::audit::{Actor, AuditEntry, AuditEvent};
 use crate::canonical::Sha256Digest;
 use crate::model::{GrantId, IncidentId, RequestId, Username};
@@ -206,7 +206,15 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         let grant = self.ids.grant_id();
         let actor = Actor::User(new.requester.clone());
         let playbook = new.playbook.clone();
-        match activate_break_glass(id, grant, new, mfa_verified, &env) {
+        let factor = step_up.as_ref().map_or(Ok(()), |s| {
+            crate::request::step_up_factor(
+                &rules,
+                &playbook,
+                s.factor(),
+                Action::ActivateBreakGlass,
+            )
+        });
+        match factor.and_then(|()| activate_break_glass(id, grant, new, mfa_verified, &env)) {
             Ok(t) => self.commit_new(t, now, step_up).await,
             // Every failed break-glass attempt is recorded loudly, whatever the reason.
             Err(e) => {
@@ -257,7 +265,19 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
                 settings: &self.settings,
                 now,
             };
-            let t = match apply(&current.value, command.clone(), &env) {
+            // A playbook that asks for a passkey takes no other factor for an approval.
+            let factor = match (&command, &step_up) {
+                (Command::Approve { .. } | Command::ApproveExtension { .. }, Some(s)) => {
+                    crate::request::step_up_factor(
+                        &rules,
+                        &current.value.spec.playbook,
+                        s.factor(),
+                        Action::Approve,
+                    )
+                }
+                _ => Ok(()),
+            };
+            let t = match factor.and_then(|()| apply(&current.value, command.clone(), &env)) {
                 Ok(t) => t,
                 Err(e) => {
                     let action = e.refusal();
@@ -604,10 +624,7 @@ fn build_commit(
             at: now,
             actor: Actor::User(s.username.clone()),
             request_version: None,
-            event: AuditEvent::from(TotpVerified {
-                username: s.username.clone(),
-                purpose: s.purpose.clone(),
-            }),
+            event: s.verified_event(),
         });
         for n in &mut outbox {
             n.audit_index += 1;

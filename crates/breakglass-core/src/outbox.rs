@@ -214,6 +214,19 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     e.username
                 ),
             ),
+            AuditEvent::PasskeyEnrolled(e) => push(
+                "authenticator_enrolled",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "account `{}`: a passkey (\"{}\") was enrolled",
+                    e.username, e.name
+                ),
+            ),
+            AuditEvent::PasskeyRemoved(e) => push(
+                "account_changed",
+                vec![Audience::SecurityTeam],
+                format!("account `{}`: a passkey was removed", e.username),
+            ),
             AuditEvent::LocalSignIn(e) => push(
                 "local_sign_in",
                 vec![Audience::SecurityTeam],

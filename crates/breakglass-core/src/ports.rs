@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use time::{Duration, OffsetDateTime};
 
 use crate::accounts::{
-    AuthWrite, InvitationRecord, SecondFactorFailures, TokenHolder, TokenRecord, UserRecord,
+    AuthWrite, CeremonyRecord, InvitationRecord, PasskeyRecord, SecondFactorFailures, TokenHolder,
+    TokenRecord, UserRecord,
 };
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
@@ -200,17 +201,77 @@ pub struct Commit {
     pub step_up: Option<StepUp>,
 }
 
-/// A TOTP time step of a user, proven by a code the server checked, spent by a [`Commit`].
-/// The store refuses the whole commit with [`StoreError::StepUpUsed`] when that step (or a
-/// later one) of the user was already used: a code is accepted once.
+/// A second factor a user proved for one action, spent by a [`Commit`] (or an
+/// authentication write) in the same transaction as the change it authorises. The store
+/// refuses the whole commit with [`StoreError::StepUpUsed`] when the proof was spent already:
+/// a TOTP time step at or before the user's last used one, a passkey ceremony already
+/// answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StepUp {
-    /// Whose authenticator produced the code.
+    /// Whose authenticator produced the proof.
     pub username: Username,
-    /// The RFC 6238 time step the code matched.
-    pub step: i64,
-    /// What the step-up was for (recorded in the `totp_verified` audit record).
+    /// What the step-up was for (recorded in the `totp_verified` or `passkey_verified` audit
+    /// record). A passkey's ceremony was started for exactly this purpose.
     pub purpose: String,
+    /// The proof.
+    pub proof: Proof,
+}
+
+/// What proved a [`StepUp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Proof {
+    /// A TOTP code: the RFC 6238 time step it matched.
+    Totp {
+        /// The time step.
+        step: i64,
+    },
+    /// A passkey's answer to a one-time WebAuthn ceremony.
+    Passkey {
+        /// The ceremony answered (deleted when the step-up is spent).
+        ceremony: String,
+        /// The passkey's credential id (base64url).
+        credential_id: String,
+        /// The passkey as stored after the assertion (its signature counter advanced), as
+        /// the WebAuthn library serialises it. Public key material only.
+        credential: String,
+    },
+}
+
+impl StepUp {
+    /// A TOTP step-up of `username` for `purpose` at time step `step`.
+    pub fn totp(username: Username, purpose: impl Into<String>, step: i64) -> Self {
+        Self {
+            username,
+            purpose: purpose.into(),
+            proof: Proof::Totp { step },
+        }
+    }
+
+    /// Which kind of factor proved it.
+    pub fn factor(&self) -> crate::model::Factor {
+        match self.proof {
+            Proof::Totp { .. } => crate::model::Factor::Totp,
+            Proof::Passkey { .. } => crate::model::Factor::Passkey,
+        }
+    }
+
+    /// The audit record of spending it: `totp_verified` or `passkey_verified`.
+    pub fn verified_event(&self) -> crate::audit::AuditEvent {
+        use crate::audit::events::{PasskeyVerified, TotpVerified};
+        match &self.proof {
+            Proof::Totp { .. } => TotpVerified {
+                username: self.username.clone(),
+                purpose: self.purpose.clone(),
+            }
+            .into(),
+            Proof::Passkey { credential_id, .. } => PasskeyVerified {
+                username: self.username.clone(),
+                purpose: self.purpose.clone(),
+                credential: credential_id.clone(),
+            }
+            .into(),
+        }
+    }
 }
 
 /// How a claimed outbox message's delivery attempt ended.
@@ -470,6 +531,18 @@ pub trait AuthStore: Send + Sync {
         &self,
         username: &str,
     ) -> impl Future<Output = Result<Option<SecondFactorFailures>, StoreError>> + Send;
+
+    /// The passkeys of `username`, oldest first.
+    fn passkeys(
+        &self,
+        username: &str,
+    ) -> impl Future<Output = Result<Vec<PasskeyRecord>, StoreError>> + Send;
+
+    /// The WebAuthn ceremony `id`, expired or not (`None` once answered).
+    fn ceremony(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<CeremonyRecord>, StoreError>> + Send;
 
     /// Applies authentication changes and appends their audit records in one transaction
     /// (`audit` must not be empty: an unaudited authentication change is refused), with the

@@ -11,12 +11,13 @@
 //! code; deleted by each right code spent, in the transaction that spends it.
 
 pub use breakglass_core::accounts::{
-    AuthWrite, InvitationRecord, SecondFactorFailures, TokenHolder, TokenRecord, UserRecord,
+    AuthWrite, CeremonyRecord, InvitationRecord, PasskeyRecord, SecondFactorFailures, TokenHolder,
+    TokenRecord, UserRecord,
 };
 
 pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users WHERE username = $1";
 pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users ORDER BY username";
-pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, t.second_factor, t.break_glass_only, u.admin, u.totp_seed, u.totp_last_step, u.disabled_at FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
+pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, t.second_factor, t.break_glass_only, u.admin, u.totp_seed, u.totp_last_step, u.disabled_at, EXISTS (SELECT 1 FROM passkeys p WHERE p.username = u.username) AS has_passkeys FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
 pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at, second_factor, break_glass_only FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
 pub(crate) const SET_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE username = $1";
@@ -36,6 +37,15 @@ pub(crate) const REVOKE_TOKENS: &str =
 pub(crate) const SELECT_SECOND_FACTOR_FAILURES: &str = "SELECT username, failures, last_failure_at, locked_until FROM second_factor_failures WHERE username = $1";
 /// Stores a run of wrong codes where none is stored or the stored one still has `$5` failures.
 pub(crate) const RECORD_SECOND_FACTOR_FAILURE: &str = "INSERT INTO second_factor_failures (username, failures, last_failure_at, locked_until) VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO UPDATE SET failures = excluded.failures, last_failure_at = excluded.last_failure_at, locked_until = excluded.locked_until WHERE second_factor_failures.failures = $5";
+
+pub(crate) const SELECT_PASSKEYS: &str = "SELECT id, username, name, credential, created_at, last_used_at FROM passkeys WHERE username = $1 ORDER BY created_at, id";
+pub(crate) const INSERT_PASSKEY: &str = "INSERT INTO passkeys (id, username, name, credential, created_at, last_used_at) VALUES ($1, $2, $3, $4, $5, NULL)";
+pub(crate) const DELETE_PASSKEY: &str = "DELETE FROM passkeys WHERE username = $1 AND id = $2";
+pub(crate) const DELETE_PASSKEYS: &str = "DELETE FROM passkeys WHERE username = $1";
+pub(crate) const SELECT_CEREMONY: &str =
+    "SELECT id, username, purpose, state, expires_at FROM webauthn_ceremonies WHERE id = $1";
+pub(crate) const INSERT_CEREMONY: &str = "INSERT INTO webauthn_ceremonies (id, username, purpose, state, expires_at) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const FORGET_CEREMONIES: &str = "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1";
 
 /// Implements the authentication operations on `$store`, whose `pool` is a pool of `$db`.
 macro_rules! auth_impl {
@@ -132,6 +142,7 @@ macro_rules! auth_impl {
                     admin: row.try_get("admin").map_err(err)?,
                     totp_seed: row.try_get("totp_seed").map_err(err)?,
                     totp_last_step: row.try_get("totp_last_step").map_err(err)?,
+                    passkeys: row.try_get("has_passkeys").map_err(err)?,
                     disabled: row
                         .try_get::<Option<i64>, _>("disabled_at")
                         .map_err(err)?
@@ -213,6 +224,62 @@ macro_rules! auth_impl {
                         row.try_get("last_failure_at").map_err(err)?,
                     )?,
                     locked_until: locked.map($crate::codec::time_from_micros).transpose()?,
+                }))
+            }
+
+            pub(crate) async fn passkeys(
+                &self,
+                username: &str,
+            ) -> Result<Vec<$crate::auth::PasskeyRecord>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let rows = sqlx::query($crate::auth::SELECT_PASSKEYS)
+                    .bind(username)
+                    .fetch_all(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "passkeys"))?;
+                drop(reader);
+                let err = |e| $crate::codec::db_error(e, "passkeys");
+                rows.iter()
+                    .map(|row| {
+                        let used: Option<i64> = row.try_get("last_used_at").map_err(err)?;
+                        Ok($crate::auth::PasskeyRecord {
+                            id: row.try_get("id").map_err(err)?,
+                            username: row.try_get("username").map_err(err)?,
+                            name: row.try_get("name").map_err(err)?,
+                            credential: row.try_get("credential").map_err(err)?,
+                            created_at: $crate::codec::time_from_micros(
+                                row.try_get("created_at").map_err(err)?,
+                            )?,
+                            last_used_at: used.map($crate::codec::time_from_micros).transpose()?,
+                        })
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn ceremony(
+                &self,
+                id: &str,
+            ) -> Result<Option<$crate::auth::CeremonyRecord>, breakglass_core::ports::StoreError>
+            {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let row = sqlx::query($crate::auth::SELECT_CEREMONY)
+                    .bind(id)
+                    .fetch_optional(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "webauthn ceremonies"))?;
+                drop(reader);
+                let Some(row) = row else { return Ok(None) };
+                let err = |e| $crate::codec::db_error(e, "webauthn ceremonies");
+                Ok(Some($crate::auth::CeremonyRecord {
+                    id: row.try_get("id").map_err(err)?,
+                    username: row.try_get("username").map_err(err)?,
+                    purpose: row.try_get("purpose").map_err(err)?,
+                    state: row.try_get("state").map_err(err)?,
+                    expires_at: $crate::codec::time_from_micros(
+                        row.try_get("expires_at").map_err(err)?,
+                    )?,
                 }))
             }
 
@@ -450,6 +517,98 @@ macro_rules! auth_impl {
                                 return Err(StoreError::InvalidCommit(format!(
                                     "`{}` is disabled or gone: no token is minted",
                                     t.username
+                                )));
+                            }
+                        }
+                        AuthWrite::InsertCeremony { ceremony: c, now } => {
+                            sqlx::query($crate::auth::FORGET_CEREMONIES)
+                                .bind(unix_micros(*now))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "webauthn ceremonies"))?;
+                            sqlx::query($crate::auth::INSERT_CEREMONY)
+                                .bind(&c.id)
+                                .bind(&c.username)
+                                .bind(&c.purpose)
+                                .bind(&c.state)
+                                .bind(unix_micros(c.expires_at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "webauthn ceremonies"))?;
+                        }
+                        AuthWrite::TakeCeremony {
+                            ceremony,
+                            username,
+                            purpose,
+                            at,
+                        } => {
+                            let done = sqlx::query($crate::query::TAKE_CEREMONY)
+                                .bind(ceremony)
+                                .bind(username)
+                                .bind(purpose)
+                                .bind(unix_micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "webauthn ceremonies"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::StepUpUsed(username.clone()));
+                            }
+                        }
+                        AuthWrite::InsertPasskey(p) => {
+                            sqlx::query($crate::auth::INSERT_PASSKEY)
+                                .bind(&p.id)
+                                .bind(&p.username)
+                                .bind(&p.name)
+                                .bind(&p.credential)
+                                .bind(unix_micros(p.created_at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "passkey"))?;
+                        }
+                        AuthWrite::UsePasskey {
+                            id,
+                            username,
+                            credential,
+                            at,
+                        } => {
+                            let done = sqlx::query($crate::query::USE_PASSKEY)
+                                .bind(id)
+                                .bind(username)
+                                .bind(credential)
+                                .bind(unix_micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "passkeys"))?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "`{username}` has no passkey `{id}` any more"
+                                )));
+                            }
+                            sqlx::query($crate::query::CLEAR_SECOND_FACTOR_FAILURES)
+                                .bind(username)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| {
+                                    $crate::codec::db_error(e, "second-factor failures")
+                                })?;
+                        }
+                        AuthWrite::DeletePasskeys { username, id } => {
+                            let done = match id {
+                                Some(id) => sqlx::query($crate::auth::DELETE_PASSKEY)
+                                    .bind(username)
+                                    .bind(id)
+                                    .execute(&mut *conn)
+                                    .await,
+                                None => sqlx::query($crate::auth::DELETE_PASSKEYS)
+                                    .bind(username)
+                                    .execute(&mut *conn)
+                                    .await,
+                            }
+                            .map_err(|e| $crate::codec::db_error(e, "passkeys"))?;
+                            if id.is_some() && done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "`{username}` has no passkey `{}`",
+                                    id.as_deref().unwrap_or_default()
                                 )));
                             }
                         }

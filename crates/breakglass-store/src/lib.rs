@@ -38,7 +38,8 @@ use group::BoxFuture;
 use read::ReadConn as _;
 
 pub use auth::{
-    AuthWrite, InvitationRecord, SecondFactorFailures, TokenHolder, TokenRecord, UserRecord,
+    AuthWrite, CeremonyRecord, InvitationRecord, PasskeyRecord, SecondFactorFailures, TokenHolder,
+    TokenRecord, UserRecord,
 };
 pub use codec::ListedRequest;
 pub use group::GroupCommitStats;
@@ -473,6 +474,16 @@ impl AuthStore for SqlStore {
         username: &str,
     ) -> Result<Option<SecondFactorFailures>, StoreError> {
         dispatch!(self, s => s.second_factor_failures(username).await)
+    }
+
+    /// The passkeys of `username`, oldest first.
+    async fn passkeys(&self, username: &str) -> Result<Vec<PasskeyRecord>, StoreError> {
+        dispatch!(self, s => s.passkeys(username).await)
+    }
+
+    /// The WebAuthn ceremony `id` (`None` once answered).
+    async fn ceremony(&self, id: &str) -> Result<Option<CeremonyRecord>, StoreError> {
+        dispatch!(self, s => s.ceremony(id).await)
     }
 
     /// Applies authentication changes and appends their audit records in one transaction

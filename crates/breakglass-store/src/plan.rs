@@ -9,7 +9,7 @@
 //! will have done.
 
 use breakglass_core::audit::{ChainHead, StoredAuditRow, seal};
-use breakglass_core::ports::{Commit, Committed, RequestWrite, StoreError};
+use breakglass_core::ports::{Commit, Committed, Proof, RequestWrite, StoreError};
 
 use crate::codec::{self, Bind, RequestRow};
 
@@ -71,16 +71,46 @@ pub(crate) fn prepare(commit: Commit, now: i64) -> Result<Prepared, StoreError> 
     }
     let mut before_audit = Vec::with_capacity(3);
     // The MFA step-up this change spends: a code is accepted once.
+    // A TOTP code is accepted once; a passkey's ceremony is answered once, and the passkey's
+    // advanced signature counter is kept.
     if let Some(step_up) = &commit.step_up {
-        before_audit.push(Step {
-            sql: crate::query::USE_TOTP_STEP,
-            binds: vec![
-                Bind::Text(step_up.username.to_string()),
-                Bind::Int(step_up.step),
-            ],
-            what: "users".to_owned(),
-            unchanged: Some(StoreError::StepUpUsed(step_up.username.to_string())),
-        });
+        let who = step_up.username.to_string();
+        match &step_up.proof {
+            Proof::Totp { step } => before_audit.push(Step {
+                sql: crate::query::USE_TOTP_STEP,
+                binds: vec![Bind::Text(who.clone()), Bind::Int(*step)],
+                what: "users".to_owned(),
+                unchanged: Some(StoreError::StepUpUsed(who.clone())),
+            }),
+            Proof::Passkey {
+                ceremony,
+                credential_id,
+                credential,
+            } => {
+                before_audit.push(Step {
+                    sql: crate::query::TAKE_CEREMONY,
+                    binds: vec![
+                        Bind::Text(ceremony.clone()),
+                        Bind::Text(who.clone()),
+                        Bind::Text(step_up.purpose.clone()),
+                        Bind::Int(now),
+                    ],
+                    what: "webauthn ceremonies".to_owned(),
+                    unchanged: Some(StoreError::StepUpUsed(who.clone())),
+                });
+                before_audit.push(Step {
+                    sql: crate::query::USE_PASSKEY,
+                    binds: vec![
+                        Bind::Text(credential_id.clone()),
+                        Bind::Text(who.clone()),
+                        Bind::Text(credential.clone()),
+                        Bind::Int(now),
+                    ],
+                    what: "passkeys".to_owned(),
+                    unchanged: Some(StoreError::StepUpUsed(who.clone())),
+                });
+            }
+        }
         // A right code spent ends the user's run of wrong ones.
         before_audit.push(Step {
             sql: crate::query::CLEAR_SECOND_FACTOR_FAILURES,

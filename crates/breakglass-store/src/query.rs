@@ -23,6 +23,12 @@ pub(crate) const USE_TOTP_STEP: &str = "UPDATE users SET totp_last_step = $2 WHE
 /// A right code spent ends the user's run of wrong ones (`second_factor_failures`).
 pub(crate) const CLEAR_SECOND_FACTOR_FAILURES: &str =
     "DELETE FROM second_factor_failures WHERE username = $1";
+/// Spends a WebAuthn ceremony (`$1`) of user `$2` started for purpose `$3`, unexpired at
+/// `$4`: written by an authentication change and by a commit carrying a passkey step-up.
+pub(crate) const TAKE_CEREMONY: &str = "DELETE FROM webauthn_ceremonies WHERE id = $1 AND username = $2 AND purpose = $3 AND expires_at > $4";
+/// Stores a passkey's credential after it answered a ceremony (its counter advanced).
+pub(crate) const USE_PASSKEY: &str =
+    "UPDATE passkeys SET credential = $3, last_used_at = $4 WHERE id = $1 AND username = $2";
 pub(crate) const INSERT_REQUEST: &str = "INSERT INTO requests (id, version, kind, status, requester, playbook, role_name, account, incident, created_at, due_at, grant_id, grant_start, grant_end, review_required, doc, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 pub(crate) const UPDATE_REQUEST: &str = "UPDATE requests SET version = $2, kind = $3, status = $4, requester = $5, playbook = $6, role_name = $7, account = $8, incident = $9, created_at = $10, due_at = $11, grant_id = $12, grant_start = $13, grant_end = $14, review_required = $15, doc = $16, updated_at = $17 WHERE id = $1 AND version = $18";

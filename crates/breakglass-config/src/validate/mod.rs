@@ -231,7 +231,12 @@ impl Validator {
         let notifications = self.notifications(&raw);
         let oidc = self.oidc(&raw, notifications.as_ref());
         let local = self.local_accounts(&raw);
-        let auth = AuthConfig { oidc, local };
+        let passkeys = self.passkeys(&raw);
+        let auth = AuthConfig {
+            oidc,
+            local,
+            passkeys,
+        };
         let ctx = TemplateContext {
             partition: partition.clone(),
             path: DEFAULT_PATH.to_owned(),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::super::raw::{RawConfig, RawLocalAccounts};
 use super::super::{
     LocalAccounts, NotificationsConfig, OIDC_CALLBACK_PATH, OidcConfig, OidcSubject,
+    PasskeySettings,
 };
 use super::{Validator, root};
 
@@ -44,6 +45,43 @@ impl Validator {
             );
         }
         local
+    }
+
+    pub(super) fn passkeys(&mut self, raw: &RawConfig) -> Option<PasskeySettings> {
+        let p = raw.auth.passkeys.as_ref()?;
+        let path = root().key("auth").key("passkeys");
+        let origin = p.origin.trim_end_matches('/');
+        let (scheme, authority) = origin.split_once("://").unwrap_or(("", ""));
+        let host = authority
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(authority, |(h, _)| h);
+        let valid = !host.is_empty()
+            && !authority.contains(['/', '?', '#', '@'])
+            && (scheme == "https" || (scheme == "http" && host == "localhost"));
+        if !valid {
+            self.push(
+                &path.key("origin"),
+                format!(
+                    "origin `{}` must be the console's `https://HOST[:PORT]` with no path (`http://` only for `localhost`; browsers refuse passkeys elsewhere, and on IP addresses)",
+                    p.origin
+                ),
+            );
+            return None;
+        }
+        if let Some(rp_id) = &p.rp_id
+            && !(host == rp_id || host.ends_with(&format!(".{rp_id}")))
+        {
+            self.push(
+                &path.key("rp_id"),
+                format!("relying-party id `{rp_id}` must be the origin's host `{host}` or a parent domain of it"),
+            );
+            return None;
+        }
+        Some(PasskeySettings {
+            origin: origin.to_owned(),
+            rp_id: p.rp_id.clone(),
+        })
     }
 
     pub(super) fn oidc(

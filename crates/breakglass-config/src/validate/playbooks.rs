@@ -152,6 +152,8 @@ impl Validator {
             },
             break_glass: raw.break_glass,
             eligible_groups,
+            step_up: raw.step_up,
+            mint_step_up: raw.mint_step_up.unwrap_or(raw.break_glass),
         })
     }
 

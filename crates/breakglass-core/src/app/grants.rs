@@ -27,7 +27,7 @@ use time::{Duration, OffsetDateTime};
 use super::{App, Caller, Error};
 use crate::audit::events::RoleSessionsRevoked;
 use crate::audit::{Actor, AuditEntry, AuditEvent};
-use crate::broker::Outcome;
+use crate::broker::{BrokerError, Outcome};
 use crate::canonical::Sha256Digest;
 use crate::cloud::{Cloud, IssuedCredentials, Secret};
 use crate::issuance;
@@ -152,10 +152,22 @@ where
                 let purpose = credentials_purpose(request);
                 let Some(s) = step_up else {
                     return Err(Error::StepUpRequired(format!(
-                        "the first credentials of break-glass request `{request}` need a fresh step-up: give a current TOTP code (field `totp`; `breakglass creds --totp CODE`)"
+                        "the first credentials of request `{request}` need a fresh step-up: give a current TOTP code (field `totp`; `breakglass creds --totp CODE`) or use your passkey in the console"
                     )));
                 };
                 super::requests::own_step_up(caller, &s, &purpose)?;
+                let rules = self.broker.rules();
+                if let Err(refused) = crate::request::step_up_factor(
+                    &rules,
+                    &r.spec.playbook,
+                    s.factor(),
+                    Action::Request,
+                ) {
+                    self.broker
+                        .record_refusal(r, Action::Request, actor.clone(), refused.to_string())
+                        .await?;
+                    return Err(BrokerError::from(refused).into());
+                }
                 Some((s, purpose))
             }
             // No step-up needed: one given anyway is not spent.
@@ -193,14 +205,22 @@ where
         Ok(creds)
     }
 
-    /// Whether minting now from `r`'s grant needs a step-up of its own: its first
-    /// credentials, of a break-glass grant, once the activation's step-up is older than the
-    /// settings' `step_up_window`.
+    /// Whether minting now from `r`'s grant needs a step-up of its own: the first
+    /// credentials of a grant whose playbook asks for it (`mint_step_up`, on by default for
+    /// break-glass playbooks). A break-glass activation's own step-up covers them for the
+    /// settings' `step_up_window`; an approved grant's activation had none, so its first mint
+    /// always needs one.
     pub fn needs_mint_step_up(&self, r: &AccessRequest, now: OffsetDateTime) -> bool {
+        let asks = self
+            .broker
+            .rules()
+            .catalog()
+            .playbook(&r.spec.playbook)
+            .map_or(r.kind == RequestKind::BreakGlass, |p| p.mint_step_up);
         r.grant.as_ref().is_some_and(|g| {
-            r.kind == RequestKind::BreakGlass
-                && g.issued.is_empty()
-                && now - g.start > self.broker.settings().step_up_window
+            asks && g.issued.is_empty()
+                && (r.kind != RequestKind::BreakGlass
+                    || now - g.start > self.broker.settings().step_up_window)
         })
     }
 
@@ -449,10 +469,7 @@ where
                 at: self.now(),
                 actor: Actor::User(actor.clone()),
                 request_version: None,
-                event: AuditEvent::from(crate::audit::events::TotpVerified {
-                    username: actor.clone(),
-                    purpose: purpose.clone(),
-                }),
+                event: step_up.verified_event(),
             }],
             outbox: Vec::new(),
             step_up: Some(step_up),

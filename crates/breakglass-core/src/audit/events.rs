@@ -404,6 +404,48 @@ pub struct TotpVerified {
     pub purpose: String,
 }
 
+/// A passkey answered a step-up or sign-in ceremony (the ceremony is spent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PasskeyVerified {
+    pub username: Username,
+    pub purpose: String,
+    /// The passkey's credential id (base64url).
+    pub credential: String,
+}
+
+/// A passkey challenge was issued to `username` for `purpose` (its ceremony waits for the
+/// browser's answer for a few minutes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PasskeyChallenged {
+    pub username: Username,
+    pub purpose: String,
+}
+
+/// A passkey answer was refused (unknown ceremony, another purpose, a bad signature).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PasskeyFailed {
+    pub username: Username,
+    pub purpose: String,
+    pub reason: String,
+}
+
+/// A user enrolled a passkey (another authenticator besides any they had).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PasskeyEnrolled {
+    pub username: Username,
+    /// The credential id (base64url).
+    pub credential: String,
+    /// The label the user gave it.
+    pub name: String,
+}
+
+/// A user removed one of their passkeys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct PasskeyRemoved {
+    pub username: Username,
+    pub credential: String,
+}
+
 /// A TOTP code was refused (wrong, replayed, or no authenticator enrolled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TotpFailed {
@@ -523,6 +565,11 @@ pub enum AuditEvent {
     AccountChanged(AccountChanged),
     LocalSignIn(LocalSignIn),
     SecondFactorLockedOut(SecondFactorLockedOut),
+    PasskeyChallenged(PasskeyChallenged),
+    PasskeyVerified(PasskeyVerified),
+    PasskeyFailed(PasskeyFailed),
+    PasskeyEnrolled(PasskeyEnrolled),
+    PasskeyRemoved(PasskeyRemoved),
 }
 
 macro_rules! from_event {
@@ -571,6 +618,11 @@ from_event!(
     AccountChanged,
     LocalSignIn,
     SecondFactorLockedOut,
+    PasskeyChallenged,
+    PasskeyVerified,
+    PasskeyFailed,
+    PasskeyEnrolled,
+    PasskeyRemoved,
 );
 
 impl AuditEvent {
@@ -612,6 +664,11 @@ impl AuditEvent {
             Self::AccountChanged(_) => "account_changed",
             Self::LocalSignIn(_) => "local_sign_in",
             Self::SecondFactorLockedOut(_) => "second_factor_locked_out",
+            Self::PasskeyChallenged(_) => "passkey_challenged",
+            Self::PasskeyVerified(_) => "passkey_verified",
+            Self::PasskeyFailed(_) => "passkey_failed",
+            Self::PasskeyEnrolled(_) => "passkey_enrolled",
+            Self::PasskeyRemoved(_) => "passkey_removed",
         }
     }
 
@@ -650,7 +707,12 @@ impl AuditEvent {
             | Self::TotpVerified(_)
             | Self::TotpFailed(_)
             | Self::AccountChanged(_)
-            | Self::LocalSignIn(_) => None,
+            | Self::LocalSignIn(_)
+            | Self::PasskeyChallenged(_)
+            | Self::PasskeyVerified(_)
+            | Self::PasskeyFailed(_)
+            | Self::PasskeyEnrolled(_)
+            | Self::PasskeyRemoved(_) => None,
             Self::RoleSessionsRevoked(_) | Self::SecondFactorLockedOut(_) => None,
         }
     }
@@ -679,7 +741,10 @@ impl AuditEvent {
             | Self::TokenRevoked(_)
             | Self::SecondFactorLockedOut(_)
             | Self::AccountChanged(_)
-            | Self::LocalSignIn(_) => Severity::Notice,
+            | Self::LocalSignIn(_)
+            | Self::PasskeyFailed(_)
+            | Self::PasskeyEnrolled(_)
+            | Self::PasskeyRemoved(_) => Severity::Notice,
             _ => Severity::Info,
         }
     }

@@ -69,6 +69,47 @@ pub struct Playbook {
     pub break_glass: bool,
     /// The groups whose members may request it.
     pub eligible_groups: Vec<GroupName>,
+    /// The second factor its approvals, its break-glass activation and its first-mint
+    /// step-ups need.
+    #[serde(default)]
+    pub step_up: StepUpFactor,
+    /// Whether the first credentials (or console URL) of each of its grants need a fresh
+    /// step-up once the activation's own is older than the step-up window.
+    #[serde(default)]
+    pub mint_step_up: bool,
+}
+
+/// The second factor a playbook's step-ups need.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepUpFactor {
+    /// A TOTP code or a passkey.
+    #[default]
+    Any,
+    /// A passkey (WebAuthn): phishing-resistant, bound to the broker's origin.
+    Passkey,
+}
+
+/// Which kind of second factor proved a step-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    /// A TOTP code.
+    Totp,
+    /// A passkey assertion.
+    Passkey,
+}
+
+impl StepUpFactor {
+    /// Whether a step-up proven by `factor` is enough.
+    pub fn accepts(self, factor: Factor) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Passkey => factor == Factor::Passkey,
+        }
+    }
 }
 
 /// A person who may request, approve or review access.

@@ -8,7 +8,9 @@ mod catalog;
 mod ids;
 mod kinds;
 
-pub use catalog::{Account, Approval, Catalog, DeployedRole, Playbook, Responder};
+pub use catalog::{
+    Account, Approval, Catalog, DeployedRole, Factor, Playbook, Responder, StepUpFactor,
+};
 pub use ids::{
     AccountId, GrantId, GroupName, IdError, IncidentId, PlaybookId, RequestId, RoleArn, RoleName,
     Username,

@@ -10,7 +10,7 @@ use super::{
     distinct_approvers,
 };
 use crate::canonical::Sha256Digest;
-use crate::model::{Playbook, PlaybookId, Username};
+use crate::model::{Factor, Playbook, PlaybookId, Username};
 use crate::rules::{Action, Ask, Decision, Rules};
 
 /// What a transition needs besides the request and the command.
@@ -71,6 +71,25 @@ pub(super) fn playbook<'a>(
         .catalog()
         .playbook(id)
         .ok_or_else(|| TransitionError::UnknownPlaybook(id.clone()))
+}
+
+/// Refuses a step-up for `action` on playbook `id` proven by a factor the playbook does not
+/// accept (`step_up = "passkey"` refuses a TOTP code).
+pub fn step_up_factor(
+    rules: &Rules,
+    id: &PlaybookId,
+    factor: Factor,
+    action: Action,
+) -> Result<(), TransitionError> {
+    let playbook = playbook(rules, id)?;
+    if playbook.step_up.accepts(factor) {
+        Ok(())
+    } else {
+        Err(TransitionError::PasskeyRequired {
+            playbook: id.clone(),
+            action,
+        })
+    }
 }
 
 pub(super) fn check_duration(

@@ -79,6 +79,16 @@ pub enum TransitionError {
     /// Break-glass activation without a verified MFA step-up.
     #[error("break-glass activation requires a verified MFA step-up")]
     MfaRequired,
+    /// The playbook needs a passkey for this step-up and another factor was given.
+    #[error(
+        "playbook `{playbook}` requires a passkey to {action}: a TOTP code is not enough; use your passkey (the console's \"Use passkey\" button; enrol one on your account page first)"
+    )]
+    PasskeyRequired {
+        /// The playbook.
+        playbook: PlaybookId,
+        /// What the step-up was for.
+        action: Action,
+    },
     /// Break-glass activation of a playbook that does not allow it.
     #[error("playbook `{0}` does not allow break-glass activation")]
     NotBreakGlassPlaybook(PlaybookId),
@@ -168,6 +178,7 @@ impl TransitionError {
             Self::GrantEnded { .. } => "grant_ended",
             Self::NotDue { .. } => "not_due",
             Self::MfaRequired => "mfa_required",
+            Self::PasskeyRequired { .. } => "passkey_required",
             Self::NotBreakGlassPlaybook(_) => "not_break_glass_playbook",
             Self::BreakGlassNotExtensible => "break_glass_not_extensible",
             Self::UnknownPlaybook(_) => "unknown_playbook",
@@ -196,6 +207,7 @@ impl TransitionError {
                 Some(Action::Approve)
             }
             Self::SelfReview(_) => Some(Action::Review),
+            Self::PasskeyRequired { action, .. } => Some(*action),
             Self::MfaRequired | Self::NotBreakGlassPlaybook(_) => Some(Action::ActivateBreakGlass),
             _ => None,
         }

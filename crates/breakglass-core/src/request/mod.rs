@@ -28,6 +28,7 @@ use crate::model::{
 use crate::rules::Decision;
 
 pub use crate::model::{RequestKind, ReviewOutcome};
+pub use checks::step_up_factor;
 pub use create::{activate_break_glass, submit};
 pub use error::TransitionError;
 pub use transition::{Command, Env, NewRequest, Transition, apply};

@@ -13,9 +13,11 @@ use breakglass_api::{
     AcceptInvitationBody, AccountChangedView, AddUserBody, ApproveBody, AuditEntryView, AuditQuery,
     AuditRecords, AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials,
     CredentialsBody, EnrollBody, ExtendBody, Health, InvitationAccepted, ListQuery, LoginBody, Me,
-    NewToken, NewUser, PasswordBody, ReasonBody, RequestView, ReviewBody, RevokeAllBody, Revoked,
-    RevokedAll, RevokedToken, StepUpBody, TokenBody, TokenList, TokenView, TotpEnrolment, UserList,
-    UserView,
+    NewToken, NewUser, PasskeyAdded, PasskeyAnswer, PasskeyChallenge, PasskeyChallengeBody,
+    PasskeyEnrollBody, PasskeyList, PasskeyRegisterBody, PasskeySignInBody,
+    PasskeySignInFinishBody, PasskeyView, PasswordBody, ReasonBody, RequestView, ReviewBody,
+    RevokeAllBody, Revoked, RevokedAll, RevokedToken, StepUpBody, TokenBody, TokenList, TokenView,
+    TotpEnrolment, UserList, UserView,
 };
 use breakglass_core::app::{Approving, Ask, AuditVerification, Walk, WalkError};
 use breakglass_core::audit::events::AccountChange;
@@ -31,7 +33,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::app::extract::{Admin, Body, ClientAddr, Enrolling, PathId};
 use crate::app::step_up;
 use crate::app::{AppError, AppState};
-use crate::auth::{Principal, token_ttl};
+use crate::auth::{Answer, Principal, token_ttl};
 
 type St = State<Arc<AppState>>;
 type ApiResult = Result<Response, AppError>;
@@ -139,7 +141,10 @@ pub async fn add_user(
     headers: HeaderMap,
     Body(b): Body<AddUserBody>,
 ) -> ApiResult {
-    let i = s.auth.invite(&p, &b.username, b.admin, &b.totp).await?;
+    let i = s
+        .auth
+        .invite(&p, &b.username, b.admin, Answer::Totp(&b.totp))
+        .await?;
     let body = NewUser {
         invitation_url: invitation_url(&s, &headers, &i),
         expires_at: rfc3339(i.expires_at),
@@ -171,9 +176,10 @@ async fn administer(
     headers: &HeaderMap,
     user: &str,
     change: AccountChange,
-    code: &str,
+    b: &StepUpBody,
 ) -> ApiResult {
-    let done = step_up::administer(s, p, user, change, code).await?;
+    let answer = Answer::of(&b.totp, b.passkey.as_ref());
+    let done = step_up::administer(s, p, user, change, answer).await?;
     Ok(Json(AccountChangedView {
         username: user.to_owned(),
         change: change.as_str().to_owned(),
@@ -193,7 +199,7 @@ pub async fn disable_user(
     Path(user): Path<String>,
     Body(b): Body<StepUpBody>,
 ) -> ApiResult {
-    administer(&s, &p, &headers, &user, AccountChange::Disabled, &b.totp).await
+    administer(&s, &p, &headers, &user, AccountChange::Disabled, &b).await
 }
 
 pub async fn enable_user(
@@ -203,7 +209,7 @@ pub async fn enable_user(
     Path(user): Path<String>,
     Body(b): Body<StepUpBody>,
 ) -> ApiResult {
-    administer(&s, &p, &headers, &user, AccountChange::Enabled, &b.totp).await
+    administer(&s, &p, &headers, &user, AccountChange::Enabled, &b).await
 }
 
 pub async fn revoke_user_tokens(
@@ -213,15 +219,7 @@ pub async fn revoke_user_tokens(
     Path(user): Path<String>,
     Body(b): Body<StepUpBody>,
 ) -> ApiResult {
-    administer(
-        &s,
-        &p,
-        &headers,
-        &user,
-        AccountChange::TokensRevoked,
-        &b.totp,
-    )
-    .await
+    administer(&s, &p, &headers, &user, AccountChange::TokensRevoked, &b).await
 }
 
 pub async fn reset_second_factor(
@@ -237,7 +235,7 @@ pub async fn reset_second_factor(
         &headers,
         &user,
         AccountChange::SecondFactorReset,
-        &b.totp,
+        &b,
     )
     .await
 }
@@ -250,7 +248,13 @@ pub async fn change_password(
 ) -> ApiResult {
     let address = client.to_string();
     s.auth
-        .change_password(&p, &b.old_password, &b.new_password, &b.totp, &address)
+        .change_password(
+            &p,
+            &b.old_password,
+            &b.new_password,
+            Answer::of(&b.totp, b.passkey.as_ref()),
+            &address,
+        )
         .await?;
     Ok(Json(AccountChangedView {
         username: p.username.to_string(),
@@ -307,7 +311,7 @@ pub async fn enroll_totp(
         .enroll_totp(
             &p,
             b.password.as_deref(),
-            b.current_code.as_deref(),
+            current_answer(b.current_code.as_deref(), b.passkey.as_ref()),
             &address,
         )
         .await?;
@@ -325,6 +329,138 @@ pub async fn confirm_totp(
 ) -> ApiResult {
     let name = b.token_name.as_deref().unwrap_or("cli");
     let token = s.auth.confirm_totp(&p, &b.code, name).await?;
+    Ok((StatusCode::CREATED, Json(new_token(&token))).into_response())
+}
+
+/// The step-up an enrolment body carries, if any.
+fn current_answer<'a>(
+    code: Option<&'a str>,
+    passkey: Option<&'a PasskeyAnswer>,
+) -> Option<Answer<'a>> {
+    match (code, passkey) {
+        (_, Some(p)) => Some(Answer::Passkey(p)),
+        (Some(c), None) => Some(Answer::Totp(c)),
+        (None, None) => None,
+    }
+}
+
+fn challenge(c: crate::auth::Challenge) -> Response {
+    (
+        StatusCode::CREATED,
+        Json(PasskeyChallenge {
+            ceremony: c.ceremony,
+            public_key: c.options,
+        }),
+    )
+        .into_response()
+}
+
+async fn passkey_list(s: &AppState, who: &Username) -> Result<PasskeyList, AppError> {
+    let passkeys = s
+        .auth
+        .passkeys(who)
+        .await?
+        .into_iter()
+        .map(|k| PasskeyView {
+            id: k.id,
+            name: k.name,
+            created_at: rfc3339(k.created_at),
+            last_used_at: k.last_used_at.map(rfc3339),
+        })
+        .collect();
+    Ok(PasskeyList { passkeys })
+}
+
+pub async fn passkeys(State(s): St, Enrolling(p): Enrolling) -> ApiResult {
+    Ok(Json(passkey_list(&s, &p.username).await?).into_response())
+}
+
+pub async fn start_passkey_enrolment(
+    State(s): St,
+    Enrolling(p): Enrolling,
+    client: ClientAddr,
+    Body(b): Body<PasskeyEnrollBody>,
+) -> ApiResult {
+    let address = client.to_string();
+    Ok(challenge(
+        s.auth
+            .start_passkey_enrolment(&p, &b.password, &address)
+            .await?,
+    ))
+}
+
+pub async fn finish_passkey_enrolment(
+    State(s): St,
+    Enrolling(p): Enrolling,
+    Body(b): Body<PasskeyRegisterBody>,
+) -> ApiResult {
+    let (k, token) = s
+        .auth
+        .finish_passkey_enrolment(&p, &b.ceremony, &b.name, &b.credential)
+        .await?;
+    let body = PasskeyAdded {
+        passkey: PasskeyView {
+            id: k.id,
+            name: k.name,
+            created_at: rfc3339(k.created_at),
+            last_used_at: None,
+        },
+        token: token.as_ref().map(new_token),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+pub async fn remove_passkey(
+    State(s): St,
+    p: Principal,
+    Path(id): Path<String>,
+    Body(b): Body<StepUpBody>,
+) -> ApiResult {
+    s.auth
+        .remove_passkey(&p, &id, Answer::of(&b.totp, b.passkey.as_ref()))
+        .await?;
+    Ok(Json(passkey_list(&s, &p.username).await?).into_response())
+}
+
+pub async fn passkey_challenge(
+    State(s): St,
+    p: Principal,
+    Body(b): Body<PasskeyChallengeBody>,
+) -> ApiResult {
+    Ok(challenge(
+        s.auth.start_passkey_step_up(&p, &b.purpose).await?,
+    ))
+}
+
+pub async fn start_passkey_sign_in(
+    State(s): St,
+    client: ClientAddr,
+    Body(b): Body<PasskeySignInBody>,
+) -> ApiResult {
+    let address = client.to_string();
+    Ok(challenge(
+        s.auth
+            .start_passkey_sign_in(&b.username, &b.password, &address)
+            .await?,
+    ))
+}
+
+pub async fn finish_passkey_sign_in(
+    State(s): St,
+    client: ClientAddr,
+    Body(b): Body<PasskeySignInFinishBody>,
+) -> ApiResult {
+    let address = client.to_string();
+    let name = b.token_name.as_deref().unwrap_or("cli");
+    let ttl = token_ttl(b.ttl_hours)?;
+    let answer = PasskeyAnswer {
+        ceremony: b.ceremony,
+        credential: b.credential,
+    };
+    let token = s
+        .auth
+        .finish_passkey_sign_in(&answer, &address, name, ttl)
+        .await?;
     Ok((StatusCode::CREATED, Json(new_token(&token))).into_response())
 }
 
@@ -411,7 +547,8 @@ pub async fn approve(
     Body(b): Body<ApproveBody>,
 ) -> ApiResult {
     let subject = Approving::Request;
-    outcome(step_up::approve(&s, &p, &rid, subject, &b.digest, &b.totp, b.comment).await?)
+    let answer = Answer::of(&b.totp, b.passkey.as_ref());
+    outcome(step_up::approve(&s, &p, &rid, subject, &b.digest, answer, b.comment).await?)
 }
 
 pub async fn approve_extension(
@@ -421,7 +558,8 @@ pub async fn approve_extension(
     Body(b): Body<ApproveBody>,
 ) -> ApiResult {
     let subject = Approving::Extension;
-    outcome(step_up::approve(&s, &p, &rid, subject, &b.digest, &b.totp, b.comment).await?)
+    let answer = Answer::of(&b.totp, b.passkey.as_ref());
+    outcome(step_up::approve(&s, &p, &rid, subject, &b.digest, answer, b.comment).await?)
 }
 
 pub async fn deny(
@@ -475,12 +613,13 @@ pub async fn review(
     PathId(rid): PathId<RequestId>,
     Body(b): Body<ReviewBody>,
 ) -> ApiResult {
-    outcome(step_up::review(&s, &p, &rid, b.outcome, &b.notes, &b.totp).await?)
+    let answer = Answer::of(&b.totp, b.passkey.as_ref());
+    outcome(step_up::review(&s, &p, &rid, b.outcome, &b.notes, answer).await?)
 }
 
 pub async fn break_glass(State(s): St, p: Principal, Body(b): Body<CreateBody>) -> ApiResult {
-    let code = b.totp.as_deref().unwrap_or_default();
-    created(step_up::break_glass(&s, &p, &ask(&b), code).await?)
+    let answer = Answer::of(b.totp.as_deref().unwrap_or_default(), b.passkey.as_ref());
+    created(step_up::break_glass(&s, &p, &ask(&b), answer).await?)
 }
 
 pub async fn credentials(
@@ -490,7 +629,8 @@ pub async fn credentials(
     Body(b): Body<CredentialsBody>,
 ) -> ApiResult {
     let rid = s.app.grant_request(&gid).await?;
-    let c = step_up::credentials(&s, &p, &rid, b.totp.as_deref()).await?;
+    let answer = Answer::of(b.totp.as_deref().unwrap_or_default(), b.passkey.as_ref());
+    let c = step_up::credentials(&s, &p, &rid, answer).await?;
     // The AWS CLI's `credential_process` format.
     Ok(Json(Credentials {
         version: 1,
@@ -513,7 +653,8 @@ pub async fn console(
         .destination
         .as_deref()
         .unwrap_or("https://console.aws.amazon.com/");
-    let url = step_up::console_url(&s, &p, &rid, dest, b.totp.as_deref()).await?;
+    let answer = Answer::of(b.totp.as_deref().unwrap_or_default(), b.passkey.as_ref());
+    let url = step_up::console_url(&s, &p, &rid, dest, answer).await?;
     let url = ConsoleUrl {
         url: url.expose().to_owned(),
     };
@@ -538,7 +679,8 @@ pub async fn revoke(
 pub async fn revoke_all(State(s): St, p: Principal, Body(b): Body<RevokeAllBody>) -> ApiResult {
     let role = RoleArn::new(b.role_arn)
         .map_err(|e| AppError::bad_request(format!("invalid role ARN: {e}")))?;
-    let r = step_up::revoke_all(&s, &p, &role, &b.reason, &b.totp).await?;
+    let answer = Answer::of(&b.totp, b.passkey.as_ref());
+    let r = step_up::revoke_all(&s, &p, &role, &b.reason, answer).await?;
     if !r.failed.is_empty() {
         // The reasons may carry store internals: logged under the correlation id only.
         let detail: Vec<String> = r

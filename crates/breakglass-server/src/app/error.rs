@@ -90,6 +90,7 @@ fn transition(e: &TransitionError) -> (StatusCode, &'static str) {
         T::SelfApproval(_) | T::SelfReview(_) => (StatusCode::FORBIDDEN, "self_approval"),
         T::NotAllowed { .. } | T::NotRequester { .. } => (StatusCode::FORBIDDEN, "not_allowed"),
         T::MfaRequired => (StatusCode::FORBIDDEN, "mfa_required"),
+        T::PasskeyRequired { .. } => (StatusCode::FORBIDDEN, "passkey_required"),
         T::BadDuration { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "duration_out_of_bounds"),
         T::StaleDigest { .. } => (StatusCode::CONFLICT, "stale_digest"),
         T::AlreadyApproved(_) => (StatusCode::CONFLICT, "already_approved"),
@@ -155,6 +156,10 @@ impl From<AuthError> for AppError {
             AuthError::Invalid(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             AuthError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AuthError::Exists(_) => (StatusCode::CONFLICT, "exists"),
+            AuthError::PasskeysOff => (StatusCode::NOT_FOUND, "passkeys_not_configured"),
+            AuthError::BadPasskey(_) => (StatusCode::FORBIDDEN, "passkey_invalid"),
+            AuthError::NoPasskey(_) => (StatusCode::FORBIDDEN, "passkey_not_enrolled"),
+            AuthError::PasskeyRequired(_) => (StatusCode::UNAUTHORIZED, "second_factor_required"),
             AuthError::Store(_) | AuthError::Seal(_) => {
                 return Self::internal(StatusCode::SERVICE_UNAVAILABLE, "unavailable", &e);
             }

@@ -1,5 +1,5 @@
-//! The calls that need a TOTP step-up, as both surfaces make them: the code is checked by
-//! authentication for exactly the change it authorises (`Approving::purpose`, break-glass,
+//! The calls that need a step-up (a TOTP code or a passkey), as both surfaces make them: the
+//! answer is checked by authentication for exactly the change it authorises (`Approving::purpose`, break-glass,
 //! a review sign-off, the first credentials of a break-glass grant),
 //! then handed to the use case, which spends it in the change's own commit. The API and the
 //! console call these instead of each repeating the sequence.
@@ -15,112 +15,118 @@ use breakglass_core::model::{RequestId, ReviewOutcome, RoleArn};
 use breakglass_core::ports::StepUp;
 
 use super::{AppError, AppState};
-use crate::auth::Principal;
+use crate::auth::{Answer, Principal};
 
 /// Approves request `id` (or its pending extension) as `p`, bound to the digest `p`
-/// reviewed, after checking `code` for that approval.
+/// reviewed, after checking `answer` for that approval.
 pub async fn approve(
     s: &AppState,
     p: &Principal,
     id: &RequestId,
     subject: Approving,
     digest: &str,
-    code: &str,
+    answer: Answer<'_>,
     comment: String,
 ) -> Result<Outcome, AppError> {
     let digest = Sha256Digest::from_hex(digest)
         .map_err(|e| AppError::bad_request(format!("invalid digest: {e}")))?;
-    let step_up = s.auth.check_totp_for(p, code, &subject.purpose(id)).await?;
+    let step_up = s
+        .auth
+        .check_step_up_for(p, answer, &subject.purpose(id))
+        .await?;
     Ok(s.app
         .approve(&p.caller(), id, subject, digest, comment, step_up)
         .await?)
 }
 
-/// Activates emergency access for `ask` as `p` after checking `code`; a refused code is
+/// Activates emergency access for `ask` as `p` after checking `answer`; a refused one is
 /// still a (refused, alerting) attempt.
 pub async fn break_glass(
     s: &AppState,
     p: &Principal,
     ask: &Ask<'_>,
-    code: &str,
+    answer: Answer<'_>,
 ) -> Result<Outcome, AppError> {
     let step_up = s
         .auth
-        .check_totp_for(p, code, s.app.break_glass_purpose())
+        .check_step_up_for(p, answer, s.app.break_glass_purpose())
         .await;
     Ok(s.app.break_glass(&p.caller(), ask, step_up).await?)
 }
 
-/// Signs off the review of break-glass request `id` as `p` after checking `code` for it.
+/// Signs off the review of break-glass request `id` as `p` after checking `answer` for it.
 pub async fn review(
     s: &AppState,
     p: &Principal,
     id: &RequestId,
     outcome: ReviewOutcome,
     notes: &str,
-    code: &str,
+    answer: Answer<'_>,
 ) -> Result<Outcome, AppError> {
-    let step_up = s.auth.check_totp_for(p, code, &review_purpose(id)).await?;
+    let step_up = s
+        .auth
+        .check_step_up_for(p, answer, &review_purpose(id))
+        .await?;
     Ok(s.app
         .review(&p.caller(), id, outcome, notes, step_up)
         .await?)
 }
 
-/// The step-up for the first credentials of request `id`'s grant, when `code` is given
-/// (the use case decides whether one is needed).
+/// The step-up for the first credentials of request `id`'s grant, when one is given (the
+/// use case decides whether one is needed).
 async fn mint_step_up(
     s: &AppState,
     p: &Principal,
     id: &RequestId,
-    code: Option<&str>,
+    answer: Answer<'_>,
 ) -> Result<Option<StepUp>, AppError> {
-    match code.map(str::trim).filter(|c| !c.is_empty()) {
-        Some(code) => Ok(Some(
-            s.auth
-                .check_totp_for(p, code, &credentials_purpose(id))
-                .await?,
-        )),
-        None => Ok(None),
+    if answer.is_empty() {
+        return Ok(None);
     }
+    Ok(Some(
+        s.auth
+            .check_step_up_for(p, answer, &credentials_purpose(id))
+            .await?,
+    ))
 }
 
-/// Mints credentials for request `id`'s grant as `p`, with the step-up `code` gives.
+/// Mints credentials for request `id`'s grant as `p`, with the step-up `answer` gives.
 pub async fn credentials(
     s: &AppState,
     p: &Principal,
     id: &RequestId,
-    code: Option<&str>,
+    answer: Answer<'_>,
 ) -> Result<IssuedCredentials, AppError> {
-    let step_up = mint_step_up(s, p, id, code).await?;
+    let step_up = mint_step_up(s, p, id, answer).await?;
     Ok(s.app.credentials(&p.caller(), id, step_up).await?)
 }
 
-/// A console sign-in URL for request `id`'s grant as `p`, with the step-up `code` gives.
+/// A console sign-in URL for request `id`'s grant as `p`, with the step-up `answer` gives.
 pub async fn console_url(
     s: &AppState,
     p: &Principal,
     id: &RequestId,
     destination: &str,
-    code: Option<&str>,
+    answer: Answer<'_>,
 ) -> Result<Secret, AppError> {
-    let step_up = mint_step_up(s, p, id, code).await?;
+    let step_up = mint_step_up(s, p, id, answer).await?;
     Ok(s.app
         .console_url(&p.caller(), id, destination, step_up)
         .await?)
 }
 
-/// Revokes every session of `role` as administrator `p` after checking `code` for it.
+/// Revokes every session of `role` as administrator `p` after checking `answer` for it.
 pub async fn revoke_all(
     s: &AppState,
     p: &Principal,
     role: &RoleArn,
     reason: &str,
-    code: &str,
+    answer: Answer<'_>,
 ) -> Result<RevokedAll, AppError> {
     p.caller().require_admin()?;
     let step_up = s
         .auth
-        .check_totp_for(p, code, &revoke_all_purpose(role))
+        .check_step_up_for(p, answer, &revoke_all_purpose(role))
         .await?;
     Ok(s.app.revoke_all(&p.caller(), role, reason, step_up).await?)
 }
@@ -135,7 +141,7 @@ pub struct Administered {
     pub revoked: Vec<RequestId>,
 }
 
-/// Applies administrator `p`'s `change` to the account `user` after checking `code` for it.
+/// Applies administrator `p`'s `change` to the account `user` after checking `answer` for it.
 /// Disabling also revokes the user's approved and active requests, cutting off the AWS
 /// sessions their broker tokens no longer reach; a grant that cannot be revoked is an
 /// error naming it (the account stays disabled: run `revoke --grant` for it).
@@ -144,9 +150,9 @@ pub async fn administer(
     p: &Principal,
     user: &str,
     change: AccountChange,
-    code: &str,
+    answer: Answer<'_>,
 ) -> Result<Administered, AppError> {
-    let invitation = s.auth.administer(p, user, change, code).await?;
+    let invitation = s.auth.administer(p, user, change, answer).await?;
     let mut revoked = Vec::new();
     if change == AccountChange::Disabled {
         let who = breakglass_core::model::Username::new(user)

@@ -8,12 +8,13 @@
 
 use breakglass_core::accounts::AuthWrite;
 use breakglass_core::audit::Actor;
-use breakglass_core::audit::events::{AccountChange, AccountChanged, TotpEnrolled, TotpVerified};
+use breakglass_core::audit::events::{AccountChange, AccountChanged, TotpEnrolled};
 use breakglass_core::model::Username;
-use breakglass_core::ports::{AuthStore, StepUp, StoreError};
+use breakglass_core::ports::{AuthStore, Proof, StepUp, StoreError};
 
 use super::{
-    Auth, AuthError, DEFAULT_TOKEN_TTL, Enrolment, NewToken, Principal, password, totp, username,
+    Answer, Auth, AuthError, DEFAULT_TOKEN_TTL, Enrolment, NewToken, Principal, password, totp,
+    username,
 };
 
 impl<S: AuthStore> Auth<S> {
@@ -30,7 +31,7 @@ impl<S: AuthStore> Auth<S> {
         &self,
         caller: &Principal,
         password_text: Option<&str>,
-        current_code: Option<&str>,
+        current: Option<Answer<'_>>,
         address: &str,
     ) -> Result<Enrolment, AuthError> {
         let who = &caller.username;
@@ -47,16 +48,17 @@ impl<S: AuthStore> Auth<S> {
                 "enrolling an authenticator of `{who}` needs the password again (field `password`; `breakglass totp enroll` asks for it)"
             )));
         };
-        if user.totp_seed.is_some() {
+        let has_passkeys = !self.store.passkeys(who.as_str()).await?.is_empty();
+        if user.totp_seed.is_some() || has_passkeys {
             caller.require_second_factor()?;
-            let Some(code) = current_code.filter(|c| !c.trim().is_empty()) else {
+            let Some(answer) = current.filter(|a| !a.is_empty()) else {
                 return Err(AuthError::Invalid(format!(
-                    "`{who}` already has a TOTP authenticator: give a current code from it to replace it (field `current_code`; `breakglass totp enroll --current-code CODE`)"
+                    "`{who}` already has a second factor: give a current code from the TOTP authenticator (field `current_code`; `breakglass totp enroll --current-code CODE`) or answer with a passkey (field `passkey`)"
                 )));
             };
             self.check_password(who.as_str(), text, address).await?;
             let step_up = self
-                .check_totp_for(caller, code, "replace the TOTP authenticator")
+                .check_step_up_for(caller, answer, "replace the TOTP authenticator")
                 .await?;
             self.spend(&step_up, &mut writes, &mut audit);
         } else {
@@ -172,13 +174,15 @@ impl<S: AuthStore> Auth<S> {
         caller: &Principal,
         old: &str,
         new: &str,
-        code: &str,
+        answer: Answer<'_>,
         address: &str,
     ) -> Result<(), AuthError> {
         caller.require_second_factor()?;
         let who = &caller.username;
         self.check_password(who.as_str(), old, address).await?;
-        let step_up = self.check_totp_for(caller, code, "change password").await?;
+        let step_up = self
+            .check_step_up_for(caller, answer, "change password")
+            .await?;
         let text = new.to_owned();
         let hash = self
             .argon2(move || password::hash(&text))
@@ -225,7 +229,7 @@ impl<S: AuthStore> Auth<S> {
         admin: &Principal,
         target: &str,
         change: AccountChange,
-        code: &str,
+        answer: Answer<'_>,
     ) -> Result<Option<Invitation>, AuthError> {
         admin.require_second_factor()?;
         if !admin.admin {
@@ -266,7 +270,7 @@ impl<S: AuthStore> Auth<S> {
             }
         };
         let purpose = format!("{verb} user {target}");
-        let step_up = self.check_totp_for(admin, code, &purpose).await?;
+        let step_up = self.check_step_up_for(admin, answer, &purpose).await?;
         let now = self.now();
         let revoke_all = AuthWrite::RevokeTokens {
             username: target.to_string(),
@@ -302,6 +306,10 @@ impl<S: AuthStore> Auth<S> {
                         username: target.to_string(),
                         seed: None,
                     },
+                    AuthWrite::DeletePasskeys {
+                        username: target.to_string(),
+                        id: None,
+                    },
                     revoke_all,
                     AuthWrite::SetPassword {
                         username: target.to_string(),
@@ -328,29 +336,48 @@ impl<S: AuthStore> Auth<S> {
         Ok(reset)
     }
 
-    /// Adds the spending of `step_up` (and its record) to a change being built.
-    fn spend(
+    /// Adds the spending of `step_up` (and its record) to a change being built: a TOTP
+    /// step marked used, or a passkey's ceremony deleted and its counter kept.
+    pub(super) fn spend(
         &self,
         step_up: &StepUp,
         writes: &mut Vec<AuthWrite>,
         audit: &mut Vec<breakglass_core::audit::AuditEntry>,
     ) {
-        writes.push(AuthWrite::UseTotpStep {
-            username: step_up.username.to_string(),
-            step: step_up.step,
-        });
+        let username = step_up.username.to_string();
+        match &step_up.proof {
+            Proof::Totp { step } => writes.push(AuthWrite::UseTotpStep {
+                username,
+                step: *step,
+            }),
+            Proof::Passkey {
+                ceremony,
+                credential_id,
+                credential,
+            } => {
+                writes.push(AuthWrite::TakeCeremony {
+                    ceremony: ceremony.clone(),
+                    username: username.clone(),
+                    purpose: step_up.purpose.clone(),
+                    at: self.now(),
+                });
+                writes.push(AuthWrite::UsePasskey {
+                    id: credential_id.clone(),
+                    username,
+                    credential: credential.clone(),
+                    at: self.now(),
+                });
+            }
+        }
         audit.push(self.entry(
             Actor::User(step_up.username.clone()),
-            TotpVerified {
-                username: step_up.username.clone(),
-                purpose: step_up.purpose.clone(),
-            },
+            step_up.verified_event(),
         ));
     }
 
     /// Commits a lifecycle change of `who`'s making; a step-up code spent concurrently is
     /// audited as a replay.
-    async fn commit(
+    pub(super) async fn commit(
         &self,
         who: &Username,
         purpose: &str,
@@ -395,7 +422,7 @@ impl<S: AuthStore> Auth<S> {
         by: &Principal,
         name: &str,
         admin: bool,
-        code: &str,
+        answer: Answer<'_>,
     ) -> Result<Invitation, AuthError> {
         by.require_second_factor()?;
         if !by.admin {
@@ -405,7 +432,7 @@ impl<S: AuthStore> Auth<S> {
         }
         let user = username(name)?;
         let purpose = format!("invite user {user}");
-        let step_up = self.check_totp_for(by, code, &purpose).await?;
+        let step_up = self.check_step_up_for(by, answer, &purpose).await?;
         let hash = self.unusable_hash().await?;
         let now = self.now();
         let (invitation_write, invitation) = self.new_invitation(&by.username, &user, admin);

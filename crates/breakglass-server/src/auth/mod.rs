@@ -18,6 +18,8 @@
 
 mod lifecycle;
 pub use lifecycle::{INVITATION_TTL, Invitation};
+pub mod passkey;
+pub use passkey::{Answer, Challenge, RelyingParty};
 pub mod limit;
 pub mod oidc;
 pub mod password;
@@ -32,8 +34,7 @@ use breakglass_config::LocalAccounts;
 use breakglass_core::accounts::{AuthWrite, SECOND_FACTOR_FREE_FAILURES, TokenRecord, UserRecord};
 use breakglass_core::app::Caller;
 use breakglass_core::audit::events::{
-    LocalSignIn, LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpFailed, TotpVerified,
-    UserCreated,
+    LocalSignIn, LoginFailed, LoginSucceeded, TokenCreated, TokenRevoked, TotpFailed, UserCreated,
 };
 use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
 use breakglass_core::canonical::Sha256Digest;
@@ -106,6 +107,22 @@ pub enum AuthError {
     /// shared group); the reason says which.
     #[error("{0}")]
     SsoRefused(String),
+    /// Passkeys are not configured on this broker.
+    #[error(
+        "passkeys are not configured on this broker: an administrator sets `[auth.passkeys] origin` to the console's URL"
+    )]
+    PasskeysOff,
+    /// A passkey answer was refused (the reason says why).
+    #[error("the passkey answer was refused: {0}; try again")]
+    BadPasskey(String),
+    /// The user has no passkey enrolled.
+    #[error("`{0}` has no passkey enrolled: add one on the console's account page")]
+    NoPasskey(String),
+    /// The user's second factor is a passkey, and the password alone was given.
+    #[error(
+        "`{0}` signs in with a passkey: use the console's sign-in page (it asks for the passkey after the password), or `breakglass login --sso`"
+    )]
+    PasskeyRequired(String),
     /// The account is disabled.
     #[error("the account `{0}` is disabled; ask a broker administrator")]
     Disabled(String),
@@ -148,9 +165,16 @@ pub struct Principal {
     /// The caller's TOTP authenticator as read with the token, for a step-up in the same
     /// request ([`Auth::check_totp_for`]) without reading the user again.
     pub(crate) totp: TotpOnFile,
+    /// Whether the caller has a passkey (read with the token).
+    pub passkeys: bool,
 }
 
 impl Principal {
+    /// Whether the caller has a TOTP authenticator.
+    pub fn has_totp(&self) -> bool {
+        self.totp.sealed.is_some()
+    }
+
     /// Refuses a caller whose token was minted without a second factor.
     pub fn require_second_factor(&self) -> Result<(), AuthError> {
         if self.second_factor {
@@ -192,6 +216,7 @@ impl std::fmt::Debug for Principal {
             .field("expires_at", &self.expires_at)
             .field("second_factor", &self.second_factor)
             .field("totp", &self.totp)
+            .field("passkeys", &self.passkeys)
             .finish()
     }
 }
@@ -252,6 +277,8 @@ pub struct Auth<S> {
     local: LocalAccounts,
     /// Whether an identity provider is the way in (every local sign-in then alerts).
     sso: bool,
+    /// The WebAuthn relying party, when passkeys are configured.
+    passkeys: Option<RelyingParty>,
 }
 
 impl<S> std::fmt::Debug for Auth<S> {
@@ -284,7 +311,15 @@ impl<S: AuthStore> Auth<S> {
             issuer: "breakglass".to_owned(),
             local: LocalAccounts::All,
             sso: false,
+            passkeys: None,
         }
+    }
+
+    /// The service with passkeys accepted for relying party `rp` (`[auth.passkeys]`).
+    #[must_use]
+    pub fn with_passkeys(mut self, rp: RelyingParty) -> Self {
+        self.passkeys = Some(rp);
+        self
     }
 
     /// The service with local accounts limited to `local`; with `sso` (an identity provider
@@ -447,7 +482,23 @@ impl<S: AuthStore> Auth<S> {
             return Err(AuthError::Disabled(who.to_string()));
         }
         // Past the limit, the code was checked and spent before the password.
-        let second_factor = user.totp_seed.is_some();
+        // A passkey holder who gives no code signs in with the passkey (`PasskeyRequired`
+        // starts that), whether or not they also have a TOTP authenticator.
+        let totp = user.totp_seed.is_some();
+        if (!totp || code.is_none())
+            && !code_spent
+            && !self.store.passkeys(who.as_str()).await?.is_empty()
+        {
+            // A passkey is the second factor: the password alone mints nothing.
+            let event = LoginFailed {
+                username: who.to_string(),
+                address: address.to_owned(),
+                reason: "right password, no second factor".to_owned(),
+            };
+            self.audit_only(self.entry(Actor::System, event)).await?;
+            return Err(AuthError::PasskeyRequired(who.to_string()));
+        }
+        let second_factor = totp;
         if second_factor && !code_spent {
             match code {
                 Some(code) => self.verify_totp(&who, code, "sign in").await?,
@@ -548,6 +599,45 @@ impl<S: AuthStore> Auth<S> {
         }
     }
 
+    /// The first half of a sign-in that will end with a passkey: local accounts must be on,
+    /// the attempt within the limits, the password right and the account enabled. Every
+    /// refusal is audited.
+    async fn first_factor(
+        &self,
+        name: &str,
+        password_text: &str,
+        address: &str,
+    ) -> Result<UserRecord, AuthError> {
+        let typed: String = name.chars().take(64).collect();
+        if self.local == LocalAccounts::Off {
+            let event = LoginFailed {
+                username: typed,
+                address: address.to_owned(),
+                reason: "local accounts are off".to_owned(),
+            };
+            self.audit_only(self.entry(Actor::System, event)).await?;
+            return Err(AuthError::LocalOff);
+        }
+        if let Err(limited) = self.limiter.begin(&typed, address, self.now(), false) {
+            return Err(self
+                .refuse_limited(&typed, address, limited.until, "rate limited")
+                .await);
+        }
+        let user = self
+            .verify_password(name, &typed, password_text, address)
+            .await?;
+        if user.disabled_at.is_some() {
+            let event = LoginFailed {
+                username: user.username.clone(),
+                address: address.to_owned(),
+                reason: "account disabled".to_owned(),
+            };
+            self.audit_only(self.entry(Actor::System, event)).await?;
+            return Err(AuthError::Disabled(user.username));
+        }
+        Ok(user)
+    }
+
     /// The user `name` if `password_text` is theirs; failures are rate-limited and audited.
     async fn check_password(
         &self,
@@ -613,9 +703,41 @@ impl<S: AuthStore> Auth<S> {
         ttl: Option<Duration>,
         second_factor: bool,
     ) -> Result<NewToken, AuthError> {
+        self.issue_login_token_with(
+            who,
+            address,
+            token_name,
+            ttl,
+            second_factor,
+            Vec::new(),
+            Vec::new(),
+        )
+        .await
+    }
+
+    /// Mints a sign-in's token for `who`, committed with `writes` and `audit` (a passkey
+    /// step-up spent, say) in one transaction.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one sign-in's parts, each named at the call"
+    )]
+    async fn issue_login_token_with(
+        &self,
+        who: Username,
+        address: &str,
+        token_name: &str,
+        ttl: Option<Duration>,
+        second_factor: bool,
+        mut writes: Vec<AuthWrite>,
+        mut audit: Vec<AuditEntry>,
+    ) -> Result<NewToken, AuthError> {
+        if self.local == LocalAccounts::Off {
+            return Err(AuthError::LocalOff);
+        }
         let break_glass_only = self.local == LocalAccounts::BreakGlassOnly;
         let (write, token, event) =
             self.new_token(&who, token_name, ttl, second_factor, break_glass_only)?;
+        writes.push(write);
         let who_name = who.to_string();
         let login = self.entry(
             Actor::User(who.clone()),
@@ -624,7 +746,7 @@ impl<S: AuthStore> Auth<S> {
                 address: address.to_owned(),
             },
         );
-        let mut audit = vec![login];
+        audit.push(login);
         if self.sso || self.local != LocalAccounts::All {
             audit.push(self.entry(
                 Actor::User(who.clone()),
@@ -635,11 +757,14 @@ impl<S: AuthStore> Auth<S> {
                 },
             ));
         }
-        audit.push(self.entry(Actor::User(who), event));
-        match self.store.auth_commit(vec![write], audit).await {
+        audit.push(self.entry(Actor::User(who.clone()), event));
+        match self.store.auth_commit(writes, audit).await {
             Ok(_) => {}
             // Disabled between the password check and the token (see `INSERT_TOKEN`).
             Err(StoreError::InvalidCommit(_)) => return Err(AuthError::Disabled(who_name)),
+            Err(StoreError::StepUpUsed(_)) => {
+                return Err(self.replayed(&who, passkey::SIGN_IN_PURPOSE).await);
+            }
             Err(e) => return Err(e.into()),
         }
         Ok(token)
@@ -829,6 +954,7 @@ impl<S: AuthStore> Auth<S> {
                 sealed: holder.totp_seed,
                 last_step: holder.totp_last_step,
             },
+            passkeys: holder.passkeys,
         })
     }
 
@@ -892,11 +1018,7 @@ impl<S: AuthStore> Auth<S> {
         if on_file.last_step.is_some_and(|last| step <= last) {
             return Err(self.replayed(who, purpose).await);
         }
-        Ok(StepUp {
-            username: who.clone(),
-            step,
-            purpose: purpose.to_owned(),
-        })
+        Ok(StepUp::totp(who.clone(), purpose, step))
     }
 
     /// The time step `code` is right for under `seed` (`who`'s authenticator, enrolled or
@@ -968,19 +1090,9 @@ impl<S: AuthStore> Auth<S> {
         purpose: &str,
     ) -> Result<(), AuthError> {
         let step_up = self.check_totp(who, code, purpose).await?;
-        let write = AuthWrite::UseTotpStep {
-            username: who.to_string(),
-            step: step_up.step,
-        };
-        let ok = TotpVerified {
-            username: who.clone(),
-            purpose: purpose.to_owned(),
-        };
-        match self
-            .store
-            .auth_commit(vec![write], vec![self.entry(Actor::User(who.clone()), ok)])
-            .await
-        {
+        let (mut writes, mut audit) = (Vec::new(), Vec::new());
+        self.spend(&step_up, &mut writes, &mut audit);
+        match self.store.auth_commit(writes, audit).await {
             Ok(_) => Ok(()),
             Err(StoreError::StepUpUsed(_)) => Err(self.replayed(who, purpose).await),
             Err(e) => Err(e.into()),

@@ -37,6 +37,7 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
     let me = &session.principal.username;
     let tokens = s.auth.tokens(me).await.or_page(&v)?;
     let enrolled = s.auth.totp_enrolled(me).await.or_page(&v)?;
+    let passkeys = super::passkeys::section(s, session).await.or_page(&v)?;
     let now = s.app.now();
     let status = match &fresh {
         Fresh::Error(e) => e.status,
@@ -133,6 +134,7 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
                 button type="submit" { "Enrol authenticator" }
             }
         }
+        (passkeys)
         @if second_factor {
             h2 { "Password" }
             p { "Changing it signs out every other session and token of yours." }
@@ -142,9 +144,13 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
                 input #old-password type="password" name="old_password" required autocomplete="current-password";
                 label for="new-password" { "New password (at least 12 characters)" }
                 input #new-password type="password" name="new_password" required minlength="12" autocomplete="new-password";
-                label for="password-totp" { "TOTP code" }
-                input #password-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
-                button type="submit" { "Change password" }
+                @if super::passkeys::offers_code(s, &session.principal) {
+                    label for="password-totp" { "TOTP code" }
+                    input #password-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
+                        required[super::passkeys::code_required(s, &session.principal)] autocomplete="one-time-code";
+                    button type="submit" { "Change password" }
+                }
+                (super::passkeys::step_up_fields(s, &session.principal, "change password"))
             }
         }
     };
@@ -257,7 +263,7 @@ pub async fn enroll_totp(
         .enroll_totp(
             &session.principal,
             form.password.as_deref(),
-            code,
+            code.map(crate::auth::Answer::Totp),
             &client.to_string(),
         )
         .await;
@@ -314,6 +320,8 @@ pub struct PasswordForm {
     new_password: String,
     #[serde(default)]
     totp: String,
+    #[serde(default)]
+    passkey: String,
 }
 
 /// `POST /console/account/password`: changes the password (old password and a TOTP code);
@@ -323,21 +331,25 @@ pub async fn change_password(
     client: ClientAddr,
     Posted { session, form }: Posted<PasswordForm>,
 ) -> Result<Response, Failure> {
-    let changed = s
-        .auth
-        .change_password(
-            &session.principal,
-            &form.old_password,
-            &form.new_password,
-            form.totp.trim(),
-            &client.to_string(),
-        )
-        .await;
+    let changed = match super::passkeys::parse_answer(&form.passkey) {
+        Ok(passkey) => s
+            .auth
+            .change_password(
+                &session.principal,
+                &form.old_password,
+                &form.new_password,
+                super::passkeys::answer(&form.totp, passkey.as_ref()),
+                &client.to_string(),
+            )
+            .await
+            .map_err(AppError::from),
+        Err(e) => Err(e),
+    };
     let fresh = match changed {
         Ok(()) => Fresh::Done(
             "Password changed; every other session and token of yours was signed out.".to_owned(),
         ),
-        Err(e) => Fresh::Error(e.into()),
+        Err(e) => Fresh::Error(e),
     };
     account_page(&s, &session, fresh).await
 }
@@ -471,7 +483,7 @@ pub async fn add_user(
             &session.principal,
             form.username.trim(),
             admin,
-            form.totp.trim(),
+            crate::auth::Answer::Totp(form.totp.trim()),
         )
         .await
     {
@@ -500,6 +512,8 @@ pub struct AdministerForm {
     action: String,
     #[serde(default)]
     totp: String,
+    #[serde(default)]
+    passkey: String,
 }
 
 /// `POST /console/admin/users/{name}` (admins): disables, enables, signs out everywhere or
@@ -524,9 +538,12 @@ pub async fn administer(
             return users_page(&s, &session, Some(Err(e))).await;
         }
     };
-    match crate::app::step_up::administer(&s, &session.principal, &user, change, form.totp.trim())
-        .await
-    {
+    let passkey = match super::passkeys::parse_answer(&form.passkey) {
+        Ok(p) => p,
+        Err(e) => return users_page(&s, &session, Some(Err(e))).await,
+    };
+    let answer = super::passkeys::answer(&form.totp, passkey.as_ref());
+    match crate::app::step_up::administer(&s, &session.principal, &user, change, answer).await {
         Ok(done) => {
             let mut notice = format!("User `{user}`: {}.", change.as_str().replace('_', " "));
             if !done.revoked.is_empty() {

@@ -34,6 +34,8 @@ pub struct RequestForm {
     #[serde(default)]
     totp: String,
     #[serde(default)]
+    passkey: String,
+    #[serde(default)]
     acknowledge: Option<String>,
 }
 
@@ -182,10 +184,12 @@ pub async fn create_request(
 
 fn break_glass_page(
     s: &AppState,
-    v: &Viewer,
+    session: &Session,
     f: &RequestForm,
     error: Option<&AppError>,
 ) -> Response {
+    let v = &session.viewer();
+    let p = &session.principal;
     let rules = s.app.rules();
     let body = html! {
         div #break-glass-warning .warning role="alert" {
@@ -200,10 +204,13 @@ fn break_glass_page(
                 input #acknowledge type="checkbox" name="acknowledge" value="yes" required;
                 label for="acknowledge" { "I understand that activation pages the security team and requires a post-incident review." }
             }
-            label for="totp" { "TOTP code (step-up)" }
-            input #totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
-                maxlength="6" autocomplete="one-time-code" required;
-            button.danger type="submit" { "Activate break-glass" }
+            @if super::passkeys::offers_code(s, p) {
+                label for="totp" { "TOTP code (step-up)" }
+                input #totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
+                    maxlength="6" autocomplete="one-time-code" required[super::passkeys::code_required(s, p)];
+                button.danger type="submit" { "Activate break-glass" }
+            }
+            (super::passkeys::step_up_fields(s, p, s.app.break_glass_purpose()))
         }
     };
     let status = error.map_or(StatusCode::OK, |e| e.status);
@@ -212,23 +219,24 @@ fn break_glass_page(
 
 /// `GET /console/break-glass`.
 pub async fn break_glass_form(State(s): St, session: Session) -> Response {
-    break_glass_page(&s, &session.viewer(), &RequestForm::default(), None)
+    break_glass_page(&s, &session, &RequestForm::default(), None)
 }
 
 /// `POST /console/break-glass`: acknowledgement, TOTP step-up, then immediate activation.
 pub async fn break_glass(State(s): St, Posted { session, form }: Posted<RequestForm>) -> Response {
-    let v = session.viewer();
     let result = async {
         if form.acknowledge.as_deref().is_none_or(str::is_empty) {
             return Err(AppError::bad_request(
                 "tick the box to confirm that you understand activation pages the security team",
             ));
         }
-        step_up::break_glass(&s, &session.principal, &form.ask()?, &form.totp).await
+        let passkey = super::passkeys::parse_answer(&form.passkey)?;
+        let answer = super::passkeys::answer(&form.totp, passkey.as_ref());
+        step_up::break_glass(&s, &session.principal, &form.ask()?, answer).await
     }
     .await;
     match result {
         Ok(o) => layout::redirect(&format!("/console/requests/{}", o.request.id)),
-        Err(e) => break_glass_page(&s, &v, &form, Some(&e)),
+        Err(e) => break_glass_page(&s, &session, &form, Some(&e)),
     }
 }

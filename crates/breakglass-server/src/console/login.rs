@@ -44,7 +44,7 @@ fn login_page(csrf: &str, next: &str, username: &str, error: Option<&str>, sso: 
                 label for="password" { "Password" }
                 input #password type="password" name="password"
                     autocomplete="current-password" required;
-                label for="totp" { "TOTP code (if you have enrolled an authenticator)" }
+                label for="totp" { "TOTP code (leave it empty to confirm with your passkey)" }
                 input #totp type="text" name="totp" inputmode="numeric"
                     pattern="[0-9]{6}" autocomplete="one-time-code" maxlength="6";
                 button type="submit" { "Sign in" }
@@ -139,6 +139,23 @@ pub async fn submit(axum::extract::State(s): St, client: ClientAddr, req: Reques
                 r.headers_mut().append(header::SET_COOKIE, c);
             }
             r
+        }
+        // The password was right and the second factor is a passkey: ask for it.
+        Err(AuthError::PasskeyRequired(_)) if s.auth.passkeys_on() => {
+            match s
+                .auth
+                .start_passkey_sign_in(&f.username, &f.password, &address)
+                .await
+            {
+                Ok(c) => {
+                    let csrf = signin::login_csrf(&s.console.csrf_key, nonce);
+                    layout::respond(
+                        StatusCode::OK,
+                        super::passkeys::sign_in_page(&csrf, &next, &c),
+                    )
+                }
+                Err(e) => layout::error_page(None, &e.into()),
+            }
         }
         Err(e) => {
             let message = match &e {

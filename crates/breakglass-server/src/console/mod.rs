@@ -17,6 +17,7 @@ mod ask;
 pub mod layout;
 mod lists;
 mod login;
+mod passkeys;
 mod qr;
 mod records;
 mod request;
@@ -205,6 +206,17 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/account/totp", post(account::enroll_totp))
         .route("/console/account/totp/confirm", post(account::confirm_totp))
         .route("/console/account/password", post(account::change_password))
+        .route("/console/account/passkeys", post(passkeys::enrol))
+        .route(
+            "/console/account/passkeys/start",
+            post(passkeys::enrol_start),
+        )
+        .route(
+            "/console/account/passkeys/{id}/remove",
+            post(passkeys::remove),
+        )
+        .route("/console/passkeys/challenge", post(passkeys::challenge))
+        .route("/console/login/passkey", post(passkeys::sign_in))
         .route(
             "/console/admin/users",
             get(account::users).post(account::add_user),

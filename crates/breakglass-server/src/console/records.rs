@@ -151,9 +151,13 @@ pub async fn reviews(State(s): St, session: Session) -> Result<Response, Failure
                         }
                         label for={ "notes-" (r.id) } { "Notes" }
                         textarea id={ "notes-" (r.id) } name="notes" rows="3" {}
-                        label for={ "review-totp-" (r.id) } { "TOTP code" }
-                        input id={ "review-totp-" (r.id) } type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
-                        button type="submit" { "Complete review" }
+                        @if super::passkeys::offers_code(&s, &session.principal) {
+                            label for={ "review-totp-" (r.id) } { "TOTP code" }
+                            input id={ "review-totp-" (r.id) } type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
+                                required[super::passkeys::code_required(&s, &session.principal)] autocomplete="one-time-code";
+                            button type="submit" { "Complete review" }
+                        }
+                        (super::passkeys::step_up_fields(&s, &session.principal, &breakglass_core::app::review_purpose(&r.id)))
                     }
                 } @else if !ended {
                     p { "The grant has not ended yet; review it once it has." }
@@ -173,6 +177,8 @@ pub struct ReviewForm {
     notes: String,
     #[serde(default)]
     totp: String,
+    #[serde(default)]
+    passkey: String,
 }
 
 /// `POST /console/requests/{id}/review`: signs off with the reviewer's TOTP step-up.
@@ -185,13 +191,14 @@ pub async fn review(
     let v = session.viewer();
     let result = async {
         let id: RequestId = parse_id(&rid)?;
+        let passkey = super::passkeys::parse_answer(&form.passkey)?;
         step_up::review(
             &s,
             &session.principal,
             &id,
             form.outcome,
             form.notes.trim(),
-            form.totp.trim(),
+            super::passkeys::answer(&form.totp, passkey.as_ref()),
         )
         .await?;
         Ok::<_, AppError>(())

@@ -19,6 +19,7 @@ use time::OffsetDateTime;
 
 use super::layout::{self, csrf_field};
 use super::lists::{decision, may, now};
+use super::passkeys;
 use super::signin::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St};
 use crate::app::extract::parse_id;
@@ -201,18 +202,34 @@ fn actions(
 ) -> Markup {
     let csrf = &session.csrf;
     let base = format!("/console/requests/{}", r.id);
+    let code_required = passkeys::code_required(s, &session.principal);
+    // A playbook that takes passkeys only: its approval form offers no code field.
+    let passkey_only = s
+        .app
+        .rules()
+        .catalog()
+        .playbook(&r.spec.playbook)
+        .is_some_and(|p| p.step_up == breakglass_core::model::StepUpFactor::Passkey);
+    let offers_code = !passkey_only && passkeys::offers_code(s, &session.principal);
     html! {
         @if r.status == Status::Pending && !requester && approve.allowed {
             h2 { "Decide" }
             form #approve-form .stack method="post" action={ (base) "/approve" } {
                 (csrf_field(csrf))
                 input type="hidden" name="digest" value=(r.digest.to_hex());
-                label for="approve-totp" { "TOTP code" }
-                input #approve-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
-                    maxlength="6" autocomplete="one-time-code" required;
                 label for="approve-comment" { "Comment (optional)" }
                 input #approve-comment type="text" name="comment";
-                button type="submit" { "Approve" }
+                @if passkey_only {
+                    p #passkey-only { "This playbook's approvals take a passkey only."
+                        @if !session.principal.passkeys { " Add one on your " a href="/console/account#passkeys" { "account page" } " first." } }
+                }
+                @if offers_code {
+                    label for="approve-totp" { "TOTP code" }
+                    input #approve-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
+                        maxlength="6" autocomplete="one-time-code" required[code_required];
+                    button type="submit" { "Approve" }
+                }
+                (passkeys::step_up_fields(s, &session.principal, &Approving::Request.purpose(&r.id)))
             }
             form #deny-form .stack method="post" action={ (base) "/deny" } {
                 (csrf_field(csrf))
@@ -248,12 +265,15 @@ fn actions(
                             form #approve-extension-form .stack method="post" action={ (base) "/extension/approve" } {
                                 (csrf_field(csrf))
                                 input type="hidden" name="digest" value=(x.digest.to_hex());
-                                label for="extension-totp" { "TOTP code" }
-                                input #extension-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
-                                    maxlength="6" autocomplete="one-time-code" required;
                                 label for="extension-comment" { "Comment (optional)" }
                                 input #extension-comment type="text" name="comment";
-                                button type="submit" { "Approve extension" }
+                                @if offers_code {
+                                    label for="extension-totp" { "TOTP code" }
+                                    input #extension-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
+                                        maxlength="6" autocomplete="one-time-code" required[code_required];
+                                    button type="submit" { "Approve extension" }
+                                }
+                                (passkeys::step_up_fields(s, &session.principal, &Approving::Extension.purpose(&r.id)))
                             }
                             form #deny-extension-form .stack method="post" action={ (base) "/extension/deny" } {
                                 (csrf_field(csrf))
@@ -274,25 +294,34 @@ fn actions(
                         button #copy-credential-process type="button" data-copy="credential-process" hidden { "Copy" }
                     }
                     @let step_up = s.app.needs_mint_step_up(r, now);
+                    @let mint_purpose = breakglass_core::app::credentials_purpose(&r.id);
                     @if step_up {
-                        p #mint-step-up { "The first credentials of this break-glass grant need a current TOTP code." }
+                        p #mint-step-up { "The first credentials of this grant need a fresh step-up: a current TOTP code or your passkey." }
                     }
                     div.actions {
                         form #console-form method="post" action={ "/console/grants/" (g.id) "/console" } {
                             (csrf_field(csrf))
-                            @if step_up {
+                            @if step_up && passkeys::offers_code(s, &session.principal) {
                                 label for="console-totp" { "TOTP code" }
-                                input #console-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
+                                input #console-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
+                                    required[code_required] autocomplete="one-time-code";
                             }
-                            button type="submit" { "Open AWS console" }
+                            @if !step_up || passkeys::offers_code(s, &session.principal) {
+                                button type="submit" { "Open AWS console" }
+                            }
+                            @if step_up { (passkeys::step_up_fields(s, &session.principal, &mint_purpose)) }
                         }
                         form #credentials-form method="post" action={ "/console/grants/" (g.id) "/credentials" } {
                             (csrf_field(csrf))
-                            @if step_up {
+                            @if step_up && passkeys::offers_code(s, &session.principal) {
                                 label for="credentials-totp" { "TOTP code" }
-                                input #credentials-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6" required autocomplete="one-time-code";
+                                input #credentials-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
+                                    required[code_required] autocomplete="one-time-code";
                             }
-                            button.secondary type="submit" { "Get credentials" }
+                            @if !step_up || passkeys::offers_code(s, &session.principal) {
+                                button.secondary type="submit" { "Get credentials" }
+                            }
+                            @if step_up { (passkeys::step_up_fields(s, &session.principal, &mint_purpose)) }
                         }
                     }
                 }
@@ -347,6 +376,8 @@ pub struct ApproveForm {
     #[serde(default)]
     totp: String,
     #[serde(default)]
+    passkey: String,
+    #[serde(default)]
     comment: String,
 }
 
@@ -382,8 +413,10 @@ async fn decide(
 ) -> Result<Response, Failure> {
     let result = async {
         let id: RequestId = parse_id(rid)?;
-        let (digest, code, comment) = (&form.digest, &form.totp, form.comment.clone());
-        step_up::approve(s, &session.principal, &id, subject, digest, code, comment).await?;
+        let passkey = passkeys::parse_answer(&form.passkey)?;
+        let answer = passkeys::answer(&form.totp, passkey.as_ref());
+        let (digest, comment) = (&form.digest, form.comment.clone());
+        step_up::approve(s, &session.principal, &id, subject, digest, answer, comment).await?;
         Ok(())
     }
     .await;
@@ -489,6 +522,8 @@ pub async fn revoke(
 pub struct MintForm {
     #[serde(default)]
     totp: Option<String>,
+    #[serde(default)]
+    passkey: String,
 }
 
 /// `POST /console/grants/{id}/console`: a console sign-in URL for the requester's grant.
@@ -505,12 +540,14 @@ pub async fn aws_console(
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     let rid = grant_request(&s, &gid).await.or_page(&v)?;
+    let passkey = passkeys::parse_answer(&form.passkey).or_page(&v)?;
+    let answer = passkeys::answer(form.totp.as_deref().unwrap_or_default(), passkey.as_ref());
     match step_up::console_url(
         &s,
         &session.principal,
         &rid,
         "https://console.aws.amazon.com/",
-        form.totp.as_deref(),
+        answer,
     )
     .await
     {
@@ -542,7 +579,9 @@ pub async fn credentials(
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     let rid = grant_request(&s, &gid).await.or_page(&v)?;
-    match step_up::credentials(&s, &session.principal, &rid, form.totp.as_deref()).await {
+    let passkey = passkeys::parse_answer(&form.passkey).or_page(&v)?;
+    let answer = passkeys::answer(form.totp.as_deref().unwrap_or_default(), passkey.as_ref());
+    match step_up::credentials(&s, &session.principal, &rid, answer).await {
         Ok(c) => {
             let exports = format!(
                 "export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_SESSION_TOKEN={}\n",

@@ -225,6 +225,7 @@ impl FromRequestParts<Arc<AppState>> for Session {
         let path = parts.uri.path();
         let enrolling = path == "/console/account"
             || path.starts_with("/console/account/totp")
+            || path.starts_with("/console/account/passkeys")
             || path == "/console/logout";
         if !principal.second_factor && !enrolling {
             return Err(
@@ -343,6 +344,7 @@ mod tests {
                 second_factor: true,
                 break_glass_only: false,
                 totp: crate::auth::TotpOnFile::default(),
+                passkeys: false,
             },
             csrf: "the_csrf_token".to_owned(),
             token: "bgt_the_session_token".to_owned(),

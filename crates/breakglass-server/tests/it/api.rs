@@ -50,6 +50,27 @@ pub async fn api_with_local(
     local: breakglass_config::LocalAccounts,
     sso: bool,
 ) -> Api {
+    api_built(console, local, sso, "").await
+}
+
+/// The API over the example config with `extra` appended (more playbooks, `[auth.passkeys]`:
+/// passkeys are accepted when it configures them).
+pub async fn api_with_config(extra: &str) -> Api {
+    api_built(
+        breakglass_server::console::ConsoleSettings::default(),
+        breakglass_config::LocalAccounts::All,
+        false,
+        extra,
+    )
+    .await
+}
+
+async fn api_built(
+    console: breakglass_server::console::ConsoleSettings,
+    local: breakglass_config::LocalAccounts,
+    sso: bool,
+    extra: &str,
+) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bg.db").display());
     let store = SqlStore::open(&url).await.unwrap();
@@ -57,6 +78,7 @@ pub async fn api_with_local(
         breakglass_testkit::workspace_root().join("examples/breakglass.toml"),
     )
     .unwrap();
+    let text = format!("{text}\n{extra}");
     let config = Config::load(&text, "breakglass.toml").unwrap();
     let rules = Rules::new(config.catalog(), &[]).unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2024-03-01 12:00:00 UTC)));
@@ -72,9 +94,12 @@ pub async fn api_with_local(
     let cloud: SharedCloud = Arc::new(FakeCloud::new(&clock));
     let access = Arc::new(App::new(broker, cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
-    let auth = Arc::new(
-        Auth::new(store.clone(), c, key, Limits::default()).with_local_accounts(local, sso),
-    );
+    let mut auth =
+        Auth::new(store.clone(), c, key, Limits::default()).with_local_accounts(local, sso);
+    if let Some(p) = &config.auth.passkeys {
+        auth = auth.with_passkeys(breakglass_server::auth::RelyingParty::new(p).unwrap());
+    }
+    let auth = Arc::new(auth);
     let state = Arc::new(AppState::new(access, Arc::clone(&auth), console));
     Api {
         router: router(state),

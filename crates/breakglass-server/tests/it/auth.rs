@@ -529,19 +529,34 @@ async fn an_enrolled_authenticator_is_replaced_only_with_a_current_code() {
     // Nor with a code but not the password.
     let err = f
         .auth
-        .enroll_totp(&p, None, Some(&good), "10.0.0.1")
+        .enroll_totp(
+            &p,
+            None,
+            Some(breakglass_server::auth::Answer::Totp(&good)),
+            "10.0.0.1",
+        )
         .await
         .unwrap_err();
     assert!(err.to_string().contains("password"), "{err}");
     let err = f
         .auth
-        .enroll_totp(&p, Some("correct horse battery"), Some(&wrong), "10.0.0.1")
+        .enroll_totp(
+            &p,
+            Some("correct horse battery"),
+            Some(breakglass_server::auth::Answer::Totp(&wrong)),
+            "10.0.0.1",
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::BadTotp), "{err:?}");
     let second = f
         .auth
-        .enroll_totp(&p, Some("correct horse battery"), Some(&good), "10.0.0.1")
+        .enroll_totp(
+            &p,
+            Some("correct horse battery"),
+            Some(breakglass_server::auth::Answer::Totp(&good)),
+            "10.0.0.1",
+        )
         .await
         .unwrap();
     assert_ne!(second.secret.expose(), first.secret.expose());

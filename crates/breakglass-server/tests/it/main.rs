@@ -21,6 +21,7 @@ mod identity;
 mod layers;
 mod limits;
 mod notifier;
+mod passkeys;
 mod receivers;
 mod sso;
 mod step_up;

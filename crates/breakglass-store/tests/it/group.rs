@@ -203,11 +203,7 @@ async fn a_step_up_is_spent_with_its_change_once_and_only_if_the_change_commits(
             .await
             .unwrap();
     }
-    let step_up = |who: &str, step: i64| StepUp {
-        username: user(who),
-        step,
-        purpose: "approve".to_owned(),
-    };
+    let step_up = |who: &str, step: i64| StepUp::totp(user(who), "approve", step);
     let first = b
         .submit(new_request(
             "alice",

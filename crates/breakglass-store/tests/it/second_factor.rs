@@ -120,11 +120,7 @@ async fn a_run_of_wrong_codes_is_stored_guarded_and_ended_by_a_spent_code(t: Tes
         .await
         .unwrap()
         .request;
-    let step_up = StepUp {
-        username: user("bob"),
-        step: 100,
-        purpose: "approve".to_owned(),
-    };
+    let step_up = StepUp::totp(user("bob"), "approve", 100);
     b.approve_stepped(&r.id, user("bob"), r.digest, "", step_up)
         .await
         .unwrap();

@@ -482,6 +482,7 @@ pub fn totp(args: &TotpArgs) -> anyhow::Result<Outcome> {
             let request = EnrollBody {
                 password: Some(secret_input("BREAKGLASS_PASSWORD", "your password:")?),
                 current_code: current_code.clone(),
+                passkey: None,
             };
             let v = api_checked::<TotpEnrolment>("POST", "/api/v1/totp/enroll", body(&request)?)?;
             print_json(&v)?;
@@ -515,6 +516,7 @@ pub fn administer(username: &str, change: &str, totp: &str) -> anyhow::Result<Ou
         &format!("/api/v1/users/{username}/{change}"),
         body(&StepUpBody {
             totp: totp.to_owned(),
+            passkey: None,
         })?,
     )?;
     if let Some(link) = &v.invitation_url {
@@ -571,6 +573,7 @@ pub fn change_password(totp: &str) -> anyhow::Result<Outcome> {
             old_password: old,
             new_password: new,
             totp: totp.to_owned(),
+            passkey: None,
         })?,
     )?;
     say(&format!(
@@ -613,6 +616,7 @@ impl AskArgs {
             incident: self.incident.clone(),
             justification: self.justification.clone(),
             totp: totp.map(str::to_owned),
+            passkey: None,
         })
     }
 }
@@ -695,6 +699,7 @@ pub fn approve(args: &ApproveArgs) -> anyhow::Result<Outcome> {
             digest: r.request.digest.to_hex(),
             totp: args.totp.clone(),
             comment: args.comment.clone(),
+            passkey: None,
         })?,
     )?;
     say(&summary(&v));
@@ -859,6 +864,7 @@ fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
             digest: pending.digest.to_hex(),
             totp: args.totp.clone(),
             comment: args.comment.clone(),
+            passkey: None,
         })?,
     )?;
     let grant = grant_of(&v)?;
@@ -957,6 +963,7 @@ pub fn revoke(args: &RevokeArgs) -> anyhow::Result<Outcome> {
                 role_arn: role.clone(),
                 reason: args.reason.clone(),
                 totp: args.totp.clone().unwrap_or_default(),
+                passkey: None,
             })?,
         )?,
         (None, None) => bail!("say what to revoke: `--grant ID` or `--role ARN`"),
@@ -1018,6 +1025,7 @@ pub fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
             outcome,
             notes: args.notes.clone(),
             totp: args.totp.clone(),
+            passkey: None,
         })?,
     )?;
     say(&summary(&v));
@@ -1062,6 +1070,7 @@ pub fn creds(args: &GrantArgs) -> anyhow::Result<Outcome> {
         &format!("/api/v1/grants/{}/credentials", args.grant),
         body(&CredentialsBody {
             totp: args.totp.clone(),
+            passkey: None,
         })?,
     )?;
     let mut out = std::io::stdout().lock();
@@ -1117,6 +1126,7 @@ pub fn console(args: &GrantArgs) -> anyhow::Result<Outcome> {
         body(&ConsoleBody {
             destination: None,
             totp: args.totp.clone(),
+            passkey: None,
         })?,
     )?;
     writeln!(std::io::stdout().lock(), "{}", v.url)?;

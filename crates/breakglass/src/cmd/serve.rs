@@ -207,10 +207,14 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .transpose()?;
         let cloud: SharedCloud = Arc::new(cloud);
         let app = Arc::new(App::new(broker, cloud));
-        let auth = Arc::new(
-            Auth::new(store, Arc::clone(&clock), key, Limits::default())
-                .with_local_accounts(config.auth.local, config.auth.oidc.is_some()),
-        );
+        let mut auth = Auth::new(store, Arc::clone(&clock), key, Limits::default())
+            .with_local_accounts(config.auth.local, config.auth.oidc.is_some());
+        if let Some(passkeys) = &config.auth.passkeys {
+            let rp = breakglass_server::auth::RelyingParty::new(passkeys)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            auth = auth.with_passkeys(rp);
+        }
+        let auth = Arc::new(auth);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))

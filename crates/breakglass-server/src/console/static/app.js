@@ -1,6 +1,7 @@
-// breakglass web console: progressive enhancement only. Every action works without this
-// file; it adds copying to the clipboard, ticking "time left", and live updates from
-// /console/events (server-sent events), falling back to the pages' Refresh links.
+// breakglass web console: progressive enhancement. Every action but passkeys works without
+// this file; it adds copying to the clipboard, ticking "time left", live updates from
+// /console/events (server-sent events, falling back to the pages' Refresh links), and the
+// browser half of passkeys (WebAuthn), which only a script can reach.
 "use strict";
 
 (function () {
@@ -74,6 +75,8 @@
   // reload it).
   var dirty = false;
   document.addEventListener("input", function () { dirty = true; });
+  // Whether a passkey ceremony is under way (a reload would lose it).
+  var ceremony = false;
 
   // Replaces the elements with these ids by their fresh copies from `url`.
   function replaceFrom(url, ids) {
@@ -105,6 +108,7 @@
     var requestId = status ? status.getAttribute("data-request") : null;
 
     var onChange = function (change) {
+      if (ceremony) { return; }
       if (status && change.id === requestId) {
         if (change.status !== status.textContent.trim() || !dirty) { window.location.reload(); }
       }
@@ -142,10 +146,178 @@
     });
   }
 
+  // Passkeys. The broker's challenges and the browser's answers carry binary fields in
+  // base64url (no padding); navigator.credentials wants and gives ArrayBuffers.
+  function fromB64url(text) {
+    var b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    while (b64.length % 4) { b64 += "="; }
+    var raw = atob(b64), bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) { bytes[i] = raw.charCodeAt(i); }
+    return bytes.buffer;
+  }
+
+  function toB64url(buffer) {
+    var bytes = new Uint8Array(buffer), raw = "";
+    for (var i = 0; i < bytes.length; i++) { raw += String.fromCharCode(bytes[i]); }
+    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function withIds(list) {
+    return (list || []).map(function (c) {
+      var copy = Object.assign({}, c);
+      copy.id = fromB64url(c.id);
+      return copy;
+    });
+  }
+
+  function requestOptions(pk) {
+    var o = Object.assign({}, pk);
+    o.challenge = fromB64url(pk.challenge);
+    o.allowCredentials = withIds(pk.allowCredentials);
+    return o;
+  }
+
+  function creationOptions(pk) {
+    var o = Object.assign({}, pk);
+    o.challenge = fromB64url(pk.challenge);
+    o.user = Object.assign({}, pk.user, { id: fromB64url(pk.user.id) });
+    o.excludeCredentials = withIds(pk.excludeCredentials);
+    return o;
+  }
+
+  function assertionJson(c) {
+    var r = c.response;
+    return {
+      id: c.id, rawId: toB64url(c.rawId), type: c.type,
+      response: {
+        authenticatorData: toB64url(r.authenticatorData),
+        clientDataJSON: toB64url(r.clientDataJSON),
+        signature: toB64url(r.signature),
+        userHandle: r.userHandle ? toB64url(r.userHandle) : null
+      },
+      extensions: c.getClientExtensionResults()
+    };
+  }
+
+  function attestationJson(c) {
+    return {
+      id: c.id, rawId: toB64url(c.rawId), type: c.type,
+      response: {
+        attestationObject: toB64url(c.response.attestationObject),
+        clientDataJSON: toB64url(c.response.clientDataJSON)
+      },
+      extensions: c.getClientExtensionResults()
+    };
+  }
+
+  // Posts `fields` as a form and reads the JSON answer; a refusal rejects with its message.
+  function postJson(url, fields) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json" },
+      body: new URLSearchParams(fields).toString()
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (r.ok) { return body; }
+        throw new Error(body && body.error ? body.error.message : "refused (" + r.status + ")");
+      }, function () { throw new Error("refused (" + r.status + "): reload the page and try again"); });
+    });
+  }
+
+  function say(form, text) {
+    var status = form.querySelector(".passkey-status");
+    if (status) { status.textContent = text; }
+  }
+
+  function csrfOf(form) {
+    var field = form.querySelector("input[name=csrf]");
+    return field ? field.value : "";
+  }
+
+  // A step-up form's "Use passkey" button: a challenge for the form's purpose, the
+  // passkey's answer into the hidden `passkey` field, then the form is sent.
+  function setUpStepUps() {
+    document.querySelectorAll("button[data-passkey-purpose]").forEach(function (button) {
+      var form = button.form;
+      if (!form || !window.PublicKeyCredential) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        form.querySelectorAll("input[name=totp]").forEach(function (f) { f.required = false; });
+        if (!form.reportValidity()) { return; }
+        ceremony = true;
+        say(form, "Waiting for your passkey…");
+        postJson("/console/passkeys/challenge", {
+          csrf: csrfOf(form), purpose: button.getAttribute("data-passkey-purpose")
+        }).then(function (c) {
+          return navigator.credentials.get({ publicKey: requestOptions(c.publicKey) })
+            .then(function (cred) {
+              form.querySelector("input[name=passkey]").value =
+                JSON.stringify({ ceremony: c.ceremony, credential: assertionJson(cred) });
+              say(form, "Passkey accepted; sending…");
+              form.submit();
+            });
+        }).catch(function (e) {
+          ceremony = false;
+          say(form, "The passkey step-up failed: " + e.message);
+        });
+      });
+    });
+  }
+
+  // The account page's "Add a passkey".
+  function setUpEnrolment() {
+    var form = document.getElementById("passkey-enrol");
+    var button = document.getElementById("passkey-enrol-button");
+    if (!form || !button || !window.PublicKeyCredential) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      if (!form.reportValidity()) { return; }
+      var csrf = csrfOf(form);
+      ceremony = true;
+      say(form, "Follow your browser's prompt to create the passkey…");
+      postJson("/console/account/passkeys/start", {
+        csrf: csrf, password: form.querySelector("input[name=password]").value
+      }).then(function (c) {
+        return navigator.credentials.create({ publicKey: creationOptions(c.publicKey) })
+          .then(function (cred) {
+            return postJson("/console/account/passkeys", {
+              csrf: csrf, ceremony: c.ceremony,
+              name: form.querySelector("input[name=name]").value,
+              credential: JSON.stringify(attestationJson(cred))
+            });
+          });
+      }).then(function (done) {
+        window.location.assign(done.redirect);
+      }).catch(function (e) {
+        ceremony = false;
+        say(form, "The passkey was not added: " + e.message);
+      });
+    });
+  }
+
+  // Signing in: the password was right, the passkey answers the challenge on the page.
+  function setUpSignIn() {
+    var form = document.getElementById("passkey-sign-in");
+    var button = document.getElementById("passkey-sign-in-button");
+    if (!form || !button || !window.PublicKeyCredential) { return; }
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      say(form, "Waiting for your passkey…");
+      var options = JSON.parse(form.getAttribute("data-options"));
+      navigator.credentials.get({ publicKey: requestOptions(options) }).then(function (cred) {
+        form.querySelector("input[name=credential]").value = JSON.stringify(assertionJson(cred));
+        form.submit();
+      }).catch(function (e) { say(form, "The passkey did not answer: " + e.message); });
+    });
+  }
+
   function start() {
     setUpCopy();
     setUpTimers();
     setUpLive();
+    setUpStepUps();
+    setUpEnrolment();
+    setUpSignIn();
   }
 
   if (document.readyState === "loading") {

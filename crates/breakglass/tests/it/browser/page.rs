@@ -47,6 +47,30 @@ impl WebDriverCompatibleCommand for Extension {
     }
 }
 
+/// A `GET /session/{id}/{path}` WebDriver command.
+#[derive(Debug)]
+struct Get {
+    path: String,
+}
+
+impl WebDriverCompatibleCommand for Get {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/{}",
+            session_id.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (hyper::Method, Option<String>) {
+        (hyper::Method::GET, None)
+    }
+}
+
 /// One person's browser.
 pub struct Browser<'s> {
     pub(super) client: Client,
@@ -300,6 +324,42 @@ impl Browser<'_> {
             .await
             .map(drop)
             .map_err(|e| e.to_string())
+    }
+
+    /// Adds a virtual FIDO2 authenticator to this browser (the WebDriver "Add Virtual
+    /// Authenticator" command of the WebAuthn specification): a platform authenticator with
+    /// resident keys and user verification, which answers every ceremony at once as if the
+    /// person had touched it. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let answer = self
+            .client
+            .issue_cmd(Extension {
+                path: "webauthn/authenticator",
+                body: json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserConsenting": true,
+                    "isUserVerified": true,
+                }),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{}: adding a virtual authenticator: {e}", self.who));
+        answer
+            .as_str()
+            .map_or_else(|| answer.to_string(), str::to_owned)
+    }
+
+    /// The credentials the virtual authenticator `id` holds (the WebDriver "Get
+    /// Credentials" command).
+    pub async fn authenticator_credentials(&self, id: &str) -> Value {
+        self.client
+            .issue_cmd(Get {
+                path: format!("webauthn/authenticator/{id}/credentials"),
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{}: reading the authenticator: {e}", self.who))
     }
 
     /// What the page logged since the last call: `(level, message)`.

@@ -15,7 +15,7 @@ use crate::support::{Broker, free_port};
 
 /// From the broker's sign-in page through the provider's pages as `login`, until the browser
 /// is back on the broker and has settled (the callback page moves on to the console).
-async fn sign_in_with_sso(b: &Browser<'_>, url: &str, login: &str) {
+pub(super) async fn sign_in_with_sso(b: &Browser<'_>, url: &str, login: &str) {
     b.goto(&format!("{url}/console/login")).await;
     b.click_and_wait("#sso").await;
     // The provider's sign-in page: any password passes there.
