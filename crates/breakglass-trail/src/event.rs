@@ -83,11 +83,33 @@ impl<'a> Event<'a> {
         self.get(keys)?.as_str()
     }
 
-    /// `eventTime` as seconds since the Unix epoch, when present and valid.
-    pub fn time(&self) -> Option<i64> {
-        match self.get(&["eventTime"])? {
-            Node::String(raw) => crate::time::epoch_seconds(raw),
-            _ => None,
+    /// The event's JSON on one line: the raw bytes when they hold no line break, else a
+    /// compact copy (whitespace between tokens dropped, keys and values exactly as written).
+    pub fn compact(&self) -> Cow<'a, [u8]> {
+        if memchr::memchr2(b'\n', b'\r', self.raw).is_none() {
+            return Cow::Borrowed(self.raw);
         }
+        let mut out = Vec::with_capacity(self.raw.len());
+        crate::json::compact::compact(self.raw, &mut out);
+        Cow::Owned(out)
+    }
+
+    /// The event's time as seconds since the Unix epoch: `eventTime` when it is present and
+    /// valid, else `@timestamp` (exports from log stores such as Elastic carry only that).
+    pub fn time(&self) -> Option<i64> {
+        self.time_text()
+            .and_then(|t| crate::time::epoch_seconds(t.as_bytes()))
+    }
+
+    /// The text of the field [`Event::time`] reads: a valid `eventTime`, else a valid
+    /// `@timestamp`, else `eventTime` as written (or nothing when it is absent).
+    pub fn time_text(&self) -> Option<Cow<'a, str>> {
+        let usable = |key: &str| {
+            let text = self.str(&[key])?;
+            crate::time::epoch_seconds(text.as_bytes()).map(|_| text)
+        };
+        usable(crate::time::EVENT_TIME)
+            .or_else(|| usable(crate::time::TIMESTAMP))
+            .or_else(|| self.str(&[crate::time::EVENT_TIME]))
     }
 }

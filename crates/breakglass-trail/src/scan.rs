@@ -13,7 +13,7 @@ use crate::dedupe::{EventKey, SeenIds};
 use crate::event::Event;
 use crate::read::{Limits, ReadBuffers, ReadError, ReadStats, RecordError, read_records_with};
 use crate::rules::{AlarmCounts, PrefilterScratch, Rule, RuleSet};
-use crate::time::epoch_seconds;
+use crate::time::TimeField;
 
 /// What to scan and how.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,10 +50,13 @@ pub struct ScanSummary {
     pub bytes: u64,
     /// Records dropped as duplicate deliveries.
     pub duplicates: u64,
-    /// Records outside `--since`/`--until`.
+    /// Records whose time is outside `--since`/`--until`.
     pub outside_window: u64,
-    /// Records without a usable `eventTime` (excluded when a window is set).
+    /// Records with neither a usable `eventTime` nor a usable `@timestamp`: left out of alarm
+    /// periods, and left out of the scan altogether when a window is set.
     pub without_time: u64,
+    /// Records whose time came from `@timestamp` because `eventTime` was missing or invalid.
+    pub time_from_timestamp: u64,
     /// Records the rules saw.
     pub events: u64,
     /// Matches per rule, in rule order.
@@ -72,6 +75,7 @@ impl ScanSummary {
         self.duplicates += other.duplicates;
         self.outside_window += other.outside_window;
         self.without_time += other.without_time;
+        self.time_from_timestamp += other.time_from_timestamp;
         self.events += other.events;
         if self.matches.len() < other.matches.len() {
             self.matches.resize(other.matches.len(), 0);
@@ -145,11 +149,22 @@ impl<'r, S: SeenIds> Scanner<'r, S> {
                     return;
                 }
             };
-            let mut time = None;
-            if window {
-                time = record.event_time().and_then(epoch_seconds);
-                let Some(t) = time else {
+            let time = match record.time() {
+                Some((t, field)) => {
+                    if field == TimeField::Timestamp {
+                        summary.time_from_timestamp += 1;
+                    }
+                    Some(t)
+                }
+                None => {
                     summary.without_time += 1;
+                    None
+                }
+            };
+            if window {
+                // A record without a usable time cannot be placed in the window; it is counted
+                // in `without_time`.
+                let Some(t) = time else {
                     return;
                 };
                 if options.since.is_some_and(|s| t < s) || options.until.is_some_and(|u| t >= u) {
@@ -173,13 +188,10 @@ impl<'r, S: SeenIds> Scanner<'r, S> {
                 if let Some(m) = summary.matches.get_mut(i) {
                     *m += 1;
                 }
-                if rule.alarm.is_some() {
-                    if time.is_none() {
-                        time = record.event_time().and_then(epoch_seconds);
-                    }
-                    if let Some(t) = time {
-                        summary.alarms.add(i, rule, t);
-                    }
+                if rule.alarm.is_some()
+                    && let Some(t) = time
+                {
+                    summary.alarms.add(i, rule, t);
                 }
                 on_finding(Finding {
                     rule,

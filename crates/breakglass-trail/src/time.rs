@@ -2,9 +2,39 @@
 //!
 //! `eventTime` is almost always `YYYY-MM-DDTHH:MM:SSZ`; that form is decoded by hand because
 //! time windows and alarms look at every record's time. Anything else goes through RFC 3339.
+//! Events exported from log stores (Elastic, OpenSearch) may carry their time only in
+//! `@timestamp`; every reader of an event's time falls back to it.
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+/// The CloudTrail field holding an event's time.
+pub const EVENT_TIME: &str = "eventTime";
+/// The field log stores put an event's time in; read when `eventTime` is missing or invalid.
+pub const TIMESTAMP: &str = "@timestamp";
+
+/// Which field an event's time came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeField {
+    EventTime,
+    Timestamp,
+}
+
+/// The epoch second of `eventTime`, else of `@timestamp`, and which one it was; `None` when
+/// neither is present and valid.
+pub fn first_usable(
+    event_time: Option<&[u8]>,
+    timestamp: Option<&[u8]>,
+) -> Option<(i64, TimeField)> {
+    event_time
+        .and_then(epoch_seconds)
+        .map(|t| (t, TimeField::EventTime))
+        .or_else(|| {
+            timestamp
+                .and_then(epoch_seconds)
+                .map(|t| (t, TimeField::Timestamp))
+        })
+}
 
 fn digits(b: &[u8]) -> Option<i64> {
     b.iter().try_fold(0i64, |acc, &d| {

@@ -579,7 +579,7 @@ impl Validator {
                     let alarm = rule.alarm?;
                     Some(AlarmRule {
                         description: rule.title,
-                        pattern: rule.pattern.source().to_owned(),
+                        pattern: rule.pattern.deployable().into_owned(),
                         threshold: alarm.threshold,
                         period: alarm.period,
                         id: rule.id,

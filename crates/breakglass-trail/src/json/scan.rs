@@ -35,6 +35,8 @@ pub enum Scan {
 pub enum Slot {
     EventId,
     EventTime,
+    /// `@timestamp`, the time field of log-store exports.
+    Timestamp,
     Records,
     Detail,
     DetailType,
@@ -43,7 +45,7 @@ pub enum Slot {
     Message,
 }
 
-const SLOTS: usize = 8;
+const SLOTS: usize = 9;
 
 /// Value spans (start, end) of the slotted keys of the outermost object.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,6 +76,7 @@ fn slot_of(key: &[u8]) -> Option<Slot> {
     match key {
         b"eventID" => Some(Slot::EventId),
         b"eventTime" => Some(Slot::EventTime),
+        b"@timestamp" => Some(Slot::Timestamp),
         b"Records" => Some(Slot::Records),
         b"detail" => Some(Slot::Detail),
         b"detail-type" => Some(Slot::DetailType),

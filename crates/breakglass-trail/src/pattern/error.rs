@@ -44,6 +44,10 @@ pub enum ProblemKind {
     NotANumber { op: &'static str, value: String },
     #[error("this field is `{field}`, but the condition names `{found}`")]
     FieldNameMismatch { field: String, found: String },
+    #[error(
+        "unquoted value `{value}` has characters (`@`, `$`, `\\` or non-ASCII) that CloudWatch Logs accepts only in double quotes: write `\"{value}\"`"
+    )]
+    NeedsQuotes { value: String },
 }
 
 /// Why a pattern did not parse: every problem found, in column order.
@@ -75,23 +79,28 @@ impl PatternError {
 
     /// A multi-line rendering with the pattern and a caret under each problem, for terminals.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let one_line = !self.pattern.contains('\n');
-        for p in &self.problems {
-            if one_line && self.pattern.chars().count() <= 200 {
-                out.push_str("  ");
-                out.push_str(&self.pattern);
-                out.push_str("\n  ");
-                out.push_str(&" ".repeat(p.column.saturating_sub(1)));
-                out.push_str("^ ");
-                out.push_str(&p.kind.to_string());
-                out.push('\n');
-            } else {
-                out.push_str(&format!("  {p}\n"));
-            }
-        }
-        out
+        render(&self.pattern, &self.problems)
     }
+}
+
+/// Renders `problems` of `pattern` with the pattern and a caret under each, for terminals.
+pub(crate) fn render(pattern: &str, problems: &[Problem]) -> String {
+    let mut out = String::new();
+    let one_line = !pattern.contains('\n');
+    for p in problems {
+        if one_line && pattern.chars().count() <= 200 {
+            out.push_str("  ");
+            out.push_str(pattern);
+            out.push_str("\n  ");
+            out.push_str(&" ".repeat(p.column.saturating_sub(1)));
+            out.push_str("^ ");
+            out.push_str(&p.kind.to_string());
+            out.push('\n');
+        } else {
+            out.push_str(&format!("  {p}\n"));
+        }
+    }
+    out
 }
 
 impl fmt::Display for PatternError {

@@ -13,6 +13,7 @@ pub(crate) mod prefilter;
 mod print;
 mod regex;
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use error::{PatternError, Problem, ProblemKind};
@@ -25,11 +26,13 @@ use ast::Pattern;
 ///
 /// Parsing enforces the limits `PutMetricFilter` enforces (1,024 characters, two regexes,
 /// the regex subset, one wildcard per selector and three wildcard selectors), so a pattern
-/// accepted here can be deployed as a metric filter. `Display` prints the canonical form.
+/// accepted here can be deployed as a metric filter in the form [`FilterPattern::deployable`]
+/// gives. `Display` prints the canonical form.
 #[derive(Debug, Clone)]
 pub struct FilterPattern {
     source: String,
     ast: Pattern,
+    warnings: Vec<Problem>,
 }
 
 impl PartialEq for FilterPattern {
@@ -41,16 +44,38 @@ impl PartialEq for FilterPattern {
 impl FilterPattern {
     /// Parses pattern text; the error lists every problem with its column.
     pub fn parse(source: &str) -> Result<FilterPattern, PatternError> {
-        let ast = parser::parse(source)?;
+        let (ast, warnings) = parser::parse(source)?;
         Ok(FilterPattern {
             source: source.to_owned(),
             ast,
+            warnings,
         })
     }
 
-    /// The text the pattern was parsed from (what to deploy as a metric filter).
+    /// The text the pattern was parsed from.
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// What the source writes in a way CloudWatch Logs refuses though this parser reads it
+    /// (an unquoted value with `@`, `$`, `\` or non-ASCII characters), in column order.
+    pub fn warnings(&self) -> &[Problem] {
+        &self.warnings
+    }
+
+    /// The warnings rendered with the pattern and a caret under each, for terminals.
+    pub fn render_warnings(&self) -> String {
+        error::render(&self.source, &self.warnings)
+    }
+
+    /// The text to deploy as a metric filter: the source as written, or the canonical form
+    /// (every text value quoted) when the source has a warning.
+    pub fn deployable(&self) -> Cow<'_, str> {
+        if self.warnings.is_empty() {
+            Cow::Borrowed(&self.source)
+        } else {
+            Cow::Owned(self.to_string())
+        }
     }
 
     /// The syntax tree.

@@ -22,6 +22,7 @@ pub use paths::{is_digest_path, is_trail_object};
 use crate::event::Event;
 use crate::json::scan::{Scan, Slot, SyntaxError, TopKeys, scan_string, scan_value, skip_ws};
 use crate::json::walk::Node;
+use crate::time::{TimeField, first_usable};
 use envelope::{deliver, dispatch};
 
 /// Limits applied while reading one input.
@@ -136,6 +137,12 @@ impl<'a> Record<'a> {
     /// The raw `eventTime` string, found while reading.
     pub fn event_time(&self) -> Option<&'a [u8]> {
         self.top_string(Slot::EventTime)
+    }
+
+    /// The record's time in epoch seconds and the field it came from: a valid `eventTime`,
+    /// else a valid `@timestamp` (see [`crate::time::first_usable`]).
+    pub fn time(&self) -> Option<(i64, TimeField)> {
+        first_usable(self.event_time(), self.top_string(Slot::Timestamp))
     }
 }
 

@@ -2,8 +2,9 @@
 //! roles, break-glass users and incident-response roles.
 //!
 //! The config engineer fills [`BuiltinParams`] from the config's alerting section and deploys
-//! each rule's [`FilterPattern::source`](crate::FilterPattern::source) as a CloudWatch Logs
-//! metric filter, so the patterns here use only syntax `PutMetricFilter` accepts. Each rule's
+//! each rule's [`FilterPattern::deployable`](crate::FilterPattern::deployable) text as a
+//! CloudWatch Logs metric filter, so the patterns here use only syntax `PutMetricFilter`
+//! accepts (a test checks that none has a warning, so the text deployed is the text here). Each rule's
 //! examples are re-derived from the parameters and checked whenever the pack is built.
 
 use super::{Rule, RuleFileError, load_toml_with};
@@ -171,6 +172,19 @@ mod tests {
     fn the_default_pack_loads_with_its_examples() {
         let rules = rules(&BuiltinParams::default()).unwrap();
         assert!(rules.len() >= 10);
+    }
+
+    #[test]
+    fn every_builtin_pattern_deploys_as_written() {
+        for rule in rules(&BuiltinParams::default()).unwrap() {
+            assert!(
+                rule.pattern.warnings().is_empty(),
+                "{}: {:?}",
+                rule.id,
+                rule.pattern.warnings()
+            );
+            assert_eq!(rule.pattern.deployable(), rule.pattern.source());
+        }
     }
 
     #[test]

@@ -106,10 +106,17 @@ pub struct Linker {
     activity: HashMap<ActivityKey, Activity>,
     switches: Vec<Switch>,
     denied: u64,
+    /// Events taken in through [`Linker::observe`], which numbers them in arrival order.
+    observed: u64,
 }
 
 fn s(event: &Event<'_>, path: &[&str]) -> Option<String> {
     event.str(path).map(|c| c.into_owned())
+}
+
+/// The event's time as text: `eventTime`, or `@timestamp` when `eventTime` is unusable.
+fn time_text(event: &Event<'_>) -> Option<String> {
+    event.time_text().map(|c| c.into_owned())
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -125,8 +132,17 @@ impl Linker {
         }
     }
 
-    /// Takes in one event.
+    /// Takes in one event; events taken in this way are ordered as they arrive.
     pub fn observe(&mut self, event: &Event<'_>) {
+        let position = self.observed;
+        self.observed += 1;
+        self.observe_at(event, position);
+    }
+
+    /// Takes in one event at `position` in the input: timeline entries with the same time
+    /// keep the order of their positions. Parallel callers number events across inputs
+    /// (e.g. input index and record index) so merged timelines keep the input's order.
+    pub fn observe_at(&mut self, event: &Event<'_>, position: u64) {
         // Most events are neither sessions nor issues: two substring checks rule them out.
         let raw = event.raw();
         let finder = |needle: &[u8]| memchr::memmem::find(raw, needle).is_some();
@@ -144,12 +160,12 @@ impl Linker {
         {
             self.switches.push(Switch {
                 shared_event_id: shared,
-                time: s(event, &["eventTime"]).unwrap_or_default(),
+                time: time_text(event).unwrap_or_default(),
                 from: s(event, &["additionalEventData", "SwitchFrom"]),
             });
         }
         if event.str(&["userIdentity", "type"]).as_deref() == Some("AssumedRole") {
-            self.observe_session_event(event, &source, &name);
+            self.observe_session_event(event, &source, &name, position);
         }
     }
 
@@ -171,7 +187,7 @@ impl Linker {
         let issue = Issue {
             event_id: s(event, &["eventID"]),
             event_name: name.to_owned(),
-            event_time: s(event, &["eventTime"]).unwrap_or_default(),
+            event_time: time_text(event).unwrap_or_default(),
             role_arn: s(event, &["requestParameters", "roleArn"]).unwrap_or_default(),
             role_session_name: s(event, &["requestParameters", "roleSessionName"])
                 .unwrap_or_default(),
@@ -186,7 +202,13 @@ impl Linker {
         self.issued.entry(access_key_id).or_insert(issue);
     }
 
-    fn observe_session_event(&mut self, event: &Event<'_>, source: &str, name: &str) {
+    fn observe_session_event(
+        &mut self,
+        event: &Event<'_>,
+        source: &str,
+        name: &str,
+        position: u64,
+    ) {
         let issuer = s(
             event,
             &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
@@ -219,10 +241,11 @@ impl Linker {
             }
         };
         let identity = s(event, &["userIdentity", "sessionContext", "sourceIdentity"]);
-        let time = s(event, &["eventTime"]);
+        let time = time_text(event);
+        let epoch = time.as_ref().and_then(|t| epoch_seconds(t.as_bytes()));
         let when = time
             .as_ref()
-            .map(|t| (epoch_seconds(t.as_bytes()).unwrap_or(i64::MIN), t.clone()));
+            .map(|t| (epoch.unwrap_or(i64::MIN), t.clone()));
         let error = s(event, &["errorCode"]);
         let ip = s(event, &["sourceIPAddress"]);
         let keep_timeline = !self.filter.is_empty()
@@ -256,6 +279,11 @@ impl Linker {
             call.errors += 1;
         }
         if keep_timeline && a.timeline.len() < MAX_TIMELINE {
+            let s3 = source == "s3.amazonaws.com";
+            let param = |key: &str| {
+                s3.then(|| non_empty(s(event, &["requestParameters", key])))
+                    .flatten()
+            };
             a.timeline.push(TimelineEntry {
                 event_time: time.unwrap_or_default(),
                 event_source: source.to_owned(),
@@ -263,6 +291,9 @@ impl Linker {
                 error_code: error,
                 source_ip_address: ip,
                 event_id: s(event, &["eventID"]),
+                bucket_name: param("bucketName"),
+                key: param("key"),
+                order: (epoch.unwrap_or(i64::MAX), position),
             });
         }
     }
@@ -282,6 +313,7 @@ impl Linker {
         }
         self.switches.extend(other.switches);
         self.denied += other.denied;
+        self.observed += other.observed;
     }
 
     /// Resolves every link and summarises each session, sorted by start time.
@@ -450,7 +482,7 @@ impl Linker {
             {
                 s.timeline.clear();
             } else {
-                s.timeline.sort();
+                s.timeline.sort_by_key(|t| t.order);
             }
         }
         SessionReport { sessions, stats }

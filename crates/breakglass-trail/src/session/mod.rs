@@ -30,9 +30,10 @@ const MAX_DISTINCT: usize = 32;
 pub const MAX_TIMELINE: usize = 10_000;
 
 /// One API call in a session timeline.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
+    /// `eventTime`, or `@timestamp` when the event has no usable `eventTime`.
     pub event_time: String,
     pub event_source: String,
     pub event_name: String,
@@ -42,6 +43,17 @@ pub struct TimelineEntry {
     pub source_ip_address: Option<String>,
     #[serde(rename = "eventID", skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
+    /// The bucket of an S3 call (`requestParameters.bucketName`): data events name what was
+    /// read or written, which an exfiltration investigation needs next.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bucket_name: Option<String>,
+    /// The object key of an S3 data event (`requestParameters.key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Where the entry sorts: its epoch second (events without a usable time last), then
+    /// its position in the input.
+    #[serde(skip)]
+    pub(crate) order: (i64, u64),
 }
 
 /// Calls of one API and how many failed.

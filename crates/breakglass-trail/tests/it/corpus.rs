@@ -17,6 +17,8 @@ pub struct Case {
     pub name: String,
     pub pattern: String,
     pub expect: Expect,
+    /// Columns of the warnings the pattern must produce (none unless the case lists them).
+    pub warnings: Vec<usize>,
 }
 
 pub enum Expect {
@@ -90,11 +92,17 @@ pub fn load() -> Vec<Case> {
             } else {
                 panic!("{file}: case `{name}` has no expectation");
             };
+            let warnings = c
+                .get("warnings")
+                .and_then(Value::as_array)
+                .map(|w| w.iter().map(|n| n.as_u64().unwrap() as usize).collect())
+                .unwrap_or_default();
             cases.push(Case {
                 file: file.clone(),
                 name,
                 pattern,
                 expect,
+                warnings,
             });
         }
     }
@@ -104,6 +112,26 @@ pub fn load() -> Vec<Case> {
 /// Runs one case; `Err` describes the mismatch.
 fn run(case: &Case) -> Result<(), String> {
     let parsed = FilterPattern::parse(&case.pattern);
+    if let Ok(p) = &parsed {
+        let got: Vec<usize> = p.warnings().iter().map(|w| w.column).collect();
+        if got != case.warnings {
+            return Err(format!(
+                "warnings at columns {got:?}, expected {:?}: {}",
+                case.warnings,
+                p.render_warnings()
+            ));
+        }
+        if !got.is_empty() {
+            // What is deployed is the canonical form, which must itself be warning-free.
+            let deployed = FilterPattern::parse(&p.deployable()).map_err(|e| e.to_string())?;
+            if !deployed.warnings().is_empty() || deployed != *p {
+                return Err(format!(
+                    "the deployable form `{}` is not clean",
+                    p.deployable()
+                ));
+            }
+        }
+    }
     match &case.expect {
         Expect::Error(columns, contains) => {
             let err = match parsed {

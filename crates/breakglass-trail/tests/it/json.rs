@@ -98,3 +98,48 @@ proptest! {
         prop_assert_eq!(ours, serde.is_ok_and(|v| v.is_object()), "{}", mutated);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    #[test]
+    fn compact_events_are_one_line_of_the_same_json(doc in object()) {
+        let event = Event::parse(doc.as_bytes()).unwrap();
+        let line = event.compact();
+        prop_assert!(!line.contains(&b'\n') && !line.contains(&b'\r'));
+        let back: Value = serde_json::from_slice(&line).unwrap();
+        prop_assert_eq!(back, serde_json::from_str::<Value>(&doc).unwrap());
+        if !doc.contains('\n') {
+            prop_assert!(matches!(line, std::borrow::Cow::Borrowed(_)), "one-line events are not copied");
+        }
+    }
+}
+
+#[test]
+fn a_pretty_printed_trail_object_reads_into_one_line_events() {
+    // The shape `aws cloudtrail lookup-events` and attack-simulation tools write: an S3-style
+    // object pretty-printed with indentation.
+    let doc = serde_json::json!({"Records": [
+        {"eventVersion": "1.08", "eventTime": "2023-07-10T11:42:36Z",
+         "eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging",
+         "requestParameters": {"name": "arn:aws:cloudtrail:us-east-1:111122223333:trail/org"},
+         "eventID": "b1", "n": 1.50},
+        {"eventVersion": "1.08", "eventTime": "2023-07-10T11:42:37Z",
+         "eventSource": "cloudtrail.amazonaws.com", "eventName": "DeleteTrail", "eventID": "b2"}
+    ]});
+    let pretty = serde_json::to_string_pretty(&doc).unwrap();
+    let mut lines = Vec::new();
+    breakglass_trail::read::read_records(
+        pretty.as_bytes(),
+        &breakglass_trail::read::Limits::default(),
+        &mut breakglass_trail::read::ReadStats::default(),
+        |r| lines.push(r.unwrap().event().compact().into_owned()),
+    )
+    .unwrap();
+    assert_eq!(lines.len(), 2);
+    let first = String::from_utf8(lines[0].clone()).unwrap();
+    assert_eq!(
+        first,
+        r#"{"eventVersion":"1.08","eventTime":"2023-07-10T11:42:36Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","requestParameters":{"name":"arn:aws:cloudtrail:us-east-1:111122223333:trail/org"},"eventID":"b1","n":1.5}"#
+    );
+}

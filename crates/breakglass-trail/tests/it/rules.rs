@@ -134,3 +134,76 @@ fn the_builtin_pack_covers_the_issue() {
         assert!(ids.iter().any(|i| i == want), "missing {want}");
     }
 }
+
+/// The ids of the built-in rules (default parameters) that match `event`.
+fn builtin_hits(event: &str) -> Vec<String> {
+    let rules = RuleSet::new(builtin_rules(&BuiltinParams::default()).unwrap()).unwrap();
+    let event = breakglass_trail::Event::parse(event.as_bytes()).unwrap();
+    let mut scratch = rules.scratch();
+    let mut out = Vec::new();
+    rules.matching(&event, &mut scratch, &mut out);
+    out.iter().map(|&i| rules.rules()[i].id.clone()).collect()
+}
+
+// CloudTrail User Guide, "CloudTrail record contents for management events" and "AWS STS
+// API calls in CloudTrail": a failed AssumeRole other than AccessDenied keeps its
+// requestParameters; this one asked for more than the role's MaxSessionDuration (STS API
+// Reference, AssumeRole, DurationSeconds).
+const VALIDATION_ERROR_ASSUME_ROLE: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","principalId":"AIDAEXAMPLEUSERID","arn":"arn:aws:iam::111122223333:user/alice-BREAK-GLASS","accountId":"111122223333","accessKeyId":"AKIAEXAMPLE","userName":"alice-BREAK-GLASS","sessionContext":{"attributes":{"creationDate":"2024-03-01T09:58:02Z","mfaAuthenticated":"true"}}},"eventTime":"2024-03-01T10:00:00Z","eventSource":"sts.amazonaws.com","eventName":"AssumeRole","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","userAgent":"aws-cli/2.15.0","errorCode":"ValidationError","errorMessage":"The requested DurationSeconds exceeds the MaxSessionDuration set for this role.","requestParameters":{"roleArn":"arn:aws:iam::111122223333:role/BREAK-GLASS-ADMIN","roleSessionName":"alice","durationSeconds":43200},"responseElements":null,"requestID":"6f1d1c46-0000-4d3a-9c7d-EXAMPLE","eventID":"0a4b7e7d-0000-4c1d-8f5e-EXAMPLE","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","tlsDetails":{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"sts.amazonaws.com"}}"#;
+
+#[test]
+fn a_validation_error_assume_role_of_a_break_glass_role_alerts() {
+    let hits = builtin_hits(VALIDATION_ERROR_ASSUME_ROLE);
+    assert!(
+        hits.contains(&"break-glass-role-assume-denied".to_owned()),
+        "{hits:?}"
+    );
+    assert!(!hits.contains(&"break-glass-role-assumed".to_owned()));
+    for code in [
+        "PackedPolicyTooLarge",
+        "ExpiredToken",
+        "RegionDisabledException",
+    ] {
+        let event = VALIDATION_ERROR_ASSUME_ROLE.replace("ValidationError", code);
+        assert!(
+            builtin_hits(&event).contains(&"break-glass-role-assume-denied".to_owned()),
+            "{code}"
+        );
+    }
+    let other = VALIDATION_ERROR_ASSUME_ROLE.replace("role/BREAK-GLASS-ADMIN", "role/app-deploy");
+    assert!(
+        !builtin_hits(&other).contains(&"break-glass-role-assume-denied".to_owned()),
+        "a failure on another role is not a break-glass event"
+    );
+}
+
+#[test]
+fn cloudtrail_lake_event_data_store_changes_are_tampering() {
+    // CloudTrail API Reference: StopEventDataStoreIngestion, DeleteEventDataStore,
+    // UpdateEventDataStore; CloudTrail Lake logs them as cloudtrail.amazonaws.com calls.
+    for name in [
+        "StopEventDataStoreIngestion",
+        "DeleteEventDataStore",
+        "UpdateEventDataStore",
+    ] {
+        let event = format!(
+            r#"{{"eventVersion":"1.09","userIdentity":{{"type":"AssumedRole","arn":"arn:aws:sts::111122223333:assumed-role/admin/mallory"}},"eventTime":"2024-03-01T10:05:00Z","eventSource":"cloudtrail.amazonaws.com","eventName":"{name}","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.54","requestParameters":{{"eventDataStore":"arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/EXAMPLE-f852-4e8f-8bd1-bcf6cEXAMPLE"}},"responseElements":null,"eventID":"e-{name}","eventType":"AwsApiCall","managementEvent":true}}"#
+        );
+        assert!(
+            builtin_hits(&event).contains(&"cloudtrail-tampering".to_owned()),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn rule_patterns_with_unquoted_special_values_load_with_warnings() {
+    let text = GOOD.replace(
+        r#"'{ $.eventName = "AssumeRole" && $.requestParameters.roleArn = "*EMERGENCY*" }'"#,
+        r#"'{ $.eventName = AssumeRole && $.requestParameters.roleArn = *EMERGENCY* || $.userIdentity.userName = admin@example.com }'"#,
+    );
+    let rules = load_toml("rules.toml", &text).unwrap();
+    let p = &rules[0].pattern;
+    assert_eq!(p.warnings().len(), 1, "{:?}", p.warnings());
+    assert!(p.deployable().contains(r#"= "admin@example.com""#));
+}

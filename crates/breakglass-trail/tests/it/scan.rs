@@ -198,3 +198,73 @@ fn a_failed_input_counts_and_keeps_what_was_read() {
     let s = scanner.finish();
     assert_eq!((hits, s.inputs, s.inputs_failed, s.records), (2, 1, 1, 2));
 }
+
+/// E1–E3 as a log store exports them: no `eventTime`, the time in `@timestamp` (Elastic
+/// writes milliseconds).
+fn timestamp_only(event: &str) -> String {
+    let t = event
+        .split(r#""eventTime":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap();
+    event.replace(
+        &format!(r#""eventTime":"{t}""#),
+        &format!(r#""@timestamp":"{}.000Z""#, t.trim_end_matches('Z')),
+    )
+}
+
+#[test]
+fn an_export_with_only_timestamp_is_windowed_and_alarmed_by_it() {
+    let rules = stop_logging();
+    let input = format!(
+        "{}\n{}\n{}\n{NO_TIME}\n",
+        timestamp_only(E1),
+        timestamp_only(E2),
+        timestamp_only(E3)
+    );
+    assert!(!input.contains("eventTime"));
+    let options = ScanOptions {
+        since: Some(1_709_287_210),
+        until: Some(1_709_287_500),
+        ..ScanOptions::default()
+    };
+    let (hits, s) = scan(&rules, Dedupe::default(), options, &[input.as_bytes()]);
+    assert_eq!(hits.len(), 2, "the window reads @timestamp");
+    assert_eq!(
+        (s.outside_window, s.without_time, s.time_from_timestamp),
+        (1, 1, 3)
+    );
+
+    let (hits, s) = scan(
+        &rules,
+        Dedupe::default(),
+        ScanOptions::default(),
+        &[input.as_bytes()],
+    );
+    assert_eq!(hits.len(), 4);
+    assert_eq!(
+        (s.without_time, s.time_from_timestamp),
+        (1, 3),
+        "records without any time are counted even without a window"
+    );
+    let fired = s.alarms.fired(rules.rules());
+    assert_eq!(fired.len(), 1, "alarm periods read @timestamp");
+    assert_eq!((fired[0].count, fired[0].period_start), (2, 1_709_287_200));
+}
+
+#[test]
+fn a_valid_event_time_wins_over_timestamp() {
+    let rules = stop_logging();
+    // The log store ingested the event a day later; eventTime is the call's time.
+    let both = E1.replace(
+        r#""eventName""#,
+        r#""@timestamp":"2024-03-02T10:00:00.000Z","eventName""#,
+    );
+    let options = ScanOptions {
+        since: Some(1_709_287_200),
+        until: Some(1_709_287_500),
+        ..ScanOptions::default()
+    };
+    let (hits, s) = scan(&rules, Dedupe::default(), options, &[both.as_bytes()]);
+    assert_eq!((hits.len(), s.time_from_timestamp), (1, 0));
+}

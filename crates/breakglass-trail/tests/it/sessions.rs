@@ -222,3 +222,137 @@ fn identical_tuples_are_reported_and_resolved_deterministically() {
     assert_eq!(used.assume_role.as_ref().unwrap().identical_tuples, 1);
     assert_eq!(used.access_key_ids[0], "ASIAA");
 }
+
+/// `call` with its time moved to `@timestamp`, as a log-store export writes it.
+fn exported(event: &str, time: &str) -> String {
+    event.replace(
+        &format!(r#""eventTime":"{time}""#),
+        &format!(r#""@timestamp":"{}.000Z""#, time.trim_end_matches('Z')),
+    )
+}
+
+#[test]
+fn timelines_of_an_export_with_only_timestamp_keep_time_and_input_order() {
+    let created = "2024-03-01T10:00:00Z";
+    let at = |t: &str, api: &str| {
+        exported(
+            &call(Some("ASIAGRANT1"), "g-01", created, t, api, Some("alice")),
+            t,
+        )
+    };
+    // Three calls in one second, in an order no field sorts them by, then an earlier call
+    // given last, then a call with no time at all.
+    let events = vec![
+        exported(
+            &assume("ASIAGRANT1", "g-01", created, Some("alice")),
+            created,
+        ),
+        at("2024-03-01T10:02:00Z", "TerminateInstances"),
+        at("2024-03-01T10:02:00Z", "StopInstances"),
+        at("2024-03-01T10:02:00Z", "DescribeInstances"),
+        at("2024-03-01T10:01:00Z", "CreateSnapshot"),
+        call(
+            Some("ASIAGRANT1"),
+            "g-01",
+            created,
+            "never",
+            "RebootInstances",
+            Some("alice"),
+        )
+        .replace(r#""eventTime":"never","#, ""),
+    ];
+    assert!(events.iter().all(|e| !e.contains("eventTime")));
+    let filter = TimelineFilter {
+        session_name: Some("g-01".to_owned()),
+        ..TimelineFilter::default()
+    };
+    let whole = link(filter.clone(), &events);
+    let grant = whole.by_session_name("g-01").next().unwrap();
+    assert_eq!(grant.started.as_deref(), Some("2024-03-01T10:00:00.000Z"));
+    assert!(grant.assume_role.is_some());
+    let names: Vec<&str> = grant
+        .timeline
+        .iter()
+        .map(|t| t.event_name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "CreateSnapshot",
+            "TerminateInstances",
+            "StopInstances",
+            "DescribeInstances",
+            "RebootInstances"
+        ]
+    );
+    assert_eq!(grant.timeline[0].event_time, "2024-03-01T10:01:00.000Z");
+    assert_eq!(grant.timeline[4].event_time, "");
+
+    // Two linkers fed by parallel readers, each event numbered by its input position, merge
+    // to the same timeline in any split.
+    for split in 0..=events.len() {
+        let mut a = Linker::new(filter.clone());
+        let mut b = Linker::new(filter.clone());
+        for (i, e) in events.iter().enumerate() {
+            let event = Event::parse(e.as_bytes()).unwrap();
+            let target = if i < split { &mut a } else { &mut b };
+            target.observe_at(&event, i as u64);
+        }
+        b.merge(a);
+        let merged = b.finish();
+        assert_eq!(merged.sessions, whole.sessions, "split at {split}");
+    }
+}
+
+#[test]
+fn s3_data_events_show_bucket_and_key_in_timelines() {
+    // CloudTrail User Guide, "Logging data events": S3 object-level calls carry the bucket
+    // and key in requestParameters.
+    let get = call(
+        Some("ASIAGRANT1"),
+        "g-01",
+        "2024-03-01T10:00:00Z",
+        "2024-03-01T10:04:00Z",
+        "GetObject",
+        Some("alice"),
+    )
+    .replace(r#""eventSource":"ec2.amazonaws.com""#, r#""eventSource":"s3.amazonaws.com""#)
+    .replace(
+        r#""sourceIPAddress""#,
+        r#""requestParameters":{"bucketName":"evidence-111122223333","Host":"evidence-111122223333.s3.us-east-1.amazonaws.com","key":"cases/INC-42/memory.lime"},"resources":[{"type":"AWS::S3::Object","ARN":"arn:aws:s3:::evidence-111122223333/cases/INC-42/memory.lime"}],"eventCategory":"Data","sourceIPAddress""#,
+    );
+    let list = call(
+        Some("ASIAGRANT1"),
+        "g-01",
+        "2024-03-01T10:00:00Z",
+        "2024-03-01T10:03:00Z",
+        "ListObjects",
+        Some("alice"),
+    )
+    .replace(r#""eventSource":"ec2.amazonaws.com""#, r#""eventSource":"s3.amazonaws.com""#)
+    .replace(
+        r#""sourceIPAddress""#,
+        r#""requestParameters":{"bucketName":"evidence-111122223333","prefix":"cases/"},"sourceIPAddress""#,
+    );
+    let filter = TimelineFilter {
+        session_name: Some("g-01".to_owned()),
+        ..TimelineFilter::default()
+    };
+    let report = link(
+        filter,
+        &[
+            assume("ASIAGRANT1", "g-01", "2024-03-01T10:00:00Z", Some("alice")),
+            get,
+            list,
+        ],
+    );
+    let t = &report.by_session_name("g-01").next().unwrap().timeline;
+    assert_eq!(t[0].event_name, "ListObjects");
+    assert_eq!(t[0].bucket_name.as_deref(), Some("evidence-111122223333"));
+    assert_eq!(t[0].key, None);
+    assert_eq!(t[1].bucket_name.as_deref(), Some("evidence-111122223333"));
+    assert_eq!(t[1].key.as_deref(), Some("cases/INC-42/memory.lime"));
+    let json = serde_json::to_value(&t[1]).unwrap();
+    assert_eq!(json["bucketName"], "evidence-111122223333");
+    assert_eq!(json["key"], "cases/INC-42/memory.lime");
+}

@@ -1,7 +1,8 @@
 //! `breakglass scan`: CloudTrail against alert rules, and `breakglass scan sessions`.
 //!
 //! Reads files and directory trees in the S3 delivery layout (plain or gzip), runs the rules
-//! on several threads, prints findings as they are found and a summary at the end.
+//! on several threads, prints findings as they are found (in input order, whatever the number
+//! of threads) and a summary at the end.
 
 mod inputs;
 mod output;
@@ -132,7 +133,18 @@ impl RuleArgs {
             for file in rule_files(given)? {
                 let text = std::fs::read_to_string(&file)
                     .with_context(|| format!("cannot read rule file `{}`", file.display()))?;
-                all.extend(rules::load_toml(&file.display().to_string(), &text)?);
+                let loaded = rules::load_toml(&file.display().to_string(), &text)?;
+                for rule in &loaded {
+                    for w in rule.pattern.warnings() {
+                        say(&format!(
+                            "warning: rule `{}` in `{}`: {w}; CloudWatch Logs would refuse this pattern, deploy `{}`",
+                            rule.id,
+                            file.display(),
+                            rule.pattern.deployable()
+                        ));
+                    }
+                }
+                all.extend(loaded);
             }
         }
         Ok(RuleSet::new(all)?)
@@ -228,7 +240,7 @@ pub fn scan_inputs(
             ),
             buf: Vec::new(),
         },
-        |w, input| {
+        |w, index, input| {
             let name = input.name();
             let mut skipped = 0u64;
             let result = match open(input) {
@@ -237,7 +249,7 @@ pub fn scan_inputs(
                     let mut on_finding = |f: breakglass_trail::scan::Finding<'_>| {
                         print(buf, &name, &f);
                         if buf.len() > 1 << 20 {
-                            let _ = out.write_items(buf, json_items);
+                            let _ = out.write_in_order(index, buf, false, json_items);
                             buf.clear();
                         }
                     };
@@ -263,7 +275,7 @@ pub fn scan_inputs(
             if let Err(e) = result {
                 say(&format!("error: `{name}`: {e}"));
             }
-            let _ = out.write_items(&w.buf, json_items);
+            let _ = out.write_in_order(index, &w.buf, true, json_items);
             w.buf.clear();
         },
     );
@@ -282,6 +294,26 @@ pub fn scan_inputs(
     summary.inputs_failed += (inputs.len() as u64).saturating_sub(seen);
     summary
 }
+
+/// A note for stderr when `without_time` records had no usable time (and so were left out
+/// of `left_out_of`) or `from_timestamp` records took their time from `@timestamp`.
+pub fn time_note(without_time: u64, from_timestamp: u64, left_out_of: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    if without_time > 0 {
+        parts.push(format!(
+            "{without_time} records have no usable eventTime or @timestamp and were left out of {left_out_of}"
+        ));
+    }
+    if from_timestamp > 0 {
+        parts.push(format!(
+            "{from_timestamp} records have no usable eventTime and were timed by @timestamp"
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("note: {}", parts.join("; ")))
+}
+
+/// What records without a time are left out of when `--since` or `--until` is given.
+pub const OUT_OF_WINDOW: &str = "the --since/--until window";
 
 /// The exit outcome after a scan: alerts first, then unreadable input. When the reader of
 /// the output went away (`| head`), the inputs left unread are not an error.

@@ -353,3 +353,172 @@ fn bad_rules_and_parameters_are_usage_errors() {
     let o = breakglass(&["scan", "--since", "yesterday", events.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// A CloudTrail event as `aws cloudtrail lookup-events` and attack simulations print them:
+/// pretty-printed.
+fn stop_logging(id: &str, time: &str) -> serde_json::Value {
+    serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/mallory",
+                         "userName": "mallory"},
+        "eventTime": time,
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.54",
+        "requestParameters": {"name": "arn:aws:cloudtrail:us-east-1:111122223333:trail/org"},
+        "responseElements": null,
+        "eventID": id,
+        "eventType": "AwsApiCall"
+    })
+}
+
+#[test]
+fn pretty_printed_input_prints_one_event_per_line() {
+    let scratch = Scratch::new("pretty");
+    let doc = serde_json::json!({"Records": [
+        stop_logging("p-1", "2024-03-01T10:00:00Z"),
+        stop_logging("p-2", "2024-03-01T10:01:00Z"),
+    ]});
+    let file = scratch.write(
+        "pretty.json",
+        serde_json::to_string_pretty(&doc).unwrap().as_bytes(),
+    );
+    let file = file.to_str().unwrap();
+    let o = breakglass(&[
+        "trail",
+        "match",
+        "--pattern",
+        r#"{ $.eventName = "StopLogging" }"#,
+        file,
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: `{l}`")))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[1]["eventID"], "p-2");
+
+    let o = breakglass(&["scan", "--format", "jsonl", file]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let lines: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: `{l}`")))
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["event"]["eventID"], "p-1");
+}
+
+#[test]
+fn trail_check_warns_on_an_unquoted_at_value_and_prints_it_quoted() {
+    // CloudWatch Logs filter pattern syntax: PutMetricFilter refuses this value unquoted.
+    let o = breakglass(&[
+        "trail",
+        "check",
+        "{ $.userIdentity.userName = alice@example.com }",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "{ $.userIdentity.userName = \"alice@example.com\" }\n"
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("^ unquoted value `alice@example.com`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("CloudWatch Logs would refuse this pattern"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_export_with_only_timestamp_is_windowed_by_it_and_counted() {
+    // Exports from log stores carry the time in `@timestamp` (milliseconds) only.
+    let scratch = Scratch::new("timestamp");
+    let mut ndjson = String::new();
+    for (id, t) in [
+        ("t-1", "2024-03-01T09:59:59"),
+        ("t-2", "2024-03-01T10:00:00"),
+        ("t-3", "2024-03-01T10:30:00"),
+    ] {
+        let mut e = stop_logging(id, "");
+        let o = e.as_object_mut().unwrap();
+        o.remove("eventTime");
+        o.insert("@timestamp".to_owned(), format!("{t}.000Z").into());
+        ndjson.push_str(&e.to_string());
+        ndjson.push('\n');
+    }
+    let mut no_time = stop_logging("t-4", "");
+    no_time.as_object_mut().unwrap().remove("eventTime");
+    ndjson.push_str(&no_time.to_string());
+    ndjson.push('\n');
+    let file = scratch.write("export.ndjson", ndjson.as_bytes());
+    let o = breakglass(&[
+        "trail",
+        "match",
+        "--since",
+        "2024-03-01T10:00:00Z",
+        "--until",
+        "2024-03-01T11:00:00Z",
+        "--pattern",
+        r#"{ $.eventName = "StopLogging" }"#,
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let ids: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["eventID"].to_string())
+        .collect();
+    assert_eq!(ids, ["\"t-2\"", "\"t-3\""]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("1 records have no usable eventTime or @timestamp and were left out of the --since/--until window"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 records have no usable eventTime and were timed by @timestamp"),
+        "{err}"
+    );
+
+    let o = breakglass(&["scan", "--format", "json", file.to_str().unwrap()]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["summary"]["withoutTime"], 1);
+    assert_eq!(doc["summary"]["timeFromTimestamp"], 3);
+    assert_eq!(doc["findings"][0]["eventTime"], "2024-03-01T09:59:59.000Z");
+}
+
+#[test]
+fn findings_come_in_input_order_whatever_the_number_of_jobs() {
+    // The first input is large, so with several jobs the others finish before it.
+    let scratch = Scratch::new("order");
+    let mut big = String::from("{\"Records\":[");
+    for i in 0..40_000 {
+        big.push_str(&format!(
+            r#"{{"eventID":"filler-{i}","eventTime":"2024-03-01T09:00:00Z","eventSource":"ec2.amazonaws.com","eventName":"DescribeInstances"}},"#
+        ));
+    }
+    big.push_str(&stop_logging("o-00", "2024-03-01T10:00:00Z").to_string());
+    big.push_str("]}");
+    scratch.write("a00.json", big.as_bytes());
+    for i in 1..8 {
+        let doc = serde_json::json!({"Records": [stop_logging(&format!("o-{i:02}"), "2024-03-01T10:00:00Z")]});
+        scratch.write(&format!("a{i:02}.json"), doc.to_string().as_bytes());
+    }
+    let dir = scratch.path().to_str().unwrap();
+    let ids = |jobs: &str| -> Vec<String> {
+        let o = breakglass(&["scan", "--format", "jsonl", "--jobs", jobs, dir]);
+        stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["eventID"].to_string())
+            .collect()
+    };
+    let one = ids("1");
+    assert_eq!(one.len(), 8);
+    assert_eq!(one[0], "\"o-00\"");
+    for _ in 0..3 {
+        assert_eq!(ids("4"), one);
+    }
+}

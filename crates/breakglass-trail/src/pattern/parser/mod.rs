@@ -43,6 +43,14 @@ fn ends_unquoted(b: u8) -> bool {
         )
 }
 
+/// Does an unquoted value hold characters CloudWatch Logs accepts only inside double quotes
+/// (`@`, `$`, `\` or anything outside ASCII)? This parser reads such a value the same quoted
+/// or not, but `PutMetricFilter` refuses it unquoted.
+fn needs_quotes(word: &str) -> bool {
+    word.bytes()
+        .any(|b| matches!(b, b'@' | b'$' | b'\\') || !b.is_ascii())
+}
+
 fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
@@ -96,17 +104,23 @@ struct Parser<'s> {
     b: &'s [u8],
     pos: usize,
     problems: Vec<Problem>,
+    /// Accepted here, but refused by CloudWatch Logs as written (the canonical form fixes
+    /// them).
+    warnings: Vec<Problem>,
     regexes: usize,
     wildcard_selectors: usize,
 }
 
-/// Parses a filter pattern, reporting every problem with its column.
-pub fn parse(src: &str) -> Result<Pattern, PatternError> {
+/// Parses a filter pattern, reporting every problem with its column; on success, also the
+/// warnings (in column order): what CloudWatch Logs refuses as written but the canonical
+/// form writes acceptably.
+pub fn parse(src: &str) -> Result<(Pattern, Vec<Problem>), PatternError> {
     let mut p = Parser {
         src,
         b: src.as_bytes(),
         pos: 0,
         problems: Vec::new(),
+        warnings: Vec::new(),
         regexes: 0,
         wildcard_selectors: 0,
     };
@@ -134,7 +148,10 @@ pub fn parse(src: &str) -> Result<Pattern, PatternError> {
         );
     }
     match pattern {
-        Some(pattern) if p.problems.is_empty() => Ok(pattern),
+        Some(pattern) if p.problems.is_empty() => {
+            p.warnings.sort_by_key(|w| w.column);
+            Ok((pattern, p.warnings))
+        }
         _ => {
             if p.problems.is_empty() {
                 // Defensive: a `None` always comes with a problem, but never return Ok on it.
@@ -314,6 +331,15 @@ impl<'s> Parser<'s> {
                 if word.is_empty() {
                     self.expected(at, "a value (quoted text, a number, `*` or `%regex%`)");
                     return None;
+                }
+                if needs_quotes(&word) {
+                    let column = self.column(at);
+                    self.warnings.push(Problem {
+                        column,
+                        kind: ProblemKind::NeedsQuotes {
+                            value: word.clone(),
+                        },
+                    });
                 }
                 if is_number(&word) {
                     let value = word.parse::<f64>().unwrap_or(f64::NAN);

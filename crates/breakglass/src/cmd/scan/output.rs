@@ -60,7 +60,9 @@ pub fn finding(buf: &mut Vec<u8>, format: Format, file: &str, f: &Finding<'_>) {
     let e = &f.event;
     match format {
         Format::Table => {
-            let time = text(e, &["eventTime"]).unwrap_or_else(|| "-".to_owned());
+            let time = e
+                .time_text()
+                .map_or_else(|| "-".to_owned(), |t| t.into_owned());
             let source = text(e, &["eventSource"]).unwrap_or_default();
             let call = format!(
                 "{}:{}",
@@ -83,9 +85,10 @@ pub fn finding(buf: &mut Vec<u8>, format: Format, file: &str, f: &Finding<'_>) {
             buf.extend_from_slice(line.as_bytes());
         }
         Format::Json | Format::Jsonl => {
-            let raw = std::str::from_utf8(e.raw())
+            // Compact, so a pretty-printed event keeps JSON lines one object per line.
+            let raw = String::from_utf8(e.compact().into_owned())
                 .ok()
-                .and_then(|s| RawValue::from_string(s.to_owned()).ok());
+                .and_then(|s| RawValue::from_string(s).ok());
             let Some(raw) = raw else {
                 return;
             };
@@ -93,7 +96,7 @@ pub fn finding(buf: &mut Vec<u8>, format: Format, file: &str, f: &Finding<'_>) {
                 rule: &f.rule.id,
                 severity: f.rule.severity.as_str(),
                 title: &f.rule.title,
-                event_time: text(e, &["eventTime"]),
+                event_time: e.time_text().map(|t| t.into_owned()),
                 event_source: text(e, &["eventSource"]),
                 event_name: text(e, &["eventName"]),
                 aws_region: text(e, &["awsRegion"]),
@@ -152,12 +155,13 @@ pub fn summary_text(summary: &ScanSummary, rules: &RuleSet, alarms: &[FiredAlarm
         thousands(summary.duplicates),
         thousands(summary.skipped_records),
     );
-    if summary.outside_window + summary.without_time > 0 {
+    if summary.outside_window + summary.without_time + summary.time_from_timestamp > 0 {
         let _ = writeln!(
             s,
-            "time window: {} records outside it, {} without a usable eventTime",
+            "time: {} records outside the time window; {} without a usable eventTime or @timestamp (left out of alarm periods and of any time window); {} timed by @timestamp",
             thousands(summary.outside_window),
-            thousands(summary.without_time)
+            thousands(summary.without_time),
+            thousands(summary.time_from_timestamp)
         );
     }
     let _ = writeln!(s, "matches by rule:");
@@ -218,6 +222,7 @@ struct SummaryJson<'a> {
     duplicates: u64,
     outside_window: u64,
     without_time: u64,
+    time_from_timestamp: u64,
     events: u64,
     rules: Vec<RuleCount<'a>>,
 }
@@ -243,6 +248,7 @@ pub fn json_tail(summary: &ScanSummary, rules: &RuleSet, alarms: &[FiredAlarm]) 
         duplicates: summary.duplicates,
         outside_window: summary.outside_window,
         without_time: summary.without_time,
+        time_from_timestamp: summary.time_from_timestamp,
         events: summary.events,
         rules: rules
             .rules()

@@ -1,13 +1,14 @@
 //! Running work over inputs on several threads, with a progress bar and ordered output.
 //!
 //! The library is single-threaded by design; parallelism lives here. Each worker takes the
-//! next input, processes it with its own state, and writes its output in one piece per input
-//! under a lock, so lines never interleave. With `--jobs 1` output follows input order.
+//! next input and processes it with its own state; its output goes through
+//! [`Out::write_in_order`], which writes each input's output whole and in input order, so
+//! lines never interleave and a run prints the same whatever `--jobs` is.
 
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -18,6 +19,10 @@ use super::inputs::Input;
 pub struct Out {
     /// Has a list item been written yet? (JSON lists need commas between items only.)
     wrote_item: Mutex<bool>,
+    /// Output of inputs that finished before an earlier input did, held until its turn.
+    order: Mutex<Order>,
+    /// Signalled when the input whose output is due changes.
+    turn: Condvar,
     /// Set when stdout is closed (e.g. `| head`) or failed: workers stop.
     closed: AtomicBool,
     /// The first write error other than a closed pipe.
@@ -81,6 +86,70 @@ impl Out {
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
     }
+
+    /// Writes output of the input at `index` (the inputs' order), after the output of every
+    /// earlier input: an input's output goes straight out while it is the earliest unfinished
+    /// one, and is held until then otherwise. `done` marks its last piece; every input must
+    /// send one (empty if it printed nothing). Memory stays bounded: a worker whose held
+    /// output would pass `HOLD_LIMIT` waits for its turn (the earliest unfinished input is
+    /// always being worked on, since inputs are taken in order, so the wait ends).
+    pub fn write_in_order(
+        &self,
+        index: usize,
+        bytes: &[u8],
+        done: bool,
+        json_items: bool,
+    ) -> io::Result<()> {
+        let mut order = self
+            .order
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if index != order.next {
+            let held = order.held.get(&index).map_or(0, |h| h.0.len());
+            if held + bytes.len() <= HOLD_LIMIT {
+                let held = order.held.entry(index).or_default();
+                held.0.extend_from_slice(bytes);
+                held.1 |= done;
+                return Ok(());
+            }
+            while order.next != index && !self.is_closed() {
+                order = self
+                    .turn
+                    .wait_timeout(order, std::time::Duration::from_millis(100))
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+            }
+        }
+        let mut result = self.write_items(bytes, json_items);
+        if !done {
+            return result;
+        }
+        order.next += 1;
+        loop {
+            let next = order.next;
+            let Some((held, finished)) = order.held.remove(&next) else {
+                break;
+            };
+            let written = self.write_items(&held, json_items);
+            result = result.and(written);
+            if !finished {
+                break;
+            }
+            order.next += 1;
+        }
+        self.turn.notify_all();
+        result
+    }
+}
+
+/// The most output held per input before its worker waits for its turn.
+const HOLD_LIMIT: usize = 8 << 20;
+
+/// Which input's output is due, and the output held for later ones (bytes, finished).
+#[derive(Default)]
+struct Order {
+    next: usize,
+    held: std::collections::BTreeMap<usize, (Vec<u8>, bool)>,
 }
 
 /// Prints a message on stderr (errors and warnings about inputs).
@@ -118,15 +187,15 @@ pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
     }
 }
 
-/// Runs `work` over every input on `jobs` threads, each with state from `init`; returns the
-/// states for merging. Stops taking inputs once `out` is closed.
+/// Runs `work` over every input (with its index) on `jobs` threads, each with state from
+/// `init`; returns the states for merging. Stops taking inputs once `out` is closed.
 pub fn parallel<S: Send>(
     inputs: &[Input],
     jobs: usize,
     bar: Option<&ProgressBar>,
     out: &Out,
     init: impl Fn() -> S + Sync,
-    work: impl Fn(&mut S, &Input) + Sync,
+    work: impl Fn(&mut S, usize, &Input) + Sync,
 ) -> Vec<S> {
     let next = AtomicUsize::new(0);
     let worker = || {
@@ -139,7 +208,7 @@ pub fn parallel<S: Send>(
             let Some(input) = inputs.get(i) else {
                 break;
             };
-            work(&mut state, input);
+            work(&mut state, i, input);
             if let Some(bar) = bar {
                 bar.inc(input.size());
             }

@@ -7,11 +7,12 @@ use anyhow::bail;
 use breakglass_trail::dedupe::{EventKey, SeenIds};
 use breakglass_trail::read::{ReadBuffers, ReadStats, read_records_with};
 use breakglass_trail::session::{Linker, SessionReport, SessionSummary, TimelineFilter};
-use breakglass_trail::time::epoch_seconds;
+use breakglass_trail::time::TimeField;
 use serde::Serialize;
 
 use super::{
-    Format, Input, Out, ReadArgs, SharedSeen, SharedWindow, discover, open, parallel, progress, say,
+    Format, Input, OUT_OF_WINDOW, Out, ReadArgs, SharedSeen, SharedWindow, discover, open,
+    parallel, progress, say, time_note,
 };
 use crate::exit::Outcome;
 
@@ -49,6 +50,10 @@ struct Worker<'a> {
     buffers: ReadBuffers,
     seen: SharedSeen<'a>,
     failed: u64,
+    /// Records with neither a usable `eventTime` nor a usable `@timestamp`.
+    without_time: u64,
+    /// Records timed by `@timestamp`.
+    from_timestamp: u64,
 }
 
 fn table(report: &SessionReport, out: &mut String) {
@@ -105,10 +110,19 @@ fn table(report: &SessionReport, out: &mut String) {
             let _ = writeln!(out, "    {:>6}  {call}{}", c.count, errors(c.errors));
         }
         for t in &s.timeline {
+            let object = match (&t.bucket_name, &t.key) {
+                (Some(b), Some(k)) => format!("  s3://{b}/{k}"),
+                (Some(b), None) => format!("  s3://{b}"),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 out,
-                "    {}  {}:{}{}  {}",
-                t.event_time,
+                "    {}  {}:{}{}  {}{object}",
+                if t.event_time.is_empty() {
+                    "-"
+                } else {
+                    &t.event_time
+                },
                 t.event_source,
                 t.event_name,
                 t.error_code
@@ -133,6 +147,11 @@ fn table(report: &SessionReport, out: &mut String) {
         st.assume_role_events,
         st.denied_assume_role_events
     );
+}
+
+/// An event's place in the whole input: its input's index, then its record index.
+fn position(input: usize, record: u64) -> u64 {
+    ((input as u64) << 40) | (record & ((1 << 40) - 1))
 }
 
 fn errors(n: u64) -> String {
@@ -175,8 +194,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             buffers: ReadBuffers::default(),
             seen: SharedSeen::for_worker(args.read.dedupe_window, jobs, &window),
             failed: 0,
+            without_time: 0,
+            from_timestamp: 0,
         },
-        |w: &mut Worker<'_>, input: &Input| {
+        |w: &mut Worker<'_>, index: usize, input: &Input| {
             let name = input.name();
             let mut stats = ReadStats::default();
             let result = open(input)
@@ -186,12 +207,25 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                         linker,
                         buffers,
                         seen,
+                        without_time,
+                        from_timestamp,
                         ..
                     } = w;
                     read_records_with(r, &limits, buffers, &mut stats, |item| match item {
                         Ok(rec) => {
+                            let t = match rec.time() {
+                                Some((t, field)) => {
+                                    if field == TimeField::Timestamp {
+                                        *from_timestamp += 1;
+                                    }
+                                    Some(t)
+                                }
+                                None => {
+                                    *without_time += 1;
+                                    None
+                                }
+                            };
                             if since.is_some() || until.is_some() {
-                                let t = rec.event_time().and_then(epoch_seconds);
                                 let inside = t.is_some_and(|t| {
                                     since.is_none_or(|s| t >= s) && until.is_none_or(|u| t < u)
                                 });
@@ -204,7 +238,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                             {
                                 return;
                             }
-                            linker.observe(&rec.event());
+                            // Input order, across inputs: timelines break ties by it.
+                            linker.observe_at(&rec.event(), position(index, rec.index()));
                         }
                         Err(e) => say(&format!("warning: `{name}`: {e}; skipped")),
                     })
@@ -220,11 +255,24 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         bar.finish_and_clear();
     }
     let mut failed = 0;
+    let (mut without_time, mut from_timestamp) = (0, 0);
     let mut linker = Linker::new(filter.clone());
     for w in workers {
         failed += w.failed;
+        without_time += w.without_time;
+        from_timestamp += w.from_timestamp;
         linker.merge(w.linker);
     }
+    let window = since.is_some() || until.is_some();
+    let note = time_note(
+        without_time,
+        from_timestamp,
+        if window {
+            OUT_OF_WINDOW
+        } else {
+            "time order (their timeline entries come last, in input order)"
+        },
+    );
     let mut report = linker.finish();
     if !filter.is_empty() {
         report.sessions.retain(|s| filter.selects(s));
@@ -258,6 +306,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 report.stats.unlinked
             ));
         }
+    }
+    if let Some(note) = note {
+        say(&note);
     }
     out.check()?;
     if failed > 0 {
