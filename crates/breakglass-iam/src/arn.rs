@@ -121,6 +121,11 @@ impl ArnPattern {
         matches!(self.shape, Shape::Any)
     }
 
+    /// Whether the pattern holds policy variables, resolved per request.
+    pub(crate) fn has_variables(&self) -> bool {
+        matches!(self.shape, Shape::WithVariables { .. })
+    }
+
     /// Whether `text` matches; variables are filled from `ctx` (an unresolvable variable
     /// matches nothing).
     pub(crate) fn matches(&self, text: &str, ctx: &Context) -> bool {

@@ -79,6 +79,21 @@ impl AccessLevels {
     pub fn is_write(self) -> bool {
         self.contains(AccessLevel::Write) || self.contains(AccessLevel::PermissionsManagement)
     }
+
+    /// The one level an action is counted under: the most specific it has
+    /// ("Permissions management, Write" is permissions management, "Tagging, Write" is
+    /// tagging); `None` for an action the catalog gives no level.
+    pub fn primary(self) -> Option<AccessLevel> {
+        [
+            AccessLevel::PermissionsManagement,
+            AccessLevel::Tagging,
+            AccessLevel::Write,
+            AccessLevel::Read,
+            AccessLevel::List,
+        ]
+        .into_iter()
+        .find(|l| self.contains(*l))
+    }
 }
 
 /// One action of a service.
@@ -98,6 +113,8 @@ pub struct ActionInfo {
 #[derive(Debug, Clone, Default)]
 pub struct Service {
     actions: Vec<ActionInfo>,
+    /// `service:action`, lower-cased, parallel to `actions`: what action patterns match.
+    pub(crate) lower_names: Vec<String>,
     condition_keys: HashMap<String, KeyType>,
 }
 
@@ -205,6 +222,12 @@ impl Catalog {
             })
             .collect();
         service.actions.sort_by_key(|a| a.name.to_lowercase());
+        let lower_prefix = prefix.to_lowercase();
+        service.lower_names = service
+            .actions
+            .iter()
+            .map(|a| format!("{lower_prefix}:{}", a.name.to_lowercase()))
+            .collect();
         Ok(service.actions.len())
     }
 
@@ -238,6 +261,11 @@ impl Catalog {
     /// The service prefixes, sorted.
     pub fn service_names(&self) -> impl Iterator<Item = &str> {
         self.services.keys().map(String::as_str)
+    }
+
+    /// The services with their (lower-case) prefixes, sorted.
+    pub(crate) fn services(&self) -> impl Iterator<Item = (&str, &Service)> {
+        self.services.iter().map(|(k, v)| (k.as_str(), v))
     }
 
     /// A service by prefix (any case).

@@ -151,6 +151,7 @@ impl CompiledStatement {
                     .iter()
                     .map(|v| ArnPattern::compile(v, variables).ok())
                     .collect(),
+                texts: r.values.values.iter().map(|v| v.as_str().into()).collect(),
             }),
             principals: s.principal.as_ref().map(|p| Principals {
                 negated: p.negated,
@@ -193,11 +194,12 @@ impl CompiledStatement {
 
     /// For resource-based policies: how the statement's principal names the caller, or
     /// `None` when it does not apply to the caller. Statements without a principal element
-    /// apply to everyone (SCPs and identity policies never reach here).
-    pub(crate) fn grant_for(&self, caller: &Caller) -> Option<Grant> {
+    /// apply to everyone (SCPs and identity policies never reach here). `bounded` says the
+    /// caller is an IAM user or role session with a permissions boundary.
+    pub(crate) fn grant_for(&self, caller: &Caller, bounded: bool) -> Option<Grant> {
         match &self.principals {
             None => Some(Grant::Direct),
-            Some(p) => p.grant_for(caller),
+            Some(p) => p.grant_for(caller, self.effect, bounded),
         }
     }
 
@@ -205,6 +207,40 @@ impl CompiledStatement {
     /// policy against a catalog).
     pub(crate) fn action_matches(&self, action_lower: &str) -> bool {
         self.actions.matches(action_lower)
+    }
+
+    /// Whether the statement has conditions.
+    pub(crate) fn is_conditional(&self) -> bool {
+        !self.conditions.is_empty()
+    }
+
+    /// How much of `target` (a resource ARN or ARN pattern, `*` for every resource) the
+    /// statement's `Resource`/`NotResource` covers. `target_glob` is `target` compiled as a
+    /// pattern, to find partial overlaps.
+    pub(crate) fn resource_cover(&self, target: &str, target_glob: &Glob) -> Cover {
+        let Some(r) = &self.resources else {
+            return Cover::All;
+        };
+        let empty = Context::default();
+        let covers = r
+            .patterns
+            .iter()
+            .any(|p| p.as_ref().is_some_and(|p| p.matches(target, &empty)));
+        // Overlap: the target pattern matches a listed pattern's text, or a listed pattern
+        // has variables (resolved only per request).
+        let overlaps = || {
+            r.texts.iter().zip(&r.patterns).any(|(text, p)| {
+                target_glob.matches(text) || p.as_ref().is_some_and(ArnPattern::has_variables)
+            })
+        };
+        match (r.negated, covers) {
+            (false, true) => Cover::All,
+            (true, true) => Cover::None,
+            (false, false) if overlaps() => Cover::Part,
+            (true, false) if overlaps() => Cover::Part,
+            (false, false) => Cover::None,
+            (true, false) => Cover::All,
+        }
     }
 
     /// Whether the statement applies to every resource with no conditions.
@@ -222,6 +258,8 @@ impl CompiledStatement {
 
 #[derive(Debug, Clone)]
 enum ActionPattern {
+    /// A string IAM stores but that names no action (`s3:GetObject,PutObject`).
+    Nothing,
     Any,
     Exact(Box<str>),
     Prefix(Box<str>),
@@ -230,6 +268,9 @@ enum ActionPattern {
 
 impl ActionPattern {
     fn new(pattern: &str) -> ActionPattern {
+        if !crate::parse::well_formed_action(pattern) {
+            return ActionPattern::Nothing;
+        }
         let lower = pattern.to_lowercase();
         let glob = Glob::new(&lower);
         if glob.is_any() {
@@ -245,6 +286,7 @@ impl ActionPattern {
 
     fn matches(&self, action_lower: &str) -> bool {
         match self {
+            ActionPattern::Nothing => false,
             ActionPattern::Any => true,
             ActionPattern::Exact(e) => **e == *action_lower,
             ActionPattern::Prefix(p) => action_lower.starts_with(&**p),
@@ -270,6 +312,19 @@ struct Resources {
     negated: bool,
     /// `None` for a pattern that failed to compile (validation prevents it): matches nothing.
     patterns: Vec<Option<ArnPattern>>,
+    /// The patterns as written.
+    texts: Vec<Box<str>>,
+}
+
+/// How much of a resource (pattern) a statement's resource element covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cover {
+    /// All of it.
+    All,
+    /// Some of it, or some of it depending on the request.
+    Part,
+    /// None of it.
+    None,
 }
 
 impl Resources {
@@ -440,15 +495,22 @@ struct Principals {
 }
 
 impl Principals {
-    fn grant_for(&self, caller: &Caller) -> Option<Grant> {
+    fn grant_for(&self, caller: &Caller, effect: Effect, bounded: bool) -> Option<Grant> {
         let ids = identities(caller);
         if self.negated {
-            // `NotPrincipal` applies unless every identity of the caller is listed: a role
-            // session is excluded only when its session, role and account all are.
-            let all_listed = ids
-                .iter()
-                .all(|(id, _)| self.patterns.iter().any(|p| p.names(id)));
-            return (!all_listed).then_some(Grant::Direct);
+            let listed = |id: &Identity<'_>| self.patterns.iter().any(|p| p.names(id));
+            return match effect {
+                // "Allow everyone except the named principals": a caller any of whose
+                // identities is listed (the user, its role, its session or its account) is
+                // never granted, so naming one of them can only take access away.
+                Effect::Allow => (!ids.iter().any(|(id, _)| listed(id))).then_some(Grant::Direct),
+                // A `Deny` with `NotPrincipal` always denies an IAM principal that has a
+                // permissions boundary, whatever the element lists.
+                Effect::Deny if bounded => Some(Grant::Direct),
+                // Otherwise it applies unless every identity of the caller is listed: a role
+                // session is excluded only when its session, role and account all are.
+                Effect::Deny => (!ids.iter().all(|(id, _)| listed(id))).then_some(Grant::Direct),
+            };
         }
         ids.iter()
             .filter(|(id, _)| self.patterns.iter().any(|p| p.names(id)))

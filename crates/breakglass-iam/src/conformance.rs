@@ -34,9 +34,17 @@ pub struct Case {
     /// The resource-based policy (or role trust policy, or key policy).
     #[serde(default)]
     pub resource_policy: Option<Value>,
-    /// What the resource policy is: `resource` (default), `trust` or `kms`.
+    /// What the resource policy is: `resource`, `trust` or `kms`. When absent it is
+    /// inferred from the request: `trust` for `sts:AssumeRole*` (and `sts:TagSession`,
+    /// `sts:SetSourceIdentity`, `sts:SetContext`) on a role ARN, `kms` for a `kms:` action
+    /// on a key ARN, `resource` otherwise. A role or key without a policy in the case has
+    /// none that allows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_policy_type: Option<ResourcePolicyType>,
+    /// The policy of the VPC endpoint the request goes through, if any: it must allow, and
+    /// its denies apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_endpoint_policy: Option<Value>,
     /// The caller's permissions boundary.
     #[serde(default)]
     pub permissions_boundary: Option<Value>,
@@ -196,8 +204,31 @@ struct Wrapper {
     cases: Vec<Value>,
 }
 
-/// Reads a case file.
+/// Reads a case file; the first case that cannot be read fails the whole file.
 pub fn parse_case_file(text: &str) -> Result<CaseFile, CaseFileError> {
+    let (source, topic, items) = read_items(text)?;
+    let cases = items
+        .into_iter()
+        .map(|(at, _, case)| case.map(|c| (at, c)))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(CaseFile {
+        source,
+        topic,
+        cases,
+    })
+}
+
+/// A case file's source, topic and cases, each read on its own (with its name, when it
+/// has one).
+type Items = (
+    Option<String>,
+    Option<String>,
+    Vec<(Pointer, Option<String>, Result<Case, CaseFileError>)>,
+);
+
+/// Reads a case file's items; a case that cannot be read is an error of its own, not of
+/// the file.
+fn read_items(text: &str) -> Result<Items, CaseFileError> {
     let value: Value = serde_json::from_str(text).map_err(|e| CaseFileError::Json {
         line: e.line(),
         column: e.column(),
@@ -214,12 +245,9 @@ pub fn parse_case_file(text: &str) -> Result<CaseFile, CaseFileError> {
             (w.source, w.topic, w.cases, root.key("cases"))
         }
         Value::Object(_) => {
-            let case = read_case(value, &root)?;
-            return Ok(CaseFile {
-                source: None,
-                topic: None,
-                cases: vec![(root, case)],
-            });
+            let name = case_name(&value);
+            let case = read_case(value, &root);
+            return Ok((None, None, vec![(root, name, case)]));
         }
         _ => return Err(CaseFileError::Shape),
     };
@@ -228,20 +256,16 @@ pub fn parse_case_file(text: &str) -> Result<CaseFile, CaseFileError> {
         .enumerate()
         .map(|(i, v)| {
             let at = base.index(i);
-            read_case(v, &at).map(|c| (at, c))
+            let name = case_name(&v);
+            let case = read_case(v, &at);
+            (at, name, case)
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(CaseFile {
-        source,
-        topic,
-        cases,
-    })
+        .collect();
+    Ok((source, topic, cases))
 }
 
 fn read_case(value: Value, at: &Pointer) -> Result<Case, CaseFileError> {
-    let name = value
-        .get("name")
-        .and_then(Value::as_str)
+    let name = case_name(&value)
         .map(|n| format!(" (`{n}`)"))
         .unwrap_or_default();
     serde_json::from_value(value).map_err(|e| CaseFileError::Case {
@@ -254,6 +278,7 @@ fn read_case(value: Value, at: &Pointer) -> Result<Case, CaseFileError> {
 struct Parsed {
     identity: Vec<Policy>,
     resource: Option<Policy>,
+    vpc_endpoint: Option<Policy>,
     boundary: Option<Policy>,
     session: Option<Policy>,
     scps: Vec<Vec<Policy>>,
@@ -284,14 +309,18 @@ fn parse_policies(case: &Case, at: &Pointer) -> Result<Parsed, Vec<String>> {
             )
         })
         .collect();
-    let resource_type = match case.resource_policy_type {
-        Some(ResourcePolicyType::Trust) => PolicyType::Trust,
+    let resource_type = match resource_kind(case) {
+        ResourcePolicyKind::Trust => PolicyType::Trust,
         _ => PolicyType::Resource,
     };
     let resource = case
         .resource_policy
         .as_ref()
         .map(|v| one(v, resource_type, root.key("resourcePolicy")));
+    let vpc_endpoint = case
+        .vpc_endpoint_policy
+        .as_ref()
+        .map(|v| one(v, PolicyType::Resource, root.key("vpcEndpointPolicy")));
     let boundary = case
         .permissions_boundary
         .as_ref()
@@ -323,11 +352,27 @@ fn parse_policies(case: &Case, at: &Pointer) -> Result<Parsed, Vec<String>> {
     Ok(Parsed {
         identity: all(identity),
         resource: resource.flatten(),
+        vpc_endpoint: vpc_endpoint.flatten(),
         boundary: boundary.flatten(),
         session: session.flatten(),
         scps: scps.into_iter().map(all).collect(),
         rcps: rcps.into_iter().map(all).collect(),
     })
+}
+
+/// The kind of resource policy a case declares.
+fn declared_kind(case: &Case) -> Option<ResourcePolicyKind> {
+    case.resource_policy_type.map(|t| match t {
+        ResourcePolicyType::Resource => ResourcePolicyKind::Resource,
+        ResourcePolicyType::Trust => ResourcePolicyKind::Trust,
+        ResourcePolicyType::Kms => ResourcePolicyKind::KeyPolicy,
+    })
+}
+
+/// The kind of resource policy of a case: declared, or inferred from its request.
+fn resource_kind(case: &Case) -> ResourcePolicyKind {
+    declared_kind(case)
+        .unwrap_or_else(|| ResourcePolicyKind::infer(&case.request.action, &case.request.resource))
 }
 
 fn build_request(r: &CaseRequest) -> Result<Request, String> {
@@ -417,15 +462,15 @@ pub fn run_case(case: &Case, at: &Pointer) -> CaseOutcome {
     for p in &parsed.identity {
         builder = builder.identity(p);
     }
-    let kind = match case.resource_policy_type {
-        Some(ResourcePolicyType::Trust) => ResourcePolicyKind::Trust,
-        Some(ResourcePolicyType::Kms) => ResourcePolicyKind::KeyPolicy,
-        _ => ResourcePolicyKind::Resource,
+    builder = match (&parsed.resource, declared_kind(case)) {
+        (Some(p), Some(kind)) => builder.resource(p, kind),
+        (Some(p), None) => builder.resource_policy(p),
+        (None, Some(kind)) => builder.resource_kind(kind),
+        (None, None) => builder,
     };
-    builder = match &parsed.resource {
-        Some(p) => builder.resource(p, kind),
-        None => builder.resource_kind(kind),
-    };
+    if let Some(p) = &parsed.vpc_endpoint {
+        builder = builder.vpc_endpoint(p);
+    }
     if let Some(p) = &parsed.boundary {
         builder = builder.boundary(p);
     }
@@ -509,6 +554,10 @@ fn case_reason(reason: &Reason, parsed: &Parsed) -> CaseReason {
                     Pointer::root().key("rcps").index(level).index(index),
                     parsed.rcps.get(level).and_then(|l| l.get(index)),
                 ),
+                PolicyId::VpcEndpoint => (
+                    Pointer::root().key("vpcEndpointPolicy"),
+                    parsed.vpc_endpoint.as_ref(),
+                ),
             };
             let s = policy_ref.and_then(|p| p.statements.get(*statement));
             CaseReason {
@@ -531,6 +580,7 @@ fn case_reason(reason: &Reason, parsed: &Parsed) -> CaseReason {
                 Layer::Session => "/sessionPolicy".to_owned(),
                 Layer::Scp(l) => format!("/scps/{l}"),
                 Layer::Rcp(l) => format!("/rcps/{l}"),
+                Layer::VpcEndpoint => "/vpcEndpointPolicy".to_owned(),
             },
             effect: None,
             sid: None,
@@ -542,15 +592,43 @@ fn case_reason(reason: &Reason, parsed: &Parsed) -> CaseReason {
             sid: None,
             missing_allow: false,
         },
+        Reason::NoPermissionRequired => CaseReason {
+            pointer: "/request/action".to_owned(),
+            effect: None,
+            sid: None,
+            missing_allow: false,
+        },
+        Reason::AwsOwnedResource => CaseReason {
+            pointer: "/request/resource".to_owned(),
+            effect: None,
+            sid: None,
+            missing_allow: false,
+        },
     }
 }
 
-/// Reads and runs every case of a file.
+fn case_name(value: &Value) -> Option<String> {
+    value.get("name").and_then(Value::as_str).map(str::to_owned)
+}
+
+/// Reads and runs every case of a file. A case that cannot be read (a missing request, an
+/// unknown field) gets an outcome with its error, named by its `name` or, lacking one, its
+/// pointer; the other cases still run. Only a file that is not JSON, or not a case, an
+/// array of cases or `{"cases": [...]}`, is an error.
 pub fn run_file(text: &str) -> Result<Vec<CaseOutcome>, CaseFileError> {
-    let file = parse_case_file(text)?;
-    Ok(file
-        .cases
-        .iter()
-        .map(|(at, case)| run_case(case, at))
+    let (_, _, items) = read_items(text)?;
+    Ok(items
+        .into_iter()
+        .map(|(at, name, case)| match case {
+            Ok(case) => run_case(&case, &at),
+            Err(e) => CaseOutcome {
+                name: name.unwrap_or_else(|| at.to_string()),
+                decision: None,
+                decided_by: Vec::new(),
+                error: Some(e.to_string()),
+                passed: None,
+                mismatch: None,
+            },
+        })
         .collect())
 }

@@ -1,15 +1,21 @@
 //! Deciding a request against the policies that apply to it, as the IAM User Guide's
 //! "Policy evaluation logic" and "Cross-account policy evaluation logic" describe:
 //!
-//! 1. an applicable `Deny` anywhere is an explicit deny;
-//! 2. RCPs (resource side) and SCPs (principal side) need an `Allow` at every level;
-//! 3. in the same account, a resource-based policy can grant on its own, depending on the
+//! 0. `sts:GetCallerIdentity` needs no permission: an IAM principal may always call it;
+//! 1. write actions on resources AWS owns (AWS managed policies, IAM Identity Center's
+//!    reserved roles, `alias/aws/*` KMS aliases) are denied whatever the policies say;
+//! 2. an applicable `Deny` anywhere is an explicit deny (a VPC endpoint policy included);
+//! 3. SCPs (principal side) need an `Allow` at every level; RCPs (resource side) only deny,
+//!    as `RCPFullAWSAccess` is attached at every level and cannot be detached; a VPC
+//!    endpoint policy, when the request goes through one, must allow;
+//! 4. in the same account, a resource-based policy can grant on its own, depending on the
 //!    principal it names (user or session: directly; role ARN: still bounded by the
 //!    permissions boundary and session policy; account: only delegates), except that role
-//!    trust and KMS key policies must always allow;
-//! 4. otherwise identity policies must allow, and the boundary and session policy (when
+//!    trust and KMS key policies must always allow (which of those applies is inferred
+//!    from the action and resource unless the set declares it);
+//! 5. otherwise identity policies must allow, and the boundary and session policy (when
 //!    present) must allow too;
-//! 5. across accounts both sides must allow: the caller's (identity, boundary, session,
+//! 6. across accounts both sides must allow: the caller's (identity, boundary, session,
 //!    SCPs) and the resource's (resource policy, RCPs).
 //!
 //! The result is data: a [`Decision`] and the [`Reason`]s behind it.
@@ -60,6 +66,8 @@ pub enum PolicyId {
     Scp { level: usize, index: usize },
     /// RCP `index` at organization level `level` (0 = root).
     Rcp { level: usize, index: usize },
+    /// The policy of the VPC endpoint the request goes through.
+    VpcEndpoint,
 }
 
 /// A kind of policy that must contribute an `Allow`.
@@ -73,6 +81,8 @@ pub enum Layer {
     Scp(usize),
     /// RCPs at organization level n (0 = root).
     Rcp(usize),
+    /// The VPC endpoint policy.
+    VpcEndpoint,
 }
 
 /// Why a decision came out as it did.
@@ -90,6 +100,11 @@ pub enum Reason {
     NoAllow(Layer),
     /// The account's root user, which identity policies do not restrict.
     RootUser,
+    /// An action that needs no permission (`sts:GetCallerIdentity`): allowed to every IAM
+    /// principal even under an explicit deny.
+    NoPermissionRequired,
+    /// A write action on a resource AWS owns, which no customer policy can allow.
+    AwsOwnedResource,
 }
 
 /// A decision and its reasons.
@@ -99,7 +114,7 @@ pub struct Evaluation {
     pub decided_by: Vec<Reason>,
 }
 
-/// What kind of resource-based policy the set holds.
+/// What kind of resource-based policy applies to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum ResourcePolicyKind {
     /// A resource policy that grants on its own within the account (S3, SQS, ...).
@@ -111,19 +126,53 @@ pub enum ResourcePolicyKind {
     KeyPolicy,
 }
 
+impl ResourcePolicyKind {
+    /// The kind AWS applies to `action` on `resource`: a role's trust policy for
+    /// `sts:AssumeRole*` (and the `sts:TagSession`/`sts:SetSourceIdentity`/`sts:SetContext`
+    /// that come with it) on a role ARN, a key policy for a `kms:` action on a key ARN, and
+    /// an ordinary resource policy otherwise.
+    pub fn infer(action: &str, resource: &str) -> ResourcePolicyKind {
+        // Cheap tests first: this runs on every evaluation of a set without a declared kind.
+        let Some((service, name)) = action.split_once(':') else {
+            return ResourcePolicyKind::Resource;
+        };
+        let sts = service.eq_ignore_ascii_case("sts");
+        if !sts && !service.eq_ignore_ascii_case("kms") {
+            return ResourcePolicyKind::Resource;
+        }
+        let Some(arn) = crate::arn::Arn::parse(resource) else {
+            return ResourcePolicyKind::Resource;
+        };
+        let trust_action = name
+            .get(..10)
+            .is_some_and(|head| head.eq_ignore_ascii_case("assumerole"))
+            || ["tagsession", "setsourceidentity", "setcontext"]
+                .iter()
+                .any(|a| name.eq_ignore_ascii_case(a));
+        if sts && trust_action && arn.service == "iam" && arn.resource.starts_with("role/") {
+            return ResourcePolicyKind::Trust;
+        }
+        if !sts && arn.service == "kms" && arn.resource.starts_with("key/") {
+            return ResourcePolicyKind::KeyPolicy;
+        }
+        ResourcePolicyKind::Resource
+    }
+}
+
 /// The policies that apply to one caller and one resource, compiled once for many
 /// evaluations.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
-    identity: Vec<CompiledPolicy>,
-    resource: Option<(CompiledPolicy, ResourcePolicyKind)>,
-    /// Set when the resource is a role or KMS key even if no policy was given: then an
-    /// explicit allow is required and none exists.
+    pub(crate) identity: Vec<CompiledPolicy>,
+    resource: Option<CompiledPolicy>,
+    /// The kind of resource policy when declared; otherwise inferred per request. For a
+    /// role or KMS key an explicit allow is required even when no policy was given.
     resource_kind: Option<ResourcePolicyKind>,
-    boundary: Option<CompiledPolicy>,
-    session: Vec<CompiledPolicy>,
-    scps: Vec<Vec<CompiledPolicy>>,
-    rcps: Vec<Vec<CompiledPolicy>>,
+    vpc_endpoint: Option<CompiledPolicy>,
+    pub(crate) boundary: Option<CompiledPolicy>,
+    pub(crate) session: Vec<CompiledPolicy>,
+    pub(crate) scps: Vec<Vec<CompiledPolicy>>,
+    pub(crate) rcps: Vec<Vec<CompiledPolicy>>,
 }
 
 /// Builds a [`PolicySet`]; policies are compiled as they are added.
@@ -139,10 +188,24 @@ impl PolicySetBuilder {
         self
     }
 
-    /// Sets the resource-based policy.
+    /// Sets the resource-based policy and declares its kind.
     pub fn resource(mut self, policy: &Policy, kind: ResourcePolicyKind) -> PolicySetBuilder {
-        self.set.resource = Some((CompiledPolicy::new(policy), kind));
+        self.set.resource = Some(CompiledPolicy::new(policy));
         self.set.resource_kind = Some(kind);
+        self
+    }
+
+    /// Sets the resource-based policy, its kind inferred from each request
+    /// ([`ResourcePolicyKind::infer`]).
+    pub fn resource_policy(mut self, policy: &Policy) -> PolicySetBuilder {
+        self.set.resource = Some(CompiledPolicy::new(policy));
+        self
+    }
+
+    /// Sets the policy of the VPC endpoint the requests go through. It never grants: it
+    /// must allow, and its denies apply, like an SCP on the network path.
+    pub fn vpc_endpoint(mut self, policy: &Policy) -> PolicySetBuilder {
+        self.set.vpc_endpoint = Some(CompiledPolicy::new(policy));
         self
     }
 
@@ -210,9 +273,18 @@ impl PolicySet {
 
     /// Decides `req`.
     pub fn evaluate(&self, req: &Request) -> Evaluation {
-        let mut denies: Vec<Reason> = Vec::new();
         let caller = &req.caller;
         let iam_caller = caller.account().is_some();
+        if iam_caller && req.action_lower == "sts:getcalleridentity" {
+            return allow(vec![Reason::NoPermissionRequired]);
+        }
+        if crate::owned::is_aws_owned_write(&req.action_lower, &req.resource) {
+            return Evaluation {
+                decision: Decision::ExplicitDeny,
+                decided_by: vec![Reason::AwsOwnedResource],
+            };
+        }
+        let mut denies: Vec<Reason> = Vec::new();
 
         // Principal side: identity, boundary, session, SCPs apply to IAM principals only.
         let identity = if iam_caller {
@@ -266,6 +338,10 @@ impl PolicySet {
             &mut denies,
         );
         let resource = self.scan_resource(req, &mut denies);
+        let endpoint = self
+            .vpc_endpoint
+            .as_ref()
+            .map(|p| self.scan_endpoint(p, req, &mut denies));
 
         if !denies.is_empty() {
             return Evaluation {
@@ -274,11 +350,12 @@ impl PolicySet {
             };
         }
 
+        // RCPs never leave a level without an allow: `RCPFullAWSAccess` is attached at
+        // every level and cannot be detached, so a level listing only custom (deny) RCPs
+        // allows as if it were there.
         let mut missing: Vec<Reason> = Vec::new();
-        for (level, found) in rcps.iter().enumerate() {
-            if found.allow.is_none() {
-                missing.push(Reason::NoAllow(Layer::Rcp(level)));
-            }
+        if endpoint.as_ref().is_some_and(|e| e.allow.is_none()) {
+            missing.push(Reason::NoAllow(Layer::VpcEndpoint));
         }
         for (level, found) in scps.iter().enumerate() {
             if found.allow.is_none() {
@@ -300,10 +377,6 @@ impl PolicySet {
             (None, _) => true,
         };
         let resource_grant = resource.as_ref().map(|(grant, _)| *grant);
-        let explicit_required = matches!(
-            self.resource_kind,
-            Some(ResourcePolicyKind::Trust | ResourcePolicyKind::KeyPolicy)
-        );
 
         let chain_reasons = |with_identity: bool, with_resource: bool| {
             let mut out = Vec::new();
@@ -322,7 +395,7 @@ impl PolicySet {
             if with_resource && let Some((_, at)) = resource {
                 push_allow(&mut out, Some(at));
             }
-            for found in scps.iter().chain(rcps.iter()) {
+            for found in scps.iter().chain(rcps.iter()).chain(endpoint.iter()) {
                 push_allow(&mut out, found.allow);
             }
             out
@@ -365,6 +438,13 @@ impl PolicySet {
             return implicit(blockers);
         }
 
+        let kind = self
+            .resource_kind
+            .unwrap_or_else(|| ResourcePolicyKind::infer(&req.action, &req.resource));
+        let explicit_required = matches!(
+            kind,
+            ResourcePolicyKind::Trust | ResourcePolicyKind::KeyPolicy
+        );
         if explicit_required && resource_grant.is_none() {
             return implicit(vec![Reason::NoAllow(Layer::Resource)]);
         }
@@ -376,7 +456,7 @@ impl PolicySet {
                 if let Some((_, at)) = resource {
                     push_allow(&mut out, Some(at));
                 }
-                for found in scps.iter().chain(rcps.iter()) {
+                for found in scps.iter().chain(rcps.iter()).chain(endpoint.iter()) {
                     push_allow(&mut out, found.allow);
                 }
                 return allow(out);
@@ -454,10 +534,12 @@ impl PolicySet {
         req: &Request,
         denies: &mut Vec<Reason>,
     ) -> Option<(Grant, (PolicyId, usize))> {
-        let (policy, _) = self.resource.as_ref()?;
+        let policy = self.resource.as_ref()?;
+        let bounded = self.boundary.is_some()
+            && matches!(req.caller, Caller::User { .. } | Caller::RoleSession { .. });
         let mut best: Option<(Grant, (PolicyId, usize))> = None;
         for s in policy.candidates(&req.service) {
-            let Some(grant) = s.grant_for(&req.caller) else {
+            let Some(grant) = s.grant_for(&req.caller, bounded) else {
                 continue;
             };
             if s.effect == Effect::Allow && best.is_some_and(|(g, _)| g >= grant) {
@@ -476,6 +558,36 @@ impl PolicySet {
             }
         }
         best
+    }
+}
+
+impl PolicySet {
+    /// Scans the VPC endpoint policy: records the denies that name the caller, returns the
+    /// first allow that does.
+    fn scan_endpoint(
+        &self,
+        policy: &CompiledPolicy,
+        req: &Request,
+        denies: &mut Vec<Reason>,
+    ) -> Found {
+        let mut found = Found::default();
+        for s in policy.candidates(&req.service) {
+            if s.effect == Effect::Allow && found.allow.is_some() {
+                continue;
+            }
+            if s.grant_for(&req.caller, false).is_none() || !s.applies(req) {
+                continue;
+            }
+            match s.effect {
+                Effect::Deny => denies.push(Reason::Statement {
+                    policy: PolicyId::VpcEndpoint,
+                    statement: s.index,
+                    effect: Effect::Deny,
+                }),
+                Effect::Allow => found.allow = Some((PolicyId::VpcEndpoint, s.index)),
+            }
+        }
+        found
     }
 }
 
@@ -512,6 +624,7 @@ impl fmt::Display for PolicyId {
             PolicyId::Session(i) => write!(f, "session policy {i}"),
             PolicyId::Scp { level, index } => write!(f, "SCP {index} at level {level}"),
             PolicyId::Rcp { level, index } => write!(f, "RCP {index} at level {level}"),
+            PolicyId::VpcEndpoint => f.write_str("VPC endpoint policy"),
         }
     }
 }
@@ -525,6 +638,7 @@ impl fmt::Display for Layer {
             Layer::Session => f.write_str("session policy"),
             Layer::Scp(level) => write!(f, "SCPs at level {level}"),
             Layer::Rcp(level) => write!(f, "RCPs at level {level}"),
+            Layer::VpcEndpoint => f.write_str("VPC endpoint policy"),
         }
     }
 }
@@ -539,6 +653,12 @@ impl fmt::Display for Reason {
             } => write!(f, "{effect:?} in statement {statement} of {policy}"),
             Reason::NoAllow(layer) => write!(f, "no Allow in the {layer}"),
             Reason::RootUser => f.write_str("the root user is not limited by identity policies"),
+            Reason::NoPermissionRequired => {
+                f.write_str("the action needs no permission and cannot be denied")
+            }
+            Reason::AwsOwnedResource => f.write_str(
+                "the resource is owned by AWS: no customer policy can allow changing it",
+            ),
         }
     }
 }

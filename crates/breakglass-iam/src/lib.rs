@@ -12,6 +12,8 @@
 //! - [`PolicySet`] compiles the policies that apply to a principal and resource once, and
 //!   [`PolicySet::evaluate`] decides a [`Request`]: `Allow`, `ExplicitDeny` or
 //!   `ImplicitDeny`, plus the statements (or missing allows) that decided it;
+//! - [`PolicySet::sweep`] lists every catalog action the set allows on a resource, by
+//!   service and access level, with the statements that decide each ([`sweep`]);
 //! - [`conformance`] reads and runs the JSON case format of the conformance corpus.
 //!
 //! Architecture invariant: this crate does no I/O and never reads the clock. Time-dependent
@@ -31,6 +33,7 @@ mod json;
 mod keys;
 pub mod lint;
 mod operator;
+mod owned;
 mod parse;
 mod pattern;
 mod policy;
@@ -38,6 +41,7 @@ mod policy_type;
 mod request;
 pub mod size;
 mod suggest;
+pub mod sweep;
 mod values;
 
 pub use arn::Arn;

@@ -286,12 +286,13 @@ impl Linter<'_> {
         if allow && s.principal.as_ref().is_some_and(|p| p.negated) {
             self.push(
                 "allow-with-not-principal",
-                Severity::Warning,
+                Severity::Error,
                 s.pointer.key("NotPrincipal"),
-                "`Allow` with `NotPrincipal` grants everyone not listed, anonymous callers included".into(),
+                "`NotPrincipal` with `Allow` is not supported by AWS; it would grant everyone not listed, anonymous callers included, and breakglass never grants it to a listed principal or one whose account, role or session is listed".into(),
                 "name the allowed principals with `Principal` instead",
             );
         }
+        self.malformed_actions(s);
         self.actions(s);
         self.conditions(s);
         self.resource_variables(s, policy);
@@ -303,13 +304,39 @@ impl Linter<'_> {
         }
     }
 
+    /// Action strings IAM stores but that name no action: they match nothing (under
+    /// `NotAction`, everything), whatever the author meant.
+    fn malformed_actions(&mut self, s: &Statement) {
+        let at = s.action_pointer();
+        let element = if s.action.negated {
+            "NotAction"
+        } else {
+            "Action"
+        };
+        for (i, action) in s.action.values.values.iter().enumerate() {
+            if crate::parse::well_formed_action(action) {
+                continue;
+            }
+            self.push(
+                "malformed-action",
+                Severity::Error,
+                s.action.values.pointer(&at, i),
+                format!(
+                    "`{action}` is not `service:Action`: IAM stores it, but it matches no action, so this {element} entry {}",
+                    if s.action.negated { "excludes nothing" } else { "grants or denies nothing" }
+                ),
+                "write one action per string, e.g. `[\"s3:GetObject\", \"s3:PutObject\"]`, without blanks",
+            );
+        }
+    }
+
     fn actions(&mut self, s: &Statement) {
         let Some(catalog) = self.catalog else {
             return;
         };
         let at = s.action_pointer();
         for (i, action) in s.action.values.values.iter().enumerate() {
-            if action == "*" {
+            if action == "*" || !crate::parse::well_formed_action(action) {
                 continue;
             }
             let ptr = s.action.values.pointer(&at, i);

@@ -779,8 +779,19 @@ fn is_everyone(p: &Principal) -> bool {
     }
 }
 
-/// `*`, or `service:action` where the action may hold wildcards.
+/// Whether IAM stores `action`: `*`, or anything with a service prefix before a colon.
+/// Strings that are not [`well_formed_action`]s (`s3:GetObject,PutObject`, `s3:`, blanks
+/// inside) are stored too, and match no action.
 fn valid_action(action: &str) -> bool {
+    action == "*"
+        || action
+            .split_once(':')
+            .is_some_and(|(service, _)| !service.is_empty())
+}
+
+/// `*`, or `service:action` where the action may hold wildcards: a string that can match
+/// an action.
+pub(crate) fn well_formed_action(action: &str) -> bool {
     if action == "*" {
         return true;
     }

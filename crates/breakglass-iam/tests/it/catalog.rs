@@ -165,3 +165,105 @@ fn a_malformed_catalog_file_is_an_error_naming_the_service() {
         "{err}"
     );
 }
+
+/// The sweep of the seed's four session policies on `*`, for a role session whose role
+/// allows everything (AdministratorAccess), against counts worked out independently of the
+/// engine from the catalog (iam-data commit ae341fc5): each action counted under its most
+/// specific level ("Permissions management, Write" as permissions management, "Tagging,
+/// Write" as tagging), as (allowed outright, restricted).
+///
+/// - `read_only_investigation`: all unconditional on `*`; `detective:*` brings every Write
+///   and Tagging action; 312 actions.
+/// - `containment_actions`: its eleven actions, all under the `aws:RequestedRegion`
+///   condition, so all restricted: nine Write, and `iam:AttachUserPolicy`/
+///   `iam:DetachUserPolicy` as permissions management; the denies name none of them.
+/// - `forensics_collection`: the nine EC2/SSM actions outright; `s3:GetObject`,
+///   `s3:PutObject`, `s3:ListBucket` only on the evidence buckets, so restricted.
+/// - `emergency_admin`: the whole catalog but its four unconditional denies (all Write).
+#[test]
+fn sweep_of_the_seed_session_policies_matches_hand_computed_counts() {
+    use breakglass_iam::catalog::AccessLevel as L;
+    use breakglass_iam::{PolicySet, parse};
+
+    let Some(c) = real_catalog() else {
+        eprintln!("skipped: the shared iam-data catalog is absent");
+        return;
+    };
+    let admin = parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
+        PolicyType::Identity,
+    )
+    .unwrap();
+    let levels = [
+        L::List,
+        L::Read,
+        L::Write,
+        L::PermissionsManagement,
+        L::Tagging,
+    ];
+    let expected: [(&str, [(usize, usize); 5]); 4] = [
+        (
+            "read_only_investigation",
+            [(243, 0), (53, 0), (14, 0), (0, 0), (2, 0)],
+        ),
+        (
+            "containment_actions",
+            [(0, 0), (0, 0), (0, 9), (0, 2), (0, 0)],
+        ),
+        (
+            "forensics_collection",
+            [(2, 1), (2, 1), (5, 1), (0, 0), (0, 0)],
+        ),
+        (
+            "emergency_admin",
+            [(3671, 0), (5789, 0), (11194, 0), (415, 0), (715, 0)],
+        ),
+    ];
+    for (name, want) in expected {
+        let text = std::fs::read_to_string(crate::crate_path(&format!(
+            "tests/fixtures/seeds/session-{name}.json"
+        )))
+        .unwrap();
+        let session = parse(&text, PolicyType::Session).unwrap();
+        let set = PolicySet::builder()
+            .identity(&admin)
+            .session(&session)
+            .build();
+        let sweep = set.sweep(c, "*");
+        for (level, (outright, restricted)) in levels.iter().zip(want) {
+            let actions: Vec<_> = sweep
+                .services
+                .iter()
+                .flat_map(|s| s.levels.iter())
+                .filter(|l| l.level == Some(*level))
+                .flat_map(|l| l.actions.iter())
+                .collect();
+            let got = (
+                actions
+                    .iter()
+                    .filter(|a| a.access == Access::Unconditional)
+                    .count(),
+                actions
+                    .iter()
+                    .filter(|a| a.access == Access::Restricted)
+                    .count(),
+            );
+            assert_eq!(
+                got,
+                (outright, restricted),
+                "{name}: {} actions",
+                level.name()
+            );
+            assert_eq!(sweep.count(*level), outright + restricted);
+        }
+        // Every allowed action names the statement that admits it in each layer.
+        for a in sweep.actions() {
+            assert!(
+                a.decided_by.len() >= 2,
+                "{name}: {}: {:?}",
+                a.action,
+                a.decided_by
+            );
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use breakglass_iam::conformance::{parse_case_file, run_case};
+use breakglass_iam::conformance::{parse_case_file, run_case, run_file};
 
 use crate::json_files;
 
@@ -130,4 +130,50 @@ fn a_wrong_expectation_fails() {
         outcome.mismatch.as_deref(),
         Some("expected ImplicitDeny, got Allow")
     );
+}
+
+/// Regression: one case that could not be read (an unknown field) made `run_file` refuse
+/// the whole file; now that case carries its error and the others are decided.
+#[test]
+fn one_unreadable_case_does_not_stop_the_others() {
+    let text = r#"{"source": "https://docs.aws.amazon.com/", "topic": "t", "cases": [
+        {"name":"fine","request":{"action":"s3:GetObject","principal":"arn:aws:iam::111122223333:user/a"},
+         "identityPolicies":[{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}]},
+        {"name":"typo","request":{"action":"s3:GetObject"},"identityPolicy":[]},
+        {"request":{"action":"s3:GetObject"}},
+        {"name":"malformed action","request":{"action":"s3:GetObject","principal":"arn:aws:iam::111122223333:user/a"},
+         "identityPolicies":[{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject,PutObject","Resource":"*"}}],
+         "expected":{"decision":"ImplicitDeny"}}]}"#;
+    let outcomes = run_file(text).unwrap();
+    let summary: Vec<(&str, Option<&str>, bool)> = outcomes
+        .iter()
+        .map(|o| {
+            (
+                o.name.as_str(),
+                o.decision.map(|d| d.as_str()),
+                o.error.is_some(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("fine", Some("Allow"), false),
+            ("typo", None, true),
+            ("/cases/2", None, true),
+            ("malformed action", Some("ImplicitDeny"), false),
+        ]
+    );
+    assert!(
+        outcomes[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("/cases/1 (`typo`): unknown field `identityPolicy`"),
+        "{:?}",
+        outcomes[1].error
+    );
+    assert_eq!(outcomes[3].passed, Some(true));
+    // A file that is not JSON is still an error of the file.
+    assert!(run_file("{").is_err());
 }

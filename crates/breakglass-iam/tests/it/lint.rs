@@ -215,3 +215,45 @@ fn session_policies_over_their_limit() {
         "the same text is within the managed policy limit"
     );
 }
+
+/// Regression: `NotPrincipal` with `Allow` is unsupported by AWS; lint reported it only as a
+/// warning.
+#[test]
+fn not_principal_with_allow_is_an_error() {
+    let text = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/Bob"},"Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"},
+        {"Effect":"Deny","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/Bob"},"Action":"s3:*","Resource":"arn:aws:s3:::b/*"}]}"#;
+    assert_eq!(
+        findings(text, PolicyType::Resource),
+        [(
+            "allow-with-not-principal",
+            E,
+            "/Statement/0/NotPrincipal".to_owned()
+        )]
+    );
+}
+
+/// Regression: action strings IAM stores but that name no action were refused by the
+/// parser (so a stored policy could not be linted or evaluated); they now parse, match
+/// nothing, and lint reports each as an error where it is.
+#[test]
+fn malformed_actions_are_errors_at_their_place() {
+    let text = r#"{"Version":"2012-10-17","Statement":[
+        {"Effect":"Allow","Action":["s3:GetObject,PutObject","s3:ListBucket","s3:","s3:Get Object"],"Resource":"*"},
+        {"Effect":"Deny","NotAction":"iam:*,sts:*","Resource":"*"}]}"#;
+    assert_eq!(
+        findings(text, PolicyType::Identity),
+        [
+            ("malformed-action", E, "/Statement/0/Action/0".to_owned()),
+            ("malformed-action", E, "/Statement/0/Action/2".to_owned()),
+            ("malformed-action", E, "/Statement/0/Action/3".to_owned()),
+            ("malformed-action", E, "/Statement/1/NotAction".to_owned()),
+        ]
+    );
+    // Without a colon IAM refuses the action, and so does the parser.
+    assert!(parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3GetObject","Resource":"*"}}"#,
+        PolicyType::Identity
+    )
+    .is_err());
+}

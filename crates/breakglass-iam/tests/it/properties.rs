@@ -344,6 +344,65 @@ proptest! {
     }
 }
 
+/// Every way a policy can name `principal`: its own ARN, its role (for a session) and its
+/// account, as an id and as a root ARN.
+fn names_of(principal: &str) -> Vec<String> {
+    let account = principal.split(':').nth(4).unwrap_or_default().to_owned();
+    let mut names = vec![
+        principal.to_owned(),
+        account.clone(),
+        format!("arn:aws:iam::{account}:root"),
+    ];
+    if let Some(rest) = principal.split(":assumed-role/").nth(1) {
+        let role = rest.split('/').next().unwrap_or_default();
+        names.push(format!("arn:aws:iam::{account}:role/{role}"));
+    }
+    names
+}
+
+/// Adds `allow` with a `NotPrincipal` listing `named` (and `others`) to the scenario's
+/// resource policy, creating one when it has none.
+fn with_not_principal_allow(s: &Scenario, allow: Value, named: &str, others: &[&str]) -> Scenario {
+    let mut s = s.clone();
+    let mut allow = allow;
+    allow["Effect"] = json!("Allow");
+    let mut listed: Vec<&str> = vec![named];
+    listed.extend(others.iter().filter(|o| **o != "*"));
+    allow["NotPrincipal"] = json!({ "AWS": listed });
+    match &mut s.resource {
+        Some(policy) => {
+            let mut all = match policy["Statement"].take() {
+                Value::Array(items) => items,
+                one => vec![one],
+            };
+            all.push(allow);
+            policy["Statement"] = Value::Array(all);
+        }
+        None => s.resource = Some(json!({"Version": "2012-10-17", "Statement": [allow]})),
+    }
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// `NotPrincipal` with `Allow` allows everyone except the principals named: naming the
+    /// caller, its role, its session or its account leaves the decision as it was.
+    #[test]
+    fn adding_a_not_principal_allow_never_grants_the_principals_it_names(
+        s in scenario(),
+        allow in statement(false),
+        which in 0usize..4,
+        others in prop::sample::subsequence(POLICY_PRINCIPALS, 0..=2),
+    ) {
+        let names = names_of(s.principal);
+        let named = &names[which % names.len()];
+        let before = decide(&s);
+        let after = decide(&with_not_principal_allow(&s, allow, named, &others));
+        prop_assert_eq!(after, before, "naming `{}` changed the decision for `{}`", named, s.principal);
+    }
+}
+
 /// The regex an IAM glob means: `*` any run, `?` one character, everything else literal.
 fn glob_regex(pattern: &str, any: &str, one: &str) -> String {
     pattern

@@ -121,33 +121,75 @@ fn eval_exits_2_on_a_malformed_case_file() {
         "{}",
         stderr(&out)
     );
-
-    let case = file(
-        "unknown-field.json",
-        r#"[{"name":"x","request":{"action":"s3:GetObject"},"identityPolicy":[]}]"#,
-    );
-    let out = breakglass(&["policy", "eval", "--case", path_str(&case)]);
-    assert_eq!(code(&out), 2);
-    assert!(
-        stderr(&out).contains("/0 (`x`): unknown field `identityPolicy`"),
-        "{}",
-        stderr(&out)
-    );
 }
 
+/// Regression: one case that cannot be read or evaluated used to stop its whole file (exit
+/// 2, no decisions); now it gets its own error line, the other cases run, and the exit code
+/// is 1.
 #[test]
-fn eval_exits_2_when_a_case_without_expectation_cannot_be_evaluated() {
+fn eval_reports_a_malformed_case_beside_the_other_decisions_and_exits_1() {
     let case = file(
-        "invalid-policy.json",
-        r#"{"name":"bad","request":{"action":"s3:GetObject","principal":"arn:aws:iam::111122223333:user/a"},
-            "identityPolicies":[{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringLikee":{"a":"b"}}}}]}"#,
+        "one-malformed.json",
+        r#"[{"name":"fine","request":{"action":"s3:GetObject","principal":"arn:aws:iam::111122223333:user/a"},
+             "identityPolicies":[{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*"}}]},
+            {"name":"typo","request":{"action":"s3:GetObject"},"identityPolicy":[]},
+            {"name":"bad operator","request":{"action":"s3:GetObject","principal":"arn:aws:iam::111122223333:user/a"},
+             "identityPolicies":[{"Statement":{"Effect":"Allow","Action":"s3:*","Resource":"*","Condition":{"StringLikee":{"a":"b"}}}}]},
+            {"name":"also fine","request":{"action":"s3:PutObject","principal":"arn:aws:iam::111122223333:user/a"},
+             "identityPolicies":[{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}],
+             "expected":{"decision":"ImplicitDeny"}}]"#,
     );
-    let out = breakglass(&["policy", "eval", "--case", path_str(&case)]);
-    assert_eq!(code(&out), 2);
+    let out = breakglass(&[
+        "policy",
+        "eval",
+        "--case",
+        path_str(&case),
+        "--format",
+        "jsonl",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{}", stdout(&out));
+    assert_eq!(lines[0]["name"], "fine");
+    assert_eq!(lines[0]["decision"], "Allow");
+    assert_eq!(lines[1]["name"], "typo");
+    assert!(lines[1].get("decision").is_none());
     assert!(
-        stderr(&out).contains("/identityPolicies/0/Statement/Condition/StringLikee: unknown condition operator `StringLikee`"),
+        lines[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("/1 (`typo`): unknown field `identityPolicy`"),
         "{}",
-        stderr(&out)
+        lines[1]
+    );
+    assert_eq!(lines[2]["name"], "bad operator");
+    assert!(
+        lines[2]["error"].as_str().unwrap().contains(
+            "/2/identityPolicies/0/Statement/Condition/StringLikee: unknown condition operator `StringLikee`"
+        ),
+        "{}",
+        lines[2]
+    );
+    assert_eq!(lines[3]["decision"], "ImplicitDeny");
+    assert_eq!(lines[3]["passed"], true);
+
+    let out = breakglass(&[
+        "policy",
+        "eval",
+        "--case",
+        path_str(&case),
+        "--format",
+        "table",
+    ]);
+    assert_eq!(code(&out), 1);
+    let text = stdout(&out);
+    assert!(text.contains("ERROR -            typo"), "{text}");
+    assert!(
+        text.contains("4 cases: 1 passed, 0 failed, 2 could not be evaluated"),
+        "{text}"
     );
 }
 
