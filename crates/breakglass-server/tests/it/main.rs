@@ -22,6 +22,7 @@ mod layers;
 mod limits;
 mod notifier;
 mod receivers;
+mod revocation;
 mod sso;
 mod step_up;
 mod support;
