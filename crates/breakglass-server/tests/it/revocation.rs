@@ -252,8 +252,8 @@ async fn revoke_all_takes_catalog_roles_only_and_leaves_an_entry_per_grant() {
     assert!(done.failed.is_empty(), "{:?}", done.failed);
     let entries = store.revocations(Some(&role())).await.unwrap();
     assert_eq!(
-        entries.iter().map(|e| e.grant.clone()).collect::<Vec<_>>(),
-        [grant.clone()]
+        entries.iter().map(|e| &e.grant).collect::<Vec<_>>(),
+        [&grant]
     );
     assert_eq!(denied(&app), [grant.to_string()]);
 }
