@@ -259,6 +259,13 @@ impl Fields {
 fn fields(from: &Resource, to: &Resource) -> Vec<FieldChange> {
     let mut f = Fields(Vec::new());
     match (from, to) {
+        (Resource::Policy(a), Resource::Policy(b)) => {
+            // IAM cannot change a managed policy's description: it is set at creation only,
+            // so comparing it would report a change `apply` can never make.
+            f.scalar("path", &a.path, &b.path);
+            f.document("document", &a.document, &b.document);
+            f.tags(&a.tags, &b.tags);
+        }
         (Resource::Role(a), Resource::Role(b)) => {
             f.scalar("path", &a.path, &b.path);
             f.scalar("description", &a.description, &b.description);

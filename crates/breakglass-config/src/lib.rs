@@ -372,6 +372,15 @@ impl Config {
         RoleArn::from_parts(&self.partition, account, &self.path, name).ok()
     }
 
+    /// What the templates need to know about this installation.
+    pub fn template_context(&self) -> templates::TemplateContext {
+        templates::TemplateContext {
+            partition: self.partition.clone(),
+            path: self.path.clone(),
+            sns_topic: self.alerting.sns_topic.clone(),
+        }
+    }
+
     /// The ARN of the revoker role in `account` (see [`templates::revoker`]).
     pub fn revoker_role_arn(&self, account: &AccountId) -> Option<RoleArn> {
         RoleArn::from_parts(

@@ -3,7 +3,8 @@
 //! Validation rejects what cannot work; lint reports what works but is weaker than it should
 //! be: roles without a permissions boundary, sessions longer than any playbook needs,
 //! break-glass roles no alarm watches, responders who could not use the emergency path,
-//! approval rules one person can satisfy.
+//! approval rules one person can satisfy, and playbooks whose sessions could escalate (see
+//! [`escalation_paths`]).
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -12,13 +13,13 @@ use breakglass_core::model::Username;
 use time::Duration;
 
 use breakglass_iam::lint::Severity;
-use breakglass_iam::{Catalog, PolicyType};
+use breakglass_iam::{Catalog, ContextValue, PolicyType};
 use serde_json::Value;
 
 use super::spans::FieldPath;
 use super::{Config, SessionPolicySource, format_duration};
-use crate::templates::TemplateContext;
 use crate::templates::exceptions::exception;
+use crate::templates::guardrails::{GUARDRAIL_POLICY, guardrail_document};
 use crate::templates::revoker::REVOKER_POLICY;
 use crate::templates::roles::role_template;
 use crate::templates::trust::Trust;
@@ -120,6 +121,7 @@ pub fn lint(config: &Config, catalog: Option<&Catalog>) -> Vec<Finding> {
     policies(config, catalog, &mut f);
     roles(config, &mut f);
     playbooks(config, &mut f);
+    escalation(config, &mut f);
     alerting(config, &mut f);
     responders(config, &mut f);
     f.0.sort_by(|a, b| b.level.cmp(&a.level).then_with(|| a.path.cmp(&b.path)));
@@ -140,11 +142,7 @@ struct Document {
 
 fn documents(config: &Config) -> Vec<Document> {
     let mut out = Vec::new();
-    let ctx = TemplateContext {
-        partition: config.partition.clone(),
-        path: config.path.clone(),
-        sns_topic: config.alerting.sns_topic.clone(),
-    };
+    let ctx = config.template_context();
     for role in &config.roles {
         let path = role_path(role.name.as_str());
         let template = role
@@ -217,6 +215,19 @@ fn documents(config: &Config) -> Vec<Document> {
             ),
             builtin: Some(("revoker".to_owned(), REVOKER_POLICY.to_owned())),
             doc: permissions,
+            ty: PolicyType::Identity,
+        });
+    }
+    if config
+        .accounts
+        .iter()
+        .any(|a| !config.revocable_roles(&a.id).is_empty())
+    {
+        out.push(Document {
+            path: FieldPath::root().key("roles"),
+            label: format!("managed policy `{GUARDRAIL_POLICY}`"),
+            builtin: Some(("guardrails".to_owned(), GUARDRAIL_POLICY.to_owned())),
+            doc: guardrail_document(&ctx),
             ty: PolicyType::Identity,
         });
     }
@@ -460,6 +471,215 @@ fn playbooks(config: &Config, f: &mut Findings) {
                 ),
             );
         }
+    }
+}
+
+/// The name of the principals and policies the escalation probes aim at: none that a
+/// playbook could have named.
+const PROBE: &str = "breakglass-lint-probe";
+
+/// An IAM write by which a session would gain more than it was granted or outlive its
+/// revocation, as a request the policy engine can decide.
+struct Probe {
+    action: &'static str,
+    /// The resource type (`user`, `role`, `group`, `policy`) the probe names.
+    kind: &'static str,
+    /// Whether the request attaches AdministratorAccess (`iam:PolicyARN`).
+    attaches: bool,
+    why: &'static str,
+}
+
+const PROBES: &[Probe] = &[
+    Probe {
+        action: "iam:CreateUser",
+        kind: "user",
+        attaches: false,
+        why: "creates a user that outlives the revocation",
+    },
+    Probe {
+        action: "iam:CreateAccessKey",
+        kind: "user",
+        attaches: false,
+        why: "creates a long-term key that outlives the revocation",
+    },
+    Probe {
+        action: "iam:CreateLoginProfile",
+        kind: "user",
+        attaches: false,
+        why: "gives a user a console password",
+    },
+    Probe {
+        action: "iam:UpdateLoginProfile",
+        kind: "user",
+        attaches: false,
+        why: "takes over a user's console password",
+    },
+    Probe {
+        action: "iam:CreateRole",
+        kind: "role",
+        attaches: false,
+        why: "creates a role that outlives the revocation",
+    },
+    Probe {
+        action: "iam:PassRole",
+        kind: "role",
+        attaches: false,
+        why: "passes a role the playbook does not name to a service",
+    },
+    Probe {
+        action: "iam:AttachUserPolicy",
+        kind: "user",
+        attaches: true,
+        why: "attaches AdministratorAccess to a user",
+    },
+    Probe {
+        action: "iam:AttachRolePolicy",
+        kind: "role",
+        attaches: true,
+        why: "attaches AdministratorAccess to a role",
+    },
+    Probe {
+        action: "iam:AttachGroupPolicy",
+        kind: "group",
+        attaches: true,
+        why: "attaches AdministratorAccess to a group",
+    },
+    Probe {
+        action: "iam:PutUserPolicy",
+        kind: "user",
+        attaches: false,
+        why: "writes any inline policy on a user",
+    },
+    Probe {
+        action: "iam:PutRolePolicy",
+        kind: "role",
+        attaches: false,
+        why: "writes any inline policy on a role",
+    },
+    Probe {
+        action: "iam:PutGroupPolicy",
+        kind: "group",
+        attaches: false,
+        why: "writes any inline policy on a group",
+    },
+    Probe {
+        action: "iam:AddUserToGroup",
+        kind: "group",
+        attaches: false,
+        why: "adds a user to any group",
+    },
+    Probe {
+        action: "iam:CreatePolicyVersion",
+        kind: "policy",
+        attaches: false,
+        why: "rewrites a managed policy",
+    },
+    Probe {
+        action: "iam:SetDefaultPolicyVersion",
+        kind: "policy",
+        attaches: false,
+        why: "switches a managed policy to another version",
+    },
+    Probe {
+        action: "iam:UpdateAssumeRolePolicy",
+        kind: "role",
+        attaches: false,
+        why: "lets anyone assume a role",
+    },
+];
+
+/// The escalation paths a session of `playbook` has, whatever role it is granted: the IAM
+/// writes of [`PROBES`] that the policy engine allows under the playbook's session policy, a
+/// role allowing everything, and the guardrails every brokered role carries, in any
+/// configured region. Each entry is the action and why it matters.
+pub fn escalation_paths(
+    config: &Config,
+    session_policy: &Value,
+) -> Vec<(&'static str, &'static str)> {
+    let parse = |doc: &Value, ty| breakglass_iam::parse_value(doc, ty).ok();
+    let everything = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{ "Effect": "Allow", "Action": "*", "Resource": "*" }]
+    });
+    let (Some(session), Some(role), Some(guardrails)) = (
+        parse(session_policy, PolicyType::Session),
+        parse(&everything, PolicyType::Identity),
+        parse(
+            &guardrail_document(&config.template_context()),
+            PolicyType::Identity,
+        ),
+    ) else {
+        return Vec::new();
+    };
+    let set = breakglass_iam::PolicySet::builder()
+        .identity(&role)
+        .identity(&guardrails)
+        .session(&session)
+        .build();
+    let account = config.security_account.as_str();
+    let p = &config.partition;
+    let Ok(caller) = breakglass_iam::parse_caller(
+        &format!("arn:{p}:sts::{account}:assumed-role/{PROBE}/{PROBE}"),
+        None,
+    ) else {
+        return Vec::new();
+    };
+    let mut regions: BTreeSet<&str> = config
+        .accounts
+        .iter()
+        .flat_map(|a| a.regions.iter().map(String::as_str))
+        .collect();
+    // IAM's own calls are signed for us-east-1 in the commercial partition.
+    regions.insert("us-east-1");
+    PROBES
+        .iter()
+        .filter(|probe| {
+            regions.iter().any(|region| {
+                let resource = format!("arn:{p}:iam::{account}:{}/{PROBE}", probe.kind);
+                let mut request =
+                    breakglass_iam::Request::new(caller.clone(), probe.action, &resource)
+                        .with_resource_account(account);
+                request.insert_context("aws:RequestedRegion", ContextValue::one(*region));
+                if probe.attaches {
+                    request.insert_context(
+                        "iam:PolicyARN",
+                        ContextValue::one(format!("arn:{p}:iam::aws:policy/AdministratorAccess")),
+                    );
+                }
+                request.derive_principal_keys();
+                set.evaluate(&request).decision == breakglass_iam::Decision::Allow
+            })
+        })
+        .map(|probe| (probe.action, probe.why))
+        .collect()
+}
+
+/// Every playbook, built-in template or written by hand, whose sessions have an escalation
+/// path: an error, since a revocation cannot take back what such a session gave itself.
+fn escalation(config: &Config, f: &mut Findings) {
+    for playbook in &config.playbooks {
+        let doc = serde_json::from_str(playbook.session_policy.as_str()).unwrap_or(Value::Null);
+        let paths = escalation_paths(config, &doc);
+        if paths.is_empty() {
+            continue;
+        }
+        let list: Vec<String> = paths
+            .iter()
+            .map(|(action, why)| format!("`{action}` ({why})"))
+            .collect();
+        f.push(
+            Level::Error,
+            "escalation-path",
+            FieldPath::root()
+                .key("playbooks")
+                .key(playbook.id.as_str())
+                .key("session_policy"),
+            format!(
+                "playbook `{}` lets its sessions escalate: {}; deny these in its session policy, or name the exact resources (e.g. `pass_roles`, `quarantine_policies`)",
+                playbook.id,
+                list.join(", ")
+            ),
+        );
     }
 }
 

@@ -400,6 +400,15 @@ pub struct RawSessionPolicy {
     /// be read from and written to (defaults to `forensic-evidence-*`).
     #[serde(default)]
     pub evidence_buckets: Option<Vec<String>>,
+    /// For `containment_actions` and `emergency_admin`: the ARNs of the managed policies a
+    /// session may attach to a principal to quarantine it (defaults to AWS's `AWSDenyAll`);
+    /// attaching any other policy is refused.
+    #[serde(default)]
+    pub quarantine_policies: Option<Vec<String>>,
+    /// For `emergency_admin`: the role ARNs a session may pass to a service (defaults to
+    /// none: passing a role is refused).
+    #[serde(default)]
+    pub pass_roles: Option<Vec<String>>,
     /// For a scoped policy: the actions to allow.
     #[serde(default)]
     pub actions: Option<Vec<String>>,

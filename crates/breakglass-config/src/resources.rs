@@ -13,6 +13,9 @@ use breakglass_core::model::AccountId;
 use serde_json::Value;
 
 use super::{Config, RoleConfig};
+use crate::templates::guardrails::{
+    GUARDRAIL_DESCRIPTION, GUARDRAIL_PATH, GUARDRAIL_POLICY, guardrail_document,
+};
 use crate::templates::monitoring::{
     ALARM_EVALUATION_PERIODS, RULE_STATE, RulePatternInputs, event_rules, topic_policy,
 };
@@ -22,7 +25,7 @@ use crate::templates::revoker::{
 use crate::templates::users::break_glass_user_name;
 use crate::templates::{RESOURCE_PREFIX, SECRET_PREFIX};
 
-/// The ownership mark, defined with the templates (the revoker's policy conditions on it) and
+/// The ownership mark, defined with the templates (the guardrails protect it) and
 /// stamped here on every taggable resource.
 pub use crate::templates::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
 
@@ -71,6 +74,31 @@ pub struct Role {
     pub inline_policies: BTreeMap<String, Value>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
+}
+
+/// A customer-managed IAM policy (the guardrails).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ManagedPolicy {
+    /// Policy name.
+    pub name: String,
+    /// IAM path.
+    pub path: String,
+    /// Description (IAM cannot change it after creation).
+    pub description: String,
+    /// The document of its default version.
+    pub document: Value,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ManagedPolicy {
+    /// Its ARN in `account` (an id, or a placeholder such as `${AWS::AccountId}`).
+    pub fn arn(&self, partition: &str, account: &str) -> String {
+        format!(
+            "arn:{partition}:iam::{account}:policy{}{}",
+            self.path, self.name
+        )
+    }
 }
 
 /// A break-glass IAM user: console-only, reset-required password kept in `password_secret`.
@@ -186,6 +214,8 @@ pub struct EventRule {
 /// One resource of the desired (or actual) state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resource {
+    /// A customer-managed IAM policy.
+    Policy(ManagedPolicy),
     /// An IAM role.
     Role(Role),
     /// A break-glass IAM user.
@@ -205,6 +235,8 @@ pub enum Resource {
 /// The kinds of resource, in the order `apply` creates them (dependencies first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ResourceKind {
+    /// Customer-managed IAM policy (before the roles it is attached to).
+    Policy,
     /// IAM role.
     Role,
     /// Secret (before the user whose password it holds).
@@ -224,6 +256,7 @@ pub enum ResourceKind {
 impl fmt::Display for ResourceKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Self::Policy => "policy",
             Self::Role => "role",
             Self::Secret => "secret",
             Self::User => "user",
@@ -259,6 +292,7 @@ impl Resource {
     /// The resource's identity.
     pub fn key(&self) -> ResourceKey {
         let (kind, region, name) = match self {
+            Self::Policy(p) => (ResourceKind::Policy, None, &p.name),
             Self::Role(r) => (ResourceKind::Role, None, &r.name),
             Self::User(u) => (ResourceKind::User, None, &u.name),
             Self::Secret(s) => (ResourceKind::Secret, Some(&s.region), &s.name),
@@ -325,6 +359,17 @@ fn tag_value(text: &str) -> String {
         .collect()
 }
 
+/// The guardrail policy every role of `roles` gets attached.
+pub(crate) fn guardrail_policy(config: &Config) -> ManagedPolicy {
+    ManagedPolicy {
+        name: GUARDRAIL_POLICY.to_owned(),
+        path: GUARDRAIL_PATH.to_owned(),
+        description: GUARDRAIL_DESCRIPTION.to_owned(),
+        document: guardrail_document(&config.template_context()),
+        tags: owned_tags([("breakglass:purpose".to_owned(), "guardrails".to_owned())]),
+    }
+}
+
 /// The revoker role of an account (an id, or a placeholder such as `${AWS::AccountId}`)
 /// holding `roles`; `None` when there is none to revoke sessions of.
 pub(crate) fn revoker_role(config: &Config, account: &str, roles: &[&RoleConfig]) -> Option<Role> {
@@ -343,7 +388,8 @@ pub(crate) fn revoker_role(config: &Config, account: &str, roles: &[&RoleConfig]
 }
 
 impl DesiredState {
-    /// The desired state of every account for `config`: its roles, the break-glass users (in
+    /// The desired state of every account for `config`: its roles (each the broker or a
+    /// break-glass user assumes with the guardrail policy attached), the break-glass users (in
     /// the security account), the revoker role (in every other account holding a role the
     /// broker may revoke sessions of), one metric filter and alarm per rule of the scanner's pack in
     /// each account's home region, and the alert topic and EventBridge rules in every region.
@@ -353,6 +399,16 @@ impl DesiredState {
             .iter()
             .map(|account| {
                 let mut resources = Vec::new();
+                let guarded: BTreeSet<String> = config
+                    .revocable_roles(&account.id)
+                    .iter()
+                    .map(|r| r.name.to_string())
+                    .collect();
+                let guardrails = guardrail_policy(config);
+                let guardrail_arn = guardrails.arn(&config.partition, account.id.as_str());
+                if !guarded.is_empty() {
+                    resources.push(Resource::Policy(guardrails));
+                }
                 for role in config
                     .roles
                     .iter()
@@ -379,7 +435,16 @@ impl DesiredState {
                         )
                         .unwrap_or(i32::MAX),
                         permissions_boundary: role.permissions_boundary.clone(),
-                        managed_policies: role.managed_policies.iter().cloned().collect(),
+                        managed_policies: role
+                            .managed_policies
+                            .iter()
+                            .cloned()
+                            .chain(
+                                guarded
+                                    .contains(role.name.as_str())
+                                    .then(|| guardrail_arn.clone()),
+                            )
+                            .collect(),
                         inline_policies: role.inline_policies.clone(),
                         tags: owned_tags(tags),
                     }));

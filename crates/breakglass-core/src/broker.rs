@@ -105,6 +105,10 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
 
     /// The clock the broker reads (for adapters that must agree with it, e.g. the
     /// revocation cutoff and credential durations).
+    pub(crate) fn ids(&self) -> &I {
+        &self.ids
+    }
+
     pub(crate) fn clock(&self) -> &C {
         &self.clock
     }

@@ -167,6 +167,23 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     );
                 }
             }
+            // Every failure is audited; the team is paged on the first of a run and then on
+            // the 2nd, 4th, 8th... so a cut-off retried with backoff stays loud without
+            // flooding the channels.
+            AuditEvent::RevocationFailed(e) if e.attempt.is_power_of_two() => push(
+                "revocation_failed",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "CUT-OFF FAILED: sessions of {}{} are still live (attempt {}): {}",
+                    e.role_arn,
+                    e.request
+                        .as_ref()
+                        .map(|r| format!(" (request {r})"))
+                        .unwrap_or_default(),
+                    e.attempt,
+                    e.problem
+                ),
+            ),
             AuditEvent::RoleSessionsRevoked(e) => push(
                 "role_sessions_revoked",
                 vec![Audience::SecurityTeam],

@@ -493,6 +493,24 @@ pub trait AccessStore: Send + Sync {
         name: &str,
         holder: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Role `role`'s generation: moved by every [`AccessStore::add_revocation`] of one of its
+    /// entries, in the same transaction (0 before the first).
+    fn revocation_generation(
+        &self,
+        role: &RoleArn,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Gives lease `name` up if `holder` holds it and `role`'s generation is still
+    /// `generation`, in one atomic statement; returns whether it did (otherwise an entry was
+    /// added meanwhile, or the lease was lost, and the lease is left as it is).
+    fn release_role_sync(
+        &self,
+        name: &str,
+        holder: &str,
+        role: &RoleArn,
+        generation: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Where local users and API tokens are kept (see [`crate::accounts`]). Every change is

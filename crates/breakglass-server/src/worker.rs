@@ -1,6 +1,9 @@
 //! The expiry worker: ends grants on time, times out pending requests, and keeps every
 //! role's revocation policy pruned and in step with the stored entries (restoring the entry
 //! of a revoked grant whose live sessions have none, e.g. after a crash mid-revocation).
+//! Its jobs, and the roles within the revocation job, run independently: one failing is
+//! reported and the rest still run. A role whose cut-off fails is audited
+//! (`revocation_failed`), alerted, and retried with backoff until it holds.
 //!
 //! Everything it acts on lives in the store (request deadlines, revocation entries), so a
 //! broker that was down picks up on start what ended meanwhile: the first pass expires and
@@ -52,22 +55,45 @@ impl WorkerConfig {
     }
 }
 
-/// What one pass did. A job is `None` when another replica holds its lease.
+/// What one pass did. A job is `None` when another replica holds its lease. Jobs run
+/// independently: one that fails is in `failed` and the others still run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Pass {
     /// The sweep's timeouts and expiries.
     pub sweep: Option<SweepReport>,
-    /// Each role's policy rewrite, or the role and why it failed.
+    /// Each role's policy rewrite that was due, or the role and why it failed.
     pub revocations: Option<Vec<Result<RoleSync, (RoleArn, String)>>>,
     /// Revoked requests whose missing revocation entries were restored.
     pub restored: Vec<RequestId>,
+    /// The jobs (`sweep`, `revocations`, `reconcile`) or items that failed, with why.
+    pub failed: Vec<(String, String)>,
 }
+
+/// A role whose cut-off keeps failing: how many attempts in a row, and when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Failing {
+    attempts: u32,
+    next: time::OffsetDateTime,
+}
+
+/// The wait before retrying a role whose cut-off failed `attempts` times in a row: the
+/// pass interval doubled per failure, at most five minutes.
+fn backoff(interval: std::time::Duration, attempts: u32) -> Duration {
+    let base = Duration::try_from(interval).unwrap_or(Duration::seconds(5));
+    let factor = 1_i32 << attempts.saturating_sub(1).min(10);
+    (base * factor).min(MAX_BACKOFF)
+}
+
+/// The longest wait between two attempts at a failing cut-off.
+const MAX_BACKOFF: Duration = Duration::minutes(5);
 
 /// The expiry worker.
 #[derive(Debug)]
 pub struct Worker<S, K, C, I> {
     app: Arc<App<S, K, C, I>>,
     config: WorkerConfig,
+    /// Roles whose cut-off failed, by role: retried with backoff, audited and alerted.
+    failing: std::sync::Mutex<std::collections::BTreeMap<RoleArn, Failing>>,
 }
 
 impl<S, K, C, I> Worker<S, K, C, I>
@@ -79,7 +105,11 @@ where
 {
     /// A worker over the use cases `app`.
     pub fn new(app: Arc<App<S, K, C, I>>, config: WorkerConfig) -> Self {
-        Self { app, config }
+        Self {
+            app,
+            config,
+            failing: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+        }
     }
 
     /// Takes (or renews) lease `job`.
@@ -106,22 +136,89 @@ where
                 .sweep(self.config.sweep_limit)
                 .instrument(span.clone())
                 .await;
-            pass.sweep = Some(span.in_scope(|| logged("sweep", sweep, log_sweep))?);
+            match span.in_scope(|| logged("sweep", sweep, log_sweep)) {
+                Ok(report) => pass.sweep = Some(report),
+                Err(e) => pass.failed.push(("sweep".to_owned(), e.to_string())),
+            }
         } else {
             tracing::debug!(job = SWEEP_JOB, "lease held by another replica");
         }
         if self.lease(REVOCATIONS_JOB).await? {
             let span = tracing::info_span!("revocations");
-            let synced = self.app.sync_all().instrument(span.clone()).await;
-            pass.revocations =
-                Some(span.in_scope(|| logged("revocations", synced, |v| log_syncs(v)))?);
+            let synced = self.revocations().instrument(span.clone()).await;
+            match span.in_scope(|| logged("revocations", synced, |v| log_syncs(v))) {
+                Ok(syncs) => pass.revocations = Some(syncs),
+                Err(e) => pass.failed.push(("revocations".to_owned(), e.to_string())),
+            }
             let span = tracing::info_span!("reconcile");
-            let restored = self.app.reconcile().instrument(span.clone()).await;
-            pass.restored = span.in_scope(|| logged("reconcile", restored, |v| log_restored(v)))?;
+            let reconciled = self.app.reconcile().instrument(span.clone()).await;
+            match span.in_scope(|| logged("reconcile", reconciled, log_reconciled)) {
+                Ok(r) => {
+                    pass.restored = r.restored;
+                    pass.failed.extend(
+                        r.failed
+                            .into_iter()
+                            .map(|(id, e)| (format!("reconcile {id}"), e)),
+                    );
+                }
+                Err(e) => pass.failed.push(("reconcile".to_owned(), e.to_string())),
+            }
         } else {
             tracing::debug!(job = REVOCATIONS_JOB, "lease held by another replica");
         }
         Ok(pass)
+    }
+
+    /// Rewrites the policy of every role with revocation entries that is due: each role on
+    /// its own (one failing does not hold the others back). A failure is audited as
+    /// `revocation_failed` (the security team alerted on the 1st, 2nd, 4th... in a row) and
+    /// the role retried after a backoff, until a write holds and reads back.
+    async fn revocations(&self) -> Result<Vec<Result<RoleSync, (RoleArn, String)>>, Error> {
+        let now = self.app.now();
+        let mut out = Vec::new();
+        for role in self.app.revocation_roles().await? {
+            let due = self.failing().get(&role).is_none_or(|f| f.next <= now);
+            if !due {
+                continue;
+            }
+            match self.app.sync_role(&role).await {
+                Ok(sync) => {
+                    if self.failing().remove(&role).is_some() {
+                        tracing::warn!(role = %role, "revocation policy holds again");
+                    }
+                    out.push(Ok(sync));
+                }
+                Err(e) => {
+                    let attempts = self
+                        .failing()
+                        .get(&role)
+                        .map_or(1, |f| f.attempts.saturating_add(1));
+                    self.failing().insert(
+                        role.clone(),
+                        Failing {
+                            attempts,
+                            next: now + backoff(self.config.interval, attempts),
+                        },
+                    );
+                    let problem = e.to_string();
+                    if let Err(audit) = self
+                        .app
+                        .revocation_failed(&role, None, attempts, &problem)
+                        .await
+                    {
+                        tracing::error!(role = %role, error = %audit, "revocation failure not recorded");
+                    }
+                    out.push(Err((role, problem)));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn failing(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<RoleArn, Failing>> {
+        self.failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs passes every interval until `shutdown` turns true (or its sender is dropped),
@@ -200,13 +297,17 @@ fn log_syncs(syncs: &[Result<RoleSync, (RoleArn, String)>]) {
     tracing::debug!(roles = syncs.len(), "revocation policies checked");
 }
 
-fn log_restored(restored: &[RequestId]) {
-    if restored.is_empty() {
-        tracing::debug!("every revoked grant has its entry");
-    } else {
+fn log_reconciled(r: &breakglass_core::app::Reconciled) {
+    if !r.restored.is_empty() {
         tracing::warn!(
-            restored = restored.len(),
+            restored = r.restored.len(),
             "revocation entries restored for revoked grants that had none"
         );
+    }
+    for (id, e) in &r.failed {
+        tracing::error!(request = %id, error = %e, "revocation entry not restored");
+    }
+    if r.restored.is_empty() && r.failed.is_empty() {
+        tracing::debug!("every revoked grant has its entry");
     }
 }

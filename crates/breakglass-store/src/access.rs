@@ -1,5 +1,6 @@
-//! Revocation entries and job leases ([`breakglass_core::ports::AccessStore`]), written once
-//! and instantiated per driver like the request store.
+//! Revocation entries, their per-role generations and job leases
+//! ([`breakglass_core::ports::AccessStore`]), written once and instantiated per driver like
+//! the request store.
 //!
 //! A lease is taken with one `INSERT … ON CONFLICT DO UPDATE … WHERE` statement: it inserts
 //! the row, or takes it over when the holder is the caller or its lease ran out, and
@@ -27,6 +28,18 @@ pub(crate) const TAKE_LEASE: &str = "INSERT INTO job_leases (name, holder, until
 
 pub(crate) const RELEASE_LEASE: &str = "DELETE FROM job_leases WHERE name = $1 AND holder = $2";
 
+/// Moves a role's generation, in the transaction that adds its entry.
+pub(crate) const BUMP_GENERATION: &str = "INSERT INTO revocation_generations (role_arn, generation) VALUES ($1, 1) \
+     ON CONFLICT (role_arn) DO UPDATE SET generation = revocation_generations.generation + 1";
+
+pub(crate) const SELECT_GENERATION: &str =
+    "SELECT generation FROM revocation_generations WHERE role_arn = $1";
+
+/// Gives a role's sync lease up only if its generation is still the one read: one
+/// statement, so no entry can be added between the check and the release.
+pub(crate) const RELEASE_ROLE_SYNC: &str = "DELETE FROM job_leases WHERE name = $1 AND holder = $2 \
+     AND COALESCE((SELECT generation FROM revocation_generations WHERE role_arn = $3), 0) = $4";
+
 /// Implements the access store operations on `$store`, whose `pool` field is a pool of `$db`.
 macro_rules! access_impl {
     ($store:ty, $db:ty) => {
@@ -42,13 +55,18 @@ macro_rules! access_impl {
                 self.write(move |conn, _state| {
                     Box::pin(async move {
                         sqlx::query($crate::access::UPSERT_REVOCATION)
-                            .bind(role_arn)
+                            .bind(role_arn.clone())
                             .bind(grant)
                             .bind(role_id)
                             .bind(end)
                             .execute(&mut *conn)
                             .await
                             .map_err(|e| $crate::codec::db_error(e, "revocation entry"))?;
+                        sqlx::query($crate::access::BUMP_GENERATION)
+                            .bind(role_arn)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::codec::db_error(e, "revocation generation"))?;
                         Ok(())
                     })
                 })
@@ -155,6 +173,56 @@ macro_rules! access_impl {
                             .bind(holder)
                             .bind(breakglass_core::audit::unix_micros(until))
                             .bind(breakglass_core::audit::unix_micros(now))
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::codec::db_error(e, "job lease"))?;
+                        Ok(done.rows_affected() == 1)
+                    })
+                })
+                .await
+            }
+
+            pub(crate) async fn revocation_generation(
+                &self,
+                role: &breakglass_core::model::RoleArn,
+            ) -> Result<u64, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let what = "revocation generation";
+                let mut reader = self.reader().await?;
+                let row = sqlx::query($crate::access::SELECT_GENERATION)
+                    .bind(role.as_str())
+                    .fetch_optional(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, what))?;
+                drop(reader);
+                let Some(row) = row else { return Ok(0) };
+                let generation: i64 = row
+                    .try_get("generation")
+                    .map_err(|e| $crate::codec::db_error(e, what))?;
+                u64::try_from(generation).map_err(|_| {
+                    breakglass_core::ports::StoreError::Corrupt(format!(
+                        "revocation generation {generation} of {role}"
+                    ))
+                })
+            }
+
+            pub(crate) async fn release_role_sync(
+                &self,
+                name: &str,
+                holder: &str,
+                role: &breakglass_core::model::RoleArn,
+                generation: u64,
+            ) -> Result<bool, breakglass_core::ports::StoreError> {
+                let (name, holder) = (name.to_owned(), holder.to_owned());
+                let role = role.as_str().to_owned();
+                let generation = i64::try_from(generation).unwrap_or(i64::MAX);
+                self.write(move |conn, _state| {
+                    Box::pin(async move {
+                        let done = sqlx::query($crate::access::RELEASE_ROLE_SYNC)
+                            .bind(name)
+                            .bind(holder)
+                            .bind(role)
+                            .bind(generation)
                             .execute(&mut *conn)
                             .await
                             .map_err(|e| $crate::codec::db_error(e, "job lease"))?;

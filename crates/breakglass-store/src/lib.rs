@@ -527,4 +527,18 @@ impl AccessStore for SqlStore {
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
         dispatch!(self, s => s.release_lease(name, holder).await)
     }
+
+    async fn revocation_generation(&self, role: &RoleArn) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.revocation_generation(role).await)
+    }
+
+    async fn release_role_sync(
+        &self,
+        name: &str,
+        holder: &str,
+        role: &RoleArn,
+        generation: u64,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.release_role_sync(name, holder, role, generation).await)
+    }
 }

@@ -27,6 +27,26 @@ pub struct FakeCloud {
     pub last: Mutex<Option<IssueRequest>>,
     /// Every call fails with `Unavailable`.
     unreachable: bool,
+    /// Roles (ARNs) on which writes of inline policies are refused as IAM refuses a
+    /// principal without the permission, while reads still work: a revoker that lost its
+    /// rights there.
+    pub denied_roles: Mutex<std::collections::BTreeSet<String>>,
+    /// While set, writes of inline policies are accepted but not kept: a write that does not
+    /// hold (what a read-back must catch).
+    pub drop_writes: std::sync::atomic::AtomicBool,
+    /// When set, the next inline-policy write stops at this gate (see [`PutGate`]).
+    pub put_gate: Mutex<Option<Arc<PutGate>>>,
+}
+
+/// A gate one inline-policy write stops at, so a test can interleave two writers
+/// deterministically: the write has read what it writes; it signals `arrived` and waits for
+/// `release` before writing.
+#[derive(Debug, Default)]
+pub struct PutGate {
+    /// Signalled when the write reaches the gate.
+    pub arrived: tokio::sync::Notify,
+    /// Signalled by the test to let the write through.
+    pub release: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for FakeCloud {
@@ -48,6 +68,9 @@ impl FakeCloud {
             minted: Mutex::new(0),
             last: Mutex::new(None),
             unreachable: false,
+            denied_roles: Mutex::new(std::collections::BTreeSet::new()),
+            drop_writes: std::sync::atomic::AtomicBool::new(false),
+            put_gate: Mutex::new(None),
         }
     }
 
@@ -63,6 +86,16 @@ impl FakeCloud {
         if self.unreachable {
             Err(CloudError::Unavailable(
                 "the fake cloud is unreachable".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn writable(&self, role: &RoleArn) -> Result<(), CloudError> {
+        if Self::lock(&self.denied_roles).contains(role.as_str()) {
+            Err(CloudError::AccessDenied(
+                "AccessDenied: not authorized to perform iam:PutRolePolicy".into(),
             ))
         } else {
             Ok(())
@@ -130,13 +163,24 @@ impl Cloud for FakeCloud {
         doc: &str,
     ) -> Result<(), CloudError> {
         self.reachable()?;
-        Self::lock(&self.policies).insert((role.to_string(), name.to_owned()), doc.to_owned());
+        let gate = Self::lock(&self.put_gate).take();
+        if let Some(gate) = gate {
+            gate.arrived.notify_one();
+            gate.release.notified().await;
+        }
+        self.writable(role)?;
+        if !self.drop_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            Self::lock(&self.policies).insert((role.to_string(), name.to_owned()), doc.to_owned());
+        }
         Ok(())
     }
 
     async fn delete_inline_policy(&self, role: &RoleArn, name: &str) -> Result<(), CloudError> {
         self.reachable()?;
-        Self::lock(&self.policies).remove(&(role.to_string(), name.to_owned()));
+        self.writable(role)?;
+        if !self.drop_writes.load(std::sync::atomic::Ordering::SeqCst) {
+            Self::lock(&self.policies).remove(&(role.to_string(), name.to_owned()));
+        }
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 
 mod error;
 mod monitoring;
+mod policies;
 mod roles;
 mod secrets;
 mod users;
@@ -220,7 +221,8 @@ async fn observe(
     config: &Config,
     state: &AccountState,
 ) -> Result<Vec<Observed>, ProvisionError> {
-    let mut observed = roles::observe_roles(c, state, &[&config.path, REVOKER_PATH]).await?;
+    let mut observed = policies::observe(c, state).await?;
+    observed.extend(roles::observe_roles(c, state, &[&config.path, REVOKER_PATH]).await?);
     if state.security {
         observed.extend(users::observe_users(c, state, &config.path).await?);
         observed.extend(secrets::observe(c, state).await?);
@@ -231,6 +233,7 @@ async fn observe(
 
 async fn create(c: &Clients, resource: &Resource) -> Result<(), ProvisionError> {
     match resource {
+        Resource::Policy(p) => policies::create(c, p).await,
         Resource::Role(r) => roles::create_role(c, r).await,
         Resource::User(u) => users::create_user(c, u).await,
         Resource::Secret(s) => secrets::create(c, s).await,
@@ -243,6 +246,7 @@ async fn create(c: &Clients, resource: &Resource) -> Result<(), ProvisionError> 
 
 async fn update(c: &Clients, from: &Resource, to: &Resource) -> Result<(), ProvisionError> {
     match (from, to) {
+        (Resource::Policy(a), Resource::Policy(b)) => policies::update(c, a, b).await,
         (Resource::Role(a), Resource::Role(b)) => roles::update_role(c, a, b).await,
         (Resource::User(a), Resource::User(b)) => users::update_user(c, a, b).await,
         (Resource::Secret(a), Resource::Secret(b)) => secrets::update(c, a, b).await,
@@ -264,6 +268,7 @@ async fn update(c: &Clients, from: &Resource, to: &Resource) -> Result<(), Provi
 
 async fn delete(c: &Clients, resource: &Resource) -> Result<(), ProvisionError> {
     match resource {
+        Resource::Policy(p) => policies::delete(c, p).await,
         Resource::Role(r) => roles::delete_role(c, r).await,
         Resource::User(u) => users::delete_user(c, u).await,
         Resource::Secret(s) => secrets::delete(c, s).await,

@@ -60,6 +60,34 @@ fn tags_of<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<Stri
 /// Reads one desired resource back with plain SDK calls and compares it field by field.
 async fn check(base: &SdkConfig, account: &str, resource: &Resource) {
     match resource {
+        Resource::Policy(want) => {
+            let iam = aws_sdk_iam::Client::new(&in_account(base, account, "us-east-1").await);
+            let arn = want.arn("aws", account);
+            let got = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+            let policy = got.policy().unwrap();
+            assert_eq!(policy.path(), Some(want.path.as_str()));
+            let version = iam
+                .get_policy_version()
+                .policy_arn(&arn)
+                .version_id(policy.default_version_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                decode(version.policy_version().unwrap().document().unwrap()),
+                want.document
+            );
+            let tags = iam
+                .list_policy_tags()
+                .policy_arn(&arn)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                tags_of(tags.tags().iter().map(|t| (t.key(), t.value()))),
+                want.tags
+            );
+        }
         Resource::Role(want) => {
             let iam = aws_sdk_iam::Client::new(&in_account(base, account, "us-east-1").await);
             let got = iam.get_role().role_name(&want.name).send().await.unwrap();
@@ -330,6 +358,7 @@ async fn apply_creates_everything_and_a_second_apply_changes_nothing() {
             "alarm",
             "event rule",
             "metric filter",
+            "policy",
             "role",
             "secret",
             "topic",

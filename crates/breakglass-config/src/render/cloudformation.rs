@@ -12,7 +12,8 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use super::super::resources::{
-    AccountState, Alarm, DesiredState, EventRule, MetricFilter, Resource, Role, User, revoker_role,
+    AccountState, Alarm, DesiredState, EventRule, ManagedPolicy, MetricFilter, Resource, Role,
+    User, revoker_role,
 };
 use super::super::{Config, RoleConfig};
 use crate::templates::monitoring::topic_policy;
@@ -79,7 +80,23 @@ fn substitute(value: Value) -> Value {
     }
 }
 
-fn role(r: &Role) -> Value {
+/// A customer-managed policy. CloudFormation's `AWS::IAM::ManagedPolicy` takes no tags: the
+/// stack owns it.
+fn managed_policy(p: &ManagedPolicy) -> Value {
+    home_only(json!({
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "ManagedPolicyName": p.name,
+            "Path": p.path,
+            "Description": p.description,
+            "PolicyDocument": substitute(p.document.clone())
+        }
+    }))
+}
+
+/// `created` maps the ARN of each managed policy the template creates to its logical id:
+/// those are attached by `Ref`, so the stack creates them first, in whichever account.
+fn role(r: &Role, created: &std::collections::BTreeMap<String, String>) -> Value {
     let mut props = Map::new();
     props.insert("RoleName".to_owned(), json!(r.name));
     props.insert("Path".to_owned(), json!(r.path));
@@ -96,7 +113,15 @@ fn role(r: &Role) -> Value {
         props.insert("PermissionsBoundary".to_owned(), json!(boundary));
     }
     if !r.managed_policies.is_empty() {
-        props.insert("ManagedPolicyArns".to_owned(), json!(r.managed_policies));
+        let arns: Vec<Value> = r
+            .managed_policies
+            .iter()
+            .map(|arn| match created.get(arn) {
+                Some(id) => json!({ "Ref": id }),
+                None => json!(arn),
+            })
+            .collect();
+        props.insert("ManagedPolicyArns".to_owned(), Value::Array(arns));
     }
     if !r.inline_policies.is_empty() {
         let policies: Vec<Value> = r
@@ -232,11 +257,19 @@ fn resources(
             out.insert(id, secret(&s.name, &s.description, &user, &s.tags));
         }
     }
+    let mut created = std::collections::BTreeMap::new();
+    for r in &account.resources {
+        if let Resource::Policy(p) = r {
+            let id = ids.id("Policy", &p.name);
+            created.insert(p.arn(&config.partition, account.id.as_str()), id.clone());
+            out.insert(id, managed_policy(p));
+        }
+    }
     let mut filter_ids = std::collections::BTreeMap::new();
     for r in &account.resources {
         match r {
             Resource::Role(role_) => {
-                out.insert(ids.id("Role", &role_.name), role(role_));
+                out.insert(ids.id("Role", &role_.name), role(role_, &created));
             }
             Resource::User(u) => {
                 let secret_id = secret_ids.get(&u.password_secret).map(String::as_str);

@@ -13,7 +13,8 @@ fn pretty(value: &Value) -> String {
     text
 }
 
-/// `iam/<account>/roles/<role>/...`, `iam/<account>/users/<user>/...` and
+/// `iam/<account>/policies/<policy>.json`, `iam/<account>/roles/<role>/...`,
+/// `iam/<account>/users/<user>/...` and
 /// `iam/session-policies/<playbook>.json`.
 pub fn files(config: &Config, state: &DesiredState) -> Vec<RenderedFile> {
     let mut out = Vec::new();
@@ -21,6 +22,12 @@ pub fn files(config: &Config, state: &DesiredState) -> Vec<RenderedFile> {
         let base = format!("iam/{}", account.name);
         for r in &account.resources {
             match r {
+                Resource::Policy(policy) => {
+                    out.push(file(
+                        format!("{base}/policies/{}.json", policy.name),
+                        pretty(&policy.document),
+                    ));
+                }
                 Resource::Role(role) => {
                     let dir = format!("{base}/roles/{}", role.name);
                     out.push(file(

@@ -83,8 +83,35 @@ pub fn account_module(config: &Config, account: &AccountState) -> Value {
         .collect();
     let home = provider(&account.home_region);
     let mut b = Blocks(BTreeMap::new());
+    // A managed policy the config creates is attached by reference, so Terraform creates it
+    // before the roles that carry it.
+    let created: BTreeMap<String, String> = account
+        .resources
+        .iter()
+        .filter_map(|r| match r {
+            Resource::Policy(p) => Some((
+                p.arn(&config.partition, account.id.as_str()),
+                format!("${{aws_iam_policy.{}.arn}}", tf_name(&p.name)),
+            )),
+            _ => None,
+        })
+        .collect();
     for r in &account.resources {
         match r {
+            Resource::Policy(policy) => {
+                b.add(
+                    "aws_iam_policy",
+                    tf_name(&policy.name),
+                    json!({
+                        "provider": home,
+                        "name": policy.name,
+                        "path": policy.path,
+                        "description": escape(&json!(policy.description)),
+                        "policy": document(&policy.document),
+                        "tags": tags(&policy.tags)
+                    }),
+                );
+            }
             Resource::Role(role) => {
                 let n = tf_name(&role.name);
                 let mut body = json!({
@@ -122,7 +149,7 @@ pub fn account_module(config: &Config, account: &AccountState) -> Value {
                         json!({
                             "provider": home,
                             "role": format!("${{aws_iam_role.{n}.name}}"),
-                            "policy_arn": arn
+                            "policy_arn": created.get(arn).unwrap_or(arn)
                         }),
                     );
                 }

@@ -60,7 +60,7 @@ pub const LINT_EXCEPTIONS: &[LintException] = &[
         template: "session",
         policy: "containment_actions",
         code: "privilege-escalation",
-        reason: "containment attaches a deny-all policy to a compromised user (the seed's quarantine step), which needs `iam:AttachUserPolicy` on users not known in advance; the session policy only narrows the role",
+        reason: "containment attaches a deny-all policy to a compromised user (the seed's quarantine step), which needs `iam:AttachUserPolicy` on users not known in advance; the `iam:PolicyARN` condition allows only the quarantine policy, and the session policy only narrows the role",
     },
     LintException {
         template: "session",

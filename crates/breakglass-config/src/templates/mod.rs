@@ -1,5 +1,6 @@
 //! The built-in templates: roles, session policies, trust policies, break-glass user policies,
-//! the broker's revoker role and monitoring patterns.
+//! the guardrails every brokered role carries, the broker's revoker role and monitoring
+//! patterns.
 //!
 //! They come from the SEC10-BP05 seed documents (the action lists are the seeds', verbatim)
 //! with the seeds' mistakes fixed where the fix is a matter of fact (trust policies name
@@ -7,10 +8,11 @@
 //! written down next to the template it concerns.
 //!
 //! This is the lower layer of the crate: the loader, `resources`, `render` and `lint` build on
-//! the templates, and the templates use nothing of theirs (the ownership mark the revoker's
-//! policy conditions on, [`MANAGED_BY_TAG`], is defined here for that reason).
+//! the templates, and the templates use nothing of theirs (the ownership mark the
+//! guardrails protect, [`MANAGED_BY_TAG`], is defined here for that reason).
 
 pub mod exceptions;
+pub mod guardrails;
 pub mod monitoring;
 pub mod revoker;
 pub mod roles;
@@ -37,7 +39,8 @@ impl TemplateContext {
 }
 
 /// The tag key marking a resource as created and owned by breakglass: `apply` changes or
-/// deletes only what carries it, and the revoker role writes only on roles that do.
+/// deletes only what carries it, and the guardrails deny every brokered session changing a
+/// `breakglass:` tag.
 pub const MANAGED_BY_TAG: &str = "breakglass:managed-by";
 /// The value of [`MANAGED_BY_TAG`].
 pub const MANAGED_BY_VALUE: &str = "breakglass";

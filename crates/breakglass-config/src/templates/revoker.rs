@@ -12,14 +12,15 @@
 //! the revoker can write any inline policy on the roles it names, not only the revocation
 //! ones. Everything else is as narrow as IAM allows: the roles are named by exact ARN (the
 //! roles the config deploys to that account that the broker or the break-glass users
-//! assume; never the deploy role, never the revoker itself), and writes need breakglass's
-//! ownership tag on the role. The role lives under its own path, outside the
-//! incident-response path: the scanner's rule on IAM changes by incident-response sessions
-//! does not fire on every revocation, and the break-glass guardrails protect that path too.
+//! assume; never the deploy role, never the revoker itself). Writes carry no tag condition:
+//! a tag is something a session could change, and the exact ARNs already say which roles.
+//! No deny worth keeping lives in an inline policy the revoker could delete: the guardrails
+//! are a managed policy ([`super::guardrails`]), on which it has no action. The role lives
+//! under its own path, outside the incident-response path: the scanner's rule on IAM changes
+//! by incident-response sessions does not fire on every revocation, and the guardrails
+//! protect that path too.
 
 use serde_json::{Value, json};
-
-use super::{MANAGED_BY_TAG, MANAGED_BY_VALUE};
 
 /// The IAM path of the revoker role (and of nothing else): breakglass's own machinery.
 pub const REVOKER_PATH: &str = "/breakglass/";
@@ -85,12 +86,7 @@ pub fn permissions_policy(roles: &[String]) -> Option<Value> {
                 "Sid": "WriteRevocationPolicies",
                 "Effect": "Allow",
                 "Action": WRITE_ACTIONS,
-                "Resource": roles,
-                "Condition": {
-                    "StringEquals": {
-                        format!("aws:ResourceTag/{MANAGED_BY_TAG}"): MANAGED_BY_VALUE
-                    }
-                }
+                "Resource": roles
             }
         ]
     }))
@@ -183,10 +179,30 @@ mod tests {
     }
 
     #[test]
-    fn a_role_without_the_ownership_tag_is_read_but_never_written() {
-        assert_eq!(decide("iam:GetRole", ANALYST, false), Decision::Allow);
-        for action in WRITE_ACTIONS {
-            assert_eq!(decide(action, ANALYST, false), Decision::ImplicitDeny);
+    fn revocation_does_not_hang_on_a_tag_a_session_could_remove() {
+        // A session that untagged its own role once made every revocation of it fail.
+        for action in WRITE_ACTIONS.iter().chain(&READ_ACTIONS) {
+            assert_eq!(decide(action, ANALYST, false), Decision::Allow, "{action}");
+        }
+    }
+
+    #[test]
+    fn the_revoker_has_no_action_on_the_guardrails() {
+        let guardrails = "arn:aws:iam::222222222222:policy/breakglass/BreakglassGuardrails";
+        for (action, resource) in [
+            ("iam:DeletePolicy", guardrails),
+            ("iam:CreatePolicyVersion", guardrails),
+            ("iam:SetDefaultPolicyVersion", guardrails),
+            ("iam:DeletePolicyVersion", guardrails),
+            ("iam:DetachRolePolicy", ANALYST),
+            ("iam:PutRolePermissionsBoundary", ANALYST),
+            ("iam:DeleteRolePermissionsBoundary", ANALYST),
+        ] {
+            assert_eq!(
+                decide(action, resource, true),
+                Decision::ImplicitDeny,
+                "{action} on {resource}"
+            );
         }
     }
 

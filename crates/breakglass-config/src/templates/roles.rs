@@ -10,6 +10,7 @@
 use serde_json::{Value, json};
 use time::Duration;
 
+use super::guardrails::GUARDRAIL_PATH;
 use super::revoker::REVOKER_PATH;
 use super::trust::Trust;
 use super::{RESOURCE_PREFIX, SECRET_PREFIX, TemplateContext};
@@ -150,6 +151,17 @@ fn security_deploy(ctx: &TemplateContext) -> RoleTemplate {
                     ]
                 },
                 {
+                    "Sid": "Guardrails",
+                    "Effect": "Allow",
+                    "Action": [
+                        "iam:CreatePolicy", "iam:DeletePolicy", "iam:GetPolicy",
+                        "iam:GetPolicyVersion", "iam:ListPolicyVersions",
+                        "iam:CreatePolicyVersion", "iam:DeletePolicyVersion",
+                        "iam:TagPolicy", "iam:UntagPolicy", "iam:ListPolicyTags"
+                    ],
+                    "Resource": format!("arn:{p}:iam::*:policy{GUARDRAIL_PATH}*")
+                },
+                {
                     "Sid": "BreakGlassUsers",
                     "Effect": "Allow",
                     "Action": [
@@ -227,7 +239,7 @@ fn security_deploy(ctx: &TemplateContext) -> RoleTemplate {
                     "Sid": "Listings",
                     "Effect": "Allow",
                     "Action": [
-                        "iam:ListRoles", "iam:ListUsers", "secretsmanager:ListSecrets",
+                        "iam:ListRoles", "iam:ListUsers", "iam:ListPolicies", "secretsmanager:ListSecrets",
                         "secretsmanager:GetRandomPassword", "cloudwatch:DescribeAlarms",
                         "sns:ListTopics", "events:ListRules", "logs:DescribeLogGroups",
                         "cloudformation:ValidateTemplate"
@@ -244,7 +256,8 @@ fn security_deploy(ctx: &TemplateContext) -> RoleTemplate {
 
 /// Administers the security tooling (CloudTrail, Athena, GuardDuty, Security Hub, Config,
 /// Detective, Access Analyzer), but cannot switch any of it off: stopping or deleting the
-/// trail, the detector, the recorder or the analyzer is what an intruder does first.
+/// trail, the detector, the recorder or the analyzer is what an intruder does first, so the
+/// guardrails every brokered role carries ([`super::guardrails`]) deny it.
 fn security_admin(ctx: &TemplateContext) -> RoleTemplate {
     RoleTemplate {
         name: "SecurityAdmin",
@@ -270,24 +283,6 @@ fn security_admin(ctx: &TemplateContext) -> RoleTemplate {
                         "glue:GetPartitions", "glue:BatchCreatePartition"
                     ],
                     "Resource": "*"
-                },
-                {
-                    "Sid": "NeverDisableDetection",
-                    "Effect": "Deny",
-                    "Action": [
-                        "cloudtrail:StopLogging",
-                        "cloudtrail:DeleteTrail",
-                        "cloudtrail:DeleteEventDataStore",
-                        "guardduty:DeleteDetector",
-                        "guardduty:DisassociateFromAdministratorAccount",
-                        "securityhub:DisableSecurityHub",
-                        "config:StopConfigurationRecorder",
-                        "config:DeleteConfigurationRecorder",
-                        "config:DeleteDeliveryChannel",
-                        "access-analyzer:DeleteAnalyzer",
-                        "detective:DeleteGraph"
-                    ],
-                    "Resource": "*"
                 }
             ])),
         )],
@@ -297,79 +292,16 @@ fn security_admin(ctx: &TemplateContext) -> RoleTemplate {
     }
 }
 
-/// Guardrails every break-glass admin role carries: no closing or leaving the account, no
-/// switching off CloudTrail, and no touching the incident-response roles, the broker's
-/// revoker role (through which revocation cuts this very session off), the break-glass users
-/// or the monitoring that watches this very session. Without them an administrator session
-/// could delete its own alarms or its own guardrail policy.
-fn break_glass_guardrails(ctx: &TemplateContext) -> Value {
-    let p = &ctx.partition;
-    let path = &ctx.path;
-    let topic = &ctx.sns_topic;
-    policy(json!([
-        {
-            "Sid": "NoAccountClosureOrTrailTampering",
-            "Effect": "Deny",
-            "Action": [
-                "account:CloseAccount",
-                "organizations:CloseAccount",
-                "organizations:LeaveOrganization",
-                "cloudtrail:StopLogging",
-                "cloudtrail:DeleteTrail"
-            ],
-            "Resource": "*"
-        },
-        {
-            "Sid": "NoChangesToIncidentResponsePrincipals",
-            "Effect": "Deny",
-            "Action": [
-                "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:AttachRolePolicy",
-                "iam:DetachRolePolicy", "iam:UpdateAssumeRolePolicy", "iam:UpdateRole",
-                "iam:DeleteRole", "iam:PutRolePermissionsBoundary",
-                "iam:DeleteRolePermissionsBoundary", "iam:CreateAccessKey",
-                "iam:UpdateAccessKey", "iam:PutUserPolicy", "iam:DeleteUserPolicy",
-                "iam:AttachUserPolicy", "iam:DeleteLoginProfile", "iam:UpdateLoginProfile"
-            ],
-            "Resource": [
-                format!("arn:{p}:iam::*:role{path}*"),
-                format!("arn:{p}:iam::*:role{REVOKER_PATH}*"),
-                format!("arn:{p}:iam::*:user{path}*")
-            ]
-        },
-        {
-            "Sid": "NoChangesToBreakGlassMonitoring",
-            "Effect": "Deny",
-            "Action": [
-                "events:DeleteRule", "events:DisableRule", "events:PutRule",
-                "events:RemoveTargets", "events:PutTargets",
-                "cloudwatch:DeleteAlarms", "cloudwatch:DisableAlarmActions",
-                "cloudwatch:PutMetricAlarm", "cloudwatch:SetAlarmState",
-                "sns:DeleteTopic", "sns:SetTopicAttributes", "sns:Unsubscribe",
-                "logs:DeleteMetricFilter", "logs:PutMetricFilter"
-            ],
-            "Resource": [
-                format!("arn:{p}:events:*:*:rule/{RESOURCE_PREFIX}*"),
-                format!("arn:{p}:cloudwatch:*:*:alarm:{RESOURCE_PREFIX}*"),
-                format!("arn:{p}:sns:*:*:{topic}"),
-                format!("arn:{p}:logs:*:*:log-group:*")
-            ]
-        }
-    ]))
-}
-
 /// Emergency containment and eradication. The course gives it AdministratorAccess "for the
 /// sake of time"; we keep that (an emergency role must not fail for lack of a permission)
-/// and add the guardrails above, an hour's limit, MFA for direct use and alarms on every use.
+/// and it carries the guardrails every brokered role does ([`super::guardrails`]), an hour's limit, MFA for direct use and alarms on every use.
 fn security_break_glass(ctx: &TemplateContext) -> RoleTemplate {
     RoleTemplate {
         name: "SecurityBreakGlass",
         description: "Emergency containment and eradication; every use alarms",
         max_session_duration: Duration::hours(1),
         managed_policies: vec![ctx.aws_managed("AdministratorAccess")],
-        inline_policies: vec![(
-            "BreakGlassGuardrails".to_owned(),
-            break_glass_guardrails(ctx),
-        )],
+        inline_policies: Vec::new(),
         permissions_boundary: None,
         trust: vec![Trust::Broker, Trust::BreakGlassUsers],
         break_glass: true,
@@ -488,18 +420,15 @@ fn forensics_analyst(ctx: &TemplateContext) -> RoleTemplate {
     }
 }
 
-/// The seed's `break_glass_admin` (AdministratorAccess, one hour, no boundary), plus the same
-/// guardrails as SecurityBreakGlass and the direct MFA path for break-glass users.
+/// The seed's `break_glass_admin` (AdministratorAccess, one hour, no boundary), plus the
+/// guardrails every brokered role carries and the direct MFA path for break-glass users.
 fn break_glass_admin(ctx: &TemplateContext) -> RoleTemplate {
     RoleTemplate {
         name: "break_glass_admin",
         description: "Emergency administrative access for critical incidents",
         max_session_duration: Duration::hours(1),
         managed_policies: vec![ctx.aws_managed("AdministratorAccess")],
-        inline_policies: vec![(
-            "BreakGlassGuardrails".to_owned(),
-            break_glass_guardrails(ctx),
-        )],
+        inline_policies: Vec::new(),
         permissions_boundary: None,
         trust: vec![Trust::Broker, Trust::BreakGlassUsers],
         break_glass: true,

@@ -28,6 +28,38 @@ pub const HIGH_RISK_DENIES: &[&str] = &[
     "account:CloseAccount",
     "cloudtrail:StopLogging",
     "cloudtrail:DeleteTrail",
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+];
+
+/// The quarantine policy the containment and emergency templates may attach when the
+/// playbook names none: AWS's own deny-everything policy.
+pub const DEFAULT_QUARANTINE_POLICY: &str = "AWSDenyAll";
+
+/// What `emergency_admin` denies outright: the IAM writes by which a session grants itself
+/// or another principal more than it has (inline policies, policy versions, trust, groups)
+/// or makes a principal or credential that outlives its revocation.
+pub const ESCALATION_DENIES: &[&str] = &[
+    "iam:CreateUser",
+    "iam:CreateRole",
+    "iam:CreateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:PutUserPolicy",
+    "iam:PutRolePolicy",
+    "iam:PutGroupPolicy",
+    "iam:CreatePolicyVersion",
+    "iam:SetDefaultPolicyVersion",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:AddUserToGroup",
+];
+
+/// The managed-policy attachments a session may make only with a quarantine policy.
+pub const ATTACH_ACTIONS: &[&str] = &[
+    "iam:AttachUserPolicy",
+    "iam:AttachRolePolicy",
+    "iam:AttachGroupPolicy",
 ];
 
 /// Why a session policy cannot be used.
@@ -112,6 +144,11 @@ pub struct SessionParams {
     pub regions: Vec<String>,
     /// `forensics_collection`: the evidence bucket names (wildcards allowed).
     pub evidence_buckets: Vec<String>,
+    /// `containment_actions`, `emergency_admin`: the ARNs of the managed policies a session
+    /// may attach to a principal (empty: AWS's `AWSDenyAll`).
+    pub quarantine_policies: Vec<String>,
+    /// `emergency_admin`: the role ARNs a session may pass to a service (empty: none).
+    pub pass_roles: Vec<String>,
     /// The AWS partition, for resource ARNs.
     pub partition: String,
 }
@@ -158,17 +195,36 @@ impl SessionTemplate {
         }
     }
 
-    /// Whether the template takes `param` (`regions`, `evidence_buckets`).
+    /// Whether the template takes `param` (`regions`, `evidence_buckets`,
+    /// `quarantine_policies`, `pass_roles`).
     pub fn takes(self, param: &str) -> bool {
         matches!(
             (self, param),
-            (Self::ContainmentActions, "regions") | (Self::ForensicsCollection, "evidence_buckets")
+            (Self::ContainmentActions, "regions")
+                | (Self::ForensicsCollection, "evidence_buckets")
+                | (
+                    Self::ContainmentActions | Self::EmergencyAdmin,
+                    "quarantine_policies"
+                )
+                | (Self::EmergencyAdmin, "pass_roles")
         )
     }
 
-    /// The policy document, with the seed's action lists verbatim. Where a parameter list is
-    /// empty the seed's default is used (`us-east-1`, `us-west-2`; `forensic-evidence-*`).
+    /// The policy document, with the seed's action lists verbatim except where they opened
+    /// an escalation path: `containment_actions` attaches only a quarantine policy (the seed
+    /// allowed `iam:AttachUserPolicy` of any policy, AdministratorAccess included), and
+    /// `emergency_admin` denies [`ESCALATION_DENIES`], passing roles outside `pass_roles` and
+    /// attaching anything but a quarantine policy. Where a parameter list is empty the seed's
+    /// default is used (`us-east-1`, `us-west-2`; `forensic-evidence-*`).
     pub fn document(self, params: &SessionParams) -> Value {
+        let quarantine = if params.quarantine_policies.is_empty() {
+            vec![format!(
+                "arn:{}:iam::aws:policy/{DEFAULT_QUARANTINE_POLICY}",
+                params.partition
+            )]
+        } else {
+            params.quarantine_policies.clone()
+        };
         match self {
             Self::ReadOnlyInvestigation => json!({
                 "Version": "2012-10-17",
@@ -224,12 +280,21 @@ impl SessionTemplate {
                                 "ec2:RevokeSecurityGroupEgress",
                                 "iam:UpdateAccessKey",
                                 "iam:DeleteAccessKey",
-                                "iam:AttachUserPolicy",
                                 "iam:DetachUserPolicy"
                             ],
                             "Resource": "*",
                             "Condition": {
                                 "StringEquals": { "aws:RequestedRegion": regions }
+                            }
+                        },
+                        {
+                            "Sid": "QuarantineOnly",
+                            "Effect": "Allow",
+                            "Action": "iam:AttachUserPolicy",
+                            "Resource": "*",
+                            "Condition": {
+                                "StringEquals": { "aws:RequestedRegion": regions },
+                                "ArnEquals": { "iam:PolicyARN": quarantine }
                             }
                         },
                         {
@@ -283,22 +348,38 @@ impl SessionTemplate {
                     ]
                 })
             }
-            Self::EmergencyAdmin => json!({
-                "Version": "2012-10-17",
-                "Statement": [
-                    { "Effect": "Allow", "Action": "*", "Resource": "*" },
-                    {
-                        "Effect": "Deny",
-                        "Action": [
-                            "organizations:CloseAccount",
-                            "account:CloseAccount",
-                            "iam:DeleteRole",
-                            "iam:DeleteUser"
-                        ],
-                        "Resource": "*"
-                    }
-                ]
-            }),
+            Self::EmergencyAdmin => {
+                let pass_role = if params.pass_roles.is_empty() {
+                    json!({ "Sid": "NoPassRole", "Effect": "Deny", "Action": "iam:PassRole", "Resource": "*" })
+                } else {
+                    json!({ "Sid": "NoPassRole", "Effect": "Deny", "Action": "iam:PassRole", "NotResource": params.pass_roles })
+                };
+                json!({
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        { "Effect": "Allow", "Action": "*", "Resource": "*" },
+                        {
+                            "Effect": "Deny",
+                            "Action": [
+                                "organizations:CloseAccount",
+                                "account:CloseAccount",
+                                "iam:DeleteRole",
+                                "iam:DeleteUser"
+                            ],
+                            "Resource": "*"
+                        },
+                        { "Sid": "NoEscalation", "Effect": "Deny", "Action": ESCALATION_DENIES, "Resource": "*" },
+                        pass_role,
+                        {
+                            "Sid": "QuarantineOnly",
+                            "Effect": "Deny",
+                            "Action": ATTACH_ACTIONS,
+                            "Resource": "*",
+                            "Condition": { "ArnNotEquals": { "iam:PolicyARN": quarantine } }
+                        }
+                    ]
+                })
+            }
         }
     }
 }

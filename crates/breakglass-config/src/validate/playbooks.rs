@@ -196,6 +196,8 @@ impl Validator {
             for (field, given) in [
                 ("regions", raw.regions.is_some()),
                 ("evidence_buckets", raw.evidence_buckets.is_some()),
+                ("quarantine_policies", raw.quarantine_policies.is_some()),
+                ("pass_roles", raw.pass_roles.is_some()),
             ] {
                 if given {
                     self.push(
@@ -223,6 +225,8 @@ impl Validator {
             for (param, given) in [
                 ("regions", raw.regions.is_some()),
                 ("evidence_buckets", raw.evidence_buckets.is_some()),
+                ("quarantine_policies", raw.quarantine_policies.is_some()),
+                ("pass_roles", raw.pass_roles.is_some()),
             ] {
                 if given && !template.takes(param) {
                     self.push(
@@ -241,9 +245,26 @@ impl Validator {
                     }
                 }
             }
+            for (field, kind, given) in [
+                ("quarantine_policies", "policy", &raw.quarantine_policies),
+                ("pass_roles", "role", &raw.pass_roles),
+            ] {
+                for (i, arn) in given.iter().flatten().enumerate() {
+                    if !is_iam_arn(arn, partition, kind) {
+                        self.push(
+                            &path.key(field).index(i),
+                            format!(
+                                "`{arn}` is not an IAM {kind} ARN such as `arn:{partition}:iam::111122223333:{kind}/Name` (wildcards are not allowed)"
+                            ),
+                        );
+                    }
+                }
+            }
             let params = SessionParams {
                 regions: raw.regions.clone().unwrap_or(regions),
                 evidence_buckets: raw.evidence_buckets.clone().unwrap_or_default(),
+                quarantine_policies: raw.quarantine_policies.clone().unwrap_or_default(),
+                pass_roles: raw.pass_roles.clone().unwrap_or_default(),
                 partition: partition.to_owned(),
             };
             (
@@ -346,4 +367,23 @@ impl Validator {
             }
         }
     }
+}
+
+/// Whether `arn` names one IAM `kind` (`policy`, `role`) in `partition`: an account id (or
+/// `aws` for an AWS managed policy), a name, no wildcard.
+fn is_iam_arn(arn: &str, partition: &str, kind: &str) -> bool {
+    let Some(rest) = arn.strip_prefix(&format!("arn:{partition}:iam::")) else {
+        return false;
+    };
+    let Some((account, resource)) = rest.split_once(':') else {
+        return false;
+    };
+    let account_ok = (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()))
+        || (kind == "policy" && account == "aws");
+    let name = resource
+        .strip_prefix(kind)
+        .and_then(|r| r.strip_prefix('/'))
+        .and_then(|r| r.rsplit('/').next())
+        .unwrap_or_default();
+    account_ok && !name.is_empty() && !resource.contains(['*', '?'])
 }

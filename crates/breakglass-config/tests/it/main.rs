@@ -11,5 +11,6 @@
 )]
 
 mod config;
+mod guardrails;
 mod render;
 mod templates;

@@ -68,6 +68,17 @@ pub enum Error {
         /// The grant's end.
         end: OffsetDateTime,
     },
+    /// A revocation policy read back after it was written is not what was written (or is
+    /// still there after it was deleted): the write did not hold.
+    #[error(
+        "the `{policy}` policy read back from role `{role}` is not the one just written; the cut-off is not in force"
+    )]
+    CutOffUnverified {
+        /// The role.
+        role: crate::model::RoleArn,
+        /// The inline policy.
+        policy: &'static str,
+    },
     /// The revocation was committed (no credentials will be minted again) but its live
     /// sessions could not be denied yet; the worker retries from the stored entry when
     /// there is one.

@@ -16,16 +16,16 @@
 //!   failed is retried and the 10,240-character inline quota is not filled by old entries.
 //!
 //! The revocation entries live in the store, so a restart loses nothing. The policy
-//! rewrite is read-compare-write: two replicas writing the same role at once can race, but
-//! both write a document built from the store after their own change, and the worker's next
-//! pass rewrites every role from the store again.
+//! rewrite is read-compare-write-verify under the role's lease in the store, so the API and
+//! the worker (or two replicas) never interleave on one role and lose an entry (see
+//! [`App::sync_role`]).
 
 use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
 use super::{App, Caller, Error};
-use crate::audit::events::RoleSessionsRevoked;
+use crate::audit::events::{RevocationFailed, RoleSessionsRevoked};
 use crate::audit::{Actor, AuditEntry, AuditEvent};
 use crate::broker::{BrokerError, Outcome};
 use crate::canonical::Sha256Digest;
@@ -48,6 +48,18 @@ pub const ENTRY_MARGIN: Duration = Duration::minutes(20);
 /// How many requests one pass of [`App::reconcile`] or [`App::revoke_all`] reads (the
 /// store's cap).
 const RECONCILE_LIMIT: u32 = 1_000;
+
+/// The prefix of the lease one writer of a role's revocation policy holds (the role's ARN
+/// follows).
+pub const ROLE_SYNC_LEASE_PREFIX: &str = "revocations:";
+
+/// How long a role's sync lease lasts: longer than one read-write-verify takes, short enough
+/// that a writer that died is replaced by the worker soon after.
+const ROLE_SYNC_LEASE: Duration = Duration::seconds(60);
+
+/// How many times one writer rewrites a role while entries keep arriving before it leaves
+/// the rest to the next holder.
+const MAX_SYNC_ROUNDS: usize = 16;
 
 /// The purpose a step-up for the first credentials of grant `request` is checked for.
 pub fn credentials_purpose(request: &RequestId) -> String {
@@ -73,6 +85,15 @@ pub struct Revoked {
     pub entry: Option<RevocationEntry>,
 }
 
+/// What [`App::reconcile`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Revoked requests whose missing entries were restored.
+    pub restored: Vec<RequestId>,
+    /// Revoked requests whose entries could not be restored, with why.
+    pub failed: Vec<(RequestId, String)>,
+}
+
 /// What revoking every session of a role did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevokedAll {
@@ -82,8 +103,9 @@ pub struct RevokedAll {
     pub cutoff: OffsetDateTime,
     /// Live grants of the role that were revoked on the way.
     pub revoked: Vec<RequestId>,
-    /// Live grants that could not be revoked (with why); their sessions are cut off by the
-    /// cutoff all the same, but they could mint again.
+    /// Live grants that could not be revoked (they could mint again), or whose own entry
+    /// could not be written (the worker retries it), with why. The cutoff denies their
+    /// sessions all the same.
     pub failed: Vec<(RequestId, String)>,
     /// The audit sequence number of the `role_sessions_revoked` record.
     pub audit_seq: Option<u64>,
@@ -100,6 +122,9 @@ pub struct RoleSync {
     pub pruned: usize,
     /// Whether the policy on the role changed (written or deleted).
     pub changed: bool,
+    /// Another writer held the role and writes it instead (it cannot stop without taking in
+    /// every entry added before it stops); the counts are then zero.
+    pub deferred: bool,
 }
 
 impl<S, K, C, I> App<S, K, C, I>
@@ -269,11 +294,65 @@ where
             .await?;
         match self.cut_off(&outcome.request).await {
             Ok(entry) => Ok(Revoked { outcome, entry }),
-            Err(e) => Err(Error::CutOffIncomplete {
-                request: request.clone(),
-                source: Box::new(e),
-            }),
+            Err(e) => {
+                // Audited and paged at once; should even that commit fail, the worker's
+                // retry of the stored entry fails the same way and pages.
+                let _ = self
+                    .revocation_failed(
+                        &outcome.request.spec.role_arn,
+                        Some(request.clone()),
+                        1,
+                        &e.to_string(),
+                    )
+                    .await;
+                Err(Error::CutOffIncomplete {
+                    request: request.clone(),
+                    source: Box::new(e),
+                })
+            }
         }
+    }
+
+    /// Records that cutting role `role`'s sessions off failed (`attempt` in a row), for the
+    /// revocation of `request` or for the worker's upkeep of the role: a `revocation_failed`
+    /// audit record and, on the 1st, 2nd, 4th, 8th... attempt, a critical alert to the
+    /// security team in the same transaction.
+    pub async fn revocation_failed(
+        &self,
+        role: &RoleArn,
+        request: Option<RequestId>,
+        attempt: u32,
+        problem: &str,
+    ) -> Result<(), Error> {
+        let event = AuditEvent::from(RevocationFailed {
+            role_arn: role.clone(),
+            request,
+            attempt,
+            problem: problem.to_owned(),
+        });
+        let outbox = notifications(None, std::slice::from_ref(&event));
+        self.store()
+            .commit(Commit {
+                write: None,
+                audit: vec![AuditEntry {
+                    at: self.now(),
+                    actor: Actor::System,
+                    request_version: None,
+                    event,
+                }],
+                outbox,
+                step_up: None,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The roles that have revocation entries (the worker's upkeep, role by role).
+    pub async fn revocation_roles(&self) -> Result<Vec<RoleArn>, Error> {
+        let entries = self.store().revocations(None).await?;
+        let roles: std::collections::BTreeSet<RoleArn> =
+            entries.into_iter().map(|e| e.role_arn).collect();
+        Ok(roles.into_iter().collect())
     }
 
     /// Revokes, as administrator `caller`, every approved or active request of `requester`
@@ -330,19 +409,71 @@ where
     /// Rewrites role `role`'s `BreakglassRevocations` policy from the stored entries: entries
     /// whose sessions have ended are pruned (from the store only after the policy no longer
     /// needs them), and the policy is deleted when none is left. Writes only when the
-    /// document on the role differs.
+    /// document on the role differs, and reads it back after every write: a write that did
+    /// not hold is an error ([`Error::CutOffUnverified`]).
+    ///
+    /// One writer per role at a time, across tasks and replicas: the writer holds the role's
+    /// lease in the store and gives it up only if no entry was added since it read the
+    /// entries (the role's generation, moved in each entry's own transaction); otherwise it
+    /// writes again. A caller that finds the lease held returns at once with
+    /// [`RoleSync::deferred`]: the holder cannot give the lease up without writing the
+    /// caller's entry. So a stale document never overwrites a newer one for good.
     pub async fn sync_role(&self, role: &RoleArn) -> Result<RoleSync, Error> {
+        let store = self.store();
+        let lease = format!("{ROLE_SYNC_LEASE_PREFIX}{role}");
+        let holder = format!("sync-{}", self.broker.ids().request_id());
+        for _ in 0..MAX_SYNC_ROUNDS {
+            let now = self.now();
+            if !store
+                .take_lease(&lease, &holder, now, now + ROLE_SYNC_LEASE)
+                .await?
+            {
+                return Ok(RoleSync {
+                    role_arn: role.clone(),
+                    entries: 0,
+                    pruned: 0,
+                    changed: false,
+                    deferred: true,
+                });
+            }
+            let generation = store.revocation_generation(role).await?;
+            let synced = match self.write_role_policy(role).await {
+                Ok(synced) => synced,
+                Err(e) => {
+                    // Give the role up to the next try (worker or another caller) at once.
+                    store.release_lease(&lease, &holder).await?;
+                    return Err(e);
+                }
+            };
+            if store
+                .release_role_sync(&lease, &holder, role, generation)
+                .await?
+            {
+                return Ok(synced);
+            }
+        }
+        // Entries keep arriving: leave the rest to the lease's next holder (the worker's
+        // next pass at the latest) rather than hold the role forever.
+        store.release_lease(&lease, &holder).await?;
+        Ok(RoleSync {
+            role_arn: role.clone(),
+            entries: 0,
+            pruned: 0,
+            changed: false,
+            deferred: true,
+        })
+    }
+
+    /// One read-compute-write-verify of role `role`'s policy (see [`App::sync_role`], which
+    /// holds the role's lease around it).
+    async fn write_role_policy(&self, role: &RoleArn) -> Result<RoleSync, Error> {
         let store = self.store();
         let entries = store.revocations(Some(role)).await?;
         let (kept, gone) = revocation::prune(entries, self.now());
         let name = role.name();
         let wanted = revocation::deny_document(role, &kept)?;
         let current = self.cloud.inline_policy(role, REVOCATIONS_POLICY).await?;
-        let same = match (&wanted, &current) {
-            (Some(w), Some(c)) => same_json(w, c),
-            (None, None) => true,
-            _ => false,
-        };
+        let same = same_policy(wanted.as_deref(), current.as_deref());
         if !same {
             match &wanted {
                 Some(doc) => {
@@ -363,6 +494,13 @@ where
                         .await?;
                 }
             }
+            let read_back = self.cloud.inline_policy(role, REVOCATIONS_POLICY).await?;
+            if !same_policy(wanted.as_deref(), read_back.as_deref()) {
+                return Err(Error::CutOffUnverified {
+                    role: role.clone(),
+                    policy: REVOCATIONS_POLICY,
+                });
+            }
         }
         store.remove_revocations(&gone).await?;
         Ok(RoleSync {
@@ -370,6 +508,7 @@ where
             entries: kept.len(),
             pruned: gone.len(),
             changed: !same,
+            deferred: false,
         })
     }
 
@@ -391,9 +530,10 @@ where
 
     /// Restores the revocation entries of revoked grants whose sessions may still be live
     /// but which have no entry: the broker stopped between committing a revocation and
-    /// recording its entry, or the entry could not be written then. Returns the requests
-    /// whose entries were restored (their roles' policies rewritten).
-    pub async fn reconcile(&self) -> Result<Vec<RequestId>, Error> {
+    /// recording its entry, or the entry could not be written then. One request that fails
+    /// does not stop the others: returns the requests whose entries were restored (their
+    /// roles' policies rewritten) and those that failed, with why.
+    pub async fn reconcile(&self) -> Result<Reconciled, Error> {
         let store = self.store();
         let have: std::collections::HashSet<_> = store
             .revocations(None)
@@ -408,6 +548,7 @@ where
         };
         let now = self.now();
         let mut restored = Vec::new();
+        let mut failed = Vec::new();
         for r in store.requests(&filter).await? {
             let r = r.value;
             let Some(grant) = &r.grant else { continue };
@@ -419,10 +560,12 @@ where
             {
                 continue;
             }
-            self.cut_off(&r).await?;
-            restored.push(r.id);
+            match self.cut_off(&r).await {
+                Ok(_) => restored.push(r.id),
+                Err(e) => failed.push((r.id, e.to_string())),
+            }
         }
-        Ok(restored)
+        Ok(Reconciled { restored, failed })
     }
 
     /// The texts of role `role`'s inline policies other than `except`.
@@ -457,6 +600,13 @@ where
     ) -> Result<RevokedAll, Error> {
         caller.require_admin()?;
         caller.require_full_access()?;
+        // Only a role the broker deploys: `AWSRevokeOlderSessions` on any other role would be
+        // the broker writing where it was never meant to (and the revoker role may not).
+        if !self.rules().catalog().roles.iter().any(|r| &r.arn == role) {
+            return Err(Error::NotFound(format!(
+                "role `{role}` is not one of the catalog's roles"
+            )));
+        }
         let purpose = revoke_all_purpose(role);
         super::requests::own_step_up(caller, &step_up, &purpose)?;
         let actor = caller.username.clone();
@@ -488,6 +638,7 @@ where
             ..RequestFilter::default()
         };
         let mut revoked = Vec::new();
+        let mut revoked_requests = Vec::new();
         let mut failed: Vec<(RequestId, String)> = Vec::new();
         // Page by page: each revocation takes its request out of the filter, so the loop
         // ends when a page holds nothing but requests that failed to revoke.
@@ -506,7 +657,10 @@ where
                     .revoke_as(&r.id, actor.clone(), true, reason)
                     .await
                 {
-                    Ok(_) => revoked.push(r.id),
+                    Ok(outcome) => {
+                        revoked.push(r.id);
+                        revoked_requests.push(outcome.request);
+                    }
                     Err(e) => failed.push((r.id, e.to_string())),
                 }
                 progressed = true;
@@ -531,6 +685,24 @@ where
         self.cloud
             .put_inline_policy(role, REVOKE_OLDER_SESSIONS_POLICY, &doc)
             .await?;
+        let read_back = self
+            .cloud
+            .inline_policy(role, REVOKE_OLDER_SESSIONS_POLICY)
+            .await?;
+        if !same_policy(Some(doc.as_str()), read_back.as_deref()) {
+            return Err(Error::CutOffUnverified {
+                role: role.clone(),
+                policy: REVOKE_OLDER_SESSIONS_POLICY,
+            });
+        }
+        // Each grant ended here also gets its own entry: a console sign-in URL minted
+        // before the cutoff opens a session after it, which `aws:TokenIssueTime` does not
+        // catch but the grant's `aws:userid` entry does.
+        for request in &revoked_requests {
+            if let Err(e) = self.cut_off(request).await {
+                failed.push((request.id.clone(), e.to_string()));
+            }
+        }
         let event = AuditEvent::from(RoleSessionsRevoked {
             role_arn: role.clone(),
             cutoff,
@@ -573,6 +745,15 @@ fn check_requester(r: &AccessRequest, actor: &Username) -> Result<(), Error> {
             requester: r.spec.requester.clone(),
             actor: actor.clone(),
         })
+    }
+}
+
+/// Whether a wanted policy and the one found are the same (both absent, or the same JSON).
+fn same_policy(wanted: Option<&str>, found: Option<&str>) -> bool {
+    match (wanted, found) {
+        (Some(w), Some(f)) => same_json(w, f),
+        (None, None) => true,
+        _ => false,
     }
 }
 

@@ -28,7 +28,8 @@ use time::OffsetDateTime;
 pub use audit::{AuditVerification, Walk, WalkError, walk};
 pub use error::{Error, StepUpOr};
 pub use grants::{
-    ENTRY_MARGIN, Revoked, RevokedAll, RoleSync, credentials_purpose, revoke_all_purpose,
+    ENTRY_MARGIN, Reconciled, Revoked, RevokedAll, RoleSync, credentials_purpose,
+    revoke_all_purpose,
 };
 pub use requests::{Approving, Ask, review_purpose};
 

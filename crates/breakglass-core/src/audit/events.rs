@@ -232,6 +232,20 @@ pub struct RoleSessionsRevoked {
     pub reason: String,
 }
 
+/// Live sessions could not be cut off: writing a role's revocation policy failed, or the
+/// policy read back was not the one written. Until a retry holds, the sessions it was to
+/// deny keep their access; the worker retries with backoff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RevocationFailed {
+    pub role_arn: RoleArn,
+    /// The revoked request whose cut-off failed; `None` for the worker's upkeep of the role.
+    pub request: Option<RequestId>,
+    /// How many attempts in a row have failed on this role (1 for the first).
+    pub attempt: u32,
+    /// What failed.
+    pub problem: String,
+}
+
 /// Access ran out (a grant reached its end, or an approved request was never activated).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GrantExpired {
@@ -562,6 +576,7 @@ pub enum AuditEvent {
     TotpVerified(TotpVerified),
     TotpFailed(TotpFailed),
     RoleSessionsRevoked(RoleSessionsRevoked),
+    RevocationFailed(RevocationFailed),
     AccountChanged(AccountChanged),
     LocalSignIn(LocalSignIn),
     SecondFactorLockedOut(SecondFactorLockedOut),
@@ -615,6 +630,7 @@ from_event!(
     TotpVerified,
     TotpFailed,
     RoleSessionsRevoked,
+    RevocationFailed,
     AccountChanged,
     LocalSignIn,
     SecondFactorLockedOut,
@@ -661,6 +677,7 @@ impl AuditEvent {
             Self::TotpVerified(_) => "totp_verified",
             Self::TotpFailed(_) => "totp_failed",
             Self::RoleSessionsRevoked(_) => "role_sessions_revoked",
+            Self::RevocationFailed(_) => "revocation_failed",
             Self::AccountChanged(_) => "account_changed",
             Self::LocalSignIn(_) => "local_sign_in",
             Self::SecondFactorLockedOut(_) => "second_factor_locked_out",
@@ -713,6 +730,7 @@ impl AuditEvent {
             | Self::PasskeyFailed(_)
             | Self::PasskeyEnrolled(_)
             | Self::PasskeyRemoved(_) => None,
+            Self::RevocationFailed(e) => e.request.as_ref(),
             Self::RoleSessionsRevoked(_) | Self::SecondFactorLockedOut(_) => None,
         }
     }
@@ -722,6 +740,7 @@ impl AuditEvent {
         match self {
             Self::BreakGlassActivated(_) => Severity::Critical,
             Self::NotificationDeadLettered(_) => Severity::Critical,
+            Self::RevocationFailed(_) => Severity::Critical,
             Self::ReviewOverdue(_) => Severity::Notice,
             Self::ActionRefused(e) if e.break_glass => Severity::Critical,
             Self::SecondFactorLockedOut(e) if e.lockouts >= crate::accounts::LOCKOUTS_ALERT => {

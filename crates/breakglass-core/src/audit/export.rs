@@ -122,6 +122,7 @@ fn role(event: &AuditEvent) -> Option<String> {
         AuditEvent::BreakGlassActivated(e) => Some(e.role_arn.to_string()),
         AuditEvent::GrantRevoked(e) => Some(e.role_arn.to_string()),
         AuditEvent::RoleSessionsRevoked(e) => Some(e.role_arn.to_string()),
+        AuditEvent::RevocationFailed(e) => Some(e.role_arn.to_string()),
         _ => None,
     }
 }

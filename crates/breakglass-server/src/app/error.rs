@@ -187,7 +187,7 @@ impl From<Error> for AppError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "aws_limit", e.to_string())
             }
             // AWS's own words name accounts, roles and policies: they go to the log only.
-            Error::Cloud(_) | Error::OutlivesGrant { .. } => {
+            Error::Cloud(_) | Error::OutlivesGrant { .. } | Error::CutOffUnverified { .. } => {
                 Self::internal(StatusCode::BAD_GATEWAY, "aws_failed", &e)
             }
             Error::CutOffIncomplete { .. } => {

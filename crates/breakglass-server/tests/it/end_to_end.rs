@@ -203,6 +203,7 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     assert!(grant.issued[0].expires_at <= grant.end);
 
     // Revoke: the grant's session is denied by the role's policy, read back through the SDK.
+    let revoking = Instant::now();
     let revoked = access
         .revoke(&caller("bob"), &r.id, "contained")
         .await
@@ -211,6 +212,11 @@ async fn submit_approve_activate_use_revoke_against_the_emulator() {
     let policy = read_policy(&config, "SecurityAnalyst", REVOCATIONS_POLICY)
         .await
         .expect("the revocation policy is on the role");
+    let time_to_deny = revoking.elapsed();
+    eprintln!(
+        "time to cut-off (revoke called to the deny written, read back by the broker and read again through the SDK, emulator): {} ms",
+        time_to_deny.as_millis()
+    );
     assert_eq!(decide(&policy, &call_by(&creds)), Decision::ExplicitDeny);
     assert_eq!(decide(&policy, &call_by(&other_creds)), Decision::Allow);
     assert_eq!(

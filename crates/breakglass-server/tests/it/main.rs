@@ -23,6 +23,7 @@ mod limits;
 mod notifier;
 mod passkeys;
 mod receivers;
+mod revocation;
 mod sso;
 mod step_up;
 mod support;

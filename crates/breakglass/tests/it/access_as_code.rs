@@ -239,10 +239,10 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
     );
     // The broker's revoker role goes to production, not to the security account.
     assert!(
-        text.contains("account production (222222222222)\n  + role BreakglassRevoker\n"),
+        text.contains("account production (222222222222)\n  + policy BreakglassGuardrails\n  + role BreakglassRevoker\n"),
         "{text}"
     );
-    assert!(text.contains("dry run: 62 change(s) not applied"), "{text}");
+    assert!(text.contains("dry run: 63 change(s) not applied"), "{text}");
 
     // The dry run changed nothing: the same diff again.
     let again = apply(&moto, EXAMPLE, &["--dry-run"]);
@@ -252,7 +252,7 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
     assert!(applied.status.success(), "{}", stderr(&applied));
     let text = stdout(&applied);
     assert!(
-        text.contains("account production (222222222222): applied 33 change(s)"),
+        text.contains("account production (222222222222): applied 34 change(s)"),
         "{text}"
     );
     assert!(
