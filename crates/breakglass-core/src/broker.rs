@@ -15,7 +15,7 @@
 //! refused change leaves it unused), and a replayed code makes the whole commit fail with
 //! [`StoreError::StepUpUsed`].
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use time::{Duration, OffsetDateTime};
 
@@ -25,6 +25,7 @@ use crate::canonical::Sha256Digest;
 use crate::model::{GrantId, IncidentId, RequestId, Username};
 use crate::outbox::notifications;
 use crate::ports::{Clock, Commit, IdSource, RequestWrite, StepUp, Store, StoreError, Versioned};
+use crate::refusals::{Announce, RefusalAlerts};
 use crate::request::{
     AccessRequest, Command, Env, NewRequest, ReviewOutcome, Settings, Transition, TransitionError,
     activate_break_glass, apply, submit,
@@ -79,6 +80,7 @@ pub struct Broker<S, C, I> {
     ids: I,
     rules: RwLock<Arc<Rules>>,
     settings: Settings,
+    refusal_alerts: Mutex<RefusalAlerts>,
 }
 
 /// The current time at the store's precision (microseconds, UTC).
@@ -95,6 +97,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
             ids,
             rules: RwLock::new(Arc::new(rules)),
             settings,
+            refusal_alerts: Mutex::new(RefusalAlerts::default()),
         }
     }
 
@@ -380,7 +383,10 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
             break_glass: action == Action::ActivateBreakGlass,
             reason,
         });
-        let outbox = notifications(None, std::slice::from_ref(&event));
+        let mut outbox = notifications(None, std::slice::from_ref(&event));
+        if action == Action::ActivateBreakGlass {
+            self.fold_refusal_alert(&actor, now, &mut outbox);
+        }
         let commit = Commit {
             write: None,
             audit: vec![AuditEntry {
@@ -393,6 +399,39 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
             step_up: None,
         };
         self.store.commit(commit).await.map(|_| ())
+    }
+
+    /// Keeps the alert of a refused break-glass attempt by `actor` only when it should go
+    /// out ([`crate::refusals`]): never for someone who is not a responder (audited only),
+    /// and at most once per window per responder, the attempts in between counted in the
+    /// next alert's subject.
+    fn fold_refusal_alert(
+        &self,
+        actor: &Actor,
+        now: OffsetDateTime,
+        outbox: &mut Vec<crate::outbox::Notification>,
+    ) {
+        let Actor::User(user) = actor else { return };
+        if self.rules().catalog().responder(user).is_none() {
+            outbox.clear();
+            return;
+        }
+        let announce = match self.refusal_alerts.lock() {
+            Ok(mut g) => g.note(user, now),
+            Err(p) => p.into_inner().note(user, now),
+        };
+        match announce {
+            Announce::Fold => outbox.clear(),
+            Announce::Alert { folded: 0, .. } => {}
+            Announce::Alert { folded, since } => {
+                let since = since.map_or_else(String::new, |t| format!(" since {t}"));
+                for n in outbox.iter_mut() {
+                    n.subject.push_str(&format!(
+                        " (and {folded} more refused attempts by `{user}`{since}, audited without an alert)"
+                    ));
+                }
+            }
+        }
     }
 
     /// Approves request `id` as `approver`, who reviewed the version with `digest`.

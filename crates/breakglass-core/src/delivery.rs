@@ -329,6 +329,23 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &str) -> String {
     )
 }
 
+/// The signing key of the webhook receiver at `url`, derived from the broker's webhook key
+/// `master`: the hex HMAC-SHA256 of the receiver's URL under a label. Each receiver is
+/// given its own key (`breakglass notify webhook-key URL` prints it), so a receiver, which
+/// holds only its own, cannot forge messages to the others, and the broker keeps one
+/// secret however many receivers there are.
+pub fn receiver_key(master: &[u8], url: &str) -> String {
+    #[expect(
+        clippy::expect_used,
+        reason = "HMAC accepts keys of any length; new_from_slice cannot fail"
+    )]
+    let mut m = Hmac::<Sha256>::new_from_slice(master).expect("HMAC takes any key length");
+    m.update(b"breakglass webhook receiver key\n");
+    m.update(url.as_bytes());
+    let tag: [u8; 32] = m.finalize().into_bytes().into();
+    Sha256Digest::from_bytes(tag).to_hex()
+}
+
 /// Why a webhook signature was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {

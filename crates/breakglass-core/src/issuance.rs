@@ -63,6 +63,54 @@ pub enum IssuanceError {
     },
 }
 
+/// The console hosts a sign-in URL may land on: the AWS console of the commercial, GovCloud
+/// and China partitions, and their regional hosts (`us-east-1.console.aws.amazon.com`).
+/// The federation endpoint's `Destination` is "the URL for the desired AWS console page"
+/// (IAM User Guide, "Enable custom identity broker access to the AWS console"); anything
+/// else would make the broker's sign-in URL an open redirect carrying a live session.
+const CONSOLE_HOSTS: [&str; 3] = [
+    "console.aws.amazon.com",
+    "console.amazonaws-us-gov.com",
+    "console.amazonaws.cn",
+];
+
+/// Checks a console sign-in destination: an `https://` URL (no user name or password in it)
+/// whose host is an AWS console host ([`CONSOLE_HOSTS`]) or a subdomain of one. Returns
+/// what is wrong, naming the destination.
+pub fn console_destination(destination: &str) -> Result<(), String> {
+    let refuse = |why: &str| {
+        Err(format!(
+            "invalid console destination `{destination}`: {why}"
+        ))
+    };
+    let Ok(url) = url::Url::parse(destination) else {
+        return refuse("not a URL");
+    };
+    if url.scheme() != "https" {
+        return refuse("it must be an https:// URL");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return refuse("it must not carry a user name or password");
+    }
+    let Some(url::Host::Domain(host)) = url.host() else {
+        return refuse("its host must be an AWS console host, not an address");
+    };
+    let host = host.to_ascii_lowercase();
+    let ok = CONSOLE_HOSTS.iter().any(|c| {
+        host == *c
+            || host
+                .strip_suffix(c)
+                .is_some_and(|prefix| prefix.ends_with('.'))
+    });
+    if !ok {
+        return refuse(&format!(
+            "its host must be an AWS console host ({})",
+            CONSOLE_HOSTS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
 /// The `AssumeRole` call for `request`'s live grant at `now`. The duration is the grant's
 /// remaining time less [`SKEW_ALLOWANCE`], in whole seconds; the adapter may shorten it
 /// further to the role's maximum, never lengthen it.

@@ -21,6 +21,7 @@ pub mod issuance;
 pub mod model;
 pub mod outbox;
 pub mod ports;
+pub mod refusals;
 pub mod reminders;
 pub mod request;
 pub mod revocation;

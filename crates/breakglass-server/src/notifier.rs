@@ -596,7 +596,8 @@ impl NotifierSettings {
                 .iter()
                 .map(|url| WebhookTarget {
                     url: url.clone(),
-                    secret: secret.clone(),
+                    // One key per receiver: none can sign as the broker to another.
+                    secret: Secret::new(delivery::receiver_key(secret.expose().as_bytes(), url)),
                 })
                 .collect();
         }

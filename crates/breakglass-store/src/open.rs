@@ -108,22 +108,58 @@ fn detail(e: &sqlx::Error) -> String {
     }
 }
 
-/// `url` with any password replaced by `***`.
+/// `url` with its secrets replaced by `***`, for errors and logs: the password of its user
+/// information (`postgres://user:***@host/db`) and the value of every query parameter whose
+/// name says it holds one (`?password=***`, `sslpassword`, `token`, `secret`, `key`, ...;
+/// PostgreSQL takes its password either way).
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
     };
-    let (authority, tail) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, ""),
-    };
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _password)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
+    let head = match head.split_once("://") {
+        // Everything up to the last `@` is user information, even with a stray `/` in it.
+        Some((scheme, rest)) => match rest.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+                None => head.to_owned(),
+            },
+            None => head.to_owned(),
         },
-        None => url.to_owned(),
-    }
+        None => head.to_owned(),
+    };
+    let Some(query) = query else {
+        return head;
+    };
+    let (query, fragment) = match query.split_once('#') {
+        Some((q, f)) => (q, Some(f)),
+        None => (query, None),
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((name, _)) if secret_parameter(name) => format!("{name}=***"),
+            _ => param.to_owned(),
+        })
+        .collect();
+    let fragment = fragment.map_or_else(String::new, |f| format!("#{f}"));
+    format!("{head}?{}{fragment}", params.join("&"))
+}
+
+/// Whether a query parameter named `name` holds a secret.
+fn secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "key",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|w| name.contains(w))
 }
 
 /// Which backend `url` names.
@@ -150,7 +186,7 @@ pub(crate) fn backend(url: &str) -> Result<Backend, OpenError> {
 pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<Readers, OpenError> {
     let base = if url.to_ascii_lowercase().starts_with("sqlite:") {
         SqliteConnectOptions::from_str(url).map_err(|e| OpenError::InvalidUrl {
-            url: url.to_owned(),
+            url: redact_url(url),
             problem: e.to_string(),
         })?
     } else {
@@ -176,6 +212,13 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<Readers, 
             path: connect.get_filename().display().to_string(),
         });
     }
+    if options.create && !in_memory {
+        create_private(connect.get_filename()).map_err(|e| OpenError::Connect {
+            backend: Backend::Sqlite,
+            url: redact_url(url),
+            detail: format!("cannot create `{}`: {e}", connect.get_filename().display()),
+        })?;
+    }
     // One connection first: it applies the migrations and becomes the first reader. An
     // in-memory database lives as long as this one connection. Otherwise: up to two readers
     // per core (the writer has its own connection besides). A reader's thread hands its rows
@@ -186,7 +229,7 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<Readers, 
         .await
         .map_err(|e| OpenError::Connect {
             backend: Backend::Sqlite,
-            url: url.to_owned(),
+            url: redact_url(url),
             detail: detail(&e),
         })?;
     prepare::<sqlx::Sqlite>(
@@ -208,6 +251,22 @@ pub(crate) async fn sqlite(url: &str, options: &OpenOptions) -> Result<Readers, 
         options.max_connections.clamp(1, cores.saturating_mul(2)),
         options.busy_timeout,
     ))
+}
+
+/// Creates the database file `path`, readable and writable by its owner only (`0600`), if
+/// it does not exist yet: it holds password hashes, sealed seeds and the audit log. SQLite
+/// gives its `-wal` and `-shm` files the database file's permissions. An existing file is
+/// left as it is.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 pub(crate) async fn postgres(url: &str, options: &OpenOptions) -> Result<PgPool, OpenError> {

@@ -9,13 +9,7 @@ impl Validator {
     pub(super) fn notifications(&mut self, raw: &RawConfig) -> Option<NotificationsConfig> {
         let n = raw.notifications.as_ref()?;
         let path = root().key("notifications");
-        let url_ok = n.console_url.strip_prefix("https://").is_some_and(host_ok)
-            || n.console_url.strip_prefix("http://").is_some_and(|rest| {
-                ["127.0.0.1", "localhost", "[::1]"]
-                    .iter()
-                    .any(|h| rest.starts_with(h))
-            });
-        if !url_ok {
+        if !console_url_ok(&n.console_url) {
             self.push(
                 &path.key("console_url"),
                 format!(
@@ -124,6 +118,21 @@ impl Validator {
     }
 }
 
-fn host_ok(rest: &str) -> bool {
-    !rest.is_empty() && !rest.starts_with('/') && !rest.contains(char::is_whitespace)
+/// Whether `url` parses as an `https://` URL with a host, or an `http://` one whose host is
+/// this machine (`localhost`, a loopback address): compared by the parsed host, so
+/// `http://127.0.0.1.evil.example` is a remote host like any other. No user information.
+fn console_url_ok(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    if !u.username().is_empty() || u.password().is_some() {
+        return false;
+    }
+    match (u.scheme(), u.host()) {
+        ("https", Some(_)) => true,
+        ("http", Some(url::Host::Domain(d))) => d.eq_ignore_ascii_case("localhost"),
+        ("http", Some(url::Host::Ipv4(ip))) => ip.is_loopback(),
+        ("http", Some(url::Host::Ipv6(ip))) => ip.is_loopback(),
+        _ => false,
+    }
 }

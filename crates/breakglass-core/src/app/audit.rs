@@ -183,13 +183,21 @@ where
         Ok(self.store().audit_rows(after, limit).await?)
     }
 
-    /// The name of request `id`'s status, if it exists (for the live-update poller, which
-    /// tells subscribed pages that a request they may show changed).
-    pub async fn status_of(
+    /// The name of request `id`'s status, if it exists and `caller` may read it (for the
+    /// live-update streams, which tell each subscriber of the changes to requests they may
+    /// see, and of nothing else).
+    pub async fn status_for(
         &self,
+        caller: &Caller,
         id: &crate::model::RequestId,
     ) -> Result<Option<&'static str>, Error> {
-        Ok(self.store().get(id).await?.map(|v| v.value.status.name()))
+        match self.request(caller, id).await {
+            Ok(v) => Ok(Some(v.value.status.name())),
+            Err(Error::NotFound(_) | Error::Broker(crate::broker::BrokerError::NotFound(_))) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Dead-lettered notifications, most recent first (an administrator's read).

@@ -5,7 +5,8 @@
 //! - [`App::credentials`] mints credentials on demand for the requester of a live grant,
 //!   with the domain's issuance parameters, and records only the access key id and the
 //!   SHA-256 of the session token. A grant that is no longer active never mints again.
-//!   Anyone else asking is refused, and the refusal is audited (`action_refused`).
+//!   Anyone else asking is refused, and the refusal is audited (`action_refused`); someone
+//!   who may not even read the request is told it does not exist.
 //! - [`App::revoke`] commits the revocation first (so minting stops at once), then adds
 //!   the grant to its role's revocation entries and rewrites the role's
 //!   `BreakglassRevocations` policy, which denies the grant's live sessions and nothing else.
@@ -160,6 +161,17 @@ where
         let actor = &caller.username;
         let current = self.broker.get(request).await?;
         let r = &current.value;
+        if !super::requests::may_read(&self.rules(), caller, r) {
+            // Audited like any other refused mint (the record says whose grant it is), but
+            // answered as if the request did not exist: the refusal must not tell someone
+            // who may not read the request whose grant it is.
+            if let Err(refused) = check_requester(r, actor) {
+                self.broker
+                    .record_refusal(r, Action::Request, actor.clone(), refused.to_string())
+                    .await?;
+            }
+            return Err(Error::NotFound(format!("no request `{request}`")));
+        }
         if r.kind != RequestKind::BreakGlass {
             caller.require_full_access()?;
         }
@@ -258,6 +270,8 @@ where
         destination: &str,
         step_up: Option<StepUp>,
     ) -> Result<Secret, Error> {
+        // Checked before anything is minted: a refused destination leaves no credentials.
+        issuance::console_destination(destination).map_err(Error::Invalid)?;
         let creds = self.credentials(caller, request, step_up).await?;
         // The console session lasts as long as the credentials, at most 12 hours. Credentials
         // minted at STS's 900-second minimum have a few milliseconds less by now; the
@@ -288,6 +302,7 @@ where
         request: &RequestId,
         reason: &str,
     ) -> Result<Revoked, Error> {
+        self.request(caller, request).await?;
         let outcome = self
             .broker
             .revoke_as(request, caller.username.clone(), caller.admin, reason)

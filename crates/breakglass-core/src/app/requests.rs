@@ -147,6 +147,7 @@ where
         comment: String,
         step_up: StepUp,
     ) -> Result<Outcome, Error> {
+        self.request(caller, id).await?;
         caller.require_full_access()?;
         let purpose = subject.purpose(id);
         own_step_up(caller, &step_up, &purpose)?;
@@ -220,6 +221,7 @@ where
         id: &RequestId,
         reason: &str,
     ) -> Result<Outcome, Error> {
+        self.request(caller, id).await?;
         caller.require_full_access()?;
         Ok(self
             .broker
@@ -234,6 +236,7 @@ where
         id: &RequestId,
         reason: &str,
     ) -> Result<Outcome, Error> {
+        self.request(caller, id).await?;
         caller.require_full_access()?;
         Ok(self
             .broker
@@ -243,6 +246,7 @@ where
 
     /// Starts the grant of approved request `id`.
     pub async fn activate(&self, caller: &Caller, id: &RequestId) -> Result<Outcome, Error> {
+        self.request(caller, id).await?;
         caller.require_full_access()?;
         Ok(self.broker.activate(id, caller.username.clone()).await?)
     }
@@ -295,6 +299,7 @@ where
         add: Duration,
         justification: &str,
     ) -> Result<Outcome, Error> {
+        self.request(caller, id).await?;
         caller.require_full_access()?;
         Ok(self
             .broker
@@ -309,6 +314,7 @@ where
         id: &RequestId,
         reason: &str,
     ) -> Result<Outcome, Error> {
+        self.request(caller, id).await?;
         caller.require_full_access()?;
         Ok(self
             .broker
@@ -327,6 +333,7 @@ where
         notes: &str,
         step_up: StepUp,
     ) -> Result<Outcome, Error> {
+        self.request(caller, id).await?;
         let purpose = review_purpose(id);
         own_step_up(caller, &step_up, &purpose)?;
         let command = crate::request::Command::Review {
@@ -341,7 +348,9 @@ where
         self.spent(caller, &purpose, result).await
     }
 
-    /// Request `id` if `caller` may see it ([`may_read`]); otherwise not found.
+    /// Request `id` if `caller` may see it ([`may_read`]); otherwise not found. Every action
+    /// on a request calls this first, before any other check, so someone who may not read
+    /// a request learns nothing of it (not who asked, not its state) from a refusal.
     pub async fn request(
         &self,
         caller: &Caller,

@@ -182,9 +182,11 @@ impl From<Error> for AppError {
                 Self::new(StatusCode::FORBIDDEN, "step_up_required", e.to_string())
             }
             Error::Issuance(_) => Self::new(StatusCode::CONFLICT, "not_issuable", e.to_string()),
-            // Our own check of an AWS limit, made before any call: safe to show.
+            // A limit broken: the adapter's own check before a call, or AWS's refusal in its
+            // own words (which name accounts, roles and policies). Either way the text goes
+            // to the log only; the client gets the code and the correlation id.
             Error::Cloud(CloudError::Invalid(_)) => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "aws_limit", e.to_string())
+                Self::internal(StatusCode::UNPROCESSABLE_ENTITY, "aws_limit", &e)
             }
             // AWS's own words name accounts, roles and policies: they go to the log only.
             Error::Cloud(_) | Error::OutlivesGrant { .. } | Error::CutOffUnverified { .. } => {

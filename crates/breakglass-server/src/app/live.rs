@@ -1,25 +1,33 @@
 //! Live updates: the hub behind `GET /console/events`, a `text/event-stream` of `event: request` lines
-//! (`{"id":"r-…","status":"approved"}`) whenever a request changes.
+//! (`{"id":"r-…","status":"approved"}`) whenever a request the subscriber may read changes.
 //!
 //! Changes come from this replica's API and console, from the workers (expiry, timeouts)
 //! and from other replicas, so the source of truth is the audit chain every change is
 //! written to: one poller per process reads the chain head (cheap) every
 //! [`POLL_INTERVAL`], or at once when a state-changing call finished here
-//! ([`Events::changed`]), and for each request named by the new records broadcasts its
-//! current status. The poller runs only while someone listens.
+//! ([`Events::changed`]), and broadcasts the id of each request named by the new records.
+//! The poller runs only while someone listens.
+//!
+//! Nothing leaks: each stream re-authenticates its subscriber's token before every event
+//! (and every [`RECHECK`] without one), so a revoked token or a disabled account ends the
+//! stream at once, and asks the application for the request's status as that subscriber
+//! ([`breakglass_core::app::App::status_for`], the read rules): a request they may not
+//! read is never mentioned.
 //!
 //! Bounded: a [`CAPACITY`]-event broadcast buffer (a subscriber that falls behind is
-//! disconnected; its browser reconnects and reloads), at most [`MAX_SUBSCRIBERS`] streams,
-//! each closed after [`MAX_STREAM`] (the browser reconnects, which re-checks the session)
-//! and at shutdown.
+//! disconnected; its browser reconnects and reloads), at most [`MAX_SUBSCRIBERS`] streams
+//! and [`MAX_PER_USER`] per user, each closed after [`MAX_STREAM`] (the browser
+//! reconnects, which re-checks the session) and at shutdown.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use breakglass_core::model::RequestId;
+use breakglass_core::app::Caller;
+use breakglass_core::model::{RequestId, Username};
 use futures_util::StreamExt as _;
 use futures_util::stream::{self, Stream};
 use serde_json::json;
@@ -30,7 +38,7 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 
-use super::{AppService, AppState};
+use super::{AppService, AppState, AuthService};
 
 /// How often the poller looks at the audit chain head.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -38,18 +46,37 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(2);
 pub const CAPACITY: usize = 256;
 /// Concurrent event streams per process.
 pub const MAX_SUBSCRIBERS: usize = 512;
+/// Concurrent event streams per user (a few tabs), so one user cannot hold them all.
+pub const MAX_PER_USER: usize = 8;
+/// How often a stream with nothing to say re-authenticates its subscriber.
+pub const RECHECK: Duration = Duration::from_secs(30);
 /// The longest a stream stays open.
 pub const MAX_STREAM: Duration = Duration::from_secs(15 * 60);
 /// Audit records read per poll (the rest are read on the next one).
 const PAGE: u32 = 500;
 
-/// A request that changed, and its status now.
+/// A request that changed (its id). Each stream asks for its status as its subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     /// The request id.
-    pub request: String,
-    /// Its status name (`pending`, `approved`, ...).
-    pub status: String,
+    pub request: RequestId,
+}
+
+/// Who a stream is for: the session token it re-authenticates with, never shown.
+pub struct Subscriber {
+    /// The session's API token.
+    pub token: String,
+    /// Who it authenticated as when the stream opened.
+    pub username: Username,
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber")
+            .field("username", &self.username)
+            .field("token", &"[redacted]")
+            .finish()
+    }
 }
 
 struct Inner {
@@ -57,6 +84,7 @@ struct Inner {
     kick: Notify,
     poller: Mutex<Option<JoinHandle<()>>>,
     streams: AtomicUsize,
+    per_user: Mutex<HashMap<Username, usize>>,
     closed: watch::Sender<bool>,
 }
 
@@ -91,6 +119,7 @@ impl Events {
                 kick: Notify::new(),
                 poller: Mutex::new(None),
                 streams: AtomicUsize::new(0),
+                per_user: Mutex::new(HashMap::new()),
                 closed,
             }),
         }
@@ -145,33 +174,86 @@ impl Events {
         }
     }
 
-    /// The SSE response for one subscriber, or 503 when too many are open.
-    pub async fn stream(&self, app: &Arc<AppService>) -> Response {
-        let n = self.inner.streams.fetch_add(1, Ordering::SeqCst);
-        if n >= MAX_SUBSCRIBERS {
-            self.inner.streams.fetch_sub(1, Ordering::SeqCst);
-            return (
+    /// Open streams of `user`.
+    pub fn streams_of(&self, user: &Username) -> usize {
+        lock(&self.inner.per_user).get(user).copied().unwrap_or(0)
+    }
+
+    /// The SSE response for `who`, or 503 when too many streams are open (in all, or
+    /// theirs).
+    pub async fn stream(
+        &self,
+        app: &Arc<AppService>,
+        auth: &Arc<AuthService>,
+        who: Subscriber,
+    ) -> Response {
+        let too_many = |what: &str| {
+            (
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "too many live-update streams; the page falls back to reloading",
+                format!("too many live-update streams {what}; the page falls back to reloading"),
             )
-                .into_response();
+                .into_response()
+        };
+        {
+            let mut per_user = lock(&self.inner.per_user);
+            let mine = per_user.entry(who.username.clone()).or_insert(0);
+            if *mine >= MAX_PER_USER {
+                return too_many("for this user");
+            }
+            *mine += 1;
         }
-        let guard = StreamGuard(Arc::clone(&self.inner));
+        let n = self.inner.streams.fetch_add(1, Ordering::SeqCst);
+        // From here the guard gives both counts back, whatever happens.
+        let guard = StreamGuard {
+            inner: Arc::clone(&self.inner),
+            user: who.username.clone(),
+        };
+        if n >= MAX_SUBSCRIBERS {
+            drop(guard);
+            return too_many("open");
+        }
         let rx = self.subscribe(app).await;
         let closed = self.inner.closed.subscribe();
         let deadline = tokio::time::Instant::now() + MAX_STREAM;
-        Sse::new(events(rx, closed, deadline, guard))
+        let state = StreamState {
+            rx,
+            closed,
+            deadline,
+            recheck: tokio::time::interval_at(tokio::time::Instant::now() + RECHECK, RECHECK),
+            app: Arc::clone(app),
+            auth: Arc::clone(auth),
+            who,
+            _guard: guard,
+        };
+        Sse::new(events(state))
             .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
             .into_response()
     }
 }
 
-/// Counts a stream as open until it is dropped.
-struct StreamGuard(Arc<Inner>);
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Counts a stream as open (in all, and for its user) until it is dropped.
+struct StreamGuard {
+    inner: Arc<Inner>,
+    user: Username,
+}
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        self.0.streams.fetch_sub(1, Ordering::SeqCst);
+        self.inner.streams.fetch_sub(1, Ordering::SeqCst);
+        let mut per_user = lock(&self.inner.per_user);
+        if let Some(n) = per_user.get_mut(&self.user) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                per_user.remove(&self.user);
+            }
+        }
     }
 }
 
@@ -179,40 +261,55 @@ struct StreamState {
     rx: broadcast::Receiver<Change>,
     closed: watch::Receiver<bool>,
     deadline: tokio::time::Instant,
+    recheck: tokio::time::Interval,
+    app: Arc<AppService>,
+    auth: Arc<AuthService>,
+    who: Subscriber,
     _guard: StreamGuard,
 }
 
-fn events(
-    rx: broadcast::Receiver<Change>,
-    closed: watch::Receiver<bool>,
-    deadline: tokio::time::Instant,
-    guard: StreamGuard,
-) -> impl Stream<Item = Result<Event, std::convert::Infallible>> {
+impl StreamState {
+    /// The subscriber as they are now: `None` once their token is revoked or expired, or
+    /// their account disabled (or the check cannot be made: the stream ends and the
+    /// browser's reconnection checks again).
+    async fn caller(&self) -> Option<Caller> {
+        let p = self.auth.authenticate(&self.who.token).await.ok()?;
+        (p.username == self.who.username && p.second_factor).then(|| p.caller())
+    }
+}
+
+fn events(state: StreamState) -> impl Stream<Item = Result<Event, std::convert::Infallible>> {
     let first = Event::default()
         .retry(Duration::from_secs(3))
         .comment("live");
-    let state = StreamState {
-        rx,
-        closed,
-        deadline,
-        _guard: guard,
-    };
     let rest = stream::unfold(state, |mut st| async move {
-        if *st.closed.borrow() {
-            return None;
+        loop {
+            if *st.closed.borrow() {
+                return None;
+            }
+            let change = tokio::select! {
+                r = st.rx.recv() => match r {
+                    Ok(c) => c,
+                    // Too slow (lagged) or the hub is gone: end the stream; the browser
+                    // reconnects and reloads what it shows.
+                    Err(_) => return None,
+                },
+                _ = st.closed.changed() => return None,
+                () = tokio::time::sleep_until(st.deadline) => return None,
+                _ = st.recheck.tick() => {
+                    st.caller().await?;
+                    continue;
+                }
+            };
+            let caller = st.caller().await?;
+            // Not readable by this subscriber (or gone): not mentioned. A failed read is
+            // skipped too; the page catches up on its next load.
+            let Ok(Some(status)) = st.app.status_for(&caller, &change.request).await else {
+                continue;
+            };
+            let data = json!({"id": change.request.as_str(), "status": status}).to_string();
+            return Some((Ok(Event::default().event("request").data(data)), st));
         }
-        let change = tokio::select! {
-            r = st.rx.recv() => match r {
-                Ok(c) => c,
-                // Too slow (lagged) or the hub is gone: end the stream; the browser
-                // reconnects and reloads what it shows.
-                Err(_) => return None,
-            },
-            _ = st.closed.changed() => return None,
-            () = tokio::time::sleep_until(st.deadline) => return None,
-        };
-        let data = json!({"id": change.request, "status": change.status}).to_string();
-        Some((Ok(Event::default().event("request").data(data)), st))
     });
     stream::once(async move { Ok(first) }).chain(rest)
 }
@@ -264,14 +361,8 @@ async fn poll(inner: Arc<Inner>, app: Arc<AppService>, start: Option<u64>) {
         }
         last = Some(last_seen);
         for r in changed {
-            let Ok(id) = RequestId::new(r.clone()) else {
-                continue;
-            };
-            if let Ok(Some(status)) = app.status_of(&id).await {
-                let _ = inner.tx.send(Change {
-                    request: r,
-                    status: status.to_owned(),
-                });
+            if let Ok(request) = RequestId::new(r) {
+                let _ = inner.tx.send(Change { request });
             }
         }
         if head > last_seen {

@@ -1,4 +1,9 @@
 //! Request counters and latency for `/metrics`, in the Prometheus text format.
+//!
+//! Bounded: every label comes from a fixed set. The method is one of HTTP's standard
+//! methods or `other` (a client may send any token as a method, and each would otherwise
+//! pin a new series forever), the route is the matched route template or `unmatched`, and
+//! the status is a number below 1000.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -6,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -67,9 +73,30 @@ impl Metrics {
     }
 }
 
+/// The method's label: its name when it is one of HTTP's standard methods, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
+    ]
+    .into_iter()
+    .zip([
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ])
+    .find(|(m, _)| m == method)
+    .map_or("other", |(_, name)| name)
+}
+
 /// The middleware that counts every request.
 pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -77,7 +104,7 @@ pub async fn track(State(state): State<Arc<AppState>>, req: Request, next: Next)
     let start = Instant::now();
     let response = next.run(req).await;
     state.metrics.record(
-        &method,
+        method,
         &route,
         response.status().as_u16(),
         start.elapsed().as_secs_f64(),

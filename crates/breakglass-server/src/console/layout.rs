@@ -169,6 +169,44 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// Whether `c` would change how the text around it reads without being seen: a control
+/// character other than a line break or tab, a bidirectional embedding, override, isolate or
+/// mark (the "Trojan Source" characters, which can make a justification read backwards),
+/// or an invisible format character (zero-width space and joiners, word joiner, BOM).
+fn hidden(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t')
+        || matches!(c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// Free text someone typed (a justification, a reason, notes, a comment), with every
+/// character [`hidden`] would hide shown as a visible `[U+202E]` instead, so the approver
+/// reads what was written, not what it was made to look like.
+pub fn text(s: &str) -> Markup {
+    if !s.contains(hidden) {
+        return html! { (s) };
+    }
+    let mut plain = String::new();
+    let mut parts: Vec<(String, Option<char>)> = Vec::new();
+    for c in s.chars() {
+        if hidden(c) {
+            parts.push((std::mem::take(&mut plain), Some(c)));
+        } else {
+            plain.push(c);
+        }
+    }
+    parts.push((plain, None));
+    html! {
+        @for (before, c) in &parts {
+            (before)
+            @if let Some(c) = c {
+                span.escaped title="a hidden character, shown escaped" { "[U+" (format!("{:04X}", u32::from(*c))) "]" }
+            }
+        }
+    }
+}
+
 /// A status badge (`pending`, `active`, ...).
 pub fn status(name: &str) -> Markup {
     html! { span class={ "status status-" (name) } { (name) } }
@@ -207,6 +245,22 @@ mod tests {
         assert!(s.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!s.contains("<script>alert"));
         assert!(s.contains("&lt;b&gt;t&lt;/b&gt;"));
+    }
+
+    #[test]
+    fn hidden_characters_in_free_text_are_shown_escaped() {
+        // "Trojan Source": the override makes the rest read right to left.
+        let s = text("approve \u{202E}kcab\u{2066}x\u{200B}y\u{0007}z\u{1b}[31m").into_string();
+        for c in ['\u{202E}', '\u{2066}', '\u{200B}', '\u{0007}', '\u{1b}'] {
+            assert!(!s.contains(c), "{c:?} left raw in {s}");
+        }
+        for e in ["[U+202E]", "[U+2066]", "[U+200B]", "[U+0007]", "[U+001B]"] {
+            assert!(s.contains(e), "{e} missing from {s}");
+        }
+        assert!(s.starts_with("approve "));
+        // Ordinary text, other scripts and line breaks are left alone.
+        assert_eq!(text("café: 東京\nok").into_string(), "café: 東京\nok");
+        assert_eq!(text("<b>").into_string(), "&lt;b&gt;");
     }
 
     #[test]

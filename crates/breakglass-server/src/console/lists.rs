@@ -161,7 +161,7 @@ pub async fn approvals(State(s): St, session: Session) -> Result<Response, Failu
                 td { (r.spec.requester) }
                 td { code { (r.spec.role) } " in " (r.spec.account) " for " (layout::duration(r.spec.duration)) br;
                      "playbook " (r.spec.playbook) }
-                td { "incident " (r.spec.incident) ": " (r.spec.justification) }
+                td { "incident " (r.spec.incident) ": " (layout::text(&r.spec.justification)) }
                 td { (decision(d)) }
                 td { (r.current_approvers().len()) " of " (r.required_approvals) }
             }

@@ -141,7 +141,12 @@ async fn js() -> Response {
 /// the browser's `EventSource` gives up instead of reconnecting to an HTML page.
 async fn live(State(s): St, session: Result<signin::Session, signin::Refusal>) -> Response {
     match session {
-        Ok(_) => s.console.events.stream(&s.app).await,
+        Ok(session) => {
+            s.console
+                .events
+                .stream(&s.app, &s.auth, session.subscriber())
+                .await
+        }
         Err(signin::Refusal::SignIn { .. }) => (
             axum::http::StatusCode::UNAUTHORIZED,
             "sign in to the console to receive live updates",

@@ -86,7 +86,7 @@ pub async fn audit(
                 td { (r.actor.as_deref().unwrap_or("system")) }
                 td { code { (r.kind) } }
                 td { @if let Some(req) = &r.request { a href={ "/console/requests/" (req) } { (req) } } }
-                td.summary { (summary(&r.body)) }
+                td.summary { (layout::text(&summary(&r.body))) }
             }
         }
     };
@@ -139,7 +139,7 @@ pub async fn reviews(State(s): St, session: Session) -> Result<Response, Failure
                 p { "Role " code { (r.spec.role) } " in " (r.spec.account) ", incident " (r.spec.incident)
                     ", activated " (r.grant.as_ref().map(|g| layout::time(g.start)).unwrap_or_default())
                     ", now " (layout::status(r.status.name())) }
-                p.justification { (r.spec.justification) }
+                p.justification { (layout::text(&r.spec.justification)) }
                 @let ended = matches!(r.status, Status::Expired { .. } | Status::Revoked { .. });
                 @if matches!(r.review, Some(Review::Required)) && allowed && ended {
                     form.stack method="post" action={ "/console/requests/" (r.id) "/review" } {
@@ -232,7 +232,7 @@ pub async fn deliveries(State(s): St, session: Session) -> Result<Response, Fail
                 td { (failed_channels(m.last_error.as_deref()).join(", ")) }
                 td { @if m.done_channels.is_empty() { "none" } @else { (m.done_channels.join(", ")) } }
                 td { (m.attempts) }
-                td.summary { (m.last_error.as_deref().unwrap_or("")) }
+                td.summary { (layout::text(m.last_error.as_deref().unwrap_or(""))) }
             }
         }
     };

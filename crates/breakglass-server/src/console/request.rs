@@ -132,7 +132,7 @@ async fn request_page(
                 @if let Some(p) = catalog.responder(&r.spec.requester) { " (" (p.name) ")" } }
             dt { "What" } dd { "role " code { (r.spec.role) } " in account " (r.spec.account)
                 " for " (layout::duration(r.spec.duration)) br; code.arn { (r.spec.role_arn) } }
-            dt { "Why" } dd { "incident " (r.spec.incident) ": " span.justification { (r.spec.justification) } }
+            dt { "Why" } dd { "incident " (r.spec.incident) ": " span.justification { (layout::text(&r.spec.justification)) } }
             dt { "Playbook" } dd { (r.spec.playbook)
                 @if let Some(p) = playbook { " — " (p.title) } }
             dt { "Submitted" } dd { (layout::time(r.created_at)) }
@@ -144,7 +144,7 @@ async fn request_page(
             }
             @match &r.status {
                 Status::Revoked { by, reason, at } | Status::Denied { by, reason, at } | Status::Cancelled { by, reason, at } => {
-                    dt { "Decided" } dd { "by " (by) " at " (layout::time(*at)) @if !reason.is_empty() { ": " (reason) } }
+                    dt { "Decided" } dd { "by " (by) " at " (layout::time(*at)) @if !reason.is_empty() { ": " (layout::text(reason)) } }
                 }
                 _ => {}
             }
@@ -164,7 +164,7 @@ async fn request_page(
             }
             @for a in r.approvals.iter().filter(|a| a.digest == r.digest) {
                 li { "Approved by " (a.approver) " at " (layout::time(a.at)) ": " (decision(&a.decision))
-                    @if !a.comment.is_empty() { " — “" (a.comment) "”" } }
+                    @if !a.comment.is_empty() { " — “" (layout::text(&a.comment)) "”" } }
             }
             @if r.status == Status::Pending && !requester {
                 li { "You: " (decision(&approve)) }
@@ -260,7 +260,7 @@ fn actions(
                     section #pending-extension {
                         h3 { "Extension asked for" }
                         p { (layout::duration(x.add)) " more, asked at " (layout::time(x.requested_at))
-                            ": " span.justification { (x.justification) } }
+                            ": " span.justification { (layout::text(&x.justification)) } }
                         @if !requester && approve.allowed {
                             form #approve-extension-form .stack method="post" action={ (base) "/extension/approve" } {
                                 (csrf_field(csrf))
@@ -340,7 +340,7 @@ fn actions(
         }
         @if let Some(Review::Completed { reviewer, at, outcome, notes }) = &r.review {
             p { "Reviewed by " (reviewer) " at " (layout::time(*at)) ": " (format!("{outcome:?}").to_lowercase())
-                @if !notes.is_empty() { " — " (notes) } }
+                @if !notes.is_empty() { " — " (layout::text(notes)) } }
         }
     }
 }

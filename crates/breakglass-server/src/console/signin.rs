@@ -115,6 +115,14 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
+    /// Who the live-update stream is for: it re-authenticates with the session's token.
+    pub fn subscriber(&self) -> crate::app::live::Subscriber {
+        crate::app::live::Subscriber {
+            token: self.token.clone(),
+            username: self.principal.username.clone(),
+        }
+    }
+
     /// What the layout needs to know about the viewer.
     pub fn viewer(&self) -> Viewer {
         Viewer {

@@ -19,6 +19,7 @@ mod console;
 mod end_to_end;
 mod identity;
 mod layers;
+mod leaks;
 mod limits;
 mod notifier;
 mod passkeys;

@@ -480,10 +480,59 @@ fn settings_come_from_the_config_and_secrets_from_the_environment() {
     assert_eq!(s.console_url, "http://127.0.0.1:8080");
     assert_eq!(s.webhooks.len(), 1);
     assert_eq!(s.webhooks[0].url, "https://hooks.example.com/breakglass");
-    assert_eq!(s.webhooks[0].secret.expose(), "k3y");
+    // The receiver's own key, derived from the broker's.
+    assert_eq!(
+        s.webhooks[0].secret.expose(),
+        delivery::receiver_key(b"k3y", "https://hooks.example.com/breakglass")
+    );
     assert!(!format!("{s:?}").contains("k3y"), "secrets never print");
     assert_eq!(s.security_team_emails, vec!["soc@example.com".to_owned()]);
     assert!(s.slack_url.is_none() && s.sns.is_none() && s.smtp.is_none());
+}
+
+/// Each webhook receiver verifies with its own key: one receiver, holding only its own,
+/// cannot forge a message another would accept, and none holds the broker's key.
+#[test]
+fn each_webhook_receiver_has_its_own_signing_key() {
+    let path = breakglass_testkit::workspace_root().join("examples/breakglass.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        r#"webhook_urls = ["https://hooks.example.com/breakglass"]"#,
+        r#"webhook_urls = ["https://hooks.example.com/breakglass", "https://pager.example.net/in"]"#,
+    );
+    let config = breakglass_config::Config::load(&text, "breakglass.toml").unwrap();
+    let s = NotifierSettings::from_config(&config, None, |v| {
+        (v == "BREAKGLASS_WEBHOOK_SECRET").then(|| "k3y".to_owned())
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(s.webhooks.len(), 2);
+    let (a, b) = (&s.webhooks[0], &s.webhooks[1]);
+    assert_ne!(a.secret.expose(), b.secret.expose());
+    for w in [a, b] {
+        assert_ne!(w.secret.expose(), "k3y");
+    }
+    // What receiver A could sign with its key, B refuses.
+    let body = r#"{"kind":"break_glass_activated"}"#;
+    let forged = delivery::sign(a.secret.expose().as_bytes(), T0.unix_timestamp(), body);
+    assert!(
+        delivery::verify(
+            b.secret.expose().as_bytes(),
+            &forged,
+            body,
+            T0,
+            Duration::minutes(5)
+        )
+        .is_err()
+    );
+    let genuine = delivery::sign(b.secret.expose().as_bytes(), T0.unix_timestamp(), body);
+    delivery::verify(
+        b.secret.expose().as_bytes(),
+        &genuine,
+        body,
+        T0,
+        Duration::minutes(5),
+    )
+    .unwrap();
 }
 
 #[tokio::test]

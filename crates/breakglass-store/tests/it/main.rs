@@ -14,6 +14,7 @@
 mod access;
 mod concurrency;
 mod crash;
+mod files;
 mod group;
 mod second_factor;
 mod sessions;

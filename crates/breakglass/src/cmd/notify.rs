@@ -1,4 +1,5 @@
-//! `breakglass notify status`: what the notification outbox holds, and every dead letter.
+//! `breakglass notify status`: what the notification outbox holds, and every dead letter;
+//! `breakglass notify webhook-key URL`: the signing key to give the webhook receiver at URL.
 
 use std::io::Write as _;
 
@@ -22,6 +23,18 @@ enum NotifyCommand {
     /// Count undelivered notifications and list dead letters (deliveries given up after
     /// every retry). Exit 0 when nothing is dead-lettered, 1 otherwise.
     Status(StatusArgs),
+    /// Print the key the webhook receiver at URL verifies its messages with. Each receiver
+    /// has its own, derived from the broker's webhook key: give each only its own.
+    WebhookKey(WebhookKeyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct WebhookKeyArgs {
+    /// The receiver's URL, exactly as `alerting.webhook_urls` lists it.
+    url: String,
+    /// The variable holding the broker's webhook key (`notifications.webhook_secret_env`).
+    #[arg(long, default_value = "BREAKGLASS_WEBHOOK_SECRET", value_name = "VAR")]
+    secret_env: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -38,6 +51,9 @@ struct StatusArgs {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    if let NotifyCommand::WebhookKey(a) = &args.command {
+        return webhook_key(a);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -45,8 +61,24 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     runtime.block_on(async {
         match &args.command {
             NotifyCommand::Status(a) => status(a).await,
+            NotifyCommand::WebhookKey(a) => webhook_key(a),
         }
     })
+}
+
+fn webhook_key(args: &WebhookKeyArgs) -> anyhow::Result<Outcome> {
+    let master = std::env::var(&args.secret_env)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .with_context(|| {
+            format!(
+                "the webhook key is not in `{}`: set it to the broker's webhook key",
+                args.secret_env
+            )
+        })?;
+    let key = breakglass_core::delivery::receiver_key(master.as_bytes(), &args.url);
+    writeln!(std::io::stdout().lock(), "{key}")?;
+    Ok(Outcome::Success)
 }
 
 async fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {

@@ -108,3 +108,35 @@ fn status_counts_the_outbox_and_lists_dead_letters() {
     assert!(text.contains("SMTP: connection refused"), "{text}");
     assert!(text.contains("delivered to: slack"), "{text}");
 }
+
+/// `notify webhook-key URL` prints the key that receiver verifies with: derived from the
+/// broker's webhook key, different per receiver, and never the broker's key itself.
+#[test]
+fn webhook_key_prints_each_receivers_own_key() {
+    let key = |url: &str, master: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_breakglass"));
+        cmd.args(["notify", "webhook-key", url])
+            .env_remove("BREAKGLASS_WEBHOOK_SECRET");
+        if let Some(m) = master {
+            cmd.env("BREAKGLASS_WEBHOOK_SECRET", m);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, a, _) = key("https://hooks.example.com/breakglass", Some("k3y"));
+    assert_eq!(code, 0);
+    assert_eq!(
+        a,
+        breakglass_core::delivery::receiver_key(b"k3y", "https://hooks.example.com/breakglass")
+    );
+    let (_, b, _) = key("https://pager.example.net/in", Some("k3y"));
+    assert_ne!(a, b);
+    assert!(!a.contains("k3y"));
+    let (code, out, err) = key("https://hooks.example.com/breakglass", None);
+    assert_eq!(code, 2, "{out}");
+    assert!(err.contains("BREAKGLASS_WEBHOOK_SECRET"), "{err}");
+}

@@ -491,3 +491,36 @@ async fn a_request_is_seen_only_by_those_it_concerns() {
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
     assert!(!r.body.contains("only for those it concerns"));
 }
+
+/// A justification holding a right-to-left override (and other hidden characters) reads on
+/// the approver's screen as it was typed, the hidden characters shown as visible escapes:
+/// on the request page, in the approvals list and in the audit log.
+#[tokio::test]
+async fn hidden_characters_in_a_justification_are_shown_escaped() {
+    let s = server(ConsoleSettings::default()).await;
+    let carol = s.user("carol", false).await;
+    let bob = s.user("bob", true).await;
+    let mut c = Browser::new(&s.base);
+    let csrf = c.sign_in("carol", &s.code(&carol)).await;
+    // Renders as "routine check, approve" with the tail reversed by the override.
+    let id = submit(
+        &mut c,
+        &csrf,
+        "routine check \u{202E}evorppa\u{202C} \u{200B}x\u{1b}[2J",
+    )
+    .await;
+    let mut b = Browser::new(&s.base);
+    b.sign_in("bob", &s.code(&bob)).await;
+    for path in [
+        format!("/console/requests/{id}"),
+        "/console/approvals".to_owned(),
+        "/console/audit".to_owned(),
+    ] {
+        let page = b.get(&path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        for raw in ['\u{202E}', '\u{202C}', '\u{200B}', '\u{1b}'] {
+            assert!(!page.body.contains(raw), "{path} shows {raw:?} raw");
+        }
+        assert!(page.body.contains("[U+202E]"), "{path}: {}", page.body);
+    }
+}
