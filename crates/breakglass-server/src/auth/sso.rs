@@ -58,9 +58,11 @@ impl<S: AuthStore> Auth<S> {
             // `api_tokens` references `users`: an SSO-only person gets a row whose password
             // is a random one nobody ever sees, so the password door stays shut for them.
             let secret = crate::random::random_hex(32);
-            let hash = tokio::task::spawn_blocking(move || password::hash(&secret))
-                .await
-                .map_err(|e| AuthError::Invalid(format!("password hashing stopped: {e}")))?
+            // Through the argon2 slots, like every other hash: a burst of first SSO
+            // sign-ins queues instead of taking every blocking thread.
+            let hash = self
+                .argon2(move || password::hash(&secret))
+                .await?
                 .map_err(|e| AuthError::Invalid(e.to_string()))?;
             writes.push(AuthWrite::InsertUser {
                 username: who.to_string(),
