@@ -450,13 +450,7 @@ impl<S: AuthStore> Auth<S> {
         let code = code.map(str::trim).filter(|c| !c.is_empty());
         let typed: String = name.chars().take(64).collect();
         if self.local == LocalAccounts::Off {
-            let event = LoginFailed {
-                username: typed,
-                address: address.to_owned(),
-                reason: "local accounts are off".to_owned(),
-            };
-            self.audit_only(self.entry(Actor::System, event)).await?;
-            return Err(AuthError::LocalOff);
+            return Err(self.refuse_local_off(typed, address).await);
         }
         // The user as read to check the password: the checks below use the same read.
         let (user, code_spent) = match self.limiter.begin(&typed, address, self.now(), false) {
@@ -599,6 +593,20 @@ impl<S: AuthStore> Auth<S> {
         }
     }
 
+    /// Audits a local sign-in refused because local accounts are off and returns the error
+    /// to show (the store's, if the record cannot be written).
+    async fn refuse_local_off(&self, typed: String, address: &str) -> AuthError {
+        let event = LoginFailed {
+            username: typed,
+            address: address.to_owned(),
+            reason: "local accounts are off".to_owned(),
+        };
+        match self.audit_only(self.entry(Actor::System, event)).await {
+            Ok(()) => AuthError::LocalOff,
+            Err(e) => e,
+        }
+    }
+
     /// The first half of a sign-in that will end with a passkey: local accounts must be on,
     /// the attempt within the limits, the password right and the account enabled. Every
     /// refusal is audited.
@@ -610,13 +618,7 @@ impl<S: AuthStore> Auth<S> {
     ) -> Result<UserRecord, AuthError> {
         let typed: String = name.chars().take(64).collect();
         if self.local == LocalAccounts::Off {
-            let event = LoginFailed {
-                username: typed,
-                address: address.to_owned(),
-                reason: "local accounts are off".to_owned(),
-            };
-            self.audit_only(self.entry(Actor::System, event)).await?;
-            return Err(AuthError::LocalOff);
+            return Err(self.refuse_local_off(typed, address).await);
         }
         if let Err(limited) = self.limiter.begin(&typed, address, self.now(), false) {
             return Err(self

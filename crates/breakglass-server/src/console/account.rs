@@ -7,16 +7,14 @@
 //! sealed seed).
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use breakglass_core::audit::events::AccountChange;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::layout::{self, Viewer, csrf_field};
-use super::signin::{
-    NoFields, Posted, SESSION_COOKIE, SESSION_HOURS, Session, TOKEN_NAME, set_cookie,
-};
+use super::signin::{NoFields, Posted, Session, TOKEN_NAME};
 use super::{Failure, OrPage, St, qr};
 use crate::app::extract::ClientAddr;
 use crate::app::{AppError, AppState};
@@ -298,14 +296,7 @@ pub async fn confirm_totp(
     {
         Ok(token) => {
             let mut r = layout::redirect("/console/account");
-            if let Some(c) = set_cookie(
-                SESSION_COOKIE,
-                token.secret.expose(),
-                SESSION_HOURS * 3600,
-                s.console.secure(&headers),
-            ) {
-                r.headers_mut().append(header::SET_COOKIE, c);
-            }
+            super::signin::set_session(&mut r, token.secret.expose(), s.console.secure(&headers));
             Ok(r)
         }
         Err(e) => account_page(&s, &session, Fresh::Error(e.into())).await,

@@ -100,20 +100,11 @@ struct LoginForm {
 /// enrolled) TOTP; on success a 12-hour API token goes into the `bg_session` cookie.
 pub async fn submit(axum::extract::State(s): St, client: ClientAddr, req: Request) -> Response {
     let address = client.to_string();
-    let headers = req.headers().clone();
-    let body = match signin::form_body(req).await {
-        Ok(b) => b,
-        Err(e) => return layout::error_page(None, &e),
+    let (headers, f, nonce) = match signin::login_form::<LoginForm>(&s, req).await {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
     };
-    let nonce = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    let given = signin::csrf_field(&body).unwrap_or_default();
-    if nonce.is_empty() || !signin::verify_login_csrf(&s.console.csrf_key, nonce, &given) {
-        return layout::error_page(None, &signin::csrf_refused());
-    }
-    let f: LoginForm = match signin::parse_form(&body) {
-        Ok(f) => f,
-        Err(e) => return layout::error_page(None, &e),
-    };
+    let nonce = nonce.as_str();
     let next = signin::safe_next(f.next.as_deref());
     let totp = Some(f.totp.as_str()).filter(|t| !t.trim().is_empty());
     match s
@@ -130,14 +121,7 @@ pub async fn submit(axum::extract::State(s): St, client: ClientAddr, req: Reques
     {
         Ok(token) => {
             let mut r = layout::redirect(&next);
-            if let Some(c) = set_cookie(
-                SESSION_COOKIE,
-                token.secret.expose(),
-                SESSION_HOURS * 3600,
-                s.console.secure(&headers),
-            ) {
-                r.headers_mut().append(header::SET_COOKIE, c);
-            }
+            signin::set_session(&mut r, token.secret.expose(), s.console.secure(&headers));
             r
         }
         // The password was right and the second factor is a passkey: ask for it.

@@ -11,7 +11,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use breakglass_api::{PasskeyAnswer, PasskeyChallenge};
 use maud::{Markup, html};
@@ -20,10 +20,7 @@ use time::Duration;
 
 use super::St;
 use super::layout::{self, csrf_field};
-use super::signin::{
-    self, LOGIN_CSRF_COOKIE, Posted, SESSION_COOKIE, SESSION_HOURS, Session, TOKEN_NAME, cookie,
-    set_cookie,
-};
+use super::signin::{self, Posted, SESSION_HOURS, Session, TOKEN_NAME};
 use crate::app::extract::ClientAddr;
 use crate::app::{AppError, AppState};
 use crate::auth::{Answer, Challenge, Principal};
@@ -149,15 +146,8 @@ pub async fn enrol(
         .await?;
     let mut r =
         Json(serde_json::json!({"redirect": "/console/account?passkey=enrolled"})).into_response();
-    if let Some(token) = token
-        && let Some(c) = set_cookie(
-            SESSION_COOKIE,
-            token.secret.expose(),
-            SESSION_HOURS * 3600,
-            s.console.secure(&headers),
-        )
-    {
-        r.headers_mut().append(header::SET_COOKIE, c);
+    if let Some(token) = token {
+        signin::set_session(&mut r, token.secret.expose(), s.console.secure(&headers));
     }
     Ok(r)
 }
@@ -277,19 +267,9 @@ pub fn sign_in_page(csrf: &str, next: &str, c: &Challenge) -> Markup {
 /// the session cookie is set.
 pub async fn sign_in(State(s): St, client: ClientAddr, req: Request) -> Response {
     let address = client.to_string();
-    let headers = req.headers().clone();
-    let body = match signin::form_body(req).await {
-        Ok(b) => b,
-        Err(e) => return layout::error_page(None, &e),
-    };
-    let nonce = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    let given = signin::csrf_field(&body).unwrap_or_default();
-    if nonce.is_empty() || !signin::verify_login_csrf(&s.console.csrf_key, nonce, &given) {
-        return layout::error_page(None, &signin::csrf_refused());
-    }
-    let f: SignInForm = match signin::parse_form(&body) {
-        Ok(f) => f,
-        Err(e) => return layout::error_page(None, &e),
+    let (headers, f, _) = match signin::login_form::<SignInForm>(&s, req).await {
+        Ok(posted) => posted,
+        Err(refused) => return refused,
     };
     let next = signin::safe_next(f.next.as_deref());
     let credential = match serde_json::from_str(&f.credential) {
@@ -319,14 +299,7 @@ pub async fn sign_in(State(s): St, client: ClientAddr, req: Request) -> Response
     {
         Ok(token) => {
             let mut r = layout::redirect(&next);
-            if let Some(c) = set_cookie(
-                SESSION_COOKIE,
-                token.secret.expose(),
-                SESSION_HOURS * 3600,
-                s.console.secure(&headers),
-            ) {
-                r.headers_mut().append(header::SET_COOKIE, c);
-            }
+            signin::set_session(&mut r, token.secret.expose(), s.console.secure(&headers));
             r
         }
         Err(e) => layout::error_page(None, &e.into()),

@@ -260,6 +260,36 @@ impl FromRequestParts<Arc<AppState>> for Session {
     }
 }
 
+/// Adds the session cookie holding `token` (a console sign-in's, lasting
+/// [`SESSION_HOURS`]) to `r`.
+pub fn set_session(r: &mut Response, token: &str, secure: bool) {
+    if let Some(c) = set_cookie(SESSION_COOKIE, token, SESSION_HOURS * 3600, secure) {
+        r.headers_mut().append(header::SET_COOKIE, c);
+    }
+}
+
+/// A sign-in form posted before any session exists: its body parsed as `T` once its `csrf`
+/// field matched the pre-session cookie, with the headers and that cookie's nonce (for the
+/// next page's token). Any refusal is the error page to answer with.
+pub async fn login_form<T: DeserializeOwned>(
+    state: &AppState,
+    req: Request,
+) -> Result<(HeaderMap, T, String), Response> {
+    let headers = req.headers().clone();
+    let body = form_body(req)
+        .await
+        .map_err(|e| layout::error_page(None, &e))?;
+    let nonce = cookie(&headers, LOGIN_CSRF_COOKIE)
+        .unwrap_or_default()
+        .to_owned();
+    let given = csrf_field(&body).unwrap_or_default();
+    if nonce.is_empty() || !verify_login_csrf(&state.console.csrf_key, &nonce, &given) {
+        return Err(layout::error_page(None, &csrf_refused()));
+    }
+    let form = parse_form(&body).map_err(|e| layout::error_page(None, &e))?;
+    Ok((headers, form, nonce))
+}
+
 /// The body of a form that carries nothing but its CSRF token.
 #[derive(serde::Deserialize)]
 pub struct NoFields {}
