@@ -31,6 +31,8 @@ pub struct UserRecord {
     /// When an administrator disabled the account (`None`: enabled). A disabled user cannot
     /// sign in and none of their tokens authenticates.
     pub disabled_at: Option<OffsetDateTime>,
+    /// Whether the user has at least one passkey (read with the user).
+    pub passkeys: bool,
 }
 
 /// A personal API token (its SHA-256, never the token).

@@ -15,8 +15,8 @@ pub use breakglass_core::accounts::{
     TokenRecord, UserRecord,
 };
 
-pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users WHERE username = $1";
-pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at FROM users ORDER BY username";
+pub(crate) const SELECT_USER: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at, EXISTS (SELECT 1 FROM passkeys p WHERE p.username = users.username) AS has_passkeys FROM users WHERE username = $1";
+pub(crate) const SELECT_USERS: &str = "SELECT username, password_hash, admin, totp_seed, totp_last_step, totp_pending, created_at, disabled_at, EXISTS (SELECT 1 FROM passkeys p WHERE p.username = users.username) AS has_passkeys FROM users ORDER BY username";
 pub(crate) const SELECT_TOKEN_HOLDER: &str = "SELECT t.id, t.username, t.name, t.sha256, t.created_at, t.expires_at, t.revoked_at, t.second_factor, t.break_glass_only, u.admin, u.totp_seed, u.totp_last_step, u.disabled_at, EXISTS (SELECT 1 FROM passkeys p WHERE p.username = u.username) AS has_passkeys FROM api_tokens t JOIN users u ON u.username = t.username WHERE t.sha256 = $1";
 pub(crate) const SELECT_TOKENS: &str = "SELECT id, username, name, sha256, created_at, expires_at, revoked_at, second_factor, break_glass_only FROM api_tokens WHERE username = $1 ORDER BY created_at DESC, id";
 pub(crate) const INSERT_USER: &str = "INSERT INTO users (username, password_hash, admin, totp_seed, totp_last_step, created_at) VALUES ($1, $2, $3, NULL, NULL, $4)";
@@ -71,6 +71,7 @@ macro_rules! auth_impl {
                         .map_err(err)?
                         .map($crate::codec::time_from_micros)
                         .transpose()?,
+                    passkeys: row.try_get("has_passkeys").map_err(err)?,
                 })
             }
 

@@ -48,8 +48,7 @@ impl<S: AuthStore> Auth<S> {
                 "enrolling an authenticator of `{who}` needs the password again (field `password`; `breakglass totp enroll` asks for it)"
             )));
         };
-        let has_passkeys = !self.store.passkeys(who.as_str()).await?.is_empty();
-        if user.totp_seed.is_some() || has_passkeys {
+        if user.totp_seed.is_some() || user.passkeys {
             caller.require_second_factor()?;
             let Some(answer) = current.filter(|a| !a.is_empty()) else {
                 return Err(AuthError::Invalid(format!(

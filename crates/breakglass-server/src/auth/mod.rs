@@ -397,6 +397,7 @@ impl<S: AuthStore> Auth<S> {
             totp_pending: None,
             created_at: now,
             disabled_at: None,
+            passkeys: false,
         };
         let write = AuthWrite::InsertUser {
             username: user.to_string(),
@@ -479,10 +480,7 @@ impl<S: AuthStore> Auth<S> {
         // A passkey holder who gives no code signs in with the passkey (`PasskeyRequired`
         // starts that), whether or not they also have a TOTP authenticator.
         let totp = user.totp_seed.is_some();
-        if (!totp || code.is_none())
-            && !code_spent
-            && !self.store.passkeys(who.as_str()).await?.is_empty()
-        {
+        if (!totp || code.is_none()) && !code_spent && user.passkeys {
             // A passkey is the second factor: the password alone mints nothing.
             let event = LoginFailed {
                 username: who.to_string(),

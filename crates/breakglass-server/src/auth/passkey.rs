@@ -447,11 +447,18 @@ impl<S: AuthStore> Auth<S> {
         purpose: &str,
     ) -> Result<Challenge, AuthError> {
         let purpose = purpose.trim();
-        if purpose.is_empty() || purpose.len() > 300 || purpose == ENROL_PURPOSE {
+        if purpose.is_empty() || purpose.len() > 300 {
             return Err(AuthError::Invalid(
                 "`purpose` must name the action the passkey will authorise (1 to 300 characters)"
                     .to_owned(),
             ));
+        }
+        // Those two ceremonies start only behind their own checks (the password again): a
+        // token holder must not get one here and skip them.
+        if purpose == ENROL_PURPOSE || purpose == SIGN_IN_PURPOSE {
+            return Err(AuthError::Invalid(format!(
+                "a `{purpose}` challenge is not a step-up: start it with its own route"
+            )));
         }
         self.start_assertion(&caller.username, purpose).await
     }
@@ -556,8 +563,13 @@ impl<S: AuthStore> Auth<S> {
         token_name: &str,
         ttl: Option<Duration>,
     ) -> Result<NewToken, AuthError> {
-        let record = match self.store.ceremony(&answer.ceremony).await? {
-            Some(r) if answer.ceremony.len() <= 64 && r.purpose == SIGN_IN_PURPOSE => r,
+        let found = if answer.ceremony.len() <= 64 {
+            self.store.ceremony(&answer.ceremony).await?
+        } else {
+            None
+        };
+        let record = match found {
+            Some(r) if r.purpose == SIGN_IN_PURPOSE => r,
             _ => {
                 let event = LoginFailed {
                     username: String::new(),

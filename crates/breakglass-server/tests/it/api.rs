@@ -206,6 +206,18 @@ impl Api {
         (token, secret)
     }
 
+    /// The `type` of every audit record, in order.
+    pub async fn audit_kinds(&self) -> Vec<String> {
+        use breakglass_core::ports::Store as _;
+        self.store
+            .audit_rows(0, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.kind)
+            .collect()
+    }
+
     pub fn code(&self, secret: &str) -> String {
         let seed = totp::base32_decode(secret).unwrap();
         totp::code_at(
@@ -214,6 +226,11 @@ impl Api {
             totp::DIGITS,
         )
     }
+}
+
+/// The stable code of an error answer (`""` for a success).
+pub fn code_of(r: &Value) -> &str {
+    r["error"]["code"].as_str().unwrap_or_default()
 }
 
 fn investigate(duration: i64) -> Value {

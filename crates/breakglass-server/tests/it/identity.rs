@@ -9,7 +9,7 @@ use breakglass_core::ports::{Clock, Store};
 use serde_json::{Value, json};
 use time::Duration;
 
-use crate::api::{Api, api};
+use crate::api::{api, code_of};
 use crate::support;
 
 const PASSWORD: &str = "correct horse battery";
@@ -20,20 +20,6 @@ fn login(name: &str, code: Option<&str>) -> Value {
         body["totp"] = json!(c);
     }
     body
-}
-
-fn code_of(r: &Value) -> &str {
-    r["error"]["code"].as_str().unwrap_or_default()
-}
-
-async fn kinds(api: &Api) -> Vec<String> {
-    api.store
-        .audit_rows(0, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.kind)
-        .collect()
 }
 
 #[tokio::test]
@@ -178,7 +164,7 @@ async fn a_token_without_a_second_factor_may_only_enrol_one_and_needs_the_passwo
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, r) = api.call("GET", "/api/v1/requests", Some(&full), None).await;
     assert_eq!(s, StatusCode::OK, "{r}");
-    let kinds = kinds(&api).await;
+    let kinds = api.audit_kinds().await;
     assert!(kinds.contains(&"account_changed".to_owned()), "{kinds:?}");
     assert!(kinds.contains(&"totp_enrolled".to_owned()), "{kinds:?}");
 }
@@ -692,7 +678,7 @@ async fn an_invitation_sets_the_password_once_and_expires() {
         )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{r}");
-    let kinds = kinds(&api).await;
+    let kinds = api.audit_kinds().await;
     assert!(
         kinds.iter().filter(|k| *k == "account_changed").count() >= 3,
         "{kinds:?}"
