@@ -25,7 +25,9 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-pub use audit::{AuditVerification, Walk, WalkError, walk};
+pub use audit::{
+    AnchorError, Anchoring, AuditVerification, Check, Walk, WalkError, anchor_head, walk,
+};
 pub use error::{Error, StepUpOr};
 pub use grants::{
     ENTRY_MARGIN, Reconciled, Revoked, RevokedAll, RoleSync, credentials_purpose,
