@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::ops::ControlFlow;
 
 use anyhow::Context as _;
-use breakglass_aws::anchor::S3Anchors;
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_core::app::{self, Check, Walk, WalkError};
 use breakglass_core::audit::{Anchor, jsonl_line, ocsf_event};
@@ -17,7 +16,7 @@ use breakglass_core::ports::AnchorStore as _;
 use breakglass_core::ports::StoreError;
 use breakglass_store::{OpenError, SqlStore, redact_url};
 
-use super::serve::KeyArgs;
+use super::serve::{AnchorBucket, KeyArgs};
 use crate::exit::{DependencyFailed, Outcome};
 
 /// Check or export the audit log.
@@ -58,15 +57,8 @@ struct CheckArgs {
     anchors: Vec<Anchor>,
     /// Also check the latest anchor the broker wrote to this S3 bucket
     /// (`serve --anchor-bucket`), with the AWS credentials of the environment.
-    #[arg(long, env = "BREAKGLASS_AUDIT_ANCHOR_BUCKET", value_name = "BUCKET")]
-    anchor_bucket: Option<String>,
-    /// The key prefix of the anchors in that bucket.
-    #[arg(
-        long,
-        default_value = "breakglass/audit-anchors/",
-        value_name = "PREFIX"
-    )]
-    anchor_prefix: String,
+    #[command(flatten)]
+    bucket: AnchorBucket,
     /// Send the S3 calls to this endpoint instead of AWS (e.g. the moto emulator).
     #[arg(long, env = "BREAKGLASS_AWS_ENDPOINT_URL", value_name = "URL")]
     endpoint_url: Option<String>,
@@ -80,14 +72,17 @@ impl CheckArgs {
     async fn check(&self, out: &mut impl Write) -> anyhow::Result<Check> {
         let key = self.key.load_optional()?.map(|k| k.chain_key());
         let mut anchors = self.anchors.clone();
-        if let Some(bucket) = &self.anchor_bucket {
+        if self.bucket.anchor_bucket.is_some() {
             let sdk = sdk::load(&AwsOptions {
                 endpoint_url: self.endpoint_url.clone(),
                 region: self.region.clone(),
                 profile: None,
             })
             .await;
-            let s3 = S3Anchors::new(&sdk, bucket, &self.anchor_prefix, time::Duration::ZERO);
+            // Only read: no retention is ever set from here.
+            let Some(s3) = self.bucket.anchors(&sdk, time::Duration::ZERO) else {
+                return Ok(Check { key, anchors });
+            };
             match s3.latest().await {
                 Ok(Some(anchor)) => {
                     writeln!(out, "latest anchor in {}: {anchor}", s3.location())?;

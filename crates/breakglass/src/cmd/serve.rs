@@ -134,13 +134,13 @@ pub struct Args {
     anchor: AnchorArgs,
 }
 
-/// Where the audit chain's head is anchored outside the database.
+/// The S3 bucket and prefix of the audit anchors (`serve` writes them, `audit verify`
+/// reads the latest).
 #[derive(Debug, clap::Args)]
-pub struct AnchorArgs {
-    /// Anchor the audit chain's head in this S3 bucket (which must have Object Lock
-    /// enabled): each anchor is locked in compliance mode, so whoever can write the database
-    /// cannot cut the chain short unnoticed. `breakglass audit verify --anchor-bucket` checks
-    /// the chain against the latest one.
+pub struct AnchorBucket {
+    /// The S3 bucket of the audit chain's anchors (it must have Object Lock enabled): each
+    /// anchor is locked in compliance mode, so whoever can write the database cannot cut
+    /// the chain short unnoticed.
     #[arg(long, env = "BREAKGLASS_AUDIT_ANCHOR_BUCKET", value_name = "BUCKET")]
     pub anchor_bucket: Option<String>,
     /// The key prefix of the anchors in that bucket.
@@ -150,6 +150,28 @@ pub struct AnchorArgs {
         value_name = "PREFIX"
     )]
     pub anchor_prefix: String,
+}
+
+impl AnchorBucket {
+    /// The bucket's anchors, locked for `retention`, if a bucket is named.
+    pub fn anchors(
+        &self,
+        sdk: &breakglass_aws::sdk::SdkConfig,
+        retention: Duration,
+    ) -> Option<breakglass_aws::anchor::S3Anchors> {
+        self.anchor_bucket.as_ref().map(|bucket| {
+            breakglass_aws::anchor::S3Anchors::new(sdk, bucket, &self.anchor_prefix, retention)
+        })
+    }
+}
+
+/// Where and how often the audit chain's head is anchored outside the database.
+#[derive(Debug, clap::Args)]
+pub struct AnchorArgs {
+    /// Anchor the head in this bucket (`breakglass audit verify --anchor-bucket` checks the
+    /// chain against the latest anchor).
+    #[command(flatten)]
+    pub bucket: AnchorBucket,
     /// How often the head is anchored (when it moved): records written since the last
     /// anchor are what a truncation could remove unnoticed.
     #[arg(long, default_value = "1m", value_name = "DURATION", value_parser = duration_arg)]
@@ -166,14 +188,8 @@ impl AnchorArgs {
         &self,
         sdk: &breakglass_aws::sdk::SdkConfig,
     ) -> Option<breakglass_aws::anchor::S3Anchors> {
-        self.anchor_bucket.as_ref().map(|bucket| {
-            breakglass_aws::anchor::S3Anchors::new(
-                sdk,
-                bucket,
-                &self.anchor_prefix,
-                Duration::days(i64::from(self.anchor_retention_days)),
-            )
-        })
+        let retention = Duration::days(i64::from(self.anchor_retention_days));
+        self.bucket.anchors(sdk, retention)
     }
 }
 

@@ -6,7 +6,6 @@
 //! the head then agree; only an anchor kept outside the database knows the chain was longer.
 
 use std::ops::ControlFlow;
-use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +25,6 @@ use breakglass_server::auth::seal::SealKey;
 use breakglass_store::SqlStore;
 use breakglass_testkit::moto::Moto;
 use breakglass_testkit::postgres::{TestSchema, server_url};
-use sqlx::Connection as _;
 use time::macros::datetime;
 
 use crate::support::{BIN, KEY, aws_env, text};
@@ -149,7 +147,7 @@ fn verify(url: &str, moto: &Moto, anchored: bool) -> (i32, String) {
 
 /// Writes a keyed chain, anchors it in S3, lets it grow, then cuts it short as an attacker
 /// holding the database would (`tamper` runs the SQL): only the anchor catches it.
-fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64, String)) {
+fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64)) {
     let Some(moto) = Moto::start() else { return };
     let rt = runtime();
     let anchored = rt.block_on(async {
@@ -202,7 +200,7 @@ fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64, String)) {
 
     // The attack: records from #(anchored - 2) on deleted, the head moved back.
     let keep = anchored.seq - 3;
-    tamper(keep, format!("{keep}"));
+    tamper(keep);
     let (code, out) = verify(url, &moto, false);
     assert_eq!(
         code, 0,
@@ -244,64 +242,62 @@ fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64, String)) {
     });
 }
 
-#[test]
-fn a_truncated_sqlite_chain_is_caught_by_the_s3_anchor() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("breakglass.db");
-    let url = format!("sqlite://{}", path.display());
-    truncation_is_caught(&url, |keep, _| tamper_sqlite(&path, keep));
+/// The attacker's SQL: the append-only triggers dropped, records after `keep` (and the
+/// notifications pointing at them) deleted, the head moved back to `keep`.
+fn truncation(keep: u64, drop_triggers: &[&str]) -> Vec<String> {
+    let mut stmts: Vec<String> = drop_triggers.iter().map(|s| (*s).to_owned()).collect();
+    stmts.extend([
+        format!("DELETE FROM outbox WHERE audit_seq > {keep}"),
+        format!("DELETE FROM audit_log WHERE seq > {keep}"),
+        format!(
+            "UPDATE audit_head SET seq = {keep}, hash = (SELECT hash FROM audit_log WHERE seq = {keep}) WHERE id = 1"
+        ),
+    ]);
+    stmts
 }
 
-#[test]
-fn a_truncated_postgres_chain_is_caught_by_the_s3_anchor() {
-    let Some(server) = server_url() else { return };
-    let rt = runtime();
-    let schema = rt.block_on(TestSchema::create(&server)).unwrap();
-    let url = schema.url().to_owned();
-    truncation_is_caught(&url, |keep, _| {
-        rt.block_on(async {
-            let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-            for stmt in [
-                "DROP TRIGGER audit_log_no_update ON audit_log".to_owned(),
-                format!("DELETE FROM outbox WHERE audit_seq > {keep}"),
-                format!("DELETE FROM audit_log WHERE seq > {keep}"),
-                format!(
-                    "UPDATE audit_head SET seq = {keep}, hash = (SELECT hash FROM audit_log WHERE seq = {keep}) WHERE id = 1"
-                ),
-            ] {
-                sqlx::query(&stmt)
-                    .execute(&mut conn)
-                    .await
-                    .unwrap_or_else(|e| panic!("{stmt}: {e}"));
-            }
-            conn.close().await.unwrap();
-        });
-    });
-    drop(schema);
-}
-
-fn tamper_sqlite(path: &Path, keep: u64) {
+/// Runs `stmts` on a connection of its own to the store at `url`.
+fn run_sql<C: sqlx::Connection>(url: &str, stmts: &[String])
+where
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = C::Database>,
+    for<'q> <C::Database as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, C::Database>,
+{
     runtime().block_on(async {
-        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
-            .await
-            .unwrap();
-        for stmt in [
-            "PRAGMA foreign_keys = OFF".to_owned(),
-            "DROP TRIGGER audit_log_no_update".to_owned(),
-            "DROP TRIGGER audit_log_no_delete".to_owned(),
-            format!("DELETE FROM outbox WHERE audit_seq > {keep}"),
-            format!("DELETE FROM audit_log WHERE seq > {keep}"),
-            format!(
-                "UPDATE audit_head SET seq = {keep}, hash = (SELECT hash FROM audit_log WHERE seq = {keep}) WHERE id = 1"
-            ),
-        ] {
-            sqlx::query(&stmt)
+        let mut conn = C::connect(url).await.unwrap();
+        for stmt in stmts {
+            sqlx::query(stmt)
                 .execute(&mut conn)
                 .await
                 .unwrap_or_else(|e| panic!("{stmt}: {e}"));
         }
         conn.close().await.unwrap();
     });
+}
+
+#[test]
+fn a_truncated_sqlite_chain_is_caught_by_the_s3_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    truncation_is_caught(&url, |keep| {
+        let drop = [
+            "PRAGMA foreign_keys = OFF",
+            "DROP TRIGGER audit_log_no_update",
+            "DROP TRIGGER audit_log_no_delete",
+        ];
+        run_sql::<sqlx::SqliteConnection>(&url, &truncation(keep, &drop));
+    });
+}
+
+#[test]
+fn a_truncated_postgres_chain_is_caught_by_the_s3_anchor() {
+    let Some(server) = server_url() else { return };
+    let schema = runtime().block_on(TestSchema::create(&server)).unwrap();
+    let url = schema.url().to_owned();
+    truncation_is_caught(&url, |keep| {
+        let drop = ["DROP TRIGGER audit_log_no_update ON audit_log"];
+        run_sql::<sqlx::PgConnection>(&url, &truncation(keep, &drop));
+    });
+    drop(schema);
 }
 
 /// 1,000 verifications while another task keeps writing: every one must say intact.

@@ -265,25 +265,28 @@ async fn the_audit_page_says_whether_the_chain_verifies() {
     );
 }
 
-#[tokio::test]
-async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
-    let s = server(ConsoleSettings::default()).await;
-    let alice = s.user("alice", false).await;
-    let bob = s.user("bob", false).await;
+/// Alice (whose TOTP seed is `seed`) signs in and uses break-glass on the emergency
+/// playbook: her browser, its CSRF token and the request id.
+async fn break_glass_as_alice(
+    s: &Server,
+    seed: &str,
+    incident: &str,
+    justification: &str,
+) -> (Browser, String, String) {
     let mut user = Browser::new(&s.base);
-    let csrf = user.sign_in("alice", &s.code(&alice)).await;
-    let code = s.code(&alice);
+    let csrf = user.sign_in("alice", &s.code(seed)).await;
+    let code = s.code(seed);
     let r = user
         .post(
             "/console/break-glass",
             &[
                 ("csrf", &csrf),
-                ("incident_id", "INC-2024-900"),
+                ("incident_id", incident),
                 ("playbook", "emergency"),
                 ("role", "SecurityBreakGlass"),
                 ("account", "222222222222"),
                 ("duration_minutes", "30"),
-                ("justification", "containment"),
+                ("justification", justification),
                 ("acknowledge", "yes"),
                 ("totp", &code),
             ],
@@ -295,6 +298,16 @@ async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
         .strip_prefix("/console/requests/")
         .unwrap()
         .to_owned();
+    (user, csrf, id)
+}
+
+#[tokio::test]
+async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
+    let s = server(ConsoleSettings::default()).await;
+    let alice = s.user("alice", false).await;
+    let bob = s.user("bob", false).await;
+    let (mut user, csrf, id) =
+        break_glass_as_alice(&s, &alice, "INC-2024-900", "containment").await;
 
     let mut reviewer = Browser::new(&s.base);
     let bob_csrf = reviewer.sign_in("bob", &s.code(&bob)).await;
@@ -383,31 +396,13 @@ async fn the_reviews_page_shows_a_break_glass_use_only_to_who_may_read_it() {
     let s = server(ConsoleSettings::default()).await;
     let alice = s.user("alice", false).await;
     let bob = s.user("bob", false).await;
-    let mut user = Browser::new(&s.base);
-    let csrf = user.sign_in("alice", &s.code(&alice)).await;
-    let code = s.code(&alice);
-    let r = user
-        .post(
-            "/console/break-glass",
-            &[
-                ("csrf", &csrf),
-                ("incident_id", "INC-2024-931"),
-                ("playbook", "emergency"),
-                ("role", "SecurityBreakGlass"),
-                ("account", "222222222222"),
-                ("duration_minutes", "30"),
-                ("justification", "ransomware note on the file server"),
-                ("acknowledge", "yes"),
-                ("totp", &code),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let id = r
-        .location()
-        .strip_prefix("/console/requests/")
-        .unwrap()
-        .to_owned();
+    let (_, _, id) = break_glass_as_alice(
+        &s,
+        &alice,
+        "INC-2024-931",
+        "ransomware note on the file server",
+    )
+    .await;
     let mut reviewer = Browser::new(&s.base);
     reviewer.sign_in("bob", &s.code(&bob)).await;
     let seen = reviewer.get("/console/reviews").await;
