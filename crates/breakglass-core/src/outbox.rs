@@ -244,6 +244,14 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                 vec![Audience::SecurityTeam],
                 format!("account `{}`: a passkey was removed", e.username),
             ),
+            AuditEvent::AuditChainTampered(e) => push(
+                "audit_chain_tampered",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "AUDIT LOG TAMPERED: {} (anchors in {}); anchoring has stopped. Run `breakglass audit verify --anchor-bucket` and investigate who can write the broker's database.",
+                    e.problem, e.location
+                ),
+            ),
             AuditEvent::LocalSignIn(e) => push(
                 "local_sign_in",
                 vec![Audience::SecurityTeam],

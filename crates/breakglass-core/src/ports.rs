@@ -618,6 +618,17 @@ pub trait AnchorStore: Send + Sync + std::fmt::Debug {
     /// Writes `anchor`, taken at `at`; it can then no longer be changed or deleted.
     fn put(&self, anchor: crate::audit::Anchor, at: OffsetDateTime) -> AnchorFuture<'_, ()>;
 
-    /// The anchor with the highest sequence number, if any.
-    fn latest(&self) -> AnchorFuture<'_, Option<crate::audit::Anchor>>;
+    /// The authentic anchor (made with the chain key) with the highest sequence number, if
+    /// any, and what was passed over to find it.
+    fn latest(&self) -> AnchorFuture<'_, LatestAnchor>;
+}
+
+/// What [`AnchorStore::latest`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LatestAnchor {
+    /// The latest authentic anchor.
+    pub anchor: Option<crate::audit::Anchor>,
+    /// Objects passed over on the way, each with why (not made with the chain key, not
+    /// locked, unreadable): someone who can write where the anchors are kept put them there.
+    pub ignored: Vec<String>,
 }

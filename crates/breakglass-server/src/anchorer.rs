@@ -1,28 +1,34 @@
 //! Anchoring the audit chain's head outside the database, on a timer: the loop around the
-//! application layer's [`anchor_head`], which does the work (read the head, check the last
-//! anchored record is still there with its hash, write the new anchor).
+//! application layer's `App::anchor_audit`, which does the work (check the last anchored
+//! record is still there, verify every record since with the chain key, write the new
+//! anchor).
 //!
-//! A chain found cut short or rewritten since the last anchor is logged at error level on
-//! every pass and never anchored over; `breakglass audit verify --anchor-bucket` names the
-//! damage.
+//! A chain found cut short, rewritten or forged since the last anchor is never anchored
+//! over: the pass is logged at error level, and each new problem is audited as
+//! `audit_chain_tampered` and pages the security team once until an anchor holds again.
+//! `breakglass audit verify --anchor-bucket` names the damage.
 
 use std::sync::Arc;
 
-use breakglass_core::app::{Anchoring, anchor_head};
+use breakglass_core::app::{AnchorError, Anchoring};
 use breakglass_core::audit::Anchor;
-use breakglass_core::ports::{AnchorStore, Clock, Store};
+use breakglass_core::ports::AnchorStore;
 use tokio::sync::watch;
 
-/// Anchors a store's chain head every `interval`.
-pub struct Anchorer<S> {
-    store: S,
+use crate::app::AppService;
+
+/// Anchors the broker's chain head every `interval`.
+pub struct Anchorer {
+    app: Arc<AppService>,
     anchors: Arc<dyn AnchorStore>,
-    clock: Arc<dyn Clock>,
     interval: std::time::Duration,
     last: Option<Anchor>,
+    /// Whether the tampering found since the last anchor was reported: it pages once, not
+    /// once per pass (its description changes as records are written over it).
+    reported: bool,
 }
 
-impl<S> std::fmt::Debug for Anchorer<S> {
+impl std::fmt::Debug for Anchorer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Anchorer")
             .field("anchors", &self.anchors.location())
@@ -32,48 +38,58 @@ impl<S> std::fmt::Debug for Anchorer<S> {
     }
 }
 
-impl<S: Store> Anchorer<S> {
-    /// An anchorer of `store`'s chain into `anchors`, starting from the latest anchor there
+impl Anchorer {
+    /// An anchorer of `app`'s chain into `anchors`, starting from the latest anchor there
     /// (read now, so a chain cut short while the broker was down is caught on the first
     /// pass).
     pub async fn start(
-        store: S,
+        app: Arc<AppService>,
         anchors: Arc<dyn AnchorStore>,
-        clock: Arc<dyn Clock>,
         interval: std::time::Duration,
     ) -> Result<Self, String> {
-        let last = anchors.latest().await.map_err(|e| {
+        let found = anchors.latest().await.map_err(|e| {
             format!(
                 "cannot read the latest anchor in {}: {e}",
                 anchors.location()
             )
         })?;
+        for ignored in &found.ignored {
+            tracing::error!(location = %anchors.location(), object = %ignored, "passed over an object that is not an anchor of this chain: someone who can write to the anchor bucket put it there");
+        }
+        let last = found.anchor;
         Ok(Self {
-            store,
+            app,
             anchors,
-            clock,
             interval,
             last,
+            reported: false,
         })
     }
 
-    /// One pass: anchors the head if it moved.
-    pub async fn run_once(&mut self) -> Result<Anchoring, breakglass_core::app::AnchorError> {
-        let outcome = anchor_head(
-            &self.store,
-            self.anchors.as_ref(),
-            self.last,
-            self.clock.now(),
-        )
-        .await?;
+    /// One pass: anchors the head if it moved and verifies; reports tampering.
+    pub async fn run_once(&mut self) -> Result<Anchoring, AnchorError> {
+        let outcome = self
+            .app
+            .anchor_audit(self.anchors.as_ref(), self.last)
+            .await?;
+        let location = self.anchors.location();
         match &outcome {
             Anchoring::Anchored(anchor) => {
-                tracing::info!(seq = anchor.seq, hash = %anchor.hash, location = %self.anchors.location(), "audit chain anchored");
+                tracing::info!(seq = anchor.seq, hash = %anchor.hash, location = %location, "audit chain anchored");
                 self.last = Some(*anchor);
+                self.reported = false;
             }
             Anchoring::Unchanged => {}
             Anchoring::Tampered(problem) => {
-                tracing::error!(problem = %problem, location = %self.anchors.location(), "the audit chain no longer holds its last anchor: it was tampered with; run `breakglass audit verify --anchor-bucket`");
+                tracing::error!(problem = %problem, location = %location, "the audit chain was tampered with: nothing anchored; run `breakglass audit verify --anchor-bucket`");
+                if !self.reported {
+                    match self.app.audit_chain_tampered(&location, problem).await {
+                        Ok(()) => self.reported = true,
+                        Err(e) => {
+                            tracing::error!(error = %e, "could not record the audit chain's tampering; retrying next pass");
+                        }
+                    }
+                }
             }
         }
         Ok(outcome)
@@ -84,7 +100,7 @@ impl<S: Store> Anchorer<S> {
     pub async fn run(mut self, mut stopped: watch::Receiver<bool>) {
         loop {
             if let Err(e) = self.run_once().await {
-                tracing::warn!(error = %e, "audit anchoring pass failed; retrying next pass");
+                tracing::error!(error = %e, "audit anchoring pass failed; retrying next pass");
             }
             let gone = tokio::select! {
                 changed = stopped.changed() => changed.is_err(),
@@ -93,7 +109,7 @@ impl<S: Store> Anchorer<S> {
             if gone || *stopped.borrow() {
                 // One last anchor of what this process wrote.
                 if let Err(e) = self.run_once().await {
-                    tracing::warn!(error = %e, "audit anchoring at shutdown failed");
+                    tracing::error!(error = %e, "audit anchoring at shutdown failed");
                 }
                 return;
             }

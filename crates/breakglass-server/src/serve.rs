@@ -55,7 +55,7 @@ pub async fn serve<S, C>(
     oidc: Option<Arc<OidcProvider>>,
     worker: WorkerConfig,
     notifier: Option<Notifier<S, C>>,
-    anchorer: Option<Anchorer<S>>,
+    anchorer: Option<Anchorer>,
 ) -> std::io::Result<()>
 where
     S: Store + 'static,

@@ -9,9 +9,10 @@
 use std::ops::ControlFlow;
 
 use super::{App, Caller, Error};
+use crate::audit::events::AuditChainTampered;
 use crate::audit::{
-    Anchor, AuditRecord, ChainHead, ChainKey, ChainProblem, ChainVerifier, ProblemKind,
-    StoredAuditRow,
+    Actor, Anchor, AuditEntry, AuditEvent, AuditRecord, ChainHead, ChainKey, ChainProblem,
+    ChainVerifier, ProblemKind, StoredAuditRow,
 };
 use crate::canonical::Sha256Digest;
 use crate::cloud::Cloud;
@@ -72,6 +73,17 @@ pub struct Check {
 pub async fn walk<S: Store, E>(
     store: &S,
     check: Check,
+    each: impl FnMut(&AuditRecord, &Sha256Digest) -> Result<ControlFlow<()>, E>,
+) -> Result<Walk, WalkError<E>> {
+    walk_from(store, check, ChainHead::GENESIS, each).await
+}
+
+/// Walks the chain of `store` from the record after `start` (a record verified before, such
+/// as an anchor: the walk checks the next one links to it), as [`walk`] does.
+pub async fn walk_from<S: Store, E>(
+    store: &S,
+    check: Check,
+    start: ChainHead,
     mut each: impl FnMut(&AuditRecord, &Sha256Digest) -> Result<ControlFlow<()>, E>,
 ) -> Result<Walk, WalkError<E>> {
     let head = match store.audit_head().await {
@@ -81,8 +93,8 @@ pub async fn walk<S: Store, E>(
     };
     // Without a head, every row is read (and any row at all is a missing head).
     let until = head.map_or(u64::MAX, |h| h.seq);
-    let mut verifier = ChainVerifier::new(check.key).with_anchors(check.anchors);
-    let mut after = 0;
+    let mut verifier = ChainVerifier::resume(check.key, start).with_anchors(check.anchors);
+    let mut after = i64::try_from(start.seq).unwrap_or(i64::MAX);
     let mut handed = 0u64;
     'pages: while verifier.last().seq < until {
         let page = match store.audit_rows(after, PAGE).await {
@@ -141,6 +153,58 @@ pub async fn walk<S: Store, E>(
         anchors: chain.anchors,
         head: chain.head,
     })
+}
+
+/// Checks, before a store given a key writes, that the key is the one its chain is sealed
+/// with: the last record must verify with it (or be an unkeyed record of the chain's
+/// unkeyed beginning). A wrong key, or a chain that must be keyed and is not, would
+/// otherwise be sealed over and look like tampering from then on.
+pub async fn check_chain_key<S: Store>(store: &S) -> Result<(), String> {
+    let Some(key) = store.chain_key() else {
+        return Ok(());
+    };
+    let head = store
+        .audit_head()
+        .await
+        .map_err(|e| format!("cannot read the audit chain's head: {e}"))?;
+    let Some(head) = head.filter(|h| h.seq > 0) else {
+        return Ok(());
+    };
+    let before = i64::try_from(head.seq - 1).unwrap_or(i64::MAX);
+    let rows = store
+        .audit_rows(before, 1)
+        .await
+        .map_err(|e| format!("cannot read the audit chain's last record: {e}"))?;
+    let Some(row) = rows.first() else {
+        return Err(format!(
+            "the audit chain's head names record #{} and there is no such record: run `breakglass audit verify`",
+            head.seq
+        ));
+    };
+    let previous = ChainHead {
+        seq: head.seq - 1,
+        hash: Sha256Digest::from_hex(&row.prev_hash)
+            .map_err(|e| format!("record #{}: {e}", head.seq))?,
+    };
+    let mut verifier = ChainVerifier::resume(Some(key.clone()), previous);
+    match verifier.push(row) {
+        Ok(_) => Ok(()),
+        Err(ChainProblem {
+            kind: ProblemKind::HashMismatch,
+            ..
+        }) => Err(format!(
+            "the audit key is not the one the chain was sealed with (record #{} does not verify with it): use the broker's key, or run `breakglass audit verify` if the record was edited",
+            head.seq
+        )),
+        Err(ChainProblem {
+            kind: ProblemKind::UnkeyedAfterKeyed,
+            ..
+        }) => Err(format!(
+            "record #{0} is not keyed: if this chain was begun before it was keyed, give its last unkeyed record with `--audit-keyed-after` (e.g. `--audit-keyed-after {0}`)",
+            head.seq
+        )),
+        Err(problem) => Err(format!("the audit chain's last record: {problem}")),
+    }
 }
 
 /// The sequence number of the first row after `seq`, if any.
@@ -296,53 +360,71 @@ pub enum Anchoring {
 }
 
 /// Anchors the chain's head in `anchors` unless it has not moved since `last` (the last
-/// anchor written, or read back at start-up). Before anchoring, the last anchored record is
-/// read back: a chain cut short or rewritten since is reported, not anchored over.
+/// anchor written, or read back at start-up). Nothing is anchored that does not verify: the
+/// last anchored record must still be there with its hash, and every record from it to the
+/// head must verify with the store's chain key, or the pass reports the chain tampered with
+/// (anchoring over it would bless the damage). Refused on a store that holds no key.
 pub async fn anchor_head<S: Store>(
     store: &S,
     anchors: &dyn crate::ports::AnchorStore,
     last: Option<Anchor>,
     at: time::OffsetDateTime,
 ) -> Result<Anchoring, AnchorError> {
-    let Some(head) = store.audit_head().await? else {
-        return Ok(match last {
-            Some(last) => Anchoring::Tampered(format!(
-                "the chain head is gone but record #{} was anchored",
-                last.seq
-            )),
-            None => Anchoring::Unchanged,
-        });
+    let Some(key) = store.chain_key() else {
+        return Err(AnchorError::NoKey);
     };
-    if let Some(last) = last {
-        if head.seq < last.seq {
+    let start = match last {
+        None => ChainHead::GENESIS,
+        Some(last) => {
+            let after = i64::try_from(last.seq.saturating_sub(1)).unwrap_or(i64::MAX);
+            let held = store.audit_rows(after, 1).await?;
+            let held = held
+                .first()
+                .filter(|r| u64::try_from(r.seq).ok() == Some(last.seq));
+            match held {
+                Some(row) if row.hash == last.hash.to_hex() => {}
+                Some(_) => {
+                    return Ok(Anchoring::Tampered(format!(
+                        "record #{} no longer has its anchored hash {} (rewritten)",
+                        last.seq, last.hash
+                    )));
+                }
+                None => {
+                    return Ok(Anchoring::Tampered(format!(
+                        "record #{} was anchored and is gone (deleted, or the chain cut off before it)",
+                        last.seq
+                    )));
+                }
+            }
+            ChainHead {
+                seq: last.seq,
+                hash: last.hash,
+            }
+        }
+    };
+    let check = Check {
+        key: Some(key),
+        anchors: Vec::new(),
+    };
+    let walked = walk_from(store, check, start, |_, _| {
+        Ok::<_, std::convert::Infallible>(ControlFlow::Continue(()))
+    })
+    .await;
+    let head = match walked {
+        Ok(Walk::Intact { head, .. }) => head,
+        Ok(Walk::Broken(problem)) => return Ok(Anchoring::Tampered(problem)),
+        Ok(Walk::NeedsKey(seq)) => {
             return Ok(Anchoring::Tampered(format!(
-                "the chain head is record #{} but record #{} was anchored (records cut off the end)",
-                head.seq, last.seq
+                "record #{seq} is keyed but could not be checked"
             )));
         }
-        let after = i64::try_from(last.seq.saturating_sub(1)).unwrap_or(i64::MAX);
-        let held = store.audit_rows(after, 1).await?;
-        let held = held
-            .first()
-            .filter(|r| u64::try_from(r.seq).ok() == Some(last.seq));
-        match held {
-            Some(row) if row.hash == last.hash.to_hex() => {}
-            Some(_) => {
-                return Ok(Anchoring::Tampered(format!(
-                    "record #{} no longer has its anchored hash {} (rewritten)",
-                    last.seq, last.hash
-                )));
-            }
-            None => {
-                return Ok(Anchoring::Tampered(format!(
-                    "record #{} was anchored and is gone (deleted)",
-                    last.seq
-                )));
-            }
-        }
-        if head.seq == last.seq {
-            return Ok(Anchoring::Unchanged);
-        }
+        Ok(Walk::Stopped { .. }) => return Ok(Anchoring::Unchanged),
+        Err(WalkError::Store(e)) => return Err(e.into()),
+        Err(WalkError::Consumer(never)) => match never {},
+    };
+    // Nothing new since the last anchor, or nothing written yet.
+    if head.seq == start.seq || head.seq == 0 {
+        return Ok(Anchoring::Unchanged);
     }
     let anchor = Anchor::from(head);
     anchors
@@ -350,6 +432,48 @@ pub async fn anchor_head<S: Store>(
         .await
         .map_err(|e| AnchorError::Anchor(anchors.location(), e))?;
     Ok(Anchoring::Anchored(anchor))
+}
+
+impl<S, K, C, I> App<S, K, C, I>
+where
+    S: Store + AccessStore,
+    K: Cloud,
+    C: Clock,
+    I: IdSource,
+{
+    /// One anchoring pass of this broker's chain ([`anchor_head`] at the current time).
+    pub async fn anchor_audit(
+        &self,
+        anchors: &dyn crate::ports::AnchorStore,
+        last: Option<Anchor>,
+    ) -> Result<Anchoring, AnchorError> {
+        anchor_head(self.store(), anchors, last, self.now()).await
+    }
+
+    /// Records that the audit chain was found tampered with (`problem`, against the anchors
+    /// in `location`): an `audit_chain_tampered` record and a critical alert to the security
+    /// team, in one transaction.
+    pub async fn audit_chain_tampered(&self, location: &str, problem: &str) -> Result<(), Error> {
+        let event = AuditEvent::from(AuditChainTampered {
+            location: location.to_owned(),
+            problem: problem.to_owned(),
+        });
+        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
+        self.store()
+            .commit(crate::ports::Commit {
+                write: None,
+                audit: vec![AuditEntry {
+                    at: self.now(),
+                    actor: Actor::System,
+                    request_version: None,
+                    event,
+                }],
+                outbox,
+                step_up: None,
+            })
+            .await?;
+        Ok(())
+    }
 }
 
 /// Why an anchoring pass could not run.
@@ -361,4 +485,7 @@ pub enum AnchorError {
     /// The anchor could not be written to or read from its place.
     #[error("cannot anchor the audit chain in {0}: {1}")]
     Anchor(String, String),
+    /// The store seals no record with a key: its anchors would prove nothing.
+    #[error("the store holds no audit chain key: nothing is anchored")]
+    NoKey,
 }

@@ -26,7 +26,8 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub use audit::{
-    AnchorError, Anchoring, AuditVerification, Check, Walk, WalkError, anchor_head, walk,
+    AnchorError, Anchoring, AuditVerification, Check, Walk, WalkError, anchor_head,
+    check_chain_key, walk, walk_from,
 };
 pub use error::{Error, StepUpOr};
 pub use grants::{

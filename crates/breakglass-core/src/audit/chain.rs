@@ -101,22 +101,72 @@ pub enum SealAlgorithm {
     HmacSha256,
 }
 
-/// The chain key: 32 bytes held outside the database. `Debug` never shows it.
+/// The chain key: 32 bytes held outside the database, and the last record written before
+/// the chain was keyed (0 for a chain keyed from its start). `Debug` never shows the bytes.
 #[derive(Clone)]
-pub struct ChainKey([u8; 32]);
+pub struct ChainKey {
+    bytes: [u8; 32],
+    keyed_after: u64,
+}
 
 impl ChainKey {
-    /// A key from its 32 bytes.
+    /// A key from its 32 bytes, for a chain keyed from its first record.
     pub const fn new(bytes: [u8; 32]) -> Self {
-        Self(bytes)
+        Self {
+            bytes,
+            keyed_after: 0,
+        }
+    }
+
+    /// A key from its 64 hex digits (as `breakglass audit key` prints it).
+    pub fn from_hex(text: &str) -> Result<Self, String> {
+        Sha256Digest::from_hex(text.trim())
+            .map(|d| Self::new(*d.as_bytes()))
+            .map_err(|e| format!("an audit key is 64 hex digits: {e}"))
+    }
+
+    /// The key's 64 hex digits, for handing the key (and only it) to an auditor.
+    pub fn expose_hex(&self) -> String {
+        Sha256Digest::from_bytes(self.bytes).to_hex()
+    }
+
+    /// The same key for a chain that was keyed on upgrade: records up to `seq` may be
+    /// unkeyed, every later one must be keyed. The number comes from outside the database
+    /// (the operator's records of the upgrade), or someone without the key could rewrite the
+    /// whole chain as unkeyed records.
+    #[must_use]
+    pub const fn keyed_after(mut self, seq: u64) -> Self {
+        self.keyed_after = seq;
+        self
+    }
+
+    /// The last record that may be unkeyed.
+    pub const fn unkeyed_until(&self) -> u64 {
+        self.keyed_after
+    }
+
+    fn hmac(&self, parts: &[&[u8]]) -> Sha256Digest {
+        // HMAC takes a key of any length, so this cannot fail for 32 bytes.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.bytes)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        for part in parts {
+            mac.update(part);
+        }
+        Sha256Digest::from_bytes(mac.finalize().into_bytes().into())
     }
 
     fn mac(&self, body: &str) -> Sha256Digest {
-        // HMAC takes a key of any length, so this cannot fail for 32 bytes.
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-        mac.update(body.as_bytes());
-        Sha256Digest::from_bytes(mac.finalize().into_bytes().into())
+        self.hmac(&[body.as_bytes()])
+    }
+
+    /// The MAC that makes an anchor the broker's: someone who can write where anchors are
+    /// kept but does not hold the key cannot make one. (Its input starts with a label no
+    /// record body, which is a JSON object, can start with.)
+    pub fn anchor_mac(&self, anchor: &Anchor) -> Sha256Digest {
+        self.hmac(&[
+            b"breakglass audit anchor v1\n",
+            anchor.to_string().as_bytes(),
+        ])
     }
 }
 
@@ -361,9 +411,9 @@ fn describe(seq: &Option<i64>, kind: &ProblemKind) -> String {
             "the stored head names record #{head_seq} but the last record is #{last_seq} (records deleted from or appended to the end)"
         ),
         ProblemKind::HeadMissing => "the stored chain head is missing".to_owned(),
-        ProblemKind::KeyRequired => "it is keyed (HMAC-SHA256) and no audit key was given: pass the broker's key (`--totp-key-file` or BREAKGLASS_TOTP_KEY) to verify it".to_owned(),
+        ProblemKind::KeyRequired => "it is keyed (HMAC-SHA256) and no audit key was given".to_owned(),
         ProblemKind::UnkeyedAfterKeyed => {
-            "it is not keyed but records before it are (written by someone without the audit key)"
+            "it is not keyed but must be (written by someone without the audit key; if the chain was keyed on upgrade, name its last unkeyed record with `--audit-keyed-after`)"
                 .to_owned()
         }
         ProblemKind::AnchorMismatch { anchored } => format!(
@@ -417,6 +467,15 @@ impl ChainVerifier {
         }
     }
 
+    /// A verifier expecting the record after `head`, which was verified before (an
+    /// anchor): checks the records written since.
+    pub fn resume(key: Option<ChainKey>, head: ChainHead) -> Self {
+        Self {
+            head,
+            ..Self::new(key)
+        }
+    }
+
     /// Also requires each anchor's record to be in the chain with the anchored hash.
     #[must_use]
     pub fn with_anchors(mut self, anchors: impl IntoIterator<Item = Anchor>) -> Self {
@@ -444,7 +503,11 @@ impl ChainVerifier {
             (Some(SealAlgorithm::HmacSha256), None) => {
                 return Err(problem(ProblemKind::KeyRequired));
             }
-            (None, _) if self.keyed_seen => return Err(problem(ProblemKind::UnkeyedAfterKeyed)),
+            (None, key)
+                if self.keyed_seen || key.as_ref().is_some_and(|k| record.seq > k.keyed_after) =>
+            {
+                return Err(problem(ProblemKind::UnkeyedAfterKeyed));
+            }
             (None, _) => Sha256Digest::of(row.body.as_bytes()),
         };
         if hash.to_hex() != row.hash {

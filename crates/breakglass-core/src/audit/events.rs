@@ -460,6 +460,17 @@ pub struct PasskeyRemoved {
     pub credential: String,
 }
 
+/// The audit chain no longer holds what was anchored outside the database, or does not
+/// verify from the last anchor to its head: records were deleted, edited or forged. The
+/// anchorer stops anchoring (that would bless the damage) until someone looks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AuditChainTampered {
+    /// Where the anchors are kept (e.g. `s3://bucket/prefix`).
+    pub location: String,
+    /// What was found.
+    pub problem: String,
+}
+
 /// A TOTP code was refused (wrong, replayed, or no authenticator enrolled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TotpFailed {
@@ -585,6 +596,7 @@ pub enum AuditEvent {
     PasskeyFailed(PasskeyFailed),
     PasskeyEnrolled(PasskeyEnrolled),
     PasskeyRemoved(PasskeyRemoved),
+    AuditChainTampered(AuditChainTampered),
 }
 
 macro_rules! from_event {
@@ -639,6 +651,7 @@ from_event!(
     PasskeyFailed,
     PasskeyEnrolled,
     PasskeyRemoved,
+    AuditChainTampered,
 );
 
 impl AuditEvent {
@@ -686,6 +699,7 @@ impl AuditEvent {
             Self::PasskeyFailed(_) => "passkey_failed",
             Self::PasskeyEnrolled(_) => "passkey_enrolled",
             Self::PasskeyRemoved(_) => "passkey_removed",
+            Self::AuditChainTampered(_) => "audit_chain_tampered",
         }
     }
 
@@ -729,7 +743,8 @@ impl AuditEvent {
             | Self::PasskeyVerified(_)
             | Self::PasskeyFailed(_)
             | Self::PasskeyEnrolled(_)
-            | Self::PasskeyRemoved(_) => None,
+            | Self::PasskeyRemoved(_)
+            | Self::AuditChainTampered(_) => None,
             Self::RevocationFailed(e) => e.request.as_ref(),
             Self::RoleSessionsRevoked(_) | Self::SecondFactorLockedOut(_) => None,
         }
@@ -740,7 +755,7 @@ impl AuditEvent {
         match self {
             Self::BreakGlassActivated(_) => Severity::Critical,
             Self::NotificationDeadLettered(_) => Severity::Critical,
-            Self::RevocationFailed(_) => Severity::Critical,
+            Self::RevocationFailed(_) | Self::AuditChainTampered(_) => Severity::Critical,
             Self::ReviewOverdue(_) => Severity::Notice,
             Self::ActionRefused(e) if e.break_glass => Severity::Critical,
             Self::SecondFactorLockedOut(e) if e.lockouts >= crate::accounts::LOCKOUTS_ALERT => {

@@ -304,7 +304,16 @@ fn a_keyed_chain_verifies_with_its_key_and_keeps_its_unkeyed_past() {
         rows[3].hash,
         Sha256Digest::of(rows[3].body.as_bytes()).to_hex()
     );
-    assert_eq!(verify_with(Some(KEY), &[], &rows, Some(head)), Ok((7, 3)));
+    let upgraded = KEY.keyed_after(3);
+    assert_eq!(
+        verify_with(Some(upgraded.clone()), &[], &rows, Some(head)),
+        Ok((7, 3))
+    );
+    // Without naming where the unkeyed beginning ends, an unkeyed record is refused.
+    assert_eq!(
+        verify_with(Some(KEY), &[], &rows, Some(head)),
+        Err((Some(1), ProblemKind::UnkeyedAfterKeyed))
+    );
     // Without the key, the first keyed record is where verification must stop.
     assert_eq!(
         verify_with(None, &[], &rows, Some(head)),
@@ -312,9 +321,61 @@ fn a_keyed_chain_verifies_with_its_key_and_keeps_its_unkeyed_past() {
     );
     // Another key is not this chain's key.
     assert_eq!(
-        verify_with(Some(ChainKey::new([8; 32])), &[], &rows, Some(head)),
+        verify_with(
+            Some(ChainKey::new([8; 32]).keyed_after(3)),
+            &[],
+            &rows,
+            Some(head)
+        ),
         Err((Some(4), ProblemKind::HashMismatch))
     );
+}
+
+#[test]
+fn a_keyed_chain_rewritten_whole_as_unkeyed_records_is_refused() {
+    // Someone without the key drops the seal from every record and rehashes the chain with
+    // plain SHA-256: every link and the head agree, but the key says records must be keyed.
+    let (rows, _) = keyed_chain(0, 5);
+    let mut head = ChainHead::GENESIS;
+    let mut forged = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let _ = row;
+        let sealed = seal(&head, entry(i as u64 + 1), None).unwrap();
+        head = sealed.head();
+        forged.push(StoredAuditRow::from_sealed(&sealed));
+    }
+    assert_eq!(
+        verify_with(Some(KEY), &[], &forged, Some(head)),
+        Err((Some(1), ProblemKind::UnkeyedAfterKeyed))
+    );
+    // Claiming a longer unkeyed beginning is the verifier's choice, not the database's.
+    assert_eq!(
+        verify_with(Some(KEY.keyed_after(5)), &[], &forged, Some(head)),
+        Ok((5, 5))
+    );
+}
+
+#[test]
+fn an_anchor_mac_is_bound_to_the_key_and_the_anchor() {
+    let a = Anchor {
+        seq: 4,
+        hash: Sha256Digest::of(b"four"),
+    };
+    let b = Anchor { seq: 5, ..a };
+    assert_eq!(KEY.anchor_mac(&a), KEY.anchor_mac(&a));
+    assert_ne!(KEY.anchor_mac(&a), KEY.anchor_mac(&b));
+    assert_ne!(KEY.anchor_mac(&a), ChainKey::new([8; 32]).anchor_mac(&a));
+    let hex = KEY.expose_hex();
+    assert_eq!(
+        ChainKey::from_hex(&hex).unwrap().anchor_mac(&a),
+        KEY.anchor_mac(&a)
+    );
+    assert!(
+        ChainKey::from_hex("abc")
+            .unwrap_err()
+            .contains("64 hex digits")
+    );
+    assert_eq!(format!("{KEY:?}"), "ChainKey([redacted])");
 }
 
 #[test]
@@ -373,6 +434,7 @@ fn someone_without_the_key_cannot_edit_or_rebuild_a_keyed_chain() {
 #[test]
 fn an_anchor_stays_valid_as_the_chain_grows_and_catches_a_truncation() {
     let (rows, head) = keyed_chain(2, 8);
+    let key = KEY.keyed_after(2);
     let anchor = Anchor {
         seq: 6,
         hash: Sha256Digest::from_hex(&rows[5].hash).unwrap(),
@@ -381,7 +443,7 @@ fn an_anchor_stays_valid_as_the_chain_grows_and_catches_a_truncation() {
     assert_eq!(text.parse::<Anchor>().unwrap(), anchor);
     // The chain has grown four records past the anchor: still valid.
     assert_eq!(
-        verify_with(Some(KEY), &[anchor], &rows, Some(head)),
+        verify_with(Some(key.clone()), &[anchor], &rows, Some(head)),
         Ok((10, 2))
     );
     // Truncation: records #5.. deleted and the head moved back to #4. Every link and the
@@ -391,8 +453,11 @@ fn an_anchor_stays_valid_as_the_chain_grows_and_catches_a_truncation() {
         seq: 4,
         hash: Sha256Digest::from_hex(&rows[3].hash).unwrap(),
     };
-    assert_eq!(verify_with(Some(KEY), &[], cut, Some(cut_head)), Ok((4, 2)));
-    let found = verify_with(Some(KEY), &[anchor], cut, Some(cut_head));
+    assert_eq!(
+        verify_with(Some(key.clone()), &[], cut, Some(cut_head)),
+        Ok((4, 2))
+    );
+    let found = verify_with(Some(key.clone()), &[anchor], cut, Some(cut_head));
     assert_eq!(
         found,
         Err((
@@ -409,7 +474,7 @@ fn an_anchor_stays_valid_as_the_chain_grows_and_catches_a_truncation() {
         hash: Sha256Digest::from_hex(&rows[4].hash).unwrap(),
     };
     assert!(matches!(
-        verify_with(Some(KEY), &[wrong], &rows, Some(head)),
+        verify_with(Some(key.clone()), &[wrong], &rows, Some(head)),
         Err((Some(6), ProblemKind::AnchorMismatch { .. }))
     ));
 }

@@ -10,7 +10,7 @@ use std::ops::ControlFlow;
 use anyhow::Context as _;
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_core::app::{self, Check, Walk, WalkError};
-use breakglass_core::audit::{Anchor, jsonl_line, ocsf_event};
+use breakglass_core::audit::{Anchor, ChainKey, jsonl_line, ocsf_event};
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::ports::AnchorStore as _;
 use breakglass_core::ports::StoreError;
@@ -28,6 +28,10 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum AuditCommand {
+    /// Print the audit chain's key (derived from the broker's key), to hand an auditor what
+    /// verifying takes (`audit verify --audit-key-file`) without the key that opens TOTP
+    /// seeds. Whoever holds it could also forge records: keep it as secret.
+    Key(KeyOnlyArgs),
     /// Verify the hash chain: detects any edited, deleted, inserted or reordered record and
     /// names the first bad one. Exit 0 when intact, 1 when broken.
     Verify(VerifyArgs),
@@ -50,6 +54,10 @@ struct CheckArgs {
     /// was keyed) verify only with it.
     #[command(flatten)]
     key: KeyArgs,
+    /// Instead of the broker's key, a file holding only the audit chain's key (what
+    /// `breakglass audit key` prints): enough to verify, no use for opening TOTP seeds.
+    #[arg(long, value_name = "FILE", conflicts_with = "totp_key_file")]
+    audit_key_file: Option<PathBuf>,
     /// Require the chain to still hold record SEQ with hash HASH (`SEQ:HASH`, as `verify`
     /// prints its head): an anchor kept outside the database stays valid however long the
     /// chain grows, and catches records deleted, edited or cut off up to it. Repeatable.
@@ -70,9 +78,26 @@ struct CheckArgs {
 impl CheckArgs {
     /// The key and anchors to check, the bucket's latest anchor read back (and said) first.
     async fn check(&self, out: &mut impl Write) -> anyhow::Result<Check> {
-        let key = self.key.load_optional()?.map(|k| k.chain_key());
+        let key = match &self.audit_key_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| {
+                    format!("cannot read the audit key file `{}`", path.display())
+                })?;
+                Some(
+                    ChainKey::from_hex(&text)
+                        .map_err(|e| anyhow::anyhow!("`{}`: {e}", path.display()))?
+                        .keyed_after(self.key.audit_keyed_after()),
+                )
+            }
+            None => self.key.load_optional()?.map(|k| self.key.chain_key(&k)),
+        };
         let mut anchors = self.anchors.clone();
         if self.bucket.anchor_bucket.is_some() {
+            let Some(chain_key) = key.clone() else {
+                anyhow::bail!(
+                    "reading the anchors needs the audit key (they are made with it): pass `--totp-key-file`, BREAKGLASS_TOTP_KEY or `--audit-key-file`"
+                );
+            };
             let sdk = sdk::load(&AwsOptions {
                 endpoint_url: self.endpoint_url.clone(),
                 region: self.region.clone(),
@@ -80,10 +105,19 @@ impl CheckArgs {
             })
             .await;
             // Only read: no retention is ever set from here.
-            let Some(s3) = self.bucket.anchors(&sdk, time::Duration::ZERO) else {
+            let Some(s3) = self.bucket.anchors(&sdk, time::Duration::ZERO, chain_key) else {
                 return Ok(Check { key, anchors });
             };
-            match s3.latest().await {
+            let latest = s3.latest().await;
+            if let Ok(found) = &latest {
+                for ignored in &found.ignored {
+                    writeln!(
+                        out,
+                        "warning: passed over {ignored}: not an anchor of this chain; someone who can write to the bucket put it there"
+                    )?;
+                }
+            }
+            match latest.map(|found| found.anchor) {
                 Ok(Some(anchor)) => {
                     writeln!(out, "latest anchor in {}: {anchor}", s3.location())?;
                     anchors.push(anchor);
@@ -117,6 +151,12 @@ struct VerifyArgs {
     expect_head: Option<String>,
 }
 
+#[derive(Debug, clap::Args)]
+struct KeyOnlyArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+}
+
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Format {
@@ -147,6 +187,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         match &args.command {
+            AuditCommand::Key(a) => print_key(a),
             AuditCommand::Verify(a) => verify(a).await,
             AuditCommand::Export(a) => export(a).await,
         }
@@ -167,6 +208,20 @@ fn store_failed(e: StoreError, url: &str) -> anyhow::Error {
         anyhow::Error::new(e).context(format!("reading the audit log of `{}`", redact_url(url))),
     )
     .into()
+}
+
+fn print_key(args: &KeyOnlyArgs) -> anyhow::Result<Outcome> {
+    let Some(key) = args.key.load_optional()? else {
+        anyhow::bail!(
+            "no broker key: pass `--totp-key-file FILE` or set BREAKGLASS_TOTP_KEY (the key `serve` uses)"
+        );
+    };
+    writeln!(
+        std::io::stdout().lock(),
+        "{}",
+        args.key.chain_key(&key).expose_hex()
+    )?;
+    Ok(Outcome::Success)
 }
 
 async fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
@@ -273,7 +328,7 @@ async fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
 /// The error for a keyed chain walked without the key.
 fn needs_key(seq: i64) -> anyhow::Error {
     anyhow::anyhow!(
-        "record #{seq} is sealed with the broker's key (HMAC-SHA256) and no key was given: pass the key `serve` uses (`--totp-key-file FILE` or BREAKGLASS_TOTP_KEY)"
+        "record #{seq} is sealed with the broker's key (HMAC-SHA256) and no key was given: pass the key `serve` uses (`--totp-key-file FILE` or BREAKGLASS_TOTP_KEY), or `--audit-key-file` with what `breakglass audit key` prints"
     )
 }
 

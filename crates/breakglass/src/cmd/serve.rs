@@ -10,7 +10,8 @@ use anyhow::Context as _;
 use breakglass_aws::cloud::{AccountRoles, AwsCloud, FederationOptions};
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_aws::sns::SnsPublisher;
-use breakglass_core::app::App;
+use breakglass_core::app::{self, App};
+use breakglass_core::audit::ChainKey;
 use breakglass_core::broker::Broker;
 use breakglass_core::cloud::SharedCloud;
 use breakglass_core::ports::{Clock, IdSource};
@@ -43,9 +44,24 @@ pub struct KeyArgs {
     /// The environment variable holding that key, when no file is given.
     #[arg(long, value_name = "NAME", default_value = "BREAKGLASS_TOTP_KEY")]
     totp_key_env: String,
+    /// For an audit chain begun before it was keyed: its last unkeyed record. Every later
+    /// record must be keyed (0, the default: every record), so nobody without the key can
+    /// rewrite the chain as unkeyed records.
+    #[arg(long, value_name = "SEQ", default_value_t = 0)]
+    audit_keyed_after: u64,
 }
 
 impl KeyArgs {
+    /// The last record of the chain's unkeyed beginning (`--audit-keyed-after`).
+    pub fn audit_keyed_after(&self) -> u64 {
+        self.audit_keyed_after
+    }
+
+    /// The audit chain's key, derived from `key`, with the chain's unkeyed beginning.
+    pub fn chain_key(&self, key: &SealKey) -> ChainKey {
+        key.chain_key().keyed_after(self.audit_keyed_after)
+    }
+
     /// The key, if a file is named or the variable is set (tools that can run without it).
     pub fn load_optional(&self) -> anyhow::Result<Option<SealKey>> {
         if self.totp_key_file.is_none() && std::env::var_os(&self.totp_key_env).is_none() {
@@ -153,14 +169,16 @@ pub struct AnchorBucket {
 }
 
 impl AnchorBucket {
-    /// The bucket's anchors, locked for `retention`, if a bucket is named.
+    /// The bucket's anchors, made with `key` and locked for `retention`, if a bucket is
+    /// named.
     pub fn anchors(
         &self,
         sdk: &breakglass_aws::sdk::SdkConfig,
         retention: Duration,
+        key: ChainKey,
     ) -> Option<breakglass_aws::anchor::S3Anchors> {
         self.anchor_bucket.as_ref().map(|bucket| {
-            breakglass_aws::anchor::S3Anchors::new(sdk, bucket, &self.anchor_prefix, retention)
+            breakglass_aws::anchor::S3Anchors::new(sdk, bucket, &self.anchor_prefix, retention, key)
         })
     }
 }
@@ -178,18 +196,19 @@ pub struct AnchorArgs {
     pub anchor_interval: Duration,
     /// How long each anchor stays locked (compliance mode: not even the account's root user
     /// can delete it sooner).
-    #[arg(long, default_value_t = 400, value_name = "DAYS")]
+    #[arg(long, default_value_t = 400, value_name = "DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub anchor_retention_days: u32,
 }
 
 impl AnchorArgs {
-    /// The bucket's anchors, if a bucket is named.
+    /// The bucket's anchors, made with `key`, if a bucket is named.
     pub fn anchors(
         &self,
         sdk: &breakglass_aws::sdk::SdkConfig,
+        key: ChainKey,
     ) -> Option<breakglass_aws::anchor::S3Anchors> {
         let retention = Duration::days(i64::from(self.anchor_retention_days));
-        self.bucket.anchors(sdk, retention)
+        self.bucket.anchors(sdk, retention, key)
     }
 }
 
@@ -219,8 +238,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         let store = SqlStore::open(&args.store.store)
             .await
             .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?
-            .with_chain_key(key.chain_key());
-        let anchored = store.clone();
+            .with_chain_key(args.key.chain_key(&key));
+        let chain_key = args.key.chain_key(&key);
+        app::check_chain_key(&store)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ids: Arc<dyn IdSource> = Arc::new(RandomIds);
         let broker = Arc::new(Broker::new(
@@ -326,7 +348,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             }
             None => None,
         };
-        let anchorer = match args.anchor.anchors(&sdk) {
+        let anchorer = match args.anchor.anchors(&sdk, chain_key) {
             Some(anchors) => {
                 anchors.check().await.map_err(|e| DependencyFailed(anyhow::anyhow!(e)))?;
                 let interval = args
@@ -335,7 +357,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                     .try_into()
                     .context("the anchor interval does not fit")?;
                 Some(
-                    Anchorer::start(anchored.clone(), anchors.shared(), Arc::clone(&clock), interval)
+                    Anchorer::start(Arc::clone(&app), anchors.shared(), interval)
                         .await
                         .map_err(|e| DependencyFailed(anyhow::anyhow!(e)))?,
                 )
@@ -456,7 +478,8 @@ pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
             totp,
         } => return invite(username, *admin, totp),
     };
-    let key = key.load()?;
+    let key_args = key;
+    let key = key_args.load()?;
     let mut password = String::new();
     std::io::stdin()
         .take(1024)
@@ -467,7 +490,10 @@ pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
         let store = SqlStore::open(&store.store)
             .await
             .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?
-            .with_chain_key(key.chain_key());
+            .with_chain_key(key_args.chain_key(&key));
+        app::check_chain_key(&store)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
         let auth = Auth::new(store, Arc::new(SystemClock), key, Limits::default());
         auth.add_user(username, &password, *admin, None).await?;
         #[expect(clippy::print_stderr, reason = "the CLI confirms on stderr")]

@@ -10,6 +10,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use sqlx::Connection as _;
+
 use aws_sdk_s3::types::{
     DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
     ObjectLockRule,
@@ -164,6 +166,7 @@ fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64)) {
             BUCKET,
             "breakglass/audit-anchors/",
             time::Duration::days(1),
+            chain_key(),
         );
         anchors.check().await.unwrap();
         let now = datetime!(2026-12-01 12:10:00 UTC);
@@ -179,7 +182,7 @@ fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64)) {
         let Anchoring::Anchored(second) = second else {
             panic!("nothing anchored: {second:?}")
         };
-        assert_eq!(anchors.latest().await.unwrap(), Some(second));
+        assert_eq!(anchors.latest().await.unwrap().anchor, Some(second));
         assert_eq!(
             anchor_head(&store, &anchors, Some(second), now)
                 .await
@@ -228,16 +231,17 @@ fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64)) {
             BUCKET,
             "breakglass/audit-anchors/",
             time::Duration::days(1),
+            chain_key(),
         );
-        let latest = anchors.latest().await.unwrap();
+        let latest = anchors.latest().await.unwrap().anchor;
         let pass = anchor_head(&store, &anchors, latest, datetime!(2026-12-01 12:20:00 UTC))
             .await
             .unwrap();
         assert!(
-            matches!(&pass, Anchoring::Tampered(p) if p.contains("cut off the end")),
+            matches!(&pass, Anchoring::Tampered(p) if p.contains("is gone")),
             "{pass:?}"
         );
-        assert_eq!(anchors.latest().await.unwrap(), latest);
+        assert_eq!(anchors.latest().await.unwrap().anchor, latest);
         store.close().await;
     });
 }
@@ -366,4 +370,253 @@ fn verification_beside_a_live_writer_on_postgres_never_cries_wolf() {
     let schema = rt.block_on(TestSchema::create(&server)).unwrap();
     no_false_alarms_beside_a_writer(schema.url());
     drop(schema);
+}
+
+fn s3_client(sdk: &breakglass_aws::sdk::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+fn anchors_in(sdk: &breakglass_aws::sdk::SdkConfig) -> S3Anchors {
+    S3Anchors::new(
+        sdk,
+        BUCKET,
+        "breakglass/audit-anchors/",
+        time::Duration::days(1),
+        chain_key(),
+    )
+}
+
+/// The application the broker runs, over `store` (the cloud is the in-memory double: the
+/// anchorer never calls it).
+fn app_over(store: SqlStore) -> Arc<breakglass_server::app::AppService> {
+    let manual = Arc::new(ManualClock::new(datetime!(2026-12-01 12:00:00 UTC)));
+    let clock: Arc<dyn breakglass_core::ports::Clock> = manual.clone();
+    let ids: Arc<dyn breakglass_core::ports::IdSource> = Arc::new(SequentialIds::new("b").unwrap());
+    let catalog: Catalog = serde_json::from_str(breakglass_testkit::CATALOG_JSON).unwrap();
+    let broker = Arc::new(Broker::new(
+        store,
+        clock,
+        ids,
+        Rules::new(catalog, &[]).unwrap(),
+        Settings::default(),
+    ));
+    let cloud: breakglass_core::cloud::SharedCloud =
+        Arc::new(breakglass_testkit::cloud::FakeCloud::new(&manual));
+    Arc::new(breakglass_core::app::App::new(broker, cloud))
+}
+
+async fn count(url: &str, sql: &str) -> i64 {
+    let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+    let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+/// A forged head (a record number and hash the chain does not have) is never anchored: the
+/// anchor would be locked for its whole retention and every verification would fail on an
+/// intact chain. The pass reports tampering, audited and alerted once however many passes
+/// see it.
+#[test]
+fn a_forged_head_is_never_anchored_and_tampering_pages_once() {
+    let Some(moto) = Moto::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    runtime().block_on(async {
+        let sdk = sdk(&moto).await;
+        locked_bucket(&sdk, BUCKET).await;
+        let store = SqlStore::open(&url)
+            .await
+            .unwrap()
+            .with_chain_key(chain_key());
+        // An empty chain anchors nothing (there is no record #0 to anchor).
+        let anchors = anchors_in(&sdk);
+        let now = datetime!(2026-12-01 12:10:00 UTC);
+        assert_eq!(
+            anchor_head(&store, &anchors, None, now).await.unwrap(),
+            Anchoring::Unchanged
+        );
+        assert_eq!(anchors.latest().await.unwrap().anchor, None);
+
+        submit(&broker(store.clone()), 1, 5).await;
+        let app = app_over(store.clone());
+        let mut anchorer = breakglass_server::anchorer::Anchorer::start(
+            Arc::clone(&app),
+            anchors.clone().shared(),
+            std::time::Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+        let Anchoring::Anchored(first) = anchorer.run_once().await.unwrap() else {
+            panic!("nothing anchored")
+        };
+        // The attacker moves the head past the chain.
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query(&format!(
+            "UPDATE audit_head SET seq = seq + 1, hash = '{}' WHERE id = 1",
+            "f".repeat(64)
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+        for _ in 0..3 {
+            let pass = anchorer.run_once().await.unwrap();
+            assert!(matches!(pass, Anchoring::Tampered(_)), "{pass:?}");
+            assert_eq!(anchors.latest().await.unwrap().anchor, Some(first));
+        }
+        let kind = "kind = 'audit_chain_tampered'";
+        assert_eq!(
+            count(
+                &url,
+                &format!("SELECT count(*) FROM audit_log WHERE {kind}")
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            count(&url, &format!("SELECT count(*) FROM outbox WHERE {kind}")).await,
+            1
+        );
+        store.close().await;
+    });
+}
+
+/// Objects put in the anchor bucket by someone without the key (a higher-numbered anchor,
+/// one that sorts first of all, a new version over the real one, a delete marker hiding it)
+/// are passed over and reported; the real latest anchor is still found.
+#[test]
+fn objects_in_the_bucket_not_made_with_the_key_are_passed_over() {
+    use aws_sdk_s3::primitives::{ByteStream, DateTime};
+    use aws_sdk_s3::types::ObjectLockMode;
+    let Some(moto) = Moto::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    runtime().block_on(async {
+        let sdk = sdk(&moto).await;
+        locked_bucket(&sdk, BUCKET).await;
+        let store = SqlStore::open(&url)
+            .await
+            .unwrap()
+            .with_chain_key(chain_key());
+        submit(&broker(store.clone()), 1, 4).await;
+        let anchors = anchors_in(&sdk);
+        let now = datetime!(2026-12-01 12:10:00 UTC);
+        let Anchoring::Anchored(real) = anchor_head(&store, &anchors, None, now).await.unwrap()
+        else {
+            panic!("nothing anchored")
+        };
+        let s3 = s3_client(&sdk);
+        let prefix = "breakglass/audit-anchors/";
+        let forged = |seq: u64| {
+            format!(
+                r#"{{"seq":{seq},"hash":"{}","at":1,"mac":"{}"}}"#,
+                "a".repeat(64),
+                "b".repeat(64)
+            )
+        };
+        let put = |key: String, body: String, locked: bool| {
+            let mut req = s3
+                .put_object()
+                .bucket(BUCKET)
+                .key(key)
+                .body(ByteStream::from(body.into_bytes()));
+            if locked {
+                req = req
+                    .object_lock_mode(ObjectLockMode::Compliance)
+                    .object_lock_retain_until_date(DateTime::from_secs(4_102_444_800));
+            }
+            async move { req.send().await.unwrap() }
+        };
+        // A locked, higher-numbered "anchor" without the key's MAC.
+        put(
+            format!("{prefix}{:020}.json", u64::MAX - 1000),
+            forged(1000),
+            true,
+        )
+        .await;
+        // One that sorts first of all.
+        put(format!("{prefix}{:020}.json", 0), forged(u64::MAX), false).await;
+        // A new version over the real anchor, then a delete marker hiding it.
+        let real_key = format!("{prefix}{:020}.json", u64::MAX - real.seq);
+        put(real_key.clone(), forged(real.seq), true).await;
+        s3.delete_object()
+            .bucket(BUCKET)
+            .key(&real_key)
+            .send()
+            .await
+            .unwrap();
+
+        let found = anchors.latest().await.unwrap();
+        assert_eq!(found.anchor, Some(real), "{:?}", found.ignored);
+        assert!(found.ignored.len() >= 3, "{:?}", found.ignored);
+        assert!(
+            found
+                .ignored
+                .iter()
+                .any(|i| i.contains("not made with the audit chain's key")),
+            "{:?}",
+            found.ignored
+        );
+        // The new version put over the real anchor is passed over; the real one still counts.
+        assert!(
+            found.ignored.iter().any(|i| i.contains(&real_key)),
+            "{:?}",
+            found.ignored
+        );
+        store.close().await;
+    });
+    // The command line says what it passed over, and still verifies against the real one.
+    let (code, out) = verify(&url, &moto, true);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("warning: passed over"), "{out}");
+}
+
+/// A broker key that is not the one the chain was sealed with is refused before anything
+/// is written with it (`user add` here; `serve` does the same check).
+#[test]
+fn a_key_that_is_not_the_chains_is_refused_before_any_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    runtime().block_on(async {
+        let store = SqlStore::open(&url)
+            .await
+            .unwrap()
+            .with_chain_key(chain_key());
+        submit(&broker(store.clone()), 1, 2).await;
+        store.close().await;
+    });
+    let before = runtime().block_on(count(&url, "SELECT count(*) FROM audit_log"));
+    let other = "0".repeat(63) + "1";
+    let mut child = Command::new(BIN)
+        .args(["user", "add", "zoe", "--store", &url])
+        .env("BREAKGLASS_TOTP_KEY", &other)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"correct horse battery staple\n")
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("not the one the chain was sealed with"),
+        "{said}"
+    );
+    assert_eq!(
+        runtime().block_on(count(&url, "SELECT count(*) FROM audit_log")),
+        before
+    );
 }
