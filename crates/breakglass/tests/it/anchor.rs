@@ -620,3 +620,53 @@ fn a_key_that_is_not_the_chains_is_refused_before_any_write() {
         before
     );
 }
+
+/// An auditor verifies with the chain's key alone (`audit key` prints it), without the
+/// broker's key that opens TOTP seeds.
+#[test]
+fn an_auditor_verifies_with_the_chain_key_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    runtime().block_on(async {
+        let store = SqlStore::open(&url)
+            .await
+            .unwrap()
+            .with_chain_key(chain_key());
+        submit(&broker(store.clone()), 1, 3).await;
+        store.close().await;
+    });
+    let printed = Command::new(BIN)
+        .args(["audit", "key"])
+        .env("BREAKGLASS_TOTP_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(printed.status.success(), "{}", text(&printed.stderr));
+    let hex = text(&printed.stdout).trim().to_owned();
+    assert_eq!(hex, chain_key().expose_hex());
+    assert_ne!(hex, KEY, "the chain key is not the broker's key");
+    let file = dir.path().join("audit.key");
+    std::fs::write(&file, &hex).unwrap();
+    let out = Command::new(BIN)
+        .args(["audit", "verify", "--store", &url, "--audit-key-file"])
+        .arg(&file)
+        .env_remove("BREAKGLASS_TOTP_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("audit chain verified: 3 records"));
+    std::fs::write(&file, "0".repeat(64)).unwrap();
+    let wrong = Command::new(BIN)
+        .args(["audit", "verify", "--store", &url, "--audit-key-file"])
+        .arg(&file)
+        .env_remove("BREAKGLASS_TOTP_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(wrong.status.code(), Some(1));
+    let keyless = Command::new(BIN)
+        .args(["audit", "key"])
+        .env_remove("BREAKGLASS_TOTP_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(keyless.status.code(), Some(2));
+    assert!(text(&keyless.stderr).contains("no broker key"));
+}
