@@ -242,7 +242,7 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
         text.contains("account production (222222222222)\n  + policy BreakglassGuardrails\n  + role BreakglassRevoker\n"),
         "{text}"
     );
-    assert!(text.contains("dry run: 63 change(s) not applied"), "{text}");
+    assert!(text.contains("dry run: 67 change(s) not applied"), "{text}");
 
     // The dry run changed nothing: the same diff again.
     let again = apply(&moto, EXAMPLE, &["--dry-run"]);
