@@ -12,6 +12,7 @@
 
 pub mod cloud;
 mod federation;
+pub mod organization;
 pub mod provision;
 pub mod sdk;
 pub mod sns;

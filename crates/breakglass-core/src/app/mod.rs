@@ -17,6 +17,7 @@
 //! clock port, identifiers from its id port.
 
 mod audit;
+mod cut_offs;
 mod error;
 mod grants;
 mod requests;
@@ -26,10 +27,11 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 pub use audit::{AuditVerification, Walk, WalkError, walk};
+pub use cut_offs::{CutOffTarget, FailedCutOff, summary as cut_off_summary};
 pub use error::{Error, StepUpOr};
 pub use grants::{
-    ENTRY_MARGIN, Reconciled, Revoked, RevokedAll, RoleSync, credentials_purpose,
-    revoke_all_purpose,
+    ENTRY_MARGIN, ORGANIZATION_SYNC_LEASE, OrganizationSync, Reconciled, Revoked, RevokedAll,
+    RoleSync, credentials_purpose, revoke_all_purpose,
 };
 pub use requests::{Approving, Ask, review_purpose};
 
@@ -82,6 +84,8 @@ impl Caller {
 pub struct App<S, K, C, I> {
     broker: Arc<Broker<S, C, I>>,
     cloud: K,
+    /// Cut-offs that failed and have not held since (see [`App::failed_cut_offs`]).
+    cut_offs: cut_offs::CutOffs,
 }
 
 impl<S, K, C, I> App<S, K, C, I>
@@ -95,7 +99,11 @@ where
     /// broker (tests drive the state machine directly); adapters are handed the application
     /// only.
     pub fn new(broker: Arc<Broker<S, C, I>>, cloud: K) -> Self {
-        Self { broker, cloud }
+        Self {
+            broker,
+            cloud,
+            cut_offs: cut_offs::CutOffs::default(),
+        }
     }
 
     /// The rules in force.
