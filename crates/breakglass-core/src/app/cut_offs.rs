@@ -86,6 +86,11 @@ impl CutOffs {
         }
     }
 
+    /// How many times in a row `target` has failed (0 when it is not failing).
+    pub(super) fn attempts(&self, target: &CutOffTarget) -> u32 {
+        self.lock().get(target).map_or(0, |f| f.attempts)
+    }
+
     /// `target` was written and read back: its failure, if any, is over.
     pub(super) fn held(&self, target: &CutOffTarget) {
         self.lock().remove(target);

@@ -718,8 +718,9 @@ where
 
     /// Restores the revocation entries of revoked grants whose sessions may still be live
     /// but which have no entry: the broker stopped between committing a revocation and
-    /// recording its entry, or the entry could not be written then. One request that fails
-    /// does not stop the others: returns the requests whose entries were restored (their
+    /// recording its entry, or the entry could not be written then (e.g. the role could not
+    /// be read); a request that still fails is audited as `revocation_failed`. One request
+    /// that fails does not stop the others: returns the requests whose entries were restored (their
     /// roles' policies rewritten) and those that failed, with why.
     pub async fn reconcile(&self) -> Result<Reconciled, Error> {
         let store = self.store();
@@ -750,7 +751,19 @@ where
             }
             match self.cut_off(&r).await {
                 Ok(_) => restored.push(r.id),
-                Err(e) => failed.push((r.id, e.to_string())),
+                Err(e) => {
+                    // Still failing: audited, and paged on the 1st, 2nd, 4th... failure in a
+                    // row of the role's cut-off (the count the failed cut-offs keep).
+                    let role = &r.spec.role_arn;
+                    let attempt = self
+                        .cut_offs
+                        .attempts(&CutOffTarget::Role(role.clone()))
+                        .saturating_add(1);
+                    let _ = self
+                        .revocation_failed(role, Some(r.id.clone()), attempt, &e)
+                        .await;
+                    failed.push((r.id, e.to_string()));
+                }
             }
         }
         Ok(Reconciled { restored, failed })
