@@ -60,6 +60,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_management_accounts_revoker_may_rewrite_only_the_marked_scp() {
+        use breakglass_iam::{ContextValue, Decision, PolicySet, PolicyType, Request};
+        let policy = json!({ "Version": "2012-10-17", "Statement": revoker_statements("aws", "999999999999") });
+        let policy = breakglass_iam::parse_value(&policy, PolicyType::Identity).unwrap();
+        let decide = |action: &str, resource: &str, marked: bool| {
+            let caller = breakglass_iam::parse_caller(
+                "arn:aws:sts::999999999999:assumed-role/BreakglassRevoker/breakglass-broker",
+                None,
+            )
+            .unwrap();
+            let mut request = Request::new(caller, action, resource);
+            if marked {
+                request.insert_context(
+                    &format!("aws:ResourceTag/{MANAGED_BY_TAG}"),
+                    ContextValue::one(MANAGED_BY_VALUE),
+                );
+            }
+            request.derive_principal_keys();
+            PolicySet::builder()
+                .identity(&policy)
+                .build()
+                .evaluate(&request)
+                .decision
+        };
+        let scp = "arn:aws:organizations::999999999999:policy/o-abcdefghij/service_control_policy/p-12345678";
+        assert_eq!(
+            decide("organizations:UpdatePolicy", scp, true),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide("organizations:DescribePolicy", scp, true),
+            Decision::Allow
+        );
+        assert_eq!(
+            decide("organizations:ListPolicies", "*", false),
+            Decision::Allow
+        );
+        // Another SCP of the organisation (FullAWSAccess, a guardrail SCP): no.
+        assert_eq!(
+            decide("organizations:UpdatePolicy", scp, false),
+            Decision::ImplicitDeny
+        );
+        for action in [
+            "organizations:DetachPolicy",
+            "organizations:DeletePolicy",
+            "organizations:TagResource",
+            "organizations:UntagResource",
+            "organizations:CreatePolicy",
+        ] {
+            assert_eq!(
+                decide(action, scp, true),
+                Decision::ImplicitDeny,
+                "{action}"
+            );
+        }
+    }
+
+    #[test]
     fn the_initial_content_is_a_valid_scp_that_denies_nobody() {
         let content = initial_content();
         let policy =

@@ -665,3 +665,26 @@ fn is_organization_target(target: &str) -> bool {
     }
     target.len() == 12 && target.bytes().all(|b| b.is_ascii_digit())
 }
+
+#[cfg(test)]
+mod organization_tests {
+    use super::is_organization_target;
+
+    #[test]
+    fn organization_targets_are_roots_units_or_accounts() {
+        for ok in ["r-ab12", "ou-ab12-abcdefgh", "123456789012"] {
+            assert!(is_organization_target(ok), "{ok}");
+        }
+        for bad in [
+            "r-AB12",
+            "r-a",
+            "ou-ab12",
+            "ou-ab12-abc",
+            "12345678901",
+            "p-12345678",
+            "",
+        ] {
+            assert!(!is_organization_target(bad), "{bad}");
+        }
+    }
+}
