@@ -46,6 +46,14 @@ use crate::session::RequestFilter;
 /// much; plus 5 minutes in case STS's clock runs ahead of the broker's.
 pub const ENTRY_MARGIN: Duration = Duration::minutes(20);
 
+/// How long a session another session chained into can last: STS caps role chaining at one
+/// hour (DESIGN §4). Once the deny is in force a revoked session cannot chain again, so every
+/// session descended from it was issued before the revocation and is over this long after
+/// it: a revoked grant's entry (and with it the responder's place in the organisation SCP)
+/// is kept at least that long, or a chained session issued just before a late revocation
+/// would outlive the SCP that denies it.
+pub const CHAINED_SESSION_LIMIT: Duration = Duration::hours(1);
+
 /// How many requests one pass of [`App::reconcile`] or [`App::revoke_all`] reads (the
 /// store's cap).
 const RECONCILE_LIMIT: u32 = 1_000;
@@ -465,11 +473,12 @@ where
         };
         let role = &r.spec.role_arn;
         let role_id = self.cloud.role_id(role).await?;
+        let chained_end = self.now() + CHAINED_SESSION_LIMIT;
         let entry = RevocationEntry {
             role_arn: role.clone(),
             role_id,
             grant: grant.id.clone(),
-            session_end: last + ENTRY_MARGIN,
+            session_end: last.max(chained_end) + ENTRY_MARGIN,
         };
         self.store().add_revocation(&entry).await?;
         self.sync_role(role).await?;

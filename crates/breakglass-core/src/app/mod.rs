@@ -30,8 +30,8 @@ pub use audit::{AuditVerification, Walk, WalkError, walk};
 pub use cut_offs::{CutOffTarget, FailedCutOff, summary as cut_off_summary};
 pub use error::{Error, StepUpOr};
 pub use grants::{
-    ENTRY_MARGIN, ORGANIZATION_SYNC_LEASE, OrganizationSync, Reconciled, Revoked, RevokedAll,
-    RoleSync, credentials_purpose, revoke_all_purpose,
+    CHAINED_SESSION_LIMIT, ENTRY_MARGIN, ORGANIZATION_SYNC_LEASE, OrganizationSync, Reconciled,
+    Revoked, RevokedAll, RoleSync, credentials_purpose, revoke_all_purpose,
 };
 pub use requests::{Approving, Ask, review_purpose};
 
