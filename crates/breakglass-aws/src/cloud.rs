@@ -477,6 +477,10 @@ fn org_error(e: organization::OrgError) -> CloudError {
 }
 
 impl Cloud for AwsCloud {
+    fn keeps_organization_policy(&self) -> bool {
+        self.organization.is_some()
+    }
+
     async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
         let Some(client) = self.organizations().await? else {
             return Ok(None);

@@ -148,6 +148,12 @@ pub trait Cloud: Send + Sync {
         destination: &str,
     ) -> impl Future<Output = Result<Secret, CloudError>> + Send;
 
+    /// Whether this adapter keeps the organisation's revoked-responders policy (a management
+    /// account is configured). No I/O: callers skip the policy's upkeep when it is `false`.
+    fn keeps_organization_policy(&self) -> bool {
+        false
+    }
+
     /// The current text of the organisation's revoked-responders Service Control Policy
     /// (`revocation::ORGANIZATION_POLICY`), or `None` when this broker keeps no such policy
     /// (no management account configured): then there is nothing to keep up to date.
@@ -217,6 +223,8 @@ pub trait DynCloud: Send + Sync {
         session_duration: Duration,
         destination: &'a str,
     ) -> BoxFuture<'a, Result<Secret, CloudError>>;
+    /// [`Cloud::keeps_organization_policy`].
+    fn keeps_organization_policy_dyn(&self) -> bool;
     /// [`Cloud::organization_policy`].
     fn organization_policy_boxed(&self) -> BoxFuture<'_, Result<Option<String>, CloudError>>;
     /// [`Cloud::put_organization_policy`].
@@ -271,6 +279,9 @@ impl<T: Cloud> DynCloud for T {
         destination: &'a str,
     ) -> BoxFuture<'a, Result<Secret, CloudError>> {
         Box::pin(self.console_url(credentials, session_duration, destination))
+    }
+    fn keeps_organization_policy_dyn(&self) -> bool {
+        self.keeps_organization_policy()
     }
     fn organization_policy_boxed(&self) -> BoxFuture<'_, Result<Option<String>, CloudError>> {
         Box::pin(self.organization_policy())
@@ -328,6 +339,9 @@ impl Cloud for dyn DynCloud + '_ {
         self.console_url_boxed(credentials, session_duration, destination)
             .await
     }
+    fn keeps_organization_policy(&self) -> bool {
+        self.keeps_organization_policy_dyn()
+    }
     async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
         self.organization_policy_boxed().await
     }
@@ -381,6 +395,9 @@ impl<T: Cloud + ?Sized> Cloud for Arc<T> {
         self.as_ref()
             .console_url(credentials, session_duration, destination)
             .await
+    }
+    fn keeps_organization_policy(&self) -> bool {
+        self.as_ref().keeps_organization_policy()
     }
     async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
         self.as_ref().organization_policy().await

@@ -207,6 +207,9 @@ impl Cloud for FakeCloud {
             _d.whole_seconds()
         )))
     }
+    fn keeps_organization_policy(&self) -> bool {
+        Self::lock(&self.organization).is_some()
+    }
     async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
         self.reachable()?;
         Ok(Self::lock(&self.organization).clone())

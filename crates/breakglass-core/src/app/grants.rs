@@ -499,6 +499,9 @@ where
     /// caller that finds the lease held gets [`OrganizationSync::deferred`]; the holder
     /// re-reads after writing, and the worker rewrites the policy every pass.
     pub async fn sync_organization(&self) -> Result<Option<OrganizationSync>, Error> {
+        if !self.cloud.keeps_organization_policy() {
+            return Ok(None);
+        }
         let store = self.store();
         let holder = format!("sync-{}", self.broker.ids().request_id());
         let deferred = OrganizationSync {
