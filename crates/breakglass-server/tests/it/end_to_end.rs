@@ -625,3 +625,65 @@ async fn a_cut_off_the_emulator_refuses_pages_the_security_team_and_holds_once_f
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_rewrites_the_organisation_scp_on_the_emulator() {
+    use breakglass_aws::organization;
+    use breakglass_config::templates::organization::{DESCRIPTION, POLICY_NAME, initial_content};
+
+    let Some(moto) = Moto::start() else { return };
+    let config = broker_config(&moto).await;
+    create_analyst(&config).await;
+    // The broker's own account is the organisation's management account here; the policy
+    // is created as `breakglass apply` creates it.
+    let orgs = aws_sdk_organizations::Client::new(&config);
+    orgs.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let created = organization::create(
+        &orgs,
+        POLICY_NAME,
+        DESCRIPTION,
+        &initial_content().to_string(),
+        &[(MANAGED_BY_TAG, MANAGED_BY_VALUE)],
+    )
+    .await
+    .unwrap();
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let b = Arc::new(broker(&store, &clock, "org-"));
+    let access = App::new(
+        Arc::clone(&b),
+        AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none())
+            .with_organization(Some(AccountId::new(ACCOUNT).unwrap())),
+    );
+    let id = support::active_grant(&b, "alice", 60).await;
+    access
+        .credentials(&caller("alice"), &id, None)
+        .await
+        .unwrap();
+
+    let revoking = Instant::now();
+    access
+        .revoke(&caller("bob"), &id, "contained")
+        .await
+        .unwrap();
+    let content = organization::content(&orgs, &created.id).await.unwrap();
+    eprintln!(
+        "time to cut-off with the organisation SCP (revoke called to the role deny and the SCP written and read back by the broker, then the SCP read again, emulator): {} ms",
+        revoking.elapsed().as_millis()
+    );
+    let content: serde_json::Value = serde_json::from_str(&content).unwrap();
+    assert_eq!(
+        content["Statement"][0]["Condition"]["StringEquals"]["aws:SourceIdentity"],
+        serde_json::json!(["alice"])
+    );
+    // The role's own deny is there too.
+    assert!(
+        read_policy(&config, "SecurityAnalyst", REVOCATIONS_POLICY)
+            .await
+            .is_some()
+    );
+}
