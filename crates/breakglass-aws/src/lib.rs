@@ -8,8 +8,10 @@
 //! Organised by concern: [`sdk`] builds the one shared SDK configuration and reaches other
 //! accounts; [`provision`] converges accounts to a config (`breakglass apply`); [`cloud`]
 //! implements the core's `Cloud` port (STS `AssumeRole`, the revocation policies, console
-//! sign-in through the federation endpoint); [`notify`] publishes notifications to SNS.
+//! sign-in through the federation endpoint); [`sns`] publishes notifications to SNS;
+//! [`anchor`] anchors the audit chain in S3 under Object Lock.
 
+pub mod anchor;
 pub mod cloud;
 mod federation;
 pub mod organization;

@@ -4,8 +4,9 @@
 //! Every service client of every module is built from an [`SdkConfig`] made here, so the
 //! HTTP client (hyper + rustls with ring) and the credential chain exist once.
 
+pub use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 

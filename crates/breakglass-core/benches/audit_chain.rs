@@ -40,7 +40,7 @@ fn rows(n: u64) -> Vec<StoredAuditRow> {
                 },
             }),
         };
-        let sealed = seal(&head, entry).unwrap();
+        let sealed = seal(&head, entry, None).unwrap();
         head = sealed.head();
         out.push(StoredAuditRow::from_sealed(&sealed));
     }
@@ -61,7 +61,7 @@ fn chain(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::new("verify", n), |b| {
         b.iter(|| {
-            let mut v = ChainVerifier::new();
+            let mut v = ChainVerifier::new(None);
             for r in &rows {
                 v.push(r).unwrap();
             }

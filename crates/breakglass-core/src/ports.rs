@@ -402,6 +402,10 @@ pub trait Store: Send + Sync {
     /// The stored chain head, if any record was ever appended.
     fn audit_head(&self) -> impl Future<Output = Result<Option<ChainHead>, StoreError>> + Send;
 
+    /// The key this store seals audit records with (`None`: unkeyed, for tools and tests
+    /// that hold no key), so the chain it writes can be verified with the same key.
+    fn chain_key(&self) -> Option<crate::audit::ChainKey>;
+
     /// Audit rows with `seq > after`, in sequence order, at most `limit`.
     fn audit_rows(
         &self,
@@ -598,4 +602,22 @@ pub trait TopicPublisher: Send + Sync + std::fmt::Debug {
 
     /// Publishes `message` to the topic.
     fn publish<'a>(&'a self, message: TopicMessage<'a>) -> PublishFuture<'a>;
+}
+
+/// What an [`AnchorStore`] call returns: a value, or what went wrong (no secrets).
+pub type AnchorFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send + 'a>>;
+
+/// Where the audit chain's head is anchored outside the database, out of reach of whoever
+/// can write it (an S3 bucket under Object Lock in compliance mode: breakglass-aws's
+/// `anchor::S3Anchors` is the adapter). A trait object, so the worker holds one without
+/// knowing the SDK.
+pub trait AnchorStore: Send + Sync + std::fmt::Debug {
+    /// Where the anchors go, for messages (e.g. `s3://bucket/prefix`).
+    fn location(&self) -> String;
+
+    /// Writes `anchor`, taken at `at`; it can then no longer be changed or deleted.
+    fn put(&self, anchor: crate::audit::Anchor, at: OffsetDateTime) -> AnchorFuture<'_, ()>;
+
+    /// The anchor with the highest sequence number, if any.
+    fn latest(&self) -> AnchorFuture<'_, Option<crate::audit::Anchor>>;
 }

@@ -3,6 +3,7 @@
 //! Architecture invariant: only this crate knows HTTP. Handlers are thin: they authenticate,
 //! call the domain through the store, and render the result.
 
+pub mod anchorer;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -8,6 +8,7 @@ use breakglass_core::ports::{Clock, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::anchorer::Anchorer;
 use crate::app::ConsoleSettings;
 use crate::app::{AppService, AppState, AuthService};
 use crate::auth::oidc::OidcProvider;
@@ -40,7 +41,12 @@ async fn shutdown_signal() {
 const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Serves the API and the web console on `listener` (with SSO sign-in through `oidc` when
-/// given) and runs the expiry worker, and `notifier` if given, until a shutdown signal.
+/// given) and runs the expiry worker, and `notifier` and `anchorer` if given, until a
+/// shutdown signal.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one part of the running broker"
+)]
 pub async fn serve<S, C>(
     listener: TcpListener,
     app: Arc<AppService>,
@@ -49,6 +55,7 @@ pub async fn serve<S, C>(
     oidc: Option<Arc<OidcProvider>>,
     worker: WorkerConfig,
     notifier: Option<Notifier<S, C>>,
+    anchorer: Option<Anchorer<S>>,
 ) -> std::io::Result<()>
 where
     S: Store + 'static,
@@ -64,6 +71,7 @@ where
             .await;
         })
     });
+    let anchorer_task = anchorer.map(|a| tokio::spawn(a.run(stopped.clone())));
     let worker = Worker::new(Arc::clone(&app), worker);
     let worker_task = tokio::spawn(async move {
         // Each pass logs its jobs' outcomes in its own span (`worker_pass`).
@@ -85,6 +93,9 @@ where
     let _ = stop.send(true);
     let _ = worker_task.await;
     if let Some(task) = notifier_task {
+        let _ = task.await;
+    }
+    if let Some(task) = anchorer_task {
         let _ = task.await;
     }
     result

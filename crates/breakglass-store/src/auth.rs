@@ -309,7 +309,7 @@ macro_rules! auth_impl {
                     outbox,
                     step_up: None,
                 };
-                let prepared = $crate::plan::prepare(commit, now)?;
+                let prepared = $crate::plan::prepare(commit, now, self.chain_key.clone())?;
                 self.write(move |conn, tx_state| {
                     Box::pin(async move {
                         let committed = Self::write_in(conn, tx_state, prepared).await?;

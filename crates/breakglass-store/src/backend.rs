@@ -69,7 +69,7 @@ macro_rules! store_impl {
                 commit: breakglass_core::ports::Commit,
             ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
                 let now = $crate::plan::commit_time(&commit)?;
-                let prepared = $crate::plan::prepare(commit, now)?;
+                let prepared = $crate::plan::prepare(commit, now, self.chain_key.clone())?;
                 // Its one write goes through `run_steps`, which opens its savepoint on SQLite.
                 self.write_steps(move |conn, tx_state| Box::pin(async move { Self::write_in(conn, tx_state, prepared).await }))
                     .await
@@ -451,7 +451,7 @@ macro_rules! store_impl {
                             Bind::Int(unix_micros(at)),
                             Bind::Text(channels(&done_channels)?),
                         ],
-                        Some($crate::plan::prepare(*commit, unix_micros(at))?),
+                        Some($crate::plan::prepare(*commit, unix_micros(at), self.chain_key.clone())?),
                     ),
                 };
                 binds.splice(0..0, [Bind::Int(id), Bind::Text(holder.to_owned())]);
@@ -479,7 +479,7 @@ macro_rules! store_impl {
                 commit: breakglass_core::ports::Commit,
             ) -> Result<bool, breakglass_core::ports::StoreError> {
                 let now = $crate::plan::commit_time(&commit)?;
-                let prepared = $crate::plan::prepare(commit, now)?;
+                let prepared = $crate::plan::prepare(commit, now, self.chain_key.clone())?;
                 let key = key.to_owned();
                 self.write(move |conn, tx_state| Box::pin(async move {
                     let inserted = sqlx::query($crate::query::INSERT_REMINDER)

@@ -21,7 +21,7 @@ mod plan;
 mod query;
 mod read;
 
-use breakglass_core::audit::{ChainHead, StoredAuditRow};
+use breakglass_core::audit::{ChainHead, ChainKey, StoredAuditRow};
 use breakglass_core::model::RoleArn;
 use breakglass_core::model::{GrantId, RequestId};
 use breakglass_core::outbox::OutboxMessage;
@@ -52,6 +52,8 @@ pub(crate) struct SqliteStore {
     // SQLite has one writer at a time: this process's writes go through one writer task,
     // which commits them in batches (group commit). The busy timeout covers other processes.
     writer: group::Writer,
+    /// The key audit records are sealed with.
+    chain_key: Option<ChainKey>,
 }
 
 impl SqliteStore {
@@ -169,6 +171,8 @@ impl SqliteStore {
 #[derive(Debug, Clone)]
 pub(crate) struct PgStore {
     pool: PgPool,
+    /// The key audit records are sealed with.
+    chain_key: Option<ChainKey>,
 }
 
 impl PgStore {
@@ -312,13 +316,28 @@ impl SqlStore {
                         url: url.to_owned(),
                         detail: format!("cannot start the writer thread: {e}"),
                     })?;
-                Inner::Sqlite(SqliteStore { readers, writer })
+                Inner::Sqlite(SqliteStore {
+                    readers,
+                    writer,
+                    chain_key: None,
+                })
             }
             Backend::Postgres => Inner::Postgres(PgStore {
                 pool: open::postgres(url, &options).await?,
+                chain_key: None,
             }),
         };
         Ok(Self { inner })
+    }
+
+    /// Seals every audit record this store appends with `key` (HMAC-SHA256), from now on.
+    #[must_use]
+    pub fn with_chain_key(mut self, key: ChainKey) -> Self {
+        match &mut self.inner {
+            Inner::Sqlite(s) => s.chain_key = Some(key),
+            Inner::Postgres(s) => s.chain_key = Some(key),
+        }
+        self
     }
 
     /// How SQLite's group commit has batched writes so far (`None` on PostgreSQL, where
@@ -395,6 +414,10 @@ impl Store for SqlStore {
         now: OffsetDateTime,
     ) -> Result<SessionSummary, StoreError> {
         dispatch!(self, s => s.session_summary(query, now).await)
+    }
+
+    fn chain_key(&self) -> Option<ChainKey> {
+        dispatch!(self, s => s.chain_key.clone())
     }
 
     async fn audit_head(&self) -> Result<Option<ChainHead>, StoreError> {

@@ -8,7 +8,7 @@
 //! chain head inside the write transaction and returns the statements and what the commit
 //! will have done.
 
-use breakglass_core::audit::{ChainHead, StoredAuditRow, seal};
+use breakglass_core::audit::{ChainHead, ChainKey, StoredAuditRow, seal};
 use breakglass_core::ports::{Commit, Committed, Proof, RequestWrite, StoreError};
 
 use crate::codec::{self, Bind, RequestRow};
@@ -50,6 +50,8 @@ pub(crate) struct Prepared {
     /// Notifications: index of their audit record, kind, severity and JSON.
     outbox: Vec<(usize, String, &'static str, String)>,
     now: i64,
+    /// The key the audit records are sealed with.
+    key: Option<ChainKey>,
 }
 
 /// When `commit` was made, in Unix microseconds: the time of its first audit record (a commit
@@ -63,7 +65,11 @@ pub(crate) fn commit_time(commit: &Commit) -> Result<i64, StoreError> {
 }
 
 /// Prepares `commit`, made at `now` (Unix microseconds), for writing.
-pub(crate) fn prepare(commit: Commit, now: i64) -> Result<Prepared, StoreError> {
+pub(crate) fn prepare(
+    commit: Commit,
+    now: i64,
+    key: Option<ChainKey>,
+) -> Result<Prepared, StoreError> {
     if commit.audit.is_empty() {
         return Err(StoreError::InvalidCommit(
             "a state change needs an audit record".to_owned(),
@@ -194,6 +200,7 @@ pub(crate) fn prepare(commit: Commit, now: i64) -> Result<Prepared, StoreError> 
         audit: commit.audit,
         outbox,
         now,
+        key,
     })
 }
 
@@ -207,12 +214,13 @@ impl Prepared {
             audit,
             outbox,
             now,
+            key,
         } = self;
         steps.reserve(audit.len() + outbox.len());
         let mut head = head;
         let mut seqs = Vec::with_capacity(audit.len());
         for entry in audit {
-            let sealed = seal(&head, entry)
+            let sealed = seal(&head, entry, key.as_ref())
                 .map_err(|e| StoreError::InvalidCommit(format!("audit record: {e}")))?;
             let row = StoredAuditRow::from_sealed(&sealed);
             steps.push(Step {

@@ -1,13 +1,18 @@
 //! The audit use cases: reading the log a page at a time, verifying the hash chain, and
 //! exporting it. [`walk`] is the one page-and-verify loop, used by the API, the console and
-//! the command line alike: it reads the chain from its start in pages (constant memory),
-//! verifies each record against its predecessor before handing it on, and checks the stored
-//! head at the end.
+//! the command line alike: it reads the stored head first, then the chain from its start in
+//! pages (constant memory) up to that head, verifying each record against its predecessor
+//! (and the chain key, and any anchors) before handing it on. Reading the head first is
+//! what lets verification run beside a live broker: records written during the walk come
+//! after the head it checks against, so they never look like tampering.
 
 use std::ops::ControlFlow;
 
 use super::{App, Caller, Error};
-use crate::audit::{AuditRecord, ChainHead, ChainVerifier, StoredAuditRow};
+use crate::audit::{
+    Anchor, AuditRecord, ChainHead, ChainKey, ChainProblem, ChainVerifier, ProblemKind,
+    StoredAuditRow,
+};
 use crate::canonical::Sha256Digest;
 use crate::cloud::Cloud;
 use crate::outbox::OutboxMessage;
@@ -23,6 +28,10 @@ pub enum Walk {
     Intact {
         /// How many records.
         records: u64,
+        /// How many of them were written before the chain was keyed.
+        unkeyed: u64,
+        /// How many anchors were checked.
+        anchors: usize,
         /// The head.
         head: ChainHead,
     },
@@ -33,6 +42,8 @@ pub enum Walk {
     },
     /// The chain is broken: what was found. Records before the break were handed on.
     Broken(String),
+    /// Record `seq` is keyed and the walk was given no key: nothing is known past it.
+    NeedsKey(i64),
 }
 
 /// Why a walk could not finish.
@@ -46,16 +57,34 @@ pub enum WalkError<E> {
     Consumer(E),
 }
 
+/// What a walk checks besides the links: the key keyed records were sealed with, and
+/// anchors the chain must still hold.
+#[derive(Debug, Clone, Default)]
+pub struct Check {
+    /// The chain key (keyed records cannot be verified without it).
+    pub key: Option<ChainKey>,
+    /// Records that must be in the chain with these hashes.
+    pub anchors: Vec<Anchor>,
+}
+
 /// Walks the whole chain of `store` from its start, handing each verified record and its
 /// hash to `each`, which may stop the walk.
 pub async fn walk<S: Store, E>(
     store: &S,
+    check: Check,
     mut each: impl FnMut(&AuditRecord, &Sha256Digest) -> Result<ControlFlow<()>, E>,
 ) -> Result<Walk, WalkError<E>> {
-    let mut verifier = ChainVerifier::new();
+    let head = match store.audit_head().await {
+        Ok(h) => h,
+        Err(StoreError::Corrupt(e)) => return Ok(Walk::Broken(format!("chain head: {e}"))),
+        Err(e) => return Err(WalkError::Store(e)),
+    };
+    // Without a head, every row is read (and any row at all is a missing head).
+    let until = head.map_or(u64::MAX, |h| h.seq);
+    let mut verifier = ChainVerifier::new(check.key).with_anchors(check.anchors);
     let mut after = 0;
     let mut handed = 0u64;
-    loop {
+    'pages: while verifier.last().seq < until {
         let page = match store.audit_rows(after, PAGE).await {
             Ok(page) => page,
             Err(StoreError::Corrupt(e)) => return Ok(Walk::Broken(e)),
@@ -64,16 +93,19 @@ pub async fn walk<S: Store, E>(
         let Some(last) = page.last() else { break };
         after = last.seq;
         for row in &page {
+            if u64::try_from(row.seq).is_ok_and(|seq| seq > until) {
+                break 'pages;
+            }
             let record = match verifier.push(row) {
                 Ok(r) => r,
+                Err(ChainProblem {
+                    seq: Some(seq),
+                    kind: ProblemKind::KeyRequired,
+                }) => return Ok(Walk::NeedsKey(seq)),
                 Err(problem) => return Ok(Walk::Broken(problem.to_string())),
             };
-            let hash = match Sha256Digest::from_hex(&row.hash) {
-                Ok(h) => h,
-                Err(e) => return Ok(Walk::Broken(format!("record #{}: {e}", row.seq))),
-            };
             handed += 1;
-            if each(&record, &hash)
+            if each(&record, &verifier.last().hash)
                 .map_err(WalkError::Consumer)?
                 .is_break()
             {
@@ -81,18 +113,47 @@ pub async fn walk<S: Store, E>(
             }
         }
     }
-    let head = match store.audit_head().await {
-        Ok(h) => h,
-        Err(StoreError::Corrupt(e)) => return Ok(Walk::Broken(format!("chain head: {e}"))),
-        Err(e) => return Err(WalkError::Store(e)),
+    let chain = match verifier.finish(head) {
+        Ok(chain) => chain,
+        Err(problem) => return Ok(Walk::Broken(problem.to_string())),
     };
-    Ok(match verifier.finish(head) {
-        Ok(chain) => Walk::Intact {
-            records: chain.records,
-            head: chain.head,
-        },
-        Err(problem) => Walk::Broken(problem.to_string()),
+    // A row past the head is either a record committed during the walk (its transaction
+    // moved the head too) or one slipped in behind the broker's back: read the head again.
+    if let Some(beyond) = past(store, chain.head.seq)
+        .await
+        .map_err(WalkError::Store)?
+    {
+        let now = match store.audit_head().await {
+            Ok(h) => h,
+            Err(StoreError::Corrupt(e)) => return Ok(Walk::Broken(format!("chain head: {e}"))),
+            Err(e) => return Err(WalkError::Store(e)),
+        };
+        if now.is_none_or(|h| h.seq < beyond) {
+            return Ok(Walk::Broken(format!(
+                "record #{beyond}: it lies beyond the stored chain head #{} (inserted behind the broker's back)",
+                chain.head.seq
+            )));
+        }
+    }
+    Ok(Walk::Intact {
+        records: chain.records,
+        unkeyed: chain.unkeyed,
+        anchors: chain.anchors,
+        head: chain.head,
     })
+}
+
+/// The sequence number of the first row after `seq`, if any.
+async fn past<S: Store>(store: &S, seq: u64) -> Result<Option<u64>, StoreError> {
+    let after = i64::try_from(seq).unwrap_or(i64::MAX);
+    let rows = match store.audit_rows(after, 1).await {
+        Ok(rows) => rows,
+        Err(StoreError::Corrupt(_)) => return Ok(Some(seq.saturating_add(1))),
+        Err(e) => return Err(e),
+    };
+    Ok(rows
+        .first()
+        .map(|r| u64::try_from(r.seq).unwrap_or(u64::MAX)))
 }
 
 /// The result of verifying the audit chain from its start.
@@ -134,16 +195,19 @@ where
     /// read).
     pub async fn verify_audit(&self, caller: &Caller) -> Result<AuditVerification, Error> {
         caller.require_admin()?;
-        let walked = walk(self.store(), |_, _| {
+        let walked = walk(self.store(), self.audit_check(), |_, _| {
             Ok::<_, Error>(ControlFlow::Continue(()))
         })
         .await;
         Ok(match walked {
-            Ok(Walk::Intact { records, head }) => AuditVerification::Verified {
+            Ok(Walk::Intact { records, head, .. }) => AuditVerification::Verified {
                 records,
                 head: head.hash.to_hex(),
             },
             Ok(Walk::Broken(problem)) => AuditVerification::Broken { problem },
+            Ok(Walk::NeedsKey(seq)) => AuditVerification::Broken {
+                problem: format!("record #{seq} is keyed but this broker holds no audit key"),
+            },
             Ok(Walk::Stopped { .. }) => AuditVerification::Broken {
                 problem: "the walk stopped before the end of the chain".to_owned(),
             },
@@ -165,7 +229,15 @@ where
         caller
             .require_admin()
             .map_err(|e| WalkError::Consumer(e.into()))?;
-        walk(self.store(), each).await
+        walk(self.store(), self.audit_check(), each).await
+    }
+
+    /// What verification checks: the records keyed with the store's chain key.
+    fn audit_check(&self) -> Check {
+        Check {
+            key: self.store().chain_key(),
+            anchors: Vec::new(),
+        }
     }
 
     /// The stored chain head (for the live-update poller, which watches it for changes).
@@ -209,4 +281,84 @@ where
         caller.require_admin()?;
         Ok(self.store().outbox_dead_letters(limit).await?)
     }
+}
+
+/// What one anchoring pass did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Anchoring {
+    /// The head was anchored.
+    Anchored(Anchor),
+    /// The head has not moved since the last anchor (or the chain is empty).
+    Unchanged,
+    /// The chain no longer holds the last anchored record with its hash: records were
+    /// deleted or rewritten. Nothing was anchored (that would bless the rewrite).
+    Tampered(String),
+}
+
+/// Anchors the chain's head in `anchors` unless it has not moved since `last` (the last
+/// anchor written, or read back at start-up). Before anchoring, the last anchored record is
+/// read back: a chain cut short or rewritten since is reported, not anchored over.
+pub async fn anchor_head<S: Store>(
+    store: &S,
+    anchors: &dyn crate::ports::AnchorStore,
+    last: Option<Anchor>,
+    at: time::OffsetDateTime,
+) -> Result<Anchoring, AnchorError> {
+    let Some(head) = store.audit_head().await? else {
+        return Ok(match last {
+            Some(last) => Anchoring::Tampered(format!(
+                "the chain head is gone but record #{} was anchored",
+                last.seq
+            )),
+            None => Anchoring::Unchanged,
+        });
+    };
+    if let Some(last) = last {
+        if head.seq < last.seq {
+            return Ok(Anchoring::Tampered(format!(
+                "the chain head is record #{} but record #{} was anchored (records cut off the end)",
+                head.seq, last.seq
+            )));
+        }
+        let after = i64::try_from(last.seq.saturating_sub(1)).unwrap_or(i64::MAX);
+        let held = store.audit_rows(after, 1).await?;
+        let held = held
+            .first()
+            .filter(|r| u64::try_from(r.seq).ok() == Some(last.seq));
+        match held {
+            Some(row) if row.hash == last.hash.to_hex() => {}
+            Some(_) => {
+                return Ok(Anchoring::Tampered(format!(
+                    "record #{} no longer has its anchored hash {} (rewritten)",
+                    last.seq, last.hash
+                )));
+            }
+            None => {
+                return Ok(Anchoring::Tampered(format!(
+                    "record #{} was anchored and is gone (deleted)",
+                    last.seq
+                )));
+            }
+        }
+        if head.seq == last.seq {
+            return Ok(Anchoring::Unchanged);
+        }
+    }
+    let anchor = Anchor::from(head);
+    anchors
+        .put(anchor, at)
+        .await
+        .map_err(|e| AnchorError::Anchor(anchors.location(), e))?;
+    Ok(Anchoring::Anchored(anchor))
+}
+
+/// Why an anchoring pass could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum AnchorError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The anchor could not be written to or read from its place.
+    #[error("cannot anchor the audit chain in {0}: {1}")]
+    Anchor(String, String),
 }

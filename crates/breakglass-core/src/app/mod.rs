@@ -26,7 +26,9 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-pub use audit::{AuditVerification, Walk, WalkError, walk};
+pub use audit::{
+    AnchorError, Anchoring, AuditVerification, Check, Walk, WalkError, anchor_head, walk,
+};
 pub use cut_offs::{CutOffTarget, FailedCutOff, summary as cut_off_summary};
 pub use error::{Error, StepUpOr};
 pub use grants::{

@@ -1,15 +1,26 @@
 //! The hash chain: sealing new records and verifying stored ones.
 //!
 //! Each record's body is its canonical JSON, which includes its sequence number and the
-//! previous record's hash; its hash is the SHA-256 of that body. A store keeps the chain head
-//! (last sequence number and hash) beside the records, updated in the same transaction, so
-//! deleting the newest record is caught as well as editing, deleting, inserting or reordering
-//! any other. The chain proves integrity relative to its head: anchoring the head outside
-//! the database is what stops someone who can rewrite the whole table.
+//! previous record's hash. Its hash is the HMAC-SHA256 of that body under the chain key
+//! ([`ChainKey`], held outside the database like the TOTP sealing key), and the body says
+//! so (`"seal": "hmac-sha256"`); records written before the chain was keyed are the plain
+//! SHA-256 of their body, and stay verifiable. Once one keyed record exists, an unkeyed one
+//! after it is a forgery. A store keeps the chain head (last sequence number and hash)
+//! beside the records, updated in the same transaction, so deleting the newest record is
+//! caught as well as editing, deleting, inserting or reordering any other.
+//!
+//! What the key adds: someone who can write the database but does not hold the key cannot
+//! edit a record or rebuild the chain after a deletion. What it cannot stop is cutting the
+//! chain short (delete the last records, point the head at the new last one): an
+//! [`Anchor`] (a record's sequence number and hash, written periodically where the database's
+//! writer cannot change it, e.g. S3 under Object Lock) catches that, and stays valid however
+//! long the chain grows.
 
 use std::fmt;
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 use time::OffsetDateTime;
 
 use super::AuditEvent;
@@ -76,6 +87,94 @@ pub struct AuditRecord {
     pub event: AuditEvent,
     /// The hash of the previous record ([`Sha256Digest::ZERO`] for the first).
     pub prev_hash: Sha256Digest,
+    /// How the record's hash is computed: absent for the plain SHA-256 of records written
+    /// before the chain was keyed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seal: Option<SealAlgorithm>,
+}
+
+/// How a keyed record's hash is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub enum SealAlgorithm {
+    /// HMAC-SHA256 of the canonical body under the chain key.
+    #[serde(rename = "hmac-sha256")]
+    HmacSha256,
+}
+
+/// The chain key: 32 bytes held outside the database. `Debug` never shows it.
+#[derive(Clone)]
+pub struct ChainKey([u8; 32]);
+
+impl ChainKey {
+    /// A key from its 32 bytes.
+    pub const fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    fn mac(&self, body: &str) -> Sha256Digest {
+        // HMAC takes a key of any length, so this cannot fail for 32 bytes.
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+        mac.update(body.as_bytes());
+        Sha256Digest::from_bytes(mac.finalize().into_bytes().into())
+    }
+}
+
+impl fmt::Debug for ChainKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ChainKey([redacted])")
+    }
+}
+
+/// A record's sequence number and hash, kept outside the database: the chain must still
+/// hold that record, with that hash, however long it has grown since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Anchor {
+    /// The record's sequence number.
+    pub seq: u64,
+    /// Its hash.
+    pub hash: Sha256Digest,
+}
+
+impl From<ChainHead> for Anchor {
+    fn from(head: ChainHead) -> Self {
+        Self {
+            seq: head.seq,
+            hash: head.hash,
+        }
+    }
+}
+
+impl fmt::Display for Anchor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+/// Why an anchor's text did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "an anchor is `SEQ:HASH` (a record number, a colon and 64 hex digits, as `audit verify` prints it): {0}"
+)]
+pub struct AnchorParseError(String);
+
+impl std::str::FromStr for Anchor {
+    type Err = AnchorParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (seq, hash) = s
+            .trim()
+            .split_once(':')
+            .ok_or_else(|| AnchorParseError(format!("`{s}` has no colon")))?;
+        let seq: u64 = seq
+            .parse()
+            .map_err(|_| AnchorParseError(format!("`{seq}` is not a record number")))?;
+        if seq == 0 {
+            return Err(AnchorParseError("records are numbered from 1".to_owned()));
+        }
+        let hash =
+            Sha256Digest::from_hex(hash).map_err(|e| AnchorParseError(format!("`{hash}`: {e}")))?;
+        Ok(Self { seq, hash })
+    }
 }
 
 /// The last record of a chain: its sequence number and hash. The empty chain is
@@ -103,7 +202,7 @@ pub struct SealedRecord {
     pub record: AuditRecord,
     /// Its canonical JSON, exactly as hashed and stored.
     pub body: String,
-    /// SHA-256 of `body`.
+    /// HMAC-SHA256 (keyed) or SHA-256 (unkeyed) of `body`.
     pub hash: Sha256Digest,
 }
 
@@ -117,8 +216,13 @@ impl SealedRecord {
     }
 }
 
-/// Appends `entry` after `head`.
-pub fn seal(head: &ChainHead, entry: AuditEntry) -> Result<SealedRecord, CanonicalError> {
+/// Appends `entry` after `head`, keyed with `key` (unkeyed without one: only stores opened
+/// by tools and tests that hold no key write such records).
+pub fn seal(
+    head: &ChainHead,
+    entry: AuditEntry,
+    key: Option<&ChainKey>,
+) -> Result<SealedRecord, CanonicalError> {
     let record = AuditRecord {
         seq: head.seq.saturating_add(1),
         at: entry.at,
@@ -126,9 +230,13 @@ pub fn seal(head: &ChainHead, entry: AuditEntry) -> Result<SealedRecord, Canonic
         request_version: entry.request_version,
         event: entry.event,
         prev_hash: head.hash,
+        seal: key.map(|_| SealAlgorithm::HmacSha256),
     };
     let body = to_canonical_json(&record)?;
-    let hash = Sha256Digest::of(body.as_bytes());
+    let hash = match key {
+        Some(key) => key.mac(&body),
+        None => Sha256Digest::of(body.as_bytes()),
+    };
     Ok(SealedRecord { record, body, hash })
 }
 
@@ -198,6 +306,23 @@ pub enum ProblemKind {
     HeadMismatch { head_seq: u64, last_seq: u64 },
     /// Records exist but the chain head is missing, or the head names records that do not.
     HeadMissing,
+    /// The record is keyed and no key was given: it cannot be checked.
+    KeyRequired,
+    /// An unkeyed record after keyed ones: written by someone without the key.
+    UnkeyedAfterKeyed,
+    /// The record's hash is not the one an anchor holds for it.
+    AnchorMismatch {
+        /// The anchored hash.
+        anchored: Sha256Digest,
+    },
+    /// The chain ends before a record an anchor names: records were cut off the end (and
+    /// the head moved back).
+    Truncated {
+        /// The anchored record.
+        anchor_seq: u64,
+        /// The chain's last record.
+        last_seq: u64,
+    },
 }
 
 /// The first bad record of a chain.
@@ -236,6 +361,20 @@ fn describe(seq: &Option<i64>, kind: &ProblemKind) -> String {
             "the stored head names record #{head_seq} but the last record is #{last_seq} (records deleted from or appended to the end)"
         ),
         ProblemKind::HeadMissing => "the stored chain head is missing".to_owned(),
+        ProblemKind::KeyRequired => "it is keyed (HMAC-SHA256) and no audit key was given: pass the broker's key (`--totp-key-file` or BREAKGLASS_TOTP_KEY) to verify it".to_owned(),
+        ProblemKind::UnkeyedAfterKeyed => {
+            "it is not keyed but records before it are (written by someone without the audit key)"
+                .to_owned()
+        }
+        ProblemKind::AnchorMismatch { anchored } => format!(
+            "its hash is not the anchored {anchored} (the record, or one before it, was rewritten)"
+        ),
+        ProblemKind::Truncated {
+            anchor_seq,
+            last_seq,
+        } => format!(
+            "an anchor names record #{anchor_seq} but the chain ends at #{last_seq} (records cut off the end)"
+        ),
     };
     format!("{at}: {what}")
 }
@@ -245,6 +384,10 @@ fn describe(seq: &Option<i64>, kind: &ProblemKind) -> String {
 pub struct VerifiedChain {
     /// How many records it holds.
     pub records: u64,
+    /// How many of them (the first ones) were written before the chain was keyed.
+    pub unkeyed: u64,
+    /// How many anchors were checked.
+    pub anchors: usize,
     /// Its head.
     pub head: ChainHead,
 }
@@ -253,23 +396,32 @@ pub struct VerifiedChain {
 /// constant memory.
 #[derive(Debug, Clone)]
 pub struct ChainVerifier {
+    key: Option<ChainKey>,
+    anchors: Vec<Anchor>,
     head: ChainHead,
     records: u64,
-}
-
-impl Default for ChainVerifier {
-    fn default() -> Self {
-        Self::new()
-    }
+    unkeyed: u64,
+    keyed_seen: bool,
 }
 
 impl ChainVerifier {
-    /// A verifier expecting record #1.
-    pub fn new() -> Self {
+    /// A verifier expecting record #1, checking keyed records with `key`.
+    pub fn new(key: Option<ChainKey>) -> Self {
         Self {
+            key,
+            anchors: Vec::new(),
             head: ChainHead::GENESIS,
             records: 0,
+            unkeyed: 0,
+            keyed_seen: false,
         }
+    }
+
+    /// Also requires each anchor's record to be in the chain with the anchored hash.
+    #[must_use]
+    pub fn with_anchors(mut self, anchors: impl IntoIterator<Item = Anchor>) -> Self {
+        self.anchors.extend(anchors);
+        self
     }
 
     /// Checks the next row (rows must come in ascending `seq` order) and returns its record.
@@ -285,11 +437,19 @@ impl ChainVerifier {
         if canonical != row.body {
             return Err(problem(ProblemKind::NotCanonical));
         }
-        if Sha256Digest::of(row.body.as_bytes()).to_hex() != row.hash {
-            return Err(problem(ProblemKind::HashMismatch));
-        }
         let record: AuditRecord = serde_json::from_value(value)
             .map_err(|e| problem(ProblemKind::Unreadable(e.to_string())))?;
+        let hash = match (record.seal, &self.key) {
+            (Some(SealAlgorithm::HmacSha256), Some(key)) => key.mac(&row.body),
+            (Some(SealAlgorithm::HmacSha256), None) => {
+                return Err(problem(ProblemKind::KeyRequired));
+            }
+            (None, _) if self.keyed_seen => return Err(problem(ProblemKind::UnkeyedAfterKeyed)),
+            (None, _) => Sha256Digest::of(row.body.as_bytes()),
+        };
+        if hash.to_hex() != row.hash {
+            return Err(problem(ProblemKind::HashMismatch));
+        }
         if i64::try_from(record.seq).ok() != Some(row.seq) {
             return Err(problem(ProblemKind::SeqMismatch { body: record.seq }));
         }
@@ -313,16 +473,33 @@ impl ChainVerifier {
         if record.actor.username().map(ToString::to_string) != row.actor {
             return Err(column("actor"));
         }
+        if let Some(anchor) = self.anchors.iter().find(|a| a.seq == record.seq)
+            && anchor.hash != hash
+        {
+            return Err(problem(ProblemKind::AnchorMismatch {
+                anchored: anchor.hash,
+            }));
+        }
+        if record.seal.is_some() {
+            self.keyed_seen = true;
+        } else {
+            self.unkeyed = self.unkeyed.saturating_add(1);
+        }
         self.head = ChainHead {
             seq: record.seq,
-            hash: Sha256Digest::from_hex(&row.hash)
-                .map_err(|e| problem(ProblemKind::Unreadable(e.to_string())))?,
+            hash,
         };
         self.records = self.records.saturating_add(1);
         Ok(record)
     }
 
-    /// Finishes verification against the stored chain head (`None` when the store has none).
+    /// The last record checked so far (the genesis head before any).
+    pub fn last(&self) -> ChainHead {
+        self.head
+    }
+
+    /// Finishes verification against the stored chain head (`None` when the store has none)
+    /// and the anchors.
     pub fn finish(self, stored_head: Option<ChainHead>) -> Result<VerifiedChain, ChainProblem> {
         let last = self.head;
         match stored_head {
@@ -344,8 +521,24 @@ impl ChainVerifier {
                 });
             }
         }
+        if let Some(anchor) = self
+            .anchors
+            .iter()
+            .filter(|a| a.seq > last.seq)
+            .max_by_key(|a| a.seq)
+        {
+            return Err(ChainProblem {
+                seq: None,
+                kind: ProblemKind::Truncated {
+                    anchor_seq: anchor.seq,
+                    last_seq: last.seq,
+                },
+            });
+        }
         Ok(VerifiedChain {
             records: self.records,
+            unkeyed: self.unkeyed,
+            anchors: self.anchors.len(),
             head: last,
         })
     }

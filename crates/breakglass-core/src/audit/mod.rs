@@ -9,8 +9,9 @@ pub mod events;
 mod export;
 
 pub use chain::{
-    Actor, AuditEntry, AuditRecord, ChainHead, ChainProblem, ChainVerifier, ProblemKind,
-    SealedRecord, StoredAuditRow, VerifiedChain, seal, unix_micros,
+    Actor, Anchor, AnchorParseError, AuditEntry, AuditRecord, ChainHead, ChainKey, ChainProblem,
+    ChainVerifier, ProblemKind, SealAlgorithm, SealedRecord, StoredAuditRow, VerifiedChain, seal,
+    unix_micros,
 };
 pub use events::{AuditEvent, Severity};
 pub use export::{jsonl_line, ocsf_event};

@@ -3,8 +3,8 @@
 
 use breakglass_core::audit::events::{ActionRefused, RequestCancelled};
 use breakglass_core::audit::{
-    Actor, AuditEntry, AuditEvent, ChainHead, ChainVerifier, ProblemKind, StoredAuditRow,
-    jsonl_line, ocsf_event, seal,
+    Actor, Anchor, AuditEntry, AuditEvent, ChainHead, ChainKey, ChainVerifier, ProblemKind,
+    StoredAuditRow, jsonl_line, ocsf_event, seal,
 };
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::rules::Action;
@@ -45,7 +45,7 @@ fn chain(n: u64) -> (Vec<StoredAuditRow>, ChainHead) {
     let mut head = ChainHead::GENESIS;
     let mut rows = Vec::new();
     for i in 1..=n {
-        let sealed = seal(&head, entry(i)).unwrap();
+        let sealed = seal(&head, entry(i), None).unwrap();
         head = sealed.head();
         rows.push(StoredAuditRow::from_sealed(&sealed));
     }
@@ -56,7 +56,7 @@ fn verify(
     rows: &[StoredAuditRow],
     head: Option<ChainHead>,
 ) -> Result<u64, (Option<i64>, ProblemKind)> {
-    let mut v = ChainVerifier::new();
+    let mut v = ChainVerifier::new(None);
     for row in rows {
         v.push(row).map_err(|p| (p.seq, p.kind))?;
     }
@@ -154,7 +154,7 @@ fn an_inserted_record_is_named() {
         seq: 2,
         hash: Sha256Digest::from_hex(&rows[1].hash).unwrap(),
     };
-    let forged = StoredAuditRow::from_sealed(&seal(&forged_head, entry(9)).unwrap());
+    let forged = StoredAuditRow::from_sealed(&seal(&forged_head, entry(9), None).unwrap());
     rows.insert(2, forged);
     for (i, row) in rows.iter_mut().enumerate().skip(3) {
         row.seq = i as i64 + 1;
@@ -165,7 +165,7 @@ fn an_inserted_record_is_named() {
     );
     // Appended at the end instead, it passes every link but not the stored head.
     let (mut rows, head) = chain(4);
-    let sealed = seal(&head, entry(5)).unwrap();
+    let sealed = seal(&head, entry(5), None).unwrap();
     rows.push(StoredAuditRow::from_sealed(&sealed));
     assert_eq!(
         verify(&rows, Some(head)),
@@ -201,7 +201,7 @@ fn an_edited_column_is_named() {
 fn problems_read_as_sentences() {
     let (mut rows, head) = chain(3);
     rows[1].body = rows[1].body.replace("bob", "eve");
-    let mut v = ChainVerifier::new();
+    let mut v = ChainVerifier::new(None);
     v.push(&rows[0]).unwrap();
     let p = v.push(&rows[1]).unwrap_err();
     assert_eq!(
@@ -209,7 +209,7 @@ fn problems_read_as_sentences() {
         "record #2: its hash does not match its contents (edited)"
     );
     let (rows, _) = chain(3);
-    let mut v = ChainVerifier::new();
+    let mut v = ChainVerifier::new(None);
     for r in &rows[..2] {
         v.push(r).unwrap();
     }
@@ -223,7 +223,7 @@ fn problems_read_as_sentences() {
 #[test]
 fn jsonl_export_is_the_hashed_record_plus_its_hash() {
     let (rows, _) = chain(2);
-    let mut v = ChainVerifier::new();
+    let mut v = ChainVerifier::new(None);
     let record = v.push(&rows[0]).unwrap();
     let hash = Sha256Digest::from_hex(&rows[0].hash).unwrap();
     let line = jsonl_line(&record, &hash).unwrap();
@@ -239,7 +239,7 @@ fn jsonl_export_is_the_hashed_record_plus_its_hash() {
 #[test]
 fn ocsf_export_maps_to_user_access_management() {
     let (rows, _) = chain(2);
-    let mut v = ChainVerifier::new();
+    let mut v = ChainVerifier::new(None);
     let first = v.push(&rows[0]).unwrap();
     let second = v.push(&rows[1]).unwrap();
     let hash = Sha256Digest::from_hex(&rows[1].hash).unwrap();
@@ -261,4 +261,180 @@ fn ocsf_export_maps_to_user_access_management() {
         cancelled["unmapped"]["breakglass"]["event"]["type"],
         "request_cancelled"
     );
+}
+
+const KEY: ChainKey = ChainKey::new([7; 32]);
+
+/// `unkeyed` records sealed without a key, then `keyed` with [`KEY`] (a chain that was
+/// keyed on upgrade), and its head.
+fn keyed_chain(unkeyed: u64, keyed: u64) -> (Vec<StoredAuditRow>, ChainHead) {
+    let mut head = ChainHead::GENESIS;
+    let mut rows = Vec::new();
+    for i in 1..=unkeyed + keyed {
+        let key = (i > unkeyed).then_some(&KEY);
+        let sealed = seal(&head, entry(i), key).unwrap();
+        head = sealed.head();
+        rows.push(StoredAuditRow::from_sealed(&sealed));
+    }
+    (rows, head)
+}
+
+fn verify_with(
+    key: Option<ChainKey>,
+    anchors: &[Anchor],
+    rows: &[StoredAuditRow],
+    head: Option<ChainHead>,
+) -> Result<(u64, u64), (Option<i64>, ProblemKind)> {
+    let mut v = ChainVerifier::new(key).with_anchors(anchors.iter().copied());
+    for row in rows {
+        v.push(row).map_err(|p| (p.seq, p.kind))?;
+    }
+    v.finish(head)
+        .map(|c| (c.records, c.unkeyed))
+        .map_err(|p| (p.seq, p.kind))
+}
+
+#[test]
+fn a_keyed_chain_verifies_with_its_key_and_keeps_its_unkeyed_past() {
+    let (rows, head) = keyed_chain(3, 4);
+    assert!(!rows[2].body.contains("hmac-sha256"));
+    assert!(rows[3].body.contains(r#""seal":"hmac-sha256""#));
+    // The keyed hash is not the plain SHA-256 of the body.
+    assert_ne!(
+        rows[3].hash,
+        Sha256Digest::of(rows[3].body.as_bytes()).to_hex()
+    );
+    assert_eq!(verify_with(Some(KEY), &[], &rows, Some(head)), Ok((7, 3)));
+    // Without the key, the first keyed record is where verification must stop.
+    assert_eq!(
+        verify_with(None, &[], &rows, Some(head)),
+        Err((Some(4), ProblemKind::KeyRequired))
+    );
+    // Another key is not this chain's key.
+    assert_eq!(
+        verify_with(Some(ChainKey::new([8; 32])), &[], &rows, Some(head)),
+        Err((Some(4), ProblemKind::HashMismatch))
+    );
+}
+
+#[test]
+fn someone_without_the_key_cannot_edit_or_rebuild_a_keyed_chain() {
+    // An edited record rehashed with plain SHA-256 after dropping the seal marker.
+    let (mut rows, head) = keyed_chain(0, 5);
+    let body = rows[2].body.replace(r#","seal":"hmac-sha256""#, "");
+    rows[2].body = body.replace("bob", "eve");
+    rows[2].hash = Sha256Digest::of(rows[2].body.as_bytes()).to_hex();
+    let first = verify_with(Some(KEY), &[], &rows, Some(head));
+    assert!(
+        matches!(
+            first,
+            Err((
+                Some(3),
+                ProblemKind::UnkeyedAfterKeyed | ProblemKind::NotCanonical
+            ))
+        ),
+        "{first:?}"
+    );
+    // The whole tail after a deletion, resealed without the key onto the last good record.
+    let (rows, _) = keyed_chain(0, 6);
+    let mut forged = rows[..2].to_vec();
+    let mut head = ChainHead {
+        seq: 2,
+        hash: Sha256Digest::from_hex(&rows[1].hash).unwrap(),
+    };
+    for i in 4..=6 {
+        let sealed = seal(&head, entry(i), None).unwrap();
+        head = sealed.head();
+        forged.push(StoredAuditRow::from_sealed(&sealed));
+    }
+    assert_eq!(
+        verify_with(Some(KEY), &[], &forged, Some(head)),
+        Err((Some(3), ProblemKind::UnkeyedAfterKeyed))
+    );
+    // Resealed with a key of the attacker's choosing: the hash is not the chain key's.
+    let (rows, _) = keyed_chain(0, 6);
+    let mut forged = rows[..2].to_vec();
+    let stolen = ChainKey::new([9; 32]);
+    let mut head = ChainHead {
+        seq: 2,
+        hash: Sha256Digest::from_hex(&rows[1].hash).unwrap(),
+    };
+    for i in 4..=6 {
+        let sealed = seal(&head, entry(i), Some(&stolen)).unwrap();
+        head = sealed.head();
+        forged.push(StoredAuditRow::from_sealed(&sealed));
+    }
+    assert_eq!(
+        verify_with(Some(KEY), &[], &forged, Some(head)),
+        Err((Some(3), ProblemKind::HashMismatch))
+    );
+}
+
+#[test]
+fn an_anchor_stays_valid_as_the_chain_grows_and_catches_a_truncation() {
+    let (rows, head) = keyed_chain(2, 8);
+    let anchor = Anchor {
+        seq: 6,
+        hash: Sha256Digest::from_hex(&rows[5].hash).unwrap(),
+    };
+    let text = anchor.to_string();
+    assert_eq!(text.parse::<Anchor>().unwrap(), anchor);
+    // The chain has grown four records past the anchor: still valid.
+    assert_eq!(
+        verify_with(Some(KEY), &[anchor], &rows, Some(head)),
+        Ok((10, 2))
+    );
+    // Truncation: records #5.. deleted and the head moved back to #4. Every link and the
+    // head agree; only the anchor knows.
+    let cut = &rows[..4];
+    let cut_head = ChainHead {
+        seq: 4,
+        hash: Sha256Digest::from_hex(&rows[3].hash).unwrap(),
+    };
+    assert_eq!(verify_with(Some(KEY), &[], cut, Some(cut_head)), Ok((4, 2)));
+    let found = verify_with(Some(KEY), &[anchor], cut, Some(cut_head));
+    assert_eq!(
+        found,
+        Err((
+            None,
+            ProblemKind::Truncated {
+                anchor_seq: 6,
+                last_seq: 4
+            }
+        ))
+    );
+    // A wrong anchored hash (the record was rewritten by someone holding the key).
+    let wrong = Anchor {
+        seq: 6,
+        hash: Sha256Digest::from_hex(&rows[4].hash).unwrap(),
+    };
+    assert!(matches!(
+        verify_with(Some(KEY), &[wrong], &rows, Some(head)),
+        Err((Some(6), ProblemKind::AnchorMismatch { .. }))
+    ));
+}
+
+#[test]
+fn anchor_text_errors_name_the_problem() {
+    for (text, want) in [
+        ("12", "no colon"),
+        ("x:00", "not a record number"),
+        ("0:00", "numbered from 1"),
+        ("3:abc", "`abc`"),
+    ] {
+        let e = text.parse::<Anchor>().unwrap_err().to_string();
+        assert!(e.contains(want), "{text}: {e}");
+        assert!(e.contains("SEQ:HASH"), "{e}");
+    }
+}
+
+proptest::proptest! {
+    /// Any text is an anchor or a named error, never a panic; every anchor reads back from
+    /// the text `verify` prints for it.
+    #[test]
+    fn anchor_text_parses_or_errs_and_round_trips(text in ".{0,80}", seq in 1u64.., bytes in proptest::array::uniform32(0u8..)) {
+        let _ = text.parse::<Anchor>();
+        let anchor = Anchor { seq, hash: Sha256Digest::from_bytes(bytes) };
+        proptest::prop_assert_eq!(anchor.to_string().parse::<Anchor>(), Ok(anchor));
+    }
 }

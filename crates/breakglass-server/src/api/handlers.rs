@@ -772,6 +772,13 @@ pub async fn audit_export(State(s): St, p: Principal, Query(q): Query<AuditQuery
                 problem,
             ));
         }
+        Ok(Walk::NeedsKey(seq)) => {
+            return Err(AppError::new(
+                StatusCode::CONFLICT,
+                "audit_chain_broken",
+                format!("record #{seq} is keyed but this broker holds no audit key"),
+            ));
+        }
         Err(WalkError::Store(e)) => return Err(AppError::unavailable(&e)),
         Err(WalkError::Consumer(e)) => return Err(e),
     }

@@ -61,6 +61,16 @@ impl SealKey {
         hmac::Key::new(hmac::HMAC_SHA256, tag.as_ref())
     }
 
+    /// The audit chain's key (HMAC-SHA256 over each record), derived from this one: the
+    /// same on every replica and for every tool given the same key, and no use for opening
+    /// seeds.
+    pub fn chain_key(&self) -> breakglass_core::audit::ChainKey {
+        let tag = hmac::sign(&self.derive, b"breakglass derive v1: audit chain");
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(tag.as_ref());
+        breakglass_core::audit::ChainKey::new(bytes)
+    }
+
     /// A fresh random key, as hex (for set-up scripts and tests).
     pub fn generate_hex() -> String {
         crate::hex::encode(&random_bytes(32))

@@ -98,7 +98,7 @@ async fn fifty_tasks_race_to_decide_the_same_requests(t: TestStore) {
     }
 
     // The chain verifies, and gives us every record.
-    let mut verifier = ChainVerifier::new();
+    let mut verifier = ChainVerifier::new(None);
     let mut records: Vec<AuditRecord> = Vec::new();
     for row in all_rows(&t.store).await {
         records.push(verifier.push(&row).unwrap());

@@ -166,7 +166,7 @@ fn run_and_kill(url: &str, round: u32, commits: usize) -> u64 {
 /// What must hold after a crash.
 async fn check_consistent(url: &str, acknowledged: u64) {
     let store = SqlStore::open(url).await.unwrap();
-    let mut verifier = ChainVerifier::new();
+    let mut verifier = ChainVerifier::new(None);
     let mut records: Vec<AuditRecord> = Vec::new();
     for row in all_rows(&store).await {
         records.push(

@@ -42,7 +42,7 @@ fn insert_user(name: &str) -> AuthWrite {
 }
 
 async fn records(store: &SqlStore) -> Vec<AuditRecord> {
-    let mut verifier = ChainVerifier::new();
+    let mut verifier = ChainVerifier::new(None);
     let records = all_rows(store)
         .await
         .iter()

@@ -150,7 +150,7 @@ pub async fn all_rows(store: &SqlStore) -> Vec<StoredAuditRow> {
 }
 
 pub async fn verify_chain(store: &SqlStore) -> Result<VerifiedChain, ChainProblem> {
-    let mut v = ChainVerifier::new();
+    let mut v = ChainVerifier::new(None);
     for row in all_rows(store).await {
         v.push(&row)?;
     }

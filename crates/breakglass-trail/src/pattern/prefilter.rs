@@ -5,7 +5,7 @@
 //! `/` as `\/`); a literal from a JSON pattern is therefore only conclusive for text without
 //! those escapes, and callers treat events containing them as candidates for every rule.
 
-use super::ast::{CmpOp, JsonExpr, Pattern, TermKind, Test, Value};
+use super::ast::{CmpOp, JsonExpr, Pattern, Segment, TermKind, Test, Value};
 
 /// What a pattern needs to see in an event's raw text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,6 +132,22 @@ fn json_need(expr: &JsonExpr) -> Need {
                 op: CmpOp::Eq,
                 value: Value::Text(t),
             } if !t.is_any() => Need::any_of(vec![best_literal(t.core())], true),
+            // `$.a.b = "*"` is CloudWatch's "b is present" idiom: the value says nothing, but
+            // the member name `b` must occur (JSON may escape it, hence `json_escapes`).
+            Test::Compare {
+                op: CmpOp::Eq,
+                value: Value::Text(_),
+            } => match c.selector.segments.last() {
+                Some(Segment::Key(key))
+                    if !key.is_empty()
+                        && key
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-".contains(&b)) =>
+                {
+                    Need::any_of(vec![key.as_bytes().to_vec()], true)
+                }
+                _ => Need::Anything,
+            },
             Test::IsTrue => Need::any_of(vec![b"true".to_vec()], false),
             Test::IsFalse => Need::any_of(vec![b"false".to_vec()], false),
             Test::IsNull => Need::any_of(vec![b"null".to_vec()], false),
@@ -185,5 +201,19 @@ mod tests {
             b"111122223333"
         );
         assert_eq!(best_literal(":/"), b":/");
+    }
+
+    #[test]
+    fn a_presence_test_needs_its_member_name() {
+        let need = |src: &str| crate::FilterPattern::parse(src).unwrap().need();
+        assert_eq!(
+            need(r#"{ $.userIdentity.sessionContext.ec2RoleDelivery = "*" }"#),
+            Need::AnyOf {
+                literals: vec![b"ec2RoleDelivery".to_vec()],
+                json_escapes: true
+            }
+        );
+        assert_eq!(need(r#"{ $.a[0] = "*" }"#), Need::Anything);
+        assert_eq!(need(r#"{ $.errorCode != "*" }"#), Need::Anything);
     }
 }

@@ -48,9 +48,12 @@ fn the_builtin_scan_runs_clean() {
     assert_eq!(summary.skipped_records, 0);
     assert_eq!(summary.inputs, 55);
     assert_eq!(summary.inputs_failed, 0);
-    // The Stratus Red Team run stops and deletes trails and signs in once without MFA;
-    // `jq` over the same files finds the same 3 StopLogging, 3 DeleteTrail, 2
-    // PutEventSelectors and 1 IAM-user ConsoleLogin with MFAUsed = No.
+    // The Stratus Red Team run stops and deletes trails, signs in once without MFA and uses
+    // an instance's stolen credentials from the operator's machine; `jq` over the same files
+    // finds the same 3 StopLogging, 3 DeleteTrail, 2 PutEventSelectors, 1 IAM-user
+    // ConsoleLogin with MFAUsed = No, and 23 calls with instance credentials (ec2RoleDelivery):
+    // 21 by the SSM Agent from its instances' own addresses, 2 (GetCallerIdentity,
+    // DescribeInstances) from 192.168.10.20, the address of every other operator call.
     let per_rule: Vec<(&str, u64)> = rules
         .rules()
         .iter()
@@ -61,13 +64,21 @@ fn the_builtin_scan_runs_clean() {
     assert_eq!(
         per_rule,
         [
+            ("instance-credentials-outside-aws", 2),
             ("console-login-without-mfa", 1),
             ("cloudtrail-tampering", 8)
         ]
     );
     assert_eq!(found.iter().filter(|(_, n)| n == "StopLogging").count(), 3);
+    let mut stolen: Vec<&str> = found
+        .iter()
+        .filter(|(id, _)| id == "instance-credentials-outside-aws")
+        .map(|(_, n)| n.as_str())
+        .collect();
+    stolen.sort_unstable();
+    assert_eq!(stolen, ["DescribeInstances", "GetCallerIdentity"]);
     let fired = summary.alarms.fired(rules.rules());
-    assert_eq!(fired.len(), 4, "{fired:?}");
+    assert_eq!(fired.len(), 5, "{fired:?}");
     assert!(
         rules.prefiltered().iter().all(|p| *p),
         "every built-in rule has a literal prefilter"

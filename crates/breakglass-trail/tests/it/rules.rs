@@ -130,6 +130,7 @@ fn the_builtin_pack_covers_the_issue() {
         "cloudtrail-tampering",
         "detection-disabled",
         "iam-policy-change-by-incident-response",
+        "instance-credentials-outside-aws",
     ] {
         assert!(ids.iter().any(|i| i == want), "missing {want}");
     }
@@ -194,6 +195,99 @@ fn cloudtrail_lake_event_data_store_changes_are_tampering() {
             "{name}"
         );
     }
+}
+
+// CloudTrail User Guide, "CloudTrail userIdentity element": `sessionContext.ec2RoleDelivery`
+// is present (1.0 for IMDSv1, 2.0 for IMDSv2) when the credentials came from an EC2
+// instance's metadata service. Shaped like the Stratus Red Team
+// `ec2-steal-instance-credentials` call in the shared invictus data: the credentials an
+// instance fetched over IMDSv1, used from the operator's own machine.
+const INSTANCE_CREDENTIALS_OUTSIDE: &str = r#"{"eventVersion":"1.08","userIdentity":{"type":"AssumedRole","principalId":"AROAEXAMPLEROLEID:i-0123456789abcdef0","arn":"arn:aws:sts::111122223333:assumed-role/app-instance-role/i-0123456789abcdef0","accountId":"111122223333","accessKeyId":"ASIAEXAMPLE","sessionContext":{"sessionIssuer":{"type":"Role","principalId":"AROAEXAMPLEROLEID","arn":"arn:aws:iam::111122223333:role/app-instance-role","accountId":"111122223333","userName":"app-instance-role"},"webIdFederationData":{},"attributes":{"creationDate":"2024-03-01T09:55:22Z","mfaAuthenticated":"false"},"ec2RoleDelivery":"1.0"}},"eventTime":"2024-03-01T10:00:00Z","eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","awsRegion":"us-east-1","sourceIPAddress":"203.0.113.54","userAgent":"aws-sdk-go-v2/1.17.0 os/linux lang/go/1.18.10 md/GOOS/linux md/GOARCH/amd64 api/sts/1.16.19","requestParameters":null,"responseElements":null,"requestID":"8bd4c64d-0000-4056-9c7d-EXAMPLE","eventID":"bf68f8c0-0000-4740-ac89-EXAMPLE","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","tlsDetails":{"tlsVersion":"TLSv1.2","cipherSuite":"ECDHE-RSA-AES128-GCM-SHA256","clientProvidedHostHeader":"sts.us-east-1.amazonaws.com"}}"#;
+
+const OUTSIDE: &str = "instance-credentials-outside-aws";
+
+fn outside_hit(event: &str) -> bool {
+    builtin_hits(event).iter().any(|id| id == OUTSIDE)
+}
+
+#[test]
+fn instance_credentials_used_from_an_outside_address_alert() {
+    // GuardDuty User Guide, "GuardDuty IAM finding types",
+    // UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS: credentials
+    // created for an instance through its launch role, used from an address outside AWS.
+    assert!(outside_hit(INSTANCE_CREDENTIALS_OUTSIDE));
+    assert!(outside_hit(&INSTANCE_CREDENTIALS_OUTSIDE.replace(
+        r#""ec2RoleDelivery":"1.0""#,
+        r#""ec2RoleDelivery":"2.0""#
+    )));
+    // The same credentials without `ec2RoleDelivery` are an ordinary role session.
+    assert!(!outside_hit(
+        &INSTANCE_CREDENTIALS_OUTSIDE.replace(r#","ec2RoleDelivery":"1.0""#, "")
+    ));
+}
+
+#[test]
+fn instance_credentials_used_by_aws_or_from_inside_do_not_alert() {
+    let event = INSTANCE_CREDENTIALS_OUTSIDE;
+    // "CloudTrail userIdentity element", invokedBy: an AWS service made the call with them.
+    let invoked_by = event.replace(
+        r#""ec2RoleDelivery":"1.0"}"#,
+        r#""ec2RoleDelivery":"1.0"},"invokedBy":"autoscaling.amazonaws.com""#,
+    );
+    // "CloudTrail record contents", sourceIPAddress: a service's DNS name, or AWS Internal.
+    let service = event.replace("203.0.113.54", "ec2.amazonaws.com");
+    let internal = event.replace("203.0.113.54", "AWS Internal");
+    // "CloudTrail record contents", vpcEndpointId: the call came from a VPC through an
+    // endpoint, with the instance's private address as its source.
+    let endpoint = event.replace("203.0.113.54", "10.0.1.23").replace(
+        r#""eventCategory":"Management""#,
+        r#""eventCategory":"Management","vpcEndpointId":"vpce-0123456789abcdef0""#,
+    );
+    for (why, e) in [
+        ("invokedBy", &invoked_by),
+        ("service source", &service),
+        ("AWS Internal", &internal),
+        ("VPC endpoint", &endpoint),
+    ] {
+        assert!(!outside_hit(e), "{why}");
+    }
+}
+
+#[test]
+fn the_ssm_agent_reporting_from_its_instance_does_not_alert() {
+    // The SSM Agent reports with the instance's credentials through the instance's public
+    // address; its calls are the ssm actions of the AWS managed policy
+    // AmazonSSMManagedInstanceCore (AWS Managed Policy Reference). The shared invictus data
+    // holds 21 such calls from the two Stratus instances.
+    let agent = INSTANCE_CREDENTIALS_OUTSIDE
+        .replace("sts.amazonaws.com", "ssm.amazonaws.com")
+        .replace(
+            "aws-sdk-go-v2/1.17.0 os/linux lang/go/1.18.10 md/GOOS/linux md/GOARCH/amd64 api/sts/1.16.19",
+            "aws-sdk-go/1.41.4 (go1.18.3; linux; amd64) amazon-ssm-agent/",
+        );
+    for name in [
+        "UpdateInstanceInformation",
+        "UpdateInstanceAssociationStatus",
+        "ListInstanceAssociations",
+        "PutInventory",
+        "PutComplianceItems",
+        "GetDocument",
+    ] {
+        assert!(
+            !outside_hit(&agent.replace("GetCallerIdentity", name)),
+            "{name}"
+        );
+    }
+    // Parameters may hold secrets: reading them from outside alerts even with the agent's
+    // user agent, and the agent's calls made by anything else alert too.
+    assert!(outside_hit(
+        &agent.replace("GetCallerIdentity", "GetParameters")
+    ));
+    assert!(outside_hit(
+        &agent
+            .replace("GetCallerIdentity", "UpdateInstanceInformation")
+            .replace("amazon-ssm-agent/", "python-requests/2.31")
+    ));
 }
 
 #[test]

@@ -8,12 +8,15 @@ use std::path::PathBuf;
 use std::ops::ControlFlow;
 
 use anyhow::Context as _;
-use breakglass_core::app::{self, Walk, WalkError};
-use breakglass_core::audit::{jsonl_line, ocsf_event};
+use breakglass_aws::sdk::{self, AwsOptions};
+use breakglass_core::app::{self, Check, Walk, WalkError};
+use breakglass_core::audit::{Anchor, jsonl_line, ocsf_event};
 use breakglass_core::canonical::Sha256Digest;
+use breakglass_core::ports::AnchorStore as _;
 use breakglass_core::ports::StoreError;
 use breakglass_store::{OpenError, SqlStore, redact_url};
 
+use super::serve::{AnchorBucket, KeyArgs};
 use crate::exit::{DependencyFailed, Outcome};
 
 /// Check or export the audit log.
@@ -40,13 +43,77 @@ struct StoreArg {
     store: String,
 }
 
+/// What verification checks besides the links.
+#[derive(Debug, clap::Args)]
+struct CheckArgs {
+    /// The broker's key: records sealed with HMAC-SHA256 (all those written since the chain
+    /// was keyed) verify only with it.
+    #[command(flatten)]
+    key: KeyArgs,
+    /// Require the chain to still hold record SEQ with hash HASH (`SEQ:HASH`, as `verify`
+    /// prints its head): an anchor kept outside the database stays valid however long the
+    /// chain grows, and catches records deleted, edited or cut off up to it. Repeatable.
+    #[arg(long = "anchor", value_name = "SEQ:HASH")]
+    anchors: Vec<Anchor>,
+    /// Also check the latest anchor the broker wrote to this S3 bucket
+    /// (`serve --anchor-bucket`), with the AWS credentials of the environment.
+    #[command(flatten)]
+    bucket: AnchorBucket,
+    /// Send the S3 calls to this endpoint instead of AWS (e.g. the moto emulator).
+    #[arg(long, env = "BREAKGLASS_AWS_ENDPOINT_URL", value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// The bucket's region (default: the environment's).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+}
+
+impl CheckArgs {
+    /// The key and anchors to check, the bucket's latest anchor read back (and said) first.
+    async fn check(&self, out: &mut impl Write) -> anyhow::Result<Check> {
+        let key = self.key.load_optional()?.map(|k| k.chain_key());
+        let mut anchors = self.anchors.clone();
+        if self.bucket.anchor_bucket.is_some() {
+            let sdk = sdk::load(&AwsOptions {
+                endpoint_url: self.endpoint_url.clone(),
+                region: self.region.clone(),
+                profile: None,
+            })
+            .await;
+            // Only read: no retention is ever set from here.
+            let Some(s3) = self.bucket.anchors(&sdk, time::Duration::ZERO) else {
+                return Ok(Check { key, anchors });
+            };
+            match s3.latest().await {
+                Ok(Some(anchor)) => {
+                    writeln!(out, "latest anchor in {}: {anchor}", s3.location())?;
+                    anchors.push(anchor);
+                }
+                Ok(None) => anyhow::bail!(
+                    "no anchor in {}: is that where `serve --anchor-bucket` writes them?",
+                    s3.location()
+                ),
+                Err(e) => {
+                    return Err(DependencyFailed(anyhow::anyhow!(
+                        "cannot read the latest anchor in {}: {e}",
+                        s3.location()
+                    ))
+                    .into());
+                }
+            }
+        }
+        Ok(Check { key, anchors })
+    }
+}
+
 #[derive(Debug, clap::Args)]
 struct VerifyArgs {
     #[command(flatten)]
     store: StoreArg,
-    /// Also require the chain to end at this hash (a head anchored outside the database,
-    /// e.g. from an earlier `verify` or an S3 Object Lock copy). Catches a rewritten chain.
-    #[arg(long, value_name = "SHA256")]
+    #[command(flatten)]
+    check: CheckArgs,
+    /// Also require the chain to end at this hash: only for a chain nothing writes to any
+    /// more (a copy); on a live chain use `--anchor SEQ:HASH`.
+    #[arg(long, value_name = "HASH")]
     expect_head: Option<String>,
 }
 
@@ -63,6 +130,8 @@ enum Format {
 struct ExportArgs {
     #[command(flatten)]
     store: StoreArg,
+    #[command(flatten)]
+    check: CheckArgs,
     /// The output format.
     #[arg(long, value_enum, default_value = "jsonl")]
     format: Format,
@@ -107,10 +176,15 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
         .as_deref()
         .map(|h| Sha256Digest::from_hex(h).context("invalid `--expect-head`"))
         .transpose()?;
-    let store = open(url).await?;
     let mut out = std::io::stdout().lock();
-    let outcome = walk(&store, url, |_, _| Ok(())).await?;
+    let check = args.check.check(&mut out).await?;
+    let store = open(url).await?;
+    let outcome = walk(&store, url, check, |_, _| Ok(())).await?;
     let result = match outcome {
+        Walk::NeedsKey(seq) => {
+            store.close().await;
+            return Err(needs_key(seq));
+        }
         Walk::Broken(problem) => {
             writeln!(out, "audit chain BROKEN: {problem}")?;
             Outcome::Problems
@@ -122,7 +196,12 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
             )?;
             Outcome::Problems
         }
-        Walk::Intact { records, head } => match expected {
+        Walk::Intact {
+            records,
+            unkeyed,
+            anchors,
+            head,
+        } => match expected {
             Some(want) if want != head.hash => {
                 writeln!(
                     out,
@@ -134,9 +213,18 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
             _ => {
                 writeln!(
                     out,
-                    "audit chain verified: {records} records, head #{} {}",
-                    head.seq, head.hash
+                    "audit chain verified: {records} records, head #{} {} (anchor it with `--anchor {}:{}`)",
+                    head.seq, head.hash, head.seq, head.hash
                 )?;
+                if unkeyed > 0 {
+                    writeln!(
+                        out,
+                        "note: records #1 to #{unkeyed} were written before the chain was keyed: their integrity rests on an anchor, not on the key"
+                    )?;
+                }
+                if anchors > 0 {
+                    writeln!(out, "anchors checked: {anchors}")?;
+                }
                 Outcome::Success
             }
         },
@@ -147,6 +235,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
 
 async fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
     let url = &args.store.store;
+    let check = args.check.check(&mut std::io::stderr().lock()).await?;
     let store = open(url).await?;
     let mut sink: Box<dyn Write> = match &args.output {
         Some(path) => {
@@ -157,7 +246,7 @@ async fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
         None => Box::new(BufWriter::new(std::io::stdout().lock())),
     };
     let format = args.format;
-    let outcome = walk(&store, url, |record, hash| {
+    let outcome = walk(&store, url, check, |record, hash| {
         let line = match format {
             Format::Jsonl => jsonl_line(record, hash)?,
             Format::Ocsf => serde_json::to_string(&ocsf_event(record, hash)?)?,
@@ -170,6 +259,7 @@ async fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
     store.close().await;
     match outcome {
         Walk::Intact { .. } | Walk::Stopped { .. } => Ok(Outcome::Success),
+        Walk::NeedsKey(seq) => Err(needs_key(seq)),
         Walk::Broken(problem) => {
             #[expect(clippy::print_stderr, reason = "the CLI reports problems on stderr")]
             {
@@ -180,14 +270,22 @@ async fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
     }
 }
 
+/// The error for a keyed chain walked without the key.
+fn needs_key(seq: i64) -> anyhow::Error {
+    anyhow::anyhow!(
+        "record #{seq} is sealed with the broker's key (HMAC-SHA256) and no key was given: pass the key `serve` uses (`--totp-key-file FILE` or BREAKGLASS_TOTP_KEY)"
+    )
+}
+
 /// Walks the whole chain with the one page-and-verify walker of the application layer
 /// (`breakglass_core::app::walk`), handing each verified record to `each`.
 async fn walk(
     store: &SqlStore,
     url: &str,
+    check: Check,
     mut each: impl FnMut(&breakglass_core::audit::AuditRecord, &Sha256Digest) -> anyhow::Result<()>,
 ) -> anyhow::Result<Walk> {
-    let walked = app::walk(store, |record, hash| {
+    let walked = app::walk(store, check, |record, hash| {
         each(record, hash).map(|()| ControlFlow::Continue(()))
     })
     .await;

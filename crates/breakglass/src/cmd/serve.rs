@@ -16,6 +16,7 @@ use breakglass_core::cloud::SharedCloud;
 use breakglass_core::ports::{Clock, IdSource};
 use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
+use breakglass_server::anchorer::Anchorer;
 use breakglass_server::app::{TrustedProxies, TrustedProxy};
 use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
@@ -45,6 +46,14 @@ pub struct KeyArgs {
 }
 
 impl KeyArgs {
+    /// The key, if a file is named or the variable is set (tools that can run without it).
+    pub fn load_optional(&self) -> anyhow::Result<Option<SealKey>> {
+        if self.totp_key_file.is_none() && std::env::var_os(&self.totp_key_env).is_none() {
+            return Ok(None);
+        }
+        self.load().map(Some)
+    }
+
     fn load(&self) -> anyhow::Result<SealKey> {
         let text = match &self.totp_key_file {
             Some(path) => std::fs::read_to_string(path)
@@ -121,6 +130,67 @@ pub struct Args {
     /// Levels come from `RUST_LOG` (default `info`; e.g. `RUST_LOG=breakglass_server=debug`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text, value_name = "FORMAT")]
     log_format: LogFormat,
+    #[command(flatten)]
+    anchor: AnchorArgs,
+}
+
+/// The S3 bucket and prefix of the audit anchors (`serve` writes them, `audit verify`
+/// reads the latest).
+#[derive(Debug, clap::Args)]
+pub struct AnchorBucket {
+    /// The S3 bucket of the audit chain's anchors (it must have Object Lock enabled): each
+    /// anchor is locked in compliance mode, so whoever can write the database cannot cut
+    /// the chain short unnoticed.
+    #[arg(long, env = "BREAKGLASS_AUDIT_ANCHOR_BUCKET", value_name = "BUCKET")]
+    pub anchor_bucket: Option<String>,
+    /// The key prefix of the anchors in that bucket.
+    #[arg(
+        long,
+        default_value = "breakglass/audit-anchors/",
+        value_name = "PREFIX"
+    )]
+    pub anchor_prefix: String,
+}
+
+impl AnchorBucket {
+    /// The bucket's anchors, locked for `retention`, if a bucket is named.
+    pub fn anchors(
+        &self,
+        sdk: &breakglass_aws::sdk::SdkConfig,
+        retention: Duration,
+    ) -> Option<breakglass_aws::anchor::S3Anchors> {
+        self.anchor_bucket.as_ref().map(|bucket| {
+            breakglass_aws::anchor::S3Anchors::new(sdk, bucket, &self.anchor_prefix, retention)
+        })
+    }
+}
+
+/// Where and how often the audit chain's head is anchored outside the database.
+#[derive(Debug, clap::Args)]
+pub struct AnchorArgs {
+    /// Anchor the head in this bucket (`breakglass audit verify --anchor-bucket` checks the
+    /// chain against the latest anchor).
+    #[command(flatten)]
+    pub bucket: AnchorBucket,
+    /// How often the head is anchored (when it moved): records written since the last
+    /// anchor are what a truncation could remove unnoticed.
+    #[arg(long, default_value = "1m", value_name = "DURATION", value_parser = duration_arg)]
+    pub anchor_interval: Duration,
+    /// How long each anchor stays locked (compliance mode: not even the account's root user
+    /// can delete it sooner).
+    #[arg(long, default_value_t = 400, value_name = "DAYS")]
+    pub anchor_retention_days: u32,
+}
+
+impl AnchorArgs {
+    /// The bucket's anchors, if a bucket is named.
+    pub fn anchors(
+        &self,
+        sdk: &breakglass_aws::sdk::SdkConfig,
+    ) -> Option<breakglass_aws::anchor::S3Anchors> {
+        let retention = Duration::days(i64::from(self.anchor_retention_days));
+        self.bucket.anchors(sdk, retention)
+    }
 }
 
 /// A positive duration written as in the config (`1h`, `30m`, `5s`).
@@ -148,7 +218,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     runtime()?.block_on(async {
         let store = SqlStore::open(&args.store.store)
             .await
-            .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?;
+            .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?
+            .with_chain_key(key.chain_key());
+        let anchored = store.clone();
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let ids: Arc<dyn IdSource> = Arc::new(RandomIds);
         let broker = Arc::new(Broker::new(
@@ -260,6 +332,27 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             }
             None => None,
         };
+        let anchorer = match args.anchor.anchors(&sdk) {
+            Some(anchors) => {
+                anchors.check().await.map_err(|e| DependencyFailed(anyhow::anyhow!(e)))?;
+                let interval = args
+                    .anchor
+                    .anchor_interval
+                    .try_into()
+                    .context("the anchor interval does not fit")?;
+                Some(
+                    Anchorer::start(anchored.clone(), anchors.shared(), Arc::clone(&clock), interval)
+                        .await
+                        .map_err(|e| DependencyFailed(anyhow::anyhow!(e)))?,
+                )
+            }
+            None => {
+                tracing::warn!(
+                    "no --anchor-bucket: the audit chain is keyed but not anchored outside the database, so cutting records off its end would go unnoticed"
+                );
+                None
+            }
+        };
         let mut worker = WorkerConfig::new(holder);
         worker.interval = args
             .worker_interval
@@ -273,6 +366,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             oidc,
             worker,
             notifier,
+            anchorer,
         )
             .await
             .context("the server failed")
@@ -378,7 +472,8 @@ pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
     runtime()?.block_on(async {
         let store = SqlStore::open(&store.store)
             .await
-            .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?;
+            .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?
+            .with_chain_key(key.chain_key());
         let auth = Auth::new(store, Arc::new(SystemClock), key, Limits::default());
         auth.add_user(username, &password, *admin, None).await?;
         #[expect(clippy::print_stderr, reason = "the CLI confirms on stderr")]

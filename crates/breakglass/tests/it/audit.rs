@@ -152,10 +152,58 @@ fn an_intact_chain_verifies_and_names_its_head() {
         text.starts_with("audit chain verified: 10 records, head #10 "),
         "{text}"
     );
-    let head = text.trim().rsplit(' ').next().unwrap().to_owned();
+    // "audit chain verified: 10 records, head #10 HASH (anchor it with `--anchor 10:HASH`)"
+    let head = text.split_whitespace().nth(7).unwrap().to_owned();
+    assert!(text.contains(&format!("`--anchor 10:{head}`")), "{text}");
     let url = format!("sqlite://{}", path.display());
     let ok = breakglass(&["audit", "verify", "--store", &url, "--expect-head", &head]);
     assert_eq!(ok.status.code(), Some(0));
+    // An anchor: the chain must still hold that record with that hash.
+    let anchored = breakglass(&[
+        "audit",
+        "verify",
+        "--store",
+        &url,
+        "--anchor",
+        &format!("10:{head}"),
+    ]);
+    assert_eq!(
+        anchored.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&anchored.stdout)
+    );
+    let ahead = breakglass(&[
+        "audit",
+        "verify",
+        "--store",
+        &url,
+        "--anchor",
+        &format!("12:{head}"),
+    ]);
+    assert_eq!(ahead.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&ahead.stdout).contains(
+            "an anchor names record #12 but the chain ends at #10 (records cut off the end)"
+        ),
+        "{}",
+        String::from_utf8_lossy(&ahead.stdout)
+    );
+    let moved = breakglass(&[
+        "audit",
+        "verify",
+        "--store",
+        &url,
+        "--anchor",
+        &format!("9:{head}"),
+    ]);
+    assert_eq!(moved.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&moved.stdout).contains("record #9: its hash is not the anchored")
+    );
+    let garbled = breakglass(&["audit", "verify", "--store", &url, "--anchor", "10"]);
+    assert_eq!(garbled.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&garbled.stderr).contains("SEQ:HASH"));
     let other = "0".repeat(64);
     let bad = breakglass(&["audit", "verify", "--store", &url, "--expect-head", &other]);
     assert_eq!(bad.status.code(), Some(1));
@@ -209,7 +257,7 @@ fn every_kind_of_tampering_is_detected_and_the_first_bad_record_named() {
             &[
                 "INSERT INTO audit_log (seq, at, kind, request_id, actor, body, prev_hash, hash) SELECT 11, at, kind, request_id, actor, body, prev_hash, hash FROM audit_log WHERE seq = 3",
             ],
-            "record #11: its body says it is record #3",
+            "record #11: it lies beyond the stored chain head #10 (inserted behind the broker's back)",
         ),
         (
             "insert a record in the middle",

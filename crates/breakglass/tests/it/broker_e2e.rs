@@ -16,8 +16,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    ACCOUNT, Authenticator, BIN, Broker, KEY, PASSWORD, WEBHOOK_SECRET, aws_env, client, free_port,
-    login_with_code, ok, refused, run, serve_logged,
+    ACCOUNT, ANCHOR_BUCKET, Authenticator, BIN, Broker, KEY, PASSWORD, WEBHOOK_SECRET, aws_env,
+    client, free_port, login_with_code, ok, refused, run, serve_logged,
 };
 
 /// The API token a CLI session file holds.
@@ -318,12 +318,30 @@ fn request_approve_activate_use_revoke_against_the_emulator() {
         "not_issuable",
     );
 
-    // The debug log: request ids on every call, the worker's and the notifier's spans, and
-    // not one secret.
+    // The debug log: request ids on every call, the worker's and the notifier's spans, the
+    // audit anchors, and not one secret.
     let log = log_with(
         &broker.log,
-        &["worker_pass", "revocations", "delivery{outbox_id="],
+        &[
+            "worker_pass",
+            "revocations",
+            "delivery{outbox_id=",
+            "audit chain anchored",
+        ],
     );
+    // The chain the broker keyed and anchored verifies with its key against the latest
+    // anchor in the bucket, read back from S3.
+    let verified = ok(&run(aws_env(&mut Command::new(BIN))
+        .args(["audit", "verify", "--store", &broker.store])
+        .args([
+            "--anchor-bucket",
+            ANCHOR_BUCKET,
+            "--endpoint-url",
+            &endpoint,
+        ])
+        .env("BREAKGLASS_TOTP_KEY", KEY)));
+    assert!(verified.contains("audit chain verified"), "{verified}");
+    assert!(verified.contains("anchors checked: 1"), "{verified}");
     for wanted in [
         "request{id=",
         "path=/api/v1/login}",

@@ -12,6 +12,7 @@
 
 mod access_as_code;
 mod accounts;
+mod anchor;
 mod audit;
 mod broker_e2e;
 mod browser;

@@ -13,6 +13,8 @@ use breakglass_testkit::workspace_root;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_breakglass");
 pub const KEY: &str = "4f1c2a7e9b3d5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8";
+/// The S3 bucket (Object Lock on) the emulator brokers anchor their audit chain in.
+pub const ANCHOR_BUCKET: &str = "breakglass-audit-anchors";
 pub const PASSWORD: &str = "correct horse battery staple";
 /// moto's default account: the broker's own credentials live there, and so must the roles
 /// whose IAM policies it writes.
@@ -345,6 +347,16 @@ impl Broker {
             "--log-group-name",
             "aws-cloudtrail-logs",
         ])));
+        // The bucket the broker anchors its audit chain in, Object Lock on.
+        ok(&run(aws_env(&mut Command::new(&aws)).args([
+            "--endpoint-url",
+            &endpoint,
+            "s3api",
+            "create-bucket",
+            "--bucket",
+            ANCHOR_BUCKET,
+            "--object-lock-enabled-for-bucket",
+        ])));
         ok(&run(aws_env(&mut Command::new(BIN)).args([
             "apply",
             "-c",
@@ -370,6 +382,10 @@ impl Broker {
                 &store,
                 "--endpoint-url",
                 &endpoint,
+                "--anchor-bucket",
+                ANCHOR_BUCKET,
+                "--anchor-interval",
+                "1s",
             ],
             env,
             Some(&log),

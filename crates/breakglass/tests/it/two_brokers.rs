@@ -14,7 +14,7 @@ use breakglass_testkit::postgres::{TestSchema, server_url};
 use breakglass_testkit::workspace_root;
 
 use crate::support::{
-    BIN, Server, add_user, client, enrol, free_port, login_with_code, ok, serve, text,
+    BIN, KEY, Server, add_user, client, enrol, free_port, login_with_code, ok, serve, text,
 };
 
 /// The pending timeout both brokers run with: long enough to create and deny the requests,
@@ -160,6 +160,7 @@ fn two_broker_processes_on_one_postgres_database_never_run_a_transition_twice() 
 
     let export = ok(&Command::new(BIN)
         .args(["audit", "export", "--store", &store])
+        .env("BREAKGLASS_TOTP_KEY", KEY)
         .output()
         .unwrap());
     let mut per_request: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -183,8 +184,21 @@ fn two_broker_processes_on_one_postgres_database_never_run_a_transition_twice() 
         };
         assert_eq!(events, &["request_submitted", last], "request {id}");
     }
-    ok(&Command::new(BIN)
+    // Both brokers sealed with the key they share: the chain verifies with it, and without
+    // it verification says what it needs instead of crying tampering.
+    let verified = ok(&Command::new(BIN)
         .args(["audit", "verify", "--store", &store])
+        .env("BREAKGLASS_TOTP_KEY", KEY)
         .output()
         .unwrap());
+    assert!(verified.starts_with("audit chain verified"), "{verified}");
+    let keyless = Command::new(BIN)
+        .args(["audit", "verify", "--store", &store])
+        .env_remove("BREAKGLASS_TOTP_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(keyless.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&keyless.stderr);
+    assert!(said.contains("is sealed with the broker's key"), "{said}");
+    assert!(!String::from_utf8_lossy(&keyless.stdout).contains("BROKEN"));
 }

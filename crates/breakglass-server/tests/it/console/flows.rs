@@ -265,25 +265,28 @@ async fn the_audit_page_says_whether_the_chain_verifies() {
     );
 }
 
-#[tokio::test]
-async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
-    let s = server(ConsoleSettings::default()).await;
-    let alice = s.user("alice", false).await;
-    let bob = s.user("bob", false).await;
+/// Alice (whose TOTP seed is `seed`) signs in and uses break-glass on the emergency
+/// playbook: her browser, its CSRF token and the request id.
+async fn break_glass_as_alice(
+    s: &Server,
+    seed: &str,
+    incident: &str,
+    justification: &str,
+) -> (Browser, String, String) {
     let mut user = Browser::new(&s.base);
-    let csrf = user.sign_in("alice", &s.code(&alice)).await;
-    let code = s.code(&alice);
+    let csrf = user.sign_in("alice", &s.code(seed)).await;
+    let code = s.code(seed);
     let r = user
         .post(
             "/console/break-glass",
             &[
                 ("csrf", &csrf),
-                ("incident_id", "INC-2024-900"),
+                ("incident_id", incident),
                 ("playbook", "emergency"),
                 ("role", "SecurityBreakGlass"),
                 ("account", "222222222222"),
                 ("duration_minutes", "30"),
-                ("justification", "containment"),
+                ("justification", justification),
                 ("acknowledge", "yes"),
                 ("totp", &code),
             ],
@@ -295,6 +298,16 @@ async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
         .strip_prefix("/console/requests/")
         .unwrap()
         .to_owned();
+    (user, csrf, id)
+}
+
+#[tokio::test]
+async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
+    let s = server(ConsoleSettings::default()).await;
+    let alice = s.user("alice", false).await;
+    let bob = s.user("bob", false).await;
+    let (mut user, csrf, id) =
+        break_glass_as_alice(&s, &alice, "INC-2024-900", "containment").await;
 
     let mut reviewer = Browser::new(&s.base);
     let bob_csrf = reviewer.sign_in("bob", &s.code(&bob)).await;
@@ -373,6 +386,50 @@ async fn a_break_glass_use_is_reviewed_by_someone_else_after_it_ends() {
     );
     let list = reviewer.get("/console/reviews").await;
     assert!(list.body.contains("No reviews outstanding."));
+}
+
+/// The reviews page lists a break-glass use (requester, incident, justification) only to
+/// who may read the request: a reviewer sees it, a signed-in outsider and a responder who
+/// may neither approve, revoke nor review it see nothing of it.
+#[tokio::test]
+async fn the_reviews_page_shows_a_break_glass_use_only_to_who_may_read_it() {
+    let s = server(ConsoleSettings::default()).await;
+    let alice = s.user("alice", false).await;
+    let bob = s.user("bob", false).await;
+    let (_, _, id) = break_glass_as_alice(
+        &s,
+        &alice,
+        "INC-2024-931",
+        "ransomware note on the file server",
+    )
+    .await;
+    let mut reviewer = Browser::new(&s.base);
+    reviewer.sign_in("bob", &s.code(&bob)).await;
+    let seen = reviewer.get("/console/reviews").await;
+    assert!(
+        seen.body.contains(&format!("id=\"review-{id}\"")),
+        "{}",
+        seen.body
+    );
+    for outsider in ["mallory", "erin"] {
+        let seed = s.user(outsider, false).await;
+        let mut b = Browser::new(&s.base);
+        b.sign_in(outsider, &s.code(&seed)).await;
+        let page = b.get("/console/reviews").await;
+        assert_eq!(page.status, StatusCode::OK, "{outsider}: {}", page.body);
+        for secret in [id.as_str(), "INC-2024-931", "ransomware note", "Alice"] {
+            assert!(
+                !page.body.contains(secret),
+                "{outsider} sees `{secret}` on the reviews page: {}",
+                page.body
+            );
+        }
+        assert!(
+            page.body.contains("No reviews outstanding."),
+            "{}",
+            page.body
+        );
+    }
 }
 
 /// A pending extension shows on the request page with its own Approve (TOTP) and Deny

@@ -221,6 +221,7 @@ async fn an_approver_from_the_identity_provider_approves_with_a_passkey_in_chrom
     // Every passkey step is in the audit log.
     let out = std::process::Command::new(crate::support::BIN)
         .args(["audit", "export", "--store", &broker.store])
+        .env("BREAKGLASS_TOTP_KEY", crate::support::KEY)
         .output()
         .unwrap();
     let log = ok(&out);
