@@ -38,7 +38,9 @@ use tokio::sync::OnceCell;
 
 use crate::federation;
 pub use crate::federation::FederationOptions;
+use crate::organization;
 use crate::sdk::{self, SdkError as ReachError};
+use breakglass_core::revocation::ORGANIZATION_POLICY;
 
 /// The session name the broker uses when it assumes a role to manage another account's
 /// roles.
@@ -146,6 +148,10 @@ pub struct AwsCloud {
     accounts: Mutex<HashMap<String, aws_sdk_iam::Client>>,
     /// `GetRole` answers, by role ARN.
     roles: Mutex<HashMap<String, RoleInfo>>,
+    /// The management account holding the revoked-responders SCP, when the broker keeps one.
+    organization: Option<AccountId>,
+    /// The Organizations client of that account (built on first need).
+    organizations: OnceCell<aws_sdk_organizations::Client>,
 }
 
 impl AwsCloud {
@@ -177,7 +183,68 @@ impl AwsCloud {
             own_account: OnceCell::new(),
             accounts: Mutex::new(HashMap::new()),
             roles: Mutex::new(HashMap::new()),
+            organization: None,
+            organizations: OnceCell::new(),
         }
+    }
+
+    /// Keeps the organisation's revoked-responders SCP (created by `breakglass apply`) in
+    /// `management_account` up to date: reached with the broker's own credentials when it is
+    /// the broker's account, otherwise through the account's role (the revoker role).
+    #[must_use]
+    pub fn with_organization(mut self, management_account: Option<AccountId>) -> Self {
+        self.organization = management_account;
+        self
+    }
+
+    /// The Organizations client of the management account, if one is configured.
+    async fn organizations(&self) -> Result<Option<&aws_sdk_organizations::Client>, CloudError> {
+        let Some(account) = &self.organization else {
+            return Ok(None);
+        };
+        let client = self
+            .organizations
+            .get_or_try_init(|| async {
+                let config = if account.as_str() == self.own_account().await? {
+                    self.base.clone()
+                } else {
+                    let through = self.account_roles.role(account).ok_or_else(|| {
+                        CloudError::AccessDenied(format!(
+                            "the organisation's management account {account} is not the broker's and no role to assume there is configured"
+                        ))
+                    })?;
+                    sdk::assume_role(&self.base, through.as_str(), SESSION_NAME, account.as_str())
+                        .await
+                        .map_err(|e| {
+                            CloudError::AccessDenied(format!(
+                                "cannot reach the organisation's management account {account} through `{through}`: {e}"
+                            ))
+                        })?
+                };
+                // Organizations is global; its endpoint lives in us-east-1.
+                let config = aws_sdk_organizations::config::Builder::from(&config)
+                    .region(aws_config::Region::new("us-east-1"))
+                    .retry_config(self.retry.clone())
+                    .build();
+                Ok::<_, CloudError>(aws_sdk_organizations::Client::from_conf(config))
+            })
+            .await?;
+        Ok(Some(client))
+    }
+
+    /// The id of the revoked-responders SCP in the organisation.
+    async fn organization_policy_id(
+        &self,
+        client: &aws_sdk_organizations::Client,
+    ) -> Result<String, CloudError> {
+        let found = organization::find(client, ORGANIZATION_POLICY)
+            .await
+            .map_err(org_error)?;
+        found.map(|p| p.id).ok_or_else(|| {
+            CloudError::NotFound(format!(
+                "the organisation has no service control policy `{ORGANIZATION_POLICY}`: run `breakglass apply` with `[organization]` configured"
+            ))
+        })
     }
 
     /// The broker's own account id.
@@ -392,7 +459,51 @@ fn decode_policy(text: &str) -> String {
     }
 }
 
+/// An Organizations failure as the port's error.
+fn org_error(e: organization::OrgError) -> CloudError {
+    let what = format!("{} on `{ORGANIZATION_POLICY}`: {}", e.operation, e.message);
+    match e.code.as_deref() {
+        Some("AccessDeniedException" | "AccessDenied" | "AWSOrganizationsNotInUseException") => {
+            CloudError::AccessDenied(what)
+        }
+        Some("PolicyNotFoundException") => CloudError::NotFound(what),
+        Some(
+            "MalformedPolicyDocumentException"
+            | "ConstraintViolationException"
+            | "InvalidInputException",
+        ) => CloudError::Invalid(what),
+        _ => CloudError::Unavailable(what),
+    }
+}
+
 impl Cloud for AwsCloud {
+    fn keeps_organization_policy(&self) -> bool {
+        self.organization.is_some()
+    }
+
+    async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
+        let Some(client) = self.organizations().await? else {
+            return Ok(None);
+        };
+        let id = self.organization_policy_id(client).await?;
+        let content = organization::content(client, &id)
+            .await
+            .map_err(org_error)?;
+        Ok(Some(content))
+    }
+
+    async fn put_organization_policy(&self, document: &str) -> Result<(), CloudError> {
+        let Some(client) = self.organizations().await? else {
+            return Err(CloudError::NotFound(
+                "no organisation management account is configured".to_owned(),
+            ));
+        };
+        let id = self.organization_policy_id(client).await?;
+        organization::update(client, &id, document)
+            .await
+            .map_err(org_error)
+    }
+
     async fn issue(&self, request: &IssueRequest) -> Result<IssuedCredentials, CloudError> {
         let role = RoleArn::new(request.role_arn.as_str())
             .map_err(|e| CloudError::Invalid(e.to_string()))?;

@@ -14,6 +14,7 @@
 pub mod anchor;
 pub mod cloud;
 mod federation;
+pub mod organization;
 pub mod provision;
 pub mod sdk;
 pub mod sns;

@@ -78,7 +78,20 @@ pub struct Config {
     pub notifications: Option<NotificationsConfig>,
     /// How people sign in besides the local accounts.
     pub auth: AuthConfig,
+    /// The organisation's management account, when breakglass keeps the revoked-responders
+    /// SCP there.
+    pub organization: Option<OrganizationConfig>,
     text: String,
+}
+
+/// Validated `[organization]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationConfig {
+    /// The management account (or delegated administrator) that holds the SCP.
+    pub management_account: AccountId,
+    /// Roots, organizational units or accounts the SCP is attached to; empty means the
+    /// organisation's root.
+    pub targets: Vec<String>,
 }
 
 /// How people sign in besides the local accounts.
@@ -419,9 +432,29 @@ impl Config {
                 )
             })
             .collect();
-        let permissions = revoker::permissions_policy(&arns)?;
+        let mut permissions = revoker::permissions_policy(&arns);
+        if self
+            .organization
+            .as_ref()
+            .is_some_and(|o| o.management_account.as_str() == account)
+        {
+            // In the management account the revoker also rewrites the revoked-responders SCP.
+            let extra = templates::organization::revoker_statements(&self.partition, account);
+            permissions = Some(match permissions {
+                Some(mut p) => {
+                    if let Some(statements) = p
+                        .get_mut("Statement")
+                        .and_then(serde_json::Value::as_array_mut)
+                    {
+                        statements.extend(extra);
+                    }
+                    p
+                }
+                None => serde_json::json!({ "Version": "2012-10-17", "Statement": extra }),
+            });
+        }
         let trust = revoker::trust_policy(&self.partition, &self.broker.principal);
-        Some((trust, permissions))
+        Some((trust, permissions?))
     }
 
     /// The ARN of a break-glass user (in the security account).

@@ -48,6 +48,28 @@ pub struct RawConfig {
     /// How people sign in to the broker besides its local accounts.
     #[serde(default)]
     pub auth: RawAuth,
+    /// The AWS Organizations management account, when breakglass keeps the organisation's
+    /// revoked-responders Service Control Policy (`BreakglassRevokedResponders`): it denies
+    /// every action, in every member account, to any session whose `aws:SourceIdentity` is a
+    /// revoked responder, chained role sessions included. `plan` renders the policy whether
+    /// or not this is set; with it, `apply` creates and attaches it and the broker rewrites
+    /// it at every revocation.
+    #[serde(default)]
+    pub organization: Option<RawOrganization>,
+}
+
+/// The organisation's management account and where the revoked-responders SCP is attached.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrganization {
+    /// The management account's 12-digit id (or a delegated administrator for
+    /// Organizations policies). `apply` reaches it like any other account (the caller's own
+    /// credentials, else the deploy role); the broker through its revoker role there.
+    pub management_account: String,
+    /// Where to attach the policy: the root (`r-…`), organizational units (`ou-…`) or
+    /// accounts (12 digits). Defaults to the organisation's root.
+    #[serde(default)]
+    pub targets: Vec<String>,
 }
 
 /// How people sign in to the broker. Local accounts (password and TOTP) always exist: they are

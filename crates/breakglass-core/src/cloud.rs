@@ -147,6 +147,35 @@ pub trait Cloud: Send + Sync {
         session_duration: Duration,
         destination: &str,
     ) -> impl Future<Output = Result<Secret, CloudError>> + Send;
+
+    /// Whether this adapter keeps the organisation's revoked-responders policy (a management
+    /// account is configured). No I/O: callers skip the policy's upkeep when it is `false`.
+    fn keeps_organization_policy(&self) -> bool {
+        false
+    }
+
+    /// The current text of the organisation's revoked-responders Service Control Policy
+    /// (`revocation::ORGANIZATION_POLICY`), or `None` when this broker keeps no such policy
+    /// (no management account configured): then there is nothing to keep up to date.
+    fn organization_policy(
+        &self,
+    ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send {
+        async { Ok(None) }
+    }
+
+    /// Replaces the content of the organisation's revoked-responders policy (created and
+    /// attached by `breakglass apply`; a missing one is an error, never created here).
+    fn put_organization_policy(
+        &self,
+        document: &str,
+    ) -> impl Future<Output = Result<(), CloudError>> + Send {
+        let _ = document;
+        async {
+            Err(CloudError::NotFound(
+                "no organisation policy is configured for this broker".to_owned(),
+            ))
+        }
+    }
 }
 
 /// A boxed future, for the object-safe form of the port.
@@ -194,6 +223,15 @@ pub trait DynCloud: Send + Sync {
         session_duration: Duration,
         destination: &'a str,
     ) -> BoxFuture<'a, Result<Secret, CloudError>>;
+    /// [`Cloud::keeps_organization_policy`].
+    fn keeps_organization_policy_dyn(&self) -> bool;
+    /// [`Cloud::organization_policy`].
+    fn organization_policy_boxed(&self) -> BoxFuture<'_, Result<Option<String>, CloudError>>;
+    /// [`Cloud::put_organization_policy`].
+    fn put_organization_policy_boxed<'a>(
+        &'a self,
+        document: &'a str,
+    ) -> BoxFuture<'a, Result<(), CloudError>>;
 }
 
 impl<T: Cloud> DynCloud for T {
@@ -242,6 +280,18 @@ impl<T: Cloud> DynCloud for T {
     ) -> BoxFuture<'a, Result<Secret, CloudError>> {
         Box::pin(self.console_url(credentials, session_duration, destination))
     }
+    fn keeps_organization_policy_dyn(&self) -> bool {
+        self.keeps_organization_policy()
+    }
+    fn organization_policy_boxed(&self) -> BoxFuture<'_, Result<Option<String>, CloudError>> {
+        Box::pin(self.organization_policy())
+    }
+    fn put_organization_policy_boxed<'a>(
+        &'a self,
+        document: &'a str,
+    ) -> BoxFuture<'a, Result<(), CloudError>> {
+        Box::pin(self.put_organization_policy(document))
+    }
 }
 
 /// Any cloud adapter behind one type.
@@ -288,6 +338,15 @@ impl Cloud for dyn DynCloud + '_ {
     ) -> Result<Secret, CloudError> {
         self.console_url_boxed(credentials, session_duration, destination)
             .await
+    }
+    fn keeps_organization_policy(&self) -> bool {
+        self.keeps_organization_policy_dyn()
+    }
+    async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
+        self.organization_policy_boxed().await
+    }
+    async fn put_organization_policy(&self, document: &str) -> Result<(), CloudError> {
+        self.put_organization_policy_boxed(document).await
     }
 }
 
@@ -336,6 +395,15 @@ impl<T: Cloud + ?Sized> Cloud for Arc<T> {
         self.as_ref()
             .console_url(credentials, session_duration, destination)
             .await
+    }
+    fn keeps_organization_policy(&self) -> bool {
+        self.as_ref().keeps_organization_policy()
+    }
+    async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
+        self.as_ref().organization_policy().await
+    }
+    async fn put_organization_policy(&self, document: &str) -> Result<(), CloudError> {
+        self.as_ref().put_organization_policy(document).await
     }
 }
 

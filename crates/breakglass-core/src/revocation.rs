@@ -16,6 +16,18 @@
 //!
 //! Both names are runtime-managed: `breakglass apply` and `plan` leave them alone
 //! ([`RUNTIME_MANAGED_POLICIES`]), since deleting them would resurrect revoked sessions.
+//!
+//! A role's deny reaches only that role's sessions. A session that assumed another role
+//! (role chaining) has another `aws:userid`, and escapes it. The broker stamps every session
+//! with the responder's username as `SourceIdentity`, which "persists when a role is used to
+//! assume another role" and "cannot be changed during the role session" (IAM User Guide,
+//! "Monitor and control actions taken with assumed roles"). So the optional organisation
+//! Service Control Policy [`ORGANIZATION_POLICY`] denies everything, in every member
+//! account, to any session whose `aws:SourceIdentity` is a revoked responder's
+//! ([`organization_deny_document`]): the same deny as the role's, keyed on who instead of
+//! which session. An SCP does not bind the management account's own principals, and IAM
+//! users or access keys a session created carry no source identity: those are kept from
+//! being created by the session policies and guardrails, not by this policy.
 
 use breakglass_iam::size::{self, Limit, Size, TooLarge};
 use serde::{Deserialize, Serialize};
@@ -29,6 +41,14 @@ pub const REVOCATIONS_POLICY: &str = "BreakglassRevocations";
 
 /// The "revoke every older session" policy, named as the AWS console names it.
 pub const REVOKE_OLDER_SESSIONS_POLICY: &str = "AWSRevokeOlderSessions";
+
+/// The organisation Service Control Policy denying revoked responders by `aws:SourceIdentity`.
+pub const ORGANIZATION_POLICY: &str = "BreakglassRevokedResponders";
+
+/// The value the organisation policy lists when no responder is revoked: a policy must name
+/// at least one value, and this one can never be a source identity (`:` is outside the
+/// `SourceIdentity` charset `[\w+=,.@-]`), so it matches no session.
+pub const NO_REVOKED_RESPONDER: &str = "breakglass:none";
 
 /// Inline role policies the broker writes at run time, which provisioning must never
 /// create, change or delete.
@@ -69,6 +89,16 @@ pub enum RevocationError {
         /// The role's name.
         role: String,
         /// The size problem, naming the 10,240-character limit.
+        source: TooLarge,
+    },
+    /// The organisation policy would exceed the SCP size limit.
+    #[error(
+        "cannot write the organisation policy `{ORGANIZATION_POLICY}` for {responders} revoked responder(s): {source}"
+    )]
+    OrganizationTooLarge {
+        /// How many responders it would list.
+        responders: usize,
+        /// The size problem, naming the 5,120-character limit.
         source: TooLarge,
     },
     /// An entry has a role id that cannot be part of `aws:userid`.
@@ -145,6 +175,43 @@ pub fn deny_document(
     Ok(Some(doc.to_string()))
 }
 
+/// The organisation Service Control Policy ([`ORGANIZATION_POLICY`]) that denies every action,
+/// in every member account, to the sessions whose `aws:SourceIdentity` is one of
+/// `source_identities` (the revoked responders), chained role sessions included: the same
+/// deny as `BreakglassRevocations` (`*` on `*`, no other condition), keyed on the source
+/// identity instead of `aws:userid`. Values are sorted and deduplicated; with none, the
+/// policy lists [`NO_REVOKED_RESPONDER`], which matches nothing, so it can stay attached.
+/// Refused when it would exceed the SCP limit (5,120 characters, every one counted).
+pub fn organization_deny_document<'a>(
+    source_identities: impl IntoIterator<Item = &'a str>,
+) -> Result<String, RevocationError> {
+    let mut ids: Vec<&str> = source_identities.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let responders = ids.len();
+    if ids.is_empty() {
+        ids.push(NO_REVOKED_RESPONDER);
+    }
+    let doc = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "BreakglassRevokedResponders",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": { "StringEquals": { "aws:SourceIdentity": ids } }
+        }]
+    })
+    .to_string();
+    size::check_total(
+        &format!("the organisation policy `{ORGANIZATION_POLICY}`"),
+        std::iter::once(doc.as_str()),
+        Limit::Scp,
+    )
+    .map_err(|source| RevocationError::OrganizationTooLarge { responders, source })?;
+    Ok(doc)
+}
+
 /// Checks that writing `document` as `policy` on role `role_name` keeps the role's inline
 /// policies within the 10,240-character quota. `others` are the texts of the role's other
 /// inline policies (not the one being replaced).
@@ -197,6 +264,9 @@ pub fn revoke_older_sessions_document(cutoff: OffsetDateTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use breakglass_iam::{
+        ContextValue, Decision, PolicySet, PolicyType, Request, parse, parse_caller, parse_value,
+    };
     use time::macros::datetime;
 
     fn role() -> RoleArn {
@@ -294,5 +364,111 @@ mod tests {
             doc.contains(r#""DateLessThan":{"aws:TokenIssueTime":"2030-01-01T10:00:00Z"}"#),
             "{doc}"
         );
+    }
+
+    /// What the policy engine decides for a session of `session_arn` carrying
+    /// `source_identity`, allowed everything by its own policies, doing `action` under the
+    /// organisation's SCPs: `FullAWSAccess` and the revoked-responders policy at the root,
+    /// `FullAWSAccess` on the account.
+    fn under_scp(scp: &str, session_arn: &str, userid: &str, source_identity: &str) -> Decision {
+        let everything = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
+        let full = parse_value(&everything, PolicyType::Scp).unwrap();
+        let allow_all = parse_value(&everything, PolicyType::Identity).unwrap();
+        let scp = parse(scp, PolicyType::Scp).unwrap();
+        let caller = parse_caller(session_arn, None).unwrap();
+        let mut request = Request::new(caller, "s3:GetObject", "arn:aws:s3:::evidence/x")
+            .with_resource_account("222222222222");
+        request.insert_context("aws:userid", ContextValue::one(userid));
+        request.insert_context("aws:SourceIdentity", ContextValue::one(source_identity));
+        request.derive_principal_keys();
+        PolicySet::builder()
+            .identity(&allow_all)
+            .scp_level([&full, &scp])
+            .scp_level([&full])
+            .build()
+            .evaluate(&request)
+            .decision
+    }
+
+    #[test]
+    fn a_chained_session_of_a_revoked_responder_is_denied_by_the_organisation_policy() {
+        let scp = organization_deny_document(["mallory", "alice", "mallory"]).unwrap();
+        assert!(
+            scp.contains(r#""aws:SourceIdentity":["alice","mallory"]"#),
+            "{scp}"
+        );
+        // mallory's grant on IR was revoked; her session had assumed another role in another
+        // account first: another role id, another session name, so the role's
+        // `BreakglassRevocations` (on `aws:userid`) does not reach it. Her source identity
+        // came along.
+        let chained = "arn:aws:sts::222222222222:assumed-role/AppAdmin/pivot";
+        assert_eq!(
+            under_scp(&scp, chained, "AROAAPPADMINROLEID99:pivot", "mallory"),
+            Decision::ExplicitDeny
+        );
+        // The role's own deny misses it: the evidence that the SCP is what stops it.
+        let role_deny = deny_document(&role(), &[entry("g-1", datetime!(2030-01-01 0:00 UTC))])
+            .unwrap()
+            .unwrap();
+        let role_deny = parse(&role_deny, PolicyType::Identity).unwrap();
+        let caller = parse_caller(chained, None).unwrap();
+        let mut request = Request::new(caller, "s3:GetObject", "arn:aws:s3:::evidence/x");
+        request.insert_context(
+            "aws:userid",
+            ContextValue::one("AROAAPPADMINROLEID99:pivot"),
+        );
+        let allow_all = parse_value(
+            &json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+            PolicyType::Identity,
+        )
+        .unwrap();
+        let escaped = PolicySet::builder()
+            .identity(&allow_all)
+            .identity(&role_deny)
+            .build()
+            .evaluate(&request)
+            .decision;
+        assert_eq!(escaped, Decision::Allow);
+        // A responder who was not revoked is untouched, chained or not.
+        assert_eq!(
+            under_scp(&scp, chained, "AROAAPPADMINROLEID99:work", "bob"),
+            Decision::Allow
+        );
+        assert_eq!(
+            under_scp(
+                &scp,
+                "arn:aws:sts::222222222222:assumed-role/IR/g-7",
+                "AROAEXAMPLEROLEID01:g-7",
+                "bob"
+            ),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn with_no_revoked_responder_the_organisation_policy_matches_nobody() {
+        let scp = organization_deny_document([]).unwrap();
+        assert!(scp.contains(NO_REVOKED_RESPONDER), "{scp}");
+        assert!(!crate::aws_limits::is_valid_source_identity(
+            NO_REVOKED_RESPONDER
+        ));
+        assert_eq!(
+            under_scp(
+                &scp,
+                "arn:aws:sts::222222222222:assumed-role/IR/g-1",
+                "AROAEXAMPLEROLEID01:g-1",
+                "alice"
+            ),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn the_organisation_policy_stays_within_the_scp_limit() {
+        let many: Vec<String> = (0..400).map(|i| format!("responder-{i:04}")).collect();
+        let err = organization_deny_document(many.iter().map(String::as_str)).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("5120"), "{msg}");
+        assert!(msg.contains("400 revoked responder(s)"), "{msg}");
     }
 }

@@ -65,7 +65,8 @@ pub struct Pass {
     pub revocations: Option<Vec<Result<RoleSync, (RoleArn, String)>>>,
     /// Revoked requests whose missing revocation entries were restored.
     pub restored: Vec<RequestId>,
-    /// The jobs (`sweep`, `revocations`, `reconcile`) or items that failed, with why.
+    /// The jobs (`sweep`, `revocations`, `organization`, `reconcile`) or items that failed,
+    /// with why.
     pub failed: Vec<(String, String)>,
 }
 
@@ -94,6 +95,8 @@ pub struct Worker<S, K, C, I> {
     config: WorkerConfig,
     /// Roles whose cut-off failed, by role: retried with backoff, audited and alerted.
     failing: std::sync::Mutex<std::collections::BTreeMap<RoleArn, Failing>>,
+    /// The organisation policy's run of failed rewrites, if it is failing.
+    organization_failing: std::sync::Mutex<Option<Failing>>,
 }
 
 impl<S, K, C, I> Worker<S, K, C, I>
@@ -109,6 +112,7 @@ where
             app,
             config,
             failing: std::sync::Mutex::new(std::collections::BTreeMap::new()),
+            organization_failing: std::sync::Mutex::new(None),
         }
     }
 
@@ -149,6 +153,10 @@ where
             match span.in_scope(|| logged("revocations", synced, |v| log_syncs(v))) {
                 Ok(syncs) => pass.revocations = Some(syncs),
                 Err(e) => pass.failed.push(("revocations".to_owned(), e.to_string())),
+            }
+            let span = tracing::info_span!("organization");
+            if let Err(e) = self.organization().instrument(span).await {
+                pass.failed.push(("organization".to_owned(), e));
             }
             let span = tracing::info_span!("reconcile");
             let reconciled = self.app.reconcile().instrument(span.clone()).await;
@@ -201,10 +209,7 @@ where
                         },
                     );
                     let problem = e.to_string();
-                    if let Err(audit) = self
-                        .app
-                        .revocation_failed(&role, None, attempts, &problem)
-                        .await
+                    if let Err(audit) = self.app.revocation_failed(&role, None, attempts, &e).await
                     {
                         tracing::error!(role = %role, error = %audit, "revocation failure not recorded");
                     }
@@ -213,6 +218,66 @@ where
             }
         }
         Ok(out)
+    }
+
+    /// Rewrites the organisation's revoked-responders policy when the broker keeps one. A
+    /// failure is audited as `revocation_failed` against a role whose revoked responders it
+    /// leaves undenied (the problem names the organisation policy), alerted on the 1st, 2nd,
+    /// 4th... in a row, and retried with backoff like a role.
+    async fn organization(&self) -> Result<(), String> {
+        let now = self.app.now();
+        let due = self
+            .organization_failing()
+            .is_none_or(|f: Failing| f.next <= now);
+        if !due {
+            return Ok(());
+        }
+        match self.app.sync_organization().await {
+            Ok(synced) => {
+                if self.set_organization_failing(None).is_some() {
+                    tracing::warn!("organisation policy holds again");
+                }
+                if let Some(s) = synced.filter(|s| s.changed) {
+                    tracing::info!(responders = s.responders, "organisation policy rewritten");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                let attempts = self
+                    .organization_failing()
+                    .map_or(1, |f| f.attempts.saturating_add(1));
+                self.set_organization_failing(Some(Failing {
+                    attempts,
+                    next: now + backoff(self.config.interval, attempts),
+                }));
+                let problem = format!(
+                    "organisation policy `{}`: {e}",
+                    breakglass_core::revocation::ORGANIZATION_POLICY
+                );
+                tracing::error!(error = %problem, attempts, "organisation policy not rewritten");
+                if let Err(audit) = self.app.organization_policy_failed(attempts, &e).await {
+                    tracing::error!(error = %audit, "revocation failure not recorded");
+                }
+                Err(problem)
+            }
+        }
+    }
+
+    fn organization_failing(&self) -> Option<Failing> {
+        *self
+            .organization_failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set_organization_failing(&self, to: Option<Failing>) -> Option<Failing> {
+        std::mem::replace(
+            &mut *self
+                .organization_failing
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            to,
+        )
     }
 
     fn failing(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<RoleArn, Failing>> {

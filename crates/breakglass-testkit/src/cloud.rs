@@ -36,6 +36,9 @@ pub struct FakeCloud {
     pub drop_writes: std::sync::atomic::AtomicBool,
     /// When set, the next inline-policy write stops at this gate (see [`PutGate`]).
     pub put_gate: Mutex<Option<Arc<PutGate>>>,
+    /// The organisation's revoked-responders policy, when the broker keeps one
+    /// ([`FakeCloud::with_organization_policy`]).
+    pub organization: Mutex<Option<String>>,
 }
 
 /// A gate one inline-policy write stops at, so a test can interleave two writers
@@ -71,7 +74,15 @@ impl FakeCloud {
             denied_roles: Mutex::new(std::collections::BTreeSet::new()),
             drop_writes: std::sync::atomic::AtomicBool::new(false),
             put_gate: Mutex::new(None),
+            organization: Mutex::new(None),
         }
+    }
+
+    /// A cloud whose organisation keeps a revoked-responders policy, holding `document`
+    /// (what `breakglass apply` created).
+    pub fn with_organization_policy(self, document: impl Into<String>) -> Self {
+        *Self::lock(&self.organization) = Some(document.into());
+        self
     }
 
     /// A cloud every call to which fails.
@@ -195,5 +206,23 @@ impl Cloud for FakeCloud {
             "https://signin.example/?SessionDuration={}&Destination={_dest}",
             _d.whole_seconds()
         )))
+    }
+    fn keeps_organization_policy(&self) -> bool {
+        Self::lock(&self.organization).is_some()
+    }
+    async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
+        self.reachable()?;
+        Ok(Self::lock(&self.organization).clone())
+    }
+    async fn put_organization_policy(&self, document: &str) -> Result<(), CloudError> {
+        self.reachable()?;
+        let mut current = Self::lock(&self.organization);
+        match current.as_mut() {
+            Some(doc) => {
+                *doc = document.to_owned();
+                Ok(())
+            }
+            None => Err(CloudError::NotFound("no organisation policy".into())),
+        }
     }
 }

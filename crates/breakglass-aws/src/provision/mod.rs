@@ -11,6 +11,7 @@
 
 mod error;
 mod monitoring;
+pub mod organization;
 mod policies;
 mod roles;
 mod secrets;

@@ -4,6 +4,7 @@
 
 pub mod cloudformation;
 pub mod iam;
+pub mod organization;
 pub mod terraform;
 pub mod yaml;
 
@@ -25,7 +26,8 @@ fn file(path: String, contents: String) -> RenderedFile {
 
 /// Every file `breakglass plan` writes:
 /// `cloudformation/<account>.yaml`, `cloudformation/stackset.yaml`,
-/// `terraform/<account>.tf.json` and `iam/...`.
+/// `terraform/<account>.tf.json`, the organisation's revoked-responders SCP
+/// (`cloudformation/organization.yaml`, `terraform/organization.tf.json`) and `iam/...`.
 pub fn render_all(config: &Config, state: &DesiredState) -> Vec<RenderedFile> {
     let mut files = Vec::new();
     for account in &state.accounts {
@@ -46,6 +48,14 @@ pub fn render_all(config: &Config, state: &DesiredState) -> Vec<RenderedFile> {
         text.push('\n');
         files.push(file(format!("terraform/{}.tf.json", account.name), text));
     }
+    files.push(file(
+        "cloudformation/organization.yaml".to_owned(),
+        yaml::to_yaml(&organization::cloudformation(config)),
+    ));
+    let mut text =
+        serde_json::to_string_pretty(&organization::terraform(config)).unwrap_or_default();
+    text.push('\n');
+    files.push(file("terraform/organization.tf.json".to_owned(), text));
     files.extend(iam::files(config, state));
     files
 }

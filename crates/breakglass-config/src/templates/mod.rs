@@ -14,6 +14,7 @@
 pub mod exceptions;
 pub mod guardrails;
 pub mod monitoring;
+pub mod organization;
 pub mod revoker;
 pub mod roles;
 pub mod session_policy;

@@ -18,7 +18,7 @@ use super::raw::{RawAccount, RawConfig};
 use super::spans::{FieldPath, SpanIndex};
 use super::{
     AccountConfig, AlertingConfig, AuthConfig, BrokerConfig, CONFIG_VERSION, Config, DeployConfig,
-    ResponderConfig, parse_duration,
+    OrganizationConfig, ResponderConfig, parse_duration,
 };
 use breakglass_trail::rules::builtin;
 
@@ -259,6 +259,7 @@ impl Validator {
             alerting,
             notifications,
             auth,
+            organization: self.organization(&raw),
             text: text.to_owned(),
         };
         self.revoker(&config);
@@ -432,6 +433,29 @@ impl Validator {
                 ),
             );
         }
+    }
+
+    fn organization(&mut self, raw: &RawConfig) -> Option<OrganizationConfig> {
+        let raw = raw.organization.as_ref()?;
+        let path = root().key("organization");
+        let account = self.id(
+            &path.key("management_account"),
+            AccountId::new(raw.management_account.as_str()),
+        );
+        for (i, target) in raw.targets.iter().enumerate() {
+            if !is_organization_target(target) {
+                self.push(
+                    &path.key("targets").index(i),
+                    format!(
+                        "`{target}` is not a root (`r-` then 4 to 32 lowercase letters or digits), an organizational unit (`ou-…-…`) or a 12-digit account id"
+                    ),
+                );
+            }
+        }
+        Some(OrganizationConfig {
+            management_account: account?,
+            targets: raw.targets.clone(),
+        })
     }
 
     fn deploy(&mut self, raw: &RawConfig, partition: &str) -> Option<DeployConfig> {
@@ -620,4 +644,47 @@ impl Validator {
 /// serde_json appends "at line L column C" to its messages; the caller reports them itself.
 fn strip_position(message: &str) -> &str {
     message.split(" at line ").next().unwrap_or(message)
+}
+
+/// Whether `target` is an Organizations policy target id, by the patterns of
+/// `AttachPolicy`'s `TargetId`: a root `r-[0-9a-z]{4,32}`, an organizational unit
+/// `ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}` or a 12-digit account id.
+fn is_organization_target(target: &str) -> bool {
+    let lower_alnum = |s: &str, min: usize, max: usize| {
+        (min..=max).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+    };
+    if let Some(rest) = target.strip_prefix("ou-") {
+        return rest
+            .split_once('-')
+            .is_some_and(|(a, b)| lower_alnum(a, 4, 32) && lower_alnum(b, 8, 32));
+    }
+    if let Some(rest) = target.strip_prefix("r-") {
+        return lower_alnum(rest, 4, 32);
+    }
+    target.len() == 12 && target.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod organization_tests {
+    use super::is_organization_target;
+
+    #[test]
+    fn organization_targets_are_roots_units_or_accounts() {
+        for ok in ["r-ab12", "ou-ab12-abcdefgh", "123456789012"] {
+            assert!(is_organization_target(ok), "{ok}");
+        }
+        for bad in [
+            "r-AB12",
+            "r-a",
+            "ou-ab12",
+            "ou-ab12-abc",
+            "12345678901",
+            "p-12345678",
+            "",
+        ] {
+            assert!(!is_organization_target(bad), "{bad}");
+        }
+    }
 }

@@ -79,6 +79,12 @@ pub enum Error {
         /// The inline policy.
         policy: &'static str,
     },
+    /// The organisation policy read back after a write is not the one written.
+    #[error(
+        "the organisation policy `{}` read back is not the one just written; revoked responders are not denied across the organisation",
+        crate::revocation::ORGANIZATION_POLICY
+    )]
+    OrganizationPolicyUnverified,
     /// The revocation was committed (no credentials will be minted again) but its live
     /// sessions could not be denied yet; the worker retries from the stored entry when
     /// there is one.

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use time::{Duration, OffsetDateTime};
 
-use super::{App, Caller, Error};
+use super::{App, Caller, CutOffTarget, Error};
 use crate::audit::events::{RevocationFailed, RoleSessionsRevoked};
 use crate::audit::{Actor, AuditEntry, AuditEvent};
 use crate::broker::{BrokerError, Outcome};
@@ -46,6 +46,14 @@ use crate::session::RequestFilter;
 /// much; plus 5 minutes in case STS's clock runs ahead of the broker's.
 pub const ENTRY_MARGIN: Duration = Duration::minutes(20);
 
+/// How long a session another session chained into can last: STS caps role chaining at one
+/// hour (DESIGN §4). Once the deny is in force a revoked session cannot chain again, so every
+/// session descended from it was issued before the revocation and is over this long after
+/// it: a revoked grant's entry (and with it the responder's place in the organisation SCP)
+/// is kept at least that long, or a chained session issued just before a late revocation
+/// would outlive the SCP that denies it.
+pub const CHAINED_SESSION_LIMIT: Duration = Duration::hours(1);
+
 /// How many requests one pass of [`App::reconcile`] or [`App::revoke_all`] reads (the
 /// store's cap).
 const RECONCILE_LIMIT: u32 = 1_000;
@@ -53,6 +61,10 @@ const RECONCILE_LIMIT: u32 = 1_000;
 /// The prefix of the lease one writer of a role's revocation policy holds (the role's ARN
 /// follows).
 pub const ROLE_SYNC_LEASE_PREFIX: &str = "revocations:";
+
+/// The lease the one writer of the organisation's revoked-responders policy holds (a role
+/// ARN never follows the prefix alone, so it cannot collide with a role's lease).
+pub const ORGANIZATION_SYNC_LEASE: &str = "revocations:organization";
 
 /// How long a role's sync lease lasts: longer than one read-write-verify takes, short enough
 /// that a writer that died is replaced by the worker soon after.
@@ -125,6 +137,17 @@ pub struct RoleSync {
     pub changed: bool,
     /// Another writer held the role and writes it instead (it cannot stop without taking in
     /// every entry added before it stops); the counts are then zero.
+    pub deferred: bool,
+}
+
+/// What rewriting the organisation's revoked-responders policy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationSync {
+    /// Responders the policy denies.
+    pub responders: usize,
+    /// Whether the policy's content changed.
+    pub changed: bool,
+    /// Another writer held the policy and writes it instead.
     pub deferred: bool,
 }
 
@@ -313,12 +336,7 @@ where
                 // Audited and paged at once; should even that commit fail, the worker's
                 // retry of the stored entry fails the same way and pages.
                 let _ = self
-                    .revocation_failed(
-                        &outcome.request.spec.role_arn,
-                        Some(request.clone()),
-                        1,
-                        &e.to_string(),
-                    )
+                    .revocation_failed(&outcome.request.spec.role_arn, Some(request.clone()), 1, &e)
                     .await;
                 Err(Error::CutOffIncomplete {
                     request: request.clone(),
@@ -331,19 +349,64 @@ where
     /// Records that cutting role `role`'s sessions off failed (`attempt` in a row), for the
     /// revocation of `request` or for the worker's upkeep of the role: a `revocation_failed`
     /// audit record and, on the 1st, 2nd, 4th, 8th... attempt, a critical alert to the
-    /// security team in the same transaction.
+    /// security team in the same transaction. Until the role's policy next holds, the
+    /// failure is also listed by [`App::failed_cut_offs`].
     pub async fn revocation_failed(
         &self,
         role: &RoleArn,
         request: Option<RequestId>,
         attempt: u32,
-        problem: &str,
+        problem: &Error,
+    ) -> Result<(), Error> {
+        self.cut_offs.failed(
+            CutOffTarget::Role(role.clone()),
+            request.clone(),
+            self.now(),
+            super::cut_off_summary(problem),
+        );
+        self.record_revocation_failed(role, request, attempt, problem.to_string())
+            .await
+    }
+
+    /// Records that rewriting the organisation's revoked-responders policy failed (`attempt`
+    /// in a row): listed by [`App::failed_cut_offs`] until it holds, and audited as
+    /// `revocation_failed` (paged on the 1st, 2nd, 4th... attempt) against a role whose
+    /// revoked responders it leaves undenied elsewhere, the problem naming the policy. With
+    /// no revocation entry at all nobody is left undenied, and nothing is audited.
+    pub async fn organization_policy_failed(
+        &self,
+        attempt: u32,
+        problem: &Error,
+    ) -> Result<(), Error> {
+        self.cut_offs.failed(
+            CutOffTarget::Organization,
+            None,
+            self.now(),
+            super::cut_off_summary(problem),
+        );
+        let Some(role) = self.revocation_roles().await?.into_iter().next() else {
+            return Ok(());
+        };
+        let text = format!(
+            "organisation policy `{}`: {problem}",
+            revocation::ORGANIZATION_POLICY
+        );
+        self.record_revocation_failed(&role, None, attempt, text)
+            .await
+    }
+
+    async fn record_revocation_failed(
+        &self,
+        role: &RoleArn,
+        request: Option<RequestId>,
+        attempt: u32,
+        problem: String,
     ) -> Result<(), Error> {
         let event = AuditEvent::from(RevocationFailed {
             role_arn: role.clone(),
             request,
             attempt,
-            problem: problem.to_owned(),
+            problem,
         });
         let outbox = notifications(None, std::slice::from_ref(&event));
         self.store()
@@ -410,15 +473,136 @@ where
         };
         let role = &r.spec.role_arn;
         let role_id = self.cloud.role_id(role).await?;
+        let chained_end = self.now() + CHAINED_SESSION_LIMIT;
         let entry = RevocationEntry {
             role_arn: role.clone(),
             role_id,
             grant: grant.id.clone(),
-            session_end: last + ENTRY_MARGIN,
+            session_end: last.max(chained_end) + ENTRY_MARGIN,
         };
         self.store().add_revocation(&entry).await?;
         self.sync_role(role).await?;
+        self.sync_organization().await?;
         Ok(Some(entry))
+    }
+
+    /// Rewrites the organisation's revoked-responders Service Control Policy
+    /// (`revocation::ORGANIZATION_POLICY`) from the stored revocation entries: every
+    /// responder with a revoked grant whose sessions may still be live is denied by
+    /// `aws:SourceIdentity` in every member account. `Ok(None)` when the broker keeps no such
+    /// policy (no management account configured). Read back after every write, like a
+    /// role's policy.
+    ///
+    /// Serialized like [`App::sync_role`]: one writer at a time holds
+    /// [`ORGANIZATION_SYNC_LEASE`]; after its write it reads the entries again and writes
+    /// again if they changed meanwhile, so an entry added while it wrote is not lost. A
+    /// caller that finds the lease held gets [`OrganizationSync::deferred`]; the holder
+    /// re-reads after writing, and the worker rewrites the policy every pass.
+    pub async fn sync_organization(&self) -> Result<Option<OrganizationSync>, Error> {
+        if !self.cloud.keeps_organization_policy() {
+            return Ok(None);
+        }
+        let store = self.store();
+        let holder = format!("sync-{}", self.broker.ids().request_id());
+        let deferred = OrganizationSync {
+            responders: 0,
+            changed: false,
+            deferred: true,
+        };
+        let mut changed = false;
+        for _ in 0..MAX_SYNC_ROUNDS {
+            let now = self.now();
+            if !store
+                .take_lease(ORGANIZATION_SYNC_LEASE, &holder, now, now + ROLE_SYNC_LEASE)
+                .await?
+            {
+                return Ok(Some(deferred));
+            }
+            let written = self.write_organization_policy().await;
+            let (wanted, responders, wrote) = match written {
+                Ok(Some(w)) => w,
+                Ok(None) => {
+                    store
+                        .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
+                        .await?;
+                    return Ok(None);
+                }
+                Err(e) => {
+                    store
+                        .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
+                        .await?;
+                    return Err(e);
+                }
+            };
+            changed |= wrote;
+            let again = self.organization_document().await;
+            match again {
+                Ok((now_wanted, _)) if same_json(&now_wanted, &wanted) => {
+                    store
+                        .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
+                        .await?;
+                    self.cut_offs.held(&CutOffTarget::Organization);
+                    return Ok(Some(OrganizationSync {
+                        responders,
+                        changed,
+                        deferred: false,
+                    }));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    store
+                        .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
+                        .await?;
+                    return Err(e);
+                }
+            }
+        }
+        store
+            .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
+            .await?;
+        Ok(Some(deferred))
+    }
+
+    /// The organisation policy the stored entries call for, and how many responders it
+    /// denies: the requester (the sessions' `SourceIdentity`) of every revoked grant whose
+    /// entry is still live.
+    async fn organization_document(&self) -> Result<(String, usize), Error> {
+        let store = self.store();
+        let (kept, _) = revocation::prune(store.revocations(None).await?, self.now());
+        let mut responders = std::collections::BTreeSet::new();
+        let mut seen = std::collections::HashSet::new();
+        for entry in kept {
+            if !seen.insert(entry.grant.clone()) {
+                continue;
+            }
+            let Some(r) = store.get_by_grant(&entry.grant).await? else {
+                return Err(Error::NotFound(format!(
+                    "revocation entry for grant `{}` has no request",
+                    entry.grant
+                )));
+            };
+            responders.insert(r.value.spec.requester.to_string());
+        }
+        let doc = revocation::organization_deny_document(responders.iter().map(String::as_str))?;
+        Ok((doc, responders.len()))
+    }
+
+    /// One read-compute-write-verify of the organisation policy: the document wanted, how
+    /// many responders it denies, and whether it was written; `None` when none is kept.
+    async fn write_organization_policy(&self) -> Result<Option<(String, usize, bool)>, Error> {
+        let Some(current) = self.cloud.organization_policy().await? else {
+            return Ok(None);
+        };
+        let (wanted, responders) = self.organization_document().await?;
+        if same_json(&wanted, &current) {
+            return Ok(Some((wanted, responders, false)));
+        }
+        self.cloud.put_organization_policy(&wanted).await?;
+        let read_back = self.cloud.organization_policy().await?;
+        if !same_policy(Some(wanted.as_str()), read_back.as_deref()) {
+            return Err(Error::OrganizationPolicyUnverified);
+        }
+        Ok(Some((wanted, responders, true)))
     }
 
     /// Rewrites role `role`'s `BreakglassRevocations` policy from the stored entries: entries
@@ -464,6 +648,7 @@ where
                 .release_role_sync(&lease, &holder, role, generation)
                 .await?
             {
+                self.cut_offs.held(&CutOffTarget::Role(role.clone()));
                 return Ok(synced);
             }
         }
@@ -545,8 +730,9 @@ where
 
     /// Restores the revocation entries of revoked grants whose sessions may still be live
     /// but which have no entry: the broker stopped between committing a revocation and
-    /// recording its entry, or the entry could not be written then. One request that fails
-    /// does not stop the others: returns the requests whose entries were restored (their
+    /// recording its entry, or the entry could not be written then (e.g. the role could not
+    /// be read); a request that still fails is audited as `revocation_failed`. One request
+    /// that fails does not stop the others: returns the requests whose entries were restored (their
     /// roles' policies rewritten) and those that failed, with why.
     pub async fn reconcile(&self) -> Result<Reconciled, Error> {
         let store = self.store();
@@ -577,7 +763,19 @@ where
             }
             match self.cut_off(&r).await {
                 Ok(_) => restored.push(r.id),
-                Err(e) => failed.push((r.id, e.to_string())),
+                Err(e) => {
+                    // Still failing: audited, and paged on the 1st, 2nd, 4th... failure in a
+                    // row of the role's cut-off (the count the failed cut-offs keep).
+                    let role = &r.spec.role_arn;
+                    let attempt = self
+                        .cut_offs
+                        .attempts(&CutOffTarget::Role(role.clone()))
+                        .saturating_add(1);
+                    let _ = self
+                        .revocation_failed(role, Some(r.id.clone()), attempt, &e)
+                        .await;
+                    failed.push((r.id, e.to_string()));
+                }
             }
         }
         Ok(Reconciled { restored, failed })

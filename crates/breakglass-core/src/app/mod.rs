@@ -17,6 +17,7 @@
 //! clock port, identifiers from its id port.
 
 mod audit;
+mod cut_offs;
 mod error;
 mod grants;
 mod requests;
@@ -29,10 +30,11 @@ pub use audit::{
     AnchorError, Anchoring, AuditVerification, Check, Walk, WalkError, anchor_head,
     check_chain_key, walk, walk_from,
 };
+pub use cut_offs::{CutOffTarget, FailedCutOff, summary as cut_off_summary};
 pub use error::{Error, StepUpOr};
 pub use grants::{
-    ENTRY_MARGIN, Reconciled, Revoked, RevokedAll, RoleSync, credentials_purpose,
-    revoke_all_purpose,
+    CHAINED_SESSION_LIMIT, ENTRY_MARGIN, ORGANIZATION_SYNC_LEASE, OrganizationSync, Reconciled,
+    Revoked, RevokedAll, RoleSync, credentials_purpose, revoke_all_purpose,
 };
 pub use requests::{Approving, Ask, review_purpose};
 
@@ -85,6 +87,8 @@ impl Caller {
 pub struct App<S, K, C, I> {
     broker: Arc<Broker<S, C, I>>,
     cloud: K,
+    /// Cut-offs that failed and have not held since (see [`App::failed_cut_offs`]).
+    cut_offs: cut_offs::CutOffs,
 }
 
 impl<S, K, C, I> App<S, K, C, I>
@@ -98,7 +102,11 @@ where
     /// broker (tests drive the state machine directly); adapters are handed the application
     /// only.
     pub fn new(broker: Arc<Broker<S, C, I>>, cloud: K) -> Self {
-        Self { broker, cloud }
+        Self {
+            broker,
+            cloud,
+            cut_offs: cut_offs::CutOffs::default(),
+        }
     }
 
     /// The rules in force.

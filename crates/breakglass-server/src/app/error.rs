@@ -189,7 +189,10 @@ impl From<Error> for AppError {
                 Self::internal(StatusCode::UNPROCESSABLE_ENTITY, "aws_limit", &e)
             }
             // AWS's own words name accounts, roles and policies: they go to the log only.
-            Error::Cloud(_) | Error::OutlivesGrant { .. } | Error::CutOffUnverified { .. } => {
+            Error::Cloud(_)
+            | Error::OutlivesGrant { .. }
+            | Error::CutOffUnverified { .. }
+            | Error::OrganizationPolicyUnverified => {
                 Self::internal(StatusCode::BAD_GATEWAY, "aws_failed", &e)
             }
             Error::CutOffIncomplete { .. } => {

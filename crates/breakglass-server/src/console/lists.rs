@@ -1,12 +1,14 @@
 //! The lists: my dashboard (requests and grants), the approvals waiting for me, and the
-//! active sessions with their revoke buttons.
+//! active sessions with their revoke buttons, under any cut-off that failed and is being
+//! retried ("cut-off failed — retrying").
 
 use axum::extract::State;
 use axum::response::Response;
-use breakglass_core::app::Caller;
+use breakglass_core::app::{Caller, CutOffTarget, FailedCutOff};
 use breakglass_core::model::Username;
 use breakglass_core::ports::Versioned;
 use breakglass_core::request::{AccessRequest, RequestKind, Status};
+use breakglass_core::revocation::ORGANIZATION_POLICY;
 use breakglass_core::rules::{Action, Decision};
 use breakglass_core::session::RequestFilter;
 use maud::{Markup, html};
@@ -19,6 +21,40 @@ use crate::app::{AppError, AppState};
 
 pub(super) fn now(s: &AppState) -> OffsetDateTime {
     s.app.now()
+}
+
+/// The cut-offs that failed and are being retried: revoked sessions that may still work.
+fn failed_cut_offs(failed: &[FailedCutOff], now: OffsetDateTime) -> Markup {
+    let rows = html! {
+        @for f in failed {
+            tr.cut-off-failed {
+                td {
+                    span.badge-danger { "cut-off failed — retrying" }
+                    " "
+                    @match &f.target {
+                        CutOffTarget::Role(role) => { "policy of role " code { (role) } }
+                        CutOffTarget::Organization => { "organisation policy " code { (ORGANIZATION_POLICY) } }
+                    }
+                }
+                td {
+                    @for (i, id) in f.requests.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href={ "/console/requests/" (id) } { (id) }
+                    }
+                }
+                td.cut-off-error { (f.summary) }
+                td.cut-off-attempts { (f.attempts) }
+                td { (layout::duration(now - f.since)) " ago" }
+            }
+        }
+    };
+    html! {
+        div.warning role="alert" id="cut-off-failed" {
+            p { strong { "Revoked sessions may still work: " } "a cut-off failed and is being retried. The security team has been alerted; the audit log holds AWS's full answer." }
+        }
+        (layout::table("failed-cut-offs", "Cut-offs not in force", &["What", "Revoked requests", "Last error", "Attempts", "Failing for"],
+            rows, None))
+    }
 }
 
 fn request_link(r: &AccessRequest) -> Markup {
@@ -219,7 +255,11 @@ pub async fn sessions(State(s): St, session: Session) -> Result<Response, Failur
     } else {
         "Your active grants"
     };
+    let failed = s.app.failed_cut_offs(&caller).await.or_page(&v)?;
     let body = html! {
+        @if !failed.is_empty() {
+            (failed_cut_offs(&failed, now))
+        }
         (layout::table("active-sessions", caption, &["Grant (revoke)", "Holder", "Role", "Incident", "Time left"],
             rows, list.is_empty().then_some("No active grants.")))
     };

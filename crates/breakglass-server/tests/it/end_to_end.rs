@@ -500,3 +500,190 @@ async fn a_grant_on_a_role_of_another_account_is_cut_off_in_that_account() {
         Decision::ImplicitDeny
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_the_emulator_refuses_pages_the_security_team_and_holds_once_fixed() {
+    use breakglass_server::notifier::{Notifier, NotifierSettings, WebhookTarget};
+    use breakglass_server::{Worker, WorkerConfig};
+
+    let Some(moto) = Moto::start() else { return };
+    let config = broker_config(&moto).await;
+    create_analyst(&config).await;
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let b = Arc::new(broker(&store, &clock, "fail-"));
+    let access = Arc::new(App::new(
+        Arc::clone(&b),
+        AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none()),
+    ));
+    let id = support::active_grant(&b, "alice", 60).await;
+    access
+        .credentials(&caller("alice"), &id, None)
+        .await
+        .unwrap();
+    let grant = b.get(&id).await.unwrap().value.grant.unwrap().id;
+
+    // A real refusal: the emulator does not enforce IAM permissions (every signed call is
+    // allowed), so a revoker stripped of its rights cannot be staged; but it does refuse to
+    // write a policy on a role that no longer exists. The role the live session belongs to
+    // is deleted (as a session holding iam:DeleteRole could), and every write of
+    // `BreakglassRevocations` on it fails with NoSuchEntity.
+    let iam = aws_sdk_iam::Client::new(&config);
+    iam.delete_role()
+        .role_name("SecurityAnalyst")
+        .send()
+        .await
+        .unwrap();
+    let err = access
+        .revoke(&caller("bob"), &id, "contained")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, breakglass_core::app::Error::CutOffIncomplete { .. }),
+        "{err}"
+    );
+    assert_eq!(
+        audit_count(&store, "revocation_failed", Some(id.as_str())).await,
+        1
+    );
+    let failed = access.failed_cut_offs(&admin("bob")).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].summary, "the role or policy was not found in AWS");
+
+    // The security team's receiver gets the critical alert.
+    let hook = crate::receivers::HttpReceiver::start(0).await;
+    let mut settings = NotifierSettings::new("https://breakglass.example.com");
+    settings.webhooks = vec![WebhookTarget {
+        url: hook.url.clone(),
+        secret: breakglass_core::cloud::Secret::new("whsec-test-key"),
+    }];
+    let catalog = support::catalog();
+    let notifier = Notifier::new(
+        store.clone(),
+        Arc::clone(&clock),
+        settings,
+        catalog.responders.clone(),
+        "e2e-notifier",
+    )
+    .unwrap();
+    for _ in 0..5 {
+        if notifier.run_once().await.unwrap().delivered == 0 {
+            break;
+        }
+    }
+    let alerts: Vec<serde_json::Value> = hook
+        .accepted()
+        .iter()
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .filter(|v: &serde_json::Value| v["kind"] == "revocation_failed")
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["severity"], "critical");
+    assert!(
+        alerts[0]["subject"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("request {id}")),
+        "{}",
+        alerts[0]["subject"]
+    );
+
+    // While the role is gone, the worker's retry fails too: audited again (the 2nd failure in
+    // a row, paged again).
+    let worker = Worker::new(Arc::clone(&access), WorkerConfig::new("e2e-worker"));
+    let pass = worker.run_once().await.unwrap();
+    assert!(pass.restored.is_empty(), "{pass:?}");
+    assert_eq!(
+        audit_count(&store, "revocation_failed", Some(id.as_str())).await,
+        2
+    );
+    assert_eq!(
+        access.failed_cut_offs(&admin("bob")).await.unwrap()[0].attempts,
+        2
+    );
+
+    // Fixed: the role is back. The worker's next pass restores the grant's entry (the
+    // revocation could not even read the role, so none was stored), writes the deny, reads it
+    // back, and the failure is no longer listed.
+    create_analyst(&config).await;
+    let started = Instant::now();
+    let pass = worker.run_once().await.unwrap();
+    assert_eq!(pass.restored, vec![id.clone()], "{pass:?}");
+    eprintln!(
+        "time to cut-off after the cause was fixed (worker pass: deny written and read back, emulator): {} ms",
+        started.elapsed().as_millis()
+    );
+    let policy = read_policy(&config, "SecurityAnalyst", REVOCATIONS_POLICY)
+        .await
+        .expect("the revocation policy is on the role again");
+    assert!(policy.contains(&format!(":{grant}")), "{policy}");
+    assert!(
+        access
+            .failed_cut_offs(&admin("bob"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_rewrites_the_organisation_scp_on_the_emulator() {
+    use breakglass_aws::organization;
+    use breakglass_config::templates::organization::{DESCRIPTION, POLICY_NAME, initial_content};
+
+    let Some(moto) = Moto::start() else { return };
+    let config = broker_config(&moto).await;
+    create_analyst(&config).await;
+    // The broker's own account is the organisation's management account here; the policy
+    // is created as `breakglass apply` creates it.
+    let orgs = aws_sdk_organizations::Client::new(&config);
+    orgs.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let created = organization::create(
+        &orgs,
+        POLICY_NAME,
+        DESCRIPTION,
+        &initial_content().to_string(),
+        &[(MANAGED_BY_TAG, MANAGED_BY_VALUE)],
+    )
+    .await
+    .unwrap();
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let b = Arc::new(broker(&store, &clock, "org-"));
+    let access = App::new(
+        Arc::clone(&b),
+        AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none())
+            .with_organization(Some(AccountId::new(ACCOUNT).unwrap())),
+    );
+    let id = support::active_grant(&b, "alice", 60).await;
+    access
+        .credentials(&caller("alice"), &id, None)
+        .await
+        .unwrap();
+
+    let revoking = Instant::now();
+    access
+        .revoke(&caller("bob"), &id, "contained")
+        .await
+        .unwrap();
+    let content = organization::content(&orgs, &created.id).await.unwrap();
+    eprintln!(
+        "time to cut-off with the organisation SCP (revoke called to the role deny and the SCP written and read back by the broker, then the SCP read again, emulator): {} ms",
+        revoking.elapsed().as_millis()
+    );
+    let content: serde_json::Value = serde_json::from_str(&content).unwrap();
+    assert_eq!(
+        content["Statement"][0]["Condition"]["StringEquals"]["aws:SourceIdentity"],
+        serde_json::json!(["alice"])
+    );
+    // The role's own deny is there too.
+    assert!(
+        read_policy(&config, "SecurityAnalyst", REVOCATIONS_POLICY)
+            .await
+            .is_some()
+    );
+}

@@ -257,3 +257,92 @@ async fn revoke_all_takes_catalog_roles_only_and_leaves_an_entry_per_grant() {
     );
     assert_eq!(denied(&app), [grant.to_string()]);
 }
+
+/// The source identities the organisation policy denies.
+fn org_denied(app: &TestApp) -> Vec<String> {
+    let doc = app.cloud().organization.lock().unwrap().clone().unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    doc["Statement"][0]["Condition"]["StringEquals"]["aws:SourceIdentity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_lists_the_responder_in_the_organisation_policy_until_the_entry_ends() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let app = TestApp::with_organization(&store, &clock, "a");
+    assert_eq!(org_denied(&app), ["breakglass:none"]);
+    let (id, _) = minted(&app, "alice").await;
+    let (other, _) = minted(&app, "erin").await;
+    app.revoke(&caller("bob"), &id, "done").await.unwrap();
+    // Written and read back by the revocation itself, not left to the worker.
+    assert_eq!(org_denied(&app), ["alice"]);
+    // Nothing failed, nothing shown.
+    assert!(
+        app.failed_cut_offs(&admin("alice"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    app.revoke(&caller("bob"), &other, "done").await.unwrap();
+    assert_eq!(org_denied(&app), ["alice", "erin"]);
+    // Once the revoked sessions have ended (and the margin), the worker takes them out.
+    clock.advance(Duration::hours(2));
+    let worker = Worker::new(Arc::clone(&app.app), WorkerConfig::new("replica-a"));
+    let pass = worker.run_once().await.unwrap();
+    assert!(pass.failed.is_empty(), "{:?}", pass.failed);
+    assert_eq!(org_denied(&app), ["breakglass:none"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_cut_off_is_listed_until_it_holds() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let app = TestApp::new(&store, &clock, "a");
+    let (id, _) = minted(&app, "alice").await;
+    app.cloud()
+        .denied_roles
+        .lock()
+        .unwrap()
+        .insert(ANALYST.to_owned());
+    let _ = app.revoke(&caller("bob"), &id, "done").await.unwrap_err();
+    let failed = app.failed_cut_offs(&admin("dave")).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let f = &failed[0];
+    assert_eq!(f.target, breakglass_core::app::CutOffTarget::Role(role()));
+    assert_eq!(f.requests, std::slice::from_ref(&id));
+    assert_eq!(f.attempts, 1);
+    assert_eq!(f.summary, "AWS refused the write (access denied)");
+    // The requester may read their request: they see it too; someone else does not.
+    assert_eq!(
+        app.failed_cut_offs(&caller("alice")).await.unwrap().len(),
+        1
+    );
+    assert!(
+        app.failed_cut_offs(&caller("zed"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let worker = Worker::new(Arc::clone(&app.app), WorkerConfig::new("replica-a"));
+    worker.run_once().await.unwrap();
+    assert_eq!(
+        app.failed_cut_offs(&admin("dave")).await.unwrap()[0].attempts,
+        2
+    );
+    app.cloud().denied_roles.lock().unwrap().clear();
+    clock.advance(Duration::seconds(11));
+    let pass = worker.run_once().await.unwrap();
+    assert!(pass.revocations.unwrap()[0].is_ok());
+    assert!(
+        app.failed_cut_offs(&admin("dave"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -164,6 +164,19 @@ impl TestApp {
         }
     }
 
+    /// The application over a cloud whose organisation keeps the revoked-responders SCP,
+    /// as `breakglass apply` created it.
+    pub fn with_organization(store: &SqlStore, clock: &Arc<ManualClock>, prefix: &str) -> Self {
+        let broker = Arc::new(broker(store, clock, prefix));
+        let initial = breakglass_core::revocation::organization_deny_document([]).unwrap();
+        let cloud = Arc::new(FakeCloud::new(clock).with_organization_policy(initial));
+        Self {
+            app: Arc::new(App::new(Arc::clone(&broker), Arc::clone(&cloud))),
+            broker,
+            cloud,
+        }
+    }
+
     pub fn broker(&self) -> &TestBroker {
         &self.broker
     }

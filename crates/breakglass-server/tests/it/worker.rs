@@ -103,11 +103,17 @@ async fn a_revoked_grant_never_mints_again_and_its_entry_outlives_its_sessions_o
     // Erin may not read the request: for her it does not exist.
     let err = a.credentials(&caller("erin"), &id, None).await.unwrap_err();
     assert!(err.to_string().contains("no request"), "{err}");
+    let revoked_at = clock.now();
     let revoked = a.revoke(&caller("bob"), &id, "contained").await.unwrap();
     let entry = revoked.entry.unwrap();
+    // The session's end, or an hour after the revocation (the longest a session it chained
+    // into lasts), whichever is later, plus the margin.
     assert_eq!(
         entry.session_end,
-        creds.expiration + breakglass_core::app::ENTRY_MARGIN
+        creds
+            .expiration
+            .max(revoked_at + breakglass_core::app::CHAINED_SESSION_LIMIT)
+            + breakglass_core::app::ENTRY_MARGIN
     );
     let err = a
         .credentials(&caller("alice"), &id, None)

@@ -5,6 +5,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use breakglass_aws::provision::Provisioner;
+use breakglass_aws::provision::organization::OrgChange;
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_config::diff::Change;
 use breakglass_config::resources::{DesiredState, MANAGED_BY_TAG};
@@ -13,7 +14,9 @@ use super::config::ConfigFile;
 use crate::exit::{DependencyFailed, Outcome};
 
 /// Converge every account to the config through the AWS SDK: roles, break-glass users and
-/// their password secrets, metric filters, alarms, SNS topics and EventBridge rules.
+/// their password secrets, metric filters, alarms, SNS topics and EventBridge rules; and,
+/// when `[organization]` names the management account, the revoked-responders SCP there
+/// (created and attached; its content is the running broker's and never rewritten here).
 ///
 /// Accounts other than the caller's are reached by assuming the deploy role
 /// (`deploy.role`, SecurityDeploy by default). The diff is printed first; a second run finds
@@ -84,20 +87,33 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .plan(&config, &desired)
             .await
             .map_err(|e| DependencyFailed(e.into()))?;
+        let organization = provisioner
+            .plan_organization(&config)
+            .await
+            .map_err(|e| DependencyFailed(e.into()))?;
         let mut out = std::io::stdout().lock();
         writeln!(out, "as {}", provisioner.caller_arn())?;
         for plan in &plans {
             write!(out, "{}", plan.diff)?;
         }
+        if let Some(org) = &organization {
+            write!(out, "{org}")?;
+        }
+        let org_changes = organization.as_ref().map_or(&[][..], |o| o.changes.as_slice());
         let unowned = plans
             .iter()
             .flat_map(|p| &p.diff.changes)
             .filter(|c| matches!(c, Change::Unowned(_)))
-            .count();
+            .count()
+            + org_changes
+                .iter()
+                .filter(|c| matches!(c, OrgChange::Unowned))
+                .count();
         let pending: usize = plans
             .iter()
             .map(|p| p.diff.changes.len())
             .sum::<usize>()
+            + org_changes.len()
             - unowned;
         if args.dry_run {
             writeln!(out, "dry run: {pending} change(s) not applied")?;
@@ -113,6 +129,17 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                     out,
                     "account {} ({}): applied {done} change(s)",
                     plan.diff.name, plan.diff.account
+                )?;
+            }
+            if let Some(org) = organization.as_ref().filter(|o| !o.changes.is_empty()) {
+                let done = provisioner
+                    .apply_organization(org)
+                    .await
+                    .map_err(|e| DependencyFailed(e.into()))?;
+                writeln!(
+                    out,
+                    "organization (management account {}): applied {done} change(s)",
+                    org.account
                 )?;
             }
         }

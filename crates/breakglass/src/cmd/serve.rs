@@ -276,6 +276,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             // Revocations in other accounts go through the narrow revoker role, never the
             // deploy role.
             AccountRoles::revoker(&config),
+        )
+        .with_organization(
+            config
+                .organization
+                .as_ref()
+                .map(|o| o.management_account.clone()),
         );
         let holder = format!(
             "serve-{}-{}",

@@ -150,8 +150,18 @@ fn every_rendered_cloudformation_template_passes_cfn_lint() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    assert_eq!(templates.len(), 3, "{templates:?}");
-    for tf in ["production.tf.json", "security.tf.json"] {
+    // One per account, the StackSet, and the organisation's revoked-responders SCP.
+    assert_eq!(templates.len(), 4, "{templates:?}");
+    assert!(
+        std::fs::read_to_string(dir.path().join("cloudformation/organization.yaml"))
+            .unwrap()
+            .contains("AWS::Organizations::Policy")
+    );
+    for tf in [
+        "production.tf.json",
+        "security.tf.json",
+        "organization.tf.json",
+    ] {
         let text = std::fs::read_to_string(dir.path().join("terraform").join(tf)).unwrap();
         let _: serde_json::Value = serde_json::from_str(&text).unwrap();
     }
@@ -270,4 +280,133 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
         !text.contains("  + ") && !text.contains("  ~ ") && !text.contains("  - "),
         "{text}"
     );
+}
+
+/// The SDK configuration of moto's default account (the caller's), for checks (a macro:
+/// this crate does not name `aws-config`'s type).
+macro_rules! moto_sdk {
+    ($moto:expr) => {{
+        use aws_credential_types::Credentials;
+        use aws_credential_types::provider::SharedCredentialsProvider;
+        use breakglass_aws::sdk::{self, AwsOptions};
+        let options = AwsOptions {
+            endpoint_url: Some($moto.endpoint()),
+            region: Some("us-east-1".to_owned()),
+            profile: None,
+        };
+        sdk::load(&options)
+            .await
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "tests",
+            )))
+            .build()
+    }};
+}
+
+#[test]
+fn apply_creates_and_attaches_the_organisation_scp_and_the_broker_rewrites_it() {
+    use breakglass_aws::organization;
+    use breakglass_core::cloud::Cloud as _;
+    let Some(moto) = Moto::start() else { return };
+    create_log_groups(&moto);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    // The caller's account becomes the organisation's management account.
+    let (account, root) = runtime.block_on(async {
+        let sdk = moto_sdk!(moto);
+        let orgs = aws_sdk_organizations::Client::new(&sdk);
+        let org = orgs
+            .create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .unwrap();
+        let account = org
+            .organization()
+            .unwrap()
+            .master_account_id()
+            .unwrap()
+            .to_owned();
+        let root = organization::roots(&orgs).await.unwrap().remove(0);
+        (account, root)
+    });
+    let dir = TempDir::new("organization");
+    let config = dir.path().join("breakglass.toml");
+    let example = std::fs::read_to_string(workspace_root().join(EXAMPLE)).unwrap();
+    std::fs::write(
+        &config,
+        format!("{example}\n[organization]\nmanagement_account = \"{account}\"\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+
+    let applied = apply(&moto, config, &[]);
+    assert!(applied.status.success(), "{}", stderr(&applied));
+    let text = stdout(&applied);
+    assert!(
+        text.contains(&format!(
+            "organization (management account {account})\n  + scp BreakglassRevokedResponders\n  + scp BreakglassRevokedResponders attached to {root}\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "organization (management account {account}): applied 2 change(s)"
+        )),
+        "{text}"
+    );
+
+    runtime.block_on(async {
+        let sdk = moto_sdk!(moto);
+        let orgs = aws_sdk_organizations::Client::new(&sdk);
+        let policy = organization::find(&orgs, "BreakglassRevokedResponders")
+            .await
+            .unwrap()
+            .expect("apply created the SCP");
+        assert_eq!(
+            organization::targets(&orgs, &policy.id).await.unwrap(),
+            std::slice::from_ref(&root)
+        );
+        let content = organization::content(&orgs, &policy.id).await.unwrap();
+        assert!(content.contains("breakglass:none"), "{content}");
+
+        // The running broker's adapter reads and rewrites it (what a revocation does).
+        let cloud = breakglass_aws::AwsCloud::new(
+            &sdk,
+            breakglass_aws::FederationOptions::default(),
+            breakglass_aws::AccountRoles::none(),
+        )
+        .with_organization(Some(
+            breakglass_core::model::AccountId::new(account.as_str()).unwrap(),
+        ));
+        let doc = breakglass_core::revocation::organization_deny_document(["mallory"]).unwrap();
+        cloud.put_organization_policy(&doc).await.unwrap();
+        let read = cloud.organization_policy().await.unwrap().unwrap();
+        let read: serde_json::Value = serde_json::from_str(&read).unwrap();
+        assert_eq!(
+            read["Statement"][0]["Condition"]["StringEquals"]["aws:SourceIdentity"],
+            serde_json::json!(["mallory"])
+        );
+    });
+
+    // A rerun finds nothing to do and leaves the broker's content alone.
+    let rerun = apply(&moto, config, &[]);
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    let text = stdout(&rerun);
+    assert!(
+        text.contains(&format!(
+            "organization (management account {account})\n  no changes\n"
+        )),
+        "{text}"
+    );
+    runtime.block_on(async {
+        let sdk = moto_sdk!(moto);
+        let orgs = aws_sdk_organizations::Client::new(&sdk);
+        let policy = organization::find(&orgs, "BreakglassRevokedResponders")
+            .await
+            .unwrap()
+            .unwrap();
+        let content = organization::content(&orgs, &policy.id).await.unwrap();
+        assert!(content.contains("mallory"), "{content}");
+    });
 }

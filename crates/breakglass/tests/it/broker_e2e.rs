@@ -276,10 +276,12 @@ fn request_approve_activate_use_revoke_against_the_emulator() {
     ));
     assert!(arn.ends_with(&format!("/{grant}")), "{arn}");
 
+    let revoking = std::time::Instant::now();
     let revoked = ok(&client(
         &bob,
         &["revoke", "--grant", &grant, "--reason", "incident closed"],
     ));
+    let to_revoked = revoking.elapsed();
     assert!(revoked.contains("\"sessions_denied\": true"), "{revoked}");
     let policy = ok(&run(aws_env(&mut Command::new(&aws)).args([
         "--endpoint-url",
@@ -293,6 +295,12 @@ fn request_approve_activate_use_revoke_against_the_emulator() {
         "--output",
         "json",
     ])));
+    let to_read = revoking.elapsed();
+    println!(
+        "time to cut-off: `breakglass revoke` -> deny written and read back by the broker {:.0} ms; -> read again with the AWS CLI {:.0} ms",
+        to_revoked.as_secs_f64() * 1000.0,
+        to_read.as_secs_f64() * 1000.0
+    );
     let policy: serde_json::Value = serde_json::from_str(&policy).unwrap();
     let doc = policy["PolicyDocument"].to_string();
     assert!(

@@ -528,3 +528,97 @@ async fn an_extension_is_decided_on_the_request_page() {
     let after = approver.get(&format!("/console/requests/{id}")).await;
     assert!(!after.body.contains("pending-extension"));
 }
+
+#[tokio::test]
+async fn a_failed_cut_off_shows_on_the_sessions_page_until_it_holds() {
+    let s = server(ConsoleSettings::default()).await;
+    let carol = s.user("carol", false).await;
+    let bob = s.user("bob", false).await;
+    let alice = s.user("alice", true).await;
+    let mut requester = Browser::new(&s.base);
+    let csrf = requester.sign_in("carol", &s.code(&carol)).await;
+    let id = submit(&mut requester, &csrf, "GuardDuty finding").await;
+    let mut approver = Browser::new(&s.base);
+    let bob_csrf = approver.sign_in("bob", &s.code(&bob)).await;
+    let view = approver.get(&format!("/console/requests/{id}")).await;
+    let digest = field_value(&view.body, "digest").unwrap();
+    let code = s.code(&bob);
+    let ok = approver
+        .post(
+            &format!("/console/requests/{id}/approve"),
+            &[("csrf", &bob_csrf), ("digest", &digest), ("totp", &code)],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", ok.body);
+    let act = requester
+        .post(
+            &format!("/console/requests/{id}/activate"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(act.status, StatusCode::SEE_OTHER, "{}", act.body);
+    let live = requester.get(&format!("/console/requests/{id}")).await;
+    let line = live.text_of("credential-process").unwrap();
+    let grant = line.split_whitespace().nth(5).unwrap().to_owned();
+    let creds = requester
+        .post(
+            &format!("/console/grants/{grant}/credentials"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(creds.status, StatusCode::OK, "{}", creds.body);
+
+    // The revoker has lost its rights on the role: the revocation commits, the cut-off fails.
+    let role = "arn:aws:iam::222222222222:role/incident-response/SecurityAnalyst";
+    s.cloud.denied_roles.lock().unwrap().insert(role.to_owned());
+    let mut admin = Browser::new(&s.base);
+    let admin_csrf = admin.sign_in("alice", &s.code(&alice)).await;
+    let _ = admin
+        .post(
+            &format!("/console/requests/{id}/revoke"),
+            &[("csrf", &admin_csrf), ("reason", "incident closed")],
+        )
+        .await;
+    assert_eq!(s.status(&id).await, "revoked");
+
+    let page = admin.get("/console/sessions").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("cut-off failed — retrying"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("id=\"cut-off-failed\""), "{}", page.body);
+    assert!(
+        page.body
+            .contains(&format!("href=\"/console/requests/{id}\"")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("AWS refused the write (access denied)"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<td class=\"cut-off-attempts\">1</td>"),
+        "{}",
+        page.body
+    );
+    // AWS's own words stay in the audit log and the log.
+    assert!(!page.body.contains("not authorized"), "{}", page.body);
+    // The requester may read the request, so sees it too.
+    let mine = requester.get("/console/sessions").await;
+    assert!(
+        mine.body.contains("cut-off failed — retrying"),
+        "{}",
+        mine.body
+    );
+
+    // The revoker's rights come back and the worker's rewrite holds: the badge is gone.
+    s.cloud.denied_roles.lock().unwrap().clear();
+    let role = breakglass_core::model::RoleArn::new(role).unwrap();
+    assert!(!s.app.sync_role(&role).await.unwrap().deferred);
+    let page = admin.get("/console/sessions").await;
+    assert!(!page.body.contains("cut-off failed"), "{}", page.body);
+}

@@ -33,6 +33,10 @@ const PASSWORD: &str = "correct horse battery";
 pub struct Server {
     pub base: String,
     pub store: SqlStore,
+    /// The use cases the server calls (for the worker's part in a test).
+    pub app: Arc<breakglass_server::app::AppService>,
+    /// The cloud double behind them.
+    pub cloud: Arc<FakeCloud>,
     pub auth: Arc<breakglass_server::app::AuthService>,
     pub clock: Arc<ManualClock>,
     _dir: tempfile::TempDir,
@@ -72,14 +76,16 @@ pub async fn server_with(
         rules,
         Settings::default(),
     ));
-    let cloud: SharedCloud = Arc::new(FakeCloud::new(&clock));
+    let fake = Arc::new(FakeCloud::new(&clock));
+    let cloud: SharedCloud = fake.clone();
     let access = Arc::new(App::new(broker, cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
     let auth = Arc::new(Auth::new(store.clone(), c.clone(), key, Limits::default()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let oidc = sso(&base, c, config.responders.clone());
-    let state = Arc::new(AppState::new(access, Arc::clone(&auth), settings).with_oidc(oidc));
+    let state =
+        Arc::new(AppState::new(Arc::clone(&access), Arc::clone(&auth), settings).with_oidc(oidc));
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -91,6 +97,8 @@ pub async fn server_with(
     Server {
         base,
         store,
+        app: access,
+        cloud: fake,
         auth,
         clock,
         _dir: dir,
