@@ -262,11 +262,11 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
     assert!(applied.status.success(), "{}", stderr(&applied));
     let text = stdout(&applied);
     assert!(
-        text.contains("account production (222222222222): applied 34 change(s)"),
+        text.contains("account production (222222222222): applied 36 change(s)"),
         "{text}"
     );
     assert!(
-        text.contains("account security (111111111111): applied 29 change(s)"),
+        text.contains("account security (111111111111): applied 31 change(s)"),
         "{text}"
     );
     // The generated passwords never reach the output.
