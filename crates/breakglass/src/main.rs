@@ -14,8 +14,10 @@ use clap::{Parser, Subcommand};
 /// A break-glass and just-in-time access broker for AWS incident response.
 ///
 /// Exit codes: 0 success; 1 the command ran and found a problem (a failed check, a
-/// mismatched case, an error-level finding); 2 bad usage or unreadable/malformed input;
-/// 3 a dependency (store, AWS, broker) failed.
+/// mismatched case, an error-level finding); 2 bad usage or unreadable/malformed input (and,
+/// for `apply --dry-run --exit-code`, changes to make); 3 a dependency (store, AWS, broker)
+/// failed. A reader that closes standard output early (`| head`) ends the command quietly
+/// with 0.
 #[derive(Debug, Parser)]
 #[command(name = "breakglass", version, about, long_about = None, propagate_version = true)]
 struct Cli {

@@ -30,6 +30,10 @@ pub struct Args {
     /// Print the diff and change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// With `--dry-run`, a drift check: exit 2 when there are changes, 0 when none (as
+    /// `terraform plan -detailed-exitcode`).
+    #[arg(long, requires = "dry_run")]
+    exit_code: bool,
     /// Only converge this account (its name in the config); repeat for several.
     #[arg(long = "account", value_name = "NAME")]
     accounts: Vec<String>,
@@ -91,7 +95,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .plan_organization(&config)
             .await
             .map_err(|e| DependencyFailed(e.into()))?;
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::exit::stdout();
         writeln!(out, "as {}", provisioner.caller_arn())?;
         for plan in &plans {
             write!(out, "{}", plan.diff)?;
@@ -115,8 +119,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .sum::<usize>()
             + org_changes.len()
             - unowned;
+        let mut drifted = false;
         if args.dry_run {
             writeln!(out, "dry run: {pending} change(s) not applied")?;
+            drifted = pending > 0;
         } else if pending == 0 {
             writeln!(out, "no changes")?;
         } else {
@@ -149,6 +155,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 "{unowned} resource(s) the config asks for exist without the `{MANAGED_BY_TAG}` tag and were left alone: rename them in the config, or delete or tag them yourself"
             )?;
             return Ok(Outcome::Problems);
+        }
+        if drifted && args.exit_code {
+            return Ok(Outcome::Changes);
         }
         Ok(Outcome::Success)
     })

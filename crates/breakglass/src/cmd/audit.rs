@@ -217,7 +217,7 @@ fn print_key(args: &KeyOnlyArgs) -> anyhow::Result<Outcome> {
         );
     };
     writeln!(
-        std::io::stdout().lock(),
+        crate::exit::stdout(),
         "{}",
         args.key.chain_key(&key).expose_hex()
     )?;
@@ -231,7 +231,7 @@ async fn verify(args: &VerifyArgs) -> anyhow::Result<Outcome> {
         .as_deref()
         .map(|h| Sha256Digest::from_hex(h).context("invalid `--expect-head`"))
         .transpose()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     let check = args.check.check(&mut out).await?;
     let store = open(url).await?;
     let outcome = walk(&store, url, check, |_, _| Ok(())).await?;
@@ -298,7 +298,7 @@ async fn export(args: &ExportArgs) -> anyhow::Result<Outcome> {
                 format!("cannot create `{}`", path.display())
             })?))
         }
-        None => Box::new(BufWriter::new(std::io::stdout().lock())),
+        None => Box::new(BufWriter::new(crate::exit::stdout())),
     };
     let format = args.format;
     let outcome = walk(&store, url, check, |record, hash| {

@@ -256,7 +256,7 @@ fn api_checked<T: DeserializeOwned>(
 }
 
 fn print_json(v: &Value) -> anyhow::Result<()> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     serde_json::to_writer_pretty(&mut out, v)?;
     writeln!(out)?;
     Ok(())
@@ -520,7 +520,7 @@ pub fn administer(username: &str, change: &str, totp: &str) -> anyhow::Result<Ou
         })?,
     )?;
     if let Some(link) = &v.invitation_url {
-        writeln!(std::io::stdout().lock(), "{link}")?;
+        writeln!(crate::exit::stdout(), "{link}")?;
     }
     let revoked = if v.revoked.is_empty() {
         String::new()
@@ -551,7 +551,7 @@ pub fn invite(username: &str, admin: bool, totp: &str) -> anyhow::Result<Outcome
             totp: totp.to_owned(),
         })?,
     )?;
-    writeln!(std::io::stdout().lock(), "{}", v.invitation_url)?;
+    writeln!(crate::exit::stdout(), "{}", v.invitation_url)?;
     say(&format!(
         "user {} invited{}; give them the link above (it works once, until {}): they set their own password, then sign in and enrol a TOTP authenticator",
         v.username,
@@ -672,7 +672,7 @@ pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
 }
 
 fn println_id(id: &str) -> anyhow::Result<()> {
-    writeln!(std::io::stdout().lock(), "{id}")?;
+    writeln!(crate::exit::stdout(), "{id}")?;
     Ok(())
 }
 
@@ -904,7 +904,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
             print_json(&api_checked::<RequestView>("GET", &path, None)?)?;
         } else {
             let v: RequestView = api("GET", &path, None)?;
-            writeln!(std::io::stdout().lock(), "{}", summary(&v))?;
+            writeln!(crate::exit::stdout(), "{}", summary(&v))?;
         }
         return Ok(Outcome::Success);
     }
@@ -922,7 +922,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
         print_json(&api_checked::<RequestList>("GET", &path, None)?)?;
     } else {
         let list: RequestList = api("GET", &path, None)?;
-        let mut out = std::io::stdout().lock();
+        let mut out = crate::exit::stdout();
         for r in &list.requests {
             writeln!(out, "{}", summary(r))?;
         }
@@ -1073,7 +1073,7 @@ pub fn creds(args: &GrantArgs) -> anyhow::Result<Outcome> {
             passkey: None,
         })?,
     )?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     serde_json::to_writer(&mut out, &v)?;
     writeln!(out)?;
     Ok(Outcome::Success)
@@ -1129,7 +1129,7 @@ pub fn console(args: &GrantArgs) -> anyhow::Result<Outcome> {
             passkey: None,
         })?,
     )?;
-    writeln!(std::io::stdout().lock(), "{}", v.url)?;
+    writeln!(crate::exit::stdout(), "{}", v.url)?;
     say(
         "open the URL in a browser within 15 minutes; it signs you in to the console as the grant's role",
     );

@@ -16,7 +16,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let mut command = crate::Cli::command();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     clap_complete::generate(args.shell, &mut command, "breakglass", &mut out);
     out.flush()?;
     Ok(Outcome::Success)

@@ -55,7 +55,7 @@ enum Command {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     match &args.command {
         Command::Validate(file) => {
             let config = file.load()?;

@@ -41,7 +41,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .map(super::policy::load_catalog)
         .transpose()?;
     let findings = lint(&config, catalog.as_ref());
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     for finding in &findings {
         let at = config.locate(&finding.path);
         let (line, column) = at.map_or((1, 1), |a| (a.line, a.column));

@@ -77,7 +77,7 @@ fn webhook_key(args: &WebhookKeyArgs) -> anyhow::Result<Outcome> {
             )
         })?;
     let key = breakglass_core::delivery::receiver_key(master.as_bytes(), &args.url);
-    writeln!(std::io::stdout().lock(), "{key}")?;
+    writeln!(crate::exit::stdout(), "{key}")?;
     Ok(Outcome::Success)
 }
 
@@ -100,7 +100,7 @@ async fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
         .map_err(failed)?;
     store.close().await;
 
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     if args.json {
         let item = |m: &OutboxMessage| {
             serde_json::json!({

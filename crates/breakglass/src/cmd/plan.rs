@@ -28,7 +28,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let config = args.config.load()?;
     let state = DesiredState::build(&config);
     let files = render_all(&config, &state);
-    let mut stdout = std::io::stdout().lock();
+    let mut stdout = crate::exit::stdout();
     for file in &files {
         let path = file
             .path

@@ -202,7 +202,7 @@ fn eval(args: &EvalArgs) -> anyhow::Result<Outcome> {
             .with_context(|| format!("`{}` is not a valid case file", file.display()))?;
         outcomes.extend(results.into_iter().map(|o| (file.clone(), o)));
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     match args.format {
         EvalFormat::Json => {
             let values: Vec<&CaseOutcome> = outcomes.iter().map(|(_, o)| o).collect();
@@ -327,7 +327,7 @@ fn lint_cmd(args: &LintArgs) -> anyhow::Result<Outcome> {
     let text = read_policy(&args.file)?;
     let policy = parse_policy(&args.file, &text, args.policy_type)?;
     let findings = lint::lint(&policy, args.policy_type, catalog.as_ref());
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     match args.format {
         LintFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?,
         LintFormat::Text => {
@@ -364,7 +364,7 @@ fn size_cmd(args: &SizeArgs) -> anyhow::Result<Outcome> {
         [one] => format!("`{}`", one.display()),
         many => format!("{} policies together", many.len()),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     match size::check_total(&name, texts.iter().map(String::as_str), limit) {
         Ok(size) => {
             writeln!(out, "{name}: {size}, within the {}", limit.description())?;
@@ -381,7 +381,7 @@ fn actions(args: &ActionsArgs) -> anyhow::Result<Outcome> {
     let catalog = load_catalog(&args.catalog)?;
     let text = read_policy(&args.file)?;
     let policy = parse_policy(&args.file, &text, args.policy_type)?;
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::exit::stdout();
     let allowed = catalog.allowed_actions(&policy);
     for a in &allowed {
         let how = match a.access {

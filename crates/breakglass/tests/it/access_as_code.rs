@@ -254,9 +254,13 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
     );
     assert!(text.contains("dry run: 67 change(s) not applied"), "{text}");
 
-    // The dry run changed nothing: the same diff again.
+    // The dry run changed nothing: the same diff again. As a drift check, it exits 2 when
+    // there are changes (0 when none, below).
     let again = apply(&moto, EXAMPLE, &["--dry-run"]);
     assert_eq!(stdout(&again), text);
+    let drift = apply(&moto, EXAMPLE, &["--dry-run", "--exit-code"]);
+    assert_eq!(drift.status.code(), Some(2), "{}", stderr(&drift));
+    assert_eq!(stdout(&drift), text);
 
     let applied = apply(&moto, EXAMPLE, &[]);
     assert!(applied.status.success(), "{}", stderr(&applied));
@@ -276,6 +280,10 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
     assert!(rerun.status.success(), "{}", stderr(&rerun));
     let text = stdout(&rerun);
     assert!(text.ends_with("no changes\n"), "{text}");
+    let no_drift = apply(&moto, EXAMPLE, &["--dry-run", "--exit-code"]);
+    assert_eq!(no_drift.status.code(), Some(0), "{}", stdout(&no_drift));
+    let alone = apply(&moto, EXAMPLE, &["--exit-code"]);
+    assert_eq!(alone.status.code(), Some(2), "--exit-code needs --dry-run");
     assert!(
         !text.contains("  + ") && !text.contains("  ~ ") && !text.contains("  - "),
         "{text}"
