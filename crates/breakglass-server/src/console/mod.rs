@@ -121,6 +121,14 @@ async fn guard(State(s): St, req: Request, next: Next) -> Response {
     r
 }
 
+/// An unknown console path: the console's not-found page.
+async fn no_such_page() -> Response {
+    layout::error_page(
+        None,
+        &AppError::not_found("There is no such page in the console."),
+    )
+}
+
 async fn root() -> Response {
     layout::redirect("/console")
 }
@@ -202,6 +210,8 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/audit", get(records::audit))
         .route("/console/reviews", get(records::reviews))
         .route("/console/deliveries", get(records::deliveries))
+        // Any other console path: a page a person can read, not the API's JSON.
+        .route("/console/{*rest}", axum::routing::any(no_such_page))
         .route("/console/account", get(account::page))
         .route("/console/account/tokens", post(account::create_token))
         .route(

@@ -161,6 +161,7 @@ async fn every_console_response_carries_the_security_headers() {
         "/console/account".to_owned(),
         "/console/admin/users".to_owned(),
         "/console/deliveries".to_owned(),
+        "/console/no-such-page".to_owned(),
         "/console/static/app.css".to_owned(),
         "/console/static/app.js".to_owned(),
     ] {
@@ -188,6 +189,32 @@ async fn every_console_response_carries_the_security_headers() {
             p.body
         );
     }
+    // An unknown console path is a readable page, not the API's JSON.
+    let unknown = b.get("/console/no/such/page").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(
+        unknown
+            .headers
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{:?}",
+        unknown.headers
+    );
+    assert!(
+        unknown
+            .body
+            .contains("There is no such page in the console."),
+        "{}",
+        unknown.body
+    );
+    assert!(
+        unknown.body.contains("Back to the dashboard"),
+        "{}",
+        unknown.body
+    );
     // The root goes to the console.
     let root = b.get("/").await;
     assert_eq!(root.status, StatusCode::SEE_OTHER);
