@@ -11,8 +11,8 @@ use std::ops::ControlFlow;
 use super::{App, Caller, Error};
 use crate::audit::events::AuditChainTampered;
 use crate::audit::{
-    Actor, Anchor, AuditEntry, AuditEvent, AuditRecord, ChainHead, ChainKey, ChainProblem,
-    ChainVerifier, ProblemKind, StoredAuditRow,
+    Anchor, AuditEvent, AuditRecord, ChainHead, ChainKey, ChainProblem, ChainVerifier, ProblemKind,
+    StoredAuditRow,
 };
 use crate::canonical::Sha256Digest;
 use crate::cloud::Cloud;
@@ -458,21 +458,7 @@ where
             location: location.to_owned(),
             problem: problem.to_owned(),
         });
-        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
-        self.store()
-            .commit(crate::ports::Commit {
-                write: None,
-                audit: vec![AuditEntry {
-                    at: self.now(),
-                    actor: Actor::System,
-                    request_version: None,
-                    event,
-                }],
-                outbox,
-                step_up: None,
-            })
-            .await?;
-        Ok(())
+        self.record_system_event(event).await
     }
 }
 

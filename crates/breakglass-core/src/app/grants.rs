@@ -408,21 +408,7 @@ where
             attempt,
             problem,
         });
-        let outbox = notifications(None, std::slice::from_ref(&event));
-        self.store()
-            .commit(Commit {
-                write: None,
-                audit: vec![AuditEntry {
-                    at: self.now(),
-                    actor: Actor::System,
-                    request_version: None,
-                    event,
-                }],
-                outbox,
-                step_up: None,
-            })
-            .await?;
-        Ok(())
+        self.record_system_event(event).await
     }
 
     /// The roles that have revocation entries (the worker's upkeep, role by role).

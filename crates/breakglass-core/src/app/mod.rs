@@ -120,6 +120,30 @@ where
         self.broker.clock().now()
     }
 
+    /// Commits `event`, one of the broker's own that changes no request (a cut-off that
+    /// failed, a tampered audit chain), with the notifications it calls for, in one
+    /// transaction.
+    pub(crate) async fn record_system_event(
+        &self,
+        event: crate::audit::AuditEvent,
+    ) -> Result<(), Error> {
+        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
+        self.store()
+            .commit(crate::ports::Commit {
+                write: None,
+                audit: vec![crate::audit::AuditEntry {
+                    at: self.now(),
+                    actor: crate::audit::Actor::System,
+                    request_version: None,
+                    event,
+                }],
+                outbox,
+                step_up: None,
+            })
+            .await?;
+        Ok(())
+    }
+
     fn store(&self) -> &S {
         self.broker.store()
     }
