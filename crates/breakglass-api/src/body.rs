@@ -213,18 +213,28 @@ impl fmt::Debug for EnrollBody {
 }
 
 /// `POST /api/v1/passkeys/enroll`: start enrolling a passkey (the password again; a user
-/// with a second factor already also needs a token that passed it).
+/// with a second factor already also needs a token that passed it, and a step-up from it).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasskeyEnrollBody {
     /// Your password.
     pub password: String,
+    /// A current code of your TOTP authenticator: needed when you have a second factor
+    /// already.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_code: Option<String>,
+    /// Instead of `current_code`: a passkey's answer to a ceremony started for `add a
+    /// passkey`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey: Option<PasskeyAnswer>,
 }
 
 impl fmt::Debug for PasskeyEnrollBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PasskeyEnrollBody")
             .field("password", &REDACTED)
+            .field("current_code", &redacted(self.current_code.as_ref()))
+            .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
     }
 }

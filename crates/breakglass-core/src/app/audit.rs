@@ -86,10 +86,9 @@ pub async fn walk_from<S: Store, E>(
     start: ChainHead,
     mut each: impl FnMut(&AuditRecord, &Sha256Digest) -> Result<ControlFlow<()>, E>,
 ) -> Result<Walk, WalkError<E>> {
-    let head = match store.audit_head().await {
+    let head = match read_head(store).await? {
         Ok(h) => h,
-        Err(StoreError::Corrupt(e)) => return Ok(Walk::Broken(format!("chain head: {e}"))),
-        Err(e) => return Err(WalkError::Store(e)),
+        Err(broken) => return Ok(broken),
     };
     // Without a head, every row is read (and any row at all is a missing head).
     let until = head.map_or(u64::MAX, |h| h.seq);
@@ -135,10 +134,9 @@ pub async fn walk_from<S: Store, E>(
         .await
         .map_err(WalkError::Store)?
     {
-        let now = match store.audit_head().await {
+        let now = match read_head(store).await? {
             Ok(h) => h,
-            Err(StoreError::Corrupt(e)) => return Ok(Walk::Broken(format!("chain head: {e}"))),
-            Err(e) => return Err(WalkError::Store(e)),
+            Err(broken) => return Ok(broken),
         };
         if now.is_none_or(|h| h.seq < beyond) {
             return Ok(Walk::Broken(format!(
@@ -153,6 +151,17 @@ pub async fn walk_from<S: Store, E>(
         anchors: chain.anchors,
         head: chain.head,
     })
+}
+
+/// The stored chain head, or the broken walk an unreadable one is.
+async fn read_head<S: Store, E>(
+    store: &S,
+) -> Result<Result<Option<ChainHead>, Walk>, WalkError<E>> {
+    match store.audit_head().await {
+        Ok(h) => Ok(Ok(h)),
+        Err(StoreError::Corrupt(e)) => Ok(Err(Walk::Broken(format!("chain head: {e}")))),
+        Err(e) => Err(WalkError::Store(e)),
+    }
 }
 
 /// Checks, before a store given a key writes, that the key is the one its chain is sealed
@@ -170,12 +179,10 @@ pub async fn check_chain_key<S: Store>(store: &S) -> Result<(), String> {
     let Some(head) = head.filter(|h| h.seq > 0) else {
         return Ok(());
     };
-    let before = i64::try_from(head.seq - 1).unwrap_or(i64::MAX);
-    let rows = store
-        .audit_rows(before, 1)
+    let row = row_at(store, head.seq)
         .await
         .map_err(|e| format!("cannot read the audit chain's last record: {e}"))?;
-    let Some(row) = rows.first() else {
+    let Some(row) = row else {
         return Err(format!(
             "the audit chain's head names record #{} and there is no such record: run `breakglass audit verify`",
             head.seq
@@ -186,8 +193,8 @@ pub async fn check_chain_key<S: Store>(store: &S) -> Result<(), String> {
         hash: Sha256Digest::from_hex(&row.prev_hash)
             .map_err(|e| format!("record #{}: {e}", head.seq))?,
     };
-    let mut verifier = ChainVerifier::resume(Some(key.clone()), previous);
-    match verifier.push(row) {
+    let mut verifier = ChainVerifier::resume(Some(key), previous);
+    match verifier.push(&row) {
         Ok(_) => Ok(()),
         Err(ChainProblem {
             kind: ProblemKind::HashMismatch,
@@ -207,17 +214,25 @@ pub async fn check_chain_key<S: Store>(store: &S) -> Result<(), String> {
     }
 }
 
-/// The sequence number of the first row after `seq`, if any.
-async fn past<S: Store>(store: &S, seq: u64) -> Result<Option<u64>, StoreError> {
+/// The first stored row after record `seq`, if any.
+async fn row_after<S: Store>(store: &S, seq: u64) -> Result<Option<StoredAuditRow>, StoreError> {
     let after = i64::try_from(seq).unwrap_or(i64::MAX);
-    let rows = match store.audit_rows(after, 1).await {
-        Ok(rows) => rows,
-        Err(StoreError::Corrupt(_)) => return Ok(Some(seq.saturating_add(1))),
-        Err(e) => return Err(e),
-    };
-    Ok(rows
-        .first()
-        .map(|r| u64::try_from(r.seq).unwrap_or(u64::MAX)))
+    Ok(store.audit_rows(after, 1).await?.into_iter().next())
+}
+
+/// Stored record `seq`, if it is there.
+async fn row_at<S: Store>(store: &S, seq: u64) -> Result<Option<StoredAuditRow>, StoreError> {
+    let row = row_after(store, seq.saturating_sub(1)).await?;
+    Ok(row.filter(|r| u64::try_from(r.seq).ok() == Some(seq)))
+}
+
+/// The sequence number of the first row after `seq`, if any (an unreadable one counts).
+async fn past<S: Store>(store: &S, seq: u64) -> Result<Option<u64>, StoreError> {
+    match row_after(store, seq).await {
+        Ok(row) => Ok(row.map(|r| u64::try_from(r.seq).unwrap_or(u64::MAX))),
+        Err(StoreError::Corrupt(_)) => Ok(Some(seq.saturating_add(1))),
+        Err(e) => Err(e),
+    }
 }
 
 /// The result of verifying the audit chain from its start.
@@ -376,12 +391,7 @@ pub async fn anchor_head<S: Store>(
     let start = match last {
         None => ChainHead::GENESIS,
         Some(last) => {
-            let after = i64::try_from(last.seq.saturating_sub(1)).unwrap_or(i64::MAX);
-            let held = store.audit_rows(after, 1).await?;
-            let held = held
-                .first()
-                .filter(|r| u64::try_from(r.seq).ok() == Some(last.seq));
-            match held {
+            match row_at(store, last.seq).await? {
                 Some(row) if row.hash == last.hash.to_hex() => {}
                 Some(_) => {
                     return Ok(Anchoring::Tampered(format!(

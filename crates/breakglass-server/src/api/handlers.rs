@@ -384,7 +384,12 @@ pub async fn start_passkey_enrolment(
     let address = client.to_string();
     Ok(challenge(
         s.auth
-            .start_passkey_enrolment(&p, &b.password, &address)
+            .start_passkey_enrolment(
+                &p,
+                &b.password,
+                current_answer(b.current_code.as_deref(), b.passkey.as_ref()),
+                &address,
+            )
             .await?,
     ))
 }

@@ -41,6 +41,10 @@ pub const CEREMONY_TTL: Duration = Duration::minutes(5);
 pub const ENROL_PURPOSE: &str = "enrol a passkey";
 /// The purpose of a sign-in ceremony (started once the password was right).
 pub const SIGN_IN_PURPOSE: &str = "sign in";
+
+/// The purpose of the step-up that adding a passkey takes from a user who already has a
+/// second factor (distinct from [`ENROL_PURPOSE`], the creation ceremony itself).
+pub const ADD_PURPOSE: &str = "add a passkey";
 /// The most passkeys one user may enrol.
 pub const MAX_PASSKEYS: usize = 10;
 
@@ -172,6 +176,7 @@ impl<S: AuthStore> Auth<S> {
         purpose: &str,
         state: impl serde::Serialize,
         options: serde_json::Value,
+        spent: Option<&StepUp>,
     ) -> Result<Challenge, AuthError> {
         let now = self.now();
         let record = CeremonyRecord {
@@ -190,15 +195,21 @@ impl<S: AuthStore> Auth<S> {
                 purpose: purpose.to_owned(),
             },
         );
-        self.store
-            .auth_commit(
-                vec![AuthWrite::InsertCeremony {
-                    ceremony: record,
-                    now,
-                }],
-                vec![entry],
-            )
-            .await?;
+        let mut writes = vec![AuthWrite::InsertCeremony {
+            ceremony: record,
+            now,
+        }];
+        let mut audit = vec![entry];
+        if let Some(step_up) = spent {
+            self.spend(step_up, &mut writes, &mut audit);
+        }
+        match self.store.auth_commit(writes, audit).await {
+            Ok(_) => {}
+            Err(StoreError::StepUpUsed(_)) if spent.is_some() => {
+                return Err(self.replayed(who, ADD_PURPOSE).await);
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(Challenge {
             ceremony: id,
             options,
@@ -257,11 +268,15 @@ impl<S: AuthStore> Auth<S> {
 
     /// Starts enrolling a passkey for the caller. The password is needed again (a token
     /// alone must not be enough to give its owner a factor the thief holds); a user who has
-    /// a second factor already also needs a token that passed it.
+    /// a second factor already also needs a token that passed it and a step-up from that
+    /// factor (`current`, for [`ADD_PURPOSE`]), spent with the ceremony's start, as replacing
+    /// the TOTP authenticator does: a stolen session and a phished password must not be
+    /// enough to add the thief's passkey.
     pub async fn start_passkey_enrolment(
         &self,
         caller: &Principal,
         password_text: &str,
+        current: Option<Answer<'_>>,
         address: &str,
     ) -> Result<Challenge, AuthError> {
         let rp = self.relying_party()?;
@@ -277,11 +292,22 @@ impl<S: AuthStore> Auth<S> {
                 "`{who}` has {MAX_PASSKEYS} passkeys already: remove one first"
             )));
         }
-        if caller.totp.sealed.is_some() || !records.is_empty() {
+        let has_factor = caller.has_totp() || !records.is_empty();
+        if has_factor {
             caller.require_second_factor()?;
         }
         self.check_password(who.as_str(), password_text, address)
             .await?;
+        let step_up = if has_factor {
+            let Some(answer) = current.filter(|a| !a.is_empty()) else {
+                return Err(AuthError::Invalid(format!(
+                    "`{who}` already has a second factor: give a current code from the TOTP authenticator (field `current_code`) or answer with a passkey (field `passkey`, a ceremony for `{ADD_PURPOSE}`)"
+                )));
+            };
+            Some(self.check_step_up_for(caller, answer, ADD_PURPOSE).await?)
+        } else {
+            None
+        };
         let exclude: Vec<_> = Self::stored(&records)
             .iter()
             .map(|(_, p)| p.cred_id().clone())
@@ -290,8 +316,14 @@ impl<S: AuthStore> Auth<S> {
             .webauthn
             .start_passkey_registration(user_handle(who), who.as_str(), who.as_str(), Some(exclude))
             .map_err(|e| AuthError::Invalid(format!("cannot start a passkey enrolment: {e}")))?;
-        self.begin(who, ENROL_PURPOSE, state, options_json(ccr)?)
-            .await
+        self.begin(
+            who,
+            ENROL_PURPOSE,
+            state,
+            options_json(ccr)?,
+            step_up.as_ref(),
+        )
+        .await
     }
 
     /// Finishes the caller's passkey enrolment with the browser's `credential` (a
@@ -474,7 +506,8 @@ impl<S: AuthStore> Auth<S> {
             .webauthn
             .start_passkey_authentication(&keys)
             .map_err(|e| AuthError::Invalid(format!("cannot start a passkey challenge: {e}")))?;
-        self.begin(who, purpose, state, options_json(rcr)?).await
+        self.begin(who, purpose, state, options_json(rcr)?, None)
+            .await
     }
 
     /// Checks `answer` as a passkey step-up of `who` for `purpose` without spending it: the

@@ -101,6 +101,10 @@ pub async fn challenge(
 pub struct EnrolStartForm {
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    totp: String,
+    #[serde(default)]
+    passkey: String,
 }
 
 /// `POST /console/account/passkeys/start`: the creation challenge of a new passkey, once
@@ -111,9 +115,15 @@ pub async fn enrol_start(
     Posted { session, form }: Posted<EnrolStartForm>,
 ) -> Result<Response, AppError> {
     let address = client.to_string();
+    let passkey = parse_answer(&form.passkey)?;
     Ok(challenge_json(
         s.auth
-            .start_passkey_enrolment(&session.principal, &form.password, &address)
+            .start_passkey_enrolment(
+                &session.principal,
+                &form.password,
+                Some(answer(&form.totp, passkey.as_ref())),
+                &address,
+            )
             .await?,
     ))
 }
@@ -218,12 +228,20 @@ pub async fn section(s: &AppState, session: &Session) -> Result<Markup, AppError
         p { "A passkey (a security key, or your device's screen lock) answers a step-up with one touch, and cannot be phished: it only answers this site. Some playbooks take nothing else." }
         (layout::table("passkey-list", "Your passkeys", &["Name", "Enrolled", "Last used", ""], rows,
             keys.is_empty().then_some("No passkeys.")))
-        form #passkey-enrol .stack method="post" action="/console/account/passkeys" {
+        // A user with a second factor proves it too: a code, or (with no code given) one of
+        // their passkeys, asked for by the script before the new one is created.
+        form #passkey-enrol .stack method="post" action="/console/account/passkeys"
+            data-step-up-purpose=[p.passkeys.then_some(crate::auth::passkey::ADD_PURPOSE)] {
             (csrf_field(csrf))
             label for="passkey-name" { "Name for the new passkey" }
             input #passkey-name type="text" name="name" maxlength="100" placeholder="laptop" required;
             label for="passkey-password" { "Your password" }
             input #passkey-password type="password" name="password" autocomplete="current-password" required;
+            @if p.has_totp() {
+                label for="passkey-totp" { "TOTP code" @if p.passkeys { " (or leave empty to confirm with a passkey you have)" } }
+                input #passkey-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
+                    maxlength="6" autocomplete="one-time-code" required[!p.passkeys];
+            }
             button #passkey-enrol-button type="button" hidden { "Add a passkey" }
             p.passkey-status role="status" {}
             noscript { p { "Adding a passkey needs JavaScript: the browser's passkey prompt is opened by a script." } }

@@ -150,7 +150,7 @@ async fn passkeys_are_refused_clearly_where_they_are_not_configured() {
 #[tokio::test]
 async fn enrolling_a_passkey_needs_the_password_and_a_full_session() {
     let api = api_with_config(PASSKEYS).await;
-    let (token, _) = api.user("alice", false).await;
+    let (token, seed) = api.user("alice", false).await;
     let enrol = |password: &str| json!({"password": password});
     let (s, r) = api
         .call(
@@ -205,13 +205,49 @@ async fn enrolling_a_passkey_needs_the_password_and_a_full_session() {
         "{r}"
     );
 
-    // With both: a creation challenge for this broker and this user, audited.
+    // A full session and the password are not enough beside an enrolled authenticator:
+    // whoever stole the session and phished the password must not add their own passkey.
+    // The authenticator answers too, once.
     let (s, r) = api
         .call(
             "POST",
             "/api/v1/passkeys/enroll",
             Some(&token),
             Some(enrol(PASSWORD)),
+        )
+        .await;
+    assert_eq!(
+        (s, code_of(&r)),
+        (StatusCode::BAD_REQUEST, "bad_request"),
+        "{r}"
+    );
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("current_code"),
+        "{r}"
+    );
+    let with_code = |code: &str| json!({"password": PASSWORD, "current_code": code});
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/passkeys/enroll",
+            Some(&token),
+            Some(with_code("000000")),
+        )
+        .await;
+    assert_eq!(code_of(&r), "totp_invalid", "{s} {r}");
+    assert_eq!(count(&api, "passkey_challenged").await, 0);
+
+    // With all three: a creation challenge for this broker and this user, audited.
+    let code = api.code(&seed);
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/passkeys/enroll",
+            Some(&token),
+            Some(with_code(&code)),
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{r}");
@@ -223,6 +259,17 @@ async fn enrolling_a_passkey_needs_the_password_and_a_full_session() {
             .as_str()
             .is_some_and(|c| c.len() >= 32)
     );
+    assert_eq!(count(&api, "passkey_challenged").await, 1);
+    // The code was spent with the challenge: it does not start a second one.
+    let (s, r) = api
+        .call(
+            "POST",
+            "/api/v1/passkeys/enroll",
+            Some(&token),
+            Some(with_code(&code)),
+        )
+        .await;
+    assert_eq!(code_of(&r), "totp_invalid", "{s} {r}");
     assert_eq!(count(&api, "passkey_challenged").await, 1);
 }
 

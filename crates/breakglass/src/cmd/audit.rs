@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::ops::ControlFlow;
 
 use anyhow::Context as _;
+use breakglass_aws::anchor::S3Anchors;
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_core::app::{self, Check, Walk, WalkError};
 use breakglass_core::audit::{Anchor, ChainKey, jsonl_line, ocsf_event};
@@ -76,6 +77,49 @@ struct CheckArgs {
 }
 
 impl CheckArgs {
+    /// The latest authentic anchor in `bucket` (saying it, and every object passed over).
+    async fn latest_anchor(
+        &self,
+        bucket: &str,
+        key: ChainKey,
+        out: &mut impl Write,
+    ) -> anyhow::Result<Anchor> {
+        let sdk = sdk::load(&AwsOptions {
+            endpoint_url: self.endpoint_url.clone(),
+            region: self.region.clone(),
+            profile: None,
+        })
+        .await;
+        // Only read: no retention is ever set from here.
+        let s3 = S3Anchors::new(
+            &sdk,
+            bucket,
+            &self.bucket.anchor_prefix,
+            time::Duration::ZERO,
+            key,
+        );
+        let found = s3.latest().await.map_err(|e| {
+            DependencyFailed(anyhow::anyhow!(
+                "cannot read the latest anchor in {}: {e}",
+                s3.location()
+            ))
+        })?;
+        for ignored in &found.ignored {
+            writeln!(
+                out,
+                "warning: passed over {ignored}: not an anchor of this chain; someone who can write to the bucket put it there"
+            )?;
+        }
+        let Some(anchor) = found.anchor else {
+            anyhow::bail!(
+                "no anchor in {}: is that where `serve --anchor-bucket` writes them?",
+                s3.location()
+            );
+        };
+        writeln!(out, "latest anchor in {}: {anchor}", s3.location())?;
+        Ok(anchor)
+    }
+
     /// The key and anchors to check, the bucket's latest anchor read back (and said) first.
     async fn check(&self, out: &mut impl Write) -> anyhow::Result<Check> {
         let key = match &self.audit_key_file {
@@ -92,48 +136,13 @@ impl CheckArgs {
             None => self.key.load_optional()?.map(|k| self.key.chain_key(&k)),
         };
         let mut anchors = self.anchors.clone();
-        if self.bucket.anchor_bucket.is_some() {
+        if let Some(bucket) = &self.bucket.anchor_bucket {
             let Some(chain_key) = key.clone() else {
                 anyhow::bail!(
                     "reading the anchors needs the audit key (they are made with it): pass `--totp-key-file`, BREAKGLASS_TOTP_KEY or `--audit-key-file`"
                 );
             };
-            let sdk = sdk::load(&AwsOptions {
-                endpoint_url: self.endpoint_url.clone(),
-                region: self.region.clone(),
-                profile: None,
-            })
-            .await;
-            // Only read: no retention is ever set from here.
-            let Some(s3) = self.bucket.anchors(&sdk, time::Duration::ZERO, chain_key) else {
-                return Ok(Check { key, anchors });
-            };
-            let latest = s3.latest().await;
-            if let Ok(found) = &latest {
-                for ignored in &found.ignored {
-                    writeln!(
-                        out,
-                        "warning: passed over {ignored}: not an anchor of this chain; someone who can write to the bucket put it there"
-                    )?;
-                }
-            }
-            match latest.map(|found| found.anchor) {
-                Ok(Some(anchor)) => {
-                    writeln!(out, "latest anchor in {}: {anchor}", s3.location())?;
-                    anchors.push(anchor);
-                }
-                Ok(None) => anyhow::bail!(
-                    "no anchor in {}: is that where `serve --anchor-bucket` writes them?",
-                    s3.location()
-                ),
-                Err(e) => {
-                    return Err(DependencyFailed(anyhow::anyhow!(
-                        "cannot read the latest anchor in {}: {e}",
-                        s3.location()
-                    ))
-                    .into());
-                }
-            }
+            anchors.push(self.latest_anchor(bucket, chain_key, out).await?);
         }
         Ok(Check { key, anchors })
     }

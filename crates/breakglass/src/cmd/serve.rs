@@ -168,21 +168,6 @@ pub struct AnchorBucket {
     pub anchor_prefix: String,
 }
 
-impl AnchorBucket {
-    /// The bucket's anchors, made with `key` and locked for `retention`, if a bucket is
-    /// named.
-    pub fn anchors(
-        &self,
-        sdk: &breakglass_aws::sdk::SdkConfig,
-        retention: Duration,
-        key: ChainKey,
-    ) -> Option<breakglass_aws::anchor::S3Anchors> {
-        self.anchor_bucket.as_ref().map(|bucket| {
-            breakglass_aws::anchor::S3Anchors::new(sdk, bucket, &self.anchor_prefix, retention, key)
-        })
-    }
-}
-
 /// Where and how often the audit chain's head is anchored outside the database.
 #[derive(Debug, clap::Args)]
 pub struct AnchorArgs {
@@ -208,7 +193,15 @@ impl AnchorArgs {
         key: ChainKey,
     ) -> Option<breakglass_aws::anchor::S3Anchors> {
         let retention = Duration::days(i64::from(self.anchor_retention_days));
-        self.bucket.anchors(sdk, retention, key)
+        self.bucket.anchor_bucket.as_ref().map(|bucket| {
+            breakglass_aws::anchor::S3Anchors::new(
+                sdk,
+                bucket,
+                &self.bucket.anchor_prefix,
+                retention,
+                key,
+            )
+        })
     }
 }
 
@@ -233,13 +226,13 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     logging::init(args.log_format)?;
     let config = args.config.load()?;
     let key = args.key.load()?;
+    let chain_key = args.key.chain_key(&key);
     let rules = Rules::new(config.catalog(), &[]).context("the config's rules do not compile")?;
     runtime()?.block_on(async {
         let store = SqlStore::open(&args.store.store)
             .await
             .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?
-            .with_chain_key(args.key.chain_key(&key));
-        let chain_key = args.key.chain_key(&key);
+            .with_chain_key(chain_key.clone());
         app::check_chain_key(&store)
             .await
             .map_err(|e| anyhow::anyhow!(e))?;

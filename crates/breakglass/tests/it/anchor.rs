@@ -45,6 +45,19 @@ fn chain_key() -> breakglass_core::audit::ChainKey {
     SealKey::from_hex(KEY).unwrap().chain_key()
 }
 
+/// A SQLite store file in `dir`.
+fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("breakglass.db").display())
+}
+
+/// The store at `url`, sealing with the broker's key, as `serve` opens it.
+async fn keyed_store(url: &str) -> SqlStore {
+    SqlStore::open(url)
+        .await
+        .unwrap()
+        .with_chain_key(chain_key())
+}
+
 async fn sdk(moto: &Moto) -> breakglass_aws::sdk::SdkConfig {
     let creds = aws_credential_types::Credentials::new("testing", "testing", None, None, "test");
     breakglass_aws::sdk::load(&breakglass_aws::sdk::AwsOptions {
@@ -60,11 +73,7 @@ async fn sdk(moto: &Moto) -> breakglass_aws::sdk::SdkConfig {
 
 /// A bucket with Object Lock on, as an operator would create it for the anchors.
 async fn locked_bucket(sdk: &breakglass_aws::sdk::SdkConfig, name: &str) {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s3_client(sdk);
     s3.create_bucket()
         .bucket(name)
         .object_lock_enabled_for_bucket(true)
@@ -155,10 +164,7 @@ fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64)) {
     let anchored = rt.block_on(async {
         let sdk = sdk(&moto).await;
         locked_bucket(&sdk, BUCKET).await;
-        let store = SqlStore::open(url)
-            .await
-            .unwrap()
-            .with_chain_key(chain_key());
+        let store = keyed_store(url).await;
         let b = broker(store.clone());
         submit(&b, 1, 8).await;
         let anchors = S3Anchors::new(
@@ -222,10 +228,7 @@ fn truncation_is_caught(url: &str, tamper: impl FnOnce(u64)) {
     // The broker's own anchoring pass sees it too, and anchors nothing over it.
     rt.block_on(async {
         let sdk = sdk(&moto).await;
-        let store = SqlStore::open(url)
-            .await
-            .unwrap()
-            .with_chain_key(chain_key());
+        let store = keyed_store(url).await;
         let anchors = S3Anchors::new(
             &sdk,
             BUCKET,
@@ -281,7 +284,7 @@ where
 #[test]
 fn a_truncated_sqlite_chain_is_caught_by_the_s3_anchor() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    let url = sqlite_url(&dir);
     truncation_is_caught(&url, |keep| {
         let drop = [
             "PRAGMA foreign_keys = OFF",
@@ -308,10 +311,7 @@ fn a_truncated_postgres_chain_is_caught_by_the_s3_anchor() {
 fn no_false_alarms_beside_a_writer(url: &str) {
     let rt = runtime();
     rt.block_on(async {
-        let store = SqlStore::open(url)
-            .await
-            .unwrap()
-            .with_chain_key(chain_key());
+        let store = keyed_store(url).await;
         let b = broker(store.clone());
         submit(&b, 1, 5).await;
         let done = Arc::new(AtomicBool::new(false));
@@ -357,10 +357,7 @@ fn no_false_alarms_beside_a_writer(url: &str) {
 #[test]
 fn verification_beside_a_live_writer_on_sqlite_never_cries_wolf() {
     let dir = tempfile::tempdir().unwrap();
-    no_false_alarms_beside_a_writer(&format!(
-        "sqlite://{}",
-        dir.path().join("breakglass.db").display()
-    ));
+    no_false_alarms_beside_a_writer(&sqlite_url(&dir));
 }
 
 #[test]
@@ -424,14 +421,11 @@ async fn count(url: &str, sql: &str) -> i64 {
 fn a_forged_head_is_never_anchored_and_tampering_pages_once() {
     let Some(moto) = Moto::start() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    let url = sqlite_url(&dir);
     runtime().block_on(async {
         let sdk = sdk(&moto).await;
         locked_bucket(&sdk, BUCKET).await;
-        let store = SqlStore::open(&url)
-            .await
-            .unwrap()
-            .with_chain_key(chain_key());
+        let store = keyed_store(&url).await;
         // An empty chain anchors nothing (there is no record #0 to anchor).
         let anchors = anchors_in(&sdk);
         let now = datetime!(2026-12-01 12:10:00 UTC);
@@ -494,14 +488,11 @@ fn objects_in_the_bucket_not_made_with_the_key_are_passed_over() {
     use aws_sdk_s3::types::ObjectLockMode;
     let Some(moto) = Moto::start() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    let url = sqlite_url(&dir);
     runtime().block_on(async {
         let sdk = sdk(&moto).await;
         locked_bucket(&sdk, BUCKET).await;
-        let store = SqlStore::open(&url)
-            .await
-            .unwrap()
-            .with_chain_key(chain_key());
+        let store = keyed_store(&url).await;
         submit(&broker(store.clone()), 1, 4).await;
         let anchors = anchors_in(&sdk);
         let now = datetime!(2026-12-01 12:10:00 UTC);
@@ -518,31 +509,28 @@ fn objects_in_the_bucket_not_made_with_the_key_are_passed_over() {
                 "b".repeat(64)
             )
         };
-        let put = |key: String, body: String, locked: bool| {
-            let mut req = s3
+        // Locked in compliance mode, as the broker's own anchors are.
+        let put = |key: String, body: String| {
+            let req = s3
                 .put_object()
                 .bucket(BUCKET)
                 .key(key)
-                .body(ByteStream::from(body.into_bytes()));
-            if locked {
-                req = req
-                    .object_lock_mode(ObjectLockMode::Compliance)
-                    .object_lock_retain_until_date(DateTime::from_secs(4_102_444_800));
-            }
+                .body(ByteStream::from(body.into_bytes()))
+                .object_lock_mode(ObjectLockMode::Compliance)
+                .object_lock_retain_until_date(DateTime::from_secs(4_102_444_800));
             async move { req.send().await.unwrap() }
         };
-        // A locked, higher-numbered "anchor" without the key's MAC.
+        // A higher-numbered "anchor" without the key's MAC.
         put(
             format!("{prefix}{:020}.json", u64::MAX - 1000),
             forged(1000),
-            true,
         )
         .await;
         // One that sorts first of all.
-        put(format!("{prefix}{:020}.json", 0), forged(u64::MAX), false).await;
+        put(format!("{prefix}{:020}.json", 0), forged(u64::MAX)).await;
         // A new version over the real anchor, then a delete marker hiding it.
         let real_key = format!("{prefix}{:020}.json", u64::MAX - real.seq);
-        put(real_key.clone(), forged(real.seq), true).await;
+        put(real_key.clone(), forged(real.seq)).await;
         s3.delete_object()
             .bucket(BUCKET)
             .key(&real_key)
@@ -580,12 +568,9 @@ fn objects_in_the_bucket_not_made_with_the_key_are_passed_over() {
 #[test]
 fn a_key_that_is_not_the_chains_is_refused_before_any_write() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    let url = sqlite_url(&dir);
     runtime().block_on(async {
-        let store = SqlStore::open(&url)
-            .await
-            .unwrap()
-            .with_chain_key(chain_key());
+        let store = keyed_store(&url).await;
         submit(&broker(store.clone()), 1, 2).await;
         store.close().await;
     });
@@ -626,12 +611,9 @@ fn a_key_that_is_not_the_chains_is_refused_before_any_write() {
 #[test]
 fn an_auditor_verifies_with_the_chain_key_alone() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("breakglass.db").display());
+    let url = sqlite_url(&dir);
     runtime().block_on(async {
-        let store = SqlStore::open(&url)
-            .await
-            .unwrap()
-            .with_chain_key(chain_key());
+        let store = keyed_store(&url).await;
         submit(&broker(store.clone()), 1, 3).await;
         store.close().await;
     });

@@ -275,8 +275,25 @@
       var csrf = csrfOf(form);
       ceremony = true;
       say(form, "Follow your browser's prompt to create the passkey…");
-      postJson("/console/account/passkeys/start", {
-        csrf: csrf, password: form.querySelector("input[name=password]").value
+      // A user with a second factor proves it: the code typed, or else one of their
+      // passkeys (for the purpose the form names) before the new one is created.
+      var code = form.querySelector("input[name=totp]");
+      var code_given = code && code.value !== "";
+      var purpose = form.getAttribute("data-step-up-purpose");
+      var step_up = (purpose && !code_given)
+        ? postJson("/console/passkeys/challenge", { csrf: csrf, purpose: purpose })
+          .then(function (c) {
+            return navigator.credentials.get({ publicKey: requestOptions(c.publicKey) })
+              .then(function (cred) {
+                return JSON.stringify({ ceremony: c.ceremony, credential: assertionJson(cred) });
+              });
+          })
+        : Promise.resolve("");
+      step_up.then(function (passkey) {
+        return postJson("/console/account/passkeys/start", {
+          csrf: csrf, password: form.querySelector("input[name=password]").value,
+          totp: code ? code.value : "", passkey: passkey
+        });
       }).then(function (c) {
         return navigator.credentials.create({ publicKey: creationOptions(c.publicKey) })
           .then(function (cred) {

@@ -122,6 +122,8 @@ async fn an_approver_from_the_identity_provider_approves_with_a_passkey_in_chrom
     b.page("account-passkeys", &["#passkey-enrol-button"]).await;
     b.fill("#passkey-name", "laptop").await;
     b.fill("#passkey-password", PASSWORD).await;
+    // bob has a TOTP authenticator: adding a passkey takes a current code too.
+    b.fill("#passkey-totp", &bob_totp.code()).await;
     b.click("#passkey-enrol-button").await;
     wait_for_url(&b, "passkey=enrolled").await;
     let listed = b.text("#passkey-list").await;
