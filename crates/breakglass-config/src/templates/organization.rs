@@ -123,5 +123,11 @@ mod tests {
         let policy =
             breakglass_iam::parse_value(&content, breakglass_iam::PolicyType::Scp).unwrap();
         assert_eq!(policy.statements.len(), 1);
+        // It names only a source identity no session can carry (`:` is not allowed in one).
+        assert_eq!(
+            content["Statement"][0]["Condition"]["StringEquals"]["aws:SourceIdentity"],
+            serde_json::json!([breakglass_core::revocation::NO_REVOKED_RESPONDER])
+        );
+        assert!(breakglass_core::revocation::NO_REVOKED_RESPONDER.contains(':'));
     }
 }

@@ -521,31 +521,22 @@ where
                 }
             };
             changed |= wrote;
-            let again = self.organization_document().await;
-            match again {
-                Ok((now_wanted, _)) if same_json(&now_wanted, &wanted) => {
-                    store
-                        .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
-                        .await?;
-                    self.cut_offs.held(&CutOffTarget::Organization);
-                    return Ok(Some(OrganizationSync {
-                        responders,
-                        changed,
-                        deferred: false,
-                    }));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    store
-                        .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
-                        .await?;
-                    return Err(e);
-                }
+            // Released first, then the entries read again: an entry added before this read
+            // is seen here (and written by another round); one added after it finds the lease
+            // free and its revoker writes it. Either way none is lost to a deferral.
+            store
+                .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
+                .await?;
+            let (now_wanted, _) = self.organization_document().await?;
+            if same_json(&now_wanted, &wanted) {
+                self.cut_offs.held(&CutOffTarget::Organization);
+                return Ok(Some(OrganizationSync {
+                    responders,
+                    changed,
+                    deferred: false,
+                }));
             }
         }
-        store
-            .release_lease(ORGANIZATION_SYNC_LEASE, &holder)
-            .await?;
         Ok(Some(deferred))
     }
 
