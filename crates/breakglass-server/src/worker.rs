@@ -255,7 +255,11 @@ where
                     breakglass_core::revocation::ORGANIZATION_POLICY
                 );
                 tracing::error!(error = %problem, attempts, "organisation policy not rewritten");
-                if let Err(audit) = self.app.organization_policy_failed(attempts, &e).await {
+                if let Err(audit) = self
+                    .app
+                    .organization_policy_failed(attempts, &e, None)
+                    .await
+                {
                     tracing::error!(error = %audit, "revocation failure not recorded");
                 }
                 Err(problem)

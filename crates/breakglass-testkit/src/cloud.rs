@@ -36,6 +36,9 @@ pub struct FakeCloud {
     pub drop_writes: std::sync::atomic::AtomicBool,
     /// When set, the next inline-policy write stops at this gate (see [`PutGate`]).
     pub put_gate: Mutex<Option<Arc<PutGate>>>,
+    /// While set, writes of the organisation policy are refused as Organizations refuses a
+    /// principal without the permission.
+    pub organization_denied: std::sync::atomic::AtomicBool,
     /// The organisation's revoked-responders policy, when the broker keeps one
     /// ([`FakeCloud::with_organization_policy`]).
     pub organization: Mutex<Option<String>>,
@@ -74,6 +77,7 @@ impl FakeCloud {
             denied_roles: Mutex::new(std::collections::BTreeSet::new()),
             drop_writes: std::sync::atomic::AtomicBool::new(false),
             put_gate: Mutex::new(None),
+            organization_denied: std::sync::atomic::AtomicBool::new(false),
             organization: Mutex::new(None),
         }
     }
@@ -216,6 +220,14 @@ impl Cloud for FakeCloud {
     }
     async fn put_organization_policy(&self, document: &str) -> Result<(), CloudError> {
         self.reachable()?;
+        if self
+            .organization_denied
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(CloudError::AccessDenied(
+                "AccessDenied: not authorized to perform organizations:UpdatePolicy".into(),
+            ));
+        }
         let mut current = Self::lock(&self.organization);
         match current.as_mut() {
             Some(doc) => {

@@ -151,6 +151,30 @@ pub struct OrganizationSync {
     pub deferred: bool,
 }
 
+/// Which policy a cut-off failed to write: the role's own deny, or the organisation's
+/// revoked-responders policy (each audited, paged and listed as its own target).
+#[derive(Debug)]
+enum CutOffFailure {
+    /// The role's entry or deny policy.
+    Role(Error),
+    /// The organisation policy, after the role's deny held.
+    Organization(Error),
+}
+
+impl CutOffFailure {
+    fn into_error(self) -> Error {
+        match self {
+            Self::Role(e) | Self::Organization(e) => e,
+        }
+    }
+}
+
+impl<E: Into<Error>> From<E> for CutOffFailure {
+    fn from(e: E) -> Self {
+        Self::Role(e.into())
+    }
+}
+
 impl<S, K, C, I> App<S, K, C, I>
 where
     S: Store + AccessStore,
@@ -332,12 +356,25 @@ where
             .await?;
         match self.cut_off(&outcome.request).await {
             Ok(entry) => Ok(Revoked { outcome, entry }),
-            Err(e) => {
-                // Audited and paged at once; should even that commit fail, the worker's
-                // retry of the stored entry fails the same way and pages.
-                let _ = self
-                    .revocation_failed(&outcome.request.spec.role_arn, Some(request.clone()), 1, &e)
-                    .await;
+            Err(failure) => {
+                // Audited and paged at once, against the policy that failed; should even
+                // that commit fail, the worker's retry of the stored entry fails the same
+                // way and pages.
+                let role = &outcome.request.spec.role_arn;
+                let e = match failure {
+                    CutOffFailure::Role(e) => {
+                        let _ = self
+                            .revocation_failed(role, Some(request.clone()), 1, &e)
+                            .await;
+                        e
+                    }
+                    CutOffFailure::Organization(e) => {
+                        let _ = self
+                            .organization_policy_failed(1, &e, Some((role, request.clone())))
+                            .await;
+                        e
+                    }
+                };
                 Err(Error::CutOffIncomplete {
                     request: request.clone(),
                     source: Box::new(e),
@@ -377,21 +414,27 @@ where
         &self,
         attempt: u32,
         problem: &Error,
+        revoked: Option<(&RoleArn, RequestId)>,
     ) -> Result<(), Error> {
+        let request = revoked.as_ref().map(|(_, id)| id.clone());
         self.cut_offs.failed(
             CutOffTarget::Organization,
-            None,
+            request.clone(),
             self.now(),
             super::cut_off_summary(problem),
         );
-        let Some(role) = self.revocation_roles().await?.into_iter().next() else {
-            return Ok(());
+        let role = match revoked {
+            Some((role, _)) => role.clone(),
+            None => match self.revocation_roles().await?.into_iter().next() {
+                Some(role) => role,
+                None => return Ok(()),
+            },
         };
         let text = format!(
             "organisation policy `{}`: {problem}",
             revocation::ORGANIZATION_POLICY
         );
-        self.record_revocation_failed(&role, None, attempt, text)
+        self.record_revocation_failed(&role, request, attempt, text)
             .await
     }
 
@@ -450,7 +493,7 @@ where
     }
 
     /// Adds the revocation entry of a revoked request's grant and rewrites its role's policy.
-    async fn cut_off(&self, r: &AccessRequest) -> Result<Option<RevocationEntry>, Error> {
+    async fn cut_off(&self, r: &AccessRequest) -> Result<Option<RevocationEntry>, CutOffFailure> {
         let Some(grant) = &r.grant else {
             return Ok(None);
         };
@@ -468,7 +511,9 @@ where
         };
         self.store().add_revocation(&entry).await?;
         self.sync_role(role).await?;
-        self.sync_organization().await?;
+        self.sync_organization()
+            .await
+            .map_err(CutOffFailure::Organization)?;
         Ok(Some(entry))
     }
 
@@ -740,17 +785,29 @@ where
             }
             match self.cut_off(&r).await {
                 Ok(_) => restored.push(r.id),
-                Err(e) => {
-                    // Still failing: audited, and paged on the 1st, 2nd, 4th... failure in a
-                    // row of the role's cut-off (the count the failed cut-offs keep).
+                Err(failure) => {
+                    // Still failing: audited against the policy that failed, and paged on
+                    // the 1st, 2nd, 4th... failure in a row of it (the count the failed
+                    // cut-offs keep).
                     let role = &r.spec.role_arn;
-                    let attempt = self
-                        .cut_offs
-                        .attempts(&CutOffTarget::Role(role.clone()))
-                        .saturating_add(1);
-                    let _ = self
-                        .revocation_failed(role, Some(r.id.clone()), attempt, &e)
-                        .await;
+                    let e = match failure {
+                        CutOffFailure::Role(e) => {
+                            let target = CutOffTarget::Role(role.clone());
+                            let attempt = self.cut_offs.attempts(&target).saturating_add(1);
+                            let _ = self
+                                .revocation_failed(role, Some(r.id.clone()), attempt, &e)
+                                .await;
+                            e
+                        }
+                        CutOffFailure::Organization(e) => {
+                            let target = CutOffTarget::Organization;
+                            let attempt = self.cut_offs.attempts(&target).saturating_add(1);
+                            let _ = self
+                                .organization_policy_failed(attempt, &e, Some((role, r.id.clone())))
+                                .await;
+                            e
+                        }
+                    };
                     failed.push((r.id, e.to_string()));
                 }
             }
@@ -889,8 +946,8 @@ where
         // before the cutoff opens a session after it, which `aws:TokenIssueTime` does not
         // catch but the grant's `aws:userid` entry does.
         for request in &revoked_requests {
-            if let Err(e) = self.cut_off(request).await {
-                failed.push((request.id.clone(), e.to_string()));
+            if let Err(failure) = self.cut_off(request).await {
+                failed.push((request.id.clone(), failure.into_error().to_string()));
             }
         }
         let event = AuditEvent::from(RoleSessionsRevoked {

@@ -298,6 +298,36 @@ async fn a_revocation_lists_the_responder_in_the_organisation_policy_until_the_e
     assert_eq!(org_denied(&app), ["breakglass:none"]);
 }
 
+/// The organisation policy failing after the role's deny held is that policy's failure:
+/// listed, audited and paged as the organisation's, not as the role's (whose deny is
+/// written).
+#[tokio::test]
+async fn an_organisation_policy_that_cannot_be_written_is_its_own_failed_cut_off() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let app = TestApp::with_organization(&store, &clock, "a");
+    let (id, grant) = minted(&app, "alice").await;
+    app.cloud()
+        .organization_denied
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let e = app.revoke(&caller("bob"), &id, "done").await.unwrap_err();
+    assert!(matches!(e, Error::CutOffIncomplete { .. }), "{e:?}");
+    // The role's deny holds; the organisation still lists nobody.
+    assert!(denied(&app).iter().any(|d| d.contains(grant.as_str())));
+    assert_eq!(org_denied(&app), ["breakglass:none"]);
+    let failed = app.failed_cut_offs(&admin("dave")).await.unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        failed[0].target,
+        breakglass_core::app::CutOffTarget::Organization
+    );
+    assert_eq!(failed[0].requests, std::slice::from_ref(&id));
+    assert_eq!(
+        audit_count(&store, "revocation_failed", Some(id.as_str())).await,
+        1
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_cut_off_is_listed_until_it_holds() {
     let TestStore { store, _dir, .. } = support::sqlite().await;
