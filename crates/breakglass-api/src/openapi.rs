@@ -401,6 +401,14 @@ pub fn route_docs() -> Vec<RouteDoc> {
         R::new::<RequestView>("GET", "/api/v1/requests/{id}", "One request", true, 200)
             .no_body(),
         R::new::<RequestView>(
+            "GET",
+            "/api/v1/grants/{id}",
+            "The request holding a grant (`g-…`)",
+            true,
+            200,
+        )
+        .no_body(),
+        R::new::<RequestView>(
             "POST",
             "/api/v1/requests/{id}/approve",
             "Approve (TOTP step-up; bound to the request digest)",

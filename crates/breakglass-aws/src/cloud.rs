@@ -663,6 +663,10 @@ impl Cloud for AwsCloud {
     ) -> Result<Secret, CloudError> {
         federation::console_url(&self.federation, credentials, session_duration, destination).await
     }
+
+    async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
+        federation::reachable(&self.federation, self.base.endpoint_url()).await
+    }
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub struct FederationOptions {
 impl Default for FederationOptions {
     fn default() -> Self {
         Self {
-            endpoint: "https://signin.aws.amazon.com/federation".to_owned(),
+            endpoint: AWS_SIGN_IN.to_owned(),
             issuer: "breakglass".to_owned(),
         }
     }
@@ -42,6 +42,19 @@ const TIMEOUT: StdDuration = StdDuration::from_secs(15);
 
 fn encode(s: &str) -> String {
     utf8_percent_encode(s, NON_ALPHANUMERIC).to_string()
+}
+
+/// `e` and each of its causes, `: `-separated (a client error alone says only "client error
+/// (Connect)").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// `GET url` over HTTP or HTTPS (rustls with ring, the system's roots), capped and timed.
@@ -57,7 +70,7 @@ async fn get(url: &str) -> Result<(u16, Bytes), String> {
         .parse()
         .map_err(|e| format!("the federation endpoint is not a URL: {e}"))?;
     let call = async {
-        let resp = client.get(uri).await.map_err(|e| e.to_string())?;
+        let resp = client.get(uri).await.map_err(|e| with_causes(&e))?;
         let status = resp.status().as_u16();
         let body = Limited::new(resp.into_body(), MAX_BODY)
             .collect()
@@ -69,6 +82,52 @@ async fn get(url: &str) -> Result<(u16, Bytes), String> {
     tokio::time::timeout(TIMEOUT, call)
         .await
         .map_err(|_| format!("no answer within {} seconds", TIMEOUT.as_secs()))?
+}
+
+/// The endpoint AWS's console sign-in is served from.
+pub const AWS_SIGN_IN: &str = "https://signin.aws.amazon.com/federation";
+
+/// How long the reachability check waits for any answer.
+const REACH_TIMEOUT: StdDuration = StdDuration::from_secs(5);
+
+/// Whether `endpoint` (an `--endpoint-url` override) is AWS's own, such as a VPC endpoint
+/// (`*.amazonaws.com`, `*.amazonaws.com.cn`, `*.api.aws`), rather than an emulator's.
+fn on_aws(endpoint: &str) -> bool {
+    endpoint
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(str::to_ascii_lowercase))
+        .is_some_and(|host| {
+            ["amazonaws.com", "amazonaws.com.cn", "api.aws"]
+                .iter()
+                .any(|domain| host.ends_with(&format!(".{domain}")))
+        })
+}
+
+/// Whether the federation endpoint answers at all (any HTTP status will do), asked before
+/// credentials are minted for it. `emulator` is the endpoint the broker's AWS calls go to
+/// when it is overridden: unless that is an AWS host, it is an emulator, whose sessions
+/// AWS's own sign-in does not know, so with AWS's endpoint that is refused without a call.
+pub(crate) async fn reachable(
+    options: &FederationOptions,
+    emulator: Option<&str>,
+) -> Result<(), CloudError> {
+    let endpoint = &options.endpoint;
+    if let Some(emulator) = emulator.filter(|e| endpoint == AWS_SIGN_IN && !on_aws(e)) {
+        return Err(CloudError::Unavailable(format!(
+            "the broker calls an AWS emulator ({emulator}), and AWS's sign-in endpoint ({endpoint}) does not accept the sessions an emulator mints"
+        )));
+    }
+    match tokio::time::timeout(REACH_TIMEOUT, get(endpoint)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(CloudError::Unavailable(format!(
+            "the AWS sign-in endpoint ({endpoint}) cannot be reached from the broker: {e}"
+        ))),
+        Err(_) => Err(CloudError::Unavailable(format!(
+            "the AWS sign-in endpoint ({endpoint}) did not answer the broker within {} seconds",
+            REACH_TIMEOUT.as_secs()
+        ))),
+    }
 }
 
 /// The sign-in URL for `credentials`, valid for `session_duration` (900-43,200 seconds,
@@ -125,4 +184,30 @@ pub(crate) async fn console_url(
         encode(destination),
         encode(token)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::on_aws;
+
+    #[test]
+    fn only_an_aws_host_is_taken_for_aws() {
+        for aws in [
+            "https://sts.us-east-1.amazonaws.com",
+            "https://vpce-0a1b.sts.us-east-1.vpce.amazonaws.com",
+            "https://iam.cn-north-1.amazonaws.com.cn",
+            "https://sts.us-east-1.api.aws",
+        ] {
+            assert!(on_aws(aws), "{aws}");
+        }
+        for emulator in [
+            "http://127.0.0.1:5055",
+            "http://localhost:4566",
+            "https://amazonaws.com.evil.example",
+            "https://evilamazonaws.com",
+            "not a url",
+        ] {
+            assert!(!on_aws(emulator), "{emulator}");
+        }
+    }
 }

@@ -148,6 +148,12 @@ pub trait Cloud: Send + Sync {
         destination: &str,
     ) -> impl Future<Output = Result<Secret, CloudError>> + Send;
 
+    /// Whether the console sign-in endpoint [`Cloud::console_url`] calls can be reached, asked
+    /// before any credentials are minted for it: `Unavailable` says why not (an emulator
+    /// whose sessions AWS's sign-in does not know, no route to the endpoint), in words that
+    /// name no account and no secret.
+    fn console_sign_in_reachable(&self) -> impl Future<Output = Result<(), CloudError>> + Send;
+
     /// Whether this adapter keeps the organisation's revoked-responders policy (a management
     /// account is configured). No I/O: callers skip the policy's upkeep when it is `false`.
     fn keeps_organization_policy(&self) -> bool {
@@ -223,6 +229,8 @@ pub trait DynCloud: Send + Sync {
         session_duration: Duration,
         destination: &'a str,
     ) -> BoxFuture<'a, Result<Secret, CloudError>>;
+    /// [`Cloud::console_sign_in_reachable`].
+    fn console_sign_in_reachable_boxed(&self) -> BoxFuture<'_, Result<(), CloudError>>;
     /// [`Cloud::keeps_organization_policy`].
     fn keeps_organization_policy_dyn(&self) -> bool;
     /// [`Cloud::organization_policy`].
@@ -279,6 +287,9 @@ impl<T: Cloud> DynCloud for T {
         destination: &'a str,
     ) -> BoxFuture<'a, Result<Secret, CloudError>> {
         Box::pin(self.console_url(credentials, session_duration, destination))
+    }
+    fn console_sign_in_reachable_boxed(&self) -> BoxFuture<'_, Result<(), CloudError>> {
+        Box::pin(self.console_sign_in_reachable())
     }
     fn keeps_organization_policy_dyn(&self) -> bool {
         self.keeps_organization_policy()
@@ -339,6 +350,9 @@ impl Cloud for dyn DynCloud + '_ {
         self.console_url_boxed(credentials, session_duration, destination)
             .await
     }
+    async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
+        self.console_sign_in_reachable_boxed().await
+    }
     fn keeps_organization_policy(&self) -> bool {
         self.keeps_organization_policy_dyn()
     }
@@ -395,6 +409,9 @@ impl<T: Cloud + ?Sized> Cloud for Arc<T> {
         self.as_ref()
             .console_url(credentials, session_duration, destination)
             .await
+    }
+    async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
+        self.as_ref().console_sign_in_reachable().await
     }
     fn keeps_organization_policy(&self) -> bool {
         self.as_ref().keeps_organization_policy()

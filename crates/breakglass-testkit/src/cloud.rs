@@ -39,6 +39,8 @@ pub struct FakeCloud {
     /// While set, writes of the organisation policy are refused as Organizations refuses a
     /// principal without the permission.
     pub organization_denied: std::sync::atomic::AtomicBool,
+    /// While set, the console sign-in endpoint cannot be reached.
+    pub sign_in_unreachable: std::sync::atomic::AtomicBool,
     /// The organisation's revoked-responders policy, when the broker keeps one
     /// ([`FakeCloud::with_organization_policy`]).
     pub organization: Mutex<Option<String>>,
@@ -78,6 +80,7 @@ impl FakeCloud {
             drop_writes: std::sync::atomic::AtomicBool::new(false),
             put_gate: Mutex::new(None),
             organization_denied: std::sync::atomic::AtomicBool::new(false),
+            sign_in_unreachable: std::sync::atomic::AtomicBool::new(false),
             organization: Mutex::new(None),
         }
     }
@@ -210,6 +213,18 @@ impl Cloud for FakeCloud {
             "https://signin.example/?SessionDuration={}&Destination={_dest}",
             _d.whole_seconds()
         )))
+    }
+    async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
+        self.reachable()?;
+        if self
+            .sign_in_unreachable
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(CloudError::Unavailable(
+                "the sign-in endpoint did not answer".into(),
+            ));
+        }
+        Ok(())
     }
     fn keeps_organization_policy(&self) -> bool {
         Self::lock(&self.organization).is_some()

@@ -265,6 +265,66 @@ async fn the_console_url_comes_from_the_federation_endpoint() {
     assert!(err.to_string().contains("900-43200"), "{err}");
 }
 
+/// Before minting for the console, the adapter asks whether the sign-in endpoint can be
+/// reached: AWS's own endpoint never accepts an emulator's sessions (refused without a call),
+/// a closed port is named, and any HTTP answer counts as reachable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_endpoint_is_checked_before_minting() {
+    let Some(moto) = Moto::start() else { return };
+    let config = sdk_config(&moto).await;
+    let on_emulator = AwsCloud::new(&config, FederationOptions::default(), AccountRoles::none());
+    let err = on_emulator.console_sign_in_reachable().await.unwrap_err();
+    assert!(matches!(err, CloudError::Unavailable(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("emulator") && text.contains(&moto.endpoint()),
+        "{text}"
+    );
+
+    // A port nobody listens on (bound, then closed).
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!(
+        "http://127.0.0.1:{}/federation",
+        closed.local_addr().unwrap().port()
+    );
+    drop(closed);
+    let options = |endpoint: &str| FederationOptions {
+        endpoint: endpoint.to_owned(),
+        issuer: "breakglass".to_owned(),
+    };
+    let nowhere = AwsCloud::new(&config, options(&endpoint), AccountRoles::none());
+    let err = nowhere.console_sign_in_reachable().await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("cannot be reached") && text.contains(&endpoint),
+        "{text}"
+    );
+    assert!(
+        text.to_lowercase().contains("refused"),
+        "the cause is missing: {text}"
+    );
+
+    // An endpoint that answers, even 400 to a bare GET, is reachable.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!(
+        "http://127.0.0.1:{}/federation",
+        listener.local_addr().unwrap().port()
+    );
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = conn.read(&mut buf).unwrap();
+        write!(
+            conn,
+            "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+    });
+    let there = AwsCloud::new(&config, options(&endpoint), AccountRoles::none());
+    there.console_sign_in_reachable().await.unwrap();
+    server.join().unwrap();
+}
+
 /// The role the tests assume to manage another account's roles, as the broker assumes its
 /// revoker role.
 fn revoker_role(account: &AccountId) -> Option<RoleArn> {

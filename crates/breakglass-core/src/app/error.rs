@@ -49,6 +49,11 @@ pub enum Error {
     /// AWS refused or failed.
     #[error(transparent)]
     Cloud(#[from] CloudError),
+    /// The AWS console cannot be opened from here (checked before anything was minted).
+    #[error(
+        "the AWS console cannot be opened: {0}. No credentials were minted; for API access use `breakglass exec --grant GRANT -- COMMAND` or `breakglass creds --grant GRANT`"
+    )]
+    SignInUnreachable(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

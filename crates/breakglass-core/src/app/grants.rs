@@ -30,7 +30,7 @@ use crate::audit::events::{RevocationFailed, RoleSessionsRevoked};
 use crate::audit::{Actor, AuditEntry, AuditEvent};
 use crate::broker::{BrokerError, Outcome};
 use crate::canonical::Sha256Digest;
-use crate::cloud::{Cloud, IssuedCredentials, Secret};
+use crate::cloud::{Cloud, CloudError, IssuedCredentials, Secret};
 use crate::issuance;
 use crate::model::{GrantId, RequestId, RequestKind, RoleArn, Username};
 use crate::outbox::notifications;
@@ -190,6 +190,21 @@ where
         }
     }
 
+    /// The request holding grant `grant`, if `caller` may read it; a grant that does not
+    /// exist and one the caller may not see are the same answer, so grant ids leak nothing.
+    pub async fn grant(
+        &self,
+        caller: &Caller,
+        grant: &GrantId,
+    ) -> Result<crate::ports::Versioned<AccessRequest>, Error> {
+        let unseen = || Error::NotFound(format!("no grant `{grant}`"));
+        let id = self.grant_request(grant).await?;
+        self.request(caller, &id).await.map_err(|e| match e {
+            Error::NotFound(_) => unseen(),
+            other => other,
+        })
+    }
+
     /// Mints credentials for the grant of request `request`, for its requester `caller`.
     /// Refused unless the grant is active and before its end; the session lasts the grant's
     /// remaining time (less a clock allowance), clamped to the role's maximum by the adapter.
@@ -319,6 +334,14 @@ where
     ) -> Result<Secret, Error> {
         // Checked before anything is minted: a refused destination leaves no credentials.
         issuance::console_destination(destination).map_err(Error::Invalid)?;
+        // Nor are credentials minted for a sign-in endpoint that cannot be reached.
+        self.cloud
+            .console_sign_in_reachable()
+            .await
+            .map_err(|e| match e {
+                CloudError::Unavailable(why) => Error::SignInUnreachable(why),
+                other => Error::Cloud(other),
+            })?;
         let creds = self.credentials(caller, request, step_up).await?;
         // The console session lasts as long as the credentials, at most 12 hours. Credentials
         // minted at STS's 900-second minimum have a few milliseconds less by now; the

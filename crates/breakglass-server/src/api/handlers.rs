@@ -545,6 +545,11 @@ pub async fn get_request(State(s): St, p: Principal, PathId(rid): PathId<Request
     Ok(Json(RequestView::new(&v.value, v.version)).into_response())
 }
 
+pub async fn get_grant(State(s): St, p: Principal, PathId(gid): PathId<GrantId>) -> ApiResult {
+    let v = s.app.grant(&p.caller(), &gid).await?;
+    Ok(Json(RequestView::new(&v.value, v.version)).into_response())
+}
+
 pub async fn approve(
     State(s): St,
     p: Principal,

@@ -78,6 +78,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<AppState>>> {
         ("POST", "/api/v1/requests/{id}/activate") => post(h::activate),
         ("POST", "/api/v1/requests/{id}/review") => post(h::review),
         ("POST", "/api/v1/break-glass") => post(h::break_glass),
+        ("GET", "/api/v1/grants/{id}") => get(h::get_grant),
         ("POST", "/api/v1/grants/{id}/credentials") => post(h::credentials),
         ("POST", "/api/v1/grants/{id}/console") => post(h::console),
         ("POST", "/api/v1/grants/{id}/revoke") => post(h::revoke),

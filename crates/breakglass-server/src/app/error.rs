@@ -195,6 +195,12 @@ impl From<Error> for AppError {
             | Error::OrganizationPolicyUnverified => {
                 Self::internal(StatusCode::BAD_GATEWAY, "aws_failed", &e)
             }
+            // Says why and what to use instead; names no account and holds no secret.
+            Error::SignInUnreachable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sign_in_unreachable",
+                e.to_string(),
+            ),
             Error::CutOffIncomplete { .. } => {
                 Self::new(StatusCode::ACCEPTED, "cut_off_pending", e.to_string())
             }

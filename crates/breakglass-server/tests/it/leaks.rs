@@ -141,6 +141,35 @@ async fn every_action_on_a_request_answers_not_found_to_who_may_not_read_it() {
         )
         .await;
     assert_eq!(v["status_name"], "active", "{v}");
+    // A grant's request: its requester reads it; to Erin it is as absent as a grant that
+    // never existed, in the same words.
+    let (s, v) = api
+        .call(
+            "GET",
+            &format!("/api/v1/grants/{grant}"),
+            Some(&carol),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], active.as_str(), "{v}");
+    let (s, seen) = api
+        .call("GET", &format!("/api/v1/grants/{grant}"), Some(&erin), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{seen}");
+    let (s, never) = api
+        .call("GET", "/api/v1/grants/g-doesnotexist0", Some(&erin), None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{never}");
+    let words = |v: &Value| {
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .replace(grant.as_str(), "g-X")
+            .replace("g-doesnotexist0", "g-X")
+    };
+    assert_eq!(words(&seen), words(&never));
+    assert!(!seen.to_string().contains("carol"), "{seen}");
     // A reader who may not act still hears why (Bob may approve Carol's request).
     let (s, v) = api
         .call(
@@ -241,6 +270,9 @@ impl Cloud for RefusingCloud {
     ) -> Result<Secret, CloudError> {
         self.0.console_url(c, d, dest).await
     }
+    async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
+        self.0.console_sign_in_reachable().await
+    }
 }
 
 /// AWS's refusal reaches the log, not the client: the client gets the stable code and a
@@ -340,6 +372,65 @@ async fn a_refused_console_destination_mints_nothing() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(*cloud.minted.lock().unwrap(), 1);
+}
+
+/// A sign-in endpoint the broker cannot reach (an emulator's sessions, no route out) is
+/// found before anything is minted: the caller reads why and what to use instead, and no
+/// credentials exist for the console that could not open.
+#[tokio::test]
+async fn an_unreachable_sign_in_endpoint_mints_nothing_and_says_why() {
+    let mut cloud = None;
+    let api = api_over(
+        ConsoleSettings::default(),
+        breakglass_config::LocalAccounts::All,
+        false,
+        |clock| {
+            let c = Arc::new(FakeCloud::new(clock));
+            cloud = Some(Arc::clone(&c));
+            c
+        },
+    )
+    .await;
+    let cloud = cloud.unwrap();
+    let (carol, _, _, grant) = active_grant(&api).await;
+    cloud
+        .sign_in_unreachable
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let console = format!("/api/v1/grants/{grant}/console");
+    let (s, v) = api
+        .call("POST", &console, Some(&carol), Some(json!({})))
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert_eq!(v["error"]["code"], "sign_in_unreachable", "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    for words in [
+        "the sign-in endpoint did not answer",
+        "No credentials were minted",
+        "breakglass exec --grant",
+    ] {
+        assert!(
+            message.contains(words),
+            "{words:?} missing from {message:?}"
+        );
+    }
+    assert_eq!(*cloud.minted.lock().unwrap(), 0, "credentials were minted");
+    assert_eq!(
+        super::support::audit_count(&api.store, "credentials_issued", None).await,
+        0
+    );
+    // Once the endpoint answers, the same grant opens the console.
+    cloud
+        .sign_in_unreachable
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let (s, v) = api
+        .call("POST", &console, Some(&carol), Some(json!({})))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(*cloud.minted.lock().unwrap(), 1);
+    assert_eq!(
+        super::support::audit_count(&api.store, "credentials_issued", None).await,
+        1
+    );
 }
 
 /// The refused break-glass alerts waiting in the outbox, and the refused break-glass
