@@ -11,6 +11,32 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# Runs COMMAND... and, while it runs, says every 20 seconds that it still runs (cargo is
+# silent while it compiles one large crate or links): `with_heartbeat WHAT COMMAND...`.
+with_heartbeat() {
+  local what=$1; shift
+  "$@" &
+  local pid=$! start=$SECONDS next=20
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if [ $((SECONDS - start)) -ge "$next" ]; then
+      printf '    ... still %s (%d s so far)\n' "$what" $((SECONDS - start)) >&2
+      next=$((next + 20))
+    fi
+  done
+  wait "$pid"
+}
+
+# The lines of the README's ```sh block that follows the marker `<!-- NAME`.
+readme_block() {
+  awk -v mark="<!-- $1" '
+    index($0, mark) == 1 { found = 1; next }
+    found && /^```sh/ { inside = 1; next }
+    inside && /^```/ { exit }
+    inside { print }
+  ' "$ROOT/README.md"
+}
+
 # Record something that was not run, and why; scripts print the list at the end.
 skip() { SKIPPED+=("$*"); warn "skipped: $*"; }
 

@@ -501,6 +501,25 @@ mod tests {
         }
     }
 
+    /// What the README promises: by default a message is dead-lettered about 2 to 3 hours
+    /// after its first failed attempt, whatever the jitter.
+    #[test]
+    fn the_default_policy_dead_letters_after_two_to_three_hours() {
+        let p = RetryPolicy::default();
+        let start = datetime!(2026-11-21 05:00 UTC);
+        for jitter in [0.0, 0.999_999] {
+            let mut now = start;
+            let mut attempts = 1;
+            while let AfterFailure::RetryAt(next) = p.after_failure(attempts, now, jitter) {
+                now = next;
+                attempts += 1;
+            }
+            assert_eq!(attempts, 10);
+            let hours = (now - start).as_seconds_f64() / 3600.0;
+            assert!((2.0..3.2).contains(&hours), "jitter {jitter}: {hours} h");
+        }
+    }
+
     #[test]
     fn backoff_doubles_caps_and_dead_letters() {
         let p = RetryPolicy {

@@ -5,6 +5,8 @@
 //! parses arguments, opens files, prints results and maps outcomes to exit codes.
 
 mod cmd;
+#[cfg(test)]
+mod docs;
 mod exit;
 
 use std::process::ExitCode;
