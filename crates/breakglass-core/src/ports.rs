@@ -272,6 +272,31 @@ impl StepUp {
             .into(),
         }
     }
+
+    /// The audit record of finding it already spent (the store refused to spend it again):
+    /// `totp_failed` for a code, `passkey_failed` for a passkey's answer.
+    pub fn replayed_event(&self) -> crate::audit::AuditEvent {
+        use crate::audit::events::{PasskeyFailed, TotpFailed};
+        match &self.proof {
+            Proof::Totp { .. } => TotpFailed {
+                username: self.username.clone(),
+                purpose: self.purpose.clone(),
+                reason: "code already used".to_owned(),
+            }
+            .into(),
+            Proof::Passkey { .. } => PasskeyFailed {
+                username: self.username.clone(),
+                purpose: self.purpose.clone(),
+                reason: "answer already used".to_owned(),
+            }
+            .into(),
+        }
+    }
+
+    /// Whether a passkey proved it.
+    pub fn is_passkey(&self) -> bool {
+        matches!(self.proof, Proof::Passkey { .. })
+    }
 }
 
 /// How a claimed outbox message's delivery attempt ended.

@@ -30,8 +30,11 @@ pub enum Error {
     /// The action needs a fresh step-up and none was given: what and how.
     #[error("{0}")]
     StepUpRequired(String),
-    /// The step-up's TOTP code was spent by a concurrent step-up (audited as a replay).
-    #[error("the TOTP code is wrong or was already used; wait for the next code and retry")]
+    /// The step-up's TOTP code (or passkey answer) was spent by a concurrent step-up
+    /// (audited as a replay).
+    #[error(
+        "the TOTP code or passkey answer was already used; wait for the next code (or answer the passkey again) and retry"
+    )]
     StepUpReplayed,
     /// No credentials can be issued for the request now.
     #[error(transparent)]

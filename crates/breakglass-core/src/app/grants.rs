@@ -296,9 +296,12 @@ where
             None => {
                 self.broker.execute(request, command).await?;
             }
-            Some((s, purpose)) => {
-                let result = self.broker.execute_stepped(request, command, Some(s)).await;
-                self.spent(caller, &purpose, result).await?;
+            Some((s, _)) => {
+                let result = self
+                    .broker
+                    .execute_stepped(request, command, Some(s.clone()))
+                    .await;
+                self.spent(caller, &s, result).await?;
             }
         }
         Ok(creds)
@@ -892,12 +895,12 @@ where
                 event: step_up.verified_event(),
             }],
             outbox: Vec::new(),
-            step_up: Some(step_up),
+            step_up: Some(step_up.clone()),
         };
         match store.commit(spend).await {
             Ok(_) => {}
             Err(crate::ports::StoreError::StepUpUsed(_)) => {
-                return Err(self.replayed(caller, &purpose).await);
+                return Err(self.replayed(caller, &step_up).await);
             }
             Err(e) => return Err(e.into()),
         }

@@ -8,8 +8,7 @@
 use time::Duration;
 
 use super::{App, Caller, Error, StepUpOr};
-use crate::audit::events::TotpFailed;
-use crate::audit::{Actor, AuditEntry, AuditEvent};
+use crate::audit::{Actor, AuditEntry};
 use crate::broker::{BrokerError, Outcome};
 use crate::canonical::Sha256Digest;
 use crate::cloud::Cloud;
@@ -166,37 +165,33 @@ where
         };
         let result = self
             .broker
-            .execute_stepped(id, command, Some(step_up))
+            .execute_stepped(id, command, Some(step_up.clone()))
             .await;
-        self.spent(caller, &purpose, result).await
+        self.spent(caller, &step_up, result).await
     }
 
-    /// The result of a change that spent a step-up: a replayed code is audited and reported
-    /// as a wrong code.
+    /// The result of a change that spent `step_up`: a replayed one is audited and reported
+    /// as such.
     pub(super) async fn spent(
         &self,
         caller: &Caller,
-        purpose: &str,
+        step_up: &StepUp,
         result: Result<Outcome, BrokerError>,
     ) -> Result<Outcome, Error> {
         match result {
             Ok(o) => Ok(o),
             Err(BrokerError::Store(StoreError::StepUpUsed(_))) => {
-                Err(self.replayed(caller, purpose).await)
+                Err(self.replayed(caller, step_up).await)
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Audits that `caller` gave a TOTP code for `purpose` that was already used (the store
-    /// refused to spend it) and returns the error to show. Fails closed: if the record cannot
-    /// be written, the store's error is returned.
-    pub(super) async fn replayed(&self, caller: &Caller, purpose: &str) -> Error {
-        let event = AuditEvent::from(TotpFailed {
-            username: caller.username.clone(),
-            purpose: purpose.to_owned(),
-            reason: "code already used".to_owned(),
-        });
+    /// Audits that `caller`'s step-up `step_up` was already used (the store refused to spend
+    /// it), as a refused code or a refused passkey answer, and returns the error to show.
+    /// Fails closed: if the record cannot be written, the store's error is returned.
+    pub(super) async fn replayed(&self, caller: &Caller, step_up: &StepUp) -> Error {
+        let event = step_up.replayed_event();
         let commit = Commit {
             write: None,
             audit: vec![AuditEntry {
@@ -271,10 +266,8 @@ where
             .broker
             .activate_break_glass_stepped(new.clone(), mfa.as_ref().ok().cloned())
             .await;
-        if let Err(BrokerError::Store(StoreError::StepUpUsed(_))) = &result {
-            mfa = Err(StepUpOr::App(
-                self.replayed(caller, BREAK_GLASS_PURPOSE).await,
-            ));
+        if let (Err(BrokerError::Store(StoreError::StepUpUsed(_))), Ok(spent)) = (&result, &mfa) {
+            mfa = Err(StepUpOr::App(self.replayed(caller, spent).await));
             result = self.broker.activate_break_glass_stepped(new, None).await;
         }
         match result {
@@ -343,9 +336,9 @@ where
         };
         let result = self
             .broker
-            .execute_stepped(id, command, Some(step_up))
+            .execute_stepped(id, command, Some(step_up.clone()))
             .await;
-        self.spent(caller, &purpose, result).await
+        self.spent(caller, &step_up, result).await
     }
 
     /// Request `id` if `caller` may see it ([`may_read`]); otherwise not found. Every action

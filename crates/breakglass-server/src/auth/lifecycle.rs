@@ -383,9 +383,10 @@ impl<S: AuthStore> Auth<S> {
         writes: Vec<AuthWrite>,
         audit: Vec<breakglass_core::audit::AuditEntry>,
     ) -> Result<(), AuthError> {
+        let passkey = used_passkey(&writes);
         match self.store.auth_commit(writes, audit).await {
             Ok(_) => Ok(()),
-            Err(StoreError::StepUpUsed(_)) => Err(self.replayed(who, purpose).await),
+            Err(StoreError::StepUpUsed(_)) => Err(self.replayed_in(who, purpose, passkey).await),
             Err(StoreError::InvalidCommit(m)) => Err(AuthError::NotFound(m)),
             Err(e) => Err(e.into()),
         }
@@ -467,7 +468,7 @@ impl<S: AuthStore> Auth<S> {
             Err(StoreError::Duplicate(_)) => {
                 Err(AuthError::Exists(format!("user `{user}` already exists")))
             }
-            Err(StoreError::StepUpUsed(_)) => Err(self.replayed(&by.username, &purpose).await),
+            Err(StoreError::StepUpUsed(_)) => Err(self.replayed_step_up(&step_up).await),
             Err(e) => Err(e.into()),
         }
     }
@@ -569,4 +570,11 @@ impl<S: AuthStore> Auth<S> {
             Err(e) => Err(e.into()),
         }
     }
+}
+
+/// Whether `writes` spend a passkey's answer (else any step-up they spend is a TOTP code).
+fn used_passkey(writes: &[AuthWrite]) -> bool {
+    writes
+        .iter()
+        .any(|w| matches!(w, AuthWrite::UsePasskey { .. }))
 }

@@ -763,7 +763,7 @@ impl<S: AuthStore> Auth<S> {
             // Disabled between the password check and the token (see `INSERT_TOKEN`).
             Err(StoreError::InvalidCommit(_)) => return Err(AuthError::Disabled(who_name)),
             Err(StoreError::StepUpUsed(_)) => {
-                return Err(self.replayed(&who, passkey::SIGN_IN_PURPOSE).await);
+                return Err(self.replayed_in(&who, passkey::SIGN_IN_PURPOSE, true).await);
             }
             Err(e) => return Err(e.into()),
         }
@@ -1062,19 +1062,50 @@ impl<S: AuthStore> Auth<S> {
         }
     }
 
-    /// Audits that `who` gave a TOTP code for `purpose` that was already used (the store
-    /// refused to spend it) and returns the error to show. Fails closed: if the record
-    /// cannot be written, the store's error is returned.
+    /// Audits that `who` gave a TOTP code for `purpose` that was already used and returns
+    /// the error to show. Fails closed: if the record cannot be written, the store's error
+    /// is returned.
     pub async fn replayed(&self, who: &Username, purpose: &str) -> AuthError {
-        let event = TotpFailed {
+        self.replayed_in(who, purpose, false).await
+    }
+
+    /// Audits that `step_up` was already used (the store refused to spend it), as a refused
+    /// code or a refused passkey answer, and returns the error to show. Fails closed.
+    pub async fn replayed_step_up(&self, step_up: &StepUp) -> AuthError {
+        self.replayed_in(&step_up.username, &step_up.purpose, step_up.is_passkey())
+            .await
+    }
+
+    /// Audits that `who` gave a step-up for `purpose` that was already used: a passkey's
+    /// answer if `passkey`, else a TOTP code. Fails closed.
+    pub(crate) async fn replayed_in(
+        &self,
+        who: &Username,
+        purpose: &str,
+        passkey: bool,
+    ) -> AuthError {
+        let proof = if passkey {
+            breakglass_core::ports::Proof::Passkey {
+                ceremony: String::new(),
+                credential_id: String::new(),
+                credential: String::new(),
+            }
+        } else {
+            breakglass_core::ports::Proof::Totp { step: 0 }
+        };
+        let step_up = StepUp {
             username: who.clone(),
             purpose: purpose.to_owned(),
-            reason: "code already used".to_owned(),
+            proof,
         };
+        let actor = Actor::User(who.clone());
         match self
-            .audit_only(self.entry(Actor::User(who.clone()), event))
+            .audit_only(self.entry(actor, step_up.replayed_event()))
             .await
         {
+            Ok(()) if passkey => {
+                AuthError::BadPasskey("that passkey answer was already used".to_owned())
+            }
             Ok(()) => AuthError::BadTotp,
             Err(e) => e,
         }

@@ -205,8 +205,8 @@ impl<S: AuthStore> Auth<S> {
         }
         match self.store.auth_commit(writes, audit).await {
             Ok(_) => {}
-            Err(StoreError::StepUpUsed(_)) if spent.is_some() => {
-                return Err(self.replayed(who, ADD_PURPOSE).await);
+            Err(StoreError::StepUpUsed(_)) if let Some(step_up) = spent => {
+                return Err(self.replayed_step_up(step_up).await);
             }
             Err(e) => return Err(e.into()),
         }

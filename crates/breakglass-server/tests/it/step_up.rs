@@ -117,3 +117,50 @@ async fn a_step_up_checked_for_one_change_cannot_approve_another() {
     assert_eq!(o.request.approvals.len(), 1);
     assert_eq!(support::audit_count(&store, "totp_verified", None).await, 1);
 }
+
+/// A passkey answer found already spent when its change commits (a concurrent step-up took
+/// its ceremony first) is audited as a refused passkey answer, not as a TOTP failure, and
+/// the caller is told a passkey answer was already used; nothing is approved.
+#[tokio::test]
+async fn a_passkey_answer_spent_first_elsewhere_is_audited_as_a_passkey_replay() {
+    let TestStore { store, _dir, .. } = support::sqlite().await;
+    let clock = clock();
+    let a = TestApp::new(&store, &clock, "s");
+    let r = a
+        .broker()
+        .submit(investigate("alice", 60))
+        .await
+        .unwrap()
+        .request;
+    let purpose = Approving::Request.purpose(&r.id);
+    // Checked when its ceremony still existed; the ceremony is gone by the commit.
+    let spent = StepUp {
+        username: user("bob"),
+        purpose: purpose.clone(),
+        proof: breakglass_core::ports::Proof::Passkey {
+            ceremony: "c-taken-by-another-step-up".to_owned(),
+            credential_id: "cred-bob".to_owned(),
+            credential: "{}".to_owned(),
+        },
+    };
+    let err = a
+        .approve(
+            &caller("bob"),
+            &r.id,
+            Approving::Request,
+            r.digest,
+            String::new(),
+            spent,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::StepUpReplayed), "{err}");
+    assert!(err.to_string().contains("passkey answer"), "{err}");
+    assert_eq!(
+        support::audit_count(&store, "passkey_failed", None).await,
+        1
+    );
+    assert_eq!(support::audit_count(&store, "totp_failed", None).await, 0);
+    let now = a.broker().get(&r.id).await.unwrap().value;
+    assert!(now.approvals.is_empty(), "approved by a spent answer");
+}
