@@ -20,10 +20,10 @@ pub use body::{
 pub use openapi::{RouteDoc, document, route_docs};
 pub use reply::{
     AccountChangedView, AuditEntryView, AuditRecords, AuditVerify, ConsoleUrl, Credentials,
-    ErrorBody, ErrorDetail, Health, InvitationAccepted, Me, NewToken, NewUser, PasskeyAdded,
-    PasskeyChallenge, PasskeyList, PasskeyView, RequestList, RequestView, Revoked, RevokedAll,
-    RevokedToken, SsoDeviceStart, SsoTokenReply, TokenList, TokenView, TotpEnrolment, UserList,
-    UserView,
+    ErrorBody, ErrorDetail, Health, InvitationAccepted, Me, NewToken, NewUser, OfferTarget,
+    PasskeyAdded, PasskeyChallenge, PasskeyList, PasskeyView, PlaybookList, PlaybookOffer,
+    RequestList, RequestView, Revoked, RevokedAll, RevokedToken, SsoDeviceStart, SsoTokenReply,
+    TokenList, TokenView, TotpEnrolment, UserList, UserView,
 };
 
 /// What `{:?}` shows in place of a secret.

@@ -21,8 +21,8 @@ use crate::body::{
 use crate::reply::{
     AccountChangedView, AuditRecords, AuditVerify, ConsoleUrl, Credentials, ErrorBody, Health,
     InvitationAccepted, Me, NewToken, NewUser, OpenApiDocument, PasskeyAdded, PasskeyChallenge,
-    PasskeyList, RequestList, RequestView, Revoked, RevokedAll, RevokedToken, SsoDeviceStart,
-    SsoTokenReply, TokenList, TotpEnrolment, UserList,
+    PasskeyList, PlaybookList, RequestList, RequestView, Revoked, RevokedAll, RevokedToken,
+    SsoDeviceStart, SsoTokenReply, TokenList, TotpEnrolment, UserList,
 };
 
 /// Writes a type's schema into a generator: a `$ref` to `components.schemas` for a named
@@ -387,6 +387,14 @@ pub fn route_docs() -> Vec<RouteDoc> {
             201,
         )
         .body::<PasskeySignInFinishBody>(),
+        R::new::<PlaybookList>(
+            "GET",
+            "/api/v1/playbooks",
+            "What you may ask for: per playbook, the roles and accounts you may request or activate as break-glass, for how long, with how many approvals and which step-up",
+            true,
+            200,
+        )
+        .no_body(),
         R::new::<RequestList>("GET", "/api/v1/requests", "List requests", true, 200)
             .no_body()
             .query::<ListQuery>(),

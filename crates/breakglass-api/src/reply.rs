@@ -388,6 +388,52 @@ pub struct RequestList<'a> {
     pub requests: Vec<RequestView<'a>>,
 }
 
+/// `GET /api/v1/playbooks`: what the caller may ask for, per playbook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlaybookList {
+    /// The playbooks with something the caller may request or activate, in the catalog's
+    /// order (by id).
+    pub playbooks: Vec<PlaybookOffer>,
+}
+
+/// One playbook as the caller may use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PlaybookOffer {
+    /// The playbook's id (`request -p`).
+    pub id: String,
+    /// Its one-line description.
+    pub title: String,
+    /// The playbook's longest grant, in seconds.
+    pub max_duration_seconds: i64,
+    /// How many distinct approvers a request needs (0: approved at once).
+    pub required_approvals: u32,
+    /// The groups whose members approve.
+    pub approver_groups: Vec<String>,
+    /// The second factor its step-ups need: `any` (a TOTP code or a passkey) or `passkey`.
+    pub step_up: breakglass_core::model::StepUpFactor,
+    /// The role copies the caller may ask for.
+    pub targets: Vec<OfferTarget>,
+}
+
+/// One role in one account, and how long the caller may have it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct OfferTarget {
+    /// The role's name (`request -r`).
+    pub role: String,
+    /// The account's id.
+    pub account_id: String,
+    /// The account's name in the config (`request -a` takes either).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
+    /// The longest grant the caller may request for approval, in seconds (absent: may not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_max_seconds: Option<i64>,
+    /// The longest grant the caller may activate as break-glass, in seconds (absent: may
+    /// not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass_max_seconds: Option<i64>,
+}
+
 /// `POST /api/v1/grants/{id}/revoke`: the request after the revocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Revoked<'a> {

@@ -24,9 +24,14 @@ pub struct AwsOptions {
 /// Why the SDK could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
-    /// The caller's identity could not be determined (no or bad credentials).
-    #[error("cannot determine the caller's identity (are AWS credentials configured?): {0}")]
-    CallerIdentity(String),
+    /// The caller's identity could not be determined (no or bad credentials, no network).
+    #[error("cannot determine who is calling AWS (sts:GetCallerIdentity): {message}")]
+    CallerIdentity {
+        /// What failed and what to do, in one line ([`Explained::summary`]).
+        message: String,
+        /// The SDK's whole account of it ([`Explained::detail`]).
+        detail: String,
+    },
     /// A role could not be assumed.
     #[error("cannot assume `{role}`: {message}")]
     AssumeRole {
@@ -45,6 +50,73 @@ pub enum SdkError {
         /// The account expected.
         want: String,
     },
+}
+
+/// An SDK error told for people: one line saying what failed and what to do next, and the
+/// SDK's whole account (every cause, with its debug form) for whoever asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explained {
+    /// What failed and what to do, without the SDK's debug dump.
+    pub summary: String,
+    /// The SDK's full message (`DisplayErrorContext`).
+    pub detail: String,
+}
+
+/// The innermost cause of `err`: usually the plainest text (`Connection refused`).
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+/// Tells an SDK error (of any service: every client shares the one `SdkError`) as
+/// [`Explained`]: missing credentials, an unreachable endpoint, a timeout, or the service's
+/// own code and message.
+pub fn explain<E, R>(err: &aws_sdk_sts::error::SdkError<E, R>) -> Explained
+where
+    E: std::error::Error + aws_sdk_sts::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_credential_types::provider::error::CredentialsError;
+    use aws_sdk_sts::error::{ProvideErrorMetadata as _, SdkError};
+
+    let detail = aws_sdk_sts::error::DisplayErrorContext(err).to_string();
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(c) = cause {
+        if let Some(credentials) = c.downcast_ref::<CredentialsError>() {
+            let summary = match credentials {
+                CredentialsError::CredentialsNotLoaded(_) => "no AWS credentials found: set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an instance or container role provides them".to_owned(),
+                other => format!(
+                    "the AWS credentials could not be loaded: {}; check AWS_PROFILE and the shared config files",
+                    innermost(other)
+                ),
+            };
+            return Explained { summary, detail };
+        }
+        cause = c.source();
+    }
+    let summary = match err {
+        SdkError::TimeoutError(_) => {
+            "AWS did not answer in time; check the network (or `--endpoint-url`) and retry"
+                .to_owned()
+        }
+        SdkError::DispatchFailure(d) if d.is_timeout() => {
+            "AWS did not answer in time; check the network (or `--endpoint-url`) and retry"
+                .to_owned()
+        }
+        SdkError::DispatchFailure(d) if d.is_io() => format!(
+            "cannot reach the AWS endpoint ({}); check the network, the region, or `--endpoint-url`",
+            innermost(err)
+        ),
+        _ => match (err.code(), err.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => innermost(err),
+        },
+    };
+    Explained { summary, detail }
 }
 
 /// Loads the shared configuration: the default credential chain, `options`' region,
@@ -73,7 +145,11 @@ pub async fn caller_identity(config: &SdkConfig) -> Result<(String, String), Sdk
         .send()
         .await
         .map_err(|e| {
-            SdkError::CallerIdentity(aws_sdk_sts::error::DisplayErrorContext(e).to_string())
+            let Explained { summary, detail } = explain(&e);
+            SdkError::CallerIdentity {
+                message: summary,
+                detail,
+            }
         })?;
     Ok((
         out.account().unwrap_or_default().to_owned(),

@@ -20,6 +20,10 @@ use clap::{Parser, Subcommand};
 /// for `apply --dry-run --exit-code`, changes to make); 3 a dependency (store, AWS, broker)
 /// failed. A reader that closes standard output early (`| head`) ends the command quietly
 /// with 0.
+///
+/// Client commands print one line for people (a value scripts use, such as a request or
+/// grant id, on stdout and the line on stderr); `--json` prints the broker's answer instead.
+/// Durations are written `90m`, `1h30m`, `4h`.
 #[derive(Debug, Parser)]
 #[command(name = "breakglass", version, about, long_about = None, propagate_version = true)]
 struct Cli {
@@ -37,9 +41,12 @@ enum Command {
     Approve(cmd::client::ApproveArgs),
     /// Verify or export the broker's hash-chained audit log.
     Audit(cmd::audit::Args),
-    /// Take emergency access at once, without approvers (TOTP step-up; alerts everyone).
+    /// Take emergency access at once, without approvers (TOTP step-up; alerts everyone);
+    /// prints the grant id.
     #[command(name = "break-glass")]
     BreakGlass(cmd::client::BreakGlassArgs),
+    /// Withdraw your own pending request.
+    Cancel(cmd::client::ReasonArgs),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
     /// Validate a config file or print its JSON Schema.
@@ -62,15 +69,19 @@ enum Command {
     Login(cmd::client::LoginArgs),
     /// Inspect notification delivery: what waits in the outbox, what was dead-lettered.
     Notify(cmd::notify::Args),
+    /// What you may ask for: per playbook, its roles, accounts (name and id), longest
+    /// grant, approvals, break-glass and step-up factor.
+    Playbooks(cmd::client::PlaybooksArgs),
     /// Render the config as CloudFormation, Terraform JSON and raw IAM JSON.
     Plan(cmd::plan::Args),
     /// Work with IAM policies offline: evaluate conformance cases, lint, size, list actions.
     Policy(cmd::policy::Args),
-    /// Ask for access through a playbook (`--wait` blocks until approved or denied).
+    /// Ask for access through a playbook; prints the request id (`--wait` blocks until it is
+    /// decided and says who decided and why).
     Request(cmd::client::RequestArgs),
     /// Sign off the post-incident review of a break-glass use.
     Review(cmd::client::ReviewArgs),
-    /// Revoke a grant (`--grant`) or every session of a role (`--role`, admins).
+    /// Revoke a grant (`--grant`) or every session of a role (`--role ARN`, admins).
     Revoke(cmd::client::RevokeArgs),
     /// Scan CloudTrail for break-glass use and other alerts; `scan sessions` links events to
     /// the sessions that made them.
@@ -97,6 +108,7 @@ fn main() -> ExitCode {
         Command::Activate(args) => cmd::client::activate(args),
         Command::Approve(args) => cmd::client::approve(args),
         Command::BreakGlass(args) => cmd::client::break_glass(args),
+        Command::Cancel(args) => cmd::client::cancel(args),
         Command::Console(args) => cmd::client::console(args),
         Command::Creds(args) => cmd::client::creds(args),
         Command::Deny(args) => cmd::client::deny(args),
@@ -104,6 +116,7 @@ fn main() -> ExitCode {
         Command::Extend(args) => cmd::client::extend(args),
         Command::Extension(args) => cmd::client::extension(args),
         Command::Login(args) => cmd::client::login(args),
+        Command::Playbooks(args) => cmd::client::playbooks(args),
         Command::Request(args) => cmd::client::request(args),
         Command::Review(args) => cmd::client::review(args),
         Command::Revoke(args) => cmd::client::revoke(args),

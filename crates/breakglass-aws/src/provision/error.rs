@@ -19,8 +19,10 @@ pub enum ProvisionError {
         operation: &'static str,
         /// The resource it concerned.
         resource: String,
-        /// The SDK's message.
+        /// The SDK's message, in one line.
         message: String,
+        /// The SDK's whole account of the failure (for `--verbose`).
+        detail: String,
     },
     /// The deploy role could not be assumed.
     #[error(
@@ -63,9 +65,22 @@ pub enum ProvisionError {
     Sdk(#[from] SdkError),
 }
 
+impl ProvisionError {
+    /// The SDK's whole account of the failure, when it says more than the message: for a
+    /// `--verbose` run, never for the one line a person reads first.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Self::Call { detail, .. } | Self::Sdk(SdkError::CallerIdentity { detail, .. }) => {
+                Some(detail)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Wraps an SDK call's error with its account, operation and resource. A service error is
-/// shown as its code and message; anything else (network, credentials) with its whole
-/// chain of causes.
+/// shown as its code and message; anything else (network, credentials) as one line saying
+/// what to do ([`crate::sdk::explain`]), the SDK's whole chain of causes kept as `detail`.
 pub(crate) fn call_error<E, R>(
     account: &str,
     operation: &'static str,
@@ -74,18 +89,15 @@ pub(crate) fn call_error<E, R>(
 ) -> ProvisionError
 where
     E: Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
-    let message = match (err.code(), err.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        _ => aws_sdk_iam::error::DisplayErrorContext(err).to_string(),
-    };
+    let explained = crate::sdk::explain(&err);
     ProvisionError::Call {
         account: account.to_owned(),
         operation,
         resource: resource.to_owned(),
-        message,
+        message: explained.summary,
+        detail: explained.detail,
     }
 }
 
@@ -99,7 +111,7 @@ pub(crate) trait CallResult<T> {
     ) -> Result<T, ProvisionError>;
 }
 
-impl<T, E: Error + ProvideErrorMetadata + 'static, R: std::fmt::Debug> CallResult<T>
+impl<T, E: Error + ProvideErrorMetadata + 'static, R: std::fmt::Debug + 'static> CallResult<T>
     for Result<T, aws_sdk_iam::error::SdkError<E, R>>
 {
     fn ctx(

@@ -63,6 +63,7 @@ fn call(account: &str, e: OrgError) -> ProvisionError {
         account: account.to_owned(),
         operation: e.operation,
         resource: format!("scp {POLICY_NAME}"),
+        detail: e.message.clone(),
         message: e.message,
     }
 }

@@ -1,7 +1,7 @@
 //! The application layer: the one home of every use case, over the ports.
 //!
 //! The HTTP API, the web console, the command line and the background workers all come here
-//! to do something: submit, approve (with an already-checked step-up), deny, cancel,
+//! to do something: list what they may ask for (`playbooks`), submit, approve (with an already-checked step-up), deny, cancel,
 //! activate, break-glass, extend and decide an extension, review, mint credentials and
 //! console URLs, revoke one grant or every session of a role, reconcile revocation
 //! policies, read requests and the audit log under the read rules. [`App`] joins the
@@ -20,6 +20,7 @@ mod audit;
 mod cut_offs;
 mod error;
 mod grants;
+mod playbooks;
 mod requests;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub use grants::{
     CHAINED_SESSION_LIMIT, ENTRY_MARGIN, ORGANIZATION_SYNC_LEASE, OrganizationSync, Reconciled,
     Revoked, RevokedAll, RoleSync, credentials_purpose, revoke_all_purpose,
 };
+pub use playbooks::resolve_account;
 pub use requests::{Approving, Ask, review_purpose};
 
 use crate::broker::Broker;

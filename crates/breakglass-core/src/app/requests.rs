@@ -12,7 +12,7 @@ use crate::audit::{Actor, AuditEntry};
 use crate::broker::{BrokerError, Outcome};
 use crate::canonical::Sha256Digest;
 use crate::cloud::Cloud;
-use crate::model::{AccountId, IdError, IncidentId, PlaybookId, RequestId, RoleName};
+use crate::model::{Catalog, IdError, IncidentId, PlaybookId, RequestId, RoleName};
 use crate::ports::{
     AccessStore, Clock, Commit, IdSource, ListedRequest, StepUp, Store, StoreError, Versioned,
 };
@@ -56,7 +56,7 @@ pub struct Ask<'a> {
     pub playbook: &'a str,
     /// The role name.
     pub role: &'a str,
-    /// The account id.
+    /// The account: its name in the catalog (`production`) or its id.
     pub account: &'a str,
     /// The total duration.
     pub duration: Duration,
@@ -76,13 +76,14 @@ fn id<T>(
 }
 
 impl Ask<'_> {
-    /// The request `caller` asks for, every id validated.
-    fn request(&self, caller: &Caller) -> Result<NewRequest, Error> {
+    /// The request `caller` asks for, every id validated and the account resolved by name
+    /// or id against `catalog`.
+    fn request(&self, caller: &Caller, catalog: &Catalog) -> Result<NewRequest, Error> {
         Ok(NewRequest {
             requester: caller.username.clone(),
             playbook: id("playbook", self.playbook, PlaybookId::new)?,
             role: id("role", self.role, RoleName::new)?,
-            account: id("account", self.account, AccountId::new)?,
+            account: super::playbooks::resolve_account(catalog, self.account)?,
             duration: self.duration,
             incident: id("incident", self.incident, IncidentId::new)?,
             justification: self.justification.to_owned(),
@@ -129,7 +130,10 @@ where
     /// Submits `ask` for approval as `caller`.
     pub async fn submit(&self, caller: &Caller, ask: &Ask<'_>) -> Result<Outcome, Error> {
         caller.require_full_access()?;
-        Ok(self.broker.submit(ask.request(caller)?).await?)
+        Ok(self
+            .broker
+            .submit(ask.request(caller, self.rules().catalog())?)
+            .await?)
     }
 
     /// Approves request `id` (or, for [`Approving::Extension`], the extension pending on its
@@ -257,7 +261,7 @@ where
         ask: &Ask<'_>,
         step_up: Result<StepUp, E>,
     ) -> Result<Outcome, StepUpOr<E>> {
-        let new = ask.request(caller)?;
+        let new = ask.request(caller, self.rules().catalog())?;
         let mut mfa = step_up.map_err(StepUpOr::StepUp);
         if let Ok(s) = &mfa {
             own_step_up(caller, s, BREAK_GLASS_PURPOSE)?;

@@ -55,14 +55,19 @@ fn resolve(new: &NewRequest, env: &Env<'_>) -> Result<RequestSpec, TransitionErr
     })
 }
 
-/// Submits a new request for approval (or approves it at once when its playbook needs no
-/// approvers).
-pub fn submit(
-    id: RequestId,
-    new: NewRequest,
-    env: &Env<'_>,
-) -> Result<Transition, TransitionError> {
-    let spec = resolve(&new, env)?;
+/// What admitting a request for approval found: its resolved spec, the rules' decision,
+/// its playbook and the approvals it needs.
+struct Admitted<'a> {
+    spec: RequestSpec,
+    decision: crate::rules::Decision,
+    playbook: &'a crate::model::Playbook,
+    required: u32,
+}
+
+/// Whether `new` may be submitted for approval: it resolves against the catalog, the rules
+/// let its requester ask for it, and enough approvers other than the requester exist.
+fn admit<'a>(new: &NewRequest, env: &Env<'a>) -> Result<Admitted<'a>, TransitionError> {
+    let spec = resolve(new, env)?;
     let decision = permit(
         env,
         &spec.requester,
@@ -87,6 +92,39 @@ pub fn submit(
             available,
         });
     }
+    Ok(Admitted {
+        spec,
+        decision,
+        playbook,
+        required,
+    })
+}
+
+/// Whether `new` may be submitted for approval, by the checks [`submit`] makes (the
+/// catalog, the rules, the quorum); nothing is created.
+pub fn check_submit(new: &NewRequest, env: &Env<'_>) -> Result<(), TransitionError> {
+    admit(new, env).map(|_| ())
+}
+
+/// Whether `new` may be activated as break-glass, by the checks [`activate_break_glass`]
+/// makes, given a verified MFA step-up; nothing is created.
+pub fn check_break_glass(new: &NewRequest, env: &Env<'_>) -> Result<(), TransitionError> {
+    admit_break_glass(new, true, env).map(|_| ())
+}
+
+/// Submits a new request for approval (or approves it at once when its playbook needs no
+/// approvers).
+pub fn submit(
+    id: RequestId,
+    new: NewRequest,
+    env: &Env<'_>,
+) -> Result<Transition, TransitionError> {
+    let Admitted {
+        spec,
+        decision,
+        playbook,
+        required,
+    } = admit(&new, env)?;
     let digest = request_digest(&id, RequestKind::Standard, &spec)?;
     let pending_until = env.now + env.settings.pending_timeout;
     let mut events = vec![AuditEvent::from(RequestSubmitted {
@@ -151,21 +189,7 @@ pub fn activate_break_glass(
     mfa_verified: bool,
     env: &Env<'_>,
 ) -> Result<Transition, TransitionError> {
-    let spec = resolve(&new, env)?;
-    let playbook = playbook(env.rules, &spec.playbook)?;
-    if !playbook.break_glass {
-        return Err(TransitionError::NotBreakGlassPlaybook(playbook.id.clone()));
-    }
-    if !mfa_verified {
-        return Err(TransitionError::MfaRequired);
-    }
-    let decision = permit(
-        env,
-        &spec.requester,
-        Action::ActivateBreakGlass,
-        &spec,
-        &ask(&spec, spec.duration, mfa_verified, true),
-    )?;
+    let (spec, decision, playbook) = admit_break_glass(&new, mfa_verified, env)?;
     let digest = request_digest(&id, RequestKind::BreakGlass, &spec)?;
     let start = env.now;
     let end = start + spec.duration;
@@ -210,4 +234,36 @@ pub fn activate_break_glass(
         actor,
         events: vec![event.into()],
     })
+}
+
+/// The checks of a break-glass activation: the request resolves, its playbook allows
+/// break-glass, the MFA step-up was verified, and the rules let the requester activate it.
+fn admit_break_glass<'a>(
+    new: &NewRequest,
+    mfa_verified: bool,
+    env: &Env<'a>,
+) -> Result<
+    (
+        RequestSpec,
+        crate::rules::Decision,
+        &'a crate::model::Playbook,
+    ),
+    TransitionError,
+> {
+    let spec = resolve(new, env)?;
+    let playbook = playbook(env.rules, &spec.playbook)?;
+    if !playbook.break_glass {
+        return Err(TransitionError::NotBreakGlassPlaybook(playbook.id.clone()));
+    }
+    if !mfa_verified {
+        return Err(TransitionError::MfaRequired);
+    }
+    let decision = permit(
+        env,
+        &spec.requester,
+        Action::ActivateBreakGlass,
+        &spec,
+        &ask(&spec, spec.duration, mfa_verified, true),
+    )?;
+    Ok((spec, decision, playbook))
 }

@@ -15,6 +15,7 @@ mod checks;
 mod create;
 mod error;
 mod live;
+mod offers;
 mod pending;
 mod transition;
 
@@ -29,8 +30,9 @@ use crate::rules::Decision;
 
 pub use crate::model::{RequestKind, ReviewOutcome};
 pub use checks::step_up_factor;
-pub use create::{activate_break_glass, submit};
+pub use create::{activate_break_glass, check_break_glass, check_submit, submit};
 pub use error::TransitionError;
+pub use offers::{Offer, Target, offers};
 pub use transition::{Command, Env, NewRequest, Transition, apply};
 
 /// Durations travel as whole seconds in JSON.

@@ -264,3 +264,89 @@ fn duplicate_policy_ids_are_reported() {
         "{err}"
     );
 }
+
+/// What a responder may ask for is what `submit` and break-glass accept: eligibility,
+/// the playbook's accounts, the quorum, and hand-written policies that narrow a duration.
+#[test]
+fn offers_are_what_submit_and_break_glass_accept() {
+    let extra = PolicySource {
+        name: "org.cedar".to_owned(),
+        text: r#"
+@id("prod-max-1h")
+forbid(principal, action == Action::"request", resource)
+when { context.account.name == "production" && context.duration_seconds > 5400 };
+"#
+        .to_owned(),
+    };
+    let rules = Rules::new(catalog(), &[extra]).unwrap();
+    let settings = Settings::default();
+    let env = Env {
+        rules: &rules,
+        settings: &settings,
+        now: T0,
+    };
+    let offers = breakglass_core::request::offers(&user("alice"), &env);
+    // (playbook, role, account name, longest request, longest break-glass), in minutes.
+    type Seen<'a> = (&'a str, &'a str, &'a str, Option<i64>, Option<i64>);
+    let seen: Vec<Seen<'_>> = offers
+        .iter()
+        .flat_map(|o| {
+            o.targets.iter().map(move |t| {
+                (
+                    o.playbook.id.as_str(),
+                    t.role.as_str(),
+                    t.account_name.as_deref().unwrap_or("?"),
+                    t.request.map(|d| d.whole_minutes()),
+                    t.break_glass.map(|d| d.whole_minutes()),
+                )
+            })
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            // Narrowed to 90 minutes in production by the hand-written forbid.
+            (
+                "investigate",
+                "SecurityAnalyst",
+                "production",
+                Some(90),
+                None
+            ),
+            ("investigate", "SecurityAnalyst", "staging", Some(240), None),
+            // Break-glass is open to it, with MFA, for the playbook's hour (the forbid
+            // names `request` only).
+            (
+                "contain",
+                "SecurityBreakGlass",
+                "production",
+                Some(60),
+                Some(60)
+            ),
+            (
+                "self-service",
+                "SecurityAnalyst",
+                "staging",
+                Some(120),
+                None
+            ),
+        ]
+    );
+    // Each offer is accepted by `submit` at its longest duration, and refused a minute
+    // longer.
+    let new = |account: &str, minutes: i64| NewRequest {
+        requester: user("alice"),
+        playbook: pb("investigate"),
+        role: breakglass_core::model::RoleName::new("SecurityAnalyst").unwrap(),
+        account: AccountId::new(account).unwrap(),
+        duration: Duration::minutes(minutes),
+        incident: IncidentId::new("INC-1").unwrap(),
+        justification: "x".to_owned(),
+    };
+    assert!(breakglass_core::request::check_submit(&new("111111111111", 90), &env).is_ok());
+    assert!(breakglass_core::request::check_submit(&new("111111111111", 91), &env).is_err());
+    // Mallory is in no group: nothing to offer.
+    assert!(breakglass_core::request::offers(&user("mallory"), &env).is_empty());
+    // Carol is not eligible for any playbook (an approver only).
+    assert!(breakglass_core::request::offers(&user("carol"), &env).is_empty());
+}

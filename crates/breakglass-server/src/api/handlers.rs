@@ -13,11 +13,11 @@ use breakglass_api::{
     AcceptInvitationBody, AccountChangedView, AddUserBody, ApproveBody, AuditEntryView, AuditQuery,
     AuditRecords, AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials,
     CredentialsBody, EnrollBody, ExtendBody, Health, InvitationAccepted, ListQuery, LoginBody, Me,
-    NewToken, NewUser, PasskeyAdded, PasskeyAnswer, PasskeyChallenge, PasskeyChallengeBody,
-    PasskeyEnrollBody, PasskeyList, PasskeyRegisterBody, PasskeySignInBody,
-    PasskeySignInFinishBody, PasskeyView, PasswordBody, ReasonBody, RequestView, ReviewBody,
-    RevokeAllBody, Revoked, RevokedAll, RevokedToken, StepUpBody, TokenBody, TokenList, TokenView,
-    TotpEnrolment, UserList, UserView,
+    NewToken, NewUser, OfferTarget, PasskeyAdded, PasskeyAnswer, PasskeyChallenge,
+    PasskeyChallengeBody, PasskeyEnrollBody, PasskeyList, PasskeyRegisterBody, PasskeySignInBody,
+    PasskeySignInFinishBody, PasskeyView, PasswordBody, PlaybookList, PlaybookOffer, ReasonBody,
+    RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll, RevokedToken, StepUpBody,
+    TokenBody, TokenList, TokenView, TotpEnrolment, UserList, UserView,
 };
 use breakglass_core::app::{Approving, Ask, AuditVerification, Walk, WalkError};
 use breakglass_core::audit::events::AccountChange;
@@ -467,6 +467,41 @@ pub async fn finish_passkey_sign_in(
         .finish_passkey_sign_in(&answer, &address, name, ttl)
         .await?;
     Ok((StatusCode::CREATED, Json(new_token(&token))).into_response())
+}
+
+/// `GET /api/v1/playbooks`: what the caller may ask for (`App::playbooks`), on the wire.
+pub async fn playbooks(State(s): St, p: Principal) -> Json<PlaybookList> {
+    let playbooks = s
+        .app
+        .playbooks(&p.caller())
+        .into_iter()
+        .map(|o| PlaybookOffer {
+            id: o.playbook.id.to_string(),
+            title: o.playbook.title,
+            max_duration_seconds: o.playbook.max_duration.whole_seconds(),
+            required_approvals: o.playbook.approval.required,
+            approver_groups: o
+                .playbook
+                .approval
+                .from_groups
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            step_up: o.playbook.step_up,
+            targets: o
+                .targets
+                .into_iter()
+                .map(|t| OfferTarget {
+                    role: t.role.to_string(),
+                    account_id: t.account.to_string(),
+                    account_name: t.account_name,
+                    request_max_seconds: t.request.map(|d| d.whole_seconds()),
+                    break_glass_max_seconds: t.break_glass.map(|d| d.whole_seconds()),
+                })
+                .collect(),
+        })
+        .collect();
+    Json(PlaybookList { playbooks })
 }
 
 pub async fn list_requests(State(s): St, p: Principal, Query(q): Query<ListQuery>) -> ApiResult {

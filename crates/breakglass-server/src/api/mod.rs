@@ -66,6 +66,7 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<AppState>>> {
         ("POST", "/api/v1/users/{id}/enable") => post(h::enable_user),
         ("POST", "/api/v1/users/{id}/revoke-tokens") => post(h::revoke_user_tokens),
         ("POST", "/api/v1/users/{id}/reset-second-factor") => post(h::reset_second_factor),
+        ("GET", "/api/v1/playbooks") => get(h::playbooks),
         ("GET", "/api/v1/requests") => get(h::list_requests),
         ("POST", "/api/v1/requests") => post(h::create_request),
         ("GET", "/api/v1/requests/{id}") => get(h::get_request),

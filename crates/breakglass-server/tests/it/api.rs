@@ -911,3 +911,62 @@ async fn extensions_are_approved_and_denied_with_a_step_up_never_by_the_requeste
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["ok"], true, "{v}");
 }
+
+/// `GET /api/v1/playbooks` answers what the caller may ask for, and a request may name its
+/// account as the config does (`production`); an unknown name is refused with the accounts.
+#[tokio::test]
+async fn playbooks_and_accounts_by_name() {
+    let api = api().await;
+    let (alice, _) = api.user("alice", false).await;
+    let (carol, _) = api.user("carol", false).await;
+    let (s, v) = api
+        .call("GET", "/api/v1/playbooks", Some(&alice), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let ids: Vec<&str> = v["playbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["collect-evidence", "contain", "emergency", "investigate"]
+    );
+    let emergency = &v["playbooks"][2];
+    assert_eq!(emergency["required_approvals"], 2);
+    assert_eq!(emergency["targets"][0]["account_name"], "production");
+    assert_eq!(emergency["targets"][0]["break_glass_max_seconds"], 3600);
+    let (_, v) = api
+        .call("GET", "/api/v1/playbooks", Some(&carol), None)
+        .await;
+    assert!(
+        !v["playbooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "emergency"),
+        "{v}"
+    );
+    let (s, _) = api.call("GET", "/api/v1/playbooks", None, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    let mut ask = investigate(3600);
+    ask["account"] = json!("production");
+    let (id, _) = api.submit(&alice, ask.clone()).await;
+    let (_, r) = api
+        .call("GET", &format!("/api/v1/requests/{id}"), Some(&alice), None)
+        .await;
+    assert_eq!(r["spec"]["account"], "222222222222", "{r}");
+    ask["account"] = json!("prod");
+    let (s, v) = api
+        .call("POST", "/api/v1/requests", Some(&alice), Some(ask))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("unknown account `prod`")
+            && message.contains("`production` (222222222222)"),
+        "{message}"
+    );
+}

@@ -4,8 +4,8 @@
 use std::io::Write;
 
 use anyhow::Context;
-use breakglass_aws::provision::Provisioner;
 use breakglass_aws::provision::organization::OrgChange;
+use breakglass_aws::provision::{ProvisionError, Provisioner};
 use breakglass_aws::sdk::{self, AwsOptions};
 use breakglass_config::diff::Change;
 use breakglass_config::resources::{DesiredState, MANAGED_BY_TAG};
@@ -47,6 +47,22 @@ pub struct Args {
     /// A named profile of the AWS shared config files.
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
+    /// On an AWS failure, also print the SDK's whole account of it (every cause, in the
+    /// SDK's debug form); without it, one line says what failed and what to do.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+}
+
+/// An AWS failure as the one line a person reads (exit 3), with the SDK's detail appended
+/// under `--verbose` (and a pointer to it otherwise).
+fn aws_failed(e: ProvisionError, verbose: bool) -> anyhow::Error {
+    let detail = e.detail().map(str::to_owned);
+    let err = match detail {
+        Some(d) if verbose => anyhow::anyhow!("{e}\nAWS SDK detail: {d}"),
+        Some(_) => anyhow::anyhow!("{e}\n(run with --verbose for the AWS SDK's detail)"),
+        None => anyhow::Error::new(e),
+    };
+    DependencyFailed(err).into()
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
@@ -86,15 +102,15 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         let base = sdk::load(&options).await;
         let provisioner = Provisioner::connect(base)
             .await
-            .map_err(|e| DependencyFailed(e.into()))?;
+            .map_err(|e| aws_failed(e, args.verbose))?;
         let plans = provisioner
             .plan(&config, &desired)
             .await
-            .map_err(|e| DependencyFailed(e.into()))?;
+            .map_err(|e| aws_failed(e, args.verbose))?;
         let organization = provisioner
             .plan_organization(&config)
             .await
-            .map_err(|e| DependencyFailed(e.into()))?;
+            .map_err(|e| aws_failed(e, args.verbose))?;
         let mut out = crate::exit::stdout();
         writeln!(out, "as {}", provisioner.caller_arn())?;
         for plan in &plans {
@@ -130,7 +146,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 let done = provisioner
                     .apply(plan)
                     .await
-                    .map_err(|e| DependencyFailed(e.into()))?;
+                    .map_err(|e| aws_failed(e, args.verbose))?;
                 writeln!(
                     out,
                     "account {} ({}): applied {done} change(s)",
@@ -141,7 +157,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 let done = provisioner
                     .apply_organization(org)
                     .await
-                    .map_err(|e| DependencyFailed(e.into()))?;
+                    .map_err(|e| aws_failed(e, args.verbose))?;
                 writeln!(
                     out,
                     "organization (management account {}): applied {done} change(s)",

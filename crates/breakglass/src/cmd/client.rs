@@ -1,11 +1,16 @@
-//! The broker's client commands: `login`, `request`, `approve`, `deny`, `status`,
-//! `activate`, `extend`, `extension`, `revoke`, `break-glass`, `review`, `totp`, `creds`,
-//! `exec`, `console`.
+//! The broker's client commands: `login`, `playbooks`, `request`, `approve`, `deny`,
+//! `cancel`, `status`, `activate`, `extend`, `extension`, `revoke`, `break-glass`, `review`,
+//! `totp`, `creds`, `exec`, `console`.
 //!
 //! They speak the JSON API over HTTPS (or plain HTTP to a broker on this machine). `login` stores the broker URL and an API token in
 //! `$XDG_CONFIG_HOME/breakglass/session.json` (else `~/.config/...`), readable by the user only.
 //! Bodies and answers are breakglass-api's types, the server's own: a command that prints
 //! the broker's JSON prints it as it came, once it has checked it is the documented type.
+//!
+//! Output: a command whose result is a value a script takes (a request or grant id, a
+//! grant's end, a link, credentials) prints that value on stdout and one line for people
+//! on stderr; any other command prints its one line on stdout. `--json` prints the broker's
+//! answer instead, as the API documents it.
 
 use std::io::{BufRead as _, Write as _};
 use std::path::PathBuf;
@@ -15,11 +20,12 @@ use anyhow::{Context as _, bail};
 use breakglass_api::{
     AccountChangedView, AddUserBody, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody,
     Credentials, CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery, LoginBody, Me,
-    NewToken, NewUser, PasswordBody, ReasonBody, RequestList, RequestView, ReviewBody,
-    RevokeAllBody, Revoked, RevokedAll, SsoDeviceBody, SsoDeviceStart, SsoTokenBody, SsoTokenReply,
-    StepUpBody, TotpEnrolment,
+    NewToken, NewUser, PasswordBody, PlaybookList, ReasonBody, RequestList, RequestView,
+    ReviewBody, RevokeAllBody, Revoked, RevokedAll, SsoDeviceBody, SsoDeviceStart, SsoTokenBody,
+    SsoTokenReply, StepUpBody, TotpEnrolment,
 };
-use breakglass_core::request::ReviewOutcome;
+use breakglass_config::format_duration;
+use breakglass_core::request::{ReviewOutcome, Status};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -255,6 +261,32 @@ fn api_checked<T: DeserializeOwned>(
     Ok(v)
 }
 
+/// One call with the saved session, answering both `T` and the JSON it was decoded from
+/// (for `--json`, which prints the broker's answer as it came).
+fn api_both<T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<String>,
+) -> anyhow::Result<(T, Value)> {
+    let v = api_raw(method, path, body)?;
+    Ok((decode::<T>(v.clone())?, v))
+}
+
+/// `--json`: the broker's answer as JSON instead of lines for people.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct JsonArg {
+    /// Print the broker's answer as JSON (the type `/openapi.json` documents) instead of a
+    /// line for people.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A result line for people on stdout (commands whose result is no value for scripts).
+fn line(text: &str) -> anyhow::Result<()> {
+    writeln!(crate::exit::stdout(), "{text}")?;
+    Ok(())
+}
+
 fn print_json(v: &Value) -> anyhow::Result<()> {
     let mut out = crate::exit::stdout();
     serde_json::to_writer_pretty(&mut out, v)?;
@@ -269,10 +301,9 @@ fn say(line: &str) {
     }
 }
 
-fn parse_duration(text: &str) -> anyhow::Result<i64> {
-    breakglass_config::parse_duration(text)
-        .map(|d| d.whole_seconds())
-        .map_err(|e| anyhow::anyhow!("invalid duration `{text}`: {e} (e.g. `90m`, `1h`, `4h`)"))
+/// How a duration is shown to people: as it is written on the command line (`1h30m`).
+fn human(d: time::Duration) -> String {
+    format_duration(d)
 }
 
 fn rfc3339(t: time::OffsetDateTime) -> String {
@@ -325,13 +356,16 @@ pub struct LoginArgs {
     /// web address and a code to enter there (from any device), then waits until you have
     /// (the OAuth device authorization grant, brokered so no client secret reaches this
     /// machine). The token lasts 12 hours; approvals still ask for your broker TOTP code.
-    /// `--username`, `--totp` and `--ttl-hours` do not apply to it (and their variables, if
+    /// `--username`, `--totp` and `--ttl` do not apply to it (and their variables, if
     /// set, are ignored).
     #[arg(long)]
     sso: bool,
-    /// Token lifetime in hours (at most 12).
-    #[arg(long, default_value_t = 12)]
-    ttl_hours: i64,
+    /// How long the token lasts, in whole hours (`8h`; at most `12h`).
+    #[arg(long, default_value = "12h", value_name = "DURATION", value_parser = super::duration_arg)]
+    ttl: time::Duration,
+    /// The former `--ttl` in hours (`--ttl-hours 8` is `--ttl 8h`).
+    #[arg(long, hide = true, conflicts_with = "ttl", value_name = "HOURS")]
+    ttl_hours: Option<i64>,
     /// A current code from your TOTP authenticator (required once one is enrolled).
     #[arg(long, env = "BREAKGLASS_TOTP", value_name = "CODE")]
     totp: Option<String>,
@@ -380,6 +414,14 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<Outcome> {
             anyhow::bail!("give your username (`--username`), or sign in with `--sso`")
         }
     };
+    let ttl_hours = match args.ttl_hours {
+        Some(hours) => hours,
+        None if args.ttl.whole_seconds() % 3600 == 0 => args.ttl.whole_hours(),
+        None => bail!(
+            "invalid value `{}` for `--ttl`: a token lasts whole hours, e.g. `8h` or `12h`",
+            human(args.ttl)
+        ),
+    };
     let password = secret_input("BREAKGLASS_PASSWORD", &format!("password for {username}:"))?;
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "cli".to_owned());
     let token: NewToken = decode(call(
@@ -392,7 +434,7 @@ pub fn login(args: &LoginArgs) -> anyhow::Result<Outcome> {
             password,
             totp: args.totp.clone(),
             token_name: Some(format!("cli@{host}")),
-            ttl_hours: Some(args.ttl_hours),
+            ttl_hours: Some(ttl_hours),
         })?,
     )?)?;
     save_token(&args.url, &username, token)?;
@@ -510,8 +552,8 @@ pub fn totp(args: &TotpArgs) -> anyhow::Result<Outcome> {
 
 /// What an administrator does to an account (`breakglass user disable NAME --totp CODE`
 /// and the like); `change` is the route's last segment.
-pub fn administer(username: &str, change: &str, totp: &str) -> anyhow::Result<Outcome> {
-    let v: AccountChangedView = api(
+pub fn administer(username: &str, change: &str, totp: &str, json: bool) -> anyhow::Result<Outcome> {
+    let (v, raw): (AccountChangedView, Value) = api_both(
         "POST",
         &format!("/api/v1/users/{username}/{change}"),
         body(&StepUpBody {
@@ -519,6 +561,9 @@ pub fn administer(username: &str, change: &str, totp: &str) -> anyhow::Result<Ou
             passkey: None,
         })?,
     )?;
+    if json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
     if let Some(link) = &v.invitation_url {
         writeln!(crate::exit::stdout(), "{link}")?;
     }
@@ -541,8 +586,8 @@ pub fn administer(username: &str, change: &str, totp: &str) -> anyhow::Result<Ou
 }
 
 /// `breakglass user invite NAME [--admin] --totp CODE`: prints the one-time link on stdout.
-pub fn invite(username: &str, admin: bool, totp: &str) -> anyhow::Result<Outcome> {
-    let v: NewUser = api(
+pub fn invite(username: &str, admin: bool, totp: &str, json: bool) -> anyhow::Result<Outcome> {
+    let (v, raw): (NewUser, Value) = api_both(
         "POST",
         "/api/v1/users",
         body(&AddUserBody {
@@ -551,6 +596,9 @@ pub fn invite(username: &str, admin: bool, totp: &str) -> anyhow::Result<Outcome
             totp: totp.to_owned(),
         })?,
     )?;
+    if json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
     writeln!(crate::exit::stdout(), "{}", v.invitation_url)?;
     say(&format!(
         "user {} invited{}; give them the link above (it works once, until {}): they set their own password, then sign in and enrol a TOTP authenticator",
@@ -563,10 +611,10 @@ pub fn invite(username: &str, admin: bool, totp: &str) -> anyhow::Result<Outcome
 
 /// `breakglass user password --totp CODE`: the current password from
 /// `BREAKGLASS_PASSWORD` (or stdin), the new one from `BREAKGLASS_NEW_PASSWORD` (or stdin).
-pub fn change_password(totp: &str) -> anyhow::Result<Outcome> {
+pub fn change_password(totp: &str, json: bool) -> anyhow::Result<Outcome> {
     let old = secret_input("BREAKGLASS_PASSWORD", "current password:")?;
     let new = secret_input("BREAKGLASS_NEW_PASSWORD", "new password:")?;
-    let v: AccountChangedView = api(
+    let (v, raw): (AccountChangedView, Value) = api_both(
         "POST",
         "/api/v1/password",
         body(&PasswordBody {
@@ -576,28 +624,31 @@ pub fn change_password(totp: &str) -> anyhow::Result<Outcome> {
             passkey: None,
         })?,
     )?;
-    say(&format!(
+    if json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
+    line(&format!(
         "password of {} changed; your other sessions and tokens are signed out",
         v.username
-    ));
+    ))?;
     Ok(Outcome::Success)
 }
 
 /// What to ask for.
 #[derive(Debug, clap::Args)]
 pub struct AskArgs {
-    /// The playbook (see the config's `[playbooks]`).
+    /// The playbook (`breakglass playbooks` lists what you may ask for).
     #[arg(long, short = 'p')]
     playbook: String,
     /// The role the playbook grants.
     #[arg(long, short = 'r')]
     role: String,
-    /// The account id.
+    /// The account: its name in the config (`production`) or its 12-digit id.
     #[arg(long, short = 'a')]
     account: String,
-    /// For how long (`30m`, `1h`, `4h`); at most the playbook's maximum.
-    #[arg(long, short = 'd', default_value = "1h")]
-    duration: String,
+    /// For how long (`90m`, `1h30m`, `4h`); at most the playbook's maximum.
+    #[arg(long, short = 'd', default_value = "1h", value_name = "DURATION", value_parser = super::duration_arg)]
+    duration: time::Duration,
     /// The incident id.
     #[arg(long, short = 'i')]
     incident: String,
@@ -607,68 +658,258 @@ pub struct AskArgs {
 }
 
 impl AskArgs {
-    fn body(&self, totp: Option<&str>) -> anyhow::Result<CreateBody> {
-        Ok(CreateBody {
+    fn body(&self, totp: Option<&str>) -> CreateBody {
+        CreateBody {
             playbook: self.playbook.clone(),
             role: self.role.clone(),
             account: self.account.clone(),
-            duration_seconds: parse_duration(&self.duration)?,
+            duration_seconds: self.duration.whole_seconds(),
             incident: self.incident.clone(),
             justification: self.justification.clone(),
             totp: totp.map(str::to_owned),
             passkey: None,
-        })
+        }
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlaybooksArgs {
+    #[command(flatten)]
+    out: JsonArg,
+}
+
+/// `playbooks`: what the signed-in user may ask for, one aligned line per playbook.
+pub fn playbooks(args: &PlaybooksArgs) -> anyhow::Result<Outcome> {
+    let (list, raw): (PlaybookList, Value) = api_both("GET", "/api/v1/playbooks", None)?;
+    if args.out.json {
+        print_json(&raw)?;
+        return Ok(Outcome::Success);
+    }
+    if list.playbooks.is_empty() {
+        line(
+            "you may not ask for anything: no playbook lists you (see the config's responders and playbooks)",
+        )?;
+        return Ok(Outcome::Success);
+    }
+    let header = [
+        "PLAYBOOK",
+        "ROLES",
+        "ACCOUNTS",
+        "MAX",
+        "APPROVALS",
+        "BREAK-GLASS",
+        "STEP-UP",
+    ]
+    .map(str::to_owned);
+    let mut rows = vec![header.to_vec()];
+    for p in &list.playbooks {
+        let mut roles: Vec<&str> = Vec::new();
+        let mut accounts: Vec<String> = Vec::new();
+        for t in &p.targets {
+            if !roles.contains(&t.role.as_str()) {
+                roles.push(&t.role);
+            }
+            let account = match &t.account_name {
+                Some(name) => format!("{name} ({})", t.account_id),
+                None => t.account_id.clone(),
+            };
+            if !accounts.contains(&account) {
+                accounts.push(account);
+            }
+        }
+        let longest = |f: fn(&breakglass_api::OfferTarget) -> Option<i64>| {
+            p.targets.iter().filter_map(f).max()
+        };
+        let max = match longest(|t| t.request_max_seconds) {
+            Some(s) => human(time::Duration::seconds(s)),
+            None => "-".to_owned(),
+        };
+        let approvals = match (longest(|t| t.request_max_seconds), p.required_approvals) {
+            (None, _) => "-".to_owned(),
+            (Some(_), 0) => "none".to_owned(),
+            (Some(_), n) => format!("{n} of {}", p.approver_groups.join(",")),
+        };
+        let break_glass = match longest(|t| t.break_glass_max_seconds) {
+            Some(s) => format!("yes, {}", human(time::Duration::seconds(s))),
+            None => "no".to_owned(),
+        };
+        let step_up = match p.step_up {
+            breakglass_core::model::StepUpFactor::Any => "totp or passkey",
+            breakglass_core::model::StepUpFactor::Passkey => "passkey",
+        };
+        rows.push(vec![
+            p.id.clone(),
+            roles.join(","),
+            accounts.join(", "),
+            max,
+            approvals,
+            break_glass,
+            step_up.to_owned(),
+        ]);
+    }
+    let mut out = crate::exit::stdout();
+    for row in aligned(&rows) {
+        writeln!(out, "{row}")?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `rows` as lines of columns two spaces apart, each column as wide as its widest cell
+/// (the last one not padded).
+fn aligned(rows: &[Vec<String>]) -> Vec<String> {
+    let mut widths: Vec<usize> = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            let n = cell.chars().count();
+            match widths.get_mut(i) {
+                Some(w) => *w = (*w).max(n),
+                None => widths.push(n),
+            }
+        }
+    }
+    rows.iter()
+        .map(|row| {
+            let mut text = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                if i + 1 == row.len() {
+                    text.push_str(cell);
+                } else {
+                    let w = widths.get(i).copied().unwrap_or(0);
+                    text.push_str(&format!("{cell:<w$}  "));
+                }
+            }
+            text.trim_end().to_owned()
+        })
+        .collect()
 }
 
 #[derive(Debug, clap::Args)]
 pub struct RequestArgs {
     #[command(flatten)]
     ask: AskArgs,
-    /// Wait until the request is approved or denied (or times out), then exit 0 if approved.
+    /// Wait until the request is decided (or times out), then say who decided and why;
+    /// exit 0 if approved, 1 otherwise.
     #[arg(long)]
     wait: bool,
-    /// Give up waiting after this long.
-    #[arg(long, default_value = "1h", requires = "wait")]
-    wait_timeout: String,
+    /// Give up waiting after this long (`90m`, `1h30m`, `4h`).
+    #[arg(long, default_value = "1h", requires = "wait", value_name = "DURATION", value_parser = super::duration_arg)]
+    wait_timeout: time::Duration,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
 pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
-    let v: RequestView = api("POST", "/api/v1/requests", body(&args.ask.body(None)?)?)?;
+    let (v, raw): (RequestView, Value) =
+        api_both("POST", "/api/v1/requests", body(&args.ask.body(None))?)?;
     let id = v.request.id.to_string();
-    say(&summary(&v));
     if !args.wait {
-        println_id(&id)?;
-        say(&format!(
-            "an approver runs: breakglass approve {id} --totp CODE"
-        ));
+        if args.out.json {
+            print_json(&raw)?;
+        } else {
+            println_id(&id)?;
+            say(&format!(
+                "{}; an approver runs: breakglass approve {id} --totp CODE",
+                summary(&v)
+            ));
+        }
         return Ok(Outcome::Success);
     }
-    let deadline = std::time::Instant::now()
-        + Duration::from_secs(u64::try_from(parse_duration(&args.wait_timeout)?).unwrap_or(3600));
+    if !args.out.json {
+        say(&format!("{}; waiting for a decision", summary(&v)));
+    }
+    let wait = std::time::Duration::from_secs(
+        u64::try_from(args.wait_timeout.whole_seconds()).unwrap_or(3600),
+    );
+    let deadline = std::time::Instant::now() + wait;
     loop {
-        let v: RequestView = api("GET", &format!("/api/v1/requests/{id}"), None)?;
-        match &*v.status_name {
-            "pending" => {}
-            "approved" | "active" => {
+        let (v, raw): (RequestView, Value) =
+            api_both("GET", &format!("/api/v1/requests/{id}"), None)?;
+        if let Some((approved, text)) = decision(&v) {
+            if args.out.json {
+                print_json(&raw)?;
+            } else {
                 println_id(&id)?;
-                say(&format!("approved; next: breakglass activate {id}"));
-                return Ok(Outcome::Success);
+                say(&text);
             }
-            other => {
-                println_id(&id)?;
-                say(&format!("request {id} ended {other}"));
-                return Ok(Outcome::Problems);
-            }
+            return Ok(if approved {
+                Outcome::Success
+            } else {
+                Outcome::Problems
+            });
         }
         if std::time::Instant::now() >= deadline {
             bail!(
-                "request {id} is still pending after {}; check later with `breakglass status {id}`",
-                args.wait_timeout
+                "request {id} is still pending after {} (--wait-timeout); check later with `breakglass status {id}`",
+                human(args.wait_timeout)
             );
         }
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// Who approved request `v` (distinct, in order of approval).
+fn approvers(v: &RequestView<'_>) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for a in &v.request.approvals {
+        if !names.contains(&a.approver.as_str()) {
+            names.push(a.approver.as_str());
+        }
+    }
+    names.join(", ")
+}
+
+/// `"why"`, or a note that no reason was given.
+fn quoted(reason: &str) -> String {
+    if reason.trim().is_empty() {
+        "(no reason given)".to_owned()
+    } else {
+        format!("{reason:?}")
+    }
+}
+
+/// A decided request as one line, and whether it was approved; `None` while it is pending.
+fn decision(v: &RequestView<'_>) -> Option<(bool, String)> {
+    let id = &v.request.id;
+    Some(match &v.request.status {
+        Status::Pending => return None,
+        Status::Approved { activate_by, .. } => {
+            let by = match approvers(v) {
+                by if by.is_empty() => "without approvers (the playbook needs none)".to_owned(),
+                by => format!("by {by}"),
+            };
+            (
+                true,
+                format!(
+                    "request {id} approved {by}; activate it before {}: breakglass activate {id}",
+                    rfc3339(*activate_by)
+                ),
+            )
+        }
+        Status::Active => (
+            true,
+            format!("request {id} approved by {} and active", approvers(v)),
+        ),
+        Status::Denied { by, reason, .. } => (
+            false,
+            format!("request {id} denied by {by}: {}", quoted(reason)),
+        ),
+        Status::Cancelled { by, reason, .. } => (
+            false,
+            format!("request {id} cancelled by {by}: {}", quoted(reason)),
+        ),
+        Status::TimedOut { at } => (
+            false,
+            format!(
+                "request {id} timed out at {}: no approver decided in time; ask again, or ask an approver directly",
+                rfc3339(*at)
+            ),
+        ),
+        Status::Expired { at } => (false, format!("request {id} expired at {}", rfc3339(*at))),
+        Status::Revoked { by, reason, .. } => (
+            false,
+            format!("request {id} revoked by {by}: {}", quoted(reason)),
+        ),
+    })
 }
 
 fn println_id(id: &str) -> anyhow::Result<()> {
@@ -686,13 +927,17 @@ pub struct ApproveArgs {
     /// A note for the audit log.
     #[arg(long, default_value = "")]
     comment: String,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
 /// Approves exactly the version shown: the digest of what was read is sent with the approval.
 pub fn approve(args: &ApproveArgs) -> anyhow::Result<Outcome> {
     let r: RequestView = api("GET", &format!("/api/v1/requests/{}", args.id), None)?;
-    say(&format!("approving: {}", summary(&r)));
-    let v: RequestView = api(
+    if !args.out.json {
+        say(&format!("approving: {}", summary(&r)));
+    }
+    let (v, raw): (RequestView, Value) = api_both(
         "POST",
         &format!("/api/v1/requests/{}/approve", args.id),
         body(&ApproveBody {
@@ -702,7 +947,26 @@ pub fn approve(args: &ApproveArgs) -> anyhow::Result<Outcome> {
             passkey: None,
         })?,
     )?;
-    say(&summary(&v));
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
+    let id = &v.request.id;
+    let text = match &v.request.status {
+        Status::Pending => format!(
+            "approval recorded on {id}: {} of {} approvals so far",
+            v.request
+                .approvals
+                .iter()
+                .filter(|a| a.digest == v.request.digest)
+                .count(),
+            v.request.required_approvals
+        ),
+        _ => format!(
+            "request {id} is {} ({} in {} for {})",
+            v.status_name, v.request.spec.role, v.request.spec.account, v.request.spec.requester
+        ),
+    };
+    line(&text)?;
     Ok(Outcome::Success)
 }
 
@@ -713,6 +977,8 @@ pub struct ReasonArgs {
     /// Why.
     #[arg(long, default_value = "")]
     reason: String,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
 impl ReasonArgs {
@@ -724,12 +990,33 @@ impl ReasonArgs {
 }
 
 pub fn deny(args: &ReasonArgs) -> anyhow::Result<Outcome> {
-    let v: RequestView = api(
+    let (v, raw): (RequestView, Value) = api_both(
         "POST",
         &format!("/api/v1/requests/{}/deny", args.id),
         args.body()?,
     )?;
-    say(&summary(&v));
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
+    line(&format!(
+        "request {} denied: {}",
+        v.request.id,
+        quoted(&args.reason)
+    ))?;
+    Ok(Outcome::Success)
+}
+
+/// `cancel`: withdraws your own pending request.
+pub fn cancel(args: &ReasonArgs) -> anyhow::Result<Outcome> {
+    let (v, raw): (RequestView, Value) = api_both(
+        "POST",
+        &format!("/api/v1/requests/{}/cancel", args.id),
+        args.body()?,
+    )?;
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
+    line(&format!("request {} cancelled", v.request.id))?;
     Ok(Outcome::Success)
 }
 
@@ -737,14 +1024,19 @@ pub fn deny(args: &ReasonArgs) -> anyhow::Result<Outcome> {
 pub struct IdArgs {
     /// The request id.
     id: String,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
 pub fn activate(args: &IdArgs) -> anyhow::Result<Outcome> {
-    let v: RequestView = api(
+    let (v, raw): (RequestView, Value) = api_both(
         "POST",
         &format!("/api/v1/requests/{}/activate", args.id),
         None,
     )?;
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
     let grant = grant_of(&v)?;
     println_id(grant.id.as_str())?;
     say(&format!(
@@ -760,40 +1052,47 @@ pub fn activate(args: &IdArgs) -> anyhow::Result<Outcome> {
 pub struct ExtendArgs {
     /// The request whose grant to extend.
     id: String,
-    /// How much time to add to the grant's current end (`30m`, `1h`); the grant in total
-    /// stays within the playbook's maximum.
-    #[arg(long)]
-    add: String,
+    /// How much time to add to the grant's current end (`30m`, `1h30m`, `2h`); the grant in
+    /// total stays within the playbook's maximum.
+    #[arg(long, value_name = "DURATION", value_parser = super::duration_arg)]
+    add: time::Duration,
     /// Why you need more time.
     #[arg(long, short = 'j')]
     justification: String,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
-/// `extend`: asks for more time on an active grant; prints the grant's end (the new one if
-/// no approval is needed, else the current one while the extension waits for approvers).
+/// `extend`: asks for more time on an active grant; prints the grant's end on stdout (the
+/// new one if no approval is needed, else the current one while the extension waits for
+/// approvers) and one line saying which on stderr.
 pub fn extend(args: &ExtendArgs) -> anyhow::Result<Outcome> {
-    let v: RequestView = api(
+    let (v, raw): (RequestView, Value) = api_both(
         "POST",
         &format!("/api/v1/requests/{}/extend", args.id),
         body(&ExtendBody {
-            add_seconds: parse_duration(&args.add)?,
+            add_seconds: args.add.whole_seconds(),
             justification: args.justification.clone(),
         })?,
     )?;
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
     let grant = grant_of(&v)?;
     println_id(&rfc3339(grant.end))?;
     if grant.pending_extension.is_some() {
         say(&format!(
             "extension of {} asked; grant {} still ends {}; an approver runs: breakglass extension approve {} --totp CODE",
-            args.add,
+            human(args.add),
             grant.id,
             rfc3339(grant.end),
             v.request.id
         ));
     } else {
         say(&format!(
-            "grant {} extended; it now ends {}",
+            "grant {} extended by {}; it now ends {}",
             grant.id,
+            human(args.add),
             rfc3339(grant.end)
         ));
     }
@@ -809,9 +1108,9 @@ pub struct ExtensionArgs {
 #[derive(Debug, clap::Subcommand)]
 enum ExtensionCommand {
     /// Approve the extension a grant's requester asked for (TOTP step-up; the approval is
-    /// bound to the extension you saw).
+    /// bound to the extension you saw). Prints the grant's end.
     Approve(ApproveArgs),
-    /// Deny the extension a grant's requester asked for.
+    /// Deny the extension a grant's requester asked for. Prints the grant's end.
     Deny(ReasonArgs),
 }
 
@@ -820,11 +1119,14 @@ pub fn extension(args: &ExtensionArgs) -> anyhow::Result<Outcome> {
     match &args.command {
         ExtensionCommand::Approve(a) => approve_extension(a),
         ExtensionCommand::Deny(a) => {
-            let v: RequestView = api(
+            let (v, raw): (RequestView, Value) = api_both(
                 "POST",
                 &format!("/api/v1/requests/{}/extension/deny", a.id),
                 a.body()?,
             )?;
+            if a.out.json {
+                return print_json(&raw).map(|()| Outcome::Success);
+            }
             let grant = grant_of(&v)?;
             say(&format!(
                 "extension denied; grant {} still ends {}",
@@ -849,15 +1151,17 @@ fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
             rfc3339(grant.end)
         );
     };
-    say(&format!(
-        "approving an extension of {} s to grant {} (ends {}) asked {}: {}",
-        pending.add.whole_seconds(),
-        grant.id,
-        rfc3339(grant.end),
-        rfc3339(pending.requested_at),
-        pending.justification
-    ));
-    let v: RequestView = api(
+    if !args.out.json {
+        say(&format!(
+            "approving an extension of {} to grant {} (ends {}) asked {}: {}",
+            human(pending.add),
+            grant.id,
+            rfc3339(grant.end),
+            rfc3339(pending.requested_at),
+            pending.justification
+        ));
+    }
+    let (v, raw): (RequestView, Value) = api_both(
         "POST",
         &format!("/api/v1/requests/{}/extension/approve", args.id),
         body(&ApproveBody {
@@ -867,6 +1171,9 @@ fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
             passkey: None,
         })?,
     )?;
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
     let grant = grant_of(&v)?;
     if grant.pending_extension.is_some() {
         say(&format!(
@@ -892,15 +1199,14 @@ pub struct StatusArgs {
     /// Only these statuses (comma-separated: pending,approved,active,...).
     #[arg(long)]
     status: Option<String>,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
 pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     if let Some(id) = &args.id {
         let path = format!("/api/v1/requests/{id}");
-        if args.json {
+        if args.out.json {
             print_json(&api_checked::<RequestView>("GET", &path, None)?)?;
         } else {
             let v: RequestView = api("GET", &path, None)?;
@@ -918,7 +1224,7 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     } else {
         format!("/api/v1/requests?{query}")
     };
-    if args.json {
+    if args.out.json {
         print_json(&api_checked::<RequestList>("GET", &path, None)?)?;
     } else {
         let list: RequestList = api("GET", &path, None)?;
@@ -936,7 +1242,7 @@ pub struct RevokeArgs {
     #[arg(long, conflicts_with = "role")]
     grant: Option<String>,
     /// Revoke every session of this role ARN (administrators only, with `--totp`).
-    #[arg(long, requires = "totp")]
+    #[arg(long, requires = "totp", value_name = "ARN")]
     role: Option<String>,
     /// Why.
     #[arg(long, default_value = "revoked from the CLI")]
@@ -945,30 +1251,60 @@ pub struct RevokeArgs {
     /// step-up action).
     #[arg(long, value_name = "CODE")]
     totp: Option<String>,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
+/// `revoke`: one line saying what was cut off (`--json`: the broker's answer).
 pub fn revoke(args: &RevokeArgs) -> anyhow::Result<Outcome> {
-    let v = match (&args.grant, &args.role) {
-        (Some(g), _) => api_checked::<Revoked>(
-            "POST",
-            &format!("/api/v1/grants/{g}/revoke"),
-            body(&ReasonBody {
-                reason: args.reason.clone(),
-            })?,
-        )?,
-        (None, Some(role)) => api_checked::<RevokedAll>(
-            "POST",
-            "/api/v1/roles/revoke-all",
-            body(&RevokeAllBody {
-                role_arn: role.clone(),
-                reason: args.reason.clone(),
-                totp: args.totp.clone().unwrap_or_default(),
-                passkey: None,
-            })?,
-        )?,
+    match (&args.grant, &args.role) {
+        (Some(g), _) => {
+            let (v, raw): (Revoked, Value) = api_both(
+                "POST",
+                &format!("/api/v1/grants/{g}/revoke"),
+                body(&ReasonBody {
+                    reason: args.reason.clone(),
+                })?,
+            )?;
+            if args.out.json {
+                return print_json(&raw).map(|()| Outcome::Success);
+            }
+            let cut = if v.sessions_denied {
+                "its live sessions are cut off (denied by the role's policy)"
+            } else {
+                "no session of it could still be live"
+            };
+            line(&format!(
+                "grant {g} (request {}) revoked: {cut}",
+                v.view.request.id
+            ))?;
+        }
+        (None, Some(role)) => {
+            let (v, raw): (RevokedAll, Value) = api_both(
+                "POST",
+                "/api/v1/roles/revoke-all",
+                body(&RevokeAllBody {
+                    role_arn: role.clone(),
+                    reason: args.reason.clone(),
+                    totp: args.totp.clone().unwrap_or_default(),
+                    passkey: None,
+                })?,
+            )?;
+            if args.out.json {
+                return print_json(&raw).map(|()| Outcome::Success);
+            }
+            let grants = if v.revoked.is_empty() {
+                "no live grant".to_owned()
+            } else {
+                format!("requests revoked: {}", v.revoked.join(", "))
+            };
+            line(&format!(
+                "every session of {} issued before {} is denied; {grants}",
+                v.role_arn, v.cutoff
+            ))?;
+        }
         (None, None) => bail!("say what to revoke: `--grant ID` or `--role ARN`"),
-    };
-    print_json(&v)?;
+    }
     Ok(Outcome::Success)
 }
 
@@ -979,14 +1315,20 @@ pub struct BreakGlassArgs {
     /// The current code of your authenticator app (MFA step-up).
     #[arg(long, env = "BREAKGLASS_TOTP")]
     totp: String,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
+/// `break-glass`: prints the grant id on stdout and one loud line on stderr.
 pub fn break_glass(args: &BreakGlassArgs) -> anyhow::Result<Outcome> {
-    let v: RequestView = api(
+    let (v, raw): (RequestView, Value) = api_both(
         "POST",
         "/api/v1/break-glass",
-        body(&args.ask.body(Some(&args.totp))?)?,
+        body(&args.ask.body(Some(&args.totp)))?,
     )?;
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
     let grant = grant_of(&v)?;
     println_id(grant.id.as_str())?;
     say(&format!(
@@ -1010,6 +1352,8 @@ pub struct ReviewArgs {
     /// A current TOTP code (signing off is a step-up action).
     #[arg(long, value_name = "CODE")]
     totp: String,
+    #[command(flatten)]
+    out: JsonArg,
 }
 
 pub fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
@@ -1018,7 +1362,7 @@ pub fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
         "inappropriate" => ReviewOutcome::Inappropriate,
         other => bail!("unknown review outcome `{other}`: `appropriate` or `inappropriate`"),
     };
-    let v: RequestView = api(
+    let (v, raw): (RequestView, Value) = api_both(
         "POST",
         &format!("/api/v1/requests/{}/review", args.id),
         body(&ReviewBody {
@@ -1028,7 +1372,13 @@ pub fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
             passkey: None,
         })?,
     )?;
-    say(&summary(&v));
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
+    line(&format!(
+        "review of break-glass request {} signed off: {}",
+        v.request.id, args.outcome
+    ))?;
     Ok(Outcome::Success)
 }
 

@@ -1,8 +1,10 @@
 //! `breakglass scan`: CloudTrail against alert rules, and `breakglass scan sessions`.
 //!
 //! Reads files and directory trees in the S3 delivery layout (plain or gzip), runs the rules
-//! on several threads, prints findings as they are found (in input order, whatever the number
-//! of threads) and a summary at the end.
+//! on several threads, and prints the findings and a summary at the end: as a table for
+//! people, in time order with aligned columns (the rows are kept until the scan ends), or as
+//! JSON or JSON lines streamed as they are found (in input order, whatever the number of
+//! threads).
 
 mod inputs;
 mod output;
@@ -24,7 +26,8 @@ pub use run::{Out, open, parallel, progress, say};
 
 /// Scan CloudTrail for break-glass use and other alerts.
 ///
-/// Prints one line (or JSON object) per finding, then a summary with matches per rule and
+/// Prints one line per finding, in time order with aligned columns (or one JSON object per
+/// finding, in input order), then a summary with matches per rule and
 /// the alarms that fired. Exit status: 0 nothing alerting was found; 1 a finding of severity
 /// `high` or `critical`, or an alarm, fired; 2 bad usage, or an input could not be read
 /// completely (reported on stderr; the other inputs are still scanned).
@@ -343,13 +346,18 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     }
     let out = Out::default();
     let format = args.format;
-    match format {
-        Format::Table => out.write(output::table_header().as_bytes())?,
-        Format::Json => out.write(b"{\n\"findings\": [\n")?,
-        Format::Jsonl => {}
+    if format == Format::Json {
+        out.write(b"{\n\"findings\": [\n")?;
     }
-    let print = move |buf: &mut Vec<u8>, file: &str, f: &breakglass_trail::scan::Finding<'_>| {
-        output::finding(buf, format, file, f);
+    let rows = Mutex::new(Vec::new());
+    let print = |buf: &mut Vec<u8>, file: &str, f: &breakglass_trail::scan::Finding<'_>| {
+        if format == Format::Table {
+            rows.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(output::table_row(file, f));
+        } else {
+            output::finding(buf, format, file, f);
+        }
     };
     let summary = scan_inputs(
         &inputs,
@@ -363,6 +371,10 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     let alarms = summary.alarms.fired(rules.rules());
     match format {
         Format::Table => {
+            let rows = rows
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            out.write(output::table(rows).as_bytes())?;
             out.write(b"\n")?;
             out.write(output::summary_text(&summary, &rules, &alarms).as_bytes())?;
         }

@@ -31,6 +31,7 @@ use breakglass_store::SqlStore;
 use time::Duration;
 
 use super::config::ConfigFile;
+use super::duration_arg;
 use super::logging::{self, LogFormat};
 use crate::exit::{DependencyFailed, Outcome};
 
@@ -202,16 +203,6 @@ impl AnchorArgs {
                 key,
             )
         })
-    }
-}
-
-/// A positive duration written as in the config (`1h`, `30m`, `5s`).
-fn duration_arg(text: &str) -> Result<Duration, String> {
-    let d = breakglass_config::parse_duration(text)?;
-    if d.is_positive() {
-        Ok(d)
-    } else {
-        Err(format!("`{text}` is not a positive duration"))
     }
 }
 
@@ -424,6 +415,8 @@ enum UserCommand {
         /// A current code from your own TOTP authenticator.
         #[arg(long, value_name = "CODE")]
         totp: String,
+        #[command(flatten)]
+        out: super::client::JsonArg,
     },
     /// Disable a user (admins, through the broker): no sign-in, and every token and console
     /// session of theirs stops at once.
@@ -442,6 +435,8 @@ enum UserCommand {
         /// A current code from your TOTP authenticator.
         #[arg(long, value_name = "CODE")]
         totp: String,
+        #[command(flatten)]
+        out: super::client::JsonArg,
     },
 }
 
@@ -453,6 +448,8 @@ pub struct AdministerArgs {
     /// A current code from your own TOTP authenticator.
     #[arg(long, value_name = "CODE")]
     totp: String,
+    #[command(flatten)]
+    out: super::client::JsonArg,
 }
 
 pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
@@ -464,18 +461,21 @@ pub fn run_user(args: &UserArgs) -> anyhow::Result<Outcome> {
             store,
             key,
         } => (username, admin, store, key),
-        UserCommand::Disable(a) => return administer(&a.username, "disable", &a.totp),
-        UserCommand::Enable(a) => return administer(&a.username, "enable", &a.totp),
-        UserCommand::RevokeTokens(a) => return administer(&a.username, "revoke-tokens", &a.totp),
-        UserCommand::ResetSecondFactor(a) => {
-            return administer(&a.username, "reset-second-factor", &a.totp);
+        UserCommand::Disable(a) => return administer(&a.username, "disable", &a.totp, a.out.json),
+        UserCommand::Enable(a) => return administer(&a.username, "enable", &a.totp, a.out.json),
+        UserCommand::RevokeTokens(a) => {
+            return administer(&a.username, "revoke-tokens", &a.totp, a.out.json);
         }
-        UserCommand::Password { totp } => return change_password(totp),
+        UserCommand::ResetSecondFactor(a) => {
+            return administer(&a.username, "reset-second-factor", &a.totp, a.out.json);
+        }
+        UserCommand::Password { totp, out } => return change_password(totp, out.json),
         UserCommand::Invite {
             username,
             admin,
             totp,
-        } => return invite(username, *admin, totp),
+            out,
+        } => return invite(username, *admin, totp, out.json),
     };
     let key_args = key;
     let key = key_args.load()?;

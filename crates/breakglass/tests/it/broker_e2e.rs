@@ -282,7 +282,10 @@ fn request_approve_activate_use_revoke_against_the_emulator() {
         &["revoke", "--grant", &grant, "--reason", "incident closed"],
     ));
     let to_revoked = revoking.elapsed();
-    assert!(revoked.contains("\"sessions_denied\": true"), "{revoked}");
+    assert!(
+        revoked.ends_with("revoked: its live sessions are cut off (denied by the role's policy)"),
+        "{revoked}"
+    );
     let policy = ok(&run(aws_env(&mut Command::new(&aws)).args([
         "--endpoint-url",
         &endpoint,

@@ -110,3 +110,72 @@ fn creds_refuses_a_server_other_than_the_signed_in_one() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every duration flag takes the config's syntax and a bad one names the flag and shows an
+/// example, before anything is sent (nothing listens on port 9 here).
+#[test]
+fn duration_flags_take_one_syntax_and_a_bad_one_names_the_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .env("BREAKGLASS_SESSION_FILE", dir.path().join("session.json"))
+            .env("BREAKGLASS_PASSWORD", "x")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let ask = |duration: &str| {
+        run(&[
+            "request", "-p", "p", "-r", "R", "-a", "a", "-d", duration, "-i", "I", "-j", "j",
+        ])
+    };
+    for (out, flag, bad) in [
+        (ask("90x"), "--duration", "90x"),
+        (ask("0m"), "--duration", "0m"),
+        (
+            run(&["extend", "r-1", "--add", "1 hour", "-j", "j"]),
+            "--add",
+            "1 hour",
+        ),
+        (
+            run(&[
+                "login",
+                "--url",
+                "http://127.0.0.1:9",
+                "-u",
+                "a",
+                "--ttl",
+                "12",
+            ]),
+            "--ttl",
+            "12",
+        ),
+    ] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(flag) && err.contains(bad),
+            "{flag} {bad}: {err}"
+        );
+        assert!(err.contains("1h30m") || err.contains("90m"), "{err}");
+    }
+    // A token lasts whole hours.
+    let out = run(&[
+        "login",
+        "--url",
+        "http://127.0.0.1:9",
+        "-u",
+        "a",
+        "--ttl",
+        "90m",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--ttl") && err.contains("whole hours"),
+        "{err}"
+    );
+    // Good values get as far as the (missing) session or broker.
+    let out = ask("1h30m");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not logged in"), "{err}");
+}

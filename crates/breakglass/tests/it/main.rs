@@ -13,6 +13,8 @@
 mod access_as_code;
 mod accounts;
 mod anchor;
+mod apply_errors;
+mod asking;
 mod audit;
 mod broker_e2e;
 mod browser;

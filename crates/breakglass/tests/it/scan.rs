@@ -522,3 +522,86 @@ fn findings_come_in_input_order_whatever_the_number_of_jobs() {
         assert_eq!(ids("4"), one);
     }
 }
+
+/// Findings in shuffled files (and shuffled within a file) come out as a table in time
+/// order, each column starting where its header does, whatever the number of threads.
+#[test]
+fn table_findings_are_in_time_order_with_aligned_columns() {
+    let scratch = Scratch::new("order");
+    let event = |time: &str, name: &str, who: &str, ip: &str| {
+        format!(
+            r#"{{"eventID":"{time}{name}","eventTime":"{time}","eventSource":"cloudtrail.amazonaws.com","eventName":"{name}","userIdentity":{{"arn":"{who}"}},"sourceIPAddress":"{ip}"}}"#
+        )
+    };
+    let a = [
+        event(
+            "2024-03-01T12:09:00Z",
+            "DeleteTrail",
+            "arn:aws:iam::1:user/x",
+            "10.0.0.1",
+        ),
+        event(
+            "2024-03-01T12:01:00Z",
+            "StopLogging",
+            "arn:aws:iam::111122223333:user/a-much-longer-principal-name",
+            "192.168.100.200",
+        ),
+        event(
+            "2024-03-01T12:05:00Z",
+            "UpdateTrail",
+            "arn:aws:iam::1:user/y",
+            "-",
+        ),
+    ];
+    let b = [
+        event(
+            "2024-03-01T12:07:00Z",
+            "PutEventSelectors",
+            "arn:aws:iam::1:user/z",
+            "1.1.1.1",
+        ),
+        event(
+            "2024-03-01T12:03:00Z",
+            "StopLogging",
+            "arn:aws:iam::1:user/w",
+            "2.2.2.2",
+        ),
+    ];
+    scratch.write(
+        "a.json",
+        format!(r#"{{"Records":[{}]}}"#, a.join(",")).as_bytes(),
+    );
+    scratch.write(
+        "b.json",
+        format!(r#"{{"Records":[{}]}}"#, b.join(",")).as_bytes(),
+    );
+    for jobs in ["1", "2"] {
+        let o = breakglass(&["scan", "--jobs", jobs, scratch.path().to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let text = stdout(&o);
+        let table: Vec<&str> = text.lines().take_while(|l| !l.is_empty()).collect();
+        let (header, rows) = table.split_first().unwrap();
+        assert_eq!(rows.len(), 5, "{text}");
+        let times: Vec<&str> = rows.iter().map(|r| &r[..20]).collect();
+        assert_eq!(
+            times,
+            [
+                "2024-03-01T12:01:00Z",
+                "2024-03-01T12:03:00Z",
+                "2024-03-01T12:05:00Z",
+                "2024-03-01T12:07:00Z",
+                "2024-03-01T12:09:00Z"
+            ],
+            "{text}"
+        );
+        for column in ["SEVERITY", "RULE", "CALL", "PRINCIPAL", "SOURCE IP"] {
+            let at = header.find(column).unwrap();
+            for row in rows {
+                assert_eq!(&row[at - 2..at], "  ", "`{column}` in {row:?}\n{text}");
+                assert_ne!(&row[at..=at], " ", "`{column}` in {row:?}\n{text}");
+            }
+        }
+        assert!(rows[0].ends_with("192.168.100.200"), "{text}");
+        assert!(rows[0].contains("cloudtrail:StopLogging"), "{text}");
+    }
+}

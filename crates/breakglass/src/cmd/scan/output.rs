@@ -55,35 +55,13 @@ struct FindingJson<'a> {
     event: &'a RawValue,
 }
 
-/// Appends one finding to `buf` in `format`.
+/// Appends one finding to `buf` in `format` (JSON and JSON lines, which stream in input
+/// order; a table row is made by [`table_row`]).
 pub fn finding(buf: &mut Vec<u8>, format: Format, file: &str, f: &Finding<'_>) {
     let e = &f.event;
     match format {
-        Format::Table => {
-            let time = e
-                .time_text()
-                .map_or_else(|| "-".to_owned(), |t| t.into_owned());
-            let source = text(e, &["eventSource"]).unwrap_or_default();
-            let call = format!(
-                "{}:{}",
-                source.strip_suffix(".amazonaws.com").unwrap_or(&source),
-                text(e, &["eventName"]).unwrap_or_default()
-            );
-            let ip = text(e, &["sourceIPAddress"]).unwrap_or_else(|| "-".to_owned());
-            let error = match e.get(&["errorCode"]) {
-                Some(Node::String(_)) => {
-                    format!(" [{}]", text(e, &["errorCode"]).unwrap_or_default())
-                }
-                _ => String::new(),
-            };
-            let line = format!(
-                "{time:<20}  {:<8}  {:<38}  {call}{error}  {}  {ip}\n",
-                f.rule.severity,
-                f.rule.id,
-                principal(e)
-            );
-            buf.extend_from_slice(line.as_bytes());
-        }
+        // The table is sorted before it is printed: see `table_row` and `table`.
+        Format::Table => {}
         Format::Json | Format::Jsonl => {
             // Compact, so a pretty-printed event keeps JSON lines one object per line.
             let raw = String::from_utf8(e.compact().into_owned())
@@ -118,12 +96,82 @@ pub fn finding(buf: &mut Vec<u8>, format: Format, file: &str, f: &Finding<'_>) {
     }
 }
 
-/// The table header for findings.
-pub fn table_header() -> String {
-    format!(
-        "{:<20}  {:<8}  {:<38}  {}\n",
-        "TIME", "SEVERITY", "RULE", "CALL  PRINCIPAL  SOURCE IP"
-    )
+/// One finding as a row of the table: its cells, and where it sorts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRow {
+    /// The event's time in seconds (`None`: no usable time; such rows go last).
+    time: Option<i64>,
+    file: String,
+    record: u64,
+    cells: [String; 6],
+}
+
+/// `f`, found in `file`, as a table row.
+pub fn table_row(file: &str, f: &Finding<'_>) -> TableRow {
+    let e = &f.event;
+    let time = e
+        .time_text()
+        .map_or_else(|| "-".to_owned(), |t| t.into_owned());
+    let source = text(e, &["eventSource"]).unwrap_or_default();
+    let error = match e.get(&["errorCode"]) {
+        Some(Node::String(_)) => {
+            format!(" [{}]", text(e, &["errorCode"]).unwrap_or_default())
+        }
+        _ => String::new(),
+    };
+    let call = format!(
+        "{}:{}{error}",
+        source.strip_suffix(".amazonaws.com").unwrap_or(&source),
+        text(e, &["eventName"]).unwrap_or_default()
+    );
+    TableRow {
+        time: e.time(),
+        file: file.to_owned(),
+        record: f.record,
+        cells: [
+            time,
+            f.rule.severity.to_string(),
+            f.rule.id.clone(),
+            call,
+            principal(e),
+            text(e, &["sourceIPAddress"]).unwrap_or_else(|| "-".to_owned()),
+        ],
+    }
+}
+
+/// The findings table: a header and `rows` in time order (then by file and record, so the
+/// order does not depend on the number of threads; rows without a time last), each column
+/// as wide as its widest cell.
+pub fn table(mut rows: Vec<TableRow>) -> String {
+    rows.sort_by(|a, b| {
+        (a.time.is_none(), a.time, &a.file, a.record).cmp(&(
+            b.time.is_none(),
+            b.time,
+            &b.file,
+            b.record,
+        ))
+    });
+    let header = ["TIME", "SEVERITY", "RULE", "CALL", "PRINCIPAL", "SOURCE IP"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(&row.cells) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for cells in std::iter::once(&header).chain(rows.iter().map(|r| &r.cells)) {
+        let mut line = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                line.push_str(cell);
+            } else {
+                let _ = write!(line, "{cell:<w$}  ");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn thousands(n: u64) -> String {
