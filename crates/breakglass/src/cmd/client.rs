@@ -246,6 +246,18 @@ fn api_raw(method: &str, path: &str, body: Option<String>) -> anyhow::Result<Val
 }
 
 /// One call with the saved session, answering `T`.
+/// The API path of request `id` followed by `rest`. A grant id (`g-…`) stands for the
+/// request holding it: the broker says which (`GET /api/v1/grants/{id}`).
+fn request_path(id: &str, rest: &str) -> anyhow::Result<String> {
+    let id = if id.starts_with("g-") {
+        let v: RequestView = api("GET", &format!("/api/v1/grants/{id}"), None)?;
+        v.request.id.to_string()
+    } else {
+        id.to_owned()
+    };
+    Ok(format!("/api/v1/requests/{id}{rest}"))
+}
+
 fn api<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> anyhow::Result<T> {
     decode(api_raw(method, path, body)?)
 }
@@ -919,7 +931,7 @@ fn println_id(id: &str) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct ApproveArgs {
-    /// The request id.
+    /// The request id (or its grant's id, `g-…`).
     id: String,
     /// The current code of your authenticator app.
     #[arg(long, env = "BREAKGLASS_TOTP")]
@@ -933,13 +945,13 @@ pub struct ApproveArgs {
 
 /// Approves exactly the version shown: the digest of what was read is sent with the approval.
 pub fn approve(args: &ApproveArgs) -> anyhow::Result<Outcome> {
-    let r: RequestView = api("GET", &format!("/api/v1/requests/{}", args.id), None)?;
+    let r: RequestView = api("GET", &request_path(&args.id, "")?, None)?;
     if !args.out.json {
         say(&format!("approving: {}", summary(&r)));
     }
     let (v, raw): (RequestView, Value) = api_both(
         "POST",
-        &format!("/api/v1/requests/{}/approve", args.id),
+        &request_path(&args.id, "/approve")?,
         body(&ApproveBody {
             digest: r.request.digest.to_hex(),
             totp: args.totp.clone(),
@@ -972,7 +984,7 @@ pub fn approve(args: &ApproveArgs) -> anyhow::Result<Outcome> {
 
 #[derive(Debug, clap::Args)]
 pub struct ReasonArgs {
-    /// The request id.
+    /// The request id (or its grant's id, `g-…`).
     id: String,
     /// Why.
     #[arg(long, default_value = "")]
@@ -990,11 +1002,8 @@ impl ReasonArgs {
 }
 
 pub fn deny(args: &ReasonArgs) -> anyhow::Result<Outcome> {
-    let (v, raw): (RequestView, Value) = api_both(
-        "POST",
-        &format!("/api/v1/requests/{}/deny", args.id),
-        args.body()?,
-    )?;
+    let (v, raw): (RequestView, Value) =
+        api_both("POST", &request_path(&args.id, "/deny")?, args.body()?)?;
     if args.out.json {
         return print_json(&raw).map(|()| Outcome::Success);
     }
@@ -1008,11 +1017,8 @@ pub fn deny(args: &ReasonArgs) -> anyhow::Result<Outcome> {
 
 /// `cancel`: withdraws your own pending request.
 pub fn cancel(args: &ReasonArgs) -> anyhow::Result<Outcome> {
-    let (v, raw): (RequestView, Value) = api_both(
-        "POST",
-        &format!("/api/v1/requests/{}/cancel", args.id),
-        args.body()?,
-    )?;
+    let (v, raw): (RequestView, Value) =
+        api_both("POST", &request_path(&args.id, "/cancel")?, args.body()?)?;
     if args.out.json {
         return print_json(&raw).map(|()| Outcome::Success);
     }
@@ -1022,18 +1028,15 @@ pub fn cancel(args: &ReasonArgs) -> anyhow::Result<Outcome> {
 
 #[derive(Debug, clap::Args)]
 pub struct IdArgs {
-    /// The request id.
+    /// The request id (or its grant's id, `g-…`).
     id: String,
     #[command(flatten)]
     out: JsonArg,
 }
 
 pub fn activate(args: &IdArgs) -> anyhow::Result<Outcome> {
-    let (v, raw): (RequestView, Value) = api_both(
-        "POST",
-        &format!("/api/v1/requests/{}/activate", args.id),
-        None,
-    )?;
+    let (v, raw): (RequestView, Value) =
+        api_both("POST", &request_path(&args.id, "/activate")?, None)?;
     if args.out.json {
         return print_json(&raw).map(|()| Outcome::Success);
     }
@@ -1050,7 +1053,7 @@ pub fn activate(args: &IdArgs) -> anyhow::Result<Outcome> {
 
 #[derive(Debug, clap::Args)]
 pub struct ExtendArgs {
-    /// The request whose grant to extend.
+    /// The request whose grant to extend (or the grant's id, `g-…`).
     id: String,
     /// How much time to add to the grant's current end (`30m`, `1h30m`, `2h`); the grant in
     /// total stays within the playbook's maximum.
@@ -1069,7 +1072,7 @@ pub struct ExtendArgs {
 pub fn extend(args: &ExtendArgs) -> anyhow::Result<Outcome> {
     let (v, raw): (RequestView, Value) = api_both(
         "POST",
-        &format!("/api/v1/requests/{}/extend", args.id),
+        &request_path(&args.id, "/extend")?,
         body(&ExtendBody {
             add_seconds: args.add.whole_seconds(),
             justification: args.justification.clone(),
@@ -1119,11 +1122,8 @@ pub fn extension(args: &ExtensionArgs) -> anyhow::Result<Outcome> {
     match &args.command {
         ExtensionCommand::Approve(a) => approve_extension(a),
         ExtensionCommand::Deny(a) => {
-            let (v, raw): (RequestView, Value) = api_both(
-                "POST",
-                &format!("/api/v1/requests/{}/extension/deny", a.id),
-                a.body()?,
-            )?;
+            let (v, raw): (RequestView, Value) =
+                api_both("POST", &request_path(&a.id, "/extension/deny")?, a.body()?)?;
             if a.out.json {
                 return print_json(&raw).map(|()| Outcome::Success);
             }
@@ -1142,7 +1142,7 @@ pub fn extension(args: &ExtensionArgs) -> anyhow::Result<Outcome> {
 /// Approves exactly the extension shown: its digest, read with the request, is sent with
 /// the approval.
 fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
-    let r: RequestView = api("GET", &format!("/api/v1/requests/{}", args.id), None)?;
+    let r: RequestView = api("GET", &request_path(&args.id, "")?, None)?;
     let grant = grant_of(&r)?;
     let Some(pending) = &grant.pending_extension else {
         bail!(
@@ -1163,7 +1163,7 @@ fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
     }
     let (v, raw): (RequestView, Value) = api_both(
         "POST",
-        &format!("/api/v1/requests/{}/extension/approve", args.id),
+        &request_path(&args.id, "/extension/approve")?,
         body(&ApproveBody {
             digest: pending.digest.to_hex(),
             totp: args.totp.clone(),
@@ -1194,7 +1194,7 @@ fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    /// One request (all recent ones without it).
+    /// One request, by its id or its grant's (all recent ones without it).
     id: Option<String>,
     /// Only these statuses (comma-separated: pending,approved,active,...).
     #[arg(long)]
@@ -1205,7 +1205,7 @@ pub struct StatusArgs {
 
 pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     if let Some(id) = &args.id {
-        let path = format!("/api/v1/requests/{id}");
+        let path = request_path(id, "")?;
         if args.out.json {
             print_json(&api_checked::<RequestView>("GET", &path, None)?)?;
         } else {
@@ -1341,7 +1341,7 @@ pub fn break_glass(args: &BreakGlassArgs) -> anyhow::Result<Outcome> {
 
 #[derive(Debug, clap::Args)]
 pub struct ReviewArgs {
-    /// The break-glass request id.
+    /// The break-glass request id (or its grant's id, `g-…`).
     id: String,
     /// `appropriate` or `inappropriate`.
     #[arg(long, value_parser = ["appropriate", "inappropriate"])]
@@ -1364,7 +1364,7 @@ pub fn review(args: &ReviewArgs) -> anyhow::Result<Outcome> {
     };
     let (v, raw): (RequestView, Value) = api_both(
         "POST",
-        &format!("/api/v1/requests/{}/review", args.id),
+        &request_path(&args.id, "/review")?,
         body(&ReviewBody {
             outcome,
             notes: args.notes.clone(),

@@ -240,6 +240,25 @@ fn a_responder_sees_what_they_may_ask_for_asks_by_account_name_and_hears_who_dec
         "{}",
         text(&out.stderr)
     );
+    // A grant id stands for its request wherever a request id is asked for.
+    let by_grant: serde_json::Value =
+        serde_json::from_str(&ok(&client(&alice, &["status", &grant, "--json"]))).unwrap();
+    assert_eq!(by_grant["id"], id.as_str(), "{by_grant}");
+    let denied: serde_json::Value = serde_json::from_str(&ok(&client(
+        &bob,
+        &["extension", "deny", &grant, "--reason", "not yet", "--json"],
+    )))
+    .unwrap();
+    assert_eq!(denied["id"], id.as_str(), "{denied}");
+    let out = client(&alice, &["extend", &grant, "--add", "30m", "-j", "again"]);
+    ok(&out);
+    let out = client(&alice, &["status", "g-nosuchgrant01"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("no grant `g-nosuchgrant01`"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = client(&alice, &["extend", &id, "--add", "an hour", "-j", "x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--add"), "{}", text(&out.stderr));
