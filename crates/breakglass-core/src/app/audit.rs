@@ -197,7 +197,7 @@ pub async fn check_chain_key<S: Store>(store: &S) -> Result<(), String> {
     match verifier.push(&row) {
         Ok(_) => Ok(()),
         Err(ChainProblem {
-            kind: ProblemKind::HashMismatch,
+            kind: ProblemKind::HashMismatch | ProblemKind::KeyMismatch,
             ..
         }) => Err(format!(
             "the audit key is not the one the chain was sealed with (record #{} does not verify with it): use the broker's key, or run `breakglass audit verify` if the record was edited",

@@ -343,6 +343,9 @@ pub enum ProblemKind {
     NotCanonical,
     /// The body does not hash to the stored hash: the record was edited.
     HashMismatch,
+    /// The first keyed record checked does not match its keyed hash: the key given is not
+    /// the one that sealed the chain, or the record was edited (nothing yet proves the key).
+    KeyMismatch,
     /// The body's sequence number differs from the row's: rows were reordered or renumbered.
     SeqMismatch { body: u64 },
     /// The sequence number is not the next one: records were deleted, inserted or reordered.
@@ -391,6 +394,10 @@ fn describe(seq: &Option<i64>, kind: &ProblemKind) -> String {
         ProblemKind::Unreadable(e) => format!("its body is not a readable audit record ({e})"),
         ProblemKind::NotCanonical => "its body is not in canonical form (edited)".to_owned(),
         ProblemKind::HashMismatch => "its hash does not match its contents (edited)".to_owned(),
+        ProblemKind::KeyMismatch => {
+            "its keyed hash (HMAC-SHA256) does not match: the audit key given is not the one that sealed the chain, or the record was edited"
+                .to_owned()
+        }
         ProblemKind::SeqMismatch { body } => format!(
             "its body says it is record #{body} (records reordered or renumbered)"
         ),
@@ -511,7 +518,13 @@ impl ChainVerifier {
             (None, _) => Sha256Digest::of(row.body.as_bytes()),
         };
         if hash.to_hex() != row.hash {
-            return Err(problem(ProblemKind::HashMismatch));
+            // Until a keyed record has matched, a mismatch may be the key's fault.
+            let keyed = record.seal.is_some();
+            return Err(problem(if keyed && !self.keyed_seen {
+                ProblemKind::KeyMismatch
+            } else {
+                ProblemKind::HashMismatch
+            }));
         }
         if i64::try_from(record.seq).ok() != Some(row.seq) {
             return Err(problem(ProblemKind::SeqMismatch { body: record.seq }));

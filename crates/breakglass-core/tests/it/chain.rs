@@ -3,8 +3,8 @@
 
 use breakglass_core::audit::events::{ActionRefused, RequestCancelled};
 use breakglass_core::audit::{
-    Actor, Anchor, AuditEntry, AuditEvent, ChainHead, ChainKey, ChainVerifier, ProblemKind,
-    StoredAuditRow, jsonl_line, ocsf_event, seal,
+    Actor, Anchor, AuditEntry, AuditEvent, ChainHead, ChainKey, ChainProblem, ChainVerifier,
+    ProblemKind, StoredAuditRow, jsonl_line, ocsf_event, seal,
 };
 use breakglass_core::canonical::Sha256Digest;
 use breakglass_core::rules::Action;
@@ -319,15 +319,27 @@ fn a_keyed_chain_verifies_with_its_key_and_keeps_its_unkeyed_past() {
         verify_with(None, &[], &rows, Some(head)),
         Err((Some(4), ProblemKind::KeyRequired))
     );
-    // Another key is not this chain's key.
+    // Another key is not this chain's key: said as such at the first keyed record, since
+    // nothing proves the key yet.
+    let wrong = verify_with(
+        Some(ChainKey::new([8; 32]).keyed_after(3)),
+        &[],
+        &rows,
+        Some(head),
+    );
+    assert_eq!(wrong, Err((Some(4), ProblemKind::KeyMismatch)));
+    let text = ChainProblem {
+        seq: Some(4),
+        kind: ProblemKind::KeyMismatch,
+    }
+    .to_string();
+    assert!(text.contains("audit key given is not the one"), "{text}");
+    // With the right key, an edit after a keyed record matched is an edit.
+    let mut edited = rows.clone();
+    edited[5].body = edited[5].body.replace("reason 6", "reason X");
     assert_eq!(
-        verify_with(
-            Some(ChainKey::new([8; 32]).keyed_after(3)),
-            &[],
-            &rows,
-            Some(head)
-        ),
-        Err((Some(4), ProblemKind::HashMismatch))
+        verify_with(Some(upgraded), &[], &edited, Some(head)),
+        Err((Some(6), ProblemKind::HashMismatch))
     );
 }
 

@@ -1346,8 +1346,8 @@ pub struct ReviewArgs {
     /// `appropriate` or `inappropriate`.
     #[arg(long, value_parser = ["appropriate", "inappropriate"])]
     outcome: String,
-    /// Findings.
-    #[arg(long, default_value = "")]
+    /// What the review found (required: what was done with the access, and why).
+    #[arg(long)]
     notes: String,
     /// A current TOTP code (signing off is a step-up action).
     #[arg(long, value_name = "CODE")]

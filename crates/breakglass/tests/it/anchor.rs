@@ -644,6 +644,11 @@ fn an_auditor_verifies_with_the_chain_key_alone() {
         .output()
         .unwrap();
     assert_eq!(wrong.status.code(), Some(1));
+    let said = format!("{}{}", text(&wrong.stdout), text(&wrong.stderr));
+    assert!(
+        said.contains("the audit key given is not the one that sealed the chain"),
+        "{said}"
+    );
     let keyless = Command::new(BIN)
         .args(["audit", "key"])
         .env_remove("BREAKGLASS_TOTP_KEY")
