@@ -43,7 +43,7 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
     };
     let top: Markup = match &fresh {
         Fresh::Nothing => html! {},
-        Fresh::Done(m) => html! { p.ok role="status" { (m) } },
+        Fresh::Done(m) => html! { p.ok role="status" { (layout::message(m)) } },
         Fresh::Error(e) => layout::alert(&e.message),
         Fresh::Token { name, secret } => html! {
             div.secret role="status" {
@@ -424,7 +424,7 @@ async fn invited_page(
             }
         }
         @match &notice {
-            Some(Ok(m)) => { p.ok role="status" { (m) } }
+            Some(Ok(m)) => { p.ok role="status" { (layout::message(m)) } }
             Some(Err(e)) => { (layout::alert(&e.message)) }
             None => {}
         }

@@ -218,7 +218,7 @@ pub(super) fn decision(d: &Decision) -> Markup {
         @for (i, p) in d.policies.iter().enumerate() {
             @if i > 0 { ", " }
             code { (p.id) }
-            @if let Some(desc) = &p.description { " (" (desc) ")" }
+            @if let Some(desc) = &p.description { " (" (layout::message(desc)) ")" }
         }
         @if !d.allowed && d.policies.is_empty() { " (no policy permits it)" }
     }

@@ -88,6 +88,10 @@
   document.addEventListener("input", function () { dirty = true; });
   // Whether a passkey ceremony is under way (a reload would lose it).
   var ceremony = false;
+  // Whether a form of this page is being sent: a live update must not reload the page
+  // then, or the reload would replace the answer (and its confirmation banner).
+  var submitting = false;
+  document.addEventListener("submit", function () { submitting = true; });
 
   // Replaces the elements with these ids by their fresh copies from `url`.
   function replaceFrom(url, ids) {
@@ -119,7 +123,7 @@
     var requestId = status ? status.getAttribute("data-request") : null;
 
     var onChange = function (change) {
-      if (ceremony) { return; }
+      if (ceremony || submitting) { return; }
       if (status && change.id === requestId) {
         if (change.status !== status.textContent.trim() || !dirty) { window.location.reload(); }
       }

@@ -92,7 +92,7 @@ async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
         )
         .await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
-    assert!(added.body.contains("User `dave` invited."));
+    assert!(added.body.contains("User <code>dave</code> invited."));
     let users = s.auth.users().await.unwrap();
     assert!(users.iter().any(|u| u.username == "dave" && u.admin));
     assert!(!users.iter().any(|u| u.username == "mallory"));
