@@ -151,6 +151,19 @@ pub async fn dashboard(State(s): St, session: Session) -> Result<Response, Failu
     let caller = session.principal.caller();
     let mine = s.app.requests(&caller, &filter).await.or_page(&v)?;
     let waiting = s.app.awaiting_approval(&caller).await.or_page(&v)?;
+    // Colleagues' live break-glass sessions the viewer may see (an incident-response
+    // lead's, under the read rules): loud, so they lead with what waits.
+    let emergencies: Vec<Versioned<AccessRequest>> = s
+        .app
+        .live_grants(&caller)
+        .await
+        .or_page(&v)?
+        .into_iter()
+        .filter(|r| {
+            r.value.kind == RequestKind::BreakGlass
+                && r.value.spec.requester != session.principal.username
+        })
+        .collect();
     let rules = s.app.rules();
     let catalog = rules.catalog();
     let now = now(&s);
@@ -178,14 +191,30 @@ pub async fn dashboard(State(s): St, session: Session) -> Result<Response, Failu
             }
         }
     };
+    let emergency_rows = html! {
+        @for r in &emergencies {
+            @let r = &r.value;
+            @if let Some(g) = &r.grant {
+                tr data-request=(r.id) class="break-glass" {
+                    td data-label="Grant" { a href={ "/console/requests/" (r.id) } { (g.id) } " " (layout::break_glass_badge()) }
+                    td data-label="Holder" { (r.spec.requester) }
+                    td data-label="What" { (what(r, catalog)) }
+                    td data-label="Time left" { span.time-left data-end=(layout::rfc3339(g.end)) { (layout::duration(g.end - now)) } }
+                }
+            }
+        }
+    };
     let body = html! {
-        section #now .now aria-labelledby="now-heading" {
-            h2 #now-heading { "Now" }
+        section #now .now aria-label="What waits for you now" {
             @if waiting.is_empty() {
                 p #waiting-summary { "Nothing waits for your approval." }
             } @else {
                 p #waiting-summary { strong { (waiting.len()) " "
                     (if waiting.len() == 1 { "request waits" } else { "requests wait" }) " for your approval." } }
+            }
+            @if !emergencies.is_empty() {
+                p #break-glass-summary { strong { (emergencies.len()) " live break-glass "
+                    (if emergencies.len() == 1 { "session" } else { "sessions" }) " of colleagues." } }
             }
             p { "You hold " (grants.len()) " active " (if grants.len() == 1 { "grant" } else { "grants" })
                 @if to_activate > 0 { "; " strong { (to_activate) " approved, to activate" } } "." }
@@ -196,6 +225,11 @@ pub async fn dashboard(State(s): St, session: Session) -> Result<Response, Failu
         @if !waiting.is_empty() {
             h2 { "Waiting for you" }
             (waiting_table("waiting-for-you", "Requests waiting for your approval, oldest first", &waiting, catalog, None))
+        }
+        @if !emergencies.is_empty() {
+            h2 { "Live break-glass sessions" }
+            (layout::table("live-break-glass", "Colleagues' break-glass sessions, live now", &["Grant", "Holder", "What", "Time left"],
+                emergency_rows, None))
         }
         h2 { "My active grants" }
         (layout::table("my-grants", "Grants you hold now", &["Grant", "Time left", "Role", "Account", "Incident", "Ends"],

@@ -119,11 +119,11 @@ pub async fn audit(
     let table_rows = html! {
         @for r in &rows {
             tr {
-                td data-label="#" { (r.seq) }
-                td data-label="When" { (time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.at_micros) * 1000)
+                td.nowrap data-label="#" { (r.seq) }
+                td.nowrap data-label="When" { (time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(r.at_micros) * 1000)
                         .map(layout::time).unwrap_or_default()) }
-                td data-label="Who" { (r.actor.as_deref().unwrap_or("system")) }
-                td data-label="Event" { code { (r.kind) } }
+                td.nowrap data-label="Who" { (r.actor.as_deref().unwrap_or("system")) }
+                td.nowrap data-label="Event" { code { (r.kind) } }
                 td data-label="Request" { @if let Some(req) = &r.request { a href={ "/console/requests/" (req) } { (req) } } }
                 td.summary data-label="Details" {
                     ul { @for (k, val) in summary(&r.body) { li { strong { (k) } ": " (layout::text(&val)) } } }

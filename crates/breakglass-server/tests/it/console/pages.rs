@@ -328,6 +328,20 @@ async fn break_glass_is_flagged_needs_no_approval_and_a_lead_sees_it() {
     // may revoke it.
     let mut lead = Browser::new(&s.base);
     lead.sign_in("bob", &s.code(&bob)).await;
+    // bob's dashboard leads with it too.
+    let dash = lead.get("/console").await;
+    let live =
+        &dash.body[position(&dash.body, "live-break-glass")..position(&dash.body, "my-grants")];
+    assert!(
+        live.contains(&format!("data-request=\"{id}\" class=\"break-glass\""))
+            && live.contains("break-glass-flag")
+            && live.contains("INC-911"),
+        "{live}"
+    );
+    assert!(
+        dash.body
+            .contains("<strong>1 live break-glass session of colleagues.</strong>")
+    );
     let sessions = lead.get("/console/sessions").await;
     assert!(
         sessions

@@ -272,6 +272,15 @@ async fn every_console_page_fits_a_phone_and_leads_with_its_action_in_chromium()
     let lead = order(&b, &["#waiting-for-you", "#my-grants", "#my-requests"]).await;
     assert!(lead[0] < lead[1] && lead[0] < lead[2], "{lead:?}");
     assert!(b.text("#waiting-for-you").await.contains(&pending));
+    // alice's live break-glass session is on bob's dashboard, flagged.
+    assert!(
+        b.has(&format!(
+            "#live-break-glass tr.break-glass[data-request='{break_glass}'] .break-glass-flag"
+        ))
+        .await,
+        "{}",
+        b.body_text().await
+    );
     fits(
         &b,
         "dashboard-approver",
