@@ -60,6 +60,16 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
 }
 
+/// A message not yet delivered nor dead-lettered, with when the worker tries it next: the
+/// notifications page's "pending" (no attempt yet) and "retrying" (an attempt failed) rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedMessage {
+    /// The message, with its attempts so far and last error.
+    pub message: OutboxMessage,
+    /// When its next delivery attempt is due.
+    pub next_attempt_at: OffsetDateTime,
+}
+
 /// The notifications for the events of one transition of `request` (its state after the
 /// transition).
 pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> Vec<Notification> {

@@ -18,7 +18,7 @@ use crate::accounts::{
 };
 use crate::audit::{AuditEntry, ChainHead, StoredAuditRow};
 use crate::model::{GrantId, IdError, RequestId, RoleArn, Username};
-use crate::outbox::{Notification, OutboxMessage};
+use crate::outbox::{Notification, OutboxMessage, QueuedMessage};
 use crate::request::AccessRequest;
 use crate::revocation::RevocationEntry;
 use crate::session::{RequestFilter, Session, SessionQuery, SessionSummary};
@@ -475,6 +475,13 @@ pub trait Store: Send + Sync {
         key: &str,
         commit: Commit,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Messages neither delivered nor dead-lettered (due or waiting for a retry), oldest
+    /// first, each with when its next attempt is due.
+    fn outbox_undelivered(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<QueuedMessage>, StoreError>> + Send;
 
     /// Dead-lettered messages, most recent first.
     fn outbox_dead_letters(

@@ -499,6 +499,35 @@ macro_rules! store_impl {
                 .await
             }
 
+            pub(crate) async fn outbox_undelivered(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<breakglass_core::outbox::QueuedMessage>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let rows = sqlx::query($crate::query::SELECT_OUTBOX_UNDELIVERED)
+                    .bind($crate::query::limit(Some(limit)))
+                    .fetch_all(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "outbox"))?;
+                drop(reader);
+                let next: Vec<i64> = rows
+                    .iter()
+                    .map(|row| row.try_get("next_attempt_at"))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| $crate::codec::db_error(e, "outbox"))?;
+                Self::outbox_rows(rows)?
+                    .into_iter()
+                    .zip(next)
+                    .map(|(message, at)| {
+                        Ok(breakglass_core::outbox::QueuedMessage {
+                            message,
+                            next_attempt_at: $crate::codec::time_from_micros(at)?,
+                        })
+                    })
+                    .collect()
+            }
+
             pub(crate) async fn outbox_dead_letters(
                 &self,
                 limit: u32,

@@ -24,7 +24,7 @@ mod read;
 use breakglass_core::audit::{ChainHead, ChainKey, StoredAuditRow};
 use breakglass_core::model::RoleArn;
 use breakglass_core::model::{GrantId, RequestId};
-use breakglass_core::outbox::OutboxMessage;
+use breakglass_core::outbox::{OutboxMessage, QueuedMessage};
 use breakglass_core::ports::{
     AccessStore, AuthStore, Commit, Committed, OutboxSettle, Store, StoreError, Versioned,
 };
@@ -457,6 +457,10 @@ impl Store for SqlStore {
 
     async fn commit_once(&self, key: &str, commit: Commit) -> Result<bool, StoreError> {
         dispatch!(self, s => s.commit_once(key, commit).await)
+    }
+
+    async fn outbox_undelivered(&self, limit: u32) -> Result<Vec<QueuedMessage>, StoreError> {
+        dispatch!(self, s => s.outbox_undelivered(limit).await)
     }
 
     async fn outbox_dead_letters(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {

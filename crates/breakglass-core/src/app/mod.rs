@@ -20,6 +20,7 @@ mod audit;
 mod cut_offs;
 mod error;
 mod grants;
+mod notifications;
 mod playbooks;
 mod requests;
 
@@ -37,6 +38,7 @@ pub use grants::{
     CHAINED_SESSION_LIMIT, ENTRY_MARGIN, ORGANIZATION_SYNC_LEASE, OrganizationSync, Reconciled,
     Revoked, RevokedAll, RoleSync, credentials_purpose, revoke_all_purpose,
 };
+pub use notifications::Notifications;
 pub use playbooks::resolve_account;
 pub use requests::{Approving, Ask, review_purpose};
 

@@ -17,7 +17,7 @@ use crate::ports::{
     AccessStore, Clock, Commit, IdSource, ListedRequest, StepUp, Store, StoreError, Versioned,
 };
 use crate::request::{AccessRequest, NewRequest, ReviewOutcome};
-use crate::rules::{Action, Rules};
+use crate::rules::{Action, Decision, Rules};
 use crate::session::RequestFilter;
 
 /// What an approval decides: the request itself, or the extension pending on its grant.
@@ -394,6 +394,56 @@ where
         let rules = self.rules();
         let mut list = self.store().requests(filter).await?;
         list.retain(|v| may_read(&rules, caller, &v.value));
+        Ok(list)
+    }
+
+    /// The live grants (active requests) `caller` may see, newest first: their own, and
+    /// under the read rules ([`may_read`]) every colleague's grant the caller may revoke
+    /// or review, so that an incident-response lead sees a colleague's live break-glass
+    /// session, not only their own.
+    pub async fn live_grants(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<Versioned<AccessRequest>>, Error> {
+        let filter = RequestFilter {
+            statuses: vec!["active".to_owned()],
+            limit: Some(500),
+            ..RequestFilter::default()
+        };
+        self.requests(caller, &filter).await
+    }
+
+    /// The pending requests that wait for `caller`'s approval, oldest first, each with the
+    /// decision that lets the caller approve it (never the caller's own requests).
+    pub async fn awaiting_approval(
+        &self,
+        caller: &Caller,
+    ) -> Result<Vec<(Versioned<AccessRequest>, Decision)>, Error> {
+        let filter = RequestFilter {
+            statuses: vec!["pending".to_owned()],
+            limit: Some(500),
+            ..RequestFilter::default()
+        };
+        let rules = self.rules();
+        let mut list: Vec<_> = self
+            .requests(caller, &filter)
+            .await?
+            .into_iter()
+            .filter(|r| r.value.spec.requester != caller.username)
+            .filter(|r| {
+                !r.value
+                    .approvals
+                    .iter()
+                    .any(|a| a.approver == caller.username && a.digest == r.value.digest)
+            })
+            .filter_map(|r| {
+                let d = r
+                    .value
+                    .decision_for(&rules, &caller.username, Action::Approve);
+                d.allowed.then_some((r, d))
+            })
+            .collect();
+        list.reverse();
         Ok(list)
     }
 }

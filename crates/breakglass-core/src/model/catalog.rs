@@ -157,6 +157,15 @@ impl Catalog {
             .find(|r| &r.name == name && &r.account == account)
     }
 
+    /// The deployed roles playbook `p` can grant, in catalog order: a role it names, in an
+    /// account it allows (any, when it names none) where that role is deployed. Exactly
+    /// the role/account pairs a request for the playbook may ask for.
+    pub fn grantable<'a>(&'a self, p: &'a Playbook) -> impl Iterator<Item = &'a DeployedRole> + 'a {
+        self.roles.iter().filter(move |r| {
+            p.roles.contains(&r.name) && (p.accounts.is_empty() || p.accounts.contains(&r.account))
+        })
+    }
+
     /// The responder with this username.
     pub fn responder(&self, username: &Username) -> Option<&Responder> {
         self.responders.iter().find(|r| &r.username == username)

@@ -350,3 +350,55 @@ when { context.account.name == "production" && context.duration_seconds > 5400 }
     // Carol is not eligible for any playbook (an approver only).
     assert!(breakglass_core::request::offers(&user("carol"), &env).is_empty());
 }
+
+/// The request form offers `Catalog::grantable`: it must be exactly the role/account
+/// pairs a request for the playbook is not refused for (role not in the playbook, account
+/// not in the playbook, role not deployed there), or the console offers what it refuses.
+#[test]
+fn grantable_is_what_a_playbook_accepts() {
+    let catalog = catalog();
+    let rules = Rules::new(catalog.clone(), &[]).unwrap();
+    let settings = Settings::default();
+    let env = Env {
+        rules: &rules,
+        settings: &settings,
+        now: T0,
+    };
+    let mut role_names: Vec<_> = catalog.roles.iter().map(|r| r.name.clone()).collect();
+    role_names.dedup();
+    let mut offered = 0;
+    for p in &catalog.playbooks {
+        let grantable: Vec<(String, String)> = catalog
+            .grantable(p)
+            .map(|r| (r.name.to_string(), r.account.to_string()))
+            .collect();
+        for role in &role_names {
+            for account in &catalog.accounts {
+                let new = NewRequest {
+                    requester: user("bob"),
+                    playbook: p.id.clone(),
+                    role: role.clone(),
+                    account: account.id.clone(),
+                    duration: Duration::minutes(30),
+                    incident: IncidentId::new("INC-1").unwrap(),
+                    justification: "x".to_owned(),
+                };
+                let refused_for_target = matches!(
+                    submit("r-1".parse().unwrap(), new, &env),
+                    Err(TransitionError::RoleNotInPlaybook { .. }
+                        | TransitionError::AccountNotInPlaybook { .. }
+                        | TransitionError::RoleNotDeployed { .. })
+                );
+                let pair = (role.to_string(), account.id.to_string());
+                assert_eq!(
+                    grantable.contains(&pair),
+                    !refused_for_target,
+                    "playbook {} with {pair:?}",
+                    p.id
+                );
+                offered += usize::from(!refused_for_target);
+            }
+        }
+    }
+    assert!(offered > 0, "the fixture grants something");
+}

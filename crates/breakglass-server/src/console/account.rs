@@ -43,7 +43,7 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
     };
     let top: Markup = match &fresh {
         Fresh::Nothing => html! {},
-        Fresh::Done(m) => html! { p.ok role="status" { (m) } },
+        Fresh::Done(m) => html! { p.ok role="status" { (layout::message(m)) } },
         Fresh::Error(e) => layout::alert(&e.message),
         Fresh::Token { name, secret } => html! {
             div.secret role="status" {
@@ -75,11 +75,11 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
         @for t in &tokens {
             @let live = t.revoked_at.is_none() && t.expires_at > now;
             tr {
-                td { (t.name) @if t.id == session.principal.token { " (this session)" } }
-                td { code { (t.id) } }
-                td { (layout::time(t.created_at)) }
-                td { (layout::time(t.expires_at)) }
-                td {
+                td data-label="Name" { (t.name) @if t.id == session.principal.token { " (this session)" } }
+                td data-label="Id" { code { (t.id) } }
+                td data-label="Created" { (layout::time(t.created_at)) }
+                td data-label="Expires" { (layout::time(t.expires_at)) }
+                td data-label="State" {
                     @if let Some(at) = t.revoked_at { "revoked " (layout::time(at)) }
                     @else if !live { "expired" }
                     @else {
@@ -92,8 +92,17 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
             }
         }
     };
+    let live_tokens = tokens
+        .iter()
+        .filter(|t| t.revoked_at.is_none() && t.expires_at > now)
+        .count();
     let body = html! {
         (top)
+        p #account-summary .now {
+            "Signed in as " strong { (v.username) } @if v.admin { " (administrator)" } "; "
+            @if second_factor { "second factor enrolled" } @else { strong { "no second factor yet: enrol one below" } }
+            "; " (live_tokens) " live API " (if live_tokens == 1 { "token" } else { "tokens" }) "."
+        }
         h2 { "API tokens" }
         p { "For the command line (" code { "breakglass login" } " makes one too). A token is shown once, when it is created. "
             "It cannot outlive this session (until " (layout::time(session.principal.expires_at)) ") unless you enter your password." }
@@ -375,12 +384,12 @@ async fn invited_page(
     let rows = html! {
         @for u in &users {
             tr {
-                td { (u.username) }
-                td { @if u.admin { "yes" } @else { "no" } }
-                td { @if u.totp_seed.is_some() { "enrolled" } @else { "not enrolled" } }
-                td { @if let Some(at) = u.disabled_at { strong { "disabled" } " " (layout::time(at)) } @else { "active" } }
-                td { (layout::time(u.created_at)) }
-                td {
+                td data-label="User" { (u.username) }
+                td data-label="Admin" { @if u.admin { "yes" } @else { "no" } }
+                td data-label="TOTP" { @if u.totp_seed.is_some() { "enrolled" } @else { "not enrolled" } }
+                td data-label="State" { @if let Some(at) = u.disabled_at { strong { "disabled" } " " (layout::time(at)) } @else { "active" } }
+                td data-label="Created" { (layout::time(u.created_at)) }
+                td data-label="Change" {
                     form.inline method="post" action={ "/console/admin/users/" (u.username) } {
                         (csrf_field(&v.csrf))
                         label.visually-hidden for={ "totp-" (u.username) } { "Your TOTP code" }
@@ -415,7 +424,7 @@ async fn invited_page(
             }
         }
         @match &notice {
-            Some(Ok(m)) => { p.ok role="status" { (m) } }
+            Some(Ok(m)) => { p.ok role="status" { (layout::message(m)) } }
             Some(Err(e)) => { (layout::alert(&e.message)) }
             None => {}
         }

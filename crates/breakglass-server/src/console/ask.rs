@@ -1,8 +1,9 @@
 //! Asking for access: the request form and break-glass activation (warning,
-//! acknowledgement, TOTP step-up). A refused submission comes back filled in, with the
-//! reason.
+//! acknowledgement, TOTP step-up). Both pick the playbook first (a GET form, so it works
+//! without JavaScript) and then offer only the roles and accounts that playbook can grant.
+//! A refused submission comes back filled in, with the reason.
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use breakglass_core::app::Ask;
@@ -39,23 +40,29 @@ pub struct RequestForm {
     acknowledge: Option<String>,
 }
 
-impl RequestForm {
-    fn duration(&self) -> Result<Duration, AppError> {
-        let text = self.duration_minutes.trim();
-        match text.parse::<i64>() {
-            Ok(m) if (1..=24 * 60).contains(&m) => Ok(Duration::minutes(m)),
-            _ => Err(AppError::bad_request(format!(
-                "the duration `{text}` is not a whole number of minutes between 1 and 1440"
-            ))),
-        }
+/// A duration as the console's fields take it: plain minutes (`90`) or the config's units
+/// (`90m`, `1h30m`, `4h`).
+pub(super) fn duration_field(text: &str) -> Result<Duration, AppError> {
+    let text = text.trim();
+    let parsed = match text.parse::<i64>() {
+        Ok(m) => Some(Duration::minutes(m)),
+        Err(_) => breakglass_config::parse_duration(text).ok(),
+    };
+    match parsed {
+        Some(d) if d >= Duration::minutes(1) && d <= Duration::hours(24) => Ok(d),
+        _ => Err(AppError::bad_request(format!(
+            "the duration `{text}` is not one the console takes: write minutes (`90`) or hours and minutes (`1h30m`), between 1m and 24h"
+        ))),
     }
+}
 
+impl RequestForm {
     fn ask(&self) -> Result<Ask<'_>, AppError> {
         Ok(Ask {
             playbook: self.playbook.trim(),
             role: self.role.trim(),
             account: self.account.trim(),
-            duration: self.duration()?,
+            duration: duration_field(&self.duration_minutes)?,
             incident: self.incident_id.trim(),
             justification: self.justification.trim(),
         })
@@ -70,30 +77,12 @@ fn options(values: &[(String, String)], selected: &str) -> Markup {
     }
 }
 
-/// The playbook, role and account choices of the catalog (break-glass playbooks only when
-/// `break_glass`).
-fn choices(c: &Catalog, break_glass: bool) -> [Vec<(String, String)>; 3] {
-    let playbooks: Vec<_> = c
-        .playbooks
+/// The playbooks a form offers (break-glass ones only when `break_glass`), as
+/// `(id, label)`.
+fn playbook_choices(c: &Catalog, break_glass: bool) -> Vec<(String, String)> {
+    c.playbooks
         .iter()
         .filter(|p| !break_glass || p.break_glass)
-        .collect();
-    let mut roles: Vec<(String, String)> = Vec::new();
-    for p in &playbooks {
-        for r in &p.roles {
-            let r = r.to_string();
-            if !roles.iter().any(|(v, _)| *v == r) {
-                roles.push((r.clone(), r));
-            }
-        }
-    }
-    let accounts = c
-        .accounts
-        .iter()
-        .map(|a| (a.id.to_string(), format!("{} ({})", a.name, a.id)))
-        .collect();
-    let playbooks = playbooks
-        .iter()
         .map(|p| {
             let max = layout::duration(p.max_duration);
             (
@@ -101,43 +90,98 @@ fn choices(c: &Catalog, break_glass: bool) -> [Vec<(String, String)>; 3] {
                 format!("{} — {} (up to {max})", p.id, p.title),
             )
         })
-        .collect();
-    [playbooks, roles, accounts]
+        .collect()
 }
 
-fn request_fields(c: &Catalog, f: &RequestForm, break_glass: bool) -> Markup {
-    let [playbooks, roles, accounts] = choices(c, break_glass);
+/// One option of a select: its value and its label.
+type Choice = (String, String);
+
+/// The roles and the accounts playbook `id` can grant ([`Catalog::grantable`]), each once,
+/// as `(value, label)`; none for an unknown playbook.
+fn grantable(c: &Catalog, id: &str) -> (Vec<Choice>, Vec<Choice>) {
+    let (mut roles, mut accounts): (Vec<Choice>, Vec<Choice>) = (Vec::new(), Vec::new());
+    let Some(p) = c.playbooks.iter().find(|p| p.id.as_str() == id) else {
+        return (roles, accounts);
+    };
+    for r in c.grantable(p) {
+        let role = r.name.to_string();
+        if !roles.iter().any(|(v, _)| *v == role) {
+            roles.push((role.clone(), role));
+        }
+        let account = r.account.to_string();
+        if !accounts.iter().any(|(v, _)| *v == account) {
+            accounts.push((account, layout::account(c, &r.account)));
+        }
+    }
+    (roles, accounts)
+}
+
+/// The playbook the form is for: the one chosen, or the first offered.
+fn chosen_playbook(playbooks: &[(String, String)], chosen: &str) -> String {
+    if playbooks.iter().any(|(v, _)| v == chosen) {
+        chosen.to_owned()
+    } else {
+        playbooks
+            .first()
+            .map(|(v, _)| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Step one, a form of its own (GET, so it works without JavaScript): the playbook.
+/// Choosing one renders the page again with that playbook's roles and accounts only;
+/// app.js submits it on change.
+fn playbook_form(c: &Catalog, action: &str, break_glass: bool, chosen: &str) -> Markup {
+    let playbooks = playbook_choices(c, break_glass);
+    html! {
+        form #playbook-form .stack method="get" action=(action) {
+            label for="playbook" { "Playbook" }
+            select #playbook name="playbook" data-autosubmit required { (options(&playbooks, chosen)) }
+            button.secondary type="submit" data-autosubmit-button { "Show this playbook's roles" }
+        }
+    }
+}
+
+/// Step two: the request itself, for the chosen playbook (a hidden field), offering only
+/// the roles and accounts that playbook can grant.
+fn request_fields(c: &Catalog, f: &RequestForm, playbook: &str) -> Markup {
+    let (roles, accounts) = grantable(c, playbook);
     let first = |list: &[(String, String)], chosen: &str| {
-        if chosen.is_empty() {
-            list.first().map(|(v, _)| v.clone()).unwrap_or_default()
-        } else {
+        if list.iter().any(|(v, _)| v == chosen) {
             chosen.to_owned()
+        } else {
+            list.first().map(|(v, _)| v.clone()).unwrap_or_default()
         }
     };
-    let playbook = first(&playbooks, &f.playbook);
     let role = first(&roles, &f.role);
     let account = first(&accounts, &f.account);
-    let minutes = if f.duration_minutes.is_empty() {
-        "60"
+    let duration = if f.duration_minutes.is_empty() {
+        "1h"
     } else {
         f.duration_minutes.as_str()
     };
     html! {
-        label for="incident_id" { "Incident id" }
-        input #incident_id type="text" name="incident_id" value=(f.incident_id)
-            required placeholder="INC-2024-001" autocapitalize="characters";
-        label for="playbook" { "Playbook" }
-        select #playbook name="playbook" required { (options(&playbooks, &playbook)) }
+        input type="hidden" name="playbook" value=(playbook);
         label for="role" { "Role" }
         select #role name="role" required { (options(&roles, &role)) }
         label for="account" { "Account" }
         select #account name="account" required { (options(&accounts, &account)) }
-        label for="duration_minutes" { "Duration (minutes)" }
-        input #duration_minutes type="number" name="duration_minutes" min="1" max="1440"
-            value=(minutes) required inputmode="numeric";
+        label for="incident_id" { "Incident id" }
+        input #incident_id type="text" name="incident_id" value=(f.incident_id)
+            required placeholder="INC-2024-001" autocapitalize="characters";
+        label for="duration_minutes" { "Duration (e.g. 90m, 1h30m, or minutes)" }
+        input #duration_minutes type="text" name="duration_minutes"
+            value=(duration) required autocomplete="off";
         label for="justification" { "Justification" }
         textarea #justification name="justification" rows="3" required { (f.justification) }
     }
+}
+
+/// `?playbook=` on the form pages: the playbook chosen in step one.
+#[derive(Debug, Default, Deserialize)]
+pub struct Chosen {
+    #[serde(default)]
+    playbook: String,
 }
 
 fn new_request_page(
@@ -147,12 +191,15 @@ fn new_request_page(
     error: Option<&AppError>,
 ) -> Response {
     let rules = s.app.rules();
+    let c = rules.catalog();
+    let playbook = chosen_playbook(&playbook_choices(c, false), &f.playbook);
     let body = html! {
         @if let Some(e) = error { (layout::alert(&e.message)) }
-        p { "Ask for a role for an incident. Approvers are notified at once; you activate the grant once it is approved." }
-        form.stack method="post" action="/console/requests" {
+        p #request-intro { "Ask for a role for an incident: choose the playbook, then its role and account. Approvers are notified at once; you activate the grant once it is approved." }
+        (playbook_form(c, "/console/requests/new", false, &playbook))
+        form #request-form .stack method="post" action="/console/requests" {
             (csrf_field(&v.csrf))
-            (request_fields(rules.catalog(), f, false))
+            (request_fields(c, f, &playbook))
             button type="submit" { "Submit request" }
         }
     };
@@ -160,9 +207,13 @@ fn new_request_page(
     layout::respond(status, layout::page("Request access", Some(v), body))
 }
 
-/// `GET /console/requests/new`.
-pub async fn new_request(State(s): St, session: Session) -> Response {
-    new_request_page(&s, &session.viewer(), &RequestForm::default(), None)
+/// `GET /console/requests/new[?playbook=…]`.
+pub async fn new_request(State(s): St, session: Session, Query(q): Query<Chosen>) -> Response {
+    let form = RequestForm {
+        playbook: q.playbook,
+        ..RequestForm::default()
+    };
+    new_request_page(&s, &session.viewer(), &form, None)
 }
 
 /// `POST /console/requests`: submits, then 303 to the request.
@@ -177,7 +228,7 @@ pub async fn create_request(
     }
     .await;
     match result {
-        Ok(o) => layout::redirect(&format!("/console/requests/{}", o.request.id)),
+        Ok(o) => layout::redirect(&layout::done_at(o.request.id.as_ref(), "submitted")),
         Err(e) => new_request_page(&s, &v, &form, Some(&e)),
     }
 }
@@ -191,15 +242,18 @@ fn break_glass_page(
     let v = &session.viewer();
     let p = &session.principal;
     let rules = s.app.rules();
+    let c = rules.catalog();
+    let playbook = chosen_playbook(&playbook_choices(c, true), &f.playbook);
     let body = html! {
         div #break-glass-warning .warning role="alert" {
             strong { "Emergency access." }
             " Break-glass activation grants access at once, without approvers. It pages the whole security team on every channel, is recorded in the audit log, and requires a post-incident review. Use it only when waiting for approval would cause harm."
         }
         @if let Some(e) = error { (layout::alert(&e.message)) }
-        form.stack method="post" action="/console/break-glass" {
+        (playbook_form(c, "/console/break-glass", true, &playbook))
+        form #break-glass-form .stack method="post" action="/console/break-glass" {
             (csrf_field(&v.csrf))
-            (request_fields(rules.catalog(), f, true))
+            (request_fields(c, f, &playbook))
             div.check {
                 input #acknowledge type="checkbox" name="acknowledge" value="yes" required;
                 label for="acknowledge" { "I understand that activation pages the security team and requires a post-incident review." }
@@ -217,9 +271,13 @@ fn break_glass_page(
     layout::respond(status, layout::page("Break-glass access", Some(v), body))
 }
 
-/// `GET /console/break-glass`.
-pub async fn break_glass_form(State(s): St, session: Session) -> Response {
-    break_glass_page(&s, &session, &RequestForm::default(), None)
+/// `GET /console/break-glass[?playbook=…]`.
+pub async fn break_glass_form(State(s): St, session: Session, Query(q): Query<Chosen>) -> Response {
+    let form = RequestForm {
+        playbook: q.playbook,
+        ..RequestForm::default()
+    };
+    break_glass_page(&s, &session, &form, None)
 }
 
 /// `POST /console/break-glass`: acknowledgement, TOTP step-up, then immediate activation.
@@ -236,7 +294,7 @@ pub async fn break_glass(State(s): St, Posted { session, form }: Posted<RequestF
     }
     .await;
     match result {
-        Ok(o) => layout::redirect(&format!("/console/requests/{}", o.request.id)),
+        Ok(o) => layout::redirect(&layout::done_at(o.request.id.as_ref(), "break-glass")),
         Err(e) => break_glass_page(&s, &session, &form, Some(&e)),
     }
 }

@@ -44,7 +44,7 @@ fn nav(viewer: Option<&Viewer>) -> Markup {
                     @if v.admin {
                         li { a href="/console/audit" { "Audit" } }
                         li { a href="/console/admin/users" { "Users" } }
-                        li { a href="/console/deliveries" { "Deliveries" } }
+                        li { a href="/console/notifications" { "Notifications" } }
                     }
                 }
                 form.logout method="post" action="/console/logout" {
@@ -101,9 +101,81 @@ pub fn ok(title: &str, viewer: &Viewer, body: Markup) -> Response {
     respond(StatusCode::OK, page(title, Some(viewer), body))
 }
 
-/// The alert paragraph that carries an error message.
-pub fn alert(message: &str) -> Markup {
-    html! { p role="alert" class="error" { (message) } }
+/// The alert paragraph that carries an error message (see [`message`]).
+pub fn alert(text: &str) -> Markup {
+    html! { p role="alert" class="error" { (message(text)) } }
+}
+
+/// The confirmation banner shown after an action succeeded.
+pub fn flash(text: &str) -> Markup {
+    html! { p #flash .flash role="status" { (text) } }
+}
+
+/// A message from the layers below, as a person reads it: durations written in seconds
+/// (`14400 seconds`) in the config's units (`4h`), and the user input the messages quote
+/// in Markdown backticks (`` `SecurityAdmin` ``) as code, without the backticks.
+pub fn message(text: &str) -> Markup {
+    let text = human_seconds(text);
+    let parts: Vec<&str> = text.split('`').collect();
+    // An unpaired backtick quotes nothing: drop it and show the text plain.
+    let paired = parts.len() % 2 == 1;
+    html! {
+        @for (i, part) in parts.iter().enumerate() {
+            @if paired && i % 2 == 1 { code { (part) } } @else { (part) }
+        }
+    }
+}
+
+/// `text` with every `N seconds` (or `N second`) written as a duration (`4h`, `1h30m`).
+fn human_seconds(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (before, from) = rest.split_at(start);
+        out.push_str(before);
+        let digits_len = from
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(from.len());
+        let (digits, after) = from.split_at(digits_len);
+        let unit = [" seconds", " second"]
+            .into_iter()
+            .find(|u| after.starts_with(u));
+        // A number glued to a word before it (`r-1`, `v2`) is not a count of seconds.
+        let glued = before
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        match (unit, digits.parse::<i64>()) {
+            (Some(unit), Ok(n)) if !glued => {
+                out.push_str(&breakglass_config::format_duration(Duration::seconds(n)));
+                rest = after.get(unit.len()..).unwrap_or_default();
+            }
+            _ => {
+                out.push_str(digits);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An account as people know it: its name and id (`production (222222222222)`), or the
+/// id alone when the catalog does not name it.
+pub fn account(
+    catalog: &breakglass_core::model::Catalog,
+    id: &breakglass_core::model::AccountId,
+) -> String {
+    catalog
+        .accounts
+        .iter()
+        .find(|a| &a.id == id)
+        .map_or_else(|| id.to_string(), |a| format!("{} ({})", a.name, a.id))
+}
+
+/// The flag every listed break-glass grant or request carries.
+pub fn break_glass_badge() -> Markup {
+    html! { span.badge-danger.break-glass-flag { "break-glass" } }
 }
 
 /// An error page with the error's status and message.
@@ -125,6 +197,12 @@ pub fn error_page(viewer: Option<&Viewer>, e: &AppError) -> Response {
         }
     };
     respond(e.status, page(title, viewer, body))
+}
+
+/// The request page's address after action `done` (post/redirect/get: the page shows its
+/// confirmation banner for that fixed code).
+pub fn done_at(rid: &str, done: &str) -> String {
+    format!("/console/requests/{rid}?done={done}")
 }
 
 /// A 303 See Other to `location`.
@@ -156,17 +234,14 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// A duration as `2 h 05 min` (or `45 s` under a minute; `0 s` when negative).
+/// A duration in the config's units, to the minute: `4h`, `1h30m`, `45m` (`30s` under a
+/// minute; `0s` when negative).
 pub fn duration(d: Duration) -> String {
     let secs = d.whole_seconds().max(0);
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    if h > 0 {
-        format!("{h} h {m:02} min")
-    } else if m > 0 {
-        format!("{m} min {s:02} s")
-    } else {
-        format!("{s} s")
+    if secs < 60 {
+        return format!("{secs}s");
     }
+    breakglass_config::format_duration(Duration::minutes(secs / 60))
 }
 
 /// Whether `c` would change how the text around it reads without being seen: a control
@@ -212,7 +287,8 @@ pub fn status(name: &str) -> Markup {
     html! { span class={ "status status-" (name) } { (name) } }
 }
 
-/// A table inside a container that scrolls sideways on narrow screens instead of the page.
+/// A table; below 48rem (app.css) its rows become stacked cards, each cell labelled by its
+/// `data-label` (the rows give every cell the name of its column).
 pub fn table(id: &str, caption: &str, head: &[&str], rows: Markup, empty: Option<&str>) -> Markup {
     html! {
         div.table-wrap {
@@ -265,8 +341,28 @@ mod tests {
 
     #[test]
     fn durations_read_naturally() {
-        assert_eq!(duration(Duration::seconds(7500)), "2 h 05 min");
-        assert_eq!(duration(Duration::seconds(125)), "2 min 05 s");
-        assert_eq!(duration(Duration::seconds(-5)), "0 s");
+        assert_eq!(duration(Duration::seconds(7500)), "2h5m");
+        assert_eq!(duration(Duration::hours(4)), "4h");
+        assert_eq!(duration(Duration::seconds(125)), "2m");
+        assert_eq!(duration(Duration::seconds(45)), "45s");
+        assert_eq!(duration(Duration::seconds(-5)), "0s");
+    }
+
+    #[test]
+    fn messages_show_human_durations_and_no_backticks() {
+        let m = message(
+            "the duration of 18000 seconds exceeds playbook `investigate`'s maximum of 14400 seconds",
+        )
+        .into_string();
+        assert_eq!(
+            m,
+            "the duration of 5h exceeds playbook <code>investigate</code>'s maximum of 4h"
+        );
+        // Ids with digits, a lone second and an unpaired backtick.
+        assert_eq!(
+            message("request r-1 waits 1 second; `x").into_string(),
+            "request r-1 waits 1s; x"
+        );
+        assert_eq!(message("5400 seconds").into_string(), "1h30m");
     }
 }

@@ -194,6 +194,7 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route("/console/requests/{id}/cancel", post(request::cancel))
         .route("/console/requests/{id}/activate", post(request::activate))
+        .route("/console/requests/{id}/extend", post(request::extend))
         .route("/console/requests/{id}/revoke", post(request::revoke))
         .route("/console/requests/{id}/review", post(records::review))
         .route("/console/grants/{id}/console", post(request::aws_console))
@@ -209,6 +210,7 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route("/console/audit", get(records::audit))
         .route("/console/reviews", get(records::reviews))
+        .route("/console/notifications", get(records::notifications))
         .route("/console/deliveries", get(records::deliveries))
         // Any other console path: a page a person can read, not the API's JSON.
         .route("/console/{*rest}", axum::routing::any(no_such_page))

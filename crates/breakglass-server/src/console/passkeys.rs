@@ -205,10 +205,10 @@ pub async fn section(s: &AppState, session: &Session) -> Result<Markup, AppError
     let rows = html! {
         @for k in &keys {
             tr {
-                td { (k.name) }
-                td { (layout::time(k.created_at)) }
-                td { @if let Some(at) = k.last_used_at { (layout::time(at)) } @else { "never" } }
-                td {
+                td data-label="Name" { (k.name) }
+                td data-label="Enrolled" { (layout::time(k.created_at)) }
+                td data-label="Last used" { @if let Some(at) = k.last_used_at { (layout::time(at)) } @else { "never" } }
+                td data-label="Remove" {
                     form.stack method="post" action={ "/console/account/passkeys/" (k.id) "/remove" } {
                         (csrf_field(csrf))
                         @if p.has_totp() {

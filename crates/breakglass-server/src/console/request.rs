@@ -1,11 +1,13 @@
-//! One request: who, what, why, the deciding policy and what the session policy permits,
-//! with the actions the viewer may take on it (approve or deny with a TOTP step-up,
-//! withdraw, activate, copy the `credential_process` line, open the AWS console, revoke).
+//! One request: first its state and what it asks of the viewer now (approve, activate,
+//! the time left and how to use the grant, an extension to decide), then who, what, why,
+//! the other actions (deny, withdraw, ask for more time, revoke), the deciding policy and
+//! what the session policy permits.
 //!
-//! Every action calls the service the JSON API calls; a refusal re-renders the request
-//! with the reason.
+//! Every action calls the service the JSON API calls; a success redirects back with a
+//! `done` code the page confirms in a banner (post/redirect/get), a refusal re-renders
+//! the request with the reason.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use breakglass_core::app::Approving;
@@ -56,16 +58,16 @@ fn policy_summary(text: &str) -> Markup {
         @for st in &statements {
             @let effect = st.get("Effect").and_then(Value::as_str).unwrap_or("?");
             tr class={ "effect-" (effect.to_ascii_lowercase()) } {
-                td { (effect) }
-                td {
+                td data-label="Effect" { (effect) }
+                td data-label="Actions" {
                     @if st.get("NotAction").is_some() { "everything except " }
                     @for a in strings(st.get("Action").or_else(|| st.get("NotAction"))) { code { (a) } " " }
                 }
-                td {
+                td data-label="Resources" {
                     @if st.get("NotResource").is_some() { "everything except " }
                     @for r in strings(st.get("Resource").or_else(|| st.get("NotResource"))) { code { (r) } " " }
                 }
-                td {
+                td data-label="Conditions" {
                     @if let Some(Value::Object(c)) = st.get("Condition") {
                         @for (op, kv) in c {
                             @if let Value::Object(kv) = kv {
@@ -90,14 +92,70 @@ fn policy_summary(text: &str) -> Markup {
     }
 }
 
+/// The confirmation banner for a `done` code that an action's redirect carries: a fixed
+/// vocabulary (nothing the browser sends is echoed), so the URL holds no secret and a
+/// forged code shows at most another fixed sentence.
+fn done_message(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "submitted" => "Request submitted: the approvers have been notified.",
+        "approved" => "You approved this request.",
+        "denied" => "You denied this request.",
+        "cancelled" => "You withdrew this request.",
+        "activated" => "Grant activated: your access has started.",
+        "revoked" => "You revoked this grant: its sessions are cut off.",
+        "break-glass" => "Break-glass access activated: the security team has been paged.",
+        "extension-requested" => "Extension asked for: the approvers have been notified.",
+        "extension-approved" => "You approved the extension.",
+        "extension-denied" => "You turned the extension down.",
+        "reviewed" => "Post-incident review completed.",
+        _ => return None,
+    })
+}
+
+/// The query of a request page: `done` names the action just completed.
+#[derive(Debug, Default, Deserialize)]
+pub struct Done {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+/// Who ended a request and when, as a sentence: "Revoked by bob at …: reason".
+fn ended(r: &AccessRequest) -> Option<Markup> {
+    let (verb, by, reason, at) = match &r.status {
+        Status::Revoked { by, reason, at } => ("Revoked", by, reason, at),
+        Status::Denied { by, reason, at } => ("Denied", by, reason, at),
+        Status::Cancelled { by, reason, at } => ("Withdrawn", by, reason, at),
+        _ => return None,
+    };
+    Some(html! {
+        p #decided { strong { (verb) " by " (by) } " at " (layout::time(*at))
+            @if !reason.is_empty() { ": " (layout::text(reason)) } }
+    })
+}
+
+/// The approvals line: how many of how many, or for break-glass that none is needed.
+fn approvals_label(r: &AccessRequest, approvers: usize) -> Markup {
+    html! {
+        @if r.kind == RequestKind::BreakGlass {
+            "break-glass: no approval needed"
+        } @else {
+            (approvers) " of " (r.required_approvals) " needed"
+            @if !r.approver_groups.is_empty() {
+                " (from " (r.approver_groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) ")"
+            }
+        }
+    }
+}
+
 /// Renders request `rid` for the session, with `error` (status and message) when an action
-/// on it was refused.
+/// on it was refused, or the confirmation of the action `done` just completed.
 async fn request_page(
     s: &AppState,
     session: &Session,
     headers: &HeaderMap,
     rid: &str,
     error: Option<AppError>,
+    done: Option<&str>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     let me = &session.principal.username;
@@ -118,19 +176,36 @@ async fn request_page(
     let approve = may(r, &rules, me, Action::Approve);
     let can_revoke =
         requester || session.principal.admin || may(r, &rules, me, Action::Revoke).allowed;
+    let view = View {
+        r,
+        session,
+        headers,
+        s,
+        requester,
+        approve: &approve,
+        can_revoke,
+        now,
+    };
+    let break_glass = r.kind == RequestKind::BreakGlass;
     let body = html! {
         @if let Some(e) = &error { (layout::alert(&e.message)) }
-        p.status-line {
-            "Status: "
-            span id="request-status" class={ "status status-" (status) } data-request=(r.id) { (status) }
-            @if r.kind == RequestKind::BreakGlass { " " span.badge-danger { "break-glass" } }
-            " · "
-            a #refresh href={ "/console/requests/" (r.id) } { "Refresh" }
+        @if error.is_none() { @if let Some(m) = done.and_then(done_message) { (layout::flash(m)) } }
+        section #now .now.break-glass[break_glass] aria-label="Status and what to do now" {
+            p.status-line {
+                "Status: "
+                span id="request-status" class={ "status status-" (status) } data-request=(r.id) { (status) }
+                @if break_glass { " " (layout::break_glass_badge()) }
+                " · "
+                a #refresh href={ "/console/requests/" (r.id) } { "Refresh" }
+            }
+            p.what { (r.spec.requester) ": " (super::lists::what(r, catalog)) }
+            @if let Some(e) = ended(r) { (e) }
+            (view.primary())
         }
         dl.facts {
             dt { "Who" } dd { (r.spec.requester)
                 @if let Some(p) = catalog.responder(&r.spec.requester) { " (" (p.name) ")" } }
-            dt { "What" } dd { "role " code { (r.spec.role) } " in account " (r.spec.account)
+            dt { "What" } dd { "role " code { (r.spec.role) } " in account " (layout::account(catalog, &r.spec.account))
                 " for " (layout::duration(r.spec.duration)) br; code.arn { (r.spec.role_arn) } }
             dt { "Why" } dd { "incident " (r.spec.incident) ": " span.justification { (layout::text(&r.spec.justification)) } }
             dt { "Playbook" } dd { (r.spec.playbook)
@@ -142,19 +217,9 @@ async fn request_page(
             @if let Status::Approved { activate_by, .. } = &r.status {
                 dt { "Activate by" } dd { (layout::time(*activate_by)) }
             }
-            @match &r.status {
-                Status::Revoked { by, reason, at } | Status::Denied { by, reason, at } | Status::Cancelled { by, reason, at } => {
-                    dt { "Decided" } dd { "by " (by) " at " (layout::time(*at)) @if !reason.is_empty() { ": " (layout::text(reason)) } }
-                }
-                _ => {}
-            }
-            dt { "Approvals" } dd {
-                (approvers.len()) " of " (r.required_approvals) " needed"
-                @if !r.approver_groups.is_empty() {
-                    " (from " (r.approver_groups.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) ")"
-                }
-            }
+            dt { "Approvals" } dd #approvals { (approvals_label(r, approvers.len())) }
         }
+        (view.secondary())
         h2 { "Deciding policy" }
         ul.decisions {
             @if r.kind == RequestKind::Standard {
@@ -172,7 +237,13 @@ async fn request_page(
         }
         h2 { "Session policy" }
         (policy_summary(&r.spec.session_policy))
-        (actions(r, session, headers, s, requester, &approve, can_revoke, now))
+        @if matches!(r.review, Some(Review::Required)) && !requester {
+            p { "This break-glass use needs its post-incident review: " a href="/console/reviews" { "complete it" } "." }
+        }
+        @if let Some(Review::Completed { reviewer, at, outcome, notes }) = &r.review {
+            p #review-outcome { "Reviewed by " (reviewer) " at " (layout::time(*at)) ": " (format!("{outcome:?}").to_lowercase())
+                @if !notes.is_empty() { " — " (layout::text(notes)) } }
+        }
     };
     let code = error.as_ref().map_or(StatusCode::OK, |e| {
         if e.status.is_success() {
@@ -189,158 +260,212 @@ async fn request_page(
     Ok(resp)
 }
 
-#[expect(clippy::too_many_arguments, reason = "the page's facts, passed once")]
-fn actions(
-    r: &AccessRequest,
-    session: &Session,
-    headers: &HeaderMap,
-    s: &AppState,
+/// A request as one viewer sees it, for rendering its actions.
+struct View<'a> {
+    r: &'a AccessRequest,
+    session: &'a Session,
+    headers: &'a HeaderMap,
+    s: &'a AppState,
     requester: bool,
-    approve: &Decision,
+    approve: &'a Decision,
     can_revoke: bool,
     now: OffsetDateTime,
-) -> Markup {
-    let csrf = &session.csrf;
-    let base = format!("/console/requests/{}", r.id);
-    let code_required = passkeys::code_required(s, &session.principal);
-    // A playbook that takes passkeys only: its approval form offers no code field.
-    let passkey_only = s
-        .app
-        .rules()
-        .catalog()
-        .playbook(&r.spec.playbook)
-        .is_some_and(|p| p.step_up == breakglass_core::model::StepUpFactor::Passkey);
-    let offers_code = !passkey_only && passkeys::offers_code(s, &session.principal);
-    html! {
-        @if r.status == Status::Pending && !requester && approve.allowed {
-            h2 { "Decide" }
-            form #approve-form .stack method="post" action={ (base) "/approve" } {
-                (csrf_field(csrf))
-                input type="hidden" name="digest" value=(r.digest.to_hex());
-                label for="approve-comment" { "Comment (optional)" }
-                input #approve-comment type="text" name="comment";
-                @if passkey_only {
-                    p #passkey-only { "This playbook's approvals take a passkey only."
-                        @if !session.principal.passkeys { " Add one on your " a href="/console/account#passkeys" { "account page" } " first." } }
-                }
-                @if offers_code {
-                    label for="approve-totp" { "TOTP code" }
-                    input #approve-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
-                        maxlength="6" autocomplete="one-time-code" required[code_required];
-                    button type="submit" { "Approve" }
-                }
-                (passkeys::step_up_fields(s, &session.principal, &Approving::Request.purpose(&r.id)))
-            }
-            form #deny-form .stack method="post" action={ (base) "/deny" } {
-                (csrf_field(csrf))
-                label for="deny-reason" { "Reason for denying" }
-                input #deny-reason type="text" name="reason";
-                button.danger type="submit" { "Deny" }
-            }
-        }
-        @if r.status == Status::Pending && requester {
-            form #cancel-form .stack method="post" action={ (base) "/cancel" } {
-                (csrf_field(csrf))
-                label for="cancel-reason" { "Reason for withdrawing (optional)" }
-                input #cancel-reason type="text" name="reason";
-                button.secondary type="submit" { "Withdraw request" }
-            }
-        }
-        @if matches!(r.status, Status::Approved { .. }) && requester {
-            form #activate-form method="post" action={ (base) "/activate" } {
-                (csrf_field(csrf))
-                button type="submit" { "Activate" }
-            }
-        }
-        @if r.status == Status::Active {
-            @if let Some(g) = &r.grant {
-                h2 { "Grant " (g.id) }
-                p { "Time left: " (time_left(g.end, now)) " (until " (layout::time(g.end)) ")" }
-                @if let Some(x) = &g.pending_extension {
-                    section #pending-extension {
-                        h3 { "Extension asked for" }
-                        p { (layout::duration(x.add)) " more, asked at " (layout::time(x.requested_at))
-                            ": " span.justification { (layout::text(&x.justification)) } }
-                        @if !requester && approve.allowed {
-                            form #approve-extension-form .stack method="post" action={ (base) "/extension/approve" } {
-                                (csrf_field(csrf))
-                                input type="hidden" name="digest" value=(x.digest.to_hex());
-                                label for="extension-comment" { "Comment (optional)" }
-                                input #extension-comment type="text" name="comment";
-                                @if offers_code {
-                                    label for="extension-totp" { "TOTP code" }
-                                    input #extension-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
-                                        maxlength="6" autocomplete="one-time-code" required[code_required];
-                                    button type="submit" { "Approve extension" }
-                                }
-                                (passkeys::step_up_fields(s, &session.principal, &Approving::Extension.purpose(&r.id)))
-                            }
-                            form #deny-extension-form .stack method="post" action={ (base) "/extension/deny" } {
-                                (csrf_field(csrf))
-                                label for="extension-deny-reason" { "Reason for turning it down" }
-                                input #extension-deny-reason type="text" name="reason" required;
-                                button.danger type="submit" { "Deny extension" }
-                            }
-                        }
+}
+
+impl View<'_> {
+    /// The one thing the page asks of this viewer now, at its top: approve a pending
+    /// request, activate an approved one, use an active grant (time left, credentials,
+    /// console) or decide its extension.
+    fn primary(&self) -> Markup {
+        let (r, session, s) = (self.r, self.session, self.s);
+        let csrf = &session.csrf;
+        let base = format!("/console/requests/{}", r.id);
+        let code_required = passkeys::code_required(s, &session.principal);
+        // A playbook that takes passkeys only: its approval form offers no code field.
+        let passkey_only = s
+            .app
+            .rules()
+            .catalog()
+            .playbook(&r.spec.playbook)
+            .is_some_and(|p| p.step_up == breakglass_core::model::StepUpFactor::Passkey);
+        let offers_code = !passkey_only && passkeys::offers_code(s, &session.principal);
+        let requester = self.requester;
+        html! {
+            @if r.status == Status::Pending && !requester && self.approve.allowed {
+                p.asked { strong { "Waiting for your approval." } }
+                form #approve-form .stack method="post" action={ (base) "/approve" } {
+                    (csrf_field(csrf))
+                    input type="hidden" name="digest" value=(r.digest.to_hex());
+                    label for="approve-comment" { "Comment (optional)" }
+                    input #approve-comment type="text" name="comment";
+                    @if passkey_only {
+                        p #passkey-only { "This playbook's approvals take a passkey only."
+                            @if !session.principal.passkeys { " Add one on your " a href="/console/account#passkeys" { "account page" } " first." } }
                     }
+                    @if offers_code {
+                        label for="approve-totp" { "TOTP code" }
+                        input #approve-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
+                            maxlength="6" autocomplete="one-time-code" required[code_required];
+                        button type="submit" { "Approve" }
+                    }
+                    (passkeys::step_up_fields(s, &session.principal, &Approving::Request.purpose(&r.id)))
                 }
+            }
+            @if r.status == Status::Pending && requester {
+                p.asked { "Waiting for approval: " (r.current_approvers().len()) " of " (r.required_approvals) " so far." }
+            }
+            @if let Status::Approved { activate_by, .. } = &r.status {
                 @if requester {
-                    p { "Add this to a profile in " code { "~/.aws/config" } ":" }
-                    div.copy-line {
-                        code #credential-process {
-                            "credential_process = breakglass creds --grant " (g.id) " --server " (s.console.server_url(headers))
-                        }
-                        // Hidden until app.js wires it: without JavaScript it would do nothing.
-                        button #copy-credential-process type="button" data-copy="credential-process" hidden { "Copy" }
+                    p.asked { strong { "Approved." } " Activate it by " (layout::time(*activate_by)) "; the grant's time starts then." }
+                    form #activate-form method="post" action={ (base) "/activate" } {
+                        (csrf_field(csrf))
+                        button type="submit" { "Activate" }
                     }
-                    @let step_up = s.app.needs_mint_step_up(r, now);
-                    @let mint_purpose = breakglass_core::app::credentials_purpose(&r.id);
-                    @if step_up {
-                        p #mint-step-up { "The first credentials of this grant need a fresh step-up: a current TOTP code or your passkey." }
-                    }
-                    div.actions {
-                        form #console-form method="post" action={ "/console/grants/" (g.id) "/console" } {
-                            (csrf_field(csrf))
-                            @if step_up && passkeys::offers_code(s, &session.principal) {
-                                label for="console-totp" { "TOTP code" }
-                                input #console-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
-                                    required[code_required] autocomplete="one-time-code";
+                } @else {
+                    p.asked { "Approved; waiting for " (r.spec.requester) " to activate it." }
+                }
+            }
+            @if r.status == Status::Active {
+                @if let Some(g) = &r.grant {
+                    p.asked { "Grant " (g.id) ": " strong { (time_left(g.end, self.now)) " left" } " (until " (layout::time(g.end)) ")" }
+                    @if requester { (self.use_grant(g)) }
+                    @if let Some(x) = &g.pending_extension {
+                        section #pending-extension {
+                            h3 { "Extension asked for" }
+                            p { (layout::duration(x.add)) " more, asked at " (layout::time(x.requested_at))
+                                ": " span.justification { (layout::text(&x.justification)) } }
+                            @if !requester && self.approve.allowed {
+                                form #approve-extension-form .stack method="post" action={ (base) "/extension/approve" } {
+                                    (csrf_field(csrf))
+                                    input type="hidden" name="digest" value=(x.digest.to_hex());
+                                    label for="extension-comment" { "Comment (optional)" }
+                                    input #extension-comment type="text" name="comment";
+                                    @if offers_code {
+                                        label for="extension-totp" { "TOTP code" }
+                                        input #extension-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}"
+                                            maxlength="6" autocomplete="one-time-code" required[code_required];
+                                        button type="submit" { "Approve extension" }
+                                    }
+                                    (passkeys::step_up_fields(s, &session.principal, &Approving::Extension.purpose(&r.id)))
+                                }
+                                form #deny-extension-form .stack method="post" action={ (base) "/extension/deny" } {
+                                    (csrf_field(csrf))
+                                    label for="extension-deny-reason" { "Reason for turning it down" }
+                                    input #extension-deny-reason type="text" name="reason" required;
+                                    button.danger type="submit" { "Deny extension" }
+                                }
                             }
-                            @if !step_up || passkeys::offers_code(s, &session.principal) {
-                                button type="submit" { "Open AWS console" }
-                            }
-                            @if step_up { (passkeys::step_up_fields(s, &session.principal, &mint_purpose)) }
-                        }
-                        form #credentials-form method="post" action={ "/console/grants/" (g.id) "/credentials" } {
-                            (csrf_field(csrf))
-                            @if step_up && passkeys::offers_code(s, &session.principal) {
-                                label for="credentials-totp" { "TOTP code" }
-                                input #credentials-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
-                                    required[code_required] autocomplete="one-time-code";
-                            }
-                            @if !step_up || passkeys::offers_code(s, &session.principal) {
-                                button.secondary type="submit" { "Get credentials" }
-                            }
-                            @if step_up { (passkeys::step_up_fields(s, &session.principal, &mint_purpose)) }
                         }
                     }
                 }
             }
         }
-        @if matches!(r.status, Status::Active | Status::Approved { .. }) && can_revoke {
-            form #revoke-form .stack method="post" action={ (base) "/revoke" } {
-                (csrf_field(csrf))
-                label for="revoke-reason" { "Reason for revoking" }
-                input #revoke-reason type="text" name="reason" required;
-                button.danger type="submit" { "Revoke" }
+    }
+
+    /// The requester's ways to use an active grant: the AWS console, the
+    /// `credential_process` line and one-off credentials.
+    fn use_grant(&self, g: &breakglass_core::request::Grant) -> Markup {
+        let (r, session, s) = (self.r, self.session, self.s);
+        let csrf = &session.csrf;
+        let code_required = passkeys::code_required(s, &session.principal);
+        let step_up = s.app.needs_mint_step_up(r, self.now);
+        let mint_purpose = breakglass_core::app::credentials_purpose(&r.id);
+        html! {
+            @if step_up {
+                p #mint-step-up { "The first credentials of this grant need a fresh step-up: a current TOTP code or your passkey." }
+            }
+            div.actions {
+                form #console-form method="post" action={ "/console/grants/" (g.id) "/console" } {
+                    (csrf_field(csrf))
+                    @if step_up && passkeys::offers_code(s, &session.principal) {
+                        label for="console-totp" { "TOTP code" }
+                        input #console-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
+                            required[code_required] autocomplete="one-time-code";
+                    }
+                    @if !step_up || passkeys::offers_code(s, &session.principal) {
+                        button type="submit" { "Open AWS console" }
+                    }
+                    @if step_up { (passkeys::step_up_fields(s, &session.principal, &mint_purpose)) }
+                }
+                form #credentials-form method="post" action={ "/console/grants/" (g.id) "/credentials" } {
+                    (csrf_field(csrf))
+                    @if step_up && passkeys::offers_code(s, &session.principal) {
+                        label for="credentials-totp" { "TOTP code" }
+                        input #credentials-totp type="text" name="totp" inputmode="numeric" pattern="[0-9]{6}" maxlength="6"
+                            required[code_required] autocomplete="one-time-code";
+                    }
+                    @if !step_up || passkeys::offers_code(s, &session.principal) {
+                        button.secondary type="submit" { "Get credentials" }
+                    }
+                    @if step_up { (passkeys::step_up_fields(s, &session.principal, &mint_purpose)) }
+                }
+            }
+            p { "Or add this to a profile in " code { "~/.aws/config" } ":" }
+            div.copy-line {
+                code #credential-process {
+                    "credential_process = breakglass creds --grant " (g.id) " --server " (s.console.server_url(self.headers))
+                }
+                // Hidden until app.js wires it: without JavaScript it would do nothing.
+                button #copy-credential-process type="button" data-copy="credential-process" hidden { "Copy" }
             }
         }
-        @if matches!(r.review, Some(Review::Required)) && !requester {
-            p { "This break-glass use needs its post-incident review: " a href="/console/reviews" { "complete it" } "." }
-        }
-        @if let Some(Review::Completed { reviewer, at, outcome, notes }) = &r.review {
-            p { "Reviewed by " (reviewer) " at " (layout::time(*at)) ": " (format!("{outcome:?}").to_lowercase())
-                @if !notes.is_empty() { " — " (layout::text(notes)) } }
+    }
+
+    /// The other actions, below the facts: deny, withdraw, ask for more time, revoke.
+    fn secondary(&self) -> Markup {
+        let r = self.r;
+        let csrf = &self.session.csrf;
+        let base = format!("/console/requests/{}", r.id);
+        let requester = self.requester;
+        let pending = r.status == Status::Pending;
+        let extendable = r.status == Status::Active
+            && requester
+            && r.grant
+                .as_ref()
+                .is_some_and(|g| g.pending_extension.is_none());
+        let revocable =
+            matches!(r.status, Status::Active | Status::Approved { .. }) && self.can_revoke;
+        let any = (pending && (requester || self.approve.allowed)) || extendable || revocable;
+        html! {
+            @if any {
+                section.secondary-actions aria-label="Other actions" {
+                    h2 { "Other actions" }
+                    @if pending && !requester && self.approve.allowed {
+                        form #deny-form .stack method="post" action={ (base) "/deny" } {
+                            (csrf_field(csrf))
+                            label for="deny-reason" { "Reason for denying" }
+                            input #deny-reason type="text" name="reason";
+                            button.danger type="submit" { "Deny" }
+                        }
+                    }
+                    @if pending && requester {
+                        form #cancel-form .stack method="post" action={ (base) "/cancel" } {
+                            (csrf_field(csrf))
+                            label for="cancel-reason" { "Reason for withdrawing (optional)" }
+                            input #cancel-reason type="text" name="reason";
+                            button.secondary type="submit" { "Withdraw request" }
+                        }
+                    }
+                    @if extendable {
+                        form #extend-form .stack method="post" action={ (base) "/extend" } {
+                            (csrf_field(csrf))
+                            label for="extend-add" { "More time (e.g. 30m, 1h30m, or minutes)" }
+                            input #extend-add type="text" name="add" required placeholder="30m";
+                            label for="extend-justification" { "Why more time is needed" }
+                            input #extend-justification type="text" name="justification" required;
+                            button.secondary type="submit" { "Ask for more time" }
+                        }
+                    }
+                    @if revocable {
+                        form #revoke-form .stack method="post" action={ (base) "/revoke" } {
+                            (csrf_field(csrf))
+                            label for="revoke-reason" { "Reason for revoking" }
+                            input #revoke-reason type="text" name="reason" required;
+                            button.danger type="submit" { "Revoke" }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -351,21 +476,24 @@ pub async fn request(
     session: Session,
     headers: HeaderMap,
     Path(rid): Path<String>,
+    Query(q): Query<Done>,
 ) -> Result<Response, Failure> {
-    request_page(&s, &session, &headers, &rid, None).await
+    request_page(&s, &session, &headers, &rid, None, q.done.as_deref()).await
 }
 
-/// After an action: 303 back to the request, or the request page with the refusal.
+/// After action `done`: 303 back to the request with its confirmation, or the request
+/// page with the refusal.
 async fn after(
     s: &AppState,
     session: &Session,
     headers: &HeaderMap,
     rid: &str,
     result: Result<(), AppError>,
+    done: &str,
 ) -> Result<Response, Failure> {
     match result {
-        Ok(()) => Ok(layout::redirect(&format!("/console/requests/{rid}"))),
-        Err(e) => request_page(s, session, headers, rid, Some(e)).await,
+        Ok(()) => Ok(layout::redirect(&layout::done_at(rid, done))),
+        Err(e) => request_page(s, session, headers, rid, Some(e), None).await,
     }
 }
 
@@ -388,7 +516,16 @@ pub async fn approve(
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ApproveForm>,
 ) -> Result<Response, Failure> {
-    decide(&s, &session, &headers, &rid, Approving::Request, &form).await
+    decide(
+        &s,
+        &session,
+        &headers,
+        &rid,
+        Approving::Request,
+        &form,
+        "approved",
+    )
+    .await
 }
 
 /// `POST /console/requests/{id}/extension/approve`: TOTP step-up, bound to the digest of the
@@ -399,7 +536,16 @@ pub async fn approve_extension(
     Path(rid): Path<String>,
     Posted { session, form }: Posted<ApproveForm>,
 ) -> Result<Response, Failure> {
-    decide(&s, &session, &headers, &rid, Approving::Extension, &form).await
+    decide(
+        &s,
+        &session,
+        &headers,
+        &rid,
+        Approving::Extension,
+        &form,
+        "extension-approved",
+    )
+    .await
 }
 
 /// Approves `subject` of request `rid` from the posted form, then back to the request.
@@ -410,6 +556,7 @@ async fn decide(
     rid: &str,
     subject: Approving,
     form: &ApproveForm,
+    done: &str,
 ) -> Result<Response, Failure> {
     let result = async {
         let id: RequestId = parse_id(rid)?;
@@ -420,7 +567,7 @@ async fn decide(
         Ok(())
     }
     .await;
-    after(s, session, headers, rid, result).await
+    after(s, session, headers, rid, result, done).await
 }
 
 /// `POST /console/requests/{id}/extension/deny`.
@@ -439,7 +586,7 @@ pub async fn deny_extension(
         Ok(())
     }
     .await;
-    after(&s, &session, &headers, &rid, result).await
+    after(&s, &session, &headers, &rid, result, "extension-denied").await
 }
 
 #[derive(Deserialize)]
@@ -462,7 +609,7 @@ pub async fn deny(
         Ok(())
     }
     .await;
-    after(&s, &session, &headers, &rid, result).await
+    after(&s, &session, &headers, &rid, result, "denied").await
 }
 
 /// `POST /console/requests/{id}/cancel`.
@@ -479,7 +626,7 @@ pub async fn cancel(
         Ok(())
     }
     .await;
-    after(&s, &session, &headers, &rid, result).await
+    after(&s, &session, &headers, &rid, result, "cancelled").await
 }
 
 /// `POST /console/requests/{id}/activate`.
@@ -495,7 +642,7 @@ pub async fn activate(
         Ok(())
     }
     .await;
-    after(&s, &session, &headers, &rid, result).await
+    after(&s, &session, &headers, &rid, result, "activated").await
 }
 
 /// `POST /console/requests/{id}/revoke`: commits the revocation, then cuts the live
@@ -513,7 +660,36 @@ pub async fn revoke(
         Ok(())
     }
     .await;
-    after(&s, &session, &headers, &rid, result).await
+    after(&s, &session, &headers, &rid, result, "revoked").await
+}
+
+#[derive(Deserialize)]
+pub struct ExtendForm {
+    #[serde(default)]
+    add: String,
+    #[serde(default)]
+    justification: String,
+}
+
+/// `POST /console/requests/{id}/extend`: the requester asks for more time on an active
+/// grant (`30m`, `1h30m` or plain minutes); the approvers decide it on this page.
+pub async fn extend(
+    State(s): St,
+    headers: HeaderMap,
+    Path(rid): Path<String>,
+    Posted { session, form }: Posted<ExtendForm>,
+) -> Result<Response, Failure> {
+    let result = async {
+        let id: RequestId = parse_id(&rid)?;
+        let add = super::ask::duration_field(&form.add)?;
+        let caller = session.principal.caller();
+        s.app
+            .extend(&caller, &id, add, form.justification.trim())
+            .await?;
+        Ok(())
+    }
+    .await;
+    after(&s, &session, &headers, &rid, result, "extension-requested").await
 }
 
 /// The form of the credentials and console buttons: a TOTP code when the first mint of a
@@ -565,7 +741,7 @@ pub async fn aws_console(
                 layout::page_with_head("Open AWS console", Some(&v), head, body),
             ))
         }
-        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e)).await,
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e), None).await,
     }
 }
 
@@ -603,7 +779,7 @@ pub async fn credentials(
             };
             Ok(layout::ok("Credentials", &v, body))
         }
-        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e)).await,
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e), None).await,
     }
 }
 

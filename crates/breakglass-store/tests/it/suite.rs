@@ -574,10 +574,24 @@ async fn the_outbox_is_written_with_its_event_and_tracks_delivery(t: TestStore) 
         error: "webhook answered 503".into(),
         retry_at: T0 + Duration::minutes(1),
     };
+    let pending = t.store.outbox_undelivered(10).await.unwrap();
+    assert_eq!(pending.len(), 1, "listed as pending before any attempt");
+    assert_eq!(pending[0].message.attempts, 0);
+    assert!(pending[0].next_attempt_at <= T0, "due at once");
     assert!(t.store.outbox_settle(m.id, "w", retry).await.unwrap());
     assert!(
         t.store.outbox_due(T0, 10).await.unwrap().is_empty(),
         "not due before its retry time"
+    );
+    // Not due, but still listed as undelivered: retrying, with its attempt and error.
+    let retrying = t.store.outbox_undelivered(10).await.unwrap();
+    assert_eq!(retrying.len(), 1);
+    assert_eq!(retrying[0].message.id, m.id);
+    assert_eq!(retrying[0].message.attempts, 1);
+    assert_eq!(retrying[0].next_attempt_at, T0 + Duration::minutes(1));
+    assert_eq!(
+        retrying[0].message.last_error.as_deref(),
+        Some("webhook answered 503")
     );
     let retry = t
         .store
@@ -601,6 +615,10 @@ async fn the_outbox_is_written_with_its_event_and_tracks_delivery(t: TestStore) 
             .await
             .unwrap()
             .is_empty()
+    );
+    assert!(
+        t.store.outbox_undelivered(10).await.unwrap().is_empty(),
+        "a delivered message is no longer listed"
     );
 }
 

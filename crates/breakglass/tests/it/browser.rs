@@ -6,6 +6,7 @@
 mod console;
 mod driver;
 mod page;
+mod pages;
 mod passkey;
 mod site;
 mod sso;

@@ -51,10 +51,21 @@
   function format(seconds) {
     if (seconds <= 0) { return "ended"; }
     var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
-    if (h > 0) { return h + " h " + pad(m) + " min"; }
-    if (m > 0) { return m + " min " + pad(s) + " s"; }
-    return s + " s";
+    // As the server writes durations: `4h`, `1h30m`, `45m`, `30s`.
+    if (h > 0) { return h + "h" + (m > 0 ? m + "m" : ""); }
+    if (m > 0) { return m + "m"; }
+    return s + "s";
+  }
+
+  // A <select data-autosubmit> submits its (GET) form when changed: choosing a playbook
+  // shows that playbook's roles and accounts. Without this script its button does it.
+  function setUpAutoSubmit() {
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+      var form = select.form;
+      if (!form) { return; }
+      form.querySelectorAll("[data-autosubmit-button]").forEach(function (b) { b.hidden = true; });
+      select.addEventListener("change", function () { form.submit(); });
+    });
   }
 
   function setUpTimers() {
@@ -77,6 +88,10 @@
   document.addEventListener("input", function () { dirty = true; });
   // Whether a passkey ceremony is under way (a reload would lose it).
   var ceremony = false;
+  // Whether a form of this page is being sent: a live update must not reload the page
+  // then, or the reload would replace the answer (and its confirmation banner).
+  var submitting = false;
+  document.addEventListener("submit", function () { submitting = true; });
 
   // Replaces the elements with these ids by their fresh copies from `url`.
   function replaceFrom(url, ids) {
@@ -108,7 +123,7 @@
     var requestId = status ? status.getAttribute("data-request") : null;
 
     var onChange = function (change) {
-      if (ceremony) { return; }
+      if (ceremony || submitting) { return; }
       if (status && change.id === requestId) {
         if (change.status !== status.textContent.trim() || !dirty) { window.location.reload(); }
       }
@@ -331,6 +346,7 @@
   function start() {
     setUpCopy();
     setUpTimers();
+    setUpAutoSubmit();
     setUpLive();
     setUpStepUps();
     setUpEnrolment();

@@ -43,7 +43,7 @@ async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
         .unwrap();
     assert!(settled);
 
-    for path in ["/console/deliveries", "/console/admin/users"] {
+    for path in ["/console/notifications", "/console/admin/users"] {
         let r = responder.get(path).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
     }
@@ -61,7 +61,7 @@ async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
 
     let mut admin = Browser::new(&s.base);
     let admin_csrf = admin.sign_in("alice", &s.code(&alice)).await;
-    let page = admin.get("/console/deliveries").await;
+    let page = admin.get("/console/notifications").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("id=\"dead-letters\""));
     assert!(
@@ -69,7 +69,12 @@ async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
         "{}",
         page.body
     );
-    assert!(page.body.contains("<td>webhook#0</td>"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<td data-label=\"Failed channel\">webhook#0</td>"),
+        "{}",
+        page.body
+    );
     assert!(
         page.body
             .contains("HTTP 500 from https://hooks.example.com/breakglass")
@@ -87,7 +92,7 @@ async fn admins_see_dead_letters_and_manage_users_others_are_refused() {
         )
         .await;
     assert_eq!(added.status, StatusCode::OK, "{}", added.body);
-    assert!(added.body.contains("User `dave` invited."));
+    assert!(added.body.contains("User <code>dave</code> invited."));
     let users = s.auth.users().await.unwrap();
     assert!(users.iter().any(|u| u.username == "dave" && u.admin));
     assert!(!users.iter().any(|u| u.username == "mallory"));

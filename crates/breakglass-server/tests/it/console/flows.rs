@@ -66,7 +66,8 @@ async fn a_request_goes_from_the_form_to_a_revoked_grant() {
             && line.ends_with(&format!(" --server {}", s.base)),
         "{line}"
     );
-    assert!(live.text_of("time-left").unwrap().contains("min"));
+    // In the config's units: `1h`, not seconds.
+    assert_eq!(live.text_of("time-left").as_deref(), Some("1h"));
     let grant = line.split_whitespace().nth(5).unwrap().to_owned();
     let console = requester
         .post(
@@ -172,7 +173,8 @@ async fn break_glass_needs_the_acknowledgement_and_a_valid_totp_step_up() {
         if totp.is_empty() {
             // An empty code is asked for by name, not called wrong.
             assert!(
-                r.body.contains("TOTP code (field `totp`) is required")
+                r.body
+                    .contains("TOTP code (field <code>totp</code>) is required")
                     && r.body.contains("authenticator app"),
                 "{}",
                 r.body
@@ -202,11 +204,7 @@ async fn break_glass_needs_the_acknowledgement_and_a_valid_totp_step_up() {
     let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let r = b.post("/console/break-glass", &refs).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let id = r
-        .location()
-        .strip_prefix("/console/requests/")
-        .unwrap()
-        .to_owned();
+    let id = request_id(&r.location());
     assert_eq!(s.status(&id).await, "active");
     let page = b.get(&r.location()).await;
     assert_eq!(page.text_of("request-status").as_deref(), Some("active"));
@@ -293,11 +291,7 @@ async fn break_glass_as_alice(
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let id = r
-        .location()
-        .strip_prefix("/console/requests/")
-        .unwrap()
-        .to_owned();
+    let id = request_id(&r.location());
     (user, csrf, id)
 }
 
@@ -601,7 +595,8 @@ async fn a_failed_cut_off_shows_on_the_sessions_page_until_it_holds() {
         page.body
     );
     assert!(
-        page.body.contains("<td class=\"cut-off-attempts\">1</td>"),
+        page.body
+            .contains("<td class=\"cut-off-attempts\" data-label=\"Attempts\">1</td>"),
         "{}",
         page.body
     );

@@ -327,13 +327,19 @@ pub async fn submit(b: &mut Browser, csrf: &str, justification: &str) -> String 
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    r.location()
-        .strip_prefix("/console/requests/")
-        .unwrap()
+    request_id(&r.location())
+}
+
+/// The request id of a request page's address (`/console/requests/ID[?done=…]`).
+pub fn request_id(location: &str) -> String {
+    let path = location.split('?').next().unwrap();
+    path.strip_prefix("/console/requests/")
+        .unwrap_or_else(|| panic!("not a request page: {location}"))
         .to_owned()
 }
 
 mod account;
 mod flows;
 mod live;
+mod pages;
 mod security;

@@ -160,6 +160,7 @@ async fn every_console_response_carries_the_security_headers() {
         "/console/reviews".to_owned(),
         "/console/account".to_owned(),
         "/console/admin/users".to_owned(),
+        "/console/notifications".to_owned(),
         "/console/deliveries".to_owned(),
         "/console/no-such-page".to_owned(),
         "/console/static/app.css".to_owned(),

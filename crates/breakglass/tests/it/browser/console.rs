@@ -24,8 +24,8 @@ use serde_json::{Value, json};
 use super::driver::{Chromedriver, Shots};
 use super::site::Site;
 use super::steps::{
-    api_status, emergency_requests, fill_break_glass, follow_auto_submit, refused_login,
-    see_status, set_field, sign_in, start_watching, submit,
+    api_status, choose_playbook, emergency_requests, fill_break_glass, follow_auto_submit,
+    refused_login, see_status, set_field, sign_in, start_watching, submit,
 };
 use crate::support::{ACCOUNT, Authenticator, BIN, Broker, PASSWORD, client, ok};
 
@@ -93,8 +93,8 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     a.click_and_wait("a[href$='/console/requests/new']").await;
     a.page("request-new", &[&submit("form:has([name=justification])")])
         .await;
+    choose_playbook(&a, "investigate").await;
     a.fill("[name=incident_id]", INCIDENT).await;
-    set_field(&a, "[name=playbook]", "investigate").await;
     set_field(&a, "[name=account]", ACCOUNT).await;
     set_field(&a, "[name=role]", "SecurityAnalyst").await;
     a.fill("[name=duration_minutes]", "60").await;
@@ -104,8 +104,20 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     let request_url = a.url().await;
     let id = request_url
         .rsplit_once("/console/requests/")
-        .map(|(_, id)| id.trim_end_matches('/').to_owned())
+        .map(|(_, id)| {
+            id.split('?')
+                .next()
+                .unwrap_or(id)
+                .trim_end_matches('/')
+                .to_owned()
+        })
         .unwrap_or_else(|| panic!("submitting the request should show it, not {request_url}"));
+    // The page confirms the submission (its address carries `?done=submitted`).
+    assert_eq!(
+        a.text("#flash").await,
+        "Request submitted: the approvers have been notified."
+    );
+    let request_url = format!("{url}/console/requests/{id}");
     assert_eq!(a.text("#request-status").await, "pending");
     let shown = a.body_text().await;
     for want in [INCIDENT, WHY, "SecurityAnalyst", "investigate"] {
@@ -414,8 +426,8 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     };
     sign_in(&n, &url, "carol", &carol_totp.code()).await;
     n.goto(&format!("{url}/console/requests/new")).await;
+    choose_playbook(&n, "investigate").await;
     n.fill("[name=incident_id]", "INC-2044").await;
-    set_field(&n, "[name=playbook]", "investigate").await;
     set_field(&n, "[name=account]", ACCOUNT).await;
     set_field(&n, "[name=role]", "SecurityAnalyst").await;
     n.fill("[name=duration_minutes]", "30").await;
@@ -432,10 +444,17 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
     let nojs_url = n.url().await;
     let nojs_id = nojs_url
         .rsplit_once("/console/requests/")
-        .map(|(_, id)| id.trim_end_matches('/').to_owned())
+        .map(|(_, id)| {
+            id.split('?')
+                .next()
+                .unwrap_or(id)
+                .trim_end_matches('/')
+                .to_owned()
+        })
         .unwrap_or_else(|| {
             panic!("without JS, submitting should show the request, not {nojs_url}")
         });
+    let nojs_url = format!("{url}/console/requests/{nojs_id}");
     let listed = Instant::now();
     let approvals_seen = loop {
         let now = b
@@ -503,7 +522,11 @@ async fn console_request_approve_copy_revoke_and_break_glass_in_chromium() {
         ("/console/audit", "audit", "#audit-verification"),
         ("/console/reviews", "reviews", "main"),
         ("/console/admin/users", "admin-users", "main"),
-        ("/console/deliveries", "deliveries", "main"),
+        (
+            "/console/notifications",
+            "notifications",
+            "#notification-summary",
+        ),
     ] {
         d.goto(&format!("{url}{path}")).await;
         assert_eq!(d.status().await, 200, "{path}:\n{}", d.body_text().await);

@@ -51,9 +51,11 @@ async fn wait_for_url(b: &Browser<'_>, part: &str) -> String {
 
 /// Asks for `playbook` through the console as the signed-in `b`; returns the request id.
 async fn ask(b: &Browser<'_>, url: &str, playbook: &str) -> String {
-    b.goto(&format!("{url}/console/requests/new")).await;
-    b.fill("[name=incident_id]", "INC-4242").await;
+    // The playbook first: the form then offers that playbook's roles and accounts.
+    b.goto(&format!("{url}/console/requests/new?playbook={playbook}"))
+        .await;
     set_field(b, "[name=playbook]", playbook).await;
+    b.fill("[name=incident_id]", "INC-4242").await;
     set_field(b, "[name=account]", ACCOUNT).await;
     set_field(b, "[name=role]", "SecurityAnalyst").await;
     b.fill("[name=duration_minutes]", "60").await;
@@ -63,7 +65,13 @@ async fn ask(b: &Browser<'_>, url: &str, playbook: &str) -> String {
         .await;
     let now = b.url().await;
     now.rsplit_once("/console/requests/")
-        .map(|(_, id)| id.trim_end_matches('/').to_owned())
+        .map(|(_, id)| {
+            id.split('?')
+                .next()
+                .unwrap_or(id)
+                .trim_end_matches('/')
+                .to_owned()
+        })
         .unwrap_or_else(|| panic!("submitting the request should show it, not {now}"))
 }
 

@@ -73,6 +73,39 @@ pub async fn set_field(b: &Browser<'_>, css: &str, value: &str) {
     }
 }
 
+/// Chooses `playbook` on a request form, which then shows that playbook's roles and
+/// accounts: with JavaScript choosing submits the playbook form, without it its button does.
+pub async fn choose_playbook(b: &Browser<'_>, playbook: &str) {
+    let now = b
+        .js(
+            "const s = document.querySelector('#playbook'); return s ? s.value : null;",
+            vec![],
+        )
+        .await;
+    if now.as_str() == Some(playbook) {
+        return;
+    }
+    let auto = b
+        .js(
+            "const x = document.querySelector('#playbook-form [data-autosubmit-button]');
+             return !!x && x.hidden;",
+            vec![],
+        )
+        .await;
+    b.js("window.__bgOldPage = true;", vec![]).await;
+    b.choose("#playbook", playbook).await;
+    if auto == json!(true) {
+        b.wait_for_new_page("choosing a playbook").await;
+    } else {
+        b.click_and_wait("#playbook-form [data-autosubmit-button]")
+            .await;
+    }
+    let shown = b
+        .js("return document.querySelector('#playbook').value;", vec![])
+        .await;
+    assert_eq!(shown, json!(playbook), "{}", b.url().await);
+}
+
 /// Marks the page shown in `b` (a reload drops the mark) before someone else acts, and
 /// returns whether its live-update stream is connected (app.js sets `data-live`).
 pub async fn start_watching(b: &Browser<'_>) -> bool {
