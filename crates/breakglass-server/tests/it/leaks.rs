@@ -275,6 +275,23 @@ impl Cloud for RefusingCloud {
     }
 }
 
+/// The API over a fake cloud the test keeps a handle on.
+async fn api_with_cloud() -> (Api, Arc<FakeCloud>) {
+    let mut cloud = None;
+    let api = api_over(
+        ConsoleSettings::default(),
+        breakglass_config::LocalAccounts::All,
+        false,
+        |clock| {
+            let c = Arc::new(FakeCloud::new(clock));
+            cloud = Some(Arc::clone(&c));
+            c
+        },
+    )
+    .await;
+    (api, cloud.unwrap())
+}
+
 /// AWS's refusal reaches the log, not the client: the client gets the stable code and a
 /// correlation id to quote.
 #[tokio::test]
@@ -317,19 +334,7 @@ async fn aws_error_text_stays_in_the_log() {
 /// addresses are refused as well; a regional console page is fine.
 #[tokio::test]
 async fn a_refused_console_destination_mints_nothing() {
-    let mut cloud = None;
-    let api = api_over(
-        ConsoleSettings::default(),
-        breakglass_config::LocalAccounts::All,
-        false,
-        |clock| {
-            let c = Arc::new(FakeCloud::new(clock));
-            cloud = Some(Arc::clone(&c));
-            c
-        },
-    )
-    .await;
-    let cloud = cloud.unwrap();
+    let (api, cloud) = api_with_cloud().await;
     let (carol, _, _, grant) = active_grant(&api).await;
     for dest in [
         "https://evil.example/",
@@ -379,19 +384,7 @@ async fn a_refused_console_destination_mints_nothing() {
 /// credentials exist for the console that could not open.
 #[tokio::test]
 async fn an_unreachable_sign_in_endpoint_mints_nothing_and_says_why() {
-    let mut cloud = None;
-    let api = api_over(
-        ConsoleSettings::default(),
-        breakglass_config::LocalAccounts::All,
-        false,
-        |clock| {
-            let c = Arc::new(FakeCloud::new(clock));
-            cloud = Some(Arc::clone(&c));
-            c
-        },
-    )
-    .await;
-    let cloud = cloud.unwrap();
+    let (api, cloud) = api_with_cloud().await;
     let (carol, _, _, grant) = active_grant(&api).await;
     cloud
         .sign_in_unreachable

@@ -228,7 +228,11 @@ async fn a_responder_outside_their_groups_at_the_provider_is_refused() {
     // The provider puts carol in `ir-leads`; the broker's config has her in `responders`.
     let done = console_sign_in(&sso, &mut agent, "carol").await;
     assert_eq!(done.status, StatusCode::FORBIDDEN, "{}", done.body);
-    assert!(done.body.contains("`responders`"), "{}", done.body);
+    assert!(
+        done.body.contains("(<code>responders</code>)"),
+        "{}",
+        done.body
+    );
     assert_eq!(
         audit_count(&sso.server.store, "sso_sign_in_refused", None).await,
         1
@@ -384,8 +388,9 @@ async fn a_sign_in_cancelled_at_the_provider_says_so_and_a_forged_error_shows_no
     let done = agent.get(&back).await.unwrap();
     assert_eq!(done.status, StatusCode::UNAUTHORIZED, "{}", done.body);
     assert!(
-        done.body
-            .contains("did not sign you in: `access_denied` (End-User aborted interaction)"),
+        done.body.contains(
+            "did not sign you in: <code>access_denied</code> (End-User aborted interaction)"
+        ),
         "{}",
         done.body
     );
@@ -399,6 +404,10 @@ async fn a_sign_in_cancelled_at_the_provider_says_so_and_a_forged_error_shows_no
         .await
         .unwrap();
     assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
-    assert!(forged.body.contains("`access_deniedb`"), "{}", forged.body);
+    assert!(
+        forged.body.contains("<code>access_deniedb</code>"),
+        "{}",
+        forged.body
+    );
     assert!(!forged.body.contains("helpdesk"), "{}", forged.body);
 }

@@ -106,7 +106,8 @@ async fn a_responder_signs_in_through_the_identity_provider_in_chromium() {
     let refused = c.body_text().await;
     assert!(
         refused.contains("does not put you in any of your broker groups")
-            && refused.contains("`responders`"),
+            && refused.contains("groups (responders)")
+            && !refused.contains('`'),
         "{refused}"
     );
     let _ = c.drain_log().await;
