@@ -282,6 +282,13 @@ impl Validator {
                     &path,
                     format!("account name `{name}`: allowed characters are lowercase letters, digits, `-` and `_`"),
                 );
+            } else if name.len() == 12 && name.chars().all(|c| c.is_ascii_digit()) {
+                // Accounts are named by name or id wherever one is asked for: a name that
+                // reads as an id could stand for another account than the id it reads as.
+                self.push(
+                    &path,
+                    format!("account name `{name}` is 12 digits, so it reads as an account id: name the account with a word (e.g. `production`)"),
+                );
             }
             let Some(config) =
                 self.account(&path, name, account, &raw.alerting.cloudtrail_log_group)

@@ -175,6 +175,14 @@ impl<E: Into<Error>> From<E> for CutOffFailure {
     }
 }
 
+/// A mint [`App::authorize_mint`] allowed: the `AssumeRole` to make, the grant's end, and
+/// the step-up to spend with the issuance record, if the mint needed one.
+struct Mint {
+    params: crate::cloud::IssueRequest,
+    end: Option<OffsetDateTime>,
+    step_up: Option<StepUp>,
+}
+
 impl<S, K, C, I> App<S, K, C, I>
 where
     S: Store + AccessStore,
@@ -220,6 +228,19 @@ where
         request: &RequestId,
         step_up: Option<StepUp>,
     ) -> Result<IssuedCredentials, Error> {
+        let mint = self.authorize_mint(caller, request, step_up).await?;
+        self.mint(caller, request, mint).await
+    }
+
+    /// Everything [`App::credentials`] checks before it calls AWS: who may mint (refusals
+    /// audited; a caller who may not read the request is told it does not exist), the
+    /// step-up the first mint needs, and that the grant can issue now.
+    async fn authorize_mint(
+        &self,
+        caller: &Caller,
+        request: &RequestId,
+        step_up: Option<StepUp>,
+    ) -> Result<Mint, Error> {
         let actor = &caller.username;
         let current = self.broker.get(request).await?;
         let r = &current.value;
@@ -272,8 +293,25 @@ where
             // No step-up needed: one given anyway is not spent.
             _ => None,
         };
-        let params = issuance::issue_request(r, now)?;
-        let end = r.grant.as_ref().map(|g| g.end);
+        Ok(Mint {
+            params: issuance::issue_request(r, now)?,
+            end: r.grant.as_ref().map(|g| g.end),
+            step_up: step_up.map(|(s, _)| s),
+        })
+    }
+
+    /// Mints what [`App::authorize_mint`] allowed and records the issuance (spending the
+    /// step-up, if one was needed, in the same commit).
+    async fn mint(
+        &self,
+        caller: &Caller,
+        request: &RequestId,
+        Mint {
+            params,
+            end,
+            step_up,
+        }: Mint,
+    ) -> Result<IssuedCredentials, Error> {
         let creds = self.cloud.issue(&params).await?;
         if let Some(end) = end
             && creds.expiration > end
@@ -296,7 +334,7 @@ where
             None => {
                 self.broker.execute(request, command).await?;
             }
-            Some((s, _)) => {
+            Some(s) => {
                 let result = self
                     .broker
                     .execute_stepped(request, command, Some(s.clone()))
@@ -337,7 +375,9 @@ where
     ) -> Result<Secret, Error> {
         // Checked before anything is minted: a refused destination leaves no credentials.
         issuance::console_destination(destination).map_err(Error::Invalid)?;
-        // Nor are credentials minted for a sign-in endpoint that cannot be reached.
+        // Who may mint is settled (and a refusal audited) before the broker reaches out;
+        // then no credentials are minted for a sign-in endpoint that cannot be reached.
+        let mint = self.authorize_mint(caller, request, step_up).await?;
         self.cloud
             .console_sign_in_reachable()
             .await
@@ -345,7 +385,7 @@ where
                 CloudError::Unavailable(why) => Error::SignInUnreachable(why),
                 other => Error::Cloud(other),
             })?;
-        let creds = self.credentials(caller, request, step_up).await?;
+        let creds = self.mint(caller, request, mint).await?;
         // The console session lasts as long as the credentials, at most 12 hours. Credentials
         // minted at STS's 900-second minimum have a few milliseconds less by now; the
         // federation endpoint's minimum is also 900, so round those up.

@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use breakglass_core::app::Approving;
-use breakglass_core::model::{GrantId, RequestId};
+use breakglass_core::model::{GrantId, RequestId, Username};
 use breakglass_core::request::{AccessRequest, RequestKind, Review, Status};
 use breakglass_core::rules::{Action, Decision};
 use maud::{Markup, html};
@@ -112,6 +112,32 @@ fn done_message(done: &str) -> Option<&'static str> {
     })
 }
 
+/// Whether request `r` bears out the `done` code's sentence for viewer `me`, so a link
+/// carrying a code (a forged "You revoked this grant" on a live grant) shows nothing
+/// untrue: each claim is checked against the request as stored.
+fn done_holds(done: &str, r: &AccessRequest, me: &Username) -> bool {
+    let mine = &r.spec.requester == me;
+    let grant = r.grant.as_ref();
+    match done {
+        "submitted" => mine,
+        "approved" => r.approvals.iter().any(|a| &a.approver == me),
+        "denied" => matches!(&r.status, Status::Denied { by, .. } if by == me),
+        "cancelled" => matches!(&r.status, Status::Cancelled { by, .. } if by == me),
+        "revoked" => matches!(&r.status, Status::Revoked { by, .. } if by == me),
+        "activated" => mine && grant.is_some(),
+        "break-glass" => mine && r.kind == RequestKind::BreakGlass && grant.is_some(),
+        "extension-requested" => mine && grant.is_some_and(|g| g.pending_extension.is_some()),
+        "extension-approved" => {
+            grant.is_some_and(|g| g.extensions.iter().any(|e| e.approvers.contains(me)))
+        }
+        "extension-denied" => !mine && grant.is_some_and(|g| g.pending_extension.is_none()),
+        "reviewed" => {
+            matches!(&r.review, Some(Review::Completed { reviewer, .. }) if reviewer == me)
+        }
+        _ => false,
+    }
+}
+
 /// The query of a request page: `done` names the action just completed.
 #[derive(Debug, Default, Deserialize)]
 pub struct Done {
@@ -189,7 +215,11 @@ async fn request_page(
     let break_glass = r.kind == RequestKind::BreakGlass;
     let body = html! {
         @if let Some(e) = &error { (layout::alert(&e.message)) }
-        @if error.is_none() { @if let Some(m) = done.and_then(done_message) { (layout::flash(m)) } }
+        @if error.is_none() {
+            @if let Some(m) = done.filter(|d| done_holds(d, r, me)).and_then(done_message) {
+                (layout::flash(m))
+            }
+        }
         section #now .now.break-glass[break_glass] aria-label="Status and what to do now" {
             p.status-line {
                 "Status: "

@@ -390,6 +390,26 @@ async fn an_unreachable_sign_in_endpoint_mints_nothing_and_says_why() {
         .sign_in_unreachable
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let console = format!("/api/v1/grants/{grant}/console");
+    // Who may not read the grant learns nothing from the endpoint's state: not found, as
+    // ever, and the refusal audited, before the broker reaches out.
+    let (erin, _) = api.user("erin", false).await;
+    let refused_before = api
+        .audit_kinds()
+        .await
+        .iter()
+        .filter(|k| *k == "action_refused")
+        .count();
+    let (s, v) = api
+        .call("POST", &console, Some(&erin), Some(json!({})))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+    let refused_after = api
+        .audit_kinds()
+        .await
+        .iter()
+        .filter(|k| *k == "action_refused")
+        .count();
+    assert_eq!(refused_after, refused_before + 1);
     let (s, v) = api
         .call("POST", &console, Some(&carol), Some(json!({})))
         .await;

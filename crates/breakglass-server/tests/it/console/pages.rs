@@ -178,6 +178,21 @@ async fn every_action_ends_on_a_confirmation_and_honest_labels() {
     )
     .await;
     assert_eq!(page.text_of("time-left").as_deref(), Some("1h30m"));
+    // A link carrying a code the request does not bear out shows no banner: a forged
+    // "You revoked this grant" on a live grant, or another's approval claimed by carol.
+    for forged in [
+        "revoked",
+        "approved",
+        "denied",
+        "reviewed",
+        "extension-approved",
+    ] {
+        let page = requester
+            .get(&format!("/console/requests/{id}?done={forged}"))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.text_of("flash"), None, "?done={forged}: {}", page.body);
+    }
     let left = position(&page.body, "time-left");
     for later in ["session-policy", "revoke-form", "extend-form"] {
         assert!(left < position(&page.body, later), "{later}");
