@@ -322,10 +322,15 @@ pub const OUT_OF_WINDOW: &str = "the --since/--until window";
 /// the output went away (`| head`), the inputs left unread are not an error.
 pub fn outcome(alerting: bool, summary: &ScanSummary, out: &Out) -> anyhow::Result<Outcome> {
     out.check()?;
+    if out.is_closed() {
+        // The reader went away (`| head -1`): it has what it wanted; end quietly with 0,
+        // as the binary's other commands do.
+        return Ok(Outcome::Success);
+    }
     if alerting {
         return Ok(Outcome::Problems);
     }
-    if !out.is_closed() && (summary.inputs_failed > 0 || summary.skipped_records > 0) {
+    if summary.inputs_failed > 0 || summary.skipped_records > 0 {
         bail!(
             "{} inputs could not be read completely and {} records were skipped (see the messages above)",
             summary.inputs_failed,

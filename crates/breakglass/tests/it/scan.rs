@@ -605,3 +605,59 @@ fn table_findings_are_in_time_order_with_aligned_columns() {
         assert!(rows[0].contains("cloudtrail:StopLogging"), "{text}");
     }
 }
+
+/// `breakglass scan ... | head -1`: the reader takes one line and goes away; the scan ends
+/// quietly with 0 (no "Broken pipe", and not 1 for the findings it was printing), as the
+/// binary's other commands do. The findings (5,000 root sign-ins, about 570 KB of table)
+/// are far more than a pipe holds, so the scan does write into the closed pipe.
+#[test]
+fn a_scan_piped_into_head_ends_quietly_with_0() {
+    use std::io::BufRead as _;
+    let dir = Scratch::new("scan-head");
+    let records: Vec<serde_json::Value> = (0..5_000)
+        .map(|i| {
+            serde_json::json!({
+                "eventVersion": "1.08",
+                "userIdentity": {"type": "Root", "principalId": "123456789012",
+                    "arn": "arn:aws:iam::123456789012:root", "accountId": "123456789012"},
+                "eventTime": format!("2026-01-01T{:02}:{:02}:{:02}Z", i / 3600, (i / 60) % 60, i % 60),
+                "eventSource": "signin.amazonaws.com",
+                "eventName": "ConsoleLogin",
+                "awsRegion": "us-east-1",
+                "sourceIPAddress": format!("198.51.100.{}", i % 250),
+                "eventID": format!("e-{i:06}"),
+                "eventType": "AwsConsoleSignIn",
+                "recipientAccountId": "123456789012",
+                "responseElements": {"ConsoleLogin": "Success"},
+            })
+        })
+        .collect();
+    let file = dir.write(
+        "root-sign-ins.json",
+        serde_json::json!({ "Records": records })
+            .to_string()
+            .as_bytes(),
+    );
+    // Unpiped, the findings make it exit 1 (the control: they are there to be printed).
+    let whole = breakglass(&["scan", file.to_str().unwrap()]);
+    assert_eq!(whole.status.code(), Some(1), "{}", stderr(&whole));
+    assert!(
+        whole.stdout.len() > 256 * 1024,
+        "{} bytes",
+        whole.stdout.len()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_breakglass"))
+        .args(["scan", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("TIME"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "", "nothing said about the closed pipe");
+}
