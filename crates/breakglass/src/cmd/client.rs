@@ -1158,7 +1158,7 @@ fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
             grant.id,
             rfc3339(grant.end),
             rfc3339(pending.requested_at),
-            pending.justification
+            quoted(&pending.justification)
         ));
     }
     let (v, raw): (RequestView, Value) = api_both(

@@ -15,6 +15,9 @@ fn at(text: &str) -> OffsetDateTime {
     OffsetDateTime::parse(text, &Rfc3339).unwrap_or_else(|e| panic!("`{text}`: {e}"))
 }
 
+/// A justification that, printed raw, would erase the approver's line and write another.
+const FORGED_JUSTIFICATION: &str = "still digging\u{1b}[2K\rapproving an extension of 5m";
+
 /// The request as `status --json` prints it.
 fn status(session: &std::path::Path, id: &str) -> serde_json::Value {
     serde_json::from_str(&ok(&client(session, &["status", id, "--json"]))).unwrap()
@@ -55,7 +58,7 @@ fn an_extension_is_approved_by_another_approver_or_denied_and_never_self_approve
     // Asked for: the grant's end does not move until an approver approves.
     let shown = ok(&client(
         &alice,
-        &["extend", &id, "--add", "1h", "-j", "still digging"],
+        &["extend", &id, "--add", "1h", "-j", FORGED_JUSTIFICATION],
     ));
     assert_eq!(at(&shown), end);
     let r = status(&alice, &id);
@@ -81,8 +84,10 @@ fn an_extension_is_approved_by_another_approver_or_denied_and_never_self_approve
     );
     assert_eq!(status(&alice, &id)["grant"]["pending_extension"], *pending);
 
-    // Another approver approves: the end moves by exactly the hour asked for.
-    let shown = ok(&client(
+    // Another approver approves: the end moves by exactly the hour asked for. The
+    // requester's text reaches the approver's terminal escaped: it cannot rewrite the line
+    // that says what is being approved.
+    let approved = client(
         &bob,
         &[
             "extension",
@@ -93,7 +98,12 @@ fn an_extension_is_approved_by_another_approver_or_denied_and_never_self_approve
             "--comment",
             "ok",
         ],
-    ));
+    );
+    let said = String::from_utf8_lossy(&approved.stderr).into_owned();
+    assert!(!said.contains(['\u{1b}', '\r']), "{said:?}");
+    assert!(said.contains("of 1h to grant"), "{said}");
+    assert!(said.contains(r"\u{1b}[2K\r"), "{said}");
+    let shown = ok(&approved);
     assert_eq!(at(&shown), end + Duration::hours(1));
     let r = status(&alice, &id);
     let grant = &r["grant"];
