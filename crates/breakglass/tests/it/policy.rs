@@ -433,7 +433,6 @@ fn every_policy_command_has_help() {
 /// (`policy actions` of `Allow *` prints about 900 KB, far more than a pipe holds.)
 #[test]
 fn a_reader_that_stops_early_ends_the_command_quietly() {
-    use std::io::BufRead as _;
     let Some(data) = breakglass_testkit::shared_data("iam-data/data") else {
         return;
     };
@@ -441,20 +440,14 @@ fn a_reader_that_stops_early_ends_the_command_quietly() {
         "everything.json",
         r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#,
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_breakglass"))
-        .args(["policy", "actions", path_str(&p), "--catalog"])
-        .arg(&data)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (first, out) = crate::support::first_line_then_close(&[
+        "policy".as_ref(),
+        "actions".as_ref(),
+        path_str(&p).as_ref(),
+        "--catalog".as_ref(),
+        data.as_os_str(),
+    ]);
     assert!(!first.is_empty());
-    // The reader is gone (its end of the pipe closed when dropped above).
-    let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "nothing said about the closed pipe");
 }

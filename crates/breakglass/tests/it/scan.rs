@@ -612,7 +612,6 @@ fn table_findings_are_in_time_order_with_aligned_columns() {
 /// are far more than a pipe holds, so the scan does write into the closed pipe.
 #[test]
 fn a_scan_piped_into_head_ends_quietly_with_0() {
-    use std::io::BufRead as _;
     let dir = Scratch::new("scan-head");
     let records: Vec<serde_json::Value> = (0..5_000)
         .map(|i| {
@@ -646,18 +645,8 @@ fn a_scan_piped_into_head_ends_quietly_with_0() {
         "{} bytes",
         whole.stdout.len()
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_breakglass"))
-        .args(["scan", file.to_str().unwrap()])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    let (first, out) = crate::support::first_line_then_close(&["scan".as_ref(), file.as_os_str()]);
     assert!(first.starts_with("TIME"), "{first}");
-    let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "nothing said about the closed pipe");
 }

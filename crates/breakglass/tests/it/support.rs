@@ -44,6 +44,24 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap()
 }
 
+/// Runs the binary with `args`, reads the first line of its standard output and then closes
+/// it, as `breakglass ... | head -1` does; returns that line and how the command ended.
+pub fn first_line_then_close(args: &[&std::ffi::OsStr]) -> (String, Output) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The reader is gone: its end of the pipe closed when dropped above.
+    (first, child.wait_with_output().unwrap())
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
