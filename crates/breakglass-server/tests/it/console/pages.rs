@@ -292,6 +292,32 @@ async fn every_action_ends_on_a_confirmation_and_honest_labels() {
     assert!(!forged.body.contains("you won"));
 }
 
+/// Alice's break-glass through the console form (`duration` as typed: `30m` or minutes).
+async fn break_glass(
+    user: &mut Browser,
+    csrf: &str,
+    code: &str,
+    incident: &str,
+    duration: &str,
+    justification: &str,
+) -> Page {
+    user.post(
+        "/console/break-glass",
+        &[
+            ("csrf", csrf),
+            ("incident_id", incident),
+            ("playbook", "emergency"),
+            ("role", "SecurityBreakGlass"),
+            ("account", "222222222222"),
+            ("duration_minutes", duration),
+            ("justification", justification),
+            ("acknowledge", "yes"),
+            ("totp", code),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn break_glass_is_flagged_needs_no_approval_and_a_lead_sees_it() {
     let s = server(ConsoleSettings::default()).await;
@@ -300,22 +326,7 @@ async fn break_glass_is_flagged_needs_no_approval_and_a_lead_sees_it() {
     let mut user = Browser::new(&s.base);
     let csrf = user.sign_in("alice", &s.code(&alice)).await;
     let code = s.code(&alice);
-    let r = user
-        .post(
-            "/console/break-glass",
-            &[
-                ("csrf", &csrf),
-                ("incident_id", "INC-911"),
-                ("playbook", "emergency"),
-                ("role", "SecurityBreakGlass"),
-                ("account", "222222222222"),
-                ("duration_minutes", "30m"),
-                ("justification", "payments down"),
-                ("acknowledge", "yes"),
-                ("totp", &code),
-            ],
-        )
-        .await;
+    let r = break_glass(&mut user, &csrf, &code, "INC-911", "30m", "payments down").await;
     let page = confirmed(
         &mut user,
         &r,
@@ -391,22 +402,7 @@ async fn a_review_outcome_is_chosen_explicitly() {
     let mut user = Browser::new(&s.base);
     let csrf = user.sign_in("alice", &s.code(&alice)).await;
     let code = s.code(&alice);
-    let r = user
-        .post(
-            "/console/break-glass",
-            &[
-                ("csrf", &csrf),
-                ("incident_id", "INC-912"),
-                ("playbook", "emergency"),
-                ("role", "SecurityBreakGlass"),
-                ("account", "222222222222"),
-                ("duration_minutes", "30"),
-                ("justification", "containment"),
-                ("acknowledge", "yes"),
-                ("totp", &code),
-            ],
-        )
-        .await;
+    let r = break_glass(&mut user, &csrf, &code, "INC-912", "30", "containment").await;
     let id = request_id(&r.location());
     let r = user
         .post(
