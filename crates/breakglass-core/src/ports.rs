@@ -276,26 +276,37 @@ impl StepUp {
     /// The audit record of finding it already spent (the store refused to spend it again):
     /// `totp_failed` for a code, `passkey_failed` for a passkey's answer.
     pub fn replayed_event(&self) -> crate::audit::AuditEvent {
-        use crate::audit::events::{PasskeyFailed, TotpFailed};
-        match &self.proof {
-            Proof::Totp { .. } => TotpFailed {
-                username: self.username.clone(),
-                purpose: self.purpose.clone(),
-                reason: "code already used".to_owned(),
-            }
-            .into(),
-            Proof::Passkey { .. } => PasskeyFailed {
-                username: self.username.clone(),
-                purpose: self.purpose.clone(),
-                reason: "answer already used".to_owned(),
-            }
-            .into(),
-        }
+        replayed_event(&self.username, &self.purpose, self.is_passkey())
     }
 
     /// Whether a passkey proved it.
     pub fn is_passkey(&self) -> bool {
         matches!(self.proof, Proof::Passkey { .. })
+    }
+}
+
+/// The audit record of a step-up of `username`'s for `purpose` found already spent: a
+/// passkey's answer (`passkey_failed`) or a TOTP code (`totp_failed`).
+pub fn replayed_event(
+    username: &Username,
+    purpose: &str,
+    passkey: bool,
+) -> crate::audit::AuditEvent {
+    use crate::audit::events::{PasskeyFailed, TotpFailed};
+    if passkey {
+        PasskeyFailed {
+            username: username.clone(),
+            purpose: purpose.to_owned(),
+            reason: "answer already used".to_owned(),
+        }
+        .into()
+    } else {
+        TotpFailed {
+            username: username.clone(),
+            purpose: purpose.to_owned(),
+            reason: "code already used".to_owned(),
+        }
+        .into()
     }
 }
 

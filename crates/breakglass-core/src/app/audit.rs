@@ -16,7 +16,6 @@ use crate::audit::{
 };
 use crate::canonical::Sha256Digest;
 use crate::cloud::Cloud;
-use crate::outbox::OutboxMessage;
 use crate::ports::{AccessStore, Clock, IdSource, Store, StoreError};
 
 /// How many audit rows one read of the walk takes.
@@ -349,16 +348,6 @@ where
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// Dead-lettered notifications, most recent first (an administrator's read).
-    pub async fn dead_letters(
-        &self,
-        caller: &Caller,
-        limit: u32,
-    ) -> Result<Vec<OutboxMessage>, Error> {
-        caller.require_admin()?;
-        Ok(self.store().outbox_dead_letters(limit).await?)
     }
 }
 

@@ -205,12 +205,11 @@ where
         caller: &Caller,
         grant: &GrantId,
     ) -> Result<crate::ports::Versioned<AccessRequest>, Error> {
-        let unseen = || Error::NotFound(format!("no grant `{grant}`"));
-        let id = self.grant_request(grant).await?;
-        self.request(caller, &id).await.map_err(|e| match e {
-            Error::NotFound(_) => unseen(),
-            other => other,
-        })
+        self.store()
+            .get_by_grant(grant)
+            .await?
+            .filter(|v| super::requests::may_read(&self.rules(), caller, &v.value))
+            .ok_or_else(|| Error::NotFound(format!("no grant `{grant}`")))
     }
 
     /// Mints credentials for the grant of request `request`, for its requester `caller`.

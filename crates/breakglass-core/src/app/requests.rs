@@ -430,12 +430,7 @@ where
             .await?
             .into_iter()
             .filter(|r| r.value.spec.requester != caller.username)
-            .filter(|r| {
-                !r.value
-                    .approvals
-                    .iter()
-                    .any(|a| a.approver == caller.username && a.digest == r.value.digest)
-            })
+            .filter(|r| !r.value.current_approvers().contains(&caller.username))
             .filter_map(|r| {
                 let d = r
                     .value

@@ -1084,23 +1084,12 @@ impl<S: AuthStore> Auth<S> {
         purpose: &str,
         passkey: bool,
     ) -> AuthError {
-        let proof = if passkey {
-            breakglass_core::ports::Proof::Passkey {
-                ceremony: String::new(),
-                credential_id: String::new(),
-                credential: String::new(),
-            }
-        } else {
-            breakglass_core::ports::Proof::Totp { step: 0 }
-        };
-        let step_up = StepUp {
-            username: who.clone(),
-            purpose: purpose.to_owned(),
-            proof,
-        };
         let actor = Actor::User(who.clone());
         match self
-            .audit_only(self.entry(actor, step_up.replayed_event()))
+            .audit_only(self.entry(
+                actor,
+                breakglass_core::ports::replayed_event(who, purpose, passkey),
+            ))
             .await
         {
             Ok(()) if passkey => {
