@@ -156,32 +156,23 @@ pub trait Cloud: Send + Sync {
 
     /// Whether this adapter keeps the organisation's revoked-responders policy (a management
     /// account is configured). No I/O: callers skip the policy's upkeep when it is `false`.
-    fn keeps_organization_policy(&self) -> bool {
-        false
-    }
+    /// Every adapter says so itself: a default of `false` would let a new adapter stop the
+    /// organisation-wide cut-off without a word.
+    fn keeps_organization_policy(&self) -> bool;
 
     /// The current text of the organisation's revoked-responders Service Control Policy
     /// (`revocation::ORGANIZATION_POLICY`), or `None` when this broker keeps no such policy
     /// (no management account configured): then there is nothing to keep up to date.
     fn organization_policy(
         &self,
-    ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send {
-        async { Ok(None) }
-    }
+    ) -> impl Future<Output = Result<Option<String>, CloudError>> + Send;
 
     /// Replaces the content of the organisation's revoked-responders policy (created and
     /// attached by `breakglass apply`; a missing one is an error, never created here).
     fn put_organization_policy(
         &self,
         document: &str,
-    ) -> impl Future<Output = Result<(), CloudError>> + Send {
-        let _ = document;
-        async {
-            Err(CloudError::NotFound(
-                "no organisation policy is configured for this broker".to_owned(),
-            ))
-        }
-    }
+    ) -> impl Future<Output = Result<(), CloudError>> + Send;
 }
 
 /// A boxed future, for the object-safe form of the port.

@@ -124,7 +124,7 @@ fn done_holds(done: &str, r: &AccessRequest, me: &Username) -> bool {
         "denied" => matches!(&r.status, Status::Denied { by, .. } if by == me),
         "cancelled" => matches!(&r.status, Status::Cancelled { by, .. } if by == me),
         "revoked" => matches!(&r.status, Status::Revoked { by, .. } if by == me),
-        "activated" => mine && grant.is_some(),
+        "activated" => mine && r.status == Status::Active,
         "break-glass" => mine && r.kind == RequestKind::BreakGlass && grant.is_some(),
         "extension-requested" => mine && grant.is_some_and(|g| g.pending_extension.is_some()),
         "extension-approved" => {

@@ -925,6 +925,25 @@ async fn a_break_glass_only_local_sign_in_takes_break_glass_reviews_and_revokes_
         r["error"]["message"].as_str().unwrap().contains("SSO"),
         "{r}"
     );
+    // Nor is an ordinary request offered to such a token: break-glass only.
+    let (s, v) = api
+        .call("GET", "/api/v1/playbooks", Some(&alice), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let targets: Vec<&serde_json::Value> = v["playbooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .collect();
+    assert!(!targets.is_empty(), "{v}");
+    for t in targets {
+        assert!(
+            t.get("request_max_seconds").is_none(),
+            "offered a request: {v}"
+        );
+        assert!(t["break_glass_max_seconds"].is_i64(), "{v}");
+    }
     // Break-glass, its credentials, revocation and the review are open.
     let mut ask = emergency();
     ask["totp"] = json!(api.code(&alice_seed));

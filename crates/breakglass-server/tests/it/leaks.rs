@@ -273,6 +273,15 @@ impl Cloud for RefusingCloud {
     async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
         self.0.console_sign_in_reachable().await
     }
+    fn keeps_organization_policy(&self) -> bool {
+        self.0.keeps_organization_policy()
+    }
+    async fn organization_policy(&self) -> Result<Option<String>, CloudError> {
+        self.0.organization_policy().await
+    }
+    async fn put_organization_policy(&self, document: &str) -> Result<(), CloudError> {
+        self.0.put_organization_policy(document).await
+    }
 }
 
 /// The API over a fake cloud the test keeps a handle on.

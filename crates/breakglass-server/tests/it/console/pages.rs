@@ -251,6 +251,11 @@ async fn every_action_ends_on_a_confirmation_and_honest_labels() {
         "{decided}"
     );
     assert!(!page.body.contains("Decided"));
+    // Nor does "Grant activated" show on a grant that is over.
+    let over = requester
+        .get(&format!("/console/requests/{id}?done=activated"))
+        .await;
+    assert_eq!(over.text_of("flash"), None, "{}", over.body);
     assert_eq!(
         page.text_of("approvals").as_deref(),
         Some("1 of 1 needed (from ir-leads)")
