@@ -245,12 +245,20 @@ fn api_raw(method: &str, path: &str, body: Option<String>) -> anyhow::Result<Val
     call(&s.url, Some(&s.token), method, path, body)
 }
 
-/// One call with the saved session, answering `T`.
+/// Where to read request `id`, or the request holding grant `id` (`g-…`).
+fn read_path(id: &str) -> String {
+    if id.starts_with("g-") {
+        format!("/api/v1/grants/{id}")
+    } else {
+        format!("/api/v1/requests/{id}")
+    }
+}
+
 /// The API path of request `id` followed by `rest`. A grant id (`g-…`) stands for the
 /// request holding it: the broker says which (`GET /api/v1/grants/{id}`).
 fn request_path(id: &str, rest: &str) -> anyhow::Result<String> {
     let id = if id.starts_with("g-") {
-        let v: RequestView = api("GET", &format!("/api/v1/grants/{id}"), None)?;
+        let v: RequestView = api("GET", &read_path(id), None)?;
         v.request.id.to_string()
     } else {
         id.to_owned()
@@ -258,6 +266,7 @@ fn request_path(id: &str, rest: &str) -> anyhow::Result<String> {
     Ok(format!("/api/v1/requests/{id}{rest}"))
 }
 
+/// One call with the saved session, answering `T`.
 fn api<T: DeserializeOwned>(method: &str, path: &str, body: Option<String>) -> anyhow::Result<T> {
     decode(api_raw(method, path, body)?)
 }
@@ -945,13 +954,13 @@ pub struct ApproveArgs {
 
 /// Approves exactly the version shown: the digest of what was read is sent with the approval.
 pub fn approve(args: &ApproveArgs) -> anyhow::Result<Outcome> {
-    let r: RequestView = api("GET", &request_path(&args.id, "")?, None)?;
+    let r: RequestView = api("GET", &read_path(&args.id), None)?;
     if !args.out.json {
         say(&format!("approving: {}", summary(&r)));
     }
     let (v, raw): (RequestView, Value) = api_both(
         "POST",
-        &request_path(&args.id, "/approve")?,
+        &format!("/api/v1/requests/{}/approve", r.request.id),
         body(&ApproveBody {
             digest: r.request.digest.to_hex(),
             totp: args.totp.clone(),
@@ -1142,7 +1151,7 @@ pub fn extension(args: &ExtensionArgs) -> anyhow::Result<Outcome> {
 /// Approves exactly the extension shown: its digest, read with the request, is sent with
 /// the approval.
 fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
-    let r: RequestView = api("GET", &request_path(&args.id, "")?, None)?;
+    let r: RequestView = api("GET", &read_path(&args.id), None)?;
     let grant = grant_of(&r)?;
     let Some(pending) = &grant.pending_extension else {
         bail!(
@@ -1163,7 +1172,7 @@ fn approve_extension(args: &ApproveArgs) -> anyhow::Result<Outcome> {
     }
     let (v, raw): (RequestView, Value) = api_both(
         "POST",
-        &request_path(&args.id, "/extension/approve")?,
+        &format!("/api/v1/requests/{}/extension/approve", r.request.id),
         body(&ApproveBody {
             digest: pending.digest.to_hex(),
             totp: args.totp.clone(),
@@ -1205,7 +1214,7 @@ pub struct StatusArgs {
 
 pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
     if let Some(id) = &args.id {
-        let path = request_path(id, "")?;
+        let path = read_path(id);
         if args.out.json {
             print_json(&api_checked::<RequestView>("GET", &path, None)?)?;
         } else {
