@@ -166,6 +166,8 @@ pub struct NotificationsConfig {
     pub webhook_secret_env: String,
     /// The variable holding the Slack webhook URL.
     pub slack_webhook_url_env: Option<String>,
+    /// The variable holding the Teams (Workflows) webhook URL.
+    pub teams_webhook_url_env: Option<String>,
     /// The SNS topic ARN.
     pub sns_topic_arn: Option<String>,
     /// The SMTP relay.

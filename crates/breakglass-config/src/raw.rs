@@ -167,9 +167,9 @@ fn default_oidc_subject() -> String {
     "email".to_owned()
 }
 
-/// The broker's notification channels. Secrets (the webhook signing key, the Slack URL,
-/// the SMTP password) are never written here: fields ending in `_env` name the
-/// environment variable that holds them.
+/// The broker's notification channels. Secrets (the webhook signing key, the Slack and
+/// Teams webhook URLs, the SMTP password) are never written here: fields ending in `_env`
+/// name the environment variable that holds them.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawNotifications {
@@ -183,6 +183,12 @@ pub struct RawNotifications {
     /// The variable holding a Slack-compatible incoming-webhook URL.
     #[serde(default)]
     pub slack_webhook_url_env: Option<String>,
+    /// The variable holding a Microsoft Teams incoming-webhook URL: the URL of a Teams
+    /// Workflows flow "Post to a channel when a webhook request is received". Every
+    /// notification is posted to it as an Adaptive Card (version 1.5) with a button to the
+    /// console page of its request. The URL carries its own signature, so it is a secret.
+    #[serde(default)]
+    pub teams_webhook_url_env: Option<String>,
     /// The ARN of an SNS topic every notification is published to.
     #[serde(default)]
     pub sns_topic_arn: Option<String>,

@@ -22,6 +22,9 @@ impl Validator {
         if let Some(v) = &n.slack_webhook_url_env {
             self.env_name(&path.key("slack_webhook_url_env"), v);
         }
+        if let Some(v) = &n.teams_webhook_url_env {
+            self.env_name(&path.key("teams_webhook_url_env"), v);
+        }
         if let Some(arn) = &n.sns_topic_arn {
             let parts: Vec<&str> = arn.splitn(6, ':').collect();
             let ok = parts.len() == 6
@@ -89,6 +92,7 @@ impl Validator {
             console_url: n.console_url.trim_end_matches('/').to_owned(),
             webhook_secret_env: n.webhook_secret_env.clone(),
             slack_webhook_url_env: n.slack_webhook_url_env.clone(),
+            teams_webhook_url_env: n.teams_webhook_url_env.clone(),
             sns_topic_arn: n.sns_topic_arn.clone(),
             smtp,
             security_team_emails: n.security_team_emails.clone(),

@@ -247,3 +247,24 @@ fn an_oidc_provider_loads_with_its_defaults_and_the_console_callback() {
         "no [auth.oidc], no SSO"
     );
 }
+
+#[test]
+fn a_teams_webhook_is_named_by_its_variable() {
+    let base = std::fs::read_to_string(data("base.toml")).unwrap();
+    let text = base.replacen(
+        "[notifications]\n",
+        "[notifications]\nteams_webhook_url_env = \"BREAKGLASS_TEAMS_WEBHOOK_URL\"\n",
+        1,
+    );
+    let config = Config::load(&text, "teams.toml").unwrap();
+    let n = config.notifications.unwrap();
+    assert_eq!(
+        n.teams_webhook_url_env.as_deref(),
+        Some("BREAKGLASS_TEAMS_WEBHOOK_URL")
+    );
+    let base = Config::load(&base, "base.toml").unwrap();
+    assert_eq!(base.notifications.unwrap().teams_webhook_url_env, None);
+    // The config's schema documents it where it documents the Slack webhook's.
+    let schema = Config::schema().to_string();
+    assert!(schema.contains("teams_webhook_url_env"), "{schema}");
+}
