@@ -2,7 +2,8 @@
 //!
 //! The notifier worker (in the server) claims outbox messages and sends each one to every
 //! channel its audience reaches. What this module decides, purely: which channels a message
-//! goes to, what each channel receives (webhook JSON, Slack blocks, email text), how the
+//! goes to, what each channel receives (webhook JSON, Slack blocks, a Teams Adaptive Card,
+//! email text), how the
 //! webhook body is signed (HMAC-SHA256 over `timestamp.body`, checked against replay), and
 //! when a failed delivery is tried again or given up (dead-lettered).
 //!
@@ -24,6 +25,10 @@ use crate::model::Responder;
 use crate::outbox::{Audience, Notification, OutboxMessage};
 use crate::ports::Commit;
 
+mod teams;
+
+pub use teams::{TEAMS_CARD_VERSION, teams_body};
+
 /// A delivery channel, named as the outbox records which ones are done.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -35,6 +40,8 @@ pub enum Channel {
     },
     /// A Slack-compatible incoming webhook.
     Slack,
+    /// A Microsoft Teams incoming webhook (a Workflows flow that posts the card it is sent).
+    Teams,
     /// The SNS topic.
     Sns,
     /// Email to one address.
@@ -45,11 +52,12 @@ pub enum Channel {
 }
 
 impl Channel {
-    /// A stable, human-readable name (`webhook#0`, `slack`, `sns`, `email:a@b`).
+    /// A stable, human-readable name (`webhook#0`, `slack`, `teams`, `sns`, `email:a@b`).
     pub fn name(&self) -> String {
         match self {
             Channel::Webhook { n } => format!("webhook#{n}"),
             Channel::Slack => "slack".to_owned(),
+            Channel::Teams => "teams".to_owned(),
             Channel::Sns => "sns".to_owned(),
             Channel::Email { to } => format!("email:{to}"),
         }
@@ -63,6 +71,8 @@ pub struct Channels {
     pub webhooks: usize,
     /// Whether a Slack webhook is configured.
     pub slack: bool,
+    /// Whether a Teams webhook is configured.
+    pub teams: bool,
     /// Whether an SNS topic is configured.
     pub sns: bool,
     /// Whether SMTP is configured.
@@ -71,7 +81,7 @@ pub struct Channels {
     pub security_team_emails: Vec<String>,
 }
 
-/// The channels `audience` reaches. Team channels (webhooks, Slack, SNS) receive every
+/// The channels `audience` reaches. Team channels (webhooks, Slack, Teams, SNS) receive every
 /// notification; email goes to the people the audience names: the requester, the members
 /// of approver groups (from `responders`), and the security team's addresses.
 pub fn route(
@@ -83,6 +93,9 @@ pub fn route(
     out.extend((0..channels.webhooks).map(|n| Channel::Webhook { n }));
     if channels.slack {
         out.insert(Channel::Slack);
+    }
+    if channels.teams {
+        out.insert(Channel::Teams);
     }
     if channels.sns {
         out.insert(Channel::Sns);
@@ -551,6 +564,7 @@ mod tests {
         let channels = Channels {
             webhooks: 2,
             slack: true,
+            teams: true,
             sns: true,
             email: true,
             security_team_emails: vec!["soc@example.com".into()],
@@ -574,6 +588,7 @@ mod tests {
                 "webhook#0",
                 "webhook#1",
                 "slack",
+                "teams",
                 "sns",
                 "email:bob@example.com",
                 "email:carol@example.com"
@@ -588,6 +603,7 @@ mod tests {
                 "webhook#0",
                 "webhook#1",
                 "slack",
+                "teams",
                 "sns",
                 "email:alice@example.com",
                 "email:soc@example.com"

@@ -1,4 +1,5 @@
-//! The notification worker: delivers outbox messages to webhooks, Slack, SNS and email.
+//! The notification worker: delivers outbox messages to webhooks, Slack, Teams, SNS and
+//! email.
 //!
 //! Each pass claims due messages under a lease (so replicas never send the same message at
 //! the same time), sends each to every channel its audience reaches that has not taken it
@@ -10,8 +11,8 @@
 //! minutes, an overdue break-glass review), once each.
 //!
 //! What to send and when to retry is decided in `breakglass_core::delivery`; this module
-//! only talks to the network. Errors name the channel, never its URL (Slack webhook URLs are
-//! secrets) nor any credential.
+//! only talks to the network. Errors name the channel, never its URL (Slack and Teams
+//! webhook URLs are secrets) nor any credential.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -82,6 +83,9 @@ pub struct NotifierSettings {
     pub webhooks: Vec<WebhookTarget>,
     /// A Slack-compatible incoming webhook URL (a secret).
     pub slack_url: Option<Secret>,
+    /// A Microsoft Teams Workflows incoming-webhook URL (a secret: it carries its own
+    /// signature).
+    pub teams_url: Option<Secret>,
     /// The SNS topic publisher (built by breakglass-aws: `sns::SnsPublisher::shared`).
     pub sns: Option<Arc<dyn TopicPublisher>>,
     /// The SMTP relay.
@@ -108,6 +112,7 @@ impl NotifierSettings {
             console_url: console_url.into(),
             webhooks: Vec::new(),
             slack_url: None,
+            teams_url: None,
             sns: None,
             smtp: None,
             security_team_emails: Vec::new(),
@@ -123,6 +128,7 @@ impl NotifierSettings {
         Channels {
             webhooks: self.webhooks.len(),
             slack: self.slack_url.is_some(),
+            teams: self.teams_url.is_some(),
             sns: self.sns.is_some(),
             email: self.smtp.is_some(),
             security_team_emails: self.security_team_emails.clone(),
@@ -453,7 +459,24 @@ impl<S: Store, C: Clock> Notifier<S, C> {
                     .http
                     .post(url.expose())
                     .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header("Idempotency-Key", delivery::idempotency_key(message))
                     .body(delivery::slack_body(message, console));
+                self.post(request).await
+            }
+            // A Workflows webhook answers 202 Accepted once it has queued the flow run: any
+            // 2xx is taken, anything else is retried like every other channel.
+            Channel::Teams => {
+                let url = self
+                    .settings
+                    .teams_url
+                    .as_ref()
+                    .ok_or_else(|| "not configured".to_owned())?;
+                let request = self
+                    .http
+                    .post(url.expose())
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header("Idempotency-Key", delivery::idempotency_key(message))
+                    .body(delivery::teams_body(message, console));
                 self.post(request).await
             }
             Channel::Sns => {
@@ -547,6 +570,7 @@ fn channel_kind(channel: &Channel) -> &'static str {
     match channel {
         Channel::Webhook { .. } => "webhook",
         Channel::Slack => "slack",
+        Channel::Teams => "teams",
         Channel::Sns => "sns",
         Channel::Email { .. } => "email",
     }
@@ -603,6 +627,9 @@ impl NotifierSettings {
         }
         if let Some(var) = &n.slack_webhook_url_env {
             s.slack_url = Some(required(var, "the Slack webhook URL")?);
+        }
+        if let Some(var) = &n.teams_webhook_url_env {
+            s.teams_url = Some(required(var, "the Teams webhook URL")?);
         }
         if let Some(arn) = &n.sns_topic_arn {
             let sns = sns.ok_or_else(|| NotifierError::NoAws(arn.clone()))?;
