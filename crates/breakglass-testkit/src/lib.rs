@@ -1,6 +1,7 @@
 //! Test plumbing shared by the breakglass crates, written once: where the shared datasets
 //! are, how to start the AWS emulator and the OpenID provider, how to get a throwaway
-//! PostgreSQL schema, and the in-memory double of the `Cloud` port.
+//! PostgreSQL schema, the in-memory double of the `Cloud` port, and a Microsoft Teams
+//! webhook that checks the Adaptive Cards it is sent.
 //!
 //! Only ever a dev-dependency: nothing here ships in the binary.
 
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 
 pub mod cloud;
 pub mod postgres;
+pub mod teams;
 
 /// A catalog (accounts, roles, playbooks, responders) for tests, as the JSON form of
 /// `breakglass_core::model::Catalog`: three playbooks (`investigate`: 2 approvers from

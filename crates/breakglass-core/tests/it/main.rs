@@ -1,5 +1,6 @@
 //! Integration tests of breakglass-core: the transition corpus, the Cedar rules, revocation,
-//! the audit chain and property tests of the state machine.
+//! the audit chain, property tests of the state machine, and the Teams cards against the
+//! Adaptive Card schema.
 
 #![allow(
     clippy::unwrap_used,
@@ -14,4 +15,5 @@ mod props;
 mod revocation;
 mod rules;
 mod support;
+mod teams_cards;
 mod transitions;
