@@ -1,5 +1,6 @@
 //! The notification worker against local receivers: a webhook receiver, a Slack-compatible
-//! receiver, an SMTP sink, and SNS on the emulator (which posts to an HTTP subscription).
+//! receiver, an SMTP sink, and SNS on the emulator (which posts to an HTTP subscription);
+//! `team_channels` has the Teams and Slack webhooks going down and coming back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -23,6 +24,8 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 use crate::receivers::{HttpReceiver, SmtpSink};
+
+mod team_channels;
 
 const T0: OffsetDateTime = datetime!(2026-11-21 09:00 UTC);
 const SECRET: &str = "whsec-test-key";
