@@ -314,6 +314,54 @@ pub enum AuthWrite {
         username: String,
         at: OffsetDateTime,
     },
+    /// Stores a chat link waiting for its broker user's confirmation (and forgets those
+    /// expired by `now`).
+    InsertChatLinkCode {
+        code: ChatLinkCode,
+        now: OffsetDateTime,
+    },
+    /// Links the chat account the unexpired code `sha256` was made for to `username`,
+    /// consuming the code (it works once) and replacing any earlier link of that chat
+    /// account, or of `username` on that platform; fails with `InvalidCommit` if the code
+    /// is unknown, used or expired by `at`, or `username` is not an enabled user.
+    LinkChat {
+        sha256: String,
+        username: String,
+        at: OffsetDateTime,
+    },
+    /// Removes `username`'s link on `platform`; fails with `InvalidCommit` if there is none.
+    UnlinkChat { platform: String, username: String },
+}
+
+/// A chat account linked to a broker user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLinkRecord {
+    /// The platform (`slack`).
+    pub platform: String,
+    /// The workspace.
+    pub team: String,
+    /// The chat user id.
+    pub chat_user: String,
+    /// The broker user.
+    pub username: String,
+    /// When the link was confirmed.
+    pub linked_at: OffsetDateTime,
+}
+
+/// A link waiting for its broker user's confirmation: made when a chat user asks to link,
+/// kept as the SHA-256 of the one-time code the link carries, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLinkCode {
+    /// The SHA-256 (hex) of the code.
+    pub sha256: String,
+    /// The platform.
+    pub platform: String,
+    /// The workspace.
+    pub team: String,
+    /// The chat user who asked.
+    pub chat_user: String,
+    /// Until when the code may be confirmed.
+    pub expires_at: OffsetDateTime,
 }
 
 #[cfg(test)]

@@ -35,6 +35,8 @@ pub enum Channel {
     },
     /// A Slack-compatible incoming webhook.
     Slack,
+    /// The Slack app (Web API): posts and updates the message about each request.
+    SlackApp,
     /// The SNS topic.
     Sns,
     /// Email to one address.
@@ -50,6 +52,7 @@ impl Channel {
         match self {
             Channel::Webhook { n } => format!("webhook#{n}"),
             Channel::Slack => "slack".to_owned(),
+            Channel::SlackApp => "slack-app".to_owned(),
             Channel::Sns => "sns".to_owned(),
             Channel::Email { to } => format!("email:{to}"),
         }
@@ -63,6 +66,8 @@ pub struct Channels {
     pub webhooks: usize,
     /// Whether a Slack webhook is configured.
     pub slack: bool,
+    /// Whether the Slack app is configured.
+    pub slack_app: bool,
     /// Whether an SNS topic is configured.
     pub sns: bool,
     /// Whether SMTP is configured.
@@ -83,6 +88,9 @@ pub fn route(
     out.extend((0..channels.webhooks).map(|n| Channel::Webhook { n }));
     if channels.slack {
         out.insert(Channel::Slack);
+    }
+    if channels.slack_app {
+        out.insert(Channel::SlackApp);
     }
     if channels.sns {
         out.insert(Channel::Sns);
@@ -115,6 +123,21 @@ pub fn route(
                 ),
             }
         }
+    }
+    out
+}
+
+/// The channels `notification` goes to: [`route`] for its audience, except that a
+/// [`crate::outbox::CHAT_UPDATE_KIND`] notification (a change only a chat message about the
+/// request shows) goes to the Slack app alone.
+pub fn route_message(
+    notification: &Notification,
+    channels: &Channels,
+    responders: &[Responder],
+) -> BTreeSet<Channel> {
+    let mut out = route(&notification.audience, channels, responders);
+    if notification.kind == crate::outbox::CHAT_UPDATE_KIND {
+        out.retain(|c| *c == Channel::SlackApp);
     }
     out
 }
@@ -551,6 +574,7 @@ mod tests {
         let channels = Channels {
             webhooks: 2,
             slack: true,
+            slack_app: false,
             sns: true,
             email: true,
             security_team_emails: vec!["soc@example.com".into()],
