@@ -1,6 +1,7 @@
 //! Test plumbing shared by the breakglass crates, written once: where the shared datasets
 //! are, how to start the AWS emulator and the OpenID provider, how to get a throwaway
-//! PostgreSQL schema, and the in-memory double of the `Cloud` port.
+//! PostgreSQL schema, the in-memory double of the `Cloud` port, and Slack (a Web API checked
+//! against Slack's published specification, and signed interaction payloads).
 //!
 //! Only ever a dev-dependency: nothing here ships in the binary.
 
@@ -17,6 +18,7 @@ pub mod postgres;
 pub const CATALOG_JSON: &str = include_str!("../fixtures/catalog.json");
 pub mod moto;
 pub mod oidc;
+pub mod slack;
 
 /// The workspace root (the directory holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
