@@ -244,7 +244,7 @@ pub fn request_message(r: &AccessRequest, allowed_by: &[PolicyRef], console_url:
         "blocks": [
             { "type": "header", "text": { "type": "plain_text", "text": clip(&title, 150) } },
             { "type": "section", "text": { "type": "mrkdwn", "text": facts(r, allowed_by) } },
-            { "type": "section", "text": { "type": "mrkdwn", "text": status_line(r) } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": clip(&status_line(r), SECTION_MAX) } },
             { "type": "context", "elements": [ { "type": "mrkdwn", "text": format!(
                 "request `{}` · digest `{}`", r.id, r.digest.to_hex()
             ) } ] },

@@ -1,0 +1,116 @@
+//! Linking a Slack account: the console half of `/breakglass link`. Slack vouched for the
+//! Slack account when it made the code; here the broker user, signed in, sees which Slack
+//! account the code is for and confirms. Nothing is linked by opening the page: only the
+//! confirming post (with the session's CSRF token) links, and the code then stops working.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use breakglass_core::chat::ChatPlatform;
+use maud::{Markup, html};
+
+use super::layout::{self, csrf_field};
+use super::signin::{NoFields, Posted, Session};
+use super::{Failure, OrPage, St};
+use crate::app::{AppError, AppState};
+
+/// `GET /console/chat/link/{code}`: what the code would link, and the confirm button.
+pub async fn confirm_page(
+    State(s): St,
+    Path(code): Path<String>,
+    session: Session,
+) -> Result<Response, Failure> {
+    let viewer = session.viewer();
+    let pending = s.auth.chat_link_pending(&code).await.or_page(&viewer)?;
+    let body = html! {
+        h1 { "Link a Slack account" }
+        p {
+            "Link Slack user " code { (pending.chat_user) } " in workspace " code { (pending.team) }
+            " to your breakglass account " strong { (session.principal.username) } "?"
+        }
+        p {
+            "Once linked, that Slack account may request access and approve or deny requests as you. "
+            "Each approval still asks for your own TOTP code. Confirm only if you just ran "
+            code { "/breakglass link" } " in Slack yourself."
+        }
+        form.stack method="post" action={ "/console/chat/link/" (code) } {
+            (csrf_field(&session.csrf))
+            button type="submit" { "Link this Slack account" }
+        }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        layout::page("Link Slack", Some(&viewer), body),
+    ))
+}
+
+/// `POST /console/chat/link/{code}`: links it (once).
+pub async fn confirm(
+    State(s): St,
+    Path(code): Path<String>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Result<Response, Failure> {
+    let viewer = session.viewer();
+    let linked = s
+        .auth
+        .chat_link(&session.principal, &code)
+        .await
+        .or_page(&viewer)?;
+    let body = html! {
+        h1 { "Slack account linked" }
+        p role="status" {
+            "Slack user " code { (linked.chat_user) } " now acts as " strong { (session.principal.username) }
+            " in breakglass. The security team was told."
+        }
+        p { a href="/console" { "Back to the dashboard" } }
+    };
+    Ok(layout::respond(
+        StatusCode::OK,
+        layout::page("Slack linked", Some(&viewer), body),
+    ))
+}
+
+/// The account page's Slack section: the linked Slack account and the button that unlinks
+/// it; nothing when the Slack app is not configured.
+pub async fn section(s: &AppState, session: &Session) -> Result<Markup, AppError> {
+    if s.slack.is_none() {
+        return Ok(html! {});
+    }
+    let me = session.principal.username.as_str();
+    let link = s
+        .auth
+        .chat_links(ChatPlatform::Slack)
+        .await?
+        .into_iter()
+        .find(|l| l.username == me);
+    Ok(html! {
+        section {
+            h2 { "Slack" }
+            @if let Some(l) = link {
+                p {
+                    "Slack user " code { (l.chat_user) } " (workspace " code { (l.team) } ") acts as you, linked "
+                    (layout::time(l.linked_at)) "."
+                }
+                form.stack method="post" action="/console/account/slack/unlink" {
+                    (csrf_field(&session.csrf))
+                    button.secondary type="submit" { "Unlink this Slack account" }
+                }
+            } @else {
+                p { "No Slack account is linked. Run " code { "/breakglass link" } " in Slack to link yours." }
+            }
+        }
+    })
+}
+
+/// `POST /console/account/slack/unlink`.
+pub async fn unlink(
+    State(s): St,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Result<Response, Failure> {
+    let viewer = session.viewer();
+    s.auth
+        .chat_unlink(&session.principal, ChatPlatform::Slack)
+        .await
+        .or_page(&viewer)?;
+    Ok(layout::redirect("/console/account?slack=unlinked"))
+}
