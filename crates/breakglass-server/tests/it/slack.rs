@@ -196,12 +196,16 @@ impl Slack {
 
 trait NowUnix {
     fn now_unix(&self) -> i64;
+    fn now_unix_time(&self) -> time::OffsetDateTime;
 }
 
 impl NowUnix for Arc<breakglass_core::ports::ManualClock> {
     fn now_unix(&self) -> i64 {
+        self.now_unix_time().unix_timestamp()
+    }
+    fn now_unix_time(&self) -> time::OffsetDateTime {
         use breakglass_core::ports::Clock as _;
-        self.now().unix_timestamp()
+        self.now()
     }
 }
 
@@ -575,4 +579,55 @@ async fn slack_down_then_back_posts_the_message_once() {
         "{:?}",
         t.receiver.violations()
     );
+}
+
+/// A linked Slack account whose broker user was disabled acts as nobody: its click is
+/// refused with the reason, and audited.
+#[tokio::test]
+async fn a_disabled_users_slack_account_is_refused() {
+    use breakglass_core::accounts::AuthWrite;
+    use breakglass_core::audit::events::{AccountChange, AccountChanged};
+    use breakglass_core::audit::{Actor, AuditEntry};
+    use breakglass_core::ports::AuthStore as _;
+    let t = slack().await;
+    let (alice, _) = t.api.user("alice", false).await;
+    let (bob, _) = t.api.user("bob", false).await;
+    t.link("U0BOB", &bob).await;
+    let (id, _) = t.api.submit(&alice, investigate()).await;
+    t.deliver().await;
+    let value = t.approve_value();
+    t.api
+        .store
+        .auth_commit(
+            vec![AuthWrite::SetDisabled {
+                username: "bob".to_owned(),
+                at: Some(t.api.clock.now_unix_time()),
+            }],
+            vec![AuditEntry {
+                at: t.api.clock.now_unix_time(),
+                actor: Actor::System,
+                request_version: None,
+                event: AccountChanged {
+                    username: Username::new("bob").unwrap(),
+                    change: AccountChange::Disabled,
+                }
+                .into(),
+            }],
+        )
+        .await
+        .unwrap();
+    let refused = t.count("chat_refused").await;
+    let (s, _) = t
+        .post(
+            "/slack/interactions",
+            &t.click("U0BOB", kit_approve(), &value),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let notice = t.receiver.views().last().cloned().unwrap().to_string();
+    assert!(notice.contains("disabled"), "{notice}");
+    assert_eq!(t.count("chat_refused").await, refused + 1);
+    let (_, v) = t.command("U0BOB", "status").await;
+    assert!(v["text"].as_str().unwrap().contains("disabled"), "{v}");
+    assert!(t.request(&id).await.approvals.is_empty());
 }
