@@ -248,8 +248,10 @@ pub enum AuthWrite {
         username: String,
         at: Option<OffsetDateTime>,
     },
-    /// Revokes every unrevoked token of `username` except `except`; fails with
-    /// `InvalidCommit` if there is no such user.
+    /// Revokes every unrevoked token of `username` except `except`, and removes their chat
+    /// links (a link is a session too: a password change, a new authenticator, a disabling
+    /// or an administrator's revocation ends it; the change's own record says so); fails
+    /// with `InvalidCommit` if there is no such user.
     RevokeTokens {
         username: String,
         except: Option<String>,
@@ -321,9 +323,10 @@ pub enum AuthWrite {
         now: OffsetDateTime,
     },
     /// Links the chat account the unexpired code `sha256` was made for to `username`,
-    /// consuming the code (it works once) and replacing any earlier link of that chat
-    /// account, or of `username` on that platform; fails with `InvalidCommit` if the code
-    /// is unknown, used or expired by `at`, or `username` is not an enabled user.
+    /// consuming the code (it works once); fails with `InvalidCommit` if the code is
+    /// unknown, used or expired by `at`, if `username` is not an enabled user, or if that
+    /// chat account or `username` is linked already (a link is never silently replaced:
+    /// it is removed first, by its user).
     LinkChat {
         sha256: String,
         username: String,
@@ -346,6 +349,8 @@ pub struct ChatLinkRecord {
     pub username: String,
     /// When the link was confirmed.
     pub linked_at: OffsetDateTime,
+    /// Whether the broker user is enabled (a disabled user's link acts as nobody).
+    pub enabled: bool,
 }
 
 /// A link waiting for its broker user's confirmation: made when a chat user asks to link,

@@ -47,7 +47,7 @@ pub(crate) const SELECT_CEREMONY: &str =
 pub(crate) const INSERT_CEREMONY: &str = "INSERT INTO webauthn_ceremonies (id, username, purpose, state, expires_at) VALUES ($1, $2, $3, $4, $5)";
 pub(crate) const FORGET_CEREMONIES: &str = "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1";
 
-pub(crate) const SELECT_CHAT_LINKS: &str = "SELECT platform, team, chat_user, username, linked_at FROM chat_links WHERE platform = $1 ORDER BY team, chat_user";
+pub(crate) const SELECT_CHAT_LINKS: &str = "SELECT c.platform, c.team, c.chat_user, c.username, c.linked_at, u.disabled_at IS NULL AS enabled FROM chat_links c JOIN users u ON u.username = c.username WHERE c.platform = $1 ORDER BY c.team, c.chat_user";
 pub(crate) const SELECT_CHAT_LINK_CODE: &str =
     "SELECT sha256, platform, team, chat_user, expires_at FROM chat_link_codes WHERE sha256 = $1";
 pub(crate) const FORGET_CHAT_LINK_CODES: &str =
@@ -55,9 +55,9 @@ pub(crate) const FORGET_CHAT_LINK_CODES: &str =
 pub(crate) const INSERT_CHAT_LINK_CODE: &str = "INSERT INTO chat_link_codes (sha256, platform, team, chat_user, expires_at) VALUES ($1, $2, $3, $4, $5)";
 /// Takes an unexpired code (`$2`: now), returning whose it was.
 pub(crate) const TAKE_CHAT_LINK_CODE: &str = "DELETE FROM chat_link_codes WHERE sha256 = $1 AND expires_at > $2 RETURNING platform, team, chat_user";
-pub(crate) const DELETE_CHAT_LINKS_OF: &str = "DELETE FROM chat_links WHERE platform = $1 AND (username = $2 OR (team = $3 AND chat_user = $4))";
-/// Links only an enabled user.
-pub(crate) const INSERT_CHAT_LINK: &str = "INSERT INTO chat_links (platform, team, chat_user, username, linked_at) SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE username = $4 AND disabled_at IS NULL)";
+/// Links only an enabled user, and never over an existing link of the chat account or the user.
+pub(crate) const INSERT_CHAT_LINK: &str = "INSERT INTO chat_links (platform, team, chat_user, username, linked_at) SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE username = $4 AND disabled_at IS NULL) ON CONFLICT DO NOTHING";
+pub(crate) const DELETE_CHAT_LINKS_OF_USER: &str = "DELETE FROM chat_links WHERE username = $1";
 pub(crate) const DELETE_CHAT_LINK: &str =
     "DELETE FROM chat_links WHERE platform = $1 AND username = $2";
 pub(crate) const FORGET_CHAT_DELIVERIES: &str =
@@ -328,6 +328,7 @@ macro_rules! auth_impl {
                             linked_at: $crate::codec::time_from_micros(
                                 row.try_get("linked_at").map_err(err)?,
                             )?,
+                            enabled: row.try_get("enabled").map_err(err)?,
                         })
                     })
                     .collect()
@@ -534,6 +535,11 @@ macro_rules! auth_impl {
                                 .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                            sqlx::query($crate::auth::DELETE_CHAT_LINKS_OF_USER)
+                                .bind(username)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "chat links"))?;
                         }
                         AuthWrite::InsertInvitation(i) => {
                             sqlx::query($crate::auth::INSERT_INVITATION)
@@ -754,14 +760,6 @@ macro_rules! auth_impl {
                             let platform: String = row.try_get("platform").map_err(err)?;
                             let team: String = row.try_get("team").map_err(err)?;
                             let chat_user: String = row.try_get("chat_user").map_err(err)?;
-                            sqlx::query($crate::auth::DELETE_CHAT_LINKS_OF)
-                                .bind(&platform)
-                                .bind(username)
-                                .bind(&team)
-                                .bind(&chat_user)
-                                .execute(&mut *conn)
-                                .await
-                                .map_err(err)?;
                             let done = sqlx::query($crate::auth::INSERT_CHAT_LINK)
                                 .bind(&platform)
                                 .bind(&team)
@@ -773,7 +771,7 @@ macro_rules! auth_impl {
                                 .map_err(err)?;
                             if done.rows_affected() != 1 {
                                 return Err(StoreError::InvalidCommit(format!(
-                                    "`{username}` is not an enabled user"
+                                    "`{username}` is not an enabled user, or this {platform} account or `{username}` is linked already: unlink it first on the account page"
                                 )));
                             }
                         }

@@ -63,6 +63,7 @@ where
         let rules = self.rules();
         let approvers: Vec<Username> = links
             .iter()
+            .filter(|l| l.enabled)
             .filter_map(|l| Username::new(l.username.clone()).ok())
             .filter(|u| {
                 *u != request.spec.requester

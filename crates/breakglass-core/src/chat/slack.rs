@@ -54,6 +54,16 @@ pub fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A person's `text` on one line, escaped and quoted: a newline or `*bold*` in it cannot
+/// add lines that look like the message's own facts.
+fn flat(text: &str) -> String {
+    let one_line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("`{}`", escape(&one_line).replace('`', "'"))
+}
+
 /// `text` cut to at most `max` characters (an ellipsis marks a cut).
 fn clip(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
@@ -176,7 +186,7 @@ fn facts(r: &AccessRequest, allowed_by: &[PolicyRef]) -> String {
         r.spec.incident,
         duration_text(r.spec.duration),
         rule,
-        escape(&r.spec.justification),
+        flat(&r.spec.justification),
     );
     clip(&text, SECTION_MAX)
 }
@@ -243,7 +253,7 @@ pub fn request_message(r: &AccessRequest, allowed_by: &[PolicyRef], console_url:
         "text": clip(&title, 150),
         "blocks": [
             { "type": "header", "text": { "type": "plain_text", "text": clip(&title, 150) } },
-            { "type": "section", "text": { "type": "mrkdwn", "text": facts(r, allowed_by) } },
+            { "type": "section", "text": { "type": "mrkdwn", "text": facts(r, allowed_by), "verbatim": true } },
             { "type": "section", "text": { "type": "mrkdwn", "text": clip(&status_line(r), SECTION_MAX) } },
             { "type": "context", "elements": [ { "type": "mrkdwn", "text": format!(
                 "request `{}` · digest `{}`", r.id, r.digest.to_hex()
@@ -284,7 +294,7 @@ pub fn approve_modal(
     passkey_url: Option<&str>,
 ) -> Value {
     let mut blocks = vec![
-        json!({ "type": "section", "text": { "type": "mrkdwn", "text": facts(r, allowed_by) } }),
+        json!({ "type": "section", "text": { "type": "mrkdwn", "text": facts(r, allowed_by), "verbatim": true } }),
         json!({ "type": "context", "elements": [ { "type": "mrkdwn", "text": format!(
             "You approve exactly this version of request `{}`: digest `{}`. If the request changes, this approval is refused.",
             r.id, digest.to_hex()

@@ -63,11 +63,27 @@ impl<S: AuthStore> Auth<S> {
         Ok(pending)
     }
 
+    /// The purpose a link's step-up is checked for: exactly that chat account.
+    pub fn chat_link_purpose(pending: &ChatLinkCode) -> String {
+        format!(
+            "link {} account {} in {}",
+            pending.platform, pending.chat_user, pending.team
+        )
+    }
+
     /// Links the chat account `code` was made for to `p`, who must be signed in with a
     /// second factor and with full access (not a break-glass-only local sign-in, not a chat
-    /// identity). The code works once; any earlier link of that chat account or of `p` on
-    /// that platform is replaced. Audited, and `p` and the security team are told.
-    pub async fn chat_link(&self, p: &Principal, code: &str) -> Result<ChatLinkCode, AuthError> {
+    /// identity), and prove it again with `answer` (a TOTP code or a passkey, checked for
+    /// [`Auth::chat_link_purpose`] and spent in the link's own commit), so a link sent to
+    /// someone else cannot be confirmed in one click. The code works once; an existing link
+    /// of that chat account or of `p` is never replaced (it is removed first). Audited, and
+    /// `p` and the security team are told.
+    pub async fn chat_link(
+        &self,
+        p: &Principal,
+        code: &str,
+        answer: super::Answer<'_>,
+    ) -> Result<ChatLinkCode, AuthError> {
         p.require_second_factor()?;
         if p.break_glass_only || p.via.is_some() {
             return Err(AuthError::Forbidden(
@@ -75,6 +91,9 @@ impl<S: AuthStore> Auth<S> {
             ));
         }
         let pending = self.chat_link_pending(code).await?;
+        let step_up = self
+            .check_step_up_for(p, answer, &Self::chat_link_purpose(&pending))
+            .await?;
         let write = AuthWrite::LinkChat {
             sha256: pending.sha256.clone(),
             username: p.username.to_string(),
@@ -86,16 +105,15 @@ impl<S: AuthStore> Auth<S> {
             team: pending.team.clone(),
             chat_user: pending.chat_user.clone(),
         };
-        match self
-            .store
-            .auth_commit(
-                vec![write],
-                vec![self.entry(Actor::User(p.username.clone()), event)],
-            )
-            .await
-        {
+        let (mut writes, mut audit) = (
+            vec![write],
+            vec![self.entry(Actor::User(p.username.clone()), event)],
+        );
+        self.spend(&step_up, &mut writes, &mut audit);
+        match self.store.auth_commit(writes, audit).await {
             Ok(_) => Ok(pending),
-            Err(StoreError::InvalidCommit(m)) => Err(AuthError::NotFound(m)),
+            Err(StoreError::InvalidCommit(m)) => Err(AuthError::Invalid(m)),
+            Err(StoreError::StepUpUsed(_)) => Err(self.replayed_step_up(&step_up).await),
             Err(e) => Err(e.into()),
         }
     }

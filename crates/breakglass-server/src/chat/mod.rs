@@ -30,6 +30,42 @@ pub struct SlackApp {
     pub api: SlackApi,
     /// The console's base URL, linked from messages.
     pub console_url: String,
+    /// How many refused deliveries are audited (anyone can send them).
+    pub(crate) refusals: RefusalBudget,
+}
+
+/// Refused deliveries audited per minute at most; the rest are counted into the next
+/// audited one, so unauthenticated posts cannot flood the audit log.
+#[derive(Debug, Default)]
+pub(crate) struct RefusalBudget {
+    /// The minute (Unix seconds / 60) counted, how many were audited in it, how many folded.
+    state: std::sync::Mutex<(i64, u32, u64)>,
+}
+
+/// Refused deliveries audited per minute.
+const REFUSALS_PER_MINUTE: u32 = 20;
+
+impl RefusalBudget {
+    /// Whether a refusal at `now` is audited: `Some(folded)` (how many were not, since the
+    /// last audited one) or `None` (counted, not audited).
+    pub(crate) fn admit(&self, now: time::OffsetDateTime) -> Option<u64> {
+        let minute = now.unix_timestamp().div_euclid(60);
+        let mut g = match self.state.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if g.0 != minute {
+            g.0 = minute;
+            g.1 = 0;
+        }
+        if g.1 < REFUSALS_PER_MINUTE {
+            g.1 += 1;
+            Some(std::mem::take(&mut g.2))
+        } else {
+            g.2 = g.2.saturating_add(1);
+            None
+        }
+    }
 }
 
 /// Why the Slack app could not be set up.
@@ -74,6 +110,7 @@ impl SlackApp {
             signing_secret,
             api,
             console_url: console_url.trim_end_matches('/').to_owned(),
+            refusals: RefusalBudget::default(),
         })
     }
 }

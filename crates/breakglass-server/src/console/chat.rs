@@ -8,8 +8,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use breakglass_core::chat::ChatPlatform;
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::layout::{self, csrf_field};
+use super::passkeys::{answer, code_required, offers_code, parse_answer, step_up_fields};
 use super::signin::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St};
 use crate::app::{AppError, AppState};
@@ -22,6 +24,7 @@ pub async fn confirm_page(
 ) -> Result<Response, Failure> {
     let viewer = session.viewer();
     let pending = s.auth.chat_link_pending(&code).await.or_page(&viewer)?;
+    let purpose = crate::app::AuthService::chat_link_purpose(&pending);
     let body = html! {
         h1 { "Link a Slack account" }
         p {
@@ -30,11 +33,17 @@ pub async fn confirm_page(
         }
         p {
             "Once linked, that Slack account may request access and approve or deny requests as you. "
-            "Each approval still asks for your own TOTP code. Confirm only if you just ran "
-            code { "/breakglass link" } " in Slack yourself."
+            "Each approval still asks for your own second factor. Confirm only if you just ran "
+            code { "/breakglass link" } " in Slack yourself: someone who sends you this link wants their Slack account to act as you."
         }
         form.stack method="post" action={ "/console/chat/link/" (code) } {
             (csrf_field(&session.csrf))
+            @if offers_code(&s, &session.principal) {
+                label for="totp" { "Your TOTP code" }
+                input #totp name="totp" inputmode="numeric" autocomplete="one-time-code"
+                    required[code_required(&s, &session.principal)];
+            }
+            (step_up_fields(&s, &session.principal, &purpose))
             button type="submit" { "Link this Slack account" }
         }
     };
@@ -44,16 +53,29 @@ pub async fn confirm_page(
     ))
 }
 
-/// `POST /console/chat/link/{code}`: links it (once).
+#[derive(Deserialize)]
+pub struct LinkForm {
+    #[serde(default)]
+    totp: String,
+    #[serde(default)]
+    passkey: String,
+}
+
+/// `POST /console/chat/link/{code}`: links it (once), after the step-up.
 pub async fn confirm(
     State(s): St,
     Path(code): Path<String>,
-    Posted { session, .. }: Posted<NoFields>,
+    Posted { session, form }: Posted<LinkForm>,
 ) -> Result<Response, Failure> {
     let viewer = session.viewer();
+    let passkey = parse_answer(&form.passkey).or_page(&viewer)?;
     let linked = s
         .auth
-        .chat_link(&session.principal, &code)
+        .chat_link(
+            &session.principal,
+            &code,
+            answer(&form.totp, passkey.as_ref()),
+        )
         .await
         .or_page(&viewer)?;
     let body = html! {

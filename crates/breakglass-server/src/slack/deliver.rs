@@ -80,25 +80,38 @@ impl SlackChannel {
         let body =
             blocks::request_message(&work.request, &work.allowed_by, &self.slack.console_url);
         let id = &work.request.id;
+        // Each conversation on its own: one that fails (a deactivated user) neither stops
+        // the others nor loses what was posted; the failures are retried.
+        let mut errors = Vec::new();
         for target in &work.plan.post {
-            let (conversation, ts) = self.slack.api.post_message(target, &body).await?;
+            let posted = match self.slack.api.post_message(target, &body).await {
+                Ok((conversation, ts)) => ChatMessageRef {
+                    channel: target.clone(),
+                    conversation,
+                    ts,
+                },
+                Err(e) => {
+                    errors.push(format!("{target}: {e}"));
+                    continue;
+                }
+            };
             self.app
-                .chat_posted(
-                    id,
-                    &ChatMessageRef {
-                        channel: target.clone(),
-                        conversation,
-                        ts,
-                    },
-                )
+                .chat_posted(id, &posted)
                 .await
                 .map_err(|e| format!("recording the Slack message: {e}"))?;
         }
         for posted in &work.plan.update {
-            self.slack
+            if let Err(e) = self
+                .slack
                 .api
                 .update(&posted.conversation, &posted.ts, &body)
-                .await?;
+                .await
+            {
+                errors.push(format!("{}: {e}", posted.channel));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors.join("; "));
         }
         Ok(())
     }

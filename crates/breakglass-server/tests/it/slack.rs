@@ -88,7 +88,7 @@ impl Slack {
 
     /// Links Slack user `slack_user` to broker user `token`'s holder, the way a person does:
     /// `/breakglass link` in Slack, then the confirmation signed in.
-    async fn link(&self, slack_user: &str, token: &str) {
+    async fn link(&self, slack_user: &str, token: &str, seed: &str) {
         let (s, v) = self.command(slack_user, "link").await;
         assert_eq!(s, StatusCode::OK, "{v}");
         let text = v["text"].as_str().unwrap();
@@ -98,7 +98,14 @@ impl Slack {
             .and_then(|rest| rest.split('|').next())
             .unwrap();
         let p = self.api.auth.authenticate(token).await.unwrap();
-        self.api.auth.chat_link(&p, code).await.unwrap();
+        let totp = self.api.code(seed);
+        self.api
+            .auth
+            .chat_link(&p, code, breakglass_server::auth::Answer::Totp(&totp))
+            .await
+            .unwrap();
+        // The link spent this time step of the user's authenticator.
+        self.api.clock.advance(time::Duration::seconds(30));
     }
 
     /// One pass of the notification worker with the Slack app as its chat channel, which
@@ -224,8 +231,8 @@ async fn an_approval_from_slack_keeps_the_step_up_and_the_digest() {
     let t = slack().await;
     let (alice, alice_seed) = t.api.user("alice", false).await;
     let (bob, bob_seed) = t.api.user("bob", false).await;
-    t.link("U0ALICE", &alice).await;
-    t.link("U0BOB", &bob).await;
+    t.link("U0ALICE", &alice, &alice_seed).await;
+    t.link("U0BOB", &bob, &bob_seed).await;
     let (id, digest) = t.api.submit(&alice, investigate()).await;
     t.deliver().await;
     let value = t.approve_value();
@@ -411,8 +418,8 @@ fn kit_approve() -> &'static str {
 #[tokio::test]
 async fn a_request_from_slack_equals_one_made_through_the_api() {
     let t = slack().await;
-    let (alice, _) = t.api.user("alice", false).await;
-    t.link("U0ALICE", &alice).await;
+    let (alice, alice_seed) = t.api.user("alice", false).await;
+    t.link("U0ALICE", &alice, &alice_seed).await;
     let (s, v) = t.command("U0ALICE", "request").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let view = t.receiver.views().last().cloned().unwrap();
@@ -514,8 +521,8 @@ api_url = "{}"
     let api = api_with_config(&extra).await;
     let t = Slack { api, receiver };
     let (alice, _) = t.api.user("alice", false).await;
-    let (bob, _) = t.api.user("bob", false).await;
-    t.link("U0BOB", &bob).await;
+    let (bob, bob_seed) = t.api.user("bob", false).await;
+    t.link("U0BOB", &bob, &bob_seed).await;
     let mut ask = investigate();
     ask["playbook"] = json!("investigate-passkey");
     let (id, _) = t.api.submit(&alice, ask).await;
@@ -591,8 +598,8 @@ async fn a_disabled_users_slack_account_is_refused() {
     use breakglass_core::ports::AuthStore as _;
     let t = slack().await;
     let (alice, _) = t.api.user("alice", false).await;
-    let (bob, _) = t.api.user("bob", false).await;
-    t.link("U0BOB", &bob).await;
+    let (bob, bob_seed) = t.api.user("bob", false).await;
+    t.link("U0BOB", &bob, &bob_seed).await;
     let (id, _) = t.api.submit(&alice, investigate()).await;
     t.deliver().await;
     let value = t.approve_value();

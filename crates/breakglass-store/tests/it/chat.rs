@@ -124,12 +124,36 @@ async fn a_link_takes_an_unexpired_code_once_for_an_enabled_user(t: TestStore) {
         link(&t, "cc", "mallory", "U3").await,
         Err(StoreError::InvalidCommit(_))
     ));
-    // Relinking U1 to carol replaces bob's link: one link per chat account.
+    // A link is never replaced: U1 stays bob's, and bob gets no second Slack account.
     offer(&t, "dd", "U1", Duration::minutes(10)).await;
-    link(&t, "dd", "carol", "U1").await.unwrap();
+    assert!(matches!(
+        link(&t, "dd", "carol", "U1").await,
+        Err(StoreError::InvalidCommit(_))
+    ));
+    offer(&t, "ee", "U4", Duration::minutes(10)).await;
+    assert!(matches!(
+        link(&t, "ee", "bob", "U4").await,
+        Err(StoreError::InvalidCommit(_))
+    ));
     let links = t.store.chat_links("slack").await.unwrap();
     assert_eq!(links.len(), 1);
-    assert_eq!(links[0].username, "carol");
+    assert!(links[0].enabled);
+    // Ending every session of bob (a password change, a disabling) ends the link too.
+    t.store
+        .auth_commit(
+            vec![AuthWrite::RevokeTokens {
+                username: "bob".to_owned(),
+                except: None,
+                at: T0 + Duration::minutes(2),
+            }],
+            vec![entry(UserCreated {
+                username: user("bob"),
+                admin: false,
+            })],
+        )
+        .await
+        .unwrap();
+    assert!(t.store.chat_links("slack").await.unwrap().is_empty());
 }
 
 async fn a_delivery_is_remembered_once_until_it_expires(t: TestStore) {

@@ -325,10 +325,26 @@ async fn a_slack_link_is_made_only_by_its_confirming_post_once() {
             .unwrap()
             .is_empty()
     );
+    // Without the second factor: refused, nothing linked.
     let r = b
         .post(
             &format!("/console/chat/link/{code}"),
             &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        s.auth
+            .chat_links(ChatPlatform::Slack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let totp = s.code(&bob);
+    let r = b
+        .post(
+            &format!("/console/chat/link/{code}"),
+            &[("csrf", &page.csrf()), ("totp", &totp)],
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
