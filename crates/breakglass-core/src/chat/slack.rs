@@ -249,17 +249,25 @@ pub fn request_message(r: &AccessRequest, allowed_by: &[PolicyRef], console_url:
         "text": { "type": "plain_text", "text": "Open in breakglass" },
         "url": request_url(console_url, &r.id),
     }));
+    let mut blocks = vec![
+        json!({ "type": "header", "text": { "type": "plain_text", "text": clip(&title, 150) } }),
+    ];
+    if break_glass {
+        // Highest priority: everyone present in the (security) channel is notified.
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text":
+            "<!here> *Emergency access was taken without approvers.* It needs a post-incident review." } }));
+    }
+    blocks.extend([
+        json!({ "type": "section", "text": { "type": "mrkdwn", "text": facts(r, allowed_by), "verbatim": true } }),
+        json!({ "type": "section", "text": { "type": "mrkdwn", "text": clip(&status_line(r), SECTION_MAX) } }),
+        json!({ "type": "context", "elements": [ { "type": "mrkdwn", "text": format!(
+            "request `{}` · digest `{}`", r.id, r.digest.to_hex()
+        ) } ] }),
+        json!({ "type": "actions", "block_id": "request", "elements": actions }),
+    ]);
     json!({
         "text": clip(&title, 150),
-        "blocks": [
-            { "type": "header", "text": { "type": "plain_text", "text": clip(&title, 150) } },
-            { "type": "section", "text": { "type": "mrkdwn", "text": facts(r, allowed_by), "verbatim": true } },
-            { "type": "section", "text": { "type": "mrkdwn", "text": clip(&status_line(r), SECTION_MAX) } },
-            { "type": "context", "elements": [ { "type": "mrkdwn", "text": format!(
-                "request `{}` · digest `{}`", r.id, r.digest.to_hex()
-            ) } ] },
-            { "type": "actions", "block_id": "request", "elements": actions },
-        ],
+        "blocks": blocks,
     })
 }
 

@@ -638,3 +638,40 @@ async fn a_disabled_users_slack_account_is_refused() {
     assert!(v["text"].as_str().unwrap().contains("disabled"), "{v}");
     assert!(t.request(&id).await.approvals.is_empty());
 }
+
+/// A break-glass activation is posted to the security channel, notifying everyone there,
+/// with no Approve button; its revocation updates that message.
+#[tokio::test]
+async fn break_glass_goes_to_the_security_channel_at_once() {
+    let t = slack().await;
+    let (alice, seed) = t.api.user("alice", false).await;
+    t.deliver().await;
+    let ask = json!({
+        "playbook": "emergency", "role": "SecurityBreakGlass", "account": "222222222222",
+        "duration_seconds": 3600, "incident": "INC-9", "justification": "console is down",
+        "totp": t.api.code(&seed),
+    });
+    let (s, r) = t
+        .api
+        .call("POST", "/api/v1/break-glass", Some(&alice), Some(ask))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    t.deliver().await;
+    let messages = t.receiver.messages();
+    let m = messages
+        .iter()
+        .find(|m| m.channel.starts_with("C0SECURITY"))
+        .unwrap();
+    let text = m.blocks.to_string();
+    assert!(
+        text.contains("<!here>") && text.contains("BREAK-GLASS"),
+        "{text}"
+    );
+    assert!(!text.contains(kit_approve()), "{text}");
+    assert!(!messages.iter().any(|m| m.channel == "C0APPROVALS"));
+    assert!(
+        t.receiver.violations().is_empty(),
+        "{:?}",
+        t.receiver.violations()
+    );
+}
