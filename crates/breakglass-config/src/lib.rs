@@ -81,7 +81,43 @@ pub struct Config {
     /// The organisation's management account, when breakglass keeps the revoked-responders
     /// SCP there.
     pub organization: Option<OrganizationConfig>,
+    /// The Slack app, if configured.
+    pub slack: Option<SlackConfig>,
     text: String,
+}
+
+/// The validated Slack app settings. Secrets are referenced by environment variable name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackConfig {
+    /// The workspace the app is installed in.
+    pub team_id: String,
+    /// The variable holding the bot token.
+    pub bot_token_env: String,
+    /// The variable holding the signing secret.
+    pub signing_secret_env: String,
+    /// Where approval requests go by default.
+    pub approvals_channel: Option<String>,
+    /// Where break-glass activations go.
+    pub security_channel: String,
+    /// Whether eligible approvers get direct messages by default.
+    pub direct_messages: bool,
+    /// Per playbook: its channel and whether approvers get direct messages.
+    pub playbooks: Vec<(String, Option<String>, Option<bool>)>,
+    /// The Web API's base URL, without a trailing `/`.
+    pub api_url: String,
+}
+
+impl SlackConfig {
+    /// Where playbook `id`'s approval requests go.
+    pub fn targets(&self, playbook: &str) -> breakglass_core::chat::ChatTargets {
+        let own = self.playbooks.iter().find(|(p, _, _)| p == playbook);
+        breakglass_core::chat::ChatTargets {
+            channel: own
+                .and_then(|(_, c, _)| c.clone())
+                .or_else(|| self.approvals_channel.clone()),
+            direct_messages: own.and_then(|(_, _, d)| *d).unwrap_or(self.direct_messages),
+        }
+    }
 }
 
 /// Validated `[organization]`.

@@ -56,6 +56,69 @@ pub struct RawConfig {
     /// it at every revocation.
     #[serde(default)]
     pub organization: Option<RawOrganization>,
+    /// The Slack app: approval messages with Approve and Deny buttons (the approver's
+    /// broker TOTP code asked in a modal), `/breakglass request`, `status` and `link`, and
+    /// break-glass alerts to the security channel. Needs `[notifications]` (its links go
+    /// to the console).
+    #[serde(default)]
+    pub slack: Option<RawSlack>,
+}
+
+/// The Slack app. Its secrets (the bot token, the signing secret) are never written here:
+/// fields ending in `_env` name the environment variables that hold them.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlack {
+    /// The workspace (team id, `T…`) the app is installed in; a request signed for another
+    /// workspace is refused.
+    pub team_id: String,
+    /// The variable holding the app's bot token (`xoxb-…`).
+    #[serde(default = "default_slack_bot_token_env")]
+    pub bot_token_env: String,
+    /// The variable holding the app's signing secret (Basic Information → App Credentials).
+    #[serde(default = "default_slack_signing_secret_env")]
+    pub signing_secret_env: String,
+    /// The channel id (`C…`) approval requests are posted to, unless a playbook says
+    /// otherwise.
+    #[serde(default)]
+    pub approvals_channel: Option<String>,
+    /// The channel id break-glass activations and critical alerts are posted to.
+    pub security_channel: String,
+    /// Whether each eligible approver with a linked Slack account also gets a direct
+    /// message, unless a playbook says otherwise.
+    #[serde(default)]
+    pub direct_messages: bool,
+    /// Per playbook (by id): where its approval requests go.
+    #[serde(default)]
+    pub playbooks: BTreeMap<String, RawSlackPlaybook>,
+    /// The Slack Web API's base URL (`https://slack.com/api`; tests point it at a local
+    /// receiver on 127.0.0.1).
+    #[serde(default = "default_slack_api_url")]
+    pub api_url: String,
+}
+
+/// Where one playbook's approval requests go in Slack.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawSlackPlaybook {
+    /// The channel id (`C…`), instead of `approvals_channel`.
+    #[serde(default)]
+    pub channel: Option<String>,
+    /// Whether eligible approvers get direct messages, instead of `direct_messages`.
+    #[serde(default)]
+    pub direct_messages: Option<bool>,
+}
+
+fn default_slack_bot_token_env() -> String {
+    "BREAKGLASS_SLACK_BOT_TOKEN".to_owned()
+}
+
+fn default_slack_signing_secret_env() -> String {
+    "BREAKGLASS_SLACK_SIGNING_SECRET".to_owned()
+}
+
+fn default_slack_api_url() -> String {
+    "https://slack.com/api".to_owned()
 }
 
 /// The organisation's management account and where the revoked-responders SCP is attached.

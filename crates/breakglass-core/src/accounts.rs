@@ -248,8 +248,10 @@ pub enum AuthWrite {
         username: String,
         at: Option<OffsetDateTime>,
     },
-    /// Revokes every unrevoked token of `username` except `except`; fails with
-    /// `InvalidCommit` if there is no such user.
+    /// Revokes every unrevoked token of `username` except `except`, and removes their chat
+    /// links (a link is a session too: a password change, a new authenticator, a disabling
+    /// or an administrator's revocation ends it; the change's own record says so); fails
+    /// with `InvalidCommit` if there is no such user.
     RevokeTokens {
         username: String,
         except: Option<String>,
@@ -314,6 +316,57 @@ pub enum AuthWrite {
         username: String,
         at: OffsetDateTime,
     },
+    /// Stores a chat link waiting for its broker user's confirmation (and forgets those
+    /// expired by `now`).
+    InsertChatLinkCode {
+        code: ChatLinkCode,
+        now: OffsetDateTime,
+    },
+    /// Links the chat account the unexpired code `sha256` was made for to `username`,
+    /// consuming the code (it works once); fails with `InvalidCommit` if the code is
+    /// unknown, used or expired by `at`, if `username` is not an enabled user, or if that
+    /// chat account or `username` is linked already (a link is never silently replaced:
+    /// it is removed first, by its user).
+    LinkChat {
+        sha256: String,
+        username: String,
+        at: OffsetDateTime,
+    },
+    /// Removes `username`'s link on `platform`; fails with `InvalidCommit` if there is none.
+    UnlinkChat { platform: String, username: String },
+}
+
+/// A chat account linked to a broker user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLinkRecord {
+    /// The platform (`slack`).
+    pub platform: String,
+    /// The workspace.
+    pub team: String,
+    /// The chat user id.
+    pub chat_user: String,
+    /// The broker user.
+    pub username: String,
+    /// When the link was confirmed.
+    pub linked_at: OffsetDateTime,
+    /// Whether the broker user is enabled (a disabled user's link acts as nobody).
+    pub enabled: bool,
+}
+
+/// A link waiting for its broker user's confirmation: made when a chat user asks to link,
+/// kept as the SHA-256 of the one-time code the link carries, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatLinkCode {
+    /// The SHA-256 (hex) of the code.
+    pub sha256: String,
+    /// The platform.
+    pub platform: String,
+    /// The workspace.
+    pub team: String,
+    /// The chat user who asked.
+    pub chat_user: String,
+    /// Until when the code may be confirmed.
+    pub expires_at: OffsetDateTime,
 }
 
 #[cfg(test)]

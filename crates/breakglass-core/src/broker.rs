@@ -154,6 +154,16 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
 
     /// Submits a request for approval.
     pub async fn submit(&self, new: NewRequest) -> Result<Outcome, BrokerError> {
+        self.submit_via(new, None).await
+    }
+
+    /// [`Broker::submit`] of a request made through chat account `via` (when given), which
+    /// is recorded with the submission, in its commit.
+    pub async fn submit_via(
+        &self,
+        new: NewRequest,
+        via: Option<&crate::chat::ChatOrigin>,
+    ) -> Result<Outcome, BrokerError> {
         let rules = self.rules();
         let now = self.now();
         let env = Env {
@@ -164,8 +174,9 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         let id = self.ids.request_id();
         let actor = Actor::User(new.requester.clone());
         let playbook = new.playbook.clone();
+        let note = via.map(|o| o.action_event("request", Some(&id)));
         match submit(id.clone(), new, &env) {
-            Ok(t) => self.commit_new(t, now, None).await,
+            Ok(t) => self.commit_new(t, now, None, note).await,
             Err(e) => {
                 let action = e.refusal();
                 Err(self
@@ -222,7 +233,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
             )
         });
         match factor.and_then(|()| activate_break_glass(id, grant, new, mfa_verified, &env)) {
-            Ok(t) => self.commit_new(t, now, step_up).await,
+            Ok(t) => self.commit_new(t, now, step_up, None).await,
             // Every failed break-glass attempt is recorded loudly, whatever the reason.
             Err(e) => {
                 let action = Some(Action::ActivateBreakGlass);
@@ -238,9 +249,10 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         t: Transition,
         now: OffsetDateTime,
         step_up: Option<StepUp>,
+        note: Option<AuditEvent>,
     ) -> Result<Outcome, BrokerError> {
         let write = RequestWrite::Insert(t.request.clone());
-        let commit = build_commit(&t, write, 1, now, step_up);
+        let commit = build_commit(&t, write, 1, now, step_up, note);
         let committed = self.store.commit(commit).await?;
         Ok(Outcome {
             request: t.request,
@@ -262,6 +274,18 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         id: &RequestId,
         command: Command,
         step_up: Option<StepUp>,
+    ) -> Result<Outcome, BrokerError> {
+        self.execute_noted(id, command, step_up, None).await
+    }
+
+    /// [`Broker::execute_stepped`], with `note` (e.g. the chat account the change came from)
+    /// recorded after the change's own records, in its commit.
+    pub async fn execute_noted(
+        &self,
+        id: &RequestId,
+        command: Command,
+        step_up: Option<StepUp>,
+        note: Option<AuditEvent>,
     ) -> Result<Outcome, BrokerError> {
         for _ in 0..MAX_ATTEMPTS {
             let current = self.get(id).await?;
@@ -300,7 +324,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
                 request: t.request.clone(),
                 expected_version: current.version,
             };
-            let commit = build_commit(&t, write, version, now, step_up.clone());
+            let commit = build_commit(&t, write, version, now, step_up.clone(), note.clone());
             match self.store.commit(commit).await {
                 Ok(committed) => {
                     return Ok(Outcome {
@@ -659,6 +683,7 @@ fn build_commit(
     version: u64,
     now: OffsetDateTime,
     step_up: Option<StepUp>,
+    note: Option<AuditEvent>,
 ) -> Commit {
     let mut outbox = notifications(Some(&t.request), &t.events);
     let mut audit = Vec::with_capacity(t.events.len() + 1);
@@ -678,6 +703,12 @@ fn build_commit(
         actor: t.actor.clone(),
         request_version: Some(version),
         event: event.clone(),
+    }));
+    audit.extend(note.map(|event| AuditEntry {
+        at: now,
+        actor: t.actor.clone(),
+        request_version: Some(version),
+        event,
     }));
     Commit {
         write: Some(write),

@@ -42,6 +42,8 @@ pub enum Channel {
     Slack,
     /// A Microsoft Teams incoming webhook (a Workflows flow that posts the card it is sent).
     Teams,
+    /// The Slack app (Web API): posts and updates the message about each request.
+    SlackApp,
     /// The SNS topic.
     Sns,
     /// Email to one address.
@@ -58,6 +60,7 @@ impl Channel {
             Channel::Webhook { n } => format!("webhook#{n}"),
             Channel::Slack => "slack".to_owned(),
             Channel::Teams => "teams".to_owned(),
+            Channel::SlackApp => "slack-app".to_owned(),
             Channel::Sns => "sns".to_owned(),
             Channel::Email { to } => format!("email:{to}"),
         }
@@ -73,6 +76,8 @@ pub struct Channels {
     pub slack: bool,
     /// Whether a Teams webhook is configured.
     pub teams: bool,
+    /// Whether the Slack app is configured.
+    pub slack_app: bool,
     /// Whether an SNS topic is configured.
     pub sns: bool,
     /// Whether SMTP is configured.
@@ -96,6 +101,9 @@ pub fn route(
     }
     if channels.teams {
         out.insert(Channel::Teams);
+    }
+    if channels.slack_app {
+        out.insert(Channel::SlackApp);
     }
     if channels.sns {
         out.insert(Channel::Sns);
@@ -128,6 +136,21 @@ pub fn route(
                 ),
             }
         }
+    }
+    out
+}
+
+/// The channels `notification` goes to: [`route`] for its audience, except that a
+/// [`crate::outbox::CHAT_UPDATE_KIND`] notification (a change only a chat message about the
+/// request shows) goes to the Slack app alone.
+pub fn route_message(
+    notification: &Notification,
+    channels: &Channels,
+    responders: &[Responder],
+) -> BTreeSet<Channel> {
+    let mut out = route(&notification.audience, channels, responders);
+    if notification.kind == crate::outbox::CHAT_UPDATE_KIND {
+        out.retain(|c| *c == Channel::SlackApp);
     }
     out
 }
@@ -565,6 +588,7 @@ mod tests {
             webhooks: 2,
             slack: true,
             teams: true,
+            slack_app: false,
             sns: true,
             email: true,
             security_team_emails: vec!["soc@example.com".into()],

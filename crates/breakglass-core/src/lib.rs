@@ -15,6 +15,7 @@ pub mod audit;
 pub mod aws_limits;
 pub mod broker;
 pub mod canonical;
+pub mod chat;
 pub mod cloud;
 pub mod delivery;
 pub mod issuance;

@@ -328,8 +328,43 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     ),
                 );
             }
+            AuditEvent::ChatLinked(e) => push(
+                "account_changed",
+                vec![Audience::SecurityTeam, Audience::User(e.username.clone())],
+                format!(
+                    "account `{}`: {} user {} (workspace {}) linked; it may now approve and request from {} with this account's second factor",
+                    e.username, e.platform, e.chat_user, e.team, e.platform
+                ),
+            ),
+            AuditEvent::ChatUnlinked(e) => push(
+                "account_changed",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "account `{}`: {} user {} (workspace {}) unlinked",
+                    e.username, e.platform, e.chat_user, e.team
+                ),
+            ),
+            // Changes that reach nobody by mail, but that a chat message about the request
+            // shows (who approved so far, the grant's end, a new digest, a withdrawal): only
+            // chat channels take these (`delivery::route_message`).
+            AuditEvent::ApprovalRecorded(_)
+            | AuditEvent::RequestAmended(_)
+            | AuditEvent::RequestCancelled(_)
+            | AuditEvent::GrantActivated(_)
+            | AuditEvent::ExtensionApprovalRecorded(_) => push(
+                CHAT_UPDATE_KIND,
+                Vec::new(),
+                format!(
+                    "request {} changed",
+                    event.request().map_or("?", |r| r.as_str())
+                ),
+            ),
             _ => {}
         }
     }
     out
 }
+
+/// The kind of a notification only chat channels take: a change the message posted about a
+/// request must show.
+pub const CHAT_UPDATE_KIND: &str = "chat_update";

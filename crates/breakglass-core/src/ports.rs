@@ -499,6 +499,21 @@ pub trait Store: Send + Sync {
         &self,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
+
+    /// The chat messages posted about request `request`, by conversation.
+    fn chat_messages(
+        &self,
+        request: &RequestId,
+    ) -> impl Future<Output = Result<Vec<crate::chat::ChatMessageRef>, StoreError>> + Send;
+
+    /// Records that `message` was posted about `request` (delivery bookkeeping, like an
+    /// outbox settlement: what was said is audited with the change that caused it). Recording
+    /// the same conversation twice keeps the first message.
+    fn put_chat_message(
+        &self,
+        request: &RequestId,
+        message: &crate::chat::ChatMessageRef,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The state the access service and its worker keep beside the requests: revocation entries
@@ -618,6 +633,29 @@ pub trait AuthStore: Send + Sync {
         writes: Vec<AuthWrite>,
         audit: Vec<AuditEntry>,
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+
+    /// Every chat link on `platform`.
+    fn chat_links(
+        &self,
+        platform: &str,
+    ) -> impl Future<Output = Result<Vec<crate::chat::ChatLinkRecord>, StoreError>> + Send;
+
+    /// The chat link waiting for confirmation whose code's SHA-256 is `sha256` (hex), expired
+    /// or not (`None` once confirmed).
+    fn chat_link_code(
+        &self,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<crate::chat::ChatLinkCode>, StoreError>> + Send;
+
+    /// Remembers the signed chat delivery `key` until `expires_at` (forgetting those expired
+    /// by `now`): `true` the first time, `false` for a delivery seen before (a replay). The
+    /// refusal of a replay is audited by the caller.
+    fn remember_chat_delivery(
+        &self,
+        key: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// One message for a [`TopicPublisher`]: what the SNS channel sends.

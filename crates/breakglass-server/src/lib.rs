@@ -7,12 +7,14 @@ pub mod anchorer;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod chat;
 pub mod clock;
 pub mod console;
 pub mod hex;
 pub mod notifier;
 pub mod random;
 pub mod serve;
+pub mod slack;
 pub mod trace;
 pub mod worker;
 
@@ -21,7 +23,7 @@ pub use worker::{Worker, WorkerConfig};
 
 use std::sync::Arc;
 
-/// The broker's HTTP application: the API's routes and the web console's, side by side,
+/// The broker's HTTP application: the API's routes, the web console's and the Slack app's,
 /// under the middleware of [`app::serve_routes`]; anything else is the API's not-found.
 pub fn router(state: Arc<app::AppState>) -> axum::Router {
     let mut routes = axum::Router::new();
@@ -30,6 +32,7 @@ pub fn router(state: Arc<app::AppState>) -> axum::Router {
     }
     let routes = routes
         .merge(console::router(&state))
+        .merge(slack::routes::routes())
         .fallback(api::not_found);
     app::serve_routes(state, routes)
 }

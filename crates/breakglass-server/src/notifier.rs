@@ -36,6 +36,17 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use time::Duration;
 use tracing::Instrument as _;
 
+/// A chat app the worker hands notifications to (the Slack app: `crate::chat::slack`),
+/// which posts or updates the messages about each request. A trait object, so the worker
+/// needs no knowledge of the application it reads requests from.
+pub trait ChatChannel: Send + Sync + std::fmt::Debug {
+    /// Posts or updates what `message` calls for; an error (no secrets) retries the message.
+    fn deliver<'a>(
+        &'a self,
+        message: &'a OutboxMessage,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
 /// Requests one reminder pass reads at most, per kind.
 const REMINDER_BATCH: u32 = 1_000;
 
@@ -88,6 +99,8 @@ pub struct NotifierSettings {
     pub teams_url: Option<Secret>,
     /// The SNS topic publisher (built by breakglass-aws: `sns::SnsPublisher::shared`).
     pub sns: Option<Arc<dyn TopicPublisher>>,
+    /// The Slack app, when `[slack]` is configured.
+    pub chat: Option<Arc<dyn ChatChannel>>,
     /// The SMTP relay.
     pub smtp: Option<SmtpSettings>,
     /// Where security-team email goes.
@@ -114,6 +127,7 @@ impl NotifierSettings {
             slack_url: None,
             teams_url: None,
             sns: None,
+            chat: None,
             smtp: None,
             security_team_emails: Vec::new(),
             retry: RetryPolicy::default(),
@@ -129,6 +143,7 @@ impl NotifierSettings {
             webhooks: self.webhooks.len(),
             slack: self.slack_url.is_some(),
             teams: self.teams_url.is_some(),
+            slack_app: self.chat.is_some(),
             sns: self.sns.is_some(),
             email: self.smtp.is_some(),
             security_team_emails: self.security_team_emails.clone(),
@@ -355,11 +370,8 @@ impl<S: Store, C: Clock> Notifier<S, C> {
 
     /// Sends `message` to each channel that has not taken it and decides what comes next.
     async fn deliver(&self, message: &OutboxMessage) -> OutboxSettle {
-        let targets = delivery::route(
-            &message.notification.audience,
-            &self.channels,
-            &self.responders,
-        );
+        let targets =
+            delivery::route_message(&message.notification, &self.channels, &self.responders);
         let mut done: BTreeSet<String> = message.done_channels.iter().cloned().collect();
         let mut failed = Vec::new();
         let mut errors = Vec::new();
@@ -479,6 +491,14 @@ impl<S: Store, C: Clock> Notifier<S, C> {
                     .body(delivery::teams_body(message, console));
                 self.post(request).await
             }
+            Channel::SlackApp => {
+                let chat = self
+                    .settings
+                    .chat
+                    .as_ref()
+                    .ok_or_else(|| "not configured".to_owned())?;
+                chat.deliver(message).await
+            }
             Channel::Sns => {
                 let sns = self
                     .settings
@@ -571,6 +591,7 @@ fn channel_kind(channel: &Channel) -> &'static str {
         Channel::Webhook { .. } => "webhook",
         Channel::Slack => "slack",
         Channel::Teams => "teams",
+        Channel::SlackApp => "slack-app",
         Channel::Sns => "sns",
         Channel::Email { .. } => "email",
     }

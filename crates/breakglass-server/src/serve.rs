@@ -40,8 +40,8 @@ async fn shutdown_signal() {
 /// How often the notification worker looks for due messages when it found none.
 const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Serves the API and the web console on `listener` (with SSO sign-in through `oidc` when
-/// given) and runs the expiry worker, and `notifier` and `anchorer` if given, until a
+/// Serves the API and the web console on `listener` (with SSO sign-in through `oidc` and
+/// the Slack app's endpoints for `slack` when given) and runs the expiry worker, and `notifier` and `anchorer` if given, until a
 /// shutdown signal.
 #[expect(
     clippy::too_many_arguments,
@@ -53,6 +53,7 @@ pub async fn serve<S, C>(
     auth: Arc<AuthService>,
     console: ConsoleSettings,
     oidc: Option<Arc<OidcProvider>>,
+    slack: Option<Arc<crate::chat::SlackApp>>,
     worker: WorkerConfig,
     notifier: Option<Notifier<S, C>>,
     anchorer: Option<Anchorer>,
@@ -79,7 +80,11 @@ where
             tracing::error!(error = %e, "the worker could not release its leases");
         }
     });
-    let state = Arc::new(AppState::new(app, auth, console).with_oidc(oidc));
+    let state = Arc::new(
+        AppState::new(app, auth, console)
+            .with_oidc(oidc)
+            .with_slack(slack),
+    );
     let events = state.console.events.clone();
     let router = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, router)

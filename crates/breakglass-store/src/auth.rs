@@ -47,6 +47,27 @@ pub(crate) const SELECT_CEREMONY: &str =
 pub(crate) const INSERT_CEREMONY: &str = "INSERT INTO webauthn_ceremonies (id, username, purpose, state, expires_at) VALUES ($1, $2, $3, $4, $5)";
 pub(crate) const FORGET_CEREMONIES: &str = "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1";
 
+pub(crate) const SELECT_CHAT_LINKS: &str = "SELECT c.platform, c.team, c.chat_user, c.username, c.linked_at, u.disabled_at IS NULL AS enabled FROM chat_links c JOIN users u ON u.username = c.username WHERE c.platform = $1 ORDER BY c.team, c.chat_user";
+pub(crate) const SELECT_CHAT_LINK_CODE: &str =
+    "SELECT sha256, platform, team, chat_user, expires_at FROM chat_link_codes WHERE sha256 = $1";
+pub(crate) const FORGET_CHAT_LINK_CODES: &str =
+    "DELETE FROM chat_link_codes WHERE expires_at <= $1";
+pub(crate) const INSERT_CHAT_LINK_CODE: &str = "INSERT INTO chat_link_codes (sha256, platform, team, chat_user, expires_at) VALUES ($1, $2, $3, $4, $5)";
+/// Takes an unexpired code (`$2`: now), returning whose it was.
+pub(crate) const TAKE_CHAT_LINK_CODE: &str = "DELETE FROM chat_link_codes WHERE sha256 = $1 AND expires_at > $2 RETURNING platform, team, chat_user";
+/// Links only an enabled user, and never over an existing link of the chat account or the user.
+pub(crate) const INSERT_CHAT_LINK: &str = "INSERT INTO chat_links (platform, team, chat_user, username, linked_at) SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM users WHERE username = $4 AND disabled_at IS NULL) ON CONFLICT DO NOTHING";
+pub(crate) const DELETE_CHAT_LINKS_OF_USER: &str = "DELETE FROM chat_links WHERE username = $1";
+pub(crate) const DELETE_CHAT_LINK: &str =
+    "DELETE FROM chat_links WHERE platform = $1 AND username = $2";
+pub(crate) const FORGET_CHAT_DELIVERIES: &str =
+    "DELETE FROM chat_deliveries WHERE expires_at <= $1";
+pub(crate) const INSERT_CHAT_DELIVERY: &str =
+    "INSERT INTO chat_deliveries (key, expires_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";
+pub(crate) const SELECT_CHAT_MESSAGES: &str =
+    "SELECT channel, conversation, ts FROM chat_messages WHERE request_id = $1 ORDER BY channel";
+pub(crate) const INSERT_CHAT_MESSAGE: &str = "INSERT INTO chat_messages (request_id, channel, conversation, ts) VALUES ($1, $2, $3, $4) ON CONFLICT (request_id, channel) DO NOTHING";
+
 /// Implements the authentication operations on `$store`, whose `pool` is a pool of `$db`.
 macro_rules! auth_impl {
     ($store:ty, $db:ty) => {
@@ -284,6 +305,89 @@ macro_rules! auth_impl {
                 }))
             }
 
+            pub(crate) async fn chat_links(
+                &self,
+                platform: &str,
+            ) -> Result<Vec<breakglass_core::chat::ChatLinkRecord>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let rows = sqlx::query($crate::auth::SELECT_CHAT_LINKS)
+                    .bind(platform)
+                    .fetch_all(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "chat links"))?;
+                drop(reader);
+                let err = |e| $crate::codec::db_error(e, "chat links");
+                rows.iter()
+                    .map(|row| {
+                        Ok(breakglass_core::chat::ChatLinkRecord {
+                            platform: row.try_get("platform").map_err(err)?,
+                            team: row.try_get("team").map_err(err)?,
+                            chat_user: row.try_get("chat_user").map_err(err)?,
+                            username: row.try_get("username").map_err(err)?,
+                            linked_at: $crate::codec::time_from_micros(
+                                row.try_get("linked_at").map_err(err)?,
+                            )?,
+                            enabled: row.try_get("enabled").map_err(err)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn chat_link_code(
+                &self,
+                sha256: &str,
+            ) -> Result<Option<breakglass_core::chat::ChatLinkCode>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let row = sqlx::query($crate::auth::SELECT_CHAT_LINK_CODE)
+                    .bind(sha256)
+                    .fetch_optional(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "chat link codes"))?;
+                drop(reader);
+                let Some(row) = row else { return Ok(None) };
+                let err = |e| $crate::codec::db_error(e, "chat link codes");
+                Ok(Some(breakglass_core::chat::ChatLinkCode {
+                    sha256: row.try_get("sha256").map_err(err)?,
+                    platform: row.try_get("platform").map_err(err)?,
+                    team: row.try_get("team").map_err(err)?,
+                    chat_user: row.try_get("chat_user").map_err(err)?,
+                    expires_at: $crate::codec::time_from_micros(
+                        row.try_get("expires_at").map_err(err)?,
+                    )?,
+                }))
+            }
+
+            pub(crate) async fn remember_chat_delivery(
+                &self,
+                key: &str,
+                expires_at: time::OffsetDateTime,
+                now: time::OffsetDateTime,
+            ) -> Result<bool, breakglass_core::ports::StoreError> {
+                use breakglass_core::audit::unix_micros;
+                let key = key.to_owned();
+                let (expires_at, now) = (unix_micros(expires_at), unix_micros(now));
+                self.write(move |conn, _tx_state| {
+                    Box::pin(async move {
+                        let err = |e| $crate::codec::db_error(e, "chat deliveries");
+                        sqlx::query($crate::auth::FORGET_CHAT_DELIVERIES)
+                            .bind(now)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(err)?;
+                        let done = sqlx::query($crate::auth::INSERT_CHAT_DELIVERY)
+                            .bind(&key)
+                            .bind(expires_at)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(err)?;
+                        Ok(done.rows_affected() == 1)
+                    })
+                })
+                .await
+            }
+
             pub(crate) async fn auth_commit(
                 &self,
                 writes: Vec<$crate::auth::AuthWrite>,
@@ -431,6 +535,11 @@ macro_rules! auth_impl {
                                 .execute(&mut *conn)
                                 .await
                                 .map_err(|e| $crate::codec::db_error(e, "api tokens"))?;
+                            sqlx::query($crate::auth::DELETE_CHAT_LINKS_OF_USER)
+                                .bind(username)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "chat links"))?;
                         }
                         AuthWrite::InsertInvitation(i) => {
                             sqlx::query($crate::auth::INSERT_INVITATION)
@@ -610,6 +719,72 @@ macro_rules! auth_impl {
                                 return Err(StoreError::InvalidCommit(format!(
                                     "`{username}` has no passkey `{}`",
                                     id.as_deref().unwrap_or_default()
+                                )));
+                            }
+                        }
+                        AuthWrite::InsertChatLinkCode { code, now } => {
+                            let err = |e| $crate::codec::db_error(e, "chat link codes");
+                            sqlx::query($crate::auth::FORGET_CHAT_LINK_CODES)
+                                .bind(unix_micros(*now))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(err)?;
+                            sqlx::query($crate::auth::INSERT_CHAT_LINK_CODE)
+                                .bind(&code.sha256)
+                                .bind(&code.platform)
+                                .bind(&code.team)
+                                .bind(&code.chat_user)
+                                .bind(unix_micros(code.expires_at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(err)?;
+                        }
+                        AuthWrite::LinkChat {
+                            sha256,
+                            username,
+                            at,
+                        } => {
+                            use sqlx::Row as _;
+                            let err = |e| $crate::codec::db_error(e, "chat links");
+                            let Some(row) = sqlx::query($crate::auth::TAKE_CHAT_LINK_CODE)
+                                .bind(sha256)
+                                .bind(unix_micros(*at))
+                                .fetch_optional(&mut *conn)
+                                .await
+                                .map_err(err)?
+                            else {
+                                return Err(StoreError::InvalidCommit(
+                                    "the link code is unknown, used already or expired: ask for a new one with `/breakglass link`".to_owned(),
+                                ));
+                            };
+                            let platform: String = row.try_get("platform").map_err(err)?;
+                            let team: String = row.try_get("team").map_err(err)?;
+                            let chat_user: String = row.try_get("chat_user").map_err(err)?;
+                            let done = sqlx::query($crate::auth::INSERT_CHAT_LINK)
+                                .bind(&platform)
+                                .bind(&team)
+                                .bind(&chat_user)
+                                .bind(username)
+                                .bind(unix_micros(*at))
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(err)?;
+                            if done.rows_affected() != 1 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "`{username}` is not an enabled user, or this {platform} account or `{username}` is linked already: unlink it first on the account page"
+                                )));
+                            }
+                        }
+                        AuthWrite::UnlinkChat { platform, username } => {
+                            let done = sqlx::query($crate::auth::DELETE_CHAT_LINK)
+                                .bind(platform)
+                                .bind(username)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(|e| $crate::codec::db_error(e, "chat links"))?;
+                            if done.rows_affected() == 0 {
+                                return Err(StoreError::InvalidCommit(format!(
+                                    "`{username}` has no {platform} account linked"
                                 )));
                             }
                         }

@@ -541,6 +541,57 @@ macro_rules! store_impl {
                 drop(reader);
                 Self::outbox_rows(rows)
             }
+
+            pub(crate) async fn chat_messages(
+                &self,
+                request: &breakglass_core::model::RequestId,
+            ) -> Result<Vec<breakglass_core::chat::ChatMessageRef>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let rows = sqlx::query($crate::auth::SELECT_CHAT_MESSAGES)
+                    .bind(request.as_str())
+                    .fetch_all(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "chat messages"))?;
+                drop(reader);
+                let err = |e| $crate::codec::db_error(e, "chat messages");
+                rows.iter()
+                    .map(|row| {
+                        Ok(breakglass_core::chat::ChatMessageRef {
+                            channel: row.try_get("channel").map_err(err)?,
+                            conversation: row.try_get("conversation").map_err(err)?,
+                            ts: row.try_get("ts").map_err(err)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            pub(crate) async fn put_chat_message(
+                &self,
+                request: &breakglass_core::model::RequestId,
+                message: &breakglass_core::chat::ChatMessageRef,
+            ) -> Result<(), breakglass_core::ports::StoreError> {
+                let (request, channel, conversation, ts) = (
+                    request.to_string(),
+                    message.channel.clone(),
+                    message.conversation.clone(),
+                    message.ts.clone(),
+                );
+                self.write(move |conn, _tx_state| {
+                    Box::pin(async move {
+                        sqlx::query($crate::auth::INSERT_CHAT_MESSAGE)
+                            .bind(&request)
+                            .bind(&channel)
+                            .bind(&conversation)
+                            .bind(&ts)
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(|e| $crate::codec::db_error(e, "chat messages"))?;
+                        Ok(())
+                    })
+                })
+                .await
+            }
         }
     };
 }

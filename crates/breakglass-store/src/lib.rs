@@ -466,6 +466,21 @@ impl Store for SqlStore {
     async fn outbox_dead_letters(&self, limit: u32) -> Result<Vec<OutboxMessage>, StoreError> {
         dispatch!(self, s => s.outbox_dead_letters(limit).await)
     }
+
+    async fn chat_messages(
+        &self,
+        request: &RequestId,
+    ) -> Result<Vec<breakglass_core::chat::ChatMessageRef>, StoreError> {
+        dispatch!(self, s => s.chat_messages(request).await)
+    }
+
+    async fn put_chat_message(
+        &self,
+        request: &RequestId,
+        message: &breakglass_core::chat::ChatMessageRef,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.put_chat_message(request, message).await)
+    }
 }
 
 impl AuthStore for SqlStore {
@@ -511,6 +526,29 @@ impl AuthStore for SqlStore {
     /// The WebAuthn ceremony `id` (`None` once answered).
     async fn ceremony(&self, id: &str) -> Result<Option<CeremonyRecord>, StoreError> {
         dispatch!(self, s => s.ceremony(id).await)
+    }
+
+    async fn chat_links(
+        &self,
+        platform: &str,
+    ) -> Result<Vec<breakglass_core::chat::ChatLinkRecord>, StoreError> {
+        dispatch!(self, s => s.chat_links(platform).await)
+    }
+
+    async fn chat_link_code(
+        &self,
+        sha256: &str,
+    ) -> Result<Option<breakglass_core::chat::ChatLinkCode>, StoreError> {
+        dispatch!(self, s => s.chat_link_code(sha256).await)
+    }
+
+    async fn remember_chat_delivery(
+        &self,
+        key: &str,
+        expires_at: time::OffsetDateTime,
+        now: time::OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, s => s.remember_chat_delivery(key, expires_at, now).await)
     }
 
     /// Applies authentication changes and appends their audit records in one transaction

@@ -1,7 +1,8 @@
 //! Test plumbing shared by the breakglass crates, written once: where the shared datasets
 //! are, how to start the AWS emulator and the OpenID provider, how to get a throwaway
-//! PostgreSQL schema, the in-memory double of the `Cloud` port, and a Microsoft Teams
-//! webhook that checks the Adaptive Cards it is sent.
+//! PostgreSQL schema, the in-memory double of the `Cloud` port, Slack (a Web API checked
+//! against Slack's published specification, and signed interaction payloads), and a
+//! Microsoft Teams webhook that checks the Adaptive Cards it is sent.
 //!
 //! Only ever a dev-dependency: nothing here ships in the binary.
 
@@ -19,6 +20,7 @@ pub mod teams;
 pub const CATALOG_JSON: &str = include_str!("../fixtures/catalog.json");
 pub mod moto;
 pub mod oidc;
+pub mod slack;
 
 /// The workspace root (the directory holding the root `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {

@@ -229,6 +229,7 @@ impl Validator {
         let responders = self.responders(&raw);
         let alerting = self.alerting(&raw);
         let notifications = self.notifications(&raw);
+        let notifications_set = raw.notifications.is_some();
         let oidc = self.oidc(&raw, notifications.as_ref());
         let local = self.local_accounts(&raw);
         let passkeys = self.passkeys(&raw);
@@ -260,6 +261,7 @@ impl Validator {
             notifications,
             auth,
             organization: self.organization(&raw),
+            slack: self.slack(&raw, notifications_set),
             text: text.to_owned(),
         };
         self.revoker(&config);

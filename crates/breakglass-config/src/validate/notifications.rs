@@ -2,10 +2,80 @@
 
 use super::super::raw::RawConfig;
 use super::super::spans::FieldPath;
-use super::super::{NotificationsConfig, SmtpConfig, SmtpSecurity};
+use super::super::{NotificationsConfig, SlackConfig, SmtpConfig, SmtpSecurity};
 use super::{Validator, root};
 
+/// A Slack id of one of `kinds` (its first letter) and upper-case letters and digits.
+fn slack_id(id: &str, kinds: &[char]) -> bool {
+    let mut chars = id.chars();
+    chars.next().is_some_and(|c| kinds.contains(&c))
+        && id.len() >= 3
+        && id.len() <= 32
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
 impl Validator {
+    pub(super) fn slack(&mut self, raw: &RawConfig, notifications: bool) -> Option<SlackConfig> {
+        let s = raw.slack.as_ref()?;
+        let path = root().key("slack");
+        if !notifications {
+            self.push(
+                &path,
+                "the Slack app needs `[notifications]` (its messages link to the console at `console_url`)",
+            );
+        }
+        if !slack_id(&s.team_id, &['T', 'E']) {
+            self.push(
+                &path.key("team_id"),
+                format!("`{}` is not a Slack workspace id (`T` then capitals and digits, e.g. `T0123ABCD`)", s.team_id),
+            );
+        }
+        self.env_name(&path.key("bot_token_env"), &s.bot_token_env);
+        self.env_name(&path.key("signing_secret_env"), &s.signing_secret_env);
+        let channel = |v: &mut Self, p: &FieldPath, c: &str| {
+            if !slack_id(c, &['C', 'G']) {
+                v.push(
+                    p,
+                    format!("`{c}` is not a Slack channel id (`C` then capitals and digits, e.g. `C0123ABCD`; copy it from the channel's details)"),
+                );
+            }
+        };
+        if let Some(c) = &s.approvals_channel {
+            channel(self, &path.key("approvals_channel"), c);
+        }
+        channel(self, &path.key("security_channel"), &s.security_channel);
+        let mut playbooks = Vec::new();
+        for (id, p) in &s.playbooks {
+            let pp = path.key("playbooks").key(id);
+            if !raw.playbooks.contains_key(id) {
+                self.push(&pp, format!("there is no playbook `{id}`"));
+            }
+            if let Some(c) = &p.channel {
+                channel(self, &pp.key("channel"), c);
+            }
+            playbooks.push((id.clone(), p.channel.clone(), p.direct_messages));
+        }
+        if !console_url_ok(&s.api_url) {
+            self.push(
+                &path.key("api_url"),
+                format!(
+                    "Slack API URL `{}` must be `https://HOST...` (`http://` only for 127.0.0.1 or localhost)",
+                    s.api_url
+                ),
+            );
+        }
+        Some(SlackConfig {
+            team_id: s.team_id.clone(),
+            bot_token_env: s.bot_token_env.clone(),
+            signing_secret_env: s.signing_secret_env.clone(),
+            approvals_channel: s.approvals_channel.clone(),
+            security_channel: s.security_channel.clone(),
+            direct_messages: s.direct_messages,
+            playbooks,
+            api_url: s.api_url.trim_end_matches('/').to_owned(),
+        })
+    }
+
     pub(super) fn notifications(&mut self, raw: &RawConfig) -> Option<NotificationsConfig> {
         let n = raw.notifications.as_ref()?;
         let path = root().key("notifications");

@@ -17,6 +17,7 @@
 //! clock port, identifiers from its id port.
 
 mod audit;
+mod chat;
 mod cut_offs;
 mod error;
 mod grants;
@@ -32,6 +33,7 @@ pub use audit::{
     AnchorError, Anchoring, AuditVerification, Check, Walk, WalkError, anchor_head,
     check_chain_key, walk, walk_from,
 };
+pub use chat::{ChatWork, notified_request};
 pub use cut_offs::{CutOffTarget, FailedCutOff, summary as cut_off_summary};
 pub use error::{Error, StepUpOr};
 pub use grants::{
@@ -58,9 +60,21 @@ pub struct Caller {
     /// Signed in with a local account under `local = "break-glass-only"`: the identity
     /// provider path was not used, so only break-glass, its review and revocation are open.
     pub break_glass_only: bool,
+    /// The chat account the action came from, when it came from chat (recorded with each
+    /// change it makes; `None` for the console, the API and the CLI).
+    pub via: Option<crate::chat::ChatOrigin>,
 }
 
 impl Caller {
+    /// The record of `action` on `request` that a change made from chat carries, if it was.
+    pub(crate) fn chat_note(
+        &self,
+        action: &str,
+        request: Option<&crate::model::RequestId>,
+    ) -> Option<crate::audit::AuditEvent> {
+        self.via.as_ref().map(|o| o.action_event(action, request))
+    }
+
     /// Refuses a caller limited to the break-glass path.
     pub fn require_full_access(&self) -> Result<(), Error> {
         if self.break_glass_only {

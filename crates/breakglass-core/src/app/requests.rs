@@ -132,7 +132,10 @@ where
         caller.require_full_access()?;
         Ok(self
             .broker
-            .submit(ask.request(caller, self.rules().catalog())?)
+            .submit_via(
+                ask.request(caller, self.rules().catalog())?,
+                caller.via.as_ref(),
+            )
             .await?)
     }
 
@@ -167,9 +170,10 @@ where
                 comment,
             },
         };
+        let note = caller.chat_note("approve", Some(id));
         let result = self
             .broker
-            .execute_stepped(id, command, Some(step_up.clone()))
+            .execute_noted(id, command, Some(step_up.clone()), note)
             .await;
         self.spent(caller, &step_up, result).await
     }
@@ -222,10 +226,12 @@ where
     ) -> Result<Outcome, Error> {
         self.request(caller, id).await?;
         caller.require_full_access()?;
-        Ok(self
-            .broker
-            .deny(id, caller.username.clone(), reason)
-            .await?)
+        let command = crate::request::Command::Deny {
+            approver: caller.username.clone(),
+            reason: reason.to_owned(),
+        };
+        let note = caller.chat_note("deny", Some(id));
+        Ok(self.broker.execute_noted(id, command, None, note).await?)
     }
 
     /// Withdraws `caller`'s pending request `id`.

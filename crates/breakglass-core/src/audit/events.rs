@@ -551,6 +551,59 @@ pub struct SecondFactorLockedOut {
     pub until: OffsetDateTime,
 }
 
+/// A responder started linking a chat account to their broker user: the chat platform
+/// vouched for the chat user (a signed request); the link is made only when the responder
+/// confirms it signed in to the console ([`ChatLinked`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChatLinkStarted {
+    pub platform: String,
+    pub team: String,
+    pub chat_user: String,
+}
+
+/// A chat account was linked to a broker user, who confirmed it signed in to the console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChatLinked {
+    pub username: Username,
+    pub platform: String,
+    pub team: String,
+    pub chat_user: String,
+}
+
+/// A chat account's link to a broker user was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChatUnlinked {
+    pub username: Username,
+    pub platform: String,
+    pub team: String,
+    pub chat_user: String,
+}
+
+/// A change made from chat: recorded in the change's own commit, beside the change's records,
+/// so the log says which channel it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChatAction {
+    pub platform: String,
+    pub team: String,
+    pub chat_user: String,
+    pub action: String,
+    pub request: Option<RequestId>,
+}
+
+/// A chat action was refused: a bad or stale signature, a replayed delivery, an unlinked or
+/// disabled user, or a refusal of the use case it asked for (a wrong code, self-approval, a
+/// request changed since the message was posted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChatRefused {
+    pub platform: String,
+    pub team: Option<String>,
+    pub chat_user: Option<String>,
+    pub username: Option<Username>,
+    pub action: String,
+    pub request: Option<RequestId>,
+    pub reason: String,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -597,6 +650,11 @@ pub enum AuditEvent {
     PasskeyEnrolled(PasskeyEnrolled),
     PasskeyRemoved(PasskeyRemoved),
     AuditChainTampered(AuditChainTampered),
+    ChatLinkStarted(ChatLinkStarted),
+    ChatLinked(ChatLinked),
+    ChatUnlinked(ChatUnlinked),
+    ChatAction(ChatAction),
+    ChatRefused(ChatRefused),
 }
 
 macro_rules! from_event {
@@ -652,6 +710,11 @@ from_event!(
     PasskeyEnrolled,
     PasskeyRemoved,
     AuditChainTampered,
+    ChatLinkStarted,
+    ChatLinked,
+    ChatUnlinked,
+    ChatAction,
+    ChatRefused,
 );
 
 impl AuditEvent {
@@ -700,6 +763,11 @@ impl AuditEvent {
             Self::PasskeyEnrolled(_) => "passkey_enrolled",
             Self::PasskeyRemoved(_) => "passkey_removed",
             Self::AuditChainTampered(_) => "audit_chain_tampered",
+            Self::ChatLinkStarted(_) => "chat_link_started",
+            Self::ChatLinked(_) => "chat_linked",
+            Self::ChatUnlinked(_) => "chat_unlinked",
+            Self::ChatAction(_) => "chat_action",
+            Self::ChatRefused(_) => "chat_refused",
         }
     }
 
@@ -747,6 +815,9 @@ impl AuditEvent {
             | Self::AuditChainTampered(_) => None,
             Self::RevocationFailed(e) => e.request.as_ref(),
             Self::RoleSessionsRevoked(_) | Self::SecondFactorLockedOut(_) => None,
+            Self::ChatAction(e) => e.request.as_ref(),
+            Self::ChatRefused(e) => e.request.as_ref(),
+            Self::ChatLinkStarted(_) | Self::ChatLinked(_) | Self::ChatUnlinked(_) => None,
         }
     }
 
@@ -778,7 +849,10 @@ impl AuditEvent {
             | Self::LocalSignIn(_)
             | Self::PasskeyFailed(_)
             | Self::PasskeyEnrolled(_)
-            | Self::PasskeyRemoved(_) => Severity::Notice,
+            | Self::PasskeyRemoved(_)
+            | Self::ChatLinked(_)
+            | Self::ChatUnlinked(_)
+            | Self::ChatRefused(_) => Severity::Notice,
             _ => Severity::Info,
         }
     }

@@ -150,6 +150,7 @@ impl From<AuthError> for AppError {
             AuthError::TotpRequired(_) => (StatusCode::UNAUTHORIZED, "second_factor_required"),
             AuthError::EnrolFirst(_) => (StatusCode::FORBIDDEN, "second_factor_required"),
             AuthError::Disabled(_) => (StatusCode::UNAUTHORIZED, "account_disabled"),
+            AuthError::ChatUnlinked(_) => (StatusCode::FORBIDDEN, "chat_unlinked"),
             AuthError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             AuthError::LocalOff => (StatusCode::FORBIDDEN, "local_accounts_off"),
             AuthError::SsoRefused(_) => (StatusCode::FORBIDDEN, "sso_refused"),

@@ -30,6 +30,8 @@ pub struct AppState {
     pub console: Console,
     /// Sign-in through the OpenID Connect identity provider, when `[auth.oidc]` is set.
     pub oidc: Option<Arc<OidcProvider>>,
+    /// The Slack app, when `[slack]` is set.
+    pub slack: Option<Arc<crate::chat::SlackApp>>,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             metrics: Metrics::default(),
             console,
             oidc: None,
+            slack: None,
         }
     }
 
@@ -50,6 +53,13 @@ impl AppState {
     #[must_use]
     pub fn with_oidc(mut self, oidc: Option<Arc<OidcProvider>>) -> Self {
         self.oidc = oidc;
+        self
+    }
+
+    /// The state with the Slack app's endpoints answering for `slack`.
+    #[must_use]
+    pub fn with_slack(mut self, slack: Option<Arc<crate::chat::SlackApp>>) -> Self {
+        self.slack = slack;
         self
     }
 }

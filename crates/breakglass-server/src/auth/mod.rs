@@ -16,6 +16,7 @@
 //! with its `totp_verified` record: one write transaction, and a refused change leaves the
 //! code unspent. [`Auth::verify_totp`] spends a code on its own (replacing an authenticator).
 
+mod chat;
 mod lifecycle;
 pub use lifecycle::{INVITATION_TTL, Invitation};
 pub mod passkey;
@@ -126,6 +127,11 @@ pub enum AuthError {
     /// The account is disabled.
     #[error("the account `{0}` is disabled; ask a broker administrator")]
     Disabled(String),
+    /// A chat account no broker user has linked.
+    #[error(
+        "this {0} account is not linked to a breakglass user: run `/breakglass link` in {0} and confirm the link in the console"
+    )]
+    ChatUnlinked(String),
     /// The user has no authenticator enrolled.
     #[error("`{0}` has no TOTP authenticator enrolled; run `breakglass totp enroll` first")]
     NoTotp(String),
@@ -167,6 +173,9 @@ pub struct Principal {
     pub(crate) totp: TotpOnFile,
     /// Whether the caller has a passkey (read with the token).
     pub passkeys: bool,
+    /// The chat account the caller acts through, for a caller a chat platform vouched for
+    /// (see `chat`); such a caller holds no token (`token` is empty).
+    pub via: Option<breakglass_core::chat::ChatOrigin>,
 }
 
 impl Principal {
@@ -190,6 +199,7 @@ impl Principal {
             username: self.username.clone(),
             admin: self.admin,
             break_glass_only: self.break_glass_only,
+            via: self.via.clone(),
         }
     }
 }
@@ -217,6 +227,7 @@ impl std::fmt::Debug for Principal {
             .field("second_factor", &self.second_factor)
             .field("totp", &self.totp)
             .field("passkeys", &self.passkeys)
+            .field("via", &self.via)
             .finish()
     }
 }
@@ -955,6 +966,7 @@ impl<S: AuthStore> Auth<S> {
                 last_step: holder.totp_last_step,
             },
             passkeys: holder.passkeys,
+            via: None,
         })
     }
 

@@ -36,6 +36,7 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
     let tokens = s.auth.tokens(me).await.or_page(&v)?;
     let enrolled = s.auth.totp_enrolled(me).await.or_page(&v)?;
     let passkeys = super::passkeys::section(s, session).await.or_page(&v)?;
+    let slack = super::chat::section(s, session).await.or_page(&v)?;
     let now = s.app.now();
     let status = match &fresh {
         Fresh::Error(e) => e.status,
@@ -142,6 +143,7 @@ async fn account_page(s: &AppState, session: &Session, fresh: Fresh) -> Result<R
             }
         }
         (passkeys)
+            (slack)
         @if second_factor {
             h2 { "Password" }
             p { "Changing it signs out every other session and token of yours." }

@@ -14,6 +14,7 @@
 
 mod account;
 mod ask;
+mod chat;
 pub mod layout;
 mod lists;
 mod login;
@@ -202,6 +203,10 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
             "/console/grants/{id}/credentials",
             post(request::credentials),
         )
+        .route(
+            "/console/chat/link/{code}",
+            get(chat::confirm_page).post(chat::confirm),
+        )
         .route("/console/approvals", get(lists::approvals))
         .route("/console/sessions", get(lists::sessions))
         .route(
@@ -224,6 +229,7 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/account/totp/confirm", post(account::confirm_totp))
         .route("/console/account/password", post(account::change_password))
         .route("/console/account/passkeys", post(passkeys::enrol))
+        .route("/console/account/slack/unlink", post(chat::unlink))
         .route(
             "/console/account/passkeys/start",
             post(passkeys::enrol_start),

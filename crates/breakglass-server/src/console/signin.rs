@@ -383,6 +383,7 @@ mod tests {
                 break_glass_only: false,
                 totp: crate::auth::TotpOnFile::default(),
                 passkeys: false,
+                via: None,
             },
             csrf: "the_csrf_token".to_owned(),
             token: "bgt_the_session_token".to_owned(),

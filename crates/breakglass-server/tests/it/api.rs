@@ -26,8 +26,18 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, macros::datetime};
 use tower::ServiceExt as _;
 
+/// The bot token and signing secret of the Slack app a config with `[slack]` gets.
+pub const SLACK_TOKEN: &str = "xoxb-test-bot-token";
+pub const SLACK_SECRET: &str = "test-signing-secret-0123456789";
+
+/// The state machine under the API, for tests that drive it directly.
+pub type ApiBroker = Broker<SqlStore, Arc<dyn Clock>, Arc<dyn IdSource>>;
+
 pub struct Api {
     pub router: axum::Router,
+    pub app: Arc<breakglass_server::app::AppService>,
+    pub broker: Arc<ApiBroker>,
+    pub slack: Option<Arc<breakglass_server::chat::SlackApp>>,
     pub clock: Arc<ManualClock>,
     pub auth: Arc<AuthService>,
     pub store: SqlStore,
@@ -104,7 +114,7 @@ async fn api_built(
         Settings::default(),
     ));
     let cloud: SharedCloud = cloud(&clock);
-    let access = Arc::new(App::new(broker, cloud));
+    let access = Arc::new(App::new(Arc::clone(&broker), cloud));
     let key = SealKey::from_hex(&SealKey::generate_hex()).unwrap();
     let mut auth =
         Auth::new(store.clone(), c, key, Limits::default()).with_local_accounts(local, sso);
@@ -112,9 +122,25 @@ async fn api_built(
         auth = auth.with_passkeys(breakglass_server::auth::RelyingParty::new(p).unwrap());
     }
     let auth = Arc::new(auth);
-    let state = Arc::new(AppState::new(access, Arc::clone(&auth), console));
+    let slack = config.slack.clone().map(|slack| {
+        let console_url = &config.notifications.as_ref().unwrap().console_url;
+        Arc::new(
+            breakglass_server::chat::SlackApp::new(slack, console_url, |var| match var {
+                "BREAKGLASS_SLACK_BOT_TOKEN" => Some(SLACK_TOKEN.to_owned()),
+                "BREAKGLASS_SLACK_SIGNING_SECRET" => Some(SLACK_SECRET.to_owned()),
+                _ => None,
+            })
+            .unwrap(),
+        )
+    });
+    let state = Arc::new(
+        AppState::new(Arc::clone(&access), Arc::clone(&auth), console).with_slack(slack.clone()),
+    );
     Api {
         router: router(state),
+        app: access,
+        broker,
+        slack,
         clock,
         auth,
         store,

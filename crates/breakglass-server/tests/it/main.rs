@@ -25,6 +25,7 @@ mod notifier;
 mod passkeys;
 mod receivers;
 mod revocation;
+mod slack;
 mod sso;
 mod step_up;
 mod support;

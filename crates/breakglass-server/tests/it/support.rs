@@ -112,6 +112,7 @@ pub fn caller(name: &str) -> Caller {
         username: user(name),
         admin: false,
         break_glass_only: false,
+        via: None,
     }
 }
 
@@ -121,6 +122,7 @@ pub fn admin(name: &str) -> Caller {
         username: user(name),
         admin: true,
         break_glass_only: false,
+        via: None,
     }
 }
 

@@ -12,6 +12,7 @@
 )]
 
 mod access;
+mod chat;
 mod concurrency;
 mod crash;
 mod files;

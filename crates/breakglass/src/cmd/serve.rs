@@ -23,8 +23,10 @@ use breakglass_server::auth::Auth;
 use breakglass_server::auth::limit::Limits;
 use breakglass_server::auth::oidc::OidcProvider;
 use breakglass_server::auth::seal::SealKey;
+use breakglass_server::chat::SlackApp;
 use breakglass_server::console::ConsoleSettings;
 use breakglass_server::notifier::{Notifier, NotifierSettings};
+use breakglass_server::slack::deliver::SlackChannel;
 use breakglass_server::worker::WorkerConfig;
 use breakglass_server::{RandomIds, SystemClock};
 use breakglass_store::SqlStore;
@@ -278,17 +280,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             .as_ref()
             .and_then(|n| n.sns_topic_arn.as_deref())
             .map(|topic| SnsPublisher::shared(&sdk, topic));
-        let notifier = NotifierSettings::from_config(&config, sns, |var| std::env::var(var).ok())?
-        .map(|settings| {
-            Notifier::new(
-                store.clone(),
-                Arc::clone(&clock),
-                settings,
-                config.responders.clone(),
-                format!("{holder}-notify"),
-            )
-        })
-        .transpose()?;
+        let notifier_settings =
+            NotifierSettings::from_config(&config, sns, |var| std::env::var(var).ok())?;
+        let notifier_store = store.clone();
         let cloud: SharedCloud = Arc::new(cloud);
         let app = Arc::new(App::new(broker, cloud));
         let mut auth = Auth::new(store, Arc::clone(&clock), key, Limits::default())
@@ -299,6 +293,32 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             auth = auth.with_passkeys(rp);
         }
         let auth = Arc::new(auth);
+        let slack = match (&config.slack, &config.notifications) {
+            (Some(slack), Some(n)) => Some(Arc::new(SlackApp::new(
+                slack.clone(),
+                &n.console_url,
+                |var| std::env::var(var).ok(),
+            )?)),
+            _ => None,
+        };
+        let notifier = notifier_settings
+            .map(|mut settings| {
+                settings.chat = slack.as_ref().map(|slack| {
+                    Arc::new(SlackChannel::new(
+                        Arc::clone(&app),
+                        Arc::clone(&auth),
+                        Arc::clone(slack),
+                    )) as Arc<dyn breakglass_server::notifier::ChatChannel>
+                });
+                Notifier::new(
+                    notifier_store,
+                    Arc::clone(&clock),
+                    settings,
+                    config.responders.clone(),
+                    format!("{holder}-notify"),
+                )
+            })
+            .transpose()?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))
@@ -370,6 +390,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             auth,
             console,
             oidc,
+            slack,
             worker,
             notifier,
             anchorer,

@@ -286,3 +286,77 @@ async fn an_administrator_disables_a_user_whose_console_session_stops_at_once() 
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
     assert!(r.body.contains("disabled"), "{}", r.body);
 }
+
+/// The console half of linking a Slack account: opening the link shows which Slack account
+/// it is for and links nothing; the confirming post links it, once; a used or foreign code
+/// links nothing; a GET never links.
+#[tokio::test]
+async fn a_slack_link_is_made_only_by_its_confirming_post_once() {
+    use breakglass_core::chat::{ChatOrigin, ChatPlatform};
+    let s = server(ConsoleSettings::default()).await;
+    let bob = s.user("bob", false).await;
+    let origin = ChatOrigin {
+        platform: ChatPlatform::Slack,
+        team: "T0TEST".into(),
+        user: "U0BOB".into(),
+    };
+    let code = s.auth.chat_link_code(&origin).await.unwrap();
+    let mut b = Browser::new(&s.base);
+    b.sign_in("bob", &s.code(&bob)).await;
+    let page = b.get(&format!("/console/chat/link/{code}")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(page.body.contains("U0BOB") && page.body.contains("T0TEST"));
+    assert!(
+        s.auth
+            .chat_links(ChatPlatform::Slack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Without the session's CSRF token: refused, nothing linked.
+    let r = b
+        .post(&format!("/console/chat/link/{code}"), &[("csrf", "forged")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        s.auth
+            .chat_links(ChatPlatform::Slack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Without the second factor: refused, nothing linked.
+    let r = b
+        .post(
+            &format!("/console/chat/link/{code}"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert!(
+        s.auth
+            .chat_links(ChatPlatform::Slack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let totp = s.code(&bob);
+    let r = b
+        .post(
+            &format!("/console/chat/link/{code}"),
+            &[("csrf", &page.csrf()), ("totp", &totp)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let links = s.auth.chat_links(ChatPlatform::Slack).await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (links[0].username.as_str(), links[0].chat_user.as_str()),
+        ("bob", "U0BOB")
+    );
+    // The code worked once.
+    let again = b.get(&format!("/console/chat/link/{code}")).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND, "{}", again.body);
+    let unknown = b.get("/console/chat/link/0123456789abcdef").await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}
