@@ -434,9 +434,12 @@ fn card_of(m: &OutboxMessage) -> Value {
 #[test]
 fn every_notification_kind_makes_a_card_the_schema_accepts() {
     let messages = every_notification();
+    // Changes only a chat message about the request shows never reach Teams
+    // (`delivery::route_message`).
     let made: BTreeSet<String> = messages
         .iter()
         .map(|m| m.notification.kind.clone())
+        .filter(|k| k != breakglass_core::outbox::CHAT_UPDATE_KIND)
         .collect();
     let emitted = kinds_in_source();
     assert!(emitted.len() >= 20, "{emitted:?}");
