@@ -112,29 +112,16 @@ where
         reason: &str,
     ) -> Result<(), Error> {
         let username = caller.map(|c| c.username.clone());
-        let event = AuditEvent::ChatRefused(ChatRefused {
+        self.commit_chat_refusal(ChatRefused {
             platform: origin.platform.as_str().to_owned(),
             team: Some(origin.team.clone()),
             chat_user: Some(origin.user.clone()),
-            username: username.clone(),
+            username,
             action: action.to_owned(),
             request: request.cloned(),
-            reason: reason.chars().take(1_000).collect(),
-        });
-        self.store()
-            .commit(Commit {
-                write: None,
-                audit: vec![AuditEntry {
-                    at: self.now(),
-                    actor: username.map_or(Actor::System, Actor::User),
-                    request_version: None,
-                    event,
-                }],
-                outbox: Vec::new(),
-                step_up: None,
-            })
-            .await?;
-        Ok(())
+            reason: reason.to_owned(),
+        })
+        .await
     }
 
     /// Audits a chat delivery refused before anyone could be named (a bad or stale signature,
@@ -147,23 +134,31 @@ where
         reason: &str,
     ) -> Result<(), Error> {
         let (team, chat_user) = claimed.map_or((None, None), |(t, u)| (Some(t), Some(u)));
-        let event = AuditEvent::ChatRefused(ChatRefused {
+        self.commit_chat_refusal(ChatRefused {
             platform: platform.as_str().to_owned(),
             team,
             chat_user,
             username: None,
             action: "delivery".to_owned(),
             request: None,
-            reason: reason.chars().take(1_000).collect(),
-        });
+            reason: reason.to_owned(),
+        })
+        .await
+    }
+
+    /// Commits `refused` alone, its reason cut to 1,000 characters, as its user's (or the
+    /// broker's, for nobody).
+    async fn commit_chat_refusal(&self, mut refused: ChatRefused) -> Result<(), Error> {
+        refused.reason = refused.reason.chars().take(1_000).collect();
+        let actor = refused.username.clone().map_or(Actor::System, Actor::User);
         self.store()
             .commit(Commit {
                 write: None,
                 audit: vec![AuditEntry {
                     at: self.now(),
-                    actor: Actor::System,
+                    actor,
                     request_version: None,
-                    event,
+                    event: AuditEvent::ChatRefused(refused),
                 }],
                 outbox: Vec::new(),
                 step_up: None,

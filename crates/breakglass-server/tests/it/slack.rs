@@ -27,9 +27,17 @@ struct Slack {
 }
 
 async fn slack() -> Slack {
+    slack_with("").await
+}
+
+/// The API over the example config with `extra` and the `[slack]` section appended, its Slack
+/// app calling a fresh receiver.
+async fn slack_with(extra: &str) -> Slack {
     let receiver = Receiver::start(SLACK_TOKEN).await;
     let extra = format!(
         r#"
+{extra}
+
 [slack]
 team_id = "{TEAM}"
 approvals_channel = "C0APPROVALS"
@@ -495,8 +503,7 @@ async fn a_request_from_slack_equals_one_made_through_the_api() {
 /// console's page of the request, where the passkey step-up happens.
 #[tokio::test]
 async fn a_passkey_playbook_is_approved_through_the_console() {
-    let receiver = Receiver::start(SLACK_TOKEN).await;
-    let extra = format!(
+    let t = slack_with(
         r#"
 [auth.passkeys]
 origin = "http://localhost:8080"
@@ -504,22 +511,14 @@ origin = "http://localhost:8080"
 [playbooks.investigate-passkey]
 title = "Investigate (passkey approvals)"
 roles = ["SecurityAnalyst"]
-session_policy = {{ template = "read_only_investigation" }}
+session_policy = { template = "read_only_investigation" }
 max_duration = "4h"
-approval = {{ required = 1, from_groups = ["ir-leads"] }}
+approval = { required = 1, from_groups = ["ir-leads"] }
 eligible_groups = ["responders"]
 step_up = "passkey"
-
-[slack]
-team_id = "{TEAM}"
-approvals_channel = "C0APPROVALS"
-security_channel = "C0SECURITY"
-api_url = "{}"
 "#,
-        receiver.url()
-    );
-    let api = api_with_config(&extra).await;
-    let t = Slack { api, receiver };
+    )
+    .await;
     let (alice, _) = t.api.user("alice", false).await;
     let (bob, bob_seed) = t.api.user("bob", false).await;
     t.link("U0BOB", &bob, &bob_seed).await;
