@@ -539,6 +539,29 @@ step_up = "passkey"
     assert!(text.contains(&format!("/console/requests/{id}")), "{text}");
     assert!(modal["submit"].is_null(), "no code is asked: {modal}");
     assert!(!text.contains("\"code\""), "{text}");
+    // A forged submission of that modal with a TOTP code cannot go around the passkey: the
+    // core refuses the factor, the refusal is audited, the request stays pending.
+    let refused = t.count("chat_refused").await;
+    let forged = kit::view_submission(&ViewSubmission {
+        team: TEAM.into(),
+        user: "U0BOB".into(),
+        callback_id: "breakglass_approve".into(),
+        private_metadata: modal["private_metadata"].as_str().unwrap().into(),
+        values: vec![(
+            "code".into(),
+            "code".into(),
+            json!({ "type": "plain_text_input", "value": t.api.code(&bob_seed) }),
+        )],
+    });
+    let (s, v) = t.post("/slack/interactions", &forged).await;
+    assert_eq!(
+        (s, &v["response_action"]),
+        (StatusCode::OK, &json!("errors")),
+        "{v}"
+    );
+    assert!(v.to_string().contains("passkey"), "{v}");
+    assert_eq!(t.count("chat_refused").await, refused + 1);
+    assert!(t.request(&id).await.approvals.is_empty());
     assert!(
         t.receiver.violations().is_empty(),
         "{:?}",
