@@ -36,22 +36,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::seconds(seconds))
 }
 
-/// Formats a duration the way the config writes it (`4h`, `1h30m`, `15m`).
-pub fn format_duration(d: Duration) -> String {
-    let total = d.whole_seconds();
-    let (h, m, s) = (total / 3600, (total % 3600) / 60, total % 60);
-    let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 || out.is_empty() {
-        out.push_str(&format!("{s}s"));
-    }
-    out
-}
+pub use breakglass_core::present::format_duration;
 
 #[cfg(test)]
 mod tests {

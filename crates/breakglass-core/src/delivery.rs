@@ -24,6 +24,7 @@ use crate::canonical::Sha256Digest;
 use crate::model::Responder;
 use crate::outbox::{Audience, Notification, OutboxMessage};
 use crate::ports::Commit;
+use crate::present::rfc3339;
 
 mod teams;
 
@@ -303,7 +304,7 @@ pub fn slack_body(message: &OutboxMessage, console_url: &str) -> String {
         Severity::Notice => ":warning:",
         Severity::Info => ":information_source:",
     };
-    let text = format!("{icon} *{}*", escape_slack(&n.subject));
+    let text = format!("{icon} *{}*", crate::chat::slack::escape(&n.subject));
     json!({
         "text": format!("{icon} {}", n.subject),
         "blocks": [
@@ -436,17 +437,6 @@ fn signed(secret: &[u8], timestamp: i64, body: &str) -> Hmac<Sha256> {
     m.update(format!("{timestamp}.").as_bytes());
     m.update(body.as_bytes());
     m
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
-fn escape_slack(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 #[cfg(test)]

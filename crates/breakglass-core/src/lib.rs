@@ -22,6 +22,7 @@ pub mod issuance;
 pub mod model;
 pub mod outbox;
 pub mod ports;
+pub mod present;
 pub mod refusals;
 pub mod reminders;
 pub mod request;

@@ -452,14 +452,11 @@ impl<S: Store, C: Clock> Notifier<S, C> {
                     self.clock.now().unix_timestamp(),
                     &body,
                 );
-                let request = self
-                    .http
-                    .post(&target.url)
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .header(SIGNATURE_HEADER, signature)
-                    .header("Idempotency-Key", delivery::idempotency_key(message))
-                    .body(body);
-                self.post(request).await
+                self.post(
+                    self.json(&target.url, message, body)
+                        .header(SIGNATURE_HEADER, signature),
+                )
+                .await
             }
             Channel::Slack => {
                 let url = self
@@ -467,13 +464,12 @@ impl<S: Store, C: Clock> Notifier<S, C> {
                     .slack_url
                     .as_ref()
                     .ok_or_else(|| "not configured".to_owned())?;
-                let request = self
-                    .http
-                    .post(url.expose())
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .header("Idempotency-Key", delivery::idempotency_key(message))
-                    .body(delivery::slack_body(message, console));
-                self.post(request).await
+                self.post(self.json(
+                    url.expose(),
+                    message,
+                    delivery::slack_body(message, console),
+                ))
+                .await
             }
             // A Workflows webhook answers 202 Accepted once it has queued the flow run: any
             // 2xx is taken, anything else is retried like every other channel.
@@ -483,13 +479,12 @@ impl<S: Store, C: Clock> Notifier<S, C> {
                     .teams_url
                     .as_ref()
                     .ok_or_else(|| "not configured".to_owned())?;
-                let request = self
-                    .http
-                    .post(url.expose())
-                    .header(reqwest::header::CONTENT_TYPE, "application/json")
-                    .header("Idempotency-Key", delivery::idempotency_key(message))
-                    .body(delivery::teams_body(message, console));
-                self.post(request).await
+                self.post(self.json(
+                    url.expose(),
+                    message,
+                    delivery::teams_body(message, console),
+                ))
+                .await
             }
             Channel::SlackApp => {
                 let chat = self
@@ -540,6 +535,15 @@ impl<S: Store, C: Clock> Notifier<S, C> {
                     .map_err(|e| format!("SMTP: {e}"))
             }
         }
+    }
+
+    /// A POST of JSON `body` about `message` to `url`, with its idempotency key.
+    fn json(&self, url: &str, message: &OutboxMessage, body: String) -> reqwest::RequestBuilder {
+        self.http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", delivery::idempotency_key(message))
+            .body(body)
     }
 
     async fn post(&self, request: reqwest::RequestBuilder) -> Result<(), String> {

@@ -9,10 +9,11 @@
 //! message was posted refuses it.
 
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use crate::canonical::Sha256Digest;
 use crate::model::RequestId;
+pub use crate::present::request_url;
+use crate::present::{format_duration, rfc3339};
 use crate::request::{AccessRequest, RequestKind, Status};
 use crate::rules::PolicyRef;
 
@@ -32,16 +33,6 @@ pub const REQUEST_VIEW: &str = "breakglass_request";
 pub const CODE_INPUT: (&str, &str) = ("code", "code");
 /// The block and action ids of the denial reason input.
 pub const REASON_INPUT: (&str, &str) = ("reason", "reason");
-
-/// The request modal's inputs: block id and action id are the same.
-pub const REQUEST_INPUTS: [&str; 6] = [
-    "playbook",
-    "role",
-    "account",
-    "duration",
-    "incident",
-    "justification",
-];
 
 /// Slack's longest section text (Block Kit reference: section block, `text`).
 const SECTION_MAX: usize = 3_000;
@@ -72,28 +63,6 @@ fn clip(text: &str, max: usize) -> String {
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
     out.push('…');
     out
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.unix_timestamp().to_string())
-}
-
-/// A duration as people say it: `1h 30m`, `45m`, `30s`.
-pub fn duration_text(d: time::Duration) -> String {
-    let secs = d.whole_seconds().max(0);
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let mut parts = Vec::new();
-    if h > 0 {
-        parts.push(format!("{h}h"));
-    }
-    if m > 0 {
-        parts.push(format!("{m}m"));
-    }
-    if s > 0 || parts.is_empty() {
-        parts.push(format!("{s}s"));
-    }
-    parts.join(" ")
 }
 
 /// Where the request stands, in one line (for the message's status block).
@@ -154,14 +123,6 @@ pub fn status_line(r: &AccessRequest) -> String {
     }
 }
 
-/// The console page of request `id`.
-pub fn request_url(console_url: &str, id: &RequestId) -> String {
-    format!(
-        "{}/console/requests/{id}",
-        console_url.trim_end_matches('/')
-    )
-}
-
 /// The facts an approver decides on, as `mrkdwn`: who, which role in which account, the
 /// incident, the justification, the duration, and the rule that lets the requester ask.
 fn facts(r: &AccessRequest, allowed_by: &[PolicyRef]) -> String {
@@ -184,7 +145,7 @@ fn facts(r: &AccessRequest, allowed_by: &[PolicyRef]) -> String {
         r.spec.account,
         r.spec.playbook,
         r.spec.incident,
-        duration_text(r.spec.duration),
+        format_duration(r.spec.duration),
         rule,
         flat(&r.spec.justification),
     );
@@ -432,13 +393,6 @@ mod tests {
         assert!(parse_value("r-1 nothex").is_err());
         assert!(parse_metadata("{}").is_err());
         assert!(parse_metadata("not json").is_err());
-    }
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        assert_eq!(duration_text(time::Duration::minutes(90)), "1h 30m");
-        assert_eq!(duration_text(time::Duration::seconds(45)), "45s");
-        assert_eq!(duration_text(time::Duration::ZERO), "0s");
     }
 
     #[test]

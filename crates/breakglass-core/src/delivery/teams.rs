@@ -12,10 +12,11 @@
 
 use serde_json::{Value, json};
 
-use super::{idempotency_key, record, rfc3339};
+use super::{idempotency_key, record};
 use crate::audit::Severity;
 use crate::model::RequestId;
 use crate::outbox::OutboxMessage;
+use crate::present::{format_duration, request_url, rfc3339};
 
 /// The Adaptive Card schema version the cards declare. Teams renders cards up to version
 /// 1.5 ("Teams is also limited to version 1.5", Microsoft Copilot Studio, "Adaptive Cards
@@ -174,7 +175,9 @@ fn facts(event: &Value) -> Vec<Value> {
         .filter_map(|(key, title, shown)| {
             let value = match (event.get(key)?, shown) {
                 (Value::Null | Value::Bool(_), _) => return None,
-                (Value::Number(s), Shown::Seconds) => seconds(s.as_i64()?),
+                (Value::Number(s), Shown::Seconds) => {
+                    format_duration(time::Duration::seconds(s.as_i64()?))
+                }
                 (Value::Array(items), Shown::List) => items
                     .iter()
                     .filter_map(Value::as_str)
@@ -190,17 +193,6 @@ fn facts(event: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// `secs` as a person reads a duration: `1 h 30 min`, `45 min`, `20 s`.
-fn seconds(secs: i64) -> String {
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    match (h, m, s) {
-        (0, 0, s) => format!("{s} s"),
-        (0, m, _) => format!("{m} min"),
-        (h, 0, _) => format!("{h} h"),
-        (h, m, _) => format!("{h} h {m} min"),
-    }
-}
-
 /// Where the button goes: the console page of the request `event` names (checked to be a
 /// request id, so nothing else ends up in the path), else the console.
 fn link(console_url: &str, event: &Value) -> String {
@@ -210,7 +202,7 @@ fn link(console_url: &str, event: &Value) -> String {
         .and_then(Value::as_str)
         .and_then(|r| RequestId::new(r).ok())
     {
-        Some(id) => format!("{base}/console/requests/{id}"),
+        Some(id) => request_url(base, &id),
         None => format!("{base}/console"),
     }
 }
@@ -356,7 +348,7 @@ mod tests {
         );
         assert!(c["body"][0].get("color").is_none(), "info is not coloured");
         assert_eq!(fact(&c, "Requester").as_deref(), Some("alice"));
-        assert_eq!(fact(&c, "Duration").as_deref(), Some("1 h 30 min"));
+        assert_eq!(fact(&c, "Duration").as_deref(), Some("1h30m"));
         assert_eq!(fact(&c, "Incident").as_deref(), Some("INC-7"));
         // Identifiers keep their underscores as typed (copyable into a terminal).
         assert_eq!(
@@ -441,13 +433,5 @@ mod tests {
         }
         let long = "x".repeat(MAX_TEXT + 10);
         assert_eq!(inert(&long).chars().count(), MAX_TEXT + 1);
-    }
-
-    #[test]
-    fn durations_read_as_people_say_them() {
-        assert_eq!(seconds(20), "20 s");
-        assert_eq!(seconds(900), "15 min");
-        assert_eq!(seconds(3600), "1 h");
-        assert_eq!(seconds(5400), "1 h 30 min");
     }
 }

@@ -498,7 +498,7 @@ fn cards_link_to_the_request_and_ask_approvers_to_approve() {
     );
     assert_eq!(f["Account"], "111111111111");
     assert_eq!(f["Incident"], "INC-7");
-    assert_eq!(f["Duration"], "1 h 30 min");
+    assert_eq!(f["Duration"], "1h30m");
     // The justification reads as typed, on one line, without being a link.
     assert_eq!(f["Justification"], HOSTILE_JUSTIFICATION.replace('\n', " "));
 

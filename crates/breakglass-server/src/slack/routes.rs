@@ -23,6 +23,7 @@ use breakglass_core::chat::slack::{
 };
 use breakglass_core::chat::{ChatOrigin, ChatPlatform};
 use breakglass_core::model::{RequestId, StepUpFactor};
+use breakglass_core::request::Status;
 use breakglass_core::session::RequestFilter;
 use serde_json::{Value, json};
 use time::Duration;
@@ -162,8 +163,11 @@ fn notice_view(title: &str, text: &str) -> Value {
 
 /// The workspace check: a delivery signed with the app's secret but for another workspace
 /// (an app installed in several) is refused.
-fn same_team(slack: &SlackApp, origin: &ChatOrigin) -> bool {
-    origin.team == slack.config.team_id
+/// `user_team` is the user's own workspace where Slack says it (interactions: `user.team_id`;
+/// a slash command names only the workspace it was typed in): a user of another workspace
+/// in a shared channel is refused too.
+fn same_team(slack: &SlackApp, origin: &ChatOrigin, user_team: &str) -> bool {
+    origin.team == slack.config.team_id && (user_team.is_empty() || user_team == origin.team)
 }
 
 /// `POST /slack/interactions`.
@@ -195,9 +199,7 @@ async fn interactions(State(s): St, headers: HeaderMap, body: Bytes) -> Response
         team: clip(&text("/team/id"), 64),
         user: clip(&text("/user/id"), 64),
     };
-    let user_team = text("/user/team_id");
-    let foreign_user = !user_team.is_empty() && user_team != origin.team;
-    let result = if !same_team(&slack, &origin) || foreign_user {
+    let result = if !same_team(&slack, &origin, &text("/user/team_id")) {
         audit_refusal(
             &s,
             &origin,
@@ -490,7 +492,7 @@ async fn command(
     sub: &str,
     trigger: &str,
 ) -> Result<Response, Response> {
-    if !same_team(slack, origin) {
+    if !same_team(slack, origin, "") {
         audit_refusal(s, origin, None, sub, None, "another Slack workspace").await?;
         return Ok(ephemeral("This Slack workspace is not the broker's."));
     }
@@ -567,7 +569,7 @@ async fn command(
             r.spec.account,
             blocks::escape(&clip(&r.spec.justification, 100))
         );
-        if let (Some(g), true) = (&r.grant, r.status.name() == "active") {
+        if let (Some(g), Status::Active) = (&r.grant, &r.status) {
             line.push_str(&format!(
                 "\n    grant `{}` until {}; credentials are never posted here: `credential_process = breakglass creds --grant {}`",
                 g.id,
