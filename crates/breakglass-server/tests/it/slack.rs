@@ -691,9 +691,168 @@ async fn break_glass_goes_to_the_security_channel_at_once() {
     );
     assert!(!text.contains(kit_approve()), "{text}");
     assert!(!messages.iter().any(|m| m.channel == "C0APPROVALS"));
+    // Its revocation updates that message in place.
+    let grant = r["grant"]["id"].as_str().unwrap();
+    let (s, v) = t
+        .api
+        .call(
+            "POST",
+            &format!("/api/v1/grants/{grant}/revoke"),
+            Some(&alice),
+            Some(json!({ "reason": "contained" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    t.deliver().await;
+    let messages = t.receiver.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(messages[0].updates >= 1);
+    assert!(messages[0].blocks.to_string().contains("Revoked"));
     assert!(
         t.receiver.violations().is_empty(),
         "{:?}",
         t.receiver.violations()
     );
+}
+
+/// Deny from Slack: only an approver may, with a reason; someone who may not read the
+/// request and the requester are refused, audited, and the request stays pending.
+#[tokio::test]
+async fn a_denial_from_slack_needs_an_approver_and_a_reason() {
+    let t = slack().await;
+    let (alice, alice_seed) = t.api.user("alice", false).await;
+    let (bob, bob_seed) = t.api.user("bob", false).await;
+    let (carol, carol_seed) = t.api.user("carol", false).await;
+    t.link("U0ALICE", &alice, &alice_seed).await;
+    t.link("U0BOB", &bob, &bob_seed).await;
+    t.link("U0CAROL", &carol, &carol_seed).await;
+    let (id, _) = t.api.submit(&alice, investigate()).await;
+    t.deliver().await;
+    let value = t.approve_value();
+    let deny = breakglass_core::chat::slack::DENY_ACTION;
+    let pending = || async {
+        let r = t.request(&id).await;
+        r.status == breakglass_core::request::Status::Pending
+    };
+    let submit = |user: &str, reason: &str, metadata: &str| {
+        kit::view_submission(&ViewSubmission {
+            team: TEAM.into(),
+            user: user.into(),
+            callback_id: "breakglass_deny".into(),
+            private_metadata: metadata.into(),
+            values: vec![(
+                "reason".into(),
+                "reason".into(),
+                json!({ "type": "plain_text_input", "value": reason }),
+            )],
+        })
+    };
+    // Carol is no approver of it and may not read it: her click opens nothing of it.
+    let refused = t.count("chat_refused").await;
+    let (s, _) = t
+        .post("/slack/interactions", &t.click("U0CAROL", deny, &value))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let notice = t.receiver.views().last().cloned().unwrap().to_string();
+    assert!(notice.contains("no request"), "{notice}");
+    assert!(
+        !notice.contains("odd"),
+        "the justification is not shown: {notice}"
+    );
+    assert_eq!(t.count("chat_refused").await, refused + 1);
+    // Bob opens the denial; the modal's metadata, submitted by others, is refused.
+    let (s, _) = t
+        .post("/slack/interactions", &t.click("U0BOB", deny, &value))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let modal = t.receiver.views().last().cloned().unwrap();
+    assert_eq!(modal["callback_id"], "breakglass_deny");
+    let metadata = modal["private_metadata"].as_str().unwrap().to_owned();
+    for who in ["U0CAROL", "U0ALICE"] {
+        let (s, v) = t
+            .post("/slack/interactions", &submit(who, "no", &metadata))
+            .await;
+        assert_eq!(
+            (s, &v["response_action"]),
+            (StatusCode::OK, &json!("errors")),
+            "{who}: {v}"
+        );
+        assert!(pending().await, "{who}");
+    }
+    // Without a reason: refused.
+    let (_, v) = t
+        .post("/slack/interactions", &submit("U0BOB", " ", &metadata))
+        .await;
+    assert_eq!(v["response_action"], "errors", "{v}");
+    assert!(pending().await);
+    assert_eq!(t.count("chat_refused").await, refused + 4);
+    // Bob denies with a reason: denied, recorded as from Slack, the message updated.
+    let (_, v) = t
+        .post(
+            "/slack/interactions",
+            &submit("U0BOB", "not needed", &metadata),
+        )
+        .await;
+    assert_eq!(v["response_action"], "clear", "{v}");
+    assert!(matches!(
+        t.request(&id).await.status,
+        breakglass_core::request::Status::Denied { .. }
+    ));
+    assert_eq!(t.count("chat_action").await, 1);
+    t.deliver().await;
+    let m = t
+        .receiver
+        .messages()
+        .into_iter()
+        .find(|m| m.channel == "C0APPROVALS")
+        .unwrap();
+    assert!(m.blocks.to_string().contains("Denied"), "{m:?}");
+    assert!(
+        t.receiver.violations().is_empty(),
+        "{:?}",
+        t.receiver.violations()
+    );
+}
+
+/// A delivery signed with the app's secret but for another workspace acts as nobody, on a
+/// button and on a command.
+#[tokio::test]
+async fn another_workspace_is_refused() {
+    let t = slack().await;
+    let (alice, _) = t.api.user("alice", false).await;
+    let (bob, bob_seed) = t.api.user("bob", false).await;
+    t.link("U0BOB", &bob, &bob_seed).await;
+    let (id, _) = t.api.submit(&alice, investigate()).await;
+    t.deliver().await;
+    let value = t.approve_value();
+    let refused = t.count("chat_refused").await;
+    let click = kit::block_actions(&BlockAction {
+        team: "T0OTHER".into(),
+        user: "U0BOB".into(),
+        trigger_id: t.receiver.trigger_id(),
+        action_id: kit_approve().into(),
+        value,
+        channel: "C0APPROVALS".into(),
+        message_ts: "1.0".into(),
+        response_url: "https://hooks.slack.com/actions/T0OTHER/1/x".into(),
+    });
+    let (s, _) = t.post("/slack/interactions", &click).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let command = kit::slash_command(&SlashCommand {
+        team: "T0OTHER".into(),
+        user: "U0BOB".into(),
+        command: "/breakglass".into(),
+        text: "status".into(),
+        trigger_id: t.receiver.trigger_id(),
+        response_url: "https://hooks.slack.com/commands/T0OTHER/1/x".into(),
+    });
+    let (s, v) = t.post("/slack/commands", &command).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        v["text"].as_str().unwrap().contains("not the broker's"),
+        "{v}"
+    );
+    assert!(!v.to_string().contains(&id), "{v}");
+    assert_eq!(t.count("chat_refused").await, refused + 2);
+    assert!(t.request(&id).await.approvals.is_empty());
 }
