@@ -640,6 +640,13 @@ pub trait AuthStore: Send + Sync {
         platform: &str,
     ) -> impl Future<Output = Result<Vec<crate::chat::ChatLinkRecord>, StoreError>> + Send;
 
+    /// The one link on `platform` that `of` names, if there is one.
+    fn chat_link(
+        &self,
+        platform: &str,
+        of: crate::chat::LinkOf<'_>,
+    ) -> impl Future<Output = Result<Option<crate::chat::ChatLinkRecord>, StoreError>> + Send;
+
     /// The chat link waiting for confirmation whose code's SHA-256 is `sha256` (hex), expired
     /// or not (`None` once confirmed).
     fn chat_link_code(

@@ -48,6 +48,8 @@ pub(crate) const INSERT_CEREMONY: &str = "INSERT INTO webauthn_ceremonies (id, u
 pub(crate) const FORGET_CEREMONIES: &str = "DELETE FROM webauthn_ceremonies WHERE expires_at <= $1";
 
 pub(crate) const SELECT_CHAT_LINKS: &str = "SELECT c.platform, c.team, c.chat_user, c.username, c.linked_at, u.disabled_at IS NULL AS enabled FROM chat_links c JOIN users u ON u.username = c.username WHERE c.platform = $1 ORDER BY c.team, c.chat_user";
+pub(crate) const SELECT_CHAT_LINK_OF_ACCOUNT: &str = "SELECT c.platform, c.team, c.chat_user, c.username, c.linked_at, u.disabled_at IS NULL AS enabled FROM chat_links c JOIN users u ON u.username = c.username WHERE c.platform = $1 AND c.team = $2 AND c.chat_user = $3";
+pub(crate) const SELECT_CHAT_LINK_OF_USER: &str = "SELECT c.platform, c.team, c.chat_user, c.username, c.linked_at, u.disabled_at IS NULL AS enabled FROM chat_links c JOIN users u ON u.username = c.username WHERE c.platform = $1 AND c.username = $2";
 pub(crate) const SELECT_CHAT_LINK_CODE: &str =
     "SELECT sha256, platform, team, chat_user, expires_at FROM chat_link_codes WHERE sha256 = $1";
 pub(crate) const FORGET_CHAT_LINK_CODES: &str =
@@ -305,11 +307,27 @@ macro_rules! auth_impl {
                 }))
             }
 
+            fn chat_link_row(
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<breakglass_core::chat::ChatLinkRecord, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let err = |e| $crate::codec::db_error(e, "chat links");
+                Ok(breakglass_core::chat::ChatLinkRecord {
+                    platform: row.try_get("platform").map_err(err)?,
+                    team: row.try_get("team").map_err(err)?,
+                    chat_user: row.try_get("chat_user").map_err(err)?,
+                    username: row.try_get("username").map_err(err)?,
+                    linked_at: $crate::codec::time_from_micros(
+                        row.try_get("linked_at").map_err(err)?,
+                    )?,
+                    enabled: row.try_get("enabled").map_err(err)?,
+                })
+            }
+
             pub(crate) async fn chat_links(
                 &self,
                 platform: &str,
             ) -> Result<Vec<breakglass_core::chat::ChatLinkRecord>, breakglass_core::ports::StoreError> {
-                use sqlx::Row as _;
                 let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::auth::SELECT_CHAT_LINKS)
                     .bind(platform)
@@ -317,21 +335,33 @@ macro_rules! auth_impl {
                     .await
                     .map_err(|e| reader.failed(e, "chat links"))?;
                 drop(reader);
-                let err = |e| $crate::codec::db_error(e, "chat links");
-                rows.iter()
-                    .map(|row| {
-                        Ok(breakglass_core::chat::ChatLinkRecord {
-                            platform: row.try_get("platform").map_err(err)?,
-                            team: row.try_get("team").map_err(err)?,
-                            chat_user: row.try_get("chat_user").map_err(err)?,
-                            username: row.try_get("username").map_err(err)?,
-                            linked_at: $crate::codec::time_from_micros(
-                                row.try_get("linked_at").map_err(err)?,
-                            )?,
-                            enabled: row.try_get("enabled").map_err(err)?,
-                        })
-                    })
-                    .collect()
+                rows.iter().map(Self::chat_link_row).collect()
+            }
+
+            pub(crate) async fn chat_link(
+                &self,
+                platform: &str,
+                of: breakglass_core::chat::LinkOf<'_>,
+            ) -> Result<Option<breakglass_core::chat::ChatLinkRecord>, breakglass_core::ports::StoreError> {
+                use breakglass_core::chat::LinkOf;
+                let mut reader = self.reader().await?;
+                let query = match of {
+                    LinkOf::Account { team, chat_user } => {
+                        sqlx::query($crate::auth::SELECT_CHAT_LINK_OF_ACCOUNT)
+                            .bind(platform)
+                            .bind(team)
+                            .bind(chat_user)
+                    }
+                    LinkOf::User(username) => sqlx::query($crate::auth::SELECT_CHAT_LINK_OF_USER)
+                        .bind(platform)
+                        .bind(username),
+                };
+                let row = query
+                    .fetch_optional(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "chat links"))?;
+                drop(reader);
+                row.as_ref().map(Self::chat_link_row).transpose()
             }
 
             pub(crate) async fn chat_link_code(

@@ -535,6 +535,14 @@ impl AuthStore for SqlStore {
         dispatch!(self, s => s.chat_links(platform).await)
     }
 
+    async fn chat_link(
+        &self,
+        platform: &str,
+        of: breakglass_core::chat::LinkOf<'_>,
+    ) -> Result<Option<breakglass_core::chat::ChatLinkRecord>, StoreError> {
+        dispatch!(self, s => s.chat_link(platform, of).await)
+    }
+
     async fn chat_link_code(
         &self,
         sha256: &str,

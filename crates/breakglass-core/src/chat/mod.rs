@@ -98,6 +98,15 @@ pub struct ChatPlan {
     pub update: Vec<ChatMessageRef>,
 }
 
+/// The notification kind that posts an approval request (to its approvers too).
+const APPROVAL_NEEDED: &str = "approval_needed";
+
+/// Whether a notification of `kind` may write to approvers directly, so that [`plan`] needs
+/// to know who they are (for every other kind, the links need not be read).
+pub fn needs_approvers(kind: &str) -> bool {
+    kind == APPROVAL_NEEDED
+}
+
 /// The chat plan for a notification of `kind` about a request: an approval request posts to
 /// `targets` (its channel, and `approvers`' direct conversations when asked), a break-glass
 /// activation to the security channel; every notification updates what was posted. A
@@ -112,7 +121,7 @@ pub fn plan(
 ) -> ChatPlan {
     let mut wanted: Vec<String> = Vec::new();
     match kind {
-        "approval_needed" => {
+        APPROVAL_NEEDED => {
             wanted.extend(targets.channel.iter().cloned());
             if targets.direct_messages {
                 wanted.extend(approvers.iter().cloned());
@@ -133,15 +142,19 @@ pub fn plan(
     }
 }
 
-/// The broker user `chat_user`'s link names, if any, among `links` (on one platform).
-pub fn linked_user<'a>(
-    links: &'a [ChatLinkRecord],
-    team: &str,
-    chat_user: &str,
-) -> Option<&'a ChatLinkRecord> {
-    links
-        .iter()
-        .find(|l| l.team == team && l.chat_user == chat_user)
+/// Which one link to read: a chat account's, or a broker user's (each has at most one per
+/// platform).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkOf<'a> {
+    /// The link of chat user `chat_user` of workspace `team`.
+    Account {
+        /// The workspace.
+        team: &'a str,
+        /// The chat user id.
+        chat_user: &'a str,
+    },
+    /// The link of broker user `.0`.
+    User(&'a str),
 }
 
 /// The chat user ids of `users` among `links`, in `users`' order.

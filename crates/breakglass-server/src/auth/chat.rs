@@ -10,7 +10,7 @@
 use breakglass_core::accounts::AuthWrite;
 use breakglass_core::audit::Actor;
 use breakglass_core::audit::events::{ChatLinkStarted, ChatLinked, ChatUnlinked};
-use breakglass_core::chat::{ChatLinkCode, ChatLinkRecord, ChatOrigin, ChatPlatform};
+use breakglass_core::chat::{ChatLinkCode, ChatLinkRecord, ChatOrigin, ChatPlatform, LinkOf};
 use breakglass_core::ports::{AuthStore, StoreError};
 use time::Duration;
 
@@ -125,10 +125,8 @@ impl<S: AuthStore> Auth<S> {
         platform: ChatPlatform,
     ) -> Result<(), AuthError> {
         let link = self
-            .chat_links(platform)
+            .linked(platform, LinkOf::User(p.username.as_str()))
             .await?
-            .into_iter()
-            .find(|l| l.username == p.username.as_str())
             .ok_or_else(|| {
                 AuthError::NotFound(format!("`{}` has no {platform} account linked", p.username))
             })?;
@@ -156,6 +154,15 @@ impl<S: AuthStore> Auth<S> {
         }
     }
 
+    /// The one link on `platform` that `of` names, if any.
+    pub async fn linked(
+        &self,
+        platform: ChatPlatform,
+        of: LinkOf<'_>,
+    ) -> Result<Option<ChatLinkRecord>, AuthError> {
+        Ok(self.store.chat_link(platform.as_str(), of).await?)
+    }
+
     /// Every link on `platform`.
     pub async fn chat_links(
         &self,
@@ -169,8 +176,15 @@ impl<S: AuthStore> Auth<S> {
     /// no token; its TOTP authenticator and passkeys are read with it, for the step-up a
     /// change asks.
     pub async fn chat_principal(&self, origin: &ChatOrigin) -> Result<Principal, AuthError> {
-        let links = self.chat_links(origin.platform).await?;
-        let link = breakglass_core::chat::linked_user(&links, &origin.team, &origin.user)
+        let link = self
+            .linked(
+                origin.platform,
+                LinkOf::Account {
+                    team: &origin.team,
+                    chat_user: &origin.user,
+                },
+            )
+            .await?
             .ok_or_else(|| AuthError::ChatUnlinked(origin.platform.to_string()))?;
         let user = self
             .store

@@ -6,7 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use breakglass_core::chat::ChatPlatform;
+use breakglass_core::chat::{ChatPlatform, LinkOf};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -99,12 +99,7 @@ pub async fn section(s: &AppState, session: &Session) -> Result<Markup, AppError
         return Ok(html! {});
     }
     let me = session.principal.username.as_str();
-    let link = s
-        .auth
-        .chat_links(ChatPlatform::Slack)
-        .await?
-        .into_iter()
-        .find(|l| l.username == me);
+    let link = s.auth.linked(ChatPlatform::Slack, LinkOf::User(me)).await?;
     Ok(html! {
         section {
             h2 { "Slack" }

@@ -44,11 +44,15 @@ impl SlackChannel {
     }
 
     async fn deliver_one(&self, message: &OutboxMessage) -> Result<(), String> {
-        let links = self
-            .auth
-            .chat_links(ChatPlatform::Slack)
-            .await
-            .map_err(|e| format!("reading the Slack links: {e}"))?;
+        // Who the approvers are matters only to an approval request's direct messages.
+        let links = if breakglass_core::chat::needs_approvers(&message.notification.kind) {
+            self.auth
+                .chat_links(ChatPlatform::Slack)
+                .await
+                .map_err(|e| format!("reading the Slack links: {e}"))?
+        } else {
+            Vec::new()
+        };
         let config = &self.slack.config;
         let work = self
             .app

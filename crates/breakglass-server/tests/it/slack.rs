@@ -856,3 +856,32 @@ async fn another_workspace_is_refused() {
     assert_eq!(t.count("chat_refused").await, refused + 2);
     assert!(t.request(&id).await.approvals.is_empty());
 }
+
+/// A playbook that asks for direct messages writes to each linked approver who may approve
+/// it, and to nobody else: not the requester, not a responder who is no approver.
+#[tokio::test]
+async fn direct_messages_go_to_eligible_approvers_only() {
+    let t = slack_with("[slack.playbooks.investigate]\ndirect_messages = true\n").await;
+    let (alice, alice_seed) = t.api.user("alice", false).await;
+    let (bob, bob_seed) = t.api.user("bob", false).await;
+    let (carol, carol_seed) = t.api.user("carol", false).await;
+    t.link("U0ALICE", &alice, &alice_seed).await;
+    t.link("U0BOB", &bob, &bob_seed).await;
+    t.link("U0CAROL", &carol, &carol_seed).await;
+    t.deliver().await;
+    t.api.submit(&alice, investigate()).await;
+    t.deliver().await;
+    let posts: Vec<String> = t
+        .receiver
+        .calls()
+        .into_iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .map(|c| c.args["channel"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(posts, ["C0APPROVALS", "U0BOB"], "{posts:?}");
+    assert!(
+        t.receiver.violations().is_empty(),
+        "{:?}",
+        t.receiver.violations()
+    );
+}

@@ -4,7 +4,7 @@
 
 use breakglass_core::audit::events::{ChatLinkStarted, ChatLinked, UserCreated};
 use breakglass_core::audit::{Actor, AuditEntry, AuditEvent};
-use breakglass_core::chat::{ChatLinkCode, ChatMessageRef};
+use breakglass_core::chat::{ChatLinkCode, ChatMessageRef, LinkOf};
 use breakglass_core::model::RequestId;
 use breakglass_core::ports::{AuthStore, Store, StoreError};
 use breakglass_store::AuthWrite;
@@ -105,6 +105,31 @@ async fn a_link_takes_an_unexpired_code_once_for_an_enabled_user(t: TestStore) {
         (links[0].username.as_str(), links[0].chat_user.as_str()),
         ("bob", "U1")
     );
+    let of_account = LinkOf::Account {
+        team: "T1",
+        chat_user: "U1",
+    };
+    let by_account = t
+        .store
+        .chat_link("slack", of_account)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_account.username, "bob");
+    let by_user = t
+        .store
+        .chat_link("slack", LinkOf::User("bob"))
+        .await
+        .unwrap();
+    assert_eq!(by_user, Some(by_account));
+    assert_eq!(
+        t.store
+            .chat_link("slack", LinkOf::User("carol"))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(t.store.chat_link("teams", of_account).await.unwrap(), None);
     // The code is gone: a second use links nothing, and writes no audit record.
     let before = t.store.audit_head().await.unwrap();
     assert!(matches!(
