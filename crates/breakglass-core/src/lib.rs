@@ -18,6 +18,7 @@ pub mod canonical;
 pub mod chat;
 pub mod cloud;
 pub mod delivery;
+pub mod drill;
 pub mod issuance;
 pub mod model;
 pub mod outbox;

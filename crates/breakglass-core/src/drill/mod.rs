@@ -1,0 +1,128 @@
+//! Drills: proving before an incident that every access path works.
+//!
+//! A drill is a list of [`Step`]s, each passed or failed with the [`Finding`]s that say
+//! exactly what is wrong and where ("trust policy of SecurityAnalyst in 222222222222 does
+//! not allow sts:SetSourceIdentity"). Preflight checks read the accounts and need no grant;
+//! the end-to-end path walks a real request through the broker. This module holds the
+//! vocabulary both share; who runs the steps lives above it.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// One thing found wrong, located as precisely as the check can.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Finding {
+    /// A stable code for the check that failed (`role_trust_source_identity`, `alarm_missing`, ...).
+    pub check: String,
+    /// The account id, when the finding is in one account.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The region, when the finding is in one region.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The resource: a role name, an alarm name, a user name, a channel.
+    pub resource: String,
+    /// What is wrong, in a sentence that names the account, region and resource, and what to
+    /// do about it where that is not obvious.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding of `check` about `resource`.
+    pub fn new(check: &str, resource: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            check: check.to_owned(),
+            account: None,
+            region: None,
+            resource: resource.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same finding, located in `account`.
+    pub fn in_account(mut self, account: impl Into<String>) -> Self {
+        self.account = Some(account.into());
+        self
+    }
+
+    /// The same finding, located in `region`.
+    pub fn in_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
+    }
+}
+
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything the step checks held.
+    Passed,
+    /// Something did not: see the step's findings.
+    Failed,
+    /// The step could not run (an earlier step failed, or nothing is configured for it).
+    Skipped,
+}
+
+/// One step of a drill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Step {
+    /// What the step does, e.g. `preflight: roles`, `assume role`, `revoke`.
+    pub name: String,
+    /// The playbook it exercises, for end-to-end steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub playbook: Option<String>,
+    /// The account id it ran against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The region it ran against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The role it exercised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it did not pass (empty when it passed).
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// When it started.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub started_at: OffsetDateTime,
+    /// How long it took, in milliseconds.
+    pub millis: u64,
+}
+
+impl Step {
+    /// A step named `name` that started at `started_at` and ended with `findings` (passed
+    /// when there are none).
+    pub fn checked(
+        name: impl Into<String>,
+        started_at: OffsetDateTime,
+        millis: u64,
+        findings: Vec<Finding>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            playbook: None,
+            account: None,
+            region: None,
+            role: None,
+            outcome: if findings.is_empty() {
+                Outcome::Passed
+            } else {
+                Outcome::Failed
+            },
+            findings,
+            started_at,
+            millis,
+        }
+    }
+}
