@@ -126,3 +126,36 @@ impl Step {
         }
     }
 }
+
+/// What IAM says of one break-glass IAM user (the path used when the broker or the identity
+/// provider is down), as read by the AWS adapter for the preflight checks and the access
+/// review.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct IamUserFacts {
+    /// The IAM user name (`ALICE-BREAK-GLASS`).
+    pub user: String,
+    /// The responder it belongs to.
+    pub responder: String,
+    /// The account it lives in.
+    pub account: String,
+    /// Whether the user exists.
+    pub exists: bool,
+    /// Serial numbers of its MFA devices.
+    #[serde(default)]
+    pub mfa_devices: Vec<String>,
+    /// Ids of its access keys (a break-glass user should have none).
+    #[serde(default)]
+    pub access_keys: Vec<String>,
+    /// Whether it may sign in to the console (has a login profile).
+    pub login_profile: bool,
+    /// When its console password was set (the login profile's creation), if it has one.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub password_set_at: Option<OffsetDateTime>,
+    /// When it last signed in with its password, if ever.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[schemars(with = "Option<String>", extend("format" = "date-time"))]
+    pub password_last_used: Option<OffsetDateTime>,
+    /// Whether its password secret exists in Secrets Manager.
+    pub password_secret: bool,
+}
