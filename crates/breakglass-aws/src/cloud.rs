@@ -667,6 +667,32 @@ impl Cloud for AwsCloud {
     async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
         federation::reachable(&self.federation, self.base.endpoint_url()).await
     }
+
+    async fn caller_identity(&self, credentials: &IssuedCredentials) -> Result<String, CloudError> {
+        let session = aws_credential_types::Credentials::new(
+            credentials.access_key_id.clone(),
+            credentials.secret_access_key.expose(),
+            Some(credentials.session_token.expose().to_owned()),
+            None,
+            "breakglass-drill",
+        );
+        let config = self
+            .base
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(session),
+            )
+            .build();
+        sdk::caller_identity(&config)
+            .await
+            .map(|(_, arn)| arn)
+            .map_err(|e| match e {
+                ReachError::CallerIdentity { message, .. } => CloudError::AccessDenied(format!(
+                    "sts:GetCallerIdentity with the minted credentials failed: {message}"
+                )),
+                other => CloudError::Unavailable(other.to_string()),
+            })
+    }
 }
 
 #[cfg(test)]

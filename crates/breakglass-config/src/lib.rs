@@ -83,7 +83,33 @@ pub struct Config {
     pub organization: Option<OrganizationConfig>,
     /// The Slack app, if configured.
     pub slack: Option<SlackConfig>,
+    /// Drills (always set: the defaults when the file has no `[drills]`).
+    pub drills: DrillsConfig,
     text: String,
+}
+
+/// The validated drill settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrillsConfig {
+    /// How often `serve` drills (`None`: never on its own).
+    pub every: Option<Duration>,
+    /// The playbooks to drill (empty: every playbook).
+    pub playbooks: Vec<PlaybookId>,
+    /// How long a drill waits for its alert to be delivered.
+    pub alert_timeout: Duration,
+    /// The oldest a break-glass user's password may be.
+    pub password_max_age: Duration,
+}
+
+impl Default for DrillsConfig {
+    fn default() -> Self {
+        Self {
+            every: None,
+            playbooks: Vec::new(),
+            alert_timeout: Duration::minutes(2),
+            password_max_age: Duration::days(90),
+        }
+    }
 }
 
 /// The validated Slack app settings. Secrets are referenced by environment variable name.

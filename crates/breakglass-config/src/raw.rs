@@ -62,6 +62,32 @@ pub struct RawConfig {
     /// to the console).
     #[serde(default)]
     pub slack: Option<RawSlack>,
+    /// Drills: `serve` walks every playbook's path end to end on a schedule, as a drill
+    /// identity under a session policy that allows only harmless reads, and alerts the
+    /// security team when a drill fails. `breakglass drill` runs the same on demand.
+    #[serde(default)]
+    pub drills: Option<RawDrills>,
+}
+
+/// When and what `serve` drills.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrills {
+    /// How often `serve` runs a drill (e.g. `24h`, `168h`); omitted, drills run only from
+    /// the command line. One replica runs each (a lease in the store).
+    #[serde(default)]
+    pub every: Option<String>,
+    /// The playbooks to drill (every playbook when omitted).
+    #[serde(default)]
+    pub playbooks: Vec<String>,
+    /// How long a drill waits for its alert to reach every channel of the security team
+    /// before it reports the channels that did not take it (default `2m`).
+    #[serde(default)]
+    pub alert_timeout: Option<String>,
+    /// The oldest a break-glass IAM user's console password may be before the preflight
+    /// checks report it (default `2160h`, 90 days).
+    #[serde(default)]
+    pub password_max_age: Option<String>,
 }
 
 /// The Slack app. Its secrets (the bot token, the signing secret) are never written here:

@@ -186,6 +186,30 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         }
     }
 
+    /// Submits a drill request for `target` under `incident` (see
+    /// [`crate::request::submit_drill`]); refusals are audited like any other.
+    pub async fn submit_drill(&self, new: NewRequest) -> Result<Outcome, BrokerError> {
+        let rules = self.rules();
+        let now = self.now();
+        let env = Env {
+            rules: &rules,
+            settings: &self.settings,
+            now,
+        };
+        let id = self.ids.request_id();
+        let actor = Actor::User(new.requester.clone());
+        let playbook = new.playbook.clone();
+        match crate::request::submit_drill(id, new, &env) {
+            Ok(t) => self.commit_new(t, now, None, None).await,
+            Err(e) => {
+                let action = e.refusal();
+                Err(self
+                    .refuse(e, action, actor, Some(playbook), None, now)
+                    .await)
+            }
+        }
+    }
+
     /// Activates emergency access. `mfa_verified` is the caller's statement that the
     /// requester just passed an MFA step-up.
     pub async fn activate_break_glass(

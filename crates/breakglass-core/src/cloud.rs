@@ -154,6 +154,13 @@ pub trait Cloud: Send + Sync {
     /// name no account and no secret.
     fn console_sign_in_reachable(&self) -> impl Future<Output = Result<(), CloudError>> + Send;
 
+    /// Calls `sts:GetCallerIdentity` with `credentials` and returns the ARN AWS says they
+    /// belong to: the one harmless call a drill makes to prove minted credentials work.
+    fn caller_identity(
+        &self,
+        credentials: &IssuedCredentials,
+    ) -> impl Future<Output = Result<String, CloudError>> + Send;
+
     /// Whether this adapter keeps the organisation's revoked-responders policy (a management
     /// account is configured). No I/O: callers skip the policy's upkeep when it is `false`.
     /// Every adapter says so itself: a default of `false` would let a new adapter stop the
@@ -222,6 +229,11 @@ pub trait DynCloud: Send + Sync {
     ) -> BoxFuture<'a, Result<Secret, CloudError>>;
     /// [`Cloud::console_sign_in_reachable`].
     fn console_sign_in_reachable_boxed(&self) -> BoxFuture<'_, Result<(), CloudError>>;
+    /// [`Cloud::caller_identity`].
+    fn caller_identity_boxed<'a>(
+        &'a self,
+        credentials: &'a IssuedCredentials,
+    ) -> BoxFuture<'a, Result<String, CloudError>>;
     /// [`Cloud::keeps_organization_policy`].
     fn keeps_organization_policy_dyn(&self) -> bool;
     /// [`Cloud::organization_policy`].
@@ -281,6 +293,12 @@ impl<T: Cloud> DynCloud for T {
     }
     fn console_sign_in_reachable_boxed(&self) -> BoxFuture<'_, Result<(), CloudError>> {
         Box::pin(self.console_sign_in_reachable())
+    }
+    fn caller_identity_boxed<'a>(
+        &'a self,
+        credentials: &'a IssuedCredentials,
+    ) -> BoxFuture<'a, Result<String, CloudError>> {
+        Box::pin(self.caller_identity(credentials))
     }
     fn keeps_organization_policy_dyn(&self) -> bool {
         self.keeps_organization_policy()
@@ -344,6 +362,9 @@ impl Cloud for dyn DynCloud + '_ {
     async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
         self.console_sign_in_reachable_boxed().await
     }
+    async fn caller_identity(&self, credentials: &IssuedCredentials) -> Result<String, CloudError> {
+        self.caller_identity_boxed(credentials).await
+    }
     fn keeps_organization_policy(&self) -> bool {
         self.keeps_organization_policy_dyn()
     }
@@ -403,6 +424,9 @@ impl<T: Cloud + ?Sized> Cloud for Arc<T> {
     }
     async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
         self.as_ref().console_sign_in_reachable().await
+    }
+    async fn caller_identity(&self, credentials: &IssuedCredentials) -> Result<String, CloudError> {
+        self.as_ref().caller_identity(credentials).await
     }
     fn keeps_organization_policy(&self) -> bool {
         self.as_ref().keeps_organization_policy()

@@ -78,6 +78,11 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
         .unwrap_or_default();
     let requester = request.map(|r| r.spec.requester.clone());
     let mut out = Vec::new();
+    // A drill request's events concern drill identities only: nobody is told (the drill
+    // proves the channels with one alert of its own, `drill_alert`).
+    if request.is_some_and(|r| r.kind == crate::request::RequestKind::Drill) {
+        return out;
+    }
     for (index, event) in events.iter().enumerate() {
         let mut push = |kind: &str, audience: Vec<Audience>, subject: String| {
             out.push(Notification {
@@ -192,6 +197,27 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                         .unwrap_or_default(),
                     e.attempt,
                     e.problem
+                ),
+            ),
+            AuditEvent::DrillAlertSent(e) => push(
+                "drill_alert",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "DRILL (no action needed): {} {} is proving that this channel delivers",
+                    e.what, e.run
+                ),
+            ),
+            AuditEvent::DrillCompleted(e) if e.alerted => push(
+                "drill_failed",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "DRILL FAILED: {} of {} steps of drill {} failed: {}",
+                    e.failed,
+                    e.steps,
+                    e.run,
+                    e.findings
+                        .first()
+                        .map_or("see the drill page", String::as_str)
                 ),
             ),
             AuditEvent::RoleSessionsRevoked(e) => push(

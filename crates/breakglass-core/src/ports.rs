@@ -500,6 +500,20 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<OutboxMessage>, StoreError>> + Send;
 
+    /// Stores drill run `run` and commits `commit` (its `drill_completed` record) in one
+    /// transaction.
+    fn commit_drill(
+        &self,
+        run: &crate::drill::DrillRun,
+        commit: Commit,
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+
+    /// The latest `limit` drill runs, newest first.
+    fn drill_runs(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<crate::drill::DrillRun>, StoreError>> + Send;
+
     /// The chat messages posted about request `request`, by conversation.
     fn chat_messages(
         &self,

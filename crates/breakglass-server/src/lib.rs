@@ -10,6 +10,7 @@ pub mod auth;
 pub mod chat;
 pub mod clock;
 pub mod console;
+pub mod drills;
 pub mod hex;
 pub mod notifier;
 pub mod random;

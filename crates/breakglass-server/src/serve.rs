@@ -40,6 +40,9 @@ async fn shutdown_signal() {
 /// How often the notification worker looks for due messages when it found none.
 const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// How often the drill scheduler checks whether a drill is due.
+const DRILL_TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves the API and the web console on `listener` (with SSO sign-in through `oidc` and
 /// the Slack app's endpoints for `slack` when given) and runs the expiry worker, and `notifier` and `anchorer` if given, until a
 /// shutdown signal.
@@ -57,6 +60,7 @@ pub async fn serve<S, C>(
     worker: WorkerConfig,
     notifier: Option<Notifier<S, C>>,
     anchorer: Option<Anchorer>,
+    drills: Option<crate::drills::Scheduler>,
 ) -> std::io::Result<()>
 where
     S: Store + 'static,
@@ -73,6 +77,7 @@ where
         })
     });
     let anchorer_task = anchorer.map(|a| tokio::spawn(a.run(stopped.clone())));
+    let drill_task = drills.map(|d| tokio::spawn(d.run(DRILL_TICK, stopped.clone())));
     let worker = Worker::new(Arc::clone(&app), worker);
     let worker_task = tokio::spawn(async move {
         // Each pass logs its jobs' outcomes in its own span (`worker_pass`).
@@ -101,6 +106,9 @@ where
         let _ = task.await;
     }
     if let Some(task) = anchorer_task {
+        let _ = task.await;
+    }
+    if let Some(task) = drill_task {
         let _ = task.await;
     }
     result

@@ -499,6 +499,64 @@ macro_rules! store_impl {
                 .await
             }
 
+            pub(crate) async fn commit_drill(
+                &self,
+                run: &breakglass_core::drill::DrillRun,
+                commit: breakglass_core::ports::Commit,
+            ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
+                let now = $crate::plan::commit_time(&commit)?;
+                let prepared = $crate::plan::prepare(commit, now, self.chain_key.clone())?;
+                let doc = serde_json::to_string(run).map_err(|e| {
+                    breakglass_core::ports::StoreError::InvalidCommit(format!("drill run: {e}"))
+                })?;
+                let id = run.id.clone();
+                let started = breakglass_core::audit::unix_micros(run.started_at);
+                let finished = breakglass_core::audit::unix_micros(run.finished_at);
+                let trigger = serde_json::to_value(run.trigger)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                let passed = i64::from(run.passed());
+                self.write(move |conn, tx_state| Box::pin(async move {
+                    sqlx::query($crate::query::INSERT_DRILL_RUN)
+                        .bind(&id)
+                        .bind(started)
+                        .bind(finished)
+                        .bind(&trigger)
+                        .bind(passed)
+                        .bind(&doc)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(|e| $crate::codec::db_error(e, "drill run"))?;
+                    Self::write_in(conn, tx_state, prepared).await
+                }))
+                .await
+            }
+
+            pub(crate) async fn drill_runs(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<breakglass_core::drill::DrillRun>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let rows = sqlx::query($crate::query::SELECT_DRILL_RUNS)
+                    .bind($crate::query::limit(Some(limit)))
+                    .fetch_all(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "drill runs"))?;
+                drop(reader);
+                rows.iter()
+                    .map(|row| {
+                        let doc: String = row
+                            .try_get("doc")
+                            .map_err(|e| $crate::codec::db_error(e, "drill runs"))?;
+                        serde_json::from_str(&doc).map_err(|e| {
+                            breakglass_core::ports::StoreError::Corrupt(format!("drill run: {e}"))
+                        })
+                    })
+                    .collect()
+            }
+
             pub(crate) async fn outbox_undelivered(
                 &self,
                 limit: u32,

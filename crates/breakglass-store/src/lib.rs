@@ -459,6 +459,21 @@ impl Store for SqlStore {
         dispatch!(self, s => s.commit_once(key, commit).await)
     }
 
+    async fn commit_drill(
+        &self,
+        run: &breakglass_core::drill::DrillRun,
+        commit: Commit,
+    ) -> Result<Committed, StoreError> {
+        dispatch!(self, s => s.commit_drill(run, commit).await)
+    }
+
+    async fn drill_runs(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<breakglass_core::drill::DrillRun>, StoreError> {
+        dispatch!(self, s => s.drill_runs(limit).await)
+    }
+
     async fn outbox_undelivered(&self, limit: u32) -> Result<Vec<QueuedMessage>, StoreError> {
         dispatch!(self, s => s.outbox_undelivered(limit).await)
     }

@@ -162,5 +162,9 @@ pub(crate) fn sessions(query: &SessionQuery, now: OffsetDateTime) -> (Filter, St
     (f, now)
 }
 
+pub(crate) const INSERT_DRILL_RUN: &str = "INSERT INTO drill_runs (id, started_at, finished_at, trigger, passed, doc) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const SELECT_DRILL_RUNS: &str =
+    "SELECT doc FROM drill_runs ORDER BY started_at DESC, id DESC LIMIT $1";
+
 pub(crate) const INSERT_REMINDER: &str =
     "INSERT INTO reminders (key, sent_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";

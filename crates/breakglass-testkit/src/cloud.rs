@@ -151,6 +151,11 @@ impl Cloud for FakeCloud {
         })
     }
 
+    async fn caller_identity(&self, c: &IssuedCredentials) -> Result<String, CloudError> {
+        self.reachable()?;
+        Ok(c.assumed_role_arn.clone())
+    }
+
     async fn role_id(&self, _role: &RoleArn) -> Result<String, CloudError> {
         self.reachable()?;
         Ok(FAKE_ROLE_ID.to_owned())

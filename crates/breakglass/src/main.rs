@@ -57,6 +57,9 @@ enum Command {
     Creds(cmd::client::GrantArgs),
     /// Deny a pending request.
     Deny(cmd::client::ReasonArgs),
+    /// Prove every access path works: preflight checks, then each playbook walked end to
+    /// end as a drill (request, approvals, AssumeRole, a call, revocation proven, alerts).
+    Drill(Box<cmd::drill::Args>),
     /// Run a command with a grant's credentials in its environment only.
     Exec(cmd::client::ExecArgs),
     /// Ask for more time on your active grant (approved like the request was).
@@ -121,6 +124,7 @@ fn main() -> ExitCode {
         Command::Review(args) => cmd::client::review(args),
         Command::Revoke(args) => cmd::client::revoke(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Drill(args) => cmd::drill::run(args),
         Command::Status(args) => cmd::client::status(args),
         Command::Totp(args) => cmd::client::totp(args),
         Command::User(args) => cmd::serve::run_user(args),

@@ -10,7 +10,7 @@ mod roles;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use breakglass_core::model::{AccountId, GroupName, IdError, RoleName, Username};
+use breakglass_core::model::{AccountId, GroupName, IdError, PlaybookId, RoleName, Username};
 use time::Duration;
 
 use super::error::Problems;
@@ -18,7 +18,7 @@ use super::raw::{RawAccount, RawConfig};
 use super::spans::{FieldPath, SpanIndex};
 use super::{
     AccountConfig, AlertingConfig, AuthConfig, BrokerConfig, CONFIG_VERSION, Config, DeployConfig,
-    OrganizationConfig, ResponderConfig, parse_duration,
+    DrillsConfig, OrganizationConfig, ResponderConfig, parse_duration,
 };
 use breakglass_trail::rules::builtin;
 
@@ -262,6 +262,7 @@ impl Validator {
             auth,
             organization: self.organization(&raw),
             slack: self.slack(&raw, notifications_set),
+            drills: self.drills(&raw),
             text: text.to_owned(),
         };
         self.revoker(&config);
@@ -444,6 +445,61 @@ impl Validator {
         }
     }
 
+    fn drills(&mut self, raw: &RawConfig) -> DrillsConfig {
+        let mut out = DrillsConfig::default();
+        let Some(d) = raw.drills.as_ref() else {
+            return out;
+        };
+        let path = root().key("drills");
+        let long = |this: &mut Self, key: &str, text: &str, min: Duration| {
+            let field = path.key(key);
+            match parse_duration(text) {
+                Ok(v) if v < min => {
+                    this.push(
+                        &field,
+                        format!(
+                            "duration `{text}` is below the {} minimum",
+                            super::format_duration(min)
+                        ),
+                    );
+                    None
+                }
+                Ok(v) => Some(v),
+                Err(e) => {
+                    this.push(&field, e);
+                    None
+                }
+            }
+        };
+        if let Some(every) = &d.every {
+            out.every = long(self, "every", every, Duration::minutes(15));
+        }
+        if let Some(t) = &d.alert_timeout {
+            out.alert_timeout =
+                long(self, "alert_timeout", t, Duration::seconds(5)).unwrap_or(out.alert_timeout);
+        }
+        if let Some(t) = &d.password_max_age {
+            out.password_max_age = long(self, "password_max_age", t, Duration::hours(24))
+                .unwrap_or(out.password_max_age);
+        }
+        for (i, p) in d.playbooks.iter().enumerate() {
+            let field = path.key("playbooks").index(i);
+            if !raw.playbooks.contains_key(p) {
+                let known: Vec<&str> = raw.playbooks.keys().map(String::as_str).collect();
+                self.push(
+                    &field,
+                    format!(
+                        "playbook `{p}` is not defined (playbooks: {})",
+                        known.join(", ")
+                    ),
+                );
+            } else if let Some(id) = self.id(&field, PlaybookId::new(p.as_str())) {
+                out.playbooks.push(id);
+            }
+        }
+        out
+    }
+
     fn organization(&mut self, raw: &RawConfig) -> Option<OrganizationConfig> {
         let raw = raw.organization.as_ref()?;
         let path = root().key("organization");
@@ -494,6 +550,15 @@ impl Validator {
             let Some(user) = self.id(&path, Username::new(username.as_str())) else {
                 continue;
             };
+            if breakglass_core::drill::is_drill_identity(username) {
+                self.push(
+                    &path,
+                    format!(
+                        "username `{username}` starts with `{}`, which is reserved for the broker's drill identities: choose another",
+                        breakglass_core::drill::IDENTITY_PREFIX
+                    ),
+                );
+            }
             if r.name.trim().is_empty() {
                 self.push(&path.key("name"), "the name must not be empty");
             }

@@ -311,7 +311,7 @@ where
     }
 
     /// What verification checks: the records keyed with the store's chain key.
-    fn audit_check(&self) -> Check {
+    pub(super) fn audit_check(&self) -> Check {
         Check {
             key: self.store().chain_key(),
             anchors: Vec::new(),

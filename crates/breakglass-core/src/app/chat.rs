@@ -89,7 +89,7 @@ where
     pub fn allowed_by(&self, r: &AccessRequest) -> Vec<PolicyRef> {
         let action = match r.kind {
             RequestKind::BreakGlass => Action::ActivateBreakGlass,
-            RequestKind::Standard => Action::Request,
+            RequestKind::Standard | RequestKind::Drill => Action::Request,
         };
         r.decision_for(&self.rules(), &r.spec.requester, action)
             .policies

@@ -356,11 +356,14 @@ where
             .catalog()
             .playbook(&r.spec.playbook)
             .map_or(r.kind == RequestKind::BreakGlass, |p| p.mint_step_up);
-        r.grant.as_ref().is_some_and(|g| {
-            asks && g.issued.is_empty()
-                && (r.kind != RequestKind::BreakGlass
-                    || now - g.start > self.broker.settings().step_up_window)
-        })
+        // A drill's session policy allows only harmless reads, and its identity has no second
+        // factor: its mints need none.
+        r.kind != RequestKind::Drill
+            && r.grant.as_ref().is_some_and(|g| {
+                asks && g.issued.is_empty()
+                    && (r.kind != RequestKind::BreakGlass
+                        || now - g.start > self.broker.settings().step_up_window)
+            })
     }
 
     /// A console sign-in URL for the grant of request `request` (credentials are minted and

@@ -19,6 +19,7 @@
 mod audit;
 mod chat;
 mod cut_offs;
+mod drills;
 mod error;
 mod grants;
 mod notifications;
@@ -35,6 +36,7 @@ pub use audit::{
 };
 pub use chat::{ChatWork, notified_request};
 pub use cut_offs::{CutOffTarget, FailedCutOff, summary as cut_off_summary};
+pub use drills::AlertState;
 pub use error::{Error, StepUpOr};
 pub use grants::{
     CHAINED_SESSION_LIMIT, ENTRY_MARGIN, ORGANIZATION_SYNC_LEASE, OrganizationSync, Reconciled,

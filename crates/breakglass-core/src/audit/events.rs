@@ -604,6 +604,32 @@ pub struct ChatRefused {
     pub reason: String,
 }
 
+/// A drill sends this to every channel of the security team, to prove each delivers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DrillAlertSent {
+    /// The drill run.
+    pub run: String,
+    /// What the drill is (`scheduled drill`, `drill from the CLI`, a game-day scenario).
+    pub what: String,
+}
+
+/// A drill finished: what it covered and what it found. The whole result is stored beside
+/// this record (`drill_runs`), in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DrillCompleted {
+    /// The drill run.
+    pub run: String,
+    /// Whether every step passed.
+    pub passed: bool,
+    /// How many steps ran, and how many failed.
+    pub steps: u32,
+    pub failed: u32,
+    /// The first findings (at most ten), as sentences.
+    pub findings: Vec<String>,
+    /// Whether the security team is alerted (a failure after a pass, or the first run).
+    pub alerted: bool,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -655,6 +681,8 @@ pub enum AuditEvent {
     ChatUnlinked(ChatUnlinked),
     ChatAction(ChatAction),
     ChatRefused(ChatRefused),
+    DrillAlertSent(DrillAlertSent),
+    DrillCompleted(DrillCompleted),
 }
 
 macro_rules! from_event {
@@ -715,6 +743,8 @@ from_event!(
     ChatUnlinked,
     ChatAction,
     ChatRefused,
+    DrillAlertSent,
+    DrillCompleted,
 );
 
 impl AuditEvent {
@@ -768,6 +798,8 @@ impl AuditEvent {
             Self::ChatUnlinked(_) => "chat_unlinked",
             Self::ChatAction(_) => "chat_action",
             Self::ChatRefused(_) => "chat_refused",
+            Self::DrillAlertSent(_) => "drill_alert_sent",
+            Self::DrillCompleted(_) => "drill_completed",
         }
     }
 
@@ -818,6 +850,7 @@ impl AuditEvent {
             Self::ChatAction(e) => e.request.as_ref(),
             Self::ChatRefused(e) => e.request.as_ref(),
             Self::ChatLinkStarted(_) | Self::ChatLinked(_) | Self::ChatUnlinked(_) => None,
+            Self::DrillAlertSent(_) | Self::DrillCompleted(_) => None,
         }
     }
 
@@ -828,6 +861,7 @@ impl AuditEvent {
             Self::NotificationDeadLettered(_) => Severity::Critical,
             Self::RevocationFailed(_) | Self::AuditChainTampered(_) => Severity::Critical,
             Self::ReviewOverdue(_) => Severity::Notice,
+            Self::DrillCompleted(e) if !e.passed => Severity::Critical,
             Self::ActionRefused(e) if e.break_glass => Severity::Critical,
             Self::SecondFactorLockedOut(e) if e.lockouts >= crate::accounts::LOCKOUTS_ALERT => {
                 Severity::Critical

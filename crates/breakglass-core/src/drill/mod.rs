@@ -6,8 +6,99 @@
 //! the end-to-end path walks a real request through the broker. This module holds the
 //! vocabulary both share; who runs the steps lives above it.
 
+mod game_day;
+mod path;
+
+pub use game_day::{
+    GAME_DAY_PREFIX, GameDay, GameDayReport, GameDayRequest, game_day_id, is_game_day,
+    report as game_day_report,
+};
+pub use path::{DrillPath, DrillRun, DrillTarget, Trigger, proves_cut_off};
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+
+use crate::model::{RoleArn, Username};
+use crate::rules::{Action, Decision, PolicyRef};
+
+/// Every drill identity's name starts with this; no responder or broker user may take such a
+/// name (the config and the account store refuse it), so a person can never act as one.
+pub const IDENTITY_PREFIX: &str = "breakglass-drill";
+
+/// The id of the [`Decision`] recorded for a drill identity's action on its drill request.
+pub const DRILL_POLICY: &str = "breakglass-drill";
+
+/// The drill's requester, also the `SourceIdentity` of its sessions (so CloudTrail shows a
+/// drill as a drill).
+pub fn requester() -> Username {
+    Username::from_trusted(IDENTITY_PREFIX.to_owned())
+}
+
+/// The `n`th drill approver (from 1).
+pub fn approver(n: u32) -> Username {
+    Username::from_trusted(format!("{IDENTITY_PREFIX}-approver-{n}"))
+}
+
+/// Whether `name` is reserved for drills.
+pub fn is_drill_identity(name: &str) -> bool {
+    name.get(..IDENTITY_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(IDENTITY_PREFIX))
+}
+
+/// The rule for drill requests, whatever the Cedar policies say (a drill identity is no
+/// responder, so the policies know nothing of it): the drill requester may activate and
+/// revoke its own drill request, a drill approver may approve or deny it, and nothing else.
+/// A drill identity acting on a real request, or a person acting on a drill request, is
+/// refused: drill approvals can satisfy only a drill request.
+pub fn decision(
+    is_drill_request: bool,
+    requester: &Username,
+    principal: &Username,
+    action: Action,
+) -> Option<Decision> {
+    let drill_principal = is_drill_identity(principal.as_str());
+    if !is_drill_request && !drill_principal {
+        return None;
+    }
+    let allowed = is_drill_request
+        && drill_principal
+        && match action {
+            Action::Request | Action::Revoke => principal == requester,
+            Action::Approve => principal != requester,
+            _ => false,
+        };
+    Some(drill_decision(allowed))
+}
+
+/// The decision the drill rule records.
+pub(crate) fn drill_decision(allowed: bool) -> Decision {
+    Decision {
+        allowed,
+        policies: vec![PolicyRef {
+            id: DRILL_POLICY.to_owned(),
+            description: Some(if allowed {
+                "a drill identity acting on its own drill request".to_owned()
+            } else {
+                "drill identities act only on drill requests, and only they do".to_owned()
+            }),
+        }],
+        errors: Vec::new(),
+    }
+}
+
+/// The session policy of every drill session on `role`: only harmless reads, whatever the
+/// role allows (the effective permissions are the intersection): who am I, and reading the
+/// role itself.
+pub fn session_policy(role: &RoleArn) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "DrillWhoAmI", "Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"},
+            {"Sid": "DrillReadRole", "Effect": "Allow", "Action": "iam:GetRole", "Resource": role.as_str()}
+        ]
+    })
+    .to_string()
+}
 
 /// One thing found wrong, located as precisely as the check can.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

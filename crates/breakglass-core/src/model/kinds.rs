@@ -12,6 +12,10 @@ pub enum RequestKind {
     Standard,
     /// Activated at once in an emergency; reviewed afterwards.
     BreakGlass,
+    /// A drill: the broker's own drill identity walks the real path (approved by drill
+    /// approvers only, under a session policy that allows only harmless reads) to prove it
+    /// works. See [`crate::drill`].
+    Drill,
 }
 
 impl RequestKind {
@@ -20,6 +24,7 @@ impl RequestKind {
         match self {
             Self::Standard => "standard",
             Self::BreakGlass => "break_glass",
+            Self::Drill => "drill",
         }
     }
 }

@@ -148,6 +148,33 @@ pub(super) fn permit(
     }
 }
 
+/// Asks whether `principal` may do `action` on the existing `request`: the drill rule for a
+/// drill request or a drill identity ([`crate::drill::decision`]), the rules otherwise. A
+/// deny becomes [`TransitionError::NotAllowed`].
+pub(super) fn authorize(
+    env: &Env<'_>,
+    request: &AccessRequest,
+    principal: &Username,
+    action: Action,
+    ask: &Ask,
+) -> Result<Decision, TransitionError> {
+    match crate::drill::decision(
+        request.kind == RequestKind::Drill,
+        &request.spec.requester,
+        principal,
+        action,
+    ) {
+        None => permit(env, principal, action, &request.spec, ask),
+        Some(decision) if decision.allowed => Ok(decision),
+        Some(decision) => Err(TransitionError::NotAllowed {
+            principal: principal.clone(),
+            action,
+            playbook: request.spec.playbook.clone(),
+            decision,
+        }),
+    }
+}
+
 pub(super) fn std_ask(request: &AccessRequest) -> Ask {
     ask(
         &request.spec,
@@ -238,11 +265,5 @@ pub(super) fn approver_decision(
     if approver == &request.spec.requester {
         return Err(TransitionError::SelfApproval(approver.clone()));
     }
-    permit(
-        env,
-        approver,
-        Action::Approve,
-        &request.spec,
-        &std_ask(request),
-    )
+    authorize(env, request, approver, Action::Approve, &std_ask(request))
 }

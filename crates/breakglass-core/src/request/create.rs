@@ -16,10 +16,15 @@ use super::transition::NewRequest;
 /// Resolves what a responder asked for against the catalog: the playbook grants the role,
 /// in that account, where it is deployed, for no longer than the playbook allows.
 fn resolve(new: &NewRequest, env: &Env<'_>) -> Result<RequestSpec, TransitionError> {
-    let catalog = env.rules.catalog();
-    if catalog.responder(&new.requester).is_none() {
+    if env.rules.catalog().responder(&new.requester).is_none() {
         return Err(TransitionError::UnknownResponder(new.requester.clone()));
     }
+    resolve_target(new, env)
+}
+
+/// [`resolve`] without the requester: the playbook, role, account and duration.
+fn resolve_target(new: &NewRequest, env: &Env<'_>) -> Result<RequestSpec, TransitionError> {
+    let catalog = env.rules.catalog();
     let playbook = playbook(env.rules, &new.playbook)?;
     if !playbook.roles.contains(&new.role) {
         return Err(TransitionError::RoleNotInPlaybook {
@@ -164,6 +169,86 @@ pub fn submit(
         request: AccessRequest {
             id,
             kind: RequestKind::Standard,
+            spec,
+            digest,
+            required_approvals: required,
+            approver_groups: playbook.approval.from_groups.clone(),
+            created_at: env.now,
+            pending_until,
+            status,
+            approvals: Vec::new(),
+            grant: None,
+            review: None,
+        },
+        actor,
+        events,
+    })
+}
+
+/// Submits a drill: the drill identity ([`crate::drill::requester`]) asks for `role` in
+/// `account` through `playbook`, exactly as a responder would, but under the drill's
+/// harmless session policy ([`crate::drill::session_policy`]) and for the drill approvers
+/// only (as many approvals as the playbook needs). The catalog checks are a real request's;
+/// the rules are not asked, since a drill identity is no responder.
+pub fn submit_drill(
+    id: RequestId,
+    new: NewRequest,
+    env: &Env<'_>,
+) -> Result<Transition, TransitionError> {
+    if new.requester != crate::drill::requester() {
+        return Err(TransitionError::InvalidInput {
+            field: "requester",
+            problem: format!(
+                "`{}` is not the drill identity `{}`",
+                new.requester,
+                crate::drill::requester()
+            ),
+        });
+    }
+    let mut spec = resolve_target(&new, env)?;
+    spec.session_policy = crate::drill::session_policy(&spec.role_arn);
+    let playbook = playbook(env.rules, &spec.playbook)?;
+    let required = playbook.approval.required;
+    let digest = request_digest(&id, RequestKind::Drill, &spec)?;
+    let pending_until = env.now + env.settings.pending_timeout;
+    let decision = crate::drill::drill_decision(true);
+    let mut events = vec![AuditEvent::from(RequestSubmitted {
+        request: id.clone(),
+        kind: RequestKind::Drill,
+        requester: spec.requester.clone(),
+        playbook: spec.playbook.clone(),
+        role_arn: spec.role_arn.clone(),
+        account: spec.account.clone(),
+        incident: spec.incident.clone(),
+        duration_seconds: spec.duration.whole_seconds(),
+        justification: spec.justification.clone(),
+        digest,
+        required_approvals: required,
+        pending_until,
+        decision,
+    })];
+    let mut status = Status::Pending;
+    if required == 0 {
+        let activate_by = env.now + env.settings.activation_window;
+        status = Status::Approved {
+            at: env.now,
+            activate_by,
+        };
+        events.push(
+            RequestApproved {
+                request: id.clone(),
+                digest,
+                approvers: Vec::new(),
+                activate_by,
+            }
+            .into(),
+        );
+    }
+    let actor = Actor::User(spec.requester.clone());
+    Ok(Transition {
+        request: AccessRequest {
+            id,
+            kind: RequestKind::Drill,
             spec,
             digest,
             required_approvals: required,

@@ -8,8 +8,8 @@
 use time::{Duration, OffsetDateTime};
 
 use super::checks::{
-    Env, approver_decision, ask, permit, playbook, record_approval, require_requester, std_ask,
-    text, whole_seconds, wrong_state,
+    Env, approver_decision, ask, authorize, permit, playbook, record_approval, require_requester,
+    std_ask, text, whole_seconds, wrong_state,
 };
 use super::{
     AccessRequest, Extension, Grant, IssuedSession, PendingExtension, RequestKind, Review,
@@ -113,6 +113,12 @@ pub(super) fn request_extension(
     require_requester(request, &by, "extend the grant")?;
     if request.kind == RequestKind::BreakGlass {
         return Err(TransitionError::BreakGlassNotExtensible);
+    }
+    if request.kind == RequestKind::Drill {
+        return Err(TransitionError::InvalidInput {
+            field: "request",
+            problem: "is a drill, whose grant cannot be extended".to_owned(),
+        });
     }
     let justification = text("justification", justification, env.settings)?;
     let add = whole_seconds(add);
@@ -255,7 +261,7 @@ pub(super) fn revoke(
     let decision = if by_admin {
         Decision::administrator()
     } else {
-        permit(env, &by, Action::Revoke, &request.spec, &std_ask(request))?
+        authorize(env, request, &by, Action::Revoke, &std_ask(request))?
     };
     let reason = text("reason", reason, env.settings)?;
     next.status = Status::Revoked {
@@ -335,7 +341,7 @@ pub(super) fn review(
     if by == request.spec.requester {
         return Err(TransitionError::SelfReview(by));
     }
-    let decision = permit(env, &by, Action::Review, &request.spec, &std_ask(request))?;
+    let decision = authorize(env, request, &by, Action::Review, &std_ask(request))?;
     let notes = text("review notes", notes, env.settings)?;
     let grant = request
         .grant

@@ -30,7 +30,7 @@ use crate::rules::Decision;
 
 pub use crate::model::{RequestKind, ReviewOutcome};
 pub use checks::step_up_factor;
-pub use create::{activate_break_glass, check_break_glass, check_submit, submit};
+pub use create::{activate_break_glass, check_break_glass, check_submit, submit, submit_drill};
 pub use error::TransitionError;
 pub use offers::{Offer, Target, offers};
 pub use transition::{Command, Env, NewRequest, Transition, apply};
@@ -321,12 +321,20 @@ impl AccessRequest {
         principal: &Username,
         action: crate::rules::Action,
     ) -> Decision {
-        rules.decide(
+        crate::drill::decision(
+            self.kind == RequestKind::Drill,
+            &self.spec.requester,
             principal,
             action,
-            &self.spec.playbook,
-            &checks::std_ask(self),
         )
+        .unwrap_or_else(|| {
+            rules.decide(
+                principal,
+                action,
+                &self.spec.playbook,
+                &checks::std_ask(self),
+            )
+        })
     }
 
     /// The session status of its grant at `now` (none before activation).

@@ -4,7 +4,7 @@
 use time::OffsetDateTime;
 
 use super::checks::{
-    Env, approver_decision, check_duration, optional_text, permit, playbook, record_approval,
+    Env, approver_decision, authorize, check_duration, optional_text, playbook, record_approval,
     require_requester, std_ask, text, whole_seconds, wrong_state,
 };
 use super::{AccessRequest, Grant, Status, TransitionError, request_digest};
@@ -154,7 +154,7 @@ pub(super) fn amend(
     if let Some(j) = justification {
         next.spec.justification = text("justification", &j, env.settings)?;
     }
-    let decision = permit(env, &by, Action::Request, &next.spec, &std_ask(next))?;
+    let decision = authorize(env, next, &by, Action::Request, &std_ask(next))?;
     next.digest = request_digest(&next.id, next.kind, &next.spec)?;
     if next.digest == request.digest {
         return Err(TransitionError::InvalidInput {
@@ -222,7 +222,7 @@ pub(super) fn activate(
     }
     // Eligibility is checked again: a responder removed from the team since the request
     // was approved does not get the access.
-    permit(env, &by, Action::Request, &request.spec, &std_ask(request))?;
+    authorize(env, request, &by, Action::Request, &std_ask(request))?;
     let end = env.now + request.spec.duration;
     next.status = Status::Active;
     next.grant = Some(Grant {

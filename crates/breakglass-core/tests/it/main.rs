@@ -11,6 +11,7 @@
 )]
 
 mod chain;
+mod drills;
 mod props;
 mod revocation;
 mod rules;

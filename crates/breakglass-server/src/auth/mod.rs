@@ -302,7 +302,15 @@ fn token_hash(token: &str) -> String {
     Sha256Digest::of(token.as_bytes()).to_hex()
 }
 
+/// A broker user's name: a valid username that is not one of the drill identities (a person
+/// holding one could act on drill requests).
 fn username(name: &str) -> Result<Username, AuthError> {
+    if breakglass_core::drill::is_drill_identity(name) {
+        return Err(AuthError::Invalid(format!(
+            "username `{name}` starts with `{}`, which is reserved for the broker's drill identities",
+            breakglass_core::drill::IDENTITY_PREFIX
+        )));
+    }
     Username::new(name).map_err(|e| AuthError::Invalid(e.to_string()))
 }
 

@@ -45,6 +45,7 @@ fn nav(viewer: Option<&Viewer>) -> Markup {
                         li { a href="/console/audit" { "Audit" } }
                         li { a href="/console/admin/users" { "Users" } }
                         li { a href="/console/notifications" { "Notifications" } }
+                        li { a href="/console/drills" { "Drills" } }
                     }
                 }
                 form.logout method="post" action="/console/logout" {
@@ -176,6 +177,16 @@ pub fn account(
 /// The flag every listed break-glass grant or request carries.
 pub fn break_glass_badge() -> Markup {
     html! { span.badge-danger.break-glass-flag { "break-glass" } }
+}
+
+/// A request's kind when it is not a standard one: the break-glass badge, or the drill's.
+pub fn kind_badge(kind: breakglass_core::request::RequestKind) -> Markup {
+    use breakglass_core::request::RequestKind;
+    match kind {
+        RequestKind::Standard => html! {},
+        RequestKind::BreakGlass => html! { " " (break_glass_badge()) },
+        RequestKind::Drill => html! { " " span.badge.drill-flag { "drill" } },
+    }
 }
 
 /// An error page with the error's status and message.

@@ -15,6 +15,7 @@
 mod account;
 mod ask;
 mod chat;
+mod drills;
 pub mod layout;
 mod lists;
 mod login;
@@ -216,6 +217,7 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/audit", get(records::audit))
         .route("/console/reviews", get(records::reviews))
         .route("/console/notifications", get(records::notifications))
+        .route("/console/drills", get(drills::page))
         .route("/console/deliveries", get(records::deliveries))
         // Any other console path: a page a person can read, not the API's JSON.
         .route("/console/{*rest}", axum::routing::any(no_such_page))

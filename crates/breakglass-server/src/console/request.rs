@@ -224,7 +224,7 @@ async fn request_page(
             p.status-line {
                 "Status: "
                 span id="request-status" class={ "status status-" (status) } data-request=(r.id) { (status) }
-                @if break_glass { " " (layout::break_glass_badge()) }
+                (layout::kind_badge(r.kind))
                 " · "
                 a #refresh href={ "/console/requests/" (r.id) } { "Refresh" }
             }

@@ -273,6 +273,12 @@ impl Cloud for RefusingCloud {
     async fn console_sign_in_reachable(&self) -> Result<(), CloudError> {
         self.0.console_sign_in_reachable().await
     }
+    async fn caller_identity(
+        &self,
+        c: &breakglass_core::cloud::IssuedCredentials,
+    ) -> Result<String, CloudError> {
+        self.0.caller_identity(c).await
+    }
     fn keeps_organization_policy(&self) -> bool {
         self.0.keeps_organization_policy()
     }

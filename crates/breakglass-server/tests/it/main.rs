@@ -16,6 +16,7 @@
 mod api;
 mod auth;
 mod console;
+mod drills;
 mod end_to_end;
 mod identity;
 mod layers;

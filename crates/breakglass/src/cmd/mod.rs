@@ -5,6 +5,7 @@ pub mod audit;
 pub mod client;
 pub mod completions;
 pub mod config;
+pub mod drill;
 pub mod lint;
 pub mod logging;
 pub mod notify;

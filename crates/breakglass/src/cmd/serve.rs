@@ -119,19 +119,8 @@ pub struct Args {
     /// address).
     #[arg(long = "trusted-proxy", value_name = "CIDR")]
     trusted_proxies: Vec<TrustedProxy>,
-    /// Send every AWS call to this endpoint instead of AWS (e.g. the moto emulator).
-    #[arg(long, env = "BREAKGLASS_AWS_ENDPOINT_URL", value_name = "URL")]
-    endpoint_url: Option<String>,
-    /// The region for STS calls; defaults to the security account's home region.
-    #[arg(long, value_name = "REGION")]
-    region: Option<String>,
-    /// The console federation endpoint.
-    #[arg(
-        long,
-        default_value = "https://signin.aws.amazon.com/federation",
-        value_name = "URL"
-    )]
-    federation_endpoint: String,
+    #[command(flatten)]
+    aws: AwsArgs,
     /// How long a request may wait for approvers before it times out (`1h`, `30m`, `90s`).
     #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = duration_arg)]
     pending_timeout: Duration,
@@ -215,110 +204,181 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
+/// The AWS endpoint, region and federation endpoint the broker talks to.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AwsArgs {
+    /// Send every AWS call to this endpoint instead of AWS (e.g. the moto emulator).
+    #[arg(long, env = "BREAKGLASS_AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The region for STS calls; defaults to the security account's home region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// The console federation endpoint.
+    #[arg(
+        long,
+        default_value = "https://signin.aws.amazon.com/federation",
+        value_name = "URL"
+    )]
+    pub federation_endpoint: String,
+}
+
+/// The broker's parts, opened from the config and the flags: what `serve` runs and what a
+/// drill from the command line walks.
+pub struct Opened {
+    pub clock: Arc<dyn Clock>,
+    pub app: Arc<breakglass_server::app::AppService>,
+    pub auth: Arc<breakglass_server::app::AuthService>,
+    pub slack: Option<Arc<SlackApp>>,
+    pub notifier: Option<Notifier<SqlStore, Arc<dyn Clock>>>,
+    pub sdk: breakglass_aws::sdk::SdkConfig,
+    pub chain_key: ChainKey,
+    pub holder: String,
+}
+
+/// Opens the store (its chain key checked), and builds the broker, the AWS adapter, the
+/// application, authentication, the Slack app and the notifier as `config` says.
+pub async fn open(
+    config: &breakglass_config::Config,
+    store_arg: &StoreArg,
+    key_args: &KeyArgs,
+    aws: &AwsArgs,
+    issuer: String,
+    settings: Settings,
+) -> anyhow::Result<Opened> {
+    let key = key_args.load()?;
+    let chain_key = key_args.chain_key(&key);
+    let rules = Rules::new(config.catalog(), &[]).context("the config's rules do not compile")?;
+    let store = SqlStore::open(&store_arg.store)
+        .await
+        .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?
+        .with_chain_key(chain_key.clone());
+    app::check_chain_key(&store)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ids: Arc<dyn IdSource> = Arc::new(RandomIds);
+    let broker = Arc::new(Broker::new(
+        store.clone(),
+        Arc::clone(&clock),
+        ids,
+        rules,
+        settings,
+    ));
+    let options = AwsOptions {
+        endpoint_url: aws.endpoint_url.clone(),
+        region: aws.region.clone().or_else(|| {
+            config
+                .account(&config.security_account)
+                .map(|a| a.home_region().to_owned())
+        }),
+        profile: None,
+    };
+    let sdk = sdk::load(&options).await;
+    let cloud = AwsCloud::new(
+        &sdk,
+        FederationOptions {
+            endpoint: aws.federation_endpoint.clone(),
+            issuer,
+        },
+        // Revocations in other accounts go through the narrow revoker role, never the
+        // deploy role.
+        AccountRoles::revoker(config),
+    )
+    .with_organization(
+        config
+            .organization
+            .as_ref()
+            .map(|o| o.management_account.clone()),
+    );
+    let holder = format!(
+        "serve-{}-{}",
+        std::process::id(),
+        breakglass_server::random::random_hex(4)
+    );
+    // Secrets the config names are read from this process's environment.
+    let sns = config
+        .notifications
+        .as_ref()
+        .and_then(|n| n.sns_topic_arn.as_deref())
+        .map(|topic| SnsPublisher::shared(&sdk, topic));
+    let notifier_settings =
+        NotifierSettings::from_config(config, sns, |var| std::env::var(var).ok())?;
+    let notifier_store = store.clone();
+    let cloud: SharedCloud = Arc::new(cloud);
+    let app = Arc::new(App::new(broker, cloud));
+    let mut auth = Auth::new(store, Arc::clone(&clock), key, Limits::default())
+        .with_local_accounts(config.auth.local, config.auth.oidc.is_some());
+    if let Some(passkeys) = &config.auth.passkeys {
+        let rp = breakglass_server::auth::RelyingParty::new(passkeys)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        auth = auth.with_passkeys(rp);
+    }
+    let auth = Arc::new(auth);
+    let slack = match (&config.slack, &config.notifications) {
+        (Some(slack), Some(n)) => Some(Arc::new(SlackApp::new(
+            slack.clone(),
+            &n.console_url,
+            |var| std::env::var(var).ok(),
+        )?)),
+        _ => None,
+    };
+    let notifier = notifier_settings
+        .map(|mut settings| {
+            settings.chat = slack.as_ref().map(|slack| {
+                Arc::new(SlackChannel::new(
+                    Arc::clone(&app),
+                    Arc::clone(&auth),
+                    Arc::clone(slack),
+                )) as Arc<dyn breakglass_server::notifier::ChatChannel>
+            });
+            Notifier::new(
+                notifier_store,
+                Arc::clone(&clock),
+                settings,
+                config.responders.clone(),
+                format!("{holder}-notify"),
+            )
+        })
+        .transpose()?;
+    Ok(Opened {
+        clock,
+        app,
+        auth,
+        slack,
+        notifier,
+        sdk,
+        chain_key,
+        holder,
+    })
+}
+
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     logging::init(args.log_format)?;
     let config = args.config.load()?;
-    let key = args.key.load()?;
-    let chain_key = args.key.chain_key(&key);
-    let rules = Rules::new(config.catalog(), &[]).context("the config's rules do not compile")?;
     runtime()?.block_on(async {
-        let store = SqlStore::open(&args.store.store)
-            .await
-            .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?
-            .with_chain_key(chain_key.clone());
-        app::check_chain_key(&store)
-            .await
-            .map_err(|e| anyhow::anyhow!(e))?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let ids: Arc<dyn IdSource> = Arc::new(RandomIds);
-        let broker = Arc::new(Broker::new(
-            store.clone(),
-            Arc::clone(&clock),
-            ids,
-            rules,
+        let Opened {
+            clock,
+            app,
+            auth,
+            slack,
+            notifier,
+            sdk,
+            chain_key,
+            holder,
+        } = open(
+            &config,
+            &args.store,
+            &args.key,
+            &args.aws,
+            format!("http://{}", args.listen),
             Settings {
                 pending_timeout: args.pending_timeout,
                 activation_window: args.activation_window,
                 step_up_window: args.step_up_window,
                 ..Settings::default()
             },
-        ));
-        let options = AwsOptions {
-            endpoint_url: args.endpoint_url.clone(),
-            region: args.region.clone().or_else(|| {
-                config
-                    .account(&config.security_account)
-                    .map(|a| a.home_region().to_owned())
-            }),
-            profile: None,
-        };
-        let sdk = sdk::load(&options).await;
-        let cloud = AwsCloud::new(
-            &sdk,
-            FederationOptions {
-                endpoint: args.federation_endpoint.clone(),
-                issuer: format!("http://{}", args.listen),
-            },
-            // Revocations in other accounts go through the narrow revoker role, never the
-            // deploy role.
-            AccountRoles::revoker(&config),
         )
-        .with_organization(
-            config
-                .organization
-                .as_ref()
-                .map(|o| o.management_account.clone()),
-        );
-        let holder = format!(
-            "serve-{}-{}",
-            std::process::id(),
-            breakglass_server::random::random_hex(4)
-        );
-        // Secrets the config names are read from this process's environment.
-        let sns = config
-            .notifications
-            .as_ref()
-            .and_then(|n| n.sns_topic_arn.as_deref())
-            .map(|topic| SnsPublisher::shared(&sdk, topic));
-        let notifier_settings =
-            NotifierSettings::from_config(&config, sns, |var| std::env::var(var).ok())?;
-        let notifier_store = store.clone();
-        let cloud: SharedCloud = Arc::new(cloud);
-        let app = Arc::new(App::new(broker, cloud));
-        let mut auth = Auth::new(store, Arc::clone(&clock), key, Limits::default())
-            .with_local_accounts(config.auth.local, config.auth.oidc.is_some());
-        if let Some(passkeys) = &config.auth.passkeys {
-            let rp = breakglass_server::auth::RelyingParty::new(passkeys)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            auth = auth.with_passkeys(rp);
-        }
-        let auth = Arc::new(auth);
-        let slack = match (&config.slack, &config.notifications) {
-            (Some(slack), Some(n)) => Some(Arc::new(SlackApp::new(
-                slack.clone(),
-                &n.console_url,
-                |var| std::env::var(var).ok(),
-            )?)),
-            _ => None,
-        };
-        let notifier = notifier_settings
-            .map(|mut settings| {
-                settings.chat = slack.as_ref().map(|slack| {
-                    Arc::new(SlackChannel::new(
-                        Arc::clone(&app),
-                        Arc::clone(&auth),
-                        Arc::clone(slack),
-                    )) as Arc<dyn breakglass_server::notifier::ChatChannel>
-                });
-                Notifier::new(
-                    notifier_store,
-                    Arc::clone(&clock),
-                    settings,
-                    config.responders.clone(),
-                    format!("{holder}-notify"),
-                )
-            })
-            .transpose()?;
+        .await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))
@@ -379,11 +439,30 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 None
             }
         };
-        let mut worker = WorkerConfig::new(holder);
+        let mut worker = WorkerConfig::new(holder.clone());
         worker.interval = args
             .worker_interval
             .try_into()
             .context("the worker interval does not fit")?;
+        let drills = match config.drills.every {
+            Some(every) => Some(breakglass_server::drills::Scheduler::new(
+                Arc::clone(&app),
+                breakglass_server::drills::DrillOptions {
+                    playbooks: config.drills.playbooks.clone(),
+                    alert_timeout: config
+                        .drills
+                        .alert_timeout
+                        .try_into()
+                        .context("the drill alert timeout does not fit")?,
+                    trigger: breakglass_core::drill::Trigger::Scheduled,
+                    notifications: notifier.is_some(),
+                },
+                every.try_into().context("the drill interval does not fit")?,
+                super::drill::preflight(Arc::new(config.clone()), sdk.clone()),
+                format!("{holder}-drill"),
+            )),
+            None => None,
+        };
         breakglass_server::serve::serve(
             listener,
             app,
@@ -394,6 +473,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             worker,
             notifier,
             anchorer,
+            drills,
         )
             .await
             .context("the server failed")

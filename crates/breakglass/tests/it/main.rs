@@ -19,6 +19,7 @@ mod audit;
 mod broker_e2e;
 mod browser;
 mod client;
+mod drill;
 mod extension;
 mod notify;
 mod policy;

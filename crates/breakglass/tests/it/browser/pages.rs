@@ -2,8 +2,8 @@
 //! `breakglass serve` on moto: the login page, alice's dashboard, request form, approved,
 //! active and active break-glass requests, break-glass form, account page and a page that
 //! does not exist; bob's dashboard (leading with the request waiting for him), approvals,
-//! pending, denied and revoked requests, sessions and reviews; dana's audit log and
-//! notifications.
+//! pending, denied and revoked requests, sessions and reviews; dana's audit log,
+//! notifications and drills.
 //!
 //! At 1280 px and at 375 px each page must not overflow horizontally (the document no wider
 //! than the window, no rendered element wider than it or sticking out of it) and must show
@@ -369,6 +369,10 @@ async fn every_console_page_fits_a_phone_and_leads_with_its_action_in_chromium()
         "{summary}"
     );
     fits(&d, "notifications", &["#notification-summary"]).await;
+    d.goto(&format!("{url}/console/drills")).await;
+    let now = d.text("#now").await;
+    assert!(now.contains("No drill has run yet"), "{now}");
+    fits(&d, "drills", &["#now", "#drill-history caption"]).await;
     d.close().await;
 
     let written = shots.written();
@@ -376,7 +380,7 @@ async fn every_console_page_fits_a_phone_and_leads_with_its_action_in_chromium()
         .iter()
         .map(|p| json!(p.display().to_string()))
         .collect();
-    assert_eq!(pages.len(), 2 * 18, "{pages:?}");
+    assert_eq!(pages.len(), 2 * 19, "{pages:?}");
     println!(
         "every page at 1280 and 375 px: {} screenshots in {:.1} s",
         written.len(),

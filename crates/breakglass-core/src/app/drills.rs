@@ -1,0 +1,466 @@
+//! Drills as use cases: the drill identity walks one playbook's path end to end (request,
+//! drill approvals, activation, `AssumeRole`, one call, revocation, the deny read back and
+//! proven), one alert proves the security team's channels, the chain is verified, and the
+//! run is recorded with its audit record in one transaction.
+//!
+//! Nothing here fails a drill by returning an error: each problem becomes a step's
+//! finding, so a drill always ends with a result to store and show. Errors are kept for
+//! the store failing to record that result.
+
+use std::ops::ControlFlow;
+
+use time::{Duration, OffsetDateTime};
+
+use super::{App, Caller, Error};
+use crate::audit::{Actor, AuditEntry, AuditEvent};
+use crate::cloud::Cloud;
+use crate::drill::{
+    self, DrillPath, DrillRun, DrillTarget, Finding, Outcome, Step, proves_cut_off,
+};
+use crate::model::{IncidentId, PlaybookId};
+use crate::ports::{AccessStore, Clock, Commit, IdSource, Store};
+use crate::request::NewRequest;
+use crate::revocation::REVOCATIONS_POLICY;
+
+/// The most findings a `drill_completed` record quotes (the stored run has them all).
+const QUOTED_FINDINGS: usize = 10;
+
+/// Where the drill's own alert is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AlertState {
+    /// Every channel took it.
+    Delivered,
+    /// Not yet: the channels that took it so far and the last error.
+    Waiting {
+        done: Vec<String>,
+        last_error: Option<String>,
+    },
+    /// The notifier gave up on it.
+    DeadLettered { error: Option<String> },
+}
+
+/// Milliseconds between two instants of the broker's clock (0 if the clock went back).
+fn millis(from: OffsetDateTime, to: OffsetDateTime) -> u64 {
+    u64::try_from((to - from).whole_milliseconds()).unwrap_or(0)
+}
+
+/// A step of `path` named `name`, started at `started`, ended now with `findings`.
+struct Walker<'p> {
+    path: &'p mut DrillPath,
+}
+
+impl Walker<'_> {
+    fn record(
+        &mut self,
+        name: &str,
+        started: OffsetDateTime,
+        now: OffsetDateTime,
+        findings: Vec<Finding>,
+    ) -> bool {
+        let target = &self.path.target;
+        let mut step = Step::checked(name, started, millis(started, now), findings);
+        step.playbook = Some(target.playbook.to_string());
+        step.account = Some(target.account.to_string());
+        step.role = Some(target.role.to_string());
+        let passed = step.outcome == Outcome::Passed;
+        self.path.steps.push(step);
+        passed
+    }
+}
+
+impl<S, K, C, I> App<S, K, C, I>
+where
+    S: Store + AccessStore,
+    K: Cloud,
+    C: Clock,
+    I: IdSource,
+{
+    /// The role copies the drill walks: every one `playbooks` grant (every playbook when
+    /// none is named), in catalog order.
+    pub fn drill_targets(&self, playbooks: &[PlaybookId]) -> Result<Vec<DrillTarget>, Error> {
+        let rules = self.rules();
+        let catalog = rules.catalog();
+        for p in playbooks {
+            if catalog.playbook(p).is_none() {
+                return Err(Error::Invalid(format!(
+                    "playbook `{p}` is not in the config; `breakglass playbooks` lists them"
+                )));
+            }
+        }
+        Ok(catalog
+            .playbooks
+            .iter()
+            .filter(|p| playbooks.is_empty() || playbooks.contains(&p.id))
+            .flat_map(|p| {
+                catalog.grantable(p).map(|r| DrillTarget {
+                    playbook: p.id.clone(),
+                    role: r.name.clone(),
+                    account: r.account.clone(),
+                })
+            })
+            .collect())
+    }
+
+    /// Walks `target`'s path end to end as the drill identity, under `incident`. Each step's
+    /// problem is a finding; a failed step ends the path (a grant it left live is revoked
+    /// before returning, so a drill never leaves access behind).
+    pub async fn drill_path(&self, incident: &IncidentId, target: DrillTarget) -> DrillPath {
+        let mut path = DrillPath {
+            target,
+            request: None,
+            steps: Vec::new(),
+            time_to_access_ms: None,
+            time_to_revoke_ms: None,
+        };
+        let live = self.walk_path(incident, &mut path).await;
+        if let Some(request) = live {
+            // Only reached when a step after activation failed: end the access anyway.
+            let caller = drill_caller();
+            let _ = self
+                .revoke(
+                    &caller,
+                    &request,
+                    "drill: a step failed; ending the drill's access",
+                )
+                .await;
+        }
+        path
+    }
+
+    /// The steps of [`App::drill_path`]; returns the request whose grant is still live if
+    /// the walk stopped before revoking it.
+    async fn walk_path(
+        &self,
+        incident: &IncidentId,
+        path: &mut DrillPath,
+    ) -> Option<crate::model::RequestId> {
+        let caller = drill_caller();
+        let requester = drill::requester();
+        let target = path.target.clone();
+        let at = |what: &str| {
+            format!(
+                "{what} of {} ({}) in {}",
+                target.role, target.playbook, target.account
+            )
+        };
+        let fail = |check: &str, message: String| {
+            Finding::new(check, target.role.as_str(), message).in_account(target.account.as_str())
+        };
+        let mut w = Walker { path };
+        let begin = self.now();
+
+        // 1. The request, as the drill identity.
+        let duration = self.drill_duration(&target.playbook);
+        let submitted = self
+            .broker
+            .submit_drill(NewRequest {
+                requester: requester.clone(),
+                playbook: target.playbook.clone(),
+                role: target.role.clone(),
+                account: target.account.clone(),
+                duration,
+                incident: incident.clone(),
+                justification: format!(
+                    "drill: proving that playbook {} reaches {} in {}",
+                    target.playbook, target.role, target.account
+                ),
+            })
+            .await;
+        let request = match submitted {
+            Ok(o) => o.request,
+            Err(e) => {
+                w.record(
+                    "request",
+                    begin,
+                    self.now(),
+                    vec![fail(
+                        "request_refused",
+                        format!("{} was refused: {e}", at("the drill request")),
+                    )],
+                );
+                return None;
+            }
+        };
+        let id = request.id.clone();
+        w.path.request = Some(id.clone());
+        w.record("request", begin, self.now(), Vec::new());
+
+        // 2. As many drill approvals as the playbook needs.
+        let started = self.now();
+        let mut findings = Vec::new();
+        for n in 1..=request.required_approvals {
+            if let Err(e) = self
+                .broker
+                .approve(&id, drill::approver(n), request.digest, "drill approval")
+                .await
+            {
+                findings.push(fail(
+                    "approval_refused",
+                    format!(
+                        "drill approval {n} {} was refused: {e}",
+                        at("of the request")
+                    ),
+                ));
+                break;
+            }
+        }
+        if !w.record("approve", started, self.now(), findings) {
+            return None;
+        }
+
+        // 3. Activation.
+        let started = self.now();
+        if let Err(e) = self.broker.activate(&id, requester.clone()).await {
+            w.record(
+                "activate",
+                started,
+                self.now(),
+                vec![fail(
+                    "activation_refused",
+                    format!("{} was refused: {e}", at("the activation")),
+                )],
+            );
+            return None;
+        }
+        w.record("activate", started, self.now(), Vec::new());
+
+        // 4. AssumeRole with the real trust policy, SourceIdentity and session tags.
+        let started = self.now();
+        let creds = match self.credentials(&caller, &id, None).await {
+            Ok(c) => c,
+            Err(e) => {
+                w.record(
+                    "assume role",
+                    started,
+                    self.now(),
+                    vec![fail(
+                        "assume_role_failed",
+                        format!("AssumeRole {} failed: {e}", at("of the drill session")),
+                    )],
+                );
+                return Some(id);
+            }
+        };
+        w.record("assume role", started, self.now(), Vec::new());
+
+        // 5. One call with the credentials.
+        let started = self.now();
+        let findings = match self.cloud.caller_identity(&creds).await {
+            Ok(arn) if arn == creds.assumed_role_arn => Vec::new(),
+            Ok(arn) => vec![fail(
+                "wrong_identity",
+                format!(
+                    "the drill credentials {} act as {arn}, not as {}",
+                    at("of the session"),
+                    creds.assumed_role_arn
+                ),
+            )],
+            Err(e) => vec![fail(
+                "call_failed",
+                format!(
+                    "the first call with the credentials {} failed: {e}",
+                    at("of the session")
+                ),
+            )],
+        };
+        if !w.record("call", started, self.now(), findings) {
+            return Some(id);
+        }
+        w.path.time_to_access_ms = Some(millis(begin, self.now()));
+
+        // 6. Revocation: the deny written, read back and proven by the policy engine.
+        let started = self.now();
+        if let Err(e) = self.revoke(&caller, &id, "drill: proving revocation").await {
+            w.record(
+                "revoke",
+                started,
+                self.now(),
+                vec![fail(
+                    "revocation_failed",
+                    format!("{} failed: {e}", at("the revocation")),
+                )],
+            );
+            return None;
+        }
+        let role = &request.spec.role_arn;
+        let findings = match self.cloud.inline_policy(role, REVOCATIONS_POLICY).await {
+            Ok(doc) => proves_cut_off(
+                doc.as_deref(),
+                role,
+                &creds.assumed_role_arn,
+                &creds.assumed_role_id,
+                requester.as_str(),
+            ),
+            Err(e) => vec![fail(
+                "revocation_unreadable",
+                format!(
+                    "the {REVOCATIONS_POLICY} policy {} could not be read back: {e}",
+                    at("")
+                ),
+            )],
+        };
+        let passed = w.record("revoke", started, self.now(), findings);
+        if passed {
+            w.path.time_to_revoke_ms = Some(millis(started, self.now()));
+        }
+        None
+    }
+
+    /// The drill grant's length: enough for STS's 15-minute minimum session once the clock
+    /// allowance is taken off, within the playbook's maximum and above the broker's minimum.
+    fn drill_duration(&self, playbook: &PlaybookId) -> Duration {
+        let rules = self.rules();
+        let min = self.broker.settings().min_duration.max(
+            crate::issuance::MIN_SESSION + crate::issuance::SKEW_ALLOWANCE + Duration::minutes(1),
+        );
+        rules
+            .catalog()
+            .playbook(playbook)
+            .map_or(min, |p| min.min(p.max_duration))
+    }
+
+    /// Sends the drill's own alert (`drill_alert`) to every channel of the security team;
+    /// returns its audit sequence number, to follow with [`App::drill_alert_state`].
+    pub async fn drill_alert(&self, run: &str, what: &str) -> Result<u64, Error> {
+        let event = AuditEvent::from(crate::audit::events::DrillAlertSent {
+            run: run.to_owned(),
+            what: what.to_owned(),
+        });
+        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
+        let committed = self
+            .store()
+            .commit(Commit {
+                write: None,
+                audit: vec![AuditEntry {
+                    at: self.now(),
+                    actor: Actor::System,
+                    request_version: None,
+                    event,
+                }],
+                outbox,
+                step_up: None,
+            })
+            .await?;
+        committed.audit_seqs.first().copied().ok_or_else(|| {
+            Error::Store(crate::ports::StoreError::InvalidCommit(
+                "the drill alert was committed without a record".to_owned(),
+            ))
+        })
+    }
+
+    /// Where the drill alert recorded at `seq` is: delivered, waiting or dead-lettered.
+    pub async fn drill_alert_state(&self, seq: u64) -> Result<AlertState, Error> {
+        let waiting = self.store().outbox_undelivered(1_000).await?;
+        if let Some(q) = waiting.iter().find(|q| q.message.audit_seq == seq) {
+            return Ok(AlertState::Waiting {
+                done: q.message.done_channels.clone(),
+                last_error: q.message.last_error.clone(),
+            });
+        }
+        let dead = self.store().outbox_dead_letters(1_000).await?;
+        if let Some(m) = dead.iter().find(|m| m.audit_seq == seq) {
+            return Ok(AlertState::DeadLettered {
+                error: m.last_error.clone(),
+            });
+        }
+        Ok(AlertState::Delivered)
+    }
+
+    /// Verifies the whole audit chain (the drill's records included) as a drill step.
+    pub async fn drill_chain_step(&self) -> Step {
+        let started = self.now();
+        let walked = super::walk(self.store(), self.audit_check(), |_, _| {
+            Ok::<_, Error>(ControlFlow::Continue(()))
+        })
+        .await;
+        let problem = match walked {
+            Ok(super::Walk::Intact { .. }) => None,
+            Ok(super::Walk::Broken(problem)) => Some(problem),
+            Ok(super::Walk::NeedsKey(seq)) => Some(format!(
+                "record #{seq} is keyed but this broker holds no audit key"
+            )),
+            Ok(super::Walk::Stopped { .. }) => Some("the walk stopped early".to_owned()),
+            Err(super::WalkError::Store(e)) => Some(format!("the store failed: {e}")),
+            Err(super::WalkError::Consumer(e)) => Some(e.to_string()),
+        };
+        let findings = problem
+            .map(|p| {
+                vec![Finding::new(
+                    "audit_chain_broken",
+                    "audit log",
+                    format!("the audit chain does not verify over the drill's records: {p}"),
+                )]
+            })
+            .into_iter()
+            .flatten()
+            .collect();
+        Step::checked(
+            "audit chain",
+            started,
+            millis(started, self.now()),
+            findings,
+        )
+    }
+
+    /// Stores `run` with its `drill_completed` record in one transaction. The security team
+    /// is alerted when it failed and the previous run did not fail the same way (once per
+    /// failure, not once per run); returns whether it was.
+    pub async fn record_drill(&self, run: &DrillRun) -> Result<bool, Error> {
+        let previous = self.store().drill_runs(1).await?;
+        let findings: Vec<String> = run.findings().map(|f| f.message.clone()).collect();
+        let passed = run.passed();
+        let alerted = !passed
+            && previous.first().is_none_or(|p| {
+                p.passed()
+                    || p.findings()
+                        .map(|f| f.message.as_str())
+                        .ne(findings.iter().map(String::as_str))
+            });
+        let steps = u32::try_from(run.steps().count()).unwrap_or(u32::MAX);
+        let failed = u32::try_from(run.steps().filter(|s| s.outcome == Outcome::Failed).count())
+            .unwrap_or(u32::MAX);
+        let event = AuditEvent::from(crate::audit::events::DrillCompleted {
+            run: run.id.clone(),
+            passed,
+            steps,
+            failed,
+            findings: findings.into_iter().take(QUOTED_FINDINGS).collect(),
+            alerted,
+        });
+        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
+        self.store()
+            .commit_drill(
+                run,
+                Commit {
+                    write: None,
+                    audit: vec![AuditEntry {
+                        at: self.now(),
+                        actor: Actor::System,
+                        request_version: None,
+                        event,
+                    }],
+                    outbox,
+                    step_up: None,
+                },
+            )
+            .await?;
+        Ok(alerted)
+    }
+
+    /// The latest `limit` drill runs, newest first (an administrator's read).
+    pub async fn drill_runs(&self, caller: &Caller, limit: u32) -> Result<Vec<DrillRun>, Error> {
+        caller.require_admin()?;
+        Ok(self.store().drill_runs(limit).await?)
+    }
+}
+
+/// The drill identity as a caller: no administrator, no chat, full access only to its own
+/// drill requests (the drill rule refuses it everything else).
+fn drill_caller() -> Caller {
+    Caller {
+        username: drill::requester(),
+        admin: false,
+        break_glass_only: false,
+        via: None,
+    }
+}

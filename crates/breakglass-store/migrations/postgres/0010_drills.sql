@@ -1,0 +1,13 @@
+-- breakglass store, PostgreSQL, version 10: drills. Each drill run, stored whole
+-- (its steps, findings and times as JSON) in the same transaction as its drill_completed
+-- audit record; listed newest first for the console's history and the alert-once rule.
+
+CREATE TABLE drill_runs (
+    id          TEXT    PRIMARY KEY,
+    started_at  BIGINT  NOT NULL,
+    finished_at BIGINT  NOT NULL,
+    trigger     TEXT    NOT NULL,
+    passed      BIGINT  NOT NULL,
+    doc         TEXT    NOT NULL
+);
+CREATE INDEX drill_runs_started ON drill_runs (started_at);
