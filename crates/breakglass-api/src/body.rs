@@ -536,6 +536,14 @@ impl fmt::Debug for ConsoleBody {
     }
 }
 
+/// `POST /api/v1/game-days`: open a game day (administrators only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartGameDayBody {
+    /// What the exercise is (shown in every notification of the game day's requests).
+    pub scenario: String,
+}
+
 /// `POST /api/v1/roles/revoke-all`: cut off every session of a role (administrators only,
 /// with a TOTP step-up).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

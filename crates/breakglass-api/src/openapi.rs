@@ -520,6 +520,22 @@ pub fn route_docs() -> Vec<RouteDoc> {
             200,
         )
         .body::<RevokeAllBody>(),
+        R::new::<breakglass_core::drill::GameDay>(
+            "POST",
+            "/api/v1/game-days",
+            "Open a game day: an incident id under which real requests are a drill (admin)",
+            true,
+            201,
+        )
+        .body::<crate::body::StartGameDayBody>(),
+        R::new::<breakglass_core::drill::GameDayReport>(
+            "POST",
+            "/api/v1/game-days/{id}/finish",
+            "Finish a game day and report who took part, each request's times and what failed (admin)",
+            true,
+            200,
+        )
+        .no_body(),
         R::new::<AuditRecords>(
             "GET",
             "/api/v1/audit",

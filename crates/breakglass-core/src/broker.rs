@@ -186,6 +186,11 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         }
     }
 
+    /// A fresh request id from the id source (for ids derived from one, e.g. a game day's).
+    pub fn fresh_request_id(&self) -> RequestId {
+        self.ids.request_id()
+    }
+
     /// Submits a drill request for `target` under `incident` (see
     /// [`crate::request::submit_drill`]); refusals are audited like any other.
     pub async fn submit_drill(&self, new: NewRequest) -> Result<Outcome, BrokerError> {

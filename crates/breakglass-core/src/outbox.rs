@@ -199,6 +199,22 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     e.problem
                 ),
             ),
+            AuditEvent::GameDayStarted(e) => push(
+                "game_day_started",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "[GAME DAY] {} opened game day {}: {}. Requests under this incident id are a drill",
+                    e.by, e.incident, e.scenario
+                ),
+            ),
+            AuditEvent::GameDayFinished(e) => push(
+                "game_day_finished",
+                vec![Audience::SecurityTeam],
+                format!(
+                    "[GAME DAY] {} finished game day {}: {} requests, {} did not reach access",
+                    e.by, e.incident, e.requests, e.failed
+                ),
+            ),
             AuditEvent::DrillAlertSent(e) => push(
                 "drill_alert",
                 vec![Audience::SecurityTeam],
@@ -386,6 +402,12 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                 ),
             ),
             _ => {}
+        }
+    }
+    // A game day's requests are real, but a drill: every message about them says so.
+    if request.is_some_and(|r| crate::drill::is_game_day(&r.spec.incident)) {
+        for n in &mut out {
+            n.subject = format!("[GAME DAY] {}", n.subject);
         }
     }
     out

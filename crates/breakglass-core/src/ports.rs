@@ -508,6 +508,20 @@ pub trait Store: Send + Sync {
         commit: Commit,
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
 
+    /// Stores game day `day` (its start, or its finish) and commits `commit` (its audit
+    /// record) in one transaction.
+    fn commit_game_day(
+        &self,
+        day: &crate::drill::GameDay,
+        commit: Commit,
+    ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+
+    /// The game day with incident id `incident`, if one was started.
+    fn game_day(
+        &self,
+        incident: &crate::model::IncidentId,
+    ) -> impl Future<Output = Result<Option<crate::drill::GameDay>, StoreError>> + Send;
+
     /// The latest `limit` drill runs, newest first.
     fn drill_runs(
         &self,

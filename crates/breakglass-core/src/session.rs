@@ -28,6 +28,8 @@ pub struct RequestFilter {
     pub role: Option<RoleArn>,
     /// Only break-glass uses whose post-incident review is still outstanding.
     pub review_outstanding: bool,
+    /// Only requests filed under this incident.
+    pub incident: Option<IncidentId>,
     /// At most this many (the store caps it).
     pub limit: Option<u32>,
 }

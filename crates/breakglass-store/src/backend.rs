@@ -533,6 +533,54 @@ macro_rules! store_impl {
                 .await
             }
 
+            pub(crate) async fn commit_game_day(
+                &self,
+                day: &breakglass_core::drill::GameDay,
+                commit: breakglass_core::ports::Commit,
+            ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
+                let now = $crate::plan::commit_time(&commit)?;
+                let prepared = $crate::plan::prepare(commit, now, self.chain_key.clone())?;
+                let doc = serde_json::to_string(day).map_err(|e| {
+                    breakglass_core::ports::StoreError::InvalidCommit(format!("game day: {e}"))
+                })?;
+                let incident = day.incident.to_string();
+                let started = breakglass_core::audit::unix_micros(day.started_at);
+                self.write(move |conn, tx_state| Box::pin(async move {
+                    sqlx::query($crate::query::UPSERT_GAME_DAY)
+                        .bind(&incident)
+                        .bind(started)
+                        .bind(&doc)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(|e| $crate::codec::db_error(e, "game day"))?;
+                    Self::write_in(conn, tx_state, prepared).await
+                }))
+                .await
+            }
+
+            pub(crate) async fn game_day(
+                &self,
+                incident: &breakglass_core::model::IncidentId,
+            ) -> Result<Option<breakglass_core::drill::GameDay>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let row = sqlx::query($crate::query::SELECT_GAME_DAY)
+                    .bind(incident.as_str())
+                    .fetch_optional(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "game day"))?;
+                drop(reader);
+                row.map(|row| {
+                    let doc: String = row
+                        .try_get("doc")
+                        .map_err(|e| $crate::codec::db_error(e, "game day"))?;
+                    serde_json::from_str(&doc).map_err(|e| {
+                        breakglass_core::ports::StoreError::Corrupt(format!("game day: {e}"))
+                    })
+                })
+                .transpose()
+            }
+
             pub(crate) async fn drill_runs(
                 &self,
                 limit: u32,

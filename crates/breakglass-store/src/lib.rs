@@ -467,6 +467,21 @@ impl Store for SqlStore {
         dispatch!(self, s => s.commit_drill(run, commit).await)
     }
 
+    async fn commit_game_day(
+        &self,
+        day: &breakglass_core::drill::GameDay,
+        commit: Commit,
+    ) -> Result<Committed, StoreError> {
+        dispatch!(self, s => s.commit_game_day(day, commit).await)
+    }
+
+    async fn game_day(
+        &self,
+        incident: &breakglass_core::model::IncidentId,
+    ) -> Result<Option<breakglass_core::drill::GameDay>, StoreError> {
+        dispatch!(self, s => s.game_day(incident).await)
+    }
+
     async fn drill_runs(
         &self,
         limit: u32,

@@ -94,6 +94,10 @@ pub(crate) fn requests(filter: &RequestFilter) -> Filter {
         let p = f.bind(Bind::Bool(true));
         f.and(format!("review_required = {p}"));
     }
+    if let Some(i) = &filter.incident {
+        let p = f.bind(Bind::Text(i.to_string()));
+        f.and(format!("incident = {p}"));
+    }
     f
 }
 
@@ -162,6 +166,8 @@ pub(crate) fn sessions(query: &SessionQuery, now: OffsetDateTime) -> (Filter, St
     (f, now)
 }
 
+pub(crate) const UPSERT_GAME_DAY: &str = "INSERT INTO game_days (incident, started_at, doc) VALUES ($1, $2, $3) ON CONFLICT (incident) DO UPDATE SET doc = excluded.doc";
+pub(crate) const SELECT_GAME_DAY: &str = "SELECT doc FROM game_days WHERE incident = $1";
 pub(crate) const INSERT_DRILL_RUN: &str = "INSERT INTO drill_runs (id, started_at, finished_at, trigger, passed, doc) VALUES ($1, $2, $3, $4, $5, $6)";
 pub(crate) const SELECT_DRILL_RUNS: &str =
     "SELECT doc FROM drill_runs ORDER BY started_at DESC, id DESC LIMIT $1";

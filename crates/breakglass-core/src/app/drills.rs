@@ -15,11 +15,13 @@ use super::{App, Caller, Error};
 use crate::audit::{Actor, AuditEntry, AuditEvent};
 use crate::cloud::Cloud;
 use crate::drill::{
-    self, DrillPath, DrillRun, DrillTarget, Finding, Outcome, Step, proves_cut_off,
+    self, DrillPath, DrillRun, DrillTarget, Finding, GameDay, GameDayReport, Outcome, Step,
+    proves_cut_off,
 };
 use crate::model::{IncidentId, PlaybookId};
 use crate::ports::{AccessStore, Clock, Commit, IdSource, Store};
 use crate::request::NewRequest;
+use crate::session::RequestFilter;
 use crate::revocation::REVOCATIONS_POLICY;
 
 /// The most findings a `drill_completed` record quotes (the stored run has them all).
@@ -445,6 +447,126 @@ where
             )
             .await?;
         Ok(alerted)
+    }
+
+    /// Opens a game day for `scenario` (an administrator's): a new incident id
+    /// (`GAMEDAY-…`) under which real people file real requests, flagged as a drill in every
+    /// notification and page. The security team is told.
+    pub async fn start_game_day(&self, caller: &Caller, scenario: &str) -> Result<GameDay, Error> {
+        caller.require_admin()?;
+        caller.require_full_access()?;
+        let scenario = scenario.trim();
+        if scenario.is_empty() || scenario.chars().count() > self.broker.settings().max_text {
+            return Err(Error::Invalid(format!(
+                "scenario: must be 1 to {} characters, saying what the exercise is",
+                self.broker.settings().max_text
+            )));
+        }
+        let day = GameDay {
+            incident: drill::game_day_id(&self.broker.fresh_request_id()),
+            scenario: scenario.to_owned(),
+            started_by: caller.username.clone(),
+            started_at: self.now(),
+            finished_at: None,
+        };
+        let event = AuditEvent::from(crate::audit::events::GameDayStarted {
+            incident: day.incident.clone(),
+            scenario: day.scenario.clone(),
+            by: caller.username.clone(),
+        });
+        self.commit_game_day(&day, Actor::User(caller.username.clone()), event)
+            .await?;
+        Ok(day)
+    }
+
+    /// Finishes game day `incident` (an administrator's) and reports it: who took part,
+    /// each request's times, what did not reach access. Requests under its id are refused
+    /// from then on. Finishing a finished game day reports it again without changing it.
+    pub async fn finish_game_day(
+        &self,
+        caller: &Caller,
+        incident: &str,
+    ) -> Result<GameDayReport, Error> {
+        caller.require_admin()?;
+        let incident = IncidentId::new(incident)
+            .map_err(|e| Error::Invalid(format!("invalid game day id: {e}")))?;
+        let Some(mut day) = self.store().game_day(&incident).await? else {
+            return Err(Error::NotFound(format!(
+                "no game day `{incident}`; `breakglass drill start --scenario TEXT` opens one"
+            )));
+        };
+        let requests: Vec<_> = self
+            .store()
+            .requests(&RequestFilter {
+                incident: Some(incident.clone()),
+                ..RequestFilter::default()
+            })
+            .await?
+            .into_iter()
+            .map(|v| v.value)
+            .collect();
+        if day.finished_at.is_none() {
+            day.finished_at = Some(self.now());
+            let report = drill::game_day_report(day.clone(), &requests);
+            let event = AuditEvent::from(crate::audit::events::GameDayFinished {
+                incident: incident.clone(),
+                by: caller.username.clone(),
+                requests: u32::try_from(report.requests.len()).unwrap_or(u32::MAX),
+                failed: u32::try_from(
+                    report.requests.iter().filter(|r| r.failure.is_some()).count(),
+                )
+                .unwrap_or(u32::MAX),
+            });
+            self.commit_game_day(&day, Actor::User(caller.username.clone()), event)
+                .await?;
+            return Ok(report);
+        }
+        Ok(drill::game_day_report(day, &requests))
+    }
+
+    /// Refuses a request under a game day's incident id (`GAMEDAY-…`) unless that game day
+    /// is open: a real incident can never pass for a drill, and a finished exercise takes
+    /// no more requests.
+    pub(crate) async fn require_open_game_day(&self, incident: &IncidentId) -> Result<(), Error> {
+        if !drill::is_game_day(incident) {
+            return Ok(());
+        }
+        match self.store().game_day(incident).await? {
+            Some(day) if day.finished_at.is_none() => Ok(()),
+            Some(_) => Err(Error::Invalid(format!(
+                "game day `{incident}` is finished: it takes no more requests"
+            ))),
+            None => Err(Error::Invalid(format!(
+                "incident ids starting with `{}` are reserved for game days, and no game day `{incident}` is open: use your incident's own id",
+                drill::GAME_DAY_PREFIX
+            ))),
+        }
+    }
+
+    async fn commit_game_day(
+        &self,
+        day: &GameDay,
+        actor: Actor,
+        event: AuditEvent,
+    ) -> Result<(), Error> {
+        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
+        self.store()
+            .commit_game_day(
+                day,
+                Commit {
+                    write: None,
+                    audit: vec![AuditEntry {
+                        at: self.now(),
+                        actor,
+                        request_version: None,
+                        event,
+                    }],
+                    outbox,
+                    step_up: None,
+                },
+            )
+            .await?;
+        Ok(())
     }
 
     /// The latest `limit` drill runs, newest first (an administrator's read).

@@ -130,13 +130,9 @@ where
     /// Submits `ask` for approval as `caller`.
     pub async fn submit(&self, caller: &Caller, ask: &Ask<'_>) -> Result<Outcome, Error> {
         caller.require_full_access()?;
-        Ok(self
-            .broker
-            .submit_via(
-                ask.request(caller, self.rules().catalog())?,
-                caller.via.as_ref(),
-            )
-            .await?)
+        let new = ask.request(caller, self.rules().catalog())?;
+        self.require_open_game_day(&new.incident).await?;
+        Ok(self.broker.submit_via(new, caller.via.as_ref()).await?)
     }
 
     /// Approves request `id` (or, for [`Approving::Extension`], the extension pending on its
@@ -268,6 +264,7 @@ where
         step_up: Result<StepUp, E>,
     ) -> Result<Outcome, StepUpOr<E>> {
         let new = ask.request(caller, self.rules().catalog())?;
+        self.require_open_game_day(&new.incident).await?;
         let mut mfa = step_up.map_err(StepUpOr::StepUp);
         if let Ok(s) = &mfa {
             own_step_up(caller, s, BREAK_GLASS_PURPOSE)?;

@@ -630,6 +630,23 @@ pub struct DrillCompleted {
     pub alerted: bool,
 }
 
+/// A game day began: requests under its incident id are a drill with real people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GameDayStarted {
+    pub incident: IncidentId,
+    pub scenario: String,
+    pub by: Username,
+}
+
+/// A game day ended; its report counts its requests and those that did not reach access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct GameDayFinished {
+    pub incident: IncidentId,
+    pub by: Username,
+    pub requests: u32,
+    pub failed: u32,
+}
+
 /// Every audit event, tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -683,6 +700,8 @@ pub enum AuditEvent {
     ChatRefused(ChatRefused),
     DrillAlertSent(DrillAlertSent),
     DrillCompleted(DrillCompleted),
+    GameDayStarted(GameDayStarted),
+    GameDayFinished(GameDayFinished),
 }
 
 macro_rules! from_event {
@@ -745,6 +764,8 @@ from_event!(
     ChatRefused,
     DrillAlertSent,
     DrillCompleted,
+    GameDayStarted,
+    GameDayFinished,
 );
 
 impl AuditEvent {
@@ -800,6 +821,8 @@ impl AuditEvent {
             Self::ChatRefused(_) => "chat_refused",
             Self::DrillAlertSent(_) => "drill_alert_sent",
             Self::DrillCompleted(_) => "drill_completed",
+            Self::GameDayStarted(_) => "game_day_started",
+            Self::GameDayFinished(_) => "game_day_finished",
         }
     }
 
@@ -850,7 +873,10 @@ impl AuditEvent {
             Self::ChatAction(e) => e.request.as_ref(),
             Self::ChatRefused(e) => e.request.as_ref(),
             Self::ChatLinkStarted(_) | Self::ChatLinked(_) | Self::ChatUnlinked(_) => None,
-            Self::DrillAlertSent(_) | Self::DrillCompleted(_) => None,
+            Self::DrillAlertSent(_)
+            | Self::DrillCompleted(_)
+            | Self::GameDayStarted(_)
+            | Self::GameDayFinished(_) => None,
         }
     }
 

@@ -187,6 +187,12 @@ pub fn request_message(r: &AccessRequest, allowed_by: &[PolicyRef], console_url:
             r.spec.requester, r.spec.role, r.spec.account
         )
     };
+    // A game day's requests are real, but a drill: the message says so first.
+    let title = if crate::drill::is_game_day(&r.spec.incident) {
+        format!("[GAME DAY] {title}")
+    } else {
+        title
+    };
     let mut actions = Vec::new();
     if r.status == Status::Pending {
         actions.push(json!({

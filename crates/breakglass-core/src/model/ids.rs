@@ -60,7 +60,7 @@ macro_rules! string_id {
             }
 
             /// Wraps a value this crate built and knows to be valid (a constant's format).
-            #[allow(dead_code)]
+            #[allow(dead_code, reason = "not every id kind is built from a constant")]
             pub(crate) fn from_trusted(value: String) -> Self {
                 debug_assert!(Self::new(value.clone()).is_ok(), "{value}");
                 Self(value)

@@ -774,6 +774,19 @@ pub async fn audit(State(s): St, p: Principal, Query(q): Query<AuditQuery>) -> A
     Ok(Json(AuditRecords { records }).into_response())
 }
 
+pub async fn start_game_day(
+    State(s): St,
+    p: Principal,
+    Body(b): Body<breakglass_api::body::StartGameDayBody>,
+) -> ApiResult {
+    let day = s.app.start_game_day(&p.caller(), &b.scenario).await?;
+    Ok((StatusCode::CREATED, Json(day)).into_response())
+}
+
+pub async fn finish_game_day(State(s): St, p: Principal, Path(id): Path<String>) -> ApiResult {
+    Ok(Json(s.app.finish_game_day(&p.caller(), &id).await?).into_response())
+}
+
 pub async fn audit_verify(State(s): St, p: Principal) -> ApiResult {
     Ok(Json(match s.app.verify_audit(&p.caller()).await? {
         AuditVerification::Verified { records, head } => AuditVerify::verified(records, head),

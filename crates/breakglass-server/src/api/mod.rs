@@ -84,6 +84,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<AppState>>> {
         ("POST", "/api/v1/grants/{id}/console") => post(h::console),
         ("POST", "/api/v1/grants/{id}/revoke") => post(h::revoke),
         ("POST", "/api/v1/roles/revoke-all") => post(h::revoke_all),
+        ("POST", "/api/v1/game-days") => post(h::start_game_day),
+        ("POST", "/api/v1/game-days/{id}/finish") => post(h::finish_game_day),
         ("GET", "/api/v1/audit") => get(h::audit),
         ("GET", "/api/v1/audit/verify") => get(h::audit_verify),
         ("GET", "/api/v1/audit/export") => get(h::audit_export),

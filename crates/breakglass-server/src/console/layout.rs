@@ -179,13 +179,23 @@ pub fn break_glass_badge() -> Markup {
     html! { span.badge-danger.break-glass-flag { "break-glass" } }
 }
 
-/// A request's kind when it is not a standard one: the break-glass badge, or the drill's.
-pub fn kind_badge(kind: breakglass_core::request::RequestKind) -> Markup {
+/// A request's kind when it is not a standard one (the break-glass badge, or the drill's),
+/// and the game-day badge when it was filed under a game day's incident id.
+pub fn kind_badge(
+    kind: breakglass_core::request::RequestKind,
+    incident: &breakglass_core::model::IncidentId,
+) -> Markup {
     use breakglass_core::request::RequestKind;
-    match kind {
+    let kind = match kind {
         RequestKind::Standard => html! {},
         RequestKind::BreakGlass => html! { " " (break_glass_badge()) },
         RequestKind::Drill => html! { " " span.badge.drill-flag { "drill" } },
+    };
+    html! {
+        (kind)
+        @if breakglass_core::drill::is_game_day(incident) {
+            " " span.badge.drill-flag { "game day (drill)" }
+        }
     }
 }
 

@@ -69,7 +69,7 @@ pub(super) fn what(r: &AccessRequest, catalog: &Catalog) -> Markup {
     html! {
         code { (r.spec.role) } " in " (layout::account(catalog, &r.spec.account))
         " · incident " (r.spec.incident)
-        (layout::kind_badge(r.kind))
+        (layout::kind_badge(r.kind, &r.spec.incident))
     }
 }
 
@@ -89,7 +89,7 @@ fn request_rows(list: &[Versioned<AccessRequest>], catalog: &Catalog) -> Markup 
             tr data-request=(r.id) class=(row_class(r)) {
                 td data-label="Request" { (request_link(r)) }
                 td data-label="Status" { (layout::status(r.status.name()))
-                    (layout::kind_badge(r.kind)) }
+                    (layout::kind_badge(r.kind, &r.spec.incident)) }
                 td data-label="Playbook" { (r.spec.playbook) }
                 td data-label="Role" { code { (r.spec.role) } }
                 td data-label="Account" { (layout::account(catalog, &r.spec.account)) }
@@ -181,7 +181,7 @@ pub async fn dashboard(State(s): St, session: Session) -> Result<Response, Failu
             @if let Some(g) = &r.grant {
                 tr data-request=(r.id) class=(row_class(r)) {
                     td data-label="Grant" { a href={ "/console/requests/" (r.id) } { (g.id) }
-                        (layout::kind_badge(r.kind)) }
+                        (layout::kind_badge(r.kind, &r.spec.incident)) }
                     td data-label="Time left" { span.time-left data-end=(layout::rfc3339(g.end)) { (layout::duration(g.end - now)) } }
                     td data-label="Role" { code { (r.spec.role) } }
                     td data-label="Account" { (layout::account(catalog, &r.spec.account)) }
@@ -306,7 +306,7 @@ pub async fn sessions(State(s): St, session: Session) -> Result<Response, Failur
                 tr data-request=(r.id) class=(row_class(r)) {
                     td data-label="Grant" {
                         a href={ "/console/requests/" (r.id) } { (g.id) }
-                        (layout::kind_badge(r.kind))
+                        (layout::kind_badge(r.kind, &r.spec.incident))
                     }
                     td data-label="Holder" { (r.spec.requester) }
                     td data-label="Role and account" { code { (r.spec.role) } " in " (layout::account(catalog, &r.spec.account)) }

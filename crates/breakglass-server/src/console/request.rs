@@ -224,7 +224,7 @@ async fn request_page(
             p.status-line {
                 "Status: "
                 span id="request-status" class={ "status status-" (status) } data-request=(r.id) { (status) }
-                (layout::kind_badge(r.kind))
+                (layout::kind_badge(r.kind, &r.spec.incident))
                 " · "
                 a #refresh href={ "/console/requests/" (r.id) } { "Refresh" }
             }

@@ -18,6 +18,7 @@ mod auth;
 mod console;
 mod drills;
 mod end_to_end;
+mod game_day;
 mod identity;
 mod layers;
 mod leaks;

@@ -1,6 +1,8 @@
 -- breakglass store, PostgreSQL, version 10: drills. Each drill run, stored whole
 -- (its steps, findings and times as JSON) in the same transaction as its drill_completed
 -- audit record; listed newest first for the console's history and the alert-once rule.
+-- Game days: drill incidents opened for real people (requests under a `GAMEDAY-` incident
+-- id are accepted only while its game day is open).
 
 CREATE TABLE drill_runs (
     id          TEXT    PRIMARY KEY,
@@ -11,3 +13,9 @@ CREATE TABLE drill_runs (
     doc         TEXT    NOT NULL
 );
 CREATE INDEX drill_runs_started ON drill_runs (started_at);
+
+CREATE TABLE game_days (
+    incident    TEXT    PRIMARY KEY,
+    started_at  BIGINT  NOT NULL,
+    doc         TEXT    NOT NULL
+);

@@ -1494,3 +1494,79 @@ pub fn console(args: &GrantArgs) -> anyhow::Result<Outcome> {
     );
     Ok(Outcome::Success)
 }
+
+/// `breakglass drill start`: opens a game day through the broker (administrators).
+pub fn game_day_start(scenario: &str, out: JsonArg) -> anyhow::Result<Outcome> {
+    let (day, raw): (breakglass_core::drill::GameDay, Value) = api_both(
+        "POST",
+        "/api/v1/game-days",
+        body(&breakglass_api::body::StartGameDayBody {
+            scenario: scenario.to_owned(),
+        })?,
+    )?;
+    if out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
+    line(&format!(
+        "game day {} open: file requests under incident id {} (every message and page flags them as a drill); `breakglass drill finish {}` reports it",
+        day.incident, day.incident, day.incident
+    ))?;
+    Ok(Outcome::Success)
+}
+
+/// `breakglass drill finish`: finishes a game day and prints its report.
+pub fn game_day_finish(id: &str, out: JsonArg) -> anyhow::Result<Outcome> {
+    if !id.starts_with(breakglass_core::drill::GAME_DAY_PREFIX)
+        || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        bail!(
+            "`{id}` is not a game day id: they look like `{}7K3Q…`, as `breakglass drill start` printed",
+            breakglass_core::drill::GAME_DAY_PREFIX
+        );
+    }
+    let path = format!("/api/v1/game-days/{id}/finish");
+    let (report, raw): (breakglass_core::drill::GameDayReport, Value) =
+        api_both("POST", &path, None)?;
+    if out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
+    let day = &report.game_day;
+    let mut text = format!(
+        "game day {} ({}), opened by {} at {}\nparticipants: {}\n",
+        day.incident,
+        day.scenario,
+        day.started_by,
+        breakglass_core::present::rfc3339(day.started_at),
+        report
+            .participants
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let secs = |ms: Option<u64>| ms.map_or_else(|| "-".to_owned(), |ms| format!("{:.1} s", ms as f64 / 1000.0));
+    text.push_str(&format!(
+        "{:<28} {:<10} {:<18} {:<10} {:>12} {:>12}  {}\n",
+        "request", "requester", "playbook", "status", "to approve", "to access", "what failed"
+    ));
+    for r in &report.requests {
+        text.push_str(&format!(
+            "{:<28} {:<10} {:<18} {:<10} {:>12} {:>12}  {}\n",
+            r.request.as_str(),
+            r.requester.as_str(),
+            r.playbook.as_str(),
+            r.status,
+            secs(r.time_to_approve_ms),
+            secs(r.time_to_access_ms),
+            r.failure.as_deref().unwrap_or("")
+        ));
+    }
+    let failed = report.requests.iter().filter(|r| r.failure.is_some()).count();
+    text.push_str(&format!(
+        "{} requests, {} did not reach access",
+        report.requests.len(),
+        failed
+    ));
+    line(&text)?;
+    Ok(if failed == 0 { Outcome::Success } else { Outcome::Problems })
+}

@@ -29,9 +29,12 @@ use crate::exit::{DependencyFailed, Outcome};
 /// 3 the store or AWS could not be reached.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  breakglass drill -c breakglass.toml\n  breakglass drill -c breakglass.toml --playbook investigate --json"
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  breakglass drill -c breakglass.toml\n  breakglass drill -c breakglass.toml --playbook investigate --json\n  breakglass drill start --scenario \"Ransomware in production\"\n  breakglass drill finish GAMEDAY-7K3Q"
 )]
 pub struct Args {
+    #[command(subcommand)]
+    game_day: Option<GameDay>,
     #[command(flatten)]
     config: ConfigFile,
     #[command(flatten)]
@@ -52,10 +55,41 @@ pub struct Args {
     json: bool,
 }
 
+/// Game days: drills with real people, through the broker you are signed in to.
+#[derive(Debug, clap::Subcommand)]
+enum GameDay {
+    /// Open a game day (administrators): prints its incident id. Requests filed under it
+    /// are real requests, approved and used as usual, and flagged as a drill in every
+    /// notification and console page.
+    Start {
+        /// What the exercise is (e.g. "Ransomware in production, IdP down").
+        #[arg(long)]
+        scenario: String,
+        #[command(flatten)]
+        out: super::client::JsonArg,
+    },
+    /// Finish a game day (administrators) and print its report: who took part, each
+    /// request's time to approval and to access, and what did not reach access (exit 1
+    /// when something did not).
+    Finish {
+        /// The game day's incident id (`GAMEDAY-…`).
+        id: String,
+        #[command(flatten)]
+        out: super::client::JsonArg,
+    },
+}
+
 /// How often the in-process notifier looks for the drill's alert.
 const NOTIFY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
+    match &args.game_day {
+        Some(GameDay::Start { scenario, out }) => {
+            return super::client::game_day_start(scenario, *out);
+        }
+        Some(GameDay::Finish { id, out }) => return super::client::game_day_finish(id, *out),
+        None => {}
+    }
     let config = args.config.load()?;
     let playbooks = if args.playbooks.is_empty() {
         config.drills.playbooks.clone()
