@@ -93,14 +93,23 @@ pub async fn preflight(
     };
     let mut users = Vec::new();
     for state in &desired.accounts {
-        let sdk = provisioner.reach(config, state).await?;
+        let sdk = Box::pin(provisioner.reach(config, state)).await?;
         let clients = Clients::new(&sdk, &config.partition, state.id.as_str(), &state.regions);
-        roles::check(&mut run, &clients, config, state).await;
-        roles::check_revoker(&mut run, &provisioner, &clients, config, state).await;
+        // Each group's future is boxed: together they would make this one too large for a
+        // task's stack in an unoptimised build.
+        Box::pin(roles::check(&mut run, &clients, config, state)).await;
+        Box::pin(roles::check_revoker(
+            &mut run,
+            &provisioner,
+            &clients,
+            config,
+            state,
+        ))
+        .await;
         if state.security {
-            users.extend(users::check(&mut run, &clients, state).await);
+            users.extend(Box::pin(users::check(&mut run, &clients, state)).await);
         }
-        monitoring::check(&mut run, &clients, state).await;
+        Box::pin(monitoring::check(&mut run, &clients, state)).await;
     }
     Ok(Preflight {
         steps: run.steps,
