@@ -9,12 +9,14 @@
 //! accounts; [`provision`] converges accounts to a config (`breakglass apply`); [`cloud`]
 //! implements the core's `Cloud` port (STS `AssumeRole`, the revocation policies, console
 //! sign-in through the federation endpoint); [`sns`] publishes notifications to SNS;
-//! [`anchor`] anchors the audit chain in S3 under Object Lock.
+//! [`anchor`] anchors the audit chain in S3 under Object Lock; [`preflight`] reads every
+//! account for a drill and reports what would break an incident response there.
 
 pub mod anchor;
 pub mod cloud;
 mod federation;
 pub mod organization;
+pub mod preflight;
 pub mod provision;
 pub mod sdk;
 pub mod sns;

@@ -26,6 +26,8 @@ use breakglass_config::resources::{AccountState, DesiredState, Resource};
 use breakglass_config::templates::revoker::REVOKER_PATH;
 
 pub use error::ProvisionError;
+pub(crate) use error::{CallResult, call_error};
+pub(crate) use roles::read_role;
 
 use crate::sdk::{self, SdkError};
 
@@ -40,6 +42,7 @@ pub(crate) struct RegionClients {
     pub sns: aws_sdk_sns::Client,
     pub events: aws_sdk_eventbridge::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub cloudtrail: aws_sdk_cloudtrail::Client,
 }
 
 /// Service clients for one account.
@@ -55,7 +58,12 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
-    fn new(config: &SdkConfig, partition: &str, account: &str, regions: &[String]) -> Self {
+    pub(crate) fn new(
+        config: &SdkConfig,
+        partition: &str,
+        account: &str,
+        regions: &[String],
+    ) -> Self {
         let regional = |region: &String| {
             let config = config
                 .to_builder()
@@ -67,6 +75,7 @@ impl Clients {
                 sns: aws_sdk_sns::Client::new(&config),
                 events: aws_sdk_eventbridge::Client::new(&config),
                 secrets: aws_sdk_secretsmanager::Client::new(&config),
+                cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
             }
         };
         // IAM is global; its endpoint is resolved from any region of the partition.
@@ -139,9 +148,14 @@ impl Provisioner {
         &self.caller_arn
     }
 
+    /// The caller's own SDK configuration.
+    pub(crate) fn base(&self) -> &SdkConfig {
+        &self.base
+    }
+
     /// The SDK configuration for `account`: the caller's own when it is the caller's account,
     /// otherwise the deploy role's.
-    async fn reach(
+    pub(crate) async fn reach(
         &self,
         config: &Config,
         account: &AccountState,

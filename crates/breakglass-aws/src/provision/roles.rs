@@ -56,7 +56,9 @@ pub(super) async fn observe_roles(
     Ok(out)
 }
 
-async fn read_role(c: &Clients, name: &str) -> Result<Option<Observed>, ProvisionError> {
+/// The role named `name` as IAM holds it, in the resource vocabulary; `None` when there is
+/// none.
+pub(crate) async fn read_role(c: &Clients, name: &str) -> Result<Option<Observed>, ProvisionError> {
     let a = &c.account;
     let got = match c.iam.get_role().role_name(name).send().await {
         Ok(got) => got,

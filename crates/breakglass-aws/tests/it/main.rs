@@ -13,5 +13,6 @@
 
 mod cloud;
 mod emulator;
+mod preflight;
 mod provision;
 mod sts_errors;

@@ -16,19 +16,19 @@ use serde_json::Value;
 
 use crate::emulator::{in_account, sdk_config};
 
-fn example_text() -> String {
+pub(crate) fn example_text() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/breakglass.toml");
     std::fs::read_to_string(path).unwrap()
 }
 
-fn desired(text: &str) -> (Config, DesiredState) {
+pub(crate) fn desired(text: &str) -> (Config, DesiredState) {
     let config = Config::load(text, "breakglass.toml").unwrap();
     let state = DesiredState::build(&config);
     (config, state)
 }
 
 /// CloudTrail's log group is a prerequisite `apply` never creates.
-async fn create_log_groups(base: &SdkConfig, state: &DesiredState) {
+pub(crate) async fn create_log_groups(base: &SdkConfig, state: &DesiredState) {
     for account in &state.accounts {
         let sdk = in_account(base, account.id.as_str(), &account.home_region).await;
         aws_sdk_cloudwatchlogs::Client::new(&sdk)
@@ -40,7 +40,7 @@ async fn create_log_groups(base: &SdkConfig, state: &DesiredState) {
     }
 }
 
-async fn apply_all(provisioner: &Provisioner, plans: &[AccountPlan]) {
+pub(crate) async fn apply_all(provisioner: &Provisioner, plans: &[AccountPlan]) {
     for plan in plans {
         provisioner.apply(plan).await.unwrap();
     }
