@@ -520,7 +520,7 @@ pub fn route_docs() -> Vec<RouteDoc> {
             200,
         )
         .body::<RevokeAllBody>(),
-        R::new::<breakglass_core::drill::GameDay>(
+        R::new::<breakglass_core::game_day::GameDay>(
             "POST",
             "/api/v1/game-days",
             "Open a game day: an incident id under which real requests are a drill (admin)",
@@ -528,7 +528,7 @@ pub fn route_docs() -> Vec<RouteDoc> {
             201,
         )
         .body::<crate::body::StartGameDayBody>(),
-        R::new::<breakglass_core::drill::GameDayReport>(
+        R::new::<breakglass_core::game_day::GameDayReport>(
             "POST",
             "/api/v1/game-days/{id}/finish",
             "Finish a game day and report who took part, each request's times and what failed (admin)",
@@ -824,7 +824,13 @@ mod tests {
             .filter(|r| r.method == "POST" && matches!(r.request, RequestDoc::NoBody))
             .map(|r| r.path)
             .collect();
-        assert_eq!(no_body, ["/api/v1/requests/{id}/activate"]);
+        assert_eq!(
+            no_body,
+            [
+                "/api/v1/requests/{id}/activate",
+                "/api/v1/game-days/{id}/finish"
+            ]
+        );
     }
 
     #[test]

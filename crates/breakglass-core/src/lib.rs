@@ -19,6 +19,7 @@ pub mod chat;
 pub mod cloud;
 pub mod delivery;
 pub mod drill;
+pub mod game_day;
 pub mod issuance;
 pub mod model;
 pub mod outbox;

@@ -405,7 +405,7 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
         }
     }
     // A game day's requests are real, but a drill: every message about them says so.
-    if request.is_some_and(|r| crate::drill::is_game_day(&r.spec.incident)) {
+    if request.is_some_and(|r| crate::game_day::is_game_day(&r.spec.incident)) {
         for n in &mut out {
             n.subject = format!("[GAME DAY] {}", n.subject);
         }

@@ -512,7 +512,7 @@ pub trait Store: Send + Sync {
     /// record) in one transaction.
     fn commit_game_day(
         &self,
-        day: &crate::drill::GameDay,
+        day: &crate::game_day::GameDay,
         commit: Commit,
     ) -> impl Future<Output = Result<Committed, StoreError>> + Send;
 
@@ -520,7 +520,7 @@ pub trait Store: Send + Sync {
     fn game_day(
         &self,
         incident: &crate::model::IncidentId,
-    ) -> impl Future<Output = Result<Option<crate::drill::GameDay>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<crate::game_day::GameDay>, StoreError>> + Send;
 
     /// The latest `limit` drill runs, newest first.
     fn drill_runs(

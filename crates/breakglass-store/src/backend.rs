@@ -535,7 +535,7 @@ macro_rules! store_impl {
 
             pub(crate) async fn commit_game_day(
                 &self,
-                day: &breakglass_core::drill::GameDay,
+                day: &breakglass_core::game_day::GameDay,
                 commit: breakglass_core::ports::Commit,
             ) -> Result<breakglass_core::ports::Committed, breakglass_core::ports::StoreError> {
                 let now = $crate::plan::commit_time(&commit)?;
@@ -561,7 +561,7 @@ macro_rules! store_impl {
             pub(crate) async fn game_day(
                 &self,
                 incident: &breakglass_core::model::IncidentId,
-            ) -> Result<Option<breakglass_core::drill::GameDay>, breakglass_core::ports::StoreError> {
+            ) -> Result<Option<breakglass_core::game_day::GameDay>, breakglass_core::ports::StoreError> {
                 use sqlx::Row as _;
                 let mut reader = self.reader().await?;
                 let row = sqlx::query($crate::query::SELECT_GAME_DAY)

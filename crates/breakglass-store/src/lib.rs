@@ -469,7 +469,7 @@ impl Store for SqlStore {
 
     async fn commit_game_day(
         &self,
-        day: &breakglass_core::drill::GameDay,
+        day: &breakglass_core::game_day::GameDay,
         commit: Commit,
     ) -> Result<Committed, StoreError> {
         dispatch!(self, s => s.commit_game_day(day, commit).await)
@@ -478,7 +478,7 @@ impl Store for SqlStore {
     async fn game_day(
         &self,
         incident: &breakglass_core::model::IncidentId,
-    ) -> Result<Option<breakglass_core::drill::GameDay>, StoreError> {
+    ) -> Result<Option<breakglass_core::game_day::GameDay>, StoreError> {
         dispatch!(self, s => s.game_day(incident).await)
     }
 

@@ -169,8 +169,7 @@ pub(crate) fn sessions(query: &SessionQuery, now: OffsetDateTime) -> (Filter, St
 pub(crate) const UPSERT_GAME_DAY: &str = "INSERT INTO game_days (incident, started_at, doc) VALUES ($1, $2, $3) ON CONFLICT (incident) DO UPDATE SET doc = excluded.doc";
 pub(crate) const SELECT_GAME_DAY: &str = "SELECT doc FROM game_days WHERE incident = $1";
 pub(crate) const INSERT_DRILL_RUN: &str = "INSERT INTO drill_runs (id, started_at, finished_at, trigger, passed, doc) VALUES ($1, $2, $3, $4, $5, $6)";
-pub(crate) const SELECT_DRILL_RUNS: &str =
-    "SELECT doc FROM drill_runs ORDER BY started_at DESC, id DESC LIMIT $1";
+pub(crate) const SELECT_DRILL_RUNS: &str = "SELECT doc FROM drill_runs ORDER BY seq DESC LIMIT $1";
 
 pub(crate) const INSERT_REMINDER: &str =
     "INSERT INTO reminders (key, sent_at) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING";

@@ -15,14 +15,14 @@ use super::{App, Caller, Error};
 use crate::audit::{Actor, AuditEntry, AuditEvent};
 use crate::cloud::Cloud;
 use crate::drill::{
-    self, DrillPath, DrillRun, DrillTarget, Finding, GameDay, GameDayReport, Outcome, Step,
-    proves_cut_off,
+    self, DrillPath, DrillRun, DrillTarget, Finding, Outcome, Step, proves_cut_off,
 };
+use crate::game_day::{self, GameDay, GameDayReport};
 use crate::model::{IncidentId, PlaybookId};
 use crate::ports::{AccessStore, Clock, Commit, IdSource, Store};
 use crate::request::NewRequest;
-use crate::session::RequestFilter;
 use crate::revocation::REVOCATIONS_POLICY;
+use crate::session::RequestFilter;
 
 /// The most findings a `drill_completed` record quotes (the stored run has them all).
 const QUOTED_FINDINGS: usize = 10;
@@ -463,7 +463,7 @@ where
             )));
         }
         let day = GameDay {
-            incident: drill::game_day_id(&self.broker.fresh_request_id()),
+            incident: game_day::game_day_id(&self.broker.fresh_request_id()),
             scenario: scenario.to_owned(),
             started_by: caller.username.clone(),
             started_at: self.now(),
@@ -507,13 +507,17 @@ where
             .collect();
         if day.finished_at.is_none() {
             day.finished_at = Some(self.now());
-            let report = drill::game_day_report(day.clone(), &requests);
+            let report = game_day::report(day.clone(), &requests);
             let event = AuditEvent::from(crate::audit::events::GameDayFinished {
                 incident: incident.clone(),
                 by: caller.username.clone(),
                 requests: u32::try_from(report.requests.len()).unwrap_or(u32::MAX),
                 failed: u32::try_from(
-                    report.requests.iter().filter(|r| r.failure.is_some()).count(),
+                    report
+                        .requests
+                        .iter()
+                        .filter(|r| r.failure.is_some())
+                        .count(),
                 )
                 .unwrap_or(u32::MAX),
             });
@@ -521,14 +525,14 @@ where
                 .await?;
             return Ok(report);
         }
-        Ok(drill::game_day_report(day, &requests))
+        Ok(game_day::report(day, &requests))
     }
 
     /// Refuses a request under a game day's incident id (`GAMEDAY-…`) unless that game day
     /// is open: a real incident can never pass for a drill, and a finished exercise takes
     /// no more requests.
     pub(crate) async fn require_open_game_day(&self, incident: &IncidentId) -> Result<(), Error> {
-        if !drill::is_game_day(incident) {
+        if !game_day::is_game_day(incident) {
             return Ok(());
         }
         match self.store().game_day(incident).await? {
@@ -538,7 +542,7 @@ where
             ))),
             None => Err(Error::Invalid(format!(
                 "incident ids starting with `{}` are reserved for game days, and no game day `{incident}` is open: use your incident's own id",
-                drill::GAME_DAY_PREFIX
+                game_day::GAME_DAY_PREFIX
             ))),
         }
     }

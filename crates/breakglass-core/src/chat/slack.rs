@@ -188,7 +188,7 @@ pub fn request_message(r: &AccessRequest, allowed_by: &[PolicyRef], console_url:
         )
     };
     // A game day's requests are real, but a drill: the message says so first.
-    let title = if crate::drill::is_game_day(&r.spec.incident) {
+    let title = if crate::game_day::is_game_day(&r.spec.incident) {
         format!("[GAME DAY] {title}")
     } else {
         title

@@ -6,13 +6,8 @@
 //! the end-to-end path walks a real request through the broker. This module holds the
 //! vocabulary both share; who runs the steps lives above it.
 
-mod game_day;
 mod path;
 
-pub use game_day::{
-    GAME_DAY_PREFIX, GameDay, GameDayReport, GameDayRequest, game_day_id, is_game_day,
-    report as game_day_report,
-};
 pub use path::{DrillPath, DrillRun, DrillTarget, Trigger, proves_cut_off};
 
 use serde::{Deserialize, Serialize};

@@ -109,9 +109,12 @@ impl DrillRun {
         self.steps().all(|s| s.outcome != Outcome::Failed)
     }
 
-    /// Every finding, in step order.
+    /// Every finding of a failed step, in step order (a skipped step's note on why it was
+    /// skipped is no failure).
     pub fn findings(&self) -> impl Iterator<Item = &Finding> {
-        self.steps().flat_map(|s| s.findings.iter())
+        self.steps()
+            .filter(|s| s.outcome == Outcome::Failed)
+            .flat_map(|s| s.findings.iter())
     }
 }
 

@@ -7,8 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use breakglass_core::audit::events::{
-    AccountChange, AccountChanged, ActionRefused, AuditChainTampered, LocalSignIn,
-    RevocationFailed, RoleSessionsRevoked, SecondFactorLockedOut, SsoSignInRefused, TotpEnrolled,
+    AccountChange, AccountChanged, ActionRefused, AuditChainTampered, DrillAlertSent,
+    DrillCompleted, GameDayFinished, GameDayStarted, LocalSignIn, RevocationFailed,
+    RoleSessionsRevoked, SecondFactorLockedOut, SsoSignInRefused, TotpEnrolled,
 };
 use breakglass_core::audit::{Actor, AuditEntry, AuditEvent, ChainHead, seal};
 use breakglass_core::delivery::{self, DEAD_LETTER_KIND};
@@ -341,6 +342,47 @@ fn every_notification() -> Vec<OutboxMessage> {
             AccountChanged {
                 username: user("erin"),
                 change: AccountChange::Disabled,
+            }
+            .into(),
+        ),
+        (
+            Actor::System,
+            DrillAlertSent {
+                run: "dr-0a1b2c".into(),
+                what: "scheduled drill".into(),
+            }
+            .into(),
+        ),
+        (
+            Actor::System,
+            DrillCompleted {
+                run: "dr-0a1b2c".into(),
+                passed: false,
+                steps: 30,
+                failed: 1,
+                findings: vec![
+                    "trust policy of SecurityAnalyst in 222222222222 does not allow sts:SetSourceIdentity".into(),
+                ],
+                alerted: true,
+            }
+            .into(),
+        ),
+        (
+            Actor::User(user("bob")),
+            GameDayStarted {
+                incident: IncidentId::new("GAMEDAY-7K3Q").unwrap(),
+                scenario: "Ransomware in production, IdP down".into(),
+                by: user("bob"),
+            }
+            .into(),
+        ),
+        (
+            Actor::User(user("bob")),
+            GameDayFinished {
+                incident: IncidentId::new("GAMEDAY-7K3Q").unwrap(),
+                by: user("bob"),
+                requests: 4,
+                failed: 1,
             }
             .into(),
         ),

@@ -193,7 +193,7 @@ pub fn kind_badge(
     };
     html! {
         (kind)
-        @if breakglass_core::drill::is_game_day(incident) {
+        @if breakglass_core::game_day::is_game_day(incident) {
             " " span.badge.drill-flag { "game day (drill)" }
         }
     }

@@ -5,7 +5,7 @@
 //! one.
 
 use breakglass_core::app::Ask;
-use breakglass_core::drill::GAME_DAY_PREFIX;
+use breakglass_core::game_day::GAME_DAY_PREFIX;
 use time::Duration;
 
 use crate::support::{TestApp, admin, audit_count, caller, clock, sqlite, user};
@@ -39,18 +39,34 @@ async fn a_game_day_flags_its_requests_and_reports_them() {
     assert_eq!(audit_count(&t.store, "game_day_started", None).await, 1);
 
     // A real request under it: approved, activated and used as usual.
-    let used = app.submit(&caller("alice"), &ask(&id)).await.unwrap().request;
+    let used = app
+        .submit(&caller("alice"), &ask(&id))
+        .await
+        .unwrap()
+        .request;
     clock.advance(Duration::seconds(30));
     let b = app.broker();
-    b.approve(&used.id, user("bob"), used.digest, "ok").await.unwrap();
+    b.approve(&used.id, user("bob"), used.digest, "ok")
+        .await
+        .unwrap();
     clock.advance(Duration::seconds(30));
-    b.approve(&used.id, user("carol"), used.digest, "ok").await.unwrap();
+    b.approve(&used.id, user("carol"), used.digest, "ok")
+        .await
+        .unwrap();
     b.activate(&used.id, user("alice")).await.unwrap();
     clock.advance(Duration::seconds(15));
-    app.credentials(&caller("alice"), &used.id, None).await.unwrap();
+    app.credentials(&caller("alice"), &used.id, None)
+        .await
+        .unwrap();
     // Another, denied.
-    let denied = app.submit(&caller("erin"), &ask(&id)).await.unwrap().request;
-    b.deny(&denied.id, user("dave"), "not this one").await.unwrap();
+    let denied = app
+        .submit(&caller("erin"), &ask(&id))
+        .await
+        .unwrap()
+        .request;
+    b.deny(&denied.id, user("dave"), "not this one")
+        .await
+        .unwrap();
 
     // Every message about them says it is a game day.
     let n = app.notifications(&admin("root"), 100).await.unwrap();
@@ -64,7 +80,10 @@ async fn a_game_day_flags_its_requests_and_reports_them() {
         .filter(|s| s.contains(used.id.as_str()) || s.contains("alice requests"))
         .collect();
     assert!(!about.is_empty(), "{subjects:#?}");
-    assert!(about.iter().all(|s| s.starts_with("[GAME DAY] ")), "{about:#?}");
+    assert!(
+        about.iter().all(|s| s.starts_with("[GAME DAY] ")),
+        "{about:#?}"
+    );
 
     // The report: who took part, the times, what failed.
     let report = app.finish_game_day(&admin("root"), &id).await.unwrap();
@@ -77,7 +96,10 @@ async fn a_game_day_flags_its_requests_and_reports_them() {
     assert_eq!(first.time_to_access_ms, Some(75_000));
     assert_eq!(first.failure, None);
     let second = &report.requests[1];
-    assert_eq!(second.failure.as_deref(), Some("denied by dave: not this one"));
+    assert_eq!(
+        second.failure.as_deref(),
+        Some("denied by dave: not this one")
+    );
 
     // Finished: no more requests under it; finishing again reports without a new record.
     let late = app.submit(&caller("alice"), &ask(&id)).await.unwrap_err();

@@ -1,18 +1,18 @@
 -- breakglass store, PostgreSQL, version 10: drills. Each drill run, stored whole
 -- (its steps, findings and times as JSON) in the same transaction as its drill_completed
--- audit record; listed newest first for the console's history and the alert-once rule.
+-- audit record; listed newest (last stored) first for the console's history and the alert-once rule.
 -- Game days: drill incidents opened for real people (requests under a `GAMEDAY-` incident
 -- id are accepted only while its game day is open).
 
 CREATE TABLE drill_runs (
-    id          TEXT    PRIMARY KEY,
+    seq         BIGSERIAL PRIMARY KEY,
+    id          TEXT    NOT NULL UNIQUE,
     started_at  BIGINT  NOT NULL,
     finished_at BIGINT  NOT NULL,
     trigger     TEXT    NOT NULL,
     passed      BIGINT  NOT NULL,
     doc         TEXT    NOT NULL
 );
-CREATE INDEX drill_runs_started ON drill_runs (started_at);
 
 CREATE TABLE game_days (
     incident    TEXT    PRIMARY KEY,

@@ -15,6 +15,7 @@ mod access;
 mod chat;
 mod concurrency;
 mod crash;
+mod drills;
 mod files;
 mod group;
 mod second_factor;

@@ -1497,7 +1497,7 @@ pub fn console(args: &GrantArgs) -> anyhow::Result<Outcome> {
 
 /// `breakglass drill start`: opens a game day through the broker (administrators).
 pub fn game_day_start(scenario: &str, out: JsonArg) -> anyhow::Result<Outcome> {
-    let (day, raw): (breakglass_core::drill::GameDay, Value) = api_both(
+    let (day, raw): (breakglass_core::game_day::GameDay, Value) = api_both(
         "POST",
         "/api/v1/game-days",
         body(&breakglass_api::body::StartGameDayBody {
@@ -1516,16 +1516,16 @@ pub fn game_day_start(scenario: &str, out: JsonArg) -> anyhow::Result<Outcome> {
 
 /// `breakglass drill finish`: finishes a game day and prints its report.
 pub fn game_day_finish(id: &str, out: JsonArg) -> anyhow::Result<Outcome> {
-    if !id.starts_with(breakglass_core::drill::GAME_DAY_PREFIX)
+    if !id.starts_with(breakglass_core::game_day::GAME_DAY_PREFIX)
         || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
     {
         bail!(
             "`{id}` is not a game day id: they look like `{}7K3Q…`, as `breakglass drill start` printed",
-            breakglass_core::drill::GAME_DAY_PREFIX
+            breakglass_core::game_day::GAME_DAY_PREFIX
         );
     }
     let path = format!("/api/v1/game-days/{id}/finish");
-    let (report, raw): (breakglass_core::drill::GameDayReport, Value) =
+    let (report, raw): (breakglass_core::game_day::GameDayReport, Value) =
         api_both("POST", &path, None)?;
     if out.json {
         return print_json(&raw).map(|()| Outcome::Success);
@@ -1544,7 +1544,12 @@ pub fn game_day_finish(id: &str, out: JsonArg) -> anyhow::Result<Outcome> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let secs = |ms: Option<u64>| ms.map_or_else(|| "-".to_owned(), |ms| format!("{:.1} s", ms as f64 / 1000.0));
+    let secs = |ms: Option<u64>| {
+        ms.map_or_else(
+            || "-".to_owned(),
+            |ms| format!("{:.1} s", ms as f64 / 1000.0),
+        )
+    };
     text.push_str(&format!(
         "{:<28} {:<10} {:<18} {:<10} {:>12} {:>12}  {}\n",
         "request", "requester", "playbook", "status", "to approve", "to access", "what failed"
@@ -1561,12 +1566,20 @@ pub fn game_day_finish(id: &str, out: JsonArg) -> anyhow::Result<Outcome> {
             r.failure.as_deref().unwrap_or("")
         ));
     }
-    let failed = report.requests.iter().filter(|r| r.failure.is_some()).count();
+    let failed = report
+        .requests
+        .iter()
+        .filter(|r| r.failure.is_some())
+        .count();
     text.push_str(&format!(
         "{} requests, {} did not reach access",
         report.requests.len(),
         failed
     ));
     line(&text)?;
-    Ok(if failed == 0 { Outcome::Success } else { Outcome::Problems })
+    Ok(if failed == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Problems
+    })
 }

@@ -7,10 +7,12 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use breakglass_core::drill::{DrillPath, DrillRun, Outcome as StepOutcome, Step, Trigger};
+use breakglass_aws::preflight::PreflightOptions;
+use breakglass_core::drill::{DrillPath, DrillRun, Finding, Outcome as StepOutcome, Step, Trigger};
 use breakglass_core::model::PlaybookId;
+use breakglass_core::ports::Clock;
 use breakglass_core::request::Settings;
-use breakglass_server::drills::{self, DrillOptions, Preflight, Progress};
+use breakglass_server::drills::{self, DrillOptions, Progress};
 
 use super::config::ConfigFile;
 use super::serve::{AwsArgs, KeyArgs, Opened, StoreArg};
@@ -105,7 +107,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let Opened {
-            app, notifier, sdk, ..
+            app,
+            notifier,
+            sdk,
+            clock,
+            ..
         } = super::serve::open(
             &config,
             &args.store,
@@ -139,7 +145,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         let preflight = if args.no_preflight {
             Vec::new()
         } else {
-            preflight(Arc::new(config.clone()), sdk)().await
+            super::serve::preflight(Arc::new(config.clone()), sdk, clock)().await
         };
         let mut out = crate::exit::stdout();
         let json = args.json;
@@ -166,23 +172,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             Outcome::Success
         } else {
             Outcome::Problems
-        })
-    })
-}
-
-/// The preflight checks of `config`, reading the accounts through `sdk` (the caller's own
-/// account directly, the others through the deploy role).
-pub fn preflight(
-    config: Arc<breakglass_config::Config>,
-    sdk: breakglass_aws::sdk::SdkConfig,
-) -> Preflight {
-    Arc::new(move || {
-        let config = Arc::clone(&config);
-        let sdk = sdk.clone();
-        // PREFLIGHT-MERGE: replaced by breakglass_aws::preflight once merged.
-        Box::pin(async move {
-            let _ = (config, sdk);
-            Vec::new()
         })
     })
 }

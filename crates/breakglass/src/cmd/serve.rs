@@ -352,6 +352,37 @@ pub async fn open(
     })
 }
 
+/// The preflight checks of `config`, reading the accounts through `sdk` (the caller's own
+/// account directly, the others through the deploy role), at `clock`'s time.
+pub fn preflight(
+    config: Arc<breakglass_config::Config>,
+    sdk: breakglass_aws::sdk::SdkConfig,
+    clock: Arc<dyn Clock>,
+) -> breakglass_server::drills::Preflight {
+    Arc::new(move || {
+        let config = Arc::clone(&config);
+        let sdk = sdk.clone();
+        let now = clock.now();
+        Box::pin(async move {
+            let mut options = breakglass_aws::preflight::PreflightOptions::new(now);
+            options.password_max_age = config.drills.password_max_age;
+            match breakglass_aws::preflight::preflight(&sdk, &config, &options).await {
+                Ok(p) => p.steps,
+                Err(e) => vec![breakglass_core::drill::Step::checked(
+                    "preflight",
+                    now,
+                    0,
+                    vec![breakglass_core::drill::Finding::new(
+                        "accounts_unreachable",
+                        "accounts",
+                        format!("the preflight checks could not read the accounts: {e}"),
+                    )],
+                )],
+            }
+        })
+    })
+}
+
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
     logging::init(args.log_format)?;
     let config = args.config.load()?;
@@ -458,7 +489,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                     notifications: notifier.is_some(),
                 },
                 every.try_into().context("the drill interval does not fit")?,
-                super::drill::preflight(Arc::new(config.clone()), sdk.clone()),
+                preflight(Arc::new(config.clone()), sdk.clone(), Arc::clone(&clock)),
                 format!("{holder}-drill"),
             )),
             None => None,

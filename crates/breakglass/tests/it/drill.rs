@@ -8,6 +8,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use breakglass_aws::sdk::SdkConfig;
 use breakglass_testkit::moto::Moto;
 use breakglass_testkit::teams::TeamsReceiver;
 use breakglass_testkit::workspace_root;
@@ -73,6 +74,7 @@ impl Applied {
             &moto.endpoint(),
         ]));
         assert!(applied.status.success(), "apply: {}", text_of(&applied));
+        finish_setup(&moto);
         let store = format!("sqlite://{}", dir.path().join("bg.db").display());
         Some(Self {
             moto,
@@ -97,34 +99,116 @@ fn text_of(out: &Output) -> String {
     format!("{}{}", text(&out.stdout), text(&out.stderr))
 }
 
-/// CloudTrail's log group in each account's home region (`apply` checks for it and never
-/// creates it).
-fn create_log_groups(moto: &Moto) {
+/// The caller's SDK configuration on `moto` (the security account) and the production
+/// account's, reached through the deploy role as `apply` reaches it.
+async fn accounts(moto: &Moto) -> (SdkConfig, SdkConfig) {
     use aws_credential_types::Credentials;
     use aws_credential_types::provider::SharedCredentialsProvider;
     use breakglass_aws::sdk::{self, AwsOptions};
+    let options = AwsOptions {
+        endpoint_url: Some(moto.endpoint()),
+        region: Some("us-east-1".to_owned()),
+        profile: None,
+    };
+    let base = sdk::load(&options)
+        .await
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "testing", "testing", None, None, "tests",
+        )))
+        .build();
+    let role = format!("arn:aws:iam::{PRODUCTION}:role/incident-response/SecurityDeploy");
+    let production = sdk::assume_role(&base, &role, "tests", PRODUCTION)
+        .await
+        .unwrap();
+    (base, production)
+}
+
+/// CloudTrail's log group in each account's home region (`apply` checks for it and never
+/// creates it).
+fn create_log_groups(moto: &Moto) {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let options = AwsOptions {
-            endpoint_url: Some(moto.endpoint()),
-            region: Some("us-east-1".to_owned()),
-            profile: None,
-        };
-        let base = sdk::load(&options)
-            .await
-            .to_builder()
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "testing", "testing", None, None, "tests",
-            )))
-            .build();
-        let role = format!("arn:aws:iam::{PRODUCTION}:role/incident-response/SecurityDeploy");
-        let production = sdk::assume_role(&base, &role, "tests", PRODUCTION)
-            .await
-            .unwrap();
+        let (base, production) = accounts(moto).await;
         for sdk in [&base, &production] {
             aws_sdk_cloudwatchlogs::Client::new(sdk)
                 .create_log_group()
                 .log_group_name("aws-cloudtrail-logs")
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+/// What `apply` leaves to an operator, done as one would: a subscriber on every alert
+/// topic, a logging trail into each account's CloudTrail log group, an MFA device for each
+/// break-glass user. Afterwards the preflight checks find nothing.
+fn finish_setup(moto: &Moto) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let (base, production) = accounts(moto).await;
+        let in_region = |sdk: &SdkConfig, region: &str| {
+            sdk.to_builder()
+                .region(aws_sdk_sns::config::Region::new(region.to_owned()))
+                .build()
+        };
+        for (id, sdk, regions) in [
+            (ACCOUNT, &base, &["us-east-1"][..]),
+            (PRODUCTION, &production, &["us-east-1", "us-west-2"][..]),
+        ] {
+            for region in regions {
+                aws_sdk_sns::Client::new(&in_region(sdk, region))
+                    .subscribe()
+                    .topic_arn(format!("arn:aws:sns:{region}:{id}:breakglass-alerts"))
+                    .protocol("email")
+                    .endpoint("soc@example.com")
+                    .return_subscription_arn(true)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            let bucket = format!("cloudtrail-{id}");
+            aws_sdk_s3::Client::new(sdk)
+                .create_bucket()
+                .bucket(&bucket)
+                .send()
+                .await
+                .unwrap();
+            let trails = aws_sdk_cloudtrail::Client::new(sdk);
+            trails
+                .create_trail()
+                .name("organization")
+                .s3_bucket_name(&bucket)
+                .is_multi_region_trail(true)
+                .cloud_watch_logs_log_group_arn(format!(
+                    "arn:aws:logs:us-east-1:{id}:log-group:aws-cloudtrail-logs:*"
+                ))
+                .cloud_watch_logs_role_arn(format!("arn:aws:iam::{id}:role/cloudtrail-to-logs"))
+                .send()
+                .await
+                .unwrap();
+            trails
+                .start_logging()
+                .name("organization")
+                .send()
+                .await
+                .unwrap();
+        }
+        let iam = aws_sdk_iam::Client::new(&base);
+        for user in ["alice-BREAK-GLASS", "bob-BREAK-GLASS"] {
+            let device = iam
+                .create_virtual_mfa_device()
+                .virtual_mfa_device_name(user)
+                .send()
+                .await
+                .unwrap();
+            let serial = device.virtual_mfa_device().unwrap().serial_number();
+            iam.enable_mfa_device()
+                .user_name(user)
+                .serial_number(serial)
+                .authentication_code1("123456")
+                .authentication_code2("654321")
                 .send()
                 .await
                 .unwrap();
@@ -152,10 +236,24 @@ fn a_drill_walks_every_playbook_in_both_accounts_and_records_its_times() {
         return;
     };
 
-    let out = env.drill(teams.url(), &["--no-preflight"]);
+    let out = env.drill(teams.url(), &[]);
     let printed = text_of(&out);
     assert_eq!(out.status.code(), Some(0), "{printed}");
     assert!(printed.contains("time to access"), "{printed}");
+    // The preflight checks ran in both accounts and every region, and found nothing.
+    for place in [
+        format!("SecurityAnalyst {PRODUCTION}"),
+        format!("{ACCOUNT} us-east-1"),
+        format!("{PRODUCTION} us-west-2"),
+    ] {
+        assert!(
+            printed
+                .lines()
+                .any(|l| l.starts_with("ok   preflight") && l.contains(&place)),
+            "no preflight line for {place}:\n{printed}"
+        );
+    }
+    assert!(!printed.contains("FAIL"), "{printed}");
     for (playbook, role, account) in example_paths() {
         let line = printed
             .lines()
