@@ -7,10 +7,8 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use breakglass_aws::preflight::PreflightOptions;
-use breakglass_core::drill::{DrillPath, DrillRun, Finding, Outcome as StepOutcome, Step, Trigger};
+use breakglass_core::drill::{DrillPath, DrillRun, Outcome as StepOutcome, Step, Trigger};
 use breakglass_core::model::PlaybookId;
-use breakglass_core::ports::Clock;
 use breakglass_core::request::Settings;
 use breakglass_server::drills::{self, DrillOptions, Progress};
 
