@@ -13,6 +13,7 @@ pub mod console;
 pub mod hex;
 pub mod notifier;
 pub mod random;
+pub mod report;
 pub mod serve;
 pub mod slack;
 pub mod trace;
