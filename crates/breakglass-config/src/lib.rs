@@ -20,6 +20,7 @@ mod error;
 pub mod lint;
 pub mod raw;
 pub mod render;
+pub mod report;
 pub mod resources;
 mod spans;
 pub mod templates;

@@ -27,6 +27,7 @@ pub mod ports;
 pub mod present;
 pub mod refusals;
 pub mod reminders;
+pub mod report;
 pub mod request;
 pub mod revocation;
 pub mod rules;

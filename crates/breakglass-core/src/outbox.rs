@@ -60,6 +60,18 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
 }
 
+/// A message with how its delivery ended so far (the break-glass log's "which alerts went
+/// out, where and when").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentNotification {
+    /// The message, with the channels that took it, its attempts and its last error.
+    pub message: OutboxMessage,
+    /// When every channel had taken it.
+    pub delivered_at: Option<OffsetDateTime>,
+    /// When it was given up on.
+    pub dead_at: Option<OffsetDateTime>,
+}
+
 /// A message not yet delivered nor dead-lettered, with when the worker tries it next: the
 /// notifications page's "pending" (no attempt yet) and "retrying" (an attempt failed) rows.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -528,6 +528,13 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<crate::drill::DrillRun>, StoreError>> + Send;
 
+    /// Every notification written about request `request`, oldest first, with how its
+    /// delivery ended so far (the break-glass log's alerts).
+    fn request_notifications(
+        &self,
+        request: &RequestId,
+    ) -> impl Future<Output = Result<Vec<crate::outbox::SentNotification>, StoreError>> + Send;
+
     /// The chat messages posted about request `request`, by conversation.
     fn chat_messages(
         &self,

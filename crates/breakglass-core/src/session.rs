@@ -58,7 +58,7 @@ pub struct SessionQuery {
 }
 
 /// One grant, as the session audit shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Session {
     pub request: RequestId,
     pub grant: GrantId,
@@ -71,8 +71,10 @@ pub struct Session {
     pub incident: IncidentId,
     pub justification: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub start: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
     pub end: OffsetDateTime,
     pub status: SessionStatus,
     /// Who revoked it, when revoked.
@@ -114,7 +116,7 @@ impl Session {
 
 /// The seed's audit summary: totals by status, and counts by playbook (the seed's "session
 /// type"), kind, requester and incident.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct SessionSummary {
     pub total: u64,
     pub active: u64,

@@ -14,6 +14,7 @@ pub mod drills;
 pub mod hex;
 pub mod notifier;
 pub mod random;
+pub mod report;
 pub mod serve;
 pub mod slack;
 pub mod trace;

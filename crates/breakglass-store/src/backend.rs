@@ -648,6 +648,38 @@ macro_rules! store_impl {
                 Self::outbox_rows(rows)
             }
 
+            pub(crate) async fn request_notifications(
+                &self,
+                request: &breakglass_core::model::RequestId,
+            ) -> Result<Vec<breakglass_core::outbox::SentNotification>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
+                let mut reader = self.reader().await?;
+                let rows = sqlx::query($crate::query::SELECT_REQUEST_NOTIFICATIONS)
+                    .bind(request.as_str())
+                    .fetch_all(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "outbox"))?;
+                drop(reader);
+                let err = |e| $crate::codec::db_error(e, "outbox");
+                let ends: Vec<(Option<i64>, Option<i64>)> = rows
+                    .iter()
+                    .map(|row| Ok((row.try_get("delivered_at")?, row.try_get("dead_at")?)))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(err)?;
+                let at = |t: Option<i64>| t.map($crate::codec::time_from_micros).transpose();
+                Self::outbox_rows(rows)?
+                    .into_iter()
+                    .zip(ends)
+                    .map(|(message, (delivered, dead))| {
+                        Ok(breakglass_core::outbox::SentNotification {
+                            message,
+                            delivered_at: at(delivered)?,
+                            dead_at: at(dead)?,
+                        })
+                    })
+                    .collect()
+            }
+
             pub(crate) async fn chat_messages(
                 &self,
                 request: &breakglass_core::model::RequestId,

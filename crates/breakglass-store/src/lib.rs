@@ -497,6 +497,13 @@ impl Store for SqlStore {
         dispatch!(self, s => s.outbox_dead_letters(limit).await)
     }
 
+    async fn request_notifications(
+        &self,
+        request: &breakglass_core::model::RequestId,
+    ) -> Result<Vec<breakglass_core::outbox::SentNotification>, StoreError> {
+        dispatch!(self, s => s.request_notifications(request).await)
+    }
+
     async fn chat_messages(
         &self,
         request: &RequestId,

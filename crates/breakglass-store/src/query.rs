@@ -51,6 +51,8 @@ pub(crate) const SELECT_OUTBOX_CLAIMED: &str = "SELECT o.id, o.audit_seq, o.crea
 
 pub(crate) const SELECT_OUTBOX_UNDELIVERED: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, o.next_attempt_at, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.delivered_at IS NULL AND o.dead_at IS NULL ORDER BY o.id LIMIT $1";
 
+pub(crate) const SELECT_REQUEST_NOTIFICATIONS: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, o.delivered_at, o.dead_at, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE a.request_id = $1 ORDER BY o.id";
+
 pub(crate) const SELECT_OUTBOX_DEAD: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.dead_at IS NOT NULL ORDER BY o.dead_at DESC, o.id DESC LIMIT $1";
 
 /// Claims due messages; `{lock}` is `FOR UPDATE SKIP LOCKED` on PostgreSQL.

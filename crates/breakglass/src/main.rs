@@ -82,6 +82,8 @@ enum Command {
     /// Ask for access through a playbook; prints the request id (`--wait` blocks until it is
     /// decided and says who decided and why).
     Request(cmd::client::RequestArgs),
+    /// Reports for auditors: access review, break-glass log, sessions, IR access docs.
+    Report(cmd::report::Args),
     /// Sign off the post-incident review of a break-glass use.
     Review(cmd::client::ReviewArgs),
     /// Revoke a grant (`--grant`) or every session of a role (`--role ARN`, admins).
@@ -121,6 +123,7 @@ fn main() -> ExitCode {
         Command::Login(args) => cmd::client::login(args),
         Command::Playbooks(args) => cmd::client::playbooks(args),
         Command::Request(args) => cmd::client::request(args),
+        Command::Report(args) => cmd::report::run(args),
         Command::Review(args) => cmd::client::review(args),
         Command::Revoke(args) => cmd::client::revoke(args),
         Command::Serve(args) => cmd::serve::run(args),

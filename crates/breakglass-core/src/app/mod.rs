@@ -24,6 +24,7 @@ mod error;
 mod grants;
 mod notifications;
 mod playbooks;
+mod reports;
 mod requests;
 
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub use grants::{
 };
 pub use notifications::Notifications;
 pub use playbooks::resolve_account;
+pub use reports::{LISTING_CAP, ReviewOptions, access_review, break_glass_log, session_report};
 pub use requests::{Approving, Ask, review_purpose};
 
 use crate::broker::Broker;

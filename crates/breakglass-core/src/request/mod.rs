@@ -32,7 +32,7 @@ pub use crate::model::{RequestKind, ReviewOutcome};
 pub use checks::step_up_factor;
 pub use create::{activate_break_glass, check_break_glass, check_submit, submit, submit_drill};
 pub use error::TransitionError;
-pub use offers::{Offer, Target, offers};
+pub use offers::{Offer, Target, approvable, offers};
 pub use transition::{Command, Env, NewRequest, Transition, apply};
 
 /// Durations travel as whole seconds in JSON.

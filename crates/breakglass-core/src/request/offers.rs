@@ -114,6 +114,44 @@ pub fn offers(requester: &Username, env: &Env<'_>) -> Vec<Offer> {
     out
 }
 
+/// The playbooks `approver` may approve a request of, in catalog order: for each role copy
+/// it grants, the rules are asked exactly as an approval asks them, for a request by each
+/// other responder (an approver never approves their own), and a playbook is listed when
+/// any such request is one they may approve.
+pub fn approvable(approver: &Username, env: &Env<'_>) -> Vec<crate::model::PlaybookId> {
+    let Ok(incident) = IncidentId::new(OFFER_INCIDENT.to_owned()) else {
+        return Vec::new();
+    };
+    let catalog = env.rules.catalog();
+    let mut out = Vec::new();
+    for playbook in &catalog.playbooks {
+        let allowed = catalog.grantable(playbook).any(|role| {
+            catalog
+                .responders
+                .iter()
+                .filter(|r| &r.username != approver)
+                .any(|requester| {
+                    let ask = crate::rules::Ask {
+                        requester: requester.username.clone(),
+                        role_arn: role.arn.clone(),
+                        account: role.account.clone(),
+                        duration: playbook.max_duration,
+                        incident: incident.clone(),
+                        mfa: false,
+                        break_glass: false,
+                    };
+                    env.rules
+                        .decide(approver, crate::rules::Action::Approve, &playbook.id, &ask)
+                        .allowed
+                })
+        });
+        if allowed {
+            out.push(playbook.id.clone());
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,7 @@ mod limits;
 mod notifier;
 mod passkeys;
 mod receivers;
+mod reports;
 mod revocation;
 mod slack;
 mod sso;

@@ -11,6 +11,7 @@ pub mod logging;
 pub mod notify;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod scan;
 pub mod serve;
 pub mod trail;

@@ -8,6 +8,7 @@ mod driver;
 mod page;
 mod pages;
 mod passkey;
+mod reports;
 mod site;
 mod sso;
 mod steps;

@@ -1,0 +1,82 @@
+//! Charts rendered on the server as SVG by `plotters` (its SVG backend, no fonts loaded:
+//! text is left to the viewer's), inlined into the HTML: nothing is fetched to draw them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use breakglass_core::report::TimelinePoint;
+use plotters::prelude::*;
+
+/// Grants started per playbook per day, one line per playbook; `None` with no data (or if
+/// drawing failed, which leaves the table below it to say the same).
+pub fn timeline_svg(points: &[TimelinePoint]) -> Option<String> {
+    if points.is_empty() {
+        return None;
+    }
+    let days: Vec<&str> = points
+        .iter()
+        .map(|p| p.day.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut series: BTreeMap<&str, Vec<(i32, i32)>> = BTreeMap::new();
+    for p in points {
+        let x = days.iter().position(|d| *d == p.day)?;
+        series.entry(p.playbook.as_str()).or_default().push((
+            i32::try_from(x).ok()?,
+            i32::try_from(p.grants).unwrap_or(i32::MAX),
+        ));
+    }
+    let max = points.iter().map(|p| p.grants).max().unwrap_or(1);
+    let y_max = i32::try_from(max).unwrap_or(i32::MAX).saturating_add(1);
+    let x_max = i32::try_from(days.len()).ok()?;
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (800, 320)).into_drawing_area();
+        root.fill(&WHITE).ok()?;
+        let mut chart = ChartBuilder::on(&root)
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(40)
+            .build_cartesian_2d(-1..x_max, 0..y_max)
+            .ok()?;
+        chart
+            .configure_mesh()
+            .x_labels(days.len().min(10))
+            .x_label_formatter(&|x| {
+                usize::try_from(*x)
+                    .ok()
+                    .and_then(|i| days.get(i))
+                    .map_or_else(String::new, |d| (*d).to_owned())
+            })
+            .y_desc("grants")
+            .draw()
+            .ok()?;
+        for (i, (playbook, mut pts)) in series.into_iter().enumerate() {
+            pts.sort_unstable();
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .ok()?
+                .label(playbook)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+                });
+            chart
+                .draw_series(pts.iter().map(|p| Circle::new(*p, 4, color.filled())))
+                .ok()?;
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .ok()?;
+        root.present().ok()?;
+    }
+    // Scale with its container.
+    Some(svg.replacen(
+        "<svg ",
+        "<svg viewBox=\"0 0 800 320\" preserveAspectRatio=\"xMidYMid meet\" ",
+        1,
+    ))
+}
