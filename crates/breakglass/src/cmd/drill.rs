@@ -194,7 +194,7 @@ fn print_step(out: &mut impl std::io::Write, step: &Step) -> std::io::Result<()>
     .collect();
     writeln!(
         out,
-        "{} {:<12} {:<48} {:>6} ms",
+        "{} {:<32} {:<50} {:>6} ms",
         mark(step),
         step.name,
         place.join(" "),
