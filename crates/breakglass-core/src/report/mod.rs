@@ -130,3 +130,23 @@ pub fn day(t: OffsetDateTime) -> String {
     let d = t.to_offset(time::UtcOffset::UTC).date();
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
+
+/// `text` as RFC 3339, or as a date (`2025-03-01`) at the start of that day UTC, or, for the
+/// `end` of a period, at the end of it (the next day's start): the period flags of the
+/// command line and the console's report form.
+pub fn parse_time(text: &str, end: bool) -> Result<OffsetDateTime, String> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text, &format).map_err(|_| {
+        format!("`{text}` is neither RFC 3339 (2025-03-01T09:00:00Z) nor a date (2025-03-01)")
+    })?;
+    let day = date.midnight().assume_utc();
+    Ok(if end {
+        day + time::Duration::days(1)
+    } else {
+        day
+    })
+}

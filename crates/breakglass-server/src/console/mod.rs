@@ -22,6 +22,7 @@ mod login;
 mod passkeys;
 mod qr;
 mod records;
+mod reports;
 mod request;
 pub mod signin;
 mod sso;
@@ -218,6 +219,8 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/reviews", get(records::reviews))
         .route("/console/notifications", get(records::notifications))
         .route("/console/drills", get(drills::page))
+        .route("/console/reports", get(reports::index))
+        .route("/console/reports/{name}", get(reports::report))
         .route("/console/deliveries", get(records::deliveries))
         // Any other console path: a page a person can read, not the API's JSON.
         .route("/console/{*rest}", axum::routing::any(no_such_page))

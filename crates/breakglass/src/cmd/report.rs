@@ -99,21 +99,7 @@ impl PeriodArgs {
 
 /// `text` as RFC 3339, or as a date at the start (or, for an end, the end) of that day UTC.
 fn parse_time(text: &str, end: bool) -> anyhow::Result<OffsetDateTime> {
-    if let Ok(t) = OffsetDateTime::parse(text, &Rfc3339) {
-        return Ok(t);
-    }
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    let date = time::Date::parse(text, &format).map_err(|_| {
-        anyhow::anyhow!(
-            "`{text}` is neither RFC 3339 (2025-03-01T09:00:00Z) nor a date (2025-03-01)"
-        )
-    })?;
-    let day = date.midnight().assume_utc();
-    Ok(if end {
-        day + time::Duration::days(1)
-    } else {
-        day
-    })
+    breakglass_core::report::parse_time(text, end).map_err(anyhow::Error::msg)
 }
 
 #[derive(Debug, clap::Args)]

@@ -342,4 +342,5 @@ mod account;
 mod flows;
 mod live;
 mod pages;
+mod reports;
 mod security;

@@ -3,7 +3,7 @@
 //! active and active break-glass requests, break-glass form, account page and a page that
 //! does not exist; bob's dashboard (leading with the request waiting for him), approvals,
 //! pending, denied and revoked requests, sessions and reviews; dana's audit log,
-//! notifications and drills.
+//! notifications, drills and a report.
 //!
 //! At 1280 px and at 375 px each page must not overflow horizontally (the document no wider
 //! than the window, no rendered element wider than it or sticking out of it) and must show
@@ -373,6 +373,8 @@ async fn every_console_page_fits_a_phone_and_leads_with_its_action_in_chromium()
     let now = d.text("#now").await;
     assert!(now.contains("No drill has run yet"), "{now}");
     fits(&d, "drills", &["#now", "#drill-history caption"]).await;
+    d.goto(&format!("{url}/console/reports/sessions")).await;
+    fits(&d, "reports", &["#now", "h1"]).await;
     d.close().await;
 
     let written = shots.written();
@@ -380,7 +382,7 @@ async fn every_console_page_fits_a_phone_and_leads_with_its_action_in_chromium()
         .iter()
         .map(|p| json!(p.display().to_string()))
         .collect();
-    assert_eq!(pages.len(), 2 * 19, "{pages:?}");
+    assert_eq!(pages.len(), 2 * 20, "{pages:?}");
     println!(
         "every page at 1280 and 375 px: {} screenshots in {:.1} s",
         written.len(),
