@@ -134,11 +134,20 @@ pub async fn page(
             }
         }
     };
+    let oldest_first: Vec<DrillRun> = runs.iter().rev().cloned().collect();
+    let chart = crate::report::drill_times_svg(&oldest_first);
     let body = html! {
         @match shown {
             Some(run) => (run_detail(run)),
             None => section #now .now { p { "No drill has run yet. Run " code { "breakglass drill" }
                 ", or set " code { "[drills] every" } " in the config for " code { "serve" } " to drill on a schedule." } },
+        }
+        @if let Some(svg) = chart {
+            h2 { "Time to access across drills" }
+            figure.report-chart {
+                (maud::PreEscaped(svg))
+                figcaption { "Each playbook's slowest path from request to first successful call, per drill" }
+            }
         }
         h2 { "History" }
         (layout::table("drill-history", "Drill runs, newest first",

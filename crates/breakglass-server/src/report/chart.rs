@@ -1,7 +1,7 @@
 //! Charts rendered on the server as SVG by `plotters` (its SVG backend, no fonts loaded:
 //! text is left to the viewer's), inlined into the HTML: nothing is fetched to draw them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use breakglass_core::report::TimelinePoint;
 use plotters::prelude::*;
@@ -9,24 +9,63 @@ use plotters::prelude::*;
 /// Grants started per playbook per day, one line per playbook; `None` with no data (or if
 /// drawing failed, which leaves the table below it to say the same).
 pub fn timeline_svg(points: &[TimelinePoint]) -> Option<String> {
+    let points: Vec<(&str, &str, u64)> = points
+        .iter()
+        .map(|p| (p.day.as_str(), p.playbook.as_str(), p.grants))
+        .collect();
+    lines_svg(&points, "grants")
+}
+
+/// The time to access of each playbook across drill runs (oldest first): for each run and
+/// playbook, its slowest path, in milliseconds; `None` when no run reached access.
+pub fn drill_times_svg(runs: &[breakglass_core::drill::DrillRun]) -> Option<String> {
+    let labels: Vec<String> = runs
+        .iter()
+        .map(|r| {
+            let t = r.finished_at;
+            format!(
+                "{:02}-{:02} {:02}:{:02}",
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        })
+        .collect();
+    let mut points: Vec<(&str, &str, u64)> = Vec::new();
+    for (run, label) in runs.iter().zip(&labels) {
+        let mut slowest: BTreeMap<&str, u64> = BTreeMap::new();
+        for p in &run.paths {
+            if let Some(ms) = p.time_to_access_ms {
+                let e = slowest.entry(p.target.playbook.as_str()).or_default();
+                *e = (*e).max(ms);
+            }
+        }
+        points.extend(slowest.into_iter().map(|(pb, ms)| (label.as_str(), pb, ms)));
+    }
+    lines_svg(&points, "time to access (ms)")
+}
+
+/// One line per series over the x labels in the order given (x label, series, y).
+fn lines_svg(points: &[(&str, &str, u64)], y_desc: &str) -> Option<String> {
     if points.is_empty() {
         return None;
     }
-    let days: Vec<&str> = points
-        .iter()
-        .map(|p| p.day.as_str())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let mut days: Vec<&str> = Vec::new();
+    for (x, _, _) in points {
+        if !days.contains(x) {
+            days.push(x);
+        }
+    }
     let mut series: BTreeMap<&str, Vec<(i32, i32)>> = BTreeMap::new();
-    for p in points {
-        let x = days.iter().position(|d| *d == p.day)?;
-        series.entry(p.playbook.as_str()).or_default().push((
+    for (x, name, y) in points {
+        let x = days.iter().position(|d| d == x)?;
+        series.entry(name).or_default().push((
             i32::try_from(x).ok()?,
-            i32::try_from(p.grants).unwrap_or(i32::MAX),
+            i32::try_from(*y).unwrap_or(i32::MAX),
         ));
     }
-    let max = points.iter().map(|p| p.grants).max().unwrap_or(1);
+    let max = points.iter().map(|p| p.2).max().unwrap_or(1);
     let y_max = i32::try_from(max).unwrap_or(i32::MAX).saturating_add(1);
     let x_max = i32::try_from(days.len()).ok()?;
     let mut svg = String::new();
@@ -48,7 +87,7 @@ pub fn timeline_svg(points: &[TimelinePoint]) -> Option<String> {
                     .and_then(|i| days.get(i))
                     .map_or_else(String::new, |d| (*d).to_owned())
             })
-            .y_desc("grants")
+            .y_desc(y_desc)
             .draw()
             .ok()?;
         for (i, (playbook, mut pts)) in series.into_iter().enumerate() {

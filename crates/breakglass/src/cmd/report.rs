@@ -19,7 +19,6 @@ use breakglass_core::request::Settings;
 use breakglass_core::rules::Rules;
 use serde::Serialize;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::config::ConfigFile;
 use crate::exit::{DependencyFailed, Outcome};
