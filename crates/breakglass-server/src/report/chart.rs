@@ -80,7 +80,7 @@ fn lines_svg(points: &[(&str, &str, u64)], y_desc: &str) -> Option<String> {
             .ok()?;
         chart
             .configure_mesh()
-            .x_labels(days.len().min(10))
+            .x_labels((days.len() + 2).min(12))
             .x_label_formatter(&|x| {
                 usize::try_from(*x)
                     .ok()
@@ -112,10 +112,61 @@ fn lines_svg(points: &[(&str, &str, u64)], y_desc: &str) -> Option<String> {
             .ok()?;
         root.present().ok()?;
     }
-    // Scale with its container.
-    Some(svg.replacen(
-        "<svg ",
-        "<svg viewBox=\"0 0 800 320\" preserveAspectRatio=\"xMidYMid meet\" ",
-        1,
-    ))
+    // Scale with its container (plotters gives the viewBox; the aspect is kept).
+    Some(svg.replacen("<svg ", "<svg preserveAspectRatio=\"xMidYMid meet\" ", 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use breakglass_core::drill::{DrillPath, DrillRun, DrillTarget, Trigger};
+    use breakglass_core::model::{AccountId, IncidentId, PlaybookId, RoleName};
+    use time::macros::datetime;
+
+    fn run(minute: u8, ms: &[(&str, Option<u64>)]) -> DrillRun {
+        let at = datetime!(2026-12-06 10:00 UTC) + time::Duration::minutes(i64::from(minute));
+        DrillRun {
+            id: format!("dr-{minute}"),
+            trigger: Trigger::Scheduled,
+            incident: IncidentId::new("DRILL-x").unwrap(),
+            started_at: at,
+            finished_at: at,
+            preflight: Vec::new(),
+            paths: ms
+                .iter()
+                .map(|(playbook, ms)| DrillPath {
+                    target: DrillTarget {
+                        playbook: PlaybookId::new(*playbook).unwrap(),
+                        role: RoleName::new("SecurityAnalyst").unwrap(),
+                        account: AccountId::new("222222222222").unwrap(),
+                    },
+                    request: None,
+                    steps: Vec::new(),
+                    time_to_access_ms: *ms,
+                    time_to_revoke_ms: None,
+                })
+                .collect(),
+            checks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn drill_times_chart_one_line_per_playbook_or_nothing() {
+        assert_eq!(drill_times_svg(&[]), None);
+        assert_eq!(drill_times_svg(&[run(0, &[("investigate", None)])]), None);
+        let svg = drill_times_svg(&[
+            run(0, &[("investigate", Some(120)), ("investigate", Some(300))]),
+            run(5, &[("investigate", Some(90)), ("emergency", Some(40))]),
+        ])
+        .unwrap();
+        assert_eq!(svg.matches("viewBox=").count(), 1, "{svg}");
+        for text in [
+            "time to access (ms)",
+            "investigate",
+            "emergency",
+            "12-06 10:05",
+        ] {
+            assert!(svg.contains(text), "{text}: {svg}");
+        }
+    }
 }
