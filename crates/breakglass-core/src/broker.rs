@@ -164,6 +164,17 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         new: NewRequest,
         via: Option<&crate::chat::ChatOrigin>,
     ) -> Result<Outcome, BrokerError> {
+        self.create(new, via, submit).await
+    }
+
+    /// Creates the request `make` builds from `new` (a submission, a drill), or audits why
+    /// it was refused; `via` is the chat account it came from, recorded in its commit.
+    async fn create(
+        &self,
+        new: NewRequest,
+        via: Option<&crate::chat::ChatOrigin>,
+        make: fn(RequestId, NewRequest, &Env<'_>) -> Result<Transition, TransitionError>,
+    ) -> Result<Outcome, BrokerError> {
         let rules = self.rules();
         let now = self.now();
         let env = Env {
@@ -175,7 +186,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         let actor = Actor::User(new.requester.clone());
         let playbook = new.playbook.clone();
         let note = via.map(|o| o.action_event("request", Some(&id)));
-        match submit(id.clone(), new, &env) {
+        match make(id.clone(), new, &env) {
             Ok(t) => self.commit_new(t, now, None, note).await,
             Err(e) => {
                 let action = e.refusal();
@@ -194,25 +205,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
     /// Submits a drill request for `target` under `incident` (see
     /// [`crate::request::submit_drill`]); refusals are audited like any other.
     pub async fn submit_drill(&self, new: NewRequest) -> Result<Outcome, BrokerError> {
-        let rules = self.rules();
-        let now = self.now();
-        let env = Env {
-            rules: &rules,
-            settings: &self.settings,
-            now,
-        };
-        let id = self.ids.request_id();
-        let actor = Actor::User(new.requester.clone());
-        let playbook = new.playbook.clone();
-        match crate::request::submit_drill(id, new, &env) {
-            Ok(t) => self.commit_new(t, now, None, None).await,
-            Err(e) => {
-                let action = e.refusal();
-                Err(self
-                    .refuse(e, action, actor, Some(playbook), None, now)
-                    .await)
-            }
-        }
+        self.create(new, None, crate::request::submit_drill).await
     }
 
     /// Activates emergency access. `mfa_verified` is the caller's statement that the

@@ -12,14 +12,14 @@ use std::ops::ControlFlow;
 use time::{Duration, OffsetDateTime};
 
 use super::{App, Caller, Error};
-use crate::audit::{Actor, AuditEntry, AuditEvent};
+use crate::audit::{Actor, AuditEvent};
 use crate::cloud::Cloud;
 use crate::drill::{
     self, DrillPath, DrillRun, DrillTarget, Finding, Outcome, Step, proves_cut_off,
 };
 use crate::game_day::{self, GameDay, GameDayReport};
 use crate::model::{IncidentId, PlaybookId};
-use crate::ports::{AccessStore, Clock, Commit, IdSource, Store};
+use crate::ports::{AccessStore, Clock, IdSource, Store};
 use crate::request::NewRequest;
 use crate::revocation::REVOCATIONS_POLICY;
 use crate::session::RequestFilter;
@@ -328,20 +328,9 @@ where
             run: run.to_owned(),
             what: what.to_owned(),
         });
-        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
         let committed = self
             .store()
-            .commit(Commit {
-                write: None,
-                audit: vec![AuditEntry {
-                    at: self.now(),
-                    actor: Actor::System,
-                    request_version: None,
-                    event,
-                }],
-                outbox,
-                step_up: None,
-            })
+            .commit(self.one_record(Actor::System, event))
             .await?;
         committed.audit_seqs.first().copied().ok_or_else(|| {
             Error::Store(crate::ports::StoreError::InvalidCommit(
@@ -429,22 +418,8 @@ where
             findings: findings.into_iter().take(QUOTED_FINDINGS).collect(),
             alerted,
         });
-        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
         self.store()
-            .commit_drill(
-                run,
-                Commit {
-                    write: None,
-                    audit: vec![AuditEntry {
-                        at: self.now(),
-                        actor: Actor::System,
-                        request_version: None,
-                        event,
-                    }],
-                    outbox,
-                    step_up: None,
-                },
-            )
+            .commit_drill(run, self.one_record(Actor::System, event))
             .await?;
         Ok(alerted)
     }
@@ -553,22 +528,8 @@ where
         actor: Actor,
         event: AuditEvent,
     ) -> Result<(), Error> {
-        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
         self.store()
-            .commit_game_day(
-                day,
-                Commit {
-                    write: None,
-                    audit: vec![AuditEntry {
-                        at: self.now(),
-                        actor,
-                        request_version: None,
-                        event,
-                    }],
-                    outbox,
-                    step_up: None,
-                },
-            )
+            .commit_game_day(day, self.one_record(actor, event))
             .await?;
         Ok(())
     }

@@ -149,21 +149,31 @@ where
         &self,
         event: crate::audit::AuditEvent,
     ) -> Result<(), Error> {
-        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
         self.store()
-            .commit(crate::ports::Commit {
-                write: None,
-                audit: vec![crate::audit::AuditEntry {
-                    at: self.now(),
-                    actor: crate::audit::Actor::System,
-                    request_version: None,
-                    event,
-                }],
-                outbox,
-                step_up: None,
-            })
+            .commit(self.one_record(crate::audit::Actor::System, event))
             .await?;
         Ok(())
+    }
+
+    /// The commit of one audit record of `actor`'s, made now, with the notifications it
+    /// calls for (a change of no request: a drill's, a game day's, a system event).
+    pub(crate) fn one_record(
+        &self,
+        actor: crate::audit::Actor,
+        event: crate::audit::AuditEvent,
+    ) -> crate::ports::Commit {
+        let outbox = crate::outbox::notifications(None, std::slice::from_ref(&event));
+        crate::ports::Commit {
+            write: None,
+            audit: vec![crate::audit::AuditEntry {
+                at: self.now(),
+                actor,
+                request_version: None,
+                event,
+            }],
+            outbox,
+            step_up: None,
+        }
     }
 
     fn store(&self) -> &S {

@@ -60,13 +60,12 @@ fn resolve_target(new: &NewRequest, env: &Env<'_>) -> Result<RequestSpec, Transi
     })
 }
 
-/// What admitting a request for approval found: its resolved spec, the rules' decision,
-/// its playbook and the approvals it needs.
+/// What admitting a request for approval found: its resolved spec, the rules' decision
+/// and its playbook.
 struct Admitted<'a> {
     spec: RequestSpec,
     decision: crate::rules::Decision,
     playbook: &'a crate::model::Playbook,
-    required: u32,
 }
 
 /// Whether `new` may be submitted for approval: it resolves against the catalog, the rules
@@ -101,7 +100,6 @@ fn admit<'a>(new: &NewRequest, env: &Env<'a>) -> Result<Admitted<'a>, Transition
         spec,
         decision,
         playbook,
-        required,
     })
 }
 
@@ -128,13 +126,28 @@ pub fn submit(
         spec,
         decision,
         playbook,
-        required,
+        ..
     } = admit(&new, env)?;
-    let digest = request_digest(&id, RequestKind::Standard, &spec)?;
+    for_approval(id, RequestKind::Standard, spec, decision, playbook, env)
+}
+
+/// A new request of `kind` waiting for `playbook`'s approvals (approved at once when it
+/// needs none), with the record of its submission: what [`submit`] and [`submit_drill`]
+/// make once their checks passed.
+fn for_approval(
+    id: RequestId,
+    kind: RequestKind,
+    spec: RequestSpec,
+    decision: crate::rules::Decision,
+    playbook: &crate::model::Playbook,
+    env: &Env<'_>,
+) -> Result<Transition, TransitionError> {
+    let required = playbook.approval.required;
+    let digest = request_digest(&id, kind, &spec)?;
     let pending_until = env.now + env.settings.pending_timeout;
     let mut events = vec![AuditEvent::from(RequestSubmitted {
         request: id.clone(),
-        kind: RequestKind::Standard,
+        kind,
         requester: spec.requester.clone(),
         playbook: spec.playbook.clone(),
         role_arn: spec.role_arn.clone(),
@@ -168,7 +181,7 @@ pub fn submit(
     Ok(Transition {
         request: AccessRequest {
             id,
-            kind: RequestKind::Standard,
+            kind,
             spec,
             digest,
             required_approvals: required,
@@ -208,61 +221,8 @@ pub fn submit_drill(
     let mut spec = resolve_target(&new, env)?;
     spec.session_policy = crate::drill::session_policy(&spec.role_arn);
     let playbook = playbook(env.rules, &spec.playbook)?;
-    let required = playbook.approval.required;
-    let digest = request_digest(&id, RequestKind::Drill, &spec)?;
-    let pending_until = env.now + env.settings.pending_timeout;
     let decision = crate::drill::drill_decision(true);
-    let mut events = vec![AuditEvent::from(RequestSubmitted {
-        request: id.clone(),
-        kind: RequestKind::Drill,
-        requester: spec.requester.clone(),
-        playbook: spec.playbook.clone(),
-        role_arn: spec.role_arn.clone(),
-        account: spec.account.clone(),
-        incident: spec.incident.clone(),
-        duration_seconds: spec.duration.whole_seconds(),
-        justification: spec.justification.clone(),
-        digest,
-        required_approvals: required,
-        pending_until,
-        decision,
-    })];
-    let mut status = Status::Pending;
-    if required == 0 {
-        let activate_by = env.now + env.settings.activation_window;
-        status = Status::Approved {
-            at: env.now,
-            activate_by,
-        };
-        events.push(
-            RequestApproved {
-                request: id.clone(),
-                digest,
-                approvers: Vec::new(),
-                activate_by,
-            }
-            .into(),
-        );
-    }
-    let actor = Actor::User(spec.requester.clone());
-    Ok(Transition {
-        request: AccessRequest {
-            id,
-            kind: RequestKind::Drill,
-            spec,
-            digest,
-            required_approvals: required,
-            approver_groups: playbook.approval.from_groups.clone(),
-            created_at: env.now,
-            pending_until,
-            status,
-            approvals: Vec::new(),
-            grant: None,
-            review: None,
-        },
-        actor,
-        events,
-    })
+    for_approval(id, RequestKind::Drill, spec, decision, playbook, env)
 }
 
 /// Activates emergency access at once: eligibility is still checked, an MFA step-up must
