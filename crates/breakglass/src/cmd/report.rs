@@ -199,8 +199,21 @@ struct AccessReviewArgs {
     allows: AllowsArgs,
     /// The break-glass IAM users as IAM reports them: a JSON array of the facts the
     /// preflight checks read. Without it their status is "not read".
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "read_iam")]
     iam_users: Option<PathBuf>,
+    /// Read the break-glass IAM users from IAM now (the security account, with the
+    /// caller's AWS credentials, as `breakglass drill`'s preflight checks read them).
+    #[arg(long)]
+    read_iam: bool,
+    /// Send the AWS calls of `--read-iam` to this endpoint instead of AWS (e.g. the moto
+    /// emulator).
+    #[arg(
+        long,
+        env = "BREAKGLASS_AWS_ENDPOINT_URL",
+        value_name = "URL",
+        requires = "read_iam"
+    )]
+    endpoint_url: Option<String>,
     /// A playbook or role without a grant for this many days is reported unused.
     #[arg(long, value_name = "DAYS", default_value_t = 90)]
     unused_days: u32,
@@ -269,7 +282,11 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             let period = a.period.period(now)?;
             let rules =
                 Rules::new(config.catalog(), &[]).context("the config's rules do not compile")?;
-            let iam_users = a.iam_users.as_deref().map(read_iam_users).transpose()?;
+            let iam_users = if a.read_iam {
+                Some(read_iam(&config, a.endpoint_url.clone(), now)?)
+            } else {
+                a.iam_users.as_deref().map(read_iam_users).transpose()?
+            };
             let options = ReviewOptions {
                 period: Some(period),
                 iam_users,
@@ -337,6 +354,37 @@ fn store_failed(e: breakglass_core::ports::StoreError, url: &str) -> anyhow::Err
         anyhow::Error::new(e).context(format!("reading `{}`", breakglass_store::redact_url(url))),
     )
     .into()
+}
+
+/// The break-glass IAM users as IAM reports them now (through the preflight checks' reader).
+fn read_iam(
+    config: &Config,
+    endpoint_url: Option<String>,
+    now: OffsetDateTime,
+) -> anyhow::Result<Vec<IamUserFacts>> {
+    use breakglass_aws::preflight::{PreflightOptions, preflight};
+    use breakglass_aws::sdk::{self, AwsOptions};
+    block_on(async {
+        let sdk = sdk::load(&AwsOptions {
+            endpoint_url,
+            region: config
+                .account(&config.security_account)
+                .map(|a| a.home_region().to_owned()),
+            profile: None,
+        })
+        .await;
+        let mut options = PreflightOptions::new(now);
+        options.password_max_age = config.drills.password_max_age;
+        preflight(&sdk, config, &options)
+            .await
+            .map(|p| p.users)
+            .map_err(|e| {
+                DependencyFailed(anyhow::anyhow!(
+                    "cannot read the break-glass IAM users: {e}"
+                ))
+                .into()
+            })
+    })
 }
 
 fn read_iam_users(path: &Path) -> anyhow::Result<Vec<IamUserFacts>> {

@@ -306,6 +306,49 @@ fn a_drill_walks_every_playbook_in_both_accounts_and_records_its_times() {
     let export = run_bin(&["audit", "export", "--store", &env.store]);
     let exported = text(&export.stdout);
     assert_eq!(exported.matches("drill_completed").count(), 2, "{exported}");
+    // The access review reads the break-glass users from IAM as the preflight did.
+    let review = crate::support::run(aws_env(&mut Command::new(BIN)).args([
+        "report",
+        "access-review",
+        "--store",
+        &env.store,
+        "-c",
+        &env.config,
+        "--read-iam",
+        "--endpoint-url",
+        &env.moto.endpoint(),
+        "--format",
+        "json",
+    ]));
+    assert!(
+        review.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        text_of(&review)
+    );
+    let review: serde_json::Value = serde_json::from_slice(&review.stdout).unwrap();
+    assert_eq!(review["iam_users_read"], true, "{review:#}");
+    let alice = review["responders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["username"] == "alice")
+        .unwrap();
+    let user = &alice["break_glass_user"];
+    assert_eq!(
+        (
+            &user["exists"],
+            &user["mfa"],
+            &user["access_keys"],
+            &user["password_secret"]
+        ),
+        (
+            &serde_json::json!(true),
+            &serde_json::json!(true),
+            &serde_json::json!(0),
+            &serde_json::json!(true)
+        ),
+        "{user:#}"
+    );
     // A drill identity acted, never a person; every drill grant ended revoked.
     assert!(exported.contains("breakglass-drill-approver-1"));
     assert!(
