@@ -14,9 +14,20 @@ use crate::request::{AccessRequest, RequestKind, Status};
 /// pass for a drill.
 pub const GAME_DAY_PREFIX: &str = "GAMEDAY-";
 
+/// How long a game day stays open at most: past it, requests under its id are refused
+/// even if nobody finished it.
+pub const GAME_DAY_LENGTH: time::Duration = time::Duration::hours(24);
+
 /// Whether `incident` is a game day's.
 pub fn is_game_day(incident: &IncidentId) -> bool {
     incident.as_str().starts_with(GAME_DAY_PREFIX)
+}
+
+/// Whether `incident` could pass for a drill's or a game day's without being one: it starts,
+/// in any ASCII case, with `GAMEDAY` or `DRILL-` (the drill runner's own incident ids).
+pub fn looks_like_a_drill(incident: &IncidentId) -> bool {
+    let upper = incident.as_str().to_ascii_uppercase();
+    upper.starts_with("GAMEDAY") || upper.starts_with("DRILL-")
 }
 
 /// The game day's incident id for a fresh request id (`r-abc…` → `GAMEDAY-ABC…`).
@@ -38,6 +49,10 @@ pub struct GameDay {
     #[serde(with = "time::serde::rfc3339")]
     #[schemars(with = "String", extend("format" = "date-time"))]
     pub started_at: OffsetDateTime,
+    /// When it closes on its own ([`GAME_DAY_LENGTH`] after it began).
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub ends_at: OffsetDateTime,
     /// When it was finished, if it was.
     #[serde(default, with = "time::serde::rfc3339::option")]
     #[schemars(with = "Option<String>", extend("format" = "date-time"))]

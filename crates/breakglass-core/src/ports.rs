@@ -528,6 +528,13 @@ pub trait Store: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<crate::drill::DrillRun>, StoreError>> + Send;
 
+    /// The notifications written with audit record `seq`, with how their delivery ended so
+    /// far (a drill follows its own alert this way).
+    fn record_notifications(
+        &self,
+        seq: u64,
+    ) -> impl Future<Output = Result<Vec<crate::outbox::SentNotification>, StoreError>> + Send;
+
     /// Every notification written about request `request`, oldest first, with how its
     /// delivery ended so far (the break-glass log's alerts).
     fn request_notifications(

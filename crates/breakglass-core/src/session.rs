@@ -51,8 +51,11 @@ pub struct SessionQuery {
     pub account: Option<AccountId>,
     /// With this status at the query time.
     pub status: Option<SessionStatus>,
-    /// Standard or break-glass.
+    /// Standard or break-glass (or drill).
     pub kind: Option<RequestKind>,
+    /// Also the drills' sessions (`false`: they are no one's access, and are left out unless
+    /// `kind` asks for drills).
+    pub include_drills: bool,
     /// At most this many (lists only; the store caps it).
     pub limit: Option<u32>,
 }

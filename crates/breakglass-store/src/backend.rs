@@ -652,7 +652,6 @@ macro_rules! store_impl {
                 &self,
                 request: &breakglass_core::model::RequestId,
             ) -> Result<Vec<breakglass_core::outbox::SentNotification>, breakglass_core::ports::StoreError> {
-                use sqlx::Row as _;
                 let mut reader = self.reader().await?;
                 let rows = sqlx::query($crate::query::SELECT_REQUEST_NOTIFICATIONS)
                     .bind(request.as_str())
@@ -660,6 +659,31 @@ macro_rules! store_impl {
                     .await
                     .map_err(|e| reader.failed(e, "outbox"))?;
                 drop(reader);
+                Self::sent_rows(rows)
+            }
+
+            pub(crate) async fn record_notifications(
+                &self,
+                seq: u64,
+            ) -> Result<Vec<breakglass_core::outbox::SentNotification>, breakglass_core::ports::StoreError> {
+                let seq = i64::try_from(seq).map_err(|_| {
+                    breakglass_core::ports::StoreError::InvalidCommit(format!("audit record #{seq} is out of range"))
+                })?;
+                let mut reader = self.reader().await?;
+                let rows = sqlx::query($crate::query::SELECT_RECORD_NOTIFICATIONS)
+                    .bind(seq)
+                    .fetch_all(&mut *reader)
+                    .await
+                    .map_err(|e| reader.failed(e, "outbox"))?;
+                drop(reader);
+                Self::sent_rows(rows)
+            }
+
+            /// Outbox rows with how their delivery ended so far.
+            fn sent_rows(
+                rows: Vec<<$db as sqlx::Database>::Row>,
+            ) -> Result<Vec<breakglass_core::outbox::SentNotification>, breakglass_core::ports::StoreError> {
+                use sqlx::Row as _;
                 let err = |e| $crate::codec::db_error(e, "outbox");
                 let ends: Vec<(Option<i64>, Option<i64>)> = rows
                     .iter()

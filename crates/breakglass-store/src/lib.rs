@@ -497,6 +497,13 @@ impl Store for SqlStore {
         dispatch!(self, s => s.outbox_dead_letters(limit).await)
     }
 
+    async fn record_notifications(
+        &self,
+        seq: u64,
+    ) -> Result<Vec<breakglass_core::outbox::SentNotification>, StoreError> {
+        dispatch!(self, s => s.record_notifications(seq).await)
+    }
+
     async fn request_notifications(
         &self,
         request: &breakglass_core::model::RequestId,

@@ -2,7 +2,7 @@
 //! session filters. Placeholders are `$n`, which PostgreSQL and SQLite both accept.
 
 use breakglass_core::audit::unix_micros;
-use breakglass_core::request::SessionStatus;
+use breakglass_core::request::{RequestKind, SessionStatus};
 use breakglass_core::session::{RequestFilter, SessionQuery};
 use time::OffsetDateTime;
 
@@ -52,6 +52,8 @@ pub(crate) const SELECT_OUTBOX_CLAIMED: &str = "SELECT o.id, o.audit_seq, o.crea
 pub(crate) const SELECT_OUTBOX_UNDELIVERED: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, o.next_attempt_at, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.delivered_at IS NULL AND o.dead_at IS NULL ORDER BY o.id LIMIT $1";
 
 pub(crate) const SELECT_REQUEST_NOTIFICATIONS: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, o.delivered_at, o.dead_at, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE a.request_id = $1 ORDER BY o.id";
+
+pub(crate) const SELECT_RECORD_NOTIFICATIONS: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, o.delivered_at, o.dead_at, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.audit_seq = $1 ORDER BY o.id";
 
 pub(crate) const SELECT_OUTBOX_DEAD: &str = "SELECT o.id, o.audit_seq, o.created_at, o.notification, o.attempts, o.delivered_channels, o.last_error, a.body FROM outbox o JOIN audit_log a ON a.seq = o.audit_seq WHERE o.dead_at IS NOT NULL ORDER BY o.dead_at DESC, o.id DESC LIMIT $1";
 
@@ -154,6 +156,9 @@ pub(crate) fn sessions(query: &SessionQuery, now: OffsetDateTime) -> (Filter, St
     if let Some(k) = query.kind {
         let p = f.bind(Bind::Text(k.as_str().to_owned()));
         f.and(format!("kind = {p}"));
+    } else if !query.include_drills {
+        let p = f.bind(Bind::Text(RequestKind::Drill.as_str().to_owned()));
+        f.and(format!("kind <> {p}"));
     }
     if let Some(s) = query.status {
         let clause = match s {

@@ -339,22 +339,30 @@ where
         })
     }
 
-    /// Where the drill alert recorded at `seq` is: delivered, waiting or dead-lettered.
+    /// Where the drill alert recorded at `seq` is: delivered (every notification of that
+    /// record taken by every channel), waiting, or dead-lettered. A record with no
+    /// notification at all is a failure, never a delivery.
     pub async fn drill_alert_state(&self, seq: u64) -> Result<AlertState, Error> {
-        let waiting = self.store().outbox_undelivered(1_000).await?;
-        if let Some(q) = waiting.iter().find(|q| q.message.audit_seq == seq) {
-            return Ok(AlertState::Waiting {
-                done: q.message.done_channels.clone(),
-                last_error: q.message.last_error.clone(),
-            });
-        }
-        let dead = self.store().outbox_dead_letters(1_000).await?;
-        if let Some(m) = dead.iter().find(|m| m.audit_seq == seq) {
+        let sent = self.store().record_notifications(seq).await?;
+        if sent.is_empty() {
             return Ok(AlertState::DeadLettered {
-                error: m.last_error.clone(),
+                error: Some(format!(
+                    "audit record #{seq} has no notification to deliver"
+                )),
             });
         }
-        Ok(AlertState::Delivered)
+        if let Some(dead) = sent.iter().find(|s| s.dead_at.is_some()) {
+            return Ok(AlertState::DeadLettered {
+                error: dead.message.last_error.clone(),
+            });
+        }
+        match sent.iter().find(|s| s.delivered_at.is_none()) {
+            None => Ok(AlertState::Delivered),
+            Some(waiting) => Ok(AlertState::Waiting {
+                done: waiting.message.done_channels.clone(),
+                last_error: waiting.message.last_error.clone(),
+            }),
+        }
     }
 
     /// Verifies the whole audit chain (the drill's records included) as a drill step.
@@ -400,13 +408,28 @@ where
         let previous = self.store().drill_runs(1).await?;
         let findings: Vec<String> = run.findings().map(|f| f.message.clone()).collect();
         let passed = run.passed();
+        // The same failure is the same checks failing on the same resources; messages carry
+        // values that change every run (session names, request ids, errors).
+        let located = |r: &DrillRun| {
+            let mut keys: Vec<(String, Option<String>, Option<String>, String)> = r
+                .findings()
+                .map(|f| {
+                    (
+                        f.check.clone(),
+                        f.account.clone(),
+                        f.region.clone(),
+                        f.resource.clone(),
+                    )
+                })
+                .collect();
+            keys.sort();
+            keys.dedup();
+            keys
+        };
         let alerted = !passed
-            && previous.first().is_none_or(|p| {
-                p.passed()
-                    || p.findings()
-                        .map(|f| f.message.as_str())
-                        .ne(findings.iter().map(String::as_str))
-            });
+            && previous
+                .first()
+                .is_none_or(|p| p.passed() || located(p) != located(run));
         let steps = u32::try_from(run.steps().count()).unwrap_or(u32::MAX);
         let failed = u32::try_from(run.steps().filter(|s| s.outcome == Outcome::Failed).count())
             .unwrap_or(u32::MAX);
@@ -442,6 +465,7 @@ where
             scenario: scenario.to_owned(),
             started_by: caller.username.clone(),
             started_at: self.now(),
+            ends_at: self.now() + game_day::GAME_DAY_LENGTH,
             finished_at: None,
         };
         let event = AuditEvent::from(crate::audit::events::GameDayStarted {
@@ -463,6 +487,7 @@ where
         incident: &str,
     ) -> Result<GameDayReport, Error> {
         caller.require_admin()?;
+        caller.require_full_access()?;
         let incident = IncidentId::new(incident)
             .map_err(|e| Error::Invalid(format!("invalid game day id: {e}")))?;
         let Some(mut day) = self.store().game_day(&incident).await? else {
@@ -503,20 +528,26 @@ where
         Ok(game_day::report(day, &requests))
     }
 
-    /// Refuses a request under a game day's incident id (`GAMEDAY-…`) unless that game day
-    /// is open: a real incident can never pass for a drill, and a finished exercise takes
-    /// no more requests.
+    /// Refuses a request (its submission, activation or extension) under a game day's
+    /// incident id (`GAMEDAY-…`) unless that game day is open and not past its end: a real
+    /// incident can never pass for a drill, and a finished exercise takes no more access. An
+    /// id that merely looks like a drill's (`gameday-…`, `DRILL-…`) is refused too.
     pub(crate) async fn require_open_game_day(&self, incident: &IncidentId) -> Result<(), Error> {
-        if !game_day::is_game_day(incident) {
+        if !game_day::looks_like_a_drill(incident) {
             return Ok(());
         }
-        match self.store().game_day(incident).await? {
-            Some(day) if day.finished_at.is_none() => Ok(()),
+        let day = if game_day::is_game_day(incident) {
+            self.store().game_day(incident).await?
+        } else {
+            None
+        };
+        match day {
+            Some(day) if day.finished_at.is_none() && self.now() < day.ends_at => Ok(()),
             Some(_) => Err(Error::Invalid(format!(
-                "game day `{incident}` is finished: it takes no more requests"
+                "game day `{incident}` is over: it takes no more requests, activations or extensions"
             ))),
             None => Err(Error::Invalid(format!(
-                "incident ids starting with `{}` are reserved for game days, and no game day `{incident}` is open: use your incident's own id",
+                "incident ids starting with `{}` or `DRILL-` are reserved for game days and drills, and no game day `{incident}` is open: use your incident's own id",
                 game_day::GAME_DAY_PREFIX
             ))),
         }

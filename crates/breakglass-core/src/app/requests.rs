@@ -247,8 +247,9 @@ where
 
     /// Starts the grant of approved request `id`.
     pub async fn activate(&self, caller: &Caller, id: &RequestId) -> Result<Outcome, Error> {
-        self.request(caller, id).await?;
+        let r = self.request(caller, id).await?;
         caller.require_full_access()?;
+        self.require_open_game_day(&r.value.spec.incident).await?;
         Ok(self.broker.activate(id, caller.username.clone()).await?)
     }
 
@@ -299,8 +300,9 @@ where
         add: Duration,
         justification: &str,
     ) -> Result<Outcome, Error> {
-        self.request(caller, id).await?;
+        let r = self.request(caller, id).await?;
         caller.require_full_access()?;
+        self.require_open_game_day(&r.value.spec.incident).await?;
         Ok(self
             .broker
             .request_extension(id, caller.username.clone(), add, justification)

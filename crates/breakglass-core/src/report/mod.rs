@@ -150,3 +150,29 @@ pub fn parse_time(text: &str, end: bool) -> Result<OffsetDateTime, String> {
         day
     })
 }
+
+/// A cell as a spreadsheet should read it from CSV: text a person typed (a justification, a
+/// reason) that starts like a formula (`=`, `+`, `-`, `@`, a tab or a carriage return) gets
+/// a leading `'`, so opening the report never runs it.
+pub fn csv_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_defused_and_plain_text_kept() {
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        for bad in ["+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(csv_cell(bad).starts_with('\''), "{bad}");
+        }
+        assert_eq!(csv_cell("alice"), "alice");
+        assert_eq!(csv_cell("2026-12-04T20:43:16Z"), "2026-12-04T20:43:16Z");
+    }
+}

@@ -72,6 +72,25 @@ async fn a_drill_walks_each_role_copy_records_the_run_and_alerts_a_failure_once(
             .await
             .is_err()
     );
+    // A drill's sessions are no one's access: the reports leave them out.
+    let sessions = app
+        .app
+        .session_report(&admin("root"), None, None)
+        .await
+        .unwrap();
+    assert_eq!(sessions.summary.total, 0, "{sessions:#?}");
+    let review = app
+        .app
+        .access_review(
+            &admin("root"),
+            &breakglass_core::app::ReviewOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        review.playbooks.iter().all(|p| p.grants_in_period == 0),
+        "{review:#?}"
+    );
     // The chain verifies over the drill's records.
     let chain = run.checks.iter().find(|s| s.name == "audit chain").unwrap();
     assert_eq!(chain.outcome, Outcome::Passed);

@@ -85,11 +85,24 @@ async fn a_game_day_flags_its_requests_and_reports_them() {
         "{about:#?}"
     );
 
+    // One approved but not yet activated when the game day ends: it is never activated.
+    let late_start = app
+        .submit(&caller("erin"), &ask(&id))
+        .await
+        .unwrap()
+        .request;
+    b.approve(&late_start.id, user("bob"), late_start.digest, "ok")
+        .await
+        .unwrap();
+    b.approve(&late_start.id, user("carol"), late_start.digest, "ok")
+        .await
+        .unwrap();
+
     // The report: who took part, the times, what failed.
     let report = app.finish_game_day(&admin("root"), &id).await.unwrap();
     let names: Vec<&str> = report.participants.iter().map(|u| u.as_str()).collect();
     assert_eq!(names, ["alice", "bob", "carol", "dave", "erin"]);
-    assert_eq!(report.requests.len(), 2);
+    assert_eq!(report.requests.len(), 3);
     let first = &report.requests[0];
     assert_eq!(first.request, used.id);
     assert_eq!(first.time_to_approve_ms, Some(60_000));
@@ -103,7 +116,7 @@ async fn a_game_day_flags_its_requests_and_reports_them() {
 
     // Finished: no more requests under it; finishing again reports without a new record.
     let late = app.submit(&caller("alice"), &ask(&id)).await.unwrap_err();
-    assert!(late.to_string().contains("is finished"), "{late}");
+    assert!(late.to_string().contains("is over"), "{late}");
     let again = app.finish_game_day(&admin("root"), &id).await.unwrap();
     assert_eq!(again.requests, report.requests);
     assert_eq!(audit_count(&t.store, "game_day_finished", None).await, 1);
@@ -116,11 +129,16 @@ async fn a_game_day_id_cannot_be_borrowed_outside_an_open_game_day() {
     let clock = clock();
     let app = TestApp::new(&t.store, &clock, "gd");
     // A real incident made to look like a drill is refused, before anything is stored.
-    let e = app
-        .submit(&caller("alice"), &ask("GAMEDAY-NOTOPEN"))
-        .await
-        .unwrap_err();
-    assert!(e.to_string().contains("reserved for game days"), "{e}");
+    for incident in ["GAMEDAY-NOTOPEN", "gameday-notopen", "DRILL-dr-0a1b2c"] {
+        let e = app
+            .submit(&caller("alice"), &ask(incident))
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("reserved for game days"),
+            "{incident}: {e}"
+        );
+    }
     assert_eq!(audit_count(&t.store, "request_submitted", None).await, 0);
     let e = app
         .finish_game_day(&admin("root"), "GAMEDAY-NOTOPEN")

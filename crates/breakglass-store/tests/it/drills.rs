@@ -95,6 +95,7 @@ async fn a_game_day_is_stored_then_finished_in_place(t: TestStore) {
         scenario: "ransomware".to_owned(),
         started_by: user("root"),
         started_at: T0,
+        ends_at: T0 + time::Duration::hours(24),
         finished_at: None,
     };
     let started = GameDayStarted {

@@ -31,6 +31,11 @@ fn oracle(all: &[Session], q: &SessionQuery) -> Vec<Session> {
         .filter(|s| q.role.as_ref().is_none_or(|r| &s.role == r))
         .filter(|s| q.account.as_ref().is_none_or(|a| &s.account == a))
         .filter(|s| q.kind.is_none_or(|k| s.kind == k))
+        .filter(|s| {
+            q.kind.is_some()
+                || q.include_drills
+                || s.kind != breakglass_core::request::RequestKind::Drill
+        })
         .filter(|s| q.status.is_none_or(|st| s.status == st))
         .cloned()
         .collect()
@@ -160,6 +165,7 @@ async fn session_queries_match_the_seed_audit(t: TestStore) {
                                     account: account.map(|a| AccountId::new(a).unwrap()),
                                     status,
                                     kind,
+                                    include_drills: false,
                                     limit: None,
                                 };
                                 let want = oracle(&all, &q);

@@ -440,7 +440,10 @@ fn render<R: Tabular + Serialize>(
                 let mut w = csv::Writer::from_writer(&mut out);
                 w.write_record(&t.columns)?;
                 for row in &t.rows {
-                    w.write_record(row)?;
+                    w.write_record(
+                        row.iter()
+                            .map(|c| breakglass_core::report::csv_cell(c).into_owned()),
+                    )?;
                 }
                 w.flush()?;
             }
