@@ -148,7 +148,10 @@ pub struct MetricFilter {
     pub metric_name: String,
 }
 
-/// A CloudWatch alarm on a break-glass metric.
+/// The name of the alarm on an EventBridge rule's failed deliveries: the rule's name and this.
+pub const DELIVERY_FAILED_SUFFIX: &str = "-delivery-failed";
+
+/// A CloudWatch alarm on a break-glass metric, or on a break-glass rule's failed deliveries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alarm {
     /// Alarm name.
@@ -161,6 +164,9 @@ pub struct Alarm {
     pub metric_namespace: String,
     /// Metric name.
     pub metric_name: String,
+    /// The metric's dimensions (none for the break-glass metrics; `RuleName` for an
+    /// EventBridge rule's failed deliveries).
+    pub dimensions: BTreeMap<String, String>,
     /// Statistic (`Sum`).
     pub statistic: String,
     /// Period in seconds.
@@ -484,6 +490,7 @@ impl DesiredState {
                         description: rule.description.clone(),
                         metric_namespace: config.alerting.metric_namespace.clone(),
                         metric_name: name,
+                        dimensions: BTreeMap::new(),
                         statistic: "Sum".to_owned(),
                         period: i32::try_from(rule.period).unwrap_or(i32::MAX),
                         evaluation_periods: ALARM_EVALUATION_PERIODS,
@@ -513,6 +520,27 @@ impl DesiredState {
                         tags: owned_tags([]),
                     }));
                     for rule in event_rules(&inputs) {
+                        // Every region watches its own rule: an alarm when the rule could not
+                        // hand a break-glass event to the topic.
+                        resources.push(Resource::Alarm(Alarm {
+                            name: format!("{}{DELIVERY_FAILED_SUFFIX}", rule.name),
+                            region: region.clone(),
+                            description: format!(
+                                "EventBridge rule {} could not deliver a break-glass event to the alert topic in {region}",
+                                rule.name
+                            ),
+                            metric_namespace: "AWS/Events".to_owned(),
+                            metric_name: "FailedInvocations".to_owned(),
+                            dimensions: BTreeMap::from([("RuleName".to_owned(), rule.name.clone())]),
+                            statistic: "Sum".to_owned(),
+                            period: 300,
+                            evaluation_periods: 1,
+                            threshold: 1,
+                            comparison: "GreaterThanOrEqualToThreshold".to_owned(),
+                            treat_missing_data: "notBreaching".to_owned(),
+                            alarm_action: topic_arn(region),
+                            tags: owned_tags([]),
+                        }));
                         resources.push(Resource::EventRule(EventRule {
                             name: rule.name,
                             region: region.clone(),

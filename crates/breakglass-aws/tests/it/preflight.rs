@@ -231,6 +231,7 @@ async fn preflight_finds_each_broken_setup_by_account_region_and_resource() {
     );
     for (name, region) in [
         ("preflight: event rules", "us-west-2"),
+        ("preflight: alarms", "us-west-2"),
         ("preflight: topics", "us-west-2"),
         ("preflight: alarms", "us-east-1"),
         ("preflight: cloudtrail", "us-east-1"),
@@ -400,8 +401,32 @@ async fn preflight_finds_each_broken_setup_by_account_region_and_resource() {
     w.reapply().await;
     w.assert_clean("reattaching the guardrails").await;
 
-    // The alerting of us-west-2: its EventBridge rule gone (alarms live in the home region,
-    // where the trail's log group is; us-west-2's alerting is its rules and topic).
+    // An alarm missing in us-west-2: the one on its break-glass rule's failed deliveries.
+    let west_cw =
+        aws_sdk_cloudwatch::Client::new(&in_account(&w.base, PRODUCTION, "us-west-2").await);
+    west_cw
+        .delete_alarms()
+        .alarm_names("breakglass-assume-role-delivery-failed")
+        .send()
+        .await
+        .unwrap();
+    let run = w.run().await;
+    assert_eq!(
+        seen(&run),
+        [want(
+            "alarm_missing",
+            PRODUCTION,
+            Some("us-west-2"),
+            "breakglass-assume-role-delivery-failed"
+        )]
+    );
+    assert!(message_of(&run, "alarm_missing").starts_with(
+        "alarm breakglass-assume-role-delivery-failed missing in 222222222222 us-west-2"
+    ));
+    w.reapply().await;
+    w.assert_clean("recreating the us-west-2 alarm").await;
+
+    // The alerting of us-west-2: its EventBridge rule gone.
     let west = w.events(PRODUCTION, "us-west-2").await;
     west.remove_targets()
         .rule("breakglass-assume-role")
@@ -434,7 +459,7 @@ async fn preflight_finds_each_broken_setup_by_account_region_and_resource() {
     w.reapply().await;
     w.assert_clean("recreating the us-west-2 rule").await;
 
-    // An alarm missing (in the home region, the only one that has alarms).
+    // An alarm missing in the home region (a CloudTrail metric's).
     let cw = aws_sdk_cloudwatch::Client::new(&in_account(&w.base, PRODUCTION, "us-east-1").await);
     cw.delete_alarms()
         .alarm_names("breakglass-break-glass-role-assumed")

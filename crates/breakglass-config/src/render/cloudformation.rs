@@ -203,7 +203,7 @@ fn metric_filter(m: &MetricFilter, log_group: Value) -> Value {
 }
 
 fn alarm(a: &Alarm, filter_id: Option<&str>) -> Value {
-    let mut resource = home_only(json!({
+    let mut resource = json!({
         "Type": "AWS::CloudWatch::Alarm",
         "Properties": {
             "AlarmName": a.name,
@@ -219,7 +219,21 @@ fn alarm(a: &Alarm, filter_id: Option<&str>) -> Value {
             "AlarmActions": [{ "Ref": "AlertTopic" }],
             "Tags": tags(&a.tags)
         }
-    }));
+    });
+    if a.dimensions.is_empty() {
+        // On the CloudTrail metrics, which exist in the home region only.
+        resource = home_only(resource);
+    } else if let Some(props) = resource
+        .get_mut("Properties")
+        .and_then(Value::as_object_mut)
+    {
+        let dims: Vec<Value> = a
+            .dimensions
+            .iter()
+            .map(|(name, value)| json!({ "Name": name, "Value": value }))
+            .collect();
+        props.insert("Dimensions".to_owned(), Value::Array(dims));
+    }
     if let (Some(filter), Value::Object(map)) = (filter_id, &mut resource) {
         map.insert("DependsOn".to_owned(), json!(filter));
     }
@@ -283,8 +297,12 @@ fn resources(
             _ => {}
         }
     }
+    // Alarms on a rule's deliveries are in every region's stack, like the rules: the home
+    // region's copy stands for them all.
     for r in &account.resources {
-        if let Resource::Alarm(a) = r {
+        if let Resource::Alarm(a) = r
+            && (a.dimensions.is_empty() || a.region == account.home_region)
+        {
             let filter = filter_ids.get(&a.metric_name).map(String::as_str);
             out.insert(ids.id("Alarm", &a.name), alarm(a, filter));
         }
@@ -340,7 +358,7 @@ pub fn account_template(config: &Config, account: &AccountState) -> Value {
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!(
-            "breakglass incident-response access for account {} ({}). Deploy as stack breakglass-{} in each of its regions ({regions}); IAM principals, secrets and alarms are created in the home region {} only.",
+            "breakglass incident-response access for account {} ({}). Deploy as stack breakglass-{} in each of its regions ({regions}); IAM principals, secrets and the CloudTrail alarms are created in the home region {} only.",
             account.name, account.id, account.name, account.home_region
         ),
         "Conditions": {

@@ -231,9 +231,15 @@ pub fn account_module(config: &Config, account: &AccountState) -> Value {
             }
             Resource::Alarm(a) => {
                 let topic = tf_name(&format!("{}_{}", config.alerting.sns_topic, a.region));
+                // A rule's delivery alarm exists in every region under one name.
+                let name = if a.dimensions.is_empty() {
+                    tf_name(&a.name)
+                } else {
+                    tf_name(&format!("{}_{}", a.name, a.region))
+                };
                 b.add(
                     "aws_cloudwatch_metric_alarm",
-                    tf_name(&a.name),
+                    name,
                     json!({
                         "provider": provider(&a.region),
                         "alarm_name": a.name,
@@ -246,6 +252,7 @@ pub fn account_module(config: &Config, account: &AccountState) -> Value {
                         "threshold": a.threshold,
                         "comparison_operator": a.comparison,
                         "treat_missing_data": a.treat_missing_data,
+                        "dimensions": a.dimensions,
                         "alarm_actions": [format!("${{aws_sns_topic.{topic}.arn}}")],
                         "tags": tags(&a.tags)
                     }),

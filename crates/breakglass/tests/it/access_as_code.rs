@@ -252,7 +252,12 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
         text.contains("account production (222222222222)\n  + policy BreakglassGuardrails\n  + role BreakglassRevoker\n"),
         "{text}"
     );
-    assert!(text.contains("dry run: 67 change(s) not applied"), "{text}");
+    assert!(text.contains("dry run: 76 change(s) not applied"), "{text}");
+    // Every region watches its own break-glass rules' deliveries.
+    assert!(
+        text.contains("  + alarm us-west-2/breakglass-assume-role-delivery-failed\n"),
+        "{text}"
+    );
 
     // The dry run changed nothing: the same diff again. As a drift check, it exits 2 when
     // there are changes (0 when none, below).
@@ -266,11 +271,11 @@ fn apply_shows_the_diff_dry_run_changes_nothing_and_a_rerun_is_a_no_op() {
     assert!(applied.status.success(), "{}", stderr(&applied));
     let text = stdout(&applied);
     assert!(
-        text.contains("account production (222222222222): applied 36 change(s)"),
+        text.contains("account production (222222222222): applied 42 change(s)"),
         "{text}"
     );
     assert!(
-        text.contains("account security (111111111111): applied 31 change(s)"),
+        text.contains("account security (111111111111): applied 34 change(s)"),
         "{text}"
     );
     // The generated passwords never reach the output.

@@ -120,6 +120,16 @@ pub(crate) async fn observe_alarms(
                 description: alarm.alarm_description().unwrap_or_default().to_owned(),
                 metric_namespace: alarm.namespace().unwrap_or_default().to_owned(),
                 metric_name: alarm.metric_name().unwrap_or_default().to_owned(),
+                dimensions: alarm
+                    .dimensions()
+                    .iter()
+                    .map(|d| {
+                        (
+                            d.name().unwrap_or_default().to_owned(),
+                            d.value().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect(),
                 statistic: alarm
                     .statistic()
                     .map(|s| s.as_str().to_owned())
@@ -220,6 +230,14 @@ pub(crate) async fn put_alarm(
         .comparison_operator(ComparisonOperator::from(alarm.comparison.as_str()))
         .treat_missing_data(&alarm.treat_missing_data)
         .alarm_actions(&alarm.alarm_action);
+    for (name, value) in &alarm.dimensions {
+        put = put.dimensions(
+            aws_sdk_cloudwatch::types::Dimension::builder()
+                .name(name)
+                .value(value)
+                .build(),
+        );
+    }
     if from.is_none() {
         put = put.set_tags(Some(cw_tags(&alarm.tags)));
     }
