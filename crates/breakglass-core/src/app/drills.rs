@@ -7,8 +7,6 @@
 //! finding, so a drill always ends with a result to store and show. Errors are kept for
 //! the store failing to record that result.
 
-use std::ops::ControlFlow;
-
 use time::{Duration, OffsetDateTime};
 
 use super::{App, Caller, Error};
@@ -368,19 +366,10 @@ where
     /// Verifies the whole audit chain (the drill's records included) as a drill step.
     pub async fn drill_chain_step(&self) -> Step {
         let started = self.now();
-        let walked = super::walk(self.store(), self.audit_check(), |_, _| {
-            Ok::<_, Error>(ControlFlow::Continue(()))
-        })
-        .await;
-        let problem = match walked {
-            Ok(super::Walk::Intact { .. }) => None,
-            Ok(super::Walk::Broken(problem)) => Some(problem),
-            Ok(super::Walk::NeedsKey(seq)) => Some(format!(
-                "record #{seq} is keyed but this broker holds no audit key"
-            )),
-            Ok(super::Walk::Stopped { .. }) => Some("the walk stopped early".to_owned()),
-            Err(super::WalkError::Store(e)) => Some(format!("the store failed: {e}")),
-            Err(super::WalkError::Consumer(e)) => Some(e.to_string()),
+        let problem = match self.chain_verification().await {
+            Ok(super::AuditVerification::Verified { .. }) => None,
+            Ok(super::AuditVerification::Broken { problem }) => Some(problem),
+            Err(e) => Some(format!("the store failed: {e}")),
         };
         let findings = problem
             .map(|p| {

@@ -115,6 +115,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             &args.store,
             &args.key,
             &args.aws,
+            // The console federation issuer: a drill never opens the console.
             "http://127.0.0.1".to_owned(),
             Settings::default(),
         )
