@@ -599,3 +599,20 @@ async fn an_enrolled_authenticator_is_replaced_only_with_a_current_code() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn nobody_may_take_a_drill_identitys_name() {
+    let f = fixture().await;
+    for name in [
+        "breakglass-drill",
+        "breakglass-drill-approver-1",
+        "BreakGlass-Drill-x",
+    ] {
+        let e = f
+            .auth
+            .add_user(name, "correct horse battery", true, None)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("reserved"), "{name}: {e}");
+    }
+}
