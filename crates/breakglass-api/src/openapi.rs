@@ -520,6 +520,22 @@ pub fn route_docs() -> Vec<RouteDoc> {
             200,
         )
         .body::<RevokeAllBody>(),
+        R::new::<breakglass_core::app::GrantActivity>(
+            "GET",
+            "/api/v1/requests/{id}/activity",
+            "What the request's grant did, as CloudTrail showed it: each call, oldest first, with the alert rules it matched",
+            true,
+            200,
+        )
+        .no_body(),
+        R::new::<Vec<breakglass_core::activity::Finding>>(
+            "GET",
+            "/api/v1/findings",
+            "Unbrokered use found in CloudTrail, newest first (admin)",
+            true,
+            200,
+        )
+        .no_body(),
         R::new::<breakglass_core::game_day::GameDay>(
             "POST",
             "/api/v1/game-days",

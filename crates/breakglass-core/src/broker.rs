@@ -266,6 +266,27 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         }
     }
 
+    /// The commit that opens retroactive break-glass record `r` (see
+    /// [`crate::request::retroactive_break_glass`]), for the caller to write with what else
+    /// belongs in its transaction (the finding, the events).
+    pub(crate) fn retroactive_commit(
+        &self,
+        id: RequestId,
+        r: crate::request::Retroactive<'_>,
+    ) -> Result<(Commit, AccessRequest), BrokerError> {
+        let rules = self.rules();
+        let now = self.now();
+        let env = Env {
+            rules: &rules,
+            settings: &self.settings,
+            now,
+        };
+        let grant = self.ids.grant_id();
+        let t = crate::request::retroactive_break_glass(id, grant, r, &env)?;
+        let write = RequestWrite::Insert(t.request.clone());
+        Ok((build_commit(&t, write, 1, now, None, None), t.request))
+    }
+
     async fn commit_new(
         &self,
         t: Transition,

@@ -10,6 +10,7 @@
 //! Architecture invariant: this crate does no I/O and never reads the clock.
 
 pub mod accounts;
+pub mod activity;
 pub mod app;
 pub mod audit;
 pub mod aws_limits;

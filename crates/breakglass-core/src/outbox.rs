@@ -227,6 +227,20 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     e.by, e.incident, e.requests, e.failed
                 ),
             ),
+            AuditEvent::UnbrokeredUseDetected(e) => push(
+                "unbrokered_use",
+                vec![Audience::SecurityTeam],
+                match &e.record {
+                    Some(record) => format!(
+                        "CRITICAL: {} at {} (CloudTrail event {}); retroactive break-glass record {record} needs a post-incident review",
+                        e.summary, e.event_time, e.event_id
+                    ),
+                    None => format!(
+                        "CRITICAL: {} at {} (CloudTrail event {}); no grant explains it",
+                        e.summary, e.event_time, e.event_id
+                    ),
+                },
+            ),
             AuditEvent::DrillAlertSent(e) => push(
                 "drill_alert",
                 vec![Audience::SecurityTeam],

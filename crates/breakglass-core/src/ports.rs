@@ -615,6 +615,72 @@ pub trait AccessStore: Send + Sync {
         role: &RoleArn,
         generation: u64,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Stores one ingested CloudTrail batch in one transaction: its events (an `eventID`
+    /// already stored is skipped), the access keys learned for grants, the findings (inserted
+    /// or updated by id), each commit (audit records, notifications, a retroactive record)
+    /// and the cursors: if anything fails nothing is stored and the cursors stay where they
+    /// were, so the batch is read again.
+    fn commit_activity(
+        &self,
+        batch: ActivityCommit,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every CloudTrail cursor.
+    fn activity_cursors(
+        &self,
+    ) -> impl Future<Output = Result<Vec<crate::activity::Cursor>, StoreError>> + Send;
+
+    /// Which of `ids` (event ids) are stored already.
+    fn stored_event_ids(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The grants the access keys in `keys` were learned for (chained sessions).
+    fn learned_keys(
+        &self,
+        keys: &[String],
+    ) -> impl Future<Output = Result<Vec<(String, RequestId)>, StoreError>> + Send;
+
+    /// The events linked to request `request`, oldest first, at most `limit`.
+    fn request_activity(
+        &self,
+        request: &RequestId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<crate::activity::StoredEvent>, StoreError>> + Send;
+
+    /// Findings, newest first seen first; with `keys`, only those with one of these keys
+    /// last seen at or after `since`.
+    fn findings(
+        &self,
+        keys: Option<&[String]>,
+        since: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<crate::activity::Finding>, StoreError>> + Send;
+
+    /// Deletes events, and findings last seen, before `before`; returns how many rows went.
+    fn prune_activity(
+        &self,
+        before: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// One ingested CloudTrail batch, stored in one transaction (see
+/// [`AccessStore::commit_activity`]).
+#[derive(Debug, Clone, Default)]
+pub struct ActivityCommit {
+    /// The events kept: linked to a grant or part of a finding.
+    pub events: Vec<crate::activity::StoredEvent>,
+    /// Access keys of sessions chained from a grant, with its request.
+    pub keys: Vec<(String, RequestId)>,
+    /// New and updated findings.
+    pub findings: Vec<crate::activity::Finding>,
+    /// Audit records of new findings (one commit each; a retroactive record's carries its
+    /// request).
+    pub commits: Vec<Commit>,
+    /// Where each source now stands.
+    pub cursors: Vec<crate::activity::Cursor>,
 }
 
 /// Where local users and API tokens are kept (see [`crate::accounts`]). Every change is

@@ -12,6 +12,7 @@
 //! record commit in one transaction, or neither does.
 
 mod access;
+mod activity;
 mod auth;
 mod backend;
 mod codec;
@@ -261,6 +262,8 @@ auth::auth_impl!(SqliteStore, Sqlite);
 auth::auth_impl!(PgStore, Postgres);
 access::access_impl!(SqliteStore, Sqlite);
 access::access_impl!(PgStore, Postgres);
+activity::activity_impl!(SqliteStore, Sqlite);
+activity::activity_impl!(PgStore, Postgres);
 
 /// A store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
@@ -657,5 +660,48 @@ impl AccessStore for SqlStore {
         generation: u64,
     ) -> Result<bool, StoreError> {
         dispatch!(self, s => s.release_role_sync(name, holder, role, generation).await)
+    }
+
+    async fn commit_activity(
+        &self,
+        batch: breakglass_core::ports::ActivityCommit,
+    ) -> Result<(), StoreError> {
+        dispatch!(self, s => s.commit_activity(batch).await)
+    }
+
+    async fn activity_cursors(&self) -> Result<Vec<breakglass_core::activity::Cursor>, StoreError> {
+        dispatch!(self, s => s.activity_cursors().await)
+    }
+
+    async fn stored_event_ids(&self, ids: &[String]) -> Result<Vec<String>, StoreError> {
+        dispatch!(self, s => s.stored_event_ids(ids).await)
+    }
+
+    async fn learned_keys(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, breakglass_core::model::RequestId)>, StoreError> {
+        dispatch!(self, s => s.learned_keys(keys).await)
+    }
+
+    async fn request_activity(
+        &self,
+        request: &breakglass_core::model::RequestId,
+        limit: u32,
+    ) -> Result<Vec<breakglass_core::activity::StoredEvent>, StoreError> {
+        dispatch!(self, s => s.request_activity(request, limit).await)
+    }
+
+    async fn findings(
+        &self,
+        keys: Option<&[String]>,
+        since: Option<OffsetDateTime>,
+        limit: u32,
+    ) -> Result<Vec<breakglass_core::activity::Finding>, StoreError> {
+        dispatch!(self, s => s.findings(keys, since, limit).await)
+    }
+
+    async fn prune_activity(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        dispatch!(self, s => s.prune_activity(before).await)
     }
 }

@@ -4,6 +4,7 @@
 //! This binary is glue: every decision is made in the library crates, and this file only
 //! parses arguments, opens files, prints results and maps outcomes to exit codes.
 
+mod activity;
 mod cmd;
 #[cfg(test)]
 mod docs;
@@ -49,6 +50,10 @@ enum Command {
     Cancel(cmd::client::ReasonArgs),
     /// Print a shell completion script.
     Completions(cmd::completions::Args),
+    /// List unbrokered use found in CloudTrail (administrators): uses of a brokered role,
+    /// a break-glass role or the broker's principal that no grant explains, and break-glass
+    /// IAM user sign-ins.
+    Findings(cmd::client::JsonArg),
     /// Validate a config file or print its JSON Schema.
     Config(cmd::config::Args),
     /// Open the AWS console as a grant's role: prints a federation sign-in URL.
@@ -129,6 +134,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(args),
         Command::Drill(args) => cmd::drill::run(args),
         Command::Status(args) => cmd::client::status(args),
+        Command::Findings(args) => cmd::client::findings(args),
         Command::Totp(args) => cmd::client::totp(args),
         Command::User(args) => cmd::serve::run_user(args),
         Command::Completions(args) => cmd::completions::run(args),

@@ -16,6 +16,7 @@
 //! Architecture invariant: pure, like the rest of the crate. Time comes from the broker's
 //! clock port, identifiers from its id port.
 
+mod activity;
 mod audit;
 mod chat;
 mod cut_offs;
@@ -31,6 +32,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+pub use activity::{FINDINGS_PAGE, GrantActivity};
 pub use audit::{
     AnchorError, Anchoring, AuditVerification, Check, Walk, WalkError, anchor_head,
     check_chain_key, walk, walk_from,

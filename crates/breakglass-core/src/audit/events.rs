@@ -604,6 +604,36 @@ pub struct ChatRefused {
     pub reason: String,
 }
 
+/// CloudTrail shows a use of a brokered role, a break-glass role or the broker's own
+/// principal that no grant explains; or a `*-BREAK-GLASS` IAM user signed in, which opens a
+/// retroactive break-glass record (`record`) that needs a post-incident review. One record
+/// per finding: later events of the same use join the finding without a new record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UnbrokeredUseDetected {
+    /// The finding (`uf-…`).
+    pub finding: String,
+    pub kind: crate::activity::FindingKind,
+    /// One line: what, of which role, by whom.
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The first event's `eventID` and time.
+    pub event_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schemars(with = "String", extend("format" = "date-time"))]
+    pub event_time: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    /// The retroactive break-glass record opened (break-glass IAM users only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RequestId>,
+}
+
 /// A drill sends this to every channel of the security team, to prove each delivers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DrillAlertSent {
@@ -702,6 +732,7 @@ pub enum AuditEvent {
     DrillCompleted(DrillCompleted),
     GameDayStarted(GameDayStarted),
     GameDayFinished(GameDayFinished),
+    UnbrokeredUseDetected(UnbrokeredUseDetected),
 }
 
 macro_rules! from_event {
@@ -766,6 +797,7 @@ from_event!(
     DrillCompleted,
     GameDayStarted,
     GameDayFinished,
+    UnbrokeredUseDetected,
 );
 
 impl AuditEvent {
@@ -823,6 +855,7 @@ impl AuditEvent {
             Self::DrillCompleted(_) => "drill_completed",
             Self::GameDayStarted(_) => "game_day_started",
             Self::GameDayFinished(_) => "game_day_finished",
+            Self::UnbrokeredUseDetected(_) => "unbrokered_use_detected",
         }
     }
 
@@ -877,13 +910,14 @@ impl AuditEvent {
             | Self::DrillCompleted(_)
             | Self::GameDayStarted(_)
             | Self::GameDayFinished(_) => None,
+            Self::UnbrokeredUseDetected(e) => e.record.as_ref(),
         }
     }
 
     /// How loudly the event should be announced.
     pub fn severity(&self) -> Severity {
         match self {
-            Self::BreakGlassActivated(_) => Severity::Critical,
+            Self::BreakGlassActivated(_) | Self::UnbrokeredUseDetected(_) => Severity::Critical,
             Self::NotificationDeadLettered(_) => Severity::Critical,
             Self::RevocationFailed(_) | Self::AuditChainTampered(_) => Severity::Critical,
             Self::ReviewOverdue(_) => Severity::Notice,

@@ -312,3 +312,77 @@ fn admit_break_glass<'a>(
     )?;
     Ok((spec, decision, playbook))
 }
+
+/// What a retroactive break-glass record is made from: a `*-BREAK-GLASS` IAM user's sign-in
+/// that CloudTrail showed, which no request announced.
+#[derive(Debug, Clone)]
+pub struct Retroactive<'a> {
+    /// The responder the IAM user belongs to.
+    pub requester: crate::model::Username,
+    /// The break-glass playbook the emergency path stands in for.
+    pub playbook: &'a crate::model::Playbook,
+    /// The break-glass role the user may switch to.
+    pub role: &'a crate::model::DeployedRole,
+    /// When the user signed in (the grant's start).
+    pub signed_in: time::OffsetDateTime,
+    /// The incident id the record is filed under.
+    pub incident: crate::model::IncidentId,
+    /// What CloudTrail showed, in one paragraph (the record's justification).
+    pub what: String,
+    /// Its audit record (an `UnbrokeredUseDetected` naming this record).
+    pub event: AuditEvent,
+}
+
+/// The longest an IAM user's console session lasts: the record's grant covers it, since the
+/// broker cannot end it.
+pub const CONSOLE_SESSION: time::Duration = time::Duration::hours(12);
+
+/// Opens a retroactive break-glass record: a break-glass use the broker did not grant but
+/// CloudTrail showed, closed at once (the broker cannot end an IAM user's console session)
+/// and owing a post-incident review exactly like a break-glass activation.
+pub fn retroactive_break_glass(
+    id: RequestId,
+    grant: GrantId,
+    r: Retroactive<'_>,
+    env: &Env<'_>,
+) -> Result<Transition, TransitionError> {
+    let justification = text("justification", &r.what, env.settings)?;
+    let spec = RequestSpec {
+        requester: r.requester.clone(),
+        playbook: r.playbook.id.clone(),
+        role: r.role.name.clone(),
+        account: r.role.account.clone(),
+        role_arn: r.role.arn.clone(),
+        session_policy: r.playbook.session_policy.clone(),
+        duration: CONSOLE_SESSION,
+        incident: r.incident,
+        justification,
+    };
+    let digest = request_digest(&id, RequestKind::BreakGlass, &spec)?;
+    let start = r.signed_in;
+    Ok(Transition {
+        request: AccessRequest {
+            id,
+            kind: RequestKind::BreakGlass,
+            spec,
+            digest,
+            required_approvals: 0,
+            approver_groups: r.playbook.approval.from_groups.clone(),
+            created_at: env.now,
+            pending_until: env.now,
+            status: Status::Expired { at: env.now },
+            approvals: Vec::new(),
+            grant: Some(Grant {
+                id: grant,
+                start,
+                end: start + CONSOLE_SESSION,
+                extensions: Vec::new(),
+                pending_extension: None,
+                issued: Vec::new(),
+            }),
+            review: Some(super::Review::Required),
+        },
+        actor: Actor::System,
+        events: vec![r.event],
+    })
+}

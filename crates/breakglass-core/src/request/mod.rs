@@ -30,7 +30,10 @@ use crate::rules::Decision;
 
 pub use crate::model::{RequestKind, ReviewOutcome};
 pub use checks::step_up_factor;
-pub use create::{activate_break_glass, check_break_glass, check_submit, submit, submit_drill};
+pub use create::{
+    CONSOLE_SESSION, Retroactive, activate_break_glass, check_break_glass, check_submit,
+    retroactive_break_glass, submit, submit_drill,
+};
 pub use error::TransitionError;
 pub use offers::{Offer, Target, approvable, offers};
 pub use transition::{Command, Env, NewRequest, Transition, apply};

@@ -10,6 +10,7 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod activity;
 mod chain;
 mod drills;
 mod props;

@@ -774,6 +774,19 @@ pub async fn audit(State(s): St, p: Principal, Query(q): Query<AuditQuery>) -> A
     Ok(Json(AuditRecords { records }).into_response())
 }
 
+pub async fn request_activity(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+) -> ApiResult {
+    Ok(Json(s.app.grant_activity(&p.caller(), &rid).await?).into_response())
+}
+
+pub async fn findings(State(s): St, p: Principal) -> ApiResult {
+    let limit = breakglass_core::app::FINDINGS_PAGE;
+    Ok(Json(s.app.unbrokered_use(&p.caller(), limit).await?).into_response())
+}
+
 pub async fn start_game_day(
     State(s): St,
     p: Principal,

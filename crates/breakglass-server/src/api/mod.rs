@@ -84,6 +84,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<AppState>>> {
         ("POST", "/api/v1/grants/{id}/console") => post(h::console),
         ("POST", "/api/v1/grants/{id}/revoke") => post(h::revoke),
         ("POST", "/api/v1/roles/revoke-all") => post(h::revoke_all),
+        ("GET", "/api/v1/requests/{id}/activity") => get(h::request_activity),
+        ("GET", "/api/v1/findings") => get(h::findings),
         ("POST", "/api/v1/game-days") => post(h::start_game_day),
         ("POST", "/api/v1/game-days/{id}/finish") => post(h::finish_game_day),
         ("GET", "/api/v1/audit") => get(h::audit),

@@ -46,6 +46,7 @@ fn nav(viewer: Option<&Viewer>) -> Markup {
                         li { a href="/console/admin/users" { "Users" } }
                         li { a href="/console/notifications" { "Notifications" } }
                         li { a href="/console/drills" { "Drills" } }
+                        li { a href="/console/findings" { "Unbrokered use" } }
                         li { a href="/console/reports" { "Reports" } }
                     }
                 }

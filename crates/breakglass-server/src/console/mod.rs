@@ -15,6 +15,7 @@
 mod account;
 mod ask;
 mod chat;
+mod activity;
 mod drills;
 pub mod layout;
 mod lists;
@@ -219,6 +220,7 @@ pub fn router(state: &Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/console/reviews", get(records::reviews))
         .route("/console/notifications", get(records::notifications))
         .route("/console/drills", get(drills::page))
+        .route("/console/findings", get(activity::findings))
         .route("/console/reports", get(reports::index))
         .route("/console/reports/{name}", get(reports::report))
         .route("/console/deliveries", get(records::deliveries))

@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 
 use super::layout::{self, csrf_field};
 use super::lists::{decision, may, now};
+use super::activity::ActivityFilter;
 use super::passkeys;
 use super::signin::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St};
@@ -182,6 +183,7 @@ async fn request_page(
     rid: &str,
     error: Option<AppError>,
     done: Option<&str>,
+    filter: Option<&ActivityFilter>,
 ) -> Result<Response, Failure> {
     let v = session.viewer();
     let me = &session.principal.username;
@@ -213,6 +215,17 @@ async fn request_page(
         now,
     };
     let break_glass = r.kind == RequestKind::BreakGlass;
+    // The grant's activity, once there is a grant (what CloudTrail showed it do).
+    let activity = match &r.grant {
+        Some(_) => Some(
+            s.app
+                .grant_activity(&session.principal.caller(), &rid)
+                .await
+                .or_page(&v)?,
+        ),
+        None => None,
+    };
+    let default_filter = ActivityFilter::default();
     let body = html! {
         @if let Some(e) = &error { (layout::alert(&e.message)) }
         @if error.is_none() {
@@ -264,6 +277,9 @@ async fn request_page(
             @if r.status == Status::Pending && !requester {
                 li { "You: " (decision(&approve)) }
             }
+        }
+        @if let Some(a) = &activity {
+            (super::activity::timeline(r.id.as_str(), a, filter.unwrap_or(&default_filter)))
         }
         h2 { "Session policy" }
         (policy_summary(&r.spec.session_policy))
@@ -507,8 +523,9 @@ pub async fn request(
     headers: HeaderMap,
     Path(rid): Path<String>,
     Query(q): Query<Done>,
+    Query(f): Query<ActivityFilter>,
 ) -> Result<Response, Failure> {
-    request_page(&s, &session, &headers, &rid, None, q.done.as_deref()).await
+    request_page(&s, &session, &headers, &rid, None, q.done.as_deref(), Some(&f)).await
 }
 
 /// After action `done`: 303 back to the request with its confirmation, or the request
@@ -523,7 +540,7 @@ async fn after(
 ) -> Result<Response, Failure> {
     match result {
         Ok(()) => Ok(layout::redirect(&layout::done_at(rid, done))),
-        Err(e) => request_page(s, session, headers, rid, Some(e), None).await,
+        Err(e) => request_page(s, session, headers, rid, Some(e), None, None).await,
     }
 }
 
@@ -771,7 +788,7 @@ pub async fn aws_console(
                 layout::page_with_head("Open AWS console", Some(&v), head, body),
             ))
         }
-        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e), None).await,
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e), None, None).await,
     }
 }
 
@@ -809,7 +826,7 @@ pub async fn credentials(
             };
             Ok(layout::ok("Credentials", &v, body))
         }
-        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e), None).await,
+        Err(e) => request_page(&s, &session, &headers, rid.as_str(), Some(e), None, None).await,
     }
 }
 

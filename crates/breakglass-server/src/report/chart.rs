@@ -46,6 +46,44 @@ pub fn drill_times_svg(runs: &[breakglass_core::drill::DrillRun]) -> Option<Stri
     lines_svg(&points, "time to access (ms)")
 }
 
+/// A grant's calls over time: events counted in up to 40 equal buckets across their span
+/// (at least a minute each), one line for all calls and one for failed ones; `None` with no
+/// events.
+pub fn calls_svg(events: &[&breakglass_core::activity::StoredEvent]) -> Option<String> {
+    let first = events.iter().map(|e| e.event.at).min()?;
+    let last = events.iter().map(|e| e.event.at).max()?;
+    let span = (last - first).whole_seconds().max(1);
+    let bucket = ((span + 39) / 40).max(60);
+    let buckets = usize::try_from(span / bucket + 1).unwrap_or(1);
+    let mut calls = vec![0u64; buckets];
+    let mut failed = vec![0u64; buckets];
+    for e in events {
+        let i = usize::try_from((e.event.at - first).whole_seconds() / bucket).unwrap_or(0);
+        let i = i.min(buckets - 1);
+        calls[i] += 1;
+        if e.event.error.is_some() {
+            failed[i] += 1;
+        }
+    }
+    let days = span > 86_400;
+    let labels: Vec<String> = (0..buckets)
+        .map(|i| {
+            let t = first + time::Duration::seconds(bucket * i as i64);
+            if days {
+                format!("{:02}-{:02} {:02}:{:02}", u8::from(t.month()), t.day(), t.hour(), t.minute())
+            } else {
+                format!("{:02}:{:02}", t.hour(), t.minute())
+            }
+        })
+        .collect();
+    let mut points: Vec<(&str, &str, u64)> = Vec::new();
+    for (i, label) in labels.iter().enumerate() {
+        points.push((label.as_str(), "calls", calls[i]));
+        points.push((label.as_str(), "failed", failed[i]));
+    }
+    lines_svg(&points, "calls")
+}
+
 /// One line per series over the x labels in the order given (x label, series, y).
 fn lines_svg(points: &[(&str, &str, u64)], y_desc: &str) -> Option<String> {
     if points.is_empty() {

@@ -10,7 +10,7 @@ mod chart;
 use breakglass_core::report::{Tabular, rfc3339};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-pub use chart::{drill_times_svg, timeline_svg};
+pub use chart::{calls_svg, drill_times_svg, timeline_svg};
 
 /// The report's body: its facts, its chart where it has one, and its tables (each cell
 /// labelled with its column, so a narrow screen shows rows as cards).

@@ -13,6 +13,7 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod activity;
 mod api;
 mod auth;
 mod console;

@@ -1208,11 +1208,98 @@ pub struct StatusArgs {
     /// Only these statuses (comma-separated: pending,approved,active,...).
     #[arg(long)]
     status: Option<String>,
+    /// Also print what the grant did, as CloudTrail showed it: each call (time, service,
+    /// action, resource, error, source IP, user agent), oldest first, and the alert rules
+    /// that matched. Needs a request or grant id.
+    #[arg(long, requires = "id")]
+    activity: bool,
     #[command(flatten)]
     out: JsonArg,
 }
 
+/// `status ID --activity`: the request's grant's calls.
+fn activity(id: &str, json: bool) -> anyhow::Result<Outcome> {
+    let path = request_path(id, "/activity")?;
+    if json {
+        print_json(&api_checked::<breakglass_core::app::GrantActivity>("GET", &path, None)?)?;
+        return Ok(Outcome::Success);
+    }
+    let v: RequestView = api("GET", &read_path(id), None)?;
+    let a: breakglass_core::app::GrantActivity = api("GET", &path, None)?;
+    let mut out = crate::exit::stdout();
+    writeln!(out, "{}", summary(&v))?;
+    if a.events.is_empty() {
+        writeln!(
+            out,
+            "no call of this grant's credentials in CloudTrail yet (events reach the broker a few minutes after they happen)"
+        )?;
+        return Ok(Outcome::Success);
+    }
+    let cell = |s: Option<&str>| s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned();
+    for e in &a.events {
+        let ev = &e.event;
+        let service = ev.service.strip_suffix(".amazonaws.com").unwrap_or(&ev.service);
+        let agent: String = cell(ev.user_agent.as_deref()).chars().take(40).collect();
+        writeln!(
+            out,
+            "{}  {service:<10} {:<28} {:<40} {:<22} {:<15} {agent}",
+            time::OffsetDateTime::format(ev.at, &time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+            ev.action,
+            cell(ev.resource.as_deref()),
+            cell(ev.error.as_deref()),
+            cell(ev.source_ip.as_deref()),
+        )?;
+    }
+    let hits: Vec<_> = a.rule_findings().collect();
+    writeln!(
+        out,
+        "{} calls{}; {} matched an alert rule",
+        a.events.len(),
+        if a.truncated { " (more not shown)" } else { "" },
+        hits.len()
+    )?;
+    for e in hits {
+        writeln!(out, "  {} {}: {}", e.event.at, e.event.action, e.event.rules.join(", "))?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `breakglass findings`: unbrokered use, newest first.
+pub fn findings(args: &JsonArg) -> anyhow::Result<Outcome> {
+    let path = "/api/v1/findings";
+    if args.json {
+        print_json(&api_checked::<Vec<breakglass_core::activity::Finding>>("GET", path, None)?)?;
+        return Ok(Outcome::Success);
+    }
+    let list: Vec<breakglass_core::activity::Finding> = api("GET", path, None)?;
+    let mut out = crate::exit::stdout();
+    if list.is_empty() {
+        writeln!(out, "no unbrokered use has been seen")?;
+    }
+    for f in &list {
+        let record = f
+            .record
+            .as_ref()
+            .map(|r| format!("; retroactive break-glass record {r} needs a review"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "{} CRITICAL {} ({} events, {}–{}){record}",
+            f.id,
+            f.summary(),
+            f.events,
+            f.first_seen,
+            f.last_seen
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
 pub fn status(args: &StatusArgs) -> anyhow::Result<Outcome> {
+    if let (Some(id), true) = (&args.id, args.activity) {
+        return activity(id, args.out.json);
+    }
     if let Some(id) = &args.id {
         let path = read_path(id);
         if args.out.json {

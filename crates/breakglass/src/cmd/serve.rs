@@ -494,7 +494,30 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             )),
             None => None,
         };
-        breakglass_server::serve::serve(
+        // CloudTrail, when `[activity]` asks: a reader that cannot start yet (the reader role
+        // or the queue missing) is retried; the broker serves meanwhile.
+        let (stop_activity, activity_stopped) = tokio::sync::watch::channel(false);
+        if config.activity.is_some() {
+            let (config, sdk, app) = (config.clone(), sdk.clone(), Arc::clone(&app));
+            let holder = format!("{holder}-activity");
+            tokio::spawn(async move {
+                loop {
+                    match crate::activity::watcher(&config, &sdk, Arc::clone(&app), holder.clone()).await {
+                        Ok(Some(w)) => {
+                            tracing::info!("reading CloudTrail as `[activity]` says");
+                            w.run(activity_stopped).await;
+                            return;
+                        }
+                        Ok(None) => return,
+                        Err(e) => {
+                            tracing::error!(error = format!("{e:#}"), "cannot read CloudTrail yet; retrying in 30 s");
+                            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                        }
+                    }
+                }
+            });
+        }
+        let served = breakglass_server::serve::serve(
             listener,
             app,
             auth,
@@ -506,9 +529,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             anchorer,
             drills,
         )
-            .await
-            .context("the server failed")
-            .map_err(DependencyFailed)?;
+            .await;
+        let _ = stop_activity.send(true);
+        served.context("the server failed").map_err(DependencyFailed)?;
         Ok(Outcome::Success)
     })
 }

@@ -3,6 +3,7 @@
 //! through the identity provider in [`sso`], on a harness ([`driver`], [`page`]) whose page
 //! checks are themselves checked here.
 
+mod activity;
 mod console;
 mod driver;
 mod page;

@@ -340,6 +340,18 @@ impl Broker {
         users: &[UserSpec<'_>],
         env: &[(&str, &str)],
     ) -> Option<Self> {
+        Self::start_edited(port, &|text| text, extra_config, users, env)
+    }
+
+    /// [`Broker::start_at`] with the example config's text passed through `edit` first (to
+    /// change a line inside one of its sections).
+    pub fn start_edited(
+        port: u16,
+        edit: &dyn Fn(String) -> String,
+        extra_config: &str,
+        users: &[UserSpec<'_>],
+        env: &[(&str, &str)],
+    ) -> Option<Self> {
         let moto = Moto::start()?;
         let aws = venv_tool("aws")?;
         let dir = tempfile::tempdir().unwrap();
@@ -351,9 +363,11 @@ impl Broker {
         let example =
             std::fs::read_to_string(workspace_root().join("examples/breakglass.toml")).unwrap();
         let config = dir.path().join("breakglass.toml");
-        let text = example
-            .replace("222222222222", ACCOUNT)
-            .replace("http://127.0.0.1:8080", &url);
+        let text = edit(
+            example
+                .replace("222222222222", ACCOUNT)
+                .replace("http://127.0.0.1:8080", &url),
+        );
         std::fs::write(&config, format!("{text}\n{extra_config}")).unwrap();
         let config = config.to_str().unwrap().to_owned();
 

@@ -1,0 +1,438 @@
+//! Watching every session: CloudTrail events tied to the grants that made them, unbrokered
+//! use found, audited and alerted, and break-glass IAM user sign-ins turned into
+//! retroactive break-glass records (see [`crate::activity`]).
+
+use std::collections::{HashMap, HashSet};
+
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use super::{App, Caller, Error};
+use crate::activity::{
+    Cursor, FINDING_WINDOW, Finding, FindingDraft, FindingKind, Ingested, Known, KnownGrant,
+    Observed, StoredEvent, TIMELINE_PAGE, Watch, classify,
+};
+use crate::audit::events::UnbrokeredUseDetected;
+use crate::audit::{Actor, AuditEvent};
+use crate::cloud::Cloud;
+use crate::model::{GrantId, IncidentId, RequestId, Username};
+use crate::ports::{AccessStore, ActivityCommit, Clock, IdSource, Store};
+use crate::request::{AccessRequest, Retroactive};
+use crate::session::SessionQuery;
+
+/// The most findings a listing returns.
+pub const FINDINGS_PAGE: u32 = 500;
+
+/// A grant's activity: what its credentials did, as CloudTrail showed it.
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct GrantActivity {
+    pub request: RequestId,
+    /// The events, oldest first.
+    pub events: Vec<StoredEvent>,
+    /// Whether there were more than were returned.
+    pub truncated: bool,
+}
+
+impl GrantActivity {
+    /// The events the built-in alert rules matched.
+    pub fn rule_findings(&self) -> impl Iterator<Item = &StoredEvent> {
+        self.events.iter().filter(|e| !e.event.rules.is_empty())
+    }
+}
+
+/// A finding id: stable for its key and first event, so a batch read twice (after a failed
+/// commit) opens the same finding.
+fn finding_id(key: &str, first_event: &str) -> String {
+    let digest = Sha256::digest(format!("{key}\n{first_event}").as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("uf-{hex}")
+}
+
+fn known_grant(r: &AccessRequest, break_glass_user: Option<String>) -> Option<KnownGrant> {
+    let grant = r.grant.as_ref()?;
+    Some(KnownGrant {
+        request: r.id.clone(),
+        grant: grant.id.clone(),
+        role_arn: r.spec.role_arn.as_str().to_owned(),
+        requester: r.spec.requester.as_str().to_owned(),
+        start: grant.start,
+        end: grant.end,
+        keys: grant
+            .issued
+            .iter()
+            .map(|i| i.access_key_id.clone())
+            .collect(),
+        break_glass_user,
+    })
+}
+
+impl<S, K, C, I> App<S, K, C, I>
+where
+    S: Store + AccessStore,
+    K: Cloud,
+    C: Clock,
+    I: IdSource,
+{
+    /// Takes in one batch of CloudTrail events read from a source, with where the source
+    /// now stands: each event is tied to its grant or found to be unbrokered use, and all of
+    /// it (events, findings with their audit records and alerts, retroactive records,
+    /// cursors) is stored in one transaction. Events already stored are dropped on their
+    /// `eventID`. Run by one replica at a time (the `activity` lease).
+    pub async fn record_activity(
+        &self,
+        watch: &Watch,
+        events: Vec<Observed>,
+        cursors: Vec<Cursor>,
+    ) -> Result<Ingested, Error> {
+        let mut done = Ingested {
+            events: events.len() as u64,
+            ..Ingested::default()
+        };
+        let mut seen = HashSet::new();
+        let mut events: Vec<Observed> = events
+            .into_iter()
+            .filter(|e| seen.insert(e.event_id.clone()))
+            .collect();
+        let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+        let stored: HashSet<String> = self
+            .store()
+            .stored_event_ids(&ids)
+            .await?
+            .into_iter()
+            .collect();
+        events.retain(|e| !stored.contains(&e.event_id));
+        done.duplicates = done.events - events.len() as u64;
+        events.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.event_id.cmp(&b.event_id)));
+
+        let mut known = self.known(watch, &events).await?;
+        let mut batch = ActivityCommit {
+            cursors,
+            ..ActivityCommit::default()
+        };
+        // Findings touched by this batch, by key: loaded open ones and new ones.
+        let mut open: HashMap<String, Finding> = HashMap::new();
+        let mut touched: HashSet<String> = HashSet::new();
+        for event in events {
+            let verdict = classify(&event, &known);
+            if let (Some(link), Some(key)) = (&verdict.link, &verdict.learned_key) {
+                known.add_key(key, &link.grant);
+                batch.keys.push((key.clone(), link.request.clone()));
+            }
+            if verdict.link.is_some() {
+                done.linked += 1;
+                batch.events.push(StoredEvent {
+                    event,
+                    link: verdict.link,
+                    finding: None,
+                });
+                continue;
+            }
+            let Some(draft) = verdict.finding else {
+                continue;
+            };
+            touched.insert(draft.key.clone());
+            // The event that opens a retroactive record is the first on its timeline.
+            let mut opened: Option<crate::activity::Link> = None;
+            let finding = match self.open_finding(&mut open, &draft.key, event.at).await? {
+                Some(f) => {
+                    done.joined += 1;
+                    f.events += 1;
+                    f.last_seen = f.last_seen.max(event.at);
+                    if f.sample.len() < Finding::KEPT {
+                        f.sample.push(event.clone());
+                    }
+                    f.id.clone()
+                }
+                None => {
+                    done.findings += 1;
+                    let mut f = self.new_finding(&draft, &event);
+                    if draft.kind == FindingKind::BreakGlassUser
+                        && let Some((commit, record)) =
+                            self.retroactive(watch, &draft, &event, &f).await?
+                    {
+                        done.records += 1;
+                        f.record = Some(record.id.clone());
+                        opened = record.grant.as_ref().map(|g| crate::activity::Link {
+                            request: record.id.clone(),
+                            grant: g.id.clone(),
+                            by: crate::activity::LinkedBy::BreakGlassUser,
+                        });
+                        if let Some(g) = known_grant(&record, draft.break_glass_user.clone()) {
+                            known.add_grant(g);
+                        }
+                        batch.commits.push(commit);
+                    } else {
+                        batch.commits.push(self.one_record(
+                            Actor::System,
+                            AuditEvent::from(detected(&f, &event)),
+                        ));
+                    }
+                    let id = f.id.clone();
+                    open.insert(draft.key.clone(), f);
+                    id
+                }
+            };
+            batch.events.push(StoredEvent {
+                event,
+                link: opened,
+                finding: Some(finding),
+            });
+        }
+        batch.findings = open
+            .into_iter()
+            .filter(|(key, _)| touched.contains(key))
+            .map(|(_, f)| f)
+            .collect();
+        if batch.events.is_empty() && batch.commits.is_empty() && batch.cursors.is_empty() {
+            return Ok(done);
+        }
+        self.store().commit_activity(batch).await?;
+        Ok(done)
+    }
+
+    /// The finding with `key` still open at `at` (loaded once per batch), if any.
+    async fn open_finding<'a>(
+        &self,
+        open: &'a mut HashMap<String, Finding>,
+        key: &str,
+        at: OffsetDateTime,
+    ) -> Result<Option<&'a mut Finding>, Error> {
+        if !open.contains_key(key) {
+            let keys = [key.to_owned()];
+            let found = self
+                .store()
+                .findings(Some(&keys), Some(at - FINDING_WINDOW), 1)
+                .await?;
+            if let Some(f) = found.into_iter().next() {
+                open.insert(key.to_owned(), f);
+            }
+        }
+        Ok(open
+            .get_mut(key)
+            .filter(|f| f.last_seen + FINDING_WINDOW >= at))
+    }
+
+    fn new_finding(&self, draft: &FindingDraft, event: &Observed) -> Finding {
+        Finding {
+            id: finding_id(&draft.key, &event.event_id),
+            kind: draft.kind,
+            key: draft.key.clone(),
+            severity: "critical".to_owned(),
+            role: draft.role.clone(),
+            actor: draft.actor.clone(),
+            session: draft.session.clone(),
+            account: event.account.clone(),
+            first_seen: event.at,
+            last_seen: event.at,
+            events: 1,
+            sample: vec![event.clone()],
+            record: None,
+        }
+    }
+
+    /// The retroactive break-glass record a break-glass user's sign-in opens, with its
+    /// commit; `None` when the catalog has no break-glass playbook and role to file it
+    /// under (the finding is still recorded and alerted).
+    async fn retroactive(
+        &self,
+        watch: &Watch,
+        draft: &FindingDraft,
+        event: &Observed,
+        finding: &Finding,
+    ) -> Result<Option<(crate::ports::Commit, AccessRequest)>, Error> {
+        let rules = self.rules();
+        let catalog = rules.catalog();
+        let Some(user) = draft.break_glass_user.as_deref() else {
+            return Ok(None);
+        };
+        let Some(playbook) = catalog.playbooks.iter().find(|p| p.break_glass) else {
+            return Ok(None);
+        };
+        let roles: Vec<_> = catalog.grantable(playbook).filter(|r| r.break_glass).collect();
+        let role = roles
+            .iter()
+            .find(|r| event.account.as_deref() == Some(r.account.as_str()))
+            .or_else(|| roles.first());
+        let Some(role) = role else {
+            return Ok(None);
+        };
+        let suffix = &watch.break_glass_user_suffix;
+        let requester = catalog
+            .responders
+            .iter()
+            .find(|r| format!("{}{suffix}", r.username).eq_ignore_ascii_case(user))
+            .map(|r| r.username.clone())
+            .or_else(|| {
+                let bare = user.get(..user.len().saturating_sub(suffix.len()))?;
+                Username::new(bare.to_lowercase()).ok()
+            })
+            .unwrap_or_else(|| Username::from_trusted("unknown-responder".to_owned()));
+        let id = self.broker.fresh_request_id();
+        let mut detected = detected(finding, event);
+        detected.record = Some(id.clone());
+        let what = format!(
+            "Retroactive record: IAM user {user} signed in to AWS at {} from {} (CloudTrail event {}) without the broker. The broker could not end this console session; review what it did.",
+            event.at,
+            event.source_ip.as_deref().unwrap_or("an unknown address"),
+            event.event_id
+        );
+        let incident = IncidentId::new(format!("RETRO-{}", finding.id))
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let (commit, record) = self.broker.retroactive_commit(
+            id,
+            Retroactive {
+                requester,
+                playbook,
+                role,
+                signed_in: event.at,
+                incident,
+                what,
+                event: AuditEvent::from(detected),
+            },
+        )?;
+        Ok(Some((commit, record)))
+    }
+
+    /// What the linker needs for `events`: the grants their session names name, the grants
+    /// of keys learned earlier, the responders' grants live around them, and the open
+    /// retroactive records.
+    async fn known(&self, watch: &Watch, events: &[Observed]) -> Result<Known, Error> {
+        let rules = self.rules();
+        let mut known = Known::new(rules.catalog(), watch.clone());
+        let mut requests: HashMap<RequestId, AccessRequest> = HashMap::new();
+        for name in Known::wanted(events) {
+            let Ok(grant) = GrantId::new(name) else {
+                continue;
+            };
+            if let Some(v) = self.store().get_by_grant(&grant).await? {
+                requests.insert(v.value.id.clone(), v.value);
+            }
+        }
+        let keys: Vec<String> = events
+            .iter()
+            .filter_map(|e| e.principal.access_key_id.clone())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let learned = self.store().learned_keys(&keys).await?;
+        for (_, request) in &learned {
+            if !requests.contains_key(request)
+                && let Some(v) = self.store().get(request).await?
+            {
+                requests.insert(request.clone(), v.value);
+            }
+        }
+        if let (Some(first), Some(last)) = (events.first(), events.last()) {
+            let identities: HashSet<&str> = events
+                .iter()
+                .filter_map(|e| e.principal.source_identity.as_deref())
+                .collect();
+            for who in identities {
+                let Ok(requester) = Username::new(who) else {
+                    continue;
+                };
+                let query = SessionQuery {
+                    requester: Some(requester),
+                    from: Some(first.at - crate::activity::CHAIN_MARGIN - time::Duration::hours(12)),
+                    to: Some(last.at),
+                    include_drills: true,
+                    limit: Some(100),
+                    ..SessionQuery::default()
+                };
+                for s in self.store().sessions(&query, self.now()).await? {
+                    if !requests.contains_key(&s.request)
+                        && let Some(v) = self.store().get(&s.request).await?
+                    {
+                        requests.insert(s.request.clone(), v.value);
+                    }
+                }
+            }
+            // Open break-glass user records: their later events and role switches join them.
+            let open = self
+                .store()
+                .findings(None, Some(first.at - FINDING_WINDOW), FINDINGS_PAGE)
+                .await?;
+            for f in open
+                .into_iter()
+                .filter(|f| f.kind == FindingKind::BreakGlassUser)
+            {
+                if let Some(record) = &f.record
+                    && let Some(v) = self.store().get(record).await?
+                    && let Some(g) = known_grant(&v.value, Some(f.actor.clone()))
+                {
+                    requests.remove(record);
+                    known.add_grant(g);
+                }
+            }
+        }
+        for r in requests.values() {
+            if let Some(g) = known_grant(r, None) {
+                known.add_grant(g);
+            }
+        }
+        for (key, request) in learned {
+            if let Some(g) = requests.get(&request).and_then(|r| r.grant.as_ref()) {
+                known.add_key(&key, &g.id);
+            }
+        }
+        Ok(known)
+    }
+
+    /// What request `id`'s grant did, oldest first, if `caller` may read the request.
+    pub async fn grant_activity(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+    ) -> Result<GrantActivity, Error> {
+        let request = self.request(caller, id).await?;
+        let mut events = self
+            .store()
+            .request_activity(&request.value.id, TIMELINE_PAGE + 1)
+            .await?;
+        let truncated = events.len() > TIMELINE_PAGE as usize;
+        events.truncate(TIMELINE_PAGE as usize);
+        Ok(GrantActivity {
+            request: request.value.id,
+            events,
+            truncated,
+        })
+    }
+
+    /// Unbrokered use found in CloudTrail, newest first (administrators only).
+    pub async fn unbrokered_use(&self, caller: &Caller, limit: u32) -> Result<Vec<Finding>, Error> {
+        caller.require_admin()?;
+        Ok(self
+            .store()
+            .findings(None, None, limit.min(FINDINGS_PAGE))
+            .await?)
+    }
+
+    /// Where each CloudTrail source stands.
+    pub async fn activity_cursors(&self) -> Result<Vec<Cursor>, Error> {
+        Ok(self.store().activity_cursors().await?)
+    }
+
+    /// Forgets events and findings older than `keep` (the configured retention).
+    pub async fn prune_activity(&self, keep: time::Duration) -> Result<u64, Error> {
+        Ok(self.store().prune_activity(self.now() - keep).await?)
+    }
+}
+
+/// The audit record of a new finding.
+fn detected(f: &Finding, event: &Observed) -> UnbrokeredUseDetected {
+    UnbrokeredUseDetected {
+        finding: f.id.clone(),
+        kind: f.kind,
+        summary: f.summary(),
+        role: f.role.clone(),
+        actor: f.actor.clone(),
+        session: f.session.clone(),
+        account: f.account.clone(),
+        event_id: event.event_id.clone(),
+        event_time: event.at,
+        source_ip: event.source_ip.clone(),
+        record: None,
+    }
+}
