@@ -118,7 +118,8 @@ pub struct Generated {
     pub coarsened: Vec<String>,
     /// Catalog actions the policy allows that were not used (from coarsening wildcards).
     pub beyond_use: Vec<String>,
-    /// The size of the compact document against the session-policy limit.
+    /// The size of the compact document against the limit (the session-policy limit unless
+    /// [`Options`] say otherwise).
     #[serde(serialize_with = "size_text")]
     pub size: Result<Size, TooLarge>,
     /// Lint findings (against the catalog).
@@ -300,12 +301,52 @@ struct Use {
     events: BTreeSet<String>,
 }
 
+/// What kind of policy to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// How the result is linted: [`PolicyType::Session`] for a grant's session policy,
+    /// [`PolicyType::Identity`] for an IAM user's own policy.
+    pub policy_type: PolicyType,
+    /// The size limit the result must fit.
+    pub limit: Limit,
+}
+
+impl Default for Options {
+    /// A session policy within `AssumeRole`'s 2,048 characters.
+    fn default() -> Options {
+        Options {
+            policy_type: PolicyType::Session,
+            limit: Limit::SessionPolicy,
+        }
+    }
+}
+
+impl Options {
+    /// An IAM user's customer managed policy (6,144 characters, whitespace not counted).
+    pub fn identity() -> Options {
+        Options {
+            policy_type: PolicyType::Identity,
+            limit: Limit::ManagedPolicy,
+        }
+    }
+}
+
 /// Generates the session policy `calls` needed, within `playbook` (a session policy's JSON
 /// text) when given. See the module documentation.
 pub fn generate(
     catalog: &Catalog,
     calls: &[UsedCall],
     playbook: Option<&str>,
+) -> Result<Generated, GenerateError> {
+    generate_with(catalog, calls, playbook, Options::default())
+}
+
+/// [`generate`] for another kind of policy (an IAM user's: [`Options::identity`]).
+pub fn generate_with(
+    catalog: &Catalog,
+    calls: &[UsedCall],
+    playbook: Option<&str>,
+    options: Options,
 ) -> Result<Generated, GenerateError> {
     if catalog.is_empty() {
         return Err(GenerateError::EmptyCatalog);
@@ -395,7 +436,13 @@ pub fn generate(
         .as_ref()
         .map(|p| kept_denies(p, &uses))
         .unwrap_or_default();
-    let measure = |groups: &Groups| size::check("the generated policy", &document(groups, &denies).to_string(), Limit::SessionPolicy);
+    let measure = |groups: &Groups| {
+        size::check(
+            "the generated policy",
+            &document(groups, &denies).to_string(),
+            options.limit,
+        )
+    };
     if measure(&groups).is_err() {
         let (wide, _) = group(&uses, playbook.as_ref(), false);
         if wide != groups {
@@ -422,13 +469,10 @@ pub fn generate(
         );
     }
     let policy = document(&groups, &denies);
-    let parsed = crate::parse_value(&policy, PolicyType::Session).map_err(GenerateError::Internal)?;
-    let findings = lint::lint(&parsed, PolicyType::Session, Some(catalog));
-    let size = size::check(
-        "the generated policy",
-        &policy.to_string(),
-        Limit::SessionPolicy,
-    );
+    let parsed =
+        crate::parse_value(&policy, options.policy_type).map_err(GenerateError::Internal)?;
+    let findings = lint::lint(&parsed, options.policy_type, Some(catalog));
+    let size = measure(&groups);
     let mut outside: Vec<OutsidePlaybook> = outside;
     outside.sort_by(|a, b| (&a.action, &a.resource).cmp(&(&b.action, &b.resource)));
     Ok(Generated {

@@ -151,10 +151,16 @@ fn generate_cmd(args: &generate::Args) -> anyhow::Result<Outcome> {
         _ => None,
     };
     let (calls, described) = generate::calls_from_trail(args)?;
+    let options = if args.user.is_some() {
+        breakglass_iam::generate::Options::identity()
+    } else {
+        breakglass_iam::generate::Options::default()
+    };
     generate::report(
         &catalog,
         &calls,
         playbook.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+        options,
         &described,
         args.json,
     )

@@ -46,7 +46,8 @@ pub struct Args {
     #[arg(long, value_name = "NAME", required_unless_present = "user", conflicts_with = "user")]
     pub session: Option<String>,
     /// An IAM user instead of a role session: every call made with the user's own
-    /// credentials.
+    /// credentials; the result is an identity policy (a customer managed policy, 6,144
+    /// characters).
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
     /// The action catalog: iam-data's `data` directory (see `breakglass policy lint --help`).
@@ -236,10 +237,12 @@ pub fn report(
     catalog: &Catalog,
     calls: &[UsedCall],
     playbook: Option<(&str, &str)>,
+    options: generate::Options,
     described: &str,
     json: bool,
 ) -> anyhow::Result<Outcome> {
-    let generated = generate::generate(catalog, calls, playbook.map(|(_, text)| text))?;
+    let generated =
+        generate::generate_with(catalog, calls, playbook.map(|(_, text)| text), options)?;
     let mut out = crate::exit::stdout();
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&generated)?)?;
@@ -338,7 +341,7 @@ pub fn summary(
     }
     match &g.size {
         Ok(size) => {
-            let _ = writeln!(s, "size: {size}, within the session policy limit");
+            let _ = writeln!(s, "size: {size}, within the {}", size.limit.description());
         }
         Err(e) => {
             let _ = writeln!(s, "size: {e}");
