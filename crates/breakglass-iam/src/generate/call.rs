@@ -80,15 +80,12 @@ impl UsedCall {
             .filter_map(|r| r.get("ARN").or_else(|| r.get("arn")).and_then(text))
             .filter(|arn| arn.starts_with("arn:"))
             .collect();
-        let account = record
-            .get("recipientAccountId")
-            .and_then(text)
-            .or_else(|| {
-                record
-                    .get("userIdentity")
-                    .and_then(|u| u.get("accountId"))
-                    .and_then(text)
-            });
+        let account = record.get("recipientAccountId").and_then(text).or_else(|| {
+            record
+                .get("userIdentity")
+                .and_then(|u| u.get("accountId"))
+                .and_then(text)
+        });
         let partition = partition(region.as_deref());
         if let Some(params) = record.get("requestParameters").filter(|p| p.is_object()) {
             from_parameters(
@@ -225,7 +222,10 @@ mod tests {
         assert_eq!(call.region.as_deref(), Some("eu-west-1"));
         assert_eq!(
             call.resources,
-            vec!["arn:aws:s3:::evidence", "arn:aws:s3:::evidence/case-1/disk.img"]
+            vec![
+                "arn:aws:s3:::evidence",
+                "arn:aws:s3:::evidence/case-1/disk.img"
+            ]
         );
         let ec2 = json!({
             "eventSource": "ec2.amazonaws.com", "eventName": "TerminateInstances", "awsRegion": "us-east-1",

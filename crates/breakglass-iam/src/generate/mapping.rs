@@ -99,7 +99,8 @@ pub enum Mapping {
 
 /// Lambda's versioned event names: `GetFunction20150331v2` → `GetFunction`.
 pub fn strip_api_version(name: &str) -> &str {
-    let digits = |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    let digits =
+        |s: Option<&str>| s.is_some_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
     let base = match name.rfind('v') {
         Some(i) if digits(name.get(i + 1..)) => name.get(..i).unwrap_or(name),
         _ => name,
@@ -217,10 +218,16 @@ mod tests {
         assert!(!service_exceptions().is_empty());
         assert!(!event_exceptions().is_empty());
         for e in service_exceptions() {
-            assert!(e.source.starts_with("https://docs.aws.amazon.com/"), "{e:?}");
+            assert!(
+                e.source.starts_with("https://docs.aws.amazon.com/"),
+                "{e:?}"
+            );
         }
         for e in event_exceptions() {
-            assert!(e.source.starts_with("https://docs.aws.amazon.com/"), "{e:?}");
+            assert!(
+                e.source.starts_with("https://docs.aws.amazon.com/"),
+                "{e:?}"
+            );
             assert!(
                 !e.actions.is_empty() || e.reason.is_some(),
                 "an event that needs no action says why: {e:?}"

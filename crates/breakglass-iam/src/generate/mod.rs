@@ -126,10 +126,7 @@ pub struct Generated {
     pub findings: Vec<Finding>,
 }
 
-fn size_text<S: serde::Serializer>(
-    size: &Result<Size, TooLarge>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
+fn size_text<S: serde::Serializer>(size: &Result<Size, TooLarge>, s: S) -> Result<S::Ok, S::Error> {
     match size {
         Ok(size) => s.serialize_str(&size.to_string()),
         Err(e) => s.serialize_str(&e.to_string()),
@@ -365,13 +362,12 @@ pub fn generate_with(
     let mut unmapped: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
     let mut denied: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
     let mut exceptions: BTreeSet<AppliedException> = BTreeSet::new();
-    let count = |map: &mut BTreeMap<(String, String), (u64, String)>,
-                     call: &UsedCall,
-                     reason: String| {
-        map.entry((call.event_source.clone(), call.event_name.clone()))
-            .or_insert((0, reason))
-            .0 += 1;
-    };
+    let count =
+        |map: &mut BTreeMap<(String, String), (u64, String)>, call: &UsedCall, reason: String| {
+            map.entry((call.event_source.clone(), call.event_name.clone()))
+                .or_insert((0, reason))
+                .0 += 1;
+        };
     for call in calls {
         if call.was_denied() {
             let code = call.error_code.clone().unwrap_or_default();
@@ -586,7 +582,14 @@ fn one_or_many(values: impl IntoIterator<Item = String>) -> Value {
 /// by the kept denies. A session that used nothing gets a deny of everything.
 fn document(groups: &Groups, denies: &[Value]) -> Value {
     let mut entries: Vec<(&GroupKey, &BTreeSet<String>)> = groups.iter().collect();
-    let order = |k: &GroupKey| (k.resources != ["*"], k.negated, k.resources.clone(), k.condition.clone());
+    let order = |k: &GroupKey| {
+        (
+            k.resources != ["*"],
+            k.negated,
+            k.resources.clone(),
+            k.condition.clone(),
+        )
+    };
     entries.sort_by(|(a, _), (b, _)| order(a).cmp(&order(b)));
     let mut statements: Vec<Value> = Vec::new();
     for (key, actions) in entries {
@@ -607,7 +610,8 @@ fn document(groups: &Groups, denies: &[Value]) -> Value {
         statements.push(Value::Object(s));
     }
     if statements.is_empty() {
-        statements.push(json!({"Sid": "NothingUsed", "Effect": "Deny", "Action": "*", "Resource": "*"}));
+        statements
+            .push(json!({"Sid": "NothingUsed", "Effect": "Deny", "Action": "*", "Resource": "*"}));
     }
     statements.extend(denies.iter().cloned());
     json!({"Version": "2012-10-17", "Statement": statements})
@@ -628,7 +632,10 @@ fn word_prefixes(name: &str) -> Vec<&str> {
 /// Without `any_level`, a wildcard may admit only List and Read actions beyond those used;
 /// with a playbook, only actions the playbook allows on the group's resources under the
 /// group's conditions, and no action any playbook deny names.
-#[allow(clippy::too_many_arguments, reason = "one step of `generate`, sharing its state")]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one step of `generate`, sharing its state"
+)]
 fn wildcards(
     catalog: &Catalog,
     playbook: Option<&Playbook<'_>>,

@@ -150,7 +150,9 @@ const CASES: &[(&str, &str, Expect, &str)] = &[
 
 #[test]
 fn each_exception_maps_as_its_aws_page_says() {
-    let Some(catalog) = real_catalog() else { return };
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
     for (source, name, expect, page) in CASES {
         let got = mapping::map(catalog, &UsedCall::new(source, name));
         let ok = match (expect, &got) {
@@ -167,7 +169,9 @@ fn each_exception_maps_as_its_aws_page_says() {
 
 #[test]
 fn every_action_the_table_names_is_in_the_catalog() {
-    let Some(catalog) = real_catalog() else { return };
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
     for e in mapping::event_exceptions() {
         for a in &e.actions {
             assert!(
@@ -214,10 +218,7 @@ fn decide(policy: &str, action: &str, resource: &str, region: Option<&str>) -> D
     let caller = parse_caller("arn:aws:sts::111122223333:assumed-role/IR/g-01", None).unwrap();
     let mut request = Request::new(caller, action, resource);
     if let Some(r) = region {
-        request = request.with_context(
-            "aws:RequestedRegion",
-            breakglass_iam::ContextValue::one(r),
-        );
+        request = request.with_context("aws:RequestedRegion", breakglass_iam::ContextValue::one(r));
     }
     request.derive_principal_keys();
     set.evaluate(&request).decision
@@ -225,14 +226,23 @@ fn decide(policy: &str, action: &str, resource: &str, region: Option<&str>) -> D
 
 #[test]
 fn narrows_to_what_the_calls_named_and_nothing_else() {
-    let Some(catalog) = real_catalog() else { return };
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
     let calls = [
         call(
             "s3.amazonaws.com",
             "GetObject",
-            &["arn:aws:s3:::evidence", "arn:aws:s3:::evidence/case-1/disk.img"],
+            &[
+                "arn:aws:s3:::evidence",
+                "arn:aws:s3:::evidence/case-1/disk.img",
+            ],
         ),
-        call("s3.amazonaws.com", "ListObjectsV2", &["arn:aws:s3:::evidence"]),
+        call(
+            "s3.amazonaws.com",
+            "ListObjectsV2",
+            &["arn:aws:s3:::evidence"],
+        ),
         call(
             "ec2.amazonaws.com",
             "RunInstances",
@@ -253,10 +263,16 @@ fn narrows_to_what_the_calls_named_and_nothing_else() {
         Decision::ImplicitDeny
     );
     assert_eq!(d("s3:ListBucket", "arn:aws:s3:::evidence"), Decision::Allow);
-    assert_eq!(d("s3:ListBucket", "arn:aws:s3:::payroll"), Decision::ImplicitDeny);
+    assert_eq!(
+        d("s3:ListBucket", "arn:aws:s3:::payroll"),
+        Decision::ImplicitDeny
+    );
     // RunInstances is authorized against several resources at once: `*`, or it would fail.
     assert_eq!(
-        d("ec2:RunInstances", "arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-1"),
+        d(
+            "ec2:RunInstances",
+            "arn:aws:ec2:eu-west-1:111122223333:subnet/subnet-1"
+        ),
         Decision::Allow
     );
     assert_eq!(d("ec2:DescribeInstances", "*"), Decision::Allow);
@@ -267,7 +283,9 @@ fn narrows_to_what_the_calls_named_and_nothing_else() {
 
 #[test]
 fn an_object_named_like_a_wildcard_grants_only_itself() {
-    let Some(catalog) = real_catalog() else { return };
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
     let calls = [call(
         "s3.amazonaws.com",
         "GetObject",
@@ -281,7 +299,12 @@ fn an_object_named_like_a_wildcard_grants_only_itself() {
         "{text}"
     );
     assert_eq!(
-        decide(&text, "s3:GetObject", "arn:aws:s3:::evidence/payroll.csv", None),
+        decide(
+            &text,
+            "s3:GetObject",
+            "arn:aws:s3:::evidence/payroll.csv",
+            None
+        ),
         Decision::ImplicitDeny,
         "{text}"
     );
@@ -289,7 +312,9 @@ fn an_object_named_like_a_wildcard_grants_only_itself() {
 
 #[test]
 fn never_allows_more_than_the_playbook() {
-    let Some(catalog) = real_catalog() else { return };
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
     let playbook = r#"{"Version":"2012-10-17","Statement":[
         {"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::evidence","arn:aws:s3:::evidence/*"],
          "Condition":{"StringEquals":{"aws:RequestedRegion":"eu-west-1"}}},
@@ -328,7 +353,12 @@ fn never_allows_more_than_the_playbook() {
     );
     // The playbook's region condition is kept.
     assert_eq!(
-        decide(&text, "s3:GetObject", "arn:aws:s3:::evidence/x", Some("us-east-1")),
+        decide(
+            &text,
+            "s3:GetObject",
+            "arn:aws:s3:::evidence/x",
+            Some("us-east-1")
+        ),
         Decision::ImplicitDeny,
         "{text}"
     );
@@ -363,7 +393,9 @@ fn never_allows_more_than_the_playbook() {
 
 #[test]
 fn denied_and_unmapped_calls_are_listed_never_added() {
-    let Some(catalog) = real_catalog() else { return };
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
     let mut denied = call("iam.amazonaws.com", "CreateUser", &[]);
     denied.error_code = Some("AccessDenied".into());
     let mut failed = call("iam.amazonaws.com", "GetRole", &[]);
@@ -372,17 +404,28 @@ fn denied_and_unmapped_calls_are_listed_never_added() {
         denied,
         failed,
         call("signin.amazonaws.com", "ConsoleLogin", &[]),
-        call("s3.amazonaws.com", "GetStorageLensDashboardDataInternal", &[]),
+        call(
+            "s3.amazonaws.com",
+            "GetStorageLensDashboardDataInternal",
+            &[],
+        ),
     ];
     let g = generate(catalog, &calls, None).unwrap();
     let text = g.compact();
-    assert_eq!(decide(&text, "iam:CreateUser", "*", None), Decision::ImplicitDeny);
+    assert_eq!(
+        decide(&text, "iam:CreateUser", "*", None),
+        Decision::ImplicitDeny
+    );
     assert_eq!(decide(&text, "iam:GetRole", "*", None), Decision::Allow);
     assert_eq!(g.denied.len(), 1);
     assert_eq!(g.denied[0].event_name, "CreateUser");
     assert_eq!(g.no_action.len(), 1);
     assert_eq!(g.unmapped.len(), 1);
-    assert!(g.unmapped[0].reason.contains("no action"), "{:?}", g.unmapped);
+    assert!(
+        g.unmapped[0].reason.contains("no action"),
+        "{:?}",
+        g.unmapped
+    );
     assert!(
         g.exceptions
             .iter()
@@ -392,15 +435,27 @@ fn denied_and_unmapped_calls_are_listed_never_added() {
 
 #[test]
 fn a_session_that_used_nothing_gets_nothing() {
-    let Some(catalog) = real_catalog() else { return };
-    let g = generate(catalog, &[call("sts.amazonaws.com", "GetCallerIdentity", &[])], None).unwrap();
-    assert_eq!(decide(&g.compact(), "s3:GetObject", "*", None), Decision::ExplicitDeny);
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
+    let g = generate(
+        catalog,
+        &[call("sts.amazonaws.com", "GetCallerIdentity", &[])],
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        decide(&g.compact(), "s3:GetObject", "*", None),
+        Decision::ExplicitDeny
+    );
     assert!(!g.has_lint_errors(), "{:?}", g.findings);
 }
 
 #[test]
 fn too_many_actions_are_made_coarser_and_say_so() {
-    let Some(catalog) = real_catalog() else { return };
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
     // Every ec2 Describe action on its own would be far over 2,048 characters.
     let calls: Vec<UsedCall> = catalog
         .matching("ec2:Describe*")
@@ -419,7 +474,10 @@ fn too_many_actions_are_made_coarser_and_say_so() {
         );
     }
     // Coarsening by Describe* admits only List and Read actions: no write was added.
-    assert_eq!(decide(&text, "ec2:TerminateInstances", "*", None), Decision::ImplicitDeny);
+    assert_eq!(
+        decide(&text, "ec2:TerminateInstances", "*", None),
+        Decision::ImplicitDeny
+    );
     for extra in &g.beyond_use {
         let a = catalog.action(extra).unwrap();
         assert!(!a.info.access.is_write(), "{extra}");
@@ -431,7 +489,9 @@ fn too_many_actions_are_made_coarser_and_say_so() {
 fn refuses_an_invalid_playbook_and_an_empty_catalog() {
     let err = generate(&Catalog::new(), &[], None).unwrap_err();
     assert!(err.to_string().contains("catalog"), "{err}");
-    let Some(catalog) = real_catalog() else { return };
+    let Some(catalog) = real_catalog() else {
+        return;
+    };
     let err = generate(catalog, &[], Some("{\"Statement\": 3}")).unwrap_err();
     assert!(err.to_string().contains("playbook"), "{err}");
 }

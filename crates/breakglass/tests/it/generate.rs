@@ -81,7 +81,10 @@ fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
 
 /// The principals of the dataset: each role session (by its access keys and its (role,
 /// session name)) and each IAM user, with their calls.
-fn principals(records: &[Value], report: &breakglass_trail::session::SessionReport) -> BTreeMap<String, Vec<UsedCall>> {
+fn principals(
+    records: &[Value],
+    report: &breakglass_trail::session::SessionReport,
+) -> BTreeMap<String, Vec<UsedCall>> {
     let mut out: BTreeMap<String, Vec<UsedCall>> = BTreeMap::new();
     for s in &report.sessions {
         let (Some(role), Some(name)) = (&s.role_arn, &s.role_session_name) else {
@@ -93,8 +96,11 @@ fn principals(records: &[Value], report: &breakglass_trail::session::SessionRepo
                 let key = text(r, &["userIdentity", "accessKeyId"]);
                 let by_key = key.is_some_and(|k| s.access_key_ids.iter().any(|a| a == k));
                 let by_tuple = text(r, &["userIdentity", "type"]) == Some("AssumedRole")
-                    && text(r, &["userIdentity", "sessionContext", "sessionIssuer", "arn"])
-                        .is_some_and(|a| a.eq_ignore_ascii_case(role))
+                    && text(
+                        r,
+                        &["userIdentity", "sessionContext", "sessionIssuer", "arn"],
+                    )
+                    .is_some_and(|a| a.eq_ignore_ascii_case(role))
                     && text(r, &["userIdentity", "principalId"])
                         .and_then(|p| p.split_once(':'))
                         .is_some_and(|(_, n)| n == name);
@@ -133,7 +139,13 @@ fn decide(set: &PolicySet, action: &str, resource: &str) -> Decision {
     set.evaluate(&request).decision
 }
 
-fn check(catalog: &Catalog, who: &str, calls: &[UsedCall], all: &BTreeSet<String>, g: &Generated) -> Vec<String> {
+fn check(
+    catalog: &Catalog,
+    who: &str,
+    calls: &[UsedCall],
+    all: &BTreeSet<String>,
+    g: &Generated,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let text = g.compact();
     let session = parse(&text, PolicyType::Session).unwrap();
@@ -172,7 +184,10 @@ fn check(catalog: &Catalog, who: &str, calls: &[UsedCall], all: &BTreeSet<String
                     .any(|r| decide(&set, &action, r) == Decision::Allow)
             };
             if !ok {
-                problems.push(format!("{who}: {action} on {:?} is not allowed", call.resources));
+                problems.push(format!(
+                    "{who}: {action} on {:?} is not allowed",
+                    call.resources
+                ));
             }
         }
     }
@@ -185,7 +200,11 @@ fn check(catalog: &Catalog, who: &str, calls: &[UsedCall], all: &BTreeSet<String
         }
     }
     // (c) no lint error; (d) within the size limit.
-    for f in g.findings.iter().filter(|f| f.severity == breakglass_iam::lint::Severity::Error) {
+    for f in g
+        .findings
+        .iter()
+        .filter(|f| f.severity == breakglass_iam::lint::Severity::Error)
+    {
         problems.push(format!("{who}: lint error {f}"));
     }
     if let Err(e) = &g.size {
@@ -202,11 +221,19 @@ fn every_session_and_user_of_the_dataset_gets_exactly_what_it_used() {
     let (records, report) = records(&dir);
     let principals = principals(&records, &report);
     assert!(
-        principals.keys().filter(|k| k.starts_with("session ")).count() >= 5,
+        principals
+            .keys()
+            .filter(|k| k.starts_with("session "))
+            .count()
+            >= 5,
         "{:?}",
         principals.keys().collect::<Vec<_>>()
     );
-    assert!(principals.contains_key("user bert-jan"), "{:?}", principals.keys());
+    assert!(
+        principals.contains_key("user bert-jan"),
+        "{:?}",
+        principals.keys()
+    );
     let all: BTreeSet<String> = records
         .iter()
         .filter_map(UsedCall::from_cloudtrail)
@@ -232,7 +259,9 @@ fn every_session_and_user_of_the_dataset_gets_exactly_what_it_used() {
             "{who}: {} calls, {} actions, {}, {} unmapped, coarsened {}",
             calls.len(),
             g.used.len(),
-            g.size.as_ref().map_or_else(|e| e.to_string(), |s| s.to_string()),
+            g.size
+                .as_ref()
+                .map_or_else(|e| e.to_string(), |s| s.to_string()),
             g.unmapped.len(),
             g.coarsened.len()
         ));
@@ -242,7 +271,12 @@ fn every_session_and_user_of_the_dataset_gets_exactly_what_it_used() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // Only bert-jan, with 238 distinct actions, needs coarsening; every role session's
     // policy is exact.
-    assert_eq!(coarsened, vec!["user bert-jan".to_owned()], "{}", summary.join("\n"));
+    assert_eq!(
+        coarsened,
+        vec!["user bert-jan".to_owned()],
+        "{}",
+        summary.join("\n")
+    );
 }
 
 fn breakglass(args: &[&str]) -> Output {
@@ -275,7 +309,10 @@ fn the_cli_generates_a_policy_that_lints_clean() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("ec2:DescribeInstances"), "{stderr}");
     assert!(stderr.contains("ssm:UpdateInstanceInformation"), "{stderr}");
-    assert!(stderr.contains("within the session policy limit"), "{stderr}");
+    assert!(
+        stderr.contains("within the session policy limit"),
+        "{stderr}"
+    );
     let policy = Path::new(env!("CARGO_TARGET_TMPDIR")).join("generated-policy.json");
     std::fs::write(&policy, &out.stdout).unwrap();
     let text: Value = serde_json::from_slice(&out.stdout).unwrap();

@@ -43,7 +43,12 @@ pub struct Args {
     pub from_trail: Vec<PathBuf>,
     /// The session: its role session name (a broker grant's id), its source identity (the
     /// responder), or one of its access key ids.
-    #[arg(long, value_name = "NAME", required_unless_present = "user", conflicts_with = "user")]
+    #[arg(
+        long,
+        value_name = "NAME",
+        required_unless_present = "user",
+        conflicts_with = "user"
+    )]
     pub session: Option<String>,
     /// An IAM user instead of a role session: every call made with the user's own
     /// credentials; the result is an identity policy (a customer managed policy, 6,144
@@ -295,11 +300,7 @@ pub fn summary(
         );
     }
     for o in &g.outside_playbook {
-        let _ = writeln!(
-            s,
-            "not added: {} on {}: {}",
-            o.action, o.resource, o.reason
-        );
+        let _ = writeln!(s, "not added: {} on {}: {}", o.action, o.resource, o.reason);
     }
     for (what, list) in [
         ("no action needed", &g.no_action),
