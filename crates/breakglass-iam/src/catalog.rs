@@ -116,12 +116,22 @@ pub struct Service {
     /// `service:action`, lower-cased, parallel to `actions`: what action patterns match.
     pub(crate) lower_names: Vec<String>,
     condition_keys: HashMap<String, KeyType>,
+    /// Resource type (lower-cased) → its ARN format (`arn:${Partition}:s3:::${BucketName}`).
+    arn_formats: HashMap<String, String>,
 }
 
 impl Service {
     /// The service's actions.
     pub fn actions(&self) -> &[ActionInfo] {
         &self.actions
+    }
+
+    /// The ARN format of one of the service's resource types (any case), when the catalog
+    /// was given its `resourceTypes/<prefix>.json`.
+    pub fn arn_format(&self, resource_type: &str) -> Option<&str> {
+        self.arn_formats
+            .get(&resource_type.to_lowercase())
+            .map(String::as_str)
     }
 }
 
@@ -162,6 +172,11 @@ struct RawAction {
 #[derive(Deserialize)]
 struct RawResourceType {
     name: String,
+}
+
+#[derive(Deserialize)]
+struct RawResourceTypeInfo {
+    arn: String,
 }
 
 #[derive(Deserialize)]
@@ -246,6 +261,22 @@ impl Catalog {
             }
         }
         Ok(service.condition_keys.len())
+    }
+
+    /// Adds a service's resource types and their ARN formats from its
+    /// `resourceTypes/<prefix>.json` text. Returns the number of resource types.
+    pub fn add_resource_types(&mut self, prefix: &str, json: &str) -> Result<usize, CatalogError> {
+        let raw: BTreeMap<String, RawResourceTypeInfo> =
+            serde_json::from_str(json).map_err(|e| CatalogError {
+                service: prefix.to_owned(),
+                what: "resource type",
+                message: e.to_string(),
+            })?;
+        let service = self.services.entry(prefix.to_lowercase()).or_default();
+        for (name, info) in raw {
+            service.arn_formats.insert(name.to_lowercase(), info.arn);
+        }
+        Ok(service.arn_formats.len())
     }
 
     /// Whether the catalog holds no service.

@@ -14,6 +14,7 @@
 //!   `ImplicitDeny`, plus the statements (or missing allows) that decided it;
 //! - [`PolicySet::sweep`] lists every catalog action the set allows on a resource, by
 //!   service and access level, with the statements that decide each ([`sweep`]);
+//! - [`generate`] turns the API calls a session made into the session policy they needed;
 //! - [`conformance`] reads and runs the JSON case format of the conformance corpus.
 //!
 //! Architecture invariant: this crate does no I/O and never reads the clock. Time-dependent
@@ -29,6 +30,7 @@ mod date;
 mod error;
 mod eval;
 mod fast_hash;
+pub mod generate;
 mod json;
 mod keys;
 pub mod lint;

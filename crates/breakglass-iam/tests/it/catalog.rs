@@ -27,6 +27,12 @@ pub fn real_catalog() -> Option<&'static Catalog> {
                         .add_condition_keys(&prefix, &std::fs::read_to_string(keys).unwrap())
                         .unwrap();
                 }
+                let types = data.join("resourceTypes").join(format!("{prefix}.json"));
+                if types.is_file() {
+                    catalog
+                        .add_resource_types(&prefix, &std::fs::read_to_string(types).unwrap())
+                        .unwrap();
+                }
             }
             Some(catalog)
         })

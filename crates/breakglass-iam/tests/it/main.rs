@@ -1,5 +1,6 @@
 //! Integration tests of `breakglass-iam`: the conformance corpus, property tests, the seed
-//! templates, malformed input, the real action catalog and the broker's uses of the engine.
+//! templates, malformed input, the real action catalog, policy generation from use and the
+//! broker's uses of the engine.
 //!
 //! One test binary per crate keeps link times down; each topic is a module.
 
@@ -14,6 +15,7 @@
 mod api;
 mod catalog;
 mod corpus;
+mod generate;
 mod lint;
 mod malformed;
 mod properties;

@@ -1,5 +1,8 @@
 //! `breakglass policy`: the IAM policy engine offline — run conformance cases, lint a
-//! policy, measure it against AWS size limits, list the actions it allows.
+//! policy, measure it against AWS size limits, list the actions it allows, generate the
+//! least-privilege session policy a session's CloudTrail calls needed.
+
+mod generate;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +44,9 @@ enum Command {
     Size(SizeArgs),
     /// List the catalog actions a policy allows.
     Actions(ActionsArgs),
+    /// Generate the least-privilege session policy a session's real API calls needed, from
+    /// CloudTrail files.
+    Generate(generate::Args),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -119,7 +125,45 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         Command::Lint(a) => lint_cmd(a),
         Command::Size(a) => size_cmd(a),
         Command::Actions(a) => actions(a),
+        Command::Generate(a) => generate_cmd(a),
     }
+}
+
+fn generate_cmd(args: &generate::Args) -> anyhow::Result<Outcome> {
+    let catalog = load_catalog(&args.catalog)?;
+    let playbook = match (&args.config, &args.playbook, &args.playbook_policy) {
+        (Some(config), Some(name), _) => {
+            let config = crate::cmd::config::load(config)?;
+            let Some(p) = config.playbooks.iter().find(|p| p.id.as_str() == name) else {
+                let known: Vec<&str> = config.playbooks.iter().map(|p| p.id.as_str()).collect();
+                bail!(
+                    "the config has no playbook `{name}`; its playbooks: {}",
+                    known.join(", ")
+                );
+            };
+            Some((format!("`{name}`"), p.session_policy.as_str().to_owned()))
+        }
+        (_, _, Some(path)) => {
+            let text = read_policy(path)?;
+            parse_policy(path, &text, PolicyType::Session)?;
+            Some((format!("`{}`", path.display()), text))
+        }
+        _ => None,
+    };
+    let (calls, described) = generate::calls_from_trail(args)?;
+    let options = if args.user.is_some() {
+        breakglass_iam::generate::Options::identity()
+    } else {
+        breakglass_iam::generate::Options::default()
+    };
+    generate::report(
+        &catalog,
+        &calls,
+        playbook.as_ref().map(|(n, t)| (n.as_str(), t.as_str())),
+        options,
+        &described,
+        args.json,
+    )
 }
 
 /// The most a case file may hold; the corpus files are a few dozen kilobytes.
@@ -275,15 +319,20 @@ fn eval(args: &EvalArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-/// Loads a catalog directory: iam-data's `data` (with `actions/` and `conditionKeys/`) or
-/// an `actions/` directory alone.
+/// Loads a catalog directory: iam-data's `data` (with `actions/`, `conditionKeys/` and
+/// `resourceTypes/`) or an `actions/` directory alone.
 pub(crate) fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
-    let (actions_dir, keys_dir) = if dir.join("actions").is_dir() {
-        (dir.join("actions"), Some(dir.join("conditionKeys")))
+    let (actions_dir, keys_dir, types_dir) = if dir.join("actions").is_dir() {
+        (
+            dir.join("actions"),
+            Some(dir.join("conditionKeys")),
+            Some(dir.join("resourceTypes")),
+        )
     } else {
         (
             dir.to_path_buf(),
             dir.parent().map(|p| p.join("conditionKeys")),
+            dir.parent().map(|p| p.join("resourceTypes")),
         )
     };
     let mut catalog = Catalog::new();
@@ -311,6 +360,16 @@ pub(crate) fn load_catalog(dir: &Path) -> anyhow::Result<Catalog> {
             catalog
                 .add_condition_keys(prefix, &text)
                 .with_context(|| format!("catalog file `{}`", keys.display()))?;
+        }
+        if let Some(types) = types_dir
+            .as_ref()
+            .map(|d| d.join(format!("{prefix}.json")))
+            .filter(|p| p.is_file())
+        {
+            let text = read_capped(&types, MAX_CASE_FILE)?;
+            catalog
+                .add_resource_types(prefix, &text)
+                .with_context(|| format!("catalog file `{}`", types.display()))?;
         }
     }
     if catalog.is_empty() {

@@ -21,6 +21,7 @@ mod browser;
 mod client;
 mod drill;
 mod extension;
+mod generate;
 mod notify;
 mod policy;
 mod scan;

@@ -421,7 +421,7 @@ fn size_checks_the_type_limit_and_inline_totals() {
 
 #[test]
 fn every_policy_command_has_help() {
-    for sub in ["eval", "lint", "size", "actions"] {
+    for sub in ["eval", "lint", "size", "actions", "generate"] {
         let out = breakglass(&["policy", sub, "--help"]);
         assert_eq!(code(&out), 0);
         assert!(stdout(&out).len() > 200, "{sub}: {}", stdout(&out));
