@@ -24,6 +24,7 @@ mod extension;
 mod notify;
 mod policy;
 mod scan;
+mod scan_s3;
 mod sso;
 mod support;
 mod tidy;
