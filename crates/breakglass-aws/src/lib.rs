@@ -10,7 +10,8 @@
 //! implements the core's `Cloud` port (STS `AssumeRole`, the revocation policies, console
 //! sign-in through the federation endpoint); [`sns`] publishes notifications to SNS;
 //! [`anchor`] anchors the audit chain in S3 under Object Lock; [`preflight`] reads every
-//! account for a drill and reports what would break an incident response there.
+//! account for a drill and reports what would break an incident response there; [`trail`]
+//! reads CloudTrail where the organisation's trail delivers it (S3, SQS, CloudWatch Logs).
 
 pub mod anchor;
 pub mod cloud;
@@ -20,5 +21,6 @@ pub mod preflight;
 pub mod provision;
 pub mod sdk;
 pub mod sns;
+pub mod trail;
 
 pub use cloud::{AccountRoles, AwsCloud, FederationOptions};

@@ -189,3 +189,25 @@ pub async fn assume_role(
     }
     Ok(assumed)
 }
+
+/// The configuration a trail reader uses: `base` itself (the SDK's default chain) when no
+/// role is given, else credentials from assuming `role_arn` (the reader role `apply`
+/// provisions in the log-archive account), checked to belong to the role's account.
+pub async fn reader_config(
+    base: &SdkConfig,
+    role_arn: Option<&str>,
+    session_name: &str,
+) -> Result<SdkConfig, SdkError> {
+    let Some(role) = role_arn else {
+        return Ok(base.clone());
+    };
+    let account = role
+        .split(':')
+        .nth(4)
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| SdkError::AssumeRole {
+            role: role.to_owned(),
+            message: "not a role ARN (`arn:aws:iam::123456789012:role/NAME`)".to_owned(),
+        })?;
+    assume_role(base, role, session_name, account).await
+}

@@ -16,3 +16,4 @@ mod emulator;
 mod preflight;
 mod provision;
 mod sts_errors;
+mod trail;

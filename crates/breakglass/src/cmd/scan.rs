@@ -1,6 +1,7 @@
 //! `breakglass scan`: CloudTrail against alert rules, and `breakglass scan sessions`.
 //!
-//! Reads files and directory trees in the S3 delivery layout (plain or gzip), runs the rules
+//! Reads files and directory trees in the S3 delivery layout (plain or gzip), or the trail's
+//! bucket itself (`s3://bucket/prefix`, through breakglass-aws's trail reader), runs the rules
 //! on several threads, and prints the findings and a summary at the end: as a table for
 //! people, in time order with aligned columns (the rows are kept until the scan ends), or as
 //! JSON or JSON lines streamed as they are found (in input order, whatever the number of
@@ -9,6 +10,7 @@
 mod inputs;
 mod output;
 mod run;
+mod s3;
 mod sessions;
 
 use std::path::{Path, PathBuf};
@@ -30,7 +32,8 @@ pub use run::{Out, open, parallel, progress, say};
 /// finding, in input order), then a summary with matches per rule and
 /// the alarms that fired. Exit status: 0 nothing alerting was found; 1 a finding of severity
 /// `high` or `critical`, or an alarm, fired; 2 bad usage, or an input could not be read
-/// completely (reported on stderr; the other inputs are still scanned).
+/// completely (reported on stderr; the other inputs are still scanned); 3 a bucket could not
+/// be listed (AWS unreachable, no credentials, access denied).
 #[derive(Debug, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
@@ -40,7 +43,9 @@ pub struct Args {
     /// CloudTrail files or directories: S3 objects (`.json`, `.json.gz`), JSON arrays,
     /// NDJSON, EventBridge and CloudWatch Logs envelopes; `-` reads stdin. Directories are
     /// walked for `.json`/`.jsonl`/`.ndjson` files (gzipped or not), skipping
-    /// `CloudTrail-Digest/`.
+    /// `CloudTrail-Digest/`. `s3://BUCKET[/PREFIX]` reads the trail's bucket: every
+    /// account and region under `PREFIX/AWSLogs/` (or a prefix inside `AWSLogs/` as given),
+    /// objects streamed, duplicates dropped on `eventID`; see `--role-arn`.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 
@@ -345,7 +350,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         return sessions::run(s);
     }
     let rules = args.rules.load()?;
-    let inputs = discover(&args.paths)?;
+    let inputs = discover(&args.paths, &args.read)?;
     if inputs.is_empty() {
         bail!("no CloudTrail files found under the given paths");
     }

@@ -95,7 +95,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 alarm: None,
                 tags: Vec::new(),
             }])?;
-            let inputs = discover(&m.paths)?;
+            let inputs = discover(&m.paths, &m.read)?;
             if inputs.is_empty() {
                 bail!("no CloudTrail files found under the given paths");
             }

@@ -25,6 +25,7 @@ mod generate;
 mod notify;
 mod policy;
 mod scan;
+mod scan_s3;
 mod sso;
 mod support;
 mod tidy;

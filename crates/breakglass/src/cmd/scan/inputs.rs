@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use breakglass_trail::read::{Limits, is_trail_object};
 
-/// One input: a file, or standard input (`-`).
+pub use super::s3::{S3Args, S3Source};
+
+/// One input: a file, standard input (`-`), or an object of a trail bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Input {
     File { path: PathBuf, size: u64 },
     Stdin,
+    Object { source: S3Source, key: String, size: u64 },
 }
 
 impl Input {
@@ -19,12 +22,13 @@ impl Input {
         match self {
             Input::File { path, .. } => path.display().to_string(),
             Input::Stdin => "<stdin>".to_owned(),
+            Input::Object { source, key, .. } => format!("s3://{}/{key}", source.bucket()),
         }
     }
 
     pub fn size(&self) -> u64 {
         match self {
-            Input::File { size, .. } => *size,
+            Input::File { size, .. } | Input::Object { size, .. } => *size,
             Input::Stdin => 0,
         }
     }
@@ -46,8 +50,9 @@ pub struct ReadArgs {
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
 
-    /// Never show a progress bar (it is shown only when stdout and stderr are terminals).
-    #[arg(long)]
+    /// Never show a progress bar (it is shown only on a terminal: for files when stdout and
+    /// stderr are terminals, for `s3://` when stderr is).
+    #[arg(long, visible_alias = "quiet")]
     pub no_progress: bool,
 
     /// The largest record, or envelope of records, accepted (bytes).
@@ -61,6 +66,9 @@ pub struct ReadArgs {
     /// Distinct event IDs remembered to drop duplicate deliveries (0 keeps duplicates).
     #[arg(long, value_name = "N", default_value_t = breakglass_trail::dedupe::Dedupe::DEFAULT_WINDOW)]
     pub dedupe_window: usize,
+
+    #[command(flatten)]
+    pub s3: S3Args,
 }
 
 impl ReadArgs {
@@ -125,12 +133,22 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<Input>) -> anyhow::Result<()> {
 }
 
 /// The inputs named on the command line: files as given, directories walked for trail
-/// objects (skipping `CloudTrail-Digest/`), `-` for standard input.
-pub fn discover(paths: &[PathBuf]) -> anyhow::Result<Vec<Input>> {
+/// objects (skipping `CloudTrail-Digest/`), `-` for standard input, `s3://bucket/prefix`
+/// for the trail objects of a bucket (listed as [`super::s3::list`] says).
+pub fn discover(paths: &[PathBuf], read: &ReadArgs) -> anyhow::Result<Vec<Input>> {
     let mut out = Vec::new();
     for p in paths {
         if p.as_os_str() == "-" {
             out.push(Input::Stdin);
+            continue;
+        }
+        if let Some(url) = p.to_str().filter(|s| s.starts_with("s3://")) {
+            let (source, objects) = super::s3::list(url, &read.s3, read.since)?;
+            out.extend(objects.into_iter().map(|o| Input::Object {
+                source: source.clone(),
+                key: o.key,
+                size: o.size,
+            }));
             continue;
         }
         let meta = fs::metadata(p).with_context(|| format!("cannot read `{}`", p.display()))?;

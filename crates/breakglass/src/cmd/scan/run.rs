@@ -163,19 +163,25 @@ pub fn say(message: &str) {
     }
 }
 
-/// A progress bar over input bytes, shown only on an interactive terminal.
+/// A progress bar over input bytes (as stored: gzip for `.json.gz`) and inputs, shown only
+/// on an interactive terminal: for files when stdout and stderr both are and there is at
+/// least 64 MiB to read; for bucket objects, which take longer to fetch, when stderr is and
+/// there is at least 1 MiB.
 pub fn progress(inputs: &[Input], disabled: bool) -> Option<ProgressBar> {
-    let interactive = io::stdout().is_terminal() && io::stderr().is_terminal();
+    let remote = inputs.iter().any(|i| matches!(i, Input::Object { .. }));
+    let interactive = io::stderr().is_terminal() && (remote || io::stdout().is_terminal());
     let total: u64 = inputs.iter().map(Input::size).sum();
-    if disabled || !interactive || total < 64 << 20 {
+    let worth = if remote { 1 << 20 } else { 64 << 20 };
+    if disabled || !interactive || total < worth {
         return None;
     }
     let bar = ProgressBar::new(total);
     if let Ok(style) = ProgressStyle::with_template(
-        "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+        "{bar:40} {msg} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
     ) {
         bar.set_style(style);
     }
+    bar.set_message(format!("0/{} objects", inputs.len()));
     Some(bar)
 }
 
@@ -184,6 +190,7 @@ pub fn open(input: &Input) -> io::Result<Box<dyn Read + Send>> {
     match input {
         Input::File { path, .. } => Ok(Box::new(File::open(path)?)),
         Input::Stdin => Ok(Box::new(io::stdin())),
+        Input::Object { source, key, .. } => source.open(key),
     }
 }
 
@@ -198,6 +205,7 @@ pub fn parallel<S: Send>(
     work: impl Fn(&mut S, usize, &Input) + Sync,
 ) -> Vec<S> {
     let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     let worker = || {
         let mut state = init();
         loop {
@@ -210,6 +218,8 @@ pub fn parallel<S: Send>(
             };
             work(&mut state, i, input);
             if let Some(bar) = bar {
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                bar.set_message(format!("{finished}/{} objects", inputs.len()));
                 bar.inc(input.size());
             }
         }

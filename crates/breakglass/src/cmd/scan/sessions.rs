@@ -169,7 +169,7 @@ struct JsonReport<'a> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<Outcome> {
-    let inputs = discover(&args.paths)?;
+    let inputs = discover(&args.paths, &args.read)?;
     if inputs.is_empty() {
         bail!("no CloudTrail files found under the given paths");
     }
