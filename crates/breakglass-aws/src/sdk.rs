@@ -211,3 +211,12 @@ pub async fn reader_config(
         })?;
     assume_role(base, role, session_name, account).await
 }
+
+/// `config` pointed at `region` (its credentials, endpoint and HTTP client kept): for a
+/// resource that lives in one region, such as the activity queue.
+pub fn in_region(config: &SdkConfig, region: &str) -> SdkConfig {
+    config
+        .to_builder()
+        .region(Region::new(region.to_owned()))
+        .build()
+}

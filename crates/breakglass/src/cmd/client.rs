@@ -1217,6 +1217,18 @@ pub struct StatusArgs {
     out: JsonArg,
 }
 
+/// Request `id` (or the request holding grant `id`) and what the broker saw its grant do.
+pub fn grant_activity(
+    id: &str,
+) -> anyhow::Result<(
+    breakglass_core::request::AccessRequest,
+    breakglass_core::app::GrantActivity,
+)> {
+    let v: RequestView = api("GET", &read_path(id), None)?;
+    let a = api("GET", &request_path(id, "/activity")?, None)?;
+    Ok((v.request.into_owned(), a))
+}
+
 /// `status ID --activity`: the request's grant's calls.
 fn activity(id: &str, json: bool) -> anyhow::Result<Outcome> {
     let path = request_path(id, "/activity")?;

@@ -131,6 +131,17 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
 
 fn generate_cmd(args: &generate::Args) -> anyhow::Result<Outcome> {
     let catalog = load_catalog(&args.catalog)?;
+    if let Some(id) = &args.grant {
+        let (calls, described, policy) = generate::calls_from_grant(id)?;
+        return generate::report(
+            &catalog,
+            &calls,
+            Some(("the grant's session policy", policy.as_str())),
+            breakglass_iam::generate::Options::default(),
+            &described,
+            args.json,
+        );
+    }
     let playbook = match (&args.config, &args.playbook, &args.playbook_policy) {
         (Some(config), Some(name), _) => {
             let config = crate::cmd::config::load(config)?;

@@ -39,14 +39,25 @@ use crate::exit::Outcome;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// CloudTrail files or directories.
-    #[arg(long = "from-trail", value_name = "PATH", num_args = 1.., required = true)]
+    #[arg(
+        long = "from-trail",
+        value_name = "PATH",
+        num_args = 1..,
+        required_unless_present = "grant",
+        conflicts_with = "grant"
+    )]
     pub from_trail: Vec<PathBuf>,
+    /// A broker grant (or its request) instead of trail files: the calls the broker saw it
+    /// make in CloudTrail (`breakglass status ID --activity`), bounded by the session policy
+    /// it was issued with. Needs a signed-in session with the broker.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["session", "user", "config", "playbook", "playbook_policy"])]
+    pub grant: Option<String>,
     /// The session: its role session name (a broker grant's id), its source identity (the
     /// responder), or one of its access key ids.
     #[arg(
         long,
         value_name = "NAME",
-        required_unless_present = "user",
+        required_unless_present_any = ["user", "grant"],
         conflicts_with = "user"
     )]
     pub session: Option<String>,
@@ -170,6 +181,43 @@ fn made_by(event: &Event<'_>, who: &Who) -> bool {
             }
         }
     }
+}
+
+/// The calls the broker recorded for grant (or request) `id`, and the session policy it was
+/// issued with.
+pub fn calls_from_grant(id: &str) -> anyhow::Result<(Vec<UsedCall>, String, String)> {
+    let (request, activity) = crate::cmd::client::grant_activity(id)?;
+    let calls: Vec<UsedCall> = activity
+        .events
+        .iter()
+        .map(|e| {
+            let ev = &e.event;
+            UsedCall {
+                event_source: ev.service.clone(),
+                event_name: ev.action.clone(),
+                resources: ev
+                    .resource
+                    .iter()
+                    .filter(|r| r.starts_with("arn:"))
+                    .cloned()
+                    .collect(),
+                region: ev.region.clone(),
+                error_code: ev.error.clone(),
+            }
+        })
+        .collect();
+    if calls.is_empty() {
+        bail!(
+            "the broker has seen no call of request {}'s grant in CloudTrail yet (`breakglass status {id} --activity` shows what it has)",
+            request.id
+        );
+    }
+    let described = format!(
+        "grant of request {} ({} calls seen by the broker)",
+        request.id,
+        calls.len()
+    );
+    Ok((calls, described, request.spec.session_policy.clone()))
 }
 
 /// The calls of the session (or user) `args` names, from the trail files.
