@@ -232,7 +232,10 @@ impl TrailBucket {
                 }
                 out.push(ObjectRef {
                     key: key.to_owned(),
-                    size: object.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+                    size: object
+                        .size()
+                        .and_then(|s| u64::try_from(s).ok())
+                        .unwrap_or(0),
                     last_modified: object.last_modified().map_or(0, |t| t.secs()),
                 });
             }
@@ -349,7 +352,9 @@ mod tests {
         assert!(!is_trail_key(
             "AWSLogs/111122223333/CloudTrail-Digest/us-east-1/2024/03/01/x.json.gz"
         ));
-        assert!(!is_trail_key("AWSLogs/111122223333/CloudTrail/us-east-1/notes.txt"));
+        assert!(!is_trail_key(
+            "AWSLogs/111122223333/CloudTrail/us-east-1/notes.txt"
+        ));
         assert!(!is_trail_key("AWSLogs/x.json.gz.tmp"));
     }
 

@@ -91,7 +91,9 @@ impl TrailLogGroup {
     ) -> Result<(Vec<String>, LogCursor), TrailError> {
         let start = cursor.map(|c| c.after_ms);
         let seen = |ts: i64, id: &str| {
-            cursor.is_some_and(|c| ts < c.after_ms || (ts == c.after_ms && c.seen.iter().any(|s| s == id)))
+            cursor.is_some_and(|c| {
+                ts < c.after_ms || (ts == c.after_ms && c.seen.iter().any(|s| s == id))
+            })
         };
         let mut read: Vec<Fetched> = Vec::new();
         let mut token: Option<String> = None;
@@ -176,13 +178,25 @@ mod tests {
     fn the_next_cursor_keeps_the_ids_of_its_millisecond() {
         let r = |ts: i64, id: &str| (ts, id.to_owned(), String::new());
         let first = next_cursor(None, &[r(1, "a"), r(2, "b"), r(2, "c")]);
-        assert_eq!(first, LogCursor { after_ms: 2, seen: vec!["b".into(), "c".into()] });
+        assert_eq!(
+            first,
+            LogCursor {
+                after_ms: 2,
+                seen: vec!["b".into(), "c".into()]
+            }
+        );
         // More events at the same millisecond add to the seen ids.
         let second = next_cursor(Some(&first), &[r(2, "d")]);
         assert_eq!(second.seen, vec!["b", "c", "d"]);
         // A later millisecond starts afresh.
         let third = next_cursor(Some(&second), &[r(3, "e")]);
-        assert_eq!(third, LogCursor { after_ms: 3, seen: vec!["e".into()] });
+        assert_eq!(
+            third,
+            LogCursor {
+                after_ms: 3,
+                seen: vec!["e".into()]
+            }
+        );
         // Nothing read: the cursor stays.
         assert_eq!(next_cursor(Some(&third), &[]), third);
     }

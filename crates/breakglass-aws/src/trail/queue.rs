@@ -87,7 +87,9 @@ impl TrailQueue {
         wait: std::time::Duration,
     ) -> Result<Vec<QueueMessage>, TrailError> {
         let mut out = Vec::new();
-        let mut wait = i32::try_from(wait.as_secs()).unwrap_or(MAX_WAIT).min(MAX_WAIT);
+        let mut wait = i32::try_from(wait.as_secs())
+            .unwrap_or(MAX_WAIT)
+            .min(MAX_WAIT);
         while out.len() < max {
             let want = (max - out.len()).min(BATCH);
             let page = self

@@ -83,7 +83,12 @@ async fn the_bucket_is_read_as_cloudtrail_writes_it() {
     let Some(moto) = Moto::start() else { return };
     let config = sdk_config(&moto).await;
     let bucket = "org-cloudtrail-logs";
-    s3(&config).create_bucket().bucket(bucket).send().await.unwrap();
+    s3(&config)
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
 
     // The account's own trail at the bucket's root: six real objects, gzipped.
     let own = format!("AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/");
@@ -99,7 +104,13 @@ async fn the_bucket_is_read_as_cloudtrail_writes_it() {
         &own,
         &format!("{ACCOUNT}_CloudTrail_us-east-1_20230710T2355Z_duplicate0000000.json.gz"),
     );
-    put(&config, bucket, &again, gzip(&std::fs::read(&files[0]).unwrap())).await;
+    put(
+        &config,
+        bucket,
+        &again,
+        gzip(&std::fs::read(&files[0]).unwrap()),
+    )
+    .await;
     own_keys.push(again.clone());
     // Beside them: a digest and a stray file, which are not events.
     put(
@@ -111,12 +122,24 @@ async fn the_bucket_is_read_as_cloudtrail_writes_it() {
         gzip(br#"{"awsAccountId":"218007301253","digestStartTime":"2023-07-10T11:00:00Z"}"#),
     )
     .await;
-    put(&config, bucket, &key(&own, "README.txt"), b"not events".to_vec()).await;
+    put(
+        &config,
+        bucket,
+        &key(&own, "README.txt"),
+        b"not events".to_vec(),
+    )
+    .await;
     // An organisation trail under a prefix: a member account in two regions, plain JSON.
     for (region, file) in [("eu-west-1", &files[6]), ("us-east-1", &files[7])] {
         let partition = format!("archive/AWSLogs/{ORG}/{MEMBER}/CloudTrail/{region}/");
         let name = format!("{MEMBER}_CloudTrail_{region}_20230710T1200Z_orgobject0000000.json");
-        put(&config, bucket, &key(&partition, &name), std::fs::read(file).unwrap()).await;
+        put(
+            &config,
+            bucket,
+            &key(&partition, &name),
+            std::fs::read(file).unwrap(),
+        )
+        .await;
     }
     put(
         &config,
@@ -142,14 +165,22 @@ async fn the_bucket_is_read_as_cloudtrail_writes_it() {
     assert_eq!(
         org_partitions
             .iter()
-            .map(|p| (p.account.as_str(), p.region.as_str(), p.organization.as_deref()))
+            .map(|p| (
+                p.account.as_str(),
+                p.region.as_str(),
+                p.organization.as_deref()
+            ))
             .collect::<Vec<_>>(),
         vec![
             (MEMBER, "eu-west-1", Some(ORG)),
             (MEMBER, "us-east-1", Some(ORG))
         ]
     );
-    assert!(org_partitions[0].prefix.starts_with("archive/AWSLogs/o-abc123def4/"));
+    assert!(
+        org_partitions[0]
+            .prefix
+            .starts_with("archive/AWSLogs/o-abc123def4/")
+    );
     let got = archive
         .new_objects(&org_partitions[0], None, 100)
         .await
@@ -229,7 +260,10 @@ async fn the_bucket_is_read_as_cloudtrail_writes_it() {
         .await
         .unwrap_err()
         .to_string();
-    assert!(err.contains("s3://org-cloudtrail-logs/AWSLogs/nope.json.gz"), "{err}");
+    assert!(
+        err.contains("s3://org-cloudtrail-logs/AWSLogs/nope.json.gz"),
+        "{err}"
+    );
 }
 
 /// An EventBridge envelope of a CloudTrail record, as the break-glass rules deliver it.
@@ -262,7 +296,10 @@ async fn queue_messages_round_trip_and_undeleted_ones_come_back() {
     let url = sqs
         .create_queue()
         .queue_name("breakglass-activity")
-        .attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, "1")
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "1",
+        )
         .send()
         .await
         .unwrap()
@@ -342,7 +379,11 @@ async fn the_log_cursor_neither_loses_nor_repeats_an_event() {
     let config = sdk_config(&moto).await;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
     let group = "aws-cloudtrail-logs";
-    logs.create_log_group().log_group_name(group).send().await.unwrap();
+    logs.create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
     let messages: Vec<String> = records(&files[1])
         .into_iter()
         .take(14)
@@ -386,8 +427,20 @@ async fn the_log_cursor_neither_loses_nor_repeats_an_event() {
         .zip(stamps)
         .enumerate()
         .partition(|(i, _)| i % 2 == 0);
-    put("us-east-1", a.into_iter().map(|(_, (m, s))| (base + s, m.clone())).collect()).await;
-    put("eu-west-1", b.into_iter().map(|(_, (m, s))| (base + s, m.clone())).collect()).await;
+    put(
+        "us-east-1",
+        a.into_iter()
+            .map(|(_, (m, s))| (base + s, m.clone()))
+            .collect(),
+    )
+    .await;
+    put(
+        "eu-west-1",
+        b.into_iter()
+            .map(|(_, (m, s))| (base + s, m.clone()))
+            .collect(),
+    )
+    .await;
 
     let reader = TrailLogGroup::new(&config, group);
     let mut cursor: Option<LogCursor> = None;
@@ -420,7 +473,10 @@ async fn the_log_cursor_neither_loses_nor_repeats_an_event() {
         .collect();
     put(
         "us-east-1",
-        vec![(cursor.after_ms, late[0].clone()), (cursor.after_ms + 1, late[1].clone())],
+        vec![
+            (cursor.after_ms, late[0].clone()),
+            (cursor.after_ms + 1, late[1].clone()),
+        ],
     )
     .await;
     let (got, next) = reader.events_after(Some(&cursor), 100).await.unwrap();

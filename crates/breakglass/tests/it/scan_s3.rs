@@ -152,7 +152,9 @@ fn a_bucket_scans_as_the_same_files_on_disk() {
         vec!["s3://org-cloudtrail-logs/trail"],
         vec!["--jobs", "1", "s3://org-cloudtrail-logs/trail/"],
         // One day of the partition, given by hand.
-        vec!["s3://org-cloudtrail-logs/trail/AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/"],
+        vec![
+            "s3://org-cloudtrail-logs/trail/AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/",
+        ],
         // As the reader role.
         vec![
             "--role-arn",
@@ -162,8 +164,17 @@ fn a_bucket_scans_as_the_same_files_on_disk() {
     ] {
         let o = scan(&moto, &[&["--format", "json"][..], &args].concat());
         // Same exit code as the file scan, nothing on stderr (no progress bar off a terminal).
-        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
-        assert!(o.stderr.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         let doc = json(&o);
         assert_eq!(findings(&doc), findings(&disk), "{args:?}");
         let (s3, local) = (&doc["summary"], &disk["summary"]);
@@ -181,8 +192,16 @@ fn a_bucket_scans_as_the_same_files_on_disk() {
     }
 
     // --since skips the days before it (less one) without listing them: nothing after 2023.
-    let o = scan(&moto, &["--since", "2024-01-01", "s3://org-cloudtrail-logs/trail"]);
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = scan(
+        &moto,
+        &["--since", "2024-01-01", "s3://org-cloudtrail-logs/trail"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("no CloudTrail files found"));
 
     // Sessions read the bucket the same way.
@@ -191,7 +210,12 @@ fn a_bucket_scans_as_the_same_files_on_disk() {
         &["sessions"],
         &["--format", "json", "s3://org-cloudtrail-logs/trail"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!json(&o)["sessions"].as_array().unwrap().is_empty());
 
     // A bucket that is not there, or a prefix with no trail under it: exit 3 and 2, saying so.
@@ -202,5 +226,10 @@ fn a_bucket_scans_as_the_same_files_on_disk() {
     let o = scan(&moto, &["s3://org-cloudtrail-logs/elsewhere"]);
     let err = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.contains("no CloudTrail deliveries under `s3://org-cloudtrail-logs/elsewhere/AWSLogs/`"), "{err}");
+    assert!(
+        err.contains(
+            "no CloudTrail deliveries under `s3://org-cloudtrail-logs/elsewhere/AWSLogs/`"
+        ),
+        "{err}"
+    );
 }

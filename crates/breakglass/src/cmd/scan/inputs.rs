@@ -11,9 +11,16 @@ pub use super::s3::{S3Args, S3Source};
 /// One input: a file, standard input (`-`), or an object of a trail bucket.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Input {
-    File { path: PathBuf, size: u64 },
+    File {
+        path: PathBuf,
+        size: u64,
+    },
     Stdin,
-    Object { source: S3Source, key: String, size: u64 },
+    Object {
+        source: S3Source,
+        key: String,
+        size: u64,
+    },
 }
 
 impl Input {

@@ -180,7 +180,8 @@ mod tests {
         );
         // Every key of 2024-02-29 sorts after it.
         assert!(
-            "AWSLogs/1/CloudTrail/us-east-1/2024/02/29" < "AWSLogs/1/CloudTrail/us-east-1/2024/02/29/1_CloudTrail_x.json.gz"
+            "AWSLogs/1/CloudTrail/us-east-1/2024/02/29"
+                < "AWSLogs/1/CloudTrail/us-east-1/2024/02/29/1_CloudTrail_x.json.gz"
         );
         assert_eq!(day_floor("p/", None), None);
     }
