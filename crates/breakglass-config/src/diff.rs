@@ -337,11 +337,26 @@ fn fields(from: &Resource, to: &Resource) -> Vec<FieldChange> {
             f.document("policy", &a.policy, &b.policy);
             f.tags(&a.tags, &b.tags);
         }
+        (Resource::Queue(a), Resource::Queue(b)) => {
+            f.document("policy", &a.policy, &b.policy);
+            f.tags(&a.tags, &b.tags);
+        }
         (Resource::EventRule(a), Resource::EventRule(b)) => {
             f.scalar("description", &a.description, &b.description);
             f.document("event pattern", &a.pattern, &b.pattern);
             f.scalar("state", &a.state, &b.state);
             f.scalar("target", &a.target, &b.target);
+            let queue = |q: &Option<crate::resources::QueueTarget>| {
+                q.as_ref().map(|q| match &q.role_arn {
+                    Some(role) => format!("{} (as {role})", q.arn),
+                    None => q.arn.clone(),
+                })
+            };
+            f.optional(
+                "queue target",
+                queue(&a.queue).as_ref(),
+                queue(&b.queue).as_ref(),
+            );
             f.tags(&a.tags, &b.tags);
         }
         _ => f.0.push(FieldChange {
@@ -428,6 +443,7 @@ mod tests {
             pattern: json!({"source": ["aws.sts"]}),
             state: state.to_owned(),
             target: "arn:aws:sns:us-east-1:1:t".to_owned(),
+            queue: None,
             tags: BTreeMap::new(),
         })
     }

@@ -36,6 +36,30 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::seconds(seconds))
 }
 
+/// Like [`parse_duration`], with whole days first: `90d`, `1d12h`, `36h`. For periods that
+/// outlast a session (how long activity is kept).
+pub fn parse_long_duration(text: &str) -> Result<Duration, String> {
+    let bad = || format!("invalid duration `{text}`: expected e.g. `90d`, `36h` or `1d12h`");
+    let trimmed = text.trim();
+    let Some((days, rest)) = trimmed.split_once('d') else {
+        return parse_duration(text).map_err(|_| bad());
+    };
+    if days.is_empty() || !days.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let days: i64 = days.parse().map_err(|_| bad())?;
+    let seconds = days.checked_mul(86_400).ok_or_else(bad)?;
+    let rest = if rest.is_empty() {
+        0
+    } else {
+        parse_duration(rest).map_err(|_| bad())?.whole_seconds()
+    };
+    seconds
+        .checked_add(rest)
+        .map(Duration::seconds)
+        .ok_or_else(bad)
+}
+
 pub use breakglass_core::present::format_duration;
 
 #[cfg(test)]
@@ -65,6 +89,26 @@ mod tests {
             "99999999999999999999h",
         ] {
             let err = parse_duration(bad).unwrap_err();
+            assert!(err.contains(&format!("`{bad}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn long_durations_take_days_first() {
+        assert_eq!(parse_long_duration("90d").unwrap(), Duration::days(90));
+        assert_eq!(parse_long_duration("1d12h").unwrap(), Duration::hours(36));
+        assert_eq!(parse_long_duration("36h").unwrap(), Duration::hours(36));
+        for bad in [
+            "d",
+            "1h1d",
+            "1dd",
+            "-1d",
+            "1d 2h",
+            "",
+            "1.5d",
+            "99999999999999999d",
+        ] {
+            let err = parse_long_duration(bad).unwrap_err();
             assert!(err.contains(&format!("`{bad}`")), "{err}");
         }
     }

@@ -42,7 +42,7 @@ use crate::templates::session_policy::{
 use crate::templates::trust::{Trust, TrustPrincipals, trust_policy};
 use crate::templates::users::{break_glass_user_name, user_policies};
 
-pub use duration::{format_duration, parse_duration};
+pub use duration::{format_duration, parse_duration, parse_long_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use spans::{FieldPath, Location, Segment};
 
@@ -86,7 +86,114 @@ pub struct Config {
     pub slack: Option<SlackConfig>,
     /// Drills (always set: the defaults when the file has no `[drills]`).
     pub drills: DrillsConfig,
+    /// Where CloudTrail is read from, if `[activity]` is configured.
+    pub activity: Option<Activity>,
     text: String,
+}
+
+/// Validated `[activity]`: the organisation trail's bucket in the log-archive account, and
+/// how the broker reads it (see [`raw::RawActivity`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// The trail's bucket.
+    pub bucket: String,
+    /// The name (under `[accounts]`) of the account holding the bucket, the queue, the log
+    /// group and the reader role.
+    pub account: String,
+    /// The key prefix before `AWSLogs/` (no leading or trailing `/`; empty for none).
+    pub prefix: String,
+    /// The reader role's name (path [`templates::activity::READER_PATH`]).
+    pub reader_role: String,
+    /// The SQS queue's name, in the account's home region.
+    pub queue: Option<String>,
+    /// The CloudWatch Logs group, in the account's home region.
+    pub log_group: Option<String>,
+    /// How long grant timelines and findings are kept.
+    pub retention: Duration,
+    /// How often `serve` lists the bucket.
+    pub every: Duration,
+}
+
+impl Activity {
+    /// The log-archive account, as configured under `[accounts]`.
+    pub fn account_config<'a>(&self, config: &'a Config) -> Option<&'a AccountConfig> {
+        config.accounts.iter().find(|a| a.name == self.account)
+    }
+
+    /// The log-archive account's id (validated to exist).
+    pub fn account_id(&self, config: &Config) -> Option<AccountId> {
+        self.account_config(config).map(|a| a.id.clone())
+    }
+
+    /// The log-archive account's home region: where the queue and the log group are.
+    pub fn region(&self, config: &Config) -> String {
+        self.account_config(config)
+            .map_or("us-east-1", AccountConfig::home_region)
+            .to_owned()
+    }
+
+    /// The reader role's ARN, which the broker assumes to read the trail.
+    pub fn reader_role_arn(&self, config: &Config) -> String {
+        let account = self
+            .account_id(config)
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        format!(
+            "arn:{}:iam::{account}:role{}{}",
+            config.partition,
+            templates::activity::READER_PATH,
+            self.reader_role
+        )
+    }
+
+    /// The queue's ARN, when there is a queue.
+    pub fn queue_arn(&self, config: &Config) -> Option<String> {
+        let queue = self.queue.as_ref()?;
+        let account = self.account_id(config)?;
+        Some(format!(
+            "arn:{}:sqs:{}:{account}:{queue}",
+            config.partition,
+            self.region(config)
+        ))
+    }
+
+    /// The log group's ARN (the form IAM policies name), when there is a log group.
+    pub fn log_group_arn(&self, config: &Config) -> Option<String> {
+        let group = self.log_group.as_ref()?;
+        let account = self.account_id(config)?;
+        Some(format!(
+            "arn:{}:logs:{}:{account}:log-group:{group}",
+            config.partition,
+            self.region(config)
+        ))
+    }
+
+    /// The reader role's trust policy (the broker's principal only) and its read-only
+    /// permissions (see [`templates::activity`]).
+    pub fn reader_policies(&self, config: &Config) -> (Value, Value) {
+        let queue = self.queue_arn(config);
+        let group = self.log_group_arn(config);
+        let scope = templates::activity::ReaderScope {
+            partition: &config.partition,
+            bucket: &self.bucket,
+            prefix: &self.prefix,
+            queue_arn: queue.as_deref(),
+            log_group_arn: group.as_deref(),
+        };
+        (
+            templates::activity::trust_policy(&config.partition, &config.broker.principal),
+            templates::activity::permissions_policy(&scope),
+        )
+    }
+
+    /// The key prefix objects are listed under: `PREFIX/AWSLogs/` or `AWSLogs/`.
+    pub fn logs_prefix(&self) -> String {
+        if self.prefix.is_empty() {
+            "AWSLogs/".to_owned()
+        } else {
+            format!("{}/AWSLogs/", self.prefix)
+        }
+    }
 }
 
 /// The validated drill settings.

@@ -67,6 +67,47 @@ pub struct RawConfig {
     /// security team when a drill fails. `breakglass drill` runs the same on demand.
     #[serde(default)]
     pub drills: Option<RawDrills>,
+    /// What responders did with their grants: the organisation trail's bucket (in the
+    /// log-archive account), and optionally an SQS queue the break-glass EventBridge rules
+    /// feed and a CloudWatch Logs group, read by `serve` and `breakglass scan s3://…` through
+    /// a read-only role `apply` creates in that account.
+    #[serde(default)]
+    pub activity: Option<RawActivity>,
+}
+
+/// `[activity]`: where CloudTrail is, and how the broker reads it.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawActivity {
+    /// The organisation trail's S3 bucket, in `account`.
+    pub bucket: String,
+    /// The name (a key of `accounts`) of the log-archive account that holds the bucket.
+    pub account: String,
+    /// The key prefix before `AWSLogs/` (the trail's `S3KeyPrefix`), without a leading or
+    /// trailing `/`. Empty (the default) when objects start with `AWSLogs/`.
+    #[serde(default)]
+    pub prefix: String,
+    /// The role `apply` creates in `account` under the path `/breakglass/`, trusted by
+    /// `broker.principal` only and allowed only to read: `s3:ListBucket` and `s3:GetObject`
+    /// on the bucket's `AWSLogs/` objects, the queue's receive/delete calls when there is a
+    /// queue, and `logs:FilterLogEvents`/`GetLogEvents` on the log group when there is one.
+    /// `kms:Decrypt` is not granted. Defaults to `BreakglassTrailReader`.
+    #[serde(default)]
+    pub reader_role: Option<String>,
+    /// An SQS queue, for near real time: `apply` creates it in `account`'s home region, and
+    /// the break-glass EventBridge rules get it as a target (its policy lets only those rules
+    /// send to it).
+    #[serde(default)]
+    pub queue: Option<String>,
+    /// A CloudWatch Logs group in `account`'s home region that receives the trail.
+    #[serde(default)]
+    pub log_group: Option<String>,
+    /// How long grant timelines and findings are kept (default `90d`; at least `1d`).
+    #[serde(default)]
+    pub retention: Option<String>,
+    /// How often `serve` lists the bucket for new objects (default `1m`; `10s` to `1h`).
+    #[serde(default)]
+    pub every: Option<String>,
 }
 
 /// When and what `serve` drills.

@@ -13,6 +13,7 @@ use breakglass_core::model::AccountId;
 use serde_json::Value;
 
 use super::{Config, RoleConfig};
+use crate::templates::activity as activity_templates;
 use crate::templates::guardrails::{
     GUARDRAIL_DESCRIPTION, GUARDRAIL_PATH, GUARDRAIL_POLICY, guardrail_document,
 };
@@ -198,6 +199,33 @@ pub struct Topic {
     pub tags: BTreeMap<String, String>,
 }
 
+/// An SQS queue (the activity queue the break-glass rules feed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Queue {
+    /// Queue name.
+    pub name: String,
+    /// Region.
+    pub region: String,
+    /// Access policy.
+    pub policy: Value,
+    /// Tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A rule's second target: the activity queue, reached from another account through an
+/// execution role of the rule's account (EventBridge's cross-account delivery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueTarget {
+    /// The queue's ARN.
+    pub arn: String,
+    /// The execution role EventBridge assumes to send, when the queue is in another account.
+    pub role_arn: Option<String>,
+}
+
+/// The name of the role EventBridge assumes to hand break-glass events to the activity queue
+/// of another account (path `/breakglass/`).
+pub const DELIVERY_ROLE: &str = "BreakglassActivityDelivery";
+
 /// An EventBridge rule on the default bus, targeting the alert topic.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRule {
@@ -213,6 +241,8 @@ pub struct EventRule {
     pub state: String,
     /// The target topic's ARN.
     pub target: String,
+    /// The activity queue, when `[activity]` has one in this rule's region.
+    pub queue: Option<QueueTarget>,
     /// Tags.
     pub tags: BTreeMap<String, String>,
 }
@@ -234,6 +264,8 @@ pub enum Resource {
     Alarm(Alarm),
     /// An SNS topic.
     Topic(Topic),
+    /// An SQS queue.
+    Queue(Queue),
     /// An EventBridge rule.
     EventRule(EventRule),
 }
@@ -255,6 +287,8 @@ pub enum ResourceKind {
     MetricFilter,
     /// Alarm.
     Alarm,
+    /// SQS queue (before the rules that target it).
+    Queue,
     /// EventBridge rule.
     EventRule,
 }
@@ -269,6 +303,7 @@ impl fmt::Display for ResourceKind {
             Self::Topic => "topic",
             Self::MetricFilter => "metric filter",
             Self::Alarm => "alarm",
+            Self::Queue => "queue",
             Self::EventRule => "event rule",
         })
     }
@@ -305,6 +340,7 @@ impl Resource {
             Self::MetricFilter(m) => (ResourceKind::MetricFilter, Some(&m.region), &m.name),
             Self::Alarm(a) => (ResourceKind::Alarm, Some(&a.region), &a.name),
             Self::Topic(t) => (ResourceKind::Topic, Some(&t.region), &t.name),
+            Self::Queue(q) => (ResourceKind::Queue, Some(&q.region), &q.name),
             Self::EventRule(e) => (ResourceKind::EventRule, Some(&e.region), &e.name),
         };
         ResourceKey {
@@ -468,6 +504,8 @@ impl DesiredState {
                     // there; everywhere else it writes revocations through this role.
                     resources.push(Resource::Role(revoker));
                 }
+                let activity = ActivityPlan::new(config, &account.id);
+                resources.extend(activity.resources.iter().cloned());
                 let topic_arn = |region: &str| {
                     format!(
                         "arn:{}:sns:{region}:{}:{}",
@@ -548,6 +586,7 @@ impl DesiredState {
                             pattern: rule.pattern,
                             state: RULE_STATE.to_owned(),
                             target: topic_arn(region),
+                            queue: activity.target(region),
                             tags: owned_tags([]),
                         }));
                     }
@@ -607,4 +646,148 @@ impl DesiredState {
     pub fn account(&self, id: &AccountId) -> Option<&AccountState> {
         self.accounts.iter().find(|a| &a.id == id)
     }
+}
+
+/// What `[activity]` adds to one account: the reader role and the queue in the log-archive
+/// account, the delivery role in the other accounts that share the queue's region, and the
+/// queue target of that region's rules.
+struct ActivityPlan {
+    resources: Vec<Resource>,
+    queue_region: Option<String>,
+    target: Option<QueueTarget>,
+}
+
+impl ActivityPlan {
+    fn new(config: &Config, account: &AccountId) -> Self {
+        let mut plan = Self {
+            resources: Vec::new(),
+            queue_region: None,
+            target: None,
+        };
+        let Some(activity) = &config.activity else {
+            return plan;
+        };
+        let Some(archive) = activity.account_id(config) else {
+            return plan;
+        };
+        let region = activity.region(config);
+        let queue_arn = activity.queue_arn(config);
+        let here = config.account(account);
+        if *account == archive {
+            let (trust, permissions) = activity.reader_policies(config);
+            plan.resources.push(Resource::Role(Role {
+                name: activity.reader_role.clone(),
+                path: activity_templates::READER_PATH.to_owned(),
+                description: activity_templates::READER_DESCRIPTION.to_owned(),
+                trust_policy: trust,
+                max_session_duration: REVOKER_MAX_SESSION_SECONDS,
+                permissions_boundary: None,
+                managed_policies: BTreeSet::new(),
+                inline_policies: [(activity_templates::READER_POLICY.to_owned(), permissions)]
+                    .into(),
+                tags: owned_tags([("breakglass:purpose".to_owned(), "activity".to_owned())]),
+            }));
+        }
+        let Some(queue_arn) = queue_arn else {
+            return plan;
+        };
+        if !here.is_some_and(|a| a.regions.contains(&region)) {
+            return plan;
+        }
+        plan.queue_region = Some(region.clone());
+        if *account == archive {
+            let rules = activity_rule_arns(config, &region);
+            plan.resources.push(Resource::Queue(Queue {
+                name: activity.queue.clone().unwrap_or_default(),
+                region: region.clone(),
+                policy: activity_templates::queue_policy(
+                    &config.partition,
+                    archive.as_str(),
+                    &queue_arn,
+                    &rules,
+                    &delivery_role_arns(config, &region, &archive),
+                ),
+                tags: owned_tags([("breakglass:purpose".to_owned(), "activity".to_owned())]),
+            }));
+            plan.target = Some(QueueTarget {
+                arn: queue_arn,
+                role_arn: None,
+            });
+        } else {
+            let role_arn = delivery_role_arn(config, account);
+            plan.resources.push(Resource::Role(Role {
+                name: DELIVERY_ROLE.to_owned(),
+                path: activity_templates::READER_PATH.to_owned(),
+                description: "Lets this account's break-glass EventBridge rules send to the breakglass activity queue".to_owned(),
+                trust_policy: activity_templates::delivery_trust_policy(
+                    &config.partition,
+                    account.as_str(),
+                    &region,
+                ),
+                max_session_duration: REVOKER_MAX_SESSION_SECONDS,
+                permissions_boundary: None,
+                managed_policies: BTreeSet::new(),
+                inline_policies: [(
+                    activity_templates::DELIVERY_POLICY.to_owned(),
+                    activity_templates::delivery_policy(&queue_arn),
+                )]
+                .into(),
+                tags: owned_tags([("breakglass:purpose".to_owned(), "activity".to_owned())]),
+            }));
+            plan.target = Some(QueueTarget {
+                arn: queue_arn,
+                role_arn: Some(role_arn),
+            });
+        }
+        plan
+    }
+
+    /// The queue target of a rule in `region` (only the queue's region: EventBridge delivers
+    /// to another account's queue only within a region).
+    fn target(&self, region: &str) -> Option<QueueTarget> {
+        (self.queue_region.as_deref() == Some(region))
+            .then(|| self.target.clone())
+            .flatten()
+    }
+}
+
+/// The delivery role's ARN in `account`.
+fn delivery_role_arn(config: &Config, account: &AccountId) -> String {
+    format!(
+        "arn:{}:iam::{account}:role{}{DELIVERY_ROLE}",
+        config.partition,
+        activity_templates::READER_PATH
+    )
+}
+
+/// Every account but the log-archive one that has the queue's region: each sends through its
+/// own delivery role.
+fn delivery_role_arns(config: &Config, region: &str, archive: &AccountId) -> Vec<String> {
+    config
+        .accounts
+        .iter()
+        .filter(|a| &a.id != archive && a.regions.iter().any(|r| r == region))
+        .map(|a| delivery_role_arn(config, &a.id))
+        .collect()
+}
+
+/// The ARNs of the break-glass rules of `region` in every account that has it.
+fn activity_rule_arns(config: &Config, region: &str) -> Vec<String> {
+    let inputs = RulePatternInputs {
+        partition: &config.partition,
+        role_name_pattern: &config.alerting.role_name_pattern,
+        security_account: config.security_account.as_str(),
+        path: &config.path,
+    };
+    let names: Vec<String> = event_rules(&inputs).into_iter().map(|r| r.name).collect();
+    config
+        .accounts
+        .iter()
+        .filter(|a| a.regions.iter().any(|r| r == region))
+        .flat_map(|a| {
+            names
+                .iter()
+                .map(move |n| format!("arn:{}:events:{region}:{}:rule/{n}", config.partition, a.id))
+        })
+        .collect()
 }

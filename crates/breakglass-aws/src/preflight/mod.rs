@@ -106,6 +106,7 @@ pub async fn preflight(
             state,
         ))
         .await;
+        Box::pin(roles::check_reader(&mut run, &clients, config, state)).await;
         if state.security {
             users.extend(Box::pin(users::check(&mut run, &clients, state)).await);
         }

@@ -1,7 +1,8 @@
 //! Monitoring checks: what makes break-glass use loud. CloudTrail delivering to the log
 //! group the metric filters read, the filters and alarms (each with an action) in the home
 //! region, and in every configured region the alert topic (with a subscriber) and the
-//! EventBridge rules (in the state the config asks for, targeting the topic).
+//! EventBridge rules (in the state the config asks for, targeting the topic, and the activity
+//! queue where the config gives them one).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -426,6 +427,18 @@ async fn rule_in(c: &Clients, rule: &EventRule) -> Checked {
             format!(
                 "EventBridge rule {name} in {a} {region} does not target the alert topic {}: run `breakglass apply`",
                 rule.target
+            ),
+        ));
+    }
+    if let Some(queue) = rule.queue.as_ref().filter(|q| !targets.contains(&q.arn)) {
+        findings.push(found(
+            c,
+            region,
+            "rule_no_queue_target",
+            name,
+            format!(
+                "EventBridge rule {name} in {a} {region} does not target the activity queue {}: the broker sees break-glass use there only when CloudTrail delivers to the bucket; run `breakglass apply`",
+                queue.arn
             ),
         ));
     }

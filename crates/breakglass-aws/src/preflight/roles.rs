@@ -1,9 +1,11 @@
 //! Role checks: every brokered role exists, trusts the broker with everything a grant needs
 //! (`sts:AssumeRole`, `sts:SetSourceIdentity`, `sts:TagSession`) and carries the guardrails
-//! the config attaches; the revoker role exists, trusts the broker, and can be assumed.
+//! the config attaches; the revoker role exists, trusts the broker, and can be assumed; the
+//! trail reader role (`[activity]`) exists and trusts the broker.
 
 use breakglass_config::Config;
 use breakglass_config::resources::{AccountState, Resource, Role};
+use breakglass_config::templates::activity::READER_PATH;
 use breakglass_config::templates::revoker::REVOKER_PATH;
 use breakglass_core::drill::Finding;
 use breakglass_iam::Decision;
@@ -182,7 +184,9 @@ pub(super) async fn check_revoker(
 ) {
     let account = account_id(state);
     let principal = config.broker.principal.as_str();
-    for want in desired_roles(state, REVOKER_PATH) {
+    let revokers = desired_roles(state, REVOKER_PATH)
+        .filter(|r| r.name == config.broker.revoker_role.as_str());
+    for want in revokers {
         let name = want.name.as_str();
         let timer = run.timer();
         let findings = match read(c, name).await {
@@ -247,6 +251,53 @@ pub(super) async fn check_revoker(
         run.record(
             timer,
             "preflight: revoker assumable",
+            Where::role(account, name),
+            findings,
+        );
+    }
+}
+
+/// The trail reader role of `[activity]`, in the log-archive account: present, and trusting
+/// the broker with `sts:AssumeRole`.
+pub(super) async fn check_reader(
+    run: &mut Run<'_>,
+    c: &Clients,
+    config: &Config,
+    state: &AccountState,
+) {
+    let Some(activity) = &config.activity else {
+        return;
+    };
+    let account = account_id(state);
+    let principal = config.broker.principal.as_str();
+    let readers = desired_roles(state, READER_PATH).filter(|r| r.name == activity.reader_role);
+    for want in readers {
+        let name = want.name.as_str();
+        let timer = run.timer();
+        let findings = match read(c, name).await {
+            Err(finding) => vec![finding],
+            Ok(None) => vec![
+                Finding::new(
+                    "reader_missing",
+                    name,
+                    format!(
+                        "trail reader role {name} is missing in {account}: the broker cannot read the organisation trail in bucket {}; run `breakglass apply`",
+                        activity.bucket
+                    ),
+                )
+                .in_account(account),
+            ],
+            Ok(Some(actual)) => trust_findings(
+                c,
+                principal,
+                want,
+                &actual,
+                &[("sts:AssumeRole", "reader_trust")],
+            ),
+        };
+        run.record(
+            timer,
+            "preflight: trail reader role",
             Where::role(account, name),
             findings,
         );

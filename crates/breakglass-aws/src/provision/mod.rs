@@ -41,6 +41,7 @@ pub(crate) struct RegionClients {
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
     pub events: aws_sdk_eventbridge::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub cloudtrail: aws_sdk_cloudtrail::Client,
 }
@@ -74,6 +75,7 @@ impl Clients {
                 cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
                 sns: aws_sdk_sns::Client::new(&config),
                 events: aws_sdk_eventbridge::Client::new(&config),
+                sqs: aws_sdk_sqs::Client::new(&config),
                 secrets: aws_sdk_secretsmanager::Client::new(&config),
                 cloudtrail: aws_sdk_cloudtrail::Client::new(&config),
             }
@@ -255,6 +257,7 @@ async fn create(c: &Clients, resource: &Resource) -> Result<(), ProvisionError> 
         Resource::MetricFilter(m) => monitoring::put_metric_filter(c, m).await,
         Resource::Alarm(a) => monitoring::put_alarm(c, a, None).await,
         Resource::Topic(t) => monitoring::create_topic(c, t).await,
+        Resource::Queue(q) => monitoring::create_queue(c, q).await,
         Resource::EventRule(e) => monitoring::put_rule(c, e, None).await,
     }
 }
@@ -270,6 +273,7 @@ async fn update(c: &Clients, from: &Resource, to: &Resource) -> Result<(), Provi
         }
         (Resource::Alarm(a), Resource::Alarm(b)) => monitoring::put_alarm(c, b, Some(a)).await,
         (Resource::Topic(a), Resource::Topic(b)) => monitoring::update_topic(c, a, b).await,
+        (Resource::Queue(a), Resource::Queue(b)) => monitoring::update_queue(c, a, b).await,
         (Resource::EventRule(a), Resource::EventRule(b)) => {
             monitoring::put_rule(c, b, Some(a)).await
         }
@@ -290,6 +294,7 @@ async fn delete(c: &Clients, resource: &Resource) -> Result<(), ProvisionError> 
         Resource::MetricFilter(m) => monitoring::delete_metric_filter(c, m).await,
         Resource::Alarm(a) => monitoring::delete_alarm(c, a).await,
         Resource::Topic(t) => monitoring::delete_topic(c, t).await,
+        Resource::Queue(q) => monitoring::delete_queue(c, q).await,
         Resource::EventRule(e) => monitoring::delete_rule(c, e).await,
     }
 }

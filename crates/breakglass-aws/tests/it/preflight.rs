@@ -15,7 +15,7 @@ use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use crate::emulator::{in_account, sdk_config};
-use crate::provision::{apply_all, create_log_groups, desired, example_text};
+use crate::provision::{activity_text, apply_all, create_log_groups, desired, example_text};
 
 const SECURITY: &str = "111111111111";
 const PRODUCTION: &str = "222222222222";
@@ -117,9 +117,14 @@ impl World {
 /// The example applied, then finished as an operator would: an MFA device per break-glass
 /// user, a subscriber on every alert topic, a logging trail into each CloudTrail log group.
 async fn world() -> Option<World> {
+    Box::pin(world_with(&example_text())).await
+}
+
+/// [`world`] for the config `text`.
+async fn world_with(text: &str) -> Option<World> {
     let moto = Moto::start()?;
     let base = sdk_config(&moto).await;
-    let (config, state) = desired(&example_text());
+    let (config, state) = desired(text);
     create_log_groups(&base, &state).await;
     let provisioner = Provisioner::connect(base.clone()).await.unwrap();
     let plans = provisioner.plan(&config, &state).await.unwrap();
@@ -662,4 +667,74 @@ async fn a_caller_other_than_the_broker_skips_the_revoker_assumption_and_says_wh
     assert_eq!(skipped[0].name, "preflight: revoker assumable");
     assert_eq!(skipped[0].account.as_deref(), Some(PRODUCTION));
     assert_eq!(skipped[0].findings[0].check, "revoker_not_tried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_finds_a_missing_trail_reader_and_a_missing_queue_target() {
+    let Some(w) = Box::pin(world_with(&activity_text())).await else {
+        return;
+    };
+    let clean = w.run().await;
+    assert_eq!(seen(&clean), Vec::<Seen>::new(), "{:#?}", clean.steps);
+    assert!(
+        clean
+            .steps
+            .iter()
+            .any(|s| s.name == "preflight: trail reader role" && s.outcome == Outcome::Passed),
+        "{:#?}",
+        clean.steps
+    );
+
+    // The reader role deleted: one finding, naming it in the log-archive account.
+    let iam = w.iam(SECURITY).await;
+    iam.delete_role_policy()
+        .role_name("BreakglassTrailReader")
+        .policy_name("BreakglassReadTrail")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role()
+        .role_name("BreakglassTrailReader")
+        .send()
+        .await
+        .unwrap();
+    let run = w.run().await;
+    assert_eq!(
+        seen(&run),
+        [want(
+            "reader_missing",
+            SECURITY,
+            None,
+            "BreakglassTrailReader"
+        )]
+    );
+    assert!(
+        message_of(&run, "reader_missing").contains("org-cloudtrail-logs"),
+        "{}",
+        message_of(&run, "reader_missing")
+    );
+    w.reapply().await;
+    w.assert_clean("restoring the reader role").await;
+
+    // A rule in another account that no longer feeds the queue: one finding, that rule.
+    let events = w.events(PRODUCTION, "us-east-1").await;
+    events
+        .remove_targets()
+        .rule("breakglass-switch-role")
+        .ids(breakglass_config::templates::activity::QUEUE_TARGET_ID)
+        .send()
+        .await
+        .unwrap();
+    let run = w.run().await;
+    assert_eq!(
+        seen(&run),
+        [want(
+            "rule_no_queue_target",
+            PRODUCTION,
+            Some("us-east-1"),
+            "breakglass-switch-role"
+        )]
+    );
+    w.reapply().await;
+    w.assert_clean("restoring the queue target").await;
 }

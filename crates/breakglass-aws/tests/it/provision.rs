@@ -316,8 +316,209 @@ async fn check(base: &SdkConfig, account: &str, resource: &Resource) {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(targets.targets()[0].arn(), want.target);
+            let topic = targets
+                .targets()
+                .iter()
+                .find(|t| t.id() == breakglass_config::resources::RULE_TARGET_ID)
+                .unwrap();
+            assert_eq!(topic.arn(), want.target);
+            let queue = targets
+                .targets()
+                .iter()
+                .find(|t| t.id() == breakglass_config::templates::activity::QUEUE_TARGET_ID);
+            assert_eq!(
+                queue.map(|t| (t.arn().to_owned(), t.role_arn().map(str::to_owned))),
+                want.queue
+                    .as_ref()
+                    .map(|q| (q.arn.clone(), q.role_arn.clone())),
+                "activity-queue target of {account} {}/{}",
+                want.region,
+                want.name
+            );
         }
+        Resource::Queue(want) => {
+            let sqs = aws_sdk_sqs::Client::new(&in_account(base, account, &want.region).await);
+            let url = sqs
+                .get_queue_url()
+                .queue_name(&want.name)
+                .send()
+                .await
+                .unwrap()
+                .queue_url()
+                .unwrap()
+                .to_owned();
+            let attributes = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let attributes = attributes.attributes().unwrap();
+            let policy: Value = serde_json::from_str(
+                attributes
+                    .get(&aws_sdk_sqs::types::QueueAttributeName::Policy)
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(policy, want.policy);
+            let tags = sqs.list_queue_tags().queue_url(&url).send().await.unwrap();
+            assert_eq!(
+                tags.tags()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect::<BTreeMap<_, _>>(),
+                want.tags
+            );
+        }
+    }
+}
+
+/// The example with its `[activity]` block uncommented: the organisation trail in the
+/// security account's bucket, with a queue and a log group.
+pub(crate) fn activity_text() -> String {
+    let text = example_text();
+    let (head, block) = text.split_once("# [activity]\n").unwrap();
+    let block: String = block
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("{head}[activity]\n{block}\n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_creates_the_trail_reader_the_activity_queue_and_its_targets() {
+    let Some(moto) = Moto::start() else { return };
+    let base = sdk_config(&moto).await;
+    let (config, state) = desired(&activity_text());
+    create_log_groups(&base, &state).await;
+    let provisioner = Provisioner::connect(base.clone()).await.unwrap();
+    let plans = provisioner.plan(&config, &state).await.unwrap();
+    let listing: Vec<String> = plans.iter().map(|p| p.diff.to_string()).collect();
+    let listing = listing.join("\n");
+    for line in [
+        "  + role BreakglassTrailReader\n",
+        "  + queue us-east-1/breakglass-activity\n",
+        "  + role BreakglassActivityDelivery\n",
+    ] {
+        assert!(listing.contains(line), "{listing}");
+    }
+    apply_all(&provisioner, &plans).await;
+    for account in &state.accounts {
+        for resource in &account.resources {
+            check(&base, account.id.as_str(), resource).await;
+        }
+    }
+
+    // Read back independently: the reader role trusts the broker alone and only reads.
+    let iam = aws_sdk_iam::Client::new(&in_account(&base, "111111111111", "us-east-1").await);
+    let role = iam
+        .get_role()
+        .role_name("BreakglassTrailReader")
+        .send()
+        .await
+        .unwrap();
+    let role = role.role().unwrap();
+    assert_eq!(role.path(), "/breakglass/");
+    let trust = decode(role.assume_role_policy_document().unwrap());
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+        "arn:aws:iam::111111111111:role/breakglass-broker"
+    );
+    assert_eq!(trust["Statement"][0]["Action"], "sts:AssumeRole");
+    let policy = iam
+        .get_role_policy()
+        .role_name("BreakglassTrailReader")
+        .policy_name("BreakglassReadTrail")
+        .send()
+        .await
+        .unwrap();
+    let policy = decode(policy.policy_document());
+    let actions: BTreeSet<String> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            Value::String(a) => vec![a.clone()],
+            Value::Array(a) => a.iter().map(|v| v.as_str().unwrap().to_owned()).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "logs:FilterLogEvents",
+            "logs:GetLogEvents",
+            "s3:GetObject",
+            "s3:ListBucket",
+            "sqs:ChangeMessageVisibility",
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ]
+        .map(str::to_owned)
+        .into()
+    );
+
+    // The us-east-1 rules of both accounts feed the queue; us-west-2's cannot (EventBridge
+    // delivers to another account's queue only within a region).
+    for (account, region, queue) in [
+        ("111111111111", "us-east-1", true),
+        ("222222222222", "us-east-1", true),
+        ("222222222222", "us-west-2", false),
+    ] {
+        let events = aws_sdk_eventbridge::Client::new(&in_account(&base, account, region).await);
+        let targets = events
+            .list_targets_by_rule()
+            .rule("breakglass-assume-role")
+            .send()
+            .await
+            .unwrap();
+        let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
+        assert_eq!(
+            arns.contains(&"arn:aws:sqs:us-east-1:111111111111:breakglass-activity"),
+            queue,
+            "{account} {region}: {arns:?}"
+        );
+    }
+
+    let again = provisioner.plan(&config, &state).await.unwrap();
+    for plan in &again {
+        assert!(
+            plan.diff.changes.is_empty(),
+            "second run wants changes:\n{}",
+            plan.diff
+        );
+    }
+
+    // Dropping the queue from the config takes the targets off the rules again.
+    let without = activity_text().replace("queue = \"breakglass-activity\"", "");
+    let (config2, state2) = desired(&without);
+    let plans = provisioner.plan(&config2, &state2).await.unwrap();
+    let listing: Vec<String> = plans.iter().map(|p| p.diff.to_string()).collect();
+    let listing = listing.join("\n");
+    assert!(
+        listing.contains("  ~ event rule us-east-1/breakglass-assume-role\n"),
+        "{listing}"
+    );
+    assert!(
+        listing.contains("  - role BreakglassActivityDelivery\n"),
+        "{listing}"
+    );
+    apply_all(&provisioner, &plans).await;
+    let events =
+        aws_sdk_eventbridge::Client::new(&in_account(&base, "222222222222", "us-east-1").await);
+    let targets = events
+        .list_targets_by_rule()
+        .rule("breakglass-assume-role")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(targets.targets().len(), 1, "{targets:?}");
+    for plan in provisioner.plan(&config2, &state2).await.unwrap() {
+        assert!(plan.diff.changes.is_empty(), "{}", plan.diff);
     }
 }
 

@@ -12,10 +12,11 @@ use std::collections::BTreeSet;
 use serde_json::{Map, Value, json};
 
 use super::super::resources::{
-    AccountState, Alarm, DesiredState, EventRule, ManagedPolicy, MetricFilter, Resource, Role,
-    User, revoker_role,
+    AccountState, Alarm, DELIVERY_ROLE, DesiredState, EventRule, ManagedPolicy, MetricFilter,
+    Queue, Resource, Role, User, revoker_role,
 };
 use super::super::{Config, RoleConfig};
+use crate::templates::activity::QUEUE_TARGET_ID;
 use crate::templates::monitoring::topic_policy;
 
 /// Allocates CloudFormation logical ids (alphanumeric, unique) from resource names.
@@ -240,7 +241,21 @@ fn alarm(a: &Alarm, filter_id: Option<&str>) -> Value {
     resource
 }
 
+/// A break-glass rule. Its activity-queue target (rendered from the home region's copy) is
+/// added only in the queue's region: `IsActivityRegion`.
 fn rule(r: &EventRule) -> Value {
+    let topic =
+        json!({ "Arn": { "Ref": "AlertTopic" }, "Id": super::super::resources::RULE_TARGET_ID });
+    let targets = match &r.queue {
+        None => json!([topic]),
+        Some(q) => {
+            let mut queue = json!({ "Arn": q.arn, "Id": QUEUE_TARGET_ID });
+            if let (Some(role), Value::Object(map)) = (&q.role_arn, &mut queue) {
+                map.insert("RoleArn".to_owned(), json!(role));
+            }
+            json!({ "Fn::If": ["IsActivityRegion", [topic.clone(), queue], [topic]] })
+        }
+    };
     json!({
         "Type": "AWS::Events::Rule",
         "Properties": {
@@ -248,9 +263,34 @@ fn rule(r: &EventRule) -> Value {
             "Description": r.description,
             "EventPattern": r.pattern,
             "State": r.state,
-            "Targets": [{ "Arn": { "Ref": "AlertTopic" }, "Id": super::super::resources::RULE_TARGET_ID }]
+            "Targets": targets
         }
     })
+}
+
+/// The activity queue and its policy, in the queue's region only.
+fn queue(q: &Queue, ids: &mut LogicalIds, out: &mut Map<String, Value>) {
+    let id = ids.id("Queue", &q.name);
+    out.insert(
+        format!("{id}Policy"),
+        json!({
+            "Type": "AWS::SQS::QueuePolicy",
+            "Condition": "IsActivityRegion",
+            "Properties": { "Queues": [{ "Ref": id }], "PolicyDocument": q.policy }
+        }),
+    );
+    out.insert(
+        id,
+        json!({
+            "Type": "AWS::SQS::Queue",
+            "Condition": "IsActivityRegion",
+            "Properties": {
+                "QueueName": q.name,
+                "SqsManagedSseEnabled": true,
+                "Tags": tags(&q.tags)
+            }
+        }),
+    );
 }
 
 /// The resources every template shares: IAM, secrets, metric filters, alarms (home region
@@ -294,6 +334,7 @@ fn resources(
                 filter_ids.insert(m.metric_name.clone(), id.clone());
                 out.insert(id, metric_filter(m, log_group.clone()));
             }
+            Resource::Queue(q) => queue(q, ids, &mut out),
             _ => {}
         }
     }
@@ -342,7 +383,14 @@ fn resources(
         if let Resource::EventRule(e) = r
             && &e.region == home
         {
-            out.insert(ids.id("Rule", &e.name), rule(e));
+            // The queue target is rendered from whichever region's copy has one (the queue's
+            // region, which need not be the home region), under `IsActivityRegion`.
+            let queue = account.resources.iter().find_map(|other| match other {
+                Resource::EventRule(o) if o.name == e.name && o.queue.is_some() => o.queue.clone(),
+                _ => None,
+            });
+            let e = EventRule { queue, ..e.clone() };
+            out.insert(ids.id("Rule", &e.name), rule(&e));
         }
     }
     out
@@ -355,16 +403,37 @@ pub fn account_template(config: &Config, account: &AccountState) -> Value {
     let log_group = json!(account.log_group);
     let resources = resources(config, account, &log_group, &mut ids);
     let regions = account.regions.join(", ");
+    let mut conditions = Map::new();
+    conditions.insert(
+        "IsHomeRegion".to_owned(),
+        json!({ "Fn::Equals": [{ "Ref": "AWS::Region" }, account.home_region] }),
+    );
+    if let Some(region) = activity_region(account) {
+        conditions.insert(
+            "IsActivityRegion".to_owned(),
+            json!({ "Fn::Equals": [{ "Ref": "AWS::Region" }, region] }),
+        );
+    }
     json!({
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": format!(
             "breakglass incident-response access for account {} ({}). Deploy as stack breakglass-{} in each of its regions ({regions}); IAM principals, secrets and the CloudTrail alarms are created in the home region {} only.",
             account.name, account.id, account.name, account.home_region
         ),
-        "Conditions": {
-            "IsHomeRegion": { "Fn::Equals": [{ "Ref": "AWS::Region" }, account.home_region] }
-        },
+        "Conditions": conditions,
         "Resources": resources
+    })
+}
+
+/// The region of the activity queue, when this account's rules target it.
+fn activity_region(account: &AccountState) -> Option<String> {
+    account.resources.iter().find_map(|r| match r {
+        Resource::EventRule(e) if e.queue.is_some() => e
+            .queue
+            .as_ref()
+            .and_then(|q| q.arn.split(':').nth(3).map(str::to_owned)),
+        Resource::Queue(q) => Some(q.region.clone()),
+        _ => None,
     })
 }
 
@@ -386,11 +455,19 @@ pub fn stackset_template(config: &Config, state: &DesiredState) -> Option<Value>
             .resources
             .iter()
             .filter(|r| match r {
-                Resource::Role(role_) => everywhere.contains(&role_.name),
-                Resource::User(_) | Resource::Secret(_) => false,
+                Resource::Role(role_) => {
+                    everywhere.contains(&role_.name) && role_.name != DELIVERY_ROLE
+                }
+                Resource::User(_) | Resource::Secret(_) | Resource::Queue(_) => false,
                 _ => true,
             })
             .cloned()
+            .map(|r| match r {
+                // The activity queue's targets name each account's own delivery role: the
+                // per-account templates carry them.
+                Resource::EventRule(e) => Resource::EventRule(EventRule { queue: None, ..e }),
+                other => other,
+            })
             .collect(),
         ..(*first).clone()
     };

@@ -300,6 +300,44 @@ pub fn account_module(config: &Config, account: &AccountState) -> Value {
                         "arn": format!("${{aws_sns_topic.{topic}.arn}}")
                     }),
                 );
+                if let Some(q) = &e.queue {
+                    let mut target = json!({
+                        "provider": provider(&e.region),
+                        "rule": format!("${{aws_cloudwatch_event_rule.{n}.name}}"),
+                        "target_id": crate::templates::activity::QUEUE_TARGET_ID,
+                        "arn": q.arn
+                    });
+                    if let (Some(role), Value::Object(map)) = (&q.role_arn, &mut target) {
+                        map.insert("role_arn".to_owned(), json!(role));
+                    }
+                    b.add(
+                        "aws_cloudwatch_event_target",
+                        format!("{n}_activity"),
+                        target,
+                    );
+                }
+            }
+            Resource::Queue(q) => {
+                let n = tf_name(&format!("{}_{}", q.name, q.region));
+                b.add(
+                    "aws_sqs_queue",
+                    n.clone(),
+                    json!({
+                        "provider": provider(&q.region),
+                        "name": q.name,
+                        "sqs_managed_sse_enabled": true,
+                        "tags": tags(&q.tags)
+                    }),
+                );
+                b.add(
+                    "aws_sqs_queue_policy",
+                    n.clone(),
+                    json!({
+                        "provider": provider(&q.region),
+                        "queue_url": format!("${{aws_sqs_queue.{n}.id}}"),
+                        "policy": document(&q.policy)
+                    }),
+                );
             }
         }
     }

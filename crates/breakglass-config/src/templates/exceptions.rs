@@ -40,6 +40,12 @@ pub const LINT_EXCEPTIONS: &[LintException] = &[
     },
     LintException {
         template: "trust",
+        policy: super::activity::READER_TRUST_SID,
+        code: "trust-without-mfa",
+        reason: "the broker is a role and cannot present MFA; only its principal may assume the trail reader role, which can only read the trail's objects, queue and log group",
+    },
+    LintException {
+        template: "trust",
         policy: "Deployers",
         code: "trust-without-mfa",
         reason: "the deploy principals are normally a pipeline's role, which cannot present MFA; a person among them should be reached through a role that requires MFA itself",

@@ -1,5 +1,6 @@
 //! The built-in templates: roles, session policies, trust policies, break-glass user policies,
-//! the guardrails every brokered role carries, the broker's revoker role and monitoring
+//! the guardrails every brokered role carries, the broker's revoker role, the trail reader
+//! role and the activity queue's policy (`activity`), and monitoring
 //! patterns.
 //!
 //! They come from the SEC10-BP05 seed documents (the action lists are the seeds', verbatim)
@@ -11,6 +12,7 @@
 //! the templates, and the templates use nothing of theirs (the ownership mark the
 //! guardrails protect, [`MANAGED_BY_TAG`], is defined here for that reason).
 
+pub mod activity;
 pub mod exceptions;
 pub mod guardrails;
 pub mod monitoring;

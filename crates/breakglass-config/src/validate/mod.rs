@@ -3,6 +3,7 @@
 //! Every check records a problem against the field's path and carries on, so one run reports
 //! everything wrong with the file; the problems are located (file, line, column) at the end.
 
+mod activity;
 mod notifications;
 mod oidc;
 mod playbooks;
@@ -244,6 +245,7 @@ impl Validator {
             sns_topic: alerting.sns_topic.clone(),
         };
         let roles = self.roles(&raw, &ctx, &accounts, security_account.as_ref());
+        let activity = self.activity(&raw, &accounts);
         // Playbooks and principal policies need the whole config; without a security account
         // or deploy role (already reported) they cannot be checked.
         let mut config = Config {
@@ -263,8 +265,10 @@ impl Validator {
             organization: self.organization(&raw),
             slack: self.slack(&raw, notifications_set),
             drills: self.drills(&raw),
+            activity: None,
             text: text.to_owned(),
         };
+        config.activity = activity;
         self.revoker(&config);
         config.playbooks = self.playbooks(&raw, &config);
         self.principal_policies(&config);

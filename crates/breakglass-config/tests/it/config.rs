@@ -11,7 +11,7 @@ fn data(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn example_text() -> String {
+pub fn example_text() -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/breakglass.toml");
     std::fs::read_to_string(path).unwrap()
 }

@@ -10,6 +10,7 @@
     reason = "test helpers fail loudly by design"
 )]
 
+mod activity;
 mod config;
 mod guardrails;
 mod render;

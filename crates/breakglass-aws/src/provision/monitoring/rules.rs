@@ -1,10 +1,12 @@
 //! The EventBridge rules that catch break-glass use, in every configured region, and their
-//! target (the alert topic).
+//! targets: the alert topic, and in the activity queue's region the queue (through this
+//! account's delivery role when the queue is another account's).
 
 use aws_sdk_eventbridge::types::{RuleState, Target};
 use breakglass_config::diff::Observed;
-use breakglass_config::resources::{EventRule, RULE_TARGET_ID, Resource};
+use breakglass_config::resources::{EventRule, QueueTarget, RULE_TARGET_ID, Resource};
 use breakglass_config::templates::RESOURCE_PREFIX;
+use breakglass_config::templates::activity::QUEUE_TARGET_ID;
 
 use super::super::error::{CallResult, build_error};
 use super::super::{Clients, ProvisionError, is_owned, tag_changes};
@@ -55,9 +57,17 @@ pub(crate) async fn observe_rules(
             .targets()
             .iter()
             .find(|t| t.id() == RULE_TARGET_ID)
-            .or_else(|| targets.targets().first())
+            .or_else(|| targets.targets().iter().find(|t| t.id() != QUEUE_TARGET_ID))
             .map(|t| t.arn().to_owned())
             .unwrap_or_default();
+        let queue = targets
+            .targets()
+            .iter()
+            .find(|t| t.id() == QUEUE_TARGET_ID)
+            .map(|t| QueueTarget {
+                arn: t.arn().to_owned(),
+                role_arn: t.role_arn().map(str::to_owned),
+            });
         let pattern = match rule.event_pattern() {
             Some(text) => {
                 serde_json::from_str(text).unwrap_or(serde_json::Value::String(text.to_owned()))
@@ -76,6 +86,7 @@ pub(crate) async fn observe_rules(
                     .map(|s| s.as_str().to_owned())
                     .unwrap_or_default(),
                 target,
+                queue,
                 tags,
             }),
         });
@@ -145,6 +156,13 @@ pub(crate) async fn put_rule(
             });
         }
     }
+    let queue_changed = match from {
+        None => rule.queue.is_some(),
+        Some(f) => f.queue != rule.queue,
+    };
+    if queue_changed {
+        put_queue_target(c, rule).await?;
+    }
     if let Some(from) = from {
         let arn = created.rule_arn().unwrap_or_default().to_owned();
         let (removed, set) = tag_changes(&from.tags, &rule.tags);
@@ -166,6 +184,50 @@ pub(crate) async fn put_rule(
                 .await
                 .ctx(a, "events:TagResource", &arn)?;
         }
+    }
+    Ok(())
+}
+
+/// Points the rule's queue target at the activity queue, or removes it when the rule should
+/// have none.
+async fn put_queue_target(c: &Clients, rule: &EventRule) -> Result<(), ProvisionError> {
+    let a = &c.account;
+    let events = &c.region(&rule.region)?.events;
+    let Some(queue) = &rule.queue else {
+        events
+            .remove_targets()
+            .rule(&rule.name)
+            .ids(QUEUE_TARGET_ID)
+            .send()
+            .await
+            .ctx(a, "events:RemoveTargets", &rule.name)?;
+        return Ok(());
+    };
+    let target = Target::builder()
+        .id(QUEUE_TARGET_ID)
+        .arn(&queue.arn)
+        .set_role_arn(queue.role_arn.clone())
+        .build()
+        .map_err(|e| build_error(a, &rule.name, e))?;
+    let out = events
+        .put_targets()
+        .rule(&rule.name)
+        .targets(target)
+        .send()
+        .await
+        .ctx(a, "events:PutTargets", &rule.name)?;
+    if out.failed_entry_count() > 0 {
+        let reason = out
+            .failed_entries()
+            .iter()
+            .filter_map(|e| e.error_message())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(ProvisionError::Refused {
+            account: a.clone(),
+            resource: format!("event rule {}/{}", rule.region, rule.name),
+            problem: format!("its activity-queue target was refused: {reason}"),
+        });
     }
     Ok(())
 }
