@@ -19,6 +19,10 @@ pub struct Args {
 }
 
 #[derive(Debug, clap::Subcommand)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "parsed once per run; the read options (with the S3 ones) make `match` the large one"
+)]
 enum Command {
     /// Print the events (their JSON, one per line: a pretty-printed event is printed compactly,
     /// keys and values as written) that a filter pattern matches, as a
