@@ -14,8 +14,6 @@ pub(crate) const SELECT_KEY: &str =
     "SELECT access_key_id, request_id FROM activity_keys WHERE access_key_id = $1";
 pub(crate) const UPSERT_FINDING: &str = "INSERT INTO activity_findings (id, key, kind, first_seen, last_seen, doc) VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, doc = excluded.doc";
-pub(crate) const SELECT_FINDINGS: &str =
-    "SELECT doc FROM activity_findings ORDER BY first_seen DESC, id LIMIT $1";
 pub(crate) const SELECT_FINDINGS_SINCE: &str = "SELECT doc FROM activity_findings WHERE last_seen >= $1 ORDER BY first_seen DESC, id LIMIT $2";
 pub(crate) const SELECT_FINDING_BY_KEY: &str = "SELECT doc FROM activity_findings WHERE key = $1 AND last_seen >= $2 ORDER BY last_seen DESC LIMIT $3";
 pub(crate) const UPSERT_CURSOR: &str = "INSERT INTO activity_cursors (source, position) VALUES ($1, $2) \

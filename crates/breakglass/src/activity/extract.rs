@@ -105,6 +105,7 @@ fn text(event: &Event<'_>, keys: &[&str]) -> Option<String> {
 
 /// The broker's view of one CloudTrail event; `None` when it has no `eventID`, time, source
 /// or name (it cannot be deduplicated or placed).
+#[cfg(test)]
 pub fn observe(event: &Event<'_>) -> Option<Observed> {
     observe_if(event, |_| true)
 }

@@ -22,6 +22,12 @@ pub const ACTIVITY_LEASE: &str = "activity";
 /// Objects read per partition per pass (the next pass goes on from the cursor).
 const OBJECTS_PER_PASS: usize = 200;
 
+/// How far before its cursor a partition is listed again: objects delivered in the same
+/// minute differ only by a random suffix, so one written late can sort before the cursor.
+/// Keys read in that span are remembered and skipped; after a restart they are read again
+/// and their events dropped as duplicates on `eventID`.
+const LATE_MINUTES: i64 = 10;
+
 /// Where CloudTrail is read from.
 #[derive(Debug, Default)]
 pub struct Sources {
@@ -70,6 +76,8 @@ pub struct Watcher {
     timing: Timing,
     holder: String,
     extractor: Option<Extractor>,
+    /// Keys read recently, per partition (see [`LATE_MINUTES`]).
+    recent: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -100,6 +108,7 @@ impl Watcher {
             timing,
             holder,
             extractor: Some(Extractor::new(rules)),
+            recent: std::collections::HashMap::new(),
         }
     }
 
@@ -183,7 +192,17 @@ impl Watcher {
         if let Some(bucket) = self.sources.bucket.clone() {
             for partition in bucket.partitions().await? {
                 let source = format!("s3:{}:{}", partition.account, partition.region);
-                let mut after = position(&source);
+                let cursor = position(&source);
+                // List again from a little before the cursor, for late deliveries.
+                let mut after = cursor
+                    .as_deref()
+                    .map(|c| partition.rewound(c, LATE_MINUTES).unwrap_or_else(|| c.to_owned()));
+                let mut high = cursor.clone();
+                if let Some(floor) = &after {
+                    let recent = self.recent.entry(source.clone()).or_default();
+                    let kept = recent.split_off(floor);
+                    *recent = kept;
+                }
                 loop {
                     let objects = bucket
                         .new_objects(&partition, after.as_deref(), OBJECTS_PER_PASS)
@@ -192,19 +211,35 @@ impl Watcher {
                         break;
                     }
                     for object in &objects {
+                        after = Some(object.key.clone());
+                        let behind = high.as_deref().is_some_and(|h| object.key.as_str() <= h);
+                        if behind
+                            && self
+                                .recent
+                                .get(&source)
+                                .is_some_and(|r| r.contains(&object.key))
+                        {
+                            continue;
+                        }
                         let (events, bytes) = self.read_object(&bucket, &object.key).await?;
                         pass.objects += 1;
                         pass.bytes += bytes;
+                        if !behind {
+                            high = Some(object.key.clone());
+                        }
                         let cursor = Cursor {
                             source: source.clone(),
-                            position: object.key.clone(),
+                            position: high.clone().unwrap_or_else(|| object.key.clone()),
                         };
                         pass.add(
                             self.app
                                 .record_activity(&self.watch, events, vec![cursor])
                                 .await?,
                         );
-                        after = Some(object.key.clone());
+                        self.recent
+                            .entry(source.clone())
+                            .or_default()
+                            .insert(object.key.clone());
                     }
                     if objects.len() < OBJECTS_PER_PASS {
                         break;

@@ -78,6 +78,10 @@ pub struct Args {
     /// A session policy (JSON) to bound the result, instead of a playbook from a config.
     #[arg(long, value_name = "FILE", conflicts_with = "config")]
     pub playbook_policy: Option<PathBuf>,
+    /// How the trail files are read (`--since`/`--until`, limits; `s3://bucket/prefix`
+    /// reads the trail's bucket as `breakglass scan` does).
+    #[command(flatten)]
+    pub read: crate::cmd::scan::ReadArgs,
     /// Print the whole result as JSON on stdout (the policy, the actions used, what was
     /// left out and why, the exceptions applied, size, lint findings) instead of the policy.
     #[arg(long)]
@@ -222,7 +226,7 @@ pub fn calls_from_grant(id: &str) -> anyhow::Result<(Vec<UsedCall>, String, Stri
 
 /// The calls of the session (or user) `args` names, from the trail files.
 pub fn calls_from_trail(args: &Args) -> anyhow::Result<(Vec<UsedCall>, String)> {
-    let inputs = discover(&args.from_trail)?;
+    let inputs = discover(&args.from_trail, &args.read)?;
     if inputs.iter().any(|i| *i == Input::Stdin) {
         bail!("`--from-trail -` is not supported: the files are read twice; give file paths");
     }
