@@ -226,6 +226,7 @@ mod tests {
         ] {
             assert_eq!(bucket_problem(ok), None, "{ok}");
         }
+        let long = "a".repeat(64);
         for bad in [
             "ab",
             "Org-Trail",
@@ -237,7 +238,7 @@ mod tests {
             "xn--trail",
             "trail-s3alias",
             "s3://org-trail",
-            &"a".repeat(64),
+            long.as_str(),
         ] {
             assert!(bucket_problem(bad).is_some(), "{bad}");
         }
