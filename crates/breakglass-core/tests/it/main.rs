@@ -12,6 +12,7 @@
 
 mod chain;
 mod drills;
+mod narrowing;
 mod props;
 mod revocation;
 mod rules;

@@ -5,6 +5,7 @@
 
 mod console;
 mod driver;
+mod narrowing;
 mod page;
 mod pages;
 mod passkey;
