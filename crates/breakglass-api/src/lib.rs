@@ -11,9 +11,9 @@ pub mod openapi;
 pub mod reply;
 
 pub use body::{
-    AcceptInvitationBody, AddUserBody, AmendBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
-    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasskeyAnswer,
-    PasskeyChallengeBody, PasskeyEnrollBody, PasskeyRegisterBody, PasskeySignInBody,
+    AcceptInvitationBody, AddUserBody, AmendBody, ApproveBody, AuditQuery, ConfirmBody,
+    ConsoleBody, CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody,
+    PasskeyAnswer, PasskeyChallengeBody, PasskeyEnrollBody, PasskeyRegisterBody, PasskeySignInBody,
     PasskeySignInFinishBody, PasswordBody, ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody,
     SsoTokenBody, StepUpBody, TokenBody,
 };

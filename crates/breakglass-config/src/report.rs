@@ -84,8 +84,7 @@ pub fn role_policies(
         identity.extend(guardrails.clone());
         let boundary = match &role.permissions_boundary {
             Some(arn) => {
-                match managed_document(arn, managed).and_then(|d| parse(&d, PolicyType::Boundary))
-                {
+                match managed_document(arn, managed).and_then(|d| parse(&d, PolicyType::Boundary)) {
                     Some(b) => Some(b),
                     None => {
                         assumed.push(format!("{} (boundary)", policy_name(arn)));

@@ -164,7 +164,9 @@ pub(super) fn apply_narrowing(
         playbook.id.as_str(),
         &playbook.session_policy,
         text,
-        env.rules.permissions().map(crate::model::PermissionModel::actions),
+        env.rules
+            .permissions()
+            .map(crate::model::PermissionModel::actions),
     )?;
     spec.narrowed = narrowed != playbook.session_policy;
     spec.session_policy = narrowed;

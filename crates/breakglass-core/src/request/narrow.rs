@@ -92,7 +92,9 @@ pub fn narrow(
         return Err(NarrowError::Lint(f.to_string()));
     }
     let wide = parse(playbook_policy, PolicyType::Session).map_err(|e| {
-        NarrowError::Invalid(format!("playbook `{playbook}`'s own policy does not parse: {e}"))
+        NarrowError::Invalid(format!(
+            "playbook `{playbook}`'s own policy does not parse: {e}"
+        ))
     })?;
     let widens = |what: String| NarrowError::Widens {
         playbook: playbook.to_owned(),
@@ -111,7 +113,11 @@ pub fn narrow(
 
 /// Refuses the constructs the proof cannot reason about in an `Allow`.
 fn supported(narrowed: &Policy) -> Result<(), NarrowError> {
-    for s in narrowed.statements.iter().filter(|s| s.effect == Effect::Allow) {
+    for s in narrowed
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
         let at = s.pointer.as_str().to_owned();
         if s.action.negated {
             return Err(NarrowError::Unsupported {
@@ -176,7 +182,11 @@ fn proof_gap(wide: &Policy, narrowed: &Policy) -> Option<String> {
                 && !t.resource.as_ref().is_some_and(|r| r.negated)
         })
         .collect();
-    for s in narrowed.statements.iter().filter(|s| s.effect == Effect::Allow) {
+    for s in narrowed
+        .statements
+        .iter()
+        .filter(|s| s.effect == Effect::Allow)
+    {
         let resources = resources(s);
         for action in &s.action.values.values {
             let by_action: Vec<&&Statement> = allows
@@ -321,8 +331,7 @@ fn values_gap(block: &ConditionBlock, wide: &[String], narrow: &[String]) -> Opt
     };
     if ordering || (op.base.is_negated() && op.set.is_some()) {
         // Only the very same values are known to admit no more.
-        let same = wide.len() == narrow.len()
-            && wide.iter().all(|w| narrow.iter().any(|n| n == w));
+        let same = wide.len() == narrow.len() && wide.iter().all(|w| narrow.iter().any(|n| n == w));
         return (!same).then(|| narrow.join(", "));
     }
     if op.base.is_negated() {
@@ -379,7 +388,12 @@ pub(crate) fn allows_line(
             }
             None => builder = builder.identity(&everything),
         }
-        Some(builder.session(&session).build().sweep(model.actions(), "*"))
+        Some(
+            builder
+                .session(&session)
+                .build()
+                .sweep(model.actions(), "*"),
+        )
     };
     let here = sweep(session_policy)?;
     let plural = |n: usize, word: &str| {
@@ -462,7 +476,11 @@ pub(crate) fn within(narrow: &str, wide: &str, ignore_case: bool) -> bool {
             let here = match w.get(j - 1) {
                 Some(Token::Star) => {
                     // `*` covers nothing more, or one more token of `narrow` (any kind).
-                    reach.get(i).and_then(|r| r.get(j - 1)).copied().unwrap_or(false)
+                    reach
+                        .get(i)
+                        .and_then(|r| r.get(j - 1))
+                        .copied()
+                        .unwrap_or(false)
                         || (i > 0
                             && reach
                                 .get(i - 1)
@@ -511,14 +529,30 @@ mod tests {
         assert!(!within("a*c", "a?c", false));
         assert!(within("a?c", "a*c", false));
         assert!(within("abc", "a?c", false));
-        assert!(!within("arn:aws:s3:::${aws:username}", "arn:aws:s3:::alice", false));
-        assert!(within("arn:aws:s3:::${aws:username}", "arn:aws:s3:::*", false));
+        assert!(!within(
+            "arn:aws:s3:::${aws:username}",
+            "arn:aws:s3:::alice",
+            false
+        ));
+        assert!(within(
+            "arn:aws:s3:::${aws:username}",
+            "arn:aws:s3:::*",
+            false
+        ));
         assert!(within("x/${aws:username}", "x/${aws:username}", false));
         assert!(!within("x/${aws:username}", "x/${aws:userid}", false));
         assert!(within("*", "*", false));
         assert!(within("", "*", false));
         assert!(!within("a", "", false));
-        assert!(within("arn:aws:s3:::evidence-1/*", "arn:aws:s3:::evidence-*/*", false));
-        assert!(!within("arn:aws:s3:::evidence-1/*", "arn:aws:s3:::evidence-*/x*", false));
+        assert!(within(
+            "arn:aws:s3:::evidence-1/*",
+            "arn:aws:s3:::evidence-*/*",
+            false
+        ));
+        assert!(!within(
+            "arn:aws:s3:::evidence-1/*",
+            "arn:aws:s3:::evidence-*/x*",
+            false
+        ));
     }
 }

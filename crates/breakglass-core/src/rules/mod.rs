@@ -367,7 +367,10 @@ impl Rules {
     /// These rules with `model`: the action catalog and role policies a narrowed session
     /// policy is checked with and effective permissions are computed from.
     #[must_use]
-    pub fn with_permissions(mut self, model: std::sync::Arc<crate::model::PermissionModel>) -> Self {
+    pub fn with_permissions(
+        mut self,
+        model: std::sync::Arc<crate::model::PermissionModel>,
+    ) -> Self {
         self.permissions = Some(model);
         self
     }

@@ -106,7 +106,10 @@ fn check(text: &str) -> Result<String, NarrowError> {
 #[test]
 fn real_narrowings_are_accepted() {
     let cases: &[(&str, Vec<&str>)] = &[
-        ("the playbook's own policy", vec![CONTAIN, EVIDENCE, LOGS, NO_IAM]),
+        (
+            "the playbook's own policy",
+            vec![CONTAIN, EVIDENCE, LOGS, NO_IAM],
+        ),
         (
             "one action, the deny kept",
             vec![
@@ -347,7 +350,7 @@ proptest! {
         resource_masks in proptest::collection::vec(1u8..4, 3),
     ) {
         let mut out = Vec::new();
-        for (i, s) in statements().into_iter().enumerate() {
+        for (i, mut s) in statements().into_iter().enumerate() {
             if s["Effect"] == "Deny" {
                 out.push(s);
                 continue;
@@ -364,7 +367,6 @@ proptest! {
                     .collect();
                 if picked.is_empty() { values.into_iter().take(1).collect() } else { picked }
             };
-            let mut s = s.clone();
             s["Action"] = Value::Array(pick(list(&s["Action"]), action_masks[i]));
             s["Resource"] = Value::Array(pick(list(&s["Resource"]), resource_masks[i]));
             out.push(s);
@@ -384,7 +386,9 @@ fn rules_with(policy_text: &str) -> Rules {
         }
     }
     let model = PermissionModel::new(Arc::new(actions()), BTreeMap::new());
-    Rules::new(c, &[]).unwrap().with_permissions(Arc::new(model))
+    Rules::new(c, &[])
+        .unwrap()
+        .with_permissions(Arc::new(model))
 }
 
 fn new_request() -> NewRequest {
@@ -420,11 +424,17 @@ fn a_narrowed_request_carries_its_policy_and_approvals_follow_its_digest() {
     assert!(!plain.request.spec.narrowed);
     assert_ne!(r.spec.session_policy, plain.request.spec.session_policy);
     assert!(r.spec.session_policy.contains("i-0abc123"));
-    assert_ne!(r.digest, plain.request.digest, "the narrowed policy is in the digest");
+    assert_ne!(
+        r.digest, plain.request.digest,
+        "the narrowed policy is in the digest"
+    );
     let AuditEvent::RequestSubmitted(e) = &t.events[0] else {
         panic!("not a submission: {:?}", t.events[0]);
     };
-    assert_eq!(e.session_policy.as_deref(), Some(r.spec.session_policy.as_str()));
+    assert_eq!(
+        e.session_policy.as_deref(),
+        Some(r.spec.session_policy.as_str())
+    );
     let allows = e.allows.as_deref().unwrap();
     assert!(allows.contains("narrowed by the requester"), "{allows}");
 
@@ -468,7 +478,12 @@ fn a_narrowed_request_carries_its_policy_and_approvals_follow_its_digest() {
     let AuditEvent::RequestAmended(e) = &amended.events[0] else {
         panic!("not an amendment");
     };
-    assert!(e.session_policy.as_deref().unwrap().contains("StartInstances"));
+    assert!(
+        e.session_policy
+            .as_deref()
+            .unwrap()
+            .contains("StartInstances")
+    );
     let amended = amended.request;
     assert_ne!(amended.digest, seen);
     assert!(amended.current_approvers().is_empty());
@@ -482,7 +497,10 @@ fn a_narrowed_request_carries_its_policy_and_approvals_follow_its_digest() {
         &env,
     )
     .unwrap_err();
-    assert!(matches!(stale, TransitionError::StaleDigest { .. }), "{stale}");
+    assert!(
+        matches!(stale, TransitionError::StaleDigest { .. }),
+        "{stale}"
+    );
     assert!(stale.to_string().contains("review it again"), "{stale}");
 
     // Someone else cannot amend it, an amendment cannot widen it, and the requester still

@@ -10,10 +10,10 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use breakglass_api::{
-    AmendBody, AcceptInvitationBody, AccountChangedView, AddUserBody, ApproveBody, AuditEntryView, AuditQuery,
-    AuditRecords, AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials,
-    CredentialsBody, EnrollBody, ExtendBody, Health, InvitationAccepted, ListQuery, LoginBody, Me,
-    NewToken, NewUser, OfferTarget, PasskeyAdded, PasskeyAnswer, PasskeyChallenge,
+    AcceptInvitationBody, AccountChangedView, AddUserBody, AmendBody, ApproveBody, AuditEntryView,
+    AuditQuery, AuditRecords, AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody,
+    Credentials, CredentialsBody, EnrollBody, ExtendBody, Health, InvitationAccepted, ListQuery,
+    LoginBody, Me, NewToken, NewUser, OfferTarget, PasskeyAdded, PasskeyAnswer, PasskeyChallenge,
     PasskeyChallengeBody, PasskeyEnrollBody, PasskeyList, PasskeyRegisterBody, PasskeySignInBody,
     PasskeySignInFinishBody, PasskeyView, PasswordBody, PlaybookList, PlaybookOffer, ReasonBody,
     RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll, RevokedToken, StepUpBody,
@@ -573,7 +573,11 @@ fn ask(b: &CreateBody) -> Ask<'_> {
 
 pub async fn create_request(State(s): St, p: Principal, Body(b): Body<CreateBody>) -> ApiResult {
     let narrowed = b.session_policy.as_deref();
-    created(s.app.submit_narrowed(&p.caller(), &ask(&b), narrowed).await?)
+    created(
+        s.app
+            .submit_narrowed(&p.caller(), &ask(&b), narrowed)
+            .await?,
+    )
 }
 
 pub async fn amend(
@@ -591,11 +595,7 @@ pub async fn amend(
     outcome(s.app.amend(&p.caller(), &rid, change).await?)
 }
 
-pub async fn permissions(
-    State(s): St,
-    p: Principal,
-    PathId(rid): PathId<RequestId>,
-) -> ApiResult {
+pub async fn permissions(State(s): St, p: Principal, PathId(rid): PathId<RequestId>) -> ApiResult {
     Ok(Json(s.app.permissions(&p.caller(), &rid).await?).into_response())
 }
 

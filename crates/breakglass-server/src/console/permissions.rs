@@ -34,7 +34,7 @@ pub(super) async fn section(s: &AppState, caller: &Caller, id: &RequestId) -> Ma
 
 fn actions(id: &str, names: &[String]) -> Markup {
     html! {
-        ul id=(id) .actions {
+        ul.actions id=(id) {
             @for a in names.iter().take(LISTED) { li { code { (a) } } }
             @if names.len() > LISTED { li { "… and " (names.len() - LISTED) " more" } }
         }

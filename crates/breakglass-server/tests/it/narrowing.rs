@@ -9,13 +9,13 @@ use serde_json::{Value, json};
 
 use crate::api::{api, api_with_permissions, code_of};
 
-fn contain(policy: Option<&str>) -> Value {
+fn contain(policy: Option<&String>) -> Value {
     let mut v = json!({
         "playbook": "contain", "role": "SecurityBreakGlass", "account": "222222222222",
         "duration_seconds": 3600, "incident": "INC-7", "justification": "stop the miner"
     });
     if let Some(p) = policy {
-        v["session_policy"] = Value::String(p.to_owned());
+        v["session_policy"] = Value::String(p.clone());
     }
     v
 }
@@ -34,7 +34,16 @@ fn actions() -> Option<breakglass_iam::Catalog> {
         return None;
     };
     let mut catalog = breakglass_iam::Catalog::new();
-    for service in ["ec2", "iam", "organizations", "s3", "ssm", "sts", "cloudtrail", "logs"] {
+    for service in [
+        "ec2",
+        "iam",
+        "organizations",
+        "s3",
+        "ssm",
+        "sts",
+        "cloudtrail",
+        "logs",
+    ] {
         let path = data.join("actions").join(format!("{service}.json"));
         catalog
             .add_service(service, &std::fs::read_to_string(path).unwrap())
@@ -54,15 +63,29 @@ async fn narrowing_through_the_api() {
 
     // Widening attempts: refused with a clear error, and audited as refusals.
     for (policy, named) in [
-        (narrowed(r#""ec2:RunInstances""#, r#""us-east-1""#), "ec2:RunInstances"),
-        (narrowed(r#""ec2:StopInstances""#, r#"["us-east-1","ap-south-1"]"#), "ap-south-1"),
+        (
+            narrowed(r#""ec2:RunInstances""#, r#""us-east-1""#),
+            "ec2:RunInstances",
+        ),
+        (
+            narrowed(r#""ec2:StopInstances""#, r#"["us-east-1","ap-south-1"]"#),
+            "ap-south-1",
+        ),
     ] {
         let (s, v) = api
-            .call("POST", "/api/v1/requests", Some(&carol), Some(contain(Some(&policy))))
+            .call(
+                "POST",
+                "/api/v1/requests",
+                Some(&carol),
+                Some(contain(Some(&policy))),
+            )
             .await;
         assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
         assert_eq!(code_of(&v), "session_policy_widens", "{v}");
-        assert!(v["error"]["message"].as_str().unwrap().contains(named), "{v}");
+        assert!(
+            v["error"]["message"].as_str().unwrap().contains(named),
+            "{v}"
+        );
     }
     assert_eq!(
         api.audit_kinds()
@@ -81,7 +104,12 @@ async fn narrowing_through_the_api() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(r["spec"]["narrowed"], true);
     let (s, p) = api
-        .call("GET", &format!("/api/v1/requests/{id}/permissions"), Some(&bob), None)
+        .call(
+            "GET",
+            &format!("/api/v1/requests/{id}/permissions"),
+            Some(&bob),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{p}");
     assert_eq!(p["narrowed"], true);
@@ -98,15 +126,28 @@ async fn narrowing_through_the_api() {
     // Someone who may not read it is told it does not exist.
     let (mallory, _) = api.user("mallory", false).await;
     let (s, _) = api
-        .call("GET", &format!("/api/v1/requests/{id}/permissions"), Some(&mallory), None)
+        .call(
+            "GET",
+            &format!("/api/v1/requests/{id}/permissions"),
+            Some(&mallory),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     // Only the requester amends; an amendment that widens is refused like a submission.
-    let two = narrowed(r#"["ec2:StopInstances","ec2:TerminateInstances"]"#, r#""us-east-1""#);
+    let two = narrowed(
+        r#"["ec2:StopInstances","ec2:TerminateInstances"]"#,
+        r#""us-east-1""#,
+    );
     let path = format!("/api/v1/requests/{id}/amend");
     let (s, v) = api
-        .call("POST", &path, Some(&bob), Some(json!({"session_policy": two})))
+        .call(
+            "POST",
+            &path,
+            Some(&bob),
+            Some(json!({"session_policy": two})),
+        )
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
     let (s, v) = api
@@ -119,7 +160,12 @@ async fn narrowing_through_the_api() {
         .await;
     assert_eq!(code_of(&v), "session_policy_widens", "{s} {v}");
     let (s, v) = api
-        .call("POST", &path, Some(&carol), Some(json!({"session_policy": two})))
+        .call(
+            "POST",
+            &path,
+            Some(&carol),
+            Some(json!({"session_policy": two})),
+        )
         .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let new_digest = v["digest"].as_str().unwrap().to_owned();
@@ -162,11 +208,7 @@ async fn the_approval_notification_says_what_the_request_allows() {
     let (carol, _) = api.user("carol", false).await;
     let one = narrowed(r#""ec2:StopInstances""#, r#""us-east-1""#);
     api.submit(&carol, contain(Some(&one))).await;
-    let queued = api
-        .store
-        .outbox_due(api.clock.now(), 100)
-        .await
-        .unwrap();
+    let queued = api.store.outbox_due(api.clock.now(), 100).await.unwrap();
     let subject = queued
         .iter()
         .find(|m| m.notification.kind == "approval_needed")
@@ -186,15 +228,30 @@ async fn without_an_action_catalog() {
     let (bob, _) = api.user("bob", false).await;
     let one = narrowed(r#""ec2:StopInstances""#, r#""us-east-1""#);
     let (s, v) = api
-        .call("POST", "/api/v1/requests", Some(&carol), Some(contain(Some(&one))))
+        .call(
+            "POST",
+            "/api/v1/requests",
+            Some(&carol),
+            Some(contain(Some(&one))),
+        )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(code_of(&v), "narrowing_unavailable");
     let (id, _) = api.submit(&carol, contain(None)).await;
     let (s, v) = api
-        .call("GET", &format!("/api/v1/requests/{id}/permissions"), Some(&bob), None)
+        .call(
+            "GET",
+            &format!("/api/v1/requests/{id}/permissions"),
+            Some(&bob),
+            None,
+        )
         .await;
     assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{v}");
     assert_eq!(code_of(&v), "not_configured");
-    assert!(v["error"]["message"].as_str().unwrap().contains("--catalog"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("--catalog")
+    );
 }

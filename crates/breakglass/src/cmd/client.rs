@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use breakglass_api::{
-    AccountChangedView, AddUserBody, AmendBody, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody,
-    Credentials, CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery, LoginBody, Me,
-    NewToken, NewUser, PasswordBody, PlaybookList, ReasonBody, RequestList, RequestView,
-    ReviewBody, RevokeAllBody, Revoked, RevokedAll, SsoDeviceBody, SsoDeviceStart, SsoTokenBody,
-    SsoTokenReply, StepUpBody, TotpEnrolment,
+    AccountChangedView, AddUserBody, AmendBody, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl,
+    CreateBody, Credentials, CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery,
+    LoginBody, Me, NewToken, NewUser, PasswordBody, PlaybookList, ReasonBody, RequestList,
+    RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll, SsoDeviceBody, SsoDeviceStart,
+    SsoTokenBody, SsoTokenReply, StepUpBody, TotpEnrolment,
 };
 use breakglass_config::format_duration;
 use breakglass_core::request::{ReviewOutcome, Status};

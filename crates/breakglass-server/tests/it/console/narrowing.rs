@@ -83,7 +83,7 @@ async fn a_narrowed_request_shows_its_difference_and_approvals_follow_its_policy
     );
     let err = s
         .app
-        .submit_narrowed(&caller("carol"), &ask(), Some(&wide))
+        .submit_narrowed(&caller("carol"), &ask(), Some(wide.as_str()))
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -107,10 +107,18 @@ async fn a_narrowed_request_shows_its_difference_and_approvals_follow_its_policy
     let page = approver.get(&path).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(page.body.contains("id=\"approve-form\""));
-    assert!(page.body.contains("Narrowed by the requester."), "{}", page.body);
+    assert!(
+        page.body.contains("Narrowed by the requester."),
+        "{}",
+        page.body
+    );
     assert!(page.body.contains("(narrowed by the requester)"));
     let removed = &page.body[page.body.find("id=\"permissions-removed\"").unwrap()..];
-    for a in ["ec2:TerminateInstances", "iam:AttachUserPolicy", "iam:DeleteAccessKey"] {
+    for a in [
+        "ec2:TerminateInstances",
+        "iam:AttachUserPolicy",
+        "iam:DeleteAccessKey",
+    ] {
         assert!(removed.contains(a), "{a} is not listed as removed");
     }
     let summary = page.text_of("permissions-summary").unwrap();
@@ -153,7 +161,11 @@ async fn a_narrowed_request_shows_its_difference_and_approvals_follow_its_policy
     let own = requester
         .post(
             &approve,
-            &[("csrf", &csrf), ("digest", &current), ("totp", &s.code(&carol))],
+            &[
+                ("csrf", &csrf),
+                ("digest", &current),
+                ("totp", &s.code(&carol)),
+            ],
         )
         .await;
     assert_eq!(own.status, StatusCode::FORBIDDEN, "{}", own.body);
@@ -204,7 +216,13 @@ async fn without_a_catalog_the_page_says_why_and_narrowing_is_refused() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("--catalog"), "{err}");
-    let id = s.app.submit(&caller("carol"), &ask()).await.unwrap().request.id;
+    let id = s
+        .app
+        .submit(&caller("carol"), &ask())
+        .await
+        .unwrap()
+        .request
+        .id;
     let mut approver = Browser::new(&s.base);
     approver.sign_in("bob", &s.code(&bob)).await;
     let page = approver.get(&format!("/console/requests/{id}")).await;

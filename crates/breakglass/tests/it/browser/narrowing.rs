@@ -82,14 +82,19 @@ async fn a_narrowed_request_is_shown_to_its_approver_and_a_widening_one_is_refus
         return;
     };
     sign_in(&b, &broker.url, "bob", &bob_totp.code()).await;
-    b.goto(&format!("{}/console/requests/{id}", broker.url)).await;
+    b.goto(&format!("{}/console/requests/{id}", broker.url))
+        .await;
     fits(
         &b,
         "request-narrowed",
         &["#request-status", &submit("#approve-form")],
     )
     .await;
-    assert!(b.text("#narrowed").await.contains("Narrowed by the requester"));
+    assert!(
+        b.text("#narrowed")
+            .await
+            .contains("Narrowed by the requester")
+    );
     let summary = b.text("#permissions-summary").await;
     assert!(summary.contains("allows 1 action"), "{summary}");
     let removed = b.text("#permissions-removed").await;
