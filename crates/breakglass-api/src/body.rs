@@ -387,6 +387,11 @@ pub struct CreateBody {
     pub incident: String,
     /// Why.
     pub justification: String,
+    /// A narrowing of the playbook's session policy for this request (JSON text): fewer
+    /// actions, named resources, fewer regions. Refused unless proven no wider
+    /// (`session_policy_widens`); without it the request carries the playbook's policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_policy: Option<String>,
     /// A current TOTP code: the step-up of a break-glass activation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp: Option<String>,
@@ -404,6 +409,7 @@ impl fmt::Debug for CreateBody {
             .field("duration_seconds", &self.duration_seconds)
             .field("incident", &self.incident)
             .field("justification", &self.justification)
+            .field("session_policy", &self.session_policy)
             .field("totp", &redacted(self.totp.as_ref()))
             .field("passkey", &self.passkey.as_ref().map(|_| REDACTED))
             .finish()
@@ -447,6 +453,26 @@ pub struct ReasonBody {
     /// Why (for the audit log and the notifications).
     #[serde(default)]
     pub reason: String,
+}
+
+/// `POST /api/v1/requests/{id}/amend`: the requester changes a pending request. Every
+/// change moves the request's digest, so approvals given before it stop counting.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AmendBody {
+    /// A new total duration, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_seconds: Option<i64>,
+    /// A new incident id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<String>,
+    /// A new justification.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub justification: Option<String>,
+    /// A new narrowing of the playbook's session policy (JSON text; empty: the playbook's
+    /// own). Refused unless proven no wider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_policy: Option<String>,
 }
 
 /// `POST /api/v1/requests/{id}/extend`: ask for more time on an active grant.
@@ -652,6 +678,7 @@ mod tests {
             duration_seconds: 3600,
             incident: "INC-7".into(),
             justification: "why".into(),
+            session_policy: None,
             totp: None,
             passkey: None,
         };
@@ -754,6 +781,7 @@ mod tests {
                     duration_seconds: 1,
                     incident: "i".into(),
                     justification: "j".into(),
+                    session_policy: None,
                     totp: Some("SECRET-CODE".into()),
                     passkey: None,
                 }

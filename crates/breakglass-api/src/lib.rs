@@ -11,9 +11,9 @@ pub mod openapi;
 pub mod reply;
 
 pub use body::{
-    AcceptInvitationBody, AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
-    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody, PasskeyAnswer,
-    PasskeyChallengeBody, PasskeyEnrollBody, PasskeyRegisterBody, PasskeySignInBody,
+    AcceptInvitationBody, AddUserBody, AmendBody, ApproveBody, AuditQuery, ConfirmBody,
+    ConsoleBody, CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody,
+    PasskeyAnswer, PasskeyChallengeBody, PasskeyEnrollBody, PasskeyRegisterBody, PasskeySignInBody,
     PasskeySignInFinishBody, PasswordBody, ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody,
     SsoTokenBody, StepUpBody, TokenBody,
 };
@@ -58,6 +58,10 @@ pub const ERROR_CODES: &[&str] = &[
     "passkeys_not_configured",
     "duration_out_of_bounds",
     "stale_digest",
+    "session_policy_widens",
+    "invalid_session_policy",
+    "narrowing_unavailable",
+    "not_configured",
     "already_approved",
     "wrong_state",
     "invalid_request",

@@ -12,8 +12,8 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use crate::body::{
-    AcceptInvitationBody, AddUserBody, ApproveBody, AuditQuery, ConfirmBody, ConsoleBody,
-    CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody,
+    AcceptInvitationBody, AddUserBody, AmendBody, ApproveBody, AuditQuery, ConfirmBody,
+    ConsoleBody, CreateBody, CredentialsBody, EnrollBody, ExtendBody, ListQuery, LoginBody,
     PasskeyChallengeBody, PasskeyEnrollBody, PasskeyRegisterBody, PasskeySignInBody,
     PasskeySignInFinishBody, PasswordBody, ReasonBody, ReviewBody, RevokeAllBody, SsoDeviceBody,
     SsoTokenBody, StepUpBody, TokenBody,
@@ -408,6 +408,22 @@ pub fn route_docs() -> Vec<RouteDoc> {
         .body::<CreateBody>(),
         R::new::<RequestView>("GET", "/api/v1/requests/{id}", "One request", true, 200)
             .no_body(),
+        R::new::<breakglass_core::permissions::EffectivePermissions>(
+            "GET",
+            "/api/v1/requests/{id}/permissions",
+            "What a request really allows: role ∩ boundary ∩ session policy over the action catalog, and what a narrowing removed",
+            true,
+            200,
+        )
+        .no_body(),
+        R::new::<RequestView>(
+            "POST",
+            "/api/v1/requests/{id}/amend",
+            "Change your pending request (its session policy among the rest); earlier approvals stop counting",
+            true,
+            200,
+        )
+        .body::<AmendBody>(),
         R::new::<RequestView>(
             "GET",
             "/api/v1/grants/{id}",

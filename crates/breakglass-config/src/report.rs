@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use breakglass_core::model::PlaybookId;
+use breakglass_core::model::{PlaybookId, RoleName, RolePolicies};
 use breakglass_core::report::{
     AccountMonitoring, BreakGlassUserDoc, IrDocumentation, PlaybookDoc, RoleAllowance, RoleDoc,
     summarise,
@@ -49,12 +49,15 @@ fn managed_document(arn: &str, managed: &BTreeMap<String, Value>) -> Option<Valu
         })
 }
 
-/// What each playbook really allows through each of its roles, swept over `catalog`.
-pub fn playbook_allowances(
+/// Each role's own policies as the policy engine takes them: its inline and managed
+/// policies plus the guardrails every brokered role carries, and its boundary. A managed
+/// policy whose document is not in `managed` (but AdministratorAccess) is taken to allow
+/// everything and named in `assumed_allow_all`. The broker computes what a request
+/// allows from these (`breakglass_core::model::PermissionModel`).
+pub fn role_policies(
     config: &Config,
-    catalog: &Catalog,
     managed: &BTreeMap<String, Value>,
-) -> BTreeMap<PlaybookId, Vec<RoleAllowance>> {
+) -> BTreeMap<RoleName, RolePolicies> {
     let everything = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]});
     let parse = |v: &Value, ty| parse_value(v, ty).ok();
     let guardrails = parse(
@@ -62,56 +65,81 @@ pub fn playbook_allowances(
         PolicyType::Identity,
     );
     let mut out = BTreeMap::new();
-    for p in &config.playbooks {
-        let Ok(doc) = serde_json::from_str::<Value>(p.session_policy.as_str()) else {
-            continue;
-        };
-        let Some(session) = parse(&doc, PolicyType::Session) else {
-            continue;
-        };
-        let mut roles = Vec::new();
-        for name in &p.roles {
-            let Some(role) = config.role(name) else {
-                continue;
-            };
-            let mut assumed = Vec::new();
-            let mut identity: Vec<Policy> = role
-                .inline_policies
-                .values()
-                .filter_map(|v| parse(v, PolicyType::Identity))
-                .collect();
-            for arn in &role.managed_policies {
-                match managed_document(arn, managed).and_then(|d| parse(&d, PolicyType::Identity)) {
-                    Some(policy) => identity.push(policy),
-                    None => {
-                        assumed.push(policy_name(arn).to_owned());
-                        identity.extend(parse(&everything, PolicyType::Identity));
-                    }
+    for role in &config.roles {
+        let mut assumed = Vec::new();
+        let mut identity: Vec<Policy> = role
+            .inline_policies
+            .values()
+            .filter_map(|v| parse(v, PolicyType::Identity))
+            .collect();
+        for arn in &role.managed_policies {
+            match managed_document(arn, managed).and_then(|d| parse(&d, PolicyType::Identity)) {
+                Some(policy) => identity.push(policy),
+                None => {
+                    assumed.push(policy_name(arn).to_owned());
+                    identity.extend(parse(&everything, PolicyType::Identity));
                 }
             }
-            identity.extend(guardrails.clone());
-            let boundary = match &role.permissions_boundary {
-                Some(arn) => match managed_document(arn, managed)
-                    .and_then(|d| parse(&d, PolicyType::Boundary))
-                {
+        }
+        identity.extend(guardrails.clone());
+        let boundary = match &role.permissions_boundary {
+            Some(arn) => {
+                match managed_document(arn, managed).and_then(|d| parse(&d, PolicyType::Boundary)) {
                     Some(b) => Some(b),
                     None => {
                         assumed.push(format!("{} (boundary)", policy_name(arn)));
                         None
                     }
-                },
-                None => None,
+                }
+            }
+            None => None,
+        };
+        out.insert(
+            role.name.clone(),
+            RolePolicies {
+                identity,
+                boundary,
+                assumed_allow_all: assumed,
+            },
+        );
+    }
+    out
+}
+
+/// What each playbook really allows through each of its roles, swept over `catalog`.
+pub fn playbook_allowances(
+    config: &Config,
+    catalog: &Catalog,
+    managed: &BTreeMap<String, Value>,
+) -> BTreeMap<PlaybookId, Vec<RoleAllowance>> {
+    let policies = role_policies(config, managed);
+    let mut out = BTreeMap::new();
+    for p in &config.playbooks {
+        let Ok(doc) = serde_json::from_str::<Value>(p.session_policy.as_str()) else {
+            continue;
+        };
+        let Ok(session) = parse_value(&doc, PolicyType::Session) else {
+            continue;
+        };
+        let mut roles = Vec::new();
+        for name in &p.roles {
+            let Some(role) = policies.get(name) else {
+                continue;
             };
             let mut builder = PolicySet::builder();
-            for policy in &identity {
+            for policy in &role.identity {
                 builder = builder.identity(policy);
             }
-            if let Some(b) = &boundary {
+            if let Some(b) = &role.boundary {
                 builder = builder.boundary(b);
             }
             let set = builder.session(&session).build();
             let sweep = set.sweep(catalog, "*");
-            roles.push(summarise(name.as_str(), &sweep, assumed));
+            roles.push(summarise(
+                name.as_str(),
+                &sweep,
+                role.assumed_allow_all.clone(),
+            ));
         }
         out.insert(p.id.clone(), roles);
     }

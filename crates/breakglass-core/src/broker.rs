@@ -167,13 +167,28 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
         self.create(new, via, submit).await
     }
 
+    /// [`Broker::submit_via`] with the requester's narrowing of the playbook's session
+    /// policy, when given (see [`crate::request::submit_narrowed`]); a refused narrowing is
+    /// audited like any other refusal.
+    pub async fn submit_narrowed(
+        &self,
+        new: NewRequest,
+        session_policy: Option<&str>,
+        via: Option<&crate::chat::ChatOrigin>,
+    ) -> Result<Outcome, BrokerError> {
+        self.create(new, via, |id, new, env| {
+            crate::request::submit_narrowed(id, new, session_policy, env)
+        })
+        .await
+    }
+
     /// Creates the request `make` builds from `new` (a submission, a drill), or audits why
     /// it was refused; `via` is the chat account it came from, recorded in its commit.
     async fn create(
         &self,
         new: NewRequest,
         via: Option<&crate::chat::ChatOrigin>,
-        make: fn(RequestId, NewRequest, &Env<'_>) -> Result<Transition, TransitionError>,
+        make: impl FnOnce(RequestId, NewRequest, &Env<'_>) -> Result<Transition, TransitionError>,
     ) -> Result<Outcome, BrokerError> {
         let rules = self.rules();
         let now = self.now();
@@ -577,6 +592,7 @@ impl<S: Store, C: Clock, I: IdSource> Broker<S, C, I> {
             duration,
             incident,
             justification,
+            session_policy: None,
         };
         self.execute(id, command).await
     }

@@ -24,6 +24,7 @@ pub mod game_day;
 pub mod issuance;
 pub mod model;
 pub mod outbox;
+pub mod permissions;
 pub mod ports;
 pub mod present;
 pub mod refusals;

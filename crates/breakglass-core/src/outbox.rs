@@ -119,10 +119,24 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                 push(
                     "approval_needed",
                     vec![Audience::Approvers(approvers.clone())],
-                    format!(
-                        "{} requests {} in {} for incident {}",
-                        e.requester, e.role_arn, e.account, e.incident
-                    ),
+                    match &e.allows {
+                        Some(allows) => format!(
+                            "{} requests {} in {} for incident {}; it {allows}",
+                            e.requester, e.role_arn, e.account, e.incident
+                        ),
+                        None => format!(
+                            "{} requests {} in {} for incident {}{}",
+                            e.requester,
+                            e.role_arn,
+                            e.account,
+                            e.incident,
+                            if e.session_policy.is_some() {
+                                " (session policy narrowed by the requester)"
+                            } else {
+                                ""
+                            }
+                        ),
+                    },
                 );
             }
             AuditEvent::RequestApproved(e) => push(

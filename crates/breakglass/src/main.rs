@@ -38,6 +38,9 @@ enum Command {
     Activate(cmd::client::IdArgs),
     /// Converge the AWS accounts to the config (prints the diff first; `--dry-run` stops there).
     Apply(cmd::apply::Args),
+    /// Change your pending request (`--session-policy FILE` narrows it again); approvals
+    /// given before stop counting.
+    Amend(cmd::client::AmendArgs),
     /// Approve a pending request (TOTP step-up; the approval is bound to what you saw).
     Approve(cmd::client::ApproveArgs),
     /// Verify or export the broker's hash-chained audit log.
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => cmd::audit::run(args),
         Command::Apply(args) => cmd::apply::run(args),
         Command::Activate(args) => cmd::client::activate(args),
+        Command::Amend(args) => cmd::client::amend(args),
         Command::Approve(args) => cmd::client::approve(args),
         Command::BreakGlass(args) => cmd::client::break_glass(args),
         Command::Cancel(args) => cmd::client::cancel(args),

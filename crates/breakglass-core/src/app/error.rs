@@ -57,6 +57,10 @@ pub enum Error {
         "the AWS console cannot be opened: {0}. No credentials were minted; for API access use `breakglass exec --grant GRANT -- COMMAND` or `breakglass creds --grant GRANT`"
     )]
     SignInUnreachable(String),
+    /// This broker was not given what the use case needs (e.g. the action catalog): what
+    /// and how to give it.
+    #[error("{0}")]
+    Unavailable(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

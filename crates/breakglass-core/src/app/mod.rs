@@ -23,6 +23,7 @@ mod cut_offs;
 mod drills;
 mod error;
 mod grants;
+mod narrowing;
 mod notifications;
 mod playbooks;
 mod reports;
@@ -45,6 +46,7 @@ pub use grants::{
     CHAINED_SESSION_LIMIT, ENTRY_MARGIN, ORGANIZATION_SYNC_LEASE, OrganizationSync, Reconciled,
     Revoked, RevokedAll, RoleSync, credentials_purpose, revoke_all_purpose,
 };
+pub use narrowing::Amendment;
 pub use notifications::Notifications;
 pub use playbooks::resolve_account;
 pub use reports::{LISTING_CAP, ReviewOptions, access_review, break_glass_log, session_report};

@@ -129,10 +129,25 @@ where
 {
     /// Submits `ask` for approval as `caller`.
     pub async fn submit(&self, caller: &Caller, ask: &Ask<'_>) -> Result<Outcome, Error> {
+        self.submit_narrowed(caller, ask, None).await
+    }
+
+    /// Submits `ask` for approval as `caller`, under `session_policy` when given: the
+    /// caller's narrowing of the playbook's session policy, refused (and the refusal
+    /// audited) unless proven no wider ([`crate::request::narrow`]).
+    pub async fn submit_narrowed(
+        &self,
+        caller: &Caller,
+        ask: &Ask<'_>,
+        session_policy: Option<&str>,
+    ) -> Result<Outcome, Error> {
         caller.require_full_access()?;
         let new = ask.request(caller, self.rules().catalog())?;
         self.require_open_game_day(&new.incident).await?;
-        Ok(self.broker.submit_via(new, caller.via.as_ref()).await?)
+        Ok(self
+            .broker
+            .submit_narrowed(new, session_policy, caller.via.as_ref())
+            .await?)
     }
 
     /// Approves request `id` (or, for [`Approving::Extension`], the extension pending on its

@@ -53,6 +53,12 @@ pub struct RequestSubmitted {
     pub incident: IncidentId,
     pub duration_seconds: i64,
     pub justification: String,
+    /// The requester's narrowed session policy, when they narrowed the playbook's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_policy: Option<String>,
+    /// What the request allows, in one line (when the broker has an action catalog).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allows: Option<String>,
     pub digest: Sha256Digest,
     pub required_approvals: u32,
     #[serde(with = "time::serde::rfc3339")]
@@ -70,6 +76,9 @@ pub struct RequestAmended {
     pub duration_seconds: i64,
     pub incident: IncidentId,
     pub justification: String,
+    /// The session policy after the amendment, when the amendment changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_policy: Option<String>,
     pub decision: Decision,
 }
 

@@ -139,11 +139,16 @@ fn facts(r: &AccessRequest, allowed_by: &[PolicyRef]) -> String {
             .join(", ")
     };
     let text = format!(
-        "*Requester:* `{}`\n*Role:* `{}` in account `{}`\n*Playbook:* `{}`\n*Incident:* `{}`\n*Duration:* {}\n*Allowed by:* {}\n*Justification:* {}",
+        "*Requester:* `{}`\n*Role:* `{}` in account `{}`\n*Playbook:* `{}`{}\n*Incident:* `{}`\n*Duration:* {}\n*Allowed by:* {}\n*Justification:* {}",
         r.spec.requester,
         r.spec.role_arn,
         r.spec.account,
         r.spec.playbook,
+        if r.spec.narrowed {
+            " (session policy narrowed by the requester: see the console for what it allows)"
+        } else {
+            ""
+        },
         r.spec.incident,
         format_duration(r.spec.duration),
         rule,

@@ -60,6 +60,7 @@ const FACTS: &[(&str, &str, Shown)] = &[
     ("duration_seconds", "Duration", Shown::Seconds),
     ("add_seconds", "Extension", Shown::Seconds),
     ("justification", "Justification", Shown::Text),
+    ("allows", "Allows", Shown::Text),
     ("approvers", "Approved by", Shown::List),
     ("by", "By", Shown::Text),
     ("reviewer", "Reviewer", Shown::Text),

@@ -7,6 +7,7 @@
 mod catalog;
 mod ids;
 mod kinds;
+mod permissions;
 
 pub use catalog::{
     Account, Approval, Catalog, DeployedRole, Factor, Playbook, Responder, StepUpFactor,
@@ -16,3 +17,4 @@ pub use ids::{
     Username,
 };
 pub use kinds::{RequestKind, ReviewOutcome};
+pub use permissions::{PermissionModel, RolePolicies};

@@ -54,6 +54,7 @@ fn resolve_target(new: &NewRequest, env: &Env<'_>) -> Result<RequestSpec, Transi
         account: new.account.clone(),
         role_arn: role.arn.clone(),
         session_policy: playbook.session_policy.clone(),
+        narrowed: false,
         duration,
         incident: new.incident.clone(),
         justification: text("justification", &new.justification, env.settings)?,
@@ -122,13 +123,54 @@ pub fn submit(
     new: NewRequest,
     env: &Env<'_>,
 ) -> Result<Transition, TransitionError> {
+    submit_narrowed(id, new, None, env)
+}
+
+/// [`submit`], with the requester's narrowing of the playbook's session policy when
+/// `session_policy` is given: it must be proven no wider ([`super::narrow()`]), and it is
+/// then what approvers approve (it is in the digest) and what STS is given.
+pub fn submit_narrowed(
+    id: RequestId,
+    new: NewRequest,
+    session_policy: Option<&str>,
+    env: &Env<'_>,
+) -> Result<Transition, TransitionError> {
     let Admitted {
-        spec,
+        mut spec,
         decision,
         playbook,
         ..
     } = admit(&new, env)?;
+    if let Some(text) = session_policy {
+        apply_narrowing(&mut spec, playbook, text, env)?;
+    }
     for_approval(id, RequestKind::Standard, spec, decision, playbook, env)
+}
+
+/// Sets `spec`'s session policy to `text`, the requester's narrowing of `playbook`'s, once
+/// proven no wider; an empty `text` restores the playbook's own.
+pub(super) fn apply_narrowing(
+    spec: &mut RequestSpec,
+    playbook: &crate::model::Playbook,
+    text: &str,
+    env: &Env<'_>,
+) -> Result<(), TransitionError> {
+    if text.trim().is_empty() {
+        spec.session_policy = playbook.session_policy.clone();
+        spec.narrowed = false;
+        return Ok(());
+    }
+    let narrowed = super::narrow(
+        playbook.id.as_str(),
+        &playbook.session_policy,
+        text,
+        env.rules
+            .permissions()
+            .map(crate::model::PermissionModel::actions),
+    )?;
+    spec.narrowed = narrowed != playbook.session_policy;
+    spec.session_policy = narrowed;
+    Ok(())
 }
 
 /// A new request of `kind` waiting for `playbook`'s approvals (approved at once when it
@@ -155,6 +197,13 @@ fn for_approval(
         incident: spec.incident.clone(),
         duration_seconds: spec.duration.whole_seconds(),
         justification: spec.justification.clone(),
+        session_policy: spec.narrowed.then(|| spec.session_policy.clone()),
+        allows: super::narrow::allows_line(
+            env.rules.permissions(),
+            &spec.role,
+            &spec.session_policy,
+            spec.narrowed.then_some(playbook.session_policy.as_str()),
+        ),
         digest,
         required_approvals: required,
         pending_until,
@@ -354,6 +403,7 @@ pub fn retroactive_break_glass(
         account: r.role.account.clone(),
         role_arn: r.role.arn.clone(),
         session_policy: r.playbook.session_policy.clone(),
+        narrowed: false,
         duration: CONSOLE_SESSION,
         incident: r.incident,
         justification,

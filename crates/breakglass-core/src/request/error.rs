@@ -150,6 +150,9 @@ pub enum TransitionError {
         field: &'static str,
         problem: String,
     },
+    /// The requester's narrowed session policy was refused.
+    #[error(transparent)]
+    SessionPolicy(#[from] super::narrow::NarrowError),
     /// A broken internal invariant or an unhashable value (a bug, reported rather than
     /// panicking).
     #[error("internal error: {0}")]
@@ -194,6 +197,7 @@ impl TransitionError {
             Self::AlreadyReviewed(_) => "already_reviewed",
             Self::ReviewTooEarly(_) => "review_too_early",
             Self::InvalidInput { .. } => "invalid_input",
+            Self::SessionPolicy(e) => e.code(),
             Self::Internal(_) => "internal",
         }
     }
@@ -207,6 +211,8 @@ impl TransitionError {
                 Some(Action::Approve)
             }
             Self::SelfReview(_) => Some(Action::Review),
+            // Asking for more than the playbook allows is a refusal worth recording.
+            Self::SessionPolicy(super::narrow::NarrowError::Widens { .. }) => Some(Action::Request),
             Self::PasskeyRequired { action, .. } => Some(*action),
             Self::MfaRequired | Self::NotBreakGlassPlaybook(_) => Some(Action::ActivateBreakGlass),
             _ => None,

@@ -15,6 +15,7 @@ mod checks;
 mod create;
 mod error;
 mod live;
+mod narrow;
 mod offers;
 mod pending;
 mod transition;
@@ -32,9 +33,10 @@ pub use crate::model::{RequestKind, ReviewOutcome};
 pub use checks::step_up_factor;
 pub use create::{
     CONSOLE_SESSION, Retroactive, activate_break_glass, check_break_glass, check_submit,
-    retroactive_break_glass, submit, submit_drill,
+    retroactive_break_glass, submit, submit_drill, submit_narrowed,
 };
 pub use error::TransitionError;
+pub use narrow::{NarrowError, narrow};
 pub use offers::{Offer, Target, approvable, offers};
 pub use transition::{Command, Env, NewRequest, Transition, apply};
 
@@ -66,8 +68,13 @@ pub struct RequestSpec {
     pub account: AccountId,
     /// The role copy's ARN (resolved from the catalog at submission).
     pub role_arn: RoleArn,
-    /// The session policy every credential will carry (the playbook's, at submission).
+    /// The session policy every credential will carry: the playbook's at submission, or
+    /// the requester's narrowing of it (see `narrowed`).
     pub session_policy: String,
+    /// Whether `session_policy` is the requester's narrowing of the playbook's, proven no
+    /// wider by [`narrow`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub narrowed: bool,
     /// For how long, in total.
     #[serde(with = "seconds")]
     #[schemars(with = "i64")]

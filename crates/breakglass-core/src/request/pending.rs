@@ -131,18 +131,34 @@ pub(super) fn cancel(
     ])
 }
 
+/// What an amendment changes (`None`: left as it is).
+pub(super) struct Amendment {
+    pub duration: Option<time::Duration>,
+    pub incident: Option<IncidentId>,
+    pub justification: Option<String>,
+    /// A new narrowing of the playbook's session policy (empty: the playbook's own).
+    pub session_policy: Option<String>,
+}
+
 pub(super) fn amend(
     request: &AccessRequest,
     next: &mut AccessRequest,
     env: &Env<'_>,
     by: Username,
-    duration: Option<time::Duration>,
-    incident: Option<IncidentId>,
-    justification: Option<String>,
+    change: Amendment,
 ) -> Result<Vec<AuditEvent>, TransitionError> {
+    let Amendment {
+        duration,
+        incident,
+        justification,
+        session_policy,
+    } = change;
     require_pending_in_time(request, env.now, "only a pending request can be amended")?;
     require_requester(request, &by, "amend the request")?;
     let playbook = playbook(env.rules, &request.spec.playbook)?;
+    if let Some(text) = &session_policy {
+        super::create::apply_narrowing(&mut next.spec, playbook, text, env)?;
+    }
     if let Some(d) = duration {
         let d = whole_seconds(d);
         check_duration(d, playbook, env.settings)?;
@@ -170,6 +186,8 @@ pub(super) fn amend(
             duration_seconds: next.spec.duration.whole_seconds(),
             incident: next.spec.incident.clone(),
             justification: next.spec.justification.clone(),
+            session_policy: (next.spec.session_policy != request.spec.session_policy)
+                .then(|| next.spec.session_policy.clone()),
             decision,
         }
         .into(),

@@ -55,6 +55,8 @@ pub enum Command {
         duration: Option<Duration>,
         incident: Option<IncidentId>,
         justification: Option<String>,
+        /// A new narrowing of the playbook's session policy (empty: the playbook's own).
+        session_policy: Option<String>,
     },
     /// A pending request's time ran out.
     TimeOut,
@@ -165,7 +167,19 @@ pub fn apply(
             duration,
             incident,
             justification,
-        } => pending::amend(r, n, env, by, duration, incident, justification)?,
+            session_policy,
+        } => pending::amend(
+            r,
+            n,
+            env,
+            by,
+            pending::Amendment {
+                duration,
+                incident,
+                justification,
+                session_policy,
+            },
+        )?,
         Command::TimeOut => pending::time_out(r, n, env)?,
         Command::Activate { by, grant } => pending::activate(r, n, env, by, grant)?,
         Command::RequestExtension {

@@ -226,6 +226,8 @@ pub struct Rules {
     policies: PolicySet,
     entities: Entities,
     generated: String,
+    /// What grants really allow is computed from (none: narrowing is refused).
+    permissions: Option<std::sync::Arc<crate::model::PermissionModel>>,
 }
 
 pub(super) fn uid(kind: &str, id: &str) -> Result<EntityUid, String> {
@@ -351,6 +353,7 @@ impl Rules {
                 policies,
                 entities,
                 generated,
+                permissions: None,
             }),
             _ => Err(RulesError { problems }),
         }
@@ -359,6 +362,22 @@ impl Rules {
     /// The catalog the rules were built from.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
+    }
+
+    /// These rules with `model`: the action catalog and role policies a narrowed session
+    /// policy is checked with and effective permissions are computed from.
+    #[must_use]
+    pub fn with_permissions(
+        mut self,
+        model: std::sync::Arc<crate::model::PermissionModel>,
+    ) -> Self {
+        self.permissions = Some(model);
+        self
+    }
+
+    /// The action catalog and role policies, when the broker was given them.
+    pub fn permissions(&self) -> Option<&crate::model::PermissionModel> {
+        self.permissions.as_deref()
     }
 
     /// The Cedar text generated from the catalog's playbooks (for display and review).

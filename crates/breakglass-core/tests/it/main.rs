@@ -13,6 +13,7 @@
 mod activity;
 mod chain;
 mod drills;
+mod narrowing;
 mod props;
 mod revocation;
 mod rules;

@@ -242,7 +242,7 @@ proptest! {
                 }
                 Op::Amend { who, req, minutes } => {
                     let Some(i) = pick(req) else { continue };
-                    (i, Command::Amend { by: actor(who, &requests[i]), duration: Some(Duration::minutes(minutes)), incident: None, justification: None })
+                    (i, Command::Amend { by: actor(who, &requests[i]), duration: Some(Duration::minutes(minutes)), incident: None, justification: None, session_policy: None })
                 }
                 Op::TimeOut { req } => {
                     let Some(i) = pick(req) else { continue };

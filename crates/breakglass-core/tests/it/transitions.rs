@@ -214,6 +214,7 @@ impl World {
                     .as_deref()
                     .map(|i| IncidentId::new(i).unwrap()),
                 justification: step.justification.clone(),
+                session_policy: None,
             },
             "timeout" => Command::TimeOut,
             "expire" => Command::Expire,

@@ -10,16 +10,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use breakglass_api::{
-    AcceptInvitationBody, AccountChangedView, AddUserBody, ApproveBody, AuditEntryView, AuditQuery,
-    AuditRecords, AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody, Credentials,
-    CredentialsBody, EnrollBody, ExtendBody, Health, InvitationAccepted, ListQuery, LoginBody, Me,
-    NewToken, NewUser, OfferTarget, PasskeyAdded, PasskeyAnswer, PasskeyChallenge,
+    AcceptInvitationBody, AccountChangedView, AddUserBody, AmendBody, ApproveBody, AuditEntryView,
+    AuditQuery, AuditRecords, AuditVerify, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody,
+    Credentials, CredentialsBody, EnrollBody, ExtendBody, Health, InvitationAccepted, ListQuery,
+    LoginBody, Me, NewToken, NewUser, OfferTarget, PasskeyAdded, PasskeyAnswer, PasskeyChallenge,
     PasskeyChallengeBody, PasskeyEnrollBody, PasskeyList, PasskeyRegisterBody, PasskeySignInBody,
     PasskeySignInFinishBody, PasskeyView, PasswordBody, PlaybookList, PlaybookOffer, ReasonBody,
     RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll, RevokedToken, StepUpBody,
     TokenBody, TokenList, TokenView, TotpEnrolment, UserList, UserView,
 };
-use breakglass_core::app::{Approving, Ask, AuditVerification, Walk, WalkError};
+use breakglass_core::app::{Amendment, Approving, Ask, AuditVerification, Walk, WalkError};
 use breakglass_core::audit::events::AccountChange;
 use breakglass_core::audit::jsonl_line;
 use breakglass_core::broker::Outcome;
@@ -572,7 +572,31 @@ fn ask(b: &CreateBody) -> Ask<'_> {
 }
 
 pub async fn create_request(State(s): St, p: Principal, Body(b): Body<CreateBody>) -> ApiResult {
-    created(s.app.submit(&p.caller(), &ask(&b)).await?)
+    let narrowed = b.session_policy.as_deref();
+    created(
+        s.app
+            .submit_narrowed(&p.caller(), &ask(&b), narrowed)
+            .await?,
+    )
+}
+
+pub async fn amend(
+    State(s): St,
+    p: Principal,
+    PathId(rid): PathId<RequestId>,
+    Body(b): Body<AmendBody>,
+) -> ApiResult {
+    let change = Amendment {
+        duration: b.duration_seconds.map(Duration::seconds),
+        incident: b.incident,
+        justification: b.justification,
+        session_policy: b.session_policy,
+    };
+    outcome(s.app.amend(&p.caller(), &rid, change).await?)
+}
+
+pub async fn permissions(State(s): St, p: Principal, PathId(rid): PathId<RequestId>) -> ApiResult {
+    Ok(Json(s.app.permissions(&p.caller(), &rid).await?).into_response())
 }
 
 pub async fn get_request(State(s): St, p: Principal, PathId(rid): PathId<RequestId>) -> ApiResult {

@@ -70,6 +70,8 @@ fn handler(method: &str, path: &str) -> Option<MethodRouter<Arc<AppState>>> {
         ("GET", "/api/v1/requests") => get(h::list_requests),
         ("POST", "/api/v1/requests") => post(h::create_request),
         ("GET", "/api/v1/requests/{id}") => get(h::get_request),
+        ("GET", "/api/v1/requests/{id}/permissions") => get(h::permissions),
+        ("POST", "/api/v1/requests/{id}/amend") => post(h::amend),
         ("POST", "/api/v1/requests/{id}/approve") => post(h::approve),
         ("POST", "/api/v1/requests/{id}/deny") => post(h::deny),
         ("POST", "/api/v1/requests/{id}/cancel") => post(h::cancel),

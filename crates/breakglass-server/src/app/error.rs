@@ -113,6 +113,7 @@ fn transition(e: &TransitionError) -> (StatusCode, &'static str) {
         | T::NotBreakGlassPlaybook(_)
         | T::QuorumUnreachable { .. }
         | T::InvalidInput { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
+        T::SessionPolicy(n) => (StatusCode::UNPROCESSABLE_ENTITY, n.code()),
         T::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
 }
@@ -200,6 +201,12 @@ impl From<Error> for AppError {
             Error::SignInUnreachable(_) => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "sign_in_unreachable",
+                e.to_string(),
+            ),
+            // Says what the broker lacks and how to start it with it.
+            Error::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_configured",
                 e.to_string(),
             ),
             Error::CutOffIncomplete { .. } => {

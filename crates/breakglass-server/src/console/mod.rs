@@ -21,6 +21,7 @@ pub mod layout;
 mod lists;
 mod login;
 mod passkeys;
+mod permissions;
 mod qr;
 mod records;
 mod reports;

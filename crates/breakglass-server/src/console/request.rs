@@ -226,6 +226,7 @@ async fn request_page(
         None => None,
     };
     let default_filter = ActivityFilter::default();
+    let allows = super::permissions::section(s, &session.principal.caller(), &r.id).await;
     let body = html! {
         @if let Some(e) = &error { (layout::alert(&e.message)) }
         @if error.is_none() {
@@ -281,8 +282,9 @@ async fn request_page(
         @if let Some(a) = &activity {
             (super::activity::timeline(r.id.as_str(), a, filter.unwrap_or(&default_filter)))
         }
-        h2 { "Session policy" }
+        h2 { "Session policy" @if r.spec.narrowed { " (narrowed by the requester)" } }
         (policy_summary(&r.spec.session_policy))
+        (allows)
         @if matches!(r.review, Some(Review::Required)) && !requester {
             p { "This break-glass use needs its post-incident review: " a href="/console/reviews" { "complete it" } "." }
         }
@@ -338,7 +340,9 @@ impl View<'_> {
         let requester = self.requester;
         html! {
             @if r.status == Status::Pending && !requester && self.approve.allowed {
-                p.asked { strong { "Waiting for your approval." } }
+                p.asked { strong { "Waiting for your approval." }
+                    @if r.spec.narrowed { " The requester narrowed the playbook's session policy: "
+                        a href="#permissions" { "see what this request allows" } "." } }
                 form #approve-form .stack method="post" action={ (base) "/approve" } {
                     (csrf_field(csrf))
                     input type="hidden" name="digest" value=(r.digest.to_hex());

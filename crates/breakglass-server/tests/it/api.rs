@@ -70,7 +70,21 @@ pub async fn api_over(
     sso: bool,
     cloud: impl FnOnce(&Arc<ManualClock>) -> SharedCloud,
 ) -> Api {
-    api_built(console, local, sso, "", cloud).await
+    api_built(console, local, sso, "", cloud, None).await
+}
+
+/// The API over the example config whose broker knows what requests allow: the config's
+/// role policies and `actions`, the action catalog.
+pub async fn api_with_permissions(actions: breakglass_iam::Catalog) -> Api {
+    api_built(
+        breakglass_server::console::ConsoleSettings::default(),
+        breakglass_config::LocalAccounts::All,
+        false,
+        "",
+        |clock| Arc::new(FakeCloud::new(clock)),
+        Some(actions),
+    )
+    .await
 }
 
 /// The API over the example config with `extra` appended (more playbooks, `[auth.passkeys]`:
@@ -82,6 +96,7 @@ pub async fn api_with_config(extra: &str) -> Api {
         false,
         extra,
         |clock| Arc::new(FakeCloud::new(clock)),
+        None,
     )
     .await
 }
@@ -92,6 +107,7 @@ async fn api_built(
     sso: bool,
     extra: &str,
     cloud: impl FnOnce(&Arc<ManualClock>) -> SharedCloud,
+    actions: Option<breakglass_iam::Catalog>,
 ) -> Api {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bg.db").display());
@@ -102,7 +118,15 @@ async fn api_built(
     .unwrap();
     let text = format!("{text}\n{extra}");
     let config = Config::load(&text, "breakglass.toml").unwrap();
-    let rules = Rules::new(config.catalog(), &[]).unwrap();
+    let mut rules = Rules::new(config.catalog(), &[]).unwrap();
+    if let Some(actions) = actions {
+        let roles =
+            breakglass_config::report::role_policies(&config, &std::collections::BTreeMap::new());
+        rules = rules.with_permissions(Arc::new(breakglass_core::model::PermissionModel::new(
+            Arc::new(actions),
+            roles,
+        )));
+    }
     let clock = Arc::new(ManualClock::new(datetime!(2024-03-01 12:00:00 UTC)));
     let c: Arc<dyn Clock> = clock.clone();
     let ids: Arc<dyn IdSource> = Arc::new(SequentialIds::new("t").unwrap());

@@ -24,6 +24,7 @@ mod identity;
 mod layers;
 mod leaks;
 mod limits;
+mod narrowing;
 mod notifier;
 mod passkeys;
 mod receivers;

@@ -18,11 +18,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use breakglass_api::{
-    AccountChangedView, AddUserBody, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl, CreateBody,
-    Credentials, CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery, LoginBody, Me,
-    NewToken, NewUser, PasswordBody, PlaybookList, ReasonBody, RequestList, RequestView,
-    ReviewBody, RevokeAllBody, Revoked, RevokedAll, SsoDeviceBody, SsoDeviceStart, SsoTokenBody,
-    SsoTokenReply, StepUpBody, TotpEnrolment,
+    AccountChangedView, AddUserBody, AmendBody, ApproveBody, ConfirmBody, ConsoleBody, ConsoleUrl,
+    CreateBody, Credentials, CredentialsBody, EnrollBody, ErrorBody, ExtendBody, ListQuery,
+    LoginBody, Me, NewToken, NewUser, PasswordBody, PlaybookList, ReasonBody, RequestList,
+    RequestView, ReviewBody, RevokeAllBody, Revoked, RevokedAll, SsoDeviceBody, SsoDeviceStart,
+    SsoTokenBody, SsoTokenReply, StepUpBody, TotpEnrolment,
 };
 use breakglass_config::format_duration;
 use breakglass_core::request::{ReviewOutcome, Status};
@@ -687,10 +687,18 @@ impl AskArgs {
             duration_seconds: self.duration.whole_seconds(),
             incident: self.incident.clone(),
             justification: self.justification.clone(),
+            session_policy: None,
             totp: totp.map(str::to_owned),
             passkey: None,
         }
     }
+}
+
+/// Reads a narrowed session policy file (capped at the largest policy text the engine
+/// parses).
+fn read_session_policy(path: &std::path::Path) -> anyhow::Result<String> {
+    super::policy::read_policy(path)
+        .with_context(|| format!("cannot read the session policy `{}`", path.display()))
 }
 
 #[derive(Debug, clap::Args)]
@@ -808,6 +816,11 @@ fn aligned(rows: &[Vec<String>]) -> Vec<String> {
 pub struct RequestArgs {
     #[command(flatten)]
     ask: AskArgs,
+    /// Narrow the playbook's session policy for this request: a JSON session policy with
+    /// fewer actions, named resources or fewer regions. The broker refuses one it cannot
+    /// prove no wider than the playbook's, and approvers see the difference.
+    #[arg(long, value_name = "FILE")]
+    session_policy: Option<PathBuf>,
     /// Wait until the request is decided (or times out), then say who decided and why;
     /// exit 0 if approved, 1 otherwise.
     #[arg(long)]
@@ -820,8 +833,13 @@ pub struct RequestArgs {
 }
 
 pub fn request(args: &RequestArgs) -> anyhow::Result<Outcome> {
-    let (v, raw): (RequestView, Value) =
-        api_both("POST", "/api/v1/requests", body(&args.ask.body(None))?)?;
+    let mut create = args.ask.body(None);
+    create.session_policy = args
+        .session_policy
+        .as_deref()
+        .map(read_session_policy)
+        .transpose()?;
+    let (v, raw): (RequestView, Value) = api_both("POST", "/api/v1/requests", body(&create)?)?;
     let id = v.request.id.to_string();
     if !args.wait {
         if args.out.json {
@@ -1032,6 +1050,53 @@ pub fn cancel(args: &ReasonArgs) -> anyhow::Result<Outcome> {
         return print_json(&raw).map(|()| Outcome::Success);
     }
     line(&format!("request {} cancelled", v.request.id))?;
+    Ok(Outcome::Success)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AmendArgs {
+    /// The request id.
+    id: String,
+    /// A new narrowing of the playbook's session policy (a JSON file); `--session-policy
+    /// playbook` goes back to the playbook's own.
+    #[arg(long, value_name = "FILE")]
+    session_policy: Option<PathBuf>,
+    /// A new total duration (`90m`, `1h30m`, `4h`).
+    #[arg(long, short = 'd', value_name = "DURATION", value_parser = super::duration_arg)]
+    duration: Option<time::Duration>,
+    /// A new incident id.
+    #[arg(long, short = 'i')]
+    incident: Option<String>,
+    /// A new justification.
+    #[arg(long, short = 'j')]
+    justification: Option<String>,
+    #[command(flatten)]
+    out: JsonArg,
+}
+
+/// `amend`: change your pending request; approvals given before it stop counting.
+pub fn amend(args: &AmendArgs) -> anyhow::Result<Outcome> {
+    let session_policy = match args.session_policy.as_deref() {
+        Some(p) if p.as_os_str() == "playbook" => Some(String::new()),
+        Some(p) => Some(read_session_policy(p)?),
+        None => None,
+    };
+    let change = AmendBody {
+        duration_seconds: args.duration.map(time::Duration::whole_seconds),
+        incident: args.incident.clone(),
+        justification: args.justification.clone(),
+        session_policy,
+    };
+    let (v, raw): (RequestView, Value) =
+        api_both("POST", &request_path(&args.id, "/amend")?, body(&change)?)?;
+    if args.out.json {
+        return print_json(&raw).map(|()| Outcome::Success);
+    }
+    line(&format!(
+        "request {} amended; it needs its approvals again (digest {})",
+        v.request.id,
+        v.request.digest.to_hex()
+    ))?;
     Ok(Outcome::Success)
 }
 

@@ -118,6 +118,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             // The console federation issuer: a drill never opens the console.
             "http://127.0.0.1".to_owned(),
             Settings::default(),
+            None,
         )
         .await?;
         let options = DrillOptions {

@@ -195,7 +195,7 @@ fn read_capped(path: &Path, cap: u64) -> anyhow::Result<String> {
 }
 
 /// Reads a policy file, refusing one larger than the parser accepts.
-fn read_policy(path: &Path) -> anyhow::Result<String> {
+pub(crate) fn read_policy(path: &Path) -> anyhow::Result<String> {
     let cap = breakglass_iam::MAX_POLICY_BYTES as u64;
     read_capped(path, cap).map_err(|e| {
         if e.to_string().contains("is larger than") {

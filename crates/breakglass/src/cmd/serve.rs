@@ -140,6 +140,41 @@ pub struct Args {
     log_format: LogFormat,
     #[command(flatten)]
     anchor: AnchorArgs,
+    #[command(flatten)]
+    permissions: PermissionArgs,
+}
+
+/// What the broker computes what a request allows from, and checks a narrowed session
+/// policy with.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PermissionArgs {
+    /// The action catalog (iam-data's `data` directory, the Service Authorization
+    /// Reference as JSON): with it, requesters may narrow a playbook's session policy and
+    /// approvers see what a request really allows; without it, narrowing is refused.
+    #[arg(long, value_name = "DIR", env = "BREAKGLASS_CATALOG")]
+    catalog: Option<PathBuf>,
+    /// A directory of AWS managed policy documents (`<PolicyName>.json`) the roles use; a
+    /// managed policy without one (but AdministratorAccess) is taken to allow everything.
+    #[arg(long, value_name = "DIR", requires = "catalog")]
+    managed_policies: Option<PathBuf>,
+}
+
+impl PermissionArgs {
+    /// The permission model `config`'s roles and the catalog make, if a catalog was given.
+    pub fn model(
+        &self,
+        config: &breakglass_config::Config,
+    ) -> anyhow::Result<Option<Arc<breakglass_core::model::PermissionModel>>> {
+        let Some(dir) = &self.catalog else {
+            return Ok(None);
+        };
+        let actions = super::policy::load_catalog(dir)?;
+        let managed = super::report::load_managed(self.managed_policies.as_deref())?;
+        let roles = breakglass_config::report::role_policies(config, &managed);
+        Ok(Some(Arc::new(
+            breakglass_core::model::PermissionModel::new(Arc::new(actions), roles),
+        )))
+    }
 }
 
 /// The S3 bucket and prefix of the audit anchors (`serve` writes them, `audit verify`
@@ -244,10 +279,15 @@ pub async fn open(
     aws: &AwsArgs,
     issuer: String,
     settings: Settings,
+    permissions: Option<Arc<breakglass_core::model::PermissionModel>>,
 ) -> anyhow::Result<Opened> {
     let key = key_args.load()?;
     let chain_key = key_args.chain_key(&key);
-    let rules = Rules::new(config.catalog(), &[]).context("the config's rules do not compile")?;
+    let mut rules =
+        Rules::new(config.catalog(), &[]).context("the config's rules do not compile")?;
+    if let Some(model) = permissions {
+        rules = rules.with_permissions(model);
+    }
     let store = SqlStore::open(&store_arg.store)
         .await
         .map_err(|e| DependencyFailed(anyhow::Error::new(e)))?
@@ -408,6 +448,7 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                 step_up_window: args.step_up_window,
                 ..Settings::default()
             },
+            args.permissions.model(&config)?,
         )
         .await?;
         let listener = tokio::net::TcpListener::bind(args.listen)

@@ -6,6 +6,7 @@
 mod activity;
 mod console;
 mod driver;
+mod narrowing;
 mod page;
 mod pages;
 mod passkey;

@@ -57,6 +57,27 @@ pub async fn server_with(
         Vec<breakglass_core::model::Responder>,
     ) -> Option<Arc<breakglass_server::auth::oidc::OidcProvider>>,
 ) -> Server {
+    server_full(settings, sso, None).await
+}
+
+/// A server whose broker knows what requests allow: the example config's role policies
+/// and `actions`, the action catalog.
+pub async fn server_with_permissions(
+    settings: ConsoleSettings,
+    actions: breakglass_iam::Catalog,
+) -> Server {
+    server_full(settings, |_, _, _| None, Some(actions)).await
+}
+
+async fn server_full(
+    settings: ConsoleSettings,
+    sso: impl FnOnce(
+        &str,
+        Arc<dyn Clock>,
+        Vec<breakglass_core::model::Responder>,
+    ) -> Option<Arc<breakglass_server::auth::oidc::OidcProvider>>,
+    actions: Option<breakglass_iam::Catalog>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("console.db").display());
     let store = SqlStore::open(&url).await.unwrap();
@@ -65,7 +86,14 @@ pub async fn server_with(
     )
     .unwrap();
     let config = Config::load(&text, "breakglass.toml").unwrap();
-    let rules = Rules::new(config.catalog(), &[]).unwrap();
+    let mut rules = Rules::new(config.catalog(), &[]).unwrap();
+    if let Some(actions) = actions {
+        let roles = breakglass_config::report::role_policies(&config, &BTreeMap::new());
+        rules = rules.with_permissions(Arc::new(breakglass_core::model::PermissionModel::new(
+            Arc::new(actions),
+            roles,
+        )));
+    }
     let clock = support::clock();
     let c: Arc<dyn Clock> = clock.clone();
     let ids: Arc<dyn IdSource> = Arc::new(SequentialIds::new("c").unwrap());
@@ -341,6 +369,7 @@ pub fn request_id(location: &str) -> String {
 mod account;
 mod flows;
 mod live;
+mod narrowing;
 mod pages;
 mod reports;
 mod security;

@@ -50,7 +50,7 @@ fn ask(user: &User, incident: &str) -> String {
 /// Page `name` as shown in `b` at both sizes: labelled controls, one `<h1>`, nothing
 /// logged as an error, then at 1280 and at 375 px no horizontal overflow and `first` (the
 /// page's state and primary action) within the first screen, with a screenshot of each.
-async fn fits(b: &Browser<'_>, name: &str, first: &[&str]) {
+pub(super) async fn fits(b: &Browser<'_>, name: &str, first: &[&str]) {
     let url = b.url().await;
     let a11y = b.js(A11Y_JS, vec![]).await;
     assert_no_problems(&b.who, name, &url, "accessibility", &a11y);
