@@ -420,6 +420,99 @@ where
     }
 }
 
+/// How much of its playbook a grant used, and the session policy its calls needed: the
+/// review's "used N of the M actions its playbook allowed" and the suggestion for the
+/// playbook.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct LeastPrivilege {
+    /// N: actions used that the playbook allows.
+    pub used: usize,
+    /// M: actions the playbook's session policy allows (over the action catalog).
+    pub allowed: usize,
+    /// Actions used that the playbook does not allow (calls that failed or were denied).
+    pub not_allowed: Vec<String>,
+    /// The generated session policy (indented JSON).
+    pub policy: String,
+    /// Whether it fits the session-policy limit and lints without error.
+    pub usable: bool,
+}
+
+impl<S, K, C, I> App<S, K, C, I>
+where
+    S: Store + AccessStore,
+    K: Cloud,
+    C: Clock,
+    I: IdSource,
+{
+    /// What request `id`'s grant used of its playbook, from its recorded activity; `None`
+    /// when the broker has no action catalog (`serve --catalog`) or saw no call yet.
+    pub async fn least_privilege(
+        &self,
+        caller: &Caller,
+        id: &RequestId,
+    ) -> Result<Option<LeastPrivilege>, Error> {
+        let rules = self.rules();
+        let Some(model) = rules.permissions() else {
+            return Ok(None);
+        };
+        let activity = self.grant_activity(caller, id).await?;
+        if activity.events.is_empty() {
+            return Ok(None);
+        }
+        let request = self.request(caller, id).await?.value;
+        let grant = request.grant.as_ref().map(|g| g.id.as_str());
+        let calls: Vec<breakglass_iam::generate::UsedCall> = activity
+            .events
+            .iter()
+            // The broker's AssumeRole that opened the grant is the broker's call, not one
+            // the grant's credentials made.
+            .filter(|e| {
+                e.event
+                    .assumed
+                    .as_ref()
+                    .is_none_or(|a| Some(a.session_name.as_str()) != grant)
+            })
+            .map(|e| breakglass_iam::generate::UsedCall {
+                event_source: e.event.service.clone(),
+                event_name: e.event.action.clone(),
+                resources: e
+                    .event
+                    .resource
+                    .iter()
+                    .filter(|r| r.starts_with("arn:"))
+                    .cloned()
+                    .collect(),
+                region: e.event.region.clone(),
+                error_code: e.event.error.clone(),
+            })
+            .collect();
+        let catalog = model.actions();
+        // The playbook's own policy (a narrowed request's is narrower): M is what the
+        // playbook allows, and the suggestion is for the playbook.
+        let playbook = rules
+            .catalog()
+            .playbook(&request.spec.playbook)
+            .map_or(request.spec.session_policy.as_str(), |p| p.session_policy.as_str());
+        let Ok(generated) = breakglass_iam::generate::generate(catalog, &calls, Some(playbook))
+        else {
+            return Ok(None);
+        };
+        let Ok(parsed) = breakglass_iam::parse(playbook, breakglass_iam::PolicyType::Session)
+        else {
+            return Ok(None);
+        };
+        let allowed = breakglass_iam::generate::playbook_actions(catalog, &parsed);
+        let n = generated.used_of_allowed(allowed.iter().map(String::as_str));
+        Ok(Some(LeastPrivilege {
+            used: n.used,
+            allowed: n.allowed,
+            not_allowed: n.not_allowed,
+            policy: generated.pretty(),
+            usable: generated.fits() && !generated.has_lint_errors(),
+        }))
+    }
+}
+
 /// The audit record of a new finding.
 fn detected(f: &Finding, event: &Observed) -> UnbrokeredUseDetected {
     UnbrokeredUseDetected {

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
-pub use activity::{FINDINGS_PAGE, GrantActivity};
+pub use activity::{FINDINGS_PAGE, GrantActivity, LeastPrivilege};
 pub use audit::{
     AnchorError, Anchoring, AuditVerification, Check, Walk, WalkError, anchor_head,
     check_chain_key, walk, walk_from,

@@ -6,7 +6,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use breakglass_core::activity::{Finding, StoredEvent};
-use breakglass_core::app::GrantActivity;
+use breakglass_core::app::{GrantActivity, LeastPrivilege};
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -67,8 +67,34 @@ fn event_rows(events: &[&StoredEvent]) -> Markup {
     }
 }
 
+/// What the grant used of its playbook, and the policy its calls needed, offered as a
+/// suggestion for the playbook.
+fn least_privilege(lp: &LeastPrivilege, playbook: &str) -> Markup {
+    html! {
+        section #least-privilege aria-label="Least privilege" {
+            h3 { "Least privilege" }
+            p #used-of-allowed { "This grant used " strong { (lp.used) } " of the " strong { (lp.allowed) }
+                " actions its playbook " code { (playbook) } " allowed." }
+            @if !lp.not_allowed.is_empty() {
+                p.hint { "Also tried, outside the playbook: "
+                    @for a in &lp.not_allowed { code { (a) } " " } }
+            }
+            details {
+                summary { "Suggested session policy for " code { (playbook) } ", from what this grant did"
+                    @if !lp.usable { " (over the size limit or with lint errors: review before use)" } }
+                pre.policy { (lp.policy) }
+            }
+        }
+    }
+}
+
 /// The request page's activity section.
-pub fn timeline(rid: &str, activity: &GrantActivity, filter: &ActivityFilter) -> Markup {
+pub fn timeline(
+    rid: &str,
+    activity: &GrantActivity,
+    filter: &ActivityFilter,
+    lp: Option<(&LeastPrivilege, &str)>,
+) -> Markup {
     let shown: Vec<&StoredEvent> = activity.events.iter().filter(|e| filter.admits(e)).collect();
     let chart = crate::report::calls_svg(&shown);
     let hits: Vec<&StoredEvent> = activity.rule_findings().collect();
@@ -110,6 +136,7 @@ pub fn timeline(rid: &str, activity: &GrantActivity, filter: &ActivityFilter) ->
                     figcaption { "Calls over time (failed calls separately)" }
                 }
             }
+            @if let Some((lp, playbook)) = lp { (least_privilege(lp, playbook)) }
             @if !hits.is_empty() {
                 h3 { "Alert rules that matched" }
                 ul #rule-findings {

@@ -225,6 +225,14 @@ async fn request_page(
         ),
         None => None,
     };
+    let least = match &activity {
+        Some(a) if !a.events.is_empty() => s
+            .app
+            .least_privilege(&session.principal.caller(), &rid)
+            .await
+            .or_page(&v)?,
+        _ => None,
+    };
     let default_filter = ActivityFilter::default();
     let allows = super::permissions::section(s, &session.principal.caller(), &r.id).await;
     let body = html! {
@@ -280,7 +288,8 @@ async fn request_page(
             }
         }
         @if let Some(a) = &activity {
-            (super::activity::timeline(r.id.as_str(), a, filter.unwrap_or(&default_filter)))
+            (super::activity::timeline(r.id.as_str(), a, filter.unwrap_or(&default_filter),
+                least.as_ref().map(|l| (l, r.spec.playbook.as_str()))))
         }
         h2 { "Session policy" @if r.spec.narrowed { " (narrowed by the requester)" } }
         (policy_summary(&r.spec.session_policy))

@@ -172,6 +172,26 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
     let f = app.unbrokered_use(&admin("root"), 100).await.unwrap();
     assert_eq!(f.iter().find(|x| x.id == assume_finding.id).unwrap().events, 3);
 
+    // With the action catalog: what alice's grant used of its playbook, and the policy its
+    // calls needed (the broker's AssumeRole that opened it is not hers).
+    if let Some(actions) = crate::narrowing::actions() {
+        assert!(app.least_privilege(&caller("alice"), &mine).await.unwrap().is_none(), "no catalog yet");
+        b.replace_rules(
+            breakglass_core::rules::Rules::new(crate::support::catalog(), &[])
+                .unwrap()
+                .with_permissions(std::sync::Arc::new(breakglass_core::model::PermissionModel::new(
+                    std::sync::Arc::new(actions),
+                    std::collections::BTreeMap::new(),
+                ))),
+        );
+        let lp = app.least_privilege(&caller("alice"), &mine).await.unwrap().expect("a suggestion");
+        assert_eq!(lp.used, 1, "{lp:?}");
+        assert_eq!(lp.not_allowed, ["s3:GetObject"], "{lp:?}");
+        assert!(lp.allowed > 100, "ec2:Describe* and cloudtrail:LookupEvents: {lp:?}");
+        assert!(lp.policy.contains("ec2:DescribeInstances") && !lp.policy.contains("s3:"), "{}", lp.policy);
+        assert!(app.least_privilege(&caller("mallory"), &mine).await.is_err());
+    }
+
     // The cursor is stored with the batch.
     let cursors = t.store.activity_cursors().await.unwrap();
     assert_eq!(cursors, [Cursor { source: "s3:111111111111:us-east-1".to_owned(), position: "k1".to_owned() }]);

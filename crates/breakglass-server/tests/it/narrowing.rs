@@ -28,7 +28,7 @@ fn narrowed(actions: &str, regions: &str) -> String {
     )
 }
 
-fn actions() -> Option<breakglass_iam::Catalog> {
+pub fn actions() -> Option<breakglass_iam::Catalog> {
     let Some(data) = breakglass_testkit::shared_data("iam-data/data") else {
         eprintln!("skipped: the shared iam-data catalog is absent");
         return None;
