@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use breakglass_iam::Catalog;
 use breakglass_iam::generate::{self, Generated, UsedCall};
-use breakglass_iam::lint::Severity;
 use breakglass_trail::event::Event;
 use breakglass_trail::read::{Limits, ReadStats, read_records};
 use breakglass_trail::session::{Linker, SessionSummary, TimelineFilter};
@@ -334,11 +333,7 @@ pub fn summary(
         );
     }
     for f in &g.findings {
-        let level = match f.severity {
-            Severity::Error => "lint error",
-            Severity::Warning => "lint warning",
-        };
-        let _ = writeln!(s, "{level}: {f}");
+        let _ = writeln!(s, "lint: {f}");
     }
     match &g.size {
         Ok(size) => {
