@@ -494,13 +494,15 @@ fn group(
     playbook: Option<&Playbook<'_>>,
     narrow: bool,
 ) -> (Groups, Vec<OutsidePlaybook>) {
-    let literal: fn(&str) -> String = resources::literal_resource;
     // (condition, negated, action) → resources
     let mut per_action: BTreeMap<(String, bool, String), BTreeSet<String>> = BTreeMap::new();
     let mut outside = Vec::new();
     for (action, u) in uses {
         let targets: Vec<String> = if narrow && !u.unknown && !u.arns.is_empty() {
-            u.arns.iter().map(|a| literal(a)).collect()
+            u.arns
+                .iter()
+                .map(|a| resources::literal_resource(a))
+                .collect()
         } else {
             vec!["*".to_owned()]
         };
