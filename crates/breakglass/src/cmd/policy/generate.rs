@@ -174,7 +174,7 @@ fn made_by(event: &Event<'_>, who: &Who) -> bool {
 /// The calls of the session (or user) `args` names, from the trail files.
 pub fn calls_from_trail(args: &Args) -> anyhow::Result<(Vec<UsedCall>, String)> {
     let inputs = discover(&args.from_trail)?;
-    if inputs.iter().any(|i| *i == Input::Stdin) {
+    if inputs.contains(&Input::Stdin) {
         bail!("`--from-trail -` is not supported: the files are read twice; give file paths");
     }
     let limits = Limits::default();
