@@ -494,13 +494,15 @@ fn group(
     playbook: Option<&Playbook<'_>>,
     narrow: bool,
 ) -> (Groups, Vec<OutsidePlaybook>) {
-    let literal: fn(&str) -> String = resources::literal_resource;
     // (condition, negated, action) → resources
     let mut per_action: BTreeMap<(String, bool, String), BTreeSet<String>> = BTreeMap::new();
     let mut outside = Vec::new();
     for (action, u) in uses {
         let targets: Vec<String> = if narrow && !u.unknown && !u.arns.is_empty() {
-            u.arns.iter().map(|a| literal(a)).collect()
+            u.arns
+                .iter()
+                .map(|a| resources::literal_resource(a))
+                .collect()
         } else {
             vec!["*".to_owned()]
         };
@@ -590,7 +592,7 @@ fn document(groups: &Groups, denies: &[Value]) -> Value {
             k.condition.clone(),
         )
     };
-    entries.sort_by(|(a, _), (b, _)| order(a).cmp(&order(b)));
+    entries.sort_by_key(|(a, _)| order(a));
     let mut statements: Vec<Value> = Vec::new();
     for (key, actions) in entries {
         let mut s = serde_json::Map::new();
@@ -627,6 +629,10 @@ fn word_prefixes(name: &str) -> Vec<&str> {
         .collect()
 }
 
+/// A wildcard considered: its score, its group, the pattern, the entries it replaces and the
+/// actions it admits beyond them.
+type Candidate = (f64, GroupKey, String, Vec<String>, Vec<String>);
+
 /// Replaces groups' actions with `service:Prefix*` wildcards, most characters saved per
 /// action admitted beyond use first, until the policy fits or no wildcard is acceptable.
 /// Without `any_level`, a wildcard may admit only List and Read actions beyond those used;
@@ -648,7 +654,7 @@ fn wildcards(
 ) {
     while measure(groups).is_err() {
         // (score, key, pattern, covered entries, extras)
-        let mut best: Option<(f64, GroupKey, String, Vec<String>, Vec<String>)> = None;
+        let mut best: Option<Candidate> = None;
         for (key, entries) in groups.iter() {
             let mut candidates: BTreeSet<(String, String)> = BTreeSet::new();
             for entry in entries {

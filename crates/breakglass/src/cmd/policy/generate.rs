@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use breakglass_iam::Catalog;
 use breakglass_iam::generate::{self, Generated, UsedCall};
-use breakglass_iam::lint::Severity;
 use breakglass_trail::event::Event;
 use breakglass_trail::read::{Limits, ReadStats, read_records};
 use breakglass_trail::session::{Linker, SessionSummary, TimelineFilter};
@@ -227,7 +226,7 @@ pub fn calls_from_grant(id: &str) -> anyhow::Result<(Vec<UsedCall>, String, Stri
 /// The calls of the session (or user) `args` names, from the trail files.
 pub fn calls_from_trail(args: &Args) -> anyhow::Result<(Vec<UsedCall>, String)> {
     let inputs = discover(&args.from_trail, &args.read)?;
-    if inputs.iter().any(|i| *i == Input::Stdin) {
+    if inputs.contains(&Input::Stdin) {
         bail!("`--from-trail -` is not supported: the files are read twice; give file paths");
     }
     let limits = Limits::default();
@@ -386,11 +385,7 @@ pub fn summary(
         );
     }
     for f in &g.findings {
-        let level = match f.severity {
-            Severity::Error => "lint error",
-            Severity::Warning => "lint warning",
-        };
-        let _ = writeln!(s, "{level}: {f}");
+        let _ = writeln!(s, "lint: {f}");
     }
     match &g.size {
         Ok(size) => {
