@@ -128,6 +128,16 @@ impl Known {
         role_key(arn).is_some_and(|(a, n)| self.roles.contains_key(&(a.to_owned(), n.to_owned())))
     }
 
+    /// Whether `arn` is a break-glass role of the catalog.
+    fn break_glass_role(&self, arn: &str) -> bool {
+        role_key(arn).is_some_and(|(a, n)| {
+            self.roles
+                .get(&(a.to_owned(), n.to_owned()))
+                .copied()
+                .unwrap_or(false)
+        })
+    }
+
     /// Whether `name` is a break-glass IAM user: a configured one, or any name with the
     /// break-glass suffix (a user someone created by hand is the emergency path too).
     pub fn is_break_glass_user(&self, name: &str) -> bool {
@@ -142,7 +152,11 @@ impl Known {
             .get(&user.to_lowercase())?
             .iter()
             .filter_map(|id| self.grants.get(id))
-            .filter(|g| g.start <= at + time::Duration::minutes(5) && at <= g.end)
+            .filter(|g| {
+                at.checked_add(time::Duration::minutes(5))
+                    .is_some_and(|late| g.start <= late)
+                    && at <= g.end
+            })
             .max_by_key(|g| g.start)
     }
 
@@ -172,12 +186,13 @@ impl Known {
     /// (most of an organisation's trail) before it reaches the store.
     pub fn relevant(&self, e: &Observed) -> bool {
         let p = &e.principal;
-        if p.kind == "IAMUser" {
-            return p
-                .user_name
+        if p.kind == "IAMUser"
+            && p.user_name
                 .as_deref()
                 .or_else(|| p.arn.as_deref().and_then(user_of))
-                .is_some_and(|u| self.is_break_glass_user(u));
+                .is_some_and(|u| self.is_break_glass_user(u))
+        {
+            return true;
         }
         if e.switch_from
             .as_deref()
@@ -223,7 +238,8 @@ impl Known {
         }
         let role = p.role_arn.as_deref().or(p.arn.as_deref())?;
         let live = |g: &KnownGrant| {
-            g.start - time::Duration::minutes(5) <= at && at <= g.end + CHAIN_MARGIN
+            g.start.checked_sub(time::Duration::minutes(5)).is_none_or(|s| s <= at)
+                && g.end.checked_add(CHAIN_MARGIN).is_some_and(|e| at <= e)
         };
         let link = |g: &KnownGrant, by| Link {
             request: g.request.clone(),
@@ -233,10 +249,15 @@ impl Known {
         if let Some(g) = p.session_name.as_deref().and_then(|n| self.grant(n))
             && same_role(&g.role_arn, role)
             && live(g)
-            && (from_console
-                || p.access_key_id.as_deref().is_none_or(|k| {
-                    self.keys.get(k).is_some_and(|id| id == g.grant.as_str())
-                }))
+            && (p
+                .access_key_id
+                .as_deref()
+                .is_some_and(|k| self.keys.get(k).is_some_and(|id| id == g.grant.as_str()))
+                // A console session (the federation URL) carries the console's key, and
+                // some calls none: then the responder's source identity, which only the
+                // broker sets on the grant's session, must be there too.
+                || ((from_console || p.access_key_id.is_none())
+                    && p.source_identity.as_deref() == Some(g.requester.as_str())))
         {
             return Some(link(g, LinkedBy::SessionName));
         }
@@ -248,6 +269,7 @@ impl Known {
             .session_name
             .as_deref()
             .filter(|n| self.is_break_glass_user(n))
+            .filter(|_| self.break_glass_role(role))
             .and_then(|n| self.record_of(n, at))
         {
             return Some(link(g, LinkedBy::BreakGlassUser));
@@ -400,11 +422,14 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
     }
 
     if let Some(a) = &e.assumed {
-        // The grant's own session, opened by the broker.
+        // The grant's own session, opened by the broker with a key it recorded (when it
+        // recorded any yet): more sessions under a grant's name are no grant's.
         if let Some(g) = known.grant(&a.session_name)
             && same_role(&g.role_arn, &a.role_arn)
             && (known.watch.principal.is_none() || known.by_principal(p))
-            && g.start - time::Duration::minutes(5) <= e.at
+            && (g.keys.is_empty()
+                || a.access_key_id.as_ref().is_some_and(|k| g.keys.contains(k)))
+            && g.start.checked_sub(time::Duration::minutes(5)).is_none_or(|s| s <= e.at)
             && e.at <= g.end
         {
             return Verdict {
@@ -417,8 +442,12 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
                 finding: None,
             };
         }
-        // A session chained from a grant's: the new key belongs to that grant.
-        if let Some(link) = known.link_principal(p, e.at, e.from_console) {
+        // A session chained from a grant's: the new key belongs to that grant. Not from a
+        // caller known only by its source identity into a brokered role: that would let
+        // anyone who set a responder's name reach a brokered role inside their timeline.
+        if let Some(link) = known.link_principal(p, e.at, e.from_console)
+            && !(link.by == LinkedBy::SourceIdentity && known.brokered(&a.role_arn))
+        {
             return Verdict {
                 link: Some(link),
                 learned_key: a.access_key_id.clone(),

@@ -323,6 +323,8 @@ pub struct Ingested {
     pub joined: u64,
     /// Retroactive break-glass records opened.
     pub records: u64,
+    /// Refused: timed in the future (forged, or a clock is wrong).
+    pub rejected: u64,
 }
 
 /// What the broker watches for, beyond the catalog's roles.

@@ -23,6 +23,16 @@ use crate::session::SessionQuery;
 /// The most findings a listing returns.
 pub const FINDINGS_PAGE: u32 = 500;
 
+/// How far in the future an event's time may be (clock skew) before it is refused.
+const FUTURE_SKEW: time::Duration = time::Duration::minutes(15);
+
+/// The longest text of one CloudTrail field put into a retroactive record.
+const FIELD_CHARS: usize = 128;
+
+fn clip(text: &str) -> String {
+    text.chars().take(FIELD_CHARS).collect()
+}
+
 /// A grant's activity: what its credentials did, as CloudTrail showed it.
 #[derive(
     Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
@@ -52,13 +62,19 @@ fn finding_id(key: &str, first_event: &str) -> String {
 
 fn known_grant(r: &AccessRequest, break_glass_user: Option<String>) -> Option<KnownGrant> {
     let grant = r.grant.as_ref()?;
+    // A revoked grant ended when it was revoked, not at its planned end (a retroactive
+    // record is closed at once but covers the console session it stands for).
+    let end = match &r.status {
+        crate::request::Status::Revoked { at, .. } => grant.end.min(*at),
+        _ => grant.end,
+    };
     Some(KnownGrant {
         request: r.id.clone(),
         grant: grant.id.clone(),
         role_arn: r.spec.role_arn.as_str().to_owned(),
         requester: r.spec.requester.as_str().to_owned(),
         start: grant.start,
-        end: grant.end,
+        end,
         keys: grant
             .issued
             .iter()
@@ -104,6 +120,12 @@ where
             .collect();
         events.retain(|e| !stored.contains(&e.event_id));
         done.duplicates = done.events - events.len() as u64;
+        // CloudTrail does not deliver the future: an event timed later than a few minutes
+        // from now is forged (or a clock is wrong), and would hold findings open forever.
+        let horizon = self.now() + FUTURE_SKEW;
+        let before = events.len();
+        events.retain(|e| e.at <= horizon);
+        done.rejected = (before - events.len()) as u64;
         events.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.event_id.cmp(&b.event_id)));
 
         let mut known = self.known(watch, &events).await?;
@@ -203,15 +225,17 @@ where
             let keys = [key.to_owned()];
             let found = self
                 .store()
-                .findings(Some(&keys), Some(at - FINDING_WINDOW), 1)
+                .findings(Some(&keys), at.checked_sub(FINDING_WINDOW), 1)
                 .await?;
             if let Some(f) = found.into_iter().next() {
                 open.insert(key.to_owned(), f);
             }
         }
-        Ok(open
-            .get_mut(key)
-            .filter(|f| f.last_seen + FINDING_WINDOW >= at))
+        Ok(open.get_mut(key).filter(|f| {
+            f.last_seen
+                .checked_add(FINDING_WINDOW)
+                .is_none_or(|until| until >= at)
+        }))
     }
 
     fn new_finding(&self, draft: &FindingDraft, event: &Observed) -> Finding {
@@ -259,24 +283,24 @@ where
             return Ok(None);
         };
         let suffix = &watch.break_glass_user_suffix;
+        // Only a responder the config gives a break-glass user is named; a `*-BREAK-GLASS`
+        // user made by hand belongs to nobody the broker knows.
         let requester = catalog
             .responders
             .iter()
+            .filter(|r| r.break_glass_user)
             .find(|r| format!("{}{suffix}", r.username).eq_ignore_ascii_case(user))
             .map(|r| r.username.clone())
-            .or_else(|| {
-                let bare = user.get(..user.len().saturating_sub(suffix.len()))?;
-                Username::new(bare.to_lowercase()).ok()
-            })
             .unwrap_or_else(|| Username::from_trusted("unknown-responder".to_owned()));
         let id = self.broker.fresh_request_id();
         let mut detected = detected(finding, event);
         detected.record = Some(id.clone());
         let what = format!(
-            "Retroactive record: IAM user {user} signed in to AWS at {} from {} (CloudTrail event {}) without the broker. The broker could not end this console session; review what it did.",
+            "Retroactive record: IAM user {} signed in to AWS at {} from {} (CloudTrail event {}) without the broker. The broker could not end this console session; review what it did.",
+            clip(user),
             event.at,
-            event.source_ip.as_deref().unwrap_or("an unknown address"),
-            event.event_id
+            clip(event.source_ip.as_deref().unwrap_or("an unknown address")),
+            clip(&event.event_id)
         );
         let incident = IncidentId::new(format!("RETRO-{}", finding.id))
             .map_err(|e| Error::Invalid(e.to_string()))?;
@@ -335,7 +359,9 @@ where
                 };
                 let query = SessionQuery {
                     requester: Some(requester),
-                    from: Some(first.at - crate::activity::CHAIN_MARGIN - time::Duration::hours(12)),
+                    from: first
+                        .at
+                        .checked_sub(crate::activity::CHAIN_MARGIN + time::Duration::hours(12)),
                     to: Some(last.at),
                     include_drills: true,
                     limit: Some(100),
@@ -352,7 +378,7 @@ where
             // Open break-glass user records: their later events and role switches join them.
             let open = self
                 .store()
-                .findings(None, Some(first.at - FINDING_WINDOW), FINDINGS_PAGE)
+                .findings(None, first.at.checked_sub(FINDING_WINDOW), FINDINGS_PAGE)
                 .await?;
             for f in open
                 .into_iter()
@@ -471,6 +497,13 @@ where
                     .assumed
                     .as_ref()
                     .is_none_or(|a| Some(a.session_name.as_str()) != grant)
+            })
+            // Only calls made in the grant's role: what chained sessions did in other roles
+            // is not what the playbook's policy governs.
+            .filter(|e| {
+                let role = e.event.principal.role_arn.as_deref();
+                role.and_then(crate::activity::role_key)
+                    == crate::activity::role_key(request.spec.role_arn.as_str())
             })
             .map(|e| breakglass_iam::generate::UsedCall {
                 event_source: e.event.service.clone(),

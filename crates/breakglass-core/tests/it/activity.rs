@@ -259,3 +259,47 @@ fn only_events_that_can_matter_are_kept() {
     assert!(k.relevant(&assume("e7", session(OTHER, "ci", "K", None), ANALYST, "x", "K2")));
     assert!(k.relevant(&assume("e8", broker(), OTHER, "x", "K3")));
 }
+
+#[test]
+fn the_attackers_review_each_way_around_the_linker_is_closed() {
+    let k = known();
+    // An IAM user assuming a brokered role is looked at (it was dropped before).
+    let by_user = assume("a1", iam_user("eve"), ANALYST, "eve", "ASIAEVE");
+    assert!(k.relevant(&by_user));
+    assert_eq!(classify(&by_user, &k).finding.unwrap().kind, FindingKind::UnbrokeredAssumeRole);
+    // A console session under alice's grant id without her source identity is not hers.
+    let mut console = event("a2", 5, "DescribeVpcs", session(ANALYST, "g-alice1", "ASIACON", None));
+    console.from_console = true;
+    let v = classify(&console, &k);
+    assert!(v.link.is_none());
+    assert_eq!(v.finding.unwrap().kind, FindingKind::UnbrokeredSession);
+    // A session linked only by source identity cannot carry a brokered role into her grant.
+    let laundering = session(OTHER, "x", "ASIAX", Some("alice"));
+    let v = classify(&assume("a3", laundering, ANALYST, "hidden", "ASIAHID"), &k);
+    assert!(v.link.is_none() && v.learned_key.is_none());
+    assert_eq!(v.finding.unwrap().kind, FindingKind::UnbrokeredAssumeRole);
+    // The broker's principal minting another session under a grant's name with a key the
+    // broker never recorded.
+    let v = classify(&assume("a4", broker(), ANALYST, "g-alice1", "ASIAEXTRA"), &k);
+    assert!(v.link.is_none());
+    assert_eq!(v.finding.unwrap().kind, FindingKind::BrokerPrincipal);
+    // A session named after a break-glass user, in a role that is not a break-glass role,
+    // does not join that user's record.
+    let mut k = known();
+    k.add_grant(KnownGrant {
+        request: RequestId::new("r-retro").unwrap(),
+        grant: GrantId::new("g-retro").unwrap(),
+        role_arn: BREAK_GLASS.to_owned(),
+        requester: "alice".to_owned(),
+        start: T0,
+        end: T0 + Duration::hours(12),
+        keys: Vec::new(),
+        break_glass_user: Some("alice-BREAK-GLASS".to_owned()),
+    });
+    let v = classify(&event("a5", 5, "GetObject", session(ANALYST, "alice-BREAK-GLASS", "ASIAN", None)), &k);
+    assert!(v.link.is_none());
+    // Far-future times do not overflow.
+    let mut far = event("a6", 0, "GetObject", session(ANALYST, "g-alice1", "ASIAISSUED0000000001", Some("alice")));
+    far.at = time::OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT);
+    let _ = classify(&far, &k);
+}

@@ -192,6 +192,11 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
         assert!(app.least_privilege(&caller("mallory"), &mine).await.is_err());
     }
 
+    // An event timed in the future is refused, not stored.
+    let forged = assume("e-future", t0 + Duration::days(365), session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None), ANALYST, "mallory", "ASIAM9");
+    let done = app.record_activity(&w, vec![forged], Vec::new()).await.unwrap();
+    assert_eq!((done.rejected, done.findings, done.joined), (1, 0, 0), "{done:?}");
+
     // The cursor is stored with the batch.
     let cursors = t.store.activity_cursors().await.unwrap();
     assert_eq!(cursors, [Cursor { source: "s3:111111111111:us-east-1".to_owned(), position: "k1".to_owned() }]);

@@ -12,7 +12,7 @@ use breakglass_aws::sdk::SdkConfig;
 use breakglass_aws::trail::{TrailBucket, TrailLogGroup, TrailQueue, reader_config};
 use breakglass_config::Config;
 use breakglass_core::activity::Watch;
-use breakglass_trail::rules::{RuleSet, builtin};
+use breakglass_trail::rules::{Rule, builtin};
 
 /// The session name the broker's reads of the trail carry.
 pub const READER_SESSION: &str = "breakglass-trail-reader";
@@ -36,9 +36,8 @@ pub fn watch_of(config: &Config) -> Watch {
 }
 
 /// The built-in alert rules, with the config's break-glass and incident-response patterns.
-pub fn rules_of(config: &Config) -> anyhow::Result<RuleSet> {
-    let rules = builtin::rules(&config.scan_params()).context("the built-in CloudTrail rules")?;
-    RuleSet::new(rules).context("the built-in CloudTrail rules")
+pub fn rules_of(config: &Config) -> anyhow::Result<Vec<Rule>> {
+    builtin::rules(&config.scan_params()).context("the built-in CloudTrail rules")
 }
 
 /// The sources `[activity]` names, read as its reader role, in its account's home region.
@@ -82,7 +81,7 @@ pub async fn watcher(
     let timing = watch::Timing {
         every: a.every.try_into().context("`[activity] every` does not fit")?,
         queue_wait: std::time::Duration::from_secs(1),
-        retention: a.retention.try_into().context("`[activity] retention` does not fit")?,
+        retention: a.retention,
     };
     Ok(Some(watch::Watcher::new(
         app,
@@ -91,5 +90,5 @@ pub async fn watcher(
         rules_of(config)?,
         timing,
         holder,
-    )))
+    )?))
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use breakglass_aws::trail::{LogCursor, TrailBucket, TrailLogGroup, TrailQueue};
 use breakglass_core::activity::{Cursor, Ingested, Known, Observed, Watch};
 use breakglass_server::app::AppService;
-use breakglass_trail::rules::RuleSet;
+use breakglass_trail::rules::{Rule, RuleSet};
 use tokio::sync::watch;
 
 use super::extract::Extractor;
@@ -65,6 +65,7 @@ impl Pass {
         t.findings += i.findings;
         t.joined += i.joined;
         t.records += i.records;
+        t.rejected += i.rejected;
     }
 }
 
@@ -75,6 +76,9 @@ pub struct Watcher {
     watch: Watch,
     timing: Timing,
     holder: String,
+    /// The alert rules each kept event is matched against (an extractor is built from
+    /// them again if a read loses one).
+    rules: Vec<Rule>,
     extractor: Option<Extractor>,
     /// Keys read recently, per partition (see [`LATE_MINUTES`]).
     recent: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
@@ -97,18 +101,28 @@ impl Watcher {
         app: Arc<AppService>,
         sources: Sources,
         watch: Watch,
-        rules: RuleSet,
+        rules: Vec<Rule>,
         timing: Timing,
         holder: String,
-    ) -> Self {
-        Self {
+    ) -> anyhow::Result<Self> {
+        let extractor = Extractor::new(RuleSet::new(rules.clone())?);
+        Ok(Self {
             app,
             sources,
             watch,
             timing,
             holder,
-            extractor: Some(Extractor::new(rules)),
+            rules,
+            extractor: Some(extractor),
             recent: std::collections::HashMap::new(),
+        })
+    }
+
+    /// The extractor, built again when a failed read lost it.
+    fn take_extractor(&mut self) -> anyhow::Result<Extractor> {
+        match self.extractor.take() {
+            Some(e) => Ok(e),
+            None => Ok(Extractor::new(RuleSet::new(self.rules.clone())?)),
         }
     }
 
@@ -294,21 +308,24 @@ impl Watcher {
         key: &str,
     ) -> anyhow::Result<(Vec<Observed>, u64)> {
         let known = self.known();
-        let mut extractor = self
-            .extractor
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("the extractor is in use"))?;
+        // Open first: a failed GET leaves the extractor here, and the object is read again
+        // on the next pass (the cursor has not moved).
+        let mut reader = bucket.open(key).await?;
+        let mut extractor = self.take_extractor()?;
         let key_owned = key.to_owned();
-        let (extractor, events, read) = bucket
-            .read_object(key, move |reader| {
-                let mut out = Vec::new();
-                let read = extractor.read(reader, &known, &mut out);
-                (extractor, out, read)
-            })
-            .await?;
+        let (extractor, events, read) = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            let read = extractor.read(&mut reader, &known, &mut out);
+            (extractor, out, read)
+        })
+        .await?;
         self.extractor = Some(extractor);
         match read {
             Ok(stats) => Ok((events, stats.bytes)),
+            // The connection broke: the object is whole in S3, read it again next pass.
+            Err(e @ breakglass_trail::read::ReadError::Io { .. }) => Err(anyhow::anyhow!(
+                "reading s3 object `{key_owned}` failed part-way ({e}); it is read again on the next pass"
+            )),
             // A broken object cannot be read better next time: what came before the
             // break is kept, the rest is reported, and the cursor moves past it.
             Err(e) => {
@@ -321,10 +338,7 @@ impl Watcher {
     /// The relevant events of message bodies (EventBridge envelopes, log messages).
     async fn read_bodies(&mut self, bodies: Vec<String>) -> anyhow::Result<Vec<Observed>> {
         let known = self.known();
-        let mut extractor = self
-            .extractor
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("the extractor is in use"))?;
+        let mut extractor = self.take_extractor()?;
         let (extractor, events) = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             for body in bodies {
