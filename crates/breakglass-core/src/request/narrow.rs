@@ -187,7 +187,7 @@ fn proof_gap(wide: &Policy, narrowed: &Policy) -> Option<String> {
         .iter()
         .filter(|s| s.effect == Effect::Allow)
     {
-        let asked = resources(s);
+        let named = resources(s);
         for action in &s.action.values.values {
             let by_action: Vec<&&Statement> = allows
                 .iter()
@@ -205,7 +205,7 @@ fn proof_gap(wide: &Policy, narrowed: &Policy) -> Option<String> {
                     s.action_pointer().as_str()
                 ));
             }
-            for resource in &asked {
+            for resource in &named {
                 let by_resource: Vec<&&Statement> = by_action
                     .iter()
                     .copied()
