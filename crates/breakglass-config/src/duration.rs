@@ -41,6 +41,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn parse_long_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("invalid duration `{text}`: expected e.g. `90d`, `36h` or `1d12h`");
     let trimmed = text.trim();
+    if trimmed.chars().any(char::is_whitespace) {
+        return Err(bad());
+    }
     let Some((days, rest)) = trimmed.split_once('d') else {
         return parse_duration(text).map_err(|_| bad());
     };

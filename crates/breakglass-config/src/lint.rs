@@ -218,6 +218,32 @@ fn documents(config: &Config) -> Vec<Document> {
             ty: PolicyType::Identity,
         });
     }
+    // The trail reader, in the log-archive account.
+    if let Some(a) = &config.activity {
+        let (trust, permissions) = a.reader_policies(config);
+        let path = FieldPath::root().key("activity").key("reader_role");
+        out.push(Document {
+            path: path.clone(),
+            label: format!("trail reader role `{}` trust policy", a.reader_role),
+            builtin: Some(("trust".to_owned(), String::new())),
+            doc: trust,
+            ty: PolicyType::Trust,
+        });
+        out.push(Document {
+            path,
+            label: format!(
+                "trail reader role `{}` inline policy `{}`",
+                a.reader_role,
+                crate::templates::activity::READER_POLICY
+            ),
+            builtin: Some((
+                "activity".to_owned(),
+                crate::templates::activity::READER_POLICY.to_owned(),
+            )),
+            doc: permissions,
+            ty: PolicyType::Identity,
+        });
+    }
     if config
         .accounts
         .iter()

@@ -7,21 +7,24 @@
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO activity_events (event_id, request_id, finding_id, at, doc) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (event_id) DO NOTHING";
 pub(crate) const SELECT_EVENT_ID: &str = "SELECT event_id FROM activity_events WHERE event_id = $1";
-pub(crate) const SELECT_REQUEST_EVENTS: &str = "SELECT doc FROM activity_events WHERE request_id = $1 ORDER BY at, event_id LIMIT $2";
+pub(crate) const SELECT_REQUEST_EVENTS: &str =
+    "SELECT doc FROM activity_events WHERE request_id = $1 ORDER BY at, event_id LIMIT $2";
 pub(crate) const UPSERT_KEY: &str = "INSERT INTO activity_keys (access_key_id, request_id) VALUES ($1, $2) \
      ON CONFLICT (access_key_id) DO NOTHING";
 pub(crate) const SELECT_KEY: &str =
     "SELECT access_key_id, request_id FROM activity_keys WHERE access_key_id = $1";
 pub(crate) const UPSERT_FINDING: &str = "INSERT INTO activity_findings (id, key, kind, first_seen, last_seen, doc) VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen, doc = excluded.doc";
-pub(crate) const SELECT_FINDINGS_SINCE: &str = "SELECT doc FROM activity_findings WHERE last_seen >= $1 ORDER BY first_seen DESC, id LIMIT $2";
+pub(crate) const SELECT_FINDINGS_SINCE: &str =
+    "SELECT doc FROM activity_findings WHERE last_seen >= $1 ORDER BY first_seen DESC, id LIMIT $2";
 pub(crate) const SELECT_FINDING_BY_KEY: &str = "SELECT doc FROM activity_findings WHERE key = $1 AND last_seen >= $2 ORDER BY last_seen DESC LIMIT $3";
 pub(crate) const UPSERT_CURSOR: &str = "INSERT INTO activity_cursors (source, position) VALUES ($1, $2) \
      ON CONFLICT (source) DO UPDATE SET position = excluded.position";
 pub(crate) const SELECT_CURSORS: &str =
     "SELECT source, position FROM activity_cursors ORDER BY source";
 pub(crate) const DELETE_EVENTS_BEFORE: &str = "DELETE FROM activity_events WHERE at < $1";
-pub(crate) const DELETE_FINDINGS_BEFORE: &str = "DELETE FROM activity_findings WHERE last_seen < $1";
+pub(crate) const DELETE_FINDINGS_BEFORE: &str =
+    "DELETE FROM activity_findings WHERE last_seen < $1";
 
 macro_rules! activity_impl {
     ($store:ty, $db:ty) => {
@@ -191,9 +194,10 @@ macro_rules! activity_impl {
                         let request: String = row
                             .try_get("request_id")
                             .map_err(|e| $crate::codec::db_error(e, what))?;
-                        let request = breakglass_core::model::RequestId::new(request).map_err(
-                            |e| breakglass_core::ports::StoreError::Corrupt(format!("{what}: {e}")),
-                        )?;
+                        let request =
+                            breakglass_core::model::RequestId::new(request).map_err(|e| {
+                                breakglass_core::ports::StoreError::Corrupt(format!("{what}: {e}"))
+                            })?;
                         found.push((key.clone(), request));
                     }
                 }
@@ -204,8 +208,10 @@ macro_rules! activity_impl {
                 &self,
                 request: &breakglass_core::model::RequestId,
                 limit: u32,
-            ) -> Result<Vec<breakglass_core::activity::StoredEvent>, breakglass_core::ports::StoreError>
-            {
+            ) -> Result<
+                Vec<breakglass_core::activity::StoredEvent>,
+                breakglass_core::ports::StoreError,
+            > {
                 use sqlx::Row as _;
                 let what = "activity events";
                 let mut reader = self.reader().await?;
@@ -218,8 +224,9 @@ macro_rules! activity_impl {
                 drop(reader);
                 rows.iter()
                     .map(|row| {
-                        let doc: String =
-                            row.try_get("doc").map_err(|e| $crate::codec::db_error(e, what))?;
+                        let doc: String = row
+                            .try_get("doc")
+                            .map_err(|e| $crate::codec::db_error(e, what))?;
                         serde_json::from_str(&doc).map_err(|e| {
                             breakglass_core::ports::StoreError::Corrupt(format!("{what}: {e}"))
                         })
@@ -267,8 +274,9 @@ macro_rules! activity_impl {
                 drop(reader);
                 rows.iter()
                     .map(|row| {
-                        let doc: String =
-                            row.try_get("doc").map_err(|e| $crate::codec::db_error(e, what))?;
+                        let doc: String = row
+                            .try_get("doc")
+                            .map_err(|e| $crate::codec::db_error(e, what))?;
                         serde_json::from_str(&doc).map_err(|e| {
                             breakglass_core::ports::StoreError::Corrupt(format!("{what}: {e}"))
                         })

@@ -72,7 +72,9 @@ impl Known {
             .responders
             .iter()
             .filter(|r| r.break_glass_user)
-            .map(|r| format!("{}{}", r.username.as_str(), watch.break_glass_user_suffix).to_lowercase())
+            .map(|r| {
+                format!("{}{}", r.username.as_str(), watch.break_glass_user_suffix).to_lowercase()
+            })
             .collect();
         let responders = catalog
             .responders
@@ -109,8 +111,7 @@ impl Known {
 
     /// Records that `key` belongs to grant `grant` (a chained session's).
     pub fn add_key(&mut self, key: &str, grant: &GrantId) {
-        self.keys
-            .insert(key.to_owned(), grant.as_str().to_owned());
+        self.keys.insert(key.to_owned(), grant.as_str().to_owned());
     }
 
     /// The grant with this id.
@@ -211,7 +212,10 @@ impl Known {
             .or(p.arn.as_deref())
             .is_some_and(|r| self.brokered(r));
         let assumes = e.assumed.as_ref().is_some_and(|a| {
-            self.brokered(&a.role_arn) || a.source_identity.as_deref().is_some_and(|s| self.responders.contains(s))
+            self.brokered(&a.role_arn)
+                || a.source_identity
+                    .as_deref()
+                    .is_some_and(|s| self.responders.contains(s))
         });
         role_brokered || responder || assumes || self.by_principal(p)
     }
@@ -232,13 +236,20 @@ impl Known {
     }
 
     /// The grant whose credentials `p` holds, at `at`.
-    fn link_principal(&self, p: &Principal, at: OffsetDateTime, from_console: bool) -> Option<Link> {
+    fn link_principal(
+        &self,
+        p: &Principal,
+        at: OffsetDateTime,
+        from_console: bool,
+    ) -> Option<Link> {
         if p.kind != "AssumedRole" {
             return None;
         }
         let role = p.role_arn.as_deref().or(p.arn.as_deref())?;
         let live = |g: &KnownGrant| {
-            g.start.checked_sub(time::Duration::minutes(5)).is_none_or(|s| s <= at)
+            g.start
+                .checked_sub(time::Duration::minutes(5))
+                .is_none_or(|s| s <= at)
                 && g.end.checked_add(CHAIN_MARGIN).is_some_and(|e| at <= e)
         };
         let link = |g: &KnownGrant, by| Link {
@@ -261,7 +272,11 @@ impl Known {
         {
             return Some(link(g, LinkedBy::SessionName));
         }
-        if let Some(g) = p.access_key_id.as_deref().and_then(|k| self.grant_of_key(k)) {
+        if let Some(g) = p
+            .access_key_id
+            .as_deref()
+            .and_then(|k| self.grant_of_key(k))
+        {
             return Some(link(g, LinkedBy::AccessKey));
         }
         // A break-glass user's role switch: the session is named after the user.
@@ -312,11 +327,7 @@ fn draft(
         .unwrap_or_default();
     FindingDraft {
         kind,
-        key: format!(
-            "{}:{role_part}:{}",
-            kind.as_str(),
-            session.unwrap_or(actor)
-        ),
+        key: format!("{}:{role_part}:{}", kind.as_str(), session.unwrap_or(actor)),
         role: role.map(str::to_owned),
         actor: actor.to_owned(),
         session: session.map(str::to_owned),
@@ -427,9 +438,10 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
         if let Some(g) = known.grant(&a.session_name)
             && same_role(&g.role_arn, &a.role_arn)
             && (known.watch.principal.is_none() || known.by_principal(p))
-            && (g.keys.is_empty()
-                || a.access_key_id.as_ref().is_some_and(|k| g.keys.contains(k)))
-            && g.start.checked_sub(time::Duration::minutes(5)).is_none_or(|s| s <= e.at)
+            && (g.keys.is_empty() || a.access_key_id.as_ref().is_some_and(|k| g.keys.contains(k)))
+            && g.start
+                .checked_sub(time::Duration::minutes(5))
+                .is_none_or(|s| s <= e.at)
             && e.at <= g.end
         {
             return Verdict {
@@ -497,10 +509,7 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
         } else {
             FindingKind::UnbrokeredSession
         };
-        let session = p
-            .session_name
-            .as_deref()
-            .or(p.access_key_id.as_deref());
+        let session = p.session_name.as_deref().or(p.access_key_id.as_deref());
         return Verdict {
             finding: Some(draft(kind, Some(role), &actor, session)),
             ..Verdict::default()

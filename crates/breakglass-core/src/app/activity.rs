@@ -56,7 +56,7 @@ impl GrantActivity {
 /// commit) opens the same finding.
 fn finding_id(key: &str, first_event: &str) -> String {
     let digest = Sha256::digest(format!("{key}\n{first_event}").as_bytes());
-    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     format!("uf-{hex}")
 }
 
@@ -186,10 +186,9 @@ where
                         }
                         batch.commits.push(commit);
                     } else {
-                        batch.commits.push(self.one_record(
-                            Actor::System,
-                            AuditEvent::from(detected(&f, &event)),
-                        ));
+                        batch.commits.push(
+                            self.one_record(Actor::System, AuditEvent::from(detected(&f, &event))),
+                        );
                     }
                     let id = f.id.clone();
                     open.insert(draft.key.clone(), f);
@@ -274,7 +273,10 @@ where
         let Some(playbook) = catalog.playbooks.iter().find(|p| p.break_glass) else {
             return Ok(None);
         };
-        let roles: Vec<_> = catalog.grantable(playbook).filter(|r| r.break_glass).collect();
+        let roles: Vec<_> = catalog
+            .grantable(playbook)
+            .filter(|r| r.break_glass)
+            .collect();
         let role = roles
             .iter()
             .find(|r| event.account.as_deref() == Some(r.account.as_str()))
@@ -525,7 +527,9 @@ where
         let playbook = rules
             .catalog()
             .playbook(&request.spec.playbook)
-            .map_or(request.spec.session_policy.as_str(), |p| p.session_policy.as_str());
+            .map_or(request.spec.session_policy.as_str(), |p| {
+                p.session_policy.as_str()
+            });
         let Ok(generated) = breakglass_iam::generate::generate(catalog, &calls, Some(playbook))
         else {
             return Ok(None);

@@ -267,3 +267,29 @@ pub(super) fn approver_decision(
     }
     authorize(env, request, approver, Action::Approve, &std_ask(request))
 }
+
+/// Sets `spec`'s session policy to `text`, the requester's narrowing of `playbook`'s, once
+/// proven no wider; an empty `text` restores the playbook's own.
+pub(super) fn apply_narrowing(
+    spec: &mut RequestSpec,
+    playbook: &crate::model::Playbook,
+    text: &str,
+    env: &Env<'_>,
+) -> Result<(), TransitionError> {
+    if text.trim().is_empty() {
+        spec.session_policy = playbook.session_policy.clone();
+        spec.narrowed = false;
+        return Ok(());
+    }
+    let narrowed = super::narrow(
+        playbook.id.as_str(),
+        &playbook.session_policy,
+        text,
+        env.rules
+            .permissions()
+            .map(crate::model::PermissionModel::actions),
+    )?;
+    spec.narrowed = narrowed != playbook.session_policy;
+    spec.session_policy = narrowed;
+    Ok(())
+}

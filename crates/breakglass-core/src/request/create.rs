@@ -142,35 +142,9 @@ pub fn submit_narrowed(
         ..
     } = admit(&new, env)?;
     if let Some(text) = session_policy {
-        apply_narrowing(&mut spec, playbook, text, env)?;
+        super::checks::apply_narrowing(&mut spec, playbook, text, env)?;
     }
     for_approval(id, RequestKind::Standard, spec, decision, playbook, env)
-}
-
-/// Sets `spec`'s session policy to `text`, the requester's narrowing of `playbook`'s, once
-/// proven no wider; an empty `text` restores the playbook's own.
-pub(super) fn apply_narrowing(
-    spec: &mut RequestSpec,
-    playbook: &crate::model::Playbook,
-    text: &str,
-    env: &Env<'_>,
-) -> Result<(), TransitionError> {
-    if text.trim().is_empty() {
-        spec.session_policy = playbook.session_policy.clone();
-        spec.narrowed = false;
-        return Ok(());
-    }
-    let narrowed = super::narrow(
-        playbook.id.as_str(),
-        &playbook.session_policy,
-        text,
-        env.rules
-            .permissions()
-            .map(crate::model::PermissionModel::actions),
-    )?;
-    spec.narrowed = narrowed != playbook.session_policy;
-    spec.session_policy = narrowed;
-    Ok(())
 }
 
 /// A new request of `kind` waiting for `playbook`'s approvals (approved at once when it

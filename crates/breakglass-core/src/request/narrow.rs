@@ -436,18 +436,18 @@ fn tokens(pattern: &str, ignore_case: bool) -> Vec<Token> {
     let mut out = Vec::new();
     let mut rest = pattern;
     while let Some(c) = rest.chars().next() {
-        if let Some(after) = rest.strip_prefix("${") {
-            if let Some(end) = after.find('}') {
-                let name = after.get(..end).unwrap_or_default();
-                out.push(match name {
-                    "*" => Token::Lit('*'),
-                    "?" => Token::Lit('?'),
-                    "$" => Token::Lit('$'),
-                    _ => Token::Var(name.to_ascii_lowercase()),
-                });
-                rest = after.get(end + 1..).unwrap_or_default();
-                continue;
-            }
+        if let Some(after) = rest.strip_prefix("${")
+            && let Some(end) = after.find('}')
+        {
+            let name = after.get(..end).unwrap_or_default();
+            out.push(match name {
+                "*" => Token::Lit('*'),
+                "?" => Token::Lit('?'),
+                "$" => Token::Lit('$'),
+                _ => Token::Var(name.to_ascii_lowercase()),
+            });
+            rest = after.get(end + 1..).unwrap_or_default();
+            continue;
         }
         out.push(match c {
             '*' => Token::Star,

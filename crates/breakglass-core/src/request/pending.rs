@@ -157,7 +157,7 @@ pub(super) fn amend(
     require_requester(request, &by, "amend the request")?;
     let playbook = playbook(env.rules, &request.spec.playbook)?;
     if let Some(text) = &session_policy {
-        super::create::apply_narrowing(&mut next.spec, playbook, text, env)?;
+        super::checks::apply_narrowing(&mut next.spec, playbook, text, env)?;
     }
     if let Some(d) = duration {
         let d = whole_seconds(d);

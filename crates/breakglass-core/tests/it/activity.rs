@@ -65,7 +65,9 @@ fn session(role: &str, name: &str, key: &str, source_identity: Option<&str>) -> 
     let (account, role_name) = role_key(role).unwrap();
     Principal {
         kind: "AssumedRole".to_owned(),
-        arn: Some(format!("arn:aws:sts::{account}:assumed-role/{role_name}/{name}")),
+        arn: Some(format!(
+            "arn:aws:sts::{account}:assumed-role/{role_name}/{name}"
+        )),
         access_key_id: Some(key.to_owned()),
         session_name: Some(name.to_owned()),
         role_arn: Some(role.to_owned()),
@@ -103,34 +105,53 @@ fn broker() -> Principal {
 fn the_grants_own_session_links_by_its_name_and_its_key_is_learned() {
     let mut k = known();
     let v = classify(
-        &assume("e1", broker(), ANALYST, "g-alice1", "ASIANEW"),
+        &assume("e1", broker(), ANALYST, "g-alice1", "ASIAISSUED0000000001"),
         &k,
     );
     let link = v.link.expect("linked");
     assert_eq!(link.grant.as_str(), "g-alice1");
     assert_eq!(link.by, LinkedBy::SessionName);
-    assert_eq!(v.learned_key.as_deref(), Some("ASIANEW"));
+    assert_eq!(v.learned_key.as_deref(), Some("ASIAISSUED0000000001"));
     assert!(v.finding.is_none());
-    k.add_key("ASIANEW", &link.grant);
+    k.add_key("ASIAISSUED0000000001", &link.grant);
 
-    let call = event("e2", 5, "DescribeInstances", session(ANALYST, "g-alice1", "ASIANEW", Some("alice")));
+    let call = event(
+        "e2",
+        5,
+        "DescribeInstances",
+        session(ANALYST, "g-alice1", "ASIAISSUED0000000001", Some("alice")),
+    );
     let v = classify(&call, &k);
     assert_eq!(v.link.unwrap().grant.as_str(), "g-alice1");
     // Its console session (federation URL) carries the console's key.
-    let mut console = event("e3", 6, "DescribeVpcs", session(ANALYST, "g-alice1", "ASIACONSOLE", Some("alice")));
+    let mut console = event(
+        "e3",
+        6,
+        "DescribeVpcs",
+        session(ANALYST, "g-alice1", "ASIACONSOLE", Some("alice")),
+    );
     console.from_console = true;
-    assert_eq!(classify(&console, &k).link.unwrap().by, LinkedBy::SessionName);
+    assert_eq!(
+        classify(&console, &k).link.unwrap().by,
+        LinkedBy::SessionName
+    );
 }
 
 #[test]
 fn assuming_a_brokered_role_under_a_name_that_is_no_grant_is_one_finding_per_session() {
     let k = known();
     let attacker = session(OTHER, "ci", "ASIACI", None);
-    let a = classify(&assume("e1", attacker.clone(), ANALYST, "mallory", "ASIAM"), &k);
+    let a = classify(
+        &assume("e1", attacker.clone(), ANALYST, "mallory", "ASIAM"),
+        &k,
+    );
     let b = classify(&assume("e2", attacker, ANALYST, "mallory", "ASIAM2"), &k);
     let (fa, fb) = (a.finding.unwrap(), b.finding.unwrap());
     assert_eq!(fa.kind, FindingKind::UnbrokeredAssumeRole);
-    assert_eq!(fa.key, fb.key, "two AssumeRoles of one session name group into one finding");
+    assert_eq!(
+        fa.key, fb.key,
+        "two AssumeRoles of one session name group into one finding"
+    );
     assert!(a.link.is_none());
 }
 
@@ -138,28 +159,57 @@ fn assuming_a_brokered_role_under_a_name_that_is_no_grant_is_one_finding_per_ses
 fn naming_a_session_after_a_live_grant_does_not_borrow_it() {
     let k = known();
     // Someone other than the broker assumes the role under alice's grant id.
-    let v = classify(&assume("e1", session(OTHER, "ci", "ASIACI", None), ANALYST, "g-alice1", "ASIASPOOF"), &k);
+    let v = classify(
+        &assume(
+            "e1",
+            session(OTHER, "ci", "ASIACI", None),
+            ANALYST,
+            "g-alice1",
+            "ASIASPOOF",
+        ),
+        &k,
+    );
     assert!(v.link.is_none(), "a spoofed session name must not link");
     assert_eq!(v.finding.unwrap().kind, FindingKind::UnbrokeredAssumeRole);
     // Its calls, under alice's grant id with a key the grant never had, are no grant's.
-    let spoofed = event("e1b", 2, "TerminateInstances", session(ANALYST, "g-alice1", "ASIASPOOF", None));
+    let spoofed = event(
+        "e1b",
+        2,
+        "TerminateInstances",
+        session(ANALYST, "g-alice1", "ASIASPOOF", None),
+    );
     let v = classify(&spoofed, &k);
     assert!(v.link.is_none());
     assert_eq!(v.finding.unwrap().kind, FindingKind::UnbrokeredSession);
     // The grant id on another brokered role is no grant of that role.
-    let call = event("e2", 5, "GetObject", session(BREAK_GLASS, "g-alice1", "ASIAX", None));
+    let call = event(
+        "e2",
+        5,
+        "GetObject",
+        session(BREAK_GLASS, "g-alice1", "ASIAX", None),
+    );
     let v = classify(&call, &k);
     assert!(v.link.is_none());
     assert_eq!(v.finding.unwrap().kind, FindingKind::UnbrokeredSession);
     // Long after the grant ended, its name links nothing either.
-    let late = event("e3", 60 * 30, "GetObject", session(ANALYST, "g-alice1", "ASIALATE", None));
+    let late = event(
+        "e3",
+        60 * 30,
+        "GetObject",
+        session(ANALYST, "g-alice1", "ASIALATE", None),
+    );
     assert!(classify(&late, &k).link.is_none());
 }
 
 #[test]
 fn a_responders_source_identity_does_not_hide_a_brokered_session_in_their_timeline() {
     let k = known();
-    let call = event("e1", 5, "TerminateInstances", session(ANALYST, "sneaky", "ASIASNEAK", Some("alice")));
+    let call = event(
+        "e1",
+        5,
+        "TerminateInstances",
+        session(ANALYST, "sneaky", "ASIASNEAK", Some("alice")),
+    );
     let v = classify(&call, &k);
     assert!(v.link.is_none());
     assert_eq!(v.finding.unwrap().kind, FindingKind::UnbrokeredSession);
@@ -169,20 +219,44 @@ fn a_responders_source_identity_does_not_hide_a_brokered_session_in_their_timeli
 fn a_session_chained_from_a_grant_joins_it_by_key_and_by_source_identity() {
     let mut k = known();
     let grant_session = session(ANALYST, "g-alice1", "ASIAISSUED0000000001", Some("alice"));
-    let v = classify(&assume("e1", grant_session, OTHER, "alice-deploy", "ASIACHAINED"), &k);
+    let v = classify(
+        &assume("e1", grant_session, OTHER, "alice-deploy", "ASIACHAINED"),
+        &k,
+    );
     let link = v.link.unwrap();
     assert_eq!(link.grant.as_str(), "g-alice1");
     assert_eq!(v.learned_key.as_deref(), Some("ASIACHAINED"));
     k.add_key("ASIACHAINED", &link.grant);
-    let chained = event("e2", 10, "PutObject", session(OTHER, "alice-deploy", "ASIACHAINED", Some("alice")));
+    let chained = event(
+        "e2",
+        10,
+        "PutObject",
+        session(OTHER, "alice-deploy", "ASIACHAINED", Some("alice")),
+    );
     assert_eq!(classify(&chained, &k).link.unwrap().by, LinkedBy::AccessKey);
     // A chained session whose AssumeRole was never seen: its source identity, while the grant
     // (plus a chained session's lifetime) runs.
-    let unseen = event("e3", 20, "ListBuckets", session(OTHER, "x", "ASIAUNSEEN", Some("alice")));
-    assert_eq!(classify(&unseen, &k).link.unwrap().by, LinkedBy::SourceIdentity);
-    let bob = event("e4", 20, "ListBuckets", session(OTHER, "x", "ASIABOB", Some("bob")));
+    let unseen = event(
+        "e3",
+        20,
+        "ListBuckets",
+        session(OTHER, "x", "ASIAUNSEEN", Some("alice")),
+    );
+    assert_eq!(
+        classify(&unseen, &k).link.unwrap().by,
+        LinkedBy::SourceIdentity
+    );
+    let bob = event(
+        "e4",
+        20,
+        "ListBuckets",
+        session(OTHER, "x", "ASIABOB", Some("bob")),
+    );
     let v = classify(&bob, &k);
-    assert!(v.link.is_none() && v.finding.is_none(), "bob has no grant; the role is not brokered");
+    assert!(
+        v.link.is_none() && v.finding.is_none(),
+        "bob has no grant; the role is not brokered"
+    );
 }
 
 #[test]
@@ -190,10 +264,16 @@ fn the_brokers_principal_assuming_anything_but_a_grant_or_its_own_roles_is_a_fin
     let k = known();
     let v = classify(&assume("e1", broker(), OTHER, "whatever", "ASIAP"), &k);
     assert_eq!(v.finding.unwrap().kind, FindingKind::BrokerPrincipal);
-    let v = classify(&assume("e2", broker(), ANALYST, "not-a-grant", "ASIAP2"), &k);
+    let v = classify(
+        &assume("e2", broker(), ANALYST, "not-a-grant", "ASIAP2"),
+        &k,
+    );
     assert_eq!(v.finding.unwrap().kind, FindingKind::BrokerPrincipal);
     let revoker = "arn:aws:iam::222222222222:role/breakglass/BreakglassRevoker";
-    let v = classify(&assume("e3", broker(), revoker, "breakglass-revoker", "ASIAR"), &k);
+    let v = classify(
+        &assume("e3", broker(), revoker, "breakglass-revoker", "ASIAR"),
+        &k,
+    );
     assert!(v.finding.is_none() && v.link.is_none());
 }
 
@@ -228,15 +308,28 @@ fn a_break_glass_user_sign_in_and_its_role_switch_are_one_finding() {
         keys: Vec::new(),
         break_glass_user: Some("alice-BREAK-GLASS".to_owned()),
     });
-    assert_eq!(classify(&switch, &k).link.unwrap().by, LinkedBy::BreakGlassUser);
-    let call = event("e3", 3, "DeleteTrail", session(BREAK_GLASS, "alice-BREAK-GLASS", "ASIASW", None));
+    assert_eq!(
+        classify(&switch, &k).link.unwrap().by,
+        LinkedBy::BreakGlassUser
+    );
+    let call = event(
+        "e3",
+        3,
+        "DeleteTrail",
+        session(BREAK_GLASS, "alice-BREAK-GLASS", "ASIASW", None),
+    );
     assert_eq!(classify(&call, &k).link.unwrap().grant.as_str(), "g-retro");
 }
 
 #[test]
 fn a_console_role_switch_into_a_brokered_role_is_a_finding() {
     let k = known();
-    let mut switch = event("e1", 2, "SwitchRole", session(ANALYST, "eve", "ASIAEVE", None));
+    let mut switch = event(
+        "e1",
+        2,
+        "SwitchRole",
+        session(ANALYST, "eve", "ASIAEVE", None),
+    );
     switch.service = "signin.amazonaws.com".to_owned();
     switch.switch_from = Some("arn:aws:iam::222222222222:user/eve".to_owned());
     assert_eq!(
@@ -250,13 +343,37 @@ fn only_events_that_can_matter_are_kept() {
     let k = known();
     let unrelated = event("e1", 1, "PutObject", session(OTHER, "app", "ASIAAPP", None));
     assert!(!k.relevant(&unrelated));
-    let service = event("e2", 1, "AssumeRole", Principal { kind: "AWSService".to_owned(), ..Principal::default() });
+    let service = event(
+        "e2",
+        1,
+        "AssumeRole",
+        Principal {
+            kind: "AWSService".to_owned(),
+            ..Principal::default()
+        },
+    );
     assert!(!k.relevant(&service));
-    assert!(k.relevant(&event("e3", 1, "GetObject", session(ANALYST, "g-alice1", "K", None))));
-    assert!(k.relevant(&event("e4", 1, "GetObject", session(OTHER, "x", "K", Some("alice")))));
+    assert!(k.relevant(&event(
+        "e3",
+        1,
+        "GetObject",
+        session(ANALYST, "g-alice1", "K", None)
+    )));
+    assert!(k.relevant(&event(
+        "e4",
+        1,
+        "GetObject",
+        session(OTHER, "x", "K", Some("alice"))
+    )));
     assert!(k.relevant(&event("e5", 1, "GetUser", iam_user("bob-BREAK-GLASS"))));
     assert!(!k.relevant(&event("e6", 1, "GetUser", iam_user("bob"))));
-    assert!(k.relevant(&assume("e7", session(OTHER, "ci", "K", None), ANALYST, "x", "K2")));
+    assert!(k.relevant(&assume(
+        "e7",
+        session(OTHER, "ci", "K", None),
+        ANALYST,
+        "x",
+        "K2"
+    )));
     assert!(k.relevant(&assume("e8", broker(), OTHER, "x", "K3")));
 }
 
@@ -266,9 +383,17 @@ fn the_attackers_review_each_way_around_the_linker_is_closed() {
     // An IAM user assuming a brokered role is looked at (it was dropped before).
     let by_user = assume("a1", iam_user("eve"), ANALYST, "eve", "ASIAEVE");
     assert!(k.relevant(&by_user));
-    assert_eq!(classify(&by_user, &k).finding.unwrap().kind, FindingKind::UnbrokeredAssumeRole);
+    assert_eq!(
+        classify(&by_user, &k).finding.unwrap().kind,
+        FindingKind::UnbrokeredAssumeRole
+    );
     // A console session under alice's grant id without her source identity is not hers.
-    let mut console = event("a2", 5, "DescribeVpcs", session(ANALYST, "g-alice1", "ASIACON", None));
+    let mut console = event(
+        "a2",
+        5,
+        "DescribeVpcs",
+        session(ANALYST, "g-alice1", "ASIACON", None),
+    );
     console.from_console = true;
     let v = classify(&console, &k);
     assert!(v.link.is_none());
@@ -280,7 +405,10 @@ fn the_attackers_review_each_way_around_the_linker_is_closed() {
     assert_eq!(v.finding.unwrap().kind, FindingKind::UnbrokeredAssumeRole);
     // The broker's principal minting another session under a grant's name with a key the
     // broker never recorded.
-    let v = classify(&assume("a4", broker(), ANALYST, "g-alice1", "ASIAEXTRA"), &k);
+    let v = classify(
+        &assume("a4", broker(), ANALYST, "g-alice1", "ASIAEXTRA"),
+        &k,
+    );
     assert!(v.link.is_none());
     assert_eq!(v.finding.unwrap().kind, FindingKind::BrokerPrincipal);
     // A session named after a break-glass user, in a role that is not a break-glass role,
@@ -296,10 +424,23 @@ fn the_attackers_review_each_way_around_the_linker_is_closed() {
         keys: Vec::new(),
         break_glass_user: Some("alice-BREAK-GLASS".to_owned()),
     });
-    let v = classify(&event("a5", 5, "GetObject", session(ANALYST, "alice-BREAK-GLASS", "ASIAN", None)), &k);
+    let v = classify(
+        &event(
+            "a5",
+            5,
+            "GetObject",
+            session(ANALYST, "alice-BREAK-GLASS", "ASIAN", None),
+        ),
+        &k,
+    );
     assert!(v.link.is_none());
     // Far-future times do not overflow.
-    let mut far = event("a6", 0, "GetObject", session(ANALYST, "g-alice1", "ASIAISSUED0000000001", Some("alice")));
+    let mut far = event(
+        "a6",
+        0,
+        "GetObject",
+        session(ANALYST, "g-alice1", "ASIAISSUED0000000001", Some("alice")),
+    );
     far.at = time::OffsetDateTime::new_utc(time::Date::MAX, time::Time::MIDNIGHT);
     let _ = classify(&far, &k);
 }

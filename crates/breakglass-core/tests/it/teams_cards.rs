@@ -347,6 +347,23 @@ fn every_notification() -> Vec<OutboxMessage> {
         ),
         (
             Actor::System,
+            breakglass_core::audit::events::UnbrokeredUseDetected {
+                finding: "uf-0a1b2c3d4e5f6071".into(),
+                kind: breakglass_core::activity::FindingKind::UnbrokeredAssumeRole,
+                summary: "AssumeRole outside the broker of arn:aws:iam::222222222222:role/incident-response/SecurityAnalyst by arn:aws:sts::222222222222:assumed-role/ci/ci (session `mallory`)".into(),
+                role: Some("arn:aws:iam::222222222222:role/incident-response/SecurityAnalyst".into()),
+                actor: "arn:aws:sts::222222222222:assumed-role/ci/ci".into(),
+                session: Some("mallory".into()),
+                account: Some("222222222222".into()),
+                event_id: "6deb168c-5255-4ffb-a480-cddcad47f63b".into(),
+                event_time: time::macros::datetime!(2024-03-01 12:00:00 UTC),
+                source_ip: Some("198.51.100.7".into()),
+                record: None,
+            }
+            .into(),
+        ),
+        (
+            Actor::System,
             DrillAlertSent {
                 run: "dr-0a1b2c".into(),
                 what: "scheduled drill".into(),

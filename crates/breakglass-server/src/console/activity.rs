@@ -34,13 +34,12 @@ impl ActivityFilter {
         let action = self.action.as_deref().filter(|s| !s.is_empty());
         service.is_none_or(|s| {
             e.event.service == s || e.event.service.strip_suffix(".amazonaws.com") == Some(s)
-        }) && action.is_none_or(|a| {
-            e.event
-                .action
-                .to_lowercase()
-                .contains(&a.to_lowercase())
-        }) && (self.errors.as_deref().is_none_or(|x| x.is_empty() || x == "0")
-            || e.event.error.is_some())
+        }) && action.is_none_or(|a| e.event.action.to_lowercase().contains(&a.to_lowercase()))
+            && (self
+                .errors
+                .as_deref()
+                .is_none_or(|x| x.is_empty() || x == "0")
+                || e.event.error.is_some())
     }
 
     fn active(&self) -> bool {
@@ -95,13 +94,22 @@ pub fn timeline(
     filter: &ActivityFilter,
     lp: Option<(&LeastPrivilege, &str)>,
 ) -> Markup {
-    let shown: Vec<&StoredEvent> = activity.events.iter().filter(|e| filter.admits(e)).collect();
+    let shown: Vec<&StoredEvent> = activity
+        .events
+        .iter()
+        .filter(|e| filter.admits(e))
+        .collect();
     let chart = crate::report::calls_svg(&shown);
     let hits: Vec<&StoredEvent> = activity.rule_findings().collect();
     let services: std::collections::BTreeSet<&str> = activity
         .events
         .iter()
-        .map(|e| e.event.service.strip_suffix(".amazonaws.com").unwrap_or(&e.event.service))
+        .map(|e| {
+            e.event
+                .service
+                .strip_suffix(".amazonaws.com")
+                .unwrap_or(&e.event.service)
+        })
         .collect();
     let empty = if activity.events.is_empty() {
         "CloudTrail has shown no call of this grant's credentials yet (events reach the broker a few minutes after they happen)."
@@ -157,7 +165,10 @@ pub async fn findings(State(s): St, session: Session) -> Result<Response, Failur
     let v = session.viewer();
     let list = s
         .app
-        .unbrokered_use(&session.principal.caller(), breakglass_core::app::FINDINGS_PAGE)
+        .unbrokered_use(
+            &session.principal.caller(),
+            breakglass_core::app::FINDINGS_PAGE,
+        )
         .await
         .or_page(&v)?;
     let rows = html! {

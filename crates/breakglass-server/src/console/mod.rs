@@ -13,9 +13,9 @@
 //! handler runs.
 
 mod account;
+mod activity;
 mod ask;
 mod chat;
-mod activity;
 mod drills;
 pub mod layout;
 mod lists;

@@ -19,9 +19,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::activity::ActivityFilter;
 use super::layout::{self, csrf_field};
 use super::lists::{decision, may, now};
-use super::activity::ActivityFilter;
 use super::passkeys;
 use super::signin::{NoFields, Posted, Session};
 use super::{Failure, OrPage, St};
@@ -350,8 +350,7 @@ impl View<'_> {
         html! {
             @if r.status == Status::Pending && !requester && self.approve.allowed {
                 p.asked { strong { "Waiting for your approval." }
-                    @if r.spec.narrowed { " The requester narrowed the playbook's session policy: "
-                        a href="#permissions" { "see what this request allows" } "." } }
+                    @if r.spec.narrowed { " " a href="#permissions" { "Narrowed" } "." } }
                 form #approve-form .stack method="post" action={ (base) "/approve" } {
                     (csrf_field(csrf))
                     input type="hidden" name="digest" value=(r.digest.to_hex());
@@ -538,7 +537,16 @@ pub async fn request(
     Query(q): Query<Done>,
     Query(f): Query<ActivityFilter>,
 ) -> Result<Response, Failure> {
-    request_page(&s, &session, &headers, &rid, None, q.done.as_deref(), Some(&f)).await
+    request_page(
+        &s,
+        &session,
+        &headers,
+        &rid,
+        None,
+        q.done.as_deref(),
+        Some(&f),
+    )
+    .await
 }
 
 /// After action `done`: 303 back to the request with its confirmation, or the request

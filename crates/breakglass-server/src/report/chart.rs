@@ -55,14 +55,13 @@ pub fn calls_svg(events: &[&breakglass_core::activity::StoredEvent]) -> Option<S
     let span = (last - first).whole_seconds().max(1);
     let bucket = ((span + 39) / 40).max(60);
     let buckets = usize::try_from(span / bucket + 1).unwrap_or(1);
-    let mut calls = vec![0u64; buckets];
-    let mut failed = vec![0u64; buckets];
+    // (calls, failed) per bucket.
+    let mut counts = vec![(0u64, 0u64); buckets];
     for e in events {
         let i = usize::try_from((e.event.at - first).whole_seconds() / bucket).unwrap_or(0);
-        let i = i.min(buckets - 1);
-        calls[i] += 1;
-        if e.event.error.is_some() {
-            failed[i] += 1;
+        if let Some(c) = counts.get_mut(i.min(buckets - 1)) {
+            c.0 += 1;
+            c.1 += u64::from(e.event.error.is_some());
         }
     }
     let days = span > 86_400;
@@ -70,16 +69,22 @@ pub fn calls_svg(events: &[&breakglass_core::activity::StoredEvent]) -> Option<S
         .map(|i| {
             let t = first + time::Duration::seconds(bucket * i as i64);
             if days {
-                format!("{:02}-{:02} {:02}:{:02}", u8::from(t.month()), t.day(), t.hour(), t.minute())
+                format!(
+                    "{:02}-{:02} {:02}:{:02}",
+                    u8::from(t.month()),
+                    t.day(),
+                    t.hour(),
+                    t.minute()
+                )
             } else {
                 format!("{:02}:{:02}", t.hour(), t.minute())
             }
         })
         .collect();
     let mut points: Vec<(&str, &str, u64)> = Vec::new();
-    for (i, label) in labels.iter().enumerate() {
-        points.push((label.as_str(), "calls", calls[i]));
-        points.push((label.as_str(), "failed", failed[i]));
+    for (label, (calls, failed)) in labels.iter().zip(&counts) {
+        points.push((label.as_str(), "calls", *calls));
+        points.push((label.as_str(), "failed", *failed));
     }
     lines_svg(&points, "calls")
 }

@@ -27,7 +27,9 @@ fn session(role: &str, name: &str, key: &str, who: Option<&str>) -> Principal {
     let (account, role_name) = role_key(role).unwrap();
     Principal {
         kind: "AssumedRole".to_owned(),
-        arn: Some(format!("arn:aws:sts::{account}:assumed-role/{role_name}/{name}")),
+        arn: Some(format!(
+            "arn:aws:sts::{account}:assumed-role/{role_name}/{name}"
+        )),
         access_key_id: Some(key.to_owned()),
         session_name: Some(name.to_owned()),
         role_arn: Some(role.to_owned()),
@@ -57,7 +59,14 @@ fn event(id: &str, at: OffsetDateTime, service: &str, action: &str, p: Principal
     }
 }
 
-fn assume(id: &str, at: OffsetDateTime, caller: Principal, role: &str, name: &str, key: &str) -> Observed {
+fn assume(
+    id: &str,
+    at: OffsetDateTime,
+    caller: Principal,
+    role: &str,
+    name: &str,
+    key: &str,
+) -> Observed {
     let mut e = event(id, at, "sts.amazonaws.com", "AssumeRole", caller);
     e.assumed = Some(Assumed {
         role_arn: role.to_owned(),
@@ -79,7 +88,10 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
     // Two grants on the same role: alice's and erin's.
     let mine = active_grant(b, "alice", 60).await;
     let theirs = active_grant(b, "erin", 60).await;
-    let creds = app.credentials(&caller("alice"), &mine, None).await.unwrap();
+    let creds = app
+        .credentials(&caller("alice"), &mine, None)
+        .await
+        .unwrap();
     let key = creds.access_key_id.clone();
     let erin_key = app
         .credentials(&caller("erin"), &theirs, None)
@@ -93,39 +105,107 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
     let broker_session = session(BROKER, "breakglass", "ASIABROKER", None);
 
     let mut events = vec![
-        assume("e-issue", t0, broker_session.clone(), ANALYST, grant.as_str(), &key),
-        event("e-1", t0 + Duration::minutes(1), "ec2.amazonaws.com", "DescribeInstances", session(ANALYST, grant.as_str(), &key, Some("alice"))),
-        event("e-2", t0 + Duration::minutes(2), "s3.amazonaws.com", "GetObject", session(ANALYST, grant.as_str(), &key, Some("alice"))),
+        assume(
+            "e-issue",
+            t0,
+            broker_session.clone(),
+            ANALYST,
+            grant.as_str(),
+            &key,
+        ),
+        event(
+            "e-1",
+            t0 + Duration::minutes(1),
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            session(ANALYST, grant.as_str(), &key, Some("alice")),
+        ),
+        event(
+            "e-2",
+            t0 + Duration::minutes(2),
+            "s3.amazonaws.com",
+            "GetObject",
+            session(ANALYST, grant.as_str(), &key, Some("alice")),
+        ),
         // erin's grant, same role: not in alice's timeline.
-        event("e-erin", t0 + Duration::minutes(2), "ec2.amazonaws.com", "StopInstances", session(ANALYST, other.as_str(), &erin_key, Some("erin"))),
+        event(
+            "e-erin",
+            t0 + Duration::minutes(2),
+            "ec2.amazonaws.com",
+            "StopInstances",
+            session(ANALYST, other.as_str(), &erin_key, Some("erin")),
+        ),
         // Unbrokered: an AssumeRole of the brokered role under a name that is no grant, twice.
-        assume("e-u1", t0 + Duration::minutes(3), session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None), ANALYST, "mallory", "ASIAM1"),
-        assume("e-u2", t0 + Duration::minutes(4), session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None), ANALYST, "mallory", "ASIAM2"),
+        assume(
+            "e-u1",
+            t0 + Duration::minutes(3),
+            session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None),
+            ANALYST,
+            "mallory",
+            "ASIAM1",
+        ),
+        assume(
+            "e-u2",
+            t0 + Duration::minutes(4),
+            session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None),
+            ANALYST,
+            "mallory",
+            "ASIAM2",
+        ),
         // The broker's principal outside the broker.
-        assume("e-p", t0 + Duration::minutes(5), broker_session.clone(), "arn:aws:iam::222222222222:role/app/Admin", "side-door", "ASIAP"),
+        assume(
+            "e-p",
+            t0 + Duration::minutes(5),
+            broker_session.clone(),
+            "arn:aws:iam::222222222222:role/app/Admin",
+            "side-door",
+            "ASIAP",
+        ),
     ];
     // A break-glass IAM user signs in and switches to the break-glass role.
-    let mut login = event("e-bg1", t0 + Duration::minutes(6), "signin.amazonaws.com", "ConsoleLogin", Principal {
-        kind: "IAMUser".to_owned(),
-        arn: Some("arn:aws:iam::111111111111:user/alice-BREAK-GLASS".to_owned()),
-        user_name: Some("alice-BREAK-GLASS".to_owned()),
-        ..Principal::default()
-    });
+    let mut login = event(
+        "e-bg1",
+        t0 + Duration::minutes(6),
+        "signin.amazonaws.com",
+        "ConsoleLogin",
+        Principal {
+            kind: "IAMUser".to_owned(),
+            arn: Some("arn:aws:iam::111111111111:user/alice-BREAK-GLASS".to_owned()),
+            user_name: Some("alice-BREAK-GLASS".to_owned()),
+            ..Principal::default()
+        },
+    );
     login.console_login = true;
-    let mut switch = event("e-bg2", t0 + Duration::minutes(7), "signin.amazonaws.com", "SwitchRole", session(BREAK_GLASS, "alice-BREAK-GLASS", "ASIASW", None));
+    let mut switch = event(
+        "e-bg2",
+        t0 + Duration::minutes(7),
+        "signin.amazonaws.com",
+        "SwitchRole",
+        session(BREAK_GLASS, "alice-BREAK-GLASS", "ASIASW", None),
+    );
     switch.switch_from = Some("arn:aws:iam::111111111111:user/alice-BREAK-GLASS".to_owned());
     events.push(login);
     events.push(switch);
-    let cursor = vec![Cursor { source: "s3:111111111111:us-east-1".to_owned(), position: "k1".to_owned() }];
+    let cursor = vec![Cursor {
+        source: "s3:111111111111:us-east-1".to_owned(),
+        position: "k1".to_owned(),
+    }];
 
-    let done = app.record_activity(&w, events.clone(), cursor.clone()).await.unwrap();
+    let done = app
+        .record_activity(&w, events.clone(), cursor.clone())
+        .await
+        .unwrap();
     assert_eq!(done.findings, 3, "{done:?}");
     assert_eq!(done.records, 1);
     assert_eq!(done.joined, 1, "the second AssumeRole joins its finding");
 
     // Alice's timeline: exactly her grant's three events.
     let activity = app.grant_activity(&caller("alice"), &mine).await.unwrap();
-    let ids: Vec<&str> = activity.events.iter().map(|e| e.event.event_id.as_str()).collect();
+    let ids: Vec<&str> = activity
+        .events
+        .iter()
+        .map(|e| e.event.event_id.as_str())
+        .collect();
     assert_eq!(ids, ["e-issue", "e-1", "e-2"]);
     let erin = app.grant_activity(&admin("root"), &theirs).await.unwrap();
     assert_eq!(erin.events.len(), 1);
@@ -136,73 +216,169 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
     let findings = app.unbrokered_use(&admin("root"), 100).await.unwrap();
     let kinds: Vec<FindingKind> = findings.iter().map(|f| f.kind).collect();
     assert_eq!(findings.len(), 3, "{kinds:?}");
-    for k in [FindingKind::UnbrokeredAssumeRole, FindingKind::BrokerPrincipal, FindingKind::BreakGlassUser] {
+    for k in [
+        FindingKind::UnbrokeredAssumeRole,
+        FindingKind::BrokerPrincipal,
+        FindingKind::BreakGlassUser,
+    ] {
         assert_eq!(kinds.iter().filter(|x| **x == k).count(), 1, "{k:?}");
     }
-    let assume_finding = findings.iter().find(|f| f.kind == FindingKind::UnbrokeredAssumeRole).unwrap();
+    let assume_finding = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::UnbrokeredAssumeRole)
+        .unwrap();
     assert_eq!(assume_finding.events, 2);
-    assert_eq!(audit_count(&t.store, "unbrokered_use_detected", None).await, 3);
+    assert_eq!(
+        audit_count(&t.store, "unbrokered_use_detected", None).await,
+        3
+    );
     let alerts = t.store.outbox_undelivered(100).await.unwrap();
-    let unbrokered: Vec<_> = alerts.iter().filter(|m| m.message.notification.kind == "unbrokered_use").collect();
+    let unbrokered: Vec<_> = alerts
+        .iter()
+        .filter(|m| m.message.notification.kind == "unbrokered_use")
+        .collect();
     assert_eq!(unbrokered.len(), 3, "one alert per finding");
-    assert!(app.unbrokered_use(&caller("alice"), 100).await.is_err(), "administrators only");
+    assert!(
+        app.unbrokered_use(&caller("alice"), 100).await.is_err(),
+        "administrators only"
+    );
 
     // The break-glass user's sign-in opened a retroactive break-glass record owing a review,
     // with the sign-in and the switch on its timeline.
-    let bg = findings.iter().find(|f| f.kind == FindingKind::BreakGlassUser).unwrap();
+    let bg = findings
+        .iter()
+        .find(|f| f.kind == FindingKind::BreakGlassUser)
+        .unwrap();
     let record = bg.record.clone().expect("a retroactive record");
     let r = b.get(&record).await.unwrap().value;
     assert_eq!(r.kind, RequestKind::BreakGlass);
     assert_eq!(r.spec.requester.as_str(), "alice");
     assert_eq!(r.review, Some(Review::Required));
     let retro = app.grant_activity(&admin("root"), &record).await.unwrap();
-    let ids: Vec<&str> = retro.events.iter().map(|e| e.event.event_id.as_str()).collect();
+    let ids: Vec<&str> = retro
+        .events
+        .iter()
+        .map(|e| e.event.event_id.as_str())
+        .collect();
     assert_eq!(ids, ["e-bg1", "e-bg2"]);
 
     // The same batch again (a duplicate delivery): nothing new.
     let again = app.record_activity(&w, events, cursor).await.unwrap();
-    assert_eq!((again.duplicates, again.findings, again.joined), (9, 0, 0), "{again:?}");
-    assert_eq!(audit_count(&t.store, "unbrokered_use_detected", None).await, 3);
+    assert_eq!(
+        (again.duplicates, again.findings, again.joined),
+        (9, 0, 0),
+        "{again:?}"
+    );
+    assert_eq!(
+        audit_count(&t.store, "unbrokered_use_detected", None).await,
+        3
+    );
 
     // A later event of the same unbrokered session joins its finding without a new alert.
-    let later = assume("e-u3", t0 + Duration::minutes(30), session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None), ANALYST, "mallory", "ASIAM3");
-    let done = app.record_activity(&w, vec![later], Vec::new()).await.unwrap();
+    clock.advance(Duration::minutes(30));
+    let later = assume(
+        "e-u3",
+        t0 + Duration::minutes(30),
+        session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None),
+        ANALYST,
+        "mallory",
+        "ASIAM3",
+    );
+    let done = app
+        .record_activity(&w, vec![later], Vec::new())
+        .await
+        .unwrap();
     assert_eq!((done.findings, done.joined), (0, 1));
-    assert_eq!(audit_count(&t.store, "unbrokered_use_detected", None).await, 3);
+    assert_eq!(
+        audit_count(&t.store, "unbrokered_use_detected", None).await,
+        3
+    );
     let f = app.unbrokered_use(&admin("root"), 100).await.unwrap();
-    assert_eq!(f.iter().find(|x| x.id == assume_finding.id).unwrap().events, 3);
+    assert_eq!(
+        f.iter().find(|x| x.id == assume_finding.id).unwrap().events,
+        3
+    );
 
     // With the action catalog: what alice's grant used of its playbook, and the policy its
     // calls needed (the broker's AssumeRole that opened it is not hers).
     if let Some(actions) = crate::narrowing::actions() {
-        assert!(app.least_privilege(&caller("alice"), &mine).await.unwrap().is_none(), "no catalog yet");
+        assert!(
+            app.least_privilege(&caller("alice"), &mine)
+                .await
+                .unwrap()
+                .is_none(),
+            "no catalog yet"
+        );
         b.replace_rules(
             breakglass_core::rules::Rules::new(crate::support::catalog(), &[])
                 .unwrap()
-                .with_permissions(std::sync::Arc::new(breakglass_core::model::PermissionModel::new(
-                    std::sync::Arc::new(actions),
-                    std::collections::BTreeMap::new(),
-                ))),
+                .with_permissions(std::sync::Arc::new(
+                    breakglass_core::model::PermissionModel::new(
+                        std::sync::Arc::new(actions),
+                        std::collections::BTreeMap::new(),
+                    ),
+                )),
         );
-        let lp = app.least_privilege(&caller("alice"), &mine).await.unwrap().expect("a suggestion");
+        let lp = app
+            .least_privilege(&caller("alice"), &mine)
+            .await
+            .unwrap()
+            .expect("a suggestion");
         assert_eq!(lp.used, 1, "{lp:?}");
         assert_eq!(lp.not_allowed, ["s3:GetObject"], "{lp:?}");
-        assert!(lp.allowed > 100, "ec2:Describe* and cloudtrail:LookupEvents: {lp:?}");
-        assert!(lp.policy.contains("ec2:DescribeInstances") && !lp.policy.contains("s3:"), "{}", lp.policy);
-        assert!(app.least_privilege(&caller("mallory"), &mine).await.is_err());
+        assert!(
+            lp.allowed > 100,
+            "ec2:Describe* and cloudtrail:LookupEvents: {lp:?}"
+        );
+        assert!(
+            lp.policy.contains("ec2:DescribeInstances") && !lp.policy.contains("s3:"),
+            "{}",
+            lp.policy
+        );
+        assert!(
+            app.least_privilege(&caller("mallory"), &mine)
+                .await
+                .is_err()
+        );
     }
 
     // An event timed in the future is refused, not stored.
-    let forged = assume("e-future", t0 + Duration::days(365), session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None), ANALYST, "mallory", "ASIAM9");
-    let done = app.record_activity(&w, vec![forged], Vec::new()).await.unwrap();
-    assert_eq!((done.rejected, done.findings, done.joined), (1, 0, 0), "{done:?}");
+    let forged = assume(
+        "e-future",
+        t0 + Duration::days(365),
+        session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None),
+        ANALYST,
+        "mallory",
+        "ASIAM9",
+    );
+    let done = app
+        .record_activity(&w, vec![forged], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.rejected, done.findings, done.joined),
+        (1, 0, 0),
+        "{done:?}"
+    );
 
     // The cursor is stored with the batch.
     let cursors = t.store.activity_cursors().await.unwrap();
-    assert_eq!(cursors, [Cursor { source: "s3:111111111111:us-east-1".to_owned(), position: "k1".to_owned() }]);
+    assert_eq!(
+        cursors,
+        [Cursor {
+            source: "s3:111111111111:us-east-1".to_owned(),
+            position: "k1".to_owned()
+        }]
+    );
 
     // Retention: everything older than the period goes.
     clock.advance(Duration::days(100));
     assert!(app.prune_activity(Duration::days(90)).await.unwrap() > 0);
-    assert!(app.grant_activity(&caller("alice"), &mine).await.unwrap().events.is_empty());
+    assert!(
+        app.grant_activity(&caller("alice"), &mine)
+            .await
+            .unwrap()
+            .events
+            .is_empty()
+    );
 }

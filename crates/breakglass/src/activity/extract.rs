@@ -121,7 +121,12 @@ pub fn observe_if(event: &Event<'_>, keep: impl FnOnce(&Observed) -> bool) -> Op
     let kind = text(event, &["userIdentity", "type"]).unwrap_or_default();
     let principal_id = text(event, &["userIdentity", "principalId"]);
     let session_name = (kind == "AssumedRole")
-        .then(|| principal_id.as_deref()?.split_once(':').map(|(_, s)| s.to_owned()))
+        .then(|| {
+            principal_id
+                .as_deref()?
+                .split_once(':')
+                .map(|(_, s)| s.to_owned())
+        })
         .flatten();
     let principal = Principal {
         kind,
@@ -137,28 +142,25 @@ pub fn observe_if(event: &Event<'_>, keep: impl FnOnce(&Observed) -> bool) -> Op
         user_name: text(event, &["userIdentity", "userName"]),
     };
     let error = text(event, &["errorCode"]);
-    let assumed = (service == "sts.amazonaws.com"
-        && action.starts_with("AssumeRole")
-        && error.is_none())
-    .then(|| {
-        let role_arn = text(event, &["requestParameters", "roleArn"])?;
-        let session_name = text(event, &["requestParameters", "roleSessionName"]).or_else(|| {
-            // AssumeRoleWithSAML / WithWebIdentity name the session in the assumed ARN.
-            text(event, &["responseElements", "assumedRoleUser", "arn"])
-                .and_then(|a| a.rsplit('/').next().map(str::to_owned))
-        })?;
-        Some(Assumed {
-            role_arn,
-            session_name,
-            access_key_id: text(
-                event,
-                &["responseElements", "credentials", "accessKeyId"],
-            ),
-            source_identity: text(event, &["requestParameters", "sourceIdentity"])
-                .or_else(|| text(event, &["responseElements", "sourceIdentity"])),
-        })
-    })
-    .flatten();
+    let assumed =
+        (service == "sts.amazonaws.com" && action.starts_with("AssumeRole") && error.is_none())
+            .then(|| {
+                let role_arn = text(event, &["requestParameters", "roleArn"])?;
+                let session_name =
+                    text(event, &["requestParameters", "roleSessionName"]).or_else(|| {
+                        // AssumeRoleWithSAML / WithWebIdentity name the session in the assumed ARN.
+                        text(event, &["responseElements", "assumedRoleUser", "arn"])
+                            .and_then(|a| a.rsplit('/').next().map(str::to_owned))
+                    })?;
+                Some(Assumed {
+                    role_arn,
+                    session_name,
+                    access_key_id: text(event, &["responseElements", "credentials", "accessKeyId"]),
+                    source_identity: text(event, &["requestParameters", "sourceIdentity"])
+                        .or_else(|| text(event, &["responseElements", "sourceIdentity"])),
+                })
+            })
+            .flatten();
     let switch_from = (action == "SwitchRole")
         .then(|| text(event, &["additionalEventData", "SwitchFrom"]))
         .flatten();

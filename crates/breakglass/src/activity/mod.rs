@@ -49,12 +49,21 @@ pub async fn sources_of(config: &Config, sdk: &SdkConfig) -> anyhow::Result<watc
     let base = breakglass_aws::sdk::in_region(sdk, &region);
     let reader = reader_config(&base, Some(&a.reader_role_arn(config)), READER_SESSION)
         .await
-        .with_context(|| format!("cannot assume the trail reader role {}", a.reader_role_arn(config)))?;
+        .with_context(|| {
+            format!(
+                "cannot assume the trail reader role {}",
+                a.reader_role_arn(config)
+            )
+        })?;
     let queue = match &a.queue {
         Some(name) => Some(
-            TrailQueue::lookup(&reader, name, a.account_id(config).as_ref().map(|x| x.as_str()))
-                .await
-                .with_context(|| format!("the activity queue `{name}` in {region}"))?,
+            TrailQueue::lookup(
+                &reader,
+                name,
+                a.account_id(config).as_ref().map(|x| x.as_str()),
+            )
+            .await
+            .with_context(|| format!("the activity queue `{name}` in {region}"))?,
         ),
         None => None,
     };
@@ -79,7 +88,10 @@ pub async fn watcher(
         return Ok(None);
     };
     let timing = watch::Timing {
-        every: a.every.try_into().context("`[activity] every` does not fit")?,
+        every: a
+            .every
+            .try_into()
+            .context("`[activity] every` does not fit")?,
         queue_wait: std::time::Duration::from_secs(1),
         retention: a.retention,
     };

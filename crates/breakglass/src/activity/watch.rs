@@ -143,7 +143,11 @@ impl Watcher {
                 let _ = self.app.release_lease(ACTIVITY_LEASE, &self.holder).await;
                 return;
             }
-            let held = match self.app.take_lease(ACTIVITY_LEASE, &self.holder, lease).await {
+            let held = match self
+                .app
+                .take_lease(ACTIVITY_LEASE, &self.holder, lease)
+                .await
+            {
                 Ok(held) => held,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot take the activity lease");
@@ -168,13 +172,17 @@ impl Watcher {
                             "CloudTrail read"
                         ),
                         Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "reading CloudTrail failed; the next pass goes on from the last cursor"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "reading CloudTrail failed; the next pass goes on from the last cursor")
+                        }
                     }
                 }
                 if tokio::time::Instant::now() >= next_prune {
                     next_prune = tokio::time::Instant::now() + Duration::from_secs(3600);
                     match self.app.prune_activity(self.timing.retention).await {
-                        Ok(gone) if gone > 0 => tracing::info!(rows = gone, "old activity forgotten"),
+                        Ok(gone) if gone > 0 => {
+                            tracing::info!(rows = gone, "old activity forgotten")
+                        }
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "cannot forget old activity"),
                     }
@@ -208,9 +216,11 @@ impl Watcher {
                 let source = format!("s3:{}:{}", partition.account, partition.region);
                 let cursor = position(&source);
                 // List again from a little before the cursor, for late deliveries.
-                let mut after = cursor
-                    .as_deref()
-                    .map(|c| partition.rewound(c, LATE_MINUTES).unwrap_or_else(|| c.to_owned()));
+                let mut after = cursor.as_deref().map(|c| {
+                    partition
+                        .rewound(c, LATE_MINUTES)
+                        .unwrap_or_else(|| c.to_owned())
+                });
                 let mut high = cursor.clone();
                 if let Some(floor) = &after {
                     let recent = self.recent.entry(source.clone()).or_default();
@@ -275,7 +285,11 @@ impl Watcher {
                     source: source.clone(),
                     position: next.to_string(),
                 };
-                pass.add(self.app.record_activity(&self.watch, events, vec![c]).await?);
+                pass.add(
+                    self.app
+                        .record_activity(&self.watch, events, vec![c])
+                        .await?,
+                );
                 cursor = Some(next);
             }
         }
@@ -296,7 +310,11 @@ impl Watcher {
         let receipts: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
         let bodies = messages.into_iter().map(|m| m.body).collect();
         let events = self.read_bodies(bodies).await?;
-        pass.add(self.app.record_activity(&self.watch, events, Vec::new()).await?);
+        pass.add(
+            self.app
+                .record_activity(&self.watch, events, Vec::new())
+                .await?,
+        );
         queue.delete(&receipts).await?;
         Ok(pass)
     }

@@ -697,7 +697,7 @@ impl AskArgs {
 /// Reads a narrowed session policy file (capped at the largest policy text the engine
 /// parses).
 fn read_session_policy(path: &std::path::Path) -> anyhow::Result<String> {
-    super::policy::read_policy(path)
+    super::read_policy(path)
         .with_context(|| format!("cannot read the session policy `{}`", path.display()))
 }
 
@@ -1298,7 +1298,9 @@ pub fn grant_activity(
 fn activity(id: &str, json: bool) -> anyhow::Result<Outcome> {
     let path = request_path(id, "/activity")?;
     if json {
-        print_json(&api_checked::<breakglass_core::app::GrantActivity>("GET", &path, None)?)?;
+        print_json(&api_checked::<breakglass_core::app::GrantActivity>(
+            "GET", &path, None,
+        )?)?;
         return Ok(Outcome::Success);
     }
     let v: RequestView = api("GET", &read_path(id), None)?;
@@ -1315,7 +1317,10 @@ fn activity(id: &str, json: bool) -> anyhow::Result<Outcome> {
     let cell = |s: Option<&str>| s.filter(|s| !s.is_empty()).unwrap_or("-").to_owned();
     for e in &a.events {
         let ev = &e.event;
-        let service = ev.service.strip_suffix(".amazonaws.com").unwrap_or(&ev.service);
+        let service = ev
+            .service
+            .strip_suffix(".amazonaws.com")
+            .unwrap_or(&ev.service);
         let agent: String = cell(ev.user_agent.as_deref()).chars().take(40).collect();
         writeln!(
             out,
@@ -1337,7 +1342,13 @@ fn activity(id: &str, json: bool) -> anyhow::Result<Outcome> {
         hits.len()
     )?;
     for e in hits {
-        writeln!(out, "  {} {}: {}", e.event.at, e.event.action, e.event.rules.join(", "))?;
+        writeln!(
+            out,
+            "  {} {}: {}",
+            e.event.at,
+            e.event.action,
+            e.event.rules.join(", ")
+        )?;
     }
     Ok(Outcome::Success)
 }
@@ -1346,7 +1357,9 @@ fn activity(id: &str, json: bool) -> anyhow::Result<Outcome> {
 pub fn findings(args: &JsonArg) -> anyhow::Result<Outcome> {
     let path = "/api/v1/findings";
     if args.json {
-        print_json(&api_checked::<Vec<breakglass_core::activity::Finding>>("GET", path, None)?)?;
+        print_json(&api_checked::<Vec<breakglass_core::activity::Finding>>(
+            "GET", path, None,
+        )?)?;
         return Ok(Outcome::Success);
     }
     let list: Vec<breakglass_core::activity::Finding> = api("GET", path, None)?;

@@ -28,3 +28,34 @@ pub fn duration_arg(text: &str) -> Result<time::Duration, String> {
         ))
     }
 }
+
+/// Reads at most `cap` bytes of `path` as UTF-8; larger files are refused, not truncated.
+pub(crate) fn read_capped(path: &std::path::Path, cap: u64) -> anyhow::Result<String> {
+    use anyhow::Context as _;
+    use std::io::Read as _;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(cap + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read `{}`", path.display()))?;
+    if bytes.len() as u64 > cap {
+        anyhow::bail!("`{}` is larger than {cap} bytes", path.display());
+    }
+    String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("`{}` is not UTF-8 text", path.display()))
+}
+
+/// Reads a policy file, refusing one larger than the parser accepts.
+pub(crate) fn read_policy(path: &std::path::Path) -> anyhow::Result<String> {
+    let cap = breakglass_iam::MAX_POLICY_BYTES as u64;
+    read_capped(path, cap).map_err(|e| {
+        if e.to_string().contains("is larger than") {
+            anyhow::anyhow!(
+                "`{}` /: [input-too-large] policy text is larger than {cap} bytes; the largest AWS policy is 10,240 characters",
+                path.display()
+            )
+        } else {
+            e
+        }
+    })
+}

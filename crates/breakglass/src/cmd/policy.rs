@@ -4,7 +4,7 @@
 
 mod generate;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow, bail};
@@ -14,6 +14,7 @@ use breakglass_iam::lint::{self, Severity};
 use breakglass_iam::size::{self, Limit};
 use breakglass_iam::{Policy, PolicyErrors, PolicyType};
 
+use super::{read_capped, read_policy};
 use crate::exit::Outcome;
 
 /// Work with IAM policies offline: evaluate, lint, size.
@@ -46,7 +47,7 @@ enum Command {
     Actions(ActionsArgs),
     /// Generate the least-privilege session policy a session's real API calls needed, from
     /// CloudTrail files.
-    Generate(generate::Args),
+    Generate(Box<generate::Args>),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -179,35 +180,6 @@ fn generate_cmd(args: &generate::Args) -> anyhow::Result<Outcome> {
 
 /// The most a case file may hold; the corpus files are a few dozen kilobytes.
 const MAX_CASE_FILE: u64 = 16 * 1024 * 1024;
-
-/// Reads at most `cap` bytes of `path` as UTF-8; larger files are refused, not truncated.
-fn read_capped(path: &Path, cap: u64) -> anyhow::Result<String> {
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(cap + 1)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read `{}`", path.display()))?;
-    if bytes.len() as u64 > cap {
-        bail!("`{}` is larger than {cap} bytes", path.display());
-    }
-    String::from_utf8(bytes).map_err(|_| anyhow!("`{}` is not UTF-8 text", path.display()))
-}
-
-/// Reads a policy file, refusing one larger than the parser accepts.
-pub(crate) fn read_policy(path: &Path) -> anyhow::Result<String> {
-    let cap = breakglass_iam::MAX_POLICY_BYTES as u64;
-    read_capped(path, cap).map_err(|e| {
-        if e.to_string().contains("is larger than") {
-            anyhow!(
-                "`{}` /: [input-too-large] policy text is larger than {cap} bytes; the largest AWS policy is 10,240 characters",
-                path.display()
-            )
-        } else {
-            e
-        }
-    })
-}
 
 fn parse_policy(path: &Path, text: &str, ty: PolicyType) -> anyhow::Result<Policy> {
     breakglass_iam::parse(text, ty).map_err(|errors| invalid_policy(path, ty, &errors))
@@ -463,4 +435,33 @@ fn actions(args: &ActionsArgs) -> anyhow::Result<Outcome> {
     writeln!(out, "{} action(s) allowed", allowed.len())?;
     out.flush()?;
     Ok(Outcome::Success)
+}
+
+/// The AWS managed policy documents in `dir` (`<PolicyName>.json`), by name; none without
+/// a directory.
+pub(crate) fn load_managed(
+    dir: Option<&std::path::Path>,
+) -> anyhow::Result<std::collections::BTreeMap<String, serde_json::Value>> {
+    let mut managed = std::collections::BTreeMap::new();
+    let Some(dir) = dir else {
+        return Ok(managed);
+    };
+    for entry in
+        std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?
+    {
+        let path = entry?.path();
+        let Some(name) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .filter(|_| path.extension().is_some_and(|e| e == "json"))
+        else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        let doc = serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is not JSON", path.display()))?;
+        managed.insert(name.to_owned(), doc);
+    }
+    Ok(managed)
 }

@@ -161,40 +161,11 @@ impl AllowsArgs {
             return Ok(None);
         };
         let catalog = super::policy::load_catalog(dir)?;
-        let managed = load_managed(self.managed_policies.as_deref())?;
+        let managed = super::policy::load_managed(self.managed_policies.as_deref())?;
         Ok(Some(breakglass_config::report::playbook_allowances(
             config, &catalog, &managed,
         )))
     }
-}
-
-/// The AWS managed policy documents in `dir` (`<PolicyName>.json`), by name; none without
-/// a directory.
-pub(crate) fn load_managed(
-    dir: Option<&std::path::Path>,
-) -> anyhow::Result<BTreeMap<String, serde_json::Value>> {
-    let mut managed = BTreeMap::new();
-    let Some(dir) = dir else {
-        return Ok(managed);
-    };
-    for entry in
-        std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?
-    {
-        let path = entry?.path();
-        let Some(name) = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .filter(|_| path.extension().is_some_and(|e| e == "json"))
-        else {
-            continue;
-        };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
-        let doc = serde_json::from_str(&text)
-            .with_context(|| format!("`{}` is not JSON", path.display()))?;
-        managed.insert(name.to_owned(), doc);
-    }
-    Ok(managed)
 }
 
 #[derive(Debug, clap::Args)]

@@ -169,7 +169,7 @@ impl PermissionArgs {
             return Ok(None);
         };
         let actions = super::policy::load_catalog(dir)?;
-        let managed = super::report::load_managed(self.managed_policies.as_deref())?;
+        let managed = super::policy::load_managed(self.managed_policies.as_deref())?;
         let roles = breakglass_config::report::role_policies(config, &managed);
         Ok(Some(Arc::new(
             breakglass_core::model::PermissionModel::new(Arc::new(actions), roles),

@@ -101,7 +101,15 @@ async fn a_narrowed_request_is_shown_to_its_approver_and_a_widening_one_is_refus
     assert!(removed.contains("ec2:TerminateInstances"), "{removed}");
 
     // The requester changes the narrowed policy while bob has the page open; his approval
-    // of what he saw is refused, and nothing is approved.
+    // of what he saw is refused, and nothing is approved. (The console reloads a request's
+    // page when it changes, so the form is given back the digest bob saw, as a page that
+    // had not reloaded yet would send it.)
+    let seen = b
+        .js(
+            "return document.querySelector('#approve-form [name=digest]').value;",
+            vec![],
+        )
+        .await;
     std::fs::write(
         &file,
         narrowed.replace(
@@ -114,6 +122,12 @@ async fn a_narrowed_request_is_shown_to_its_approver_and_a_widening_one_is_refus
         &alice.session,
         &["amend", &id, "--session-policy", file.to_str().unwrap()],
     ));
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    b.js(
+        "document.querySelector('#approve-form [name=digest]').value = arguments[0];",
+        vec![seen],
+    )
+    .await;
     b.fill("#approve-form [name=totp]", &bob_totp.code()).await;
     b.click_and_wait(&submit("#approve-form")).await;
     let alert = b.text("[role=alert]").await;
