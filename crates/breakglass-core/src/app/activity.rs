@@ -479,15 +479,26 @@ where
         caller: &Caller,
         id: &RequestId,
     ) -> Result<Option<LeastPrivilege>, Error> {
-        let rules = self.rules();
-        let Some(model) = rules.permissions() else {
-            return Ok(None);
-        };
-        let activity = self.grant_activity(caller, id).await?;
-        if activity.events.is_empty() {
+        if self.rules().permissions().is_none() {
             return Ok(None);
         }
         let request = self.request(caller, id).await?.value;
+        let activity = self.grant_activity(caller, id).await?;
+        Ok(self.least_privilege_of(&request, &activity))
+    }
+
+    /// [`App::least_privilege`] of a request and its activity the caller has read already
+    /// (the request page reads both), without reading them again.
+    pub fn least_privilege_of(
+        &self,
+        request: &AccessRequest,
+        activity: &GrantActivity,
+    ) -> Option<LeastPrivilege> {
+        let rules = self.rules();
+        let model = rules.permissions()?;
+        if activity.events.is_empty() {
+            return None;
+        }
         let grant = request.grant.as_ref().map(|g| g.id.as_str());
         let calls: Vec<breakglass_iam::generate::UsedCall> = activity
             .events
@@ -532,21 +543,21 @@ where
             });
         let Ok(generated) = breakglass_iam::generate::generate(catalog, &calls, Some(playbook))
         else {
-            return Ok(None);
+            return None;
         };
         let Ok(parsed) = breakglass_iam::parse(playbook, breakglass_iam::PolicyType::Session)
         else {
-            return Ok(None);
+            return None;
         };
         let allowed = breakglass_iam::generate::playbook_actions(catalog, &parsed);
         let n = generated.used_of_allowed(allowed.iter().map(String::as_str));
-        Ok(Some(LeastPrivilege {
+        Some(LeastPrivilege {
             used: n.used,
             allowed: n.allowed,
             not_allowed: n.not_allowed,
             policy: generated.pretty(),
             usable: generated.fits() && !generated.has_lint_errors(),
-        }))
+        })
     }
 }
 

@@ -225,14 +225,10 @@ async fn request_page(
         ),
         None => None,
     };
-    let least = match &activity {
-        Some(a) if !a.events.is_empty() => s
-            .app
-            .least_privilege(&session.principal.caller(), &rid)
-            .await
-            .or_page(&v)?,
-        _ => None,
-    };
+    // Computed from the request and activity read above, not read again.
+    let least = activity
+        .as_ref()
+        .and_then(|a| s.app.least_privilege_of(r, a));
     let default_filter = ActivityFilter::default();
     let allows = super::permissions::section(s, &session.principal.caller(), &r.id).await;
     let body = html! {
