@@ -38,6 +38,16 @@ pub struct OidcProvider {
     marker: PathBuf,
 }
 
+/// How long the provider may take to answer its first connection.
+const READY_LIMIT: Duration = Duration::from_secs(120);
+
+/// How waiting for the provider ended.
+enum Ready {
+    Serving,
+    Exited,
+    TimedOut,
+}
+
 /// Whether the test run demands the provider (`BREAKGLASS_REQUIRE_OIDC=1`).
 pub fn provider_required() -> bool {
     std::env::var("BREAKGLASS_REQUIRE_OIDC").is_ok_and(|v| v == "1")
@@ -127,35 +137,52 @@ impl OidcProvider {
                 return None;
             }
         };
-        let provider = Self {
+        let mut provider = Self {
             watchdog,
             port,
             log,
             marker,
         };
-        if provider.wait_ready(Duration::from_secs(30)) {
-            Some(provider)
-        } else {
-            let output = std::fs::read_to_string(&provider.log).unwrap_or_default();
-            unavailable(&format!(
-                "oidc-provider did not answer on port {port} within 30s; its output:\n{output}"
-            ));
-            None
+        // Node loads the package and makes its signing key in about a second on an idle
+        // machine, but a loaded CI machine running Chromium and the emulator beside it has
+        // been seen to take longer than 30 s: wait longer, and stop waiting as soon as the
+        // provider has exited.
+        match provider.wait_ready(READY_LIMIT) {
+            Ready::Serving => Some(provider),
+            Ready::Exited => {
+                let output = provider.log();
+                unavailable(&format!(
+                    "oidc-provider exited before it answered on port {port}; its output:\n{output}"
+                ));
+                None
+            }
+            Ready::TimedOut => {
+                let output = provider.log();
+                unavailable(&format!(
+                    "oidc-provider did not answer on port {port} within {}s; its output:\n{output}",
+                    READY_LIMIT.as_secs()
+                ));
+                None
+            }
         }
     }
 
-    fn wait_ready(&self, limit: Duration) -> bool {
+    fn wait_ready(&mut self, limit: Duration) -> Ready {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let step = Duration::from_millis(100);
         let mut waited = Duration::ZERO;
         while waited < limit {
             if TcpStream::connect_timeout(&addr, step).is_ok() {
-                return true;
+                return Ready::Serving;
+            }
+            // The watchdog ends when the provider does.
+            if matches!(self.watchdog.try_wait(), Ok(Some(_))) {
+                return Ready::Exited;
             }
             std::thread::sleep(step);
             waited += step;
         }
-        false
+        Ready::TimedOut
     }
 
     /// The issuer URL (`http://127.0.0.1:PORT`), as the ID tokens' `iss` claim says it.
