@@ -138,7 +138,99 @@ pub struct Observed {
     pub rules: Vec<String>,
 }
 
+/// `text` with every control character (U+0000–U+001F, U+007F–U+009F) replaced by U+FFFD.
+/// CloudTrail records what callers sent, and anyone who can make a call (even a denied one)
+/// chooses its user agent and parameters: a NUL cannot be stored in PostgreSQL text (the
+/// commit would fail on every retry, and the watcher stall behind it), and an escape
+/// sequence would drive the terminal of whoever lists the activity.
+fn printable(text: &mut String) {
+    if text.chars().any(char::is_control) {
+        *text = text
+            .chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect();
+    }
+}
+
+fn printable_opt(text: &mut Option<String>) {
+    if let Some(t) = text {
+        printable(t);
+    }
+}
+
 impl Observed {
+    /// This event with every control character of its text replaced (see [`printable`]).
+    /// No identifier the broker issues (grant ids, access key ids, role ARNs, responder
+    /// names) contains one, so linking decides the same before and after.
+    pub fn printable(mut self) -> Self {
+        let Observed {
+            event_id,
+            at: _,
+            service,
+            action,
+            account,
+            region,
+            resource,
+            error,
+            source_ip,
+            user_agent,
+            principal,
+            assumed,
+            switch_from,
+            console_login: _,
+            from_console: _,
+            rules,
+        } = &mut self;
+        for text in [event_id, service, action] {
+            printable(text);
+        }
+        for text in [
+            account,
+            region,
+            resource,
+            error,
+            source_ip,
+            user_agent,
+            switch_from,
+        ] {
+            printable_opt(text);
+        }
+        let Principal {
+            kind,
+            arn,
+            access_key_id,
+            session_name,
+            role_arn,
+            source_identity,
+            user_name,
+        } = principal;
+        printable(kind);
+        for text in [
+            arn,
+            access_key_id,
+            session_name,
+            role_arn,
+            source_identity,
+            user_name,
+        ] {
+            printable_opt(text);
+        }
+        if let Some(Assumed {
+            role_arn,
+            session_name,
+            access_key_id,
+            source_identity,
+        }) = assumed
+        {
+            printable(role_arn);
+            printable(session_name);
+            printable_opt(access_key_id);
+            printable_opt(source_identity);
+        }
+        rules.iter_mut().for_each(printable);
+        self
+    }
+
     /// Whether this is a successful `AssumeRole*` call (the session it opened is known).
     pub fn is_assume_role(&self) -> bool {
         self.assumed.is_some()

@@ -109,6 +109,7 @@ where
         let mut seen = HashSet::new();
         let mut events: Vec<Observed> = events
             .into_iter()
+            .map(Observed::printable)
             .filter(|e| seen.insert(e.event_id.clone()))
             .collect();
         let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();

@@ -382,3 +382,83 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
             .is_empty()
     );
 }
+
+/// A caller chooses the text CloudTrail records (user agent, session name, parameters): a
+/// NUL, which PostgreSQL text cannot hold, or a terminal escape in a grant's event or an
+/// unbrokered session is stored as U+FFFD, on both stores, and the watcher does not stall
+/// on a commit that would fail on every retry.
+#[tokio::test]
+async fn control_characters_in_recorded_text_are_stored_as_replacement_characters() {
+    let mut stores = vec![sqlite().await];
+    stores.extend(crate::support::postgres().await);
+    for t in stores {
+        let clock = clock();
+        let app = TestApp::new(&t.store, &clock, "cc");
+        let b = app.broker();
+        let w = watch();
+        let mine = active_grant(b, "alice", 60).await;
+        let key = app
+            .credentials(&caller("alice"), &mine, None)
+            .await
+            .unwrap()
+            .access_key_id
+            .clone();
+        let grant = b.get(&mine).await.unwrap().value.grant.unwrap().id;
+        let t0 = app.now();
+        let mut call = event(
+            "e-nul\u{0}",
+            t0,
+            "ec2.amazonaws.com",
+            "DescribeInstances",
+            session(ANALYST, grant.as_str(), &key, Some("alice")),
+        );
+        call.user_agent = Some("aws-cli\u{0}/2 \u{1b}[2J\u{1b}]0;owned\u{7}".to_owned());
+        call.error = Some("Denied\u{0}".to_owned());
+        let unbrokered = assume(
+            "e-un",
+            t0,
+            session(BROKER, "breakglass", "ASIABROKER", None),
+            ANALYST,
+            "mallory\u{0}\u{1b}[31m",
+            "ASIAMALLORY",
+        );
+        let done = app
+            .record_activity(&w, vec![call, unbrokered], Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.url));
+        assert_eq!(done.findings, 1, "{done:?}");
+        let activity = app.grant_activity(&caller("alice"), &mine).await.unwrap();
+        let [stored] = activity.events.as_slice() else {
+            panic!("one event on the timeline: {activity:?}");
+        };
+        assert_eq!(stored.event.event_id, "e-nul\u{FFFD}");
+        assert_eq!(
+            stored.event.user_agent.as_deref(),
+            Some("aws-cli\u{FFFD}/2 \u{FFFD}[2J\u{FFFD}]0;owned\u{FFFD}")
+        );
+        assert_eq!(stored.event.error.as_deref(), Some("Denied\u{FFFD}"));
+        let findings = app.unbrokered_use(&admin("root"), 100).await.unwrap();
+        let text = format!("{findings:?}");
+        assert!(
+            !text.contains('\u{0}') && !text.contains('\u{1b}'),
+            "{text}"
+        );
+        assert!(text.contains("mallory\u{FFFD}\u{FFFD}[31m"), "{text}");
+        // Read again, the batch changes nothing.
+        let again = app
+            .record_activity(
+                &w,
+                vec![event(
+                    "e-nul\u{0}",
+                    t0,
+                    "ec2.amazonaws.com",
+                    "DescribeInstances",
+                    session(ANALYST, grant.as_str(), &key, Some("alice")),
+                )],
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.duplicates, 1, "{again:?}");
+    }
+}
