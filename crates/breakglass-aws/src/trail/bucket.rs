@@ -247,12 +247,20 @@ impl TrailBucket {
         Ok(out)
     }
 
-    /// The body of `key` as a blocking reader over the HTTP response, pulled as it is read
-    /// (memory stays at the transport's buffers whatever the object's size). Hand it to
-    /// `breakglass_trail::read` from a thread that is not running async code: inside
-    /// `tokio::task::spawn_blocking` or a plain thread (see [`TrailBucket::read_object`]).
-    /// A connection lost mid-body is a read error of that reader.
+    /// The body of `key` as a blocking reader. An object of at most [`IN_MEMORY_MAX`] bytes
+    /// (as stored: most CloudTrail deliveries) is received whole here, so reading it costs
+    /// no round trip to the async runtime per buffer; a larger one is pulled from the HTTP
+    /// response as it is read (memory stays at the transport's buffers whatever its size).
+    /// Hand the reader to `breakglass_trail::read` from a thread that is not running async
+    /// code: inside `tokio::task::spawn_blocking` or a plain thread (see
+    /// [`TrailBucket::read_object`]). A connection lost mid-body is an error of this call
+    /// for a small object, and a read error of the reader for a large one.
     pub async fn open(&self, key: &str) -> Result<ObjectReader, TrailError> {
+        let failed = |message: String| TrailError::Get {
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            message,
+        };
         let out = self
             .client
             .get_object()
@@ -260,15 +268,23 @@ impl TrailBucket {
             .key(key)
             .send()
             .await
-            .map_err(|e| TrailError::Get {
-                bucket: self.bucket.clone(),
-                key: key.to_owned(),
-                message: sdk_message(&e),
+            .map_err(|e| failed(sdk_message(&e)))?;
+        let small = out
+            .content_length()
+            .and_then(|n| u64::try_from(n).ok())
+            .is_some_and(|n| n <= IN_MEMORY_MAX);
+        if small {
+            let body = out.body.collect().await.map_err(|e| {
+                failed(format!(
+                    "the connection broke while reading the object: {e}"
+                ))
             })?;
+            return Ok(ObjectReader(Body::Whole(std::io::Cursor::new(
+                body.into_bytes(),
+            ))));
+        }
         let body: Pin<Box<dyn AsyncRead + Send>> = Box::pin(out.body.into_async_read());
-        Ok(ObjectReader {
-            inner: SyncIoBridge::new(body),
-        })
+        Ok(ObjectReader(Body::Streamed(SyncIoBridge::new(body))))
     }
 
     /// Opens `key` and runs `read` over its body on the blocking pool, returning what it
@@ -289,19 +305,30 @@ impl TrailBucket {
     }
 }
 
+/// The delivery stamp of a key's file name: `YYYYMMDDTHHmmZ`.
+const STAMP: &[time::format_description::BorrowedFormatItem<'static>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute]Z");
+
 impl Partition {
+    /// When CloudTrail delivered `key` (UTC), as its file name's `YYYYMMDDTHHmmZ` stamp
+    /// says; `None` when `key` is not a delivery of this partition in CloudTrail's layout.
+    /// The stamp is whoever wrote the object's word, not S3's: a key that claims a future
+    /// delivery was not written by CloudTrail.
+    pub fn delivered_at(&self, key: &str) -> Option<time::PrimitiveDateTime> {
+        let rest = key.strip_prefix(&self.prefix)?;
+        let name = rest.rsplit('/').next()?;
+        let stamp = name.split('_').nth(3)?;
+        time::PrimitiveDateTime::parse(stamp, STAMP).ok()
+    }
+
     /// A `StartAfter` key `minutes` earlier than `key` in delivery time (the key's
     /// `YYYY/MM/DD/…_<YYYYMMDDTHHmmZ>_` part), for listing again the objects that may have
     /// landed behind the cursor; `None` when `key` is not in this partition's layout.
     pub fn rewound(&self, key: &str, minutes: i64) -> Option<String> {
-        let rest = key.strip_prefix(&self.prefix)?;
-        let name = rest.rsplit('/').next()?;
-        let stamp = name.split('_').nth(3)?;
-        let format = time::macros::format_description!("[year][month][day]T[hour][minute]Z");
-        let at = time::PrimitiveDateTime::parse(stamp, format).ok()?;
+        let at = self.delivered_at(key)?;
         let earlier = at.checked_sub(time::Duration::minutes(minutes))?;
         let day = time::macros::format_description!("[year]/[month]/[day]");
-        let name_stamp = earlier.format(format).ok()?;
+        let name_stamp = earlier.format(STAMP).ok()?;
         Some(format!(
             "{}{}/{}_CloudTrail_{}_{}",
             self.prefix,
@@ -313,9 +340,18 @@ impl Partition {
     }
 }
 
+/// The largest object (in stored bytes) [`TrailBucket::open`] receives whole before it is
+/// read: 8 MiB, several times CloudTrail's usual delivery, and what one reader holds at most.
+pub const IN_MEMORY_MAX: u64 = 8 << 20;
+
 /// An object's body as a blocking `Read` (see [`TrailBucket::open`]).
-pub struct ObjectReader {
-    inner: SyncIoBridge<Pin<Box<dyn AsyncRead + Send>>>,
+pub struct ObjectReader(Body);
+
+enum Body {
+    /// Received whole.
+    Whole(std::io::Cursor<bytes::Bytes>),
+    /// Pulled from the response as it is read.
+    Streamed(SyncIoBridge<Pin<Box<dyn AsyncRead + Send>>>),
 }
 
 impl std::fmt::Debug for ObjectReader {
@@ -326,7 +362,10 @@ impl std::fmt::Debug for ObjectReader {
 
 impl Read for ObjectReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.inner.read(buf)
+        match &mut self.0 {
+            Body::Whole(whole) => whole.read(buf),
+            Body::Streamed(streamed) => streamed.read(buf),
+        }
     }
 }
 
@@ -368,6 +407,29 @@ mod tests {
         assert!(!is_organization("other"));
         assert!(is_region("ap-southeast-2"));
         assert!(!is_region("Notes"));
+    }
+
+    #[test]
+    fn a_keys_delivery_time_is_its_stamp_and_only_in_the_layout() {
+        let p = partition();
+        let key = format!(
+            "{}2024/03/01/111122223333_CloudTrail_eu-west-1_20240301T0005Z_zzz.json.gz",
+            p.prefix
+        );
+        assert_eq!(
+            p.delivered_at(&key),
+            Some(time::macros::datetime!(2024-03-01 00:05))
+        );
+        // Keys that sort after every delivery but carry no stamp have no delivery time.
+        assert_eq!(p.delivered_at(&format!("{}zzz.json.gz", p.prefix)), None);
+        assert_eq!(
+            p.delivered_at(&format!("{}9999/x_y_z_notastamp_w.json.gz", p.prefix)),
+            None
+        );
+        assert_eq!(
+            p.delivered_at("elsewhere/a_b_c_20240301T0005Z_d.json.gz"),
+            None
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod logs;
 mod queue;
 
 pub use crate::sdk::reader_config;
-pub use bucket::{ObjectReader, ObjectRef, Partition, TrailBucket, is_trail_key};
+pub use bucket::{IN_MEMORY_MAX, ObjectReader, ObjectRef, Partition, TrailBucket, is_trail_key};
 pub use error::TrailError;
 pub use logs::{LogCursor, TrailLogGroup};
 pub use queue::{QueueMessage, TrailQueue};

@@ -267,6 +267,50 @@ async fn the_bucket_is_read_as_cloudtrail_writes_it() {
 }
 
 /// An EventBridge envelope of a CloudTrail record, as the break-glass rules deliver it.
+/// An object larger than what is received whole is pulled as it is read, and reads the
+/// same: every record, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_too_large_to_hold_is_streamed_and_read_whole() {
+    let Some(files) = dataset() else { return };
+    let Some(moto) = Moto::start() else { return };
+    let config = sdk_config(&moto).await;
+    let bucket = "large-objects";
+    s3(&config)
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    // Stored uncompressed (CloudTrail writes `.json` objects too) so the stored size passes
+    // the in-memory limit: the dataset's records, each copy with its own event ids.
+    let records = records(&files[0]);
+    let mut ids = Vec::new();
+    let mut copies = Vec::new();
+    let mut size = 0u64;
+    for (n, record) in (0u32..).zip(records.iter().cycle()) {
+        if size > breakglass_aws::trail::IN_MEMORY_MAX {
+            break;
+        }
+        let mut r = record.clone();
+        let id = format!("{n:08x}-0000-4000-8000-000000000000");
+        r["eventID"] = serde_json::Value::String(id.clone());
+        size += serde_json::to_vec(&r).unwrap().len() as u64 + 1;
+        ids.push(id);
+        copies.push(r);
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "Records": copies })).unwrap();
+    assert!(body.len() as u64 > breakglass_aws::trail::IN_MEMORY_MAX);
+    let key = key(
+        &format!("AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/"),
+        &format!("{ACCOUNT}_CloudTrail_us-east-1_20230710T1200Z_large00000000000.json"),
+    );
+    put(&config, bucket, &key, body).await;
+    let reader = TrailBucket::new(&config, bucket, "");
+    let read = reader.read_object(&key, |b| event_ids(b)).await.unwrap();
+    assert_eq!(read.len(), ids.len());
+    assert_eq!(read, ids, "every record, in order");
+}
+
 fn envelope(record: &serde_json::Value) -> String {
     serde_json::json!({
         "version": "0",

@@ -22,6 +22,10 @@ pub const ACTIVITY_LEASE: &str = "activity";
 /// Objects read per partition per pass (the next pass goes on from the cursor).
 const OBJECTS_PER_PASS: usize = 200;
 
+/// How far past the watcher's clock a delivery stamp may be (clock skew) and still move a
+/// partition's cursor.
+const MAX_STAMP_AHEAD: time::Duration = time::Duration::hours(1);
+
 /// How far before its cursor a partition is listed again: objects delivered in the same
 /// minute differ only by a random suffix, so one written late can sort before the cursor.
 /// Keys read in that span are remembered and skipped; after a restart they are read again
@@ -236,28 +240,41 @@ impl Watcher {
                     }
                     for object in &objects {
                         after = Some(object.key.clone());
-                        let behind = high.as_deref().is_some_and(|h| object.key.as_str() <= h);
-                        if behind
-                            && self
-                                .recent
-                                .get(&source)
-                                .is_some_and(|r| r.contains(&object.key))
+                        if self
+                            .recent
+                            .get(&source)
+                            .is_some_and(|r| r.contains(&object.key))
                         {
                             continue;
+                        }
+                        let behind = high.as_deref().is_some_and(|h| object.key.as_str() <= h);
+                        // Only a key CloudTrail could have written moves the cursor: one
+                        // with no delivery stamp, or a stamp in the future (`9999/…`), would
+                        // sort after every real delivery and hide them. It is read (once per
+                        // process: it stays in `recent`), and the cursor stays.
+                        let plausible = partition
+                            .delivered_at(&object.key)
+                            .is_some_and(|at| at.assume_utc() <= self.app.now() + MAX_STAMP_AHEAD);
+                        if !plausible {
+                            tracing::warn!(key = %object.key, "an object in the trail's bucket has no current CloudTrail delivery stamp; it is read but does not move the partition's cursor");
                         }
                         let (events, bytes) = self.read_object(&bucket, &object.key).await?;
                         pass.objects += 1;
                         pass.bytes += bytes;
-                        if !behind {
+                        if !behind && plausible {
                             high = Some(object.key.clone());
                         }
-                        let cursor = Cursor {
-                            source: source.clone(),
-                            position: high.clone().unwrap_or_else(|| object.key.clone()),
-                        };
+                        let cursors = high
+                            .clone()
+                            .map(|position| Cursor {
+                                source: source.clone(),
+                                position,
+                            })
+                            .into_iter()
+                            .collect();
                         pass.add(
                             self.app
-                                .record_activity(&self.watch, events, vec![cursor])
+                                .record_activity(&self.watch, events, cursors)
                                 .await?,
                         );
                         self.recent

@@ -301,14 +301,17 @@ async fn a_grants_cloudtrail_reaches_its_timeline_and_unbrokered_use_alerts_once
         &trail_key("us-east-1", 1),
         &[alice_events[0].clone(), alice_events[1].clone(), bob_event],
     );
-    // The same event again in a later object (CloudTrail delivers duplicates), and a region
-    // of its own for the rest.
+    // Someone who can write to the bucket puts an object whose key sorts after every
+    // delivery to come: it must not become the partition's cursor and hide them.
     deliver(
         &broker,
         dir.path(),
-        &trail_key("us-east-1", 2),
-        &[alice_events[1].clone(), alice_events[2].clone()],
+        &format!(
+            "AWSLogs/{ORG}/{ACCOUNT}/CloudTrail/us-east-1/9999/12/31/{ACCOUNT}_CloudTrail_us-east-1_99991231T2359Z_late.json.gz"
+        ),
+        &[],
     );
+    // A region of its own for the last event.
     deliver(
         &broker,
         dir.path(),
@@ -326,6 +329,19 @@ async fn a_grants_cloudtrail_reaches_its_timeline_and_unbrokered_use_alerts_once
         &[json!({"digest": "not an event"})],
     );
 
+    wait(
+        "alice's first events on her timeline",
+        Duration::from_secs(90),
+        || activity_ids(&broker, &alice.session, &mine).len() >= 3,
+    );
+    // Delivered after the late-sorting object was read: the same event again (CloudTrail
+    // delivers duplicates) and a new one.
+    deliver(
+        &broker,
+        dir.path(),
+        &trail_key("us-east-1", 2),
+        &[alice_events[1].clone(), alice_events[2].clone()],
+    );
     let want: Vec<String> = (0..4).map(|i| format!("alice-{i}")).collect();
     wait(
         "alice's events on her timeline",
