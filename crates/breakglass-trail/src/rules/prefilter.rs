@@ -62,16 +62,22 @@ impl Searcher {
 pub(super) struct Prefilter {
     searcher: Option<Searcher>,
     literals: usize,
-    /// Literal ids of `\u` and `\/`, the escapes that can hide a JSON literal.
-    escapes: [u32; 2],
+    /// Whether a rule is satisfied by a JSON escape (`\u` or `\/`, which can hide a
+    /// literal), so events are looked at for one.
+    escapes_matter: bool,
     needs: Vec<RuleNeed>,
 }
 
-const ESCAPES: [&[u8]; 2] = [b"\\u", b"\\/"];
+/// Whether `raw` holds `\u` or `\/`, the JSON escapes that can spell a literal differently.
+/// Found apart from the rules' literals: a two-byte literal among them would make the
+/// multi-substring search fingerprint on two bytes, which JSON matches everywhere.
+fn has_escape(raw: &[u8]) -> bool {
+    memchr::memchr_iter(b'\\', raw).any(|i| matches!(raw.get(i + 1), Some(b'u' | b'/')))
+}
 
 impl Prefilter {
     pub(super) fn new(needs: Vec<Need>) -> Prefilter {
-        let mut all: Vec<Vec<u8>> = ESCAPES.iter().map(|e| e.to_vec()).collect();
+        let mut all: Vec<Vec<u8>> = Vec::new();
         for need in &needs {
             if let Need::AnyOf { literals, .. } = need {
                 all.extend(literals.iter().cloned());
@@ -101,9 +107,8 @@ impl Prefilter {
                 .find(|(l, _)| l.as_slice() == lit)
                 .map_or(0, |(_, id)| *id)
         };
-        let escapes = [id_of(ESCAPES[0]), id_of(ESCAPES[1])];
         let searcher = Searcher::build(&kept);
-        let rule_needs = needs
+        let rule_needs: Vec<RuleNeed> = needs
             .into_iter()
             .map(|need| match (&searcher, need) {
                 (
@@ -121,10 +126,19 @@ impl Prefilter {
                 _ => RuleNeed::Always,
             })
             .collect();
+        let escapes_matter = rule_needs.iter().any(|n| {
+            matches!(
+                n,
+                RuleNeed::Literals {
+                    json_escapes: true,
+                    ..
+                }
+            )
+        });
         Prefilter {
             searcher,
             literals: kept.len(),
-            escapes,
+            escapes_matter,
             needs: rule_needs,
         }
     }
@@ -172,7 +186,7 @@ impl Prefilter {
             }
         }
         let seen = |id: u32| scratch.seen.get(id as usize) == Some(&generation);
-        let escaped = self.escapes.iter().any(|&e| seen(e));
+        let escaped = self.escapes_matter && has_escape(raw);
         for (i, need) in self.needs.iter().enumerate() {
             let possible = match need {
                 RuleNeed::Always => true,
@@ -228,5 +242,20 @@ mod tests {
         assert_eq!(run(&p, r#"{"e":"Assume\u0052ole"}"#), vec![0]);
         assert_eq!(run(&p, r#"{"a":"x\/y"}"#), vec![0]);
         assert!(run(&p, r#"{"a":"x"}"#).is_empty());
+        // A backslash that ends the input, or escapes something else, is no such escape.
+        assert!(run(&p, "{\"a\":\"x\\").is_empty());
+        assert!(run(&p, r#"{"a":"x\"y\n"}"#).is_empty());
+    }
+
+    #[test]
+    fn escapes_are_looked_for_only_when_a_rule_needs_them_and_literals_may_hold_them() {
+        // No rule is satisfied by an escape: an escaped event is no candidate.
+        let p = Prefilter::new(vec![lits(&["AssumeRole"], false)]);
+        assert!(!p.escapes_matter);
+        assert!(run(&p, r#"{"e":"Assume\u0052ole"}"#).is_empty());
+        // A literal that holds an escape's bytes is searched as itself.
+        let p = Prefilter::new(vec![lits(&[r"a\u0041b"], false), lits(&["ERROR"], false)]);
+        assert_eq!(run(&p, r#"{"k":"a\u0041b"}"#), vec![0]);
+        assert!(run(&p, r#"{"k":"a\u0041c"}"#).is_empty());
     }
 }
