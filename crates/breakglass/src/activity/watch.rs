@@ -86,6 +86,8 @@ pub struct Watcher {
     extractor: Option<Extractor>,
     /// Keys read recently, per partition (see [`LATE_MINUTES`]).
     recent: std::collections::HashMap<String, std::collections::BTreeSet<String>>,
+    /// When the lease was last taken or renewed.
+    renewed: Option<tokio::time::Instant>,
 }
 
 impl std::fmt::Debug for Watcher {
@@ -119,6 +121,7 @@ impl Watcher {
             rules,
             extractor: Some(extractor),
             recent: std::collections::HashMap::new(),
+            renewed: None,
         })
     }
 
@@ -130,6 +133,40 @@ impl Watcher {
         }
     }
 
+    /// How long the lease lasts unless renewed: three scan periods and half a minute.
+    fn lease_term(&self) -> time::Duration {
+        time::Duration::try_from(self.timing.every * 3 + Duration::from_secs(30))
+            .unwrap_or(time::Duration::minutes(5))
+    }
+
+    /// Takes or renews the lease; false when another replica holds it.
+    async fn hold_lease(&mut self) -> anyhow::Result<bool> {
+        let term = self.lease_term();
+        let held = self
+            .app
+            .take_lease(ACTIVITY_LEASE, &self.holder, term)
+            .await?;
+        self.renewed = held.then(tokio::time::Instant::now);
+        Ok(held)
+    }
+
+    /// Whether this replica still holds the lease, renewing it once a scan period has gone
+    /// by: a pass through a long backlog outlasts the lease, and must neither let another
+    /// replica read beside it nor go on once one has taken over.
+    async fn still_held(&mut self) -> anyhow::Result<bool> {
+        let fresh = self
+            .renewed
+            .is_some_and(|at| at.elapsed() < self.timing.every.min(Duration::from_secs(30)));
+        if fresh {
+            return Ok(true);
+        }
+        let held = self.hold_lease().await?;
+        if !held {
+            tracing::warn!("the activity lease passed to another replica; this pass stops");
+        }
+        Ok(held)
+    }
+
     fn known(&self) -> Known {
         Known::new(self.app.rules().catalog(), self.watch.clone())
     }
@@ -138,8 +175,6 @@ impl Watcher {
     /// `queue_wait`), the bucket and log group every `every`, while this replica holds the
     /// lease.
     pub async fn run(mut self, mut stopped: watch::Receiver<bool>) {
-        let lease = time::Duration::try_from(self.timing.every * 3 + Duration::from_secs(30))
-            .unwrap_or(time::Duration::minutes(5));
         let mut next_scan = tokio::time::Instant::now();
         let mut next_prune = tokio::time::Instant::now();
         loop {
@@ -147,11 +182,7 @@ impl Watcher {
                 let _ = self.app.release_lease(ACTIVITY_LEASE, &self.holder).await;
                 return;
             }
-            let held = match self
-                .app
-                .take_lease(ACTIVITY_LEASE, &self.holder, lease)
-                .await
-            {
+            let held = match self.hold_lease().await {
                 Ok(held) => held,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot take the activity lease");
@@ -247,6 +278,9 @@ impl Watcher {
                         {
                             continue;
                         }
+                        if !self.still_held().await? {
+                            return Ok(pass);
+                        }
                         let behind = high.as_deref().is_some_and(|h| object.key.as_str() <= h);
                         // Only a key CloudTrail could have written moves the cursor: one
                         // with no delivery stamp, or a stamp in the future (`9999/…`), would
@@ -292,6 +326,9 @@ impl Watcher {
             let source = "logs".to_owned();
             let mut cursor: Option<LogCursor> = position(&source).and_then(|p| p.parse().ok());
             loop {
+                if !self.still_held().await? {
+                    return Ok(pass);
+                }
                 let (messages, next) = logs.events_after(cursor.as_ref(), 1_000).await?;
                 if messages.is_empty() {
                     break;
