@@ -14,6 +14,15 @@
 # process, one scan worker: --jobs 1) and by wall time, the ratio S3/disk, the peak RSS
 # (/usr/bin/time) of every run, and the headroom over 1 TB/day (= 11.6 MB/s sustained).
 #
+# Object size: by default each object is one of the dataset's files (about 66 KB of JSON,
+# 7.5 KB gzipped), so the S3 path pays one GET (and, on the emulator, which closes every
+# connection, one TCP connection) per 66 KB. OBJECT_MB=N merges consecutive files of a copy
+# into objects of about N MB of JSON (a copy's last object takes what is left; at most one
+# copy of the dataset, 3.7 MB: OBJECT_MB=4 makes one object per copy), the size CloudTrail
+# delivers for a busy account: an
+# organisation writing 1 TB a day through 1,000 account-region partitions, one delivery per
+# partition every 5 minutes, averages 10^12 / (1,000 x 288) = 3.5 MB per object.
+#
 # Usage: bench/ingest.sh [MEGABYTES]   (or INGEST_BENCH_MB). RUNS=3 by default.
 #        PROFILE=dev bench/ingest.sh  the test profile's binary (dependencies optimised, ours
 #                                     not): quicker to build, slower to run.
@@ -23,6 +32,7 @@ source "$(dirname "$0")/../scripts/lib.sh"
 cd "$ROOT"
 
 TARGET_MB=${1:-${INGEST_BENCH_MB:-1024}}
+OBJECT_MB=${OBJECT_MB:-0}
 RUNS=${RUNS:-3}
 SHARED=${BREAKGLASS_SHARED_DIR:-$ROOT/../shared}
 SRC=$SHARED/data/cloudtrail/invictus-aws-dataset/CloudTrail
@@ -62,7 +72,8 @@ ACCOUNT=218007301253
 say "replicating the dataset to ${TARGET_MB} MB under $WORK, in CloudTrail's key layout"
 perl -e '
   use strict; use warnings;
-  my ($src, $dst, $target, $acct) = @ARGV;
+  my ($src, $dst, $target, $acct, $object_mb) = @ARGV;
+  my $merge = $object_mb * 1_000_000;
   opendir(my $d, $src) or die "$src: $!";
   my @files = sort grep { /\.json$/ } readdir($d);
   my (%data, $size);
@@ -75,17 +86,35 @@ perl -e '
     my $day = 1 + $c % 28;
     my $dir = sprintf("%s/trail/AWSLogs/%s/CloudTrail/us-east-1/2023/07/%02d", $dst, $acct, $day);
     system("mkdir", "-p", $dir) == 0 or die;
+    my ($pending, $pending_name) = ("", undef);
+    my $flush = sub {
+      return unless defined $pending_name;
+      open(my $o, ">", "$dir/$pending_name") or die;
+      print $o "{\"Records\":[", $pending, "]}"; close $o;
+      ($pending, $pending_name) = ("", undef);
+    };
     for my $f (@files) {
       # <acct>_CloudTrail_<region>_<stamp>_<rand>.json: the copy number joins the random part.
       (my $name = $f) =~ s/_([A-Za-z0-9]+)\.json$/_${1}c${c}.json/;
       $name =~ s/^\d{12}_/${acct}_/;
       $name =~ s/_20230710T/sprintf("_202307%02dT", $day)/e;
       (my $out = $data{$f}) =~ s/"eventID":"[0-9a-f]{8}/"eventID":"$hex/g;
-      open(my $o, ">", "$dir/$name") or die; print $o $out; close $o;
+      if (!$merge) {
+        open(my $o, ">", "$dir/$name") or die; print $o $out; close $o;
+        next;
+      }
+      # Merged: the records of consecutive files, in one object named as the first.
+      $out =~ s/^\{"Records":\[//; $out =~ s/\]\}\s*$//;
+      next if $out eq "";
+      $pending .= "," if $pending ne "";
+      $pending .= $out;
+      $pending_name //= $name;
+      $flush->() if length($pending) >= $merge;
     }
+    $flush->();
   }
   print STDERR "$copies copies of ", scalar(@files), " objects\n";
-' "$SRC" "$WORK" "$TARGET_MB" "$ACCOUNT"
+' "$SRC" "$WORK" "$TARGET_MB" "$ACCOUNT" "$OBJECT_MB"
 BYTES=$(find "$WORK/trail" -name '*.json' -printf '%s\n' | awk '{s+=$1} END {print s}')
 FILES=$(find "$WORK/trail" -name '*.json' | wc -l)
 find "$WORK/trail" -name '*.json' -print0 | xargs -0 -n 500 -P 2 gzip -6
@@ -146,6 +175,7 @@ mbps() { awk "BEGIN {printf \"%.0f\", $BYTES / 1000000 / $1}"; }
 
 printf '\nresults: %s MB of decompressed CloudTrail (%s MB gzipped) in %s objects; %s rounds\n' \
   "$((BYTES / 1000000))" "$((GZBYTES / 1000000))" "$FILES" "$RUNS"
+printf 'objects: %s KB of JSON each on average (OBJECT_MB=%s)\n' "$((BYTES / FILES / 1000))" "$OBJECT_MB"
 printf 'binary: %s (profile %s)\n' "$BIN" "${PROFILE:-release}"
 printf 'machine: %s, %s cores; load average (1, 5, 15 min): %s\n' \
   "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"

@@ -53,12 +53,18 @@ impl S3Source {
         self.0.bucket.bucket()
     }
 
-    /// The body of `key`, streamed. Call it from a thread that runs no async code.
+    /// The body of `key` (see `TrailBucket::open`). Call it from a thread that runs no
+    /// async code. The request runs as a task of the runtime, beside the connection it
+    /// reads from, and this thread is woken once when the body is in: driven from here,
+    /// every chunk of the response would cross threads twice.
     pub fn open(&self, key: &str) -> io::Result<Box<dyn Read + Send>> {
+        let bucket = self.0.bucket.clone();
+        let key = key.to_owned();
         let reader = self
             .0
             .runtime
-            .block_on(self.0.bucket.open(key))
+            .block_on(self.0.runtime.spawn(async move { bucket.open(&key).await }))
+            .map_err(io::Error::other)?
             .map_err(io::Error::other)?;
         Ok(Box::new(reader))
     }
