@@ -266,7 +266,6 @@ async fn the_bucket_is_read_as_cloudtrail_writes_it() {
     );
 }
 
-/// An EventBridge envelope of a CloudTrail record, as the break-glass rules deliver it.
 /// An object larger than what is received whole is pulled as it is read, and reads the
 /// same: every record, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,6 +310,7 @@ async fn an_object_too_large_to_hold_is_streamed_and_read_whole() {
     assert_eq!(read, ids, "every record, in order");
 }
 
+/// An EventBridge envelope of a CloudTrail record, as the break-glass rules deliver it.
 fn envelope(record: &serde_json::Value) -> String {
     serde_json::json!({
         "version": "0",
