@@ -305,20 +305,52 @@ impl TrailBucket {
     }
 }
 
+/// How far a delivery stamp may be after the object's writing (or the watcher's clock) and
+/// still be CloudTrail's: the stamp is in whole minutes, and clocks differ a little. Well
+/// under the ten minutes a watcher lists again behind its cursor.
+pub const STAMP_SLACK: time::Duration = time::Duration::minutes(2);
+
 /// The delivery stamp of a key's file name: `YYYYMMDDTHHmmZ`.
 const STAMP: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year][month][day]T[hour][minute]Z");
 
 impl Partition {
     /// When CloudTrail delivered `key` (UTC), as its file name's `YYYYMMDDTHHmmZ` stamp
-    /// says; `None` when `key` is not a delivery of this partition in CloudTrail's layout.
-    /// The stamp is whoever wrote the object's word, not S3's: a key that claims a future
-    /// delivery was not written by CloudTrail.
+    /// says; `None` unless `key` is exactly a delivery of this partition in CloudTrail's
+    /// layout: `<prefix>YYYY/MM/DD/<account>_CloudTrail_<region>_<stamp>_<random>.json[.gz]`,
+    /// the folder the stamp's day, the account and region this partition's, the random part
+    /// letters and digits. The stamp is whoever wrote the object's word, not S3's: see
+    /// [`Partition::may_move_cursor`].
     pub fn delivered_at(&self, key: &str) -> Option<time::PrimitiveDateTime> {
         let rest = key.strip_prefix(&self.prefix)?;
-        let name = rest.rsplit('/').next()?;
-        let stamp = name.split('_').nth(3)?;
-        time::PrimitiveDateTime::parse(stamp, STAMP).ok()
+        let (day, name) = rest.rsplit_once('/')?;
+        let name = name
+            .strip_suffix(".json.gz")
+            .or_else(|| name.strip_suffix(".json"))?;
+        let lead = format!("{}_CloudTrail_{}_", self.account, self.region);
+        let (stamp, random) = name.strip_prefix(&lead)?.split_once('_')?;
+        if random.is_empty() || !random.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        let at = time::PrimitiveDateTime::parse(stamp, STAMP).ok()?;
+        let folder = time::macros::format_description!("[year]/[month]/[day]");
+        (at.date().format(folder).ok()? == day).then_some(at)
+    }
+
+    /// Whether `object` may become this partition's cursor: a delivery in CloudTrail's
+    /// layout ([`Partition::delivered_at`]) whose stamp is no later than when S3 says it
+    /// was written (which whoever writes it cannot choose) nor than `now`, give or take
+    /// [`STAMP_SLACK`]. A key that sorts after deliveries still to come (`…/9999/…`, or a
+    /// stamp ahead of its writing) would otherwise hide them from every later listing.
+    pub fn may_move_cursor(&self, object: &ObjectRef, now: time::OffsetDateTime) -> bool {
+        let Some(at) = self.delivered_at(&object.key) else {
+            return false;
+        };
+        let written = time::OffsetDateTime::from_unix_timestamp(object.last_modified)
+            .ok()
+            .filter(|_| object.last_modified > 0)
+            .unwrap_or(now);
+        at.assume_utc() <= written.min(now) + STAMP_SLACK
     }
 
     /// A `StartAfter` key `minutes` earlier than `key` in delivery time (the key's
@@ -420,16 +452,65 @@ mod tests {
             p.delivered_at(&key),
             Some(time::macros::datetime!(2024-03-01 00:05))
         );
-        // Keys that sort after every delivery but carry no stamp have no delivery time.
-        assert_eq!(p.delivered_at(&format!("{}zzz.json.gz", p.prefix)), None);
-        assert_eq!(
-            p.delivered_at(&format!("{}9999/x_y_z_notastamp_w.json.gz", p.prefix)),
-            None
-        );
-        assert_eq!(
-            p.delivered_at("elsewhere/a_b_c_20240301T0005Z_d.json.gz"),
-            None
-        );
+        // Keys that sort after every delivery but are not in the layout have no delivery
+        // time: no stamp, a folder other than the stamp's day, another account or region,
+        // a random part that is not letters and digits, another extension.
+        let name = "111122223333_CloudTrail_eu-west-1_20240301T0005Z_zzz.json.gz";
+        let day = "2024/03/01/111122223333_CloudTrail";
+        for bad in [
+            format!("{}zzz.json.gz", p.prefix),
+            format!("{}9999/x_y_z_notastamp_w.json.gz", p.prefix),
+            format!("{}9999/12/31/{name}", p.prefix),
+            format!("{}2024/03/01/x/{name}", p.prefix),
+            format!(
+                "{}2024/03/01/999988887777{}",
+                p.prefix,
+                name.strip_prefix("111122223333").unwrap()
+            ),
+            format!("{}{day}_us-east-1_20240301T0005Z_zzz.json.gz", p.prefix),
+            format!("{}{day}_eu-west-1_20240301T0005Z_z\u{0}z.json.gz", p.prefix),
+            format!("{}{day}_eu-west-1_20240301T0005Z_.json.gz", p.prefix),
+            format!("{}{day}_eu-west-1_20240301T0005Z_zzz.txt", p.prefix),
+            "elsewhere/a_b_c_20240301T0005Z_d.json.gz".to_owned(),
+        ] {
+            assert_eq!(p.delivered_at(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_a_delivery_stamped_no_later_than_its_writing_moves_a_cursor() {
+        let p = partition();
+        let now = time::macros::datetime!(2024-03-01 12:00 UTC);
+        let object = |stamp: &str, day: &str, written: time::OffsetDateTime| ObjectRef {
+            key: format!(
+                "{}{day}/111122223333_CloudTrail_eu-west-1_{stamp}_abc123.json.gz",
+                p.prefix
+            ),
+            size: 1,
+            last_modified: written.unix_timestamp(),
+        };
+        let minutes = time::Duration::minutes;
+        // Written a minute after its stamp, as CloudTrail does; an old delivery found late.
+        assert!(p.may_move_cursor(
+            &object("20240301T1158Z", "2024/03/01", now - minutes(1)),
+            now
+        ));
+        assert!(p.may_move_cursor(&object("20240229T2300Z", "2024/02/29", now), now));
+        // Stamped ahead of its writing, within or past the watcher's clock.
+        assert!(!p.may_move_cursor(&object("20240301T1255Z", "2024/03/01", now), now));
+        assert!(!p.may_move_cursor(
+            &object("20240301T1159Z", "2024/03/01", now - minutes(30)),
+            now
+        ));
+        assert!(!p.may_move_cursor(&object("99991231T2359Z", "9999/12/31", now), now));
+        // S3 gave no time: the watcher's clock decides.
+        let mut unknown = object("20240301T1300Z", "2024/03/01", now);
+        unknown.last_modified = 0;
+        assert!(!p.may_move_cursor(&unknown, now));
+        // Not in the layout: never.
+        let mut stray = object("20240301T1158Z", "2024/03/01", now);
+        stray.key = format!("{}zzz.json.gz", p.prefix);
+        assert!(!p.may_move_cursor(&stray, now));
     }
 
     #[test]

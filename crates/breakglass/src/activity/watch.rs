@@ -22,10 +22,6 @@ pub const ACTIVITY_LEASE: &str = "activity";
 /// Objects read per partition per pass (the next pass goes on from the cursor).
 const OBJECTS_PER_PASS: usize = 200;
 
-/// How far past the watcher's clock a delivery stamp may be (clock skew) and still move a
-/// partition's cursor.
-const MAX_STAMP_AHEAD: time::Duration = time::Duration::hours(1);
-
 /// How far before its cursor a partition is listed again: objects delivered in the same
 /// minute differ only by a random suffix, so one written late can sort before the cursor.
 /// Keys read in that span are remembered and skipped; after a restart they are read again
@@ -150,9 +146,11 @@ impl Watcher {
         Ok(held)
     }
 
-    /// Whether this replica still holds the lease, renewing it once a scan period has gone
-    /// by: a pass through a long backlog outlasts the lease, and must neither let another
-    /// replica read beside it nor go on once one has taken over.
+    /// Whether this replica still holds the lease, renewing it before each object once a
+    /// scan period (at most 30 s) has gone by: a pass through a long backlog outlasts the
+    /// lease, and stops before its next object once another replica has taken over. (The
+    /// commit itself does not check the lease: one object read for longer than the whole
+    /// term can still be committed by a replica that has lost it.)
     async fn still_held(&mut self) -> anyhow::Result<bool> {
         let fresh = self
             .renewed
@@ -283,14 +281,12 @@ impl Watcher {
                         }
                         let behind = high.as_deref().is_some_and(|h| object.key.as_str() <= h);
                         // Only a key CloudTrail could have written moves the cursor: one
-                        // with no delivery stamp, or a stamp in the future (`9999/…`), would
-                        // sort after every real delivery and hide them. It is read (once per
-                        // process: it stays in `recent`), and the cursor stays.
-                        let plausible = partition
-                            .delivered_at(&object.key)
-                            .is_some_and(|at| at.assume_utc() <= self.app.now() + MAX_STAMP_AHEAD);
+                        // outside its layout, or stamped ahead of its writing (`9999/…`),
+                        // would sort after deliveries still to come and hide them. It is
+                        // read (once per process: it stays in `recent`); the cursor stays.
+                        let plausible = partition.may_move_cursor(object, self.app.now());
                         if !plausible {
-                            tracing::warn!(key = %object.key, "an object in the trail's bucket has no current CloudTrail delivery stamp; it is read but does not move the partition's cursor");
+                            tracing::warn!(key = ?object.key, "an object in the trail's bucket is not a CloudTrail delivery of this partition, or is stamped ahead of its writing; it is read but does not move the partition's cursor");
                         }
                         let (events, bytes) = self.read_object(&bucket, &object.key).await?;
                         pass.objects += 1;

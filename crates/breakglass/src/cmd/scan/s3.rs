@@ -5,7 +5,8 @@
 //! writes before `AWSLogs/`: every account and region found there is listed (by delimiter,
 //! never flat). A prefix that reaches into `AWSLogs/` (one account, region or day) is
 //! listed as it is. Either way digests and other files are passed over, and each object is
-//! read as a stream on the scan's worker threads (memory does not grow with object size).
+//! read on the scan's worker threads, received whole up to `IN_MEMORY_MAX` (8 MiB stored)
+//! and streamed beyond, so memory stays bounded whatever the object size.
 
 use std::io::{self, Read};
 use std::sync::Arc;
