@@ -264,14 +264,36 @@ impl Browser<'_> {
     }
 
     /// Clicks `css` and waits until a new document has loaded (a form post and its redirect).
+    /// The console reloads a request page when a live update says the request changed, which
+    /// can happen between finding the element and clicking it: a click on an element that
+    /// went stale (or not yet back) is tried again, twice, on the reloaded page.
     pub async fn click_and_wait(&self, css: &str) {
-        self.js("window.__bgOldPage = true;", vec![]).await;
-        let target = self.find(css).await;
-        target
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("{}: cannot click `{css}`: {e}", self.who));
-        self.wait_for_new_page(&format!("clicking `{css}`")).await;
+        const ATTEMPTS: u32 = 3;
+        for attempt in 1..=ATTEMPTS {
+            self.js("window.__bgOldPage = true;", vec![]).await;
+            let clicked = match self.client.find(Locator::Css(css)).await {
+                Ok(target) => target.click().await.map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match clicked {
+                Ok(()) => {
+                    self.wait_for_new_page(&format!("clicking `{css}`")).await;
+                    return;
+                }
+                Err(e)
+                    if attempt < ATTEMPTS
+                        && (e.contains("stale element") || e.contains("no such element")) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => panic!(
+                    "{}: cannot click `{css}` on {} ({e}); the page says:\n{}",
+                    self.who,
+                    self.url().await,
+                    self.body_text().await
+                ),
+            }
+        }
     }
 
     /// Waits until the document marked by [`Self::click_and_wait`] (or a caller setting
