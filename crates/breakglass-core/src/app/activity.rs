@@ -416,14 +416,19 @@ where
         id: &RequestId,
     ) -> Result<GrantActivity, Error> {
         let request = self.request(caller, id).await?;
+        self.activity_of(request.value.id).await
+    }
+
+    /// The recorded activity of `request`, which the caller has been allowed to read.
+    async fn activity_of(&self, request: RequestId) -> Result<GrantActivity, Error> {
         let mut events = self
             .store()
-            .request_activity(&request.value.id, TIMELINE_PAGE + 1)
+            .request_activity(&request, TIMELINE_PAGE + 1)
             .await?;
         let truncated = events.len() > TIMELINE_PAGE as usize;
         events.truncate(TIMELINE_PAGE as usize);
         Ok(GrantActivity {
-            request: request.value.id,
+            request,
             events,
             truncated,
         })
@@ -484,7 +489,7 @@ where
             return Ok(None);
         }
         let request = self.request(caller, id).await?.value;
-        let activity = self.grant_activity(caller, id).await?;
+        let activity = self.activity_of(request.id.clone()).await?;
         Ok(self.least_privilege_of(&request, &activity))
     }
 
