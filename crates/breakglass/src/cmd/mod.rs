@@ -29,7 +29,16 @@ pub fn duration_arg(text: &str) -> Result<time::Duration, String> {
     }
 }
 
-/// Reads at most `cap` bytes of `path` as UTF-8; larger files are refused, not truncated.
+/// A file larger than the reader takes.
+#[derive(Debug, thiserror::Error)]
+#[error("`{path}` is larger than {cap} bytes")]
+pub(crate) struct TooLarge {
+    path: String,
+    cap: u64,
+}
+
+/// Reads at most `cap` bytes of `path` as UTF-8; larger files are refused ([`TooLarge`]),
+/// not truncated.
 pub(crate) fn read_capped(path: &std::path::Path, cap: u64) -> anyhow::Result<String> {
     use anyhow::Context as _;
     use std::io::Read as _;
@@ -40,7 +49,11 @@ pub(crate) fn read_capped(path: &std::path::Path, cap: u64) -> anyhow::Result<St
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     if bytes.len() as u64 > cap {
-        anyhow::bail!("`{}` is larger than {cap} bytes", path.display());
+        return Err(TooLarge {
+            path: path.display().to_string(),
+            cap,
+        }
+        .into());
     }
     String::from_utf8(bytes).map_err(|_| anyhow::anyhow!("`{}` is not UTF-8 text", path.display()))
 }
@@ -49,7 +62,7 @@ pub(crate) fn read_capped(path: &std::path::Path, cap: u64) -> anyhow::Result<St
 pub(crate) fn read_policy(path: &std::path::Path) -> anyhow::Result<String> {
     let cap = breakglass_iam::MAX_POLICY_BYTES as u64;
     read_capped(path, cap).map_err(|e| {
-        if e.to_string().contains("is larger than") {
+        if e.is::<TooLarge>() {
             anyhow::anyhow!(
                 "`{}` /: [input-too-large] policy text is larger than {cap} bytes; the largest AWS policy is 10,240 characters",
                 path.display()
