@@ -140,6 +140,33 @@ struct Document {
     ty: PolicyType,
 }
 
+/// A role the broker writes: its trust policy and its one inline policy `name` of built-in
+/// template `template`, both found at `path` of the config.
+fn role_documents(
+    path: FieldPath,
+    role: &str,
+    (template, name): (&str, &str),
+    trust: serde_json::Value,
+    permissions: serde_json::Value,
+) -> [Document; 2] {
+    [
+        Document {
+            path: path.clone(),
+            label: format!("{role} trust policy"),
+            builtin: Some(("trust".to_owned(), String::new())),
+            doc: trust,
+            ty: PolicyType::Trust,
+        },
+        Document {
+            path,
+            label: format!("{role} inline policy `{name}`"),
+            builtin: Some((template.to_owned(), name.to_owned())),
+            doc: permissions,
+            ty: PolicyType::Identity,
+        },
+    ]
+}
+
 fn documents(config: &Config) -> Vec<Document> {
     let mut out = Vec::new();
     let ctx = config.template_context();
@@ -199,50 +226,24 @@ fn documents(config: &Config) -> Vec<Document> {
         config.revoker_policies(a.id.as_str(), &config.revocable_roles(&a.id))
     });
     if let Some((trust, permissions)) = revoker {
-        let path = FieldPath::root().key("broker").key("revoker_role");
-        out.push(Document {
-            path: path.clone(),
-            label: format!("revoker role `{}` trust policy", config.broker.revoker_role),
-            builtin: Some(("trust".to_owned(), String::new())),
-            doc: trust,
-            ty: PolicyType::Trust,
-        });
-        out.push(Document {
-            path,
-            label: format!(
-                "revoker role `{}` inline policy `{REVOKER_POLICY}`",
-                config.broker.revoker_role
-            ),
-            builtin: Some(("revoker".to_owned(), REVOKER_POLICY.to_owned())),
-            doc: permissions,
-            ty: PolicyType::Identity,
-        });
+        out.extend(role_documents(
+            FieldPath::root().key("broker").key("revoker_role"),
+            &format!("revoker role `{}`", config.broker.revoker_role),
+            ("revoker", REVOKER_POLICY),
+            trust,
+            permissions,
+        ));
     }
     // The trail reader, in the log-archive account.
     if let Some(a) = &config.activity {
         let (trust, permissions) = a.reader_policies(config);
-        let path = FieldPath::root().key("activity").key("reader_role");
-        out.push(Document {
-            path: path.clone(),
-            label: format!("trail reader role `{}` trust policy", a.reader_role),
-            builtin: Some(("trust".to_owned(), String::new())),
-            doc: trust,
-            ty: PolicyType::Trust,
-        });
-        out.push(Document {
-            path,
-            label: format!(
-                "trail reader role `{}` inline policy `{}`",
-                a.reader_role,
-                crate::templates::activity::READER_POLICY
-            ),
-            builtin: Some((
-                "activity".to_owned(),
-                crate::templates::activity::READER_POLICY.to_owned(),
-            )),
-            doc: permissions,
-            ty: PolicyType::Identity,
-        });
+        out.extend(role_documents(
+            FieldPath::root().key("activity").key("reader_role"),
+            &format!("trail reader role `{}`", a.reader_role),
+            ("activity", crate::templates::activity::READER_POLICY),
+            trust,
+            permissions,
+        ));
     }
     if config
         .accounts

@@ -16,22 +16,21 @@ pub fn timeline_svg(points: &[TimelinePoint]) -> Option<String> {
     lines_svg(&points, "grants")
 }
 
+/// `MM-DD HH:MM` of `t`, an axis label.
+fn day_and_minute(t: time::OffsetDateTime) -> String {
+    format!(
+        "{:02}-{:02} {:02}:{:02}",
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
 /// The time to access of each playbook across drill runs (oldest first): for each run and
 /// playbook, its slowest path, in milliseconds; `None` when no run reached access.
 pub fn drill_times_svg(runs: &[breakglass_core::drill::DrillRun]) -> Option<String> {
-    let labels: Vec<String> = runs
-        .iter()
-        .map(|r| {
-            let t = r.finished_at;
-            format!(
-                "{:02}-{:02} {:02}:{:02}",
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute()
-            )
-        })
-        .collect();
+    let labels: Vec<String> = runs.iter().map(|r| day_and_minute(r.finished_at)).collect();
     let mut points: Vec<(&str, &str, u64)> = Vec::new();
     for (run, label) in runs.iter().zip(&labels) {
         let mut slowest: BTreeMap<&str, u64> = BTreeMap::new();
@@ -69,13 +68,7 @@ pub fn calls_svg(events: &[&breakglass_core::activity::StoredEvent]) -> Option<S
         .map(|i| {
             let t = first + time::Duration::seconds(bucket * i as i64);
             if days {
-                format!(
-                    "{:02}-{:02} {:02}:{:02}",
-                    u8::from(t.month()),
-                    t.day(),
-                    t.hour(),
-                    t.minute()
-                )
+                day_and_minute(t)
             } else {
                 format!("{:02}:{:02}", t.hour(), t.minute())
             }
