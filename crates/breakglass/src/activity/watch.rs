@@ -196,9 +196,10 @@ impl Watcher {
                 if tokio::time::Instant::now() >= next_scan {
                     next_scan = tokio::time::Instant::now() + self.timing.every;
                     match self.scan_pass().await {
-                        Ok(p) if p.objects > 0 || p.ingested.events > 0 => tracing::info!(
+                        Ok(p) if p.objects > 0 || p.messages > 0 => tracing::info!(
                             objects = p.objects,
                             bytes = p.bytes,
+                            log_messages = p.messages,
                             kept = p.ingested.events,
                             linked = p.ingested.linked,
                             findings = p.ingested.findings,
