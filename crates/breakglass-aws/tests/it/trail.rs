@@ -64,6 +64,21 @@ async fn put(config: &SdkConfig, bucket: &str, key: &str, body: Vec<u8>) {
         .unwrap();
 }
 
+/// The dataset, and the emulator (stopped on drop) with an empty bucket `bucket`; `None`
+/// (the test skips, saying why) when either is missing.
+async fn emulator_with_bucket(bucket: &str) -> Option<(Vec<PathBuf>, Moto, SdkConfig)> {
+    let files = dataset()?;
+    let moto = Moto::start()?;
+    let config = sdk_config(&moto).await;
+    s3(&config)
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    Some((files, moto, config))
+}
+
 fn s3(config: &SdkConfig) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(config)
@@ -79,16 +94,10 @@ fn key(partition: &str, name: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bucket_is_read_as_cloudtrail_writes_it() {
-    let Some(files) = dataset() else { return };
-    let Some(moto) = Moto::start() else { return };
-    let config = sdk_config(&moto).await;
+    let Some((files, _moto, config)) = emulator_with_bucket("org-cloudtrail-logs").await else {
+        return;
+    };
     let bucket = "org-cloudtrail-logs";
-    s3(&config)
-        .create_bucket()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
 
     // The account's own trail at the bucket's root: six real objects, gzipped.
     let own = format!("AWSLogs/{ACCOUNT}/CloudTrail/us-east-1/");
@@ -270,16 +279,10 @@ async fn the_bucket_is_read_as_cloudtrail_writes_it() {
 /// same: every record, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_too_large_to_hold_is_streamed_and_read_whole() {
-    let Some(files) = dataset() else { return };
-    let Some(moto) = Moto::start() else { return };
-    let config = sdk_config(&moto).await;
+    let Some((files, _moto, config)) = emulator_with_bucket("large-objects").await else {
+        return;
+    };
     let bucket = "large-objects";
-    s3(&config)
-        .create_bucket()
-        .bucket(bucket)
-        .send()
-        .await
-        .unwrap();
     // Stored uncompressed (CloudTrail writes `.json` objects too) so the stored size passes
     // the in-memory limit: the dataset's records, each copy with its own event ids.
     let records = records(&files[0]);

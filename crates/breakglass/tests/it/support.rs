@@ -261,6 +261,29 @@ pub struct User {
     pub enrolled_step: i64,
 }
 
+/// Asks for `investigate` (SecurityAnalyst in [`ACCOUNT`], 90 minutes) as `user` on the
+/// command line, for `incident`; the request id.
+pub fn ask_investigate(user: &User, incident: &str) -> String {
+    ok(&client(
+        &user.session,
+        &[
+            "request",
+            "-p",
+            "investigate",
+            "-r",
+            "SecurityAnalyst",
+            "-a",
+            ACCOUNT,
+            "-i",
+            incident,
+            "-j",
+            "Impossible-travel logins on the payments deploy user",
+            "-d",
+            "90m",
+        ],
+    ))
+}
+
 /// Signs `user` in to the broker at `url` with a code from `totp` as well (once enrolled,
 /// a password alone is refused).
 pub fn login_with_code(session: &Path, url: &str, user: &str, totp: &mut Authenticator) {

@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 use super::driver::{Chromedriver, Shots};
 use super::page::{DESKTOP, PHONE};
 use super::steps::sign_in;
-use crate::support::{ACCOUNT, Authenticator, Broker, aws_env, client, ok, run, text};
+use crate::support::{
+    ACCOUNT, Authenticator, Broker, ask_investigate, aws_env, client, ok, run, text,
+};
 
 const BUCKET: &str = "org-trail";
 const ORG: &str = "o-a1b2c3d4e5";
@@ -181,11 +183,10 @@ fn wait(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
-fn activity_ids(broker: &Broker, session: &Path, id: &str) -> Vec<String> {
+fn activity_ids(session: &Path, id: &str) -> Vec<String> {
     let out = client(session, &["status", id, "--activity", "--json"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let _ = broker;
     v["events"]
         .as_array()
         .unwrap()
@@ -232,24 +233,7 @@ async fn a_grants_cloudtrail_reaches_its_timeline_and_unbrokered_use_alerts_once
                     approver: &crate::support::User,
                     totp: &mut Authenticator,
                     incident: &str| {
-        let id = ok(&client(
-            &who.session,
-            &[
-                "request",
-                "-p",
-                "investigate",
-                "-r",
-                "SecurityAnalyst",
-                "-a",
-                ACCOUNT,
-                "-i",
-                incident,
-                "-j",
-                "suspicious logins",
-                "-d",
-                "1h",
-            ],
-        ));
+        let id = ask_investigate(who, incident);
         ok(&client(
             &approver.session,
             &["approve", &id, "--totp", &totp.code()],
@@ -332,7 +316,7 @@ async fn a_grants_cloudtrail_reaches_its_timeline_and_unbrokered_use_alerts_once
     wait(
         "alice's first events on her timeline",
         Duration::from_secs(90),
-        || activity_ids(&broker, &alice.session, &mine).len() >= 3,
+        || activity_ids(&alice.session, &mine).len() >= 3,
     );
     // Delivered after the late-sorting object was read: the same event again (CloudTrail
     // delivers duplicates) and a new one.
@@ -346,13 +330,13 @@ async fn a_grants_cloudtrail_reaches_its_timeline_and_unbrokered_use_alerts_once
     wait(
         "alice's events on her timeline",
         Duration::from_secs(90),
-        || activity_ids(&broker, &alice.session, &mine).len() >= want.len(),
+        || activity_ids(&alice.session, &mine).len() >= want.len(),
     );
     std::thread::sleep(Duration::from_secs(2));
-    let mut seen = activity_ids(&broker, &alice.session, &mine);
+    let mut seen = activity_ids(&alice.session, &mine);
     seen.sort();
     assert_eq!(seen, want, "exactly alice's events, once each");
-    assert_eq!(activity_ids(&broker, &bob.session, &theirs), ["bob-0"]);
+    assert_eq!(activity_ids(&bob.session, &theirs), ["bob-0"]);
     let table = ok(&client(&alice.session, &["status", &mine, "--activity"]));
     assert!(
         table.contains("GetPasswordData") && table.contains("4 calls"),
@@ -539,7 +523,7 @@ async fn a_grants_cloudtrail_reaches_its_timeline_and_unbrokered_use_alerts_once
         .unwrap();
     let record = bg["record"].as_str().unwrap();
     assert_eq!(
-        activity_ids(&broker, &dana.session, record),
+        activity_ids(&dana.session, record),
         ["bg-1", "bg-2"],
         "the sign-in and the role switch on the retroactive record's timeline"
     );

@@ -17,35 +17,13 @@ use serde_json::{Value, json};
 use super::driver::{Chromedriver, Shots};
 use super::page::{Browser, DESKTOP, PHONE, assert_no_problems};
 use super::steps::{choose_playbook, fill_break_glass, sign_in, submit};
-use crate::support::{ACCOUNT, Authenticator, Broker, User, client, ok};
+use crate::support::{Authenticator, Broker, ask_investigate as ask, client, ok};
 
 const A11Y_JS: &str = include_str!("a11y.js");
 const FIRST_SCREEN_JS: &str = include_str!("first_screen.js");
 
 /// dana: an administrator (the audit log and the notifications).
 const DANA: &str = "[responders.dana]\nname = \"Dana Okafor\"\nemail = \"dana@example.com\"\ngroups = [\"ir-leads\"]\n";
-
-/// Asks for `investigate` as `user` on the command line; the request id.
-fn ask(user: &User, incident: &str) -> String {
-    ok(&client(
-        &user.session,
-        &[
-            "request",
-            "-p",
-            "investigate",
-            "-r",
-            "SecurityAnalyst",
-            "-a",
-            ACCOUNT,
-            "-i",
-            incident,
-            "-j",
-            "Impossible-travel logins on the payments deploy user",
-            "-d",
-            "90m",
-        ],
-    ))
-}
 
 /// Page `name` as shown in `b` at both sizes: labelled controls, one `<h1>`, nothing
 /// logged as an error, then at 1280 and at 375 px no horizontal overflow and `first` (the
