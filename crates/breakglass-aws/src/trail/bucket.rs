@@ -279,9 +279,8 @@ impl TrailBucket {
                     "the connection broke while reading the object: {e}"
                 ))
             })?;
-            return Ok(ObjectReader(Body::Whole(std::io::Cursor::new(
-                body.into_bytes(),
-            ))));
+            // Read from the chunks as received: `into_bytes` would copy them into one buffer.
+            return Ok(ObjectReader(Body::Whole(bytes::Buf::reader(body))));
         }
         let body: Pin<Box<dyn AsyncRead + Send>> = Box::pin(out.body.into_async_read());
         Ok(ObjectReader(Body::Streamed(SyncIoBridge::new(body))))
@@ -381,7 +380,7 @@ pub struct ObjectReader(Body);
 
 enum Body {
     /// Received whole.
-    Whole(std::io::Cursor<bytes::Bytes>),
+    Whole(bytes::buf::Reader<aws_sdk_s3::primitives::AggregatedBytes>),
     /// Pulled from the response as it is read.
     Streamed(SyncIoBridge<Pin<Box<dyn AsyncRead + Send>>>),
 }

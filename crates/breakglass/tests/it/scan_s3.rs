@@ -155,6 +155,12 @@ fn a_bucket_scans_as_the_same_files_on_disk() {
         vec![
             "s3://org-cloudtrail-logs/trail/AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/",
         ],
+        // Two overlapping sources of one bucket: each object is read once, whichever source
+        // listed it first, and each source fetches ahead only the objects it will be asked for.
+        vec![
+            "s3://org-cloudtrail-logs/trail/AWSLogs/218007301253/CloudTrail/us-east-1/2023/07/10/",
+            "s3://org-cloudtrail-logs/trail",
+        ],
         // As the reader role.
         vec![
             "--role-arn",

@@ -139,6 +139,28 @@ fn walk(dir: &Path, root: &Path, out: &mut Vec<Input>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Tells each bucket among `inputs` which of its keys the scan will open, in order, to be
+/// fetched ahead: those received whole (at most `IN_MEMORY_MAX` stored). A larger object is
+/// requested when it is opened, so no streamed response sits unread while others are scanned.
+fn plan(inputs: &[Input]) {
+    let mut plans: Vec<(&S3Source, Vec<String>)> = Vec::new();
+    for input in inputs {
+        let Input::Object { source, key, size } = input else {
+            continue;
+        };
+        if *size > breakglass_aws::trail::IN_MEMORY_MAX {
+            continue;
+        }
+        match plans.iter_mut().find(|(s, _)| s.same(source)) {
+            Some((_, keys)) => keys.push(key.clone()),
+            None => plans.push((source, vec![key.clone()])),
+        }
+    }
+    for (source, keys) in plans {
+        source.plan(keys);
+    }
+}
+
 /// The inputs named on the command line: files as given, directories walked for trail
 /// objects (skipping `CloudTrail-Digest/`), `-` for standard input, `s3://bucket/prefix`
 /// for the trail objects of a bucket (listed as [`super::s3::list`] says).
@@ -177,5 +199,6 @@ pub fn discover(paths: &[PathBuf], read: &ReadArgs) -> anyhow::Result<Vec<Input>
     if out.iter().filter(|i| **i == Input::Stdin).count() > 1 {
         bail!("`-` (standard input) can be given only once");
     }
+    plan(&out);
     Ok(out)
 }

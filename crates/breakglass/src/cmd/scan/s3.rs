@@ -6,14 +6,17 @@
 //! never flat). A prefix that reaches into `AWSLogs/` (one account, region or day) is
 //! listed as it is. Either way digests and other files are passed over, and each object is
 //! read on the scan's worker threads, received whole up to `IN_MEMORY_MAX` (8 MiB stored)
-//! and streamed beyond, so memory stays bounded whatever the object size.
+//! and streamed beyond, so memory stays bounded whatever the object size. The next few
+//! objects are requested while a worker reads one (`AHEAD`), so the network's latency is
+//! not paid object by object.
 
+use std::collections::HashMap;
 use std::io::{self, Read};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use breakglass_aws::sdk::{self, AwsOptions};
-use breakglass_aws::trail::{ObjectRef, TrailBucket, reader_config};
+use breakglass_aws::trail::{ObjectReader, ObjectRef, TrailBucket, TrailError, reader_config};
 
 use crate::exit::DependencyFailed;
 
@@ -38,14 +41,32 @@ pub struct S3Args {
     pub profile: Option<String>,
 }
 
-/// A bucket being read, shared by its inputs: the reader and the async runtime its
-/// requests run on (the scan's worker threads block on it).
+/// A bucket being read, shared by its inputs: the reader, the async runtime its requests
+/// run on (the scan's worker threads block on it) and the objects fetched ahead.
 #[derive(Clone)]
 pub struct S3Source(Arc<Source>);
 
 struct Source {
     bucket: TrailBucket,
     runtime: tokio::runtime::Runtime,
+    ahead: Mutex<Ahead>,
+}
+
+/// How many objects past the one a worker opens are requested before they are asked for,
+/// so a worker rarely waits for the network: at most this many bodies of up to
+/// `IN_MEMORY_MAX` each are held beyond those being read.
+const AHEAD: usize = 2;
+
+type Fetch = tokio::task::JoinHandle<Result<ObjectReader, TrailError>>;
+
+/// The keys the scan will open, in order ([`plan`]), and the requests already under way.
+#[derive(Default)]
+struct Ahead {
+    keys: Vec<String>,
+    position: HashMap<String, usize>,
+    started: HashMap<usize, Fetch>,
+    /// The first position not requested yet.
+    next: usize,
 }
 
 impl S3Source {
@@ -54,20 +75,73 @@ impl S3Source {
         self.0.bucket.bucket()
     }
 
+    fn fetch(&self, key: &str) -> Fetch {
+        let bucket = self.0.bucket.clone();
+        let key = key.to_owned();
+        self.0.runtime.spawn(async move { bucket.open(&key).await })
+    }
+
     /// The body of `key` (see `TrailBucket::open`). Call it from a thread that runs no
     /// async code. The request runs as a task of the runtime, beside the connection it
     /// reads from, and this thread is woken once when the body is in: driven from here,
-    /// every chunk of the response would cross threads twice.
+    /// every chunk of the response would cross threads twice. When `key` is in the plan,
+    /// the next [`AHEAD`] objects are requested too, and the one asked for has usually
+    /// arrived already.
     pub fn open(&self, key: &str) -> io::Result<Box<dyn Read + Send>> {
-        let bucket = self.0.bucket.clone();
-        let key = key.to_owned();
+        let fetch = {
+            let mut ahead = self
+                .0
+                .ahead
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match ahead.position.get(key).copied() {
+                Some(at) => {
+                    let own = ahead.started.remove(&at);
+                    let from = ahead.next.max(at + 1);
+                    let to = (at + 1 + AHEAD).min(ahead.keys.len());
+                    for j in from..to {
+                        if let Some(next) = ahead.keys.get(j) {
+                            let started = self.fetch(next);
+                            ahead.started.insert(j, started);
+                        }
+                    }
+                    ahead.next = ahead.next.max(to).max(at + 1);
+                    own.unwrap_or_else(|| self.fetch(key))
+                }
+                None => self.fetch(key),
+            }
+        };
         let reader = self
             .0
             .runtime
-            .block_on(self.0.runtime.spawn(async move { bucket.open(&key).await }))
+            .block_on(fetch)
             .map_err(io::Error::other)?
             .map_err(io::Error::other)?;
         Ok(Box::new(reader))
+    }
+
+    /// Is `other` this very source (not merely one of the same bucket)?
+    pub fn same(&self, other: &S3Source) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Tells the source which of its keys the scan will open, in order, so it can request
+    /// them ahead ([`S3Source::open`]). Call it once, with the final inputs' keys.
+    pub fn plan(&self, keys: Vec<String>) {
+        let position = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
+        *self
+            .0
+            .ahead
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Ahead {
+            keys,
+            position,
+            ..Ahead::default()
+        };
     }
 }
 
@@ -163,7 +237,12 @@ pub fn list(
         }
         Ok((bucket, objects))
     })?;
-    Ok((S3Source(Arc::new(Source { bucket, runtime })), objects))
+    let source = Source {
+        bucket,
+        runtime,
+        ahead: Mutex::default(),
+    };
+    Ok((S3Source(Arc::new(source)), objects))
 }
 
 #[cfg(test)]
