@@ -376,6 +376,10 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The commit was made under a lease this replica no longer holds (another replica took
+    /// it over, or it ran out); nothing was stored.
+    #[error("the `{0}` lease is no longer held by this replica; nothing was stored")]
+    LeaseLost(String),
 }
 
 /// Durable storage for requests, the audit chain and the outbox.
@@ -681,6 +685,10 @@ pub struct ActivityCommit {
     pub commits: Vec<Commit>,
     /// Where each source now stands.
     pub cursors: Vec<crate::activity::Cursor>,
+    /// The lease the batch was read under, and when: when set, the batch is stored only if
+    /// the holder still holds it then (checked in the batch's transaction), else nothing is
+    /// and the commit fails with [`StoreError::LeaseLost`].
+    pub lease: Option<(crate::activity::Held, OffsetDateTime)>,
 }
 
 /// Where local users and API tokens are kept (see [`crate::accounts`]). Every change is

@@ -2,7 +2,8 @@
 //! half): the events it kept (linked to a grant or part of a finding, one row per `eventID`),
 //! the access keys of sessions chained from grants, the unbrokered-use findings and the
 //! cursor of each source. A batch is written in one transaction with the audit records of
-//! its findings, so a failure stores nothing and leaves the cursors where they were.
+//! its findings, so a failure stores nothing and leaves the cursors where they were; a batch
+//! read under the `activity` lease is written only while its reader still holds the lease.
 
 pub(crate) const INSERT_EVENT: &str = "INSERT INTO activity_events (event_id, request_id, finding_id, at, doc) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (event_id) DO NOTHING";
@@ -20,6 +21,11 @@ pub(crate) const SELECT_FINDINGS_SINCE: &str =
 pub(crate) const SELECT_FINDING_BY_KEY: &str = "SELECT doc FROM activity_findings WHERE key = $1 AND last_seen >= $2 ORDER BY last_seen DESC LIMIT $3";
 pub(crate) const UPSERT_CURSOR: &str = "INSERT INTO activity_cursors (source, position) VALUES ($1, $2) \
      ON CONFLICT (source) DO UPDATE SET position = excluded.position";
+/// Touches the lease row if `holder` still holds it: one row updated means the lease is
+/// held, and the row stays locked until the batch commits, so a replica taking the lease
+/// over waits for this commit and cannot slip in between the check and it.
+pub(crate) const CHECK_LEASE: &str =
+    "UPDATE job_leases SET until = until WHERE name = $1 AND holder = $2 AND until >= $3";
 pub(crate) const SELECT_CURSORS: &str =
     "SELECT source, position FROM activity_cursors ORDER BY source";
 pub(crate) const DELETE_EVENTS_BEFORE: &str = "DELETE FROM activity_events WHERE at < $1";
@@ -69,6 +75,9 @@ macro_rules! activity_impl {
                     .iter()
                     .map(|c| (c.source.clone(), c.position.clone()))
                     .collect();
+                let lease = batch
+                    .lease
+                    .map(|(held, at)| (held.job, held.holder, unix_micros(at)));
                 let mut prepared = Vec::with_capacity(batch.commits.len());
                 for commit in batch.commits {
                     let now = $crate::plan::commit_time(&commit)?;
@@ -79,6 +88,19 @@ macro_rules! activity_impl {
                         let failed = |what: &'static str| {
                             move |e: sqlx::Error| $crate::codec::db_error(e, what)
                         };
+                        if let Some((job, holder, at)) = lease {
+                            let held = sqlx::query($crate::activity::CHECK_LEASE)
+                                .bind(&job)
+                                .bind(holder)
+                                .bind(at)
+                                .execute(&mut *conn)
+                                .await
+                                .map_err(failed("job lease"))?
+                                .rows_affected();
+                            if held != 1 {
+                                return Err(StoreError::LeaseLost(job));
+                            }
+                        }
                         for p in prepared {
                             Self::write_in(conn, tx_state, p).await?;
                         }

@@ -392,6 +392,18 @@ pub struct StoredEvent {
     pub finding: Option<String>,
 }
 
+/// The job lease a watcher reads under ([`crate::app::App::take_lease`]): a batch it read is
+/// stored only while `holder` still holds lease `job`, checked in the batch's transaction,
+/// so a replica that lost the lease mid-pass cannot move a cursor or store a finding behind
+/// the replica that took it over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The lease's name (`activity`).
+    pub job: String,
+    /// This replica's holder id.
+    pub holder: String,
+}
+
 /// Where the broker is in each CloudTrail source: `s3:<account>:<region>` → the last key
 /// read, `logs:<group>` → the log cursor.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use super::{App, Caller, Error};
 use crate::activity::{
-    Cursor, FINDING_WINDOW, Finding, FindingDraft, FindingKind, Ingested, Known, KnownGrant,
+    Cursor, FINDING_WINDOW, Finding, FindingDraft, FindingKind, Held, Ingested, Known, KnownGrant,
     Observed, StoredEvent, TIMELINE_PAGE, Watch, classify,
 };
 use crate::audit::events::UnbrokeredUseDetected;
@@ -95,10 +95,13 @@ where
     /// now stands: each event is tied to its grant or found to be unbrokered use, and all of
     /// it (events, findings with their audit records and alerts, retroactive records,
     /// cursors) is stored in one transaction. Events already stored are dropped on their
-    /// `eventID`. Run by one replica at a time (the `activity` lease).
+    /// `eventID`. Run by one replica at a time (the `activity` lease): with `held`, the
+    /// batch is stored only if this replica still holds that lease when it commits (else
+    /// nothing is, and the error is [`crate::ports::StoreError::LeaseLost`]).
     pub async fn record_activity(
         &self,
         watch: &Watch,
+        held: Option<&Held>,
         events: Vec<Observed>,
         cursors: Vec<Cursor>,
     ) -> Result<Ingested, Error> {
@@ -132,6 +135,7 @@ where
         let mut known = self.known(watch, &events).await?;
         let mut batch = ActivityCommit {
             cursors,
+            lease: held.map(|h| (h.clone(), self.now())),
             ..ActivityCommit::default()
         };
         // Findings touched by this batch, by key: loaded open ones and new ones.

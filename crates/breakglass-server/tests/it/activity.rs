@@ -4,7 +4,7 @@
 //! that needs a review, and a batch read twice changes nothing.
 
 use breakglass_core::activity::{
-    Assumed, Cursor, FindingKind, Observed, Principal, Watch, role_key,
+    Assumed, Cursor, FindingKind, Held, Observed, Principal, Watch, role_key,
 };
 use breakglass_core::ports::{AccessStore as _, Store as _};
 use breakglass_core::request::{RequestKind, Review};
@@ -192,7 +192,7 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
     }];
 
     let done = app
-        .record_activity(&w, events.clone(), cursor.clone())
+        .record_activity(&w, None, events.clone(), cursor.clone())
         .await
         .unwrap();
     assert_eq!(done.findings, 3, "{done:?}");
@@ -263,7 +263,7 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
     assert_eq!(ids, ["e-bg1", "e-bg2"]);
 
     // The same batch again (a duplicate delivery): nothing new.
-    let again = app.record_activity(&w, events, cursor).await.unwrap();
+    let again = app.record_activity(&w, None, events, cursor).await.unwrap();
     assert_eq!(
         (again.duplicates, again.findings, again.joined),
         (9, 0, 0),
@@ -285,7 +285,7 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
         "ASIAM3",
     );
     let done = app
-        .record_activity(&w, vec![later], Vec::new())
+        .record_activity(&w, None, vec![later], Vec::new())
         .await
         .unwrap();
     assert_eq!((done.findings, done.joined), (0, 1));
@@ -352,7 +352,7 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
         "ASIAM9",
     );
     let done = app
-        .record_activity(&w, vec![forged], Vec::new())
+        .record_activity(&w, None, vec![forged], Vec::new())
         .await
         .unwrap();
     assert_eq!(
@@ -423,7 +423,7 @@ async fn control_characters_in_recorded_text_are_stored_as_replacement_character
             "ASIAMALLORY",
         );
         let done = app
-            .record_activity(&w, vec![call, unbrokered], Vec::new())
+            .record_activity(&w, None, vec![call, unbrokered], Vec::new())
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", t.url));
         assert_eq!(done.findings, 1, "{done:?}");
@@ -448,6 +448,7 @@ async fn control_characters_in_recorded_text_are_stored_as_replacement_character
         let again = app
             .record_activity(
                 &w,
+                None,
                 vec![event(
                     "e-nul\u{0}",
                     t0,
@@ -460,5 +461,89 @@ async fn control_characters_in_recorded_text_are_stored_as_replacement_character
             .await
             .unwrap();
         assert_eq!(again.duplicates, 1, "{again:?}");
+    }
+}
+
+/// A replica whose pass outlived its lease reads a batch while another replica has taken
+/// the lease over: its commit stores nothing (no event, no finding, no alert, no cursor)
+/// and says why, on both stores. The holder's commit goes through; once its own term ran
+/// out, its commits are refused too until it renews the lease.
+#[tokio::test]
+async fn a_batch_read_under_a_lease_lost_mid_pass_is_not_stored() {
+    let mut stores = vec![sqlite().await];
+    stores.extend(crate::support::postgres().await);
+    for t in stores {
+        let clock = clock();
+        let app = TestApp::new(&t.store, &clock, "lease");
+        let w = watch();
+        let lease = Duration::minutes(5);
+        let cursor = |position: &str| {
+            vec![Cursor {
+                source: "s3:111111111111:us-east-1".to_owned(),
+                position: position.to_owned(),
+            }]
+        };
+        // One unbrokered `AssumeRole` and a cursor, committed as lease holder `holder`.
+        let record = |holder: &str, id: &str, position: &str| {
+            let held = Held {
+                job: "activity".to_owned(),
+                holder: holder.to_owned(),
+            };
+            let events = vec![assume(
+                id,
+                app.now(),
+                session(BROKER, "breakglass", "ASIABROKER", None),
+                ANALYST,
+                "mallory",
+                "ASIAMALLORY",
+            )];
+            let (app, w, cursors) = (&app, &w, cursor(position));
+            async move { app.record_activity(w, Some(&held), events, cursors).await }
+        };
+        assert!(app.take_lease("activity", "old", lease).await.unwrap());
+        // The old holder's term runs out mid-pass, and another replica takes the lease.
+        clock.advance(lease + Duration::seconds(1));
+        assert!(app.take_lease("activity", "new", lease).await.unwrap());
+        let audits = audit_count(&t.store, "unbrokered_use_detected", None).await;
+        let err = record("old", "e-late", "k9")
+            .await
+            .expect_err("a commit under a lost lease is refused");
+        assert!(
+            err.to_string()
+                .contains("the `activity` lease is no longer held by this replica"),
+            "{}: {err}",
+            t.url
+        );
+        assert!(
+            t.store.activity_cursors().await.unwrap().is_empty(),
+            "{}",
+            t.url
+        );
+        assert_eq!(
+            audit_count(&t.store, "unbrokered_use_detected", None).await,
+            audits,
+            "{}",
+            t.url
+        );
+        assert!(
+            app.unbrokered_use(&admin("root"), 100)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{}",
+            t.url
+        );
+        // A holder id that never held it is refused as well.
+        assert!(record("stranger", "e-s", "k9").await.is_err());
+        // The replica holding the lease commits the same batch.
+        let done = record("new", "e-late", "k9")
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", t.url));
+        assert_eq!(done.findings, 1, "{done:?}");
+        assert_eq!(t.store.activity_cursors().await.unwrap(), cursor("k9"));
+        // Its own lease, run out, no longer covers a commit either.
+        clock.advance(lease + Duration::seconds(1));
+        assert!(record("new", "e-after", "k10").await.is_err());
+        assert_eq!(t.store.activity_cursors().await.unwrap(), cursor("k9"));
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use breakglass_aws::trail::{LogCursor, TrailBucket, TrailLogGroup, TrailQueue};
-use breakglass_core::activity::{Cursor, Ingested, Known, Observed, Watch};
+use breakglass_core::activity::{Cursor, Held, Ingested, Known, Observed, Watch};
 use breakglass_server::app::AppService;
 use breakglass_trail::rules::{Rule, RuleSet};
 use tokio::sync::watch;
@@ -76,6 +76,8 @@ pub struct Watcher {
     watch: Watch,
     timing: Timing,
     holder: String,
+    /// The lease every batch is committed under (`activity`, `holder`).
+    held: Held,
     /// The alert rules each kept event is matched against (an extractor is built from
     /// them again if a read loses one).
     rules: Vec<Rule>,
@@ -113,6 +115,10 @@ impl Watcher {
             sources,
             watch,
             timing,
+            held: Held {
+                job: ACTIVITY_LEASE.to_owned(),
+                holder: holder.clone(),
+            },
             holder,
             rules,
             extractor: Some(extractor),
@@ -130,9 +136,12 @@ impl Watcher {
     }
 
     /// How long the lease lasts unless renewed: three scan periods and half a minute.
+    fn term(&self) -> Duration {
+        self.timing.every * 3 + Duration::from_secs(30)
+    }
+
     fn lease_term(&self) -> time::Duration {
-        time::Duration::try_from(self.timing.every * 3 + Duration::from_secs(30))
-            .unwrap_or(time::Duration::minutes(5))
+        time::Duration::try_from(self.term()).unwrap_or(time::Duration::minutes(5))
     }
 
     /// Takes or renews the lease; false when another replica holds it.
@@ -146,17 +155,24 @@ impl Watcher {
         Ok(held)
     }
 
-    /// Whether this replica still holds the lease, renewing it before each object once a
-    /// scan period (at most 30 s) has gone by: a pass through a long backlog outlasts the
-    /// lease, and stops before its next object once another replica has taken over. (The
-    /// commit itself does not check the lease: one object read for longer than the whole
-    /// term can still be committed by a replica that has lost it.)
+    /// Whether this replica still holds the lease, renewing it before each object and each
+    /// commit once a scan period (at most 30 s) has gone by: a pass through a long backlog
+    /// outlasts the lease, and stops once another replica has taken over. The commit checks
+    /// the lease too (see [`Held`]), so a batch read by a replica that lost the lease is not
+    /// stored. A lease last renewed longer ago than its term may have been taken and given
+    /// back meanwhile, so the cursors this pass read may be stale: the pass stops, and the
+    /// next one reads them again.
     async fn still_held(&mut self) -> anyhow::Result<bool> {
-        let fresh = self
-            .renewed
-            .is_some_and(|at| at.elapsed() < self.timing.every.min(Duration::from_secs(30)));
-        if fresh {
+        let since = self.renewed.map(|at| at.elapsed());
+        if since.is_some_and(|s| s < self.timing.every.min(Duration::from_secs(30))) {
             return Ok(true);
+        }
+        if since.is_none_or(|s| s >= self.term()) {
+            tracing::warn!(
+                "the activity lease ran out during this pass; the pass stops and the next one reads the cursors again"
+            );
+            self.renewed = None;
+            return Ok(false);
         }
         let held = self.hold_lease().await?;
         if !held {
@@ -292,6 +308,9 @@ impl Watcher {
                         let (events, bytes) = self.read_object(&bucket, &object.key).await?;
                         pass.objects += 1;
                         pass.bytes += bytes;
+                        if !self.still_held().await? {
+                            return Ok(pass);
+                        }
                         if !behind && plausible {
                             high = Some(object.key.clone());
                         }
@@ -305,7 +324,7 @@ impl Watcher {
                             .collect();
                         pass.add(
                             self.app
-                                .record_activity(&self.watch, events, cursors)
+                                .record_activity(&self.watch, Some(&self.held), events, cursors)
                                 .await?,
                         );
                         self.recent
@@ -332,13 +351,16 @@ impl Watcher {
                 }
                 pass.messages += messages.len() as u64;
                 let events = self.read_bodies(messages).await?;
+                if !self.still_held().await? {
+                    return Ok(pass);
+                }
                 let c = Cursor {
                     source: source.clone(),
                     position: next.to_string(),
                 };
                 pass.add(
                     self.app
-                        .record_activity(&self.watch, events, vec![c])
+                        .record_activity(&self.watch, Some(&self.held), events, vec![c])
                         .await?,
                 );
                 cursor = Some(next);
@@ -361,9 +383,14 @@ impl Watcher {
         let receipts: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
         let bodies = messages.into_iter().map(|m| m.body).collect();
         let events = self.read_bodies(bodies).await?;
+        // Not held: the messages stay in the queue and come back once their visibility
+        // timeout ends.
+        if !self.still_held().await? {
+            return Ok(pass);
+        }
         pass.add(
             self.app
-                .record_activity(&self.watch, events, Vec::new())
+                .record_activity(&self.watch, Some(&self.held), events, Vec::new())
                 .await?,
         );
         queue.delete(&receipts).await?;
