@@ -39,17 +39,6 @@ impl EventKey {
     }
 }
 
-/// The value of a hexadecimal digit.
-#[inline]
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
-}
-
 fn uuid_bits(s: &[u8]) -> Option<u128> {
     if s.len() != 36 {
         return None;
@@ -62,7 +51,7 @@ fn uuid_bits(s: &[u8]) -> Option<u128> {
             }
             continue;
         }
-        v = v << 4 | u128::from(hex(b)?);
+        v = v << 4 | u128::from(char::from(b).to_digit(16)?);
     }
     Some(v)
 }
