@@ -116,28 +116,27 @@ impl KeySets {
         folded.wrapping_mul(0x9E37_79B9_7F4A_7C15)
     }
 
+    /// The key's home slot (the hash's top `bits` bits) and tag (the eight below them, 0
+    /// made 1: `bits` is at most 48, as a table of 2^48 slots would not fit in memory).
     #[inline]
-    fn home(&self, key: u128) -> usize {
-        (Self::hash(key) >> (64 - self.bits)) as usize
+    fn place(&self, key: u128) -> (usize, u8) {
+        let h = Self::hash(key);
+        let home = (h >> (64 - self.bits)) as usize;
+        let tag = ((h >> (56 - self.bits.min(48))) as u8).max(1);
+        (home, tag)
     }
 
+    /// The slot of generation `g` holding `key` (`true`), or the empty slot where it would
+    /// go (`false`), with the key's tag.
     #[inline]
-    fn tag(&self, key: u128) -> u8 {
-        // `bits` is at most 48 (a table of 2^48 slots would not fit in memory).
-        ((Self::hash(key) >> (56 - self.bits.min(48))) as u8).max(1)
-    }
-
-    /// The slot of generation `g` holding `key`, or the empty slot where it would go.
-    #[inline]
-    fn probe(&self, g: usize, key: u128) -> (usize, bool) {
+    fn probe(&self, g: usize, key: u128) -> (usize, bool, u8) {
         let mask = self.tags.len() - 1;
-        let tag = self.tag(key);
+        let (mut i, tag) = self.place(key);
         let keys = self.keys.get(g).map_or(&[][..], Vec::as_slice);
-        let mut i = self.home(key);
         loop {
             match self.tags.get(i).and_then(|t| t.get(g)) {
-                Some(0) | None => return (i, false),
-                Some(&t) if t == tag && keys.get(i) == Some(&key) => return (i, true),
+                Some(0) | None => return (i, false, tag),
+                Some(&t) if t == tag && keys.get(i) == Some(&key) => return (i, true, tag),
                 Some(_) => i = (i + 1) & mask,
             }
         }
@@ -151,11 +150,10 @@ impl KeySets {
     /// Adds `key` to generation `g`; false if it was already there.
     #[inline]
     fn insert(&mut self, g: usize, key: u128) -> bool {
-        let (i, found) = self.probe(g, key);
+        let (i, found, tag) = self.probe(g, key);
         if found {
             return false;
         }
-        let tag = self.tag(key);
         let t = self.tags.get_mut(i).and_then(|t| t.get_mut(g));
         let slot = self.keys.get_mut(g).and_then(|k| k.get_mut(i));
         if let (Some(t), Some(slot), Some(len)) = (t, slot, self.len.get_mut(g)) {
@@ -278,8 +276,7 @@ mod tests {
         // Keys that fold to the same value share a home slot and a tag, and probe onwards.
         let a = (1u128 << 64) | 5;
         let b = (2u128 << 64) | 6;
-        assert_eq!(sets.home(a), sets.home(b));
-        assert_eq!(sets.tag(a), sets.tag(b));
+        assert_eq!(sets.place(a), sets.place(b));
         for k in [a, b, 7, 9, 11] {
             assert!(sets.insert(0, k));
             assert!(sets.contains(0, k));

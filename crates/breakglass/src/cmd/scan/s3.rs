@@ -105,7 +105,7 @@ impl S3Source {
                             ahead.started.insert(j, started);
                         }
                     }
-                    ahead.next = ahead.next.max(to).max(at + 1);
+                    ahead.next = ahead.next.max(to);
                     own.unwrap_or_else(|| self.fetch(key))
                 }
                 None => self.fetch(key),
