@@ -27,12 +27,15 @@
 
 mod classify;
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 pub use classify::{Known, KnownGrant, Verdict, classify};
 
 use crate::model::{GrantId, RequestId};
+use crate::present;
 
 /// How long a finding stays open: events of the same kind and key within this time of its
 /// last one join it (one alert), later ones open a new finding.
@@ -138,17 +141,10 @@ pub struct Observed {
     pub rules: Vec<String>,
 }
 
-/// `text` with every control character (U+0000–U+001F, U+007F–U+009F) replaced by U+FFFD.
-/// CloudTrail records what callers sent, and anyone who can make a call (even a denied one)
-/// chooses its user agent and parameters: a NUL cannot be stored in PostgreSQL text (the
-/// commit would fail on every retry, and the watcher stall behind it), and an escape
-/// sequence would drive the terminal of whoever lists the activity.
+/// `text` made [`present::printable`] in place.
 fn printable(text: &mut String) {
-    if text.chars().any(char::is_control) {
-        *text = text
-            .chars()
-            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
-            .collect();
+    if let Cow::Owned(clean) = present::printable(text) {
+        *text = clean;
     }
 }
 

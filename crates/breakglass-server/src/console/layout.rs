@@ -267,15 +267,11 @@ pub fn duration(d: Duration) -> String {
     breakglass_config::format_duration(Duration::minutes(secs / 60))
 }
 
-/// Whether `c` would change how the text around it reads without being seen: a control
-/// character other than a line break or tab, a bidirectional embedding, override, isolate or
-/// mark (the "Trojan Source" characters, which can make a justification read backwards),
-/// or an invisible format character (zero-width space and joiners, word joiner, BOM).
+/// Whether `c` would change how the text around it reads without being seen
+/// ([`breakglass_core::present::is_hidden`]: the "Trojan Source" characters among them,
+/// which can make a justification read backwards); a line break or tab is kept.
 fn hidden(c: char) -> bool {
-    (c.is_control() && c != '\n' && c != '\t')
-        || matches!(c,
-            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    c != '\n' && c != '\t' && breakglass_core::present::is_hidden(c)
 }
 
 /// Free text someone typed (a justification, a reason, notes, a comment), with every

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, bail};
+use breakglass_core::present::printable;
 use breakglass_trail::dedupe::{Dedupe, EventKey, KeepAll, SeenIds};
 use breakglass_trail::rules::{self, Rule, RuleSet, builtin};
 use breakglass_trail::scan::{ScanOptions, ScanSummary, Scanner};
@@ -250,6 +251,8 @@ pub fn scan_inputs(
         },
         |w, index, input| {
             let name = input.name();
+            // For messages: an S3 key can hold a line break or an escape sequence.
+            let shown = printable(&name).into_owned();
             let mut skipped = 0u64;
             let result = match open(input) {
                 Ok(reader) => {
@@ -264,7 +267,7 @@ pub fn scan_inputs(
                     let mut on_skip = |e: breakglass_trail::read::RecordError| {
                         skipped += 1;
                         if skipped <= 20 {
-                            say(&format!("warning: `{name}`: {e}; skipped"));
+                            say(&format!("warning: `{shown}`: {e}; skipped"));
                         }
                     };
                     scanner
@@ -276,12 +279,12 @@ pub fn scan_inputs(
             };
             if skipped > 20 {
                 say(&format!(
-                    "warning: `{name}`: {} more records skipped",
+                    "warning: `{shown}`: {} more records skipped",
                     skipped - 20
                 ));
             }
             if let Err(e) = result {
-                say(&format!("error: `{name}`: {e}"));
+                say(&format!("error: `{shown}`: {e}"));
             }
             let _ = out.write_in_order(index, &w.buf, true, json_items);
             w.buf.clear();

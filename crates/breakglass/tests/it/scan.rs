@@ -650,3 +650,124 @@ fn a_scan_piped_into_head_ends_quietly_with_0() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stderr(&out), "", "nothing said about the closed pipe");
 }
+
+/// Anyone who can make a call chooses the user agent and session name CloudTrail records,
+/// and anyone who can write to a trail bucket writes whole records and picks object keys.
+/// The tables `scan` and `scan sessions` print, and the messages about inputs, must not
+/// let that text drive the reader's terminal (escape sequences), add rows that look like
+/// the tool's own (line breaks), or read backwards (bidi overrides).
+#[test]
+fn text_from_the_trail_cannot_drive_the_terminal_or_add_rows() {
+    let scratch = Scratch::new("inert");
+    let evil = "\u{1b}[2J\u{1b}]0;owned\u{7}\u{9b}31m";
+    let stop = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser",
+                         "arn": format!("arn:aws:iam::111122223333:user/mallory{evil}"),
+                         "userName": "mallory"},
+        "eventTime": "2024-03-01T10:00:00Z",
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventName": "StopLogging",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.54\n2024-03-01T09:00:00Z  LOW  fake-row",
+        "userAgent": format!("aws-cli/2 {evil}"),
+        "eventID": "inert-1",
+        "eventType": "AwsApiCall"
+    });
+    let session = "incident\u{202E}1234\n  who       alice";
+    let call = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AssumedRole",
+                         "arn": format!("arn:aws:sts::111122223333:assumed-role/Responder/{session}"),
+                         "accessKeyId": "ASIAEXAMPLEINERT0001",
+                         "sessionContext": {"sessionIssuer": {"type": "Role",
+                             "arn": "arn:aws:iam::111122223333:role/Responder"}}},
+        "eventTime": "2024-03-01T10:01:00Z",
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "GetObject",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": format!("198.51.100.7{evil}"),
+        "userAgent": format!("boto3 {evil}\nagents    fake"),
+        "requestParameters": {"bucketName": "b", "key": format!("k{evil}\nfake")},
+        "eventID": "inert-2",
+        "eventType": "AwsApiCall"
+    });
+    let assume = serde_json::json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/ops",
+                         "accessKeyId": "AKIAEXAMPLEOPS000001"},
+        "eventTime": "2024-03-01T10:00:30Z",
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRole",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7",
+        "requestParameters": {"roleArn": "arn:aws:iam::111122223333:role/Responder",
+                              "roleSessionName": session},
+        "responseElements": {"credentials": {"accessKeyId": "ASIAEXAMPLEINERT0001"},
+                             "assumedRoleUser": {"arn": format!("arn:aws:sts::111122223333:assumed-role/Responder/{session}")}},
+        "eventID": "inert-0",
+        "eventType": "AwsApiCall"
+    });
+    let doc = serde_json::json!({"Records": [stop, assume, call]});
+    scratch.write("trail/a.json", doc.to_string().as_bytes());
+    // A file whose name holds an escape sequence and a line break, and is not JSON.
+    scratch.write(&format!("trail/bad{evil}\nerror: `x`.json"), b"not json");
+    let dir = scratch.path().join("trail");
+    let dir = dir.to_str().unwrap();
+
+    let clean = |text: &str, what: &str| {
+        for c in text.chars() {
+            assert!(
+                c == '\n' || !breakglass_core::present::is_hidden(c),
+                "{what}: {c:?} reached the terminal:\n{text}"
+            );
+        }
+    };
+    let o = breakglass(&["scan", "--no-progress", dir]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let (out, err) = (stdout(&o), stderr(&o));
+    clean(&out, "scan's table");
+    clean(&err, "scan's messages");
+    let table: Vec<&str> = out.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(table.len(), 2, "a header and one finding:\n{out}");
+    assert!(table[1].contains("mallory\u{FFFD}[2J"), "{out}");
+    assert!(table[1].contains("203.0.113.54\u{FFFD}2024-03-01"), "{out}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("bad")).collect();
+    assert_eq!(errors.len(), 1, "one message for the broken file:\n{err}");
+    assert!(errors[0].starts_with("error: `"), "{err}");
+    assert!(!err.lines().any(|l| l.starts_with("error: `x`")), "{err}");
+
+    let o = breakglass(&["scan", "sessions", "--no-progress", dir]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    clean(&out, "the sessions table");
+    clean(&err, "the sessions messages");
+    let head: Vec<&str> = out.lines().filter(|l| l.starts_with("session ")).collect();
+    assert_eq!(head.len(), 1, "{out}");
+    assert!(
+        head[0].contains("incident\u{FFFD}1234\u{FFFD}  who"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("  who ")).count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("  agents ")).count(),
+        1,
+        "{out}"
+    );
+    assert!(
+        !out.lines().any(|l| l.trim_start().starts_with("fake")),
+        "{out}"
+    );
+
+    // JSON keeps the text exactly (escaped as JSON escapes it), for tools.
+    let o = breakglass(&["scan", "--no-progress", "--format", "json", dir]);
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let finding = &doc["findings"][0];
+    assert_eq!(
+        finding["principal"],
+        format!("arn:aws:iam::111122223333:user/mallory{evil}")
+    );
+}

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use breakglass_core::present::printable;
 use breakglass_trail::Node;
 use breakglass_trail::event::Event;
 use breakglass_trail::rules::{FiredAlarm, RuleSet};
@@ -124,18 +125,21 @@ pub fn table_row(file: &str, f: &Finding<'_>) -> TableRow {
         source.strip_suffix(".amazonaws.com").unwrap_or(&source),
         text(e, &["eventName"]).unwrap_or_default()
     );
+    // Whoever made the call, or wrote the file, chose these: shown inert (see `printable`).
+    let cells = [
+        time,
+        f.rule.severity.to_string(),
+        f.rule.id.clone(),
+        call,
+        principal(e),
+        text(e, &["sourceIPAddress"]).unwrap_or_else(|| "-".to_owned()),
+    ]
+    .map(|cell| printable(&cell).into_owned());
     TableRow {
         time: e.time(),
         file: file.to_owned(),
         record: f.record,
-        cells: [
-            time,
-            f.rule.severity.to_string(),
-            f.rule.id.clone(),
-            call,
-            principal(e),
-            text(e, &["sourceIPAddress"]).unwrap_or_else(|| "-".to_owned()),
-        ],
+        cells,
     }
 }
 

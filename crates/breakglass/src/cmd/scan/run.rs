@@ -10,6 +10,7 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
+use breakglass_core::present::printable;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::inputs::Input;
@@ -152,14 +153,21 @@ struct Order {
     held: std::collections::BTreeMap<usize, (Vec<u8>, bool)>,
 }
 
-/// Prints a message on stderr (errors and warnings about inputs).
+/// Prints a message on stderr (errors and warnings about inputs), each of its lines made
+/// [`printable`]: a message names inputs (an S3 key can hold any character) and quotes
+/// what was wrong with them.
 pub fn say(message: &str) {
+    let mut text = String::with_capacity(message.len() + 1);
+    for line in message.lines() {
+        text.push_str(&printable(line));
+        text.push('\n');
+    }
     #[expect(
         clippy::print_stderr,
         reason = "input problems are reported on stderr as they happen"
     )]
     {
-        eprintln!("{message}");
+        eprint!("{text}");
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::bail;
+use breakglass_core::present::printable;
 use breakglass_trail::dedupe::{EventKey, SeenIds};
 use breakglass_trail::read::{ReadBuffers, ReadStats, read_records_with};
 use breakglass_trail::session::{Linker, SessionReport, SessionSummary, TimelineFilter};
@@ -56,20 +57,25 @@ struct Worker<'a> {
     from_timestamp: u64,
 }
 
+/// The sessions for people. Every text field comes from CloudTrail, chosen by whoever made
+/// the call or wrote the file: each is shown [`printable`] (one line, nothing a terminal acts
+/// on).
 fn table(report: &SessionReport, out: &mut String) {
+    let p = |s: &str| printable(s).into_owned();
+    let all = |v: &[String], sep: &str| v.iter().map(|s| p(s)).collect::<Vec<_>>().join(sep);
     for s in &report.sessions {
-        let role = s.role_arn.as_deref().unwrap_or("?");
-        let name = s.role_session_name.as_deref().unwrap_or("?");
+        let role = p(s.role_arn.as_deref().unwrap_or("?"));
+        let name = p(s.role_session_name.as_deref().unwrap_or("?"));
         let _ = writeln!(out, "session {name} on {role}");
         match &s.assume_role {
             Some(i) => {
                 let _ = writeln!(
                     out,
                     "  opened    {} by {} ({}, event {})",
-                    i.event_time,
-                    i.issued_by,
-                    i.event_name,
-                    i.event_id.as_deref().unwrap_or("-")
+                    p(&i.event_time),
+                    p(&i.issued_by),
+                    p(&i.event_name),
+                    p(i.event_id.as_deref().unwrap_or("-"))
                 );
             }
             None => {
@@ -80,56 +86,56 @@ fn table(report: &SessionReport, out: &mut String) {
             let _ = writeln!(
                 out,
                 "  console   switched at {} from {}",
-                c.event_time,
-                c.switch_from.as_deref().unwrap_or("?")
+                p(&c.event_time),
+                p(c.switch_from.as_deref().unwrap_or("?"))
             );
         }
         let _ = writeln!(
             out,
             "  who       {}",
-            s.source_identity
+            p(s.source_identity
                 .as_deref()
-                .unwrap_or("(no source identity)")
+                .unwrap_or("(no source identity)"))
         );
-        let _ = writeln!(out, "  keys      {}", s.access_key_ids.join(", "));
+        let _ = writeln!(out, "  keys      {}", all(&s.access_key_ids, ", "));
         let _ = writeln!(
             out,
             "  used      {} events ({} errors), {} to {}",
             s.events,
             s.errors,
-            s.first_used.as_deref().unwrap_or("-"),
-            s.last_used.as_deref().unwrap_or("-")
+            p(s.first_used.as_deref().unwrap_or("-")),
+            p(s.last_used.as_deref().unwrap_or("-"))
         );
         if !s.source_ip_addresses.is_empty() {
-            let _ = writeln!(out, "  from      {}", s.source_ip_addresses.join(", "));
+            let _ = writeln!(out, "  from      {}", all(&s.source_ip_addresses, ", "));
         }
         if !s.user_agents.is_empty() {
-            let _ = writeln!(out, "  agents    {}", s.user_agents.join(" | "));
+            let _ = writeln!(out, "  agents    {}", all(&s.user_agents, " | "));
         }
         for (call, c) in &s.calls {
-            let _ = writeln!(out, "    {:>6}  {call}{}", c.count, errors(c.errors));
+            let _ = writeln!(out, "    {:>6}  {}{}", c.count, p(call), errors(c.errors));
         }
         for t in &s.timeline {
             let object = match (&t.bucket_name, &t.key) {
-                (Some(b), Some(k)) => format!("  s3://{b}/{k}"),
-                (Some(b), None) => format!("  s3://{b}"),
+                (Some(b), Some(k)) => format!("  s3://{}/{}", p(b), p(k)),
+                (Some(b), None) => format!("  s3://{}", p(b)),
                 _ => String::new(),
             };
             let _ = writeln!(
                 out,
                 "    {}  {}:{}{}  {}{object}",
                 if t.event_time.is_empty() {
-                    "-"
+                    "-".to_owned()
                 } else {
-                    &t.event_time
+                    p(&t.event_time)
                 },
-                t.event_source,
-                t.event_name,
+                p(&t.event_source),
+                p(&t.event_name),
                 t.error_code
                     .as_deref()
-                    .map(|e| format!(" [{e}]"))
+                    .map(|e| format!(" [{}]", p(e)))
                     .unwrap_or_default(),
-                t.source_ip_address.as_deref().unwrap_or("-")
+                p(t.source_ip_address.as_deref().unwrap_or("-"))
             );
         }
         out.push('\n');
@@ -199,6 +205,8 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         },
         |w: &mut Worker<'_>, index: usize, input: &Input| {
             let name = input.name();
+            // For messages: an S3 key can hold a line break or an escape sequence.
+            let shown = printable(&name).into_owned();
             let mut stats = ReadStats::default();
             let result = open(input)
                 .map_err(|e| format!("cannot open: {e}"))
@@ -241,12 +249,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                             // Input order, across inputs: timelines break ties by it.
                             linker.observe_at(&rec.event(), position(index, rec.index()));
                         }
-                        Err(e) => say(&format!("warning: `{name}`: {e}; skipped")),
+                        Err(e) => say(&format!("warning: `{shown}`: {e}; skipped")),
                     })
                     .map_err(|e| e.to_string())
                 });
             if let Err(e) = result {
-                say(&format!("error: `{name}`: {e}"));
+                say(&format!("error: `{shown}`: {e}"));
                 w.failed += 1;
             }
         },
