@@ -6,7 +6,8 @@ use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 use super::{
-    CHAIN_MARGIN, FindingDraft, FindingKind, Link, LinkedBy, Observed, Principal, Watch, role_key,
+    CHAIN_MARGIN, FindingDraft, FindingKind, Link, LinkedBy, Observed, Principal, SIGN_IN_SKEW,
+    Watch, role_key,
 };
 use crate::model::{Catalog, GrantId, RequestId};
 
@@ -154,11 +155,22 @@ impl Known {
             .iter()
             .filter_map(|id| self.grants.get(id))
             .filter(|g| {
-                at.checked_add(time::Duration::minutes(5))
+                at.checked_add(SIGN_IN_SKEW)
                     .is_some_and(|late| g.start <= late)
                     && at <= g.end
             })
             .max_by_key(|g| g.start)
+    }
+
+    /// The retroactive record of break-glass user `user` opened within [`SIGN_IN_SKEW`] of
+    /// `at`: the one use a sign-in at `at` belongs to.
+    pub fn record_opened_near(&self, user: &str, at: OffsetDateTime) -> Option<&KnownGrant> {
+        self.by_user
+            .get(&user.to_lowercase())?
+            .iter()
+            .filter_map(|id| self.grants.get(id))
+            .filter(|g| (g.start - at).abs() <= SIGN_IN_SKEW)
+            .min_by_key(|g| (g.start - at).abs())
     }
 
     /// The grant ids worth loading for `events`: their session names.
@@ -367,7 +379,11 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
         .or_else(|| p.user_name.clone())
         .unwrap_or_else(|| p.kind.clone());
 
-    // The emergency path: anything a break-glass IAM user does.
+    // The emergency path: anything a break-glass IAM user does. A successful sign-in is a
+    // use of its own, owing its own review: it belongs to a record opened around it (by its
+    // own role switch, delivered first from another account's trail), never to an older
+    // one, which may have been reviewed already (nor does it join an older finding: see
+    // `sign_in_joins`).
     if p.kind == "IAMUser"
         && let Some(user) = p
             .user_name
@@ -375,6 +391,22 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
             .or_else(|| p.arn.as_deref().and_then(user_of))
         && known.is_break_glass_user(user)
     {
+        if e.console_login {
+            return match known.record_opened_near(user, e.at) {
+                Some(g) => Verdict {
+                    link: Some(Link {
+                        request: g.request.clone(),
+                        grant: g.grant.clone(),
+                        by: LinkedBy::BreakGlassUser,
+                    }),
+                    ..Verdict::default()
+                },
+                None => Verdict {
+                    finding: Some(break_glass_draft(user)),
+                    ..Verdict::default()
+                },
+            };
+        }
         return match known.record_of(user, e.at) {
             Some(g) => Verdict {
                 link: Some(Link {

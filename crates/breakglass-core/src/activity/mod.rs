@@ -41,6 +41,19 @@ use crate::present;
 /// last one join it (one alert), later ones open a new finding.
 pub const FINDING_WINDOW: time::Duration = time::Duration::hours(12);
 
+/// How far apart the events of one break-glass sign-in may be timed by different accounts'
+/// trails: its role switch may be recorded up to this long before the sign-in.
+pub const SIGN_IN_SKEW: time::Duration = time::Duration::minutes(5);
+
+/// Whether a break-glass user's successful sign-in at `at` is part of the use open finding
+/// `f` records. A sign-in is a use of its own, owing its own review and alert, unless `f`
+/// began within [`SIGN_IN_SKEW`] of it (with its own role switch, delivered first from
+/// another account's trail): else a second sign-in hours after the first, once the first
+/// record was reviewed, would join the old finding unseen.
+pub fn sign_in_joins(f: &Finding, at: OffsetDateTime) -> bool {
+    (f.first_seen - at).abs() <= SIGN_IN_SKEW
+}
+
 /// How long after a grant ends a session chained from it may still make calls: the longest
 /// role session (12 hours, `MaxSessionDuration`).
 pub const CHAIN_MARGIN: time::Duration = time::Duration::hours(12);

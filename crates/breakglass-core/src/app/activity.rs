@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{App, Caller, Error};
 use crate::activity::{
     Cursor, FINDING_WINDOW, Finding, FindingDraft, FindingKind, Held, Ingested, Known, KnownGrant,
-    Observed, StoredEvent, TIMELINE_PAGE, Watch, classify,
+    Observed, StoredEvent, TIMELINE_PAGE, Watch, classify, sign_in_joins,
 };
 use crate::audit::events::UnbrokeredUseDetected;
 use crate::audit::{Actor, AuditEvent};
@@ -141,6 +141,7 @@ where
         // Findings touched by this batch, by key: loaded open ones and new ones.
         let mut open: HashMap<String, Finding> = HashMap::new();
         let mut touched: HashSet<String> = HashSet::new();
+        let mut replaced: Vec<Finding> = Vec::new();
         for event in events {
             let verdict = classify(&event, &known);
             if let (Some(link), Some(key)) = (&verdict.link, &verdict.learned_key) {
@@ -159,10 +160,16 @@ where
             let Some(draft) = verdict.finding else {
                 continue;
             };
-            touched.insert(draft.key.clone());
+            // Was the finding open under this key changed earlier in this batch?
+            let was_touched = !touched.insert(draft.key.clone());
+            let sign_in = draft.kind == FindingKind::BreakGlassUser && event.console_login;
             // The event that opens a retroactive record is the first on its timeline.
             let mut opened: Option<crate::activity::Link> = None;
-            let finding = match self.open_finding(&mut open, &draft.key, event.at).await? {
+            let joined = self
+                .open_finding(&mut open, &draft.key, event.at)
+                .await?
+                .filter(|f| !sign_in || sign_in_joins(f, event.at));
+            let finding = match joined {
                 Some(f) => {
                     done.joined += 1;
                     f.events += 1;
@@ -196,7 +203,13 @@ where
                         );
                     }
                     let id = f.id.clone();
-                    open.insert(draft.key.clone(), f);
+                    // A sign-in that is a new use replaces the older finding open under its
+                    // key, which still has to be stored if this batch changed it.
+                    if let Some(older) = open.insert(draft.key.clone(), f)
+                        && was_touched
+                    {
+                        replaced.push(older);
+                    }
                     id
                 }
             };
@@ -210,6 +223,7 @@ where
             .into_iter()
             .filter(|(key, _)| touched.contains(key))
             .map(|(_, f)| f)
+            .chain(replaced)
             .collect();
         if batch.events.is_empty() && batch.commits.is_empty() && batch.cursors.is_empty() {
             return Ok(done);

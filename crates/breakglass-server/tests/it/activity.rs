@@ -6,11 +6,14 @@
 use breakglass_core::activity::{
     Assumed, Cursor, FindingKind, Held, Observed, Principal, Watch, role_key,
 };
+use breakglass_core::model::ReviewOutcome;
 use breakglass_core::ports::{AccessStore as _, Store as _};
 use breakglass_core::request::{RequestKind, Review};
 use time::{Duration, OffsetDateTime};
 
-use crate::support::{ANALYST, TestApp, active_grant, admin, audit_count, caller, clock, sqlite};
+use crate::support::{
+    ANALYST, TestApp, active_grant, admin, audit_count, caller, clock, sqlite, user,
+};
 
 const BROKER: &str = "arn:aws:iam::111111111111:role/breakglass-broker";
 const BREAK_GLASS: &str = "arn:aws:iam::111111111111:role/incident-response/SecurityBreakGlass";
@@ -462,6 +465,168 @@ async fn control_characters_in_recorded_text_are_stored_as_replacement_character
             .unwrap();
         assert_eq!(again.duplicates, 1, "{again:?}");
     }
+}
+
+fn break_glass_login(id: &str, at: OffsetDateTime) -> Observed {
+    let mut login = event(
+        id,
+        at,
+        "signin.amazonaws.com",
+        "ConsoleLogin",
+        Principal {
+            kind: "IAMUser".to_owned(),
+            arn: Some("arn:aws:iam::111111111111:user/alice-BREAK-GLASS".to_owned()),
+            user_name: Some("alice-BREAK-GLASS".to_owned()),
+            ..Principal::default()
+        },
+    );
+    login.console_login = true;
+    login
+}
+
+fn break_glass_switch(id: &str, at: OffsetDateTime, key: &str) -> Observed {
+    let mut switch = event(
+        id,
+        at,
+        "signin.amazonaws.com",
+        "SwitchRole",
+        session(BREAK_GLASS, "alice-BREAK-GLASS", key, None),
+    );
+    switch.switch_from = Some("arn:aws:iam::111111111111:user/alice-BREAK-GLASS".to_owned());
+    switch
+}
+
+/// Every sign-in of a break-glass IAM user is a use of the emergency path that owes its own
+/// review: a second sign-in hours after the first, once the first record has been reviewed
+/// (within the 12 hours the first record's console session covers), opens a second record,
+/// a second finding and a second alert, instead of slipping onto the reviewed record's
+/// timeline unseen. The sign-in and the role switch of one use stay one finding whichever
+/// trail (account) delivers first.
+#[tokio::test]
+async fn each_break_glass_sign_in_opens_its_own_record_even_after_a_review() {
+    let t = sqlite().await;
+    let clock = clock();
+    let app = TestApp::new(&t.store, &clock, "bg");
+    let w = watch();
+    let t0 = app.now();
+    let unbrokered =
+        |store| async move { audit_count(store, "unbrokered_use_detected", None).await };
+
+    // One use, delivered out of order: the switch (the role's account) before the sign-in.
+    let first = app
+        .record_activity(
+            &w,
+            None,
+            vec![break_glass_switch(
+                "bg-s1",
+                t0 + Duration::minutes(1),
+                "ASIAS1",
+            )],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    let then = app
+        .record_activity(&w, None, vec![break_glass_login("bg-l1", t0)], Vec::new())
+        .await
+        .unwrap();
+    assert_eq!((first.findings, first.records), (1, 1), "{first:?}");
+    assert_eq!(
+        (then.findings, then.records, then.linked),
+        (0, 0, 1),
+        "{then:?}"
+    );
+    assert_eq!(unbrokered(&t.store).await, 1);
+    let findings = app.unbrokered_use(&admin("root"), 100).await.unwrap();
+    assert_eq!(findings.len(), 1);
+    let record = findings[0].record.clone().expect("a retroactive record");
+
+    // The record is reviewed.
+    app.broker()
+        .review(
+            &record,
+            user("bob"),
+            ReviewOutcome::Appropriate,
+            "console use during INC-7, all expected",
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        app.broker().get(&record).await.unwrap().value.review,
+        Some(Review::Completed { .. })
+    ));
+
+    // Three hours later the user signs in again and switches to the role.
+    clock.advance(Duration::hours(3));
+    let again = app
+        .record_activity(
+            &w,
+            None,
+            vec![
+                break_glass_login("bg-l2", t0 + Duration::hours(3)),
+                break_glass_switch(
+                    "bg-s2",
+                    t0 + Duration::hours(3) + Duration::minutes(1),
+                    "ASIAS2",
+                ),
+            ],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((again.findings, again.records), (1, 1), "{again:?}");
+    assert_eq!(unbrokered(&t.store).await, 2, "a second audit record");
+    let findings = app.unbrokered_use(&admin("root"), 100).await.unwrap();
+    assert_eq!(findings.len(), 2, "a second finding");
+    let second = findings
+        .iter()
+        .find(|f| f.record.as_ref() != Some(&record))
+        .and_then(|f| f.record.clone())
+        .expect("a second retroactive record");
+    let r = app.broker().get(&second).await.unwrap().value;
+    assert_eq!(
+        r.review,
+        Some(Review::Required),
+        "the new use owes a review"
+    );
+    let timeline = app.grant_activity(&admin("root"), &second).await.unwrap();
+    let ids: Vec<&str> = timeline
+        .events
+        .iter()
+        .map(|e| e.event.event_id.as_str())
+        .collect();
+    assert_eq!(ids, ["bg-l2", "bg-s2"]);
+    let alerts = t.store.outbox_undelivered(100).await.unwrap();
+    assert_eq!(
+        alerts
+            .iter()
+            .filter(|m| m.message.notification.kind == "unbrokered_use")
+            .count(),
+        2,
+        "one alert per use"
+    );
+
+    // Two more uses read in one batch: each is its own finding and record, all stored.
+    clock.advance(Duration::hours(5));
+    let more = app
+        .record_activity(
+            &w,
+            None,
+            vec![
+                break_glass_login("bg-l3", t0 + Duration::hours(5)),
+                break_glass_login("bg-l4", t0 + Duration::hours(8)),
+            ],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!((more.findings, more.records), (2, 2), "{more:?}");
+    let findings = app.unbrokered_use(&admin("root"), 100).await.unwrap();
+    assert_eq!(findings.len(), 4, "{findings:?}");
+    let records: std::collections::HashSet<_> =
+        findings.iter().filter_map(|f| f.record.clone()).collect();
+    assert_eq!(records.len(), 4, "one record per use");
+    assert_eq!(unbrokered(&t.store).await, 4);
 }
 
 /// A replica whose pass outlived its lease reads a batch while another replica has taken
