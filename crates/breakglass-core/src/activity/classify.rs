@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 use super::{
-    CHAIN_MARGIN, FindingDraft, FindingKind, Link, LinkedBy, Observed, Principal, SIGN_IN_SKEW,
-    Watch, role_key,
+    CHAIN_MARGIN, FindingDraft, FindingKind, LONG_TERM_KEY, Link, LinkedBy, Observed, Principal,
+    SIGN_IN_SKEW, Watch, role_key,
 };
 use crate::model::{Catalog, GrantId, RequestId};
 
@@ -391,23 +391,28 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
             .or_else(|| p.arn.as_deref().and_then(user_of))
         && known.is_break_glass_user(user)
     {
-        if e.console_login {
-            return match known.record_opened_near(user, e.at) {
-                Some(g) => Verdict {
-                    link: Some(Link {
-                        request: g.request.clone(),
-                        grant: g.grant.clone(),
-                        by: LinkedBy::BreakGlassUser,
-                    }),
-                    ..Verdict::default()
-                },
-                None => Verdict {
-                    finding: Some(break_glass_draft(user)),
-                    ..Verdict::default()
-                },
+        // A call made with one of the user's long-term access keys (`AKIA…`) is no part of
+        // a console sign-in, whose calls carry the session's temporary `ASIA…` key: a key
+        // made during an emergency use and kept is a way back in after its review. Such a
+        // call is a use of its own, never on a record's timeline, one finding per key.
+        if let Some(key) = p
+            .access_key_id
+            .as_deref()
+            .filter(|k| k.starts_with(LONG_TERM_KEY))
+        {
+            let mut draft = break_glass_draft(user);
+            draft.key = format!("{}:key:{key}", draft.key);
+            return Verdict {
+                finding: Some(draft),
+                ..Verdict::default()
             };
         }
-        return match known.record_of(user, e.at) {
+        let record = if e.console_login {
+            known.record_opened_near(user, e.at)
+        } else {
+            known.record_of(user, e.at)
+        };
+        return match record {
             Some(g) => Verdict {
                 link: Some(Link {
                     request: g.request.clone(),

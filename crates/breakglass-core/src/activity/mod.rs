@@ -41,6 +41,9 @@ use crate::present;
 /// last one join it (one alert), later ones open a new finding.
 pub const FINDING_WINDOW: time::Duration = time::Duration::hours(12);
 
+/// How an IAM user's long-term access key id begins (temporary session keys begin `ASIA`).
+pub const LONG_TERM_KEY: &str = "AKIA";
+
 /// How far apart the events of one break-glass sign-in may be timed by different accounts'
 /// trails: its role switch may be recorded up to this long before the sign-in.
 pub const SIGN_IN_SKEW: time::Duration = time::Duration::minutes(5);

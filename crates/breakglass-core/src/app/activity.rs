@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{App, Caller, Error};
 use crate::activity::{
     Cursor, FINDING_WINDOW, Finding, FindingDraft, FindingKind, Held, Ingested, Known, KnownGrant,
-    Observed, StoredEvent, TIMELINE_PAGE, Watch, classify, sign_in_joins,
+    LONG_TERM_KEY, Observed, StoredEvent, TIMELINE_PAGE, Watch, classify, sign_in_joins,
 };
 use crate::audit::events::UnbrokeredUseDetected;
 use crate::audit::{Actor, AuditEvent};
@@ -316,8 +316,23 @@ where
         let id = self.broker.fresh_request_id();
         let mut detected = detected(finding, event);
         detected.record = Some(id.clone());
+        let key = event
+            .principal
+            .access_key_id
+            .as_deref()
+            .filter(|k| k.starts_with(LONG_TERM_KEY));
+        let (how, after) = match key {
+            Some(key) => (
+                format!("called AWS with its long-term access key {}", clip(key)),
+                "The broker cannot disable this key; review what it did, and delete the key",
+            ),
+            None => (
+                "signed in to AWS".to_owned(),
+                "The broker could not end this console session; review what it did",
+            ),
+        };
         let what = format!(
-            "Retroactive record: IAM user {} signed in to AWS at {} from {} (CloudTrail event {}) without the broker. The broker could not end this console session; review what it did.",
+            "Retroactive record: IAM user {} {how} at {} from {} (CloudTrail event {}) without the broker. {after}.",
             clip(user),
             event.at,
             clip(event.source_ip.as_deref().unwrap_or("an unknown address")),

@@ -321,6 +321,58 @@ fn a_break_glass_user_sign_in_and_its_role_switch_are_one_finding() {
     assert_eq!(classify(&call, &k).link.unwrap().grant.as_str(), "g-retro");
 }
 
+/// A long-term access key a break-glass user got during an emergency use is a way back in
+/// after the review: its calls are never on a retroactive record's timeline (a console
+/// session's calls carry a temporary `ASIA…` key), each key is a finding of its own; and a
+/// sign-in belongs only to a record opened around it, never to an older one.
+#[test]
+fn a_break_glass_users_long_term_key_and_a_later_sign_in_are_never_an_old_records() {
+    let mut k = known();
+    k.add_grant(KnownGrant {
+        request: RequestId::new("r-retro").unwrap(),
+        grant: GrantId::new("g-retro").unwrap(),
+        role_arn: BREAK_GLASS.to_owned(),
+        requester: "alice".to_owned(),
+        start: T0,
+        end: T0 + Duration::hours(12),
+        keys: Vec::new(),
+        break_glass_user: Some("alice-BREAK-GLASS".to_owned()),
+    });
+    let with_key = |id: &str, key: &str| {
+        let mut p = iam_user("alice-BREAK-GLASS");
+        p.access_key_id = Some(key.to_owned());
+        event(id, 30, "ListUsers", p)
+    };
+    // Inside the record's window, with the console session's key: the record's.
+    let v = classify(&with_key("e1", "ASIACONSOLE000000001"), &k);
+    assert_eq!(v.link.unwrap().grant.as_str(), "g-retro");
+    // With a long-term key: a finding, keyed by the key, never the record's.
+    let a = classify(&with_key("e2", "AKIAKEPT000000000001"), &k);
+    assert!(a.link.is_none());
+    let a = a.finding.unwrap();
+    assert_eq!(a.kind, FindingKind::BreakGlassUser);
+    assert_eq!(a.break_glass_user.as_deref(), Some("alice-BREAK-GLASS"));
+    let b = classify(&with_key("e3", "AKIAKEPT000000000002"), &k)
+        .finding
+        .unwrap();
+    assert_ne!(a.key, b.key, "one finding per key");
+    let plain = classify(
+        &event("e4", 13 * 60, "ListUsers", iam_user("alice-BREAK-GLASS")),
+        &k,
+    );
+    assert_ne!(a.key, plain.finding.unwrap().key);
+    // A sign-in within the record's window but hours after it opened: not the record's.
+    let mut login = event("e5", 3 * 60, "ConsoleLogin", iam_user("alice-BREAK-GLASS"));
+    login.service = "signin.amazonaws.com".to_owned();
+    login.console_login = true;
+    let v = classify(&login, &k);
+    assert!(v.link.is_none());
+    assert_eq!(v.finding.unwrap().kind, FindingKind::BreakGlassUser);
+    // A sign-in a minute before the record opened (its switch came first): the record's.
+    login.at = T0 - Duration::minutes(1);
+    assert_eq!(classify(&login, &k).link.unwrap().grant.as_str(), "g-retro");
+}
+
 #[test]
 fn a_console_role_switch_into_a_brokered_role_is_a_finding() {
     let k = known();
