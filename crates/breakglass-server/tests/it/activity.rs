@@ -712,3 +712,82 @@ async fn a_batch_read_under_a_lease_lost_mid_pass_is_not_stored() {
         assert_eq!(t.store.activity_cursors().await.unwrap(), cursor("k9"));
     }
 }
+
+/// The lease check and the batch are one transaction that holds the lease row: a takeover
+/// that commits while a batch is in flight makes that batch's commit wait for it and then
+/// refuse, on PostgreSQL, where two replicas really run at once. (A plain read of the lease
+/// would see the old holder and store the batch beside the new holder's pass.)
+#[tokio::test]
+async fn a_takeover_committed_while_a_batch_is_in_flight_refuses_the_batch() {
+    use sqlx::Connection as _;
+    let Some(t) = crate::support::postgres().await else {
+        return;
+    };
+    let clock = clock();
+    let app = TestApp::new(&t.store, &clock, "race");
+    let w = watch();
+    assert!(
+        app.take_lease("activity", "a", Duration::minutes(5))
+            .await
+            .unwrap()
+    );
+    // Replica b takes the lease over in a transaction it has not committed yet.
+    let mut b = sqlx::PgConnection::connect(&t.url).await.unwrap();
+    let mut takeover = b.begin().await.unwrap();
+    let taken = sqlx::query("UPDATE job_leases SET holder = 'b' WHERE name = 'activity'")
+        .execute(&mut *takeover)
+        .await
+        .unwrap();
+    assert_eq!(taken.rows_affected(), 1);
+
+    let held = Held {
+        job: "activity".to_owned(),
+        holder: "a".to_owned(),
+    };
+    let events = vec![assume(
+        "e-race",
+        app.now(),
+        session(BROKER, "breakglass", "ASIABROKER", None),
+        ANALYST,
+        "mallory",
+        "ASIAMALLORY",
+    )];
+    let cursors = vec![Cursor {
+        source: "s3:111111111111:us-east-1".to_owned(),
+        position: "k1".to_owned(),
+    }];
+    let taken_over = std::sync::atomic::AtomicBool::new(false);
+    let committed_first = std::sync::atomic::AtomicBool::new(false);
+    let batch = async {
+        let r = app.record_activity(&w, Some(&held), events, cursors).await;
+        committed_first.store(
+            !taken_over.load(std::sync::atomic::Ordering::SeqCst),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        r
+    };
+    let b_commits = async {
+        // Long enough for the batch to reach its commit, which must wait.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        taken_over.store(true, std::sync::atomic::Ordering::SeqCst);
+        takeover.commit().await.unwrap();
+    };
+    let (result, ()) = tokio::join!(batch, b_commits);
+    assert!(
+        !committed_first.load(std::sync::atomic::Ordering::SeqCst),
+        "the batch's commit did not wait for the takeover: {result:?}"
+    );
+    let err = result.expect_err("a batch whose lease was taken over mid-commit is refused");
+    assert!(
+        err.to_string()
+            .contains("the `activity` lease is no longer held by this replica"),
+        "{err}"
+    );
+    assert!(t.store.activity_cursors().await.unwrap().is_empty());
+    assert!(
+        app.unbrokered_use(&admin("root"), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
