@@ -173,6 +173,29 @@ impl Known {
             .min_by_key(|g| (g.start - at).abs())
     }
 
+    /// The keys of the findings of the break-glass users `events` name (as the caller, the
+    /// user a console role switch came from, or a role session's name): the findings whose
+    /// retroactive records their events may join. Looked up by key, so no number of other
+    /// findings can crowd them out.
+    pub fn break_glass_keys(&self, events: &[Observed]) -> Vec<String> {
+        let mut users = std::collections::BTreeSet::new();
+        for e in events {
+            let p = &e.principal;
+            let names = [
+                p.user_name.as_deref(),
+                p.arn.as_deref().and_then(user_of),
+                e.switch_from.as_deref().and_then(user_of),
+                p.session_name.as_deref(),
+            ];
+            for name in names.into_iter().flatten() {
+                if self.is_break_glass_user(name) {
+                    users.insert(break_glass_key(name));
+                }
+            }
+        }
+        users.into_iter().collect()
+    }
+
     /// The grant ids worth loading for `events`: their session names.
     pub fn wanted(events: &[Observed]) -> Vec<String> {
         let mut names: Vec<String> = events
@@ -347,16 +370,21 @@ fn draft(
     }
 }
 
+/// The key of break-glass user `user`'s findings: the user, not the account (its sign-in
+/// and the role switches it makes land in different accounts' trails, and are one use of
+/// the emergency path).
+fn break_glass_key(user: &str) -> String {
+    format!(
+        "{}:{}",
+        FindingKind::BreakGlassUser.as_str(),
+        user.to_lowercase()
+    )
+}
+
 fn break_glass_draft(user: &str) -> FindingDraft {
     FindingDraft {
         kind: FindingKind::BreakGlassUser,
-        // The user, not the account: its sign-in and the role switches it makes land in
-        // different accounts' trails, and are one use of the emergency path.
-        key: format!(
-            "{}:{}",
-            FindingKind::BreakGlassUser.as_str(),
-            user.to_lowercase()
-        ),
+        key: break_glass_key(user),
         role: None,
         actor: user.to_owned(),
         session: None,

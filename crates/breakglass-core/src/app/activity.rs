@@ -411,11 +411,20 @@ where
                     }
                 }
             }
-            // Open break-glass user records: their later events and role switches join them.
-            let open = self
-                .store()
-                .findings(None, first.at.checked_sub(FINDING_WINDOW), FINDINGS_PAGE)
-                .await?;
+            // Open records of the break-glass users these events name: their later events
+            // and role switches join them.
+            let keys = known.break_glass_keys(events);
+            let open = if keys.is_empty() {
+                Vec::new()
+            } else {
+                self.store()
+                    .findings(
+                        Some(&keys),
+                        first.at.checked_sub(FINDING_WINDOW),
+                        FINDINGS_PAGE,
+                    )
+                    .await?
+            };
             for f in open
                 .into_iter()
                 .filter(|f| f.kind == FindingKind::BreakGlassUser)

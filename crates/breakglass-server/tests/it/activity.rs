@@ -791,3 +791,71 @@ async fn a_takeover_committed_while_a_batch_is_in_flight_refuses_the_batch() {
             .is_empty()
     );
 }
+
+/// Anyone who may call `sts:AssumeRole` can make unbrokered-use findings by the hundred
+/// (one per session name). They must not push a break-glass user's open record out of
+/// what the linker loads: the user's role switch after them still lands on the record's
+/// timeline, not on a finding beside it.
+#[tokio::test]
+async fn a_flood_of_findings_does_not_hide_an_open_break_glass_record() {
+    let t = sqlite().await;
+    let clock = clock();
+    let app = TestApp::new(&t.store, &clock, "flood");
+    let w = watch();
+    let t0 = app.now();
+    app.record_activity(
+        &w,
+        None,
+        vec![break_glass_login("fl-login", t0)],
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let record = app.unbrokered_use(&admin("root"), 10).await.unwrap()[0]
+        .record
+        .clone()
+        .expect("a retroactive record");
+    let flood: Vec<Observed> = (0..600)
+        .map(|i| {
+            assume(
+                &format!("fl-{i}"),
+                t0 + Duration::seconds(1),
+                session("arn:aws:iam::111111111111:role/ci", "ci", "ASIACI", None),
+                ANALYST,
+                &format!("flood-{i}"),
+                &format!("ASIAFLOOD{i:011}"),
+            )
+        })
+        .collect();
+    let done = app
+        .record_activity(&w, None, flood, Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(done.findings, 600, "{done:?}");
+    clock.advance(Duration::minutes(10));
+    let done = app
+        .record_activity(
+            &w,
+            None,
+            vec![break_glass_switch(
+                "fl-switch",
+                t0 + Duration::minutes(10),
+                "ASIAFLSW",
+            )],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.linked, done.findings, done.joined),
+        (1, 0, 0),
+        "{done:?}"
+    );
+    let timeline = app.grant_activity(&admin("root"), &record).await.unwrap();
+    let ids: Vec<&str> = timeline
+        .events
+        .iter()
+        .map(|e| e.event.event_id.as_str())
+        .collect();
+    assert_eq!(ids, ["fl-login", "fl-switch"]);
+}
