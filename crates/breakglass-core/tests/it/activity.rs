@@ -7,7 +7,7 @@ use breakglass_core::activity::{
     role_key,
 };
 use breakglass_core::model::{GrantId, RequestId};
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 use crate::support::{T0, catalog};
 
@@ -94,6 +94,20 @@ fn iam_user(name: &str) -> Principal {
         arn: Some(format!("arn:aws:iam::111111111111:user/{name}")),
         user_name: Some(name.to_owned()),
         ..Principal::default()
+    }
+}
+
+/// The retroactive record alice-BREAK-GLASS's sign-in at `start` opened (12 hours).
+fn retro(start: OffsetDateTime) -> KnownGrant {
+    KnownGrant {
+        request: RequestId::new("r-retro").unwrap(),
+        grant: GrantId::new("g-retro").unwrap(),
+        role_arn: BREAK_GLASS.to_owned(),
+        requester: "alice".to_owned(),
+        start,
+        end: start + Duration::hours(12),
+        keys: Vec::new(),
+        break_glass_user: Some("alice-BREAK-GLASS".to_owned()),
     }
 }
 
@@ -298,16 +312,7 @@ fn a_break_glass_user_sign_in_and_its_role_switch_are_one_finding() {
     assert_eq!(a.break_glass_user.as_deref(), Some("alice-BREAK-GLASS"));
     // Once the retroactive record is open, the user's events and switched sessions join it.
     let mut k = known();
-    k.add_grant(KnownGrant {
-        request: RequestId::new("r-retro").unwrap(),
-        grant: GrantId::new("g-retro").unwrap(),
-        role_arn: BREAK_GLASS.to_owned(),
-        requester: "alice".to_owned(),
-        start: T0 + Duration::minutes(1),
-        end: T0 + Duration::hours(13),
-        keys: Vec::new(),
-        break_glass_user: Some("alice-BREAK-GLASS".to_owned()),
-    });
+    k.add_grant(retro(T0 + Duration::minutes(1)));
     assert_eq!(
         classify(&switch, &k).link.unwrap().by,
         LinkedBy::BreakGlassUser
@@ -328,16 +333,7 @@ fn a_break_glass_user_sign_in_and_its_role_switch_are_one_finding() {
 #[test]
 fn a_break_glass_users_long_term_key_and_a_later_sign_in_are_never_an_old_records() {
     let mut k = known();
-    k.add_grant(KnownGrant {
-        request: RequestId::new("r-retro").unwrap(),
-        grant: GrantId::new("g-retro").unwrap(),
-        role_arn: BREAK_GLASS.to_owned(),
-        requester: "alice".to_owned(),
-        start: T0,
-        end: T0 + Duration::hours(12),
-        keys: Vec::new(),
-        break_glass_user: Some("alice-BREAK-GLASS".to_owned()),
-    });
+    k.add_grant(retro(T0));
     let with_key = |id: &str, key: &str| {
         let mut p = iam_user("alice-BREAK-GLASS");
         p.access_key_id = Some(key.to_owned());

@@ -166,27 +166,8 @@ async fn timelines_findings_and_retroactive_records_over_a_real_store() {
         ),
     ];
     // A break-glass IAM user signs in and switches to the break-glass role.
-    let mut login = event(
-        "e-bg1",
-        t0 + Duration::minutes(6),
-        "signin.amazonaws.com",
-        "ConsoleLogin",
-        Principal {
-            kind: "IAMUser".to_owned(),
-            arn: Some("arn:aws:iam::111111111111:user/alice-BREAK-GLASS".to_owned()),
-            user_name: Some("alice-BREAK-GLASS".to_owned()),
-            ..Principal::default()
-        },
-    );
-    login.console_login = true;
-    let mut switch = event(
-        "e-bg2",
-        t0 + Duration::minutes(7),
-        "signin.amazonaws.com",
-        "SwitchRole",
-        session(BREAK_GLASS, "alice-BREAK-GLASS", "ASIASW", None),
-    );
-    switch.switch_from = Some("arn:aws:iam::111111111111:user/alice-BREAK-GLASS".to_owned());
+    let login = break_glass_login("e-bg1", t0 + Duration::minutes(6));
+    let switch = break_glass_switch("e-bg2", t0 + Duration::minutes(7), "ASIASW");
     events.push(login);
     events.push(switch);
     let cursor = vec![Cursor {
