@@ -241,20 +241,28 @@ pub fn notifications(request: Option<&AccessRequest>, events: &[AuditEvent]) -> 
                     e.by, e.incident, e.requests, e.failed
                 ),
             ),
-            AuditEvent::UnbrokeredUseDetected(e) => push(
-                "unbrokered_use",
-                vec![Audience::SecurityTeam],
-                match &e.record {
-                    Some(record) => format!(
-                        "CRITICAL: {} at {} (CloudTrail event {}); retroactive break-glass record {record} needs a post-incident review",
-                        e.summary, e.event_time, e.event_id
-                    ),
-                    None => format!(
-                        "CRITICAL: {} at {} (CloudTrail event {}); no grant explains it",
-                        e.summary, e.event_time, e.event_id
-                    ),
-                },
-            ),
+            AuditEvent::UnbrokeredUseDetected(e) if e.alerts() => {
+                push("unbrokered_use", vec![Audience::SecurityTeam], {
+                    let mut text = match &e.record {
+                        Some(record) => format!(
+                            "CRITICAL: {} at {} (CloudTrail event {}); retroactive break-glass record {record} needs a post-incident review",
+                            e.summary, e.event_time, e.event_id
+                        ),
+                        None => format!(
+                            "CRITICAL: {} at {} (CloudTrail event {}); no grant explains it",
+                            e.summary, e.event_time, e.event_id
+                        ),
+                    };
+                    if e.in_the_hour > crate::activity::ALERTS_PER_HOUR {
+                        text.push_str(&format!(
+                            ". {} unbrokered-use findings began in the last hour: past {} only every doubling is alerted, all are on the findings page",
+                            e.in_the_hour,
+                            crate::activity::ALERTS_PER_HOUR
+                        ));
+                    }
+                    text
+                })
+            }
             AuditEvent::DrillAlertSent(e) => push(
                 "drill_alert",
                 vec![Audience::SecurityTeam],

@@ -41,6 +41,10 @@ use crate::present;
 /// last one join it (one alert), later ones open a new finding.
 pub const FINDING_WINDOW: time::Duration = time::Duration::hours(12);
 
+/// How many unbrokered-use findings of an hour are each alerted before only every doubling
+/// is (see [`crate::audit::events::UnbrokeredUseDetected::alerts`]).
+pub const ALERTS_PER_HOUR: u32 = 10;
+
 /// How an IAM user's long-term access key id begins (temporary session keys begin `ASIA`).
 pub const LONG_TERM_KEY: &str = "AKIA";
 

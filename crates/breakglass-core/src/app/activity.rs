@@ -142,6 +142,8 @@ where
         let mut open: HashMap<String, Finding> = HashMap::new();
         let mut touched: HashSet<String> = HashSet::new();
         let mut replaced: Vec<Finding> = Vec::new();
+        // Findings begun in the last hour, counted on the batch's first new one.
+        let mut begun: Option<u32> = None;
         for event in events {
             let verdict = classify(&event, &known);
             if let (Some(link), Some(key)) = (&verdict.link, &verdict.learned_key) {
@@ -181,10 +183,22 @@ where
                 }
                 None => {
                     done.findings += 1;
+                    let in_the_hour = match &mut begun {
+                        Some(n) => {
+                            *n = n.saturating_add(1);
+                            *n
+                        }
+                        None => {
+                            let n = self.findings_begun_in_the_hour().await?.saturating_add(1);
+                            begun = Some(n);
+                            n
+                        }
+                    };
                     let mut f = self.new_finding(&draft, &event);
                     if draft.kind == FindingKind::BreakGlassUser
-                        && let Some((commit, record)) =
-                            self.retroactive(watch, &draft, &event, &f).await?
+                        && let Some((commit, record)) = self
+                            .retroactive(watch, &draft, &event, &f, in_the_hour)
+                            .await?
                     {
                         done.records += 1;
                         f.record = Some(record.id.clone());
@@ -198,9 +212,10 @@ where
                         }
                         batch.commits.push(commit);
                     } else {
-                        batch.commits.push(
-                            self.one_record(Actor::System, AuditEvent::from(detected(&f, &event))),
-                        );
+                        batch.commits.push(self.one_record(
+                            Actor::System,
+                            AuditEvent::from(detected(&f, &event, in_the_hour)),
+                        ));
                     }
                     let id = f.id.clone();
                     // A sign-in that is a new use replaces the older finding open under its
@@ -230,6 +245,20 @@ where
         }
         self.store().commit_activity(batch).await?;
         Ok(done)
+    }
+
+    /// How many findings began in the hour up to now (at least: a listing holds at most
+    /// [`FINDINGS_PAGE`], the newest first).
+    async fn findings_begun_in_the_hour(&self) -> Result<u32, Error> {
+        let since = self.now().checked_sub(time::Duration::hours(1));
+        let recent = self
+            .store()
+            .findings(None, since, FINDINGS_PAGE)
+            .await?
+            .iter()
+            .filter(|f| since.is_none_or(|s| f.first_seen >= s))
+            .count();
+        Ok(u32::try_from(recent).unwrap_or(u32::MAX))
     }
 
     /// The finding with `key` still open at `at` (loaded once per batch), if any.
@@ -283,6 +312,7 @@ where
         draft: &FindingDraft,
         event: &Observed,
         finding: &Finding,
+        in_the_hour: u32,
     ) -> Result<Option<(crate::ports::Commit, AccessRequest)>, Error> {
         let rules = self.rules();
         let catalog = rules.catalog();
@@ -314,7 +344,7 @@ where
             .map(|r| r.username.clone())
             .unwrap_or_else(|| Username::from_trusted("unknown-responder".to_owned()));
         let id = self.broker.fresh_request_id();
-        let mut detected = detected(finding, event);
+        let mut detected = detected(finding, event, in_the_hour);
         detected.record = Some(id.clone());
         let key = event
             .principal
@@ -610,7 +640,7 @@ where
 }
 
 /// The audit record of a new finding.
-fn detected(f: &Finding, event: &Observed) -> UnbrokeredUseDetected {
+fn detected(f: &Finding, event: &Observed, in_the_hour: u32) -> UnbrokeredUseDetected {
     UnbrokeredUseDetected {
         finding: f.id.clone(),
         kind: f.kind,
@@ -623,5 +653,6 @@ fn detected(f: &Finding, event: &Observed) -> UnbrokeredUseDetected {
         event_time: event.at,
         source_ip: event.source_ip.clone(),
         record: None,
+        in_the_hour,
     }
 }

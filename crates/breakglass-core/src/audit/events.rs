@@ -641,6 +641,29 @@ pub struct UnbrokeredUseDetected {
     /// The retroactive break-glass record opened (break-glass IAM users only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<RequestId>,
+    /// How many unbrokered-use findings began in the hour before this one was detected,
+    /// this one included (at least: see [`crate::activity::ALERTS_PER_HOUR`]); 0 in records
+    /// written before it was counted.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub in_the_hour: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl UnbrokeredUseDetected {
+    /// Whether the security team is alerted: always for a break-glass IAM user's use, and
+    /// for the first [`crate::activity::ALERTS_PER_HOUR`] other findings of an hour; past
+    /// them only for the 16th, 32nd, 64th… Anyone who may call `sts:AssumeRole` can make
+    /// findings by the hundred (one per session name), and a flood of alerts would bury
+    /// the one that matters; every finding is still audited and listed.
+    pub fn alerts(&self) -> bool {
+        self.record.is_some()
+            || self.kind == crate::activity::FindingKind::BreakGlassUser
+            || self.in_the_hour <= crate::activity::ALERTS_PER_HOUR
+            || self.in_the_hour.is_power_of_two()
+    }
 }
 
 /// A drill sends this to every channel of the security team, to prove each delivers.

@@ -359,6 +359,7 @@ fn every_notification() -> Vec<OutboxMessage> {
                 event_time: time::macros::datetime!(2024-03-01 12:00:00 UTC),
                 source_ip: Some("198.51.100.7".into()),
                 record: None,
+                in_the_hour: 1,
             }
             .into(),
         ),

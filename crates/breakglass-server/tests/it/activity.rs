@@ -774,9 +774,9 @@ async fn a_takeover_committed_while_a_batch_is_in_flight_refuses_the_batch() {
 }
 
 /// Anyone who may call `sts:AssumeRole` can make unbrokered-use findings by the hundred
-/// (one per session name). They must not push a break-glass user's open record out of
-/// what the linker loads: the user's role switch after them still lands on the record's
-/// timeline, not on a finding beside it.
+/// (one per session name). They must not bury the security team in alerts, nor push a
+/// break-glass user's open record out of what the linker loads: the user's role switch
+/// after them still lands on the record's timeline, not on a finding beside it.
 #[tokio::test]
 async fn a_flood_of_findings_does_not_hide_an_open_break_glass_record() {
     let t = sqlite().await;
@@ -813,6 +813,28 @@ async fn a_flood_of_findings_does_not_hide_an_open_break_glass_record() {
         .await
         .unwrap();
     assert_eq!(done.findings, 600, "{done:?}");
+    // Every finding is audited; the team is alerted on the break-glass use, the first ten
+    // findings of the hour, then the 16th, 32nd, 64th, 128th, 256th and 512th.
+    assert_eq!(
+        audit_count(&t.store, "unbrokered_use_detected", None).await,
+        601
+    );
+    let alerts: Vec<String> = t
+        .store
+        .outbox_undelivered(1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.message.notification.kind == "unbrokered_use")
+        .map(|m| m.message.notification.subject)
+        .collect();
+    assert_eq!(alerts.len(), 1 + 9 + 6, "{alerts:#?}");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.contains("512 unbrokered-use findings began in the last hour")),
+        "{alerts:#?}"
+    );
     clock.advance(Duration::minutes(10));
     let done = app
         .record_activity(
