@@ -83,10 +83,13 @@ impl<'a> Event<'a> {
         self.get(keys)?.as_str()
     }
 
-    /// The event's JSON on one line: the raw bytes when they hold no line break, else a
-    /// compact copy (whitespace between tokens dropped, keys and values exactly as written).
+    /// The event's JSON on one line: the raw bytes when they hold no control byte, else a
+    /// compact copy (whitespace between tokens dropped, raw control characters in strings
+    /// escaped, keys and values otherwise exactly as written).
     pub fn compact(&self) -> Cow<'a, [u8]> {
-        if memchr::memchr2(b'\n', b'\r', self.raw).is_none() {
+        // A raw control byte (a line break outside strings, or anything below 0x20 inside
+        // one, which the reader lets through) means a rewrite; otherwise the bytes are fine.
+        if self.raw.iter().all(|&b| b >= 0x20) {
             return Cow::Borrowed(self.raw);
         }
         let mut out = Vec::with_capacity(self.raw.len());

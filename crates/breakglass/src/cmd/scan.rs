@@ -17,7 +17,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{Context, bail};
-use breakglass_core::present::printable;
 use breakglass_trail::dedupe::{Dedupe, EventKey, KeepAll, SeenIds};
 use breakglass_trail::rules::{self, Rule, RuleSet, builtin};
 use breakglass_trail::scan::{ScanOptions, ScanSummary, Scanner};
@@ -251,8 +250,6 @@ pub fn scan_inputs(
         },
         |w, index, input| {
             let name = input.name();
-            // For messages: an S3 key can hold a line break or an escape sequence.
-            let shown = printable(&name).into_owned();
             let mut skipped = 0u64;
             let result = match open(input) {
                 Ok(reader) => {
@@ -267,7 +264,7 @@ pub fn scan_inputs(
                     let mut on_skip = |e: breakglass_trail::read::RecordError| {
                         skipped += 1;
                         if skipped <= 20 {
-                            say(&format!("warning: `{shown}`: {e}; skipped"));
+                            say(&format!("warning: `{name}`: {e}; skipped"));
                         }
                     };
                     scanner
@@ -279,12 +276,12 @@ pub fn scan_inputs(
             };
             if skipped > 20 {
                 say(&format!(
-                    "warning: `{shown}`: {} more records skipped",
+                    "warning: `{name}`: {} more records skipped",
                     skipped - 20
                 ));
             }
             if let Err(e) = result {
-                say(&format!("error: `{shown}`: {e}"));
+                say(&format!("error: `{name}`: {e}"));
             }
             let _ = out.write_in_order(index, &w.buf, true, json_items);
             w.buf.clear();
@@ -392,7 +389,9 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
             out.write(output::summary_text(&summary, &rules, &alarms).as_bytes())?;
         }
         Format::Json => out.write(output::json_tail(&summary, &rules, &alarms).as_bytes())?,
-        Format::Jsonl => say(output::summary_text(&summary, &rules, &alarms).trim_end()),
+        Format::Jsonl => output::summary_text(&summary, &rules, &alarms)
+            .lines()
+            .for_each(say),
     }
     let alerting = !alarms.is_empty()
         || rules

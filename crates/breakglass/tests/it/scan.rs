@@ -762,6 +762,25 @@ fn text_from_the_trail_cannot_drive_the_terminal_or_add_rows() {
         "{out}"
     );
 
+    // A record with raw control bytes inside a string (invalid JSON that the reader lets
+    // through) and no line break is still printed, escaped, not dropped from the JSON.
+    let raw = scratch.write(
+        "raw/r.json",
+        b"{\"Records\":[{\"eventID\":\"raw-1\",\"eventTime\":\"2024-03-01T10:00:00Z\",\"eventSource\":\"cloudtrail.amazonaws.com\",\"eventName\":\"StopLogging\",\"userAgent\":\"x\x1b[2J\x01\"}]}",
+    );
+    let o = breakglass(&[
+        "scan",
+        "--no-progress",
+        "--format",
+        "jsonl",
+        raw.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let finding: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    assert_eq!(finding["event"]["userAgent"], "x\u{1b}[2J\u{1}");
+
     // JSON keeps the text exactly (escaped as JSON escapes it), for tools.
     let o = breakglass(&["scan", "--no-progress", "--format", "json", dir]);
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -153,21 +153,16 @@ struct Order {
     held: std::collections::BTreeMap<usize, (Vec<u8>, bool)>,
 }
 
-/// Prints a message on stderr (errors and warnings about inputs), each of its lines made
-/// [`printable`]: a message names inputs (an S3 key can hold any character) and quotes
-/// what was wrong with them.
+/// Prints a one-line message on stderr (errors and warnings about inputs), made
+/// [`printable`]: a message names inputs (an S3 key can hold any character, a line break
+/// that would forge a message of ours among them) and quotes what was wrong with them.
 pub fn say(message: &str) {
-    let mut text = String::with_capacity(message.len() + 1);
-    for line in message.lines() {
-        text.push_str(&printable(line));
-        text.push('\n');
-    }
     #[expect(
         clippy::print_stderr,
         reason = "input problems are reported on stderr as they happen"
     )]
     {
-        eprint!("{text}");
+        eprintln!("{}", printable(message));
     }
 }
 

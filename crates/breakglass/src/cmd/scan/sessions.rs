@@ -205,8 +205,6 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
         },
         |w: &mut Worker<'_>, index: usize, input: &Input| {
             let name = input.name();
-            // For messages: an S3 key can hold a line break or an escape sequence.
-            let shown = printable(&name).into_owned();
             let mut stats = ReadStats::default();
             let result = open(input)
                 .map_err(|e| format!("cannot open: {e}"))
@@ -249,12 +247,12 @@ pub fn run(args: &Args) -> anyhow::Result<Outcome> {
                             // Input order, across inputs: timelines break ties by it.
                             linker.observe_at(&rec.event(), position(index, rec.index()));
                         }
-                        Err(e) => say(&format!("warning: `{shown}`: {e}; skipped")),
+                        Err(e) => say(&format!("warning: `{name}`: {e}; skipped")),
                     })
                     .map_err(|e| e.to_string())
                 });
             if let Err(e) = result {
-                say(&format!("error: `{shown}`: {e}"));
+                say(&format!("error: `{name}`: {e}"));
                 w.failed += 1;
             }
         },
