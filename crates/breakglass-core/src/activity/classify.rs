@@ -43,6 +43,8 @@ pub struct Known {
     break_glass_users: HashSet<String>,
     /// The responders' usernames (their sessions' source identity).
     responders: HashSet<String>,
+    /// Retroactive records whose review is done: closed to later events.
+    reviewed: HashSet<RequestId>,
 }
 
 /// What [`classify`] decided for one event.
@@ -89,6 +91,17 @@ impl Known {
             responders,
             ..Known::default()
         }
+    }
+
+    /// Closes retroactive record `record`, reviewed: no later event joins it or its
+    /// finding, so nothing done after a review escapes one (see [`Known::is_reviewed`]).
+    pub fn add_reviewed(&mut self, record: RequestId) {
+        self.reviewed.insert(record);
+    }
+
+    /// Whether retroactive record `record` was reviewed.
+    pub fn is_reviewed(&self, record: &RequestId) -> bool {
+        self.reviewed.contains(record)
     }
 
     /// Adds a grant (or retroactive record) events may belong to.
@@ -162,15 +175,18 @@ impl Known {
             .max_by_key(|g| g.start)
     }
 
-    /// The retroactive record of break-glass user `user` opened within [`SIGN_IN_SKEW`] of
-    /// `at`: the one use a sign-in at `at` belongs to.
-    pub fn record_opened_near(&self, user: &str, at: OffsetDateTime) -> Option<&KnownGrant> {
+    /// The retroactive record a sign-in of break-glass user `user` at `at` belongs to: the
+    /// earliest opened no sooner than [`SIGN_IN_SKEW`] before it (by the role switch or
+    /// calls of the session it began, which another account's trail delivered first). An
+    /// older record is an earlier use's: the sign-in is a new one.
+    pub fn record_begun_since(&self, user: &str, at: OffsetDateTime) -> Option<&KnownGrant> {
+        let since = at.checked_sub(SIGN_IN_SKEW)?;
         self.by_user
             .get(&user.to_lowercase())?
             .iter()
             .filter_map(|id| self.grants.get(id))
-            .filter(|g| (g.start - at).abs() <= SIGN_IN_SKEW)
-            .min_by_key(|g| (g.start - at).abs())
+            .filter(|g| g.start >= since)
+            .min_by_key(|g| g.start)
     }
 
     /// The keys of the findings of the break-glass users `events` name (as the caller, the
@@ -190,6 +206,13 @@ impl Known {
             for name in names.into_iter().flatten() {
                 if self.is_break_glass_user(name) {
                     users.insert(break_glass_key(name));
+                    if let Some(key) = p
+                        .access_key_id
+                        .as_deref()
+                        .filter(|k| k.starts_with(LONG_TERM_KEY))
+                    {
+                        users.insert(long_term_key_finding(name, key));
+                    }
                 }
             }
         }
@@ -381,6 +404,11 @@ fn break_glass_key(user: &str) -> String {
     )
 }
 
+/// The key of the finding of break-glass user `user`'s calls with long-term access key `key`.
+fn long_term_key_finding(user: &str, key: &str) -> String {
+    format!("{}:key:{key}", break_glass_key(user))
+}
+
 fn break_glass_draft(user: &str) -> FindingDraft {
     FindingDraft {
         kind: FindingKind::BreakGlassUser,
@@ -429,14 +457,15 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
             .filter(|k| k.starts_with(LONG_TERM_KEY))
         {
             let mut draft = break_glass_draft(user);
-            draft.key = format!("{}:key:{key}", draft.key);
+            draft.key = long_term_key_finding(user, key);
+            draft.session = Some(key.to_owned());
             return Verdict {
                 finding: Some(draft),
                 ..Verdict::default()
             };
         }
         let record = if e.console_login {
-            known.record_opened_near(user, e.at)
+            known.record_begun_since(user, e.at)
         } else {
             known.record_of(user, e.at)
         };

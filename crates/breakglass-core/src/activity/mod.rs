@@ -54,11 +54,12 @@ pub const SIGN_IN_SKEW: time::Duration = time::Duration::minutes(5);
 
 /// Whether a break-glass user's successful sign-in at `at` is part of the use open finding
 /// `f` records. A sign-in is a use of its own, owing its own review and alert, unless `f`
-/// began within [`SIGN_IN_SKEW`] of it (with its own role switch, delivered first from
-/// another account's trail): else a second sign-in hours after the first, once the first
-/// record was reviewed, would join the old finding unseen.
+/// began no sooner than [`SIGN_IN_SKEW`] before it (with the role switch or calls of the
+/// session it began, delivered first from another account's trail): else a second sign-in
+/// hours after the first would join the old finding unseen.
 pub fn sign_in_joins(f: &Finding, at: OffsetDateTime) -> bool {
-    (f.first_seen - at).abs() <= SIGN_IN_SKEW
+    at.checked_sub(SIGN_IN_SKEW)
+        .is_some_and(|since| f.first_seen >= since)
 }
 
 /// How long after a grant ends a session chained from it may still make calls: the longest

@@ -167,9 +167,12 @@ where
             let sign_in = draft.kind == FindingKind::BreakGlassUser && event.console_login;
             // The event that opens a retroactive record is the first on its timeline.
             let mut opened: Option<crate::activity::Link> = None;
+            // Nothing joins a finding whose record was reviewed; a sign-in joins only the
+            // use it began.
             let joined = self
                 .open_finding(&mut open, &draft.key, event.at)
                 .await?
+                .filter(|f| f.record.as_ref().is_none_or(|r| !known.is_reviewed(r)))
                 .filter(|f| !sign_in || sign_in_joins(f, event.at));
             let finding = match joined {
                 Some(f) => {
@@ -207,7 +210,10 @@ where
                             grant: g.id.clone(),
                             by: crate::activity::LinkedBy::BreakGlassUser,
                         });
-                        if let Some(g) = known_grant(&record, draft.break_glass_user.clone()) {
+                        // A long-term key's record takes no links (its calls are findings).
+                        if draft.session.is_none()
+                            && let Some(g) = known_grant(&record, draft.break_glass_user.clone())
+                        {
                             known.add_grant(g);
                         }
                         batch.commits.push(commit);
@@ -459,11 +465,19 @@ where
                 .into_iter()
                 .filter(|f| f.kind == FindingKind::BreakGlassUser)
             {
-                if let Some(record) = &f.record
-                    && let Some(v) = self.store().get(record).await?
+                let Some(record) = &f.record else { continue };
+                let Some(v) = self.store().get(record).await? else {
+                    continue;
+                };
+                requests.remove(record);
+                if matches!(
+                    v.value.review,
+                    Some(crate::request::Review::Completed { .. })
+                ) {
+                    known.add_reviewed(record.clone());
+                } else if f.session.is_none()
                     && let Some(g) = known_grant(&v.value, Some(f.actor.clone()))
                 {
-                    requests.remove(record);
                     known.add_grant(g);
                 }
             }

@@ -537,25 +537,41 @@ async fn each_break_glass_sign_in_opens_its_own_record_even_after_a_review() {
         Some(Review::Completed { .. })
     ));
 
-    // Three hours later the user signs in again and switches to the role.
-    clock.advance(Duration::hours(3));
-    let again = app
+    // Three hours later the user signs in again and switches to the role seven minutes
+    // after; the switch's trail is read first, then the sign-in's.
+    clock.advance(Duration::hours(3) + Duration::minutes(10));
+    let switched = app
         .record_activity(
             &w,
             None,
-            vec![
-                break_glass_login("bg-l2", t0 + Duration::hours(3)),
-                break_glass_switch(
-                    "bg-s2",
-                    t0 + Duration::hours(3) + Duration::minutes(1),
-                    "ASIAS2",
-                ),
-            ],
+            vec![break_glass_switch(
+                "bg-s2",
+                t0 + Duration::hours(3) + Duration::minutes(7),
+                "ASIAS2",
+            )],
             Vec::new(),
         )
         .await
         .unwrap();
-    assert_eq!((again.findings, again.records), (1, 1), "{again:?}");
+    let again = app
+        .record_activity(
+            &w,
+            None,
+            vec![break_glass_login("bg-l2", t0 + Duration::hours(3))],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (switched.findings, switched.records),
+        (1, 1),
+        "the reviewed record takes nothing more: {switched:?}"
+    );
+    assert_eq!(
+        (again.findings, again.records, again.linked),
+        (0, 0, 1),
+        "the sign-in belongs to the use its switch opened: {again:?}"
+    );
     assert_eq!(unbrokered(&t.store).await, 2, "a second audit record");
     let findings = app.unbrokered_use(&admin("root"), 100).await.unwrap();
     assert_eq!(findings.len(), 2, "a second finding");
@@ -861,4 +877,41 @@ async fn a_flood_of_findings_does_not_hide_an_open_break_glass_record() {
         .map(|e| e.event.event_id.as_str())
         .collect();
     assert_eq!(ids, ["fl-login", "fl-switch"]);
+}
+
+/// A long-term key's record takes no links: a sign-in right after a call with the key, in
+/// the same batch, is a use of its own with its own finding, alert and record.
+#[tokio::test]
+async fn a_sign_in_never_lands_on_a_long_term_keys_record() {
+    let t = sqlite().await;
+    let clock = clock();
+    let app = TestApp::new(&t.store, &clock, "akia");
+    let w = watch();
+    let t0 = app.now();
+    let mut keyed = break_glass_login("ak-call", t0 - Duration::minutes(1));
+    keyed.service = "iam.amazonaws.com".to_owned();
+    keyed.action = "ListUsers".to_owned();
+    keyed.console_login = false;
+    keyed.principal.access_key_id = Some("AKIAKEPT000000000001".to_owned());
+    let done = app
+        .record_activity(
+            &w,
+            None,
+            vec![keyed, break_glass_login("ak-login", t0)],
+            Vec::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.findings, done.records, done.linked),
+        (2, 2, 0),
+        "{done:?}"
+    );
+    let findings = app.unbrokered_use(&admin("root"), 10).await.unwrap();
+    assert_eq!(findings.len(), 2);
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.session.as_deref() == Some("AKIAKEPT000000000001"))
+    );
 }
