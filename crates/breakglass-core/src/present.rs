@@ -34,13 +34,18 @@ pub fn format_duration(d: Duration) -> String {
 
 /// Whether `c` would act on a terminal or change how the text around it reads without being
 /// seen: a control character (U+0000–U+001F, U+007F–U+009F, line breaks and tabs included),
-/// a bidirectional embedding, override, isolate or mark (the "Trojan Source" characters), or
-/// an invisible format character (zero-width space and joiners, word joiner, BOM).
+/// a line or paragraph separator, a bidirectional embedding, override, isolate or mark (the
+/// "Trojan Source" characters), an invisible format character (soft hyphen, zero-width
+/// space and joiners, word joiner, BOM), a blank filler letter, or a character that can
+/// smuggle text invisibly (variation selectors, tag characters).
 pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(c,
-            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+            '\u{00AD}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{180E}'
+            | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}' | '\u{FFA0}' | '\u{E0000}'..='\u{E007F}'
+            | '\u{E0100}'..='\u{E01EF}')
 }
 
 /// `text` on one line with every [`is_hidden`] character replaced by U+FFFD. For text that
@@ -101,6 +106,11 @@ mod tests {
                 "zero\u{200B}width\u{2066}iso\u{FEFF}",
                 "zero\u{FFFD}width\u{FFFD}iso\u{FFFD}",
             ),
+            ("line\u{2028}para\u{2029}", "line\u{FFFD}para\u{FFFD}"),
+            ("soft\u{AD}fill\u{3164}", "soft\u{FFFD}fill\u{FFFD}"),
+            // ASCII smuggled as tag characters ("hi"), and variation selectors.
+            ("ok\u{E0068}\u{E0069}", "ok\u{FFFD}\u{FFFD}"),
+            ("x\u{FE0F}\u{E0100}", "x\u{FFFD}\u{FFFD}"),
         ];
         for (text, want) in cases {
             assert_eq!(printable(text), want, "{text:?}");
