@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use time::OffsetDateTime;
 
 use super::{
-    CHAIN_MARGIN, FindingDraft, FindingKind, LONG_TERM_KEY, Link, LinkedBy, Observed, Principal,
-    SIGN_IN_SKEW, Watch, role_key,
+    CHAIN_MARGIN, FindingDraft, FindingKind, Link, LinkedBy, Observed, Principal, SIGN_IN_SKEW,
+    Watch, role_key,
 };
 use crate::model::{Catalog, GrantId, RequestId};
 
@@ -206,11 +206,7 @@ impl Known {
             for name in names.into_iter().flatten() {
                 if self.is_break_glass_user(name) {
                     users.insert(break_glass_key(name));
-                    if let Some(key) = p
-                        .access_key_id
-                        .as_deref()
-                        .filter(|k| k.starts_with(LONG_TERM_KEY))
-                    {
+                    if let Some(key) = p.long_term_key() {
                         users.insert(long_term_key_finding(name, key));
                     }
                 }
@@ -451,11 +447,7 @@ pub fn classify(e: &Observed, known: &Known) -> Verdict {
         // a console sign-in, whose calls carry the session's temporary `ASIA…` key: a key
         // made during an emergency use and kept is a way back in after its review. Such a
         // call is a use of its own, never on a record's timeline, one finding per key.
-        if let Some(key) = p
-            .access_key_id
-            .as_deref()
-            .filter(|k| k.starts_with(LONG_TERM_KEY))
-        {
+        if let Some(key) = p.long_term_key() {
             let mut draft = break_glass_draft(user);
             draft.key = long_term_key_finding(user, key);
             draft.session = Some(key.to_owned());

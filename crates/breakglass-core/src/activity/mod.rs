@@ -46,7 +46,7 @@ pub const FINDING_WINDOW: time::Duration = time::Duration::hours(12);
 pub const ALERTS_PER_HOUR: u32 = 10;
 
 /// How an IAM user's long-term access key id begins (temporary session keys begin `ASIA`).
-pub const LONG_TERM_KEY: &str = "AKIA";
+const LONG_TERM_KEY: &str = "AKIA";
 
 /// How far apart the events of one break-glass sign-in may be timed by different accounts'
 /// trails: its role switch may be recorded up to this long before the sign-in.
@@ -93,6 +93,15 @@ pub struct Principal {
     /// `userIdentity.userName` of an `IAMUser` caller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
+}
+
+impl Principal {
+    /// The long-term access key (`AKIA…`) the call was made with, if it was.
+    pub fn long_term_key(&self) -> Option<&str> {
+        self.access_key_id
+            .as_deref()
+            .filter(|k| k.starts_with(LONG_TERM_KEY))
+    }
 }
 
 /// A successful `AssumeRole*`: the session it opened.
@@ -379,6 +388,12 @@ pub struct Finding {
 }
 
 impl Finding {
+    /// Whether later events may link to its retroactive record: not when it is a
+    /// break-glass user's long-term key, whose calls are findings (its session is the key).
+    pub fn record_takes_links(&self) -> bool {
+        self.kind != FindingKind::BreakGlassUser || self.session.is_none()
+    }
+
     /// Events kept whole per finding.
     pub const KEPT: usize = 20;
 

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::{App, Caller, Error};
 use crate::activity::{
     Cursor, FINDING_WINDOW, Finding, FindingDraft, FindingKind, Held, Ingested, Known, KnownGrant,
-    LONG_TERM_KEY, Observed, StoredEvent, TIMELINE_PAGE, Watch, classify, sign_in_joins,
+    Observed, StoredEvent, TIMELINE_PAGE, Watch, classify, sign_in_joins,
 };
 use crate::audit::events::UnbrokeredUseDetected;
 use crate::audit::{Actor, AuditEvent};
@@ -142,7 +142,8 @@ where
         let mut open: HashMap<String, Finding> = HashMap::new();
         let mut touched: HashSet<String> = HashSet::new();
         let mut replaced: Vec<Finding> = Vec::new();
-        // Findings begun in the last hour, counted on the batch's first new one.
+        // Findings begun in the last hour: read from the store on the batch's first new
+        // one, then counted here.
         let mut begun: Option<u32> = None;
         for event in events {
             let verdict = classify(&event, &known);
@@ -186,17 +187,12 @@ where
                 }
                 None => {
                     done.findings += 1;
-                    let in_the_hour = match &mut begun {
-                        Some(n) => {
-                            *n = n.saturating_add(1);
-                            *n
-                        }
-                        None => {
-                            let n = self.findings_begun_in_the_hour().await?.saturating_add(1);
-                            begun = Some(n);
-                            n
-                        }
+                    let before = match begun {
+                        Some(n) => n,
+                        None => self.findings_begun_in_the_hour().await?,
                     };
+                    let in_the_hour = before.saturating_add(1);
+                    begun = Some(in_the_hour);
                     let mut f = self.new_finding(&draft, &event);
                     if draft.kind == FindingKind::BreakGlassUser
                         && let Some((commit, record)) = self
@@ -210,8 +206,7 @@ where
                             grant: g.id.clone(),
                             by: crate::activity::LinkedBy::BreakGlassUser,
                         });
-                        // A long-term key's record takes no links (its calls are findings).
-                        if draft.session.is_none()
+                        if f.record_takes_links()
                             && let Some(g) = known_grant(&record, draft.break_glass_user.clone())
                         {
                             known.add_grant(g);
@@ -352,12 +347,7 @@ where
         let id = self.broker.fresh_request_id();
         let mut detected = detected(finding, event, in_the_hour);
         detected.record = Some(id.clone());
-        let key = event
-            .principal
-            .access_key_id
-            .as_deref()
-            .filter(|k| k.starts_with(LONG_TERM_KEY));
-        let (how, after) = match key {
+        let (how, after) = match event.principal.long_term_key() {
             Some(key) => (
                 format!("called AWS with its long-term access key {}", clip(key)),
                 "The broker cannot disable this key; review what it did, and delete the key",
@@ -475,7 +465,7 @@ where
                     Some(crate::request::Review::Completed { .. })
                 ) {
                     known.add_reviewed(record.clone());
-                } else if f.session.is_none()
+                } else if f.record_takes_links()
                     && let Some(g) = known_grant(&v.value, Some(f.actor.clone()))
                 {
                     known.add_grant(g);
